@@ -1,0 +1,285 @@
+"""The ``auditor judge`` command.
+
+The project's command line calls :func:`register` once with its typer app::
+
+    from judges.cli import register
+    register(app)   # adds `auditor judge ITEMS --judge openai:MODEL ... --out LABELS`
+
+``--judge openai:MODEL`` judges through an OpenAI-compatible endpoint (:mod:`judges.llm`); ``--judge rm:PATH_OR_ID``
+scores with a local reward model (:mod:`judges.reward_model`, imported only then).  Errors in the input or the
+options raise :class:`auditor.errors.AuditorError`, which the top-level ``main()`` turns into one line and exit 2.
+The labels file is written atomically; the API key is read from the environment and never printed.
+
+Run on its own (for subprocess tests): ``python -m judges.cli judge ITEMS --judge ... --out LABELS``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from auditor.errors import AuditorError, ConfigError
+
+DEFAULT_CACHE_NAME = "judge-cache.sqlite"
+
+
+def default_cache_path() -> Path:
+    """``$AUDITOR_CACHE_DIR/judge-cache.sqlite``, else ``$XDG_CACHE_HOME/auditor/...``, else ``~/.cache/auditor/...``."""
+    base = os.environ.get("AUDITOR_CACHE_DIR")
+    if base:
+        return Path(base) / DEFAULT_CACHE_NAME
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg) / "auditor" / DEFAULT_CACHE_NAME
+
+
+def _parse_extra(extra: str | None) -> dict[str, Any]:
+    if not extra:
+        return {}
+    try:
+        value = json.loads(extra)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--extra must be a JSON object, e.g. '{{\"top_k\": 1}}': {exc.msg}") from exc
+    if not isinstance(value, dict):
+        raise ConfigError("--extra must be a JSON object, e.g. '{\"top_k\": 1}'")
+    for forbidden in ("api_key", "authorization", "Authorization"):
+        if forbidden in value:
+            raise ConfigError("--extra must not carry an API key; use --api-key-env")
+    return value
+
+
+def _summary(labels: Any, stats: dict[str, int] | None) -> str:
+    total = len(labels)
+    labelled = int((labels["label"].notna() | labels["score"].notna()).sum())
+    reasons = labels.loc[labels["exclusion"].notna(), "exclusion"].value_counts()
+    parts = [f"{total} verdicts: {labelled} labelled, {total - labelled} excluded"]
+    if len(reasons):
+        parts.append("(" + ", ".join(f"{reason} {count}" for reason, count in reasons.items()) + ")")
+    if stats:
+        parts.append(f"; {stats.get('sent', 0)} requests sent, {stats.get('from_cache', 0)} from the cache")
+    if "cost" in labels.columns and labels["cost"].notna().any():
+        fresh = labels.loc[~labels["cached"].fillna(False).astype(bool), "cost"].sum()
+        parts.append(f"; cost {float(labels['cost'].sum()):.4f} USD ({float(fresh):.4f} this run)")
+    return " ".join(parts)
+
+
+def run_judge(
+    items_path: Path,
+    *,
+    judge: str,
+    out: Path | None,
+    base_url: str | None = None,
+    api_key_env: str = "OPENAI_API_KEY",
+    task: str = "pairwise",
+    template: str | None = None,
+    profile_view: str = "full",
+    profile_at: str = "start",
+    orders: str = "ab",
+    concurrency: int = 8,
+    cache: Path | None = None,
+    no_cache: bool = False,
+    name: str | None = None,
+    temperature: float = 0.0,
+    seed: int | None = None,
+    max_tokens: int | None = None,
+    verdict: str = "logprobs",
+    samples: int = 1,
+    timeout: float = 120.0,
+    max_retries: int = 5,
+    extra: str | None = None,
+    price_in: float | None = None,
+    price_out: float | None = None,
+    max_response_chars: int | None = None,
+    batch_export: Path | None = None,
+    batch_import: Path | None = None,
+    device: str | None = None,
+    batch_size: int = 16,
+    tie_margin: float = 0.0,
+    progress: bool = True,
+) -> str:
+    """What ``auditor judge`` does; returns the one-line summary it prints."""
+    from auditor.io import read_items, write_table
+
+    if ":" not in judge:
+        raise ConfigError(f"--judge must be openai:MODEL or rm:PATH_OR_ID, not {judge!r}")
+    kind, _, model = judge.partition(":")
+    if not model:
+        raise ConfigError(f"--judge {judge!r} names no model")
+    if batch_export is not None and batch_import is not None:
+        raise ConfigError("use --batch-export or --batch-import, not both")
+    if out is None and batch_export is None:
+        raise ConfigError("--out LABELS is required (unless --batch-export)")
+    items = read_items(items_path)
+
+    if kind == "rm":
+        if batch_export or batch_import:
+            raise ConfigError("--batch-export/--batch-import apply to openai: judges only")
+        try:
+            from judges.reward_model import RewardModelJudge
+        except ImportError as exc:
+            raise ConfigError(
+                f"reward-model judges need torch and transformers (pip install 'judge-auditor[rm]'): {exc}"
+            ) from exc
+        rm_judge = RewardModelJudge(model, device=device, batch_size=batch_size, tie_margin=tie_margin)
+        labels = rm_judge.judge_items(items, task)
+        if name:
+            labels["judge"] = name
+        assert out is not None
+        write_table(labels, out)
+        return f"wrote {out}: " + _summary(labels, None)
+    if kind != "openai":
+        raise ConfigError(f"--judge must start with openai: or rm:, not {kind + ':'!r}")
+
+    from judges.llm import LLMJudge, LLMJudgeConfig
+
+    prices = None
+    if price_in is not None or price_out is not None:
+        prices = (price_in or 0.0, price_out or 0.0)
+    config = LLMJudgeConfig(
+        model=model,
+        base_url=base_url,
+        api_key_env=api_key_env,
+        name=name,
+        temperature=temperature,
+        seed=seed,
+        max_tokens=max_tokens,
+        verdict_mode=verdict,
+        extra_body=_parse_extra(extra),
+        concurrency=concurrency,
+        timeout=timeout,
+        max_retries=max_retries,
+        samples=samples,
+        prices=prices,
+        progress=progress and sys.stderr.isatty(),
+    )
+    cache_path: str | Path = ":memory:" if no_cache else (cache or default_cache_path())
+    llm_judge = LLMJudge(
+        config,
+        template=template,
+        profile_view=profile_view,
+        profile_at=profile_at,
+        orders=[o for o in orders.split(",") if o.strip()],
+        cache=cache_path,
+        max_response_chars=max_response_chars,
+    )
+    try:
+        if batch_export is not None:
+            written = llm_judge.export_batch(items, task, batch_export)
+            return f"wrote {written} requests to {batch_export} (requests already in the cache are left out)"
+        if batch_import is not None:
+            labels = llm_judge.import_batch(items, task, batch_import)
+        else:
+            labels = llm_judge.judge_items(items, task)
+    finally:
+        llm_judge.close()
+    assert out is not None
+    write_table(labels, out)
+    return f"wrote {out}: " + _summary(labels, llm_judge.stats if batch_import is None else None)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``judge`` command to ``app``."""
+
+    @app.command("judge")
+    def judge_command(
+        items: Annotated[Path, typer.Argument(help="Items file (.jsonl, .csv, .parquet).")],
+        judge: Annotated[str, typer.Option(help="openai:MODEL or rm:PATH_OR_ID.")],
+        out: Annotated[Path | None, typer.Option(help="Labels file to write (.jsonl, .csv, .parquet).")] = None,
+        base_url: Annotated[
+            str | None, typer.Option(help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1.")
+        ] = None,
+        api_key_env: Annotated[str, typer.Option(help="Environment variable holding the API key.")] = "OPENAI_API_KEY",
+        task: Annotated[str, typer.Option(help="pairwise, likert, binary or score.")] = "pairwise",
+        template: Annotated[str | None, typer.Option(help="Built-in template name or a TOML file.")] = None,
+        profile_view: Annotated[str, typer.Option(help="full, outputs, inputs or none.")] = "full",
+        profile_at: Annotated[str, typer.Option(help="start or end of the prompt.")] = "start",
+        orders: Annotated[str, typer.Option(help="ab, ba or ab,ba (position swap).")] = "ab",
+        concurrency: Annotated[int, typer.Option(help="Requests in flight at once.")] = 8,
+        cache: Annotated[Path | None, typer.Option(help="SQLite cache file (default: user cache dir).")] = None,
+        no_cache: Annotated[bool, typer.Option("--no-cache", help="Keep responses in memory only.")] = False,
+        name: Annotated[str | None, typer.Option(help="Judge name in the labels (default openai:MODEL).")] = None,
+        temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 0.0,
+        seed: Annotated[int | None, typer.Option(help="Sampling seed (sample i uses seed + i).")] = None,
+        max_tokens: Annotated[int | None, typer.Option(help="Answer token limit (default by verdict mode).")] = None,
+        verdict: Annotated[str, typer.Option(help="logprobs, json (JSON schema) or text.")] = "logprobs",
+        samples: Annotated[int, typer.Option(help="Verdicts per item and order (rater 0..N-1).")] = 1,
+        timeout: Annotated[float, typer.Option(help="Seconds per request attempt.")] = 120.0,
+        max_retries: Annotated[int, typer.Option(help="Retries on 429, 5xx, timeouts.")] = 5,
+        extra: Annotated[str | None, typer.Option(help="Extra request fields as a JSON object.")] = None,
+        price_in: Annotated[float | None, typer.Option(help="USD per million input tokens.")] = None,
+        price_out: Annotated[float | None, typer.Option(help="USD per million output tokens.")] = None,
+        max_response_chars: Annotated[int | None, typer.Option(help="Cut responses to this length.")] = None,
+        batch_export: Annotated[Path | None, typer.Option(help="Write an OpenAI/vLLM batch input file.")] = None,
+        batch_import: Annotated[Path | None, typer.Option(help="Read a batch output file into labels.")] = None,
+        device: Annotated[str | None, typer.Option(help="rm: cuda, mps or cpu (default: automatic).")] = None,
+        batch_size: Annotated[int, typer.Option(help="rm: batch size.")] = 16,
+        tie_margin: Annotated[float, typer.Option(help="rm: |r_b - r_a| at most this is a tie.")] = 0.0,
+        quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    ) -> None:
+        """Judge ITEMS with an LLM (openai:MODEL) or a reward model (rm:PATH) and write a labels file."""
+        message = run_judge(
+            items,
+            judge=judge,
+            out=out,
+            base_url=base_url,
+            api_key_env=api_key_env,
+            task=task,
+            template=template,
+            profile_view=profile_view,
+            profile_at=profile_at,
+            orders=orders,
+            concurrency=concurrency,
+            cache=cache,
+            no_cache=no_cache,
+            name=name,
+            temperature=temperature,
+            seed=seed,
+            max_tokens=max_tokens,
+            verdict=verdict,
+            samples=samples,
+            timeout=timeout,
+            max_retries=max_retries,
+            extra=extra,
+            price_in=price_in,
+            price_out=price_out,
+            max_response_chars=max_response_chars,
+            batch_export=batch_export,
+            batch_import=batch_import,
+            device=device,
+            batch_size=batch_size,
+            tie_margin=tie_margin,
+            progress=not quiet,
+        )
+        typer.echo(message, err=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m judges.cli judge ...``: the judge command alone, with the project's error convention."""
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+    @app.callback()
+    def _root() -> None:
+        """Judges of the auditor."""
+
+    register(app)
+    try:
+        app(args=argv, standalone_mode=False)
+    except AuditorError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return 2
+    except Exception as exc:  # click's usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

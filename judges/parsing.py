@@ -1,0 +1,182 @@
+"""Verdict extraction from a chat completion, and mapping back to the original a/b numbering.
+
+Order of preference:
+
+1. **logprobs** -- the top log-probabilities at the first substantive token of the answer (leading whitespace,
+   quotes and markdown skipped).  Every top token that names a verdict (case-insensitive; a token of two or more
+   characters that starts exactly one verdict counts for it, e.g. ``ti`` for ``tie``) adds its probability to
+   that verdict; the probabilities are renormalised over the verdicts.  ``label`` is the most probable verdict
+   and ``score`` the expected value of the label values.
+2. **json** -- the answer is a JSON object (optionally in a code fence) whose ``verdict`` names a verdict.
+3. **text** -- the whole answer is a verdict (``B``, ``"tie".``), or its last ``Verdict: X`` line names one.
+
+Anything else is ``unparseable``: the label stays empty and the text is kept in ``raw``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from judges.templates import Template
+
+_STRIP = " \t\r\n\"'`*_([{<>}]):.,!;"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A parsed verdict in the numbering *shown* to the judge (before mapping back to the original order)."""
+
+    label: str | None
+    score: float | None
+    probabilities: dict[str, float] | None
+    source: str
+    exclusion: str | None = None
+
+
+def _lookup(template: Template) -> dict[str, str]:
+    return {verdict.lower(): label for verdict, label in template.verdicts.items()}
+
+
+def _match_token(token: str, lookup: dict[str, str]) -> str | None:
+    word = token.strip(_STRIP).lower()
+    if not word:
+        return None
+    if word in lookup:
+        return lookup[word]
+    if len(word) >= 2:
+        hits = {label for verdict, label in lookup.items() if verdict.startswith(word)}
+        if len(hits) == 1:
+            return hits.pop()
+    return None
+
+
+def expected_value(probabilities: dict[str, float], values: dict[str, float]) -> float | None:
+    """``sum_label p(label) * value(label)``, or None when a label has no value."""
+    if not values or any(label not in values for label in probabilities):
+        return None
+    return float(sum(p * values[label] for label, p in probabilities.items()))
+
+
+def from_logprobs(choice: dict[str, Any], template: Template) -> Verdict | None:
+    """The verdict distribution at the first substantive answer token, or None when it names no verdict."""
+    logprobs = choice.get("logprobs") or {}
+    content = logprobs.get("content") if isinstance(logprobs, dict) else None
+    if not content:
+        return None
+    lookup = _lookup(template)
+    for position in content:
+        token = str(position.get("token", ""))
+        if not token.strip(_STRIP):
+            continue  # whitespace, quotes, markdown: look at the next token
+        mass: dict[str, float] = {}
+        candidates = list(position.get("top_logprobs") or [])
+        if not candidates:
+            candidates = [{"token": token, "logprob": position.get("logprob", 0.0)}]
+        for candidate in candidates:
+            label = _match_token(str(candidate.get("token", "")), lookup)
+            logprob = candidate.get("logprob")
+            if label is None or logprob is None or not math.isfinite(float(logprob)):
+                continue
+            mass[label] = mass.get(label, 0.0) + math.exp(float(logprob))
+        total = sum(mass.values())
+        if total <= 0:
+            return None
+        probabilities = {label: mass.get(label, 0.0) / total for label in template.labels}
+        label = max(probabilities, key=probabilities.__getitem__)
+        return Verdict(label, expected_value(probabilities, template.values), probabilities, "logprobs")
+    return None
+
+
+_CODE_FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
+
+
+def from_json(text: str, template: Template) -> Verdict | None:
+    """The verdict of a JSON answer ``{"verdict": ...}``, or None."""
+    stripped = text.strip()
+    fenced = _CODE_FENCE.match(stripped)
+    if fenced:
+        stripped = fenced.group(1)
+    if not stripped.startswith("{"):
+        return None
+    try:
+        data = json.loads(stripped)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(data, dict) or "verdict" not in data:
+        return None
+    label = _lookup(template).get(str(data["verdict"]).strip().lower())
+    if label is None:
+        return None
+    return Verdict(label, template.values.get(label), None, "json")
+
+
+def _verdict_line(template: Template) -> re.Pattern[str]:
+    alternatives = "|".join(re.escape(v) for v in sorted(template.verdicts, key=len, reverse=True))
+    return re.compile(
+        rf"^[\s*#>_-]*(?:final\s+)?(?:verdict|answer|rating)\s*[:=]\s*[*_\"'`]*({alternatives})[*_\"'`]*[\s.!]*$",
+        re.IGNORECASE | re.MULTILINE,
+    )
+
+
+def from_text(text: str, template: Template) -> Verdict | None:
+    """The verdict of a bare answer (``B``) or of the last ``Verdict: X`` line, or None."""
+    lookup = _lookup(template)
+    whole = text.strip().strip(_STRIP).lower()
+    if whole in lookup:
+        label = lookup[whole]
+        return Verdict(label, template.values.get(label), None, "text")
+    matches = _verdict_line(template).findall(text)
+    if matches:
+        label = lookup[matches[-1].lower()]
+        return Verdict(label, template.values.get(label), None, "text")
+    return None
+
+
+def message_text(choice: dict[str, Any]) -> str:
+    message = choice.get("message") or {}
+    content = message.get("content")
+    if content is None:
+        content = message.get("refusal") or ""
+    if isinstance(content, list):  # content parts
+        content = "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return str(content)
+
+
+def parse_completion(completion: dict[str, Any], template: Template) -> tuple[Verdict, str]:
+    """Parse a chat-completion response body into a verdict (shown numbering) and the answer text."""
+    choices = completion.get("choices") or []
+    if not choices:
+        return Verdict(None, None, None, "none", "empty_choices"), ""
+    choice = choices[0]
+    text = message_text(choice)
+    for attempt in (from_logprobs(choice, template), from_json(text, template), from_text(text, template)):
+        if attempt is not None:
+            return attempt, text
+    return Verdict(None, None, None, "none", "unparseable"), text
+
+
+def to_original_order(verdict: Verdict, order: str, task: str, template: Template) -> Verdict:
+    """Map a verdict given on the swapped order ``ba`` back to the original a/b numbering.
+
+    pairwise: ``a`` <-> ``b`` (``tie`` stays); likert (b rated against a on 1..5): ``k`` -> ``6 - k``.
+    The score is recomputed from the mapped probabilities (or the mapped label).
+    """
+    if order == "ab" or task not in ("pairwise", "likert") or verdict.label is None:
+        return verdict
+    if task == "pairwise":
+        swap = {"a": "b", "b": "a", "tie": "tie"}
+    else:
+        swap = {str(k): str(6 - k) for k in range(1, 6)}
+    label = swap[verdict.label]
+    probabilities = None
+    if verdict.probabilities is not None:
+        probabilities = {swap[k]: v for k, v in verdict.probabilities.items()}
+        probabilities = {k: probabilities[k] for k in sorted(probabilities, key=list(swap).index)}
+        score = expected_value(probabilities, template.values)
+    else:
+        score = template.values.get(label)
+    return Verdict(label, score, probabilities, verdict.source, verdict.exclusion)

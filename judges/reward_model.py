@@ -1,0 +1,416 @@
+"""Local reward models as judges: transformers sequence classifiers that give each (prompt, response) a reward.
+
+A reward model (Skywork-Reward, the RewardBench models, or any ``*ForSequenceClassification`` with one output)
+reads the conversation rendered by its tokenizer's chat template and returns one number, the reward ``r``.
+
+Conventions
+-----------
+- pairwise: ``score = r_b - r_a`` (``a`` is the baseline, ``b`` the treatment); ``label`` is ``"b"`` if
+  ``score > tie_margin``, ``"a"`` if ``score < -tie_margin``, else ``"tie"`` (so a score of exactly
+  ``±tie_margin`` is a tie). ``raw`` keeps both rewards.
+- score (pointwise): ``score = r``, ``label`` empty; the core reads ``score``.
+- An item that cannot be scored keeps an empty ``label`` and ``score`` and says why in ``exclusion``:
+  ``empty_response`` (empty or missing text) or ``too_long`` (the rendered conversation has more than
+  ``max_length`` tokens: a truncated conversation would be a different measurement, so it is left out, not cut).
+- The user profile, when present and ``profile_in_prompt`` is on, goes into a system message (or, for a template
+  that refuses a system role, before the prompt in the user message).
+
+Scores do not depend on the batch size nor on the tokenizer's padding side: the judge pads on the right itself
+(every architecture numbers positions from 0 then, with no ``position_ids`` to fix) and reads the reward at the
+last real token found from the attention mask, not from the pad token id. This is the failure RewardBench reports
+(scores that change with the batch size); ``tests/rm`` proves the invariance.
+
+torch and transformers are an optional extra: ``pip install 'judge-auditor[rm]'``. This module imports them only
+when a judge is built, so ``judges`` stays importable without them.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from auditor.errors import AuditorError, InputError
+from judges.base import LABEL_COLUMNS, Judge
+
+__all__ = ["RewardModelJudge", "default_judge_name", "pairwise_label", "select_device"]
+
+INSTALL_HINT = "pip install 'judge-auditor[rm]'"
+SUPPORTED_TASKS = ("pairwise", "score")
+PROFILE_HEADER = "User profile:\n"
+
+
+def _import_backend() -> tuple[Any, Any]:
+    """Import torch and transformers, or raise an :class:`AuditorError` that says how to install them."""
+    try:
+        import torch
+    except ImportError as error:
+        raise AuditorError(
+            f"reward-model judges need torch, which is not installed ({error}). Install the extra: {INSTALL_HINT}"
+        ) from None
+    try:
+        import transformers
+    except ImportError as error:
+        raise AuditorError(
+            f"reward-model judges need transformers, which is not installed ({error}). "
+            f"Install the extra: {INSTALL_HINT}"
+        ) from None
+    return torch, transformers
+
+
+def select_device(device: str | None = None) -> str:
+    """The device to run on: ``device`` as given, or the first available of cuda, mps, cpu when None/"auto"."""
+    torch, _ = _import_backend()
+    if device not in (None, "auto"):
+        return str(device)
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def default_judge_name(model: str) -> str:
+    """``rm:<basename>`` of a local path or a model id (``org/name`` gives ``rm:name``)."""
+    return "rm:" + os.path.basename(os.path.normpath(str(model)))
+
+
+def pairwise_label(score: float, tie_margin: float = 0.0) -> str | None:
+    """``"b"`` if ``score > tie_margin``, ``"a"`` if ``score < -tie_margin``, ``"tie"`` otherwise; None for NaN."""
+    if score is None or math.isnan(score):
+        return None
+    if score > tie_margin:
+        return "b"
+    if score < -tie_margin:
+        return "a"
+    return "tie"
+
+
+def _is_missing_text(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return not str(value).strip()
+
+
+def _text(value: Any) -> str:
+    """A cell as text: missing (None / NaN / pd.NA) becomes the empty string."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    return str(value)
+
+
+class RewardModelJudge(Judge):
+    """A judge that scores responses with a local reward model (a transformers sequence classifier).
+
+    Parameters
+    ----------
+    model
+        A local folder (loaded with ``local_files_only``), a ``.gguf`` file (its folder is loaded with
+        ``gguf_file=``; needs the ``gguf`` and ``accelerate`` packages), or a model id from the Hugging Face cache.
+    device
+        ``"cuda"``, ``"mps"``, ``"cpu"`` (or ``"cuda:1"`` ...); None or ``"auto"`` picks the first available.
+    batch_size
+        Sequences per forward pass; sequences are sorted by length first, so a batch holds similar lengths.
+    tie_margin
+        Pairwise reward differences with ``|r_b - r_a| <= tie_margin`` are ties.
+    max_length
+        Longest conversation in tokens; longer ones are excluded as ``too_long``.
+    name
+        The ``judge`` column; default ``rm:<basename of the path or id>``.
+    profile_in_prompt
+        Put the item's ``profile`` into a system message.
+
+    Examples
+    --------
+    >>> judge = RewardModelJudge("path/to/reward-model", batch_size=8)  # doctest: +SKIP
+    >>> judge.score_texts(["2+2?"], ["4"])  # doctest: +SKIP
+    array([1.73...])
+    >>> labels = judge.judge_items(items, task="pairwise")  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        device: str | None = None,
+        batch_size: int = 16,
+        tie_margin: float = 0.0,
+        max_length: int = 2048,
+        name: str | None = None,
+        profile_in_prompt: bool = True,
+    ) -> None:
+        if batch_size < 1:
+            raise AuditorError(f"batch_size must be at least 1, got {batch_size}")
+        if tie_margin < 0:
+            raise AuditorError(f"tie_margin must not be negative, got {tie_margin}")
+        if max_length < 1:
+            raise AuditorError(f"max_length must be at least 1, got {max_length}")
+        self._torch, transformers = _import_backend()
+        self.model_path = str(model)
+        self.batch_size = int(batch_size)
+        self.tie_margin = float(tie_margin)
+        self.max_length = int(max_length)
+        self.name = name or default_judge_name(self.model_path)
+        self.profile_in_prompt = profile_in_prompt
+        self.device = select_device(device)
+        # The side the judge pads on. Right padding numbers every sequence's positions from 0, which all
+        # architectures expect; "left" exists to test that reading the last token by attention mask holds.
+        self._padding_side = "right"
+        self.tokenizer, self.model = self._load(transformers)
+        self._prepare_padding()
+        self._head = self._per_token_head()
+        self._accepts_position_ids = "position_ids" in _forward_parameters(self.model)
+
+    # ----------------------------------------------------------------------------------------------- loading
+    def _load(self, transformers: Any) -> tuple[Any, Any]:
+        torch = self._torch
+        path = self.model_path
+        load_kwargs: dict[str, Any] = {}
+        if os.path.isfile(path) and path.endswith(".gguf"):
+            load_kwargs["gguf_file"] = os.path.basename(path)
+            path = os.path.dirname(os.path.abspath(path))
+        if os.path.exists(path):
+            load_kwargs["local_files_only"] = True
+        # CPU: float32 (bfloat16 matmuls there are slow and less exact). Accelerators: the checkpoint's dtype.
+        dtype = torch.float32 if self.device == "cpu" else "auto"
+        dtype_key = "dtype" if int(transformers.__version__.split(".")[0]) >= 5 else "torch_dtype"
+        try:
+            tokenizer = transformers.AutoTokenizer.from_pretrained(path, **load_kwargs)
+            model = transformers.AutoModelForSequenceClassification.from_pretrained(
+                path, **load_kwargs, **{dtype_key: dtype}
+            )
+        except ImportError as error:  # e.g. gguf or accelerate missing for a .gguf file
+            raise AuditorError(f"cannot load reward model {self.model_path!r}: {error}") from None
+        except (OSError, ValueError) as error:
+            where = "local folder" if os.path.exists(path) else "model id (not a local path; no network?)"
+            raise AuditorError(f"cannot load reward model {self.model_path!r} as a {where}: {error}") from None
+        num_labels = model.config.num_labels
+        if num_labels != 1:
+            raise AuditorError(
+                f"reward model {self.model_path!r} has {num_labels} outputs; a reward model must have exactly one"
+            )
+        model.to(self.device)
+        model.eval()
+        return tokenizer, model
+
+    def _prepare_padding(self) -> None:
+        """Give the tokenizer a pad token and the model a pad_token_id when they have none.
+
+        The reward is read at the last real token by attention mask, so which id pads does not matter; the
+        model only needs one set to accept batches. ``_skip_token_id`` keeps the model's *own* pad id (None if
+        it had none): transformers' heads read the rightmost token that is not that id, so a sequence that ends
+        in it (pad == eos) is read where the model itself reads it, unpadded or not.
+        """
+        tokenizer, config = self.tokenizer, self.model.config.get_text_config()
+        self._skip_token_id = config.pad_token_id
+        if tokenizer.pad_token_id is None:
+            for candidate in ("eos_token", "unk_token", "bos_token"):
+                if getattr(tokenizer, candidate, None) is not None:
+                    tokenizer.pad_token = getattr(tokenizer, candidate)
+                    break
+        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        self._pad_id = pad_id
+        if config.pad_token_id is None:
+            config.pad_token_id = pad_id
+            self.model.config.pad_token_id = pad_id
+
+    def _per_token_head(self) -> Any:
+        """The head that decoder reward models apply to every position (``score``), if any."""
+        head = getattr(self.model, "score", None)
+        return head if isinstance(head, self._torch.nn.Module) else None
+
+    # ------------------------------------------------------------------------------------------- rendering
+    def render(self, prompt: str, response: str, profile: str | None = None) -> str:
+        """The text the model reads: the chat template over [system profile], user prompt, assistant response.
+
+        Without a chat template: ``[profile]\\n\\n prompt \\n\\n response`` (empty parts left out).
+        """
+        profile = profile if (self.profile_in_prompt and profile and profile.strip()) else None
+        template = getattr(self.tokenizer, "chat_template", None)
+        if not template:
+            parts = [PROFILE_HEADER + profile] if profile else []
+            parts += [part for part in (prompt, response) if part]
+            return "\n\n".join(parts)
+        conversation = [{"role": "user", "content": prompt}, {"role": "assistant", "content": response}]
+        if profile:
+            try:
+                return self._apply_template([{"role": "system", "content": PROFILE_HEADER + profile}, *conversation])
+            except Exception:  # noqa: BLE001 - templates that reject a system role raise their own errors
+                conversation[0] = {"role": "user", "content": f"{PROFILE_HEADER}{profile}\n\n{prompt}"}
+        return self._apply_template(conversation)
+
+    def _apply_template(self, messages: list[dict[str, str]]) -> str:
+        return self.tokenizer.apply_chat_template(messages, tokenize=False)
+
+    def _encode(self, text: str) -> list[int]:
+        # A chat template writes its own special tokens (bos ...); a plain join gets the tokenizer's.
+        special = not getattr(self.tokenizer, "chat_template", None)
+        return list(self.tokenizer(text, add_special_tokens=special)["input_ids"])
+
+    # --------------------------------------------------------------------------------------------- scoring
+    def score_texts(
+        self,
+        prompts: Sequence[str],
+        responses: Sequence[str],
+        profiles: Sequence[str | None] | None = None,
+    ) -> np.ndarray:
+        """Reward of each (prompt, response[, profile]); NaN where the text cannot be scored (see ``exclusion``)."""
+        rewards, _ = self._score_with_reasons(prompts, responses, profiles)
+        return rewards
+
+    def _score_with_reasons(
+        self,
+        prompts: Sequence[Any],
+        responses: Sequence[Any],
+        profiles: Sequence[Any] | None = None,
+    ) -> tuple[np.ndarray, list[str | None]]:
+        if len(prompts) != len(responses):
+            raise AuditorError(f"{len(prompts)} prompts but {len(responses)} responses")
+        if profiles is not None and len(profiles) != len(prompts):
+            raise AuditorError(f"{len(profiles)} profiles but {len(prompts)} prompts")
+        count = len(prompts)
+        rewards = np.full(count, np.nan, dtype=np.float64)
+        reasons: list[str | None] = [None] * count
+        encoded: list[tuple[int, list[int]]] = []
+        for index in range(count):
+            if _is_missing_text(responses[index]):
+                reasons[index] = "empty_response"
+                continue
+            profile = _text(profiles[index]) if profiles is not None else None
+            ids = self._encode(self.render(_text(prompts[index]), _text(responses[index]), profile))
+            if len(ids) > self.max_length:
+                reasons[index] = "too_long"
+                continue
+            encoded.append((index, ids))
+        # Longest first: similar lengths share a batch (little padding), and memory trouble shows up at once.
+        encoded.sort(key=lambda pair: len(pair[1]), reverse=True)
+        for start in range(0, len(encoded), self.batch_size):
+            batch = encoded[start : start + self.batch_size]
+            values = self._forward([ids for _, ids in batch])
+            for (index, _), value in zip(batch, values, strict=True):
+                rewards[index] = value
+        return rewards, reasons
+
+    def _forward(self, sequences: list[list[int]]) -> np.ndarray:
+        """Rewards of one batch of token id lists, padded here on ``self._padding_side``."""
+        torch = self._torch
+        if self._padding_side == "left" and self._head is None:
+            raise AuditorError("left padding is only supported for decoder reward models (a per-token head)")
+        width = max(len(ids) for ids in sequences)
+        input_ids = torch.full((len(sequences), width), self._pad_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(sequences), width), dtype=torch.long)
+        for row, ids in enumerate(sequences):
+            span = slice(width - len(ids), width) if self._padding_side == "left" else slice(0, len(ids))
+            input_ids[row, span] = torch.tensor(ids, dtype=torch.long)
+            attention_mask[row, span] = 1
+        inputs: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if self._padding_side == "left" and self._accepts_position_ids:
+            inputs["position_ids"] = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+        inputs = {key: value.to(self.device) for key, value in inputs.items()}
+
+        captured: list[Any] = []
+        hook = None
+        if self._head is not None:
+            hook = self._head.register_forward_hook(lambda _module, _args, output: captured.append(output))
+        try:
+            with torch.inference_mode():
+                output = self.model(**inputs)
+        finally:
+            if hook is not None:
+                hook.remove()
+        per_token = captured[-1] if captured else None
+        if per_token is not None and per_token.dim() == 3 and per_token.shape[:2] == input_ids.shape:
+            last = self._reading_positions(input_ids, attention_mask).to(per_token.device)
+            logits = per_token[torch.arange(len(sequences), device=per_token.device), last]
+        else:  # encoders pool their own first token, whatever the padding
+            logits = output.logits
+        return logits[:, 0].float().cpu().numpy().astype(np.float64)
+
+    def _reading_positions(self, input_ids: Any, attention_mask: Any) -> Any:
+        """Index of the token whose output is the reward: the rightmost real token (attention mask 1) that is not
+        the model's own pad id; the rightmost real token if every one is. Works for either padding side."""
+        torch = self._torch
+        positions = torch.arange(input_ids.shape[1])
+        real = attention_mask.bool()
+        readable = real & (input_ids != self._skip_token_id) if self._skip_token_id is not None else real
+        readable = torch.where(readable.any(dim=1, keepdim=True), readable, real)
+        return (positions * readable).argmax(dim=1)
+
+    # ------------------------------------------------------------------------------------------------ items
+    def judge_items(self, items: pd.DataFrame, task: str = "pairwise") -> pd.DataFrame:
+        """Label rows (``item_id, judge, rater, label, order, score, raw, exclusion``) for an items table.
+
+        ``task="pairwise"`` scores ``response_a`` and ``response_b`` (``score = r_b - r_a``);
+        ``task="score"`` scores ``response`` (``score = r``, empty ``label``).
+        """
+        if task not in SUPPORTED_TASKS:
+            raise AuditorError(
+                f"a reward model cannot judge task {task!r}; it supports {', '.join(SUPPORTED_TASKS)} "
+                "(for likert items use pairwise: the reward difference r_b - r_a is in 'score')"
+            )
+        needed = ("item_id", "response_a", "response_b") if task == "pairwise" else ("item_id", "response")
+        for column in needed:
+            if column not in items.columns:
+                raise InputError(f"task {task!r} needs this column in the items table", column=column)
+        item_ids = items["item_id"].astype(str)
+        duplicated = item_ids[item_ids.duplicated()]
+        if not duplicated.empty:
+            first = duplicated.index[0]
+            raise InputError(
+                f"item_id {duplicated.iloc[0]!r} is not unique",
+                row=int(items.index.get_loc(first)) + 1,
+                column="item_id",
+            )
+        count = len(items)
+        prompts = list(items["prompt"]) if "prompt" in items.columns else [""] * count
+        profiles = list(items["profile"]) if "profile" in items.columns else None
+
+        if task == "score":
+            rewards, reasons = self._score_with_reasons(prompts, list(items["response"]), profiles)
+            scores = rewards
+            labels: list[str | None] = [None] * count
+            raws: list[str | None] = [None] * count
+        else:
+            both_rewards, both_reasons = self._score_with_reasons(
+                prompts + prompts,
+                list(items["response_a"]) + list(items["response_b"]),
+                None if profiles is None else profiles + profiles,
+            )
+            reward_a, reward_b = both_rewards[:count], both_rewards[count:]
+            reasons = [reason_a or reason_b for reason_a, reason_b in zip(both_reasons[:count], both_reasons[count:], strict=True)]
+            scores = reward_b - reward_a
+            labels = [pairwise_label(float(value), self.tie_margin) for value in scores]
+            raws = [
+                None if reason else f"r_a={a:.6g} r_b={b:.6g}"
+                for a, b, reason in zip(reward_a, reward_b, reasons, strict=True)
+            ]
+        # The dtypes of judges.base.judgments_to_frame, so that labels of every judge concatenate cleanly.
+        return pd.DataFrame(
+            {
+                "item_id": pd.array(item_ids.to_numpy(dtype=object), dtype="string"),
+                "judge": pd.array([self.name] * count, dtype="string"),
+                "rater": pd.array(["0"] * count, dtype="string"),
+                "label": pd.array(labels, dtype="string"),
+                "order": pd.array([None] * count, dtype="string"),
+                "score": pd.array(np.asarray(scores, dtype=np.float64), dtype="Float64"),
+                "raw": pd.array(raws, dtype="string"),
+                "exclusion": pd.array(reasons, dtype="string"),
+            },
+            columns=list(LABEL_COLUMNS),
+        )
+
+
+def _forward_parameters(model: Any) -> set[str]:
+    import inspect
+
+    try:
+        return set(inspect.signature(model.forward).parameters)
+    except (TypeError, ValueError):
+        return set()
