@@ -1,0 +1,518 @@
+"""The audit: every judge against the reference, the human ceiling, outcome rates and their gaps.
+
+``audit()`` is the Python entry point (paths or DataFrames in, :class:`~auditor.result.AuditResult` out);
+``run_audit()`` works on an already loaded :class:`~auditor.data.JudgmentTable`.  Pure computation: no printing,
+no files.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from statsmodels.stats.multitest import multipletests
+
+from auditor import aggregate as agg
+from auditor.config import AuditConfig, load_config
+from auditor.data import CLUSTER, JudgmentTable, load
+from auditor.errors import ConfigError
+from auditor.result import METRIC_COLUMNS, AuditResult
+from auditor.stats import compare
+from auditor.stats.bootstrap import Estimate, Resampler, bootstrap_p_value, interval
+
+GAP_METRICS = ("win_rate", "tie_rate", "loss_rate", "no_better_rate", "mean_score")
+MAX_RATER_PAIRS_RATERS = 8
+CASE_TEXT_LIMIT = 20_000
+RAW_TEXT_LIMIT = 4_000
+
+
+def audit(labels: Any, items: Any = None, *, task: str | None = None, config: AuditConfig | str | Path | None = None,
+          reference: str | None = None, resamples: int | None = None, seed: int | None = None,
+          level: float | None = None, method: str | None = None) -> AuditResult:
+    """Audit judges against the reference judge (default ``human``).
+
+    ``labels`` / ``items`` are paths (JSONL, CSV, TSV, Parquet) or DataFrames in the data contract; ``config`` an
+    :class:`AuditConfig` or a path to ``audit.toml``; keyword options override the config.
+    """
+    if isinstance(config, (str, Path)):
+        config = load_config(config)
+    config = (config or AuditConfig()).with_overrides(task=task, reference=reference, resamples=resamples,
+                                                       seed=seed, level=level, method=method)
+    table = load(labels, items, config)
+    result = run_audit(table)
+    inputs = {}
+    for name, source in (("labels", labels), ("items", items)):
+        if isinstance(source, (str, Path)):
+            inputs[name] = str(source)
+    result.meta["inputs"] = inputs
+    return result
+
+
+# ------------------------------------------------------------------------------------------------------------
+@dataclass
+class _Side:
+    """One judge's (or the reference's) aggregated verdict per item."""
+
+    code: np.ndarray  # category code per item, -1 = none (categorical tasks)
+    value: np.ndarray  # numeric value per item, NaN = none
+    has: np.ndarray  # bool: the judge labelled the item (before aggregation failures)
+
+
+class _Auditor:
+    def __init__(self, table: JudgmentTable) -> None:
+        self.t = table
+        self.cfg = table.config
+        self.task = self.cfg.require_task()
+        items = table.items
+        self.n_items = len(items)
+        self.item_pos = pd.Index(items["item_id"])
+        cluster_codes, cluster_names = pd.factorize(items[CLUSTER], sort=True)
+        self.cluster = cluster_codes.astype(np.int64)
+        self.n_clusters = len(cluster_names)
+        self.categories = table.categories
+        self.k = len(self.categories) if self.categories else 0
+        labels = table.labels
+        self.row_item = self.item_pos.get_indexer(labels["item_id"]).astype(np.int64)
+        self.rs = Resampler(self.n_clusters, self.cfg.resamples, self.cfg.seed)
+        self.rows: list[dict[str, Any]] = []
+        self.extra_exclusions: list[dict[str, Any]] = []
+        self.warnings: list[dict[str, Any]] = []
+        rule = self.cfg.aggregate_rule
+        if self.task == "score" and rule != "mean":
+            raise ConfigError(f"a score task aggregates by mean, not {rule!r}", file=self.cfg.source, column="aggregate")
+        if self.task != "score" and rule == "mean":
+            raise ConfigError(f"the mean is for score tasks; a {self.task} task takes majority or median",
+                              file=self.cfg.source, column="aggregate")
+        if rule == "median" and self.task in ("categorical", "binary"):
+            raise ConfigError(f"a median needs ordered categories; a {self.task} task takes majority",
+                              file=self.cfg.source, column="aggregate")
+        if self.task == "pairwise":
+            self.values = np.array([0.0, 0.5, 1.0])
+        elif self.task in ("likert", "binary"):
+            self.values = np.array([float(c) for c in self.categories])
+        elif self.task == "categorical":
+            self.values = np.arange(self.k, dtype=float)
+        else:
+            self.values = np.zeros(0)
+
+    # -- aggregation --------------------------------------------------------------------------------------
+    def side(self, mask: np.ndarray, minus: _Side | None = None) -> _Side:
+        items = self.row_item[mask]
+        has = np.zeros(self.n_items, dtype=bool)
+        has[items] = True
+        if self.task == "score":
+            value, _ = agg.mean_values(items, self.t.labels["value"].to_numpy(float)[mask], self.n_items)
+            return _Side(np.full(self.n_items, agg.NONE), value, has)
+        counts = agg.count_table(items, self.t.labels["code"].to_numpy(np.int64)[mask], self.n_items, self.k)
+        return self._from_counts(counts, has)
+
+    def _from_counts(self, counts: np.ndarray, has: np.ndarray) -> _Side:
+        rule, tb = self.cfg.aggregate_rule, self.cfg.tie_break_rule
+        neutral_code = self._neutral_code()
+        if rule == "median":
+            code = agg.median(counts, tb, neutral_code if neutral_code is not None else 0)
+        else:
+            code = agg.majority(counts, tb, neutral_code)
+        value = np.where(code >= 0, self.values[np.maximum(code, 0)], np.nan)
+        return _Side(code, value, has)
+
+    def _neutral_code(self) -> int | None:
+        if self.task == "pairwise":
+            return 1
+        if self.task == "likert":
+            return self.cfg.scale.neutral - self.cfg.scale.min
+        return None
+
+    def usable(self, s: _Side) -> np.ndarray:
+        return np.isfinite(s.value) if self.task == "score" else s.code >= 0
+
+    # -- outcome indicators -------------------------------------------------------------------------------
+    def indicators(self, s: _Side, idx: np.ndarray) -> dict[str, np.ndarray] | None:
+        code, value = s.code[idx], s.value[idx]
+        if self.task == "pairwise":
+            return {"win_rate": code == 2, "tie_rate": code == 1, "loss_rate": code == 0,
+                    "no_better_rate": code <= 1}
+        if self.task == "likert":
+            neutral = float(self.cfg.scale.neutral)
+            return {"win_rate": value > neutral, "tie_rate": value == neutral, "loss_rate": value < neutral,
+                    "no_better_rate": value <= neutral}
+        if self.task == "binary":
+            return {"win_rate": code == 1, "loss_rate": code == 0, "no_better_rate": code == 0}
+        if self.task == "score" and self.cfg.score_neutral is not None:
+            c, m = self.cfg.score_neutral, self.cfg.score_tie_margin
+            return {"win_rate": value > c + m, "tie_rate": np.abs(value - c) <= m, "loss_rate": value < c - m,
+                    "no_better_rate": value <= c + m}
+        return None
+
+    # -- rows -----------------------------------------------------------------------------------------------
+    def add(self, metric: str, judge: str, reference: str, est: Estimate, *, p_value: float | None = None,
+            slice: str | None = None) -> None:
+        lo, hi = interval(est, self.cfg.level, self.cfg.method) if self.cfg.resamples else (np.nan, np.nan)
+        self.rows.append({"metric": metric, "judge": judge, "reference": reference, "value": est.value,
+                          "ci_low": lo, "ci_high": hi, "n": est.n, "p_value": p_value, "p_adjusted": None,
+                          "slice": slice})
+
+    def pairing(self, ref: _Side, judge: _Side) -> tuple[compare.Pairing, np.ndarray]:
+        idx = np.flatnonzero(self.usable(ref) & self.usable(judge))
+        p = compare.Pairing(ref.code[idx], judge.code[idx], ref.value[idx], judge.value[idx], self.cluster[idx],
+                            self.n_clusters, self.k)
+        return p, idx
+
+    def agreement_family(self, p: compare.Pairing) -> dict[str, Estimate]:
+        out: dict[str, Estimate] = {}
+        if p.n == 0:
+            return out
+        if self.task != "score":
+            level = {"likert": "ordinal"}.get(self.task, "nominal")
+            out.update(compare.agreement_metrics(p, self.rs, weighted=self.task in ("pairwise", "likert"),
+                                                 alpha_level=level))
+        else:
+            out["krippendorff_alpha"] = compare.krippendorff_interval_pairs(p, self.rs)
+        if self.task in ("likert", "score"):
+            out.update(compare.correlation_metrics(p, self.rs))
+        return out
+
+    # -- the audit ------------------------------------------------------------------------------------------
+    def run(self) -> AuditResult:
+        cfg, labels = self.cfg, self.t.labels
+        ref_name = cfg.reference
+        judge_col = labels["judge"].to_numpy()
+        ref_mask = judge_col == ref_name
+        ref = self.side(ref_mask)
+        ref_ok = self.usable(ref)
+        no_majority = int(np.sum(ref.has & ~ref_ok))
+        if no_majority:
+            self.extra_exclusions.append({"judge": ref_name, "reason": "no majority among the reference labels",
+                                          "count": no_majority})
+        missing_ref = int(np.sum(~ref.has))
+        if missing_ref:
+            self.warnings.append({"code": "items_without_reference",
+                                  "message": f"{missing_ref} items have no {ref_name} label; judges are compared "
+                                             "on the items that do", "count": missing_ref})
+
+        # the reference's own outcome rates
+        ref_idx = np.flatnonzero(ref_ok)
+        ind = self.indicators(ref, ref_idx)
+        rate_names = list(ind) if ind else []
+        if ind is not None or self.task in ("likert", "score", "pairwise", "binary"):
+            rates = compare.rate_estimates(ind or {}, ref.value[ref_idx], self.cluster[ref_idx], self.n_clusters,
+                                           self.rs)
+            for name, est in rates.items():
+                self.add(name, ref_name, ref_name, est)
+
+        self.human_ceiling(ref_mask, ref)
+
+        sides: dict[str, _Side] = {}
+        confusion, score_pairs = [], []
+        for judge in self.t.judges:
+            mask = judge_col == judge
+            side = self.side(mask)
+            sides[judge] = side
+            usable = self.usable(side)
+            lost = int(np.sum(side.has & ~usable))
+            if lost:
+                self.extra_exclusions.append({"judge": judge, "reason": "no majority among the judge's labels",
+                                              "count": lost})
+            unref = int(np.sum(usable & ~ref_ok))
+            if unref:
+                self.extra_exclusions.append({"judge": judge, "reason": "no reference label for the item",
+                                              "count": unref})
+            p, idx = self.pairing(ref, side)
+            for name, est in self.agreement_family(p).items():
+                self.add(name, judge, ref_name, est)
+            if p.n and (ind is not None or self.task in ("likert", "score", "pairwise", "binary")):
+                j_ind = self.indicators(side, idx) or {}
+                r_ind = self.indicators(ref, idx) or {}
+                j_rates = compare.rate_estimates(j_ind, side.value[idx], p.cluster, self.n_clusters, self.rs)
+                r_rates = compare.rate_estimates(r_ind, ref.value[idx], p.cluster, self.n_clusters, self.rs)
+                singletons = np.all(np.bincount(p.cluster, minlength=self.n_clusters) <= 1)
+                for name in j_rates:
+                    self.add(name, judge, ref_name, j_rates[name])
+                    gap = j_rates[name] - r_rates[name]
+                    if singletons and name in j_ind:
+                        pval = compare.mcnemar_exact(j_ind[name].astype(int), r_ind[name].astype(int))
+                    else:
+                        pval = bootstrap_p_value(gap) if cfg.resamples else None
+                    self.add(f"{name}_gap", judge, ref_name, gap, p_value=pval)
+            if self.k and p.n:
+                conf = np.zeros((self.k, self.k), dtype=np.int64)
+                np.add.at(conf, (p.ref_code, p.judge_code), 1)
+                confusion.append({"judge": judge, "reference": ref_name, "categories": list(self.categories),
+                                  "counts": conf.tolist()})
+            if self.task in ("likert", "score") and p.n:
+                sel = np.arange(p.n)
+                sampled = p.n > 2000
+                if sampled:
+                    sel = np.sort(np.random.default_rng(cfg.seed).choice(p.n, 2000, replace=False))
+                score_pairs.append({"judge": judge, "reference": ref_name, "x": p.ref_value[sel].tolist(),
+                                    "y": p.judge_value[sel].tolist(), "sampled": bool(sampled)})
+
+        metrics = pd.DataFrame(self.rows, columns=METRIC_COLUMNS)
+        metrics = self.adjust_p_values(metrics)
+        self.integrity_warnings(sides)
+        exclusions = pd.concat([self.t.exclusions, pd.DataFrame(self.extra_exclusions,
+                                                                columns=["judge", "reason", "count"])],
+                               ignore_index=True)
+        exclusions["count"] = exclusions["count"].astype(int)
+        meta = {
+            "title": cfg.title or "Judge audit",
+            "description": cfg.description,
+            "simulated": bool(cfg.simulated),
+            "task": self.task,
+            "scale": ({"min": cfg.scale.min, "max": cfg.scale.max, "neutral": cfg.scale.neutral}
+                      if self.task == "likert" else None),
+            "categories": list(self.categories) if self.categories else None,
+            "reference": ref_name,
+            "policy": cfg.policy_text(),
+            "n_items": self.n_items,
+            "n_items_with_reference": int(ref_ok.sum()),
+            "n_clusters": self.n_clusters,
+            "cluster": cfg.cluster if cfg.cluster in self.t.items.columns else "item_id",
+            "judges": list(self.t.judges),
+            "rates": rate_names,
+            "bootstrap": {"resamples": cfg.resamples, "seed": cfg.seed, "level": cfg.level, "method": cfg.method,
+                          "cluster": cfg.cluster if cfg.cluster in self.t.items.columns else "item_id"},
+            "aggregation": {"rule": cfg.aggregate_rule, "tie_break": cfg.tie_break_rule},
+            "p_value_correction": cfg.correction,
+        }
+        cases = self.cases(ref, sides)
+        return AuditResult(meta, metrics, exclusions, self.warnings, confusion, score_pairs, cases)
+
+    # -- human ceiling --------------------------------------------------------------------------------------
+    def human_ceiling(self, ref_mask: np.ndarray, ref: _Side) -> None:
+        labels = self.t.labels
+        name = self.cfg.reference
+        sub = labels[ref_mask]
+        raters = sub["rater"]
+        if raters.isna().all():
+            slots = sub.groupby("item_id").cumcount().map(lambda i: f"slot{i + 1}")
+            rater_ids = slots.to_numpy()
+            if len(sub) > sub["item_id"].nunique():
+                self.warnings.append({"code": "no_rater_ids", "message": f"{name} labels carry no rater ids: the "
+                                      "human ceiling treats the n-th label of each item as rater 'slot n'",
+                                      "count": int(len(sub))})
+        else:
+            rater_ids = raters.fillna("unknown").to_numpy()
+        all_raters = list(dict.fromkeys(rater_ids.tolist()))
+        per_item = np.bincount(self.row_item[ref_mask], minlength=self.n_items)
+        if len(all_raters) < 2 or per_item.max(initial=0) < 2:
+            return
+        positions = np.flatnonzero(ref_mask)
+        full_mask_for = {}
+        for r in all_raters:
+            m = np.zeros_like(ref_mask)
+            m[positions[rater_ids == r]] = True
+            full_mask_for[r] = m
+        loo: dict[str, list[Estimate]] = {}
+        for r in all_raters:
+            mine = self.side(full_mask_for[r])
+            others = self.side(ref_mask & ~full_mask_for[r])
+            p, _ = self.pairing(others, mine)
+            if p.n < 2:
+                continue
+            for metric, est in self.agreement_family(p).items():
+                loo.setdefault(metric, []).append(est)
+        multi = self.multi_rater(ref_mask)
+        for metric, ests in loo.items():
+            est = multi.get(metric) or Estimate.mean(ests)
+            self.add(metric, name, name, est)
+        # every pair of raters, as slices
+        if len(all_raters) <= MAX_RATER_PAIRS_RATERS:
+            wanted = {"agreement", "cohen_kappa", "krippendorff_alpha", "pearson", "spearman"}
+            for r1, r2 in combinations(all_raters, 2):
+                p, _ = self.pairing(self.side(full_mask_for[r1]), self.side(full_mask_for[r2]))
+                if p.n < 2:
+                    continue
+                fam = self.agreement_family(p)
+                for metric, est in fam.items():
+                    if metric in wanted:
+                        self.add(metric, name, name, est, slice=f"raters={r1}~{r2}")
+
+    def multi_rater(self, ref_mask: np.ndarray) -> dict[str, Estimate]:
+        """Fleiss' kappa and Krippendorff's alpha over all reference raters at once."""
+        items = self.row_item[ref_mask]
+        out: dict[str, Estimate] = {}
+        if self.task == "score":
+            x = self.t.labels["value"].to_numpy(float)[ref_mask]
+            m = np.bincount(items, minlength=self.n_items).astype(float)
+            sx = np.bincount(items, weights=x, minlength=self.n_items)
+            sxx = np.bincount(items, weights=x * x, minlength=self.n_items)
+            ok = m > 1
+            with np.errstate(divide="ignore", invalid="ignore"):
+                term = np.where(ok, 2.0 * (m * sxx - sx**2) / (m - 1), 0.0)
+            cols = [term, np.where(ok, m, 0), np.where(ok, sx, 0), np.where(ok, sxx, 0)]
+            sums = np.stack([np.bincount(self.cluster, weights=c, minlength=self.n_clusters) for c in cols], 1)
+            out["krippendorff_alpha"] = self.rs.sums(
+                sums, lambda s: compare.ag.krippendorff_alpha_interval_from_sums(*np.moveaxis(s, -1, 0)),
+                int(ok.sum()))
+            return out
+        counts = agg.count_table(items, self.t.labels["code"].to_numpy(np.int64)[ref_mask], self.n_items, self.k)
+        n_i = counts.sum(1)
+        ok = n_i > 1
+        n = int(ok.sum())
+        level = "ordinal" if self.task == "likert" else "nominal"
+        coinc = compare.ag.coincidence_from_counts(counts[ok])
+        per_cluster = np.zeros((self.n_clusters, self.k, self.k))
+        np.add.at(per_cluster, self.cluster[ok], coinc)
+        out["krippendorff_alpha"] = self.rs.sums(
+            per_cluster, lambda o: compare.ag.krippendorff_alpha_from_coincidence(o, level), n)
+        p_i = compare.ag.fleiss_item_terms(counts[ok])
+        cols = np.column_stack([np.ones(n), p_i, counts[ok].astype(float), n_i[ok].astype(float)])
+        sums = np.zeros((self.n_clusters, cols.shape[1]))
+        np.add.at(sums, self.cluster[ok], cols)
+        k = self.k
+        out["fleiss_kappa"] = self.rs.sums(
+            sums, lambda s: compare.ag.fleiss_kappa(s[..., 0], s[..., 1], s[..., 2:2 + k], s[..., 2 + k]), n)
+        return out
+
+    # -- p-values ------------------------------------------------------------------------------------------
+    def adjust_p_values(self, metrics: pd.DataFrame) -> pd.DataFrame:
+        method = self.cfg.correction
+        metrics = metrics.copy()
+        metrics["p_adjusted"] = metrics["p_adjusted"].astype(object)
+        for metric, group in metrics[metrics["p_value"].notna()].groupby("metric"):
+            p = group["p_value"].astype(float).to_numpy()
+            finite = np.isfinite(p)
+            adjusted = np.full(p.shape, np.nan)
+            if finite.any():
+                adjusted[finite] = p[finite] if method == "none" else multipletests(p[finite], method=method)[1]
+            metrics.loc[group.index, "p_adjusted"] = adjusted
+        return metrics
+
+    # -- integrity -----------------------------------------------------------------------------------------
+    def integrity_warnings(self, sides: dict[str, _Side]) -> None:
+        items, raw = self.t.items, self.t.raw_labels
+
+        def warn(code: str, count: int, message: str) -> None:
+            if count:
+                self.warnings.append({"code": code, "message": message, "count": int(count)})
+
+        if {"response_a", "response_b"} <= set(items.columns):
+            a, b = items["response_a"].astype(str).str.strip(), items["response_b"].astype(str).str.strip()
+            same = (a == b) & items["response_a"].notna()
+            warn("identical_responses", same.sum(), f"{int(same.sum())} items have identical response_a and "
+                 "response_b: a judge can only call them a tie")
+        keys = ["item_id", "judge", "rater", "order"]
+        dup = raw[raw["rater"].notna()].duplicated(subset=keys, keep="first")
+        warn("duplicate_labels", dup.sum(), f"{int(dup.sum())} label rows repeat an (item, judge, rater, order) "
+             "already seen; each counts as a separate verdict")
+        for judge, side in sides.items():
+            codes = side.code[side.code >= 0]
+            if self.k and codes.size >= 10 and np.unique(codes).size == 1:
+                warn("constant_judge", codes.size, f"judge {judge!r} gives the same label "
+                     f"{self.categories[codes[0]]!r} on all {codes.size} items; its kappa is meaningless")
+        ref = self.t.labels[self.t.labels["judge"] == self.cfg.reference]
+        if ref["rater"].notna().any():
+            per_rater = ref.groupby("rater")["item_id"].nunique()
+            lonely = per_rater[per_rater == 1]
+            warn("single_item_raters", len(lonely), f"{len(lonely)} {self.cfg.reference} raters labelled only one "
+                 f"item ({', '.join(map(str, lonely.index[:5]))})")
+            per_item = ref.groupby("item_id").size()
+            if len(per_item):
+                modal = int(per_item.mode().iloc[0])
+                fewer = int((per_item < modal).sum())
+                warn("fewer_raters", fewer, f"{fewer} items have fewer {self.cfg.reference} labels than the usual "
+                     f"{modal}")
+        if self.cfg.cluster not in items.columns:
+            self.warnings.append({"code": "unclustered", "message": f"no {self.cfg.cluster} column: every item is "
+                                  "its own cluster, so intervals assume independent items", "count": self.n_items})
+
+    # -- cases -----------------------------------------------------------------------------------------------
+    def cases(self, ref: _Side, sides: dict[str, _Side]) -> dict[str, Any]:
+        all_idx = np.arange(self.n_items)
+        ref_ind = self.indicators(ref, all_idx)
+        per_item: dict[int, list[dict[str, Any]]] = {}
+        severity = np.zeros(self.n_items)
+        priority = np.zeros(self.n_items, dtype=int)
+        for judge, side in sides.items():
+            both = self.usable(ref) & self.usable(side)
+            j_ind = self.indicators(side, all_idx)
+            if self.task == "score":
+                differ = both & (np.abs(side.value - ref.value) > 0)
+                if ref_ind is None:
+                    continue
+            else:
+                differ = both & (side.code != ref.code)
+            kind = np.full(self.n_items, "other", dtype=object)
+            if ref_ind is not None and j_ind is not None:
+                better_vs_not = j_ind["win_rate"] & ref_ind["no_better_rate"]
+                not_vs_better = j_ind["no_better_rate"] & ref_ind["win_rate"]
+                kind[better_vs_not] = "judge_better_reference_no_better"
+                kind[not_vs_better] = "judge_no_better_reference_better"
+                if self.task == "score":
+                    differ = both & (better_vs_not | not_vs_better)
+            for i in np.flatnonzero(differ):
+                per_item.setdefault(int(i), []).append({"judge": judge, "type": kind[i],
+                                                         "judge_label": self._label_text(side, i)})
+                severity[i] = max(severity[i], abs(side.value[i] - ref.value[i]))
+                priority[i] = max(priority[i], 2 if kind[i] == "judge_better_reference_no_better" else
+                                  1 if kind[i] == "judge_no_better_reference_better" else 0)
+        total = len(per_item)
+        limit = self.cfg.max_cases
+        ids = np.array(sorted(per_item), dtype=np.int64)
+        if ids.size:
+            order = np.lexsort((ids, -severity[ids], -priority[ids]))
+            ids = ids[order][:limit]
+        raw = self.t.raw_labels
+        by_item = raw.groupby("item_id", sort=False)
+        item_rows = self.t.items
+        cases = []
+        for i in ids:
+            item = item_rows.iloc[int(i)]
+            item_id = item["item_id"]
+            rows = by_item.get_group(item_id) if item_id in by_item.groups else raw.iloc[:0]
+            ref_rows = rows[rows["judge"] == self.cfg.reference]
+            case = {"item_id": item_id, "user_id": _text(item.get("user_id")),
+                    "reference_label": self._label_text(ref, int(i)),
+                    "reference_labels": [_label_of(r) for r in ref_rows.to_dict("records")],
+                    "verdicts": [{"judge": r["judge"], "rater": _text(r.get("rater")), "label": _label_of(r),
+                                  "order": _text(r.get("order")),
+                                  "score": None if pd.isna(r.get("score")) else float(r.get("score")),
+                                  "raw": _text(r.get("raw"), RAW_TEXT_LIMIT),
+                                  "excluded": _text(r.get("excluded"))}
+                                 for r in rows[rows["judge"] != self.cfg.reference].to_dict("records")],
+                    "disagreements": per_item[int(i)]}
+            for column in ("prompt", "profile", "response_a", "response_b", "response", "source"):
+                if column in item_rows.columns:
+                    case[column] = _text(item.get(column), CASE_TEXT_LIMIT)
+            cases.append(case)
+        sampled = total > len(cases)
+        note = (f"showing the {len(cases)} of {total} items with disagreements that matter most (a judge calls "
+                "b better where the reference finds it no better first, then the largest differences)"
+                if sampled else f"all {total} items where a judge and the reference disagree")
+        return {"total": total, "shown": len(cases), "sampled": sampled, "note": note, "items": cases}
+
+    def _label_text(self, side: _Side, i: int) -> str | None:
+        if self.task == "score":
+            v = side.value[i]
+            return None if not np.isfinite(v) else f"{v:.3g}"
+        c = side.code[i]
+        return None if c < 0 else self.categories[c]
+
+
+def _text(value: Any, limit: int | None = None) -> str | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return None
+    if isinstance(value, (list, dict)):
+        value = json.dumps(value, ensure_ascii=False)
+    text = str(value)
+    if limit is not None and len(text) > limit:
+        text = text[:limit] + f" … [truncated, {len(text) - limit} more characters]"
+    return text
+
+
+def _label_of(row: dict[str, Any]) -> str | None:
+    text = row.get("label_text")
+    if text is None and row.get("score") is not None and not pd.isna(row.get("score")):
+        return f"{float(row['score']):.3g}"
+    return text
+
+
+def run_audit(table: JudgmentTable) -> AuditResult:
+    """Audit an already loaded judgment table."""
+    return _Auditor(table).run()

@@ -1,0 +1,260 @@
+"""Audit configuration: task kind, scale, label aliases, aggregation and bootstrap settings.
+
+Read from a TOML file (``--config audit.toml``) and overridden by command-line options.  Aliases are declared,
+never guessed: a label outside the task's canonical set and the declared aliases is bad input.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from auditor.errors import ConfigError
+from auditor.schema import DEFAULT_REFERENCE, PAIRWISE_LABELS, TASK_KINDS
+
+AGGREGATES = ("majority", "median", "mean")
+TIE_BREAKS = ("tie", "exclude", "neutral", "lower", "upper")
+DEFAULT_AGGREGATE = {"pairwise": "majority", "binary": "majority", "categorical": "majority",
+                     "likert": "median", "score": "mean"}
+DEFAULT_TIE_BREAK = {"pairwise": "tie", "binary": "exclude", "categorical": "exclude", "likert": "neutral",
+                     "score": "tie"}
+
+
+@dataclass(frozen=True)
+class Scale:
+    """An integer rating scale with a neutral point (``3`` on 1-5 means "no difference")."""
+
+    min: int = 1
+    max: int = 5
+    neutral: int = 3
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    task: str | None = None
+    reference: str = DEFAULT_REFERENCE
+    scale: Scale = field(default_factory=Scale)
+    aliases: dict[str, str] = field(default_factory=dict)
+    unusable: tuple[str, ...] = ()
+    categories: tuple[str, ...] | None = None
+    aggregate: str | None = None  # reference / judge aggregation; default by task
+    tie_break: str | None = None  # how an aggregate without a winner is resolved; default by task
+    score_neutral: float | None = None  # score tasks: outcome rates need a neutral point (e.g. 0 for r_b - r_a)
+    score_tie_margin: float = 0.0
+    resamples: int = 2000
+    seed: int = 0
+    level: float = 0.95
+    method: str = "bca"
+    cluster: str = "user_id"
+    correction: str = "holm"
+    max_cases: int = 500
+    title: str | None = None
+    description: str | None = None
+    simulated: bool = False
+    source: str | None = None  # path of the TOML file it came from
+
+    # -- derived -------------------------------------------------------------------------------------------
+    @property
+    def aggregate_rule(self) -> str:
+        return self.aggregate or DEFAULT_AGGREGATE[self.require_task()]
+
+    @property
+    def tie_break_rule(self) -> str:
+        return self.tie_break or DEFAULT_TIE_BREAK[self.require_task()]
+
+    def require_task(self) -> str:
+        if self.task is None:
+            raise ConfigError(
+                "no task kind given: pass --task (one of " + ", ".join(TASK_KINDS) + ") or set `task` in the config"
+            )
+        return self.task
+
+    def canonical_categories(self) -> tuple[str, ...] | None:
+        task = self.require_task()
+        if task == "pairwise":
+            return PAIRWISE_LABELS
+        if task == "likert":
+            return tuple(str(v) for v in range(self.scale.min, self.scale.max + 1))
+        if task == "binary":
+            return ("0", "1")
+        if task == "categorical":
+            return self.categories
+        return None
+
+    def policy_text(self) -> str:
+        """The tie / "no better" policy in plain words, as every report states it."""
+        task = self.require_task()
+        agg = self.aggregate_rule
+        tb = self.tie_break_rule
+        if task == "pairwise":
+            text = ("b counts as better when the verdict is `b`; 'no better' means `tie` or `a`. Several verdicts "
+                    f"on one item are combined by {agg} vote; without a strict majority the item counts as "
+                    + ("a tie." if tb == "tie" else "excluded." if tb == "exclude" else f"'{tb}'."))
+        elif task == "likert":
+            s = self.scale
+            text = (f"Ratings run {s.min}-{s.max} with {s.neutral} = no difference: b counts as better above "
+                    f"{s.neutral}, 'no better' means at or below {s.neutral}. Several ratings of one item are "
+                    f"combined by their {agg}; a median between two scale points is rounded "
+                    + ("toward the neutral point." if tb == "neutral" else f"{tb}." if tb in ("lower", "upper")
+                       else "as a tie."))
+        elif task == "binary":
+            text = ("Labels are 0/1; the positive rate is the share of 1. Several labels on one item are combined by "
+                    f"majority; without a majority the item is {'excluded' if tb == 'exclude' else tb}.")
+        elif task == "categorical":
+            text = (f"Nominal labels combined by majority vote; without a majority the item is "
+                    f"{'excluded' if tb == 'exclude' else tb}.")
+        else:
+            if self.score_neutral is None:
+                text = "Continuous scores, combined by their mean; no neutral point is declared, so no win rates."
+            else:
+                text = (f"Continuous scores combined by their mean; b counts as better above "
+                        f"{self.score_neutral} + {self.score_tie_margin}, 'no better' at or below it.")
+        if self.unusable:
+            text += " Verdicts declared unusable (" + ", ".join(repr(u) for u in self.unusable) + ") are excluded."
+        return text
+
+    def with_overrides(self, **overrides: Any) -> AuditConfig:
+        clean = {k: v for k, v in overrides.items() if v is not None}
+        return replace(self, **clean).validated()
+
+    def validated(self) -> AuditConfig:
+        where = self.source
+        if self.task is not None and self.task not in TASK_KINDS:
+            raise ConfigError(f"unknown task kind {self.task!r}; expected one of {', '.join(TASK_KINDS)}",
+                              file=where, column="task")
+        if self.aggregate is not None and self.aggregate not in AGGREGATES:
+            raise ConfigError(f"unknown aggregate {self.aggregate!r}; expected one of {', '.join(AGGREGATES)}",
+                              file=where, column="aggregate")
+        if self.tie_break is not None and self.tie_break not in TIE_BREAKS:
+            raise ConfigError(f"unknown tie_break {self.tie_break!r}; expected one of {', '.join(TIE_BREAKS)}",
+                              file=where, column="tie_break")
+        s = self.scale
+        if not (s.min < s.max and s.min <= s.neutral <= s.max):
+            raise ConfigError(f"scale needs min < max and min <= neutral <= max, got {s}", file=where,
+                              column="scale")
+        if self.resamples < 0 or (0 < self.resamples < 100):
+            raise ConfigError(f"bootstrap resamples must be 0 or at least 100, got {self.resamples}", file=where,
+                              column="resamples")
+        if not 0.5 < self.level < 1:
+            raise ConfigError(f"level must lie between 0.5 and 1, got {self.level}", file=where, column="level")
+        if self.method not in ("bca", "percentile"):
+            raise ConfigError(f"unknown interval method {self.method!r}; expected bca or percentile", file=where,
+                              column="method")
+        if self.correction not in ("holm", "bonferroni", "fdr_bh", "fdr_by", "none"):
+            raise ConfigError(f"unknown p-value correction {self.correction!r}", file=where, column="correction")
+        return self
+
+
+_TOP_KEYS = {"task", "reference", "title", "description", "simulated", "scale", "labels", "aggregate", "bootstrap",
+             "score", "report"}
+
+
+def load_config(path: str | Path) -> AuditConfig:
+    """Read an ``audit.toml``; unknown keys are errors (a misspelt key would otherwise be ignored silently)."""
+    path = Path(path)
+    where = str(path)
+    if not path.exists():
+        raise ConfigError("does not exist", file=where)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError("is not valid UTF-8", file=where) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"is not valid TOML: {exc}", file=where) from None
+    unknown = set(data) - _TOP_KEYS
+    if unknown:
+        raise ConfigError(f"unknown key(s) {', '.join(sorted(unknown))}; expected some of "
+                          f"{', '.join(sorted(_TOP_KEYS))}", file=where, column=sorted(unknown)[0])
+    kwargs: dict[str, Any] = {"source": where}
+    for key in ("task", "reference", "title", "description"):
+        if key in data:
+            kwargs[key] = str(data[key])
+    if "simulated" in data:
+        kwargs["simulated"] = bool(data["simulated"])
+
+    def section(name: str, allowed: set[str]) -> dict[str, Any]:
+        sec = data.get(name, {})
+        if not isinstance(sec, dict):
+            raise ConfigError(f"[{name}] must be a table", file=where, column=name)
+        bad = set(sec) - allowed
+        if bad:
+            raise ConfigError(f"unknown key(s) in [{name}]: {', '.join(sorted(bad))}; expected some of "
+                              f"{', '.join(sorted(allowed))}", file=where, column=f"{name}.{sorted(bad)[0]}")
+        return sec
+
+    scale = section("scale", {"min", "max", "neutral"})
+    if scale:
+        try:
+            kwargs["scale"] = Scale(int(scale.get("min", 1)), int(scale.get("max", 5)),
+                                    int(scale.get("neutral", (int(scale.get("min", 1)) + int(scale.get("max", 5))) // 2)))
+        except (TypeError, ValueError):
+            raise ConfigError("[scale] min / max / neutral must be integers", file=where, column="scale") from None
+    labels = section("labels", {"aliases", "unusable", "categories"})
+    if "aliases" in labels:
+        if not isinstance(labels["aliases"], dict):
+            raise ConfigError("[labels] aliases must be a table of raw = canonical", file=where,
+                              column="labels.aliases")
+        kwargs["aliases"] = {str(k): str(v) for k, v in labels["aliases"].items()}
+    if "unusable" in labels:
+        kwargs["unusable"] = tuple(str(v) for v in labels["unusable"])
+    if "categories" in labels:
+        kwargs["categories"] = tuple(str(v) for v in labels["categories"])
+    agg = section("aggregate", {"rule", "tie_break"})
+    if "rule" in agg:
+        kwargs["aggregate"] = str(agg["rule"])
+    if "tie_break" in agg:
+        kwargs["tie_break"] = str(agg["tie_break"])
+    boot = section("bootstrap", {"resamples", "seed", "level", "method", "cluster", "correction"})
+    for key, conv in (("resamples", int), ("seed", int), ("level", float), ("method", str), ("cluster", str),
+                      ("correction", str)):
+        if key in boot:
+            try:
+                kwargs[key] = conv(boot[key])
+            except (TypeError, ValueError):
+                raise ConfigError(f"[bootstrap] {key} has a wrong type", file=where, column=f"bootstrap.{key}") from None
+    score = section("score", {"neutral", "tie_margin"})
+    if "neutral" in score:
+        kwargs["score_neutral"] = float(score["neutral"])
+    if "tie_margin" in score:
+        kwargs["score_tie_margin"] = float(score["tie_margin"])
+    report = section("report", {"max_cases"})
+    if "max_cases" in report:
+        kwargs["max_cases"] = int(report["max_cases"])
+    return AuditConfig(**kwargs).validated()
+
+
+def config_to_toml(config: AuditConfig) -> str:
+    """Write a config back as TOML (used by ``auditor simulate`` and the dataset converters)."""
+    lines = []
+
+    def q(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    for key in ("task", "reference", "title", "description"):
+        value = getattr(config, key)
+        if value is not None:
+            lines.append(f"{key} = {q(value)}")
+    lines.append(f"simulated = {q(config.simulated)}")
+    if config.task == "likert":
+        s = config.scale
+        lines += ["", "[scale]", f"min = {s.min}", f"max = {s.max}", f"neutral = {s.neutral}"]
+    if config.aliases or config.unusable or config.categories:
+        lines += ["", "[labels]"]
+        if config.aliases:
+            lines.append("aliases = { " + ", ".join(f"{q(k)} = {q(v)}" for k, v in config.aliases.items()) + " }")
+        if config.unusable:
+            lines.append("unusable = [" + ", ".join(q(v) for v in config.unusable) + "]")
+        if config.categories:
+            lines.append("categories = [" + ", ".join(q(v) for v in config.categories) + "]")
+    if config.score_neutral is not None:
+        lines += ["", "[score]", f"neutral = {config.score_neutral}", f"tie_margin = {config.score_tie_margin}"]
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["AuditConfig", "Scale", "load_config", "config_to_toml"] + [f.name for f in fields(AuditConfig)][:0]

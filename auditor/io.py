@@ -1,0 +1,228 @@
+"""Reading and writing tables: JSONL, JSON arrays, CSV / TSV and Parquet.
+
+Every failure to read becomes an :class:`~auditor.errors.InputError` naming the file, the row and the column.
+Rows are counted from 1 over data records (a CSV header is not a row; JSONL rows are its lines).  Writes are
+atomic: a temporary file in the target folder, then :func:`os.replace`, so a failed run leaves nothing half written.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+
+from auditor.errors import InputError
+
+ROW = "__row__"  # hidden column: the row number to cite in error messages
+
+TABLE_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet", ".pq")
+
+
+def _decode(path: Path, data: bytes) -> str:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(
+            f"is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}, line {line}); "
+            "save the file as UTF-8",
+            file=str(path),
+            row=line,
+        ) from None
+    return text
+
+
+def _read_jsonl(path: Path, text: str) -> pd.DataFrame:
+    records = []
+    rows = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(
+                f"is not valid JSON ({exc.msg} at character {exc.colno}); expected one JSON object per line",
+                file=str(path),
+                row=lineno,
+            ) from None
+        if not isinstance(record, dict):
+            raise InputError(
+                f"holds a JSON {type(record).__name__}; expected one JSON object per line",
+                file=str(path),
+                row=lineno,
+            )
+        records.append(record)
+        rows.append(lineno)
+    frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
+    frame[ROW] = rows
+    return frame
+
+
+def _read_json_array(path: Path, text: str) -> pd.DataFrame:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"is not valid JSON ({exc.msg})", file=str(path), row=exc.lineno) from None
+    if isinstance(data, dict):
+        data = [data]
+    if not isinstance(data, list):
+        raise InputError("expected a JSON array of objects", file=str(path))
+    for i, record in enumerate(data, start=1):
+        if not isinstance(record, dict):
+            raise InputError(f"holds a JSON {type(record).__name__}; expected an object", file=str(path), row=i)
+    frame = pd.DataFrame.from_records(data) if data else pd.DataFrame()
+    frame[ROW] = range(1, len(frame) + 1)
+    return frame
+
+
+def _read_delimited(path: Path, text: str, sep: str) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_filter=False)
+    except pd.errors.EmptyDataError:
+        raise InputError("is empty: expected a header row and data rows", file=str(path)) from None
+    except pd.errors.ParserError as exc:
+        match = re.search(r"line (\d+)", str(exc))
+        row = int(match.group(1)) - 1 if match else None
+        raise InputError(f"cannot be parsed as {'CSV' if sep == ',' else 'TSV'}: {exc}", file=str(path),
+                         row=row) from None
+    frame = frame.replace({"": None})
+    frame[ROW] = range(1, len(frame) + 1)
+    if len(frame.columns) == 2 and any(d in frame.columns[0] for d in ";\t|"):
+        delim = next(d for d in ";\t|" if d in frame.columns[0])
+        raise InputError(
+            f"has a single column {frame.columns[0]!r}: the delimiter looks like {delim!r}, expected "
+            f"{'a comma' if sep == ',' else 'a tab'}",
+            file=str(path),
+            column=frame.columns[0],
+        )
+    return frame
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises many types for a broken file
+        raise InputError(f"cannot be read as Parquet: {type(exc).__name__}: {exc}", file=str(path)) from None
+    frame = frame.astype(object).where(frame.notna(), None)
+    frame[ROW] = range(1, len(frame) + 1)
+    return frame
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a table by its suffix; adds the hidden ``__row__`` column used to cite rows in errors."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("does not exist", file=str(path))
+    if path.is_dir():
+        raise InputError("is a folder; expected a table file (.jsonl, .csv, .tsv, .parquet)", file=str(path))
+    suffix = path.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise InputError(
+            f"has an unknown suffix {suffix!r}; expected one of {', '.join(TABLE_SUFFIXES)}", file=str(path)
+        )
+    if suffix in (".parquet", ".pq"):
+        frame = _read_parquet(path)
+    else:
+        data = path.read_bytes()
+        if not data.strip():
+            raise InputError("is empty: expected a header or records", file=str(path))
+        text = _decode(path, data)
+        if suffix in (".jsonl", ".ndjson"):
+            frame = _read_jsonl(path, text)
+        elif suffix == ".json":
+            frame = _read_json_array(path, text)
+        else:
+            frame = _read_delimited(path, text, "," if suffix == ".csv" else "\t")
+    if len(frame) == 0:
+        raise InputError("has no data rows (header only?)", file=str(path))
+    frame.attrs["path"] = str(path)
+    return frame
+
+
+def is_missing(value: object) -> bool:
+    """None, NaN, pandas NA and blank strings count as missing."""
+    if value is None or value is pd.NA:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and value.strip() == ""
+
+
+@contextmanager
+def atomic_path(target: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; on success it replaces ``target``, on failure it is removed."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write text atomically (UTF-8)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write a DataFrame atomically; the format follows the suffix (.jsonl, .csv, .tsv, .parquet)."""
+    path = Path(path)
+    frame = frame.drop(columns=[ROW], errors="ignore")
+    suffix = path.suffix.lower()
+    with atomic_path(path) as tmp:
+        if suffix in (".jsonl", ".ndjson"):
+            with tmp.open("w", encoding="utf-8") as fh:
+                for record in frame.to_dict(orient="records"):
+                    clean = {k: (None if _scalar_missing(v) else v) for k, v in record.items()}
+                    fh.write(json.dumps(clean, ensure_ascii=False, default=_json_default) + "\n")
+        elif suffix == ".csv":
+            frame.to_csv(tmp, index=False)
+        elif suffix == ".tsv":
+            frame.to_csv(tmp, index=False, sep="\t")
+        elif suffix in (".parquet", ".pq"):
+            frame.to_parquet(tmp, index=False)
+        else:
+            raise InputError(f"unknown output suffix {suffix!r}", file=str(path))
+    return path
+
+
+def _scalar_missing(value: object) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def _json_default(value: object) -> object:
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+def read_items(path: str | Path) -> pd.DataFrame:
+    """Read and validate an items table (see :func:`auditor.data.validate_items`)."""
+    from auditor.data import validate_items
+
+    return validate_items(read_table(path))
+
+
+def read_labels(path: str | Path) -> pd.DataFrame:
+    """Read a labels table and check its columns (labels are canonicalised later, against the task)."""
+    from auditor.data import check_label_columns
+
+    return check_label_columns(read_table(path))

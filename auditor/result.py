@@ -1,0 +1,153 @@
+"""The audit result: a tidy metrics DataFrame plus exclusions, warnings and the cases behind the gaps.
+
+``AuditResult.to_dict()`` is the ``audit.json`` document that reports, gates and notebooks read.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from auditor import __version__
+from auditor.io import write_text
+
+METRIC_COLUMNS = ["metric", "judge", "reference", "value", "ci_low", "ci_high", "n", "p_value", "p_adjusted",
+                  "slice"]
+SCHEMA_VERSION = 1
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: NaN / inf become null, numpy scalars become Python ones."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [_clean(v) for v in value.tolist()]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        f = float(value)
+        return None if math.isnan(f) or math.isinf(f) else f
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    if value is pd.NA:
+        return None
+    return value
+
+
+@dataclass
+class AuditResult:
+    """What an audit found.  ``metrics`` is tidy: one row per (metric, judge, reference, slice)."""
+
+    meta: dict[str, Any]
+    metrics: pd.DataFrame
+    exclusions: pd.DataFrame
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    confusion: list[dict[str, Any]] = field(default_factory=list)
+    score_pairs: list[dict[str, Any]] = field(default_factory=list)
+    cases: dict[str, Any] = field(default_factory=dict)
+
+    # -- access ---------------------------------------------------------------------------------------------
+    def metric(self, metric: str, judge: str, reference: str | None = None, slice: str | None = None) -> pd.Series:
+        """The one row of ``metric`` for ``judge`` (reference defaults to the audit's reference)."""
+        ref = reference or self.meta.get("reference")
+        m = self.metrics
+        rows = m[(m["metric"] == metric) & (m["judge"] == judge) & (m["reference"] == ref)]
+        rows = rows[rows["slice"].isna()] if slice is None else rows[rows["slice"] == slice]
+        if len(rows) != 1:
+            raise KeyError(f"no single row for metric={metric!r} judge={judge!r} reference={ref!r} slice={slice!r}")
+        return rows.iloc[0]
+
+    @property
+    def judges(self) -> list[str]:
+        return list(self.meta.get("judges", []))
+
+    # -- serialisation --------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        metrics = self.metrics.reindex(columns=METRIC_COLUMNS)
+        doc = {
+            "auditor_version": __version__,
+            "schema_version": SCHEMA_VERSION,
+            **self.meta,
+            "exclusions": self.exclusions.to_dict(orient="records"),
+            "warnings": self.warnings,
+            "metrics": metrics.astype(object).where(metrics.notna(), None).to_dict(orient="records"),
+            "confusion": self.confusion,
+            "score_pairs": self.score_pairs,
+            "cases": self.cases,
+        }
+        return _clean(doc)
+
+    def to_json(self, indent: int | None = 1) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``audit.json`` atomically."""
+        return write_text(path, self.to_json() + "\n")
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> AuditResult:
+        body = {k: v for k, v in doc.items() if k not in ("metrics", "exclusions", "warnings", "confusion",
+                                                          "score_pairs", "cases", "auditor_version",
+                                                          "schema_version")}
+        metrics = pd.DataFrame(doc.get("metrics", []), columns=METRIC_COLUMNS)
+        exclusions = pd.DataFrame(doc.get("exclusions", []), columns=["judge", "reason", "count"])
+        return cls(body, metrics, exclusions, list(doc.get("warnings", [])), list(doc.get("confusion", [])),
+                   list(doc.get("score_pairs", [])), dict(doc.get("cases", {})))
+
+    @classmethod
+    def load(cls, path: str | Path) -> AuditResult:
+        from auditor.errors import InputError
+
+        path = Path(path)
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InputError("does not exist", file=str(path)) from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"is not a valid audit.json: {exc}", file=str(path)) from None
+        if not isinstance(doc, dict) or "metrics" not in doc:
+            raise InputError("is not an audit.json (no 'metrics')", file=str(path), column="metrics")
+        return cls.from_dict(doc)
+
+    # -- notebook display ---------------------------------------------------------------------------------
+    def summary(self) -> pd.DataFrame:
+        """One row per judge: the headline metrics with intervals (a wide view of ``metrics``)."""
+        m = self.metrics[self.metrics["slice"].isna()]
+        wanted = ["agreement", "cohen_kappa", "krippendorff_alpha", "spearman", "no_better_rate",
+                  "no_better_rate_gap", "mean_score", "mean_score_gap"]
+        m = m[m["metric"].isin(wanted)]
+        if m.empty:
+            return pd.DataFrame()
+        cell = m.apply(lambda r: _fmt_interval(r["value"], r["ci_low"], r["ci_high"]), axis=1)
+        wide = m.assign(cell=cell).pivot_table(index="judge", columns="metric", values="cell", aggfunc="first")
+        return wide.reindex(columns=[c for c in wanted if c in wide.columns])
+
+    def _repr_html_(self) -> str:
+        title = html.escape(str(self.meta.get("title") or "Audit"))
+        sim = " <b>(simulated data)</b>" if self.meta.get("simulated") else ""
+        head = (f"<div><h4>{title}{sim}</h4><p>task {html.escape(str(self.meta.get('task')))}, reference "
+                f"{html.escape(str(self.meta.get('reference')))}, {self.meta.get('n_items')} items in "
+                f"{self.meta.get('n_clusters')} clusters; {len(self.exclusions)} exclusion reasons, "
+                f"{len(self.warnings)} warnings</p>")
+        return head + self.summary().to_html(escape=True) + "</div>"
+
+    def __repr__(self) -> str:
+        return (f"AuditResult(task={self.meta.get('task')!r}, reference={self.meta.get('reference')!r}, "
+                f"judges={self.judges!r}, n_items={self.meta.get('n_items')}, metrics={len(self.metrics)} rows)")
+
+
+def _fmt_interval(value: float, lo: float, hi: float) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if lo is None or hi is None or (isinstance(lo, float) and math.isnan(lo)):
+        return f"{value:.3f}"
+    return f"{value:.3f} [{lo:.3f}, {hi:.3f}]"

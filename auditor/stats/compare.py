@@ -1,0 +1,145 @@
+"""One judge against one reference: per-cluster sufficient statistics and the metrics built on them.
+
+A :class:`Pairing` holds, for the items both sides labelled, the reference and judge codes / values and the cluster
+of each item.  Every metric is evaluated through a :class:`~auditor.stats.bootstrap.Resampler`, so the point
+estimate, the bootstrap replicates and the jackknife come from the same sums.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats as sps
+
+from auditor.stats import agreement as ag
+from auditor.stats import correlation as co
+from auditor.stats.bootstrap import Estimate, Resampler
+
+# Statistics whose distinct values exceed this are ranked with weights instead of a contingency table.
+MAX_TABLE_VALUES = 64
+
+
+@dataclass
+class Pairing:
+    ref_code: np.ndarray  # int codes (categorical tasks) or -1
+    judge_code: np.ndarray
+    ref_value: np.ndarray  # numeric values
+    judge_value: np.ndarray
+    cluster: np.ndarray  # cluster index per item, 0..G-1
+    n_clusters: int
+    k: int  # number of categories (0 for score tasks)
+
+    @property
+    def n(self) -> int:
+        return int(self.cluster.size)
+
+    def confusion_by_cluster(self) -> np.ndarray:
+        k = self.k
+        flat = np.bincount(self.cluster * k * k + self.ref_code * k + self.judge_code,
+                           minlength=self.n_clusters * k * k)
+        return flat.reshape(self.n_clusters, k, k).astype(float)
+
+    def sums_by_cluster(self, columns: list[np.ndarray]) -> np.ndarray:
+        return np.stack([np.bincount(self.cluster, weights=c, minlength=self.n_clusters) for c in columns], axis=1)
+
+
+def agreement_metrics(p: Pairing, rs: Resampler, *, weighted: bool, alpha_level: str) -> dict[str, Estimate]:
+    """Raw agreement, Cohen's kappa (plain, and linear / quadratic when ``weighted``), Scott's pi, Fleiss' kappa
+    (two ratings per item, i.e. judge and reference), Krippendorff's alpha and Gwet's AC1."""
+    conf = p.confusion_by_cluster()
+    n = p.n
+    out = {
+        "agreement": rs.sums(conf, ag.percent_agreement, n),
+        "cohen_kappa": rs.sums(conf, ag.cohen_kappa, n),
+    }
+    if weighted:
+        out["cohen_kappa_linear"] = rs.sums(conf, lambda c: ag.cohen_kappa(c, "linear"), n)
+        out["cohen_kappa_quadratic"] = rs.sums(conf, lambda c: ag.cohen_kappa(c, "quadratic"), n)
+    out["scott_pi"] = rs.sums(conf, ag.scott_pi, n)
+
+    def fleiss(c: np.ndarray) -> np.ndarray:
+        total = c.sum(axis=(-2, -1))
+        return ag.fleiss_kappa(total, np.trace(c, axis1=-2, axis2=-1), c.sum(-1) + c.sum(-2), 2 * total)
+
+    out["fleiss_kappa"] = rs.sums(conf, fleiss, n)
+    out["krippendorff_alpha"] = rs.sums(
+        conf, lambda c: ag.krippendorff_alpha_from_coincidence(ag.coincidence_from_confusion(c), alpha_level), n)
+    out["gwet_ac1"] = rs.sums(conf, ag.gwet_ac1, n)
+    return out
+
+
+def _table_plan(values: np.ndarray) -> tuple[np.ndarray, int] | None:
+    uniq, inverse = np.unique(values, return_inverse=True)
+    if uniq.size > MAX_TABLE_VALUES:
+        return None
+    return inverse, uniq.size
+
+
+def correlation_metrics(p: Pairing, rs: Resampler) -> dict[str, Estimate]:
+    """Pearson (from sums), Spearman and Kendall's tau-b (from the joint table of distinct values when both sides
+    have few; otherwise Spearman by weighted re-ranking and Kendall by explicit resampling)."""
+    x, y = p.ref_value, p.judge_value
+    n = p.n
+    sums = p.sums_by_cluster([np.ones_like(x), x, y, x * x, y * y, x * y])
+    out = {"pearson": rs.sums(sums, lambda s: co.pearson_from_sums(*np.moveaxis(s, -1, 0)), n)}
+    px, py = _table_plan(x), _table_plan(y)
+    if px is not None and py is not None:
+        (ix, kx), (iy, ky) = px, py
+        flat = np.bincount(p.cluster * kx * ky + ix * ky + iy, minlength=p.n_clusters * kx * ky)
+        tables = flat.reshape(p.n_clusters, kx, ky).astype(float)
+        out["spearman"] = rs.sums(tables, co.spearman_from_table, n)
+        out["kendall_tau_b"] = rs.sums(tables, co.kendall_tau_b_from_table, n)
+        return out
+    cluster = p.cluster
+
+    def spearman(weights: np.ndarray) -> np.ndarray:
+        return co.spearman_weighted(x, y, weights[:, cluster])
+
+    out["spearman"] = rs.weighted(spearman, n, chunk=64)
+
+    def kendall(weights: np.ndarray) -> np.ndarray:
+        res = np.empty(weights.shape[0])
+        for i, w in enumerate(weights[:, cluster].astype(np.int64)):
+            idx = np.repeat(np.arange(x.size), w)
+            res[i] = sps.kendalltau(x[idx], y[idx]).statistic if idx.size > 1 else np.nan
+        return res
+
+    out["kendall_tau_b"] = rs.weighted(kendall, n, chunk=64)
+    return out
+
+
+def krippendorff_interval_pairs(p: Pairing, rs: Resampler) -> Estimate:
+    """Interval alpha for continuous judge and reference values (two values per unit)."""
+    x, y = p.ref_value, p.judge_value
+    pair_term = 2.0 * (2.0 * (x * x + y * y) - (x + y) ** 2)  # m = 2: 2 (m sum x^2 - (sum x)^2) / (m - 1)
+    sums = p.sums_by_cluster([pair_term, np.full_like(x, 2.0), x + y, x * x + y * y])
+    return rs.sums(sums, lambda s: ag.krippendorff_alpha_interval_from_sums(*np.moveaxis(s, -1, 0)), p.n)
+
+
+def rate_estimates(indicators: dict[str, np.ndarray], values: np.ndarray, cluster: np.ndarray, n_clusters: int,
+                   rs: Resampler) -> dict[str, Estimate]:
+    """Outcome rates (share of items with each 0/1 indicator) and the mean value, clustered."""
+    names = list(indicators)
+    cols = [np.ones_like(values)] + [indicators[k].astype(float) for k in names] + [values]
+    sums = np.stack([np.bincount(cluster, weights=c, minlength=n_clusters) for c in cols], axis=1)
+    n = int(values.size)
+    out = {}
+    for i, name in enumerate(names, start=1):
+        out[name] = rs.sums(sums[:, [0, i]], lambda s: _ratio(s), n)
+    out["mean_score"] = rs.sums(sums[:, [0, len(cols) - 1]], lambda s: _ratio(s), n)
+    return out
+
+
+def _ratio(s: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return s[..., 1] / s[..., 0]
+
+
+def mcnemar_exact(judge: np.ndarray, reference: np.ndarray) -> float:
+    """Exact McNemar test of paired 0/1 outcomes: a two-sided binomial test on the discordant pairs."""
+    b = int(np.sum((judge == 1) & (reference == 0)))
+    c = int(np.sum((judge == 0) & (reference == 1)))
+    if b + c == 0:
+        return 1.0
+    return float(sps.binomtest(b, b + c, 0.5).pvalue)
