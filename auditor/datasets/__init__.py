@@ -70,6 +70,10 @@ class Study:
     truth
         Population ("true") values of the metrics under the generator, for simulated studies:
         ``truth[metric][judge]`` (e.g. ``truth["no_better_rate"]["human"]``).
+    categories
+        The label set of a ``categorical`` task, in order (e.g. ``("accept", "uncertain", "reject")``).
+    score_neutral
+        Neutral point of a ``score`` task (e.g. ``0`` for a reward difference), if outcome rates make sense.
     """
 
     name: str
@@ -82,6 +86,8 @@ class Study:
     simulated: bool = False
     description: str = ""
     truth: dict | None = None
+    categories: tuple[str, ...] | None = None
+    score_neutral: float | None = None
 
     @property
     def judges(self) -> list[str]:
@@ -90,16 +96,23 @@ class Study:
 
     def config(self) -> dict[str, Any]:
         """The audit configuration as a plain dict (what :meth:`write` puts in ``audit.toml``)."""
+        title, _, rest = (self.description or self.name).partition("\n")
         config: dict[str, Any] = {
             "task": self.task,
             "reference": "human",
+            "title": title,
+            "description": rest.strip() or title,
             "simulated": bool(self.simulated),
-            "title": self.description.split("\n")[0] if self.description else self.name,
         }
         if self.scale is not None:
             low, high, neutral = self.scale
             config["scale"] = {"min": int(low), "max": int(high), "neutral": int(neutral)}
-        config["labels"] = {"aliases": dict(self.aliases), "unusable": list(self.unusable)}
+        labels: dict[str, Any] = {"aliases": dict(self.aliases), "unusable": list(self.unusable)}
+        if self.categories is not None:
+            labels["categories"] = list(self.categories)
+        config["labels"] = labels
+        if self.score_neutral is not None:
+            config["score"] = {"neutral": float(self.score_neutral)}
         return config
 
     def write(self, out_dir: str | Path) -> Path:
@@ -193,11 +206,15 @@ def _toml_value(value: Any) -> str:
 
 def to_toml(config: Mapping[str, Any]) -> str:
     """Serialise a two-level dict to TOML (top-level scalars first, then one ``[table]`` per dict)."""
-    lines = [f"{key} = {_toml_value(value)}" for key, value in config.items() if not isinstance(value, Mapping)]
+    lines = [
+        f"{key} = {_toml_value(value)}" for key, value in config.items() if not isinstance(value, Mapping)
+    ]
     for key, value in config.items():
         if isinstance(value, Mapping):
             lines.append("")
             lines.append(f"[{key}]")
-            lines.extend(f"{json.dumps(str(k)) if not str(k).isidentifier() else k} = {_toml_value(v)}"
-                         for k, v in value.items())
+            lines.extend(
+                f"{json.dumps(str(k)) if not str(k).isidentifier() else k} = {_toml_value(v)}"
+                for k, v in value.items()
+            )
     return "\n".join(lines) + "\n"

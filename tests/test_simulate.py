@@ -1,0 +1,170 @@
+"""The simulated example study: determinism, shapes, calibration to the published figures, and its truth."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from sklearn.metrics import cohen_kappa_score
+
+from auditor.simulate import HUMAN_RATERS, simulate_study, truth
+
+SEEDS = range(16)
+LLM_JUDGES = ("gpt-4o", "claude-3.5", "llama-3-70b")
+
+
+def wide(study) -> pd.DataFrame:
+    """One row per item: the three human ratings, each judge's rating and the reward score."""
+    labels = study.labels
+    table = labels.pivot(index="item_id", columns=["judge", "rater"], values="label").astype(int)
+    table.columns = [rater if judge == "human" else judge for judge, rater in table.columns]
+    rm = labels[labels["judge"] == "rm-skywork"].set_index("item_id")["score"]
+    table["rm_score"] = rm
+    table["human_median"] = np.median(table[list(HUMAN_RATERS)], axis=1)
+    return table.loc[study.items["item_id"]]
+
+
+@pytest.fixture(scope="module")
+def studies():
+    return [simulate_study(seed, with_truth=False) for seed in SEEDS]
+
+
+def test_same_seed_gives_identical_tables_and_other_seeds_differ():
+    first, again, other = (
+        simulate_study(5, with_truth=False),
+        simulate_study(5, with_truth=False),
+        simulate_study(6),
+    )
+    pd.testing.assert_frame_equal(first.items, again.items)
+    pd.testing.assert_frame_equal(first.labels, again.labels)
+    assert not first.labels["label"].equals(other.labels["label"])
+
+
+def test_shapes_and_contract(studies):
+    study = studies[0]
+    items, labels = study.items, study.labels
+    assert len(items) == 550 and items["item_id"].is_unique
+    assert items["user_id"].nunique() == 50
+    per_user = items.groupby("user_id").size()
+    assert per_user.min() >= 1 and per_user.max() > 2 * per_user.min()  # uneven clusters
+    assert set(items["source"]) == {"real", "synthetic"} and (items["source"] == "synthetic").sum() == 275
+    assert set(items["stage"]) == {"generation"}
+    for column in ("prompt", "response_a", "response_b", "profile"):
+        assert items[column].map(lambda text: isinstance(text, str) and len(text) > 10).all()
+    assert study.task == "likert" and study.scale == (1, 5, 3) and study.simulated
+    assert "SIMULATED" in study.description and "Re-Centering Humans" in study.description
+    counts = labels.groupby("judge").size()
+    assert counts["human"] == 3 * 550 and all(counts[j] == 550 for j in (*LLM_JUDGES, "rm-skywork"))
+    assert set(labels.loc[labels.judge == "human", "rater"]) == set(HUMAN_RATERS)
+    assert set(labels["label"]) <= {"1", "2", "3", "4", "5"}
+    assert set(labels.loc[labels.judge == "rm-skywork", "label"]) <= {"2", "3", "4"}
+    assert labels["score"].notna().sum() == 550
+    assert set(labels["item_id"]) == set(items["item_id"])
+
+
+def test_reward_label_is_the_sign_of_its_score_with_a_tie_margin(studies):
+    rm = studies[0].labels.query("judge == 'rm-skywork'")
+    expected = np.where(rm["score"] > 0.25, "4", np.where(rm["score"] < -0.25, "2", "3"))
+    assert (rm["label"].to_numpy() == expected).all()
+
+
+def test_human_ratings_match_the_published_figures_on_average(studies):
+    no_better = np.mean([(wide(s)["human_median"] <= 3).mean() for s in studies])
+    mean_rating = np.mean([wide(s)[list(HUMAN_RATERS)].to_numpy().mean() for s in studies])
+    assert 0.50 <= no_better <= 0.60
+    assert abs(mean_rating - 3.18) <= 0.1
+
+
+def test_human_raters_agree_moderately(studies):
+    table = wide(studies[0])
+    kappas = [
+        cohen_kappa_score(table[a], table[b], weights="quadratic")
+        for a, b in (("rater1", "rater2"), ("rater1", "rater3"), ("rater2", "rater3"))
+    ]
+    assert 0.4 < np.mean(kappas) < 0.8
+
+
+def test_llm_judges_are_more_lenient_and_weakly_correlated(studies):
+    means = {j: np.mean([wide(s)[j].mean() for s in studies]) for j in LLM_JUDGES}
+    rhos = {
+        j: np.mean([stats.spearmanr(wide(s)[j], wide(s)["human_median"])[0] for s in studies])
+        for j in LLM_JUDGES
+    }
+    for judge in LLM_JUDGES:
+        assert 3.41 <= means[judge] <= 4.02, (judge, means[judge])
+        assert 0.1 <= rhos[judge] <= 0.4, (judge, rhos[judge])
+    assert max(means.values()) - min(means.values()) > 0.3  # the judges span the published range
+
+
+def test_reward_model_spearman_is_near_0_3(studies):
+    rho = np.mean([stats.spearmanr(wide(s)["rm_score"], wide(s)["human_median"])[0] for s in studies])
+    assert 0.2 <= rho <= 0.4
+
+
+def test_simulate_study_is_fast():
+    truth()  # cached population values: computed once
+    simulate_study(0)
+    start = time.perf_counter()
+    for seed in range(10):
+        simulate_study(seed)
+    assert (time.perf_counter() - start) / 10 < 0.2
+
+
+def test_truth_has_population_values_for_every_judge():
+    values = truth()
+    judges = ("human", *LLM_JUDGES, "rm-skywork")
+    assert set(values["no_better_rate"]) == set(judges)
+    assert set(values["cohen_kappa"]) == set(judges)
+    assert abs(values["no_better_rate"]["human"] - 0.546) < 0.01
+    assert abs(values["mean_rating"]["human"] - 3.18) < 0.01
+    for judge in LLM_JUDGES:
+        assert 3.41 <= values["mean_score"][judge] <= 4.02
+        assert values["no_better_rate_gap"][judge] < 0  # more lenient than humans
+    assert simulate_study(0).truth == values
+    values["no_better_rate"]["human"] = -1.0  # a caller's edit does not reach the cache
+    assert truth()["no_better_rate"]["human"] > 0
+
+
+def test_truth_is_the_mean_of_what_the_estimators_compute():
+    """Average the sample estimates over many studies: they land on the population values (no estimand mismatch)."""
+    values = truth()
+    estimates = {"human": [], "gpt-4o": [], "kappa": []}
+    for seed in range(100, 160):
+        table = wide(simulate_study(seed, with_truth=False))
+        estimates["human"].append((table["human_median"] <= 3).mean())
+        estimates["gpt-4o"].append((table["gpt-4o"] <= 3).mean())
+        estimates["kappa"].append(cohen_kappa_score(table["gpt-4o"], table["human_median"].astype(int)))
+    # 60 studies: standard error of the mean is about 0.004 for the rates and 0.004 for kappa
+    assert abs(np.mean(estimates["human"]) - values["no_better_rate"]["human"]) < 0.015
+    assert abs(np.mean(estimates["gpt-4o"]) - values["no_better_rate"]["gpt-4o"]) < 0.015
+    assert abs(np.mean(estimates["kappa"]) - values["cohen_kappa"]["gpt-4o"]) < 0.015
+
+
+def test_population_kappa_matches_sklearn_on_a_large_sample():
+    """The truth's kappa is computed from a joint table: check the formula against scikit-learn directly."""
+    from auditor.simulate import _kappa
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 6, 5000)
+    y = np.clip(x + rng.integers(-1, 2, 5000), 1, 5)
+    table = np.zeros((5, 5))
+    np.add.at(table, (x - 1, y - 1), 1)
+    for weights in (None, "linear", "quadratic"):
+        assert _kappa(table, weights) == pytest.approx(cohen_kappa_score(x, y, weights=weights), abs=1e-12)
+
+
+def test_written_study_round_trips(tmp_path):
+    import tomllib
+
+    study = simulate_study(2, with_truth=False)
+    study.write(tmp_path)
+    items = pd.read_json(tmp_path / "items.jsonl", lines=True, dtype=False)
+    labels = pd.read_json(tmp_path / "labels.jsonl", lines=True, dtype={"label": str, "rater": str})
+    config = tomllib.loads((tmp_path / "audit.toml").read_text())
+    assert len(items) == 550 and len(labels) == len(study.labels)
+    assert config["task"] == "likert" and config["simulated"] is True and config["reference"] == "human"
+    assert config["scale"] == {"min": 1, "max": 5, "neutral": 3}
+    assert "SIMULATED" in config["title"]
