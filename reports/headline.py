@@ -1,0 +1,139 @@
+"""The headline: what the audit found, in plain sentences, read straight from the saved metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from reports._view import (
+    PRIMARY_CORRELATION,
+    AuditView,
+    as_float,
+    as_int,
+    fmt_estimate,
+    fmt_interval,
+    fmt_number,
+    interval_excludes_zero,
+    metric_label,
+    p_text,
+    view,
+)
+
+
+def _rate(row: Mapping[str, Any] | None) -> str:
+    return fmt_estimate(row, kind="rate", signed=False)
+
+
+def _gap_sentence(v: AuditView, judge: str, gap: Mapping[str, Any]) -> str:
+    """How a judge's no-better rate differs from the reference's, in points, with the direction in words."""
+    value = as_float(gap.get("value"))
+    if value is None:
+        return ""
+    points = fmt_number(abs(value), "rate_gap").replace(" pts", " points")
+    interval = fmt_interval(gap.get("ci_low"), gap.get("ci_high"), "rate_gap")
+    p = p_text(gap)
+    detail = ", ".join(part for part in (f"gap {interval}" if interval else "", p) if part)
+    detail = f" ({detail})" if detail else ""
+    thing = "personalization" if v.is_personalization else f"how often {v.arm_b} is better"
+    clear = interval_excludes_zero(gap)
+    if clear is False:
+        signed = fmt_number(value, "rate_gap", signed=True).replace(" pts", " points")
+        return f"its gap to {v.reference_plural}, {signed}{detail}, is within noise"
+    if value < 0:
+        return f"it overstates {thing} by {points}{detail}"
+    if value > 0:
+        return f"it understates {thing} by {points}{detail}"
+    return f"it matches {v.reference}{detail}"
+
+
+def _no_better_sentences(v: AuditView) -> list[str]:
+    own = v.own("no_better_rate")
+    sentences = []
+    if v.is_personalization:
+        subject = f"{v.reference_words} found {v.arm_b} no better"
+    else:
+        subject = f"{v.reference_words} found {v.arm_b} no better than {v.arm_a}"
+    if own and as_float(own.get("value")) is not None:
+        n = as_int(own.get("n"))
+        n_text = f" (n = {n:,})" if n is not None else ""
+        sentences.append(f"{subject} in {_rate(own)} of cases{n_text}.")
+    for judge in v.judges:
+        row = v.metric("no_better_rate", judge)
+        gap = v.metric("no_better_rate_gap", judge)
+        if (row is None or as_float(row.get("value")) is None) and gap is None:
+            continue
+        parts = []
+        if row is not None and as_float(row.get("value")) is not None:
+            parts.append(f"{judge} found it no better in {_rate(row)}")
+        else:
+            parts.append(f"{judge}")
+        if gap is not None:
+            words = _gap_sentence(v, judge, gap)
+            if words:
+                parts.append(words)
+        sentences.append(": ".join(parts) + ".")
+    return sentences
+
+
+def _agreement_sentence(v: AuditView) -> list[str]:
+    """The lead chance-corrected coefficient (or correlation) of every judge, beside the human ceiling."""
+    name = v.primary_agreement()
+    if name is None:
+        name = v.first_present(PRIMARY_CORRELATION)
+    if name is None:
+        return []
+    label = metric_label(name)
+    parts = []
+    ceiling = v.own(name)
+    for judge in v.judges:
+        row = v.metric(name, judge)
+        if row is not None and as_float(row.get("value")) is not None:
+            parts.append(f"{judge} {fmt_estimate(row)}")
+    if not parts:
+        return []
+    sentence = f"{label} with {v.reference}: " + "; ".join(parts)
+    if ceiling is not None and as_float(ceiling.get("value")) is not None:
+        raters = "human raters" if v.reference == "human" else f"{v.reference} raters"
+        sentence += f" (ceiling, {raters} with each other: {fmt_estimate(ceiling)})"
+    return [sentence + "."]
+
+
+def _fallback_agreement(v: AuditView) -> list[str]:
+    """Raw agreement, for tasks without outcome rates (categorical, score)."""
+    parts = []
+    for judge in v.judges:
+        row = v.metric("agreement", judge)
+        if row is not None and as_float(row.get("value")) is not None:
+            parts.append(f"{judge} {fmt_estimate(row)}")
+    if not parts:
+        return []
+    return [f"Raw agreement with {v.reference}: " + "; ".join(parts) + "."]
+
+
+def headline(audit: Mapping[str, Any]) -> list[str]:
+    """Plain-words headline sentences of an audit: outcome rates and gaps first, then agreement, then caveats.
+
+    Examples
+    --------
+    >>> headline({"reference": "human", "judges": ["j"], "metrics": [
+    ...     {"metric": "no_better_rate", "judge": "human", "reference": "human", "value": 0.5},
+    ...     {"metric": "no_better_rate", "judge": "j", "reference": "human", "value": 0.25}]})
+    ['Humans found response b no better than response a in 50.0% of cases.', 'j found it no better in 25.0%.']
+    """
+    v = view(audit)
+    sentences = _no_better_sentences(v)
+    sentences += _agreement_sentence(v)
+    if not sentences:
+        sentences += _fallback_agreement(v)
+    excluded = sum(as_int(row.get("count")) or 0 for row in v.exclusions)
+    if excluded:
+        judges = sorted({str(row.get("judge", "")) for row in v.exclusions})
+        sentences.append(
+            f"{excluded:,} verdict{'s' if excluded != 1 else ''} excluded ({', '.join(judges)}); "
+            "see Exclusions for the reasons."
+        )
+    if not sentences:
+        sentences.append("This audit holds no metric that can be summarised.")
+    if v.simulated:
+        sentences.insert(0, "SIMULATED DATA: these numbers come from a simulated study, not from real raters.")
+    return sentences

@@ -1,0 +1,323 @@
+"""One self-contained HTML report: inline CSS, inline JS, inline SVG plots, server-rendered case browser.
+
+Safety: the page is rendered by jinja2 with autoescape on, and no data value is ever marked safe. The inline
+script only shows, hides and reorders the case cards already in the DOM (it never writes HTML), and a
+Content-Security-Policy allows only that script (by hash), inline styles and nothing from any network.
+
+Size: the case browser shows at most ``MAX_CASES`` cases, each text capped at ``MAX_TEXT_CHARS`` and all of them
+within ``CASE_BUDGET_CHARS``; the page says how many cases exist, how many it shows and why.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from reports import plots
+from reports._view import (
+    DISAGREEMENT_LABELS,
+    KEY_DISAGREEMENT,
+    AuditView,
+    as_float,
+    as_int,
+    policy_text,
+    view,
+)
+from reports.headline import headline
+from reports.tables import exclusions_table, method_lines, metric_tables, warnings_table
+
+MAX_CASES = 500
+MAX_TEXT_CHARS = 4_000
+MAX_RAW_CHARS = 3_000
+PREVIEW_CHARS = 160
+INLINE_CHARS = 280  # texts up to this length are shown open; longer ones are collapsed in <details>
+CASE_BUDGET_CHARS = 5_000_000
+TEXT_FIELDS = (
+    ("prompt", "Prompt"),
+    ("profile", "Profile"),
+    ("response_a", "Response a"),
+    ("response_b", "Response b"),
+    ("response", "Response"),
+)
+
+
+@dataclass
+class CaseText:
+    name: str
+    text: str
+    preview: str
+    collapsed: bool
+    cut_chars: int  # characters left out of this report (the full text is in audit.json)
+
+
+@dataclass
+class CaseView:
+    index: int
+    item_id: str
+    user_id: str
+    reference_label: str
+    reference_labels: list[str]
+    texts: list[CaseText]
+    verdicts: list[dict[str, Any]]
+    disagreements: list[dict[str, str]]
+    judges_json: str
+    types_json: str
+    pairs_json: str
+    key: bool  # a judge says b better while the reference says no better
+    size: int = 0
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _clip(text: str, limit: int) -> tuple[str, int]:
+    if len(text) <= limit:
+        return text, 0
+    return text[:limit], len(text) - limit
+
+
+def _case_text(name: str, value: Any, limit: int = MAX_TEXT_CHARS) -> CaseText:
+    text = "" if value is None else str(value)
+    clipped, cut = _clip(text, limit)
+    preview = " ".join(clipped[:PREVIEW_CHARS].split())
+    if len(clipped) > PREVIEW_CHARS:
+        preview += "…"
+    return CaseText(name, clipped, preview, len(text) > INLINE_CHARS or "\n" in text.strip(), cut)
+
+
+def _str(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _case_view(index: int, item: Mapping[str, Any], reference: str) -> CaseView:
+    texts = [_case_text(label, item.get(key)) for key, label in TEXT_FIELDS if item.get(key) not in (None, "")]
+    disagreements = []
+    for row in item.get("disagreements") or []:
+        if not isinstance(row, Mapping):
+            continue
+        kind = _str(row.get("type")) or "other"
+        disagreements.append(
+            {
+                "judge": _str(row.get("judge")),
+                "type": kind,
+                "type_label": DISAGREEMENT_LABELS.get(kind, kind.replace("_", " ")),
+                "judge_label": _str(row.get("judge_label")),
+            }
+        )
+    disagreeing = {d["judge"] for d in disagreements}
+    verdicts = []
+    for row in item.get("verdicts") or []:
+        if not isinstance(row, Mapping):
+            continue
+        raw = _case_text("Raw output", row.get("raw"), MAX_RAW_CHARS) if row.get("raw") not in (None, "") else None
+        score = as_float(row.get("score"))
+        verdicts.append(
+            {
+                "judge": _str(row.get("judge")),
+                "rater": _str(row.get("rater")),
+                "label": _str(row.get("label")),
+                "order": _str(row.get("order")),
+                "score": "" if score is None else f"{score:.3f}",
+                "raw": raw,
+                "disagrees": _str(row.get("judge")) in disagreeing,
+                "is_reference": _str(row.get("judge")) == reference,
+            }
+        )
+    judges = sorted(disagreeing) or sorted({v["judge"] for v in verdicts if not v["is_reference"]})
+    types = sorted({d["type"] for d in disagreements})
+    case = CaseView(
+        index=index,
+        item_id=_str(item.get("item_id")),
+        user_id=_str(item.get("user_id")),
+        reference_label=_str(item.get("reference_label")),
+        reference_labels=[_str(x) for x in item.get("reference_labels") or [] if x is not None],
+        texts=texts,
+        verdicts=verdicts,
+        disagreements=disagreements,
+        judges_json=json.dumps(judges),
+        types_json=json.dumps(types),
+        pairs_json=json.dumps([[d["judge"], d["type"]] for d in disagreements]),
+        key=KEY_DISAGREEMENT in types,
+    )
+    case.size = sum(len(t.text) for t in texts) + sum(len(v["raw"].text) if v["raw"] else 0 for v in verdicts)
+    return case
+
+
+@dataclass
+class CaseBrowser:
+    cases: list[CaseView]
+    total: int | None
+    supplied: int
+    sampled_by_core: bool
+    note: str
+    capped_note: str
+    judges: list[str]
+    users: list[str]
+    types: list[tuple[str, str]]
+    counts: list[tuple[str, str, int]]  # (judge, type label, number of shown cases)
+
+
+def case_browser(v: AuditView) -> CaseBrowser:
+    """The cases the report shows: at most ``MAX_CASES``, key disagreements first when it has to choose."""
+    items = [item for item in v.cases.get("items") or [] if isinstance(item, Mapping)]
+    supplied = len(items)
+    reasons = []
+    if supplied > MAX_CASES:
+        key = [
+            i
+            for i, item in enumerate(items)
+            if any(isinstance(d, Mapping) and d.get("type") == KEY_DISAGREEMENT for d in item.get("disagreements") or [])
+        ]
+        chosen = set(key[:MAX_CASES])
+        for i in range(supplied):
+            if len(chosen) >= MAX_CASES:
+                break
+            chosen.add(i)
+        items = [items[i] for i in sorted(chosen)]
+        reasons.append(
+            f"this report shows {MAX_CASES} of the {supplied:,} cases in the audit file, those where a judge "
+            "says b is better and the reference says no better first"
+        )
+    cases: list[CaseView] = []
+    used = 0
+    for index, item in enumerate(items):
+        case = _case_view(index, item, v.reference)
+        if cases and used + case.size > CASE_BUDGET_CHARS:
+            reasons.append(
+                f"only {len(cases):,} cases fit this report's size budget of {CASE_BUDGET_CHARS / 1e6:.0f} million characters"
+            )
+            break
+        used += case.size
+        cases.append(case)
+    if any(t.cut_chars for case in cases for t in case.texts) or any(
+        v_["raw"] and v_["raw"].cut_chars for case in cases for v_ in case.verdicts
+    ):
+        reasons.append(
+            f"texts longer than {MAX_TEXT_CHARS:,} characters (raw outputs: {MAX_RAW_CHARS:,}) are cut; "
+            "audit.json holds them in full"
+        )
+    judges = sorted({j for case in cases for j in json.loads(case.judges_json)})
+    users = sorted({case.user_id for case in cases if case.user_id})
+    type_keys = sorted(
+        {d["type"] for case in cases for d in case.disagreements}, key=lambda t: (t != KEY_DISAGREEMENT, t)
+    )
+    counts: dict[tuple[str, str], int] = {}
+    for case in cases:
+        for pair in {(d["judge"], d["type"]) for d in case.disagreements}:
+            counts[pair] = counts.get(pair, 0) + 1
+    cases.sort(key=lambda c: (not c.key, c.index))
+    return CaseBrowser(
+        cases=cases,
+        total=as_int(v.cases.get("total")),
+        supplied=supplied,
+        sampled_by_core=bool(v.cases.get("sampled")),
+        note=_str(v.cases.get("note")),
+        capped_note="; ".join(reasons),
+        judges=judges,
+        users=users,
+        types=[(t, DISAGREEMENT_LABELS.get(t, t.replace("_", " "))) for t in type_keys],
+        counts=[
+            (judge, DISAGREEMENT_LABELS.get(kind, kind), n)
+            for (judge, kind), n in sorted(counts.items(), key=lambda kv: (kv[0][0], kv[0][1] != KEY_DISAGREEMENT))
+        ],
+    )
+
+
+# ---------------------------------------------------------------------------------------------- assets
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("reports", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _asset(name: str) -> str:
+    return resources.files("reports").joinpath("static", name).read_text(encoding="utf-8")
+
+
+def _script_hash(script: str) -> str:
+    return "sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
+
+
+@dataclass
+class PlotView:
+    key: str
+    title: str
+    caption: str
+    svg: str
+
+
+PLOT_TEXT = {
+    "forest": (
+        "Chance-corrected agreement per judge",
+        "Points are estimates, lines their 95% intervals; the shaded band is what human raters reach with each "
+        "other (the ceiling).",
+    ),
+    "gaps": (
+        "No-better gap per judge",
+        "Judge minus reference on the same items, in percentage points; left of 0 = the judge finds b better "
+        "more often than the reference does.",
+    ),
+    "outcomes": ("Outcome shares", "Win / tie / loss shares of each judge beside the reference's."),
+    "confusion": ("Confusion matrices", "Rows: the reference's label; columns: the judge's label; cells: items."),
+    "scores": ("Scores against the reference", "Each score judge against the reference score."),
+}
+
+
+def _plots(audit: Mapping[str, Any]) -> list[PlotView]:
+    out = []
+    for key, make in plots.ALL_PLOTS.items():
+        try:
+            fig = make(audit)
+        except Exception as error:  # a plot must never take the whole report down
+            out.append(PlotView(key, PLOT_TEXT[key][0], f"This plot could not be drawn: {error!r}", ""))
+            continue
+        if fig is None:
+            continue
+        svg = plots.figure_to_svg(fig, salt=f"auditor-{key}")
+        title, caption = PLOT_TEXT[key]
+        out.append(PlotView(key, title, caption, svg))
+    return out
+
+
+def render_html(audit: Mapping[str, Any]) -> str:
+    """The audit as one self-contained HTML page (no request to any network; opens from disk)."""
+    v = view(audit)
+    script = _asset("report.js")
+    css = _asset("report.css")
+    slices = [(s, metric_tables(v, s)) for s in v.slices]
+    context = {
+        "v": v,
+        "title": v.title or "Judge audit",
+        "headline": [s for s in headline(audit) if not s.startswith("SIMULATED DATA")],
+        "tables": metric_tables(v),
+        "slices": slices,
+        "exclusions": exclusions_table(v),
+        "warnings": warnings_table(v),
+        "policy": policy_text(v),
+        "method": method_lines(v),
+        "plots": _plots(audit),
+        "browser": case_browser(v),
+        "css": Markup(css),
+        "script": Markup(script),
+        "csp": (
+            "default-src 'none'; "
+            f"script-src '{_script_hash(script)}'; "
+            "style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
+        ),
+        "svg": Markup,
+    }
+    return _environment().get_template("report.html.j2").render(**context)

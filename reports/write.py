@@ -1,0 +1,97 @@
+"""Write the rendered reports to disk, each atomically (a temporary file in the same folder, then os.replace)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from reports.html import render_html
+from reports.markdown import render_markdown
+
+FILE_NAMES: dict[str, str] = {"md": "report.md", "html": "report.html", "json": "audit.json"}
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities become null so that audit.json stays valid JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if hasattr(value, "item") and callable(value.item) and not isinstance(value, (str, bytes)):
+        try:  # numpy scalars
+            return _finite(value.item())
+        except (TypeError, ValueError):
+            return value
+    return value
+
+
+def render_json(audit: Mapping[str, Any]) -> str:
+    """The audit as JSON text (indent 2, UTF-8, non-finite numbers as null)."""
+    return json.dumps(_finite(audit), indent=2, ensure_ascii=False, allow_nan=False, default=str) + "\n"
+
+
+RENDERERS: dict[str, Callable[[Mapping[str, Any]], str]] = {
+    "md": render_markdown,
+    "html": render_html,
+    "json": render_json,
+}
+
+
+def parse_formats(formats: Sequence[str] | str) -> list[str]:
+    """``"html,md"`` or ``["html", "md"]`` to ``["html", "md"]``; unknown formats raise ``ValueError``."""
+    items = formats.split(",") if isinstance(formats, str) else [f for part in formats for f in str(part).split(",")]
+    out: list[str] = []
+    for item in items:
+        name = item.strip().lower()
+        if not name:
+            continue
+        if name == "markdown":
+            name = "md"
+        if name not in RENDERERS:
+            raise ValueError(f"unknown report format {item.strip()!r}; choose among {', '.join(RENDERERS)}")
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see either the old file or the whole new one."""
+    path = Path(path)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_reports(audit: Mapping[str, Any], out_dir: Path, formats: Sequence[str]) -> list[Path]:
+    """Render every requested format, then write them to ``out_dir`` (created if missing).
+
+    Formats among ``md``, ``html``, ``json`` (files ``report.md``, ``report.html``, ``audit.json``). Everything is
+    rendered before anything is written, so a rendering error leaves no new file behind.
+    """
+    names = parse_formats(formats)
+    rendered = [(FILE_NAMES[name], RENDERERS[name](audit)) for name in names]
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for file_name, text in rendered:
+        path = out_dir / file_name
+        atomic_write_text(path, text)
+        paths.append(path)
+    return paths
