@@ -190,7 +190,9 @@ class RewardModelJudge(Judge):
             raise AuditorError(f"cannot load reward model {self.model_path!r}: {error}") from None
         except (OSError, ValueError) as error:
             where = "local folder" if os.path.exists(path) else "model id (not a local path; no network?)"
-            raise AuditorError(f"cannot load reward model {self.model_path!r} as a {where}: {error}") from None
+            raise AuditorError(
+                f"cannot load reward model {self.model_path!r} as a {where}: {error}"
+            ) from None
         num_labels = model.config.num_labels
         if num_labels != 1:
             raise AuditorError(
@@ -241,7 +243,9 @@ class RewardModelJudge(Judge):
         conversation = [{"role": "user", "content": prompt}, {"role": "assistant", "content": response}]
         if profile:
             try:
-                return self._apply_template([{"role": "system", "content": PROFILE_HEADER + profile}, *conversation])
+                return self._apply_template(
+                    [{"role": "system", "content": PROFILE_HEADER + profile}, *conversation]
+                )
             except Exception:  # noqa: BLE001 - templates that reject a system role raise their own errors
                 conversation[0] = {"role": "user", "content": f"{PROFILE_HEADER}{profile}\n\n{prompt}"}
         return self._apply_template(conversation)
@@ -384,7 +388,10 @@ class RewardModelJudge(Judge):
                 None if profiles is None else profiles + profiles,
             )
             reward_a, reward_b = both_rewards[:count], both_rewards[count:]
-            reasons = [reason_a or reason_b for reason_a, reason_b in zip(both_reasons[:count], both_reasons[count:], strict=True)]
+            reasons = [
+                reason_a or reason_b
+                for reason_a, reason_b in zip(both_reasons[:count], both_reasons[count:], strict=True)
+            ]
             scores = reward_b - reward_a
             labels = [pairwise_label(float(value), self.tie_margin) for value in scores]
             raws = [

@@ -82,7 +82,8 @@ def build_tiny_reward_model(
             special_tokens=[(name, backend.token_to_id(name)) for name in ("[CLS]", "[SEP]")],
         )
     tokenizer = transformers.PreTrainedTokenizerFast(tokenizer_object=backend, **extra)
-    if chat_template and architecture != "bert":  # encoder reward models read "[CLS] prompt [SEP] ..." plainly
+    # Encoder reward models read "[CLS] prompt response [SEP]" plainly, without a chat template.
+    if chat_template and architecture != "bert":
         tokenizer.chat_template = CHATML_TEMPLATE
 
     size = len(tokenizer)
