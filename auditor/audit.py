@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.multitest import multipletests
 
 from auditor import aggregate as agg
 from auditor.config import AuditConfig, load_config
@@ -372,6 +371,8 @@ class _Auditor:
 
     # -- p-values ------------------------------------------------------------------------------------------
     def adjust_p_values(self, metrics: pd.DataFrame) -> pd.DataFrame:
+        from statsmodels.stats.multitest import multipletests  # slow to import; only needed here
+
         method = self.cfg.correction
         metrics = metrics.copy()
         metrics["p_adjusted"] = metrics["p_adjusted"].astype(object)
@@ -459,27 +460,30 @@ class _Auditor:
             order = np.lexsort((ids, -severity[ids], -priority[ids]))
             ids = ids[order][:limit]
         raw = self.t.raw_labels
-        by_item = raw.groupby("item_id", sort=False)
         item_rows = self.t.items
+        chosen = item_rows["item_id"].to_numpy()[ids]
+        columns = [c for c in ("item_id", "judge", "rater", "label_text", "order", "score", "raw", "excluded")
+                   if c in raw.columns]
+        records: dict[str, list[dict[str, Any]]] = {}
+        for r in raw.loc[raw["item_id"].isin(set(chosen)), columns].to_dict("records"):
+            records.setdefault(r["item_id"], []).append(r)
+        item_columns = [c for c in ("prompt", "profile", "response_a", "response_b", "response", "source")
+                        if c in item_rows.columns]
         cases = []
-        for i in ids:
-            item = item_rows.iloc[int(i)]
-            item_id = item["item_id"]
-            rows = by_item.get_group(item_id) if item_id in by_item.groups else raw.iloc[:0]
-            ref_rows = rows[rows["judge"] == self.cfg.reference]
-            case = {"item_id": item_id, "user_id": _text(item.get("user_id")),
+        for i, item in zip(ids, item_rows.iloc[ids].to_dict("records"), strict=True):
+            rows = records.get(item["item_id"], [])
+            case = {"item_id": item["item_id"], "user_id": _text(item.get("user_id")),
                     "reference_label": self._label_text(ref, int(i)),
-                    "reference_labels": [_label_of(r) for r in ref_rows.to_dict("records")],
+                    "reference_labels": [_label_of(r) for r in rows if r["judge"] == self.cfg.reference],
                     "verdicts": [{"judge": r["judge"], "rater": _text(r.get("rater")), "label": _label_of(r),
                                   "order": _text(r.get("order")),
                                   "score": None if pd.isna(r.get("score")) else float(r.get("score")),
                                   "raw": _text(r.get("raw"), RAW_TEXT_LIMIT),
                                   "excluded": _text(r.get("excluded"))}
-                                 for r in rows[rows["judge"] != self.cfg.reference].to_dict("records")],
+                                 for r in rows if r["judge"] != self.cfg.reference],
                     "disagreements": per_item[int(i)]}
-            for column in ("prompt", "profile", "response_a", "response_b", "response", "source"):
-                if column in item_rows.columns:
-                    case[column] = _text(item.get(column), CASE_TEXT_LIMIT)
+            for column in item_columns:
+                case[column] = _text(item.get(column), CASE_TEXT_LIMIT)
             cases.append(case)
         sampled = total > len(cases)
         note = (f"showing the {len(cases)} of {total} items with disagreements that matter most (a judge calls "

@@ -1,0 +1,215 @@
+"""The command line: ``auditor audit | demo | simulate | convert | report | judge``.
+
+The front door that wires the core to ``reports`` and ``judges``.  Bad input ends with one line on stderr that
+names the file, row and column, exit code 2, no traceback, and no output file written.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from auditor.errors import AuditorError, InputError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Measure how far LLM judges and reward models agree with human judges.")
+err_console = Console(stderr=True)
+
+DEFAULT_FORMATS = "json,md,html"
+
+
+def _formats(text: str) -> list[str]:
+    formats = [f.strip().lower() for f in text.split(",") if f.strip()]
+    bad = [f for f in formats if f not in ("json", "md", "html")]
+    if bad:
+        raise InputError(f"unknown report format(s) {', '.join(bad)}; expected json, md, html", column="--format")
+    return formats
+
+
+def _find(directory: Path, stem: str) -> Path | None:
+    for suffix in (".jsonl", ".ndjson", ".csv", ".tsv", ".parquet", ".json"):
+        candidate = directory / f"{stem}{suffix}"
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def _resolve_inputs(labels: Path, items: Path | None, config: Path | None) -> tuple[Path, Path | None, Path | None]:
+    """A folder stands for its ``labels.*``, ``items.*`` and ``audit.toml``."""
+    if labels.is_dir():
+        directory = labels
+        found = _find(directory, "labels")
+        if found is None:
+            raise InputError("holds no labels.jsonl / labels.csv / labels.parquet", file=str(directory))
+        labels = found
+        items = items or _find(directory, "items")
+        if config is None and (directory / "audit.toml").exists():
+            config = directory / "audit.toml"
+    return labels, items, config
+
+
+def _write_outputs(result, out: Path, formats: list[str], quiet: bool) -> list[Path]:
+    import reports
+
+    doc = result.to_dict()
+    written = reports.write_reports(doc, out, formats)
+    if not quiet:
+        reports.render_terminal(doc, Console())
+        for path in written:
+            typer.echo(f"wrote {path}")
+    return written
+
+
+@app.command()
+def audit(
+    labels: Annotated[Path, typer.Argument(help="Labels table (JSONL/CSV/TSV/Parquet), a combined table, or a "
+                                                "folder holding labels.*, items.* and audit.toml.")],
+    items: Annotated[Path | None, typer.Option(help="Items table.")] = None,
+    task: Annotated[str | None, typer.Option(help="pairwise | likert | binary | categorical | score")] = None,
+    config: Annotated[Path | None, typer.Option(help="audit.toml with task, scale, aliases, ...")] = None,
+    reference: Annotated[str | None, typer.Option(help="The reference judge (default: human).")] = None,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("audit-out"),
+    bootstrap: Annotated[int | None, typer.Option(help="Bootstrap resamples (default 2000; 0 = no intervals).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Bootstrap seed (default 0).")] = None,
+    level: Annotated[float | None, typer.Option(help="Interval level (default 0.95).")] = None,
+    format: Annotated[str, typer.Option("--format", help="Reports to write: json, md, html.")] = DEFAULT_FORMATS,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No terminal summary.")] = False,
+) -> None:
+    """Audit every judge against the reference and write audit.json and the reports."""
+    import auditor
+
+    formats = _formats(format)
+    labels, items, config = _resolve_inputs(labels, items, config)
+    result = auditor.audit(labels, items=items, task=task, config=config, reference=reference,
+                           resamples=bootstrap, seed=seed, level=level)
+    _write_outputs(result, out, formats, quiet)
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Option(help="Folder for items.jsonl, labels.jsonl and audit.toml.")] = Path("study"),
+    seed: Annotated[int, typer.Option(help="Generator seed.")] = 0,
+) -> None:
+    """Write the built-in simulated personalization study (calibrated to published figures)."""
+    from auditor.simulate import simulate_study
+
+    study = simulate_study(seed=seed)
+    study.write(out)
+    typer.echo(f"wrote the simulated study ({len(study.items)} items, {len(study.labels)} labels) to {out}")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("demo-out"),
+    seed: Annotated[int, typer.Option(help="Seed of the simulated study.")] = 0,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 2000,
+    format: Annotated[str, typer.Option("--format", help="Reports to write: json, md, html.")] = DEFAULT_FORMATS,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Simulate the built-in example study and audit it: the whole tool in one command."""
+    import auditor
+    from auditor.simulate import simulate_study
+
+    formats = _formats(format)
+    study_dir = out / "study"
+    study = simulate_study(seed=seed)
+    study.write(study_dir)
+    labels, items, config = _resolve_inputs(study_dir, None, None)
+    result = auditor.audit(labels, items=items, config=config, resamples=bootstrap)
+    _write_outputs(result, out, formats, quiet)
+
+
+@app.command()
+def convert(
+    dataset: Annotated[str, typer.Argument(help="pandalm | hanna | llmbar | recentering-stage3")],
+    root: Annotated[Path, typer.Argument(help="The dataset's folder, e.g. ../shared/data/pandalm_testset")],
+    out: Annotated[Path, typer.Option(help="Folder for items.jsonl, labels.jsonl and audit.toml.")],
+) -> None:
+    """Convert a public human-judgment dataset into the data contract."""
+    study = _load_dataset(dataset, root)
+    study.write(out)
+    typer.echo(f"wrote {dataset} ({len(study.items)} items, {len(study.labels)} labels) to {out}")
+
+
+@app.command()
+def report(
+    audit_json: Annotated[Path, typer.Argument(help="A saved audit.json.")],
+    format: Annotated[str, typer.Option("--format", help="md, html, json")] = "md,html",
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: beside audit.json).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Re-render a saved audit without recomputing anything."""
+    from auditor.result import AuditResult
+
+    result = AuditResult.load(audit_json)
+    formats = _formats(format)
+    target = out or audit_json.parent
+    if "json" in formats and target.resolve() == audit_json.parent.resolve():
+        formats.remove("json")  # never rewrite the input in place
+    _write_outputs(result, target, formats, quiet)
+
+
+DATASETS = {"pandalm": ("auditor.datasets.pandalm", "pandalm_testset"),
+            "hanna": ("auditor.datasets.hanna", "hanna"),
+            "llmbar": ("auditor.datasets.llmbar", "llmbar")}
+
+
+def _load_dataset(name: str, root: Path):
+    import importlib
+
+    if name not in DATASETS:
+        raise InputError(f"unknown dataset {name!r}; expected one of {', '.join(DATASETS)}", column="DATASET")
+    module, folder = DATASETS[name]
+    if not root.exists():
+        raise InputError("does not exist", file=str(root))
+    data_root = root.parent if root.name == folder else root
+    return importlib.import_module(module).load(data_root)
+
+
+def _register_plugins() -> None:
+    try:
+        from judges.cli import register
+    except ImportError as exc:  # judges is part of the distribution; a broken install should still audit
+        err_console.print(f"[yellow]note:[/] the judge command is unavailable ({exc})")
+        return
+    register(app)
+
+
+_register_plugins()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: exit 0 on success, 1 on a failed gate, 2 on bad input; never a traceback for bad input."""
+    import click
+
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=argv, prog_name="auditor", standalone_mode=False)
+    except AuditorError as exc:
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        return 2
+    except click.exceptions.UsageError as exc:
+        exc.show()
+        return 2
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code or 0)
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        return 130
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        return 130
+    return 0
+
+
+def run() -> None:  # pragma: no cover - console-script shim
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""Agreement coefficients against scikit-learn, krippendorff, statsmodels, irrCAC and hand-derived values."""
+
+from __future__ import annotations
+
+import krippendorff
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import cohen_kappa_score
+from statsmodels.stats.inter_rater import aggregate_raters
+from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss
+
+from auditor.stats import agreement as ag
+
+
+def confusion(x: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
+    c = np.zeros((k, k))
+    np.add.at(c, (x, y), 1)
+    return c
+
+
+@pytest.fixture(params=[0, 1, 2])
+def pair(request):
+    rng = np.random.default_rng(request.param)
+    k = 3 + request.param
+    x = rng.integers(0, k, 400)
+    y = np.where(rng.random(400) < 0.55, x, rng.integers(0, k, 400))
+    return x, y, k
+
+
+def test_hand_derived_two_by_two():
+    # 50 items: both yes 20, both no 15, ref yes / judge no 10, ref no / judge yes 5
+    c = np.array([[15.0, 5.0], [10.0, 20.0]])
+    po = 35 / 50
+    pe_cohen = (20 / 50) * (25 / 50) + (30 / 50) * (25 / 50)
+    assert ag.percent_agreement(c) == pytest.approx(po)
+    assert ag.cohen_kappa(c) == pytest.approx((po - pe_cohen) / (1 - pe_cohen))
+    pooled = np.array([(20 + 25) / 100, (30 + 25) / 100])
+    pe_scott = (pooled**2).sum()
+    assert ag.scott_pi(c) == pytest.approx((po - pe_scott) / (1 - pe_scott))
+    pe_gwet = (pooled * (1 - pooled)).sum() / 1
+    assert ag.gwet_ac1(c) == pytest.approx((po - pe_gwet) / (1 - pe_gwet))
+    # Krippendorff's alpha (nominal) = 1 - (n - 1) * D_o / D_e with n = 100 pairable values
+    o = c + c.T
+    n_c = o.sum(1)
+    expected = 1 - (100 - 1) * (o[0, 1] + o[1, 0]) / (2 * n_c[0] * n_c[1])
+    assert ag.krippendorff_alpha_from_coincidence(o, "nominal") == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("weights", ["none", "linear", "quadratic"])
+def test_cohen_kappa_matches_sklearn(pair, weights):
+    x, y, k = pair
+    expected = cohen_kappa_score(x, y, weights=None if weights == "none" else weights)
+    assert ag.cohen_kappa(confusion(x, y, k), weights) == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("level", ["nominal", "ordinal", "interval"])
+def test_krippendorff_two_raters_matches_package(pair, level):
+    x, y, k = pair
+    expected = krippendorff.alpha(reliability_data=np.vstack([x, y]).astype(float), level_of_measurement=level)
+    got = ag.krippendorff_alpha_from_coincidence(ag.coincidence_from_confusion(confusion(x, y, k)), level)
+    assert got == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("level", ["nominal", "ordinal", "interval"])
+def test_krippendorff_many_raters_with_missing_matches_package(level):
+    rng = np.random.default_rng(7)
+    truth = rng.integers(0, 4, 150)
+    data = np.where(rng.random((6, 150)) < 0.6, truth, rng.integers(0, 4, (6, 150))).astype(float)
+    data[rng.random(data.shape) < 0.3] = np.nan
+    counts = np.stack([(data == v).sum(0) for v in range(4)], axis=1)
+    got = ag.krippendorff_alpha_from_coincidence(ag.coincidence_from_counts(counts).sum(0), level)
+    expected = krippendorff.alpha(reliability_data=data, level_of_measurement=level)
+    assert got == pytest.approx(expected, abs=1e-10)
+
+
+def test_krippendorff_interval_from_sums_matches_package():
+    rng = np.random.default_rng(3)
+    data = rng.normal(size=(4, 80)) + rng.normal(size=80)
+    data[rng.random(data.shape) < 0.25] = np.nan
+    m = np.sum(~np.isnan(data), axis=0).astype(float)
+    sx = np.nansum(data, axis=0)
+    sxx = np.nansum(data**2, axis=0)
+    ok = m > 1
+    term = 2 * (m[ok] * sxx[ok] - sx[ok] ** 2) / (m[ok] - 1)
+    got = ag.krippendorff_alpha_interval_from_sums(term.sum(), m[ok].sum(), sx[ok].sum(), sxx[ok].sum())
+    assert got == pytest.approx(krippendorff.alpha(reliability_data=data, level_of_measurement="interval"), abs=1e-10)
+
+
+def test_fleiss_matches_statsmodels():
+    rng = np.random.default_rng(11)
+    ratings = np.where(rng.random((300, 5)) < 0.5, rng.integers(0, 3, (300, 1)), rng.integers(0, 3, (300, 5)))
+    table, _ = aggregate_raters(ratings)
+    p_i = ag.fleiss_item_terms(table)
+    got = ag.fleiss_kappa(len(p_i), p_i.sum(), table.sum(0), table.sum())
+    assert got == pytest.approx(sm_fleiss(table), abs=1e-12)
+
+
+def test_fleiss_with_two_ratings_is_scott_pi(pair):
+    x, y, k = pair
+    c = confusion(x, y, k)
+    n = c.sum()
+    got = ag.fleiss_kappa(n, np.trace(c), c.sum(0) + c.sum(1), 2 * n)
+    assert got == pytest.approx(ag.scott_pi(c))
+
+
+def test_gwet_ac1_matches_irrcac(pair):
+    irr = pytest.importorskip("irrCAC.raw")
+    x, y, k = pair
+    expected = irr.CAC(pd.DataFrame({"r1": x, "r2": y})).gwet()["est"]["coefficient_value"]
+    assert ag.gwet_ac1(confusion(x, y, k)) == pytest.approx(expected, abs=1e-5)  # irrCAC rounds to 5 digits
+
+
+def test_batch_shapes_evaluate_many_tables_at_once(pair):
+    x, y, k = pair
+    c = confusion(x, y, k)
+    stacked = np.stack([c, c * 2, c.T])
+    got = ag.cohen_kappa(stacked)
+    assert got.shape == (3,)
+    assert got[0] == pytest.approx(got[1])
+    assert got[2] == pytest.approx(cohen_kappa_score(y, x))
+
+
+def test_undefined_kappa_is_nan_not_an_error():
+    c = np.array([[10.0, 0.0], [0.0, 0.0]])  # both raters always say category 0
+    assert np.isnan(ag.cohen_kappa(c))
