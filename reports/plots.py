@@ -160,7 +160,16 @@ def confusion_matrices(audit: Mapping[str, Any]) -> Figure | None:
     fig = _figure(size * ncols, size * nrows)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax, (judge, reference, matrix, labels) in zip(axes, entries, strict=False):
-        ax.imshow(matrix, cmap="Blues", norm=mcolors.Normalize(vmin=0, vmax=max(matrix.max(), 1)))
+        # pcolormesh, not imshow: vector cells, so the SVG embeds no raster image.
+        ax.pcolormesh(
+            np.arange(matrix.shape[1] + 1) - 0.5,
+            np.arange(matrix.shape[0] + 1) - 0.5,
+            matrix,
+            cmap="Blues",
+            norm=mcolors.Normalize(vmin=0, vmax=max(matrix.max(), 1)),
+        )
+        ax.set_aspect("equal")
+        ax.invert_yaxis()
         top = matrix.max() if matrix.size else 0
         if matrix.shape[0] <= 12:
             for (i, j), count in np.ndenumerate(matrix):

@@ -88,7 +88,7 @@ def build_likert_audit(
     """A simulated personalization study on a 1-5 scale with three judges, slices and cases."""
     rng = np.random.default_rng(seed)
     metrics = [
-        metric("win_rate", "human", 0.302),
+        metric("win_rate", "human", 0.454),
         metric("tie_rate", "human", 0.288),
         metric("loss_rate", "human", 0.258),
         metric("no_better_rate", "human", 0.546, half=0.045, n=n_items),
@@ -117,7 +117,7 @@ def build_likert_audit(
             metric("no_better_rate", judge, nb, half=0.038),
             metric("mean_score", judge, 4.02 - 0.3 * k, half=0.08),
             metric("no_better_rate_gap", judge, nb - 0.546, half=0.047, p_value=1e-6, p_adjusted=3e-6),
-            metric("win_rate_gap", judge, 0.59 - nb - 0.302, half=0.05, p_value=1e-5, p_adjusted=2e-5),
+            metric("win_rate_gap", judge, 0.9 - nb - 0.454, half=0.05, p_value=1e-5, p_adjusted=2e-5),
             metric("mean_score_gap", judge, 4.02 - 0.3 * k - 3.18, half=0.1, p_value=0.002, p_adjusted=0.004),
             metric("position_consistency", judge, 0.81 - 0.05 * k, half=0.03),
             metric("no_better_rate", judge, nb + 0.05, n=200, slice="source=synthetic"),
