@@ -55,7 +55,8 @@ def _cases(judges: list[str], n_items: int, shown: int, rng: np.random.Generator
                  "raw": f"Rating: {label}\nThe personalized answer uses the profile (item {i}, judge {judge})."}
             )
             if (i + j) % 3 != 2:
-                disagreements.append({"judge": judge, "type": types[(i + j) % 3], "judge_label": label})
+                kind = types[(i + j) % 3] if i % 4 != 3 else "other"
+                disagreements.append({"judge": judge, "type": kind, "judge_label": label})
         items.append(
             {
                 "item_id": f"item-{i:05d}",

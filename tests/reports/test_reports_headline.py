@@ -1,0 +1,68 @@
+"""Headline sentences: the no-better rates and gaps in plain words, with intervals, from the saved metrics."""
+
+from __future__ import annotations
+
+from conftest import build_likert_audit, build_pairwise_audit, metric
+
+import reports
+
+
+def test_personalization_headline_states_rates_gap_direction_and_intervals():
+    lines = reports.headline(build_likert_audit())
+    assert lines[0].startswith("SIMULATED DATA")
+    assert "Humans found the personalized response no better in 54.6% [50.1, 59.1] of cases (n = 550)." in lines
+    gpt = next(line for line in lines if line.startswith("gpt-4o"))
+    assert "21.0% [17.2, 24.8]" in gpt
+    assert "overstates personalization by 33.6 points" in gpt and "[-38.3, -28.9]" in gpt
+    assert "p_adj <0.001" in gpt
+
+
+def test_gap_whose_interval_straddles_zero_is_called_noise():
+    audit = build_pairwise_audit()
+    line = next(x for x in reports.headline(audit) if x.startswith("gpt-3.5-turbo"))
+    assert "within noise" in line and "+2.0 points" in line
+    assert "overstates" not in line and "understates" not in line
+
+
+def test_neutral_wording_when_not_a_personalization_study():
+    lines = reports.headline(build_pairwise_audit())
+    assert lines[0] == "Humans found response b no better than response a in 59.0% [55.0, 63.0] of cases (n = 999)."
+    pandalm = next(x for x in lines if x.startswith("pandalm-7b"))
+    assert "overstates how often response b is better by 7.0 points" in pandalm
+    assert not any("personali" in line for line in lines)
+
+
+def test_explicit_arm_names_are_used():
+    audit = build_pairwise_audit()
+    audit["arms"] = {"a": "base model", "b": "fine-tuned model"}
+    assert reports.headline(audit)[0].startswith("Humans found the fine-tuned model no better than the base model")
+
+
+def test_judge_above_reference_understates():
+    audit = build_pairwise_audit()
+    audit["metrics"].append(metric("no_better_rate_gap", "pandalm-7b", 0.1, half=0.02))
+    audit["metrics"] = [m for m in audit["metrics"] if not (m["metric"] == "no_better_rate_gap"
+                                                             and m["judge"] == "pandalm-7b" and m["value"] < 0)]
+    line = next(x for x in reports.headline(audit) if x.startswith("pandalm-7b"))
+    assert "understates" in line and "10.0 points" in line
+
+
+def test_agreement_sentence_puts_every_judge_beside_the_human_ceiling():
+    lines = reports.headline(build_pairwise_audit())
+    kappa = next(x for x in lines if x.startswith("Cohen's κ"))
+    assert "gpt-3.5-turbo 0.493 [0.463, 0.523]" in kappa
+    assert "human raters with each other: 0.864 [0.844, 0.884]" in kappa
+
+
+def test_exclusions_are_mentioned():
+    assert any("25 verdicts excluded (gpt-3.5-turbo)" in x for x in reports.headline(build_pairwise_audit()))
+
+
+def test_categorical_audit_without_rates_falls_back_to_agreement():
+    audit = {"task": "categorical", "reference": "human", "judges": ["j"],
+             "metrics": [metric("agreement", "j", 0.8)]}
+    assert reports.headline(audit) == ["Raw agreement with human: j 80.0% [76.0, 84.0]."]
+
+
+def test_empty_audit_says_there_is_nothing_to_summarise():
+    assert reports.headline({}) == ["This audit holds no metric that can be summarised."]
