@@ -55,17 +55,19 @@ def median(counts: np.ndarray, tie_break: str, neutral_code: int) -> np.ndarray:
     upper_pos = m // 2 + 1
     lower = np.argmax(cum >= lower_pos[:, None], axis=1)
     upper = np.argmax(cum >= upper_pos[:, None], axis=1)
-    out = lower.astype(np.int64)
-    split = lower != upper
+    twice = lower + upper  # twice the median, an integer
+    out = (twice // 2).astype(np.int64)
+    split = twice % 2 == 1  # the median falls between two codes
     if split.any():
+        lo = twice[split] // 2
+        hi = lo + 1
         if tie_break == "upper":
-            out[split] = upper[split]
+            out[split] = hi
         elif tie_break == "lower":
-            out[split] = lower[split]
+            out[split] = lo
         elif tie_break == "exclude":
             out[split] = NONE
         else:  # neutral (and 'tie'): the point nearer the neutral one
-            lo, hi = lower[split], upper[split]
             out[split] = np.where(np.abs(lo - neutral_code) <= np.abs(hi - neutral_code), lo, hi)
     out[m == 0] = NONE
     return out

@@ -7,7 +7,7 @@ never guessed: a label outside the task's canonical set and the declared aliases
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -163,6 +163,11 @@ def load_config(path: str | Path) -> AuditConfig:
         raise ConfigError("is not valid UTF-8", file=where) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"is not valid TOML: {exc}", file=where) from None
+    return config_from_mapping(data, where)
+
+
+def config_from_mapping(data: dict[str, Any], where: str | None = None) -> AuditConfig:
+    """Build a config from the same structure as ``audit.toml`` (e.g. a dataset loader's ``Study.config()``)."""
     unknown = set(data) - _TOP_KEYS
     if unknown:
         raise ConfigError(f"unknown key(s) {', '.join(sorted(unknown))}; expected some of "
@@ -225,36 +230,4 @@ def load_config(path: str | Path) -> AuditConfig:
     return AuditConfig(**kwargs).validated()
 
 
-def config_to_toml(config: AuditConfig) -> str:
-    """Write a config back as TOML (used by ``auditor simulate`` and the dataset converters)."""
-    lines = []
-
-    def q(v: Any) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, (int, float)):
-            return repr(v)
-        return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-    for key in ("task", "reference", "title", "description"):
-        value = getattr(config, key)
-        if value is not None:
-            lines.append(f"{key} = {q(value)}")
-    lines.append(f"simulated = {q(config.simulated)}")
-    if config.task == "likert":
-        s = config.scale
-        lines += ["", "[scale]", f"min = {s.min}", f"max = {s.max}", f"neutral = {s.neutral}"]
-    if config.aliases or config.unusable or config.categories:
-        lines += ["", "[labels]"]
-        if config.aliases:
-            lines.append("aliases = { " + ", ".join(f"{q(k)} = {q(v)}" for k, v in config.aliases.items()) + " }")
-        if config.unusable:
-            lines.append("unusable = [" + ", ".join(q(v) for v in config.unusable) + "]")
-        if config.categories:
-            lines.append("categories = [" + ", ".join(q(v) for v in config.categories) + "]")
-    if config.score_neutral is not None:
-        lines += ["", "[score]", f"neutral = {config.score_neutral}", f"tie_margin = {config.score_tie_margin}"]
-    return "\n".join(lines) + "\n"
-
-
-__all__ = ["AuditConfig", "Scale", "load_config", "config_to_toml"] + [f.name for f in fields(AuditConfig)][:0]
+__all__ = ["AuditConfig", "Scale", "load_config", "config_from_mapping"]
