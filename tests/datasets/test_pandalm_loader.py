@@ -50,7 +50,7 @@ def test_human_pairwise_kappa_and_alpha_match_the_paper(study):
         for a, b in (("annotator1", "annotator2"), ("annotator1", "annotator3"), ("annotator2", "annotator3"))
     ]
     assert np.round(kappas, 3).tolist() == [0.852, 0.879, 0.862]
-    codes = table.replace({"a": 0, "tie": 1, "b": 2}).to_numpy(dtype=float).T
+    codes = table.apply(lambda column: column.map({"a": 0, "tie": 1, "b": 2})).to_numpy(dtype=float).T
     alpha = krippendorff.alpha(reliability_data=codes, level_of_measurement="nominal")
     assert round(alpha, 3) == 0.864
 
