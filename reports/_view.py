@@ -23,8 +23,16 @@ AGREEMENT_METRICS: tuple[str, ...] = (
 )
 CORRELATION_METRICS: tuple[str, ...] = ("pearson", "spearman", "kendall_tau_b")
 OUTCOME_METRICS: tuple[str, ...] = ("win_rate", "tie_rate", "loss_rate", "no_better_rate", "mean_score")
-GAP_METRICS: tuple[str, ...] = ("win_rate_gap", "tie_rate_gap", "no_better_rate_gap", "mean_score_gap")
-KNOWN_METRICS: frozenset[str] = frozenset(AGREEMENT_METRICS + CORRELATION_METRICS + OUTCOME_METRICS + GAP_METRICS)
+GAP_METRICS: tuple[str, ...] = (
+    "win_rate_gap",
+    "tie_rate_gap",
+    "loss_rate_gap",
+    "no_better_rate_gap",
+    "mean_score_gap",
+)
+KNOWN_METRICS: frozenset[str] = frozenset(
+    AGREEMENT_METRICS + CORRELATION_METRICS + OUTCOME_METRICS + GAP_METRICS
+)
 
 METRIC_LABELS: dict[str, str] = {
     "agreement": "Agreement",
@@ -45,6 +53,7 @@ METRIC_LABELS: dict[str, str] = {
     "mean_score": "Mean score",
     "win_rate_gap": "Win gap",
     "tie_rate_gap": "Tie gap",
+    "loss_rate_gap": "Loss gap",
     "no_better_rate_gap": "No-better gap",
     "mean_score_gap": "Mean-score gap",
 }

@@ -25,25 +25,31 @@ def _rate(row: Mapping[str, Any] | None) -> str:
 
 
 def _gap_sentence(v: AuditView, judge: str, gap: Mapping[str, Any]) -> str:
-    """How a judge's no-better rate differs from the reference's, in points, with the direction in words."""
+    """How a judge's no-better rate differs from the reference's, in points, with the direction in words.
+
+    A negative no-better gap means the judge finds b better more often than the reference: it overstates b. The
+    interval is then stated in the same direction (the gap's interval negated).
+    """
     value = as_float(gap.get("value"))
     if value is None:
         return ""
-    points = fmt_number(abs(value), "rate_gap").replace(" pts", " points")
-    interval = fmt_interval(gap.get("ci_low"), gap.get("ci_high"), "rate_gap")
+    lo, hi = as_float(gap.get("ci_low")), as_float(gap.get("ci_high"))
     p = p_text(gap)
-    detail = ", ".join(part for part in (f"gap {interval}" if interval else "", p) if part)
-    detail = f" ({detail})" if detail else ""
+    p_part = f" ({p})" if p else ""
     thing = "personalization" if v.is_personalization else f"how often {v.arm_b} is better"
     clear = interval_excludes_zero(gap)
-    if clear is False:
+    if clear is False or value == 0:
         signed = fmt_number(value, "rate_gap", signed=True).replace(" pts", " points")
-        return f"its gap to {v.reference_plural}, {signed}{detail}, is within noise"
+        interval = fmt_interval(lo, hi, "rate_gap")
+        return f"within noise of {v.reference_plural} (gap {signed} {interval}".rstrip() + (
+            f", {p})" if p else ")"
+        )
+    points = fmt_number(abs(value), "rate_gap").replace(" pts", " points")
     if value < 0:
-        return f"it overstates {thing} by {points}{detail}"
-    if value > 0:
-        return f"it understates {thing} by {points}{detail}"
-    return f"it matches {v.reference}{detail}"
+        interval = fmt_interval(-hi, -lo, "rate_gap") if lo is not None and hi is not None else ""
+        return f"it overstates {thing} by {points} {interval}".rstrip() + p_part
+    interval = fmt_interval(lo, hi, "rate_gap")
+    return f"it understates {thing} by {points} {interval}".rstrip() + p_part
 
 
 def _no_better_sentences(v: AuditView) -> list[str]:
@@ -135,5 +141,7 @@ def headline(audit: Mapping[str, Any]) -> list[str]:
     if not sentences:
         sentences.append("This audit holds no metric that can be summarised.")
     if v.simulated:
-        sentences.insert(0, "SIMULATED DATA: these numbers come from a simulated study, not from real raters.")
+        sentences.insert(
+            0, "SIMULATED DATA: these numbers come from a simulated study, not from real raters."
+        )
     return sentences

@@ -33,7 +33,7 @@ from reports._view import (
     view,
 )
 from reports.headline import headline
-from reports.tables import exclusions_table, method_lines, metric_tables, warnings_table
+from reports.tables import exclusions_table, full_agreement_table, method_lines, metric_tables, warnings_table
 
 MAX_CASES = 500
 MAX_TEXT_CHARS = 4_000
@@ -97,7 +97,9 @@ def _str(value: Any) -> str:
 
 
 def _case_view(index: int, item: Mapping[str, Any], reference: str) -> CaseView:
-    texts = [_case_text(label, item.get(key)) for key, label in TEXT_FIELDS if item.get(key) not in (None, "")]
+    texts = [
+        _case_text(label, item.get(key)) for key, label in TEXT_FIELDS if item.get(key) not in (None, "")
+    ]
     disagreements = []
     for row in item.get("disagreements") or []:
         if not isinstance(row, Mapping):
@@ -116,10 +118,16 @@ def _case_view(index: int, item: Mapping[str, Any], reference: str) -> CaseView:
     for row in item.get("verdicts") or []:
         if not isinstance(row, Mapping):
             continue
-        raw = _case_text("Raw output", row.get("raw"), MAX_RAW_CHARS) if row.get("raw") not in (None, "") else None
+        raw = (
+            _case_text("Raw output", row.get("raw"), MAX_RAW_CHARS)
+            if row.get("raw") not in (None, "")
+            else None
+        )
         score = as_float(row.get("score"))
+        excluded = row.get("excluded") or row.get("exclusion")
         verdicts.append(
             {
+                "excluded": "" if excluded in (None, "", False) else _str(excluded),
                 "judge": _str(row.get("judge")),
                 "rater": _str(row.get("rater")),
                 "label": _str(row.get("label")),
@@ -146,6 +154,9 @@ def _case_view(index: int, item: Mapping[str, Any], reference: str) -> CaseView:
         pairs_json=json.dumps([[d["judge"], d["type"]] for d in disagreements]),
         key=KEY_DISAGREEMENT in types,
     )
+    for key in ("source", "stage"):
+        if item.get(key) not in (None, ""):
+            case.extra[key] = _str(item.get(key))
     case.size = sum(len(t.text) for t in texts) + sum(len(v["raw"].text) if v["raw"] else 0 for v in verdicts)
     return case
 
@@ -173,7 +184,10 @@ def case_browser(v: AuditView) -> CaseBrowser:
         key = [
             i
             for i, item in enumerate(items)
-            if any(isinstance(d, Mapping) and d.get("type") == KEY_DISAGREEMENT for d in item.get("disagreements") or [])
+            if any(
+                isinstance(d, Mapping) and d.get("type") == KEY_DISAGREEMENT
+                for d in item.get("disagreements") or []
+            )
         ]
         chosen = set(key[:MAX_CASES])
         for i in range(supplied):
@@ -225,7 +239,9 @@ def case_browser(v: AuditView) -> CaseBrowser:
         types=[(t, DISAGREEMENT_LABELS.get(t, t.replace("_", " "))) for t in type_keys],
         counts=[
             (judge, DISAGREEMENT_LABELS.get(kind, kind), n)
-            for (judge, kind), n in sorted(counts.items(), key=lambda kv: (kv[0][0], kv[0][1] != KEY_DISAGREEMENT))
+            for (judge, kind), n in sorted(
+                counts.items(), key=lambda kv: (kv[0][0], kv[0][1] != KEY_DISAGREEMENT)
+            )
         ],
     )
 
@@ -272,7 +288,10 @@ PLOT_TEXT = {
         "more often than the reference does.",
     ),
     "outcomes": ("Outcome shares", "Win / tie / loss shares of each judge beside the reference's."),
-    "confusion": ("Confusion matrices", "Rows: the reference's label; columns: the judge's label; cells: items."),
+    "confusion": (
+        "Confusion matrices",
+        "Rows: the reference's label; columns: the judge's label; cells: items.",
+    ),
     "scores": ("Scores against the reference", "Each score judge against the reference score."),
 }
 
@@ -304,6 +323,7 @@ def render_html(audit: Mapping[str, Any]) -> str:
         "title": v.title or "Judge audit",
         "headline": [s for s in headline(audit) if not s.startswith("SIMULATED DATA")],
         "tables": metric_tables(v),
+        "full_agreement": full_agreement_table(v),
         "slices": slices,
         "exclusions": exclusions_table(v),
         "warnings": warnings_table(v),

@@ -12,7 +12,14 @@ from typing import Any
 
 from reports._view import AuditView, as_int, policy_text, view
 from reports.headline import headline
-from reports.tables import Table, exclusions_table, method_lines, metric_tables, warnings_table
+from reports.tables import (
+    Table,
+    exclusions_table,
+    full_agreement_table,
+    method_lines,
+    metric_tables,
+    warnings_table,
+)
 
 PR_COMMENT_LIMIT = 65_536  # GitHub refuses longer comments
 _SOFT_LIMIT = 60_000
@@ -40,10 +47,16 @@ def _cell(text: str) -> str:
 def md_table(table: Table) -> str:
     """A GFM pipe table; the first column left-aligned, the numbers right-aligned."""
     header = "| " + " | ".join(md_escape(c) for c in table.columns) + " |"
-    align = "| " + " | ".join(":--" if i < table.text_columns else "--:" for i in range(len(table.columns))) + " |"
+    align = (
+        "| "
+        + " | ".join(":--" if i < table.text_columns else "--:" for i in range(len(table.columns)))
+        + " |"
+    )
     lines = [header, align]
     for row, role in zip(table.rows, table.row_roles or [""] * len(table.rows), strict=False):
-        cells = [md_escape(c) for c in row[: table.text_columns]] + [_cell(c) for c in row[table.text_columns :]]
+        cells = [md_escape(c) for c in row[: table.text_columns]] + [
+            _cell(c) for c in row[table.text_columns :]
+        ]
         if role in ("ceiling", "reference") and cells:
             cells[0] = f"**{cells[0]}**"
         lines.append("| " + " | ".join(cells) + " |")
@@ -67,12 +80,20 @@ def _render(v: AuditView, audit: Mapping[str, Any], full: bool) -> str:
     title = md_escape(v.title) if v.title else "Judge audit"
     parts.append(f"# {title}\n")
     if v.simulated:
-        parts.append("> [!WARNING]\n> **SIMULATED DATA**: these numbers come from a simulated study, not real raters.\n")
+        parts.append(
+            "> [!WARNING]\n> **SIMULATED DATA**: these numbers come from a simulated study, not real raters.\n"
+        )
     if v.description:
         parts.append(md_escape(v.description) + "\n")
     sentences = [s for s in headline(audit) if not s.startswith("SIMULATED DATA")]
     parts.append("\n".join(f"- {md_escape(s)}" for s in sentences) + "\n")
     parts.extend(_tables(v, None, 2))
+    all_agreement = full_agreement_table(v)
+    if all_agreement is not None:
+        parts.append(
+            f"<details><summary>{md_escape(all_agreement.title)}</summary>\n\n"
+            f"{md_table(all_agreement)}\n\n</details>\n"
+        )
     excl = exclusions_table(v)
     if excl:
         parts.append(_section("Exclusions", md_table(excl) + f"\n\n<sub>{md_escape(excl.note)}</sub>"))
@@ -95,7 +116,9 @@ def _render(v: AuditView, audit: Mapping[str, Any], full: bool) -> str:
     total = as_int(cases.get("total"))
     if total:
         parts.append(
-            _section("Cases", f"{total:,} disagreement cases; browse them in `report.html` (the case browser).")
+            _section(
+                "Cases", f"{total:,} disagreement cases; browse them in `report.html` (the case browser)."
+            )
         )
     method = method_lines(v)
     if method:

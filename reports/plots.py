@@ -69,7 +69,9 @@ def forest_plot(audit: Mapping[str, Any]) -> Figure | None:
         if ceiling:
             lo, hi = as_float(ceiling.get("ci_low")), as_float(ceiling.get("ci_high"))
             if lo is not None and hi is not None:
-                ax.axvspan(lo, hi, color=CEILING_COLOR, alpha=0.3, lw=0, label=f"{v.reference} ceiling (95% CI)")
+                ax.axvspan(
+                    lo, hi, color=CEILING_COLOR, alpha=0.3, lw=0, label=f"{v.reference} ceiling (95% CI)"
+                )
             if ceiling_value is not None:
                 ax.axvline(ceiling_value, color=CEILING_COLOR, lw=2, label=f"{v.reference} ceiling")
         ax.axvline(0, color="#999999", lw=0.8, ls=":")
@@ -151,7 +153,9 @@ def confusion_matrices(audit: Mapping[str, Any]) -> Figure | None:
         labels = [str(c) for c in categories]
         if len(labels) != matrix.shape[0] or len(labels) != matrix.shape[1]:
             labels = [str(i) for i in range(max(matrix.shape))]
-        entries.append((str(entry.get("judge", "")), str(entry.get("reference", v.reference)), matrix, labels))
+        entries.append(
+            (str(entry.get("judge", "")), str(entry.get("reference", v.reference)), matrix, labels)
+        )
     if not entries:
         return None
     ncols = min(3, len(entries))
@@ -193,7 +197,11 @@ def confusion_matrices(audit: Mapping[str, Any]) -> Figure | None:
 
 
 def score_scatter(audit: Mapping[str, Any]) -> Figure | None:
-    """Each score judge against the reference score: a scatter, or a hexbin when there are many points."""
+    """Each score judge against the reference score.
+
+    Discrete against discrete: bubbles whose area is the number of items; otherwise a scatter, or a hexbin above
+    ``MAX_SCATTER_POINTS`` points.
+    """
     v = view(audit)
     panels = []
     for entry in v.score_pairs:
@@ -220,16 +228,27 @@ def score_scatter(audit: Mapping[str, Any]) -> Figure | None:
     fig = _figure(4.2 * ncols, 3.8 * nrows)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax, (judge, reference, x, y, sampled) in zip(axes, panels, strict=False):
-        if x.size > MAX_SCATTER_POINTS:
+        levels_x, levels_y = np.unique(x), np.unique(y)
+        if levels_x.size <= 12 and levels_y.size <= 12:
+            # both discrete (e.g. likert against likert): one bubble per cell, its area the number of items
+            cells, counts = np.unique(np.column_stack([x, y]), axis=0, return_counts=True)
+            ax.scatter(
+                cells[:, 0], cells[:, 1], s=counts * (900 / counts.max()), color=JUDGE_COLOR, alpha=0.6, lw=0
+            )
+            ax.set_xticks(levels_x)
+            ax.set_yticks(levels_y)
+        elif x.size > MAX_SCATTER_POINTS:
             ax.hexbin(x, y, gridsize=35, cmap="Blues", mincnt=1, bins="log")
         else:
             jitter = 0.0
-            if np.unique(x).size <= 12:  # likert-like reference: spread the columns a little
-                jitter = 0.08 * (np.ptp(x) / max(np.unique(x).size - 1, 1) if np.ptp(x) else 1)
+            if levels_x.size <= 12:  # likert-like reference: spread the columns a little
+                jitter = 0.08 * (np.ptp(x) / max(levels_x.size - 1, 1) if np.ptp(x) else 1)
             offsets = np.random.default_rng(0).uniform(-jitter, jitter, x.size) if jitter else 0.0
             ax.scatter(x + offsets, y, s=8, alpha=0.45, color=JUDGE_COLOR, lw=0)
         rho = v.metric("spearman", judge)
-        rho_text = f"  (Spearman ρ {as_float(rho.get('value')):.2f})" if rho and as_float(rho.get("value")) else ""
+        rho_text = (
+            f"  (Spearman ρ {as_float(rho.get('value')):.2f})" if rho and as_float(rho.get("value")) else ""
+        )
         ax.set_title(_short(judge, 36) + rho_text, fontsize="medium")
         ax.set_xlabel(f"{_short(reference)} score")
         ax.set_ylabel(f"{_short(judge)} score")
@@ -244,7 +263,9 @@ def score_scatter(audit: Mapping[str, Any]) -> Figure | None:
 def gap_plot(audit: Mapping[str, Any], metric: str = "no_better_rate_gap") -> Figure | None:
     """Each judge's gap to the reference (judge minus reference, points) with its interval; 0 = no gap."""
     v = view(audit)
-    judges = [j for j in v.judges if v.metric(metric, j) and as_float(v.metric(metric, j).get("value")) is not None]
+    judges = [
+        j for j in v.judges if v.metric(metric, j) and as_float(v.metric(metric, j).get("value")) is not None
+    ]
     if not judges:
         return None
     scale = 100.0 if metric.endswith("_rate_gap") else 1.0

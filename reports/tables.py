@@ -63,11 +63,18 @@ def agreement_table(
 ) -> Table:
     """Each judge's agreement and correlation with the reference, under the reference raters' own ceiling.
 
-    ``compact`` keeps raw agreement, the task's lead coefficient, Krippendorff's alpha and one correlation.
+    ``compact`` keeps raw agreement, Cohen's kappa, the task's lead coefficient, Krippendorff's alpha and one
+    correlation.
     """
     metrics = v.present(AGREEMENT_METRICS + CORRELATION_METRICS, slice_)
     if compact:
-        keep = {"agreement", "krippendorff_alpha", v.primary_agreement(), v.first_present(PRIMARY_CORRELATION, slice_)}
+        keep = {
+            "agreement",
+            "cohen_kappa",
+            "krippendorff_alpha",
+            v.primary_agreement(),
+            v.first_present(PRIMARY_CORRELATION, slice_),
+        }
         metrics = [m for m in metrics if m in keep]
     table = Table(
         key="agreement",
@@ -195,7 +202,9 @@ def exclusions_table(v: AuditView) -> Table:
 
 
 def warnings_table(v: AuditView) -> Table:
-    table = Table(key="warnings", title="Warnings", columns=["Code", "Message", "Count"], rows=[], text_columns=2)
+    table = Table(
+        key="warnings", title="Warnings", columns=["Code", "Message", "Count"], rows=[], text_columns=2
+    )
     for row in v.warnings:
         count = as_int(row.get("count"))
         table.rows.append(
@@ -205,10 +214,21 @@ def warnings_table(v: AuditView) -> Table:
     return table
 
 
+def full_agreement_table(v: AuditView, slice_: str | None = None, ascii_only: bool = False) -> Table | None:
+    """Every agreement coefficient, when the compact table leaves some out (else ``None``)."""
+    full = agreement_table(v, slice_, ascii_only)
+    compact = agreement_table(v, slice_, ascii_only, compact=True)
+    if not full or len(full.columns) == len(compact.columns):
+        return None
+    full.key = "agreement-all"
+    full.title = f"All agreement coefficients with {v.reference}"
+    return full
+
+
 def metric_tables(v: AuditView, slice_: str | None = None, ascii_only: bool = False) -> list[Table]:
     """The per-judge tables for one slice (``None`` = all items), leaving out empty ones."""
     tables = [
-        agreement_table(v, slice_, ascii_only),
+        agreement_table(v, slice_, ascii_only, compact=True),
         outcome_table(v, slice_, ascii_only),
         gap_table(v, slice_, ascii_only),
         other_metrics_table(v, slice_),

@@ -22,12 +22,25 @@ from reports.tables import Table, agreement_table, exclusions_table, gap_table, 
 ROLE_STYLES = {"ceiling": "bold yellow", "reference": "bold", "judge": ""}
 
 
-def _rich_table(table: Table) -> RichTable:
+def _stacked(cell: str) -> str:
+    """``0.377 [0.279, 0.458], p_adj = 0.02`` on three short lines, for narrow terminals."""
+    return cell.replace(" [", "\n[", 1).replace(", p", "\np", 1)
+
+
+def _rich_table(table: Table, narrow: bool = False) -> RichTable:
     out = RichTable(title=Text(table.title, style="bold"), box=box.SIMPLE_HEAD, title_justify="left")
     for index, column in enumerate(table.columns):
-        out.add_column(Text(column), justify="left" if index < table.text_columns else "right", overflow="fold")
+        if index == 0:
+            out.add_column(Text(column), justify="left", no_wrap=True)
+        else:
+            justify = "left" if index < table.text_columns else "right"
+            out.add_column(Text(column), justify=justify, overflow="fold")
     for row, role in zip(table.rows, table.row_roles or ["judge"] * len(table.rows), strict=False):
-        out.add_row(*[Text(cell) for cell in row], style=ROLE_STYLES.get(role, ""))
+        cells = [row[0]] + [
+            _stacked(cell) if narrow and i >= table.text_columns else cell
+            for i, cell in enumerate(row[1:], 1)
+        ]
+        out.add_row(*[Text(cell) for cell in cells], style=ROLE_STYLES.get(role, ""))
     return out
 
 
@@ -46,9 +59,14 @@ def render_terminal(audit: Mapping[str, Any], console: Console | None = None) ->
             continue
         console.print(Text("• ") + Text(sentence))
     console.print()
-    for table in (agreement_table(v, ascii_only=True, compact=True), outcome_table(v, ascii_only=True), gap_table(v, ascii_only=True)):
+    narrow = console.width < 160
+    for table in (
+        agreement_table(v, ascii_only=True, compact=True),
+        outcome_table(v, ascii_only=True),
+        gap_table(v, ascii_only=True),
+    ):
         if table:
-            console.print(_rich_table(table))
+            console.print(_rich_table(table, narrow))
     for table in (exclusions_table(v), warnings_table(v)):
         if table:
             console.print(_rich_table(table))

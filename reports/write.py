@@ -46,7 +46,11 @@ RENDERERS: dict[str, Callable[[Mapping[str, Any]], str]] = {
 
 def parse_formats(formats: Sequence[str] | str) -> list[str]:
     """``"html,md"`` or ``["html", "md"]`` to ``["html", "md"]``; unknown formats raise ``ValueError``."""
-    items = formats.split(",") if isinstance(formats, str) else [f for part in formats for f in str(part).split(",")]
+    items = (
+        formats.split(",")
+        if isinstance(formats, str)
+        else [f for part in formats for f in str(part).split(",")]
+    )
     out: list[str] = []
     for item in items:
         name = item.strip().lower()
@@ -61,11 +65,22 @@ def parse_formats(formats: Sequence[str] | str) -> list[str]:
     return out
 
 
+def _mode_for(path: Path) -> int:
+    """The existing file's permissions, else 0666 minus the process umask."""
+    try:
+        return path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so that readers see either the old file or the whole new one."""
     path = Path(path)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, _mode_for(path))  # mkstemp makes 0600; a report should read like any other file
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
             stream.write(text)
             stream.flush()

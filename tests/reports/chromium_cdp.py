@@ -134,7 +134,9 @@ class PageSession:
     events: list[dict[str, Any]] = field(default_factory=list)
     _next_id: int = 0
 
-    def call(self, method: str, params: dict[str, Any] | None = None, timeout: float = 60.0) -> dict[str, Any]:
+    def call(
+        self, method: str, params: dict[str, Any] | None = None, timeout: float = 60.0
+    ) -> dict[str, Any]:
         self._next_id += 1
         call_id = self._next_id
         self.ws.send_text(json.dumps({"id": call_id, "method": method, "params": params or {}}))
@@ -170,7 +172,7 @@ class PageSession:
                 message = json.loads(self.ws.recv_text())
                 if "method" in message:
                     self.events.append(message)
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             pass
         finally:
             self.ws.sock.settimeout(60.0)
@@ -183,17 +185,23 @@ class PageSession:
 
     # -- what the tests check
     def requests(self) -> list[str]:
-        return [e["params"]["request"]["url"] for e in self.events if e["method"] == "Network.requestWillBeSent"]
+        return [
+            e["params"]["request"]["url"] for e in self.events if e["method"] == "Network.requestWillBeSent"
+        ]
 
     def console_errors(self) -> list[str]:
         errors = []
         for event in self.events:
             method, params = event["method"], event.get("params", {})
             if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-                errors.append(" ".join(str(a.get("value", a.get("description", ""))) for a in params.get("args", [])))
+                errors.append(
+                    " ".join(str(a.get("value", a.get("description", ""))) for a in params.get("args", []))
+                )
             elif method == "Runtime.exceptionThrown":
                 details = params.get("exceptionDetails", {})
-                errors.append(details.get("exception", {}).get("description") or details.get("text", "exception"))
+                errors.append(
+                    details.get("exception", {}).get("description") or details.get("text", "exception")
+                )
             elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
                 errors.append(params["entry"].get("text", ""))
         return errors
@@ -232,7 +240,9 @@ class Chromium:
             "about:blank",
         ]
         self._log = open(self.log_path, "wb")  # noqa: SIM115 (closed in __exit__)
-        self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            args, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
         port_file = self.user_data_dir / "DevToolsActivePort"
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:

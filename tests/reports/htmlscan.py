@@ -21,7 +21,9 @@ class Page:
     scripts: list[str] = field(default_factory=list)
 
     def find(self, tag: str, **attrs: str) -> list[Element]:
-        return [e for e in self.elements if e.tag == tag and all(e.attrs.get(k) == v for k, v in attrs.items())]
+        return [
+            e for e in self.elements if e.tag == tag and all(e.attrs.get(k) == v for k, v in attrs.items())
+        ]
 
     def ids(self) -> set[str]:
         return {e.attrs["id"] for e in self.elements if "id" in e.attrs}

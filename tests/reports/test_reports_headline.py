@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import build_likert_audit, build_pairwise_audit, metric
+from report_fixtures import build_likert_audit, build_pairwise_audit, metric
 
 import reports
 
@@ -10,23 +10,29 @@ import reports
 def test_personalization_headline_states_rates_gap_direction_and_intervals():
     lines = reports.headline(build_likert_audit())
     assert lines[0].startswith("SIMULATED DATA")
-    assert "Humans found the personalized response no better in 54.6% [50.1, 59.1] of cases (n = 550)." in lines
+    assert (
+        "Humans found the personalized response no better in 54.6% [50.1, 59.1] of cases (n = 550)." in lines
+    )
     gpt = next(line for line in lines if line.startswith("gpt-4o"))
     assert "21.0% [17.2, 24.8]" in gpt
-    assert "overstates personalization by 33.6 points" in gpt and "[-38.3, -28.9]" in gpt
+    # the gap is -33.6 [-38.3, -28.9]; stated as an overstatement, its interval is negated too
+    assert "overstates personalization by 33.6 points [28.9, 38.3]" in gpt
     assert "p_adj <0.001" in gpt
 
 
 def test_gap_whose_interval_straddles_zero_is_called_noise():
     audit = build_pairwise_audit()
     line = next(x for x in reports.headline(audit) if x.startswith("gpt-3.5-turbo"))
-    assert "within noise" in line and "+2.0 points" in line
+    assert "within noise of humans (gap +2.0 points [-1.0, 5.0], p_adj = 0.210)" in line
     assert "overstates" not in line and "understates" not in line
 
 
 def test_neutral_wording_when_not_a_personalization_study():
     lines = reports.headline(build_pairwise_audit())
-    assert lines[0] == "Humans found response b no better than response a in 59.0% [55.0, 63.0] of cases (n = 999)."
+    assert (
+        lines[0]
+        == "Humans found response b no better than response a in 59.0% [55.0, 63.0] of cases (n = 999)."
+    )
     pandalm = next(x for x in lines if x.startswith("pandalm-7b"))
     assert "overstates how often response b is better by 7.0 points" in pandalm
     assert not any("personali" in line for line in lines)
@@ -35,14 +41,19 @@ def test_neutral_wording_when_not_a_personalization_study():
 def test_explicit_arm_names_are_used():
     audit = build_pairwise_audit()
     audit["arms"] = {"a": "base model", "b": "fine-tuned model"}
-    assert reports.headline(audit)[0].startswith("Humans found the fine-tuned model no better than the base model")
+    assert reports.headline(audit)[0].startswith(
+        "Humans found the fine-tuned model no better than the base model"
+    )
 
 
 def test_judge_above_reference_understates():
     audit = build_pairwise_audit()
     audit["metrics"].append(metric("no_better_rate_gap", "pandalm-7b", 0.1, half=0.02))
-    audit["metrics"] = [m for m in audit["metrics"] if not (m["metric"] == "no_better_rate_gap"
-                                                             and m["judge"] == "pandalm-7b" and m["value"] < 0)]
+    audit["metrics"] = [
+        m
+        for m in audit["metrics"]
+        if not (m["metric"] == "no_better_rate_gap" and m["judge"] == "pandalm-7b" and m["value"] < 0)
+    ]
     line = next(x for x in reports.headline(audit) if x.startswith("pandalm-7b"))
     assert "understates" in line and "10.0 points" in line
 
@@ -59,8 +70,12 @@ def test_exclusions_are_mentioned():
 
 
 def test_categorical_audit_without_rates_falls_back_to_agreement():
-    audit = {"task": "categorical", "reference": "human", "judges": ["j"],
-             "metrics": [metric("agreement", "j", 0.8)]}
+    audit = {
+        "task": "categorical",
+        "reference": "human",
+        "judges": ["j"],
+        "metrics": [metric("agreement", "j", 0.8)],
+    }
     assert reports.headline(audit) == ["Raw agreement with human: j 80.0% [76.0, 84.0]."]
 
 

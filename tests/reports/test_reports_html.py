@@ -8,8 +8,16 @@ import json
 import re
 
 import pytest
-from conftest import XSS_IMG, XSS_LINK, XSS_PAYLOAD, XSS_SCRIPT, build_likert_audit, build_pairwise_audit, xss_audit
 from htmlscan import scan
+from report_fixtures import (
+    XSS_IMG,
+    XSS_LINK,
+    XSS_PAYLOAD,
+    XSS_SCRIPT,
+    build_likert_audit,
+    build_pairwise_audit,
+    xss_audit,
+)
 
 import reports
 from reports import html as html_report
@@ -21,8 +29,17 @@ def likert_page():
 
 
 def test_html_has_every_section_and_the_simulated_banner(likert_page):
-    assert {"headline", "judges", "plots", "exclusions", "policy", "slices", "cases", "method",
-            "simulated-banner"} <= likert_page.ids()
+    assert {
+        "headline",
+        "judges",
+        "plots",
+        "exclusions",
+        "policy",
+        "slices",
+        "cases",
+        "method",
+        "simulated-banner",
+    } <= likert_page.ids()
     assert "SIMULATED DATA" in likert_page.text
     for plot in ("plot-forest", "plot-gaps", "plot-outcomes", "plot-confusion", "plot-scores"):
         assert plot in likert_page.ids()
@@ -104,7 +121,10 @@ def test_long_texts_are_collapsed_and_huge_texts_cut():
     audit["cases"]["items"][0]["prompt"] = "short prompt"
     html = reports.render_html(audit)
     page = scan(html)
-    assert "x" * html_report.MAX_TEXT_CHARS in page.text and "x" * (html_report.MAX_TEXT_CHARS + 1) not in page.text
+    assert (
+        "x" * html_report.MAX_TEXT_CHARS in page.text
+        and "x" * (html_report.MAX_TEXT_CHARS + 1) not in page.text
+    )
     assert "46,000 more characters (in audit.json)" in page.text
     assert "texts longer than 4,000 characters" in page.text
     assert re.search(r"<details><summary><span class=\"text-name\">Response b</span>", html)

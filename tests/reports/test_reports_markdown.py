@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from conftest import XSS_SCRIPT, build_big_audit, build_likert_audit, build_pairwise_audit, xss_audit
 from mdtables import markdown_parser, parse_tables
+from report_fixtures import XSS_SCRIPT, build_big_audit, build_likert_audit, build_pairwise_audit, xss_audit
 
 import reports
 from reports.markdown import PR_COMMENT_LIMIT, md_escape
@@ -87,9 +87,18 @@ def test_markdown_of_a_big_audit_fits_a_pull_request_comment():
     audit = build_big_audit()
     for judge in audit["judges"]:  # many slices push the full text over the limit
         for k in range(200):
-            audit["metrics"].append({"metric": "no_better_rate", "judge": judge, "reference": "human",
-                                     "value": 0.3, "ci_low": 0.2, "ci_high": 0.4, "n": 10,
-                                     "slice": f"stage=s{k}"})
+            audit["metrics"].append(
+                {
+                    "metric": "no_better_rate",
+                    "judge": judge,
+                    "reference": "human",
+                    "value": 0.3,
+                    "ci_low": 0.2,
+                    "ci_high": 0.4,
+                    "n": 10,
+                    "slice": f"stage=s{k}",
+                }
+            )
     text = reports.render_markdown(audit)
     assert len(text) < PR_COMMENT_LIMIT
     assert "Left out to fit a pull-request comment" in text

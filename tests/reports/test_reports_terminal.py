@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from conftest import build_likert_audit, build_pairwise_audit, metric
+from report_fixtures import build_likert_audit, build_pairwise_audit, metric
 from rich.console import Console
 
 import reports
