@@ -46,13 +46,27 @@ import pandas as pd
 
 from auditor.datasets import Study, labels_frame
 
-__all__ = ["SimulationParameters", "JudgeParameters", "simulate_study", "truth", "CUTS", "HUMAN_RATERS"]
+__all__ = [
+    "SimulationParameters",
+    "JudgeParameters",
+    "simulate_study",
+    "truth",
+    "CUTS",
+    "HUMAN_RATERS",
+    "DEMO_SEED",
+]
 
 CUTS = (-1.5, -0.5, 0.0627, 1.0627)
 """Default latent thresholds between the ratings 1|2, 2|3, 3|4, 4|5 (the "no difference" band is narrower than the
 rest, so that a 54.6% no-better rate and a 3.18 mean hold together, as in the published figures)."""
 
 HUMAN_RATERS = ("rater1", "rater2", "rater3")
+
+DEMO_SEED = 10
+"""Seed for the demo: the first seed in 0-99 whose sample is typical (human no-better rate within 0.015 and human
+mean within 0.05 of the population values, every LLM judge's mean within 0.07).  With 50 users the sample values
+vary from seed to seed (human no-better rate: standard deviation about 0.028 across seeds; seed 0 happens to give
+0.476), so a demo on an arbitrary seed may sit far from the calibration targets; the coverage tests use all seeds."""
 SCALE = (1, 5, 3)
 NEUTRAL = 3
 
@@ -74,14 +88,14 @@ class SimulationParameters:
 
     mu: float = -0.0668
     cuts: tuple[float, float, float, float] = CUTS
-    sd_user: float = 0.55
-    sd_item: float = 0.72
+    sd_user: float = 0.35
+    sd_item: float = 0.836
     sd_rater: float = 0.6
     source_shift: float = 0.2
     p_mention: float = 0.5
     human_mention_shift: float = 0.035
     user_alpha: float = 2.0
-    judge_user_share: float = 0.3
+    judge_user_share: float = 0.15
     source_rho_shift: float = 0.08
     judges: tuple[JudgeParameters, ...] = field(
         default_factory=lambda: (

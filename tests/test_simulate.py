@@ -168,3 +168,28 @@ def test_written_study_round_trips(tmp_path):
     assert config["task"] == "likert" and config["simulated"] is True and config["reference"] == "human"
     assert config["scale"] == {"min": 1, "max": 5, "neutral": 3}
     assert "SIMULATED" in config["title"]
+
+
+def test_demo_seed_gives_a_typical_sample():
+    from auditor.simulate import DEMO_SEED
+
+    values = truth()
+    table = wide(simulate_study(DEMO_SEED, with_truth=False))
+    assert abs((table["human_median"] <= 3).mean() - values["no_better_rate"]["human"]) < 0.015
+    assert abs(table[list(HUMAN_RATERS)].to_numpy().mean() - 3.18) < 0.05
+    for judge in LLM_JUDGES:
+        assert abs(table[judge].mean() - values["mean_score"][judge]) < 0.07
+
+
+def test_items_of_one_user_are_correlated():
+    """The per-user effect makes clustering matter: user means vary more than independent items would allow."""
+    table = wide(simulate_study(3, n_users=50, n_items=2000, with_truth=False))
+    users = simulate_study(3, n_users=50, n_items=2000, with_truth=False).items.set_index("item_id")[
+        "user_id"
+    ]
+    item_means = table[list(HUMAN_RATERS)].mean(axis=1)
+    by_user = item_means.groupby(users.loc[table.index]).agg(["mean", "size"])
+    within = item_means.groupby(users.loc[table.index]).var().mean()
+    # variance of user means, compared with what independent items would give (within / size)
+    excess = by_user["mean"].var() - (within / by_user["size"]).mean()
+    assert excess > 0.05

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-DATA_ROOT = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+# the same override as tests/conftest.py: AUDITOR_SHARED_DATA, else <repo>/../shared/data
+DATA_ROOT = Path(
+    os.environ.get("AUDITOR_SHARED_DATA", Path(__file__).resolve().parents[2] / ".." / "shared" / "data")
+)
 
 
 def _root_with(folder: str) -> Path:
