@@ -265,20 +265,25 @@ class Chromium:
         except OSError:
             return ""
 
-    def _page_ws_url(self) -> str:
+    def _new_page(self) -> dict[str, Any]:
+        """A fresh tab (its own event stream), made through the DevTools HTTP endpoint."""
         deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/json/list", timeout=5) as response:  # noqa: S310
-                targets = json.loads(response.read())
-            pages = [t for t in targets if t.get("type") == "page" and t.get("webSocketDebuggerUrl")]
-            if pages:
-                return pages[0]["webSocketDebuggerUrl"]
-            time.sleep(0.1)
-        raise RuntimeError("no page target")
+        while True:
+            try:
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{self.port}/json/new?about:blank", method="PUT"
+                )
+                with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (localhost only)
+                    return json.loads(response.read())
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
     def open(self, path: Path, load_timeout: float = 90.0) -> PageSession:
-        """Navigate the page target to ``path`` with every event domain on; returns after the load event."""
-        page = PageSession(WebSocket(self._page_ws_url()))
+        """Open ``path`` in a new tab with every event domain on; returns after the load event."""
+        target = self._new_page()
+        page = PageSession(WebSocket(target["webSocketDebuggerUrl"]))
         self._sessions.append(page)
         for domain in ("Runtime", "Log", "Network", "Page"):
             page.call(f"{domain}.enable")
