@@ -445,7 +445,7 @@ class LLMJudge(Judge):
         """
         planned = {p.key: p for p in self.plan(items, task) if not p.skip}
         path = Path(path)
-        unknown = 0
+        unknown = matched = 0
         errors: dict[str, str] = {}
         try:
             handle = path.open(encoding="utf-8")
@@ -463,6 +463,7 @@ class LLMJudge(Judge):
                 if key not in planned:
                     unknown += 1
                     continue
+                matched += 1
                 response = record.get("response") or {}
                 status = response.get("status_code")
                 body = response.get("body")
@@ -476,7 +477,7 @@ class LLMJudge(Judge):
                 else:
                     error = record.get("error") or (body or {}).get("error") or {"status_code": status}
                     errors[key] = json.dumps(error, ensure_ascii=False)[:500]
-        if unknown and unknown >= len(planned):
+        if unknown and not matched:
             raise InputError(
                 f"none of the {unknown} results matches a request of these items, task and options "
                 "(custom_id is the cache key: same items, template, model and parameters are needed)",

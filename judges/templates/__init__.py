@@ -27,6 +27,7 @@ cache needs).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -136,7 +137,7 @@ def template_from_mapping(data: Mapping[str, Any], *, source: str) -> Template:
         prompt_heading=str(data.get("prompt_heading", Template.prompt_heading)),
     )
     try:
-        _ENV.from_string(template.user)
+        _compiled(template.user)
     except TemplateError as exc:
         raise TemplateProblem(f"template {source}: the user template does not compile: {exc}") from exc
     return template
@@ -325,6 +326,11 @@ def render_profile(profile: Any, view: str) -> str:
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
 
 
+@functools.lru_cache(maxsize=64)
+def _compiled(source: str) -> Any:
+    return _ENV.from_string(source)
+
+
 def _cell(item: Mapping[str, Any], column: str) -> str:
     value = item.get(column)
     return "" if _is_missing(value) else str(value)
@@ -364,7 +370,7 @@ def render_messages(
         "fence": fence,
     }
     try:
-        body = _ENV.from_string(template.user).render(**variables).strip()
+        body = _compiled(template.user).render(**variables).strip()
     except TemplateError as exc:
         raise TemplateProblem(f"template {template.id} failed on item {item.get('item_id')!r}: {exc}") from exc
     profile_text = render_profile(item.get("profile"), profile_view) if "profile" in item else ""

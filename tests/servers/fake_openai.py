@@ -246,6 +246,12 @@ def _make_handler(server: FakeJudgeServer) -> type[BaseHTTPRequestHandler]:
                 self._json(404, {"error": {"message": "not found"}})
 
         def do_POST(self) -> None:  # noqa: N802
+            try:
+                self._post()
+            except (BrokenPipeError, ConnectionResetError):  # the client went away (timeout, kill -9)
+                pass
+
+        def _post(self) -> None:
             started = time.time()
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length)
@@ -270,10 +276,7 @@ def _make_handler(server: FakeJudgeServer) -> type[BaseHTTPRequestHandler]:
             server.record(LoggedRequest(digest, body, attempt, outcome, started, self.path))
             if server.latency:
                 time.sleep(server.latency)
-            try:
-                self._answer(body, fault)
-            except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout) first
-                pass
+            self._answer(body, fault)
 
         def _answer(self, body: dict[str, Any], fault: Fault | None) -> None:
             verdict, probs = server.choose_verdict(body)
@@ -313,6 +316,27 @@ def _make_handler(server: FakeJudgeServer) -> type[BaseHTTPRequestHandler]:
                 self._json(200, _completion(body, "Both answers have their merits, hard to say.", None))
 
     return Handler
+
+
+def make_items(n: int, *, seed: int = 0, profile: bool = True) -> Any:
+    """``n`` small pairwise items with distinct prompts and a structured profile."""
+    rows = []
+    for i in range(n):
+        row = {
+            "item_id": f"item-{i:04d}",
+            "user_id": f"user-{i % 7}",
+            "prompt": f"Question {i} (seed {seed}): how should I plan my week?",
+            "response_a": f"A generic answer number {i}.",
+            "response_b": f"A personalised answer number {i}, for someone who likes running.",
+        }
+        if profile:
+            row["profile"] = json.dumps(
+                {"attributes": ["likes running"], "history": [{"input": f"run plan {i}?", "output": "thanks!"}]}
+            )
+        rows.append(row)
+    import pandas as pd
+
+    return pd.DataFrame(rows)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

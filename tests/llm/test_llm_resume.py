@@ -1,0 +1,184 @@
+"""Resuming after kill -9, the command line, batch files, and the API key never reaching a file."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from judges.cli import main
+from judges.llm import LLMJudge, LLMJudgeConfig
+from tests.servers.fake_openai import body_hash, make_items
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+COMPARED = ["item_id", "judge", "rater", "label", "order", "score", "raw", "exclusion", "probabilities"]
+
+
+def _write_items(path: Path, items: pd.DataFrame) -> Path:
+    items.to_json(path, orient="records", lines=True)
+    return path
+
+
+def _stored_count(cache: Path) -> int:
+    if not cache.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{cache}?mode=ro", uri=True, timeout=1) as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
+    except sqlite3.OperationalError:  # the table is not created yet
+        return 0
+
+
+def _cli(items: Path, base_url: str, cache: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        "judge", str(items), "--judge", "openai:fake-judge", "--base-url", base_url, "--api-key-env", "FAKE_JUDGE_KEY",
+        "--cache", str(cache), "--out", str(out), "--quiet", *extra,
+    ]  # fmt: skip
+
+
+def _read_labels(path: Path) -> pd.DataFrame:
+    return pd.read_json(path, lines=True, dtype=False)[COMPARED].astype(str)
+
+
+def test_kill_9_mid_run_then_rerun_equals_an_uninterrupted_run_and_repeats_no_stored_request(
+    fake_server, tmp_path, monkeypatch
+):
+    server = fake_server(latency=0.03, api_key="sk-fake-judge")
+    items = _write_items(tmp_path / "items.jsonl", make_items(200))
+    cache, out = tmp_path / "cache.sqlite", tmp_path / "labels.jsonl"
+    monkeypatch.setenv("FAKE_JUDGE_KEY", "sk-fake-judge")
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    command = [sys.executable, "-m", "judges.cli", *_cli(items, server.base_url, cache, out, "--concurrency", "2")]
+
+    kill_after = random.Random().randint(10, 170)  # a random point, different on every run
+    process = subprocess.Popen(command, env=env, cwd=tmp_path, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while _stored_count(cache) < kill_after and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert process.poll() is None, f"the run ended before the kill: {process.stderr.read().decode()}"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    process.stderr.close()
+    assert not out.exists(), "an interrupted run leaves no half-written labels file"
+
+    with sqlite3.connect(cache) as conn:
+        stored_before = {body_hash(json.loads(r[0])) for r in conn.execute("SELECT request FROM responses")}
+    assert kill_after <= len(stored_before) < 200
+    server.clear_log()
+    rerun = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    resent = {entry.body_hash for entry in server.log} & stored_before
+    assert not resent, f"{len(resent)} requests with a stored verdict were sent again"
+    assert len(server.log) == 200 - len(stored_before)
+
+    uninterrupted = tmp_path / "uninterrupted.jsonl"
+    assert main(_cli(items, server.base_url, tmp_path / "fresh.sqlite", uninterrupted)) == 0
+    pd.testing.assert_frame_equal(_read_labels(out), _read_labels(uninterrupted))
+
+
+def test_the_api_key_reaches_no_file_no_log_and_no_output(fake_server, tmp_path, monkeypatch, capsys, caplog):
+    sentinel = "sk-SENTINEL-do-not-store-7f1e2d"
+    server = fake_server(api_key=sentinel)
+    monkeypatch.setenv("FAKE_JUDGE_KEY", sentinel)
+    caplog.set_level(logging.DEBUG)
+    items = _write_items(tmp_path / "items.jsonl", make_items(12))
+    cache, out = tmp_path / "cache.sqlite", tmp_path / "labels.jsonl"
+
+    assert main(_cli(items, server.base_url, cache, out, "--orders", "ab,ba", "--price-in", "1")) == 0
+    assert main(_cli(items, server.base_url, cache, tmp_path / "again.csv")) == 0
+    assert main(_cli(items, server.base_url, cache, out, "--batch-export", str(tmp_path / "batch.jsonl"),
+                     "--seed", "3")) == 0  # fmt: skip
+    monkeypatch.setenv("FAKE_JUDGE_KEY", sentinel + "-wrong")
+    assert main(_cli(items, server.base_url, cache, tmp_path / "never.jsonl", "--seed", "4")) == 2
+
+    captured = capsys.readouterr()
+    assert "401" in captured.err and "FAKE_JUDGE_KEY" in captured.err
+    written = [p for p in tmp_path.iterdir() if p.is_file() and p.name != "items.jsonl"]
+    assert {p.name for p in written} >= {"cache.sqlite", "labels.jsonl", "again.csv", "batch.jsonl"}
+    assert not (tmp_path / "never.jsonl").exists()
+    for path in written:
+        assert sentinel.encode() not in path.read_bytes(), path.name
+        assert b"SENTINEL" not in path.read_bytes(), path.name
+    for text in (captured.out, captured.err, caplog.text):
+        assert "SENTINEL" not in text
+
+
+def test_batch_export_then_import_gives_the_labels_of_a_direct_run(fake_server, tmp_path):
+    server = fake_server()
+    items = make_items(20)
+    config = LLMJudgeConfig(model="fake-judge", base_url=server.base_url, progress=False)
+    batch_judge = LLMJudge(config, orders=("ab", "ba"), cache=tmp_path / "batch-cache.sqlite")
+    assert batch_judge.export_batch(items, "pairwise", tmp_path / "requests.jsonl") == 40
+
+    # Play the batch runner: send each line's body to the server, write results in the OpenAI batch format,
+    # leaving one request out and answering one with an error.
+    import urllib.request
+
+    lines = [json.loads(line) for line in (tmp_path / "requests.jsonl").read_text().splitlines()]
+    assert {line["method"] for line in lines} == {"POST"}
+    assert {line["url"] for line in lines} == {"/v1/chat/completions"}
+    results = []
+    for number, line in enumerate(lines[:-1]):
+        if number == 3:
+            results.append({"id": f"batch_req_{number}", "custom_id": line["custom_id"], "response": None,
+                            "error": {"code": "server_error", "message": "boom"}})  # fmt: skip
+            continue
+        request = urllib.request.Request(
+            server.base_url + "/chat/completions",
+            data=json.dumps(line["body"]).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request) as response:
+            body = json.loads(response.read())
+        results.append({"id": f"batch_req_{number}", "custom_id": line["custom_id"],
+                        "response": {"status_code": 200, "request_id": "r", "body": body}, "error": None})  # fmt: skip
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in results))
+
+    imported = batch_judge.import_batch(items, "pairwise", tmp_path / "results.jsonl")
+    direct = LLMJudge(config, orders=("ab", "ba")).judge_items(items, "pairwise")
+
+    assert len(imported) == 40
+    exclusions = imported["exclusion"].dropna().tolist()
+    assert sorted(exclusions) == ["batch_error", "not_in_batch_results"]
+    kept = imported["exclusion"].isna()
+    pd.testing.assert_series_equal(imported.loc[kept, "label"], direct.loc[kept, "label"])
+    # The imported responses sit in the cache under the same keys: a direct run now asks only for the two gaps.
+    before = len(server.log)
+    rerun = LLMJudge(config, orders=("ab", "ba"), cache=batch_judge.cache)
+    rerun.judge_items(items, "pairwise")
+    assert len(server.log) - before == 2 and rerun.stats["sent"] == 2
+
+
+def test_batch_import_refuses_results_of_other_requests(fake_server, tmp_path):
+    server = fake_server()
+    config = LLMJudgeConfig(model="fake-judge", base_url=server.base_url, progress=False)
+    other = tmp_path / "results.jsonl"
+    other.write_text(json.dumps({"custom_id": "0" * 64, "response": {"status_code": 200, "body": {}}}) + "\n")
+    from auditor.errors import InputError
+
+    with pytest.raises(InputError, match="none of the 1 results"):
+        LLMJudge(config).import_batch(make_items(3), "pairwise", other)
+
+
+def test_cli_reports_bad_options_in_one_line_with_exit_code_2(tmp_path, capsys):
+    items = _write_items(tmp_path / "items.jsonl", make_items(2))
+    assert main(["judge", str(items), "--judge", "gpt-4o", "--out", str(tmp_path / "x.jsonl")]) == 2
+    assert main(["judge", str(items), "--judge", "openai:m", "--base-url", "http://127.0.0.1:9/v1",
+                 "--profile-view", "everything", "--out", str(tmp_path / "x.jsonl")]) == 2  # fmt: skip
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"item_id": "1", "response_a": "x"}) + "\n")
+    assert main(["judge", str(bad), "--judge", "openai:m", "--base-url", "http://127.0.0.1:9/v1",
+                 "--out", str(tmp_path / "x.jsonl")]) == 2  # fmt: skip
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 3
+    assert "openai:MODEL" in errors[0] and "profile-view" in errors[1] and "response_b" in errors[2]
