@@ -126,6 +126,9 @@ class RewardModelJudge(Judge):
         The ``judge`` column; default ``rm:<basename of the path or id>``.
     profile_in_prompt
         Put the item's ``profile`` into a system message.
+    allow_untrained_head
+        Accept a checkpoint whose weights do not cover the whole model (a language model or a ``.gguf`` file
+        without a reward head gets a *random* head: rewards that mean nothing). Off by default: that is an error.
 
     Examples
     --------
@@ -145,6 +148,7 @@ class RewardModelJudge(Judge):
         max_length: int = 2048,
         name: str | None = None,
         profile_in_prompt: bool = True,
+        allow_untrained_head: bool = False,
     ) -> None:
         if batch_size < 1:
             raise AuditorError(f"batch_size must be at least 1, got {batch_size}")
@@ -159,6 +163,7 @@ class RewardModelJudge(Judge):
         self.max_length = int(max_length)
         self.name = name or default_judge_name(self.model_path)
         self.profile_in_prompt = profile_in_prompt
+        self.allow_untrained_head = allow_untrained_head
         self.device = select_device(device)
         # The side the judge pads on. Right padding numbers every sequence's positions from 0, which all
         # architectures expect; "left" exists to test that reading the last token by attention mask holds.
@@ -173,9 +178,11 @@ class RewardModelJudge(Judge):
         torch = self._torch
         path = self.model_path
         load_kwargs: dict[str, Any] = {}
+        model_kwargs: dict[str, Any] = {}
         if os.path.isfile(path) and path.endswith(".gguf"):
             load_kwargs["gguf_file"] = os.path.basename(path)
             path = os.path.dirname(os.path.abspath(path))
+            model_kwargs["num_labels"] = 1  # a GGUF file holds a language model; its head is new
         if os.path.exists(path):
             load_kwargs["local_files_only"] = True
         # CPU: float32 (bfloat16 matmuls there are slow and less exact). Accelerators: the checkpoint's dtype.
@@ -183,8 +190,8 @@ class RewardModelJudge(Judge):
         dtype_key = "dtype" if int(transformers.__version__.split(".")[0]) >= 5 else "torch_dtype"
         try:
             tokenizer = transformers.AutoTokenizer.from_pretrained(path, **load_kwargs)
-            model = transformers.AutoModelForSequenceClassification.from_pretrained(
-                path, **load_kwargs, **{dtype_key: dtype}
+            model, loading_info = transformers.AutoModelForSequenceClassification.from_pretrained(
+                path, **load_kwargs, **model_kwargs, **{dtype_key: dtype}, output_loading_info=True
             )
         except ImportError as error:  # e.g. gguf or accelerate missing for a .gguf file
             raise AuditorError(f"cannot load reward model {self.model_path!r}: {error}") from None
@@ -193,6 +200,13 @@ class RewardModelJudge(Judge):
             raise AuditorError(
                 f"cannot load reward model {self.model_path!r} as a {where}: {error}"
             ) from None
+        missing = sorted(loading_info.get("missing_keys") or [])
+        if missing and not self.allow_untrained_head:
+            raise AuditorError(
+                f"{self.model_path!r} is not a complete reward model: {len(missing)} weights are not in the "
+                f"checkpoint and would be random ({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}). "
+                "Use a checkpoint trained as a reward model (or pass allow_untrained_head=True to test the plumbing)"
+            )
         num_labels = model.config.num_labels
         if num_labels != 1:
             raise AuditorError(

@@ -9,6 +9,20 @@ from pathlib import Path
 import pytest
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """Tiny models run fastest on one thread; on a busy 2-core machine, more threads fight (30x slower)."""
+    try:
+        import torch
+    except ImportError:  # the missing-backend tests run without it
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def tiny_reward_model(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., str]:
     """``tiny_reward_model(architecture="llama", chat_template=True)``: the folder of a tiny seeded reward model.

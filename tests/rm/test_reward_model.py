@@ -357,6 +357,19 @@ def test_a_missing_model_raises_a_clear_error(tmp_path):
         RewardModelJudge(str(tmp_path), device="cpu")  # exists, but holds no model
 
 
+def test_a_checkpoint_without_reward_head_is_refused_unless_allowed(llama_reward_model, copy_of):
+    from safetensors.torch import load_file, save_file
+
+    folder = copy_of(llama_reward_model)
+    weights = load_file(folder / "model.safetensors")
+    del weights["score.weight"]
+    save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(AuditorError, match="not a complete reward model: 1 weights .*score.weight"):
+        _judge(folder)
+    judge = _judge(folder, allow_untrained_head=True)
+    assert np.isfinite(judge.score_texts(["hi"], ["Hello!"])).all()
+
+
 def test_options_are_checked(llama_reward_model):
     with pytest.raises(AuditorError, match="batch_size"):
         RewardModelJudge(llama_reward_model, batch_size=0)
