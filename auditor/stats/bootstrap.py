@@ -9,11 +9,12 @@ jackknife, or plain percentile intervals.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 from scipy.special import ndtr, ndtri
+from scipy.stats import t as student_t
 
 Method = Literal["bca", "percentile"]
 
@@ -36,11 +37,12 @@ class Estimate:
     boot: np.ndarray
     jack: np.ndarray | None
     n: int
-    extra: dict = field(default_factory=dict)
+    clusters: int | None = None  # clusters that hold data: the sample size the interval's expansion uses
 
     def __sub__(self, other: Estimate) -> Estimate:
         jack = None if self.jack is None or other.jack is None else self.jack - other.jack
-        return Estimate(self.value - other.value, self.boot - other.boot, jack, min(self.n, other.n))
+        clusters = None if self.clusters is None or other.clusters is None else min(self.clusters, other.clusters)
+        return Estimate(self.value - other.value, self.boot - other.boot, jack, min(self.n, other.n), clusters)
 
     @staticmethod
     def mean(estimates: list[Estimate]) -> Estimate:
@@ -50,16 +52,33 @@ class Estimate:
             boot = np.nanmean(np.vstack([e.boot for e in estimates]), axis=0)
             jacks = [e.jack for e in estimates]
             jack = None if any(j is None for j in jacks) else np.nanmean(np.vstack(jacks), axis=0)
-        return Estimate(value, boot, jack, int(sum(e.n for e in estimates)))
+        clusters = [e.clusters for e in estimates if e.clusters is not None]
+        return Estimate(value, boot, jack, int(sum(e.n for e in estimates)), max(clusters) if clusters else None)
 
 
-def interval(est: Estimate, level: float = 0.95, method: Method = "bca") -> tuple[float, float]:
-    """Two-sided interval at ``level`` from the replicates (NaN replicates, e.g. an undefined kappa, are dropped)."""
+def expanded_tail(alpha: float, clusters: int | None) -> float:
+    """Hesterberg's small-sample expansion: the tail probability whose normal quantile is the Student-t quantile
+    with ``G - 1`` degrees of freedom scaled by ``sqrt(G / (G - 1))``, so that a percentile-type interval from
+    ``G`` clusters is as wide as a t interval would be (percentile intervals are too narrow for small ``G``)."""
+    if clusters is None or clusters < 3:
+        return alpha
+    g = float(clusters)
+    return float(ndtr(np.sqrt(g / (g - 1.0)) * student_t.ppf(alpha, g - 1.0)))
+
+
+def interval(est: Estimate, level: float = 0.95, method: Method = "bca", expand: bool = True) -> tuple[float, float]:
+    """Two-sided interval at ``level`` from the replicates (NaN replicates, e.g. an undefined kappa, are dropped).
+
+    ``bca``: bias-corrected and accelerated, the acceleration from the leave-one-cluster-out jackknife;
+    ``percentile``: plain quantiles.  With ``expand`` the tail probabilities follow :func:`expanded_tail`.
+    """
     boot = est.boot[np.isfinite(est.boot)]
     theta = est.value
     if boot.size < 10 or not np.isfinite(theta):
         return float("nan"), float("nan")
     alpha = (1.0 - level) / 2.0
+    if expand:
+        alpha = expanded_tail(alpha, est.clusters)
     if np.all(boot == boot[0]):
         return float(boot[0]), float(boot[0])
     quantiles = np.array([alpha, 1.0 - alpha])
@@ -110,21 +129,27 @@ class Resampler:
         boot_sums = (self.weights @ flat).reshape((self.resamples,) + per_cluster.shape[1:])
         value = float(np.asarray(fn(total[None, ...]))[0])
         boot = np.asarray(fn(boot_sums), dtype=float)
+        occupied = np.flatnonzero(np.any(flat != 0, axis=1))
         jack = None
         if self.jackknife:
-            jack = np.asarray(fn(total[None, ...] - per_cluster), dtype=float)
-        return Estimate(value, boot, jack, n)
+            # leaving out an empty cluster changes nothing: only occupied clusters enter the jackknife
+            jack = np.asarray(fn(total[None, ...] - per_cluster[occupied]), dtype=float)
+        return Estimate(value, boot, jack, n, int(occupied.size))
 
-    def weighted(self, fn: Callable[[np.ndarray], np.ndarray], n: int, chunk: int = 256) -> Estimate:
-        """``fn`` maps a ``(R, G)`` matrix of cluster weights to ``R`` values (for statistics that re-rank)."""
+    def weighted(self, fn: Callable[[np.ndarray], np.ndarray], n: int, occupied: np.ndarray,
+                 chunk: int = 256) -> Estimate:
+        """``fn`` maps a ``(R, G)`` matrix of cluster weights to ``R`` values (for statistics that re-rank);
+        ``occupied`` lists the clusters that hold data (the others are left out of the jackknife)."""
         value = float(np.asarray(fn(np.ones((1, self.n_clusters))))[0])
         boot = np.concatenate(
             [np.asarray(fn(self.weights[i : i + chunk]), float) for i in range(0, self.resamples, chunk)]
         ) if self.resamples else np.zeros(0)
         jack = None
         if self.jackknife:
-            eye = np.ones((self.n_clusters, self.n_clusters)) - np.eye(self.n_clusters)
-            jack = np.concatenate(
-                [np.asarray(fn(eye[i : i + chunk]), float) for i in range(0, self.n_clusters, chunk)]
-            )
-        return Estimate(value, boot, jack, n)
+            parts = []
+            for i in range(0, occupied.size, chunk):
+                block = np.ones((min(chunk, occupied.size - i), self.n_clusters))
+                block[np.arange(block.shape[0]), occupied[i : i + chunk]] = 0.0
+                parts.append(np.asarray(fn(block), float))
+            jack = np.concatenate(parts) if parts else None
+        return Estimate(value, boot, jack, n, int(occupied.size))

@@ -96,7 +96,8 @@ def correlation_metrics(p: Pairing, rs: Resampler) -> dict[str, Estimate]:
     def spearman(weights: np.ndarray) -> np.ndarray:
         return co.spearman_weighted(x, y, weights[:, cluster])
 
-    out["spearman"] = rs.weighted(spearman, n, chunk=64)
+    occupied = np.unique(cluster)
+    out["spearman"] = rs.weighted(spearman, n, occupied, chunk=64)
 
     def kendall(weights: np.ndarray) -> np.ndarray:
         res = np.empty(weights.shape[0])
@@ -105,7 +106,7 @@ def correlation_metrics(p: Pairing, rs: Resampler) -> dict[str, Estimate]:
             res[i] = sps.kendalltau(x[idx], y[idx]).statistic if idx.size > 1 else np.nan
         return res
 
-    out["kendall_tau_b"] = rs.weighted(kendall, n, chunk=64)
+    out["kendall_tau_b"] = rs.weighted(kendall, n, occupied, chunk=64)
     return out
 
 
