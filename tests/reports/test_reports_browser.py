@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -72,6 +73,19 @@ def keep_screenshot(png: bytes, name: str, tmp_path: Path) -> Path:
     return path
 
 
+def natural_key(text: str) -> list:
+    """``item-2`` before ``item-10``, as the page's numeric localeCompare sorts."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+def set_control(page, element_id: str, value: str, event: str = "change") -> None:
+    """Set a form control like a user would and fire its event (values passed as JSON, never spliced raw)."""
+    page.evaluate(
+        f"(() => {{ const c = document.getElementById({json.dumps(element_id)}); c.value = {json.dumps(value)};"
+        f" c.dispatchEvent(new Event({json.dumps(event)})); }})()"
+    )
+
+
 def assert_clean(page, path: Path) -> None:
     assert page.console_errors() == []
     assert page.requests() == [path.resolve().as_uri()]
@@ -102,20 +116,14 @@ def test_demo_report_opens_from_disk_cleanly_and_looks_like_a_report(browser, tm
     # the case browser: filter by the first judge, then by disagreement type, then by a user
     judge = page.evaluate("document.querySelector('#f-judge option:nth-child(2)').value")
     total = page.evaluate("document.querySelectorAll('article.case').length")
-    page.evaluate(
-        "(() => { const s = document.getElementById('f-judge'); s.value = %s;"
-        " s.dispatchEvent(new Event('change')); })()" % json.dumps(judge)
-    )
+    set_control(page, "f-judge", judge)
     visible = page.evaluate(
         "[...document.querySelectorAll('article.case')].filter(a => !a.hidden)"
         ".map(a => JSON.parse(a.dataset.pairs).map(p => p[0]))"
     )
     assert 0 < len(visible) <= total
     assert all(judge in judges for judges in visible)
-    page.evaluate(
-        "(() => { const s = document.getElementById('f-type'); s.value = 'judge_better_reference_no_better';"
-        " s.dispatchEvent(new Event('change')); })()"
-    )
+    set_control(page, "f-type", "judge_better_reference_no_better")
     pairs = page.evaluate(
         "[...document.querySelectorAll('article.case')].filter(a => !a.hidden)"
         ".map(a => JSON.parse(a.dataset.pairs))"
@@ -123,10 +131,9 @@ def test_demo_report_opens_from_disk_cleanly_and_looks_like_a_report(browser, tm
     assert all([judge, "judge_better_reference_no_better"] in p for p in pairs)
     count = page.evaluate("document.getElementById('f-count').textContent")
     assert count == f"{len(pairs)} of {total} shown"
-    page.evaluate(
-        "(() => { const s = document.getElementById('f-sort'); s.value = 'item';"
-        " s.dispatchEvent(new Event('change')); })()"
-    )
+    set_control(page, "f-sort", "item")
+    items = page.evaluate("[...document.querySelectorAll('article.case')].map(a => a.dataset.item)")
+    assert items == sorted(items, key=natural_key)
     page.drain(0.2)
     assert page.console_errors() == []
 
@@ -151,15 +158,9 @@ def test_payloads_from_the_data_show_as_text_and_run_nothing(browser, tmp_path):
         assert payload in text
     assert XSS_PAYLOAD in text
     # the evil judge works as a filter value, and searching for the payload finds its case
-    page.evaluate(
-        "(() => { const s = document.getElementById('f-judge');"
-        " s.value = '<script>window.__pwned=4</script>evil|judge'; s.dispatchEvent(new Event('change')); })()"
-    )
+    set_control(page, "f-judge", "<script>window.__pwned=4</script>evil|judge")
     assert page.evaluate("document.getElementById('f-count').textContent").startswith("1 of ")
-    page.evaluate(
-        "(() => { const t = document.getElementById('f-text'); t.value = 'onerror=\"window.__pwned=5\"';"
-        " t.dispatchEvent(new Event('input')); })()"
-    )
+    set_control(page, "f-text", 'onerror="window.__pwned=5"', "input")
     assert page.evaluate("document.getElementById('f-count').textContent").startswith("1 of ")
     page.drain(0.3)
     assert page.evaluate("typeof window.__pwned") == "undefined"
