@@ -31,3 +31,11 @@ def big_audit() -> dict:
 @pytest.fixture
 def copy_of():
     return copy.deepcopy
+
+
+@pytest.fixture
+def no_plots(monkeypatch):
+    """Render HTML without figures, for tests about something else (figures take most of the render time)."""
+    from reports import plots
+
+    monkeypatch.setattr(plots, "ALL_PLOTS", {})

@@ -97,7 +97,7 @@ def test_payloads_in_every_field_come_out_as_text():
     assert page.find("option", value="<script>window.__pwned=4</script>evil|judge")
 
 
-def test_case_cards_hold_filter_data_and_key_cases_come_first():
+def test_case_cards_hold_filter_data_and_key_cases_come_first(no_plots):
     audit = build_likert_audit(shown=30)
     page = scan(reports.render_html(audit))
     cards = page.find("article")
@@ -115,7 +115,7 @@ def test_case_cards_hold_filter_data_and_key_cases_come_first():
         assert label in text
 
 
-def test_long_texts_are_collapsed_and_huge_texts_cut():
+def test_long_texts_are_collapsed_and_huge_texts_cut(no_plots):
     audit = build_likert_audit(shown=2)
     audit["cases"]["items"][0]["response_b"] = "x" * 50_000
     audit["cases"]["items"][0]["prompt"] = "short prompt"
@@ -131,14 +131,14 @@ def test_long_texts_are_collapsed_and_huge_texts_cut():
     assert re.search(r"<div class=\"text-name\">Prompt</div>\s*<pre class=\"text\">short prompt</pre>", html)
 
 
-def test_renderer_caps_cases_itself_when_the_core_did_not():
+def test_renderer_caps_cases_itself_when_the_core_did_not(no_plots):
     audit = build_likert_audit(shown=1_200)
     page = scan(reports.render_html(audit))
     assert len(page.find("article")) == html_report.MAX_CASES
     assert "this report shows 500 of the 1,200 cases in the audit file" in " ".join(page.text.split())
 
 
-def test_case_without_optional_fields_renders():
+def test_case_without_optional_fields_renders(no_plots):
     audit = build_pairwise_audit()
     audit["cases"] = {"items": [{"item_id": "only-id"}, {"verdicts": [{"judge": "j"}]}, "not a dict"]}
     page = scan(reports.render_html(audit))
