@@ -165,6 +165,8 @@ class RewardModelJudge(Judge):
         self.profile_in_prompt = profile_in_prompt
         self.allow_untrained_head = allow_untrained_head
         self.device = select_device(device)
+        # Sort by length before batching (switch off only to measure what the sorting saves).
+        self.sort_by_length = True
         # The side the judge pads on. Right padding numbers every sequence's positions from 0, which all
         # architectures expect; "left" exists to test that reading the last token by attention mask holds.
         self._padding_side = "right"
@@ -308,7 +310,8 @@ class RewardModelJudge(Judge):
                 continue
             encoded.append((index, ids))
         # Longest first: similar lengths share a batch (little padding), and memory trouble shows up at once.
-        encoded.sort(key=lambda pair: len(pair[1]), reverse=True)
+        if self.sort_by_length:
+            encoded.sort(key=lambda pair: len(pair[1]), reverse=True)
         for start in range(0, len(encoded), self.batch_size):
             batch = encoded[start : start + self.batch_size]
             values = self._forward([ids for _, ids in batch])

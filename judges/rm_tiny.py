@@ -51,12 +51,15 @@ def build_tiny_reward_model(
     chat_template: bool = True,
     seed: int = 0,
     vocab_size: int = 512,
+    hidden_size: int = 32,
+    layers: int = 2,
 ) -> str:
     """Write a tiny reward model (config, weights, tokenizer) to ``directory`` and return its path.
 
     BERT gets no chat template (encoder reward models are used without one), so it goes through the plain
     join and the tokenizer's own special tokens. The tokenizer has no pad token and the model config no ``pad_token_id``, as many released causal-LM
-    checkpoints: the judge must cope.
+    checkpoints: the judge must cope. ``hidden_size`` (a multiple of 4) and ``layers`` make it less tiny, for
+    benchmarks where compute rather than per-call overhead should dominate.
     """
     torch, transformers = _import_backend()
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
@@ -91,9 +94,9 @@ def build_tiny_reward_model(
     if architecture == "llama":
         config = transformers.LlamaConfig(
             vocab_size=size,
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
+            hidden_size=hidden_size,
+            intermediate_size=2 * hidden_size,
+            num_hidden_layers=layers,
             num_attention_heads=4,
             num_key_value_heads=2,
             max_position_embeddings=1024,
@@ -105,8 +108,8 @@ def build_tiny_reward_model(
     elif architecture == "gpt2":
         config = transformers.GPT2Config(
             vocab_size=size,
-            n_embd=32,
-            n_layer=2,
+            n_embd=hidden_size,
+            n_layer=layers,
             n_head=4,
             n_positions=1024,
             bos_token_id=tokenizer.bos_token_id,
@@ -117,9 +120,9 @@ def build_tiny_reward_model(
     elif architecture == "bert":
         config = transformers.BertConfig(
             vocab_size=size,
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
+            hidden_size=hidden_size,
+            intermediate_size=2 * hidden_size,
+            num_hidden_layers=layers,
             num_attention_heads=4,
             max_position_embeddings=1024,
             initializer_range=1.0,  # a random BERT's [CLS] barely depends on the input at the default 0.02

@@ -45,6 +45,8 @@ def test_scores_do_not_depend_on_batch_size(tiny_reward_model, varied_texts, arc
     assert np.std(reference) > 1000 * TOLERANCE
     for batch_size in (8, 32):
         np.testing.assert_allclose(by_batch_size[batch_size], reference, rtol=0, atol=TOLERANCE)
+    judge.batch_size, judge.sort_by_length = 8, False  # batches in input order: more padding, same scores
+    np.testing.assert_allclose(judge.score_texts(prompts, responses), reference, rtol=0, atol=TOLERANCE)
 
 
 @pytest.mark.parametrize("architecture", ["llama", "gpt2", "bert"])
