@@ -70,7 +70,7 @@ def _section(title: str, body: str, level: int = 2) -> str:
 def _tables(v: AuditView, slice_: str | None, level: int) -> list[str]:
     parts = []
     for table in metric_tables(v, slice_):
-        note = f"\n\n<sub>{md_escape(table.note)}</sub>" if table.note else ""
+        note = f"\n\n<sub>{md_escape(table.note)}</sub>" if table.note and slice_ is None else ""
         parts.append(_section(md_escape(table.title), md_table(table) + note, level))
     return parts
 

@@ -52,10 +52,11 @@ def _n_of(v: AuditView, judge: str, reference: str, metrics: list[str], slice_: 
     return "—"
 
 
-def _ceiling_label(v: AuditView) -> str:
-    if v.reference == "human":
-        return "human raters (ceiling)"
-    return f"{v.reference} raters (ceiling)"
+def _ceiling_label(v: AuditView, slice_: str | None = None) -> str:
+    raters = "human raters" if v.reference == "human" else f"{v.reference} raters"
+    if slice_ is not None and slice_.startswith("raters="):
+        return f"{raters} ({slice_.split('=', 1)[1]})"  # one pair of raters, not the leave-one-out ceiling
+    return f"{raters} (ceiling)"
 
 
 def agreement_table(
@@ -91,7 +92,7 @@ def agreement_table(
         return table
     if any(v.own(m, slice_) for m in metrics):
         table.rows.append(
-            [_ceiling_label(v), _n_of(v, v.reference, v.reference, metrics, slice_)]
+            [_ceiling_label(v, slice_), _n_of(v, v.reference, v.reference, metrics, slice_)]
             + [fmt_estimate(v.own(m, slice_)) for m in metrics]
         )
         table.row_roles.append("ceiling")

@@ -6,9 +6,9 @@ import copy
 import io
 
 import pytest
+from htmlscan import scan
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from htmlscan import scan
 from report_fixtures import build_likert_audit, build_pairwise_audit
 from rich.console import Console
 
@@ -25,10 +25,30 @@ ISSUE_2_MINIMAL = {
     "exclusions": [{"judge": "j", "reason": "unparseable", "count": 2}],
     "warnings": [],
     "metrics": [
-        {"metric": "no_better_rate", "judge": "human", "reference": "human", "value": 0.5, "n": 10, "p_value": None},
-        {"metric": "no_better_rate", "judge": "j", "reference": "human", "value": 0.3, "n": 8, "p_value": None},
-        {"metric": "no_better_rate_gap", "judge": "j", "reference": "human", "value": -0.2, "n": 8,
-         "p_value": 0.04},
+        {
+            "metric": "no_better_rate",
+            "judge": "human",
+            "reference": "human",
+            "value": 0.5,
+            "n": 10,
+            "p_value": None,
+        },
+        {
+            "metric": "no_better_rate",
+            "judge": "j",
+            "reference": "human",
+            "value": 0.3,
+            "n": 8,
+            "p_value": None,
+        },
+        {
+            "metric": "no_better_rate_gap",
+            "judge": "j",
+            "reference": "human",
+            "value": -0.2,
+            "n": 8,
+            "p_value": 0.04,
+        },
         {"metric": "cohen_kappa", "judge": "j", "reference": "human", "value": 0.4, "n": 8, "p_value": None},
     ],
 }
@@ -55,8 +75,17 @@ def test_minimal_issue_2_audit_renders_with_values_and_default_policy(no_plots):
     assert "unparseable" in out["terminal"] and "unparseable" in page
 
 
-@pytest.mark.parametrize("audit", [{}, {"metrics": None}, {"metrics": "oops"}, {"cases": []}, {"judges": "j"},
-                                   {"metrics": [{"metric": "x"}, None, 3, {"judge": "j"}]}])
+@pytest.mark.parametrize(
+    "audit",
+    [
+        {},
+        {"metrics": None},
+        {"metrics": "oops"},
+        {"cases": []},
+        {"judges": "j"},
+        {"metrics": [{"metric": "x"}, None, 3, {"judge": "j"}]},
+    ],
+)
 def test_broken_shapes_do_not_raise(audit, no_plots):
     out = render_all(audit)
     assert "Judge audit" in out["markdown"]
