@@ -91,18 +91,17 @@ def pairwise_label(score: float, tie_margin: float = 0.0) -> str | None:
     return "tie"
 
 
-def _is_missing_text(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    return not str(value).strip()
-
-
 def _text(value: Any) -> str:
-    """A cell as text: missing (None / NaN / pd.NA) becomes the empty string."""
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
+    """A cell as text: missing (None / NaN / pd.NA / NaT) becomes the empty string."""
+    if value is None:
         return ""
+    if isinstance(value, str):
+        return value
+    try:
+        if pd.isna(value) is True:
+            return ""
+    except (TypeError, ValueError):
+        pass
     return str(value)
 
 
@@ -282,7 +281,7 @@ class RewardModelJudge(Judge):
         profiles: Sequence[str | None] | None = None,
     ) -> np.ndarray:
         """Reward of each (prompt, response[, profile]); NaN where the text cannot be scored (see ``exclusion``)."""
-        rewards, _ = self._score_with_reasons(prompts, responses, profiles)
+        rewards, _, _ = self._score_with_reasons(prompts, responses, profiles)
         return rewards
 
     def _score_with_reasons(
@@ -290,7 +289,8 @@ class RewardModelJudge(Judge):
         prompts: Sequence[Any],
         responses: Sequence[Any],
         profiles: Sequence[Any] | None = None,
-    ) -> tuple[np.ndarray, list[str | None]]:
+    ) -> tuple[np.ndarray, list[str | None], list[str | None]]:
+        """Rewards (NaN where not scored), the exclusion reason of each text and a short detail of it."""
         if len(prompts) != len(responses):
             raise AuditorError(f"{len(prompts)} prompts but {len(responses)} responses")
         if profiles is not None and len(profiles) != len(prompts):
@@ -298,15 +298,18 @@ class RewardModelJudge(Judge):
         count = len(prompts)
         rewards = np.full(count, np.nan, dtype=np.float64)
         reasons: list[str | None] = [None] * count
+        details: list[str | None] = [None] * count
         encoded: list[tuple[int, list[int]]] = []
         for index in range(count):
-            if _is_missing_text(responses[index]):
-                reasons[index] = "empty_response"
+            response = _text(responses[index])
+            if not response.strip():
+                reasons[index], details[index] = "empty_response", "empty response"
                 continue
             profile = _text(profiles[index]) if profiles is not None else None
-            ids = self._encode(self.render(_text(prompts[index]), _text(responses[index]), profile))
+            ids = self._encode(self.render(_text(prompts[index]), response, profile))
             if len(ids) > self.max_length:
                 reasons[index] = "too_long"
+                details[index] = f"{len(ids)} tokens > max_length {self.max_length}"
                 continue
             encoded.append((index, ids))
         # Longest first: similar lengths share a batch (little padding), and memory trouble shows up at once.
@@ -317,7 +320,7 @@ class RewardModelJudge(Judge):
             values = self._forward([ids for _, ids in batch])
             for (index, _), value in zip(batch, values, strict=True):
                 rewards[index] = value
-        return rewards, reasons
+        return rewards, reasons, details
 
     def _forward(self, sequences: list[list[int]]) -> np.ndarray:
         """Rewards of one batch of token id lists, padded here on ``self._padding_side``."""
@@ -394,12 +397,10 @@ class RewardModelJudge(Judge):
         profiles = list(items["profile"]) if "profile" in items.columns else None
 
         if task == "score":
-            rewards, reasons = self._score_with_reasons(prompts, list(items["response"]), profiles)
-            scores = rewards
+            scores, reasons, raws = self._score_with_reasons(prompts, list(items["response"]), profiles)
             labels: list[str | None] = [None] * count
-            raws: list[str | None] = [None] * count
         else:
-            both_rewards, both_reasons = self._score_with_reasons(
+            both_rewards, both_reasons, both_details = self._score_with_reasons(
                 prompts + prompts,
                 list(items["response_a"]) + list(items["response_b"]),
                 None if profiles is None else profiles + profiles,
@@ -411,10 +412,14 @@ class RewardModelJudge(Judge):
             ]
             scores = reward_b - reward_a
             labels = [pairwise_label(float(value), self.tie_margin) for value in scores]
-            raws = [
-                None if reason else f"r_a={a:.6g} r_b={b:.6g}"
-                for a, b, reason in zip(reward_a, reward_b, reasons, strict=True)
-            ]
+            raws = []
+            for index in range(count):
+                detail_a, detail_b = both_details[index], both_details[count + index]
+                if reasons[index] is None:
+                    raws.append(f"r_a={reward_a[index]:.6g} r_b={reward_b[index]:.6g}")
+                else:
+                    parts = [f"response_{side}: {d}" for side, d in (("a", detail_a), ("b", detail_b)) if d]
+                    raws.append("; ".join(parts))
         # The dtypes of judges.base.judgments_to_frame, so that labels of every judge concatenate cleanly.
         return pd.DataFrame(
             {

@@ -234,6 +234,7 @@ def test_empty_responses_are_excluded_and_the_rest_still_scored(llama_judge):
     items.loc[1, "response_a"] = ""
     items.loc[2, "response_b"] = "   \n"
     items.loc[3, "response_b"] = None
+    items.loc[3, "response_a"] = pd.NA
     labels = llama_judge.judge_items(items)
     assert list(labels["exclusion"].fillna("-")) == [
         "-",
@@ -241,6 +242,11 @@ def test_empty_responses_are_excluded_and_the_rest_still_scored(llama_judge):
         "empty_response",
         "empty_response",
         "-",
+    ]
+    assert list(labels["raw"].iloc[1:4]) == [
+        "response_a: empty response",
+        "response_b: empty response",
+        "response_a: empty response; response_b: empty response",
     ]
     excluded = labels["exclusion"].notna()
     assert labels.loc[excluded, "label"].isna().all() and labels.loc[excluded, "score"].isna().all()
@@ -271,6 +277,7 @@ def test_conversations_longer_than_max_length_are_excluded_not_truncated(llama_r
     )
     labels = judge.judge_items(items, task="score")
     assert list(labels["exclusion"].fillna("-")) == ["-", "too_long"]
+    assert labels.loc[1, "raw"].endswith("tokens > max_length 24")
     assert not pd.isna(labels.loc[0, "score"]) and pd.isna(labels.loc[1, "score"])
 
 
