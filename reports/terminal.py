@@ -15,7 +15,7 @@ from rich.panel import Panel
 from rich.table import Table as RichTable
 from rich.text import Text
 
-from reports._view import policy_text, view
+from reports._view import PRIMARY_CORRELATION, policy_text, view
 from reports.headline import headline
 from reports.tables import Table, agreement_table, exclusions_table, gap_table, outcome_table, warnings_table
 
@@ -25,6 +25,29 @@ ROLE_STYLES = {"ceiling": "bold yellow", "reference": "bold", "judge": ""}
 def _stacked(cell: str) -> str:
     """``0.377 [0.279, 0.458], p_adj = 0.02`` on three short lines, for narrow terminals."""
     return cell.replace(" [", "\n[", 1).replace(", p", "\np", 1)
+
+
+TERMINAL_METRICS = {
+    "outcomes": ("win_rate", "no_better_rate", "mean_score"),
+    "gaps": ("no_better_rate_gap", "mean_score_gap"),
+}
+
+
+def _keep_columns(table: Table, metrics: tuple[str, ...]) -> Table:
+    """The table with only its text columns and the given metrics' columns (for narrow terminals)."""
+    keep = [i for i, name in enumerate(table.metric_columns) if i < 2 or name in metrics]
+    if len(keep) <= 2:
+        return table
+    return Table(
+        key=table.key,
+        title=table.title,
+        columns=[table.columns[i] for i in keep],
+        rows=[[row[i] for i in keep] for row in table.rows],
+        row_roles=table.row_roles,
+        note=table.note,
+        metric_columns=[table.metric_columns[i] for i in keep],
+        text_columns=table.text_columns,
+    )
 
 
 def _rich_table(table: Table, narrow: bool = False) -> RichTable:
@@ -65,11 +88,21 @@ def render_terminal(audit: Mapping[str, Any], console: Console | None = None) ->
         outcome_table(v, ascii_only=True),
         gap_table(v, ascii_only=True),
     ):
+        if narrow and table.key == "agreement":
+            lead = (v.primary_agreement(), v.first_present(PRIMARY_CORRELATION))
+            table = _keep_columns(table, ("agreement",) + tuple(m for m in lead if m))
+        elif narrow and table.key in TERMINAL_METRICS:
+            table = _keep_columns(table, TERMINAL_METRICS[table.key])
         if table:
             console.print(_rich_table(table, narrow))
     for table in (exclusions_table(v), warnings_table(v)):
         if table:
             console.print(_rich_table(table))
     console.print(Text("Policy: ", style="bold") + Text(policy_text(v)))
+    notes = []
+    if narrow:
+        notes.append("every rate and gap")
     if v.slices:
-        console.print(Text(f"Sliced metrics ({', '.join(v.slices)}) are in the Markdown and HTML reports."))
+        notes.append(f"sliced metrics ({', '.join(v.slices)})")
+    if notes:
+        console.print(Text(f"More in report.md / report.html: {'; '.join(notes)}.", style="dim"))

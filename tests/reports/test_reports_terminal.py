@@ -42,3 +42,12 @@ def test_terminal_survives_an_empty_audit():
 def test_default_console_writes_to_stdout(capsys):
     reports.render_terminal(build_pairwise_audit())
     assert "Cohen's kappa" in capsys.readouterr().out
+
+
+def test_narrow_terminal_keeps_the_lead_columns_and_points_to_the_files():
+    text = _render(build_likert_audit(), width=100)
+    assert "No better" in text and "No-better gap" in text and "Tie gap" not in text
+    assert "Gwet" not in text
+    assert "More in report.md / report.html: every rate and gap" in text
+    wide = _render(build_likert_audit(), width=220)
+    assert "Tie" in wide and "Loss gap" not in wide and "Win gap" in wide
