@@ -41,6 +41,9 @@ MAX_RAW_CHARS = 3_000
 PREVIEW_CHARS = 160
 INLINE_CHARS = 280  # texts up to this length are shown open; longer ones are collapsed in <details>
 CASE_BUDGET_CHARS = 5_000_000
+MAX_VERDICTS = 60  # verdict rows per case (a judge sampled many times can have hundreds)
+MAX_REFERENCE_LABELS = 25
+ROW_OVERHEAD_CHARS = 400  # markup per verdict row, counted against the budget
 TEXT_FIELDS = (
     ("prompt", "Prompt"),
     ("profile", "Profile"),
@@ -96,12 +99,17 @@ def _str(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _seq(value: Any) -> list[Any]:
+    """A list for a list or tuple; anything else (null, a string, a number, a dict) counts as empty."""
+    return list(value) if isinstance(value, (list, tuple)) else []
+
+
 def _case_view(index: int, item: Mapping[str, Any], reference: str) -> CaseView:
     texts = [
         _case_text(label, item.get(key)) for key, label in TEXT_FIELDS if item.get(key) not in (None, "")
     ]
     disagreements = []
-    for row in item.get("disagreements") or []:
+    for row in _seq(item.get("disagreements")):
         if not isinstance(row, Mapping):
             continue
         kind = _str(row.get("type")) or "other"
@@ -115,9 +123,8 @@ def _case_view(index: int, item: Mapping[str, Any], reference: str) -> CaseView:
         )
     disagreeing = {d["judge"] for d in disagreements}
     verdicts = []
-    for row in item.get("verdicts") or []:
-        if not isinstance(row, Mapping):
-            continue
+    all_verdicts = [row for row in _seq(item.get("verdicts")) if isinstance(row, Mapping)]
+    for row in all_verdicts[:MAX_VERDICTS]:
         raw = (
             _case_text("Raw output", row.get("raw"), MAX_RAW_CHARS)
             if row.get("raw") not in (None, "")
@@ -145,7 +152,7 @@ def _case_view(index: int, item: Mapping[str, Any], reference: str) -> CaseView:
         item_id=_str(item.get("item_id")),
         user_id=_str(item.get("user_id")),
         reference_label=_str(item.get("reference_label")),
-        reference_labels=[_str(x) for x in item.get("reference_labels") or [] if x is not None],
+        reference_labels=[_str(x) for x in _seq(item.get("reference_labels"))[:MAX_REFERENCE_LABELS]],
         texts=texts,
         verdicts=verdicts,
         disagreements=disagreements,
@@ -154,10 +161,14 @@ def _case_view(index: int, item: Mapping[str, Any], reference: str) -> CaseView:
         pairs_json=json.dumps([[d["judge"], d["type"]] for d in disagreements]),
         key=KEY_DISAGREEMENT in types,
     )
+    if len(all_verdicts) > MAX_VERDICTS:
+        case.extra["verdicts"] = f"{MAX_VERDICTS} of {len(all_verdicts)} shown"
     for key in ("source", "stage"):
         if item.get(key) not in (None, ""):
             case.extra[key] = _str(item.get(key))
-    case.size = sum(len(t.text) for t in texts) + sum(len(v["raw"].text) if v["raw"] else 0 for v in verdicts)
+    case.size = sum(len(t.text) for t in texts) + sum(
+        ROW_OVERHEAD_CHARS + (len(v["raw"].text) if v["raw"] else 0) for v in verdicts
+    )
     return case
 
 
@@ -177,7 +188,7 @@ class CaseBrowser:
 
 def case_browser(v: AuditView) -> CaseBrowser:
     """The cases the report shows: at most ``MAX_CASES``, key disagreements first when it has to choose."""
-    items = [item for item in v.cases.get("items") or [] if isinstance(item, Mapping)]
+    items = [item for item in _seq(v.cases.get("items")) if isinstance(item, Mapping)]
     supplied = len(items)
     reasons = []
     if supplied > MAX_CASES:
@@ -186,7 +197,7 @@ def case_browser(v: AuditView) -> CaseBrowser:
             for i, item in enumerate(items)
             if any(
                 isinstance(d, Mapping) and d.get("type") == KEY_DISAGREEMENT
-                for d in item.get("disagreements") or []
+                for d in _seq(item.get("disagreements"))
             )
         ]
         chosen = set(key[:MAX_CASES])

@@ -149,8 +149,8 @@ def confusion_matrices(audit: Mapping[str, Any]) -> Figure | None:
             continue
         if matrix.ndim != 2 or matrix.size == 0:
             continue
-        categories = entry.get("categories") or v.raw.get("categories") or []
-        labels = [str(c) for c in categories]
+        categories = entry.get("categories") or v.raw.get("categories")
+        labels = [str(c) for c in categories] if isinstance(categories, (list, tuple)) else []
         if len(labels) != matrix.shape[0] or len(labels) != matrix.shape[1]:
             labels = [str(i) for i in range(max(matrix.shape))]
         entries.append(
@@ -171,6 +171,8 @@ def confusion_matrices(audit: Mapping[str, Any]) -> Figure | None:
             matrix,
             cmap="Blues",
             norm=mcolors.Normalize(vmin=0, vmax=max(matrix.max(), 1)),
+            rasterized=matrix.size
+            > 900,  # beyond 30 x 30 cells an embedded image is far smaller than vectors
         )
         ax.set_aspect("equal")
         ax.invert_yaxis()

@@ -109,13 +109,15 @@ def _drop_paths(audit: dict, data: st.DataObject) -> dict:
         node = nodes.pop()
         items = list(node.items()) if isinstance(node, dict) else list(enumerate(node))
         for key, value in items:
-            action = data.draw(st.sampled_from(["keep"] * 6 + ["drop", "null", "string"]))
+            action = data.draw(st.sampled_from(["keep"] * 6 + ["drop", "null", "string", "number"]))
             if action == "drop" and isinstance(node, dict):
                 del node[key]
             elif action == "null":
                 node[key] = None
             elif action == "string":
                 node[key] = "?"
+            elif action == "number":
+                node[key] = 7
             elif isinstance(value, (dict, list)) and len(value) < 40:
                 nodes.append(value)
     return audit

@@ -152,3 +152,17 @@ def test_unknown_and_missing_plots_do_not_break_the_page(monkeypatch):
     monkeypatch.setitem(reports.plots.ALL_PLOTS, "forest", broken)
     page = scan(reports.render_html(build_pairwise_audit()))
     assert "This plot could not be drawn" in page.text
+
+
+def test_a_case_with_hundreds_of_verdicts_shows_the_first_sixty_and_says_so(no_plots):
+    audit = build_pairwise_audit()
+    verdicts = [{"judge": "sampler", "rater": str(k), "label": "a", "raw": "a"} for k in range(200)]
+    audit["cases"] = {
+        "total": 1,
+        "items": [{"item_id": "many", "verdicts": verdicts, "reference_labels": ["a"] * 100}],
+    }
+    page = scan(reports.render_html(audit))
+    assert len(page.find("tr", **{"class": ""})) >= 60
+    text = " ".join(page.text.split())
+    assert "verdicts 60 of 200 shown" in text
+    assert "(raters: " + ", ".join(["a"] * 25) + ")" in text
