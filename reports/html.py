@@ -76,6 +76,7 @@ class CaseView:
     types_json: str
     pairs_json: str
     key: bool  # a judge says b better while the reference says no better
+    n_reference_labels: int = 0
     size: int = 0
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -161,6 +162,7 @@ def _case_view(index: int, item: Mapping[str, Any], reference: str) -> CaseView:
         pairs_json=json.dumps([[d["judge"], d["type"]] for d in disagreements]),
         key=KEY_DISAGREEMENT in types,
     )
+    case.n_reference_labels = len(_seq(item.get("reference_labels")))
     if len(all_verdicts) > MAX_VERDICTS:
         case.extra["verdicts"] = f"{MAX_VERDICTS} of {len(all_verdicts)} shown"
     for key in ("source", "stage"):

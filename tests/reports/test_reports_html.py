@@ -165,4 +165,4 @@ def test_a_case_with_hundreds_of_verdicts_shows_the_first_sixty_and_says_so(no_p
     assert len(page.find("tr", **{"class": ""})) >= 60
     text = " ".join(page.text.split())
     assert "verdicts 60 of 200 shown" in text
-    assert "(raters: " + ", ".join(["a"] * 25) + ")" in text
+    assert "(raters: " + ", ".join(["a"] * 25) + ", … 100 in all)" in text
