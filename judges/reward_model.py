@@ -65,11 +65,19 @@ def _import_backend() -> tuple[Any, Any]:
 def select_device(device: str | None = None) -> str:
     """The device to run on: ``device`` as given, or the first available of cuda, mps, cpu when None/"auto"."""
     torch, _ = _import_backend()
+    mps = getattr(torch.backends, "mps", None)
     if device not in (None, "auto"):
-        return str(device)
+        device = str(device)
+        kind = device.split(":")[0]
+        if kind == "cuda" and not torch.cuda.is_available():
+            raise AuditorError(
+                f"device {device!r} asked for, but torch sees no CUDA device (use cpu or auto)"
+            )
+        if kind == "mps" and not (mps is not None and mps.is_available()):
+            raise AuditorError(f"device {device!r} asked for, but torch sees no MPS device (use cpu or auto)")
+        return device
     if torch.cuda.is_available():
         return "cuda"
-    mps = getattr(torch.backends, "mps", None)
     if mps is not None and mps.is_available():
         return "mps"
     return "cpu"
@@ -269,9 +277,16 @@ class RewardModelJudge(Judge):
         return self.tokenizer.apply_chat_template(messages, tokenize=False)
 
     def _encode(self, text: str) -> list[int]:
+        """Token ids of one rendered text."""
+        return self._encode_many([text])[0]
+
+    def _encode_many(self, texts: list[str]) -> list[list[int]]:
+        """Token ids of rendered texts, unpadded, untruncated (one call: fast tokenizers work in parallel)."""
+        if not texts:
+            return []
         # A chat template writes its own special tokens (bos ...); a plain join gets the tokenizer's.
         special = not getattr(self.tokenizer, "chat_template", None)
-        return list(self.tokenizer(text, add_special_tokens=special)["input_ids"])
+        return [list(ids) for ids in self.tokenizer(texts, add_special_tokens=special)["input_ids"]]
 
     # --------------------------------------------------------------------------------------------- scoring
     def score_texts(
@@ -299,19 +314,23 @@ class RewardModelJudge(Judge):
         rewards = np.full(count, np.nan, dtype=np.float64)
         reasons: list[str | None] = [None] * count
         details: list[str | None] = [None] * count
-        encoded: list[tuple[int, list[int]]] = []
+        scorable: list[int] = []
+        texts: list[str] = []
         for index in range(count):
             response = _text(responses[index])
             if not response.strip():
                 reasons[index], details[index] = "empty_response", "empty response"
                 continue
             profile = _text(profiles[index]) if profiles is not None else None
-            ids = self._encode(self.render(_text(prompts[index]), response, profile))
+            scorable.append(index)
+            texts.append(self.render(_text(prompts[index]), response, profile))
+        encoded: list[tuple[int, list[int]]] = []
+        for index, ids in zip(scorable, self._encode_many(texts), strict=True):
             if len(ids) > self.max_length:
                 reasons[index] = "too_long"
                 details[index] = f"{len(ids)} tokens > max_length {self.max_length}"
-                continue
-            encoded.append((index, ids))
+            else:
+                encoded.append((index, ids))
         # Longest first: similar lengths share a batch (little padding), and memory trouble shows up at once.
         if self.sort_by_length:
             encoded.sort(key=lambda pair: len(pair[1]), reverse=True)

@@ -391,9 +391,11 @@ def test_names_and_devices():
     assert default_judge_name("Skywork/Skywork-Reward-Gemma-2-27B") == "rm:Skywork-Reward-Gemma-2-27B"
     assert select_device("cpu") == "cpu"
     assert select_device("auto") in {"cuda", "mps", "cpu"}
-    expected = "cuda" if torch.cuda.is_available() else None
-    if expected:
-        assert select_device(None) == expected
+    if torch.cuda.is_available():
+        assert select_device(None) == "cuda"
+    else:
+        with pytest.raises(AuditorError, match="no CUDA device"):
+            select_device("cuda:0")
 
 
 def test_a_given_name_is_used(llama_reward_model):
