@@ -35,7 +35,7 @@ class Estimate:
 
     value: float
     boot: np.ndarray
-    jack: np.ndarray | None
+    jack: np.ndarray | None  # leave-one-cluster-out values, one per cluster (NaN: the cluster holds no data)
     n: int
     clusters: int | None = None  # clusters that hold data: the sample size the interval's expansion uses
 
@@ -132,8 +132,10 @@ class Resampler:
         occupied = np.flatnonzero(np.any(flat != 0, axis=1))
         jack = None
         if self.jackknife:
-            # leaving out an empty cluster changes nothing: only occupied clusters enter the jackknife
-            jack = np.asarray(fn(total[None, ...] - per_cluster[occupied]), dtype=float)
+            # leaving out an empty cluster changes nothing: only occupied clusters enter the jackknife, the
+            # others stay NaN so that estimates over different clusters still line up cluster by cluster
+            jack = np.full(self.n_clusters, np.nan)
+            jack[occupied] = np.asarray(fn(total[None, ...] - per_cluster[occupied]), dtype=float)
         return Estimate(value, boot, jack, n, int(occupied.size))
 
     def weighted(self, fn: Callable[[np.ndarray], np.ndarray], n: int, occupied: np.ndarray,
@@ -151,5 +153,7 @@ class Resampler:
                 block = np.ones((min(chunk, occupied.size - i), self.n_clusters))
                 block[np.arange(block.shape[0]), occupied[i : i + chunk]] = 0.0
                 parts.append(np.asarray(fn(block), float))
-            jack = np.concatenate(parts) if parts else None
+            jack = np.full(self.n_clusters, np.nan)
+            if parts:
+                jack[occupied] = np.concatenate(parts)
         return Estimate(value, boot, jack, n, int(occupied.size))
