@@ -93,12 +93,12 @@ def audit(
 @app.command()
 def simulate(
     out: Annotated[Path, typer.Option(help="Folder for items.jsonl, labels.jsonl and audit.toml.")] = Path("study"),
-    seed: Annotated[int, typer.Option(help="Generator seed.")] = 0,
+    seed: Annotated[int | None, typer.Option(help="Generator seed (default: the demo's seed).")] = None,
 ) -> None:
     """Write the built-in simulated personalization study (calibrated to published figures)."""
-    from auditor.simulate import simulate_study
+    from auditor.simulate import DEMO_SEED, simulate_study
 
-    study = simulate_study(seed=seed)
+    study = simulate_study(seed=DEMO_SEED if seed is None else seed)
     study.write(out)
     typer.echo(f"wrote the simulated study ({len(study.items)} items, {len(study.labels)} labels) to {out}")
 
@@ -106,18 +106,19 @@ def simulate(
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("demo-out"),
-    seed: Annotated[int, typer.Option(help="Seed of the simulated study.")] = 0,
+    seed: Annotated[int | None, typer.Option(help="Seed of the simulated study (default: a typical one, "
+                                                  "auditor.simulate.DEMO_SEED).")] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 2000,
     format: Annotated[str, typer.Option("--format", help="Reports to write: json, md, html.")] = DEFAULT_FORMATS,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Simulate the built-in example study and audit it: the whole tool in one command."""
     import auditor
-    from auditor.simulate import simulate_study
+    from auditor.simulate import DEMO_SEED, simulate_study
 
     formats = _formats(format)
     study_dir = out / "study"
-    study = simulate_study(seed=seed)
+    study = simulate_study(seed=DEMO_SEED if seed is None else seed)
     study.write(study_dir)
     labels, items, config = _resolve_inputs(study_dir, None, None)
     result = auditor.audit(labels, items=items, config=config, resamples=bootstrap)
