@@ -8,6 +8,7 @@ no files.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
@@ -54,7 +55,7 @@ def audit(labels: Any, items: Any = None, *, task: str | None = None, config: Au
 
 # ------------------------------------------------------------------------------------------------------------
 @dataclass
-class _Side:
+class Side:
     """One judge's (or the reference's) aggregated verdict per item."""
 
     code: np.ndarray  # category code per item, -1 = none (categorical tasks)
@@ -62,7 +63,17 @@ class _Side:
     has: np.ndarray  # bool: the judge labelled the item (before aggregation failures)
 
 
-class _Auditor:
+class AuditContext:
+    """The state of one audit, handed to extensions (see :data:`EXTENSIONS`).
+
+    Stable attributes for extensions: ``t`` (the :class:`JudgmentTable`), ``cfg``, ``task``, ``n_items``,
+    ``cluster`` (cluster index per item), ``n_clusters``, ``categories``, ``k``, ``rs`` (the shared
+    :class:`Resampler`, so that differences between metrics are paired), ``ref`` (the reference's aggregated
+    :class:`Side`), ``sides`` (judge name -> :class:`Side`); methods ``side(mask)``, ``usable(side)``,
+    ``indicators(side, idx)``, ``pairing(ref, side)`` and ``add(metric, judge, reference, estimate, p_value=,
+    slice=)``, which appends a metric row with its interval.
+    """
+
     def __init__(self, table: JudgmentTable) -> None:
         self.t = table
         self.cfg = table.config
@@ -81,6 +92,7 @@ class _Auditor:
         self.rows: list[dict[str, Any]] = []
         self.extra_exclusions: list[dict[str, Any]] = []
         self.warnings: list[dict[str, Any]] = []
+        self.meta_extra: dict[str, Any] = {}  # extensions put their own sections of audit.json here
         rule = self.cfg.aggregate_rule
         if self.task == "score" and rule != "mean":
             raise ConfigError(f"a score task aggregates by mean, not {rule!r}", file=self.cfg.source, column="aggregate")
@@ -100,17 +112,17 @@ class _Auditor:
             self.values = np.zeros(0)
 
     # -- aggregation --------------------------------------------------------------------------------------
-    def side(self, mask: np.ndarray, minus: _Side | None = None) -> _Side:
+    def side(self, mask: np.ndarray, minus: Side | None = None) -> Side:
         items = self.row_item[mask]
         has = np.zeros(self.n_items, dtype=bool)
         has[items] = True
         if self.task == "score":
             value, _ = agg.mean_values(items, self.t.labels["value"].to_numpy(float)[mask], self.n_items)
-            return _Side(np.full(self.n_items, agg.NONE), value, has)
+            return Side(np.full(self.n_items, agg.NONE), value, has)
         counts = agg.count_table(items, self.t.labels["code"].to_numpy(np.int64)[mask], self.n_items, self.k)
         return self._from_counts(counts, has)
 
-    def _from_counts(self, counts: np.ndarray, has: np.ndarray) -> _Side:
+    def _from_counts(self, counts: np.ndarray, has: np.ndarray) -> Side:
         rule, tb = self.cfg.aggregate_rule, self.cfg.tie_break_rule
         neutral_code = self._neutral_code()
         if rule == "median":
@@ -118,7 +130,7 @@ class _Auditor:
         else:
             code = agg.majority(counts, tb, neutral_code)
         value = np.where(code >= 0, self.values[np.maximum(code, 0)], np.nan)
-        return _Side(code, value, has)
+        return Side(code, value, has)
 
     def _neutral_code(self) -> int | None:
         if self.task == "pairwise":
@@ -127,11 +139,11 @@ class _Auditor:
             return self.cfg.scale.neutral - self.cfg.scale.min
         return None
 
-    def usable(self, s: _Side) -> np.ndarray:
+    def usable(self, s: Side) -> np.ndarray:
         return np.isfinite(s.value) if self.task == "score" else s.code >= 0
 
     # -- outcome indicators -------------------------------------------------------------------------------
-    def indicators(self, s: _Side, idx: np.ndarray) -> dict[str, np.ndarray] | None:
+    def indicators(self, s: Side, idx: np.ndarray) -> dict[str, np.ndarray] | None:
         code, value = s.code[idx], s.value[idx]
         if self.task == "pairwise":
             return {"win_rate": code == 2, "tie_rate": code == 1, "loss_rate": code == 0,
@@ -156,7 +168,7 @@ class _Auditor:
                           "ci_low": lo, "ci_high": hi, "n": est.n, "p_value": p_value, "p_adjusted": None,
                           "slice": slice})
 
-    def pairing(self, ref: _Side, judge: _Side) -> tuple[compare.Pairing, np.ndarray]:
+    def pairing(self, ref: Side, judge: Side) -> tuple[compare.Pairing, np.ndarray]:
         idx = np.flatnonzero(self.usable(ref) & self.usable(judge))
         p = compare.Pairing(ref.code[idx], judge.code[idx], ref.value[idx], judge.value[idx], self.cluster[idx],
                             self.n_clusters, self.k)
@@ -183,6 +195,7 @@ class _Auditor:
         judge_col = labels["judge"].to_numpy()
         ref_mask = judge_col == ref_name
         ref = self.side(ref_mask)
+        self.ref = ref
         ref_ok = self.usable(ref)
         no_majority = int(np.sum(ref.has & ~ref_ok))
         if no_majority:
@@ -206,7 +219,8 @@ class _Auditor:
 
         self.human_ceiling(ref_mask, ref)
 
-        sides: dict[str, _Side] = {}
+        sides: dict[str, Side] = {}
+        self.sides = sides
         confusion, score_pairs = [], []
         for judge in self.t.judges:
             mask = judge_col == judge
@@ -251,6 +265,8 @@ class _Auditor:
                 score_pairs.append({"judge": judge, "reference": ref_name, "x": p.ref_value[sel].tolist(),
                                     "y": p.judge_value[sel].tolist(), "sampled": bool(sampled)})
 
+        for extension in EXTENSIONS:
+            extension(self)
         metrics = pd.DataFrame(self.rows, columns=METRIC_COLUMNS)
         metrics = self.adjust_p_values(metrics)
         self.integrity_warnings(sides)
@@ -278,12 +294,13 @@ class _Auditor:
                           "cluster": cfg.cluster if cfg.cluster in self.t.items.columns else "item_id"},
             "aggregation": {"rule": cfg.aggregate_rule, "tie_break": cfg.tie_break_rule},
             "p_value_correction": cfg.correction,
+            **self.meta_extra,
         }
         cases = self.cases(ref, sides)
         return AuditResult(meta, metrics, exclusions, self.warnings, confusion, score_pairs, cases)
 
     # -- human ceiling --------------------------------------------------------------------------------------
-    def human_ceiling(self, ref_mask: np.ndarray, ref: _Side) -> None:
+    def human_ceiling(self, ref_mask: np.ndarray, ref: Side) -> None:
         labels = self.t.labels
         name = self.cfg.reference
         sub = labels[ref_mask]
@@ -386,7 +403,7 @@ class _Auditor:
         return metrics
 
     # -- integrity -----------------------------------------------------------------------------------------
-    def integrity_warnings(self, sides: dict[str, _Side]) -> None:
+    def integrity_warnings(self, sides: dict[str, Side]) -> None:
         items, raw = self.t.items, self.t.raw_labels
 
         def warn(code: str, count: int, message: str) -> None:
@@ -424,7 +441,7 @@ class _Auditor:
                                   "its own cluster, so intervals assume independent items", "count": self.n_items})
 
     # -- cases -----------------------------------------------------------------------------------------------
-    def cases(self, ref: _Side, sides: dict[str, _Side]) -> dict[str, Any]:
+    def cases(self, ref: Side, sides: dict[str, Side]) -> dict[str, Any]:
         all_idx = np.arange(self.n_items)
         ref_ind = self.indicators(ref, all_idx)
         per_item: dict[int, list[dict[str, Any]]] = {}
@@ -491,7 +508,7 @@ class _Auditor:
                 if sampled else f"all {total} items where a judge and the reference disagree")
         return {"total": total, "shown": len(cases), "sampled": sampled, "note": note, "items": cases}
 
-    def _label_text(self, side: _Side, i: int) -> str | None:
+    def _label_text(self, side: Side, i: int) -> str | None:
         if self.task == "score":
             v = side.value[i]
             return None if not np.isfinite(v) else f"{v:.3g}"
@@ -517,6 +534,18 @@ def _label_of(row: dict[str, Any]) -> str | None:
     return text
 
 
+EXTENSIONS: list[Callable[[AuditContext], None]] = []
+"""Functions called with the :class:`AuditContext` after the core metrics, before the result is assembled; they
+add rows with ``ctx.add(...)`` (e.g. corrected estimates, bias probes).  Register with :func:`register_extension`."""
+
+
+def register_extension(fn: Callable[[AuditContext], None]) -> Callable[[AuditContext], None]:
+    """Decorator: run ``fn`` in every audit (idempotent)."""
+    if fn not in EXTENSIONS:
+        EXTENSIONS.append(fn)
+    return fn
+
+
 def run_audit(table: JudgmentTable) -> AuditResult:
     """Audit an already loaded judgment table."""
-    return _Auditor(table).run()
+    return AuditContext(table).run()
