@@ -25,10 +25,21 @@ def _judge(path, **options) -> RewardModelJudge:
 def _unpadded_reward(
     judge: RewardModelJudge, prompt: str, response: str, profile: str | None = None
 ) -> float:
-    """The model's own output on one unpadded sequence: the reference every batched score must reproduce."""
+    """The model's own output on one unpadded sequence, under its own config (the pad id it shipped with, here
+    none: the head reads the last token): the reference every batched score must reproduce.
+
+    The judge sets a pad id (eos) so that the model accepts batches; left in place, transformers < 4.48 would read
+    the token before the *first* eos (the end of the prompt) even here, which is why the judge reads the reward
+    itself.
+    """
     ids = judge._encode(judge.render(prompt, response, profile))
-    with torch.inference_mode():
-        return float(judge.model(input_ids=torch.tensor([ids])).logits[0, 0])
+    config = judge.model.config
+    injected, config.pad_token_id = config.pad_token_id, judge._skip_token_id
+    try:
+        with torch.inference_mode():
+            return float(judge.model(input_ids=torch.tensor([ids])).logits[0, 0])
+    finally:
+        config.pad_token_id = injected
 
 
 # ------------------------------------------------------------------------------------------ batch invariance
@@ -321,7 +332,9 @@ def test_a_template_without_system_role_gets_the_profile_in_the_user_message(lla
         "{{ raise_exception('System role not supported') }}{% endif %}"
         "<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n{% endfor %}"
     )
-    (folder / "chat_template.jinja").write_text(strict)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
+    tokenizer.chat_template = strict
+    tokenizer.save_pretrained(folder)
     judge = _judge(folder)
     assert judge.tokenizer.chat_template == strict
     assert judge.render("Recipe?", "Tea.", "likes tea") == (
