@@ -37,6 +37,7 @@ LABEL_COLUMNS: tuple[str, ...] = ("item_id", "judge", "rater", "label", "order",
 EXTRA_COLUMNS: tuple[str, ...] = (
     "verdict_source",
     "probabilities",
+    "verdict_mass",
     "prompt_tokens",
     "completion_tokens",
     "cost",
@@ -55,7 +56,8 @@ class Judgment:
     """One verdict of one judge on one item (in one order, by one sample ``rater``).
 
     ``probabilities`` maps each canonical label to its probability when the judge gave a distribution (logprobs);
-    it is written as a JSON string in the labels table.
+    it is written as a JSON string in the labels table; ``verdict_mass`` is the probability the verdict tokens held
+    together before renormalising.
     """
 
     item_id: str
@@ -68,6 +70,7 @@ class Judgment:
     exclusion: str | None = None
     verdict_source: str = "none"
     probabilities: dict[str, float] | None = None
+    verdict_mass: float | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     cost: float | None = None

@@ -86,7 +86,8 @@ class JudgeCache:
                 chunk = keys[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 for row in self._conn.execute(
-                    f"SELECT key, request, response, latency_s, source FROM responses WHERE key IN ({marks})", chunk
+                    f"SELECT key, request, response, latency_s, source FROM responses WHERE key IN ({marks})",
+                    chunk,
                 ):
                     found[row[0]] = self._row(row)
         return found

@@ -87,6 +87,8 @@ def run_judge(
     seed: int | None = None,
     max_tokens: int | None = None,
     verdict: str = "logprobs",
+    json_format: str = "json_schema",
+    min_verdict_mass: float = 0.2,
     samples: int = 1,
     timeout: float = 120.0,
     max_retries: int = 5,
@@ -148,6 +150,8 @@ def run_judge(
         seed=seed,
         max_tokens=max_tokens,
         verdict_mode=verdict,
+        json_format=json_format,
+        min_verdict_mass=min_verdict_mass,
         extra_body=_parse_extra(extra),
         concurrency=concurrency,
         timeout=timeout,
@@ -188,24 +192,40 @@ def register(app: typer.Typer) -> None:
     def judge_command(
         items: Annotated[Path, typer.Argument(help="Items file (.jsonl, .csv, .parquet).")],
         judge: Annotated[str, typer.Option(help="openai:MODEL or rm:PATH_OR_ID.")],
-        out: Annotated[Path | None, typer.Option(help="Labels file to write (.jsonl, .csv, .parquet).")] = None,
+        out: Annotated[
+            Path | None, typer.Option(help="Labels file to write (.jsonl, .csv, .parquet).")
+        ] = None,
         base_url: Annotated[
             str | None, typer.Option(help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1.")
         ] = None,
-        api_key_env: Annotated[str, typer.Option(help="Environment variable holding the API key.")] = "OPENAI_API_KEY",
+        api_key_env: Annotated[
+            str, typer.Option(help="Environment variable holding the API key.")
+        ] = "OPENAI_API_KEY",
         task: Annotated[str, typer.Option(help="pairwise, likert, binary or score.")] = "pairwise",
         template: Annotated[str | None, typer.Option(help="Built-in template name or a TOML file.")] = None,
         profile_view: Annotated[str, typer.Option(help="full, outputs, inputs or none.")] = "full",
         profile_at: Annotated[str, typer.Option(help="start or end of the prompt.")] = "start",
         orders: Annotated[str, typer.Option(help="ab, ba or ab,ba (position swap).")] = "ab",
         concurrency: Annotated[int, typer.Option(help="Requests in flight at once.")] = 8,
-        cache: Annotated[Path | None, typer.Option(help="SQLite cache file (default: user cache dir).")] = None,
+        cache: Annotated[
+            Path | None, typer.Option(help="SQLite cache file (default: user cache dir).")
+        ] = None,
         no_cache: Annotated[bool, typer.Option("--no-cache", help="Keep responses in memory only.")] = False,
-        name: Annotated[str | None, typer.Option(help="Judge name in the labels (default openai:MODEL).")] = None,
+        name: Annotated[
+            str | None, typer.Option(help="Judge name in the labels (default openai:MODEL).")
+        ] = None,
         temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 0.0,
         seed: Annotated[int | None, typer.Option(help="Sampling seed (sample i uses seed + i).")] = None,
-        max_tokens: Annotated[int | None, typer.Option(help="Answer token limit (default by verdict mode).")] = None,
+        max_tokens: Annotated[
+            int | None, typer.Option(help="Answer token limit (default by verdict mode).")
+        ] = None,
         verdict: Annotated[str, typer.Option(help="logprobs, json (JSON schema) or text.")] = "logprobs",
+        json_format: Annotated[
+            str, typer.Option(help="json_schema (OpenAI, vLLM) or json_object (llama-cpp-python's server).")
+        ] = "json_schema",
+        min_verdict_mass: Annotated[
+            float, typer.Option(help="Least probability the verdict tokens must hold for a logprob verdict.")
+        ] = 0.2,
         samples: Annotated[int, typer.Option(help="Verdicts per item and order (rater 0..N-1).")] = 1,
         timeout: Annotated[float, typer.Option(help="Seconds per request attempt.")] = 120.0,
         max_retries: Annotated[int, typer.Option(help="Retries on 429, 5xx, timeouts.")] = 5,
@@ -213,8 +233,12 @@ def register(app: typer.Typer) -> None:
         price_in: Annotated[float | None, typer.Option(help="USD per million input tokens.")] = None,
         price_out: Annotated[float | None, typer.Option(help="USD per million output tokens.")] = None,
         max_response_chars: Annotated[int | None, typer.Option(help="Cut responses to this length.")] = None,
-        batch_export: Annotated[Path | None, typer.Option(help="Write an OpenAI/vLLM batch input file.")] = None,
-        batch_import: Annotated[Path | None, typer.Option(help="Read a batch output file into labels.")] = None,
+        batch_export: Annotated[
+            Path | None, typer.Option(help="Write an OpenAI/vLLM batch input file.")
+        ] = None,
+        batch_import: Annotated[
+            Path | None, typer.Option(help="Read a batch output file into labels.")
+        ] = None,
         device: Annotated[str | None, typer.Option(help="rm: cuda, mps or cpu (default: automatic).")] = None,
         batch_size: Annotated[int, typer.Option(help="rm: batch size.")] = 16,
         tie_margin: Annotated[float, typer.Option(help="rm: |r_b - r_a| at most this is a tie.")] = 0.0,
@@ -240,6 +264,8 @@ def register(app: typer.Typer) -> None:
             seed=seed,
             max_tokens=max_tokens,
             verdict=verdict,
+            json_format=json_format,
+            min_verdict_mass=min_verdict_mass,
             samples=samples,
             timeout=timeout,
             max_retries=max_retries,

@@ -62,7 +62,11 @@ class LLMJudgeConfig:
 
     ``prices`` are USD per million tokens, ``(input, output)``; ``extra_body`` is merged into every request body
     (e.g. ``{"top_k": 1}`` for vLLM, ``{"reasoning_effort": "low"}``).  ``max_tokens=None`` picks a default by
-    verdict mode (3 for logprobs, 32 for json, 512 for text).
+    verdict mode (3 for logprobs, 32 for json, 512 for text).  ``json_format`` says how the JSON schema of the
+    verdict is asked for: ``json_schema`` (OpenAI, vLLM, SGLang) or ``json_object`` (``{"type": "json_object",
+    "schema": ...}``, what llama-cpp-python's server accepts).  ``min_verdict_mass``: a logprob verdict needs the
+    verdict tokens to hold at least this probability together at the answer's first token, else the answer text
+    is parsed instead (and may be ``unparseable``).
     """
 
     model: str
@@ -74,6 +78,8 @@ class LLMJudgeConfig:
     max_tokens: int | None = None
     verdict_mode: str = "logprobs"
     top_logprobs: int = 10
+    json_format: str = "json_schema"
+    min_verdict_mass: float = 0.2
     extra_body: dict[str, Any] = field(default_factory=dict)
     concurrency: int = 8
     timeout: float = 120.0
@@ -137,9 +143,15 @@ class LLMJudge(Judge):
         max_response_chars: int | None = None,
     ) -> None:
         if config.verdict_mode not in VERDICT_MODES:
-            raise ConfigError(f"verdict mode must be one of {', '.join(VERDICT_MODES)}, not {config.verdict_mode!r}")
+            raise ConfigError(
+                f"verdict mode must be one of {', '.join(VERDICT_MODES)}, not {config.verdict_mode!r}"
+            )
+        if config.json_format not in ("json_schema", "json_object"):
+            raise ConfigError(f"--json-format must be json_schema or json_object, not {config.json_format!r}")
         if profile_view not in PROFILE_VIEWS:
-            raise ConfigError(f"--profile-view must be one of {', '.join(PROFILE_VIEWS)}, not {profile_view!r}")
+            raise ConfigError(
+                f"--profile-view must be one of {', '.join(PROFILE_VIEWS)}, not {profile_view!r}"
+            )
         if profile_at not in PROFILE_PLACES:
             raise ConfigError(f"--profile-at must be start or end, not {profile_at!r}")
         orders = tuple(dict.fromkeys(o.strip() for o in orders))
@@ -157,7 +169,9 @@ class LLMJudge(Judge):
         self.orders = orders
         self.max_response_chars = max_response_chars
         self._owns_cache = not isinstance(cache, JudgeCache)
-        self.cache = cache if isinstance(cache, JudgeCache) else JudgeCache(cache if cache is not None else ":memory:")
+        self.cache = (
+            cache if isinstance(cache, JudgeCache) else JudgeCache(cache if cache is not None else ":memory:")
+        )
         #: Counters of the last run: requests sent, answered from the cache, failed.
         self.stats: dict[str, int] = {}
 
@@ -175,8 +189,14 @@ class LLMJudge(Judge):
     def request_body(self, messages: list[dict[str, str]], sample: int) -> dict[str, Any]:
         """The JSON body of one chat-completions request (exactly what is sent, minus the API key)."""
         config = self.config
-        body: dict[str, Any] = {"model": config.model, "messages": messages, "temperature": config.temperature}
-        max_tokens = config.max_tokens if config.max_tokens is not None else DEFAULT_MAX_TOKENS[config.verdict_mode]
+        body: dict[str, Any] = {
+            "model": config.model,
+            "messages": messages,
+            "temperature": config.temperature,
+        }
+        max_tokens = (
+            config.max_tokens if config.max_tokens is not None else DEFAULT_MAX_TOKENS[config.verdict_mode]
+        )
         body["max_tokens"] = max_tokens
         if config.seed is not None:
             body["seed"] = config.seed + sample
@@ -189,20 +209,15 @@ class LLMJudge(Judge):
         return body
 
     def _json_schema_format(self) -> dict[str, Any]:
-        verdicts = list(self._current_template.verdicts)
-        return {
-            "type": "json_schema",
-            "json_schema": {
-                "name": "verdict",
-                "strict": True,
-                "schema": {
-                    "type": "object",
-                    "properties": {"verdict": {"type": "string", "enum": verdicts}},
-                    "required": ["verdict"],
-                    "additionalProperties": False,
-                },
-            },
+        schema = {
+            "type": "object",
+            "properties": {"verdict": {"type": "string", "enum": list(self._current_template.verdicts)}},
+            "required": ["verdict"],
+            "additionalProperties": False,
         }
+        if self.config.json_format == "json_object":
+            return {"type": "json_object", "schema": schema}
+        return {"type": "json_schema", "json_schema": {"name": "verdict", "strict": True, "schema": schema}}
 
     def plan(self, items: pd.DataFrame, task: str) -> list[PlannedRequest]:
         """Every request needed to judge ``items`` for ``task`` (one per item x order x sample)."""
@@ -221,7 +236,9 @@ class LLMJudge(Judge):
             if any(_missing(item.get(column)) for column in needed):
                 for order in orders:
                     for sample in range(self.config.samples):
-                        planned.append(PlannedRequest(item_id, order, str(sample), "", {}, skip="missing_input"))
+                        planned.append(
+                            PlannedRequest(item_id, order, str(sample), "", {}, skip="missing_input")
+                        )
                 continue
             for order in orders:
                 try:
@@ -236,7 +253,9 @@ class LLMJudge(Judge):
                     )
                 except ProfileProblem as exc:
                     row = int(item.get("__row__", position + 1))
-                    raise InputError(str(exc), file=items.attrs.get("path"), row=row, column="profile") from exc
+                    raise InputError(
+                        str(exc), file=items.attrs.get("path"), row=row, column="profile"
+                    ) from exc
                 except TemplateProblem as exc:
                     raise ConfigError(str(exc)) from exc
                 for sample in range(self.config.samples):
@@ -307,7 +326,7 @@ class LLMJudge(Judge):
             judgment.exclusion = reason
             judgment.raw = raw or None
             return judgment
-        verdict, text = parse_completion(cached.response, template)
+        verdict, text = parse_completion(cached.response, template, min_mass=self.config.min_verdict_mass)
         verdict = to_original_order(verdict, planned.order or "ab", task, template)
         _apply(judgment, verdict, task)
         judgment.raw = text
@@ -318,7 +337,9 @@ class LLMJudge(Judge):
         judgment.completion_tokens = usage.get("completion_tokens")
         if self.config.prices is not None and judgment.prompt_tokens is not None:
             price_in, price_out = self.config.prices
-            judgment.cost = (judgment.prompt_tokens * price_in + (judgment.completion_tokens or 0) * price_out) / 1e6
+            judgment.cost = (
+                judgment.prompt_tokens * price_in + (judgment.completion_tokens or 0) * price_out
+            ) / 1e6
         return judgment
 
     async def _request_all(
@@ -339,7 +360,9 @@ class LLMJudge(Judge):
         fresh: dict[str, CachedResponse] = {}
         failures: dict[str, tuple[str, str]] = {}
         fatal: list[BaseException] = []
-        progress = _Progress(len(bodies), self.stats.get("from_cache", 0), self.name, enabled=self.config.progress)
+        progress = _Progress(
+            len(bodies), self.stats.get("from_cache", 0), self.name, enabled=self.config.progress
+        )
 
         async def worker() -> None:
             while not fatal:
@@ -360,7 +383,9 @@ class LLMJudge(Judge):
 
         try:
             with progress:
-                workers = [asyncio.create_task(worker()) for _ in range(min(self.config.concurrency, len(bodies)))]
+                workers = [
+                    asyncio.create_task(worker()) for _ in range(min(self.config.concurrency, len(bodies)))
+                ]
                 await asyncio.gather(*workers)
         finally:
             await client.close()
@@ -523,6 +548,7 @@ def _apply(judgment: Judgment, verdict: Verdict, task: str) -> None:
     judgment.verdict_source = verdict.source
     judgment.exclusion = verdict.exclusion
     judgment.probabilities = verdict.probabilities
+    judgment.verdict_mass = verdict.verdict_mass
     judgment.score = verdict.score
     if verdict.label is not None and task != "score":
         judgment.label = verdict.label
@@ -548,13 +574,17 @@ def _check_items(items: pd.DataFrame, task: str) -> None:
     for column in ("item_id", *_REQUIRED_CELLS[task]):
         if column not in items.columns:
             raise InputError(
-                f"task {task!r} needs a column {column!r} in the items", file=items.attrs.get("path"), column=column
+                f"task {task!r} needs a column {column!r} in the items",
+                file=items.attrs.get("path"),
+                column=column,
             )
     duplicated = items["item_id"].astype(str).duplicated()
     if duplicated.any():
         row = int(duplicated.to_numpy().nonzero()[0][0]) + 1
         raise InputError(
-            f"item_id {items['item_id'].iloc[row - 1]!r} is not unique", file=items.attrs.get("path"), row=row,
+            f"item_id {items['item_id'].iloc[row - 1]!r} is not unique",
+            file=items.attrs.get("path"),
+            row=row,
             column="item_id",
         )
 

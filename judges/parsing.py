@@ -5,7 +5,8 @@ Order of preference:
 1. **logprobs** -- the top log-probabilities at the first substantive token of the answer (leading whitespace,
    quotes and markdown skipped).  Every top token that names a verdict (case-insensitive; a token of two or more
    characters that starts exactly one verdict counts for it, e.g. ``ti`` for ``tie``) adds its probability to
-   that verdict; the probabilities are renormalised over the verdicts.  ``label`` is the most probable verdict
+   that verdict; the probabilities are renormalised over the verdicts.  When the verdicts hold less than
+   ``min_mass`` there (the judge is saying something else), the next method is tried.  ``label`` is the most probable verdict
    and ``score`` the expected value of the label values.
 2. **json** -- the answer is a JSON object (optionally in a code fence) whose ``verdict`` names a verdict.
 3. **text** -- the whole answer is a verdict (``B``, ``"tie".``), or its last ``Verdict: X`` line names one.
@@ -35,6 +36,8 @@ class Verdict:
     probabilities: dict[str, float] | None
     source: str
     exclusion: str | None = None
+    #: Logprobs only: the probability the verdict tokens held together before renormalising.
+    verdict_mass: float | None = None
 
 
 def _lookup(template: Template) -> dict[str, str]:
@@ -61,8 +64,12 @@ def expected_value(probabilities: dict[str, float], values: dict[str, float]) ->
     return float(sum(p * values[label] for label, p in probabilities.items()))
 
 
-def from_logprobs(choice: dict[str, Any], template: Template) -> Verdict | None:
-    """The verdict distribution at the first substantive answer token, or None when it names no verdict."""
+def from_logprobs(choice: dict[str, Any], template: Template, min_mass: float = 0.0) -> Verdict | None:
+    """The verdict distribution at the first substantive answer token.
+
+    None when the top tokens there name no verdict, or when the verdicts together hold less than ``min_mass`` of
+    the probability (the judge is answering something else; renormalising would invent a verdict).
+    """
     logprobs = choice.get("logprobs") or {}
     content = logprobs.get("content") if isinstance(logprobs, dict) else None
     if not content:
@@ -83,11 +90,17 @@ def from_logprobs(choice: dict[str, Any], template: Template) -> Verdict | None:
                 continue
             mass[label] = mass.get(label, 0.0) + math.exp(float(logprob))
         total = sum(mass.values())
-        if total <= 0:
+        if total <= 0 or total < min_mass:
             return None
         probabilities = {label: mass.get(label, 0.0) / total for label in template.labels}
         label = max(probabilities, key=probabilities.__getitem__)
-        return Verdict(label, expected_value(probabilities, template.values), probabilities, "logprobs")
+        return Verdict(
+            label,
+            expected_value(probabilities, template.values),
+            probabilities,
+            "logprobs",
+            verdict_mass=total,
+        )
     return None
 
 
@@ -146,14 +159,23 @@ def message_text(choice: dict[str, Any]) -> str:
     return str(content)
 
 
-def parse_completion(completion: dict[str, Any], template: Template) -> tuple[Verdict, str]:
-    """Parse a chat-completion response body into a verdict (shown numbering) and the answer text."""
+def parse_completion(
+    completion: dict[str, Any], template: Template, *, min_mass: float = 0.0
+) -> tuple[Verdict, str]:
+    """Parse a chat-completion response body into a verdict (shown numbering) and the answer text.
+
+    ``min_mass``: the least probability the verdict tokens must hold together for a logprob verdict.
+    """
     choices = completion.get("choices") or []
     if not choices:
         return Verdict(None, None, None, "none", "empty_choices"), ""
     choice = choices[0]
     text = message_text(choice)
-    for attempt in (from_logprobs(choice, template), from_json(text, template), from_text(text, template)):
+    for attempt in (
+        from_logprobs(choice, template, min_mass),
+        from_json(text, template),
+        from_text(text, template),
+    ):
         if attempt is not None:
             return attempt, text
     return Verdict(None, None, None, "none", "unparseable"), text
@@ -179,4 +201,4 @@ def to_original_order(verdict: Verdict, order: str, task: str, template: Templat
         score = expected_value(probabilities, template.values)
     else:
         score = template.values.get(label)
-    return Verdict(label, score, probabilities, verdict.source, verdict.exclusion)
+    return Verdict(label, score, probabilities, verdict.source, verdict.exclusion, verdict.verdict_mass)

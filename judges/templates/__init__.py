@@ -98,7 +98,9 @@ def template_from_mapping(data: Mapping[str, Any], *, source: str) -> Template:
         raise TemplateProblem(f"template {source} lacks {', '.join(missing)}")
     task = str(data["task"])
     if task not in ("pairwise", "likert", "binary", "score"):
-        raise TemplateProblem(f"template {source}: task must be pairwise, likert, binary or score, not {task!r}")
+        raise TemplateProblem(
+            f"template {source}: task must be pairwise, likert, binary or score, not {task!r}"
+        )
     verdicts = {str(k): str(v) for k, v in dict(data["verdicts"]).items()}
     if not verdicts:
         raise TemplateProblem(f"template {source}: verdicts is empty")
@@ -108,7 +110,9 @@ def template_from_mapping(data: Mapping[str, Any], *, source: str) -> Template:
     if allowed:
         wrong = sorted({v for v in verdicts.values() if v not in allowed})
         if wrong:
-            raise TemplateProblem(f"template {source}: verdicts map to {wrong}, not labels of {task} {allowed}")
+            raise TemplateProblem(
+                f"template {source}: verdicts map to {wrong}, not labels of {task} {allowed}"
+            )
     values = {str(k): float(v) for k, v in dict(data.get("values", {})).items()}
     if not values:
         try:
@@ -372,7 +376,9 @@ def render_messages(
     try:
         body = _compiled(template.user).render(**variables).strip()
     except TemplateError as exc:
-        raise TemplateProblem(f"template {template.id} failed on item {item.get('item_id')!r}: {exc}") from exc
+        raise TemplateProblem(
+            f"template {template.id} failed on item {item.get('item_id')!r}: {exc}"
+        ) from exc
     profile_text = render_profile(item.get("profile"), profile_view) if "profile" in item else ""
     profile_block = f"{template.profile_heading}\n{fence(profile_text, 'PROFILE')}" if profile_text else ""
     sections = [profile_block, body] if profile_at == "start" else [body, profile_block]

@@ -8,8 +8,9 @@ from collections import Counter, defaultdict
 
 import pandas as pd
 import pytest
+from servers.fake_openai import Fault, body_hash, make_items, seeded_fault_plan
+
 from judges.llm import JudgeRunError, LLMJudge, LLMJudgeConfig
-from tests.servers.fake_openai import Fault, body_hash, make_items, seeded_fault_plan
 
 # What a request that meets the fault on every attempt must end up as.
 PERMANENT_REASON = {
@@ -60,24 +61,32 @@ def test_200_items_under_faults_are_each_labelled_or_excluded_with_the_right_rea
     assert len(labels) == 200
     assert list(labels["item_id"]) == list(items["item_id"])
     labelled = labels["label"].notna()
-    assert (labelled ^ labels["exclusion"].notna()).all(), "each row is labelled or excluded, never both or neither"
+    assert (labelled ^ labels["exclusion"].notna()).all(), (
+        "each row is labelled or excluded, never both or neither"
+    )
     assert set(labels.loc[labelled, "label"]) <= {"a", "b", "tie"}
     kinds = list(PERMANENT_REASON)
     expected = [PERMANENT_REASON[kinds[i % len(kinds)]] if i < 4 * len(kinds) else None for i in range(200)]
     assert [None if pd.isna(x) else x for x in labels["exclusion"]] == expected
     assert Counter(labels["exclusion"].dropna()) == {reason: 4 for reason in PERMANENT_REASON.values()}
-    assert labels.loc[labels["exclusion"] == "unparseable", "raw"].str.contains("merits").all(), "raw text kept"
+    assert labels.loc[labels["exclusion"] == "unparseable", "raw"].str.contains("merits").all(), (
+        "raw text kept"
+    )
     # A request whose verdict was stored (an answer with choices) is never sent again.
     answered: set[str] = set()
     for entry in sorted(server.log, key=lambda e: e.started):
         assert entry.body_hash not in answered, "a request with a stored verdict was repeated"
         if entry.outcome in ("ok", "prose"):
             answered.add(entry.body_hash)
-    assert set(judge.cache.keys()) == set(labels.loc[labelled | (labels["exclusion"] == "unparseable"), "request_key"])
+    assert set(judge.cache.keys()) == set(
+        labels.loc[labelled | (labels["exclusion"] == "unparseable"), "request_key"]
+    )
 
 
 def test_retry_after_is_honoured(fake_server):
-    server = fake_server(fault_plan=lambda body, attempt: Fault("429", retry_after=1.0) if attempt == 0 else None)
+    server = fake_server(
+        fault_plan=lambda body, attempt: Fault("429", retry_after=1.0) if attempt == 0 else None
+    )
     labels = _judge(server, timeout=5).judge_items(make_items(1), "pairwise")
     assert labels["label"].notna().all()
     first, second = sorted(server.log, key=lambda e: e.attempt)
@@ -128,9 +137,9 @@ def test_position_swap_maps_verdicts_back_to_the_original_numbering(
 
 def test_logprob_verdicts_give_probabilities_and_an_expected_score(fake_server):
     server = fake_server(verdicts=("A", "B", "tie"))
-    labels = LLMJudge(LLMJudgeConfig(model="fake-judge", base_url=server.base_url, progress=False)).judge_items(
-        make_items(10), "pairwise"
-    )
+    labels = LLMJudge(
+        LLMJudgeConfig(model="fake-judge", base_url=server.base_url, progress=False)
+    ).judge_items(make_items(10), "pairwise")
     assert (labels["verdict_source"] == "logprobs").all()
     for row in labels.itertuples():
         probabilities = json.loads(row.probabilities)

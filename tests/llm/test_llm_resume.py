@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from servers.fake_openai import body_hash, make_items
 
 from judges.cli import main
 from judges.llm import LLMJudge, LLMJudgeConfig
-from tests.servers.fake_openai import body_hash, make_items
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPARED = ["item_id", "judge", "rater", "label", "order", "score", "raw", "exclusion", "probabilities"]
@@ -58,7 +58,12 @@ def test_kill_9_mid_run_then_rerun_equals_an_uninterrupted_run_and_repeats_no_st
     cache, out = tmp_path / "cache.sqlite", tmp_path / "labels.jsonl"
     monkeypatch.setenv("FAKE_JUDGE_KEY", "sk-fake-judge")
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    command = [sys.executable, "-m", "judges.cli", *_cli(items, server.base_url, cache, out, "--concurrency", "2")]
+    command = [
+        sys.executable,
+        "-m",
+        "judges.cli",
+        *_cli(items, server.base_url, cache, out, "--concurrency", "2"),
+    ]
 
     kill_after = random.Random().randint(10, 170)  # a random point, different on every run
     process = subprocess.Popen(command, env=env, cwd=tmp_path, stderr=subprocess.PIPE)

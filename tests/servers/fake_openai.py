@@ -18,7 +18,7 @@ server usable for benchmarks.
 
 Every request is logged (body hash, body, attempt number, what was answered, wall time) in ``server.log``.
 
-Run it on its own with ``python -m tests.servers.fake_openai --port 8000 --latency 0.05``.
+Run it on its own with ``python tests/servers/fake_openai.py --port 8000 --latency 0.05``.
 """
 
 from __future__ import annotations
@@ -265,7 +265,9 @@ def _make_handler(server: FakeJudgeServer) -> type[BaseHTTPRequestHandler]:
             if server.api_key is not None:
                 if self.headers.get("Authorization") != f"Bearer {server.api_key}":
                     server.record(LoggedRequest(digest, body, 0, "401", started, self.path))
-                    self._json(401, {"error": {"message": "Incorrect API key provided", "code": "invalid_api_key"}})
+                    self._json(
+                        401, {"error": {"message": "Incorrect API key provided", "code": "invalid_api_key"}}
+                    )
                     return
             if not self.path.rstrip("/").endswith("/chat/completions"):
                 self._json(404, {"error": {"message": f"no route {self.path}"}})
@@ -331,7 +333,10 @@ def make_items(n: int, *, seed: int = 0, profile: bool = True) -> Any:
         }
         if profile:
             row["profile"] = json.dumps(
-                {"attributes": ["likes running"], "history": [{"input": f"run plan {i}?", "output": "thanks!"}]}
+                {
+                    "attributes": ["likes running"],
+                    "history": [{"input": f"run plan {i}?", "output": "thanks!"}],
+                }
             )
         rows.append(row)
     import pandas as pd
@@ -342,7 +347,9 @@ def make_items(n: int, *, seed: int = 0, profile: bool = True) -> Any:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="A fake OpenAI-compatible judge on the loopback interface.")
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--latency", type=float, default=0.0, help="fixed delay before every answer (seconds)")
+    parser.add_argument(
+        "--latency", type=float, default=0.0, help="fixed delay before every answer (seconds)"
+    )
     parser.add_argument("--verdicts", default="A,B,tie")
     args = parser.parse_args(argv)
     server = FakeJudgeServer(verdicts=tuple(args.verdicts.split(",")), latency=args.latency, port=args.port)
