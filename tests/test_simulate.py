@@ -193,3 +193,33 @@ def test_items_of_one_user_are_correlated():
     # variance of user means, compared with what independent items would give (within / size)
     excess = by_user["mean"].var() - (within / by_user["size"]).mean()
     assert excess > 0.05
+
+
+def test_attribute_mention_effect_matches_the_published_figures():
+    effect = truth()["attribute_mention_effect"]
+    assert effect["human"] == pytest.approx(0.03, abs=0.01)
+    assert effect["claude-3.5"] == pytest.approx(-0.39, abs=0.02)
+    # and a sample shows it, averaged over studies
+    diffs = []
+    for seed in range(20):
+        study = simulate_study(seed, with_truth=False)
+        claude = study.labels[study.labels["judge"] == "claude-3.5"].set_index("item_id")["label"].astype(int)
+        mention = study.items.set_index("item_id")["mentions_attribute"].loc[claude.index]
+        diffs.append(claude[mention].mean() - claude[~mention].mean())
+    assert np.mean(diffs) == pytest.approx(-0.39, abs=0.06)
+
+
+def test_synthetic_items_flatter_the_judges():
+    from auditor.simulate import truth_by_slice
+
+    slices = truth_by_slice()
+    assert set(slices) == {"source=real", "source=synthetic"}
+    real, synthetic = slices["source=real"], slices["source=synthetic"]
+    for judge in LLM_JUDGES:
+        assert synthetic["cohen_kappa"][judge] > real["cohen_kappa"][judge]
+    assert synthetic["no_better_rate"]["human"] < real["no_better_rate"]["human"]
+    # the overall value is the average of the two equally likely slices
+    overall = truth()["no_better_rate"]["human"]
+    assert overall == pytest.approx(
+        (real["no_better_rate"]["human"] + synthetic["no_better_rate"]["human"]) / 2, abs=0.002
+    )
