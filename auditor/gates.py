@@ -1,0 +1,708 @@
+"""Gates: pass / fail rules on a saved audit, for CI (``auditor gate audit.json --config gates.toml``).
+
+A rule names a metric, the judges it applies to, which number of the metric's row it tests (``bound``: the point
+estimate ``value`` or an interval bound ``ci_low`` / ``ci_high``), a comparison and a threshold::
+
+    [[rule]]
+    metric = "cohen_kappa"
+    judge = "gpt-4o"          # a name, a list of names, or "*" / omitted: every judge (never the reference)
+    bound = "ci_low"          # value | ci_low | ci_high
+    op = ">="                 # >= <= > < == !=
+    threshold = 0.40
+    # reference = "human"     # default: the audit's reference
+    # slice = "raters=a~b"    # default: the overall row (no slice)
+    # name = "kappa floor"    # shown in the table and the JUnit file
+
+or, compactly, ``rule = ["cohen_kappa ci_low >= 0.40 for gpt-4o", "no_better_rate_gap ci_high <= 0.10"]`` with the
+grammar ``METRIC [BOUND] OP THRESHOLD [for JUDGE | for every judge] [vs REFERENCE] [in SLICE]``.
+
+Convention: when ``bound`` is omitted, the rule tests the **conservative interval bound**: ``ci_low`` for ``>=`` /
+``>``, ``ci_high`` for ``<=`` / ``<`` (the whole interval must clear the threshold), and ``value`` for ``==`` /
+``!=``.  A boolean threshold (``true`` / ``false``, for pass / fail metrics stored as 1 / 0) allows ``==`` and
+``!=`` only.  Comparisons are exact; nothing is rounded.
+
+Every check is one (rule, judge) pair.  Exit codes: 0 every check passes, 1 at least one fails, and
+:class:`~auditor.errors.ConfigError` (exit 2) when the gate cannot be evaluated: bad TOML, an unknown key, metric,
+judge, bound or operator, a metric missing for a judge, or a bound that is missing (NaN) in the audit.  A gate
+never skips a check silently.
+
+:func:`evaluate_gates` is pure (dict in, :class:`GateReport` out); :func:`run_gates` adds the terminal table, the
+JUnit file, ``$GITHUB_STEP_SUMMARY`` and GitHub ``::error::`` annotations; :func:`register` adds the ``gate``
+command to a typer app.
+
+>>> doc = {"reference": "human", "judges": ["j"], "metrics": [
+...     {"metric": "cohen_kappa", "judge": "j", "reference": "human", "value": 0.5, "ci_low": 0.45,
+...      "ci_high": 0.55, "n": 100, "slice": None}]}
+>>> report = evaluate_gates(doc, [{"metric": "cohen_kappa", "op": ">=", "threshold": 0.4}])
+>>> report.exit_code, report.checks[0].bound, report.checks[0].observed
+(0, 'ci_low', 0.45)
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import operator
+import os
+import re
+import shlex
+import sys
+import tomllib
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from auditor.errors import ConfigError, InputError
+
+__all__ = [
+    "BOUNDS",
+    "OPERATORS",
+    "KNOWN_METRICS",
+    "Rule",
+    "Check",
+    "GateReport",
+    "load_rules",
+    "parse_rule",
+    "evaluate_gates",
+    "run_gates",
+    "register",
+    "main",
+]
+
+BOUNDS = ("value", "ci_low", "ci_high")
+OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    ">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq, "!=": operator.ne,
+}
+CONSERVATIVE_BOUND = {">=": "ci_low", ">": "ci_low", "<=": "ci_high", "<": "ci_high", "==": "value", "!=": "value"}
+RULE_KEYS = ("metric", "judge", "bound", "op", "threshold", "reference", "slice", "name")
+EVERY_JUDGE = "*"
+
+_RATES = ("win_rate", "tie_rate", "loss_rate", "no_better_rate", "mean_score")
+KNOWN_METRICS: tuple[str, ...] = (
+    "agreement", "cohen_kappa", "cohen_kappa_linear", "cohen_kappa_quadratic", "scott_pi", "fleiss_kappa",
+    "krippendorff_alpha", "gwet_ac1", "pearson", "spearman", "kendall_tau_b", *_RATES,
+    *(f"{rate}_gap" for rate in _RATES), "alt_test_pass",
+)
+"""Metric names the project defines (README, "The metrics"); a rule on one of them that this audit lacks (e.g.
+``spearman`` on a pairwise task) is reported as missing from the audit rather than as a misspelling."""
+
+
+# -- rules ------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Rule:
+    """One gate rule.  ``judges`` is ``None`` for every judge; ``bound`` is already resolved (never omitted)."""
+
+    metric: str
+    op: str
+    threshold: float | bool
+    bound: str
+    judges: tuple[str, ...] | None = None
+    reference: str | None = None
+    slice: str | None = None
+    name: str | None = None
+    index: int = 1
+    line: int | None = None
+    source: str = "<rules>"
+
+    @property
+    def where(self) -> str:
+        """``rule 2 (line 7)``: how messages point at the rule."""
+        return f"rule {self.index}" + (f" (line {self.line})" if self.line else "")
+
+    @property
+    def text(self) -> str:
+        """The rule in the compact form, e.g. ``cohen_kappa ci_low >= 0.4 for gpt-4o``."""
+        parts = [self.metric, self.bound, self.op, _fmt_threshold(self.threshold)]
+        parts.append("for every judge" if self.judges is None else "for " + ", ".join(self.judges))
+        if self.reference:
+            parts.append(f"vs {self.reference}")
+        if self.slice:
+            parts.append(f"in {self.slice}")
+        return " ".join(parts)
+
+    @property
+    def label(self) -> str:
+        return self.name or self.text
+
+
+def _fmt_threshold(threshold: float | bool) -> str:
+    if isinstance(threshold, bool):
+        return "true" if threshold else "false"
+    return f"{threshold:g}"
+
+
+def _suggest(word: str, candidates: Iterable[str]) -> str:
+    close = difflib.get_close_matches(str(word), sorted(set(candidates)), n=3, cutoff=0.6)
+    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
+def _problem(rule_where: str, source: str, message: str) -> ConfigError:
+    return ConfigError(f"{rule_where}: {message}", file=source)
+
+
+_COMPACT = re.compile(r"^(?P<op>>=|<=|==|!=|>|<)$")
+
+
+def parse_rule(text: str, *, index: int = 1, line: int | None = None, source: str = "<rules>") -> Rule:
+    """Parse the compact form ``METRIC [BOUND] OP THRESHOLD [for JUDGE | for every judge] [vs REF] [in SLICE]``.
+
+    Names holding spaces are quoted (``for "my judge"``); several judges are separated by commas.
+    """
+    where = f"rule {index}" + (f" (line {line})" if line else "")
+    expected = ("expected 'METRIC [BOUND] OP THRESHOLD [for JUDGE | for every judge] [vs REFERENCE] [in SLICE]', "
+                "e.g. 'cohen_kappa ci_low >= 0.40 for gpt-4o'")
+    try:
+        tokens = shlex.split(text)
+    except ValueError as exc:
+        raise _problem(where, source, f"cannot read {text!r} ({exc}); {expected}") from None
+    # allow '>=0.4' or 'ci_low>=0.4' written without spaces
+    split: list[str] = []
+    for token in tokens:
+        split.extend(t for t in re.split(r"(>=|<=|==|!=|>|<)", token) if t)
+    tokens = split
+    op_at = next((i for i, t in enumerate(tokens) if _COMPACT.match(t)), None)
+    if op_at is None or op_at not in (1, 2) or op_at + 1 >= len(tokens):
+        raise _problem(where, source, f"cannot read {text!r}; {expected}")
+    fields: dict[str, Any] = {"metric": tokens[0], "op": tokens[op_at], "threshold": _threshold_token(tokens[op_at + 1])}
+    if op_at == 2:
+        fields["bound"] = tokens[1]
+    rest = tokens[op_at + 2:]
+    while rest:
+        word = rest[0].lower()
+        if word == "for" and len(rest) >= 2:
+            if [w.lower() for w in rest[1:3]] in (["every", "judge"], ["all", "judges"]):
+                fields["judge"], rest = EVERY_JUDGE, rest[3:]
+            else:
+                names = [n.strip() for n in rest[1].split(",") if n.strip()]
+                fields["judge"], rest = names if len(names) > 1 else rest[1], rest[2:]
+        elif word in ("vs", "against") and len(rest) >= 2:
+            fields["reference"], rest = rest[1], rest[2:]
+        elif word == "in" and len(rest) >= 2:
+            fields["slice"], rest = rest[1], rest[2:]
+        else:
+            raise _problem(where, source, f"cannot read {' '.join(rest)!r} in {text!r}; {expected}")
+    return _rule_from_mapping(fields, index=index, line=line, source=source)
+
+
+def _threshold_token(token: str) -> float | bool | str:
+    if token.lower() in ("true", "false"):
+        return token.lower() == "true"
+    try:
+        return float(token)
+    except ValueError:
+        return token  # rejected with a clear message by _rule_from_mapping
+
+
+def _rule_from_mapping(fields: Mapping[str, Any], *, index: int, line: int | None, source: str) -> Rule:
+    where = f"rule {index}" + (f" (line {line})" if line else "")
+    unknown = [k for k in fields if k not in RULE_KEYS]
+    if unknown:
+        key = unknown[0]
+        raise _problem(where, source, f"unknown key {key!r}{_suggest(key, RULE_KEYS)} "
+                                      f"(a rule takes {', '.join(RULE_KEYS)})")
+    for key in ("metric", "op", "threshold"):
+        if key not in fields:
+            raise _problem(where, source, f"has no {key!r}; a rule needs metric, op and threshold, e.g. "
+                                          "metric = \"cohen_kappa\", op = \">=\", threshold = 0.40")
+    metric = fields["metric"]
+    if not isinstance(metric, str) or not metric.strip():
+        raise _problem(where, source, f"metric must be a metric name (a string), got {metric!r}")
+    op = fields["op"]
+    if op not in OPERATORS:
+        raise _problem(where, source, f"unknown op {op!r}; expected one of {' '.join(OPERATORS)}")
+    threshold = fields["threshold"]
+    if isinstance(threshold, bool):
+        if op not in ("==", "!="):
+            raise _problem(where, source, f"a true / false threshold takes op '==' or '!=', not {op!r}")
+    elif isinstance(threshold, (int, float)):
+        threshold = float(threshold)
+        if math.isnan(threshold):
+            raise _problem(where, source, "threshold is NaN; expected a number or true / false")
+    else:
+        raise _problem(where, source, f"threshold must be a number or true / false, got {threshold!r}")
+    bound = fields.get("bound")
+    if bound is None:
+        bound = "value" if isinstance(threshold, bool) else CONSERVATIVE_BOUND[op]
+    elif bound not in BOUNDS:
+        raise _problem(where, source, f"unknown bound {bound!r}{_suggest(str(bound), BOUNDS)} "
+                                      f"(expected one of {', '.join(BOUNDS)})")
+    judge = fields.get("judge")
+    judges: tuple[str, ...] | None
+    if judge is None or judge == EVERY_JUDGE:
+        judges = None
+    elif isinstance(judge, str) and judge.strip():
+        judges = (judge,)
+    elif isinstance(judge, list) and judge and all(isinstance(j, str) and j.strip() for j in judge):
+        judges = None if EVERY_JUDGE in judge else tuple(dict.fromkeys(judge))
+    else:
+        raise _problem(where, source, f"judge must be a judge name, a list of names or \"*\", got {judge!r}")
+    for key in ("reference", "slice", "name"):
+        value = fields.get(key)
+        if value is not None and not isinstance(value, str):
+            raise _problem(where, source, f"{key} must be a string, got {value!r}")
+    return Rule(metric=metric.strip(), op=op, threshold=threshold, bound=bound, judges=judges,
+                reference=fields.get("reference"), slice=fields.get("slice") or None, name=fields.get("name"),
+                index=index, line=line, source=source)
+
+
+def _rule_lines(text: str) -> list[int]:
+    """Line numbers (1-based) of the ``[[rule]]`` headers, in order."""
+    return [i for i, line in enumerate(text.splitlines(), start=1) if re.match(r"^\s*\[\[\s*rule\s*\]\]", line)]
+
+
+def _string_line(text: str, needle: str, start: int) -> tuple[int | None, int]:
+    at = text.find(needle, start)
+    if at < 0:
+        return None, start
+    return text.count("\n", 0, at) + 1, at + len(needle)
+
+
+def load_rules(source: str | Path | Iterable[Mapping[str, Any] | str]) -> list[Rule]:
+    """Rules from a TOML file (a :class:`~pathlib.Path`), TOML text, a compact rule string, or a list of mappings /
+    compact strings.  A ``str`` naming an existing file is read as that file."""
+    if isinstance(source, Path):
+        try:
+            text = source.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError("does not exist; expected a gates TOML file with [[rule]] tables",
+                              file=str(source)) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot be read ({exc})", file=str(source)) from None
+        return _rules_from_toml(text, str(source))
+    if isinstance(source, str):
+        if "\n" not in source and source.strip() and Path(source).is_file():
+            return load_rules(Path(source))
+        try:
+            return _rules_from_toml(source, "<rules>")
+        except ConfigError as toml_error:
+            if "\n" in source.strip():
+                raise
+            try:
+                return [parse_rule(source)]
+            except ConfigError:
+                raise toml_error from None
+    if isinstance(source, Mapping):
+        raise ConfigError("rules must be a list of rules (mappings or compact strings), a TOML text or a path; "
+                          "got one mapping: wrap it in a list")
+    rules = []
+    for i, entry in enumerate(source, start=1):
+        rules.append(_one_rule(entry, index=i, line=None, source="<rules>"))
+    if not rules:
+        raise ConfigError("holds no rule; a gate needs at least one", file="<rules>")
+    return rules
+
+
+def _one_rule(entry: Any, *, index: int, line: int | None, source: str) -> Rule:
+    if isinstance(entry, str):
+        return parse_rule(entry, index=index, line=line, source=source)
+    if isinstance(entry, Mapping):
+        return _rule_from_mapping(entry, index=index, line=line, source=source)
+    where = f"rule {index}" + (f" (line {line})" if line else "")
+    raise _problem(where, source, f"expected a table of metric, op, threshold, ... or a compact string, "
+                                  f"got {entry!r}")
+
+
+def _rules_from_toml(text: str, source: str) -> list[Rule]:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"is not valid TOML: {exc}", file=source) from None
+    unknown = [k for k in data if k != "rule"]
+    if unknown:
+        key = unknown[0]
+        hint = _suggest(key, ["rule"]) or ("; rule keys belong under a [[rule]] header" if key in RULE_KEYS else "")
+        raise ConfigError(f"unknown top-level key {key!r}{hint} (a gates file holds [[rule]] tables or "
+                          "rule = [\"cohen_kappa ci_low >= 0.40 for gpt-4o\", ...])", file=source)
+    entries = data.get("rule")
+    if entries is None:
+        raise ConfigError("holds no rule; add [[rule]] tables (metric, judge, bound, op, threshold) or "
+                          "rule = [\"cohen_kappa ci_low >= 0.40 for gpt-4o\"]", file=source)
+    if isinstance(entries, (str, dict)):
+        entries = [entries]
+    headers = _rule_lines(text)
+    rules, cursor = [], 0
+    for i, entry in enumerate(entries, start=1):
+        line = None
+        if isinstance(entry, dict) and len(headers) == len(entries):
+            line = headers[i - 1]
+        elif isinstance(entry, str):
+            line, cursor = _string_line(text, entry, cursor)
+        rules.append(_one_rule(entry, index=i, line=line, source=source))
+    if not rules:
+        raise ConfigError("holds no rule; a gate needs at least one", file=source)
+    return rules
+
+
+# -- evaluation -------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Check:
+    """One rule applied to one judge: the metric's row, the tested number and the verdict."""
+
+    rule: Rule
+    judge: str
+    reference: str
+    observed: float
+    passed: bool
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n: int | None
+
+    @property
+    def bound(self) -> str:
+        return self.rule.bound
+
+    @property
+    def message(self) -> str:
+        """``cohen_kappa ci_low = 0.450 for gpt-3.5-turbo, needs >= 0.6``."""
+        verdict = "passes" if self.passed else "fails"
+        return (f"{self.rule.metric} {self.bound} = {_fmt(self.observed)} for {self.judge} "
+                f"(vs {self.reference}{', ' + self.rule.slice if self.rule.slice else ''}) {verdict}: needs "
+                f"{self.rule.op} {_fmt_threshold(self.rule.threshold)}")
+
+
+def _fmt(x: float | None) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    return f"{x:.3f}" if abs(x) < 1e5 else f"{x:.4g}"
+
+
+def _interval(check: Check) -> str:
+    if check.ci_low is None or check.ci_high is None:
+        return _fmt(check.value)
+    return f"{_fmt(check.value)} [{_fmt(check.ci_low)}, {_fmt(check.ci_high)}]"
+
+
+@dataclass
+class GateReport:
+    """The outcome of a gate: one :class:`Check` per (rule, judge), in rule order."""
+
+    checks: list[Check]
+    source: str = "<rules>"
+    title: str | None = None
+    simulated: bool = False
+    level: float | None = None
+
+    @property
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if not c.passed]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failed
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every check passes, 1 otherwise."""
+        return 0 if self.passed else 1
+
+    @property
+    def headline(self) -> str:
+        n, bad = len(self.checks), len(self.failed)
+        if not bad:
+            return f"all {n} gate checks pass"
+        return f"{bad} of {n} gate checks fail"
+
+    def to_frame(self):
+        """A tidy DataFrame: one row per check."""
+        import pandas as pd
+
+        return pd.DataFrame([{"rule": c.rule.index, "name": c.rule.label, "metric": c.rule.metric, "judge": c.judge,
+                              "reference": c.reference, "slice": c.rule.slice, "bound": c.bound,
+                              "op": c.rule.op, "threshold": c.rule.threshold, "observed": c.observed,
+                              "value": c.value, "ci_low": c.ci_low, "ci_high": c.ci_high, "n": c.n,
+                              "passed": c.passed} for c in self.checks])
+
+    # -- renderings ---------------------------------------------------------------------------------------------
+    def _level_text(self) -> str:
+        return f"{self.level:.0%} CI" if self.level else "CI"
+
+    def to_markdown(self) -> str:
+        """A Markdown summary (for ``$GITHUB_STEP_SUMMARY`` or a PR comment)."""
+        mark = "✅" if self.passed else "❌"
+        title = f" — {_md(self.title)}" if self.title else ""
+        sim = " (simulated data)" if self.simulated else ""
+        lines = [f"## {mark} Gates{title}{sim}", "",
+                 f"**{self.headline}** (rules from `{_md(self.source)}`).", "",
+                 f"| # | rule | judge | value [{self._level_text()}] | n | tested | verdict |",
+                 "|---|---|---|---|---|---|---|"]
+        for c in self.checks:
+            tested = f"{c.bound} {_fmt(c.observed)} {c.rule.op} {_fmt_threshold(c.rule.threshold)}"
+            verdict = "pass" if c.passed else "**FAIL**"
+            lines.append(f"| {c.rule.index} | {_md(c.rule.label)} | {_md(c.judge)} | {_interval(c)} | "
+                         f"{'' if c.n is None else c.n} | `{tested}` | {verdict} |")
+        lines.append("")
+        return "\n".join(lines)
+
+    def to_junit(self) -> str:
+        """JUnit XML: one test suite, one test case per (rule, judge), a ``<failure>`` for each failed check."""
+        suite_name = f"auditor gates ({self.source})"
+        suites = ET.Element("testsuites", name="auditor gates", tests=str(len(self.checks)),
+                            failures=str(len(self.failed)), errors="0")
+        suite = ET.SubElement(suites, "testsuite", name=suite_name, tests=str(len(self.checks)),
+                              failures=str(len(self.failed)), errors="0", skipped="0", time="0")
+        if self.title:
+            props = ET.SubElement(suite, "properties")
+            ET.SubElement(props, "property", name="audit_title", value=str(self.title))
+            ET.SubElement(props, "property", name="simulated", value=str(bool(self.simulated)).lower())
+        stem = Path(self.source).stem or "gates"
+        for c in self.checks:
+            case = ET.SubElement(suite, "testcase", classname=f"{stem}.rule{c.rule.index}",
+                                 name=f"{c.rule.label} [{c.judge}]", time="0")
+            if c.rule.line:
+                case.set("file", self.source)
+                case.set("line", str(c.rule.line))
+            detail = f"{c.message}\nvalue {_interval(c)}, n = {c.n}"
+            if not c.passed:
+                failure = ET.SubElement(case, "failure", message=c.message, type="GateFailed")
+                failure.text = detail
+            else:
+                ET.SubElement(case, "system-out").text = detail
+        ET.indent(suites)
+        return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+    def print_table(self, console=None) -> None:
+        """A rich table of the checks with value, interval, tested bound and verdict."""
+        from rich.console import Console
+        from rich.markup import escape
+        from rich.table import Table
+
+        console = console or Console()
+        table = Table(title=f"Gates ({escape(self.source)})", title_justify="left")
+        for column, justify in (("#", "right"), ("rule", "left"), ("judge", "left"),
+                                (f"value [{self._level_text()}]", "right"), ("n", "right"), ("tested", "left"),
+                                ("verdict", "left")):
+            table.add_column(column, justify=justify, overflow="fold")
+        for c in self.checks:
+            tested = f"{c.bound} {_fmt(c.observed)} {c.rule.op} {_fmt_threshold(c.rule.threshold)}"
+            verdict = "[green]pass[/]" if c.passed else "[bold red]FAIL[/]"
+            table.add_row(str(c.rule.index), escape(c.rule.label), escape(c.judge), _interval(c),
+                          "" if c.n is None else str(c.n), escape(tested), verdict)
+        console.print(table)
+        style = "green" if self.passed else "bold red"
+        console.print(f"[{style}]{escape(self.headline)}[/]")
+
+
+def _md(text: Any) -> str:
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("`", "\\`")
+
+
+def _missing(x: Any) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def _number(x: Any) -> float | None:
+    if _missing(x):
+        return None
+    if isinstance(x, bool):
+        return float(x)
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return None
+
+
+def evaluate_gates(doc: Mapping[str, Any], rules: str | Path | Iterable[Mapping[str, Any] | str] | list[Rule],
+                   ) -> GateReport:
+    """Apply ``rules`` to an audit document (the ``audit.json`` dict).  Pure: no printing, no files written.
+
+    Raises :class:`~auditor.errors.ConfigError` when a rule cannot be evaluated on this audit.
+    """
+    if isinstance(rules, list) and rules and all(isinstance(r, Rule) for r in rules):
+        parsed = list(rules)
+    else:
+        parsed = load_rules(rules)  # type: ignore[arg-type]
+    source = parsed[0].source if parsed else "<rules>"
+    metrics = doc.get("metrics")
+    if not isinstance(metrics, list):
+        raise InputError("is not an audit document (no 'metrics' list)", column="metrics")
+    reference = doc.get("reference") or "human"
+    model_judges = [j for j in (doc.get("judges") or []) if j != reference]
+    if not model_judges:
+        model_judges = sorted({str(r.get("judge")) for r in metrics if r.get("judge") not in (None, reference)})
+    audit_metrics = {str(r.get("metric")) for r in metrics}
+    audit_judges = set(model_judges) | {str(r.get("judge")) for r in metrics if r.get("judge") is not None}
+    audit_judges.add(reference)
+    index: dict[tuple[str, str, str, str | None], list[Mapping[str, Any]]] = {}
+    for row in metrics:
+        key = (str(row.get("metric")), str(row.get("judge")), str(row.get("reference")),
+               None if _missing(row.get("slice")) else str(row.get("slice")))
+        index.setdefault(key, []).append(row)
+    resamples = (doc.get("bootstrap") or {}).get("resamples")
+
+    checks = []
+    for rule in parsed:
+        def problem(message: str, rule: Rule = rule) -> ConfigError:
+            return _problem(rule.where, rule.source, message)
+
+        if rule.metric not in audit_metrics:
+            present = ", ".join(sorted(audit_metrics))
+            if rule.metric in KNOWN_METRICS:
+                raise problem(f"metric {rule.metric!r} is not in this audit (task {doc.get('task')}); it holds "
+                              f"{present}")
+            hint = _suggest(rule.metric, audit_metrics | set(KNOWN_METRICS))
+            raise problem(f"unknown metric {rule.metric!r}" + (hint or f"; this audit holds {present}"))
+        ref = rule.reference or reference
+        judges = model_judges if rule.judges is None else list(rule.judges)
+        if not judges:
+            raise problem("the audit holds no judge besides the reference, so 'every judge' selects nothing")
+        for judge in judges:
+            if judge not in audit_judges:
+                raise problem(f"unknown judge {judge!r}{_suggest(judge, audit_judges)} (this audit's judges: "
+                              f"{', '.join(model_judges)}; reference {reference})")
+        for judge in judges:
+            rows = index.get((rule.metric, judge, ref, rule.slice), [])
+            if not rows:
+                have = sorted({k[1] for k in index if k[0] == rule.metric and k[2] == ref and k[3] == rule.slice})
+                slice_text = f", slice {rule.slice!r}" if rule.slice else ""
+                refs = sorted({k[2] for k in index if k[0] == rule.metric and k[1] == judge})
+                hint = (f" (rows exist for reference {', '.join(refs)})" if refs and ref not in refs else
+                        f" (it exists for {', '.join(have)})" if have else "")
+                raise problem(f"metric {rule.metric!r} is missing for judge {judge!r} (reference {ref!r}"
+                              f"{slice_text}){hint}")
+            if len(rows) > 1:
+                raise problem(f"metric {rule.metric!r} has {len(rows)} rows for judge {judge!r} (reference "
+                              f"{ref!r}); name a slice")
+            row = rows[0]
+            raw = row.get(rule.bound)
+            observed = _number(raw)
+            if observed is None:
+                why = ("the audit has no intervals (bootstrap resamples 0); gate on bound = \"value\" or audit "
+                       "with resamples" if rule.bound != "value" and resamples == 0 else
+                       "the metric is undefined for this judge (e.g. a constant label)")
+                raise problem(f"{rule.bound} of {rule.metric!r} for judge {judge!r} is missing (NaN): {why}")
+            if isinstance(rule.threshold, bool):
+                if observed not in (0.0, 1.0):
+                    raise problem(f"{rule.metric!r} is not a pass / fail metric ({rule.bound} {observed:g} for "
+                                  f"{judge!r}); use a number threshold")
+                passed = OPERATORS[rule.op](bool(observed), rule.threshold)
+            else:
+                passed = OPERATORS[rule.op](observed, rule.threshold)
+            n = row.get("n")
+            checks.append(Check(rule=rule, judge=judge, reference=ref, observed=observed, passed=bool(passed),
+                                value=_number(row.get("value")), ci_low=_number(row.get("ci_low")),
+                                ci_high=_number(row.get("ci_high")),
+                                n=None if _missing(n) else int(n)))
+    level = (doc.get("bootstrap") or {}).get("level")
+    return GateReport(checks, source=source, title=doc.get("title"), simulated=bool(doc.get("simulated")),
+                      level=float(level) if isinstance(level, (int, float)) else None)
+
+
+# -- CI side effects --------------------------------------------------------------------------------------------
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def github_annotations(report: GateReport) -> list[str]:
+    """``::error file=...,line=...,title=...::message`` workflow commands, one per failed check."""
+    out = []
+    for c in report.failed:
+        props = []
+        if c.rule.line and report.source != "<rules>":
+            props += [f"file={_escape_property(report.source)}", f"line={c.rule.line}"]
+        props.append(f"title={_escape_property(f'Gate failed: {c.rule.label} [{c.judge}]')}")
+        out.append(f"::error {','.join(props)}::{_escape_data(c.message)}")
+    return out
+
+
+def run_gates(doc: dict, rules_path: Path, *, junit: Path | None = None, console=None) -> int:
+    """Evaluate the rules in ``rules_path`` on the audit ``doc`` and report them; returns the exit code.
+
+    Prints the table to ``console`` (default: stdout); writes ``junit`` (JUnit XML, atomically) when given;
+    appends the Markdown summary to ``$GITHUB_STEP_SUMMARY`` when set; prints ``::error::`` annotations for failed
+    checks when ``$GITHUB_ACTIONS`` is set.  0 every check passes, 1 one fails; a gate that cannot be evaluated
+    raises :class:`~auditor.errors.ConfigError` (exit 2) before anything is written.
+    """
+    from rich.console import Console
+
+    from auditor.io import write_text
+
+    report = evaluate_gates(doc, Path(rules_path))
+    console = console or Console()
+    report.print_table(console)
+    if junit is not None:
+        try:
+            write_text(junit, report.to_junit())
+        except OSError as exc:
+            raise InputError(f"cannot write the JUnit file ({exc})", file=str(junit)) from None
+        console.print(f"wrote {junit}", highlight=False)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        try:
+            with open(summary, "a", encoding="utf-8") as fh:
+                fh.write(report.to_markdown() + "\n")
+        except OSError as exc:  # the verdict stands; say that the summary is missing
+            print(f"warning: cannot append the gate summary to $GITHUB_STEP_SUMMARY ({summary}): {exc}",
+                  file=sys.stderr)
+    if os.environ.get("GITHUB_ACTIONS"):
+        for line in github_annotations(report):
+            sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+    return report.exit_code
+
+
+def load_audit_document(path: Path) -> dict:
+    """The ``audit.json`` dict of a saved audit (bad files raise :class:`~auditor.errors.InputError`)."""
+    from auditor.result import AuditResult
+
+    return AuditResult.load(path).to_dict()
+
+
+# -- command line -----------------------------------------------------------------------------------------------
+def register(app: typer.Typer) -> None:
+    """Add ``auditor gate AUDIT_JSON --config gates.toml [--junit FILE]`` to a typer app (idempotent)."""
+    if any(getattr(c, "name", None) == "gate" for c in app.registered_commands):
+        return
+
+    @app.command("gate")
+    def gate(
+        audit_json: Annotated[Path, typer.Argument(help="A saved audit.json.")],
+        config: Annotated[Path, typer.Option("--config", "-c", help="The gates file (TOML, [[rule]] tables).")],
+        junit: Annotated[Path | None, typer.Option("--junit", help="Write a JUnit XML file, one test case per "
+                                                                   "rule and judge.")] = None,
+    ) -> None:
+        """Check a saved audit against gate rules: exit 0 all pass, 1 a rule fails, 2 the gate is unusable."""
+        doc = load_audit_document(audit_json)
+        code = run_gates(doc, config, junit=junit)
+        if code:
+            raise typer.Exit(code)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m auditor.gates gate AUDIT_JSON --config gates.toml``: the gate command alone, with the project's
+    exit codes (0 pass, 1 a rule fails, 2 the gate cannot be evaluated or the command line is wrong)."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    from auditor.errors import AuditorError
+
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+    @app.callback()
+    def _root() -> None:
+        """Gates of the auditor."""
+
+    register(app)
+    try:
+        rv = typer.main.get_command(app).main(args=argv, prog_name="auditor", standalone_mode=False)
+    except AuditorError as exc:
+        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        return 2
+    except Exception as exc:  # usage errors of click or of typer's vendored copy of click
+        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
+            exc.show()
+            return exc.exit_code
+        raise
+    return rv if isinstance(rv, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
