@@ -321,9 +321,21 @@ class AuditView:
         return self.task in ("pairwise", "likert", "binary") or not self.task
 
 
+def as_audit_dict(audit: Any) -> Mapping[str, Any]:
+    """The audit dict itself, or the dict of an object that offers ``to_dict()`` (e.g. ``auditor``'s result)."""
+    if isinstance(audit, Mapping):
+        return audit
+    to_dict = getattr(audit, "to_dict", None)
+    if callable(to_dict):
+        converted = to_dict()
+        if isinstance(converted, Mapping):
+            return converted
+    return {}
+
+
 def view(audit: Mapping[str, Any] | None) -> AuditView:
     """Wrap an audit dict; every missing field gets an empty default."""
-    audit = audit if isinstance(audit, Mapping) else {}
+    audit = as_audit_dict(audit)
     reference = _text(audit.get("reference"), "human") or "human"
     metrics = []
     for row in _dicts(audit.get("metrics")):

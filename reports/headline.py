@@ -8,6 +8,7 @@ from typing import Any
 from reports._view import (
     PRIMARY_CORRELATION,
     AuditView,
+    as_audit_dict,
     as_float,
     as_int,
     fmt_estimate,
@@ -126,6 +127,7 @@ def headline(audit: Mapping[str, Any]) -> list[str]:
     ...     {"metric": "no_better_rate", "judge": "j", "reference": "human", "value": 0.25}]})
     ['Humans found response b no better than response a in 50.0% of cases.', 'j found it no better in 25.0%.']
     """
+    audit = as_audit_dict(audit)
     v = view(audit)
     sentences = _no_better_sentences(v)
     sentences += _agreement_sentence(v)

@@ -27,6 +27,7 @@ from reports._view import (
     DISAGREEMENT_LABELS,
     KEY_DISAGREEMENT,
     AuditView,
+    as_audit_dict,
     as_float,
     as_int,
     policy_text,
@@ -327,6 +328,7 @@ def _plots(audit: Mapping[str, Any]) -> list[PlotView]:
 
 def render_html(audit: Mapping[str, Any]) -> str:
     """The audit as one self-contained HTML page (no request to any network; opens from disk)."""
+    audit = as_audit_dict(audit)
     v = view(audit)
     script = _asset("report.js")
     css = _asset("report.css")

@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from reports._view import AuditView, as_int, policy_text, view
+from reports._view import KEY_DISAGREEMENT, AuditView, as_audit_dict, as_int, policy_text, view
 from reports.headline import headline
 from reports.tables import (
     Table,
@@ -75,6 +75,43 @@ def _tables(v: AuditView, slice_: str | None, level: int) -> list[str]:
     return parts
 
 
+MARKDOWN_EXAMPLE_CASES = 5
+
+
+def _cases_text(v: AuditView) -> str:
+    """How many disagreement cases there are, and the first few where a judge says b is better."""
+    total = as_int(v.cases.get("total"))
+    items = v.cases.get("items") if isinstance(v.cases.get("items"), list) else []
+    if not total and not items:
+        return ""
+    lines = [
+        f"{total if total is not None else len(items):,} disagreement cases; browse them in `report.html` "
+        "(the case browser)."
+    ]
+    examples = []
+    for item in items:
+        if not isinstance(item, Mapping):
+            continue
+        rows = item.get("disagreements") if isinstance(item.get("disagreements"), list) else []
+        judges = [
+            f"{md_escape(d.get('judge'))} ({md_escape(d.get('judge_label'))})"
+            for d in rows
+            if isinstance(d, Mapping) and d.get("type") == KEY_DISAGREEMENT
+        ]
+        if judges:
+            label = item.get("reference_label")
+            ref = f"; {md_escape(v.reference)} label {md_escape(label)}" if label not in (None, "") else ""
+            examples.append(f"- {md_escape(item.get('item_id'))}: {', '.join(judges)}{ref}")
+        if len(examples) >= MARKDOWN_EXAMPLE_CASES:
+            break
+    if examples:
+        lines.append(
+            f"\nFirst items where a judge says b is better and {md_escape(v.reference)} says no better:\n"
+        )
+        lines.extend(examples)
+    return "\n".join(lines)
+
+
 def _render(v: AuditView, audit: Mapping[str, Any], full: bool) -> str:
     parts: list[str] = []
     title = md_escape(v.title) if v.title else "Judge audit"
@@ -112,14 +149,9 @@ def _render(v: AuditView, audit: Mapping[str, Any], full: bool) -> str:
             parts.append("## By slice\n\n" + "\n".join(sliced))
         else:
             parts.append(_section("By slice", "Left out to fit a pull-request comment; see `report.html`."))
-    cases = v.cases
-    total = as_int(cases.get("total"))
-    if total:
-        parts.append(
-            _section(
-                "Cases", f"{total:,} disagreement cases; browse them in `report.html` (the case browser)."
-            )
-        )
+    cases_text = _cases_text(v)
+    if cases_text:
+        parts.append(_section("Cases", cases_text))
     method = method_lines(v)
     if method:
         parts.append(_section("Method", "\n".join(f"- {md_escape(line)}" for line in method)))
@@ -128,6 +160,7 @@ def _render(v: AuditView, audit: Mapping[str, Any], full: bool) -> str:
 
 def render_markdown(audit: Mapping[str, Any]) -> str:
     """The audit as GitHub-flavoured Markdown, kept under GitHub's comment limit (slices dropped first)."""
+    audit = as_audit_dict(audit)
     v = view(audit)
     text = _render(v, audit, full=True)
     if len(text) > _SOFT_LIMIT:

@@ -15,7 +15,7 @@ from rich.panel import Panel
 from rich.table import Table as RichTable
 from rich.text import Text
 
-from reports._view import PRIMARY_CORRELATION, policy_text, view
+from reports._view import PRIMARY_CORRELATION, as_audit_dict, policy_text, view
 from reports.headline import headline
 from reports.tables import Table, agreement_table, exclusions_table, gap_table, outcome_table, warnings_table
 
@@ -69,6 +69,7 @@ def _rich_table(table: Table, narrow: bool = False) -> RichTable:
 
 def render_terminal(audit: Mapping[str, Any], console: Console | None = None) -> None:
     """Print the headline and the per-judge tables of a saved audit to ``console`` (default: stdout)."""
+    audit = as_audit_dict(audit)
     console = console or Console()
     v = view(audit)
     if v.simulated:

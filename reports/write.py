@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from reports._view import as_audit_dict
 from reports.html import render_html
 from reports.markdown import render_markdown
 
@@ -34,6 +35,7 @@ def _finite(value: Any) -> Any:
 
 def render_json(audit: Mapping[str, Any]) -> str:
     """The audit as JSON text (indent 2, UTF-8, non-finite numbers as null)."""
+    audit = as_audit_dict(audit)
     return json.dumps(_finite(audit), indent=2, ensure_ascii=False, allow_nan=False, default=str) + "\n"
 
 
@@ -100,6 +102,7 @@ def write_reports(audit: Mapping[str, Any], out_dir: Path, formats: Sequence[str
     Formats among ``md``, ``html``, ``json`` (files ``report.md``, ``report.html``, ``audit.json``). Everything is
     rendered before anything is written, so a rendering error leaves no new file behind.
     """
+    audit = as_audit_dict(audit)
     names = parse_formats(formats)
     rendered = [(FILE_NAMES[name], RENDERERS[name](audit)) for name in names]
     out_dir = Path(out_dir)

@@ -108,3 +108,22 @@ def test_markdown_of_a_big_audit_fits_a_pull_request_comment():
 def test_markdown_without_simulated_flag_has_no_banner():
     text = reports.render_markdown(build_pairwise_audit())
     assert "SIMULATED" not in text
+
+
+def test_markdown_lists_the_first_key_disagreements_escaped():
+    text = reports.render_markdown(xss_audit())
+    section = text.split("## Cases", 1)[1].split("## Method", 1)[0]
+    assert "First items where a judge says b is better and human says no better:" in section
+    examples = [line for line in section.splitlines() if line.startswith("- ")]
+    assert 1 <= len(examples) <= 5
+    rendered = markdown_parser().render(section)
+    assert "<img" not in rendered and "<script" not in rendered
+
+
+def test_renderers_accept_an_object_with_to_dict():
+    class Result:
+        def to_dict(self):
+            return build_pairwise_audit()
+
+    assert reports.render_markdown(Result()) == reports.render_markdown(build_pairwise_audit())
+    assert reports.headline(Result()) == reports.headline(build_pairwise_audit())
