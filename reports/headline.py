@@ -20,6 +20,8 @@ from reports._view import (
     view,
 )
 
+MAX_JUDGE_SENTENCES = 8
+
 
 def _rate(row: Mapping[str, Any] | None) -> str:
     return fmt_estimate(row, kind="rate", signed=False)
@@ -64,11 +66,24 @@ def _no_better_sentences(v: AuditView) -> list[str]:
         n = as_int(own.get("n"))
         n_text = f" (n = {n:,})" if n is not None else ""
         sentences.append(f"{subject} in {_rate(own)} of cases{n_text}.")
-    for judge in v.judges:
+    judges = [
+        j
+        for j in v.judges
+        if as_float((v.metric("no_better_rate", j) or {}).get("value")) is not None
+        or v.metric("no_better_rate_gap", j) is not None
+    ]
+    left_out = 0
+    if len(judges) > MAX_JUDGE_SENTENCES:  # the largest gaps make the headline; the table has the rest
+
+        def size(judge: str) -> float:
+            return abs(as_float((v.metric("no_better_rate_gap", judge) or {}).get("value")) or 0.0)
+
+        keep = set(sorted(judges, key=size, reverse=True)[:MAX_JUDGE_SENTENCES])
+        left_out = len(judges) - len(keep)
+        judges = [j for j in judges if j in keep]
+    for judge in judges:
         row = v.metric("no_better_rate", judge)
         gap = v.metric("no_better_rate_gap", judge)
-        if (row is None or as_float(row.get("value")) is None) and gap is None:
-            continue
         parts = []
         if row is not None and as_float(row.get("value")) is not None:
             parts.append(f"{judge} found it no better in {_rate(row)}")
@@ -79,6 +94,8 @@ def _no_better_sentences(v: AuditView) -> list[str]:
             if words:
                 parts.append(words)
         sentences.append(": ".join(parts) + ".")
+    if left_out:
+        sentences.append(f"{left_out} more judges with smaller gaps are in the gap table.")
     return sentences
 
 
@@ -92,10 +109,23 @@ def _agreement_sentence(v: AuditView) -> list[str]:
     label = metric_label(name)
     parts = []
     ceiling = v.own(name)
-    for judge in v.judges:
-        row = v.metric(name, judge)
-        if row is not None and as_float(row.get("value")) is not None:
-            parts.append(f"{judge} {fmt_estimate(row)}")
+    scored = [
+        (judge, row)
+        for judge in v.judges
+        if (row := v.metric(name, judge)) is not None and as_float(row.get("value")) is not None
+    ]
+    if len(scored) > MAX_JUDGE_SENTENCES:  # highest three and the lowest, the rest in the table
+        ranked = sorted(scored, key=lambda pair: as_float(pair[1].get("value")) or 0.0, reverse=True)
+        shown = ranked[:3] + ranked[-1:]
+        parts = [
+            f"highest {judge} {fmt_estimate(row)}" if i == 0 else f"{judge} {fmt_estimate(row)}"
+            for i, (judge, row) in enumerate(shown[:3])
+        ]
+        parts.append(
+            f"lowest {shown[-1][0]} {fmt_estimate(shown[-1][1])} ({len(scored)} judges in the table)"
+        )
+    else:
+        parts = [f"{judge} {fmt_estimate(row)}" for judge, row in scored]
     if not parts:
         return []
     sentence = f"{label} with {v.reference}: " + "; ".join(parts)

@@ -81,3 +81,14 @@ def test_categorical_audit_without_rates_falls_back_to_agreement():
 
 def test_empty_audit_says_there_is_nothing_to_summarise():
     assert reports.headline({}) == ["This audit holds no metric that can be summarised."]
+
+
+def test_many_judges_keep_the_headline_short():
+    audit = build_likert_audit(judges=tuple(f"j{i}" for i in range(12)))
+    lines = reports.headline(audit)
+    judge_lines = [line for line in lines if line.startswith("j") and "found it no better" in line]
+    assert len(judge_lines) == 8
+    assert "j0 found it no better in 30.0%" in judge_lines[0]  # the largest gap is kept
+    assert "4 more judges with smaller gaps are in the gap table." in lines
+    kappa = next(line for line in lines if line.startswith("κ (quadratic)"))
+    assert kappa.count("[") == 5 and "highest j11" in kappa and "lowest j0" in kappa and "12 judges" in kappa
