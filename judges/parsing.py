@@ -130,7 +130,7 @@ def from_json(text: str, template: Template) -> Verdict | None:
 def _verdict_line(template: Template) -> re.Pattern[str]:
     alternatives = "|".join(re.escape(v) for v in sorted(template.verdicts, key=len, reverse=True))
     return re.compile(
-        rf"^[\s*#>_-]*(?:final\s+)?(?:verdict|answer|rating)\s*[:=]\s*[*_\"'`]*({alternatives})[*_\"'`]*[\s.!]*$",
+        rf"^[\s*#>_-]*(?:final\s+)?(?:verdict|answer|rating)[*_\s]*[:=][*_\s\"'`]*({alternatives})[*_\"'`]*[\s.!]*$",
         re.IGNORECASE | re.MULTILINE,
     )
 
