@@ -560,3 +560,375 @@ def truth_by_slice(
 def with_parameters(**changes: object) -> SimulationParameters:
     """A copy of the calibrated parameters with some constants changed (e.g. for sensitivity checks)."""
     return replace(DEFAULT_PARAMETERS, **changes)
+
+
+# ==============================================================================================================
+# stages 1 and 2 of the personalization pipeline (simulated, same conventions: known truth, seeded, fast)
+
+STAGE1_CATEGORIES = ("accept", "uncertain", "reject")
+PROBLEMATIC = ("uncertain", "reject")
+
+
+@dataclass(frozen=True)
+class ExtractionParameters:
+    """Stage 1 (attribute extraction): validity latent ``v``, cut at ``cuts`` into reject < uncertain < accept.
+
+    ``v = mu + real_shift * real + u_user + e_item``; each human rater sees ``v + N(0, sd_rater**2)``; an LLM judge
+    sees ``v + shift + N(0, sd_judge**2)`` (a positive ``shift`` = lenient: it flags fewer problems).
+    """
+
+    mu: float = 1.14
+    real_shift: float = -0.149
+    sd_user: float = 0.35
+    sd_item: float = 0.8
+    sd_rater: float = 0.6
+    cuts: tuple[float, float] = (-0.2, 0.6)
+    attributes_mean: float = 8.0
+    judges: tuple[tuple[str, float, float], ...] = (("gpt-4o", 0.25, 0.8), ("claude-3.5", 0.45, 0.7))
+
+
+@dataclass(frozen=True)
+class RelevanceParameters:
+    """Stage 2 (relevance): latent ``r = mu + p_prompt + e_item``; a human rater votes relevant when
+    ``r + N(0, sd_rater**2) > 0``; LLM judge ``j`` when ``r + shift_j + sd_llm * (sqrt(shared) * s + sqrt(1 - shared)
+    * n_j) > 0`` with ``s`` common to the LLMs (they agree with each other more than with humans)."""
+
+    mu: float = -0.932
+    sd_prompt: float = 0.5
+    sd_item: float = 0.866
+    sd_rater: float = 0.71
+    sd_llm: float = 0.86
+    shared: float = 0.629
+    prompts_mean: float = 3.0
+    attributes_mean: float = 8.0
+    judges: tuple[tuple[str, float], ...] = (("gpt-4o", 0.666), ("claude-3.5", 0.933), ("llama-3-70b", 1.196))
+
+
+DEFAULT_EXTRACTION = ExtractionParameters()
+DEFAULT_RELEVANCE = RelevanceParameters()
+
+_ATTRIBUTE_TEXTS = tuple(f"The user {third}." for third, _ in _ATTRIBUTES)
+_PROMPTS = tuple(f"Can you give me some advice on {topic}?" for topic, _ in _TOPICS)
+
+
+def _counts_per_user(rng: np.random.Generator, n_users: int, mean: float) -> np.ndarray:
+    """Uneven cluster sizes: ``1 + Poisson(mean - 1)`` per user, independent of every effect."""
+    return 1 + rng.poisson(mean - 1, n_users)
+
+
+def _extraction_draw(
+    rng: np.random.Generator,
+    user_of_item: np.ndarray,
+    n_users: int,
+    real_user: np.ndarray,
+    params: ExtractionParameters,
+) -> dict[str, np.ndarray]:
+    n = len(user_of_item)
+    real = real_user[user_of_item]
+    validity = (
+        params.mu
+        + params.real_shift * real
+        + rng.normal(0.0, params.sd_user, n_users)[user_of_item]
+        + rng.normal(0.0, params.sd_item, n)
+    )
+    cuts = np.asarray(params.cuts)
+    # category codes: 0 accept, 1 uncertain, 2 reject
+    out = {
+        "real": real,
+        "human": 2 - np.searchsorted(cuts, validity[:, None] + rng.normal(0, params.sd_rater, (n, 3))),
+    }
+    for name, shift, sd in params.judges:
+        out[name] = 2 - np.searchsorted(cuts, validity + shift + rng.normal(0.0, sd, n))
+    return out
+
+
+def _relevance_draw(
+    rng: np.random.Generator, prompt_of_item: np.ndarray, n_prompts: int, params: RelevanceParameters
+) -> dict[str, np.ndarray]:
+    n = len(prompt_of_item)
+    relevance = (
+        params.mu
+        + rng.normal(0.0, params.sd_prompt, n_prompts)[prompt_of_item]
+        + rng.normal(0, params.sd_item, n)
+    )
+    out = {"human": (relevance[:, None] + rng.normal(0.0, params.sd_rater, (n, 3)) > 0).astype(np.int8)}
+    shared = rng.normal(size=n)
+    for name, shift in params.judges:
+        noise = np.sqrt(params.shared) * shared + np.sqrt(1 - params.shared) * rng.normal(size=n)
+        out[name] = (relevance + shift + params.sd_llm * noise > 0).astype(np.int8)
+    return out
+
+
+def _majority_code(codes: np.ndarray, n_categories: int) -> np.ndarray:
+    """Majority category of each row of 3 codes, -1 when all three differ."""
+    counts = np.stack([(codes == c).sum(axis=1) for c in range(n_categories)], axis=1)
+    winner = counts.argmax(axis=1)
+    return np.where(counts.max(axis=1) >= 2, winner, -1)
+
+
+def _labels_from_codes(item_ids: np.ndarray, judge: str, rater: str, codes: np.ndarray, names: tuple) -> dict:
+    text = np.asarray(names, dtype=object)[codes]
+    n = len(item_ids)
+    return {
+        "item_id": item_ids,
+        "judge": np.full(n, judge, dtype=object),
+        "rater": np.full(n, rater, dtype=object),
+        "label": text,
+        "score": np.full(n, np.nan),
+        "raw": text,
+    }
+
+
+def _concat_blocks(blocks: list[dict]) -> pd.DataFrame:
+    labels = labels_frame(
+        {column: np.concatenate([block[column] for block in blocks]) for column in blocks[0]}
+    )
+    labels["order"] = None
+    return labels
+
+
+def simulate_extraction_study(
+    seed: int = 0, n_users: int = 50, params: ExtractionParameters | None = None, with_truth: bool = True
+) -> Study:
+    """Simulated stage 1: is an attribute extracted from a user's conversations valid? (categorical).
+
+    Users are split half ``real`` / half ``synthetic`` (the source of their conversations); each has
+    ``1 + Poisson(7)`` extracted attributes (items).  Three human raters and the LLM judges of ``params.judges``
+    label each attribute ``accept`` / ``uncertain`` / ``reject``.  Calibrated so that the human majority flags
+    about 22% more attributes as problematic (uncertain or reject) on real than on synthetic conversations
+    (relative difference, 0.305 vs 0.25), and the LLM judges flag fewer problems than humans.
+    """
+    params = params or DEFAULT_EXTRACTION
+    rng = np.random.default_rng(seed)
+    counts = _counts_per_user(rng, n_users, params.attributes_mean)
+    user_of_item = np.repeat(np.arange(n_users), counts)
+    real_user = rng.permutation(np.arange(n_users) < n_users // 2)
+    draw = _extraction_draw(rng, user_of_item, n_users, real_user, params)
+    n = len(user_of_item)
+    item_ids = np.array([f"attr-{i + 1:04d}" for i in range(n)], dtype=object)
+    attribute_index = rng.integers(0, len(_ATTRIBUTE_TEXTS), n)
+    items = pd.DataFrame(
+        {
+            "item_id": item_ids,
+            "user_id": np.array([f"user-{k + 1:02d}" for k in range(n_users)], dtype=object)[user_of_item],
+            "attribute": np.asarray(_ATTRIBUTE_TEXTS, dtype=object)[attribute_index],
+            "source": np.where(draw["real"], "real", "synthetic").astype(object),
+            "stage": "extraction",
+        }
+    )
+    blocks = [
+        _labels_from_codes(item_ids, "human", rater, draw["human"][:, r], STAGE1_CATEGORIES)
+        for r, rater in enumerate(HUMAN_RATERS)
+    ]
+    blocks += [
+        _labels_from_codes(item_ids, name, "0", draw[name], STAGE1_CATEGORIES) for name, _, _ in params.judges
+    ]
+    return Study(
+        name="simulated-extraction",
+        task="categorical",
+        items=items,
+        labels=_concat_blocks(blocks),
+        categories=STAGE1_CATEGORIES,
+        simulated=True,
+        description=(
+            "Simulated stage 1, attribute extraction (SIMULATED DATA, not real judgments)\n"
+            f"{n} simulated attributes of {n_users} simulated users (half with real, half with synthetic "
+            "conversations), labelled accept / uncertain / reject by 3 simulated human raters and simulated LLM "
+            'judges; calibrated to "Re-Centering Humans in LLM Personalization" (22% more problematic attributes '
+            f"on real conversations). Seed {seed}."
+        ),
+        truth=extraction_truth(params) if with_truth else None,
+    )
+
+
+def simulate_relevance_study(
+    seed: int = 0, n_users: int = 50, params: RelevanceParameters | None = None, with_truth: bool = True
+) -> Study:
+    """Simulated stage 2: should this attribute change the response to this prompt? (binary).
+
+    Each user has ``1 + Poisson(2)`` prompts and ``1 + Poisson(7)`` attributes; an item is (user, prompt,
+    attribute).  Three human raters and the LLM judges of ``params.judges`` vote ``1`` (relevant) or ``0``.
+    Calibrated to the published figures: humans' majority finds about 20% relevant, the LLM judges 40-60%
+    (over-identification), pairwise Cohen's kappa about 0.43 human-human, 0.30 human-LLM, 0.60 LLM-LLM.
+    """
+    params = params or DEFAULT_RELEVANCE
+    rng = np.random.default_rng(seed)
+    prompts_per_user = _counts_per_user(rng, n_users, params.prompts_mean)
+    attributes_per_user = _counts_per_user(rng, n_users, params.attributes_mean)
+    user_of_prompt = np.repeat(np.arange(n_users), prompts_per_user)
+    prompt_of_item = np.repeat(np.arange(len(user_of_prompt)), attributes_per_user[user_of_prompt])
+    user_of_item = user_of_prompt[prompt_of_item]
+    draw = _relevance_draw(rng, prompt_of_item, len(user_of_prompt), params)
+    n = len(prompt_of_item)
+    # attribute k of a user: position of the item within its prompt
+    starts = np.r_[0, np.cumsum(attributes_per_user[user_of_prompt])[:-1]]
+    position = np.arange(n) - starts[prompt_of_item]
+    profile_attributes = [
+        rng.choice(len(_ATTRIBUTE_TEXTS), size=len(_ATTRIBUTE_TEXTS), replace=False) for _ in range(n_users)
+    ]
+    attribute_index = np.array(
+        [
+            profile_attributes[u][p % len(_ATTRIBUTE_TEXTS)]
+            for u, p in zip(user_of_item, position, strict=True)
+        ]
+    )
+    prompt_index = rng.integers(0, len(_PROMPTS), len(user_of_prompt))
+    item_ids = np.array([f"rel-{i + 1:05d}" for i in range(n)], dtype=object)
+    items = pd.DataFrame(
+        {
+            "item_id": item_ids,
+            "user_id": np.array([f"user-{k + 1:02d}" for k in range(n_users)], dtype=object)[user_of_item],
+            "prompt": np.asarray(_PROMPTS, dtype=object)[prompt_index[prompt_of_item]],
+            "attribute": np.asarray(_ATTRIBUTE_TEXTS, dtype=object)[attribute_index],
+            "prompt_id": np.array([f"prompt-{j + 1:03d}" for j in range(len(user_of_prompt))], dtype=object)[
+                prompt_of_item
+            ],
+            "source": "real",
+            "stage": "relevance",
+        }
+    )
+    names = ("0", "1")
+    blocks = [
+        _labels_from_codes(item_ids, "human", rater, draw["human"][:, r], names)
+        for r, rater in enumerate(HUMAN_RATERS)
+    ]
+    blocks += [_labels_from_codes(item_ids, name, "0", draw[name], names) for name, _ in params.judges]
+    return Study(
+        name="simulated-relevance",
+        task="binary",
+        items=items,
+        labels=_concat_blocks(blocks),
+        simulated=True,
+        description=(
+            "Simulated stage 2, relevance matching (SIMULATED DATA, not real judgments)\n"
+            f"{n} simulated (user, prompt, attribute) items of {n_users} simulated users, voted relevant (1) or not "
+            '(0) by 3 simulated human raters and simulated LLM judges; calibrated to "Re-Centering Humans in LLM '
+            'Personalization" (humans about 20% relevant, LLMs 40-60%; kappa 0.43 / 0.30 / 0.60 human-human / '
+            f"human-LLM / LLM-LLM). Seed {seed}."
+        ),
+        truth=relevance_truth(params) if with_truth else None,
+    )
+
+
+def _kappa_of(x: np.ndarray, y: np.ndarray, k: int) -> float:
+    table = (
+        np.bincount(k * x.astype(np.int64) + y.astype(np.int64), minlength=k * k).reshape(k, k).astype(float)
+    )
+    return _kappa(table)
+
+
+@functools.lru_cache(maxsize=4)
+def _extraction_truth_cached(params: ExtractionParameters, n_items: int, seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    real_user = rng.random(n_items) < 0.5
+    draw = _extraction_draw(rng, np.arange(n_items), n_items, real_user, params)
+    majority = _majority_code(draw["human"], 3)
+    out: dict[str, dict] = {}
+    for key, mask in (
+        ("all", np.ones(n_items, bool)),
+        ("source=real", real_user),
+        ("source=synthetic", ~real_user),
+    ):
+        result: dict[str, dict[str, float]] = {}
+        has = mask & (majority >= 0)
+        result["problematic_rate"] = {"human": float((majority[has] >= 1).mean())}
+        result["no_majority_rate"] = {"human": float((majority[mask] < 0).mean())}
+        result["cohen_kappa"] = {
+            "human": float(
+                np.mean(
+                    [
+                        _kappa_of(draw["human"][mask, a], draw["human"][mask, b], 3)
+                        for a, b in ((0, 1), (0, 2), (1, 2))
+                    ]
+                )
+            )
+        }
+        for name, _, _ in params.judges:
+            result["problematic_rate"][name] = float((draw[name][mask] >= 1).mean())
+            result.setdefault("problematic_rate_gap", {})[name] = (
+                result["problematic_rate"][name] - result["problematic_rate"]["human"]
+            )
+            result["cohen_kappa"][name] = _kappa_of(draw[name][has], majority[has], 3)
+            result.setdefault("agreement", {})[name] = float((draw[name][has] == majority[has]).mean())
+        out[key] = result
+    real, synthetic = out["source=real"]["problematic_rate"], out["source=synthetic"]["problematic_rate"]
+    out["all"]["problematic_rate_source_difference"] = {
+        j: real[j] - synthetic[j] for j in real
+    }  # real - synthetic
+    out["all"]["problematic_rate_source_ratio"] = {j: real[j] / synthetic[j] for j in real}
+    return out
+
+
+def extraction_truth(
+    params: ExtractionParameters | None = None,
+    n_items: int = 2_000_000,
+    seed: int = 20260606,
+    by_slice: bool = False,
+) -> dict:
+    """Population values of the simulated stage 1: ``truth[metric][judge]`` (or ``{slice: ...}`` with ``by_slice``).
+
+    ``problematic_rate`` (uncertain or reject; humans: the majority label among items that have one, the share
+    without a majority in ``no_majority_rate``), ``problematic_rate_gap`` (judge minus human), ``cohen_kappa`` and
+    ``agreement`` of each judge with the human majority (items with a majority; humans: mean pairwise kappa), and
+    ``problematic_rate_source_difference`` / ``_ratio`` (real vs synthetic).  Items weigh equally; a user's
+    conversations are real or synthetic with probability 1/2.
+    """
+    cached = _extraction_truth_cached(params or DEFAULT_EXTRACTION, n_items, seed)
+    if by_slice:
+        return {key: {m: dict(v) for m, v in value.items()} for key, value in cached.items() if key != "all"}
+    return {m: dict(v) for m, v in cached["all"].items()}
+
+
+@functools.lru_cache(maxsize=4)
+def _relevance_truth_cached(params: RelevanceParameters, n_items: int, seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    draw = _relevance_draw(rng, np.arange(n_items), n_items, params)
+    majority = (draw["human"].sum(axis=1) >= 2).astype(np.int8)
+    names = [name for name, _ in params.judges]
+    human_rate = float(majority.mean())
+    result: dict[str, dict[str, float]] = {
+        "relevant_rate": {"human": human_rate},
+        "relevant_vote_rate": {"human": float(draw["human"].mean())},
+        "cohen_kappa": {
+            "human": float(
+                np.mean(
+                    [
+                        _kappa_of(draw["human"][:, a], draw["human"][:, b], 2)
+                        for a, b in ((0, 1), (0, 2), (1, 2))
+                    ]
+                )
+            )
+        },
+    }
+    for name in names:
+        votes = draw[name]
+        rate = float(votes.mean())
+        result["relevant_rate"][name] = rate
+        result.setdefault("over_identification", {})[name] = rate / human_rate - 1
+        result["cohen_kappa"][name] = _kappa_of(votes, majority, 2)
+        true_positive = float((votes & majority).mean())
+        precision, recall = true_positive / rate, true_positive / human_rate
+        result.setdefault("precision", {})[name] = precision
+        result.setdefault("recall", {})[name] = recall
+        result.setdefault("f1", {})[name] = 2 * precision * recall / (precision + recall)
+        result.setdefault("kappa_with_single_human", {})[name] = float(
+            np.mean([_kappa_of(votes, draw["human"][:, r], 2) for r in range(3)])
+        )
+    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]]
+    result["kappa_between_judges"] = {f"{a}~{b}": _kappa_of(draw[a], draw[b], 2) for a, b in pairs}
+    return result
+
+
+def relevance_truth(
+    params: RelevanceParameters | None = None, n_items: int = 2_000_000, seed: int = 20260606
+) -> dict:
+    """Population values of the simulated stage 2: ``truth[metric][judge]``.
+
+    ``relevant_rate`` (humans: the majority of 3 votes; ``relevant_vote_rate``: of single votes),
+    ``over_identification`` (judge rate / human rate - 1), ``cohen_kappa`` (judge vs the human majority; humans:
+    mean pairwise), ``precision`` / ``recall`` / ``f1`` against the human majority, ``kappa_with_single_human``
+    (mean over the 3 raters) and ``kappa_between_judges`` (keys ``"a~b"``).
+    """
+    return {
+        m: dict(v) for m, v in _relevance_truth_cached(params or DEFAULT_RELEVANCE, n_items, seed).items()
+    }

@@ -223,3 +223,80 @@ def test_synthetic_items_flatter_the_judges():
     assert overall == pytest.approx(
         (real["no_better_rate"]["human"] + synthetic["no_better_rate"]["human"]) / 2, abs=0.002
     )
+
+
+# ---- stages 1 and 2 ------------------------------------------------------------------------------------------
+
+
+def test_extraction_study_shapes_and_calibration():
+    from auditor.simulate import extraction_truth, simulate_extraction_study
+
+    study = simulate_extraction_study(4)
+    again = simulate_extraction_study(4, with_truth=False)
+    pd.testing.assert_frame_equal(study.labels, again.labels)
+    assert (
+        study.task == "categorical"
+        and study.categories == ("accept", "uncertain", "reject")
+        and study.simulated
+    )
+    assert set(study.items["stage"]) == {"extraction"} and set(study.items["source"]) == {"real", "synthetic"}
+    assert study.items["user_id"].nunique() == 50 and study.items["item_id"].is_unique
+    assert set(study.labels["label"]) == {"accept", "uncertain", "reject"}
+    by_slice = extraction_truth(by_slice=True)
+    real = by_slice["source=real"]["problematic_rate"]["human"]
+    synthetic = by_slice["source=synthetic"]["problematic_rate"]["human"]
+    assert real / synthetic == pytest.approx(1.22, abs=0.03)
+    for judge in ("gpt-4o", "claude-3.5"):  # LLM judges flag no more problems than humans
+        assert study.truth["problematic_rate"][judge] <= study.truth["problematic_rate"]["human"] + 0.005
+
+
+def test_extraction_truth_is_the_mean_of_the_sample_rates():
+    from auditor.simulate import extraction_truth, simulate_extraction_study
+
+    values = extraction_truth()
+    rates = []
+    for seed in range(40):
+        study = simulate_extraction_study(seed, with_truth=False)
+        humans = study.labels[study.labels["judge"] == "human"].pivot(
+            index="item_id", columns="rater", values="label"
+        )
+        majority = humans.apply(
+            lambda row: row.value_counts().index[0] if row.value_counts().iloc[0] >= 2 else None, axis=1
+        ).dropna()
+        rates.append(majority.isin(["uncertain", "reject"]).mean())
+    assert np.mean(rates) == pytest.approx(values["problematic_rate"]["human"], abs=0.01)
+
+
+def test_relevance_study_matches_the_published_figures():
+    from auditor.simulate import relevance_truth, simulate_relevance_study
+
+    values = relevance_truth()
+    assert values["relevant_rate"]["human"] == pytest.approx(0.20, abs=0.01)
+    assert values["cohen_kappa"]["human"] == pytest.approx(0.43, abs=0.02)
+    assert np.mean(list(values["kappa_with_single_human"].values())) == pytest.approx(0.30, abs=0.02)
+    assert np.mean(list(values["kappa_between_judges"].values())) == pytest.approx(0.60, abs=0.02)
+    for judge in ("gpt-4o", "claude-3.5", "llama-3-70b"):
+        assert 0.40 <= values["relevant_rate"][judge] <= 0.60
+        assert values["over_identification"][judge] > 1
+
+    rates, kappas = [], []
+    for seed in range(30):
+        study = simulate_relevance_study(seed, with_truth=False)
+        wide_votes = study.labels.pivot(index="item_id", columns=["judge", "rater"], values="label").astype(
+            int
+        )
+        majority = (wide_votes["human"].sum(axis=1) >= 2).astype(int)
+        rates.append(majority.mean())
+        kappas.append(cohen_kappa_score(wide_votes[("gpt-4o", "0")], majority))
+    assert np.mean(rates) == pytest.approx(values["relevant_rate"]["human"], abs=0.01)
+    assert np.mean(kappas) == pytest.approx(values["cohen_kappa"]["gpt-4o"], abs=0.02)
+
+
+def test_stage_studies_are_fast():
+    from auditor.simulate import simulate_extraction_study, simulate_relevance_study
+
+    start = time.perf_counter()
+    for seed in range(10):
+        simulate_extraction_study(seed, with_truth=False)
+        simulate_relevance_study(seed, with_truth=False)
+    assert (time.perf_counter() - start) / 10 < 0.2
