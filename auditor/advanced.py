@@ -108,7 +108,7 @@ def ppi_rows(ctx: AuditContext) -> None:
         metrics = []
         for name, (y, yhat, yhat_u) in targets.items():
             sums = ppi.cluster_sums(y, yhat, ctx.cluster[labelled], yhat_u, ctx.cluster[judged], ctx.n_clusters)
-            point = {k: float(np.asarray(v)) for k, v in ppi.from_sums(sums.sum(0)[None, :]).items()}
+            point = ppi.point(sums)
             est = ppi.ppi_estimate(sums, ctx.rs, int(judged.size))
             human = ppi.classical_estimate(sums, ctx.rs, int(labelled.size))
             ctx.add(f"ppi_{name}", judge, ref_name, est)

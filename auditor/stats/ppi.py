@@ -97,6 +97,12 @@ def from_sums(sums: np.ndarray, lam: float | None = None) -> dict[str, np.ndarra
             "classical_variance": np.maximum(bmb, 0.0)}
 
 
+def point(per_cluster: np.ndarray, lam: float | None = None) -> dict[str, float]:
+    """:func:`from_sums` of the totals of ``(G, 30)`` per-cluster statistics, as plain floats."""
+    out = from_sums(np.asarray(per_cluster, float).sum(axis=0)[None, :], lam)
+    return {k: float(v[0]) for k, v in out.items()}
+
+
 def ppi_estimate(sums: np.ndarray, rs: Resampler, n: int, lam: float | None = None) -> Estimate:
     """The PPI++ mean through the cluster bootstrap (``lam`` re-tuned in every resample when ``None``)."""
     return rs.sums(sums, lambda s: from_sums(s, lam)["value"], n)
@@ -187,8 +193,7 @@ def ppi_mean(y: np.ndarray, yhat: np.ndarray, yhat_unlabelled: np.ndarray, *, cl
     yhat = np.asarray(yhat, float)
     yhat_u = np.asarray(yhat_unlabelled, float)
     c_l, c_u, g = _codes(cluster, cluster_unlabelled, y.size, yhat_u.size)
-    sums = cluster_sums(y, yhat, c_l, yhat_u, c_u, g).sum(axis=0)
-    out = {k: float(np.asarray(v)) for k, v in from_sums(sums[None, :], lam).items()}
+    out = point(cluster_sums(y, yhat, c_l, yhat_u, c_u, g), lam)
     z = float(ndtri(0.5 + level / 2.0))
     se, se_c = np.sqrt(out["variance"]), np.sqrt(out["classical_variance"])
     return PPIMean(out["value"], out["value"] - z * se, out["value"] + z * se, float(se), out["lam"],

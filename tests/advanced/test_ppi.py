@@ -1,0 +1,167 @@
+"""PPI++ means: against ppi_py, against hand-derived sums, clustered, and inside the audit."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from advanced_fixtures import binary_study
+
+import auditor
+import auditor.advanced  # noqa: F401  (registers the extension)
+from auditor.stats import ppi
+from auditor.stats.bootstrap import Resampler, interval
+
+
+def _disjoint(seed: int = 0, n: int = 200, big_n: int = 2000, accuracy: float = 0.8):
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.5).astype(float)
+    yhat = np.where(rng.random(n) < accuracy, y, 1 - y)
+    yhat_u = (rng.random(big_n) < 0.5).astype(float)
+    return y, yhat, yhat_u
+
+
+def _ppi_py_lambda(y, yhat, yhat_u):
+    """ppi_py's tuning for a mean, written out: cov_n(Y, Yhat) / ((1 + n/N) var(Yhat over both sets, ddof 1))."""
+    n, big_n = y.size, yhat_u.size
+    cov = np.mean((y - y.mean()) * (yhat - yhat.mean()))
+    var = np.var(np.concatenate([yhat, yhat_u]), ddof=1)
+    return float(np.clip(cov / ((1 + n / big_n) * var), 0, 1))
+
+
+@pytest.mark.parametrize("lam", [0.0, 0.3, 1.0])
+def test_fixed_lambda_interval_equals_ppi_py(lam):
+    ppi_py = pytest.importorskip("ppi_py")
+    y, yhat, yhat_u = _disjoint()
+    ours = ppi.ppi_mean(y, yhat, yhat_u, lam=lam, level=0.9)
+    lo, hi = ppi_py.ppi_mean_ci(y, yhat, yhat_u, alpha=0.1, lam=lam)
+    assert ours.value == pytest.approx(float(ppi_py.ppi_mean_pointestimate(y, yhat, yhat_u, lam=lam)[0]), abs=1e-12)
+    assert (ours.ci_low, ours.ci_high) == pytest.approx((float(lo[0]), float(hi[0])), abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_tuned_lambda_agrees_with_ppi_py(seed):
+    """ppi_py pools both sets for var(Yhat); we centre each set on its own mean (the sandwich's minimiser).  The
+    two tunings agree to O(1/n), and with ppi_py's lambda our interval is ppi_py's tuned interval exactly."""
+    ppi_py = pytest.importorskip("ppi_py")
+    y, yhat, yhat_u = _disjoint(seed)
+    lam_ppi_py = _ppi_py_lambda(y, yhat, yhat_u)
+    tuned = ppi_py.ppi_mean_ci(y, yhat, yhat_u, alpha=0.05, lam=None)
+    assert np.allclose(tuned, ppi_py.ppi_mean_ci(y, yhat, yhat_u, alpha=0.05, lam=lam_ppi_py))  # formula as theirs
+    with_theirs = ppi.ppi_mean(y, yhat, yhat_u, lam=lam_ppi_py)
+    assert (with_theirs.ci_low, with_theirs.ci_high) == pytest.approx((tuned[0][0], tuned[1][0]), abs=1e-12)
+    ours = ppi.ppi_mean(y, yhat, yhat_u)
+    n, big_n = y.size, yhat_u.size
+    cov = np.mean((y - y.mean()) * (yhat - yhat.mean()))
+    expected = cov / n / (np.var(yhat) / n + np.var(yhat_u) / big_n)  # hand-derived sandwich minimiser
+    assert ours.lam == pytest.approx(np.clip(expected, 0, 1), abs=1e-12)
+    assert ours.lam == pytest.approx(lam_ppi_py, abs=0.02)
+    assert (ours.ci_low, ours.ci_high) == pytest.approx((tuned[0][0], tuned[1][0]), abs=2e-3)
+
+
+def test_lambda_zero_is_the_human_only_mean():
+    y, yhat, yhat_u = _disjoint(3)
+    r = ppi.ppi_mean(y, yhat, yhat_u, lam=0.0)
+    assert r.value == pytest.approx(y.mean())
+    assert r.se == pytest.approx(np.std(y) / np.sqrt(y.size))
+    assert r.classical_se == pytest.approx(r.se)
+
+
+def test_an_accurate_judge_is_worth_extra_labels_and_a_useless_one_is_not():
+    rng = np.random.default_rng(4)
+    y = (rng.random(300) < 0.4).astype(float)
+    truth_u = (rng.random(5000) < 0.4).astype(float)
+    good = ppi.ppi_mean(y, np.where(rng.random(300) < 0.95, y, 1 - y),
+                        np.where(rng.random(5000) < 0.95, truth_u, 1 - truth_u))
+    # phi of a 95%-accurate judge at p = 0.4 is about 0.9: variance shrinks to about 1 - phi^2 + phi^2 n/N
+    assert good.lam > 0.7
+    assert good.effective_labels > 3 * y.size
+    noise = ppi.ppi_mean(y, (rng.random(300) < 0.5).astype(float), (rng.random(5000) < 0.5).astype(float))
+    assert noise.lam < 0.2
+    assert noise.extra_labels < 0.1 * y.size
+
+
+def test_clustered_sums_match_the_influence_terms_written_out():
+    rng = np.random.default_rng(5)
+    g = 7
+    cl_u = rng.integers(0, g, 60)
+    yhat_u = rng.normal(size=60)
+    pick = rng.choice(60, 25, replace=False)  # labelled items are some of the judged ones (the audit's design)
+    cl, yhat = cl_u[pick], yhat_u[pick]
+    y = yhat + rng.normal(size=25)
+    out = ppi.point(ppi.cluster_sums(y, yhat, cl, yhat_u, cl_u, g))
+    n, big_n = y.size, yhat_u.size
+    a_mean, b_mean, c_mean = yhat_u.mean(), y.mean(), yhat.mean()
+    a = np.array([np.sum(yhat_u[cl_u == k] - a_mean) / big_n for k in range(g)])
+    b = np.array([np.sum(y[cl == k] - b_mean) / n for k in range(g)])
+    c = np.array([np.sum(yhat[cl == k] - c_mean) / n for k in range(g)])
+    d = c - a
+    lam = np.clip(np.sum(b * d) / np.sum(d * d), 0, 1)
+    assert out["lam"] == pytest.approx(lam)
+    assert out["value"] == pytest.approx(lam * a_mean + b_mean - lam * c_mean)
+    assert out["variance"] == pytest.approx(np.sum((b - lam * d) ** 2))
+    assert out["classical_variance"] == pytest.approx(np.sum(b * b))
+
+
+def test_when_every_judged_item_is_labelled_the_estimate_is_the_human_mean():
+    rng = np.random.default_rng(6)
+    y = rng.normal(size=80)
+    yhat = y + rng.normal(size=80)
+    ids = np.arange(80)
+    r = ppi.ppi_mean(y, yhat, yhat, cluster=ids, cluster_unlabelled=ids)
+    assert r.value == pytest.approx(y.mean())
+
+
+def test_wald_interval_covers_in_the_audit_design_with_clusters():
+    """1000 studies: 40 users x 10 items, 30% labelled at random, user effects on truth and judge."""
+    rng = np.random.default_rng(7)
+    truth = 0.5 - 0.5 * math.erf(0.2 / math.sqrt(2 * 1.64))  # P(N(0, 0.8^2 + 1) > 0.2)
+    hits, hits_bootstrap = [], []
+    for rep in range(1000):
+        user = np.repeat(np.arange(40), 10)
+        latent = rng.normal(size=40)[user] * 0.8 + rng.normal(size=400)
+        y = (latent > 0.2).astype(float)
+        yhat = ((latent + 0.7 * rng.normal(size=400) + 0.5 * rng.normal(size=40)[user]) > 0.0).astype(float)
+        lab = rng.random(400) < 0.3
+        r = ppi.ppi_mean(y[lab], yhat[lab], yhat, cluster=user[lab], cluster_unlabelled=user)
+        hits.append(r.ci_low <= truth <= r.ci_high)
+        if rep < 200:
+            sums = ppi.cluster_sums(y[lab], yhat[lab], user[lab], yhat, user, 40)
+            lo, hi = interval(ppi.ppi_estimate(sums, Resampler(40, 1000, rep), 400))
+            hits_bootstrap.append(lo <= truth <= hi)
+    assert 0.925 <= np.mean(hits) <= 0.965
+    assert 0.90 <= np.mean(hits_bootstrap) <= 0.99  # 200 studies: a loose check; the slow test does 300 audits
+
+
+def test_audit_adds_ppi_rows_that_match_the_pure_function():
+    items, labels, arrays = binary_study(seed=1)
+    result = auditor.audit(labels, items=items, task="binary", resamples=500)
+    lab = np.isfinite(arrays["y"])
+    direct = ppi.ppi_mean(arrays["y"][lab], arrays["yhat"][lab], arrays["yhat"], cluster=arrays["user"][lab],
+                          cluster_unlabelled=arrays["user"])
+    row = result.metric("ppi_mean_score", "judge")
+    assert row["reference"] == "human"
+    assert row["value"] == pytest.approx(direct.value)
+    assert row["ci_low"] < row["value"] < row["ci_high"]
+    nb = result.metric("ppi_no_better_rate", "judge")
+    assert nb["value"] == pytest.approx(1 - direct.value)  # binary: no better = label 0
+    meta = {m["metric"]: m for m in result.meta["ppi"]["judges"][0]["metrics"]}
+    assert meta["ppi_mean_score"]["lam"] == pytest.approx(direct.lam)
+    assert meta["ppi_mean_score"]["extra_labels"] > 0  # an 85%-accurate judge on 3x as many items helps
+    assert result.meta["ppi"]["judges"][0]["n_labelled"] == int(lab.sum())
+    assert set(result.metrics["metric"]) >= {"ppi_win_rate", "ppi_no_better_rate", "ppi_mean_score"}
+
+
+def test_audit_skips_ppi_rows_when_every_item_has_a_human_label():
+    items, labels, _ = binary_study(seed=2, labelled_share=1.0)
+    result = auditor.audit(labels, items=items, task="binary", resamples=200)
+    assert not result.metrics["metric"].str.startswith("ppi_").any()
+    assert "equals the reference's own rate" in result.meta["ppi"]["judges"][0]["note"]
+
+
+def test_audit_json_carries_the_ppi_section():
+    items, labels, _ = binary_study(seed=3)
+    doc = auditor.audit(labels, items=items, task="binary", resamples=200).to_dict()
+    assert doc["ppi"]["judges"][0]["metrics"][0]["metric"] == "ppi_win_rate"
+    assert any(m["metric"] == "ppi_no_better_rate" for m in doc["metrics"])
