@@ -12,6 +12,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -43,24 +45,29 @@ def browser():
         yield chromium
 
 
-def demo_audit() -> tuple[dict, str]:
-    """The built-in demo study audited by the real core when it is importable, else the hand-built fixture."""
+def demo_audit(tmp_path: Path) -> tuple[dict, str]:
+    """The built-in demo study audited by the real core (``auditor demo``), else the hand-built fixture."""
     try:
-        import auditor
-        from auditor.simulate import simulate_study
+        import auditor.cli  # noqa: F401
     except ImportError:
         return build_likert_audit(), "fixture"
-    study = simulate_study(seed=0, with_truth=False)
-    folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"auditor-demo-{os.getpid()}"
-    try:
-        study.write(folder)
-        labels = next(folder.glob("labels.*"))
-        items = next(folder.glob("items.*"), None)
-        config = folder / "audit.toml"
-        result = auditor.audit(labels, items=items, config=config if config.exists() else None, resamples=200)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    return result.to_dict(), "core"
+    out = tmp_path / "demo"
+    command = [
+        sys.executable,
+        "-m",
+        "auditor",
+        "demo",
+        "--out",
+        str(out),
+        "--bootstrap",
+        "200",
+        "--format",
+        "json",
+        "--quiet",
+    ]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads((out / "audit.json").read_text(encoding="utf-8")), "core"
 
 
 def keep_screenshot(png: bytes, name: str, tmp_path: Path) -> Path:
@@ -92,7 +99,7 @@ def assert_clean(page, path: Path) -> None:
 
 
 def test_demo_report_opens_from_disk_cleanly_and_looks_like_a_report(browser, tmp_path):
-    audit, origin = demo_audit()
+    audit, origin = demo_audit(tmp_path)
     path = tmp_path / "report.html"
     path.write_text(reports.render_html(audit), encoding="utf-8")
     page = browser.open(path)
