@@ -33,7 +33,9 @@ Ground truth
 ``mean_score`` (the reference's per-item label is the median of the 3 human integer ratings, itself an integer),
 ``mean_rating`` (mean of all individual ratings), the gaps ``*_gap`` (judge minus human median), Cohen's kappa
 (unweighted / linear / quadratic on the 5 categories) and Pearson / Spearman of each judge's label to the human
-median, the human-human pairwise values under ``judge = "human"``, and ``attribute_mention_effect`` (mean label
+median; under ``judge = "human"`` the agreement values are those of any *pair* of human raters (what each
+``raters=a~b`` slice of the audit estimates; the raters are exchangeable), not the leave-one-out human ceiling;
+and ``attribute_mention_effect`` (mean label
 when the personalized response names the user's attribute minus when it does not: humans about +0.03 on the
 median, ``claude-3.5`` about -0.39, as published).  :func:`truth_by_slice` gives the same per ``source``.
 """
