@@ -120,7 +120,7 @@ def test_end_to_end_on_the_308_stage3_pairs(llama_server, llama_key, stage3_item
         [
             "judge", str(items_path), "--judge", "openai:smollm2-135m", "--base-url", llama_server,
             "--api-key-env", llama_key, "--task", "pairwise", "--profile-view", "none",
-            "--max-response-chars", "160", "--concurrency", "2", "--timeout", "600", "--max-retries", "1",
+            "--max-response-chars", "120", "--concurrency", "2", "--timeout", "600", "--max-retries", "1",
             "--min-verdict-mass", "0", "--cache", str(tmp_path / "cache.sqlite"), "--out", str(out), "--quiet",
         ]
     )  # fmt: skip

@@ -187,3 +187,23 @@ def test_cli_reports_bad_options_in_one_line_with_exit_code_2(tmp_path, capsys):
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert len(errors) == 3
     assert "openai:MODEL" in errors[0] and "profile-view" in errors[1] and "response_b" in errors[2]
+
+
+def test_the_308_stage3_pairs_in_both_orders_through_the_command_line(
+    fake_server, stage3_items, tmp_path, monkeypatch
+):
+    """616 rows (308 pairs x 2 orders), each labelled or excluded with its reason, readable by the core."""
+    from auditor.io import read_labels
+
+    server = fake_server()
+    monkeypatch.setenv("FAKE_JUDGE_KEY", "unused")
+    items = _write_items(tmp_path / "task6_items.jsonl", stage3_items)
+    out = tmp_path / "labels.jsonl"
+    args = _cli(items, server.base_url, tmp_path / "c.sqlite", out, "--orders", "ab,ba", "--profile-view", "full")
+    assert main(args) == 0
+    labels = read_labels(out)
+    assert len(labels) == 616
+    assert labels.groupby("order")["item_id"].nunique().to_dict() == {"ab": 308, "ba": 308}
+    assert (labels["label"].notna() ^ labels["exclusion"].notna()).all()
+    first_user = server.log[0].body["messages"][1]["content"]
+    assert first_user.startswith("What is known about the user:"), "the attribute profile is rendered first"

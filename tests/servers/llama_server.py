@@ -56,7 +56,8 @@ class LlamaServer:
     """``python -m llama_cpp.server`` on 127.0.0.1 and a free port; a context manager yielding the base URL.
 
     ``logits_all`` is on because llama-cpp-python returns logprobs only then; the context is kept at 2048 tokens
-    (its logits buffer is n_ctx x vocabulary floats).
+    (its logits buffer is n_ctx x vocabulary floats).  Threads: ``$AUDITOR_LLAMA_THREADS`` or the CPU count (at
+    most 4); on a machine shared with other busy processes, 1 thread is much faster than 2 (OpenMP spin-waits).
     """
 
     def __init__(
@@ -71,7 +72,7 @@ class LlamaServer:
 
     def command(self) -> list[str]:
         gguf = find_smollm2_gguf()
-        threads = str(max(1, min(4, os.cpu_count() or 1)))
+        threads = os.environ.get("AUDITOR_LLAMA_THREADS") or str(max(1, min(4, os.cpu_count() or 1)))
         command = [
             sys.executable, "-m", "llama_cpp.server",
             "--model", str(gguf),
