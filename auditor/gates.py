@@ -371,6 +371,15 @@ def _fmt(x: float | None) -> str:
     return f"{x:.3f}" if abs(x) < 1e5 else f"{x:.4g}"
 
 
+def _interval_markup(check: Check) -> str:
+    """The value and interval with the tested number in bold (rich markup)."""
+    parts = {"value": _fmt(check.value), "ci_low": _fmt(check.ci_low), "ci_high": _fmt(check.ci_high)}
+    parts[check.bound] = f"[bold]{parts[check.bound]}[/]"
+    if check.ci_low is None or check.ci_high is None:
+        return parts["value"]
+    return f"{parts['value']} [{parts['ci_low']}, {parts['ci_high']}]".replace(" [", " \\[", 1)
+
+
 def _interval(check: Check) -> str:
     if check.ci_low is None or check.ci_high is None:
         return _fmt(check.value)
@@ -467,21 +476,32 @@ class GateReport:
 
     def print_table(self, console=None) -> None:
         """A rich table of the checks with value, interval, tested bound and verdict."""
+        from rich import box
         from rich.console import Console
         from rich.markup import escape
         from rich.table import Table
 
         console = console or Console()
-        table = Table(title=f"Gates ({escape(self.source)})", title_justify="left")
-        for column, justify in (("#", "right"), ("rule", "left"), ("judge", "left"),
-                                (f"value [{self._level_text()}]", "right"), ("n", "right"), ("tested", "left"),
-                                ("verdict", "left")):
-            table.add_column(column, justify=justify, overflow="fold")
+        table = Table(title=f"[bold]Gates[/] ({escape(self.source)})", title_justify="left", box=box.SIMPLE_HEAD,
+                      pad_edge=False, collapse_padding=True)
+        table.add_column("#", justify="right", no_wrap=True)
+        table.add_column("verdict", no_wrap=True)
+        table.add_column("rule", min_width=10, overflow="fold")
+        table.add_column("judge", no_wrap=True)
+        table.add_column(f"value [{self._level_text()}]", justify="right", no_wrap=True)
+        table.add_column("needs", no_wrap=True)
+        previous = None
         for c in self.checks:
-            tested = f"{c.bound} {_fmt(c.observed)} {c.rule.op} {_fmt_threshold(c.rule.threshold)}"
+            first = c.rule.index != previous
+            if first and previous is not None:
+                table.add_section()
+            previous = c.rule.index
             verdict = "[green]pass[/]" if c.passed else "[bold red]FAIL[/]"
-            table.add_row(str(c.rule.index), escape(c.rule.label), escape(c.judge), _interval(c),
-                          "" if c.n is None else str(c.n), escape(tested), verdict)
+            table.add_row(str(c.rule.index) if first else "", verdict, escape(c.rule.label) if first else "",
+                          escape(c.judge), _interval_markup(c),
+                          escape(f"{c.bound} {c.rule.op} {_fmt_threshold(c.rule.threshold)}"))
+        if self.checks:
+            table.caption = "the tested number is in bold"
         console.print(table)
         style = "green" if self.passed else "bold red"
         console.print(f"[{style}]{escape(self.headline)}[/]")
