@@ -35,7 +35,37 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["Study", "LABEL_COLUMNS", "ITEM_ID", "require_file"]
+__all__ = ["Study", "LABEL_COLUMNS", "ITEM_ID", "DATASETS", "load", "require_file"]
+
+DATASETS: dict[str, tuple[str, str, str]] = {
+    # name: (module, loader function, folder under the data root)
+    "pandalm": ("auditor.datasets.pandalm", "load", "pandalm_testset"),
+    "hanna": ("auditor.datasets.hanna", "load", "hanna"),
+    "llmbar": ("auditor.datasets.llmbar", "load", "llmbar"),
+    "recentering-stage1": ("auditor.datasets.recentering", "load_stage1", "recentering"),
+    "recentering-stage2": ("auditor.datasets.recentering", "load_stage2", "recentering"),
+    "recentering-relevance-pilot": ("auditor.datasets.recentering", "load_pilot_relevance", "recentering"),
+    "recentering-stage3": ("auditor.datasets.recentering", "load_stage3", "recentering"),
+}
+"""Every shipped loader by name; :func:`load` dispatches on it."""
+
+
+def load(name: str, root: str | Path, **options: Any) -> Study:
+    """Load a public dataset by name (see :data:`DATASETS`) from ``root``.
+
+    ``root`` may be the data root (``../shared/data``) or the dataset's own folder (``../shared/data/hanna``);
+    ``options`` go to the loader (e.g. ``criterion="Coherence"`` for HANNA, ``subset=...`` for LLMBar).
+    """
+    import importlib
+
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; expected one of {', '.join(DATASETS)}")
+    module, function, folder = DATASETS[name]
+    root = Path(root)
+    if root.name == folder and not (root / folder).exists():
+        root = root.parent
+    return getattr(importlib.import_module(module), function)(root, **options)
+
 
 ITEM_ID = "item_id"
 LABEL_COLUMNS = ("item_id", "judge", "rater", "label", "order", "score", "raw", "exclusion")

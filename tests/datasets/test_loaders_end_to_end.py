@@ -60,3 +60,15 @@ def test_pilot_studies_with_partial_raters_audit(stage, dataset_root, tmp_path):
     study = recentering.load(dataset_root("recentering"), stage)
     result = _audit_written(study, tmp_path)
     assert "human" in result.judges
+
+
+def test_load_by_name_accepts_the_data_root_or_the_dataset_folder(dataset_root):
+    from auditor.datasets import DATASETS, load
+
+    root = dataset_root("recentering")
+    assert load("recentering-stage3", root).name == "recentering-stage3"
+    assert load("recentering-stage3", root / "recentering").name == "recentering-stage3"
+    assert load("hanna", dataset_root("hanna"), criterion="Coherence").name == "hanna-coherence"
+    assert set(DATASETS) >= {"pandalm", "hanna", "llmbar", "recentering-stage1", "recentering-stage2"}
+    with pytest.raises(ValueError, match="unknown dataset"):
+        load("nope", root)
