@@ -1,0 +1,96 @@
+"""Juries: the combined verdict audited like a judge, error correlations and the effective number of judges."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import auditor
+import auditor.advanced  # noqa: F401  (registers the extension)
+from auditor.jury import _correlation_from_sums, effective_judges, error_correlation
+
+CODES = np.array(["a", "tie", "b"])
+
+
+def _pairwise_study(seed: int = 0, n_users: int = 40, per_user: int = 4):
+    rng = np.random.default_rng(seed)
+    n = n_users * per_user
+    user = np.repeat(np.arange(n_users), per_user)
+    truth = rng.integers(0, 3, n)
+    ids = np.array([f"i{i:03d}" for i in range(n)])
+    items = pd.DataFrame({"item_id": ids, "user_id": [f"u{u}" for u in user]})
+    rows = []
+    for r in range(3):
+        lab = np.where(rng.random(n) < 0.75, truth, rng.integers(0, 3, n))
+        rows.append(pd.DataFrame({"item_id": ids, "judge": "human", "rater": f"r{r}", "label": CODES[lab]}))
+    judges = {}
+    for j, acc in (("j1", 0.7), ("j2", 0.6), ("j3", 0.5)):
+        judges[j] = np.where(rng.random(n) < acc, truth, rng.integers(0, 3, n))
+        rows.append(pd.DataFrame({"item_id": ids, "judge": j, "rater": "0", "label": CODES[judges[j]]}))
+    return items, pd.concat(rows, ignore_index=True), judges
+
+
+def test_majority_jury_is_audited_exactly_like_a_judge_with_those_labels(advanced_settings):
+    items, labels, judges = _pairwise_study()
+    auditor.advanced.configure(jury_members=("j1", "j2", "j3"))
+    votes = np.column_stack(list(judges.values()))
+    counts = np.stack([(votes == c).sum(1) for c in range(3)], 1)
+    top = counts.max(1)
+    majority = np.where((counts == top[:, None]).sum(1) > 1, 1, counts.argmax(1))  # no strict winner: tie
+    manual = pd.DataFrame({"item_id": items["item_id"], "judge": "manual-majority", "rater": "0",
+                           "label": CODES[majority]})
+    result = auditor.audit(pd.concat([labels, manual], ignore_index=True), items=items, task="pairwise",
+                           resamples=300)
+    m = result.metrics
+    jury = m[m["judge"] == "jury:majority"].set_index("metric")
+    hand = m[m["judge"] == "manual-majority"].set_index("metric").loc[jury.index]
+    assert len(jury) >= 15
+    for column in ("value", "ci_low", "ci_high", "n"):
+        assert jury[column].to_numpy(float) == pytest.approx(hand[column].to_numpy(float), nan_ok=True)
+    assert "jury:mean" not in set(m["judge"])  # a mean of a / tie / b verdicts is not a verdict
+
+
+def test_effective_judges_formula_and_limits():
+    r = np.array([[1.0, 0.5, 0.2], [0.5, 1.0, 0.3], [0.2, 0.3, 1.0]])
+    mean_off = (0.5 + 0.2 + 0.3) / 3
+    assert effective_judges(r) == pytest.approx(3 / (1 + 2 * mean_off))
+    assert effective_judges(np.ones((4, 4))) == pytest.approx(1.0)
+    assert effective_judges(np.eye(4)) == pytest.approx(4.0)
+
+
+def test_correlation_from_sums_matches_pandas():
+    rng = np.random.default_rng(1)
+    e = rng.normal(size=(200, 3))
+    e[:, 1] += e[:, 0]
+    k = 3
+    sums = np.concatenate([[200.0], e.sum(0), (e[:, :, None] * e[:, None, :]).sum(0).ravel()])
+    assert _correlation_from_sums(sums, k) == pytest.approx(error_correlation(e).to_numpy())
+
+
+def test_audit_reports_error_correlation_and_effective_judges():
+    items, labels, judges = _pairwise_study(seed=2)
+    # a copy of j1 makes the same errors: it adds little independent information
+    copy = labels[labels["judge"] == "j1"].assign(judge="j1-copy")
+    result = auditor.audit(pd.concat([labels, copy], ignore_index=True), items=items, task="pairwise",
+                           resamples=300)
+    section = result.meta["jury"]
+    assert section["members"] == ["j1", "j2", "j3", "j1-copy"]
+    corr = np.array(section["error_correlation"])
+    assert corr[0, 3] == pytest.approx(1.0)
+    row = result.metric("jury_effective_judges", "jury")
+    assert row["value"] == pytest.approx(section["effective_judges"])
+    assert row["value"] == pytest.approx(effective_judges(corr))
+    assert 1.0 < row["value"] < 4.0
+    assert row["ci_low"] <= row["value"] <= row["ci_high"]
+
+
+def test_mean_jury_on_a_likert_scale_rounds_halves_toward_neutral():
+    ids = [f"i{i}" for i in range(4)]
+    items = pd.DataFrame({"item_id": ids})
+    human = pd.DataFrame({"item_id": ids, "judge": "human", "rater": "h", "label": ["3", "3", "3", "3"]})
+    j1 = pd.DataFrame({"item_id": ids, "judge": "j1", "rater": "0", "label": ["4", "2", "5", "1"]})
+    j2 = pd.DataFrame({"item_id": ids, "judge": "j2", "rater": "0", "label": ["5", "1", "5", "2"]})
+    result = auditor.audit(pd.concat([human, j1, j2]), items=items, task="likert", resamples=0)
+    # means 4.5, 1.5, 5, 1.5 -> 4, 2, 5, 2 (halves toward the neutral 3)
+    assert result.metric("mean_score", "jury:mean")["value"] == pytest.approx((4 + 2 + 5 + 2) / 4)
