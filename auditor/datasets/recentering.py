@@ -164,6 +164,7 @@ def load_pilot_relevance(root: str | Path, exclude_annotators: tuple[str, ...] =
     items: dict[tuple[int, str], dict] = {}
     user_of_sample: dict[int, str] = {}
     prompt_of_sample: dict[int, int] = {}
+    next_position: dict[int, int] = {}
 
     def item_for(sample: int, user_id: str, attribute: str, where: Path) -> str:
         known_user = user_of_sample.setdefault(sample, user_id)
@@ -171,7 +172,8 @@ def load_pilot_relevance(root: str | Path, exclude_annotators: tuple[str, ...] =
             raise ValueError(f"{where}: sample {sample} belongs to user {known_user}, not {user_id}")
         key = (sample, attribute)
         if key not in items:
-            position = sum(1 for s, _ in items if s == sample)
+            position = next_position.get(sample, 0)
+            next_position[sample] = position + 1
             items[key] = {
                 "item_id": f"p{sample:02d}:{position:02d}",
                 "sample_index": sample,
