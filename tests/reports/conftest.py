@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import copy
+import sys
+from pathlib import Path
 
 import pytest
-from report_fixtures import build_big_audit, build_likert_audit, build_pairwise_audit, xss_audit
+
+# The helper modules beside this file (report_fixtures, chromium_cdp, mdtables, htmlscan) are imported by plain
+# name; make that hold under any pytest import mode and whether or not tests/ is a package.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from report_fixtures import build_big_audit, build_likert_audit, build_pairwise_audit, xss_audit  # noqa: E402
 
 
 @pytest.fixture
