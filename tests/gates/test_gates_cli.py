@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from auditor.errors import ConfigError
 from auditor.gates import register, run_gates
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, SHARED_DATA, run_cli, shared_dataset
 
 # gpt-3.5-turbo: kappa 0.493, interval about [0.45, 0.54]; pandalm-7b: kappa 0.435, interval about [0.39, 0.48]
 ONE_PASS_ONE_FAIL = """\
@@ -178,3 +178,25 @@ def test_gate_subprocess_bad_audit_file_exits_2(tmp_path, gates_file):
     bad.write_text("{not json", encoding="utf-8")
     proc = _run_gates_module("gate", str(bad), "--config", str(gates_file), env={})
     assert proc.returncode == 2 and "is not a valid audit.json" in proc.stderr
+
+
+def test_audit_with_gate_in_one_go(gates_file, misspelt_file, tmp_path):
+    """`auditor audit STUDY --gate gates.toml`: the audit is written and the gate decides the exit code; a gate that
+    cannot be evaluated exits 2 before anything is written.  Passes once auditor/cli.py has the --gate option."""
+    shared_dataset("pandalm_testset")
+    from auditor.datasets import pandalm
+
+    study_dir = tmp_path / "pandalm"
+    pandalm.load(SHARED_DATA).write(study_dir)
+    out, junit = tmp_path / "audit-out", tmp_path / "gates.xml"
+    proc = run_cli("audit", str(study_dir), "--out", str(out), "--bootstrap", "300", "--format", "json", "--quiet",
+                   "--gate", str(gates_file), "--junit", str(junit), cwd=REPO)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert (out / "audit.json").exists()
+    _assert_one_failure(junit)
+
+    out2 = tmp_path / "audit-out-2"
+    proc = run_cli("audit", str(study_dir), "--out", str(out2), "--bootstrap", "300", "--quiet",
+                   "--gate", str(misspelt_file), cwd=REPO)
+    assert proc.returncode == 2 and "unknown metric 'cohen_kapa'" in proc.stderr
+    assert not out2.exists()
