@@ -269,6 +269,16 @@ def method_lines(v: AuditView) -> list[str]:
             parts.append(f"seed {boot['seed']}")
         if parts:
             lines.append("Uncertainty: " + ", ".join(parts) + ".")
+    aggregation = v.raw.get("aggregation")
+    if isinstance(aggregation, dict) and aggregation.get("rule"):
+        tie = f", ties broken toward {aggregation['tie_break']}" if aggregation.get("tie_break") else ""
+        lines.append(f"Several labels of one item are combined by {aggregation['rule']}{tie}.")
+    correction = v.raw.get("p_value_correction")
+    if correction:
+        lines.append(f"p-values across judges adjusted by {correction} (p_adj).")
+    with_reference = as_int(v.raw.get("n_items_with_reference"))
+    if with_reference is not None and v.n_items is not None and with_reference != v.n_items:
+        lines.append(f"{with_reference:,} of the {v.n_items:,} items have a reference label.")
     version = v.raw.get("auditor_version")
     schema = v.raw.get("schema_version")
     if version is not None or schema is not None:

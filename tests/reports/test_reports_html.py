@@ -166,3 +166,16 @@ def test_a_case_with_hundreds_of_verdicts_shows_the_first_sixty_and_says_so(no_p
     text = " ".join(page.text.split())
     assert "verdicts 60 of 200 shown" in text
     assert "(raters: " + ", ".join(["a"] * 25) + ", … 100 in all)" in text
+
+
+def test_method_section_states_aggregation_correction_and_coverage(no_plots):
+    audit = build_pairwise_audit()
+    audit.update(
+        aggregation={"rule": "majority", "tie_break": "tie"},
+        p_value_correction="holm",
+        n_items_with_reference=990,
+    )
+    text = " ".join(scan(reports.render_html(audit)).text.split())
+    assert "Several labels of one item are combined by majority, ties broken toward tie." in text
+    assert "p-values across judges adjusted by holm (p_adj)." in text
+    assert "990 of the 999 items have a reference label." in text
