@@ -444,38 +444,35 @@ class AuditContext:
     def cases(self, ref: Side, sides: dict[str, Side]) -> dict[str, Any]:
         all_idx = np.arange(self.n_items)
         ref_ind = self.indicators(ref, all_idx)
-        per_item: dict[int, list[dict[str, Any]]] = {}
         severity = np.zeros(self.n_items)
         priority = np.zeros(self.n_items, dtype=int)
+        flagged: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # judge -> (differs per item, kind per item)
         for judge, side in sides.items():
             both = self.usable(ref) & self.usable(side)
             j_ind = self.indicators(side, all_idx)
-            if self.task == "score":
-                differ = both & (np.abs(side.value - ref.value) > 0)
-                if ref_ind is None:
-                    continue
-            else:
-                differ = both & (side.code != ref.code)
-            kind = np.full(self.n_items, "other", dtype=object)
+            if self.task == "score" and ref_ind is None:
+                continue
+            differ = both & (side.code != ref.code) if self.task != "score" else both
+            kind = np.zeros(self.n_items, dtype=np.int8)  # 0 other, 1 judge no better / ref better, 2 reverse
             if ref_ind is not None and j_ind is not None:
-                better_vs_not = j_ind["win_rate"] & ref_ind["no_better_rate"]
-                not_vs_better = j_ind["no_better_rate"] & ref_ind["win_rate"]
-                kind[better_vs_not] = "judge_better_reference_no_better"
-                kind[not_vs_better] = "judge_no_better_reference_better"
+                kind[j_ind["no_better_rate"] & ref_ind["win_rate"]] = 1
+                kind[j_ind["win_rate"] & ref_ind["no_better_rate"]] = 2
                 if self.task == "score":
-                    differ = both & (better_vs_not | not_vs_better)
-            for i in np.flatnonzero(differ):
-                per_item.setdefault(int(i), []).append({"judge": judge, "type": kind[i],
-                                                         "judge_label": self._label_text(side, i)})
-                severity[i] = max(severity[i], abs(side.value[i] - ref.value[i]))
-                priority[i] = max(priority[i], 2 if kind[i] == "judge_better_reference_no_better" else
-                                  1 if kind[i] == "judge_no_better_reference_better" else 0)
-        total = len(per_item)
-        limit = self.cfg.max_cases
-        ids = np.array(sorted(per_item), dtype=np.int64)
+                    differ = both & (kind > 0)
+            flagged[judge] = (differ, kind)
+            gap = np.where(differ, np.abs(np.nan_to_num(side.value - ref.value)), 0.0)
+            severity = np.maximum(severity, gap)
+            priority = np.maximum(priority, np.where(differ, kind, 0))
+        any_differ = np.zeros(self.n_items, dtype=bool)
+        for differ, _ in flagged.values():
+            any_differ |= differ
+        total = int(any_differ.sum())
+        ids = np.flatnonzero(any_differ)
         if ids.size:
-            order = np.lexsort((ids, -severity[ids], -priority[ids]))
-            ids = ids[order][:limit]
+            ids = ids[np.lexsort((ids, -severity[ids], -priority[ids]))][: self.cfg.max_cases]
+        kinds = ("other", "judge_no_better_reference_better", "judge_better_reference_no_better")
+        per_item = {int(i): [{"judge": judge, "type": kinds[kind[i]], "judge_label": self._label_text(sides[judge], i)}
+                             for judge, (differ, kind) in flagged.items() if differ[i]] for i in ids}
         raw = self.t.raw_labels
         item_rows = self.t.items
         chosen = item_rows["item_id"].to_numpy()[ids]

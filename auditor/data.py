@@ -46,7 +46,36 @@ def _key_text(value: object) -> str | None:
     return str(value).strip()
 
 
+def _fast_text(series: pd.Series) -> pd.Series | None:
+    """Vectorised :func:`_key_text` for text, integer and integral-float columns (None: take the slow path)."""
+    kind = pd.api.types.infer_dtype(series, skipna=True)
+    if kind in ("string", "empty"):
+        text = series.astype("string").str.strip()
+    elif kind == "integer":
+        text = series.astype("Int64").astype("string")
+    elif kind == "floating":
+        values = series.to_numpy(dtype=float, na_value=np.nan)
+        finite = values[np.isfinite(values)]
+        if finite.size != np.count_nonzero(~np.isnan(values)) or np.any(finite != np.round(finite)):
+            return None
+        text = series.astype("Float64").astype("Int64").astype("string")
+    else:
+        return None
+    out = text.astype(object).to_numpy()
+    missing = text.isna().to_numpy() | (text == "").fillna(True).to_numpy(dtype=bool)
+    out[missing] = None
+    return pd.Series(out, index=series.index, dtype=object)
+
+
 def _key_column(frame: pd.DataFrame, column: str, *, required: bool) -> pd.Series:
+    fast = _fast_text(frame[column])
+    if fast is not None:
+        if required:
+            empty = fast.isna().to_numpy()
+            if empty.any():
+                raise InputError("is empty; every row needs a value here", file=_where(frame),
+                                 row=_row_of(frame, int(np.flatnonzero(empty)[0])), column=column)
+        return fast
     out = []
     for pos, value in enumerate(frame[column].tolist()):
         try:
@@ -112,20 +141,20 @@ def check_label_columns(frame: pd.DataFrame) -> pd.DataFrame:
     else:
         frame["order"] = None
     if "score" in frame.columns:
-        scores = []
-        for pos, value in enumerate(frame["score"].tolist()):
-            if is_missing(value):
-                scores.append(np.nan)
-                continue
-            try:
-                number = float(value)
-                if isinstance(value, bool) or math.isinf(number):
-                    raise ValueError
-            except (TypeError, ValueError):
-                raise InputError(f"has {value!r}; expected a finite number or empty", file=_where(frame),
-                                 row=_row_of(frame, pos), column="score") from None
-            scores.append(number)
-        frame["score"] = np.asarray(scores, dtype=float)
+        raw_scores = frame["score"]
+        kind = pd.api.types.infer_dtype(raw_scores, skipna=True)
+        numbers = pd.to_numeric(raw_scores.where(raw_scores.astype("string").str.strip() != "", None)
+                                if kind in ("string", "mixed") else raw_scores, errors="coerce")
+        numbers = numbers.to_numpy(dtype=float, na_value=np.nan)
+        given = ~raw_scores.isna().to_numpy() & (raw_scores.astype("string").str.strip() != "").fillna(False).to_numpy()
+        bad = given & ~np.isfinite(numbers)
+        if kind not in ("string", "floating", "integer", "empty"):  # e.g. True among numbers: not a score
+            bad |= raw_scores.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
+        if bad.any():
+            pos = int(np.flatnonzero(bad)[0])
+            raise InputError(f"has {raw_scores.iloc[pos]!r}; expected a finite number or empty", file=_where(frame),
+                             row=_row_of(frame, pos), column="score")
+        frame["score"] = numbers
     else:
         frame["score"] = np.nan
     for column in ("raw", "exclusion"):
@@ -196,78 +225,95 @@ def _normalise_label(value: object) -> str | None:
     return text
 
 
+def _label_texts(labels: pd.DataFrame) -> pd.Series:
+    """Every label as canonical text before aliases: ints as ``"3"`` (also from ``3.0``), booleans as 1 / 0."""
+    series = labels["label"]
+    kind = pd.api.types.infer_dtype(series, skipna=True)
+    if kind == "boolean":
+        out = series.map({True: "1", False: "0"}).astype(object)
+        return out.where(series.notna(), None)
+    if kind in ("string", "empty", "integer", "floating"):
+        fast = _fast_text(series)
+        if fast is not None:
+            if kind in ("string", "empty"):  # "3.0" written by a float column: the integer 3
+                as_text = fast.astype("string")
+                integral = as_text.str.fullmatch(r"-?\d+\.0+").fillna(False).to_numpy(dtype=bool)
+                if integral.any():
+                    fast = fast.copy()
+                    fast[integral] = as_text[integral].str.replace(r"\.0+$", "", regex=True).astype(object)
+            return fast
+    out = []
+    for pos, value in enumerate(series.tolist()):
+        try:
+            out.append(_normalise_label(value))
+        except TypeError:
+            raise InputError(f"holds a {type(value).__name__}; expected a single label", file=_where(labels),
+                             row=_row_of(labels, pos), column="label") from None
+    return pd.Series(out, index=labels.index, dtype=object)
+
+
 def canonicalise(labels: pd.DataFrame, config: AuditConfig) -> tuple[pd.DataFrame, tuple[str, ...] | None]:
-    """Map every label to the task's canonical set; adds ``code``, ``value`` and ``excluded`` columns."""
+    """Map every label to the task's canonical set; adds ``label_text``, ``code``, ``value`` and ``excluded``."""
     task = config.require_task()
     where = _where(labels)
     categories = config.canonical_categories()
     aliases = config.aliases
-    unusable = set(config.unusable)
-    texts: list[str | None] = []
-    excluded: list[str | None] = []
-    exclusion_col = labels["exclusion"].tolist() if "exclusion" in labels.columns else [None] * len(labels)
-    for pos, value in enumerate(labels["label"].tolist()):
-        try:
-            text = _normalise_label(value)
-        except TypeError:
-            raise InputError(f"holds a {type(value).__name__}; expected a single label", file=where,
-                             row=_row_of(labels, pos), column="label") from None
-        if text is not None and text in aliases:
-            text = aliases[text]
-        reason = None
-        if text is None:
-            reason = None if task == "score" else (str(exclusion_col[pos]) if not is_missing(exclusion_col[pos])
-                                                   else "empty label")
-        elif text in unusable or (value is not None and str(value).strip() in unusable):
-            reason = f"unusable label {str(value).strip()!r}"
-            text = None
-        texts.append(text)
-        excluded.append(reason)
+    unusable = list(config.unusable)
+    before = _label_texts(labels)
+    texts = before.map(lambda t: aliases.get(t, t) if t is not None else None) if aliases else before
+    present = texts.notna().to_numpy()
+    is_unusable = (before.isin(unusable) | texts.isin(unusable)).to_numpy() & present
+    if "exclusion" in labels.columns:
+        declared = _fast_text(labels["exclusion"].astype(object).where(labels["exclusion"].notna(), None)
+                              .astype("string"))
+    else:
+        declared = pd.Series([None] * len(labels), index=labels.index, dtype=object)
+    excluded = np.full(len(labels), None, dtype=object)
+    if task != "score":
+        empty = ~present
+        excluded[empty] = declared[empty].fillna("empty label").to_numpy(dtype=object)
+    if is_unusable.any():
+        excluded[is_unusable] = ("unusable label " + before[is_unusable].map(repr)).to_numpy(dtype=object)
+    texts = texts.where(~is_unusable, None)
     labels = labels.copy()
-    labels["label_text"] = texts
-    labels["excluded"] = excluded
+    labels["label_text"] = texts.astype(object)
 
     if task == "categorical" and categories is None:
-        categories = tuple(sorted({t for t in texts if t is not None}))
+        categories = tuple(sorted(set(texts.dropna().tolist())))
     codes = np.full(len(labels), -1, dtype=np.int64)
     values = np.full(len(labels), np.nan)
     if task == "score":
         scores = labels["score"].to_numpy(dtype=float)
-        for pos, text in enumerate(texts):
-            if excluded[pos] is not None:
-                continue
-            if np.isfinite(scores[pos]):
-                values[pos] = scores[pos]
-            elif text is not None:
-                try:
-                    values[pos] = float(text)
-                except ValueError:
-                    raise InputError(f"has {labels['label'].iloc[pos]!r}; a score task needs a number in `score` "
-                                     "or `label`", file=where, row=_row_of(labels, pos), column="label") from None
-            else:
-                excluded[pos] = (str(exclusion_col[pos]) if not is_missing(exclusion_col[pos]) else "empty score")
-        labels["excluded"] = excluded
+        from_label = pd.to_numeric(texts, errors="coerce").to_numpy(dtype=float)
+        usable = np.array([e is None for e in excluded])
+        bad = usable & ~np.isfinite(scores) & texts.notna().to_numpy() & ~np.isfinite(from_label)
+        if bad.any():
+            pos = int(np.flatnonzero(bad)[0])
+            raise InputError(f"has {labels['label'].iloc[pos]!r}; a score task needs a finite number in `score` "
+                             "or `label`", file=where, row=_row_of(labels, pos), column="label")
+        values = np.where(np.isfinite(scores), scores, from_label)
+        values[~usable] = np.nan
+        missing = usable & ~np.isfinite(values)
+        excluded[missing] = declared[missing].fillna("empty score").to_numpy(dtype=object)
     else:
-        index = {c: i for i, c in enumerate(categories)}
+        codes = pd.Index(categories).get_indexer(texts.astype(object))
+        unknown = (codes < 0) & texts.notna().to_numpy()
+        if unknown.any():
+            pos = int(np.flatnonzero(unknown)[0])
+            shown = ", ".join(repr(c) for c in categories[:12])
+            hint = ""
+            if aliases:
+                hint = f" or a declared alias ({', '.join(repr(a) for a in list(aliases)[:8])})"
+            if unusable:
+                hint += f" or a declared unusable value ({', '.join(repr(u) for u in unusable)})"
+            raise InputError(
+                f"has {labels['label'].iloc[pos]!r}, which is not a {task} label: expected one of {shown}{hint}. "
+                "Declare aliases in the config ([labels] aliases) rather than editing the data.",
+                file=where, row=_row_of(labels, pos), column="label")
         numeric = _category_values(task, categories, config)
-        for pos, text in enumerate(texts):
-            if text is None:
-                continue
-            code = index.get(text)
-            if code is None:
-                shown = ", ".join(repr(c) for c in categories[:12])
-                hint = ""
-                if aliases:
-                    hint = f" or a declared alias ({', '.join(repr(a) for a in list(aliases)[:8])})"
-                if unusable:
-                    hint += f" or a declared unusable value ({', '.join(repr(u) for u in unusable)})"
-                raise InputError(
-                    f"has {labels['label'].iloc[pos]!r}, which is not a {task} label: expected one of {shown}{hint}. "
-                    "Declare aliases in the config ([labels] aliases) rather than editing the data.",
-                    file=where, row=_row_of(labels, pos), column="label")
-            codes[pos] = code
-            values[pos] = numeric[code]
-    labels["code"] = codes
+        values = np.where(codes >= 0, numeric[np.maximum(codes, 0)], np.nan)
+    labels["excluded"] = excluded
+    labels["code"] = codes.astype(np.int64)
     labels["value"] = values
     return labels, categories
 

@@ -123,20 +123,29 @@ class Resampler:
 
     def sums(self, per_cluster: np.ndarray, fn: Callable[[np.ndarray], np.ndarray], n: int) -> Estimate:
         """``fn`` maps summed statistics (leading axis = replicate) to values; ``per_cluster`` is ``(G, ...)``."""
+        return self.sums_many(per_cluster, {"_": fn}, n)["_"]
+
+    def sums_many(self, per_cluster: np.ndarray, fns: dict[str, Callable[[np.ndarray], np.ndarray]],
+                  n: int) -> dict[str, Estimate]:
+        """Several statistics of the same per-cluster sums: one resampling product serves them all."""
         per_cluster = np.asarray(per_cluster, dtype=float)
         total = per_cluster.sum(axis=0)
         flat = per_cluster.reshape(per_cluster.shape[0], -1)
         boot_sums = (self.weights @ flat).reshape((self.resamples,) + per_cluster.shape[1:])
-        value = float(np.asarray(fn(total[None, ...]))[0])
-        boot = np.asarray(fn(boot_sums), dtype=float)
         occupied = np.flatnonzero(np.any(flat != 0, axis=1))
-        jack = None
-        if self.jackknife:
-            # leaving out an empty cluster changes nothing: only occupied clusters enter the jackknife, the
-            # others stay NaN so that estimates over different clusters still line up cluster by cluster
-            jack = np.full(self.n_clusters, np.nan)
-            jack[occupied] = np.asarray(fn(total[None, ...] - per_cluster[occupied]), dtype=float)
-        return Estimate(value, boot, jack, n, int(occupied.size))
+        # leaving out an empty cluster changes nothing: only occupied clusters enter the jackknife, the others
+        # stay NaN so that estimates over different clusters still line up cluster by cluster
+        jack_sums = total[None, ...] - per_cluster[occupied] if self.jackknife else None
+        out = {}
+        for name, fn in fns.items():
+            value = float(np.asarray(fn(total[None, ...]))[0])
+            boot = np.asarray(fn(boot_sums), dtype=float)
+            jack = None
+            if jack_sums is not None:
+                jack = np.full(self.n_clusters, np.nan)
+                jack[occupied] = np.asarray(fn(jack_sums), dtype=float)
+            out[name] = Estimate(value, boot, jack, n, int(occupied.size))
+        return out
 
     def weighted(self, fn: Callable[[np.ndarray], np.ndarray], n: int, occupied: np.ndarray,
                  chunk: int = 256) -> Estimate:

@@ -48,25 +48,21 @@ def agreement_metrics(p: Pairing, rs: Resampler, *, weighted: bool, alpha_level:
     """Raw agreement, Cohen's kappa (plain, and linear / quadratic when ``weighted``), Scott's pi, Fleiss' kappa
     (two ratings per item, i.e. judge and reference), Krippendorff's alpha and Gwet's AC1."""
     conf = p.confusion_by_cluster()
-    n = p.n
-    out = {
-        "agreement": rs.sums(conf, ag.percent_agreement, n),
-        "cohen_kappa": rs.sums(conf, ag.cohen_kappa, n),
-    }
-    if weighted:
-        out["cohen_kappa_linear"] = rs.sums(conf, lambda c: ag.cohen_kappa(c, "linear"), n)
-        out["cohen_kappa_quadratic"] = rs.sums(conf, lambda c: ag.cohen_kappa(c, "quadratic"), n)
-    out["scott_pi"] = rs.sums(conf, ag.scott_pi, n)
 
     def fleiss(c: np.ndarray) -> np.ndarray:
         total = c.sum(axis=(-2, -1))
         return ag.fleiss_kappa(total, np.trace(c, axis1=-2, axis2=-1), c.sum(-1) + c.sum(-2), 2 * total)
 
-    out["fleiss_kappa"] = rs.sums(conf, fleiss, n)
-    out["krippendorff_alpha"] = rs.sums(
-        conf, lambda c: ag.krippendorff_alpha_from_coincidence(ag.coincidence_from_confusion(c), alpha_level), n)
-    out["gwet_ac1"] = rs.sums(conf, ag.gwet_ac1, n)
-    return out
+    fns = {"agreement": ag.percent_agreement, "cohen_kappa": ag.cohen_kappa}
+    if weighted:
+        fns["cohen_kappa_linear"] = lambda c: ag.cohen_kappa(c, "linear")
+        fns["cohen_kappa_quadratic"] = lambda c: ag.cohen_kappa(c, "quadratic")
+    fns["scott_pi"] = ag.scott_pi
+    fns["fleiss_kappa"] = fleiss
+    fns["krippendorff_alpha"] = lambda c: ag.krippendorff_alpha_from_coincidence(
+        ag.coincidence_from_confusion(c), alpha_level)
+    fns["gwet_ac1"] = ag.gwet_ac1
+    return rs.sums_many(conf, fns, p.n)
 
 
 def _table_plan(values: np.ndarray) -> tuple[np.ndarray, int] | None:
@@ -88,8 +84,8 @@ def correlation_metrics(p: Pairing, rs: Resampler) -> dict[str, Estimate]:
         (ix, kx), (iy, ky) = px, py
         flat = np.bincount(p.cluster * kx * ky + ix * ky + iy, minlength=p.n_clusters * kx * ky)
         tables = flat.reshape(p.n_clusters, kx, ky).astype(float)
-        out["spearman"] = rs.sums(tables, co.spearman_from_table, n)
-        out["kendall_tau_b"] = rs.sums(tables, co.kendall_tau_b_from_table, n)
+        out.update(rs.sums_many(tables, {"spearman": co.spearman_from_table,
+                                          "kendall_tau_b": co.kendall_tau_b_from_table}, n))
         return out
     cluster = p.cluster
 
@@ -125,11 +121,9 @@ def rate_estimates(indicators: dict[str, np.ndarray], values: np.ndarray, cluste
     cols = [np.ones_like(values)] + [indicators[k].astype(float) for k in names] + [values]
     sums = np.stack([np.bincount(cluster, weights=c, minlength=n_clusters) for c in cols], axis=1)
     n = int(values.size)
-    out = {}
-    for i, name in enumerate(names, start=1):
-        out[name] = rs.sums(sums[:, [0, i]], lambda s: _ratio(s), n)
-    out["mean_score"] = rs.sums(sums[:, [0, len(cols) - 1]], lambda s: _ratio(s), n)
-    return out
+    fns = {name: (lambda s, i=i: _ratio(s[..., [0, i]])) for i, name in enumerate(names, start=1)}
+    fns["mean_score"] = lambda s: _ratio(s[..., [0, len(cols) - 1]])
+    return rs.sums_many(sums, fns, n)
 
 
 def _ratio(s: np.ndarray) -> np.ndarray:
