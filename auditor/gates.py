@@ -80,6 +80,7 @@ OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
 CONSERVATIVE_BOUND = {">=": "ci_low", ">": "ci_low", "<=": "ci_high", "<": "ci_high", "==": "value", "!=": "value"}
 RULE_KEYS = ("metric", "judge", "bound", "op", "threshold", "reference", "slice", "name")
 EVERY_JUDGE = "*"
+IN_MEMORY = "<rules>"  # the source of rules given as Python objects or TOML text rather than a file
 
 _RATES = ("win_rate", "tie_rate", "loss_rate", "no_better_rate", "mean_score")
 KNOWN_METRICS: tuple[str, ...] = (
@@ -106,12 +107,12 @@ class Rule:
     name: str | None = None
     index: int = 1
     line: int | None = None
-    source: str = "<rules>"
+    source: str = IN_MEMORY
 
     @property
     def where(self) -> str:
         """``rule 2 (line 7)``: how messages point at the rule."""
-        return f"rule {self.index}" + (f" (line {self.line})" if self.line else "")
+        return _where(self.index, self.line)
 
     @property
     def text(self) -> str:
@@ -140,19 +141,27 @@ def _suggest(word: str, candidates: Iterable[str]) -> str:
     return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 
+def _where(index: int, line: int | None) -> str:
+    return f"rule {index}" + (f" (line {line})" if line else "")
+
+
+def _file(source: str) -> str | None:
+    return None if source == IN_MEMORY else source
+
+
 def _problem(rule_where: str, source: str, message: str) -> ConfigError:
-    return ConfigError(f"{rule_where}: {message}", file=source)
+    return ConfigError(f"{rule_where}: {message}", file=_file(source))
 
 
 _COMPACT = re.compile(r"^(?P<op>>=|<=|==|!=|>|<)$")
 
 
-def parse_rule(text: str, *, index: int = 1, line: int | None = None, source: str = "<rules>") -> Rule:
+def parse_rule(text: str, *, index: int = 1, line: int | None = None, source: str = IN_MEMORY) -> Rule:
     """Parse the compact form ``METRIC [BOUND] OP THRESHOLD [for JUDGE | for every judge] [vs REF] [in SLICE]``.
 
     Names holding spaces are quoted (``for "my judge"``); several judges are separated by commas.
     """
-    where = f"rule {index}" + (f" (line {line})" if line else "")
+    where = _where(index, line)
     expected = ("expected 'METRIC [BOUND] OP THRESHOLD [for JUDGE | for every judge] [vs REFERENCE] [in SLICE]', "
                 "e.g. 'cohen_kappa ci_low >= 0.40 for gpt-4o'")
     try:
@@ -177,8 +186,11 @@ def parse_rule(text: str, *, index: int = 1, line: int | None = None, source: st
             if [w.lower() for w in rest[1:3]] in (["every", "judge"], ["all", "judges"]):
                 fields["judge"], rest = EVERY_JUDGE, rest[3:]
             else:
-                names = [n.strip() for n in rest[1].split(",") if n.strip()]
-                fields["judge"], rest = names if len(names) > 1 else rest[1], rest[2:]
+                taken = 2
+                while rest[taken - 1].endswith(",") and taken < len(rest):  # "for gpt-4o, claude-3.5"
+                    taken += 1
+                names = [n.strip() for n in ",".join(rest[1:taken]).split(",") if n.strip()]
+                fields["judge"], rest = (names if len(names) > 1 else names[0] if names else ""), rest[taken:]
         elif word in ("vs", "against") and len(rest) >= 2:
             fields["reference"], rest = rest[1], rest[2:]
         elif word == "in" and len(rest) >= 2:
@@ -198,7 +210,7 @@ def _threshold_token(token: str) -> float | bool | str:
 
 
 def _rule_from_mapping(fields: Mapping[str, Any], *, index: int, line: int | None, source: str) -> Rule:
-    where = f"rule {index}" + (f" (line {line})" if line else "")
+    where = _where(index, line)
     unknown = [k for k in fields if k not in RULE_KEYS]
     if unknown:
         key = unknown[0]
@@ -277,7 +289,7 @@ def load_rules(source: str | Path | Iterable[Mapping[str, Any] | str]) -> list[R
         if "\n" not in source and source.strip() and Path(source).is_file():
             return load_rules(Path(source))
         try:
-            return _rules_from_toml(source, "<rules>")
+            return _rules_from_toml(source, IN_MEMORY)
         except ConfigError as toml_error:
             if "\n" in source.strip():
                 raise
@@ -288,11 +300,9 @@ def load_rules(source: str | Path | Iterable[Mapping[str, Any] | str]) -> list[R
     if isinstance(source, Mapping):
         raise ConfigError("rules must be a list of rules (mappings or compact strings), a TOML text or a path; "
                           "got one mapping: wrap it in a list")
-    rules = []
-    for i, entry in enumerate(source, start=1):
-        rules.append(_one_rule(entry, index=i, line=None, source="<rules>"))
+    rules = [_one_rule(entry, index=i, line=None, source=IN_MEMORY) for i, entry in enumerate(source, start=1)]
     if not rules:
-        raise ConfigError("holds no rule; a gate needs at least one", file="<rules>")
+        raise ConfigError("no rules given; a gate needs at least one")
     return rules
 
 
@@ -301,7 +311,7 @@ def _one_rule(entry: Any, *, index: int, line: int | None, source: str) -> Rule:
         return parse_rule(entry, index=index, line=line, source=source)
     if isinstance(entry, Mapping):
         return _rule_from_mapping(entry, index=index, line=line, source=source)
-    where = f"rule {index}" + (f" (line {line})" if line else "")
+    where = _where(index, line)
     raise _problem(where, source, f"expected a table of metric, op, threshold, ... or a compact string, "
                                   f"got {entry!r}")
 
@@ -310,17 +320,17 @@ def _rules_from_toml(text: str, source: str) -> list[Rule]:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"is not valid TOML: {exc}", file=source) from None
+        raise ConfigError(f"is not valid TOML: {exc}", file=_file(source)) from None
     unknown = [k for k in data if k != "rule"]
     if unknown:
         key = unknown[0]
         hint = _suggest(key, ["rule"]) or ("; rule keys belong under a [[rule]] header" if key in RULE_KEYS else "")
         raise ConfigError(f"unknown top-level key {key!r}{hint} (a gates file holds [[rule]] tables or "
-                          "rule = [\"cohen_kappa ci_low >= 0.40 for gpt-4o\", ...])", file=source)
+                          "rule = [\"cohen_kappa ci_low >= 0.40 for gpt-4o\", ...])", file=_file(source))
     entries = data.get("rule")
     if entries is None:
         raise ConfigError("holds no rule; add [[rule]] tables (metric, judge, bound, op, threshold) or "
-                          "rule = [\"cohen_kappa ci_low >= 0.40 for gpt-4o\"]", file=source)
+                          "rule = [\"cohen_kappa ci_low >= 0.40 for gpt-4o\"]", file=_file(source))
     if isinstance(entries, (str, dict)):
         entries = [entries]
     headers = _rule_lines(text)
@@ -333,7 +343,7 @@ def _rules_from_toml(text: str, source: str) -> list[Rule]:
             line, cursor = _string_line(text, entry, cursor)
         rules.append(_one_rule(entry, index=i, line=line, source=source))
     if not rules:
-        raise ConfigError("holds no rule; a gate needs at least one", file=source)
+        raise ConfigError("holds no rule; a gate needs at least one", file=_file(source))
     return rules
 
 
@@ -391,7 +401,7 @@ class GateReport:
     """The outcome of a gate: one :class:`Check` per (rule, judge), in rule order."""
 
     checks: list[Check]
-    source: str = "<rules>"
+    source: str = IN_MEMORY
     title: str | None = None
     simulated: bool = False
     level: float | None = None
@@ -436,7 +446,8 @@ class GateReport:
         title = f" — {_md(self.title)}" if self.title else ""
         sim = " (simulated data)" if self.simulated else ""
         lines = [f"## {mark} Gates{title}{sim}", "",
-                 f"**{self.headline}** (rules from `{_md(self.source)}`).", "",
+                 f"**{self.headline}**" + (f" (rules from `{_md(self.source)}`)." if _file(self.source) else "."),
+                 "",
                  f"| # | rule | judge | value [{self._level_text()}] | n | tested | verdict |",
                  "|---|---|---|---|---|---|---|"]
         for c in self.checks:
@@ -449,7 +460,7 @@ class GateReport:
 
     def to_junit(self) -> str:
         """JUnit XML: one test suite, one test case per (rule, judge), a ``<failure>`` for each failed check."""
-        suite_name = f"auditor gates ({self.source})"
+        suite_name = f"auditor gates ({self.source})" if _file(self.source) else "auditor gates"
         suites = ET.Element("testsuites", name="auditor gates", tests=str(len(self.checks)),
                             failures=str(len(self.failed)), errors="0")
         suite = ET.SubElement(suites, "testsuite", name=suite_name, tests=str(len(self.checks)),
@@ -482,7 +493,8 @@ class GateReport:
         from rich.table import Table
 
         console = console or Console()
-        table = Table(title=f"[bold]Gates[/] ({escape(self.source)})", title_justify="left", box=box.SIMPLE_HEAD,
+        where = f" ({escape(self.source)})" if _file(self.source) else ""
+        table = Table(title=f"[bold]Gates[/]{where}", title_justify="left", box=box.SIMPLE_HEAD,
                       pad_edge=False, collapse_padding=True)
         table.add_column("#", justify="right", no_wrap=True)
         table.add_column("verdict", no_wrap=True)
@@ -536,7 +548,7 @@ def evaluate_gates(doc: Mapping[str, Any], rules: str | Path | Iterable[Mapping[
         parsed = list(rules)
     else:
         parsed = load_rules(rules)  # type: ignore[arg-type]
-    source = parsed[0].source if parsed else "<rules>"
+    source = parsed[0].source if parsed else IN_MEMORY
     metrics = doc.get("metrics")
     if not isinstance(metrics, list):
         raise InputError("is not an audit document (no 'metrics' list)", column="metrics")
@@ -626,7 +638,7 @@ def github_annotations(report: GateReport) -> list[str]:
     out = []
     for c in report.failed:
         props = []
-        if c.rule.line and report.source != "<rules>":
+        if c.rule.line and report.source != IN_MEMORY:
             props += [f"file={_escape_property(report.source)}", f"line={c.rule.line}"]
         props.append(f"title={_escape_property(f'Gate failed: {c.rule.label} [{c.judge}]')}")
         out.append(f"::error {','.join(props)}::{_escape_data(c.message)}")

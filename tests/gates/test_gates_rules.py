@@ -28,6 +28,7 @@ def test_compact_string_and_table_give_the_same_rule():
     ("no_better_rate_gap ci_high <= 0.10", None, "ci_high"),
     ("no_better_rate_gap <= 0.10 for every judge", None, "ci_high"),
     ("cohen_kappa>=0.4 for \"gpt-4o\",rm-skywork", ("gpt-4o", "rm-skywork"), "ci_low"),
+    ("cohen_kappa >= 0.4 for gpt-4o, rm-skywork vs human", ("gpt-4o", "rm-skywork"), "ci_low"),
     ("alt_test_pass == true for all judges", None, "value"),
 ])
 def test_compact_forms(text, judges, bound):
@@ -121,6 +122,10 @@ def test_misspelt_metric_names_the_rule_and_suggests(small_doc, tmp_path):
 def test_known_metric_absent_from_the_audit_is_not_called_a_misspelling(small_doc):
     message = _error(small_doc, ["spearman >= 0.3"])
     assert "metric 'spearman' is not in this audit (task pairwise)" in message
+
+
+def test_rules_given_in_memory_name_no_file(small_doc):
+    assert _error(small_doc, ["cohen_kapa >= 0.4"]).startswith("rule 1: unknown metric 'cohen_kapa'")
 
 
 def test_unknown_judge_suggests_the_close_name(small_doc):
