@@ -52,6 +52,30 @@ def _parse_extra(extra: str | None) -> dict[str, Any]:
     return value
 
 
+def load_prices(path: Path, model: str) -> tuple[float, float]:
+    """USD per million tokens ``(input, output)`` of ``model`` from a TOML or JSON price table.
+
+    The table maps model names to ``{input = ..., output = ...}``, e.g. ``["gpt-4o-mini"] input = 0.15
+    output = 0.6`` in TOML.
+    """
+    import tomllib
+
+    try:
+        text = path.read_text(encoding="utf-8")
+        table = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
+    except OSError as exc:
+        raise ConfigError(f"cannot read the price table: {exc.strerror}") from exc
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"the price table {path} is not valid: {exc}") from exc
+    entry = table.get(model)
+    if not isinstance(entry, dict) or "input" not in entry or "output" not in entry:
+        raise ConfigError(f"the price table {path} has no input and output price for model {model!r}")
+    try:
+        return float(entry["input"]), float(entry["output"])
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"the prices of {model!r} in {path} are not numbers") from exc
+
+
 def _summary(labels: Any, stats: dict[str, int] | None) -> str:
     total = len(labels)
     labelled = int((labels["label"].notna() | labels["score"].notna()).sum())
@@ -95,6 +119,7 @@ def run_judge(
     extra: str | None = None,
     price_in: float | None = None,
     price_out: float | None = None,
+    prices_file: Path | None = None,
     max_response_chars: int | None = None,
     batch_export: Path | None = None,
     batch_import: Path | None = None,
@@ -138,7 +163,7 @@ def run_judge(
 
     from judges.llm import LLMJudge, LLMJudgeConfig
 
-    prices = None
+    prices = load_prices(prices_file, model) if prices_file is not None else None
     if price_in is not None or price_out is not None:
         prices = (price_in or 0.0, price_out or 0.0)
     config = LLMJudgeConfig(
@@ -232,6 +257,10 @@ def register(app: typer.Typer) -> None:
         extra: Annotated[str | None, typer.Option(help="Extra request fields as a JSON object.")] = None,
         price_in: Annotated[float | None, typer.Option(help="USD per million input tokens.")] = None,
         price_out: Annotated[float | None, typer.Option(help="USD per million output tokens.")] = None,
+        prices: Annotated[
+            Path | None,
+            typer.Option(help="Price table (TOML/JSON): model -> input, output USD per 1M tokens."),
+        ] = None,
         max_response_chars: Annotated[int | None, typer.Option(help="Cut responses to this length.")] = None,
         batch_export: Annotated[
             Path | None, typer.Option(help="Write an OpenAI/vLLM batch input file.")
@@ -272,6 +301,7 @@ def register(app: typer.Typer) -> None:
             extra=extra,
             price_in=price_in,
             price_out=price_out,
+            prices_file=prices,
             max_response_chars=max_response_chars,
             batch_export=batch_export,
             batch_import=batch_import,

@@ -186,7 +186,7 @@ class LLMJudge(Judge):
         except TemplateProblem as exc:
             raise ConfigError(str(exc)) from exc
 
-    def request_body(self, messages: list[dict[str, str]], sample: int) -> dict[str, Any]:
+    def request_body(self, messages: list[dict[str, str]], sample: int, template: Template) -> dict[str, Any]:
         """The JSON body of one chat-completions request (exactly what is sent, minus the API key)."""
         config = self.config
         body: dict[str, Any] = {
@@ -204,14 +204,14 @@ class LLMJudge(Judge):
             body["logprobs"] = True
             body["top_logprobs"] = config.top_logprobs
         elif config.verdict_mode == "json":
-            body["response_format"] = self._json_schema_format()
+            body["response_format"] = self._json_schema_format(template)
         body.update(config.extra_body)
         return body
 
-    def _json_schema_format(self) -> dict[str, Any]:
+    def _json_schema_format(self, template: Template) -> dict[str, Any]:
         schema = {
             "type": "object",
-            "properties": {"verdict": {"type": "string", "enum": list(self._current_template.verdicts)}},
+            "properties": {"verdict": {"type": "string", "enum": list(template.verdicts)}},
             "required": ["verdict"],
             "additionalProperties": False,
         }
@@ -224,7 +224,6 @@ class LLMJudge(Judge):
         if task not in TASKS:
             raise ConfigError(f"--task must be one of {', '.join(TASKS)}, not {task!r}")
         template = self.template_for(task)
-        self._current_template = template
         _check_items(items, task)
         orders: tuple[str | None, ...] = self.orders if task in PAIRWISE_TASKS else (None,)
         if task not in PAIRWISE_TASKS and self.orders != ("ab",):
@@ -259,7 +258,7 @@ class LLMJudge(Judge):
                 except TemplateProblem as exc:
                     raise ConfigError(str(exc)) from exc
                 for sample in range(self.config.samples):
-                    body = self.request_body(messages, sample)
+                    body = self.request_body(messages, sample, template)
                     key = request_key(
                         endpoint=self.config.endpoint, body=body, template=template.id, sample=sample
                     )
@@ -278,7 +277,7 @@ class LLMJudge(Judge):
         ``not_in_batch_results``).  One row per item x order x sample, in the items' order.
         """
         planned = self.plan(items, task)
-        template = self._current_template
+        template = self.template_for(task)
         stored = self.cache.get_many(p.key for p in planned if not p.skip)
         missing: dict[str, dict[str, Any]] = {}
         for p in planned:
@@ -437,6 +436,9 @@ class LLMJudge(Judge):
                 return (reason, _safe_message(exc, self.config))
             except openai.APIResponseValidationError:
                 return ("malformed_response", "")
+            except Exception as exc:  # anything else ends this one request as an exclusion, named
+                log.warning("request %s failed: %s", key[:12], type(exc).__name__)
+                return ("client_error", type(exc).__name__)
         latency = time.monotonic() - started
         if not response.get("choices"):
             return ("empty_choices", json.dumps(response)[:500])

@@ -199,7 +199,9 @@ def test_the_308_stage3_pairs_in_both_orders_through_the_command_line(
     monkeypatch.setenv("FAKE_JUDGE_KEY", "unused")
     items = _write_items(tmp_path / "task6_items.jsonl", stage3_items)
     out = tmp_path / "labels.jsonl"
-    args = _cli(items, server.base_url, tmp_path / "c.sqlite", out, "--orders", "ab,ba", "--profile-view", "full")
+    args = _cli(
+        items, server.base_url, tmp_path / "c.sqlite", out, "--orders", "ab,ba", "--profile-view", "full"
+    )
     assert main(args) == 0
     labels = read_labels(out)
     assert len(labels) == 616
@@ -207,3 +209,19 @@ def test_the_308_stage3_pairs_in_both_orders_through_the_command_line(
     assert (labels["label"].notna() ^ labels["exclusion"].notna()).all()
     first_user = server.log[0].body["messages"][1]["content"]
     assert first_user.startswith("What is known about the user:"), "the attribute profile is rendered first"
+
+
+def test_costs_from_a_price_table_file(fake_server, tmp_path, monkeypatch, capsys):
+    server = fake_server()
+    monkeypatch.setenv("FAKE_JUDGE_KEY", "unused")
+    prices = tmp_path / "prices.toml"
+    prices.write_text('["fake-judge"]\ninput = 1.5\noutput = 6.0\n')
+    items = _write_items(tmp_path / "items.jsonl", make_items(4))
+    out = tmp_path / "labels.jsonl"
+    assert main(_cli(items, server.base_url, tmp_path / "c.sqlite", out, "--prices", str(prices))) == 0
+    labels = pd.read_json(out, lines=True)
+    expected = (labels["prompt_tokens"] * 1.5 + labels["completion_tokens"] * 6.0) / 1e6
+    assert labels["cost"].to_numpy() == pytest.approx(expected.to_numpy())
+    assert "cost" in capsys.readouterr().err
+    prices.write_text('["other-model"]\ninput = 1\noutput = 2\n')
+    assert main(_cli(items, server.base_url, tmp_path / "c.sqlite", out, "--prices", str(prices))) == 2

@@ -107,7 +107,9 @@ def test_profile_placement_and_fixed_parts_first():
     template = load_template("pairwise", "pairwise")
     start = render_messages(template, ITEM, profile_at="start")
     end = render_messages(template, ITEM, profile_at="end")
-    assert start[0] == end[0] == {"role": "system", "content": template.system}  # identical prefix for caching
+    assert (
+        start[0] == end[0] == {"role": "system", "content": template.system}
+    )  # identical prefix for caching
     user_start, user_end = start[1]["content"], end[1]["content"]
     assert user_start.index("likes trail") < user_start.index("Run a lot.")
     assert user_end.index("Run a lot.") < user_end.index("likes trail")
@@ -123,7 +125,9 @@ def test_rendering_is_deterministic_so_the_cache_key_is_stable():
     key = request_key(endpoint="http://h/v1/chat/completions", body=body, template=template.id)
     assert key == request_key(endpoint="http://h/v1/chat/completions/", body=dict(body), template=template.id)
     assert key != request_key(endpoint="http://h/v1/chat/completions", body=body, template="pairwise@2")
-    assert key != request_key(endpoint="http://h/v1/chat/completions", body=body, template=template.id, sample=1)
+    assert key != request_key(
+        endpoint="http://h/v1/chat/completions", body=body, template=template.id, sample=1
+    )
 
 
 @given(st.text(max_size=300))
@@ -192,7 +196,10 @@ def test_logprobs_skip_leading_whitespace_and_markdown_tokens():
             {
                 "token": "yes",
                 "logprob": math.log(0.7),
-                "top_logprobs": [{"token": "yes", "logprob": math.log(0.7)}, {"token": "No", "logprob": math.log(0.3)}],
+                "top_logprobs": [
+                    {"token": "yes", "logprob": math.log(0.7)},
+                    {"token": "No", "logprob": math.log(0.3)},
+                ],
             },
         ]
     }
