@@ -46,7 +46,6 @@ from itertools import combinations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from auditor.audit import AuditContext, Side, register_extension
 from auditor.errors import ConfigError
@@ -80,7 +79,7 @@ class StageOptions:
     kappa_table: bool = True
 
 
-_OPTIONS: ContextVar[StageOptions] = ContextVar("personalization_options", default=StageOptions())
+_OPTIONS: ContextVar[StageOptions] = ContextVar("personalization_options", default=StageOptions())  # noqa: B039 (frozen)
 
 
 @contextlib.contextmanager
