@@ -67,6 +67,19 @@ def configure(**changes: Any) -> AdvancedSettings:
     return old
 
 
+def json_safe(value: Any) -> Any:
+    """Non-finite floats become ``None`` (audit.json is strict JSON); numpy scalars become Python ones."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
 def _no_interval(value: float, n: int) -> Estimate:
     return Estimate(float(value), np.zeros(0), None, int(n))
 
@@ -186,6 +199,9 @@ def run(ctx: AuditContext) -> None:
         ppi_rows(ctx)
     if SETTINGS.alt_test:
         alt_test_rows(ctx, juries)
+    for key in ("jury", "ppi", "alt_test"):
+        if key in ctx.meta_extra:
+            ctx.meta_extra[key] = json_safe(ctx.meta_extra[key])
 
 
 register_extension(run)

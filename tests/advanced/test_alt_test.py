@@ -4,6 +4,7 @@ its type-I error at the boundary of the null."""
 from __future__ import annotations
 
 import itertools
+import json
 
 import numpy as np
 import pandas as pd
@@ -222,3 +223,19 @@ def test_epsilon_is_configurable(advanced_settings):
     result = auditor.audit(labels, items=study.items, config=config)
     assert result.meta["alt_test"]["epsilon"] == 0.6
     assert result.metric("alt_test_pass", "gpt-4o")["value"] == 1.0  # a generous enough margin lets it pass
+
+
+def test_audit_json_stays_strict_when_a_judge_copies_a_rater():
+    """A judge identical to one rater gives d = 0 on every item for that rater: a zero standard error, an
+    infinite t statistic, which audit.json (strict JSON) must carry as null."""
+    rng = np.random.default_rng(5)
+    ids = [f"i{i:03d}" for i in range(60)]
+    truth = rng.integers(0, 2, 60)
+    rows = [pd.DataFrame({"item_id": ids, "judge": "human", "rater": f"r{r}",
+                          "label": np.where(rng.random(60) < 0.2, 1 - truth, truth).astype(str)}) for r in range(3)]
+    rows.append(rows[0].assign(judge="copy", rater="0"))
+    result = auditor.audit(pd.concat(rows), task="binary", resamples=200)
+    doc = json.loads(result.to_json())
+    copy = next(j for j in doc["alt_test"]["judges"] if j["judge"] == "copy")
+    assert copy["raters"][0]["statistic"] is None and copy["raters"][0]["p_value"] == 0.0
+    assert result.metric("alt_test_pass", "copy")["value"] == 1.0
