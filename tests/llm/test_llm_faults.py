@@ -184,3 +184,18 @@ def test_server_log_groups_attempts_per_request(fake_server):
     for entry in server.log:
         attempts[entry.body_hash].append(entry.outcome)
     assert sorted(attempts.values()) == [["500", "ok"]] * 4
+
+
+def test_concurrency_is_bounded(fake_server):
+    server = fake_server(latency=0.15)
+    _judge(server, concurrency=3).judge_items(make_items(12), "pairwise")
+    assert server.max_in_flight == 3
+
+
+def test_samples_are_raters_with_their_own_seed_and_cache_key(fake_server):
+    server = fake_server()
+    judge = _judge(server, samples=3, seed=10, temperature=0.7)
+    labels = judge.judge_items(make_items(2), "pairwise")
+    assert labels["rater"].tolist() == ["0", "1", "2"] * 2
+    assert labels["request_key"].nunique() == 6
+    assert sorted(entry.body["seed"] for entry in server.log) == [10, 10, 11, 11, 12, 12]

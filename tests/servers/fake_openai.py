@@ -123,6 +123,9 @@ class FakeJudgeServer:
     host: str = "127.0.0.1"
     port: int = 0
     log: list[LoggedRequest] = field(default_factory=list)
+    #: The most chat requests the server was answering at the same time.
+    max_in_flight: int = 0
+    _in_flight: int = 0
     _attempts: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
@@ -246,10 +249,16 @@ def _make_handler(server: FakeJudgeServer) -> type[BaseHTTPRequestHandler]:
                 self._json(404, {"error": {"message": "not found"}})
 
         def do_POST(self) -> None:  # noqa: N802
+            with server._lock:
+                server._in_flight += 1
+                server.max_in_flight = max(server.max_in_flight, server._in_flight)
             try:
                 self._post()
             except (BrokenPipeError, ConnectionResetError):  # the client went away (timeout, kill -9)
                 pass
+            finally:
+                with server._lock:
+                    server._in_flight -= 1
 
         def _post(self) -> None:
             started = time.time()
