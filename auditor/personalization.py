@@ -77,6 +77,7 @@ class StageOptions:
     positive: str = "1"
     mention_column: str = MENTION_COLUMN
     kappa_table: bool = True
+    missing_reference: str | None = None  # set by audit_stage when the reference had no labels
 
 
 _OPTIONS: ContextVar[StageOptions] = ContextVar("personalization_options", default=StageOptions())  # noqa: B039 (frozen)
@@ -96,12 +97,17 @@ def stage_options(**changes: Any) -> Iterator[StageOptions]:
 
 
 def audit_stage(labels: Any, items: Any = None, *, stage: str, problematic: tuple[str, ...] | None = None,
-                **audit_options: Any):
+                reference_fallback: str | None = None, **audit_options: Any):
     """Audit one stage: :func:`auditor.audit` with the stage's metrics added.
 
     ``stage``: ``extraction``, ``relevance`` or ``generation``; ``problematic``: extraction labels counted as
     problematic (default ``uncertain`` and ``reject``); ``audit_options`` go to :func:`auditor.audit` (``task``,
-    ``config``, ``resamples``, ``slice_by``, ...).
+    ``config``, ``reference``, ``resamples``, ``slice_by``, ...).
+
+    ``reference_fallback``: a judge to compare the others with when the reference (``human``) has no labels at
+    all, e.g. stage 3 of the Re-Centering data, which holds no human ratings.  The result then says so in its
+    warnings, its description and ``audit.json``'s ``comparisons`` section (what can and cannot be compared);
+    without it such an audit is bad input, as in the core.
 
     Examples
     --------
@@ -117,8 +123,26 @@ def audit_stage(labels: Any, items: Any = None, *, stage: str, problematic: tupl
     changes: dict[str, Any] = {"stage": stage}
     if problematic is not None:
         changes["problematic"] = tuple(problematic)
+    if reference_fallback is not None:
+        missing = _missing_reference(labels, audit_options)
+        if missing is not None:
+            changes["missing_reference"] = missing
+            audit_options["reference"] = reference_fallback
     with stage_options(**changes):
         return audit(labels, items, **audit_options)
+
+
+def _missing_reference(labels: Any, audit_options: dict[str, Any]) -> str | None:
+    """The reference's name when ``labels`` hold none of its rows, else None."""
+    from auditor.config import AuditConfig, load_config
+    from auditor.io import read_labels
+
+    config = audit_options.get("config")
+    if isinstance(config, str) or hasattr(config, "__fspath__"):
+        config = load_config(config)
+    reference = audit_options.get("reference") or (config or AuditConfig()).reference
+    frame = labels if hasattr(labels, "columns") else read_labels(labels)
+    return None if (frame["judge"].astype(str) == reference).any() else reference
 
 
 def stage_of(ctx: AuditContext) -> str | None:
@@ -211,6 +235,8 @@ def personalization_extension(ctx: AuditContext) -> None:
     if stage is None:
         return
     options = _OPTIONS.get()
+    if options.missing_reference:
+        state_comparisons(ctx, options.missing_reference)
     section: dict[str, Any] = {"stage": stage}
     if stage == "extraction":
         section.update(extraction_metrics(ctx, options))
@@ -221,6 +247,28 @@ def personalization_extension(ctx: AuditContext) -> None:
     if options.kappa_table:
         section["kappa_table"] = kappa_table(ctx)
     ctx.meta_extra["personalization"] = section
+
+
+def state_comparisons(ctx: AuditContext, missing: str) -> None:
+    """Say, in the warnings, the description and ``audit.json``'s ``comparisons``, that ``missing`` (the humans)
+    left no labels and that the audit's reference is a judge: what can be compared and what cannot."""
+    stand_in = ctx.cfg.reference
+    possible = [f"each judge against {stand_in!r} (agreement, kappa, correlations, outcome-rate gaps)",
+                "the judges' own outcome rates and mean ratings",
+                "position consistency and first-position preference (both orders)",
+                "persona flip rates and profile-view differences between judge variants",
+                "the pairwise kappa table among the judges"]
+    impossible = [f"any comparison with {missing!r}: agreement or correlation with {missing}, the {missing} "
+                  "no-better rate and mean rating, gaps to them, the human ceiling, accuracy against "
+                  f"{missing} in either order, length preference beyond {missing}'s"]
+    message = (f"No labels from {missing!r}: nothing here is compared with {missing}. The reference in this audit "
+               f"is the judge {stand_in!r}, a stand-in for judge-vs-judge comparisons, not a ground truth. "
+               f"Possible: {'; '.join(possible)}. Not possible: {'; '.join(impossible)}.")
+    ctx.warnings.append({"code": "no_human_reference", "message": message, "count": ctx.n_items})
+    ctx.meta_extra["comparisons"] = {"missing_reference": missing, "reference": stand_in,
+                                     "reference_is_a_judge": True, "possible": possible,
+                                     "not_possible": impossible}
+    ctx.meta_extra["description"] = ((ctx.cfg.description or "").rstrip() + "\n\n" + message).strip()
 
 
 # -- stage 1 -------------------------------------------------------------------------------------------------------

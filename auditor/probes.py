@@ -309,10 +309,10 @@ def variant_probe(ctx: AuditContext) -> dict[str, Any]:
     for judge, (base, key, value) in variants.items():
         side = ctx.sides[judge]
         if key == "persona":
-            if base not in ctx.sides:
+            own = ctx.sides.get(base) or (ctx.ref if base == ctx.cfg.reference else None)
+            if own is None:
                 persona[judge] = f"no judge {base!r} with the users' own profiles to compare with"
                 continue
-            own = ctx.sides[base]
             idx = np.flatnonzero(ctx.usable(own) & ctx.usable(side))
             if not idx.size:
                 continue
