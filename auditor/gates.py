@@ -697,7 +697,8 @@ def register(app: typer.Typer) -> None:
     @app.command("gate")
     def gate(
         audit_json: Annotated[Path, typer.Argument(help="A saved audit.json.")],
-        config: Annotated[Path, typer.Option("--config", "-c", help="The gates file (TOML, [[rule]] tables).")],
+        config: Annotated[Path, typer.Option("--config", "-c", help="The gates file (TOML rule tables, as in "
+                                                                    "examples/gates.toml).")],
         junit: Annotated[Path | None, typer.Option("--junit", help="Write a JUnit XML file, one test case per "
                                                                    "rule and judge.")] = None,
     ) -> None:
