@@ -33,7 +33,8 @@ RAW_TEXT_LIMIT = 4_000
 
 def audit(labels: Any, items: Any = None, *, task: str | None = None, config: AuditConfig | str | Path | None = None,
           reference: str | None = None, resamples: int | None = None, seed: int | None = None,
-          level: float | None = None, method: str | None = None) -> AuditResult:
+          level: float | None = None, method: str | None = None,
+          slice_by: tuple[str, ...] | None = None) -> AuditResult:
     """Audit judges against the reference judge (default ``human``).
 
     ``labels`` / ``items`` are paths (JSONL, CSV, TSV, Parquet) or DataFrames in the data contract; ``config`` an
@@ -42,7 +43,8 @@ def audit(labels: Any, items: Any = None, *, task: str | None = None, config: Au
     if isinstance(config, (str, Path)):
         config = load_config(config)
     config = (config or AuditConfig()).with_overrides(task=task, reference=reference, resamples=resamples,
-                                                       seed=seed, level=level, method=method)
+                                                       seed=seed, level=level, method=method,
+                                                       slice_by=slice_by)
     table = load(labels, items, config)
     result = run_audit(table)
     inputs = {}
@@ -168,8 +170,9 @@ class AuditContext:
                           "ci_low": lo, "ci_high": hi, "n": est.n, "p_value": p_value, "p_adjusted": None,
                           "slice": slice})
 
-    def pairing(self, ref: Side, judge: Side) -> tuple[compare.Pairing, np.ndarray]:
-        idx = np.flatnonzero(self.usable(ref) & self.usable(judge))
+    def pairing(self, ref: Side, judge: Side, items: np.ndarray | None = None) -> tuple[compare.Pairing, np.ndarray]:
+        both = self.usable(ref) & self.usable(judge)
+        idx = np.flatnonzero(both if items is None else both & items)
         p = compare.Pairing(ref.code[idx], judge.code[idx], ref.value[idx], judge.value[idx], self.cluster[idx],
                             self.n_clusters, self.k)
         return p, idx
@@ -208,14 +211,9 @@ class AuditContext:
                                              "on the items that do", "count": missing_ref})
 
         # the reference's own outcome rates
-        ref_idx = np.flatnonzero(ref_ok)
-        ind = self.indicators(ref, ref_idx)
+        ind = self.indicators(ref, np.flatnonzero(ref_ok))
         rate_names = list(ind) if ind else []
-        if ind is not None or self.task in ("likert", "score", "pairwise", "binary"):
-            rates = compare.rate_estimates(ind or {}, ref.value[ref_idx], self.cluster[ref_idx], self.n_clusters,
-                                           self.rs)
-            for name, est in rates.items():
-                self.add(name, ref_name, ref_name, est)
+        self.reference_rates(ref)
 
         self.human_ceiling(ref_mask, ref)
 
@@ -235,23 +233,7 @@ class AuditContext:
             if unref:
                 self.extra_exclusions.append({"judge": judge, "reason": "no reference label for the item",
                                               "count": unref})
-            p, idx = self.pairing(ref, side)
-            for name, est in self.agreement_family(p).items():
-                self.add(name, judge, ref_name, est)
-            if p.n and (ind is not None or self.task in ("likert", "score", "pairwise", "binary")):
-                j_ind = self.indicators(side, idx) or {}
-                r_ind = self.indicators(ref, idx) or {}
-                j_rates = compare.rate_estimates(j_ind, side.value[idx], p.cluster, self.n_clusters, self.rs)
-                r_rates = compare.rate_estimates(r_ind, ref.value[idx], p.cluster, self.n_clusters, self.rs)
-                singletons = np.all(np.bincount(p.cluster, minlength=self.n_clusters) <= 1)
-                for name in j_rates:
-                    self.add(name, judge, ref_name, j_rates[name])
-                    gap = j_rates[name] - r_rates[name]
-                    if singletons and name in j_ind:
-                        pval = compare.mcnemar_exact(j_ind[name].astype(int), r_ind[name].astype(int))
-                    else:
-                        pval = bootstrap_p_value(gap) if cfg.resamples else None
-                    self.add(f"{name}_gap", judge, ref_name, gap, p_value=pval)
+            p, _ = self.judge_metrics(judge, ref, side)
             if self.k and p.n:
                 conf = np.zeros((self.k, self.k), dtype=np.int64)
                 np.add.at(conf, (p.ref_code, p.judge_code), 1)
@@ -265,6 +247,8 @@ class AuditContext:
                 score_pairs.append({"judge": judge, "reference": ref_name, "x": p.ref_value[sel].tolist(),
                                     "y": p.judge_value[sel].tolist(), "sampled": bool(sampled)})
 
+        for column in cfg.slice_by:
+            self.sliced(column, ref, sides)
         for extension in EXTENSIONS:
             extension(self)
         metrics = pd.DataFrame(self.rows, columns=METRIC_COLUMNS)
@@ -294,10 +278,85 @@ class AuditContext:
                           "cluster": cfg.cluster if cfg.cluster in self.t.items.columns else "item_id"},
             "aggregation": {"rule": cfg.aggregate_rule, "tie_break": cfg.tie_break_rule},
             "p_value_correction": cfg.correction,
+            "arms": dict(cfg.arms) if cfg.arms else None,
+            "slice_by": list(cfg.slice_by),
             **self.meta_extra,
         }
         cases = self.cases(ref, sides)
         return AuditResult(meta, metrics, exclusions, self.warnings, confusion, score_pairs, cases)
+
+    def has_rates(self) -> bool:
+        return self.task in ("likert", "pairwise", "binary") or (self.task == "score")
+
+    def reference_rates(self, ref: Side, items: np.ndarray | None = None,
+                        slice: str | None = None) -> dict[str, Estimate]:
+        """The reference's own outcome rates and mean, over the items it labelled (within ``items``)."""
+        ok = self.usable(ref) if items is None else self.usable(ref) & items
+        idx = np.flatnonzero(ok)
+        if not idx.size or not self.has_rates():
+            return {}
+        rates = compare.rate_estimates(self.indicators(ref, idx) or {}, ref.value[idx], self.cluster[idx],
+                                       self.n_clusters, self.rs)
+        for name, est in rates.items():
+            self.add(name, self.cfg.reference, self.cfg.reference, est, slice=slice)
+        return rates
+
+    def judge_metrics(self, judge: str, ref: Side, side: Side, items: np.ndarray | None = None,
+                      slice: str | None = None) -> tuple[compare.Pairing, dict[str, Estimate]]:
+        """Agreement, correlation, outcome rates and gaps of one judge against the reference (within ``items``)."""
+        p, idx = self.pairing(ref, side, items)
+        found = self.agreement_family(p)
+        for name, est in found.items():
+            self.add(name, judge, self.cfg.reference, est, slice=slice)
+        if p.n and self.has_rates():
+            j_ind = self.indicators(side, idx) or {}
+            r_ind = self.indicators(ref, idx) or {}
+            j_rates = compare.rate_estimates(j_ind, side.value[idx], p.cluster, self.n_clusters, self.rs)
+            r_rates = compare.rate_estimates(r_ind, ref.value[idx], p.cluster, self.n_clusters, self.rs)
+            singletons = np.all(np.bincount(p.cluster, minlength=self.n_clusters) <= 1)
+            for name in j_rates:
+                self.add(name, judge, self.cfg.reference, j_rates[name], slice=slice)
+                gap = j_rates[name] - r_rates[name]
+                if singletons and name in j_ind:
+                    pval = compare.mcnemar_exact(j_ind[name].astype(int), r_ind[name].astype(int))
+                else:
+                    pval = bootstrap_p_value(gap) if self.cfg.resamples else None
+                self.add(f"{name}_gap", judge, self.cfg.reference, gap, p_value=pval, slice=slice)
+                found[name] = j_rates[name]
+                found[f"{name}_gap"] = gap
+        return p, found
+
+    def sliced(self, column: str, ref: Side, sides: dict[str, Side]) -> None:
+        """Every metric per value of an item column, and the paired difference between values (later minus
+        earlier in sorted order, e.g. ``source=synthetic - source=real``), on the same bootstrap resamples."""
+        items = self.t.items
+        if column not in items.columns:
+            raise ConfigError(f"cannot slice by {column!r}: the items table has no such column (columns: "
+                              f"{', '.join(c for c in items.columns if not c.startswith('__'))})",
+                              file=self.cfg.source, column="slice_by")
+        values = items[column].astype(object).where(items[column].notna(), "(missing)").astype(str).to_numpy()
+        levels = sorted(set(values.tolist()))
+        if len(levels) > 20:
+            self.warnings.append({"code": "too_many_slices", "message": f"{column!r} has {len(levels)} values; "
+                                  "slices are computed for at most 20", "count": len(levels)})
+            return
+        found: dict[str, dict[tuple[str, str], Estimate]] = {}
+        for level in levels:
+            mask = values == level
+            label = f"{column}={level}"
+            got = {(name, self.cfg.reference): est for name, est in self.reference_rates(ref, mask, label).items()}
+            for judge, side in sides.items():
+                _, estimates = self.judge_metrics(judge, ref, side, mask, label)
+                got.update({(name, judge): est for name, est in estimates.items()})
+            found[level] = got
+        if len(levels) > 4:
+            return
+        for earlier, later in combinations(levels, 2):
+            label = f"{column}={later} - {column}={earlier}"
+            for key in sorted(found[later].keys() & found[earlier].keys()):
+                diff = found[later][key] - found[earlier][key]
+                self.add(key[0], key[1], self.cfg.reference, diff,
+                         p_value=bootstrap_p_value(diff) if self.cfg.resamples else None, slice=label)
 
     # -- human ceiling --------------------------------------------------------------------------------------
     def human_ceiling(self, ref_mask: np.ndarray, ref: Side) -> None:
@@ -393,7 +452,8 @@ class AuditContext:
         method = self.cfg.correction
         metrics = metrics.copy()
         metrics["p_adjusted"] = metrics["p_adjusted"].astype(object)
-        for metric, group in metrics[metrics["p_value"].notna()].groupby("metric"):
+        tested = metrics[metrics["p_value"].notna()]
+        for _, group in tested.groupby([tested["metric"], tested["slice"].fillna("")]):
             p = group["p_value"].astype(float).to_numpy()
             finite = np.isfinite(p)
             adjusted = np.full(p.shape, np.nan)
@@ -494,7 +554,7 @@ class AuditContext:
                                   "score": None if pd.isna(r.get("score")) else float(r.get("score")),
                                   "raw": _text(r.get("raw"), RAW_TEXT_LIMIT),
                                   "excluded": _text(r.get("excluded"))}
-                                 for r in rows if r["judge"] != self.cfg.reference],
+                                 for r in rows],
                     "disagreements": per_item[int(i)]}
             for column in item_columns:
                 case[column] = _text(item.get(column), CASE_TEXT_LIMIT)

@@ -77,6 +77,8 @@ def audit(
     bootstrap: Annotated[int | None, typer.Option(help="Bootstrap resamples (default 2000; 0 = no intervals).")] = None,
     seed: Annotated[int | None, typer.Option(help="Bootstrap seed (default 0).")] = None,
     level: Annotated[float | None, typer.Option(help="Interval level (default 0.95).")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Item columns to split every metric by, comma-separated "
+                                                         "(e.g. source): per value and the paired differences.")] = None,
     format: Annotated[str, typer.Option("--format", help="Reports to write: json, md, html.")] = DEFAULT_FORMATS,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No terminal summary.")] = False,
 ) -> None:
@@ -85,8 +87,9 @@ def audit(
 
     formats = _formats(format)
     labels, items, config = _resolve_inputs(labels, items, config)
+    slice_by = tuple(c.strip() for c in by.split(",") if c.strip()) if by else None
     result = auditor.audit(labels, items=items, task=task, config=config, reference=reference,
-                           resamples=bootstrap, seed=seed, level=level)
+                           resamples=bootstrap, seed=seed, level=level, slice_by=slice_by)
     _write_outputs(result, out, formats, quiet)
 
 

@@ -50,6 +50,8 @@ class AuditConfig:
     cluster: str = "user_id"
     correction: str = "holm"
     max_cases: int = 500
+    slice_by: tuple[str, ...] = ()  # item columns to split every metric by (e.g. source)
+    arms: dict[str, str] = field(default_factory=dict)  # names of a and b, e.g. {"a": "generic response", ...}
     title: str | None = None
     description: str | None = None
     simulated: bool = False
@@ -148,7 +150,7 @@ class AuditConfig:
 
 
 _TOP_KEYS = {"task", "reference", "title", "description", "simulated", "scale", "labels", "aggregate", "bootstrap",
-             "score", "report"}
+             "score", "report", "slice_by", "arms"}
 
 
 def load_config(path: str | Path) -> AuditConfig:
@@ -178,6 +180,9 @@ def config_from_mapping(data: dict[str, Any], where: str | None = None) -> Audit
             kwargs[key] = str(data[key])
     if "simulated" in data:
         kwargs["simulated"] = bool(data["simulated"])
+    if "slice_by" in data:
+        value = data["slice_by"]
+        kwargs["slice_by"] = (str(value),) if isinstance(value, str) else tuple(str(v) for v in value)
 
     def section(name: str, allowed: set[str]) -> dict[str, Any]:
         sec = data.get(name, {})
@@ -224,6 +229,9 @@ def config_from_mapping(data: dict[str, Any], where: str | None = None) -> Audit
         kwargs["score_neutral"] = float(score["neutral"])
     if "tie_margin" in score:
         kwargs["score_tie_margin"] = float(score["tie_margin"])
+    arms = section("arms", {"a", "b"})
+    if arms:
+        kwargs["arms"] = {k: str(v) for k, v in arms.items()}
     report = section("report", {"max_cases"})
     if "max_cases" in report:
         kwargs["max_cases"] = int(report["max_cases"])

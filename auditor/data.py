@@ -61,7 +61,7 @@ def _fast_text(series: pd.Series) -> pd.Series | None:
         text = series.astype("Float64").astype("Int64").astype("string")
     else:
         return None
-    out = text.astype(object).to_numpy()
+    out = np.array(text.astype(object).to_numpy(), dtype=object, copy=True)
     missing = text.isna().to_numpy() | (text == "").fillna(True).to_numpy(dtype=bool)
     out[missing] = None
     return pd.Series(out, index=series.index, dtype=object)

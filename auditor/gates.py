@@ -589,13 +589,7 @@ def evaluate_gates(doc: Mapping[str, Any], rules: str | Path | Iterable[Mapping[
         for judge in judges:
             rows = index.get((rule.metric, judge, ref, rule.slice), [])
             if not rows:
-                have = sorted({k[1] for k in index if k[0] == rule.metric and k[2] == ref and k[3] == rule.slice})
-                slice_text = f", slice {rule.slice!r}" if rule.slice else ""
-                refs = sorted({k[2] for k in index if k[0] == rule.metric and k[1] == judge})
-                hint = (f" (rows exist for reference {', '.join(refs)})" if refs and ref not in refs else
-                        f" (it exists for {', '.join(have)})" if have else "")
-                raise problem(f"metric {rule.metric!r} is missing for judge {judge!r} (reference {ref!r}"
-                              f"{slice_text}){hint}")
+                raise problem(_missing_row(index, rule, judge, ref))
             if len(rows) > 1:
                 raise problem(f"metric {rule.metric!r} has {len(rows)} rows for judge {judge!r} (reference "
                               f"{ref!r}); name a slice")
@@ -622,6 +616,23 @@ def evaluate_gates(doc: Mapping[str, Any], rules: str | Path | Iterable[Mapping[
     level = (doc.get("bootstrap") or {}).get("level")
     return GateReport(checks, source=source, title=doc.get("title"), simulated=bool(doc.get("simulated")),
                       level=float(level) if isinstance(level, (int, float)) else None)
+
+
+def _missing_row(index: Mapping[tuple[str, str, str, str | None], Any], rule: Rule, judge: str, ref: str) -> str:
+    """Why no row matches (metric, judge, reference, slice), pointing at the rows that do exist."""
+    where = f"reference {ref!r}" + (f", slice {rule.slice!r}" if rule.slice else "")
+    message = f"metric {rule.metric!r} is missing for judge {judge!r} ({where})"
+    of_metric = [k for k in index if k[0] == rule.metric]
+    refs = sorted({k[2] for k in of_metric if k[1] == judge})
+    if refs and ref not in refs:
+        return f"{message} (rows exist for reference {', '.join(refs)})"
+    slices = sorted({k[3] for k in of_metric if k[1] == judge and k[2] == ref and k[3] is not None})
+    if rule.slice is not None and rule.slice not in {k[3] for k in of_metric}:
+        hint = _suggest(rule.slice, slices)
+        listed = f"; its slices: {', '.join(repr(x) for x in slices)}" if slices and not hint else ""
+        return f"{message}: no slice {rule.slice!r} in this audit{hint}{listed}"
+    have = sorted({k[1] for k in of_metric if k[2] == ref and k[3] == rule.slice})
+    return f"{message} (it exists for {', '.join(have)})" if have else message
 
 
 # -- CI side effects --------------------------------------------------------------------------------------------
