@@ -217,3 +217,13 @@ def test_github_annotations_escape_workflow_command_characters(small_doc, tmp_pa
     [line] = github_annotations(evaluate_gates(small_doc, path))
     assert line.startswith(f"::error file={path},line=1,title=Gate failed%3A kappa%3A 50%25%2C at least [rm-skywork]::")
     assert line.endswith("cohen_kappa ci_low = 0.200 for rm-skywork (vs human) fails: needs >= 0.4")
+
+
+def test_unknown_slice_suggests_the_slices_that_exist(small_doc):
+    small_doc["metrics"] += [
+        {**row, "slice": f"source={source}"} for row in small_doc["metrics"][1:3] for source in ("real", "synthetic")]
+    message = _error(small_doc, ["cohen_kappa ci_low >= 0.4 for gpt-4o in source=synthetc"])
+    assert "no slice 'source=synthetc' in this audit; did you mean 'source=synthetic'" in message
+    report = evaluate_gates(small_doc, ["cohen_kappa ci_low >= 0.4 in source=synthetic"])
+    assert [(c.judge, c.rule.slice) for c in report.checks] == [("gpt-4o", "source=synthetic"),
+                                                               ("rm-skywork", "source=synthetic")]
