@@ -597,9 +597,13 @@ def evaluate_gates(doc: Mapping[str, Any], rules: str | Path | Iterable[Mapping[
             raw = row.get(rule.bound)
             observed = _number(raw)
             if observed is None:
-                why = ("the audit has no intervals (bootstrap resamples 0); gate on bound = \"value\" or audit "
-                       "with resamples" if rule.bound != "value" and resamples == 0 else
-                       "the metric is undefined for this judge (e.g. a constant label)")
+                if rule.bound == "value" or _number(row.get("value")) is None:
+                    why = "the metric is undefined for this judge (e.g. a constant label)"
+                elif resamples == 0:
+                    why = "the audit has no intervals (bootstrap resamples 0); audit with resamples"
+                else:
+                    why = ("its interval could not be computed (e.g. too few clusters); "
+                           "check the audit's warnings")
                 raise problem(f"{rule.bound} of {rule.metric!r} for judge {judge!r} is missing (NaN): {why}")
             if isinstance(rule.threshold, bool):
                 if observed not in (0.0, 1.0):

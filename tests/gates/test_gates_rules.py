@@ -154,6 +154,12 @@ def test_missing_interval_points_at_the_resamples(small_doc):
     assert "the audit has no intervals (bootstrap resamples 0)" in _error(small_doc, ["cohen_kappa >= 0.4"])
 
 
+def test_missing_interval_with_resamples_is_not_blamed_on_resamples(small_doc):
+    small_doc["metrics"][1]["ci_low"] = None
+    message = _error(small_doc, ["cohen_kappa >= 0.4 for gpt-4o"])
+    assert "ci_low of 'cohen_kappa' for judge 'gpt-4o' is missing (NaN): its interval could not be computed" in message
+
+
 def test_boolean_threshold_on_a_continuous_metric_is_an_error(small_doc):
     assert "not a pass / fail metric" in _error(small_doc, ["cohen_kappa value == true for gpt-4o"])
 
