@@ -28,6 +28,7 @@ when a judge is built, so ``judges`` stays importable without them.
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 from collections.abc import Sequence
@@ -253,9 +254,16 @@ class RewardModelJudge(Judge):
             self.model.config.pad_token_id = pad_id
 
     def _per_token_head(self) -> Any:
-        """The head that decoder reward models apply to every position (``score``), if any."""
-        head = getattr(self.model, "score", None)
-        return head if isinstance(head, self._torch.nn.Module) else None
+        """The model's head (``score`` in transformers' decoder classifiers, ``classifier`` in others), if any.
+
+        Its output is used only when it is per token (batch, tokens, 1); a head fed a pooled vector (encoders)
+        gives (batch, 1) and the model's own logits are used instead.
+        """
+        for attribute in ("score", "classifier"):
+            head = getattr(self.model, attribute, None)
+            if isinstance(head, self._torch.nn.Module):
+                return head
+        return None
 
     # ------------------------------------------------------------------------------------------- rendering
     def render(self, prompt: str, response: str, profile: str | None = None) -> str:
@@ -350,7 +358,7 @@ class RewardModelJudge(Judge):
     def _forward(self, sequences: list[list[int]]) -> np.ndarray:
         """Rewards of one batch of token id lists, padded here on ``self._padding_side``."""
         torch = self._torch
-        if self._padding_side == "left" and self._head is None:
+        if self._padding_side == "left" and getattr(self.model, "score", None) is None:
             raise AuditorError("left padding is only supported for decoder reward models (a per-token head)")
         width = max(len(ids) for ids in sequences)
         input_ids = torch.full((len(sequences), width), self._pad_id, dtype=torch.long)
@@ -462,8 +470,6 @@ class RewardModelJudge(Judge):
 
 
 def _forward_parameters(model: Any) -> set[str]:
-    import inspect
-
     try:
         return set(inspect.signature(model.forward).parameters)
     except (TypeError, ValueError):
