@@ -16,7 +16,9 @@ PPI++ in the audit's design (the judge labels ``N`` items, humans a random ``n``
 
 which needs ``h`` above the floor the judge's own noise sets on ``N`` items (``n_ppi = None`` otherwise).
 ``deff`` is the design effect of clustering (users), read from a pilot as the squared ratio of its clustered
-interval width to the independent-items one (at least 1), or stated.
+interval width to the independent-items one (at least 1), or stated; a pilot's design effect carries over to a
+study with about as many items per user as the pilot had, and it is applied to the PPI variance as well (an
+approximation: the judge's errors may cluster less, or more, than the human labels).
 
 Inputs: the human rate, the judge's rate and their agreement on the no-better call (or the correlation ``rho``),
 stated or read from a pilot ``audit.json`` (its confusion matrices hold the joint table).
