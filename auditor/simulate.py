@@ -26,6 +26,14 @@ Generative model (one latent variable per item, cut into the 1-5 scale)
   likert label derived from its sign with a tie margin: ``"4"`` if score > margin, ``"2"`` if score < -margin, else
   ``"3"`` (so ``no_better_rate`` means the same for it as for the LLM judges).
 
+Stages 1 and 2
+--------------
+:func:`simulate_extraction_study` (attribute validity: accept / uncertain / reject, real vs synthetic users) and
+:func:`simulate_relevance_study` (binary relevance of (user, prompt, attribute)) follow the same conventions, with
+:func:`extraction_truth` and :func:`relevance_truth` as their population values.
+
+The demo should use :data:`DEMO_SEED` (a seed whose sample sits near the population values); any seed is valid.
+
 Ground truth
 ------------
 :func:`truth` returns the population values under the generator, computed once from 2,000,000 simulated items
