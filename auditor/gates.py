@@ -86,7 +86,8 @@ _RATES = ("win_rate", "tie_rate", "loss_rate", "no_better_rate", "mean_score")
 KNOWN_METRICS: tuple[str, ...] = (
     "agreement", "cohen_kappa", "cohen_kappa_linear", "cohen_kappa_quadratic", "scott_pi", "fleiss_kappa",
     "krippendorff_alpha", "gwet_ac1", "pearson", "spearman", "kendall_tau_b", *_RATES,
-    *(f"{rate}_gap" for rate in _RATES), "alt_test_pass",
+    *(f"{rate}_gap" for rate in _RATES), "alt_test_pass", "alt_test_winning_rate", "alt_test_advantage_probability",
+    "jury_effective_judges",
 )
 """Metric names the project defines (README, "The metrics"); a rule on one of them that this audit lacks (e.g.
 ``spearman`` on a pairwise task) is reported as missing from the audit rather than as a misspelling."""
@@ -367,10 +368,17 @@ class Check:
         return self.rule.bound
 
     @property
+    def observed_text(self) -> str:
+        """The tested number; ``true`` / ``false`` for a pass / fail rule."""
+        if isinstance(self.rule.threshold, bool):
+            return _fmt_threshold(bool(self.observed))
+        return _fmt(self.observed)
+
+    @property
     def message(self) -> str:
-        """``cohen_kappa ci_low = 0.450 for gpt-3.5-turbo, needs >= 0.6``."""
+        """``cohen_kappa ci_low = 0.450 for gpt-3.5-turbo (vs human) fails: needs >= 0.6``."""
         verdict = "passes" if self.passed else "fails"
-        return (f"{self.rule.metric} {self.bound} = {_fmt(self.observed)} for {self.judge} "
+        return (f"{self.rule.metric} {self.bound} = {self.observed_text} for {self.judge} "
                 f"(vs {self.reference}{', ' + self.rule.slice if self.rule.slice else ''}) {verdict}: needs "
                 f"{self.rule.op} {_fmt_threshold(self.rule.threshold)}")
 
@@ -383,6 +391,8 @@ def _fmt(x: float | None) -> str:
 
 def _interval_markup(check: Check) -> str:
     """The value and interval with the tested number in bold (rich markup)."""
+    if isinstance(check.rule.threshold, bool):
+        return f"[bold]{check.observed_text}[/]"
     parts = {"value": _fmt(check.value), "ci_low": _fmt(check.ci_low), "ci_high": _fmt(check.ci_high)}
     parts[check.bound] = f"[bold]{parts[check.bound]}[/]"
     if check.ci_low is None or check.ci_high is None:
@@ -391,6 +401,8 @@ def _interval_markup(check: Check) -> str:
 
 
 def _interval(check: Check) -> str:
+    if isinstance(check.rule.threshold, bool):
+        return check.observed_text
     if check.ci_low is None or check.ci_high is None:
         return _fmt(check.value)
     return f"{_fmt(check.value)} [{_fmt(check.ci_low)}, {_fmt(check.ci_high)}]"
@@ -451,7 +463,7 @@ class GateReport:
                  f"| # | rule | judge | value [{self._level_text()}] | n | tested | verdict |",
                  "|---|---|---|---|---|---|---|"]
         for c in self.checks:
-            tested = f"{c.bound} {_fmt(c.observed)} {c.rule.op} {_fmt_threshold(c.rule.threshold)}"
+            tested = f"{c.bound} {c.observed_text} {c.rule.op} {_fmt_threshold(c.rule.threshold)}"
             verdict = "pass" if c.passed else "**FAIL**"
             lines.append(f"| {c.rule.index} | {_md(c.rule.label)} | {_md(c.judge)} | {_interval(c)} | "
                          f"{'' if c.n is None else c.n} | `{tested}` | {verdict} |")

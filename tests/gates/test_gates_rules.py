@@ -101,6 +101,8 @@ def test_reference_and_slice_select_their_row(small_doc):
 def test_boolean_threshold_for_pass_fail_metrics(small_doc):
     report = evaluate_gates(small_doc, [{"metric": "alt_test_pass", "op": "==", "threshold": True}])
     assert _verdicts(report) == {(1, "gpt-4o"): True, (1, "rm-skywork"): False}
+    assert report.failed[0].message == "alt_test_pass value = false for rm-skywork (vs human) fails: needs == true"
+    assert "`value false == true`" in report.to_markdown()
 
 
 # -- a gate that cannot be evaluated: ConfigError (exit 2), naming the file and the rule ---------------------------
