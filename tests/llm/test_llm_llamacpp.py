@@ -118,7 +118,7 @@ version = "1"
 task = "pairwise"
 verdicts = { A = "a", B = "b", tie = "tie" }
 system = "Judge which answer is better."
-user = "Q: {{ item.prompt[:120] }}\nA: {{ item.response_a[:100] }}\nB: {{ item.response_b[:100] }}"
+user = "Q: {{ item.prompt[:80] }}\nA: {{ item.response_a[:60] }}\nB: {{ item.response_b[:60] }}"
 [answer]
 logprobs = "Better answer (A, B or tie):"
 json = "Reply with JSON."
