@@ -10,6 +10,14 @@ import pytest
 from tests.conftest import SHARED_DATA, shared_dataset
 
 
+@pytest.fixture(autouse=True)
+def no_ci_variables(monkeypatch):
+    """Tests run inside CI too: never append to the real job summary or print annotations into the real log.
+    A test that wants them sets them itself."""
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+
+
 def metric_row(metric: str, judge: str, value: float | None, ci_low: float | None = None,
                ci_high: float | None = None, *, reference: str = "human", n: int = 100,
                slice: str | None = None) -> dict:

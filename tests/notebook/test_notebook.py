@@ -31,20 +31,14 @@ def executed(tmp_path_factory):
     """The notebook, executed in examples/ (it reads gates.toml beside it) without CI variables, so its gate does not
     write into a real job summary or print annotations into a real CI log."""
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    saved = {k: os.environ.pop(k) for k in ("GITHUB_STEP_SUMMARY", "GITHUB_ACTIONS") if k in os.environ}
-    old_path = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), old_path) if p)
-    os.environ.setdefault("MPLCONFIGDIR", str(tmp_path_factory.mktemp("mpl")))
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("GITHUB_STEP_SUMMARY", "GITHUB_ACTIONS"):
+            mp.delenv(name, raising=False)
+        mp.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p))
+        mp.setenv("MPLCONFIGDIR", str(tmp_path_factory.mktemp("mpl")))
         km = KernelManager(kernel_name="python3", kernel_spec_manager=ThisInterpreter())
         NotebookClient(nb, km=km, kernel_name="python3", timeout=600,
                        resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
-    finally:
-        os.environ.update(saved)
-        if old_path is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = old_path
     return nb
 
 
