@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from advanced_fixtures import binary_study
 
@@ -165,3 +166,27 @@ def test_audit_json_carries_the_ppi_section():
     doc = auditor.audit(labels, items=items, task="binary", resamples=200).to_dict()
     assert doc["ppi"]["judges"][0]["metrics"][0]["metric"] == "ppi_win_rate"
     assert any(m["metric"] == "ppi_no_better_rate" for m in doc["metrics"])
+
+
+def test_pairwise_audit_ppi_uses_the_majority_of_the_raters_and_the_no_better_call():
+    rng = np.random.default_rng(8)
+    n, codes = 240, np.array(["a", "tie", "b"])
+    ids = np.array([f"i{i:03d}" for i in range(n)])
+    user = np.arange(n) // 4
+    truth = rng.choice(3, n, p=[0.3, 0.2, 0.5])
+    labelled = rng.random(n) < 0.4
+    raters = np.column_stack([np.where(rng.random(n) < 0.8, truth, rng.integers(0, 3, n)) for _ in range(3)])
+    judge = np.where(rng.random(n) < 0.7, truth, 2)  # lenient: often says b
+    rows = [pd.DataFrame({"item_id": ids[labelled], "judge": "human", "rater": f"r{r}",
+                          "label": codes[raters[labelled, r]]}) for r in range(3)]
+    rows.append(pd.DataFrame({"item_id": ids, "judge": "llm", "rater": "0", "label": codes[judge]}))
+    items = pd.DataFrame({"item_id": ids, "user_id": user.astype(str)})
+    result = auditor.audit(pd.concat(rows), items=items, task="pairwise", resamples=300)
+    counts = np.stack([(raters == c).sum(1) for c in range(3)], 1)
+    majority = np.where((counts == counts.max(1, keepdims=True)).sum(1) > 1, 1, counts.argmax(1))  # tie-break: tie
+    y = (majority <= 1).astype(float)
+    yhat = (judge <= 1).astype(float)
+    direct = ppi.ppi_mean(y[labelled], yhat[labelled], yhat, cluster=user[labelled], cluster_unlabelled=user)
+    assert result.metric("ppi_no_better_rate", "llm")["value"] == pytest.approx(direct.value)
+    # the corrected rate moves from the lenient judge's own rate toward the humans'
+    assert abs(direct.value - y[labelled].mean()) < abs(yhat.mean() - y[labelled].mean())
