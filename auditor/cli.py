@@ -130,7 +130,8 @@ def demo(
 
 @app.command()
 def convert(
-    dataset: Annotated[str, typer.Argument(help="pandalm | hanna | llmbar | recentering-stage3")],
+    dataset: Annotated[str, typer.Argument(help="pandalm | hanna | llmbar | recentering-stage1 | recentering-stage2 "
+                                                "| recentering-relevance-pilot | recentering-stage3")],
     root: Annotated[Path, typer.Argument(help="The dataset's folder, e.g. ../shared/data/pandalm_testset")],
     out: Annotated[Path, typer.Option(help="Folder for items.jsonl, labels.jsonl and audit.toml.")],
 ) -> None:
@@ -158,21 +159,17 @@ def report(
     _write_outputs(result, target, formats, quiet)
 
 
-DATASETS = {"pandalm": ("auditor.datasets.pandalm", "pandalm_testset"),
-            "hanna": ("auditor.datasets.hanna", "hanna"),
-            "llmbar": ("auditor.datasets.llmbar", "llmbar")}
-
-
 def _load_dataset(name: str, root: Path):
-    import importlib
+    from auditor.datasets import DATASETS, load
 
     if name not in DATASETS:
         raise InputError(f"unknown dataset {name!r}; expected one of {', '.join(DATASETS)}", column="DATASET")
-    module, folder = DATASETS[name]
     if not root.exists():
         raise InputError("does not exist", file=str(root))
-    data_root = root.parent if root.name == folder else root
-    return importlib.import_module(module).load(data_root)
+    try:
+        return load(name, root)
+    except FileNotFoundError as exc:
+        raise InputError(str(exc), file=str(root)) from None
 
 
 def _register_plugins() -> None:

@@ -74,11 +74,16 @@ rest, so that a 54.6% no-better rate and a 3.18 mean hold together, as in the pu
 
 HUMAN_RATERS = ("rater1", "rater2", "rater3")
 
-DEMO_SEED = 10
+DEMO_SEED = 7
 """Seed for the demo: the first seed in 0-99 whose sample is typical (human no-better rate within 0.015 and human
 mean within 0.05 of the population values, every LLM judge's mean within 0.07).  With 50 users the sample values
-vary from seed to seed (human no-better rate: standard deviation about 0.028 across seeds; seed 0 happens to give
-0.476), so a demo on an arbitrary seed may sit far from the calibration targets; the coverage tests use all seeds."""
+vary from seed to seed (human no-better rate: standard deviation about 0.025 across seeds), so a demo on an
+arbitrary seed may sit away from the calibration targets; the coverage tests use all seeds.
+
+Items per user follow Dirichlet(``user_alpha`` = 20) weights: 11 per user on average (550 / 50, as in the study),
+between about 3 and 20.  With far more uneven users (``user_alpha`` = 2: 1 to 57 items per user) every
+cluster-robust 95% interval we tried (percentile, BCa, bootstrap-t, jackknife-t) covered the human no-better rate
+in only 92-93% of simulated studies: a known limit of 50 clusters of very unequal size."""
 SCALE = (1, 5, 3)
 NEUTRAL = 3
 
@@ -106,7 +111,7 @@ class SimulationParameters:
     source_shift: float = 0.2
     p_mention: float = 0.5
     human_mention_shift: float = 0.0233
-    user_alpha: float = 2.0
+    user_alpha: float = 20.0
     judge_user_share: float = 0.15
     source_rho_shift: float = 0.08
     judges: tuple[JudgeParameters, ...] = field(
