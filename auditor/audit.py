@@ -22,7 +22,7 @@ from auditor.config import AuditConfig, load_config
 from auditor.data import CLUSTER, JudgmentTable, load
 from auditor.errors import ConfigError
 from auditor.result import METRIC_COLUMNS, AuditResult
-from auditor.stats import compare
+from auditor.stats import compare, multitest
 from auditor.stats.bootstrap import Estimate, Resampler, bootstrap_p_value, interval
 
 GAP_METRICS = ("win_rate", "tie_rate", "loss_rate", "no_better_rate", "mean_score")
@@ -447,8 +447,6 @@ class AuditContext:
 
     # -- p-values ------------------------------------------------------------------------------------------
     def adjust_p_values(self, metrics: pd.DataFrame) -> pd.DataFrame:
-        from statsmodels.stats.multitest import multipletests  # slow to import; only needed here
-
         method = self.cfg.correction
         metrics = metrics.copy()
         metrics["p_adjusted"] = metrics["p_adjusted"].astype(object)
@@ -458,7 +456,7 @@ class AuditContext:
             finite = np.isfinite(p)
             adjusted = np.full(p.shape, np.nan)
             if finite.any():
-                adjusted[finite] = p[finite] if method == "none" else multipletests(p[finite], method=method)[1]
+                adjusted[finite] = multitest.adjust(p[finite], method)
             metrics.loc[group.index, "p_adjusted"] = adjusted
         return metrics
 

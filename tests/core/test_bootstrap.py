@@ -55,3 +55,17 @@ def test_estimate_difference_is_paired():
     b = Estimate(0.5, np.array([0.5, 1.5]), np.array([0.5]), 8)
     d = a - b
     assert d.value == 0.5 and d.boot.tolist() == [0.5, 0.5] and d.n == 8
+
+
+@pytest.mark.parametrize("method", ["holm", "bonferroni", "fdr_bh", "fdr_by"])
+def test_p_value_adjustment_matches_statsmodels(method):
+    from statsmodels.stats.multitest import multipletests
+
+    from auditor.stats.multitest import adjust
+
+    rng = np.random.default_rng(8)
+    for m in (1, 2, 5, 17):
+        p = np.concatenate([rng.uniform(size=m - 1) ** 3, [0.5]])
+        np.testing.assert_allclose(adjust(p, method), multipletests(p, method=method)[1], rtol=1e-12)
+    ties = np.array([0.01, 0.01, 0.04, 0.2, 0.2])
+    np.testing.assert_allclose(adjust(ties, method), multipletests(ties, method=method)[1], rtol=1e-12)
