@@ -1,0 +1,179 @@
+"""One test per data-integrity warning code, on small hand-built tables.
+
+Each table is clean except for the one problem under test, so the test also proves that a clean table does not
+raise that warning.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import auditor
+from auditor.audit import AuditContext
+from auditor.config import AuditConfig
+from auditor.data import load
+from auditor.integrity import MIN_ITEMS_CONSTANT, integrity_warnings, mismatched_items
+
+N = 12
+TOPICS = ["volcano eruption forecasting", "sourdough bread fermentation", "marathon training schedule",
+          "quantum computing qubits", "medieval castle architecture", "coral reef bleaching",
+          "jazz saxophone improvisation", "orbital rocket launches", "beekeeping honey harvest",
+          "glacier melting measurements", "chess opening theory", "origami paper cranes"]
+
+
+def clean_items(n: int = N) -> list[dict]:
+    return [{"item_id": f"i{i}", "user_id": f"u{i % 4}", "prompt": f"Explain {TOPICS[i]} to a beginner please.",
+             "response_a": f"A generic overview of {TOPICS[i]} for anyone.",
+             "response_b": f"A tailored explanation of {TOPICS[i]} for you."} for i in range(n)]
+
+
+def clean_labels(n: int = N) -> list[dict]:
+    rows = []
+    for i in range(n):
+        for rater, label in (("h1", "ab"[i % 2]), ("h2", ["a", "b", "tie"][i % 3]), ("h3", "ba"[i % 2])):
+            rows.append({"item_id": f"i{i}", "judge": "human", "rater": rater, "label": label})
+        rows.append({"item_id": f"i{i}", "judge": "llm", "rater": "0", "label": ["b", "a", "tie"][i % 3]})
+    return rows
+
+
+def warnings_for(items: list[dict], labels: list[dict], **config) -> dict[str, dict]:
+    cfg = AuditConfig(**{"task": "pairwise", "resamples": 0, **config})
+    ctx = AuditContext(load(pd.DataFrame(labels), pd.DataFrame(items), cfg))
+    ctx.run()
+    found = integrity_warnings(ctx.t, ctx.sides, ctx.ref, ctx.cfg)
+    for w in found:
+        assert set(w) == {"code", "message", "count"} and w["count"] > 0 and isinstance(w["count"], int)
+    codes = [w["code"] for w in found]
+    assert len(codes) == len(set(codes)), f"one warning per code: {codes}"
+    return {w["code"]: w for w in found}
+
+
+def test_clean_table_has_no_warnings():
+    assert warnings_for(clean_items(), clean_labels()) == {}
+
+
+def test_duplicate_items():
+    items = clean_items()
+    items[5].update({k: items[2][k] for k in ("prompt", "response_a", "response_b")})
+    w = warnings_for(items, clean_labels())
+    assert w["duplicate_items"]["count"] == 1 and "'i5'" in w["duplicate_items"]["message"]
+
+
+def test_identical_response_pair():
+    items = clean_items()
+    items[3]["response_b"] = items[3]["response_a"] + "  "  # surrounding space does not make it different
+    w = warnings_for(items, clean_labels())
+    assert w["identical_responses"]["count"] == 1 and "'i3'" in w["identical_responses"]["message"]
+
+
+def test_same_response_under_different_prompts_is_a_shifted_rows_warning():
+    items = clean_items()
+    for i in range(N - 1, 6, -1):  # response_b shifted down one row from i7 on: i6's text now also sits under i7
+        items[i]["response_b"] = items[i - 1]["response_b"]
+    w = warnings_for(items, clean_labels())
+    assert w["shifted_responses"]["count"] == 2
+    assert "'i6', 'i7'" in w["shifted_responses"]["message"] and "shifted" in w["shifted_responses"]["message"]
+    assert "shifted" in w["shifted_responses"]["message"]
+
+
+def test_short_stock_answers_are_not_called_shifted():
+    items = clean_items()
+    for item in items[:6]:
+        item["response_a"] = "I can't help."
+    assert "shifted_responses" not in warnings_for(items, clean_labels())
+
+
+def test_duplicate_label_rows():
+    labels = clean_labels()
+    labels.append(dict(labels[0]))
+    w = warnings_for(clean_items(), labels)
+    assert w["duplicate_labels"]["count"] == 1
+
+
+def test_constant_rater():
+    labels = [dict(r, label="b") if r["rater"] == "h3" else r for r in clean_labels()]
+    w = warnings_for(clean_items(), labels)
+    assert w["constant_rater"]["count"] == 1 and "'h3' always 'b'" in w["constant_rater"]["message"]
+
+
+def test_rater_who_labels_one_item():
+    labels = clean_labels()
+    labels.append({"item_id": "i4", "judge": "human", "rater": "h9", "label": "a"})
+    w = warnings_for(clean_items(), labels)
+    assert w["single_item_raters"]["count"] == 1 and "'h9'" in w["single_item_raters"]["message"]
+
+
+def test_items_with_fewer_raters_than_usual():
+    labels = [r for r in clean_labels() if not (r["judge"] == "human" and r["rater"] == "h3" and r["item_id"]
+                                                in ("i1", "i2"))]
+    w = warnings_for(clean_items(), labels)
+    assert w["fewer_raters"]["count"] == 2 and "usual 3" in w["fewer_raters"]["message"]
+
+
+def test_judge_whose_verdicts_are_all_one_label():
+    labels = [dict(r, label="b") if r["judge"] == "llm" else r for r in clean_labels()]
+    w = warnings_for(clean_items(), labels)
+    assert w["constant_judge"]["count"] == N and "'llm'" in w["constant_judge"]["message"]
+
+
+def test_constant_judge_needs_enough_items():
+    n = MIN_ITEMS_CONSTANT - 1
+    labels = [dict(r, label="b") if r["judge"] == "llm" else r for r in clean_labels(n)]
+    assert "constant_judge" not in warnings_for(clean_items(n), labels)
+
+
+def test_mismatched_items_detects_responses_about_something_else():
+    items = clean_items()
+    for i in range(6):  # responses rotated by 6 topics: none shares a content word with its prompt
+        items[i]["response_a"] = f"A generic overview of {TOPICS[i + 6]} for anyone."
+        items[i]["response_b"] = f"A tailored explanation of {TOPICS[i + 6]} for you."
+    assert mismatched_items(pd.DataFrame(items)).tolist() == [True] * 6 + [False] * 6
+
+
+def test_high_tie_rate_on_items_whose_responses_do_not_match_their_prompt():
+    items = clean_items()
+    for i in range(6):
+        items[i]["response_a"] = f"Some words on {TOPICS[(i + 6) % N]} today."
+        items[i]["response_b"] = f"Other notes about {TOPICS[(i + 7) % N]} now."
+    labels = [dict(r, label="tie") if r["judge"] == "llm" and int(r["item_id"][1:]) < 6
+              else dict(r, label="b") if r["judge"] == "llm" else r for r in clean_labels()]
+    w = warnings_for(items, labels)
+    assert w["mismatch_ties"]["count"] == 6 and "'llm'" in w["mismatch_ties"]["message"]
+    assert "100%" in w["mismatch_ties"]["message"] and "0% elsewhere" in w["mismatch_ties"]["message"]
+
+
+def test_missing_cluster_column():
+    items = [{k: v for k, v in item.items() if k != "user_id"} for item in clean_items()]
+    w = warnings_for(items, clean_labels())
+    assert w["unclustered"]["count"] == N
+
+
+def test_pairwise_item_with_identical_responses_is_a_warning_not_an_error():
+    items = clean_items()
+    items[0]["response_b"] = items[0]["response_a"]
+    result = auditor.audit(pd.DataFrame(clean_labels()), items=pd.DataFrame(items), task="pairwise", resamples=0)
+    assert any(w["code"] == "identical_responses" for w in result.warnings)
+
+
+AUDIT_SOURCE = Path(auditor.__file__).with_name("audit.py")
+
+
+WIRED = any(s in AUDIT_SOURCE.read_text(encoding="utf-8") for s in ("auditor.integrity", "import integrity"))
+
+
+@pytest.mark.skipif(not WIRED, reason="auditor.audit does not call auditor.integrity yet (the lead wires it in audit.py)")
+def test_audit_reports_every_integrity_warning_code():
+    items = clean_items()
+    items[5].update({k: items[2][k] for k in ("prompt", "response_a", "response_b")})  # duplicate_items
+    items[3]["response_b"] = items[3]["response_a"]  # identical_responses
+    labels = [dict(r, label="b") if r["rater"] == "h3" or r["judge"] == "llm" else r for r in clean_labels()]
+    labels.append({"item_id": "i4", "judge": "human", "rater": "h9", "label": "a"})  # single_item_raters
+    labels.append(dict(labels[0]))  # duplicate_labels
+    result = auditor.audit(pd.DataFrame(labels), items=pd.DataFrame(items), task="pairwise", resamples=0)
+    codes = {w["code"] for w in result.warnings}
+    assert {"duplicate_items", "identical_responses", "constant_rater", "single_item_raters", "duplicate_labels",
+            "constant_judge", "shifted_responses"} <= codes
+    assert len([w for w in result.warnings if w["code"] == "identical_responses"]) == 1
