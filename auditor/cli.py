@@ -81,16 +81,27 @@ def audit(
                                                          "(e.g. source): per value and the paired differences.")] = None,
     format: Annotated[str, typer.Option("--format", help="Reports to write: json, md, html.")] = DEFAULT_FORMATS,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No terminal summary.")] = False,
+    gate: Annotated[Path | None, typer.Option("--gate", help="A gates file (TOML): exit 1 when a rule fails.")] = None,
+    junit: Annotated[Path | None, typer.Option("--junit", help="With --gate: write a JUnit XML file.")] = None,
 ) -> None:
     """Audit every judge against the reference and write audit.json and the reports."""
     import auditor
+    from auditor.gates import evaluate_gates, load_rules, run_gates
 
     formats = _formats(format)
+    if gate is not None:
+        load_rules(gate)
     labels, items, config = _resolve_inputs(labels, items, config)
     slice_by = tuple(c.strip() for c in by.split(",") if c.strip()) if by else None
     result = auditor.audit(labels, items=items, task=task, config=config, reference=reference,
                            resamples=bootstrap, seed=seed, level=level, slice_by=slice_by)
+    if gate is not None:
+        evaluate_gates(result.to_dict(), gate)  # unknown metric / judge: exit 2 before anything is written
     _write_outputs(result, out, formats, quiet)
+    if gate is not None:
+        code = run_gates(result.to_dict(), gate, junit=junit)
+        if code:
+            raise typer.Exit(code)
 
 
 @app.command()
@@ -183,29 +194,34 @@ def _register_plugins() -> None:
 
 _register_plugins()
 
+from auditor.gates import register as _register_gates  # noqa: E402
+
+_register_gates(app)
+
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: exit 0 on success, 1 on a failed gate, 2 on bad input; never a traceback for bad input."""
-    import click
-
     command = typer.main.get_command(app)
     try:
-        command.main(args=argv, prog_name="auditor", standalone_mode=False)
+        rv = command.main(args=argv, prog_name="auditor", standalone_mode=False)
     except AuditorError as exc:
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return 2
-    except click.exceptions.UsageError as exc:
-        exc.show()
-        return 2
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code or 0)
-    except click.exceptions.Abort:
-        err_console.print("aborted")
-        return 130
     except KeyboardInterrupt:
         err_console.print("interrupted")
         return 130
-    return 0
+    except Exception as exc:  # click's (or typer's vendored click's) Exit, usage errors and Abort
+        name = type(exc).__name__
+        if name == "Exit":
+            return int(getattr(exc, "exit_code", 0) or 0)
+        if name == "Abort":
+            err_console.print("aborted")
+            return 130
+        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
+            exc.show()
+            return exc.exit_code
+        raise
+    return rv if isinstance(rv, int) else 0
 
 
 def run() -> None:  # pragma: no cover - console-script shim
