@@ -6,7 +6,6 @@ The output is one tidy :class:`JudgmentTable`: the items, every usable label row
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pandas as pd
 from auditor.config import AuditConfig
 from auditor.errors import InputError
 from auditor.io import ROW, is_missing, read_table
-from auditor.schema import ITEM_COLUMNS_KNOWN, LABEL_OPTIONAL, ORDERS
+from auditor.schema import ITEM_COLUMNS_KNOWN, ORDERS
 
 CLUSTER = "__cluster__"
 
