@@ -23,4 +23,6 @@ def test_rm_judges_are_dispatched_and_renamed(tmp_path):
     labels = pd.read_json(out, lines=True, dtype=False)
     assert len(labels) == 3 and set(labels["judge"]) == {"tiny-rm"}
     assert labels["score"].notna().all()
-    assert main([*args, "--batch-export", str(tmp_path / "b.jsonl")]) == 2  # batch files are for openai: judges
+    assert (
+        main([*args, "--batch-export", str(tmp_path / "b.jsonl")]) == 2
+    )  # batch files are for openai: judges

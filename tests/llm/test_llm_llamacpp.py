@@ -93,11 +93,12 @@ def test_a_wrong_key_gives_a_clear_401_error(llama_server, monkeypatch):
 def test_temperature_0_is_deterministic_and_a_second_run_is_served_from_the_cache(
     llama_server, llama_key, tmp_path
 ):
-    items = make_items(3)
+    items = make_items(3, profile=False)
     cache = tmp_path / "cache.sqlite"
-    first = LLMJudge(_config(llama_server, llama_key), cache=cache).judge_items(items, "pairwise")
-    independent = LLMJudge(_config(llama_server, llama_key)).judge_items(items, "pairwise")  # no shared cache
-    judge = LLMJudge(_config(llama_server, llama_key), cache=cache)
+    config = _config(llama_server, llama_key)
+    first = LLMJudge(config, cache=cache).judge_items(items, "pairwise")
+    independent = LLMJudge(config).judge_items(items, "pairwise")  # its own, empty cache
+    judge = LLMJudge(config, cache=cache)
     again = judge.judge_items(items, "pairwise")
 
     compared = ["label", "raw", "verdict_source"]
