@@ -203,9 +203,23 @@ def over_slices(ctx: AuditContext, compute: Callable[[np.ndarray], dict[Key, Est
         for earlier, later in combinations(levels, 2):
             label = f"{column}={later} - {column}={earlier}"
             for key in [k for k in found[later] if k in found[earlier]]:
-                diff = found[later][key] - found[earlier][key]
+                diff = paired_difference(found[later][key], found[earlier][key])
                 p = bootstrap_p_value(diff) if ctx.cfg.resamples else None
                 ctx.add(key[0], key[1], key[2], diff, p_value=p, slice=label)
+
+
+def paired_difference(later: Estimate, earlier: Estimate) -> Estimate:
+    """``later - earlier`` on the same resamples; a cluster that holds no data of one side leaves that side
+    unchanged in the jackknife (its value, not NaN), so that slices over disjoint clusters (e.g. users with real
+    vs synthetic conversations) keep a jackknife and their BCa acceleration."""
+    diff = later - earlier
+    if later.jack is None or earlier.jack is None:
+        return diff
+    in_later, in_earlier = np.isfinite(later.jack), np.isfinite(earlier.jack)
+    jack = np.where(in_later, later.jack, later.value) - np.where(in_earlier, earlier.jack, earlier.value)
+    occupied = in_later | in_earlier
+    jack[~occupied] = np.nan
+    return Estimate(diff.value, diff.boot, jack, diff.n, int(occupied.sum()))
 
 
 def cluster_sums(ctx: AuditContext, idx: np.ndarray, columns: list[np.ndarray]) -> np.ndarray:
