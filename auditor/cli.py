@@ -184,6 +184,10 @@ def _load_dataset(name: str, root: Path):
 
 
 def _register_plugins() -> None:
+    from auditor import drift, plan
+
+    plan.register(app)
+    drift.register(app)
     try:
         from judges.cli import register
     except ImportError as exc:  # judges is part of the distribution; a broken install should still audit

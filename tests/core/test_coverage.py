@@ -1,7 +1,10 @@
 """Interval coverage proven by simulation: the 95% intervals of the audit cover the simulated study's true
 (population) values in 93-97% of 300 simulated studies.
 
-Slow (a few minutes on 2 cores); CI runs it.  Reproduce with ``python -m pytest tests/core/test_coverage.py``.
+Slow (about five minutes on 2 cores); CI runs it.  Reproduce with
+``python -m pytest tests/core/test_coverage.py -s``, which prints each coverage.  600 studies: with 300 the
+estimated coverage itself has a standard error of 1.3 points, and different seed ranges gave 92.7% and 96.0% for
+the human no-better rate.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import auditor
 from auditor.config import config_from_mapping
 from auditor.simulate import simulate_study
 
-N_STUDIES = 300
+N_STUDIES = 600
 FIRST_SEED = 1000
 CHECKS = {  # (metric, judge)
     "human no_better_rate": ("no_better_rate", "human"),
@@ -26,6 +29,18 @@ CHECKS = {  # (metric, judge)
 
 @pytest.fixture(scope="module")
 def coverage():
+    from dataclasses import asdict
+
+    import auditor.advanced as advanced
+
+    saved = advanced.configure(ppi=False, alt_test=False, jury=False)  # the core's intervals only, and faster
+    try:
+        return _coverage()
+    finally:
+        advanced.configure(**asdict(saved))
+
+
+def _coverage():
     truth = simulate_study(seed=FIRST_SEED).truth
     hits: dict[str, list[bool]] = {name: [] for name in CHECKS}
     widths: dict[str, list[float]] = {name: [] for name in CHECKS}
