@@ -322,19 +322,24 @@ def main(argv: list[str] | None = None) -> int:
         """Judges of the auditor."""
 
     register(app)
+    import click
+
+    interrupted = "interrupted: the responses received so far are cached; rerun to resume"
     try:
-        app(args=argv, standalone_mode=False)
+        result = app(args=argv, standalone_mode=False)
     except AuditorError as exc:
         typer.echo(f"error: {exc}", err=True)
         return 2
-    except Exception as exc:  # click's usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        raise
-    return 0
+    except click.exceptions.Abort:  # Ctrl-C (click)
+        typer.echo(interrupted, err=True)
+        return 130
+    except click.ClickException as exc:  # usage errors
+        exc.show()
+        return exc.exit_code
+    if result == 130:  # Ctrl-C: typer turns KeyboardInterrupt into exit code 130, returned in this mode
+        typer.echo(interrupted, err=True)
+        return 130
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":

@@ -50,8 +50,9 @@ def _read_labels(path: Path) -> pd.DataFrame:
     return pd.read_json(path, lines=True, dtype=False)[COMPARED].astype(str)
 
 
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
 def test_kill_9_mid_run_then_rerun_equals_an_uninterrupted_run_and_repeats_no_stored_request(
-    fake_server, tmp_path, monkeypatch
+    fake_server, tmp_path, monkeypatch, stop
 ):
     server = fake_server(latency=0.03, api_key="sk-fake-judge")
     items = _write_items(tmp_path / "items.jsonl", make_items(200))
@@ -66,19 +67,29 @@ def test_kill_9_mid_run_then_rerun_equals_an_uninterrupted_run_and_repeats_no_st
     ]
 
     kill_after = random.Random().randint(10, 170)  # a random point, different on every run
-    process = subprocess.Popen(command, env=env, cwd=tmp_path, stderr=subprocess.PIPE)
+    # A shell's background job inherits SIGINT ignored, and Python keeps it so: give the run the default action.
+    process = subprocess.Popen(
+        command,
+        env=env,
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 120
     while _stored_count(cache) < kill_after and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
     assert process.poll() is None, f"the run ended before the kill: {process.stderr.read().decode()}"
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    os.kill(process.pid, stop)
+    code = process.wait(timeout=60)
+    stderr = process.stderr.read().decode()
     process.stderr.close()
+    if stop == signal.SIGINT:
+        assert code == 130 and "Traceback" not in stderr and "rerun to resume" in stderr, stderr
     assert not out.exists(), "an interrupted run leaves no half-written labels file"
 
     with sqlite3.connect(cache) as conn:
         stored_before = {body_hash(json.loads(r[0])) for r in conn.execute("SELECT request FROM responses")}
-    assert kill_after <= len(stored_before) < 200
+    assert kill_after <= len(stored_before) < 200, stderr
     server.clear_log()
     rerun = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
