@@ -6,7 +6,7 @@ import json
 import math
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from judges.cache import request_key
@@ -130,6 +130,7 @@ def test_rendering_is_deterministic_so_the_cache_key_is_stable():
     )
 
 
+@settings(deadline=None, max_examples=200)
 @given(st.text(max_size=300))
 def test_a_fenced_text_cannot_close_its_own_fence(text):
     block = fence(text, "RESPONSE A")
