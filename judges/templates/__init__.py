@@ -53,6 +53,7 @@ _INPUT_KEYS = ("input", "inputs", "prompt", "query", "question", "user", "instru
 _OUTPUT_KEYS = ("output", "outputs", "response", "answer", "assistant", "completion", "text_output")
 _HISTORY_KEYS = ("history", "conversations", "conversation", "turns", "examples", "past", "profile")
 _TEXT_KEYS = ("attribute", "text", "value", "fact", "description")
+_FACT_LIST_KEYS = ("attributes", "facts", "traits", "preferences")
 
 
 class TemplateProblem(ValueError):
@@ -245,13 +246,14 @@ def _text(value: Any) -> str:
 
 
 def split_profile(profile: Any) -> dict[str, list[str]]:
-    """Split a profile into ``facts`` (attributes, free text), past ``inputs`` and past ``outputs``.
+    """Split a profile into ``facts`` (attributes, free text), past ``inputs``, past ``outputs`` and ``turns`` (the
+    inputs and outputs in their original order, labelled, for the full view).
 
     Accepted shapes: plain text (all facts); a list whose entries are strings (facts), ``{"attribute": ...}``-like
     dicts (facts) or ``{"input": ..., "output": ...}``-like dicts (history); a dict with ``inputs`` / ``outputs`` /
-    ``history`` lists and any other keys (facts, rendered ``key: value``).
+    ``history`` / ``attributes`` lists and any other keys (facts, rendered ``key: value``).
     """
-    parts: dict[str, list[str]] = {"facts": [], "inputs": [], "outputs": []}
+    parts: dict[str, list[str]] = {"facts": [], "inputs": [], "outputs": [], "turns": []}
     profile = _as_structure(profile)
     if _is_missing(profile):
         return parts
@@ -263,8 +265,10 @@ def split_profile(profile: Any) -> dict[str, list[str]]:
             if inp is not None or out is not None:
                 if inp is not None:
                     parts["inputs"].append(_text(inp))
+                    parts["turns"].append(f"Past input: {_text(inp)}")
                 if out is not None:
                     parts["outputs"].append(_text(out))
+                    parts["turns"].append(f"Past output: {_text(out)}")
                 return
             fact = _pick(entry, _TEXT_KEYS)
             parts["facts"].append(_text(fact) if fact is not None else _text(dict(entry)))
@@ -283,10 +287,14 @@ def split_profile(profile: Any) -> dict[str, list[str]]:
             if _is_missing(value):
                 continue
             if key in ("inputs", "input", "past_inputs"):
-                parts["inputs"].extend(_text(v) for v in (value if isinstance(value, list) else [value]))
+                texts = [_text(v) for v in (value if isinstance(value, list) else [value])]
+                parts["inputs"].extend(texts)
+                parts["turns"].extend(f"Past input: {text}" for text in texts)
             elif key in ("outputs", "output", "past_outputs"):
-                parts["outputs"].extend(_text(v) for v in (value if isinstance(value, list) else [value]))
-            elif key in _HISTORY_KEYS and isinstance(value, list):
+                texts = [_text(v) for v in (value if isinstance(value, list) else [value])]
+                parts["outputs"].extend(texts)
+                parts["turns"].extend(f"Past output: {text}" for text in texts)
+            elif key in _HISTORY_KEYS + _FACT_LIST_KEYS and isinstance(value, list):
                 for entry in value:
                     visit_entry(entry)
             else:
@@ -314,10 +322,9 @@ def render_profile(profile: Any, view: str) -> str:
             "a dict with 'inputs'/'outputs'), but this profile holds only free text or attributes; use 'full' or 'none'"
         )
     lines: list[str] = []
-    if view == "full":
+    if view == "full":  # facts, then the history in its own order (each input next to its output)
         lines += [f"- {fact}" for fact in parts["facts"]]
-        lines += [f"Past input: {text}" for text in parts["inputs"]]
-        lines += [f"Past output: {text}" for text in parts["outputs"]]
+        lines += parts["turns"]
     elif view == "inputs":
         lines += [f"Past input: {text}" for text in parts["inputs"]]
     else:

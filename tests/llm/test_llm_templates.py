@@ -83,10 +83,15 @@ def test_user_template_file_and_its_errors(tmp_path):
 
 def test_profile_views_select_facts_inputs_and_outputs():
     assert split_profile(ITEM["profile"]) == {
-        "facts": ["attributes: likes trail running"],
+        "facts": ["likes trail running"],
         "inputs": ["best trail shoes?"],
         "outputs": ["thanks, bought them"],
+        "turns": ["Past input: best trail shoes?", "Past output: thanks, bought them"],
     }
+    history = [{"input": "q1", "output": "o1"}, {"prompt": "q2", "response": "o2"}]
+    assert (
+        render_profile(history, "full") == "Past input: q1\nPast output: o1\nPast input: q2\nPast output: o2"
+    )
     full = render_profile(ITEM["profile"], "full")
     assert "likes trail running" in full and "best trail shoes?" in full and "thanks, bought them" in full
     assert render_profile(ITEM["profile"], "inputs") == "Past input: best trail shoes?"
@@ -96,6 +101,7 @@ def test_profile_views_select_facts_inputs_and_outputs():
         "- likes cats\n- is a nurse"
     )
     assert render_profile(None, "full") == "" and render_profile(float("nan"), "full") == ""
+    assert render_profile({"name": "Ada", "outputs": ["hi"]}, "full") == "- name: Ada\nPast output: hi"
 
 
 def test_a_text_profile_refuses_the_inputs_and_outputs_views_instead_of_showing_nothing():
