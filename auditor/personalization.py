@@ -96,11 +96,12 @@ def stage_options(**changes: Any) -> Iterator[StageOptions]:
         _OPTIONS.reset(token)
 
 
-def audit_stage(labels: Any, items: Any = None, *, stage: str, problematic: tuple[str, ...] | None = None,
+def audit_stage(labels: Any, items: Any = None, *, stage: str | None = None, problematic: tuple[str, ...] | None = None,
                 reference_fallback: str | None = None, **audit_options: Any):
     """Audit one stage: :func:`auditor.audit` with the stage's metrics added.
 
-    ``stage``: ``extraction``, ``relevance`` or ``generation``; ``problematic``: extraction labels counted as
+    ``stage``: ``extraction``, ``relevance`` or ``generation`` (None: the items' ``stage`` column, if any);
+    ``problematic``: extraction labels counted as
     problematic (default ``uncertain`` and ``reject``); ``audit_options`` go to :func:`auditor.audit` (``task``,
     ``config``, ``reference``, ``resamples``, ``slice_by``, ...).
 
@@ -245,12 +246,12 @@ def reference_has_labels(ctx: AuditContext) -> bool:
 @register_extension
 def personalization_extension(ctx: AuditContext) -> None:
     """Add the stage's rows (see the module docstring); nothing when the audit has no stage."""
-    stage = stage_of(ctx)
-    if stage is None:
-        return
     options = _OPTIONS.get()
     if options.missing_reference:
         state_comparisons(ctx, options.missing_reference)
+    stage = stage_of(ctx)
+    if stage is None:
+        return
     section: dict[str, Any] = {"stage": stage}
     if stage == "extraction":
         section.update(extraction_metrics(ctx, options))

@@ -158,3 +158,38 @@ def test_variants_give_flip_rates_and_per_view_slices():
     end = result.metric("mean_prompt_tokens", "stand-in", "stand-in", slice="profile_view=full@end")["value"]
     assert end == pytest.approx(start + 5)
     assert result.meta["probes"]["variants"]["profile_views"]["stand-in|profile_view=none@start"]["requests"] == 48
+
+
+def test_probe_command_judges_variants_and_writes_reports(tmp_path):
+    """``auditor probe`` through the loopback fake server (the CLI wires it with probes.register)."""
+    import typer
+    from servers.fake_openai import FakeJudgeServer, make_items
+    from typer.testing import CliRunner
+
+    from auditor.probes import register
+
+    app = typer.Typer()
+    register(app)
+
+    @app.command("noop")
+    def noop() -> None:  # a second command keeps typer from collapsing the app into its only command
+        pass
+
+    items = make_items(6)
+    items.to_json(tmp_path / "items.jsonl", orient="records", lines=True)
+    server = FakeJudgeServer().start()
+    try:
+        run = CliRunner().invoke(app, [
+            "probe", str(tmp_path / "items.jsonl"), "--model", "fake", "--base-url", server.base_url,
+            "--api-key-env", "FAKE_KEY", "--views", "full@start,outputs@end,none@start", "--bootstrap", "200",
+            "--concurrency", "2", "--out", str(tmp_path / "out"), "--quiet"], env={"FAKE_KEY": "sk-fake"})
+    finally:
+        server.stop()
+    assert run.exit_code == 0, run.output + repr(run.exception)
+    doc = json.loads((tmp_path / "out" / "audit.json").read_text())
+    slices = {m["slice"] for m in doc["metrics"] if m["metric"] == "mean_prompt_tokens"}
+    assert slices == {"profile_view=full@start", "profile_view=outputs@end", "profile_view=none@start"}
+    assert {m["slice"] for m in doc["metrics"] if m["metric"] == "persona_flip_rate"} == {"persona=removed",
+                                                                                          "persona=swapped"}
+    assert doc["comparisons"]["missing_reference"] == "human" and doc["reference"] == "fake"
+    assert (tmp_path / "out" / "report.html").exists() and (tmp_path / "out" / "labels.jsonl").exists()
