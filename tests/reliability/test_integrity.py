@@ -169,6 +169,7 @@ def test_audit_reports_every_integrity_warning_code():
     items = clean_items()
     items[5].update({k: items[2][k] for k in ("prompt", "response_a", "response_b")})  # duplicate_items
     items[3]["response_b"] = items[3]["response_a"]  # identical_responses
+    items[8]["response_a"] = items[7]["response_a"]  # shifted_responses
     labels = [dict(r, label="b") if r["rater"] == "h3" or r["judge"] == "llm" else r for r in clean_labels()]
     labels.append({"item_id": "i4", "judge": "human", "rater": "h9", "label": "a"})  # single_item_raters
     labels.append(dict(labels[0]))  # duplicate_labels
