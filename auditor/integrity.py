@@ -7,7 +7,8 @@ the number of items, rows, raters or judges affected, as the message says).  Pur
 Codes, and what each one flags:
 
 ``duplicate_items``
-    items whose content (prompt and responses) repeats another item's under a different ``item_id``.
+    items whose content (user, profile, prompt and responses, as far as given) repeats another item's under a
+    different ``item_id``.
 ``identical_responses``
     pairwise items whose ``response_a`` and ``response_b`` are the same text: a judge can only call them a tie.
 ``shifted_responses``
@@ -51,6 +52,8 @@ MIN_MISMATCHED_ITEMS = 5
 MISMATCH_TIE_RATE = 0.5
 MISMATCH_TIE_EXCESS = 0.2
 EXAMPLES = 5
+CONTENT_COLUMNS = ("user_id", "profile", "prompt", "response_a", "response_b", "response")
+"""What makes an item: the same prompt and responses for another user (or profile) is another item."""
 
 _WORD = re.compile(r"[^\W\d_]{4,}", re.UNICODE)
 _STOPWORDS = frozenset(
@@ -81,9 +84,12 @@ def _examples(values: Any) -> str:
 
 def _text_column(items: pd.DataFrame, column: str) -> pd.Series:
     """A text column stripped, with missing and blank values as None."""
-    series = items[column]
-    text = series.astype(object).where(series.notna(), None).map(lambda v: None if v is None else str(v).strip())
-    return text.where(text.map(lambda v: bool(v)), None)
+    out = []
+    for value in items[column].tolist():
+        missing = value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
+        text = None if missing else str(value).strip()
+        out.append(text or None)
+    return pd.Series(out, index=items.index, dtype=object)
 
 
 def _content_words(text: str | None) -> set[str]:
@@ -98,18 +104,21 @@ def _response_columns(items: pd.DataFrame) -> list[str]:
 
 # -- items --------------------------------------------------------------------------------------------------------
 def duplicate_items(items: pd.DataFrame) -> list[dict[str, Any]]:
-    """Items whose prompt and responses repeat another item's exactly (under another ``item_id``)."""
-    content = [c for c in ("prompt", "response_a", "response_b", "response") if c in items.columns]
-    if not content:
+    """Items whose responses, prompt, user and profile (where given) repeat another item's exactly.
+
+    Only items with at least one response are compared: a prompt alone does not identify an item."""
+    content = [c for c in CONTENT_COLUMNS if c in items.columns]
+    responses = _response_columns(items)
+    if not responses:  # a prompt alone does not identify an item (one conversation can hold several)
         return []
     texts = pd.DataFrame({c: _text_column(items, c) for c in content})
-    filled = texts.notna().any(axis=1)
+    filled = texts[responses].notna().any(axis=1)
     key = texts.fillna("\x00").astype(str).agg("\x1f".join, axis=1)
     repeated = key.duplicated(keep="first") & filled
     if not repeated.any():
         return []
     ids = items["item_id"][repeated].tolist()
-    return [_warning("duplicate_items", len(ids), f"{len(ids)} items repeat the prompt and responses of an earlier "
+    return [_warning("duplicate_items", len(ids), f"{len(ids)} items repeat the {', '.join(content)} of an earlier "
                      f"item under another item_id ({_examples(ids)}); each is counted as a separate item")]
 
 

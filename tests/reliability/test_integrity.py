@@ -57,7 +57,7 @@ def test_clean_table_has_no_warnings():
 
 def test_duplicate_items():
     items = clean_items()
-    items[5].update({k: items[2][k] for k in ("prompt", "response_a", "response_b")})
+    items[5].update({k: items[2][k] for k in ("user_id", "prompt", "response_a", "response_b")})
     w = warnings_for(items, clean_labels())
     assert w["duplicate_items"]["count"] == 1 and "'i5'" in w["duplicate_items"]["message"]
 
@@ -167,7 +167,7 @@ WIRED = any(s in AUDIT_SOURCE.read_text(encoding="utf-8") for s in ("auditor.int
 @pytest.mark.skipif(not WIRED, reason="auditor.audit does not call auditor.integrity yet (the lead wires it in audit.py)")
 def test_audit_reports_every_integrity_warning_code():
     items = clean_items()
-    items[5].update({k: items[2][k] for k in ("prompt", "response_a", "response_b")})  # duplicate_items
+    items[5].update({k: items[2][k] for k in ("user_id", "prompt", "response_a", "response_b")})  # duplicate_items
     items[3]["response_b"] = items[3]["response_a"]  # identical_responses
     items[8]["response_a"] = items[7]["response_a"]  # shifted_responses
     labels = [dict(r, label="b") if r["rater"] == "h3" or r["judge"] == "llm" else r for r in clean_labels()]
@@ -178,3 +178,24 @@ def test_audit_reports_every_integrity_warning_code():
     assert {"duplicate_items", "identical_responses", "constant_rater", "single_item_raters", "duplicate_labels",
             "constant_judge", "shifted_responses"} <= codes
     assert len([w for w in result.warnings if w["code"] == "identical_responses"]) == 1
+
+
+def test_same_content_for_another_user_is_not_a_duplicate_item():
+    items = clean_items()
+    items[5].update({k: items[2][k] for k in ("prompt", "response_a", "response_b")})  # u1 vs u2
+    assert "duplicate_items" not in warnings_for(items, clean_labels())
+
+
+def test_items_with_a_prompt_but_no_responses_are_not_compared():
+    items = [{"item_id": f"i{i}", "user_id": "u0", "prompt": "Same opening turn of one conversation."}
+             for i in range(N)]
+    found = warnings_for(items, clean_labels())
+    assert "duplicate_items" not in found and "shifted_responses" not in found
+
+
+def test_missing_texts_are_tolerated():
+    items = clean_items()
+    items[0]["prompt"] = None
+    items[1]["response_a"] = float("nan")
+    items[2]["response_b"] = ""
+    assert warnings_for(items, clean_labels()) == {}
