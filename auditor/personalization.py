@@ -247,6 +247,9 @@ def reference_has_labels(ctx: AuditContext) -> bool:
 def personalization_extension(ctx: AuditContext) -> None:
     """Add the stage's rows (see the module docstring); nothing when the audit has no stage."""
     options = _OPTIONS.get()
+    configured = getattr(ctx.cfg, "problematic", None)  # once the config carries it ([personalization] problematic)
+    if configured and options.problematic == DEFAULT_PROBLEMATIC:
+        options = replace(options, problematic=tuple(configured))
     if options.missing_reference:
         state_comparisons(ctx, options.missing_reference)
     stage = stage_of(ctx)
