@@ -70,6 +70,10 @@ def _command(case: dict, path: Path | None, out: Path, audit_json: Path | None) 
         return ["audit", good_labels, "--items", good_items, "--config", str(path), *common]
     if how == "gate":
         return ["gate", str(audit_json), "--config", str(path), "--junit", str(out / "gates.xml")]
+    if how == "report":
+        return ["report", str(path), "--out", str(out), "--format", "md,html", "--quiet"]
+    if how == "gate_audit":
+        return ["gate", str(path), "--config", str(FILES / "gate_valid.toml"), "--junit", str(out / "gates.xml")]
     if how == "argv":
         subst = {"good_labels": good_labels, "good_items": good_items, "files": str(FILES), "out": str(out)}
         argv = [a.format(**subst) for a in case["argv"]]
@@ -95,7 +99,7 @@ def test_corpus_is_large_enough(generated):
 @pytest.mark.parametrize("case", _params())
 def test_bad_input(case, generated, tmp_path, request):
     audit_json = None
-    if case["as"] == "gate":
+    if case["as"] in ("gate", "gate_audit"):
         if not _gate_available():
             pytest.skip("`python -m auditor gate` is not available (the gate command is not registered)")
         audit_json = request.getfixturevalue("good_audit_json")
