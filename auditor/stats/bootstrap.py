@@ -8,6 +8,7 @@ jackknife, or plain percentile intervals.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -47,7 +48,8 @@ class Estimate:
     @staticmethod
     def mean(estimates: list[Estimate]) -> Estimate:
         """Element-wise mean: the point, every replicate and every jackknife value are averaged."""
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a cluster no rater covers: NaN, not a warning
             value = float(np.nanmean([e.value for e in estimates])) if estimates else float("nan")
             boot = np.nanmean(np.vstack([e.boot for e in estimates]), axis=0)
             jacks = [e.jack for e in estimates]
