@@ -23,8 +23,6 @@ import pandas as pd
 
 from auditor import aggregate as agg
 from auditor.audit import AuditContext, Side
-from auditor.stats import compare
-from auditor.stats.bootstrap import bootstrap_p_value
 
 RULES = ("majority", "mean")
 
@@ -105,27 +103,7 @@ def combine(ctx: AuditContext, members: Sequence[str], rule: str) -> Side | None
 
 def audit_side(ctx: AuditContext, name: str, side: Side) -> None:
     """The core's per-judge rows for a synthetic judge: agreement family, outcome rates and their gaps."""
-    ref, ref_name = ctx.ref, ctx.cfg.reference
-    p, idx = ctx.pairing(ref, side)
-    if p.n == 0:
-        return
-    for metric, est in ctx.agreement_family(p).items():
-        ctx.add(metric, name, ref_name, est)
-    if ctx.task not in ("likert", "score", "pairwise", "binary"):
-        return
-    j_ind = ctx.indicators(side, idx) or {}
-    r_ind = ctx.indicators(ref, idx) or {}
-    j_rates = compare.rate_estimates(j_ind, side.value[idx], p.cluster, ctx.n_clusters, ctx.rs)
-    r_rates = compare.rate_estimates(r_ind, ref.value[idx], p.cluster, ctx.n_clusters, ctx.rs)
-    singletons = np.all(np.bincount(p.cluster, minlength=ctx.n_clusters) <= 1)
-    for metric in j_rates:
-        ctx.add(metric, name, ref_name, j_rates[metric])
-        gap = j_rates[metric] - r_rates[metric]
-        if singletons and metric in j_ind:
-            pval = compare.mcnemar_exact(j_ind[metric].astype(int), r_ind[metric].astype(int))
-        else:
-            pval = bootstrap_p_value(gap) if ctx.cfg.resamples else None
-        ctx.add(f"{metric}_gap", name, ref_name, gap, p_value=pval)
+    ctx.judge_metrics(name, ctx.ref, side)
 
 
 def jury_rows(ctx: AuditContext, rules: Sequence[str] = RULES, members: Sequence[str] | None = None
