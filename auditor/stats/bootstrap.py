@@ -40,8 +40,18 @@ class Estimate:
     n: int
     clusters: int | None = None  # clusters that hold data: the sample size the interval's expansion uses
 
+    def filled_jack(self) -> np.ndarray | None:
+        """Jackknife values with the clusters this estimate holds no data for set to the full-sample value (leaving
+        such a cluster out changes nothing)."""
+        if self.jack is None:
+            return None
+        return np.where(np.isnan(self.jack), self.value, self.jack)
+
     def __sub__(self, other: Estimate) -> Estimate:
-        jack = None if self.jack is None or other.jack is None else self.jack - other.jack
+        jack = None
+        if self.jack is not None and other.jack is not None:
+            jack = self.filled_jack() - other.filled_jack()
+            jack[np.isnan(self.jack) & np.isnan(other.jack)] = np.nan  # neither side has data there
         clusters = None if self.clusters is None or other.clusters is None else min(self.clusters, other.clusters)
         return Estimate(self.value - other.value, self.boot - other.boot, jack, min(self.n, other.n), clusters)
 

@@ -69,3 +69,11 @@ def test_p_value_adjustment_matches_statsmodels(method):
         np.testing.assert_allclose(adjust(p, method), multipletests(p, method=method)[1], rtol=1e-12)
     ties = np.array([0.01, 0.01, 0.04, 0.2, 0.2])
     np.testing.assert_allclose(adjust(ties, method), multipletests(ties, method=method)[1], rtol=1e-12)
+
+
+def test_difference_of_estimates_over_disjoint_clusters_keeps_its_jackknife():
+    # slice A holds clusters 0-1, slice B clusters 2-3: leaving out a cluster of A leaves B unchanged
+    a = Estimate(0.5, np.zeros(20), np.array([0.4, 0.6, np.nan, np.nan]), 10, 2)
+    b = Estimate(0.2, np.zeros(20), np.array([np.nan, np.nan, 0.1, 0.3]), 10, 2)
+    d = a - b
+    np.testing.assert_allclose(d.jack, [0.2, 0.4, 0.4, 0.2])
