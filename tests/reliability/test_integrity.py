@@ -46,7 +46,7 @@ def warnings_for(items: list[dict], labels: list[dict], **config) -> dict[str, d
     found = integrity_warnings(ctx.t, ctx.sides, ctx.ref, ctx.cfg)
     for w in found:
         assert set(w) == {"code", "message", "count"} and w["count"] > 0 and isinstance(w["count"], int)
-    codes = [w["code"] for w in found]
+    codes = [w["code"] for w in found if w["code"] not in ("constant_judge", "mismatch_ties")]  # these: per judge
     assert len(codes) == len(set(codes)), f"one warning per code: {codes}"
     return {w["code"]: w for w in found}
 
@@ -199,3 +199,16 @@ def test_missing_texts_are_tolerated():
     items[1]["response_a"] = float("nan")
     items[2]["response_b"] = ""
     assert warnings_for(items, clean_labels()) == {}
+
+
+def test_one_constant_judge_warning_per_judge_including_the_reference():
+    labels = [dict(r, label="a") if r["judge"] == "human" else dict(r, label="b") for r in clean_labels()]
+    labels += [dict(r, judge="llm2") for r in labels if r["judge"] == "llm"]
+    found = [w for w in integrity_warnings(*_context(clean_items(), labels)) if w["code"] == "constant_judge"]
+    assert sorted(w["message"].split("'")[1] for w in found) == ["human", "llm", "llm2"]
+
+
+def _context(items, labels):
+    ctx = AuditContext(load(pd.DataFrame(labels), pd.DataFrame(items), AuditConfig(task="pairwise", resamples=0)))
+    ctx.run()
+    return ctx.t, ctx.sides, ctx.ref, ctx.cfg
