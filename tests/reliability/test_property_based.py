@@ -140,3 +140,45 @@ def test_a_valid_random_table_audits(task):
     result = auditor.audit(pd.DataFrame(rows), task=task, resamples=100, seed=0)
     check_ranges(result, task)
     assert len(result.metrics) > 0
+
+
+@st.composite
+def plausible_tables(draw):
+    """Mostly valid tables (so that the integrity checks run), with odd texts and some empty labels."""
+    task = draw(st.sampled_from(TASKS))
+    texts = st.sampled_from(["same text under many prompts here", "", None, float("nan"), 3, "x",
+                             "Explain volcanoes to me please now", "Explain glaciers to me please now"])
+    n_items = draw(st.integers(1, 12))
+    items = [{"item_id": f"i{i}", "prompt": draw(texts), "response_a": draw(texts), "response_b": draw(texts),
+              **({"user_id": draw(st.sampled_from(["u1", "u2", None]))} if draw(st.booleans()) else {})}
+             for i in range(n_items)]
+    label = st.one_of(st.sampled_from(VALID[task]), st.none())
+    rows = []
+    for item in items:
+        for judge, rater in (("human", "r1"), ("human", "r2"), ("human", "r3"), ("j1", "0"), ("j2", "0")):
+            if draw(st.integers(0, 4)):
+                rows.append({"item_id": item["item_id"], "judge": judge, "rater": rater, "label": draw(label)})
+    return task, pd.DataFrame(items), pd.DataFrame(rows)
+
+
+@PROPERTY
+@given(plausible_tables())
+def test_integrity_warnings_on_random_tables_never_fail(drawn):
+    """Whatever the table (any task, missing or odd texts), the integrity checks return well-formed warnings."""
+    from auditor.audit import AuditContext
+    from auditor.config import AuditConfig
+    from auditor.data import load
+    from auditor.integrity import integrity_warnings
+
+    task, items, labels = drawn
+    if labels.empty:
+        return
+    try:
+        ctx = AuditContext(load(labels, items, AuditConfig(task=task, resamples=0)))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            ctx.run()
+    except AuditorError:
+        return
+    for w in integrity_warnings(ctx.t, ctx.sides, ctx.ref, ctx.cfg):
+        assert set(w) == {"code", "message", "count"} and isinstance(w["count"], int) and w["count"] > 0
