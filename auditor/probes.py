@@ -23,9 +23,10 @@ Self-preference (item column ``generator``, or ``generator_a`` / ``generator_b``
     one response is its family's.  Families by :func:`model_family`.
 Persona sensitivity and profile views (judges named ``"<judge>|persona=<variant>"`` or
 ``"<judge>|profile_view=<view>@<place>"``, as :func:`run_variants` writes them)
-    ``persona_flip_rate`` [judge / judge, slice ``persona=removed`` or ``persona=swapped``]: share of items whose
-    aggregated verdict changes against the judge's verdict with the user's own profile; ``persona_shift``: mean
-    value with the variant minus with the own profile.  Every row of a ``profile_view`` variant is repeated under
+    ``persona_flip_rate`` [judge / judge, slice ``persona=removed`` or ``persona=swapped``]: share of verdicts
+    that change against the judge's verdict with the user's own profile, compared verdict by verdict in the same
+    presentation order when both runs have orders (else the aggregated verdict per item; clustered as the items);
+    ``persona_shift``: mean value with the variant minus with the own profile.  Every row of a ``profile_view`` variant is repeated under
     the base judge's name with slice ``profile_view=<view>@<place>``, and ``mean_prompt_tokens`` (per request,
     from the labels' ``prompt_tokens``) gives its token cost.
 """
@@ -309,27 +310,37 @@ def variant_probe(ctx: AuditContext) -> dict[str, Any]:
     views: dict[str, Any] = {}
     raw = ctx.t.raw_labels
     for judge, (base, key, value) in variants.items():
-        side = ctx.sides[judge]
         if key == "persona":
-            own = ctx.sides.get(base) or (ctx.ref if base == ctx.cfg.reference else None)
-            if own is None:
+            base_mask = ctx.t.labels["judge"].to_numpy() == base
+            if not base_mask.any():
                 persona[judge] = f"no judge {base!r} with the users' own profiles to compare with"
                 continue
-            idx = np.flatnonzero(ctx.usable(own) & ctx.usable(side))
+            pairs = _verdict_pairs(ctx, base_mask, ctx.t.labels["judge"].to_numpy() == judge)
+            compared = np.zeros(ctx.n_items)
+            flips = np.zeros(ctx.n_items)
+            shift = np.zeros(ctx.n_items)
+            for own, other, _ in pairs:
+                both = ctx.usable(own) & ctx.usable(other)
+                if ctx.task == "score":
+                    flip = np.sign(other.value) != np.sign(own.value)
+                else:
+                    flip = other.code != own.code
+                compared += both
+                flips += both & flip
+                shift += np.where(both, other.value - own.value, 0.0)
+            idx = np.flatnonzero(compared > 0)
             if not idx.size:
                 continue
-            if ctx.task == "score":
-                flip = np.sign(side.value[idx]) != np.sign(own.value[idx])
-            else:
-                flip = side.code[idx] != own.code[idx]
-            s = cluster_sums(ctx, idx, [np.ones(idx.size), flip, side.value[idx] - own.value[idx]])
+            s = cluster_sums(ctx, idx, [compared[idx], flips[idx], shift[idx]])
             ests = ctx.rs.sums_many(s, {"persona_flip_rate": lambda s: ratio(s, 1, 0),
-                                        "persona_shift": lambda s: ratio(s, 2, 0)}, idx.size)
+                                        "persona_shift": lambda s: ratio(s, 2, 0)}, int(compared.sum()))
             label = f"persona={value}"
             ctx.add("persona_flip_rate", base, base, ests["persona_flip_rate"], slice=label)
             ctx.add("persona_shift", base, base, ests["persona_shift"],
                     p_value=bootstrap_p_value(ests["persona_shift"]) if ctx.cfg.resamples else None, slice=label)
-            persona[judge] = {"flip_rate": ests["persona_flip_rate"].value, "n": int(idx.size)}
+            persona[judge] = {"flip_rate": ests["persona_flip_rate"].value, "verdicts": int(compared.sum()),
+                              "compared": "verdict by verdict in the same presentation order" if len(pairs) > 1
+                              or pairs[0][2] else "aggregated verdict per item"}
         elif key == "profile_view":
             label = f"profile_view={value}"
             copies = [dict(row, judge=base, slice=label,
@@ -352,6 +363,17 @@ def variant_probe(ctx: AuditContext) -> dict[str, Any]:
                         entry["cost"] = float(pd.to_numeric(mine["cost"], errors="coerce").sum())
             views[judge] = entry
     return {k: v for k, v in {"persona": persona, "profile_views": views}.items() if v}
+
+
+def _verdict_pairs(ctx: AuditContext, own_mask: np.ndarray, other_mask: np.ndarray) -> list[tuple[Side, Side, bool]]:
+    """Matched verdicts of two judges: per presentation order both have (``True``), else the aggregates."""
+    labels = ctx.t.labels
+    if "order" in labels.columns:
+        order = labels["order"].astype(object).where(labels["order"].notna(), "").astype(str).to_numpy()
+        shared = sorted(set(order[own_mask]) & set(order[other_mask]) - {""})
+        if shared:
+            return [(ctx.side(own_mask & (order == o)), ctx.side(other_mask & (order == o)), True) for o in shared]
+    return [(ctx.side(own_mask), ctx.side(other_mask), False)]
 
 
 # ----------------------------------------------------------------------------------------------------------------
