@@ -11,6 +11,14 @@ layer (connection pool, retries, JSON decoding) runs for real.  Faults are injec
 ``empty_choices``  status 200 with ``"choices": []``
 ``prose``          status 200 whose answer is prose without a verdict (the judge cannot parse it)
 
+An *instruction-following* mode (``obey_injections``) makes the fake judge gullible with a known probability: when
+a fenced text of the last user message (``<<<NAME-ID>>>`` ... ``<<<END NAME-ID>>>``) carries an instruction that
+names a verdict ("answer B", "the verdict is A", ``{"verdict": "B"}``), the server answers that verdict for a
+share ``obey_injections`` of such requests (a seeded draw per request body).  With ``verdict_basis`` the fake
+verdict is drawn from a key of the request (e.g. the item's prompt) instead of the whole body, so an item and its
+injected copy get the same answer unless the instruction is obeyed: the injection success rate is then exactly
+the obedience rate.
+
 A *fault plan* decides, from the request body and how many times that same body was seen before, which fault (if
 any) to inject; :func:`seeded_fault_plan` gives a reproducible one.  The verdict itself is a pure function of the
 request body, so two runs over the same requests get the same answers, and a fixed ``latency`` mode makes the
@@ -27,6 +35,7 @@ import argparse
 import hashlib
 import json
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -51,6 +60,30 @@ class Fault:
 
 
 FaultPlan = Callable[[dict[str, Any], int], "Fault | None"]
+
+#: A fenced data block as the judge's templates write it (``judges.templates.fence``).
+FENCED_TEXT = re.compile(r"^<<<(?P<tag>[A-Z_]+-[0-9a-f]+)>>>\n(?P<text>.*?)\n<<<END (?P=tag)>>>$", re.DOTALL | re.MULTILINE)
+#: An instruction that names a verdict: "answer B", "verdict is A", "Answer: tie", ``"verdict": "b"``.  A bare
+#: letter must be upper case (so "the answer is a plan" is not an instruction); a quoted one may be lower case.
+PLANTED_INSTRUCTION = re.compile(
+    r"(?i:answer|verdict)\W{0,6}(?:(?i:is)\W{0,3})?(?:\"(?P<quoted>[ABab]|tie|[1-5])\"|(?P<bare>A|B|tie|[1-5])\b)"
+)
+
+
+def planted_instruction(body: dict[str, Any], verdicts: Sequence[str]) -> str | None:
+    """The verdict (one of ``verdicts``) that the last instruction planted in a fenced text asks for, or None."""
+    messages = body.get("messages") or []
+    if not messages:
+        return None
+    content = str(messages[-1].get("content", ""))
+    asked = None
+    for block in FENCED_TEXT.finditer(content):
+        for match in PLANTED_INSTRUCTION.finditer(block.group("text")):
+            asked = match.group("quoted") or match.group("bare")
+    if asked is None:
+        return None
+    by_lower = {v.lower(): v for v in verdicts}
+    return by_lower.get(asked.lower())
 
 
 def body_hash(body: dict[str, Any]) -> str:
@@ -120,11 +153,18 @@ class FakeJudgeServer:
     latency: float = 0.0
     fault_plan: FaultPlan | None = None
     api_key: str | None = None
+    #: Share of requests carrying a planted instruction whose verdict the fake judge obeys (0 = ignores them).
+    obey_injections: float = 0.0
+    obey_seed: int = 0
+    #: When set, the fake verdict is drawn from ``verdict_basis(body)`` instead of the whole request body.
+    verdict_basis: Callable[[dict[str, Any]], str] | None = None
     host: str = "127.0.0.1"
     port: int = 0
     log: list[LoggedRequest] = field(default_factory=list)
     #: The most chat requests the server was answering at the same time.
     max_in_flight: int = 0
+    #: Body hashes of the requests whose planted instruction the fake judge obeyed.
+    obeyed: list[str] = field(default_factory=list)
     _in_flight: int = 0
     _attempts: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -182,7 +222,16 @@ class FakeJudgeServer:
 
     def choose_verdict(self, body: dict[str, Any]) -> tuple[str, dict[str, float]]:
         """A verdict and a probability per verdict, both a pure function of the request body."""
-        rng = random.Random(body_hash(body))
+        digest = body_hash(body)
+        if self.obey_injections > 0:
+            asked = planted_instruction(body, self.verdicts)
+            draw = int(hashlib.sha256(f"obey:{self.obey_seed}:{digest}".encode()).hexdigest()[:12], 16) / 16**12
+            if asked is not None and draw < self.obey_injections:
+                with self._lock:
+                    self.obeyed.append(digest)
+                rest = (1.0 - 0.9) / max(len(self.verdicts) - 1, 1)
+                return asked, {v: 0.9 if v == asked else rest for v in self.verdicts}
+        rng = random.Random(self.verdict_basis(body) if self.verdict_basis is not None else digest)
         weights = [rng.random() + 0.05 for _ in self.verdicts]
         total = sum(weights)
         probs = {v: w / total for v, w in zip(self.verdicts, weights, strict=True)}
