@@ -29,6 +29,8 @@ Codes, and what each one flags:
     a judge's tie rate on items whose responses share no content word with their prompt is at least
     :data:`MISMATCH_TIE_RATE` and :data:`MISMATCH_TIE_EXCESS` above its tie rate on the other items (the responses
     may belong to other prompts).
+``no_judges``
+    the labels hold the reference judge only: the audit can only report the agreement among its raters.
 ``unclustered``
     no cluster column (``user_id`` by default): intervals treat every item as independent.
 """
@@ -292,6 +294,9 @@ def integrity_warnings(table: Any, sides: Mapping[str, SideLike], ref: SideLike 
     if ref is not None:
         everyone = {config.reference: ref, **everyone}
     found: list[dict[str, Any]] = []
+    if not sides:
+        found.append(_warning("no_judges", 1, f"the labels hold only the reference judge {config.reference!r}: there "
+                              "is no judge to audit, only the agreement among its raters"))
     found += duplicate_items(items)
     found += identical_responses(items)
     found += shifted_responses(items)

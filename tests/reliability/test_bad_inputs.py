@@ -81,6 +81,11 @@ def _command(case: dict, path: Path | None, out: Path, audit_json: Path | None) 
     raise ValueError(f"unknown case kind {how!r}")
 
 
+def _integrity_wired() -> bool:
+    source = (Path(__file__).resolve().parents[2] / "auditor" / "audit.py").read_text(encoding="utf-8")
+    return "auditor.integrity" in source or "import integrity" in source
+
+
 def _gate_available() -> bool:
     proc = subprocess.run([sys.executable, "-m", "auditor", "gate", "--help"], capture_output=True, text=True)
     return proc.returncode == 0
@@ -99,6 +104,8 @@ def test_corpus_is_large_enough(generated):
 @pytest.mark.parametrize("case", _params())
 def test_bad_input(case, generated, tmp_path, request):
     audit_json = None
+    if case.get("needs_integrity") and not _integrity_wired():
+        pytest.skip("auditor.audit does not call auditor.integrity yet (the lead wires it in audit.py)")
     if case["as"] in ("gate", "gate_audit"):
         if not _gate_available():
             pytest.skip("`python -m auditor gate` is not available (the gate command is not registered)")

@@ -145,6 +145,12 @@ def test_high_tie_rate_on_items_whose_responses_do_not_match_their_prompt():
     assert "100%" in w["mismatch_ties"]["message"] and "0% elsewhere" in w["mismatch_ties"]["message"]
 
 
+def test_labels_from_the_reference_only():
+    labels = [r for r in clean_labels() if r["judge"] == "human"]
+    w = warnings_for(clean_items(), labels)
+    assert w["no_judges"]["count"] == 1 and "'human'" in w["no_judges"]["message"]
+
+
 def test_missing_cluster_column():
     items = [{k: v for k, v in item.items() if k != "user_id"} for item in clean_items()]
     w = warnings_for(items, clean_labels())
