@@ -39,12 +39,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from auditor.config import AuditConfig
+
+if TYPE_CHECKING:
+    from auditor.data import JudgmentTable
 
 MIN_ITEMS_CONSTANT = 10
 """A judge or rater is called constant only with at least this many items (fewer could be chance)."""
@@ -280,7 +283,7 @@ def _tie_code(task: str, categories: tuple[str, ...] | None, config: AuditConfig
     return None
 
 
-def integrity_warnings(table: Any, sides: Mapping[str, SideLike], ref: SideLike | None,
+def integrity_warnings(table: JudgmentTable, sides: Mapping[str, SideLike], ref: SideLike | None,
                        config: AuditConfig) -> list[dict[str, Any]]:
     """Every data-integrity warning for one audit, each ``{"code", "message", "count"}``.
 
