@@ -36,6 +36,7 @@ import hashlib
 import json
 import random
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -62,7 +63,9 @@ class Fault:
 FaultPlan = Callable[[dict[str, Any], int], "Fault | None"]
 
 #: A fenced data block as the judge's templates write it (``judges.templates.fence``).
-FENCED_TEXT = re.compile(r"^<<<(?P<tag>[A-Z_]+-[0-9a-f]+)>>>\n(?P<text>.*?)\n<<<END (?P=tag)>>>$", re.DOTALL | re.MULTILINE)
+FENCED_TEXT = re.compile(
+    r"^<<<(?P<tag>[A-Z_]+-[0-9a-f]+)>>>\n(?P<text>.*?)\n<<<END (?P=tag)>>>$", re.DOTALL | re.MULTILINE
+)
 #: An instruction that names a verdict: "answer B", "verdict is A", "Answer: tie", ``"verdict": "b"``.  A bare
 #: letter must be upper case (so "the answer is a plan" is not an instruction); a quoted one may be lower case.
 PLANTED_INSTRUCTION = re.compile(
@@ -174,7 +177,7 @@ class FakeJudgeServer:
     # -- lifecycle -----------------------------------------------------------------------------------------
     def start(self) -> FakeJudgeServer:
         handler = _make_handler(self)
-        self._server = ThreadingHTTPServer((self.host, self.port), handler)
+        self._server = _Listener((self.host, self.port), handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(
@@ -225,7 +228,9 @@ class FakeJudgeServer:
         digest = body_hash(body)
         if self.obey_injections > 0:
             asked = planted_instruction(body, self.verdicts)
-            draw = int(hashlib.sha256(f"obey:{self.obey_seed}:{digest}".encode()).hexdigest()[:12], 16) / 16**12
+            draw = (
+                int(hashlib.sha256(f"obey:{self.obey_seed}:{digest}".encode()).hexdigest()[:12], 16) / 16**12
+            )
             if asked is not None and draw < self.obey_injections:
                 with self._lock:
                     self.obeyed.append(digest)
@@ -237,6 +242,18 @@ class FakeJudgeServer:
         probs = {v: w / total for v, w in zip(self.verdicts, weights, strict=True)}
         verdict = max(probs, key=probs.__getitem__)
         return verdict, probs
+
+
+class _Listener(ThreadingHTTPServer):
+    """A threading HTTP server with a listen backlog for many concurrent clients (the default, 5, drops SYNs
+    under a burst of connections, and the client's SYN retry takes a second: a spurious timeout)."""
+
+    request_queue_size = 256
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):  # a client that was killed or timed out: not news
+            return
+        super().handle_error(request, client_address)
 
 
 def _completion(body: dict[str, Any], content: str, probs: dict[str, float] | None) -> dict[str, Any]:
