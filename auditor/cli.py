@@ -81,6 +81,12 @@ def audit(
                                                          "(e.g. source): per value and the paired differences.")] = None,
     format: Annotated[str, typer.Option("--format", help="Reports to write: json, md, html.")] = DEFAULT_FORMATS,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No terminal summary.")] = False,
+    stage: Annotated[str | None, typer.Option(help="Personalization stage: extraction | relevance | generation "
+                                                   "(adds the stage's metrics).")] = None,
+    problematic: Annotated[str | None, typer.Option(help="Extraction labels counted as problematic, "
+                                                         "comma-separated (default uncertain,reject).")] = None,
+    reference_fallback: Annotated[str | None, typer.Option(help="Without human labels: the judge to compare the "
+                                                                "others with (the report says so).")] = None,
     gate: Annotated[Path | None, typer.Option("--gate", help="A gates file (TOML): exit 1 when a rule fails.")] = None,
     junit: Annotated[Path | None, typer.Option("--junit", help="With --gate: write a JUnit XML file.")] = None,
 ) -> None:
@@ -93,8 +99,16 @@ def audit(
         load_rules(gate)
     labels, items, config = _resolve_inputs(labels, items, config)
     slice_by = tuple(c.strip() for c in by.split(",") if c.strip()) if by else None
-    result = auditor.audit(labels, items=items, task=task, config=config, reference=reference,
-                           resamples=bootstrap, seed=seed, level=level, slice_by=slice_by)
+    options = dict(task=task, config=config, reference=reference, resamples=bootstrap, seed=seed, level=level,
+                   slice_by=slice_by)
+    if stage or problematic or reference_fallback:
+        from auditor.personalization import audit_stage
+
+        kinds = tuple(p.strip() for p in problematic.split(",") if p.strip()) if problematic else None
+        result = audit_stage(labels, items, stage=stage, problematic=kinds, reference_fallback=reference_fallback,
+                             **options)
+    else:
+        result = auditor.audit(labels, items=items, **options)
     if gate is not None:
         evaluate_gates(result.to_dict(), gate)  # unknown metric / judge: exit 2 before anything is written
     _write_outputs(result, out, formats, quiet)
@@ -184,10 +198,11 @@ def _load_dataset(name: str, root: Path):
 
 
 def _register_plugins() -> None:
-    from auditor import drift, plan
+    from auditor import drift, plan, probes
 
     plan.register(app)
     drift.register(app)
+    probes.register(app)
     try:
         from judges.cli import register
     except ImportError as exc:  # judges is part of the distribution; a broken install should still audit

@@ -16,6 +16,7 @@ from auditor.schema import DEFAULT_REFERENCE, PAIRWISE_LABELS, TASK_KINDS
 
 AGGREGATES = ("majority", "median", "mean")
 TIE_BREAKS = ("tie", "exclude", "neutral", "lower", "upper")
+STAGES = ("extraction", "relevance", "generation")
 DEFAULT_AGGREGATE = {"pairwise": "majority", "binary": "majority", "categorical": "majority",
                      "likert": "median", "score": "mean"}
 DEFAULT_TIE_BREAK = {"pairwise": "tie", "binary": "exclude", "categorical": "exclude", "likert": "neutral",
@@ -52,6 +53,8 @@ class AuditConfig:
     max_cases: int = 500
     slice_by: tuple[str, ...] = ()  # item columns to split every metric by (e.g. source)
     arms: dict[str, str] = field(default_factory=dict)  # names of a and b, e.g. {"a": "generic response", ...}
+    stage: str | None = None  # personalization stage: extraction | relevance | generation
+    problematic: tuple[str, ...] | None = None  # extraction labels that count as problematic (default uncertain, reject)
     title: str | None = None
     description: str | None = None
     simulated: bool = False
@@ -123,6 +126,9 @@ class AuditConfig:
 
     def validated(self) -> AuditConfig:
         where = self.source
+        if self.stage is not None and self.stage not in STAGES:
+            raise ConfigError(f"unknown stage {self.stage!r}; expected one of {', '.join(STAGES)}", file=where,
+                              column="stage")
         if self.task is not None and self.task not in TASK_KINDS:
             raise ConfigError(f"unknown task kind {self.task!r}; expected one of {', '.join(TASK_KINDS)}",
                               file=where, column="task")
@@ -150,7 +156,7 @@ class AuditConfig:
 
 
 _TOP_KEYS = {"task", "reference", "title", "description", "simulated", "scale", "labels", "aggregate", "bootstrap",
-             "score", "report", "slice_by", "arms"}
+             "score", "report", "slice_by", "arms", "stage", "personalization"}
 
 
 def load_config(path: str | Path) -> AuditConfig:
@@ -175,7 +181,7 @@ def config_from_mapping(data: dict[str, Any], where: str | None = None) -> Audit
         raise ConfigError(f"unknown key(s) {', '.join(sorted(unknown))}; expected some of "
                           f"{', '.join(sorted(_TOP_KEYS))}", file=where, column=sorted(unknown)[0])
     kwargs: dict[str, Any] = {"source": where}
-    for key in ("task", "reference", "title", "description"):
+    for key in ("task", "reference", "title", "description", "stage"):
         if key in data:
             kwargs[key] = str(data[key])
     if "simulated" in data:
@@ -229,6 +235,9 @@ def config_from_mapping(data: dict[str, Any], where: str | None = None) -> Audit
         kwargs["score_neutral"] = float(score["neutral"])
     if "tie_margin" in score:
         kwargs["score_tie_margin"] = float(score["tie_margin"])
+    personalization = section("personalization", {"problematic"})
+    if "problematic" in personalization:
+        kwargs["problematic"] = tuple(str(v) for v in personalization["problematic"])
     arms = section("arms", {"a", "b"})
     if arms:
         kwargs["arms"] = {k: str(v) for k, v in arms.items()}

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+#: The environment variable the tests put the llama.cpp server's key in.
+LLAMA_KEY_ENV = "AUDITOR_TEST_LLAMA_KEY"
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("AUDITOR_SHARED_DATA", REPO.parent / "shared" / "data"))
 
@@ -40,3 +43,35 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeou
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture(scope="session")
+def llama_server():
+    """llama.cpp's OpenAI-compatible server with SmolLM2-135M-Instruct on 127.0.0.1, one per test session (the
+    LLM-judge and the personalization tests share it); yields its base URL.  The server requires the API key
+    ``LLAMA_KEY``; tests get it through the environment variable that the ``llama_key`` fixture sets."""
+    tests_dir = str(Path(__file__).resolve().parent)
+    if tests_dir not in sys.path:
+        sys.path.insert(0, tests_dir)
+    from servers.llama_server import LlamaServer, missing_requirement
+
+    reason = missing_requirement()
+    if reason:
+        pytest.skip(reason)
+    server = LlamaServer(log_dir=os.environ.get("PYTEST_LLAMA_LOG", "/tmp"))
+    try:
+        base_url = server.start()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    try:
+        yield base_url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def llama_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    from servers.llama_server import LLAMA_KEY
+
+    monkeypatch.setenv(LLAMA_KEY_ENV, LLAMA_KEY)
+    return LLAMA_KEY_ENV

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,11 +18,9 @@ if TESTS_DIR not in sys.path:
     sys.path.insert(0, TESTS_DIR)
 
 from servers.fake_openai import FakeJudgeServer  # noqa: E402
-from servers.llama_server import LLAMA_KEY, LlamaServer, missing_requirement  # noqa: E402
 
 STAGE3_ITEMS = REPO_ROOT.parent / "shared" / "data" / "recentering" / "stage3" / "task6_items.jsonl"
-#: The environment variable the tests put the llama.cpp server's key in.
-LLAMA_KEY_ENV = "AUDITOR_TEST_LLAMA_KEY"
+from tests.conftest import LLAMA_KEY_ENV  # noqa: E402,F401  (the llama.cpp fixtures live in tests/conftest.py)
 
 
 @pytest.fixture
@@ -39,33 +36,6 @@ def fake_server() -> Iterator[Callable[..., FakeJudgeServer]]:
     yield start
     for server in servers:
         server.stop()
-
-
-@pytest.fixture(scope="session")
-def llama_server() -> Iterator[str]:
-    """llama.cpp's OpenAI-compatible server with SmolLM2-135M-Instruct on 127.0.0.1; yields its base URL.
-
-    The server requires the API key ``LLAMA_KEY``; tests get it through the environment variable that the
-    ``llama_key`` fixture sets.
-    """
-    reason = missing_requirement()
-    if reason:
-        pytest.skip(reason)
-    server = LlamaServer(log_dir=os.environ.get("PYTEST_LLAMA_LOG", "/tmp"))
-    try:
-        base_url = server.start()
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
-    try:
-        yield base_url
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def llama_key(monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv(LLAMA_KEY_ENV, LLAMA_KEY)
-    return LLAMA_KEY_ENV
 
 
 @pytest.fixture(scope="session")

@@ -1,12 +1,11 @@
 """Fixtures of the personalization tests: the public data (skipped with the reason when missing) and, for the
-LLM-backed tests, the session llama.cpp server of tests/llm/conftest.py (imported, not copied)."""
+LLM-backed tests, the session llama.cpp server of tests/conftest.py."""
 
 from __future__ import annotations
 
 import pytest
 
 from tests.conftest import shared_dataset
-from tests.llm.conftest import llama_key, llama_server  # noqa: F401  (session fixtures reused as they are)
 
 
 @pytest.fixture(scope="session")
