@@ -140,17 +140,44 @@ def demo(
     format: Annotated[str, typer.Option("--format", help="Reports to write: json, md, html.")] = DEFAULT_FORMATS,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
-    """Simulate the built-in example study and audit it: the whole tool in one command."""
+    """Simulate the built-in example study and audit it: the whole tool in one command.
+
+    The main audit is stage 3 (generic vs personalized responses) in OUT; the simulated stage-1 (attribute
+    extraction) and stage-2 (relevance matching) studies are audited into OUT/extraction and OUT/relevance.
+    """
     import auditor
-    from auditor.simulate import DEMO_SEED, simulate_study
+    from auditor.personalization import audit_stage
+    from auditor.simulate import (
+        DEMO_SEED,
+        simulate_extraction_study,
+        simulate_relevance_study,
+        simulate_study,
+    )
 
     formats = _formats(format)
+    study_seed = DEMO_SEED if seed is None else seed
     study_dir = out / "study"
-    study = simulate_study(seed=DEMO_SEED if seed is None else seed)
+    study = simulate_study(seed=study_seed)
     study.write(study_dir)
     labels, items, config = _resolve_inputs(study_dir, None, None)
     result = auditor.audit(labels, items=items, config=config, resamples=bootstrap)
     _write_outputs(result, out, formats, quiet)
+    # the two earlier stages of the personalization pipeline, each its own simulated study and audit
+    for stage, make in (("extraction", simulate_extraction_study), ("relevance", simulate_relevance_study)):
+        stage_dir = out / stage
+        stage_study = make(seed=study_seed)
+        stage_study.write(stage_dir / "study")
+        labels, items, config = _resolve_inputs(stage_dir / "study", None, None)
+        stage_result = audit_stage(labels, items, stage=stage, config=config, resamples=bootstrap)
+        import reports
+
+        written = reports.write_reports(stage_result.to_dict(), stage_dir, formats)
+        if not quiet:
+            typer.echo(f"\nstage {stage}: {stage_study.config()['title']}")
+            for line in reports.headline(stage_result.to_dict()):
+                typer.echo(f"  {line}")
+            for path in written:
+                typer.echo(f"wrote {path}")
 
 
 @app.command()

@@ -55,7 +55,34 @@ def _gap_sentence(v: AuditView, judge: str, gap: Mapping[str, Any]) -> str:
     return f"it understates {thing} by {points} {interval}".rstrip() + p_part
 
 
+def _positive_rate_sentences(v: AuditView) -> list[str]:
+    """Binary tasks: the share labelled 1 (e.g. "relevant"), and how far each judge over- or under-calls it."""
+    own = v.own("win_rate")
+    sentences = []
+    if own and as_float(own.get("value")) is not None:
+        n = as_int(own.get("n"))
+        n_text = f" (n = {n:,})" if n is not None else ""
+        sentences.append(f"{v.reference_words} labelled {_rate(own)} of items 1 (positive){n_text}.")
+    for judge in v.judges[:MAX_JUDGE_SENTENCES]:
+        row, gap = v.metric("win_rate", judge), v.metric("win_rate_gap", judge)
+        if row is None or as_float(row.get("value")) is None:
+            continue
+        text = f"{judge} labelled {_rate(row)} 1"
+        value = as_float((gap or {}).get("value"))
+        if value is not None:
+            lo, hi = as_float(gap.get("ci_low")), as_float(gap.get("ci_high"))
+            points = fmt_number(abs(value), "rate_gap").replace(" pts", " points")
+            word = "more" if value > 0 else "fewer"
+            p = p_text(gap)
+            text += (f": {points} {word} than {v.reference_plural} on the same items "
+                     f"{fmt_interval(lo, hi, 'rate_gap')}".rstrip() + (f" ({p})" if p else ""))
+        sentences.append(text + ".")
+    return sentences
+
+
 def _no_better_sentences(v: AuditView) -> list[str]:
+    if v.task == "binary":
+        return _positive_rate_sentences(v)
     own = v.own("no_better_rate")
     sentences = []
     if v.is_personalization:
