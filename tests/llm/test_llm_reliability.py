@@ -209,6 +209,7 @@ def test_five_kill_9_at_random_points_then_a_rerun_equals_an_uninterrupted_run_w
         assert process.poll() is None, (
             f"the run ended before the kill: {process.stderr.read().decode()}; {context}"
         )
+        time.sleep(rng.uniform(0.0, 0.02))  # land anywhere: mid-request, mid-commit, between two answers
         os.kill(process.pid, signal.SIGKILL)
         assert process.wait(timeout=30) == -signal.SIGKILL
         process.stderr.close()
