@@ -21,6 +21,7 @@ from auditor import aggregate as agg
 from auditor.config import AuditConfig, load_config
 from auditor.data import CLUSTER, JudgmentTable, load
 from auditor.errors import ConfigError
+from auditor.integrity import integrity_warnings
 from auditor.result import METRIC_COLUMNS, AuditResult
 from auditor.stats import compare, multitest
 from auditor.stats.bootstrap import Estimate, Resampler, bootstrap_p_value, interval
@@ -253,7 +254,7 @@ class AuditContext:
             extension(self)
         metrics = pd.DataFrame(self.rows, columns=METRIC_COLUMNS)
         metrics = self.adjust_p_values(metrics)
-        self.integrity_warnings(sides)
+        self.warnings.extend(integrity_warnings(self.t, sides, self.ref, self.cfg))
         exclusions = pd.concat([self.t.exclusions, pd.DataFrame(self.extra_exclusions,
                                                                 columns=["judge", "reason", "count"])],
                                ignore_index=True)
@@ -459,44 +460,6 @@ class AuditContext:
                 adjusted[finite] = multitest.adjust(p[finite], method)
             metrics.loc[group.index, "p_adjusted"] = adjusted
         return metrics
-
-    # -- integrity -----------------------------------------------------------------------------------------
-    def integrity_warnings(self, sides: dict[str, Side]) -> None:
-        items, raw = self.t.items, self.t.raw_labels
-
-        def warn(code: str, count: int, message: str) -> None:
-            if count:
-                self.warnings.append({"code": code, "message": message, "count": int(count)})
-
-        if {"response_a", "response_b"} <= set(items.columns):
-            a, b = items["response_a"].astype(str).str.strip(), items["response_b"].astype(str).str.strip()
-            same = (a == b) & items["response_a"].notna()
-            warn("identical_responses", same.sum(), f"{int(same.sum())} items have identical response_a and "
-                 "response_b: a judge can only call them a tie")
-        keys = ["item_id", "judge", "rater", "order"]
-        dup = raw[raw["rater"].notna()].duplicated(subset=keys, keep="first")
-        warn("duplicate_labels", dup.sum(), f"{int(dup.sum())} label rows repeat an (item, judge, rater, order) "
-             "already seen; each counts as a separate verdict")
-        for judge, side in sides.items():
-            codes = side.code[side.code >= 0]
-            if self.k and codes.size >= 10 and np.unique(codes).size == 1:
-                warn("constant_judge", codes.size, f"judge {judge!r} gives the same label "
-                     f"{self.categories[codes[0]]!r} on all {codes.size} items; its kappa is meaningless")
-        ref = self.t.labels[self.t.labels["judge"] == self.cfg.reference]
-        if ref["rater"].notna().any():
-            per_rater = ref.groupby("rater")["item_id"].nunique()
-            lonely = per_rater[per_rater == 1]
-            warn("single_item_raters", len(lonely), f"{len(lonely)} {self.cfg.reference} raters labelled only one "
-                 f"item ({', '.join(map(str, lonely.index[:5]))})")
-            per_item = ref.groupby("item_id").size()
-            if len(per_item):
-                modal = int(per_item.mode().iloc[0])
-                fewer = int((per_item < modal).sum())
-                warn("fewer_raters", fewer, f"{fewer} items have fewer {self.cfg.reference} labels than the usual "
-                     f"{modal}")
-        if self.cfg.cluster not in items.columns:
-            self.warnings.append({"code": "unclustered", "message": f"no {self.cfg.cluster} column: every item is "
-                                  "its own cluster, so intervals assume independent items", "count": self.n_items})
 
     # -- cases -----------------------------------------------------------------------------------------------
     def cases(self, ref: Side, sides: dict[str, Side]) -> dict[str, Any]:

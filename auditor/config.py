@@ -138,6 +138,12 @@ class AuditConfig:
         if self.tie_break is not None and self.tie_break not in TIE_BREAKS:
             raise ConfigError(f"unknown tie_break {self.tie_break!r}; expected one of {', '.join(TIE_BREAKS)}",
                               file=where, column="tie_break")
+        canonical = self.canonical_categories() if self.task is not None else None
+        if canonical is not None:
+            for raw, target in self.aliases.items():
+                if target not in canonical and target not in self.unusable:
+                    raise ConfigError(f"alias {raw!r} maps to {target!r}, which is not a {self.task} label; expected "
+                                      f"one of {', '.join(map(repr, canonical))}", file=where, column="labels.aliases")
         s = self.scale
         if not (s.min < s.max and s.min <= s.neutral <= s.max):
             raise ConfigError(f"scale needs min < max and min <= neutral <= max, got {s}", file=where,
@@ -145,6 +151,8 @@ class AuditConfig:
         if self.resamples < 0 or (0 < self.resamples < 100):
             raise ConfigError(f"bootstrap resamples must be 0 or at least 100, got {self.resamples}", file=where,
                               column="resamples")
+        if self.seed < 0:
+            raise ConfigError(f"seed must be a non-negative integer, got {self.seed}", file=where, column="seed")
         if not 0.5 < self.level < 1:
             raise ConfigError(f"level must lie between 0.5 and 1, got {self.level}", file=where, column="level")
         if self.method not in ("bca", "percentile"):
@@ -174,6 +182,24 @@ def load_config(path: str | Path) -> AuditConfig:
     return config_from_mapping(data, where)
 
 
+def _as(conv: Any, value: Any, where: str | None, column: str, expected: str) -> Any:
+    """Convert a configuration value, or a ConfigError naming the key and what was expected."""
+    if isinstance(value, bool) and conv in (int, float):
+        raise ConfigError(f"has {value!r}; expected {expected}", file=where, column=column)
+    try:
+        return conv(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"has {value!r}; expected {expected}", file=where, column=column) from None
+
+
+def _strings(value: Any, where: str | None, column: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list) or any(isinstance(v, (list, dict)) for v in value):
+        raise ConfigError(f"has {value!r}; expected a list of strings", file=where, column=column)
+    return tuple(str(v) for v in value)
+
+
 def config_from_mapping(data: dict[str, Any], where: str | None = None) -> AuditConfig:
     """Build a config from the same structure as ``audit.toml`` (e.g. a dataset loader's ``Study.config()``)."""
     unknown = set(data) - _TOP_KEYS
@@ -188,7 +214,7 @@ def config_from_mapping(data: dict[str, Any], where: str | None = None) -> Audit
         kwargs["simulated"] = bool(data["simulated"])
     if "slice_by" in data:
         value = data["slice_by"]
-        kwargs["slice_by"] = (str(value),) if isinstance(value, str) else tuple(str(v) for v in value)
+        kwargs["slice_by"] = _strings(value, where, "slice_by")
 
     def section(name: str, allowed: set[str]) -> dict[str, Any]:
         sec = data.get(name, {})
@@ -214,9 +240,9 @@ def config_from_mapping(data: dict[str, Any], where: str | None = None) -> Audit
                               column="labels.aliases")
         kwargs["aliases"] = {str(k): str(v) for k, v in labels["aliases"].items()}
     if "unusable" in labels:
-        kwargs["unusable"] = tuple(str(v) for v in labels["unusable"])
+        kwargs["unusable"] = _strings(labels["unusable"], where, "labels.unusable")
     if "categories" in labels:
-        kwargs["categories"] = tuple(str(v) for v in labels["categories"])
+        kwargs["categories"] = _strings(labels["categories"], where, "labels.categories")
     agg = section("aggregate", {"rule", "tie_break"})
     if "rule" in agg:
         kwargs["aggregate"] = str(agg["rule"])
@@ -232,18 +258,18 @@ def config_from_mapping(data: dict[str, Any], where: str | None = None) -> Audit
                 raise ConfigError(f"[bootstrap] {key} has a wrong type", file=where, column=f"bootstrap.{key}") from None
     score = section("score", {"neutral", "tie_margin"})
     if "neutral" in score:
-        kwargs["score_neutral"] = float(score["neutral"])
+        kwargs["score_neutral"] = _as(float, score["neutral"], where, "score.neutral", "a number")
     if "tie_margin" in score:
-        kwargs["score_tie_margin"] = float(score["tie_margin"])
+        kwargs["score_tie_margin"] = _as(float, score["tie_margin"], where, "score.tie_margin", "a number")
     personalization = section("personalization", {"problematic"})
     if "problematic" in personalization:
-        kwargs["problematic"] = tuple(str(v) for v in personalization["problematic"])
+        kwargs["problematic"] = _strings(personalization["problematic"], where, "personalization.problematic")
     arms = section("arms", {"a", "b"})
     if arms:
         kwargs["arms"] = {k: str(v) for k, v in arms.items()}
     report = section("report", {"max_cases"})
     if "max_cases" in report:
-        kwargs["max_cases"] = int(report["max_cases"])
+        kwargs["max_cases"] = _as(int, report["max_cases"], where, "report.max_cases", "an integer")
     return AuditConfig(**kwargs).validated()
 
 

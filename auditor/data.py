@@ -175,7 +175,7 @@ def split_combined(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     if dup.any():
         item = items.loc[dup, "item_id"].iloc[0]
         rows = items.loc[items["item_id"] == item]
-        differing = [c for c in item_cols if rows[c].astype(str).nunique() > 1]
+        differing = [c for c in item_cols if rows[c].nunique(dropna=False) > 1]
         raise InputError(f"item {item!r} has different {differing[0]!r} values in rows "
                          f"{', '.join(map(str, rows[ROW].tolist()[:3]))}; a combined table must repeat item "
                          "columns identically", file=_where(frame), row=int(rows[ROW].iloc[1]), column=differing[0])
@@ -251,6 +251,15 @@ def _label_texts(labels: pd.DataFrame) -> pd.Series:
     return pd.Series(out, index=labels.index, dtype=object)
 
 
+def _shown(value: object) -> object:
+    """A value as the user wrote it: numpy scalars as Python ones (``7``, not ``np.int64(7)``)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value
+
+
 def canonicalise(labels: pd.DataFrame, config: AuditConfig) -> tuple[pd.DataFrame, tuple[str, ...] | None]:
     """Map every label to the task's canonical set; adds ``label_text``, ``code``, ``value`` and ``excluded``."""
     task = config.require_task()
@@ -306,7 +315,7 @@ def canonicalise(labels: pd.DataFrame, config: AuditConfig) -> tuple[pd.DataFram
             if unusable:
                 hint += f" or a declared unusable value ({', '.join(repr(u) for u in unusable)})"
             raise InputError(
-                f"has {labels['label'].iloc[pos]!r}, which is not a {task} label: expected one of {shown}{hint}. "
+                f"has {_shown(labels['label'].iloc[pos])!r}, which is not a {task} label: expected one of {shown}{hint}. "
                 "Declare aliases in the config ([labels] aliases) rather than editing the data.",
                 file=where, row=_row_of(labels, pos), column="label")
         numeric = _category_values(task, categories, config)

@@ -84,7 +84,14 @@ def _read_json_array(path: Path, text: str) -> pd.DataFrame:
     return frame
 
 
+MAX_COLUMNS = 10_000
+
+
 def _read_delimited(path: Path, text: str, sep: str) -> pd.DataFrame:
+    header = text.lstrip("\n").partition("\n")[0]
+    if header.count(sep) >= MAX_COLUMNS:
+        raise InputError(f"has {header.count(sep) + 1} columns in its header; expected at most {MAX_COLUMNS}",
+                         file=str(path), row=None)
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_filter=False)
     except pd.errors.EmptyDataError:
@@ -96,8 +103,9 @@ def _read_delimited(path: Path, text: str, sep: str) -> pd.DataFrame:
                          row=row) from None
     frame = frame.replace({"": None})
     frame[ROW] = range(1, len(frame) + 1)
-    if len(frame.columns) == 2 and any(d in frame.columns[0] for d in ";\t|"):
-        delim = next(d for d in ";\t|" if d in frame.columns[0])
+    others = "".join(d for d in ";\t|," if d != sep)
+    if len(frame.columns) == 2 and any(d in frame.columns[0] for d in others):
+        delim = next(d for d in others if d in frame.columns[0])
         raise InputError(
             f"has a single column {frame.columns[0]!r}: the delimiter looks like {delim!r}, expected "
             f"{'a comma' if sep == ',' else 'a tab'}",

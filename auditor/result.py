@@ -98,6 +98,14 @@ class AuditResult:
         body = {k: v for k, v in doc.items() if k not in ("metrics", "exclusions", "warnings", "confusion",
                                                           "score_pairs", "cases", "auditor_version",
                                                           "schema_version")}
+        from auditor.errors import InputError
+
+        for key in ("metrics", "exclusions", "warnings", "confusion", "score_pairs"):
+            value = doc.get(key, [])
+            if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
+                raise InputError(f"is not an audit.json: {key!r} must be a list of objects", column=key)
+        if not isinstance(doc.get("judges", []), list):
+            raise InputError("is not an audit.json: 'judges' must be a list of names", column="judges")
         metrics = pd.DataFrame(doc.get("metrics", []), columns=METRIC_COLUMNS)
         exclusions = pd.DataFrame(doc.get("exclusions", []), columns=["judge", "reason", "count"])
         return cls(body, metrics, exclusions, list(doc.get("warnings", [])), list(doc.get("confusion", [])),
@@ -116,7 +124,10 @@ class AuditResult:
             raise InputError(f"is not a valid audit.json: {exc}", file=str(path)) from None
         if not isinstance(doc, dict) or "metrics" not in doc:
             raise InputError("is not an audit.json (no 'metrics')", file=str(path), column="metrics")
-        return cls.from_dict(doc)
+        try:
+            return cls.from_dict(doc)
+        except InputError as exc:
+            raise InputError(exc.detail, file=str(path), row=exc.row, column=exc.column) from None
 
     # -- notebook display ---------------------------------------------------------------------------------
     def summary(self) -> pd.DataFrame:

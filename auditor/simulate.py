@@ -75,6 +75,7 @@ rest, so that a 54.6% no-better rate and a 3.18 mean hold together, as in the pu
 HUMAN_RATERS = ("rater1", "rater2", "rater3")
 
 DEMO_SEED = 7
+
 """Seed for the demo: the first seed in 0-99 whose sample is typical (human no-better rate within 0.015 and human
 mean within 0.05 of the population values, every LLM judge's mean within 0.07).  With 50 users the sample values
 vary from seed to seed (human no-better rate: standard deviation about 0.025 across seeds), so a demo on an
@@ -257,6 +258,14 @@ def _profiles(rng: np.random.Generator, n_users: int) -> list[list[tuple[str, st
 # public API
 
 
+POSITION_JUDGE = JudgeParameters(name="mistral-large", shift=0.4, rho=0.3, scale=1.0)
+"""A lenient judge that sees every pair in both orders (rows with ``order`` ab and ba)."""
+POSITION_BIAS = 0.35
+"""Latent push toward the response shown first (ab: toward a, ba: toward b, in the original a/b numbering)."""
+GENERATORS = ("gpt-4o", "claude-3.5", "llama-3-70b", "mistral-large")
+"""Models that wrote the personalized responses (item column ``generator``), uniformly at random."""
+
+
 def simulate_study(
     seed: int = 0,
     n_users: int = 50,
@@ -335,10 +344,26 @@ def simulate_study(
     for judge in params.judges:
         blocks.append(_label_block(item_ids, judge.name, "0", draw[judge.name]))
     blocks.append(_label_block(item_ids, params.rm_name, "0", draw[params.rm_name], score=draw["rm_score"]))
+    # A judge seen in both presentation orders, with a first-position bias, for the position probe; and the model
+    # that wrote each personalized response, for the self-preference probe.  Drawn from their own stream, so the
+    # tables above are the same as without them.
+    side_rng = np.random.default_rng([seed, 7])
+    position_judge = POSITION_JUDGE
+    standardised = (draw["gain"] - params.mean_gain) / params.sd_gain
+    base = params.mu + position_judge.shift + position_judge.scale * position_judge.rho * standardised
+    spread = position_judge.scale * np.sqrt(1 - position_judge.rho**2)
+    orders = {"ab": -POSITION_BIAS, "ba": +POSITION_BIAS}  # the response shown first looks better
+    for order, bias in orders.items():
+        latent = base + bias + spread * side_rng.normal(size=n_items)
+        block = _label_block(item_ids, position_judge.name, "0", _cut(latent, params.cuts))
+        block["order"] = np.full(n_items, order, dtype=object)
+        blocks.append(block)
+    for block in blocks:
+        block.setdefault("order", np.full(len(block["item_id"]), None, dtype=object))
     labels = labels_frame(
         {column: np.concatenate([block[column] for block in blocks]) for column in blocks[0]}
     )
-    labels["order"] = None
+    items["generator"] = side_rng.choice(np.array(GENERATORS, dtype=object), n_items)
 
     description = (
         "Simulated personalization study (SIMULATED DATA, not real judgments)\n"
@@ -348,6 +373,8 @@ def simulate_study(
         'calibrated to the published figures of "Re-Centering Humans in LLM Personalization" (arXiv 2606.06614): '
         "human no-better rate about 54.6%, human mean 3.18, LLM judges more lenient (published means 3.41-4.02; "
         "here about 3.50, 3.72 and 3.93) with Spearman 0.15-0.36 to the human median, reward-model Spearman 0.3. "
+        "A fourth simulated judge (mistral-large) sees every pair in both presentation orders with a first-position "
+        "bias, for the position probe; a generator column names the model that wrote each personalized response. "
         f"Seed {seed}."
     )
     return Study(

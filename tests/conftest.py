@@ -13,6 +13,10 @@ import pytest
 LLAMA_KEY_ENV = "AUDITOR_TEST_LLAMA_KEY"
 
 REPO = Path(__file__).resolve().parents[1]
+# The helpers in tests/servers import as `servers.*` in every test folder (another distribution's top-level
+# `tests` package, e.g. ppi_python's, could shadow `tests.servers` in some layouts).
+if str(REPO / "tests") not in sys.path:
+    sys.path.insert(0, str(REPO / "tests"))
 SHARED_DATA = Path(os.environ.get("AUDITOR_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
@@ -50,9 +54,6 @@ def llama_server():
     """llama.cpp's OpenAI-compatible server with SmolLM2-135M-Instruct on 127.0.0.1, one per test session (the
     LLM-judge and the personalization tests share it); yields its base URL.  The server requires the API key
     ``LLAMA_KEY``; tests get it through the environment variable that the ``llama_key`` fixture sets."""
-    tests_dir = str(Path(__file__).resolve().parent)
-    if tests_dir not in sys.path:
-        sys.path.insert(0, tests_dir)
     from servers.llama_server import LlamaServer, missing_requirement
 
     reason = missing_requirement()

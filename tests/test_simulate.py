@@ -18,7 +18,7 @@ LLM_JUDGES = ("gpt-4o", "claude-3.5", "llama-3-70b")
 
 def wide(study) -> pd.DataFrame:
     """One row per item: the three human ratings, each judge's rating and the reward score."""
-    labels = study.labels
+    labels = study.labels[study.labels["order"].isna()]  # the position judge's two orders are tested on their own
     table = labels.pivot(index="item_id", columns=["judge", "rater"], values="label").astype(int)
     table.columns = [rater if judge == "human" else judge for judge, rater in table.columns]
     rm = labels[labels["judge"] == "rm-skywork"].set_index("item_id")["score"]
@@ -300,3 +300,16 @@ def test_stage_studies_are_fast():
         simulate_extraction_study(seed, with_truth=False)
         simulate_relevance_study(seed, with_truth=False)
     assert (time.perf_counter() - start) / 10 < 0.2
+
+
+def test_position_judge_prefers_the_response_shown_first_and_generators_are_named():
+    study = simulate_study(3, with_truth=False)
+    judge = study.labels[study.labels["judge"] == "mistral-large"]
+    ab = judge[judge["order"] == "ab"].set_index("item_id")["label"].astype(int)
+    ba = judge[judge["order"] == "ba"].set_index("item_id")["label"].astype(int)
+    assert len(ab) == len(ba) == 550
+    assert ba.mean() - ab.mean() > 0.3  # shown first, b looks better
+    assert set(study.items["generator"]) <= {"gpt-4o", "claude-3.5", "llama-3-70b", "mistral-large"}
+    # the other judges' tables do not change when the position judge is added (its own random stream)
+    others = study.labels[study.labels["order"].isna()]
+    assert len(others) == 550 * (3 + 4)
