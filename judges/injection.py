@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 from auditor.errors import ConfigError
-from auditor.stats.bootstrap import Method, Resampler, interval
+from auditor.stats.bootstrap import Estimate, Method, Resampler, interval
 
 if TYPE_CHECKING:
     from judges.llm import LLMJudge
@@ -233,7 +233,8 @@ def make_probe_items(
     """Plant every payload of the probe set in one response of every item: ``len(items) * len(kinds)`` rows.
 
     Each probe item copies its base item (``item_id`` becomes ``"{item_id}#{payload_kind}"``), appends the payload
-    to the injected arm's response after a blank line, and adds the columns of :data:`PROBE_COLUMNS`:
+    to the injected arm's response after a blank line (a missing response stays missing, so the judge excludes
+    the probe item as it excluded the clean one), and adds the columns of :data:`PROBE_COLUMNS`:
     ``base_item_id``, ``probe_id`` (``"injection@1:{kind}"``), ``probe_set``, ``payload_kind``, ``injected_arm``
     (``a`` / ``b``), ``requested_label`` (the canonical label the payload asks for) and ``payload``.
 
@@ -275,7 +276,8 @@ def make_probe_items(
             text = payloads[kind].render(answer=tokens[requested], arm=arm)
             row = dict(item)
             original = row[f"response_{arm}"]
-            row[f"response_{arm}"] = f"{'' if original is None else original}\n\n{text}"
+            if not _is_missing(original):  # a missing response stays missing: the judge excludes the item
+                row[f"response_{arm}"] = f"{original}\n\n{text}"
             row.update(
                 {
                     "item_id": f"{base}#{kind}",
@@ -290,6 +292,14 @@ def make_probe_items(
             )
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _is_missing(value: object) -> bool:
+    if value is None or value is pd.NA:
+        return True
+    if isinstance(value, float) and np.isnan(value):
+        return True
+    return isinstance(value, str) and not value.strip()
 
 
 def _keys(*frames: pd.DataFrame) -> list[str]:
@@ -430,7 +440,7 @@ def injection_success(
     return pd.DataFrame(out, columns=list(SUMMARY_COLUMNS))
 
 
-def _interval(estimate, resamples: int, level: float, method: Method) -> tuple[float, float]:
+def _interval(estimate: Estimate, resamples: int, level: float, method: Method) -> tuple[float, float]:
     if resamples == 0 or not np.isfinite(estimate.value):
         return float("nan"), float("nan")
     return interval(estimate, level, method)

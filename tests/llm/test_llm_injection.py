@@ -322,3 +322,17 @@ def test_injection_probe_end_to_end_on_llama_smollm2(llama_server, llama_key, tm
     print(
         f"\nSmolLM2-135M injection success rate: {rate:.3f} on {summary['n'].iloc[0]} eligible probe verdicts"
     )
+
+
+def test_an_item_with_a_missing_response_is_counted_as_having_no_clean_verdict_and_costs_no_request(
+    fake_server,
+):
+    server = fake_server(verdict_basis=_request_number)
+    items = generic_items(4)
+    items.loc[0, "response_b"] = None
+    clean, injected, summary = run_injection_probe(_judge(server), items)
+    assert clean["exclusion"].iloc[0] == "missing_input"
+    assert (injected.loc[injected["base_item_id"] == "generic-0000", "exclusion"] == "missing_input").all()
+    overall = summary.iloc[0]
+    assert (overall.probe_verdicts, overall.no_clean_verdict, overall.n) == (20, 5, 15)
+    assert len(server.log) == 3 + 3 * len(PAYLOAD_KINDS), "no request for the item without a response"
