@@ -242,4 +242,6 @@ def test_five_kill_9_at_random_points_then_a_rerun_equals_an_uninterrupted_run_w
     assert main(fresh[3:]) == 0
     pd.testing.assert_frame_equal(_read_labels(out), _read_labels(uninterrupted))
     final_labels = pd.read_json(out, lines=True, dtype=False)
-    assert final_labels["label"].notna().all() and final_labels["exclusion"].isna().all(), "every item labelled"
+    assert final_labels["label"].notna().all() and final_labels["exclusion"].isna().all(), (
+        "every item labelled"
+    )
