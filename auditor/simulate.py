@@ -215,6 +215,10 @@ def _users_of_items(rng: np.random.Generator, n_users: int, n_items: int, alpha:
 # --------------------------------------------------------------------------------------------------------------
 # synthetic texts
 
+_WHEN = ("this week", "next month", "for the holidays", "before summer", "on weekends", "after work",
+         "in the mornings", "over the next year")
+_BUDGET = ("on a tight budget", "with some money to spend", "with little free time", "with plenty of time",
+           "as a complete beginner", "with some experience")
 _TOPICS = (
     ("planning a weekend trip", "travel"),
     ("cooking a quick dinner", "cooking"),
@@ -309,18 +313,24 @@ def simulate_study(
     users = np.array([f"user-{k + 1:02d}" for k in range(n_users)], dtype=object)
     item_ids = np.array([f"conv-{i + 1:04d}" for i in range(n_items)], dtype=object)
     prompts, responses_a, responses_b, profile_texts = [], [], [], []
+    # a detail per conversation (its own random stream: the ratings above do not change), so that no two
+    # conversations of a user read the same
+    text_rng = np.random.default_rng([seed, 11])
+    when = text_rng.integers(0, len(_WHEN), n_items)
+    budget = text_rng.integers(0, len(_BUDGET), n_items)
     for i in range(n_items):
         topic, _ = _TOPICS[topic_index[i]]
         attributes = profiles[user_of_item[i]]
         attribute = attributes[i % 3][1]
-        prompts.append(f"Can you give me some advice on {topic}?")
+        detail = f"{_WHEN[when[i]]}, {_BUDGET[budget[i]]} (request {i + 1})"
+        prompts.append(f"Can you give me some advice on {topic}, {detail}?")
         responses_a.append(
-            f"Here are a few general tips on {topic}: start small, plan ahead and keep it simple."
+            f"Here are a few general tips on {topic}, {detail}: start small, plan ahead and keep it simple."
         )
         if draw["mention"][i]:
-            responses_b.append(f"Since you {attribute}, here are tips on {topic} that fit your situation.")
+            responses_b.append(f"Since you {attribute}, here are tips on {topic}, {detail}, that fit your situation.")
         else:
-            responses_b.append(f"Here are tips on {topic} chosen to fit your situation and routine.")
+            responses_b.append(f"Here are tips on {topic}, {detail}, chosen to fit your situation and routine.")
         profile_texts.append("The user " + "; the user ".join(third for third, _ in attributes) + ".")
 
     items = pd.DataFrame(

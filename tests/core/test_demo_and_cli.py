@@ -41,7 +41,7 @@ def test_demo_human_no_better_rate_and_every_judge_gap(demo_out):
         gap = rows[("no_better_rate_gap", judge)]
         assert gap["ci_low"] <= gap["value"] <= gap["ci_high"]
         assert gap["p_value"] is not None and gap["p_adjusted"] is not None
-        if judge in ("gpt-4o", "claude-3.5", "llama-3-70b", "mistral-large"):
+        if judge in ("gpt-4o", "claude-3.5", "llama-3-70b"):  # (mistral-large: two orders, ties to neutral)
             # the simulated LLM judges are more lenient than humans: they call fewer items no better
             assert gap["ci_high"] < 0
     assert "SIMULATED" in (out / "report.md").read_text().upper()
