@@ -4,6 +4,7 @@ fails the test with the cell's traceback."""
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 import nbformat
@@ -63,7 +64,11 @@ def test_notebook_shows_the_result_summary_and_the_gate(executed):
     summary = _outputs(executed, "result = auditor.audit(")
     assert "SIMULATED" in summary[0]["data"]["text/html"].upper()
     failure = "".join(o.get("text", "") for o in _outputs(executed, "except AssertionError as failure"))
-    assert "4 of 4 gate checks fail" in failure
+    found = re.search(r"(\d+) of (\d+) gate checks fail", failure)
+    assert found, failure
+    assert int(found.group(2)) == 5  # one check per judge of the simulated study
+    for judge in ("gpt-4o", "claude-3.5", "llama-3-70b"):  # the lenient judges fail the rule
+        assert f"for {judge} (vs human) fails" in failure
     gate = "".join(o.get("text", "") for o in _outputs(executed, "run_gates(doc"))
     assert "exit code: 1" in gate
 
