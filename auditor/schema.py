@@ -19,7 +19,6 @@ TaskKind = Literal["pairwise", "likert", "binary", "categorical", "score"]
 TASK_KINDS: tuple[str, ...] = ("pairwise", "likert", "binary", "categorical", "score")
 
 ITEM_ID = "item_id"
-USER_ID = "user_id"
 ITEM_COLUMNS_KNOWN = (
     "item_id",
     "user_id",
@@ -33,8 +32,7 @@ ITEM_COLUMNS_KNOWN = (
 )
 
 LABEL_REQUIRED = ("item_id", "judge", "label")
-LABEL_OPTIONAL = ("rater", "order", "score", "raw", "exclusion")
-LABEL_COLUMNS = LABEL_REQUIRED + LABEL_OPTIONAL
+LABEL_COLUMNS = ("item_id", "judge", "rater", "label", "order", "score", "raw", "exclusion")  # contract order
 
 PAIRWISE_LABELS = ("a", "tie", "b")  # ordered: a better < tie < b better
 ORDERS = ("ab", "ba")

@@ -35,6 +35,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from auditor.schema import ITEM_ID, LABEL_COLUMNS
+
 __all__ = ["Study", "LABEL_COLUMNS", "ITEM_ID", "DATASETS", "load", "require_file"]
 
 DATASETS: dict[str, tuple[str, str, str]] = {
@@ -67,8 +69,6 @@ def load(name: str, root: str | Path, **options: Any) -> Study:
     return getattr(importlib.import_module(module), function)(root, **options)
 
 
-ITEM_ID = "item_id"
-LABEL_COLUMNS = ("item_id", "judge", "rater", "label", "order", "score", "raw", "exclusion")
 
 
 @dataclass
