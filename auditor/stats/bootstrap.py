@@ -96,6 +96,8 @@ def interval(est: Estimate, level: float = 0.95, method: Method = "bca", expand:
     quantiles = np.array([alpha, 1.0 - alpha])
     if method == "bca" and est.jack is not None:
         jack = est.jack[np.isfinite(est.jack)]
+        if jack.size == 0:  # no cluster holds data on its own: no acceleration to estimate
+            jack = np.zeros(1)
         below = np.mean(boot < theta) + 0.5 * np.mean(boot == theta)
         below = min(max(below, 1.0 / (boot.size + 1)), boot.size / (boot.size + 1))
         z0 = ndtri(below)
