@@ -96,13 +96,18 @@ def agreement_table(
             + [fmt_estimate(v.own(m, slice_)) for m in metrics]
         )
         table.row_roles.append("ceiling")
+    _append_judge_rows(table, v, metrics, slice_)
+    return table
+
+
+def _append_judge_rows(table: Table, v: AuditView, metrics: list[str], slice_: str | None) -> None:
+    """One row per judge with at least one of ``metrics``: name, n, then each metric with its interval."""
     for judge in v.judges:
         cells = [fmt_estimate(v.metric(m, judge, None, slice_)) for m in metrics]
         if all(cell == "—" for cell in cells):
             continue
         table.rows.append([judge, _n_of(v, judge, v.reference, metrics, slice_)] + cells)
         table.row_roles.append("judge")
-    return table
 
 
 def outcome_table(v: AuditView, slice_: str | None = None, ascii_only: bool = False) -> Table:
@@ -124,12 +129,7 @@ def outcome_table(v: AuditView, slice_: str | None = None, ascii_only: bool = Fa
             + [fmt_estimate(v.own(m, slice_)) for m in metrics]
         )
         table.row_roles.append("reference")
-    for judge in v.judges:
-        cells = [fmt_estimate(v.metric(m, judge, None, slice_)) for m in metrics]
-        if all(cell == "—" for cell in cells):
-            continue
-        table.rows.append([judge, _n_of(v, judge, v.reference, metrics, slice_)] + cells)
-        table.row_roles.append("judge")
+    _append_judge_rows(table, v, metrics, slice_)
     return table
 
 

@@ -8,20 +8,10 @@ from collections import Counter, defaultdict
 
 import pandas as pd
 import pytest
-from servers.fake_openai import Fault, body_hash, make_items, seeded_fault_plan
+from servers.fake_openai import PERMANENT_REASON, Fault, body_hash, make_items, seeded_fault_plan
 
 from judges.llm import JudgeRunError, LLMJudge, LLMJudgeConfig
 
-# What a request that meets the fault on every attempt must end up as.
-PERMANENT_REASON = {
-    "429": "http_429_exhausted",
-    "500": "http_500_exhausted",
-    "slow": "timeout",
-    "truncated": "connection_error",
-    "malformed_json": "malformed_response",
-    "empty_choices": "empty_choices",
-    "prose": "unparseable",
-}
 RETRYABLE = ("429", "500", "slow", "truncated", "malformed_json")
 
 

@@ -19,7 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 import pandas as pd
-from servers.fake_openai import LoggedRequest, body_hash, make_items, seeded_fault_plan
+from servers.fake_openai import PERMANENT_REASON, LoggedRequest, body_hash, make_items, seeded_fault_plan
 
 from judges.cache import request_key
 from judges.llm import LLMJudge, LLMJudgeConfig
@@ -28,17 +28,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPARED = ["item_id", "judge", "rater", "label", "order", "score", "raw", "exclusion", "probabilities"]
 TEMPLATE_ID = "pairwise@1"
 
-#: The exclusion a request ends with when it meets the fault on every attempt (an empty ``choices`` list and a
-#: prose answer are answers, not transport faults: they are never retried, so one meeting is enough).
-PERMANENT_REASON = {
-    "429": "http_429_exhausted",
-    "500": "http_500_exhausted",
-    "slow": "timeout",
-    "truncated": "connection_error",
-    "malformed_json": "malformed_response",
-    "empty_choices": "empty_choices",
-    "prose": "unparseable",
-}
 #: 20% of the requests fail: 12% on their first attempt only, 8% on every attempt.
 TRANSIENT_SHARES = {"429": 0.03, "500": 0.03, "slow": 0.02, "malformed_json": 0.02, "truncated": 0.02}
 PERMANENT_SHARES = {

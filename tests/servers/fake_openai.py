@@ -441,3 +441,16 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+#: The exclusion a request ends with when it meets the fault on every attempt (an empty ``choices`` list and a
+#: prose answer are answers, not transport faults: they are never retried, so one meeting is enough).
+PERMANENT_REASON = {
+    "429": "http_429_exhausted",
+    "500": "http_500_exhausted",
+    "slow": "timeout",
+    "truncated": "connection_error",
+    "malformed_json": "malformed_response",
+    "empty_choices": "empty_choices",
+    "prose": "unparseable",
+}
