@@ -35,7 +35,7 @@ RAW_TEXT_LIMIT = 4_000
 def audit(labels: Any, items: Any = None, *, task: str | None = None, config: AuditConfig | str | Path | None = None,
           reference: str | None = None, resamples: int | None = None, seed: int | None = None,
           level: float | None = None, method: str | None = None,
-          slice_by: tuple[str, ...] | None = None) -> AuditResult:
+          slice_by: tuple[str, ...] | None = None, judge_aggregate: str | None = None) -> AuditResult:
     """Audit judges against the reference judge (default ``human``).
 
     ``labels`` / ``items`` are paths (JSONL, CSV, TSV, Parquet) or DataFrames in the data contract; ``config`` an
@@ -45,7 +45,7 @@ def audit(labels: Any, items: Any = None, *, task: str | None = None, config: Au
         config = load_config(config)
     config = (config or AuditConfig()).with_overrides(task=task, reference=reference, resamples=resamples,
                                                        seed=seed, level=level, method=method,
-                                                       slice_by=slice_by)
+                                                       slice_by=slice_by, judge_aggregate=judge_aggregate)
     table = load(labels, items, config)
     result = run_audit(table)
     inputs = {}
@@ -115,7 +115,10 @@ class AuditContext:
             self.values = np.zeros(0)
 
     # -- aggregation --------------------------------------------------------------------------------------
-    def side(self, mask: np.ndarray, minus: Side | None = None) -> Side:
+    def side(self, mask: np.ndarray, minus: Side | None = None, *, calibrate: bool = False) -> Side:
+        """The aggregated verdict per item of the label rows in ``mask``.  ``calibrate``: with the config's
+        ``judge_aggregate = "mean_score"``, items whose rows carry expected scores (``score``, from verdict
+        probabilities) take the verdict of their mean score (balanced position calibration); others are voted."""
         items = self.row_item[mask]
         has = np.zeros(self.n_items, dtype=bool)
         has[items] = True
@@ -123,7 +126,27 @@ class AuditContext:
             value, _ = agg.mean_values(items, self.t.labels["value"].to_numpy(float)[mask], self.n_items)
             return Side(np.full(self.n_items, agg.NONE), value, has)
         counts = agg.count_table(items, self.t.labels["code"].to_numpy(np.int64)[mask], self.n_items, self.k)
-        return self._from_counts(counts, has)
+        side = self._from_counts(counts, has)
+        if calibrate and self.cfg.judge_aggregate == "mean_score" and "score" in self.t.labels.columns:
+            self._calibrate(side, mask)
+        return side
+
+    def _calibrate(self, side: Side, mask: np.ndarray) -> None:
+        """Overwrite, in place, the verdict of items whose rows in ``mask`` carry a finite expected score."""
+        scores = self.t.labels["score"].to_numpy(float)[mask]
+        usable = np.isfinite(scores) & (self.t.labels["code"].to_numpy(np.int64)[mask] >= 0)
+        mean, n = agg.mean_values(self.row_item[mask][usable], scores[usable], self.n_items)
+        scored = n > 0
+        margin = self.cfg.judge_margin
+        if self.task == "pairwise":  # score = P(b) - P(a)
+            code = np.where(mean > margin, 2, np.where(mean < -margin, 0, 1))
+        else:  # likert: the expected rating, rounded to the nearest scale point
+            s = self.cfg.scale
+            rounded = np.clip(np.floor(np.nan_to_num(mean, nan=s.neutral) + 0.5), s.min, s.max)
+            rounded = np.where(np.abs(mean - s.neutral) <= margin, s.neutral, rounded)
+            code = (rounded - s.min).astype(np.int64)
+        side.code[scored] = code[scored]
+        side.value[scored] = self.values[side.code[scored]]
 
     def _from_counts(self, counts: np.ndarray, has: np.ndarray) -> Side:
         rule, tb = self.cfg.aggregate_rule, self.cfg.tie_break_rule
@@ -198,7 +221,7 @@ class AuditContext:
         ref_name = cfg.reference
         judge_col = labels["judge"].to_numpy()
         ref_mask = judge_col == ref_name
-        ref = self.side(ref_mask)
+        ref = self.side(ref_mask, calibrate=True)
         self.ref = ref
         ref_ok = self.usable(ref)
         no_majority = int(np.sum(ref.has & ~ref_ok))
@@ -223,7 +246,7 @@ class AuditContext:
         confusion, score_pairs = [], []
         for judge in self.t.judges:
             mask = judge_col == judge
-            side = self.side(mask)
+            side = self.side(mask, calibrate=True)
             sides[judge] = side
             usable = self.usable(side)
             lost = int(np.sum(side.has & ~usable))
@@ -277,7 +300,8 @@ class AuditContext:
             "rates": rate_names,
             "bootstrap": {"resamples": cfg.resamples, "seed": cfg.seed, "level": cfg.level, "method": cfg.method,
                           "cluster": cfg.cluster if cfg.cluster in self.t.items.columns else "item_id"},
-            "aggregation": {"rule": cfg.aggregate_rule, "tie_break": cfg.tie_break_rule},
+            "aggregation": {"rule": cfg.aggregate_rule, "tie_break": cfg.tie_break_rule,
+                            "judges": cfg.judge_aggregate, "judge_margin": cfg.judge_margin},
             "p_value_correction": cfg.correction,
             "arms": dict(cfg.arms) if cfg.arms else None,
             "slice_by": list(cfg.slice_by),

@@ -89,6 +89,9 @@ def audit(
                                                                 "others with (the report says so).")] = None,
     gate: Annotated[Path | None, typer.Option("--gate", help="A gates file (TOML): exit 1 when a rule fails.")] = None,
     junit: Annotated[Path | None, typer.Option("--junit", help="With --gate: write a JUnit XML file.")] = None,
+    judge_aggregate: Annotated[str | None, typer.Option(help="How a judge's verdicts on one item (both orders, "
+                                                             "samples) combine: vote | mean_score (the mean of "
+                                                             "their probability-expected scores).")] = None,
 ) -> None:
     """Audit every judge against the reference and write audit.json and the reports."""
     import auditor
@@ -100,7 +103,7 @@ def audit(
     labels, items, config = _resolve_inputs(labels, items, config)
     slice_by = tuple(c.strip() for c in by.split(",") if c.strip()) if by else None
     options = dict(task=task, config=config, reference=reference, resamples=bootstrap, seed=seed, level=level,
-                   slice_by=slice_by)
+                   slice_by=slice_by, judge_aggregate=judge_aggregate)
     if stage or problematic or reference_fallback:
         from auditor.personalization import audit_stage
 
@@ -143,13 +146,15 @@ def demo(
     """Simulate the built-in example study and audit it: the whole tool in one command.
 
     The main audit is stage 3 (generic vs personalized responses) in OUT; the simulated stage-1 (attribute
-    extraction) and stage-2 (relevance matching) studies are audited into OUT/extraction and OUT/relevance.
+    extraction) and stage-2 (relevance matching) studies are audited into OUT/extraction and OUT/relevance, and the
+    persona / profile-view probes of one stage-3 judge into OUT/probes.
     """
     import auditor
     from auditor.personalization import audit_stage
     from auditor.simulate import (
         DEMO_SEED,
         simulate_extraction_study,
+        simulate_probe_study,
         simulate_relevance_study,
         simulate_study,
     )
@@ -163,8 +168,10 @@ def demo(
     result = auditor.audit(labels, items=items, config=config, resamples=bootstrap)
     _write_outputs(result, out, formats, quiet)
     # the two earlier stages of the personalization pipeline, each its own simulated study and audit
-    for stage, make in (("extraction", simulate_extraction_study), ("relevance", simulate_relevance_study)):
-        stage_dir = out / stage
+    for folder, stage, make in (("extraction", "extraction", simulate_extraction_study),
+                                ("relevance", "relevance", simulate_relevance_study),
+                                ("probes", "generation", simulate_probe_study)):
+        stage_dir = out / folder
         stage_study = make(seed=study_seed)
         stage_study.write(stage_dir / "study")
         labels, items, config = _resolve_inputs(stage_dir / "study", None, None)
@@ -173,7 +180,7 @@ def demo(
 
         written = reports.write_reports(stage_result.to_dict(), stage_dir, formats)
         if not quiet:
-            typer.echo(f"\nstage {stage}: {stage_study.config()['title']}")
+            typer.echo(f"\n{folder}: {stage_study.config()['title']}")
             for line in reports.headline(stage_result.to_dict()):
                 typer.echo(f"  {line}")
             for path in written:

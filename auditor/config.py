@@ -16,6 +16,7 @@ from auditor.schema import DEFAULT_REFERENCE, PAIRWISE_LABELS, TASK_KINDS
 
 AGGREGATES = ("majority", "median", "mean")
 TIE_BREAKS = ("tie", "exclude", "neutral", "lower", "upper")
+JUDGE_AGGREGATES = ("vote", "mean_score")
 STAGES = ("extraction", "relevance", "generation")
 DEFAULT_AGGREGATE = {"pairwise": "majority", "binary": "majority", "categorical": "majority",
                      "likert": "median", "score": "mean"}
@@ -42,6 +43,11 @@ class AuditConfig:
     categories: tuple[str, ...] | None = None
     aggregate: str | None = None  # reference / judge aggregation; default by task
     tie_break: str | None = None  # how an aggregate without a winner is resolved; default by task
+    # how a judge's several verdicts on one item (both orders, samples) combine: ``vote`` (the rule above) or
+    # ``mean_score``, balanced position calibration: the mean of the judges' expected scores (log-probability
+    # verdicts), a tie within ``judge_margin`` of the neutral point (pairwise, likert)
+    judge_aggregate: str = "vote"
+    judge_margin: float = 0.0
     score_neutral: float | None = None  # score tasks: outcome rates need a neutral point (e.g. 0 for r_b - r_a)
     score_tie_margin: float = 0.0
     resamples: int = 2000
@@ -116,6 +122,10 @@ class AuditConfig:
             else:
                 text = (f"Continuous scores combined by their mean; b counts as better above "
                         f"{self.score_neutral} + {self.score_tie_margin}, 'no better' at or below it.")
+        if self.judge_aggregate == "mean_score":
+            text += (" A judge's verdicts on one item (both presentation orders, samples) are combined by the mean of "
+                     "their expected scores from the verdict probabilities (balanced position calibration), a tie "
+                     f"within {self.judge_margin:g} of the neutral point; verdicts without probabilities are voted.")
         if self.unusable:
             text += " Verdicts declared unusable (" + ", ".join(repr(u) for u in self.unusable) + ") are excluded."
         return text
@@ -135,6 +145,15 @@ class AuditConfig:
         if self.aggregate is not None and self.aggregate not in AGGREGATES:
             raise ConfigError(f"unknown aggregate {self.aggregate!r}; expected one of {', '.join(AGGREGATES)}",
                               file=where, column="aggregate")
+        if self.judge_aggregate not in JUDGE_AGGREGATES:
+            raise ConfigError(f"unknown judge aggregation {self.judge_aggregate!r}; expected one of "
+                              f"{', '.join(JUDGE_AGGREGATES)}", file=where, column="aggregate.judges")
+        if self.judge_aggregate == "mean_score" and self.task not in (None, "pairwise", "likert"):
+            raise ConfigError(f"judges = 'mean_score' applies to pairwise and likert tasks, not {self.task!r}",
+                              file=where, column="aggregate.judges")
+        if not (self.judge_margin >= 0):
+            raise ConfigError(f"judge_margin must be a non-negative number, got {self.judge_margin}", file=where,
+                              column="aggregate.judge_margin")
         if self.tie_break is not None and self.tie_break not in TIE_BREAKS:
             raise ConfigError(f"unknown tie_break {self.tie_break!r}; expected one of {', '.join(TIE_BREAKS)}",
                               file=where, column="tie_break")
@@ -243,7 +262,11 @@ def config_from_mapping(data: dict[str, Any], where: str | None = None) -> Audit
         kwargs["unusable"] = _strings(labels["unusable"], where, "labels.unusable")
     if "categories" in labels:
         kwargs["categories"] = _strings(labels["categories"], where, "labels.categories")
-    agg = section("aggregate", {"rule", "tie_break"})
+    agg = section("aggregate", {"rule", "tie_break", "judges", "judge_margin"})
+    if "judges" in agg:
+        kwargs["judge_aggregate"] = str(agg["judges"])
+    if "judge_margin" in agg:
+        kwargs["judge_margin"] = _as(float, agg["judge_margin"], where, "aggregate.judge_margin", "a number")
     if "rule" in agg:
         kwargs["aggregate"] = str(agg["rule"])
     if "tie_break" in agg:

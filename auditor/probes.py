@@ -373,7 +373,7 @@ def _verdict_pairs(ctx: AuditContext, own_mask: np.ndarray, other_mask: np.ndarr
         shared = sorted(set(order[own_mask]) & set(order[other_mask]) - {""})
         if shared:
             return [(ctx.side(own_mask & (order == o)), ctx.side(other_mask & (order == o)), True) for o in shared]
-    return [(ctx.side(own_mask), ctx.side(other_mask), False)]
+    return [(ctx.side(own_mask, calibrate=True), ctx.side(other_mask, calibrate=True), False)]
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -486,6 +486,8 @@ def register(app: Any) -> None:
         max_response_chars: Annotated[int | None, typer.Option(help="Cut each response to this many characters.")] = None,
         bootstrap: Annotated[int | None, typer.Option(help="Bootstrap resamples.")] = None,
         seed: Annotated[int, typer.Option(help="Seed of the profile swap.")] = 0,
+        judge_aggregate: Annotated[str, typer.Option(help="Verdicts of both orders combine by: mean_score (the mean "
+                                                          "of their probability-expected scores) or vote.")] = "mean_score",
         out: Annotated[Path, typer.Option(help="Output folder (labels.jsonl, audit.json, reports).")] = Path("probe-out"),
         quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
     ) -> None:
@@ -513,7 +515,7 @@ def register(app: Any) -> None:
         judged.to_json(out / "labels.jsonl", orient="records", lines=True, force_ascii=False)
         all_labels = judged if labels is None else pd.concat([read_table(labels), judged], ignore_index=True)
         result = audit_stage(all_labels, frame, stage=stage, task=task, resamples=bootstrap,
-                             reference_fallback=judge_name)
+                             reference_fallback=judge_name, judge_aggregate=judge_aggregate)
         written = reports.write_reports(result.to_dict(), out, ["json", "md", "html"])
         if not quiet:
             for path in [out / "labels.jsonl", *written]:

@@ -62,6 +62,8 @@ __all__ = [
     "SimulationParameters",
     "JudgeParameters",
     "simulate_study",
+    "simulate_probe_study",
+    "PROBE_VARIANTS",
     "truth",
     "CUTS",
     "HUMAN_RATERS",
@@ -187,13 +189,15 @@ def _draw(
 
     for judge in params.judges:
         rho = np.clip(judge.rho + params.source_rho_shift * 2 * sign, -1, 1)
+        w = noise()
         latent = (
             params.mu
             + judge.shift
             + judge.mention_shift * mention
-            + judge.scale * (rho * standardised + np.sqrt(1 - rho**2) * noise())
+            + judge.scale * (rho * standardised + np.sqrt(1 - rho**2) * w)
         )
         out[judge.name] = _cut(latent, params.cuts)
+        out[f"{judge.name}:noise"] = w  # the judge's own noise, for the probe variants of the same judge
     rho = params.rm_rho
     score = params.rm_offset + params.rm_scale * (rho * standardised + np.sqrt(1 - rho**2) * noise())
     out["rm_score"] = score
@@ -303,10 +307,7 @@ def simulate_study(
     (550, ['claude-3.5', 'gpt-4o'])
     """
     params = params or DEFAULT_PARAMETERS
-    rng = np.random.default_rng(seed)
-    user_of_item = _users_of_items(rng, n_users, n_items, params.user_alpha)
-    synthetic = rng.permutation(np.arange(n_items) < n_items // 2)
-    draw = _draw(rng, user_of_item, n_users, synthetic, params)
+    rng, user_of_item, synthetic, draw = _stage3_draw(seed, n_users, n_items, params)
     profiles = _profiles(rng, n_users)
     topic_index = rng.integers(0, len(_TOPICS), n_items)
 
@@ -399,6 +400,114 @@ def simulate_study(
         description=description,
         truth=truth(params) if with_truth else None,
     )
+
+
+def _stage3_draw(
+    seed: int, n_users: int, n_items: int, params: SimulationParameters
+) -> tuple[np.random.Generator, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """The first draws of :func:`simulate_study` (users, sources, every rating), shared with the probe study."""
+    rng = np.random.default_rng(seed)
+    user_of_item = _users_of_items(rng, n_users, n_items, params.user_alpha)
+    synthetic = rng.permutation(np.arange(n_items) < n_items // 2)
+    return rng, user_of_item, synthetic, _draw(rng, user_of_item, n_users, synthetic, params)
+
+
+@dataclass(frozen=True)
+class ProbeVariant:
+    """How one re-judging of the probe study's judge differs from its run with the users' own full profile.
+
+    ``rho``: the variant's correlation to the item gain (what the profile view lets the judge see); ``keep``: the
+    correlation of its noise with the base run's noise (the same judge, another prompt); ``profile_tokens``: the
+    profile's mean prompt tokens in this view."""
+
+    judge: str  # the suffix of the judge name, e.g. "profile_view=outputs@start"
+    rho: float
+    keep: float
+    profile_tokens: float
+    same_as: str | None = None  # the run this one is (persona=removed is the "none" view)
+
+
+PROBE_JUDGE = "gpt-4o"
+"""The simulated judge re-judged under other profile views and personas (a judge of :class:`SimulationParameters`)."""
+PROBE_BASE_TOKENS = 430.0
+"""Simulated prompt tokens of a judgment without the profile (instructions, request, both responses)."""
+PROBE_FULL_PROFILE_TOKENS = 260.0
+PROBE_VARIANTS: tuple[ProbeVariant, ...] = (
+    ProbeVariant("profile_view=full@start", rho=0.438, keep=1.0, profile_tokens=PROBE_FULL_PROFILE_TOKENS),
+    ProbeVariant("profile_view=full@end", rho=0.36, keep=0.85, profile_tokens=PROBE_FULL_PROFILE_TOKENS),
+    ProbeVariant("profile_view=outputs@start", rho=0.52, keep=0.85, profile_tokens=150.0),
+    ProbeVariant("profile_view=inputs@start", rho=0.27, keep=0.85, profile_tokens=110.0),
+    ProbeVariant("profile_view=none@start", rho=0.12, keep=0.75, profile_tokens=0.0),
+    ProbeVariant("persona=removed", rho=0.12, keep=0.75, profile_tokens=0.0, same_as="profile_view=none@start"),
+    ProbeVariant("persona=swapped", rho=0.06, keep=0.7, profile_tokens=PROBE_FULL_PROFILE_TOKENS),
+)
+"""Illustrative, not published values: the ordering follows the LaMP profile-role study (the user's past outputs
+carry the signal, a profile near the start of the context weighs more); the judge with no profile or another
+user's profile barely tracks what this user gains.  ``persona=removed`` is the ``none`` view, as
+:func:`auditor.probes.run_variants` makes it."""
+
+
+def simulate_probe_study(
+    seed: int = 0,
+    n_users: int = 50,
+    n_items: int = 550,
+    params: SimulationParameters | None = None,
+) -> Study:
+    """The stage-3 study of :func:`simulate_study` with its judge :data:`PROBE_JUDGE` re-judged under the profile
+    views and persona variants of :data:`PROBE_VARIANTS` (SIMULATED DATA).
+
+    Items and human ratings are those of ``simulate_study(seed)``; the labels hold the humans, the judge with the
+    users' own full profile (name ``gpt-4o``, the same verdicts as in the main study) and one judge per variant,
+    named as :func:`auditor.probes.run_variants` names them (``gpt-4o|profile_view=outputs@start``,
+    ``gpt-4o|persona=swapped``, ...), each row with simulated ``prompt_tokens`` (the token cost of its view).
+    Auditing it with ``stage = "generation"`` gives the persona flip rates and a ``profile_view=...`` slice of every
+    metric of the judge.
+
+    Examples
+    --------
+    >>> study = simulate_probe_study(seed=1)
+    >>> sorted(j for j in study.judges if j.startswith("gpt-4o|persona"))
+    ['gpt-4o|persona=removed', 'gpt-4o|persona=swapped']
+    """
+    params = params or DEFAULT_PARAMETERS
+    base_study = simulate_study(seed=seed, n_users=n_users, n_items=n_items, params=params, with_truth=False)
+    _, user_of_item, synthetic, draw = _stage3_draw(seed, n_users, n_items, params)
+    judge = next(j for j in params.judges if j.name == PROBE_JUDGE)
+    item_ids = base_study.items["item_id"].to_numpy(dtype=object)
+    standardised = (draw["gain"] - params.mean_gain) / params.sd_gain
+    sign = np.where(synthetic, 0.5, -0.5)
+    base_noise = draw[f"{PROBE_JUDGE}:noise"]
+    rng = np.random.default_rng([seed, 13])
+    profile_words = base_study.items["profile"].str.split().str.len().to_numpy(float)
+    profile_scale = profile_words / profile_words.mean()  # longer profiles cost more tokens
+    human = base_study.labels[base_study.labels["judge"] == "human"]
+    frames = [human, base_study.labels[base_study.labels["judge"] == PROBE_JUDGE].assign(
+        prompt_tokens=np.round(PROBE_BASE_TOKENS + PROBE_FULL_PROFILE_TOKENS * profile_scale).astype(int),
+        variant="own profile")]
+    made: dict[str, pd.DataFrame] = {}
+    for variant in PROBE_VARIANTS:
+        if variant.same_as is not None:
+            frames.append(made[variant.same_as].assign(judge=f"{PROBE_JUDGE}|{variant.judge}", variant=variant.judge))
+            continue
+        rho = np.clip(variant.rho + params.source_rho_shift * 2 * sign, -1, 1)
+        noise = variant.keep * base_noise + np.sqrt(1 - variant.keep**2) * rng.normal(size=n_items)
+        latent = (params.mu + judge.shift + judge.mention_shift * draw["mention"]
+                  + judge.scale * (rho * standardised + np.sqrt(1 - rho**2) * noise))
+        block = labels_frame(_label_block(item_ids, f"{PROBE_JUDGE}|{variant.judge}", "0", _cut(latent, params.cuts)))
+        tokens = PROBE_BASE_TOKENS + variant.profile_tokens * profile_scale + rng.normal(0, 5, n_items)
+        made[variant.judge] = block.assign(prompt_tokens=np.round(tokens).astype(int), variant=variant.judge)
+        frames.append(made[variant.judge])
+    labels = pd.concat(frames, ignore_index=True)
+    description = (
+        "Simulated persona and profile-view probes (SIMULATED DATA, not real judgments)\n"
+        f"The simulated study of seed {seed} ({n_users} users, {n_items} conversations, 3 simulated human raters), "
+        f"with its judge {PROBE_JUDGE} re-judged under other profile views (full / outputs / inputs / none, at the "
+        "start or the end of the prompt) and persona variants (profile removed, another user's profile swapped in). "
+        "The variants' strengths are illustrative, not published values: their ordering follows the LaMP "
+        "profile-role study (past outputs carry the personalization signal, profiles near the start weigh more). "
+        "Prompt tokens are simulated. Run `auditor probe` against a real endpoint to measure a real judge."
+    )
+    return replace(base_study, name="simulated-probes", labels=labels, description=description, truth=None)
 
 
 def _label_block(
