@@ -23,6 +23,29 @@ from reports._view import (
 MAX_JUDGE_SENTENCES = 8
 
 
+def _headline_judges(v: AuditView) -> list[str]:
+    """The judges that get their own headline sentence: variant judges (``base|key=value``) are left out when
+    their base judge is in the audit (the probe sentences and the "Persona and profile views" section cover them)."""
+    from reports.sections import grouped_variants
+
+    grouped = {j for variants in grouped_variants(v).values() for j in variants}
+    return [j for j in v.judges if j not in grouped]
+
+
+def _variants_pointer(v: AuditView) -> list[str]:
+    from reports.sections import grouped_variants
+
+    groups = grouped_variants(v)
+    if not groups:
+        return []
+    count = sum(len(variants) for variants in groups.values())
+    bases = ", ".join(groups)
+    return [
+        f"{count} variant judge{'s' if count != 1 else ''} of {bases} (profile views, personas) "
+        f"{'are' if count != 1 else 'is'} left out above; see Persona and profile views."
+    ]
+
+
 def _rate(row: Mapping[str, Any] | None) -> str:
     return fmt_estimate(row, kind="rate", signed=False)
 
@@ -63,7 +86,7 @@ def _positive_rate_sentences(v: AuditView) -> list[str]:
         n = as_int(own.get("n"))
         n_text = f" (n = {n:,})" if n is not None else ""
         sentences.append(f"{v.reference_words} labelled {_rate(own)} of items 1 (positive){n_text}.")
-    for judge in v.judges[:MAX_JUDGE_SENTENCES]:
+    for judge in _headline_judges(v)[:MAX_JUDGE_SENTENCES]:
         row, gap = v.metric("win_rate", judge), v.metric("win_rate_gap", judge)
         if row is None or as_float(row.get("value")) is None:
             continue
@@ -74,8 +97,11 @@ def _positive_rate_sentences(v: AuditView) -> list[str]:
             points = fmt_number(abs(value), "rate_gap").replace(" pts", " points")
             word = "more" if value > 0 else "fewer"
             p = p_text(gap)
-            text += (f": {points} {word} than {v.reference_plural} on the same items "
-                     f"{fmt_interval(lo, hi, 'rate_gap')}".rstrip() + (f" ({p})" if p else ""))
+            text += (
+                f": {points} {word} than {v.reference_plural} on the same items "
+                f"{fmt_interval(lo, hi, 'rate_gap')}".rstrip()
+                + (f" ({p})" if p else "")
+            )
         sentences.append(text + ".")
     return sentences
 
@@ -95,7 +121,7 @@ def _no_better_sentences(v: AuditView) -> list[str]:
         sentences.append(f"{subject} in {_rate(own)} of cases{n_text}.")
     judges = [
         j
-        for j in v.judges
+        for j in _headline_judges(v)
         if as_float((v.metric("no_better_rate", j) or {}).get("value")) is not None
         or v.metric("no_better_rate_gap", j) is not None
     ]
@@ -138,7 +164,7 @@ def _agreement_sentence(v: AuditView) -> list[str]:
     ceiling = v.own(name)
     scored = [
         (judge, row)
-        for judge in v.judges
+        for judge in _headline_judges(v)
         if (row := v.metric(name, judge)) is not None and as_float(row.get("value")) is not None
     ]
     if len(scored) > MAX_JUDGE_SENTENCES:  # highest three and the lowest, the rest in the table
@@ -186,10 +212,16 @@ def headline(audit: Mapping[str, Any]) -> list[str]:
     """
     audit = as_audit_dict(audit)
     v = view(audit)
+    from reports.sections import persona_sentences, view_sentences
+
     sentences = _no_better_sentences(v)
     sentences += _agreement_sentence(v)
     if not sentences:
         sentences += _fallback_agreement(v)
+    probe = persona_sentences(v) + view_sentences(v)
+    if probe or sentences:
+        sentences += probe
+        sentences += _variants_pointer(v)
     excluded = sum(as_int(row.get("count")) or 0 for row in v.exclusions)
     if excluded:
         judges = sorted({str(row.get("judge", "")) for row in v.exclusions})

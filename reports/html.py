@@ -34,6 +34,7 @@ from reports._view import (
     view,
 )
 from reports.headline import headline
+from reports.sections import extension_sections, report_slices
 from reports.tables import exclusions_table, full_agreement_table, method_lines, metric_tables, warnings_table
 
 MAX_CASES = 500
@@ -332,13 +333,14 @@ def render_html(audit: Mapping[str, Any]) -> str:
     v = view(audit)
     script = _asset("report.js")
     css = _asset("report.css")
-    slices = [(s, metric_tables(v, s)) for s in v.slices]
+    slices = [(s, metric_tables(v, s)) for s in report_slices(v)]
     context = {
         "v": v,
         "title": v.title or "Judge audit",
         "headline": [s for s in headline(audit) if not s.startswith("SIMULATED DATA")],
         "tables": metric_tables(v),
         "full_agreement": full_agreement_table(v),
+        "sections": extension_sections(v),
         "slices": slices,
         "exclusions": exclusions_table(v),
         "warnings": warnings_table(v),

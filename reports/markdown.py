@@ -12,6 +12,7 @@ from typing import Any
 
 from reports._view import KEY_DISAGREEMENT, AuditView, as_audit_dict, as_int, policy_text, view
 from reports.headline import headline
+from reports.sections import Section, extension_sections, report_slices
 from reports.tables import (
     Table,
     exclusions_table,
@@ -57,7 +58,7 @@ def md_table(table: Table) -> str:
         cells = [md_escape(c) for c in row[: table.text_columns]] + [
             _cell(c) for c in row[table.text_columns :]
         ]
-        if role in ("ceiling", "reference") and cells:
+        if role in ("ceiling", "reference", "best") and cells:
             cells[0] = f"**{cells[0]}**"
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -73,6 +74,15 @@ def _tables(v: AuditView, slice_: str | None, level: int) -> list[str]:
         note = f"\n\n<sub>{md_escape(table.note)}</sub>" if table.note and slice_ is None else ""
         parts.append(_section(md_escape(table.title), md_table(table) + note, level))
     return parts
+
+
+def _extension_section(section: Section) -> str:
+    """A dedicated section: its plain-words lines, then its tables (each under a level-3 heading with its note)."""
+    body = [md_escape(line) for line in section.lines]
+    for table in section.tables:
+        note = f"\n\n<sub>{md_escape(table.note)}</sub>" if table.note else ""
+        body.append(f"### {md_escape(table.title)}\n\n{md_table(table)}{note}")
+    return _section(md_escape(section.title), "\n\n".join(body))
 
 
 MARKDOWN_EXAMPLE_CASES = 5
@@ -131,6 +141,8 @@ def _render(v: AuditView, audit: Mapping[str, Any], full: bool) -> str:
             f"<details><summary>{md_escape(all_agreement.title)}</summary>\n\n"
             f"{md_table(all_agreement)}\n\n</details>\n"
         )
+    for section in extension_sections(v):
+        parts.append(_extension_section(section))
     excl = exclusions_table(v)
     if excl:
         parts.append(_section("Exclusions", md_table(excl) + f"\n\n<sub>{md_escape(excl.note)}</sub>"))
@@ -140,10 +152,11 @@ def _render(v: AuditView, audit: Mapping[str, Any], full: bool) -> str:
     if warns:
         parts.append(_section("Warnings", md_table(warns)))
     parts.append(_section("Tie / no-better policy", md_escape(policy_text(v))))
-    if v.slices:
+    slices = report_slices(v)
+    if slices:
         if full:
             sliced = []
-            for slice_ in v.slices:
+            for slice_ in slices:
                 sliced.append(f"### Slice: {md_escape(slice_)}\n")
                 sliced.extend(_tables(v, slice_, 4))
             parts.append("## By slice\n\n" + "\n".join(sliced))

@@ -159,8 +159,12 @@ def gap_table(v: AuditView, slice_: str | None = None, ascii_only: bool = False)
     return table
 
 
-def other_metrics_table(v: AuditView, slice_: str | None = None) -> Table:
-    """Metrics this renderer has no dedicated column for, in long form."""
+def other_metrics_table(
+    v: AuditView, slice_: str | None = None, skip: set[tuple[str, str, str]] | None = None
+) -> Table:
+    """Metrics this renderer has no dedicated column for, in long form; ``skip`` holds the rows (metric, judge,
+    reference) that a dedicated section already shows (:func:`reports.sections.rendered_keys`)."""
+    skip = skip or set()
     table = Table(
         key="other",
         title="Other metrics",
@@ -170,6 +174,8 @@ def other_metrics_table(v: AuditView, slice_: str | None = None) -> Table:
     )
     for name in v.unknown_metrics(slice_):
         for row in v.rows_for(name, slice_):
+            if slice_ is None and (name, str(row.get("judge", "")), str(row.get("reference", ""))) in skip:
+                continue
             table.rows.append(
                 [
                     name,
@@ -228,11 +234,13 @@ def full_agreement_table(v: AuditView, slice_: str | None = None, ascii_only: bo
 
 def metric_tables(v: AuditView, slice_: str | None = None, ascii_only: bool = False) -> list[Table]:
     """The per-judge tables for one slice (``None`` = all items), leaving out empty ones."""
+    from reports.sections import rendered_keys  # sections builds on this module's Table
+
     tables = [
         agreement_table(v, slice_, ascii_only, compact=True),
         outcome_table(v, slice_, ascii_only),
         gap_table(v, slice_, ascii_only),
-        other_metrics_table(v, slice_),
+        other_metrics_table(v, slice_, rendered_keys(v) if slice_ is None else None),
     ]
     return [t for t in tables if t]
 

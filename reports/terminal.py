@@ -17,9 +17,11 @@ from rich.text import Text
 
 from reports._view import PRIMARY_CORRELATION, as_audit_dict, policy_text, view
 from reports.headline import headline
+from reports.sections import extension_sections, report_slices
 from reports.tables import Table, agreement_table, exclusions_table, gap_table, outcome_table, warnings_table
 
-ROLE_STYLES = {"ceiling": "bold yellow", "reference": "bold", "judge": ""}
+ROLE_STYLES = {"ceiling": "bold yellow", "reference": "bold", "judge": "", "best": "bold green"}
+TERMINAL_SECTIONS = ("probes-persona", "probes-position")  # the rest is in report.md / report.html
 
 
 def _stacked(cell: str) -> str:
@@ -96,6 +98,15 @@ def render_terminal(audit: Mapping[str, Any], console: Console | None = None) ->
             table = _keep_columns(table, TERMINAL_METRICS[table.key])
         if table:
             console.print(_rich_table(table, narrow))
+    sections = extension_sections(v, ascii_only=True)
+    for section in sections:
+        if section.key not in TERMINAL_SECTIONS:
+            continue
+        console.print(Text(section.title, style="bold underline"))
+        for line in section.lines:
+            console.print(Text(line, style="dim"))
+        for table in section.tables:
+            console.print(_rich_table(table, narrow))
     for table in (exclusions_table(v), warnings_table(v)):
         if table:
             console.print(_rich_table(table))
@@ -103,7 +114,11 @@ def render_terminal(audit: Mapping[str, Any], console: Console | None = None) ->
     notes = []
     if narrow:
         notes.append("every rate and gap")
-    if v.slices:
-        notes.append(f"sliced metrics ({', '.join(v.slices)})")
+    others = [s.title for s in sections if s.key not in TERMINAL_SECTIONS]
+    if others:
+        notes.append(", ".join(others).replace(" (PPI++)", ""))
+    slices = report_slices(v)
+    if slices:
+        notes.append(f"sliced metrics ({', '.join(slices)})")
     if notes:
         console.print(Text(f"More in report.md / report.html: {'; '.join(notes)}.", style="dim"))
