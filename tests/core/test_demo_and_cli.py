@@ -47,6 +47,27 @@ def test_demo_human_no_better_rate_and_every_judge_gap(demo_out):
     assert "SIMULATED" in (out / "report.md").read_text().upper()
 
 
+def test_demo_probes_persona_and_profile_views(demo_out):
+    out, proc = demo_out
+    doc = json.loads((out / "probes" / "audit.json").read_text())
+    assert doc["simulated"] is True and "probes" in proc.stdout
+    rows = [m for m in doc["metrics"] if m["judge"] == "gpt-4o"]
+    flips = {m["slice"]: m for m in rows if m["metric"] == "persona_flip_rate"}
+    assert set(flips) == {"persona=removed", "persona=swapped"}
+    for row in flips.values():
+        assert 0 < row["ci_low"] <= row["value"] <= row["ci_high"] < 1
+    views = {m["slice"]: m for m in rows if m["metric"] == "cohen_kappa_quadratic" and m["slice"]
+             and m["slice"].startswith("profile_view=")}
+    assert set(views) == {f"profile_view={v}" for v in ("full@start", "full@end", "outputs@start", "inputs@start",
+                                                          "none@start")}
+    # the simulated judge agrees with humans best when it sees the user's past outputs, worst without a profile
+    assert max(views, key=lambda s: views[s]["value"]) == "profile_view=outputs@start"
+    assert min(views, key=lambda s: views[s]["value"]) == "profile_view=none@start"
+    tokens = {m["slice"]: m["value"] for m in rows if m["metric"] == "mean_prompt_tokens"}
+    assert tokens["profile_view=none@start"] < tokens["profile_view=outputs@start"] < tokens["profile_view=full@start"]
+    assert (out / "probes" / "report.html").exists()
+
+
 def test_report_rerenders_without_recomputing(demo_out, tmp_path, cli):
     out, _ = demo_out
     proc = cli("report", str(out / "audit.json"), "--format", "md", "--out", str(tmp_path), "--quiet")
