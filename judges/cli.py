@@ -1,16 +1,18 @@
-"""The ``auditor judge`` command.
+"""The ``auditor judge`` and ``auditor injection`` commands.
 
 The project's command line calls :func:`register` once with its typer app::
 
     from judges.cli import register
     register(app)   # adds `auditor judge ITEMS --judge openai:MODEL ... --out LABELS`
+                    # and `auditor injection [ITEMS] --model MODEL ... --out DIR` (judges.injection)
 
 ``--judge openai:MODEL`` judges through an OpenAI-compatible endpoint (:mod:`judges.llm`); ``--judge rm:PATH_OR_ID``
 scores with a local reward model (:mod:`judges.reward_model`, imported only then).  Errors in the input or the
 options raise :class:`auditor.errors.AuditorError`, which the top-level ``main()`` turns into one line and exit 2.
 The labels file is written atomically; the API key is read from the environment and never printed.
 
-Run on its own (for subprocess tests): ``python -m judges.cli judge ITEMS --judge ... --out LABELS``.
+Run on its own (for subprocess tests): ``python -m judges.cli judge ITEMS --judge ... --out LABELS``, or
+``python -m judges.cli injection ITEMS --model M --base-url URL --out DIR``.
 """
 
 from __future__ import annotations
@@ -210,8 +212,190 @@ def run_judge(
     return f"wrote {out}: " + _summary(labels, llm_judge.stats if batch_import is None else None)
 
 
+INJECTION_FILES = {
+    "clean": "clean.jsonl",
+    "injected": "injected.jsonl",
+    "summary_csv": "summary.csv",
+    "summary_json": "summary.json",
+    "summary_md": "summary.md",
+}
+
+
+def _probe_items(items_path: Path | None, n_generic: int) -> Any:
+    """The items to plant payloads in: the file's (checked row by row), else the built-in generic items."""
+    import pandas as pd
+
+    from auditor.errors import InputError
+    from auditor.io import ROW, read_items
+    from judges.injection import generic_items
+
+    if items_path is None:
+        if n_generic < 1:
+            raise ConfigError("--generic must be at least 1", column="--generic")
+        return generic_items(n_generic)
+    items = read_items(items_path)
+    for column in ("response_a", "response_b"):
+        if column not in items.columns:
+            raise InputError(
+                f"the injection probe needs pairs: no column {column!r} (a is one response, b the other)",
+                file=str(items_path),
+                column=column,
+            )
+        for position, value in enumerate(items[column].tolist()):
+            if value is None or (isinstance(value, float) and pd.isna(value)) or isinstance(value, str):
+                continue  # a missing response is excluded by the judge and counted
+            row = int(items[ROW].iloc[position]) if ROW in items.columns else position + 1
+            raise InputError(
+                f"expected a text response, got {type(value).__name__} {str(value)[:40]!r}",
+                file=str(items_path),
+                row=row,
+                column=column,
+            )
+    return items
+
+
+def run_injection(
+    items_path: Path | None,
+    *,
+    model: str,
+    out: Path,
+    base_url: str | None = None,
+    api_key_env: str = "OPENAI_API_KEY",
+    name: str | None = None,
+    task: str = "pairwise",
+    target: str = "dispreferred",
+    payloads: str | None = None,
+    n_generic: int = 40,
+    template: str | None = None,
+    profile_view: str = "full",
+    profile_at: str = "start",
+    verdict: str = "logprobs",
+    json_format: str = "json_schema",
+    min_verdict_mass: float = 0.2,
+    max_tokens: int | None = None,
+    concurrency: int = 8,
+    timeout: float = 120.0,
+    max_retries: int = 5,
+    cache: Path | None = None,
+    no_cache: bool = False,
+    max_response_chars: int | None = None,
+    bootstrap: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+    progress: bool = True,
+) -> str:
+    """What ``auditor injection`` does: run :func:`judges.injection.run_injection_probe` and write its results.
+
+    Writes into ``out``: ``clean.jsonl`` and ``injected.jsonl`` (labels, the injected ones with the probe
+    columns), ``summary.csv``, ``summary.json`` and ``summary.md``; each atomically, and only after the probe ran
+    (a bad option or input stops before any request, and nothing is written).  Returns the one-line summary.
+    """
+    from auditor.io import write_table, write_text
+    from judges.injection import (
+        PAYLOAD_KINDS,
+        PROBE_SET,
+        PROBE_TASKS,
+        TARGETS,
+        run_injection_probe,
+        summary_markdown,
+        summary_records,
+    )
+    from judges.llm import LLMJudge, LLMJudgeConfig
+
+    if task not in PROBE_TASKS:
+        raise ConfigError(
+            f"the injection probe supports {' and '.join(PROBE_TASKS)} tasks, not {task!r}", column="--task"
+        )
+    if target not in TARGETS:
+        raise ConfigError(f"--target must be one of {', '.join(TARGETS)}, not {target!r}", column="--target")
+    kinds = [k.strip() for k in payloads.split(",") if k.strip()] if payloads else list(PAYLOAD_KINDS)
+    unknown = [k for k in kinds if k not in PAYLOAD_KINDS]
+    if unknown or not kinds:
+        raise ConfigError(
+            f"unknown payload kind {', '.join(map(repr, unknown)) or '(none given)'}; expected some of "
+            f"{', '.join(PAYLOAD_KINDS)}",
+            column="--payloads",
+        )
+    if bootstrap < 0:
+        raise ConfigError("--bootstrap must be 0 or more", column="--bootstrap")
+    if not 0 < level < 1:
+        raise ConfigError("--level must be between 0 and 1, e.g. 0.95", column="--level")
+    if out.exists() and not out.is_dir():
+        raise ConfigError("exists and is not a folder", file=str(out))
+    items = _probe_items(items_path, n_generic)
+    config = LLMJudgeConfig(
+        model=model,
+        base_url=base_url,
+        api_key_env=api_key_env,
+        name=name,
+        verdict_mode=verdict,
+        json_format=json_format,
+        min_verdict_mass=min_verdict_mass,
+        max_tokens=max_tokens,
+        concurrency=concurrency,
+        timeout=timeout,
+        max_retries=max_retries,
+        progress=progress and sys.stderr.isatty(),
+    )
+    cache_path: str | Path = ":memory:" if no_cache else (cache or default_cache_path())
+    judge = LLMJudge(
+        config,
+        template=template,
+        profile_view=profile_view,
+        profile_at=profile_at,
+        orders=("ab",),
+        cache=cache_path,
+        max_response_chars=max_response_chars,
+    )
+    try:
+        clean, injected, summary = run_injection_probe(
+            judge,
+            items,
+            task,
+            target=target,  # type: ignore[arg-type]
+            payload_kinds=kinds,
+            seed=seed,
+            resamples=bootstrap,
+            level=level,
+        )
+    finally:
+        judge.close()
+    n_items = len(items)
+    document = {
+        "probe_set": PROBE_SET,
+        "judge": config.judge_name,
+        "model": model,
+        "task": task,
+        "target": target,
+        "payload_kinds": kinds,
+        "n_items": n_items,
+        "items": str(items_path) if items_path is not None else f"generic_items({n_generic})",
+        "bootstrap": {"resamples": bootstrap, "seed": seed, "level": level},
+        "files": {key: name for key, name in INJECTION_FILES.items() if key != "summary_json"},
+        "summary": summary_records(summary),
+    }
+    markdown = summary_markdown(summary, task=task, target=target, n_items=n_items, level=level)
+    text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    out.mkdir(parents=True, exist_ok=True)
+    write_table(clean, out / INJECTION_FILES["clean"])
+    write_table(injected, out / INJECTION_FILES["injected"])
+    write_table(summary, out / INJECTION_FILES["summary_csv"])
+    write_text(out / INJECTION_FILES["summary_json"], text)
+    write_text(out / INJECTION_FILES["summary_md"], markdown)
+    overall = summary[summary["payload_kind"] == "all"]
+    parts = []
+    for row in overall.to_dict("records"):
+        rate = row["injection_success_rate"]
+        interval = ""
+        if row["ci_low"] == row["ci_low"] and row["ci_high"] == row["ci_high"]:  # not NaN
+            interval = f" [{row['ci_low'] * 100:.1f}, {row['ci_high'] * 100:.1f}]"
+        shown = "no eligible verdict" if rate != rate else f"{rate * 100:.1f}%{interval}"
+        parts.append(f"{row['judge']}: injection success {shown} on {int(row['n'])} eligible verdicts")
+    return f"wrote {out}: " + "; ".join(parts or ["no verdicts"])
+
+
 def register(app: typer.Typer) -> None:
-    """Add the ``judge`` command to ``app``."""
+    """Add the ``judge`` and ``injection`` commands to ``app``."""
 
     @app.command("judge")
     def judge_command(
@@ -308,6 +492,89 @@ def register(app: typer.Typer) -> None:
             device=device,
             batch_size=batch_size,
             tie_margin=tie_margin,
+            progress=not quiet,
+        )
+        typer.echo(message, err=True)
+
+    @app.command("injection")
+    def injection_command(
+        items: Annotated[
+            Path | None,
+            typer.Argument(
+                help="Items file with response_a and response_b (default: the built-in generic items)."
+            ),
+        ] = None,
+        model: Annotated[str, typer.Option(help="Model name at the endpoint.")] = ...,  # type: ignore[assignment]
+        out: Annotated[
+            Path, typer.Option(help="Output folder: clean.jsonl, injected.jsonl, summary.{csv,json,md}.")
+        ] = Path("injection-out"),
+        base_url: Annotated[
+            str | None, typer.Option(help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1.")
+        ] = None,
+        api_key_env: Annotated[
+            str, typer.Option(help="Environment variable holding the API key.")
+        ] = "OPENAI_API_KEY",
+        name: Annotated[str | None, typer.Option(help="Judge name (default openai:MODEL).")] = None,
+        task: Annotated[str, typer.Option(help="pairwise or likert.")] = "pairwise",
+        target: Annotated[
+            str, typer.Option(help="Arm that carries the payload: dispreferred, random, a or b.")
+        ] = "dispreferred",
+        payloads: Annotated[
+            str | None, typer.Option(help="Payload kinds, comma-separated (default: all of injection@1).")
+        ] = None,
+        generic: Annotated[int, typer.Option(help="Without ITEMS: how many built-in generic items.")] = 40,
+        template: Annotated[str | None, typer.Option(help="Built-in template name or a TOML file.")] = None,
+        profile_view: Annotated[str, typer.Option(help="full, outputs, inputs or none.")] = "full",
+        profile_at: Annotated[str, typer.Option(help="start or end of the prompt.")] = "start",
+        verdict: Annotated[str, typer.Option(help="logprobs, json (JSON schema) or text.")] = "logprobs",
+        json_format: Annotated[
+            str, typer.Option(help="json_schema (OpenAI, vLLM) or json_object (llama-cpp-python's server).")
+        ] = "json_schema",
+        min_verdict_mass: Annotated[
+            float, typer.Option(help="Least probability the verdict tokens must hold for a logprob verdict.")
+        ] = 0.2,
+        max_tokens: Annotated[int | None, typer.Option(help="Answer token limit.")] = None,
+        concurrency: Annotated[int, typer.Option(help="Requests in flight at once.")] = 8,
+        timeout: Annotated[float, typer.Option(help="Seconds per request attempt.")] = 120.0,
+        max_retries: Annotated[int, typer.Option(help="Retries on 429, 5xx, timeouts.")] = 5,
+        cache: Annotated[
+            Path | None, typer.Option(help="SQLite cache file (default: user cache dir).")
+        ] = None,
+        no_cache: Annotated[bool, typer.Option("--no-cache", help="Keep responses in memory only.")] = False,
+        max_response_chars: Annotated[int | None, typer.Option(help="Cut responses to this length.")] = None,
+        bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for the intervals.")] = 2000,
+        seed: Annotated[int, typer.Option(help="Seed of the random arms and the bootstrap.")] = 0,
+        level: Annotated[float, typer.Option(help="Interval level.")] = 0.95,
+        quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    ) -> None:
+        """Prompt-injection probe: plant instructions to the judge in responses and measure how often it obeys."""
+        message = run_injection(
+            items,
+            model=model,
+            out=out,
+            base_url=base_url,
+            api_key_env=api_key_env,
+            name=name,
+            task=task,
+            target=target,
+            payloads=payloads,
+            n_generic=generic,
+            template=template,
+            profile_view=profile_view,
+            profile_at=profile_at,
+            verdict=verdict,
+            json_format=json_format,
+            min_verdict_mass=min_verdict_mass,
+            max_tokens=max_tokens,
+            concurrency=concurrency,
+            timeout=timeout,
+            max_retries=max_retries,
+            cache=cache,
+            no_cache=no_cache,
+            max_response_chars=max_response_chars,
+            bootstrap=bootstrap,
+            seed=seed,
+            level=level,
             progress=not quiet,
         )
         typer.echo(message, err=True)
