@@ -697,7 +697,9 @@ def jury_section(v: AuditView, ascii_only: bool = False) -> Section:
                 r = as_float(row[j])
                 if r is not None:
                     pairs.append((r, members[i], members[j]))
-        if pairs:
+        if len(pairs) == 1:
+            section.lines.append(f"Correlation of the members' errors {pairs[0][0]:.2f}.")
+        elif pairs:
             mean = sum(p[0] for p in pairs) / len(pairs)
             high = max(pairs)
             section.lines.append(
@@ -708,8 +710,10 @@ def jury_section(v: AuditView, ascii_only: bool = False) -> Section:
     if lead:
         columns.append(metric_label(lead, ascii_only))
         metric_columns.append(lead)
-    columns.append("Positive (1)" if binary else metric_label(outcome, ascii_only))
-    metric_columns.append(outcome)
+    has_outcome = any(_row_value(v.metric(outcome, name)) is not None for name in juries + members)
+    if has_outcome:
+        columns.append("Positive (1)" if binary else metric_label(outcome, ascii_only))
+        metric_columns.append(outcome)
     table = Table(
         key="jury",
         title="Juries beside their best member",
@@ -729,7 +733,8 @@ def jury_section(v: AuditView, ascii_only: bool = False) -> Section:
         row = [name, members_text, _n(agreement or out_row)]
         if lead:
             row.append(fmt_estimate(agreement))
-        row.append(fmt_estimate(out_row, kind="rate", signed=False))
+        if has_outcome:
+            row.append(fmt_estimate(out_row, kind="rate", signed=False))
         return row
 
     for jury in juries:
