@@ -8,7 +8,10 @@ Nothing here recomputes a statistic; every number comes from the audit dict, and
 - ``render_markdown(audit) -> str``: GitHub-flavoured Markdown for a PR comment or ``$GITHUB_STEP_SUMMARY``.
 - ``render_html(audit) -> str``: one self-contained page (inline CSS, JS and SVG; no network; a CSP that allows
   only its own script) with plots and a case browser.
-- ``headline(audit) -> list[str]``: the findings in plain sentences.
+- ``headline(audit) -> list[str]``: the findings in plain sentences (variant judges ``base|key=value`` grouped
+  under their base judge, with a sentence on persona flips and the best profile view).
+- ``sections.extension_sections(view)``: the dedicated sections every renderer shows when their data exist:
+  persona and profile views, position bias, PPI++, the alternative annotator test, juries.
 - ``write_reports(audit, out_dir, formats) -> list[Path]``: ``report.md``, ``report.html``, ``audit.json``, each
   written atomically.
 - ``plots.forest_plot``, ``gap_plot``, ``outcome_bars``, ``confusion_matrices``, ``score_scatter``: matplotlib
