@@ -15,6 +15,14 @@ Conventions
 - The user profile, when present and ``profile_in_prompt`` is on, goes into a system message (or, for a template
   that refuses a system role, before the prompt in the user message).
 
+Batching: the rendered texts are tokenized in one call of the (fast) tokenizer, sorted by token length (longest
+first) and cut into batches of at most ``batch_size`` rows and ``max_batch_tokens`` padded tokens (rows x the
+longest row), so short texts go many to a forward pass and long ones few; each batch is padded to its own longest
+row only. A decoder whose outputs are causal (checked on the model when it is loaded: appending tokens leaves the
+earlier outputs unchanged) gets right-padded batches without an attention mask: its real tokens never see the
+padding that follows them, so the padding changes nothing they compute, and attention runs the same causal kernel
+as on one unpadded sequence.
+
 Scores do not depend on the batch size nor on the tokenizer's padding side: the judge pads on the right itself
 (every architecture numbers positions from 0 then, with no ``position_ids`` to fix) and, for decoder models,
 reads the per-token reward at the last real token found from the attention mask (skipping trailing copies of the
@@ -40,7 +48,7 @@ import pandas as pd
 from auditor.errors import AuditorError, InputError
 from judges.base import LABEL_COLUMNS, Judge
 
-__all__ = ["RewardModelJudge", "default_judge_name", "pairwise_label", "select_device"]
+__all__ = ["RewardModelJudge", "default_judge_name", "pairwise_label", "plan_batches", "select_device"]
 
 INSTALL_HINT = "pip install 'judge-auditor[rm]'"
 SUPPORTED_TASKS = ("pairwise", "score")
@@ -102,6 +110,63 @@ def pairwise_label(score: float, tie_margin: float = 0.0) -> str | None:
     return "tie"
 
 
+def plan_batches(
+    lengths: Sequence[int],
+    max_rows: int,
+    max_tokens: int | None = None,
+    *,
+    sort_by_length: bool = True,
+    pass_cost: int = 64,
+) -> list[list[int]]:
+    """Indices of ``lengths`` cut into batches for the forward passes, each padded to its own longest row.
+
+    Every batch has at most ``max_rows`` rows and at most ``max_tokens`` padded tokens (rows x its longest row;
+    None: no token limit); a row longer than ``max_tokens`` gets a batch of its own.
+
+    With ``sort_by_length`` (the default) the indices go longest first (ties in input order) and the sorted list
+    is cut where it costs least: the cuts minimise the padded tokens fed to the model plus ``pass_cost`` tokens
+    per forward pass (what one more pass costs beyond its tokens: per-call overhead, smaller matrix products),
+    exactly, by dynamic programming over the cut points. A batch thus holds similar lengths, many rows when they
+    are short and few when they are long, and little padding. Without sorting the rows stay in input order and
+    are cut greedily (to measure what the sorting saves).
+    """
+    if max_rows < 1:
+        raise AuditorError(f"max_rows must be at least 1, got {max_rows}")
+    count = len(lengths)
+    if not sort_by_length:
+        batches: list[list[int]] = []
+        batch: list[int] = []
+        width = 0
+        for index in range(count):
+            new_width = max(width, lengths[index])
+            full = len(batch) >= max_rows or (max_tokens is not None and (len(batch) + 1) * new_width > max_tokens)
+            if batch and full:
+                batches.append(batch)
+                batch, new_width = [], lengths[index]
+            batch.append(index)
+            width = new_width
+        return batches + ([batch] if batch else [])
+    order = sorted(range(count), key=lambda index: -lengths[index])
+    widths = np.array([lengths[index] for index in order], dtype=np.float64)
+    # best[i]: least cost of the first i sorted rows; a batch order[j:i] costs pass_cost + (i - j) * widths[j].
+    best = np.zeros(count + 1)
+    start_of = np.zeros(count + 1, dtype=np.int64)
+    for end in range(1, count + 1):
+        starts = np.arange(max(0, end - max_rows), end)
+        rows = end - starts
+        padded = rows * widths[starts]
+        cost = best[starts] + pass_cost + padded
+        if max_tokens is not None:
+            cost[(padded > max_tokens) & (rows > 1)] = np.inf
+        pick = int(np.argmin(cost[::-1]))  # ties: the fewest rows, so the cuts do not depend on float noise
+        best[end], start_of[end] = cost[::-1][pick], starts[::-1][pick]
+    cuts = [count]
+    while cuts[-1] > 0:
+        cuts.append(int(start_of[cuts[-1]]))
+    cuts.reverse()
+    return [order[begin:end] for begin, end in zip(cuts[:-1], cuts[1:], strict=True)]
+
+
 def _text(value: Any) -> str:
     """A cell as text: missing (None / NaN / pd.NA / NaT) becomes the empty string."""
     if value is None:
@@ -127,7 +192,11 @@ class RewardModelJudge(Judge):
     device
         ``"cuda"``, ``"mps"``, ``"cpu"`` (or ``"cuda:1"`` ...); None or ``"auto"`` picks the first available.
     batch_size
-        Sequences per forward pass; sequences are sorted by length first, so a batch holds similar lengths.
+        Most sequences in one forward pass; sequences are sorted by length first, so a batch holds similar
+        lengths. ``batch_size=1`` scores one text per forward pass.
+    max_batch_tokens
+        Most padded tokens in one forward pass (rows x the batch's longest row), so that a batch of short texts
+        holds many rows and one of long texts few (its memory and cost stay about constant). None: rows only.
     tie_margin
         Pairwise reward differences with ``|r_b - r_a| <= tie_margin`` are ties.
     max_length
@@ -153,7 +222,8 @@ class RewardModelJudge(Judge):
         model: str,
         *,
         device: str | None = None,
-        batch_size: int = 16,
+        batch_size: int = 64,
+        max_batch_tokens: int | None = 8192,
         tie_margin: float = 0.0,
         max_length: int = 2048,
         name: str | None = None,
@@ -162,6 +232,8 @@ class RewardModelJudge(Judge):
     ) -> None:
         if batch_size < 1:
             raise AuditorError(f"batch_size must be at least 1, got {batch_size}")
+        if max_batch_tokens is not None and max_batch_tokens < 1:
+            raise AuditorError(f"max_batch_tokens must be at least 1 (or None), got {max_batch_tokens}")
         if tie_margin < 0:
             raise AuditorError(f"tie_margin must not be negative, got {tie_margin}")
         if max_length < 1:
@@ -169,6 +241,7 @@ class RewardModelJudge(Judge):
         self._torch, transformers = _import_backend()
         self.model_path = str(model)
         self.batch_size = int(batch_size)
+        self.max_batch_tokens = None if max_batch_tokens is None else int(max_batch_tokens)
         self.tie_margin = float(tie_margin)
         self.max_length = int(max_length)
         self.name = name or default_judge_name(self.model_path)
@@ -184,6 +257,8 @@ class RewardModelJudge(Judge):
         self._prepare_padding()
         self._head = self._per_token_head()
         self._accepts_position_ids = "position_ids" in _forward_parameters(self.model)
+        # Right-padded batches go without an attention mask when the model is causal (checked, not assumed).
+        self._causal = self._check_causal()
 
     # ----------------------------------------------------------------------------------------------- loading
     def _load(self, transformers: Any) -> tuple[Any, Any]:
@@ -300,7 +375,7 @@ class RewardModelJudge(Judge):
             return []
         # A chat template writes its own special tokens (bos ...); a plain join gets the tokenizer's.
         special = not getattr(self.tokenizer, "chat_template", None)
-        return [list(ids) for ids in self.tokenizer(texts, add_special_tokens=special)["input_ids"]]
+        return list(self.tokenizer(texts, add_special_tokens=special)["input_ids"])
 
     # --------------------------------------------------------------------------------------------- scoring
     def score_texts(
@@ -346,32 +421,52 @@ class RewardModelJudge(Judge):
             else:
                 encoded.append((index, ids))
         # Longest first: similar lengths share a batch (little padding), and memory trouble shows up at once.
-        if self.sort_by_length:
-            encoded.sort(key=lambda pair: len(pair[1]), reverse=True)
-        for start in range(0, len(encoded), self.batch_size):
-            batch = encoded[start : start + self.batch_size]
-            values = self._forward([ids for _, ids in batch])
-            for (index, _), value in zip(batch, values, strict=True):
-                rewards[index] = value
+        batches = plan_batches(
+            [len(ids) for _, ids in encoded],
+            self.batch_size,
+            self.max_batch_tokens,
+            sort_by_length=self.sort_by_length,
+        )
+        for batch in batches:
+            values = self._forward([encoded[position][1] for position in batch])
+            for position, value in zip(batch, values, strict=True):
+                rewards[encoded[position][0]] = value
         return rewards, reasons, details
 
     def _forward(self, sequences: list[list[int]]) -> np.ndarray:
-        """Rewards of one batch of token id lists, padded here on ``self._padding_side``."""
+        """Rewards of one batch of token id lists, padded here on ``self._padding_side`` to the longest row."""
         torch = self._torch
-        if self._padding_side == "left" and getattr(self.model, "score", None) is None:
+        left = self._padding_side == "left"
+        if left and getattr(self.model, "score", None) is None:
             raise AuditorError("left padding is only supported for decoder reward models (a per-token head)")
-        width = max(len(ids) for ids in sequences)
-        input_ids = torch.full((len(sequences), width), self._pad_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(sequences), width), dtype=torch.long)
+        rows, width = len(sequences), max(len(ids) for ids in sequences)
+        ids_array = np.full((rows, width), self._pad_id, dtype=np.int64)
+        mask_array = np.zeros((rows, width), dtype=np.int64)
         for row, ids in enumerate(sequences):
-            span = slice(width - len(ids), width) if self._padding_side == "left" else slice(0, len(ids))
-            input_ids[row, span] = torch.tensor(ids, dtype=torch.long)
-            attention_mask[row, span] = 1
-        inputs: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention_mask}
-        if self._padding_side == "left" and self._accepts_position_ids:
+            start = width - len(ids) if left else 0
+            ids_array[row, start : start + len(ids)] = ids
+            mask_array[row, start : start + len(ids)] = 1
+        input_ids, attention_mask = torch.from_numpy(ids_array), torch.from_numpy(mask_array)
+        inputs: dict[str, Any] = {"input_ids": input_ids}
+        # Without padding there is nothing to mask; a causal model padded on the right needs no mask either (its
+        # real tokens come first and never attend to the padding after them).
+        padded = any(len(ids) < width for ids in sequences)
+        if padded and (left or not self._causal):
+            inputs["attention_mask"] = attention_mask
+        if left and padded and self._accepts_position_ids:
             inputs["position_ids"] = (attention_mask.cumsum(-1) - 1).clamp(min=0)
-        inputs = {key: value.to(self.device) for key, value in inputs.items()}
+        per_token, output = self._run(inputs)
+        if per_token is not None and per_token.dim() == 3 and per_token.shape[:2] == input_ids.shape:
+            last = self._reading_positions(input_ids, attention_mask).to(per_token.device)
+            logits = per_token[torch.arange(rows, device=per_token.device), last]
+        else:  # encoders pool their own first token, whatever the padding
+            logits = output.logits
+        return logits[:, 0].float().cpu().numpy().astype(np.float64)
 
+    def _run(self, inputs: dict[str, Any]) -> tuple[Any, Any]:
+        """The model's output on ``inputs`` and the per-token output of its head (None without a head)."""
+        torch = self._torch
+        inputs = {key: value.to(self.device) for key, value in inputs.items()}
         captured: list[Any] = []
         hook = None
         if self._head is not None:
@@ -382,13 +477,30 @@ class RewardModelJudge(Judge):
         finally:
             if hook is not None:
                 hook.remove()
-        per_token = captured[-1] if captured else None
-        if per_token is not None and per_token.dim() == 3 and per_token.shape[:2] == input_ids.shape:
-            last = self._reading_positions(input_ids, attention_mask).to(per_token.device)
-            logits = per_token[torch.arange(len(sequences), device=per_token.device), last]
-        else:  # encoders pool their own first token, whatever the padding
-            logits = output.logits
-        return logits[:, 0].float().cpu().numpy().astype(np.float64)
+        return (captured[-1] if captured else None), output
+
+    def _check_causal(self) -> bool:
+        """Whether the head's per-token outputs are causal: appending tokens leaves the earlier outputs unchanged.
+
+        Then a right-padded batch needs no attention mask. Checked on the loaded model with a short text, not
+        assumed from the architecture (an encoder, or a decoder that attends both ways, fails the check and keeps
+        its mask).
+        """
+        if self._head is None:
+            return False
+        torch = self._torch
+        ids = self._encode_many(["The quick brown fox jumps over the lazy dog, again and again and again."])[0]
+        ids = [token for token in ids if token != self._pad_id][:12]
+        if len(ids) < 4:
+            return False
+        cut = len(ids) - 3
+        short, _ = self._run({"input_ids": torch.tensor([ids[:cut]], dtype=torch.long)})
+        full, _ = self._run({"input_ids": torch.tensor([ids], dtype=torch.long)})
+        if short is None or full is None or short.dim() != 3 or full.dim() != 3 or full.shape[1] != len(ids):
+            return False
+        short, full = short.float().cpu(), full[:, :cut].float().cpu()
+        scale = 1.0 + float(short.abs().max())
+        return bool(torch.isfinite(full).all()) and float((full - short).abs().max()) <= 1e-5 * scale
 
     def _reading_positions(self, input_ids: Any, attention_mask: Any) -> Any:
         """Index of the token whose output is the reward: the rightmost real token (attention mask 1) that is not
