@@ -139,7 +139,9 @@ def plan_batches(
         width = 0
         for index in range(count):
             new_width = max(width, lengths[index])
-            full = len(batch) >= max_rows or (max_tokens is not None and (len(batch) + 1) * new_width > max_tokens)
+            full = len(batch) >= max_rows or (
+                max_tokens is not None and (len(batch) + 1) * new_width > max_tokens
+            )
             if batch and full:
                 batches.append(batch)
                 batch, new_width = [], lengths[index]
@@ -489,7 +491,8 @@ class RewardModelJudge(Judge):
         if self._head is None:
             return False
         torch = self._torch
-        ids = self._encode_many(["The quick brown fox jumps over the lazy dog, again and again and again."])[0]
+        probe = "The quick brown fox jumps over the lazy dog, again and again and again."
+        ids = self._encode_many([probe])[0]
         ids = [token for token in ids if token != self._pad_id][:12]
         if len(ids) < 4:
             return False
