@@ -377,6 +377,12 @@ class RewardModelJudge(Judge):
             return []
         # A chat template writes its own special tokens (bos ...); a plain join gets the tokenizer's.
         special = not getattr(self.tokenizer, "chat_template", None)
+        backend = (
+            getattr(self.tokenizer, "_tokenizer", None) if getattr(self.tokenizer, "is_fast", False) else None
+        )
+        if backend is not None and hasattr(backend, "encode_batch_fast"):
+            # The Rust tokenizer that the fast tokenizer wraps, without the character offsets nobody reads here.
+            return [encoding.ids for encoding in backend.encode_batch_fast(texts, add_special_tokens=special)]
         return list(self.tokenizer(texts, add_special_tokens=special)["input_ids"])
 
     # --------------------------------------------------------------------------------------------- scoring

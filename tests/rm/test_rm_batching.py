@@ -118,6 +118,16 @@ def test_unsorted_batches_keep_the_input_order():
         plan_batches(lengths, 0)
 
 
+@pytest.mark.parametrize("architecture", ["llama", "gpt2", "bert"])
+def test_one_tokenizer_call_for_all_texts_gives_the_ids_of_one_call_per_text(tiny_reward_model, architecture):
+    prompts, responses = _long_tailed(30, seed=4)
+    judge = RewardModelJudge(tiny_reward_model(architecture), device="cpu")
+    texts = [judge.render(p, r) for p, r in zip(prompts, responses, strict=True)]
+    special = not getattr(judge.tokenizer, "chat_template", None)
+    one_by_one = [judge.tokenizer(text, add_special_tokens=special)["input_ids"] for text in texts]
+    assert judge._encode_many(texts) == one_by_one
+
+
 # ------------------------------------------------------------------------------------- scores, one at a time
 @pytest.mark.parametrize("architecture", ["llama", "gpt2", "bert"])
 def test_token_budget_batches_equal_one_at_a_time(tiny_reward_model, architecture):
