@@ -191,7 +191,9 @@ def bench_model(
                 "texts/s": count / wall,
                 "tokens/s": tokens / wall,
                 "GFLOP/s": flops / wall / 1e9,
+                "GFLOP/cpu-s": flops / cpu / 1e9,
                 "speed-up": best["one at a time"][0] / wall,
+                "cpu speed-up": best["one at a time"][1] / cpu,
                 "padding": padding_share(batches, lengths),
                 "max |Δ|": float(np.max(np.abs(scores[name] - reference))),
             }
@@ -223,14 +225,15 @@ def print_model(summary: dict[str, Any], args: argparse.Namespace) -> None:
     )
     header = (
         f"{'way':<22} {'passes':>6} {'seconds':>8} {'cpu s':>7} {'texts/s':>8} {'tokens/s':>9} {'GFLOP/s':>8} "
-        f"{'speed-up':>8} {'padding':>8} {'max |Δ|':>8}"
+        f"{'GFLOP/cpu-s':>11} {'speed-up':>8} {'(cpu)':>6} {'padding':>8} {'max |Δ|':>8}"
     )
     print(header)
     print("-" * len(header))
     for row in summary["rows"]:
         print(
             f"{row['way']:<22} {row['passes']:>6} {row['seconds']:>8.3f} {row['cpu']:>7.2f} {row['texts/s']:>8.1f} "
-            f"{row['tokens/s']:>9.0f} {row['GFLOP/s']:>8.2f} {row['speed-up']:>7.2f}x {row['padding']:>8.1%} "
+            f"{row['tokens/s']:>9.0f} {row['GFLOP/s']:>8.2f} {row['GFLOP/cpu-s']:>11.2f} {row['speed-up']:>7.2f}x "
+            f"{row['cpu speed-up']:>5.2f}x {row['padding']:>8.1%} "
             f"{row['max |Δ|']:>8.1e}"
         )
     print(
@@ -291,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     if not summaries:
         return 0
     print("\nside by side (batched, sorted against one at a time)")
-    header = f"{'model':<40} {'texts':>5} {'one: texts/s':>12} {'batched: texts/s':>16} {'speed-up':>8} {'max |Δ|':>8}"
+    header = f"{'model':<40} {'texts':>5} {'one: texts/s':>12} {'batched: texts/s':>16} {'speed-up':>8} {'(cpu)':>6} {'max |Δ|':>8}"
     print(header)
     print("-" * len(header))
     worst = 0.0
@@ -301,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         worst = max([worst] + [row["max |Δ|"] for row in summary["rows"]])
         print(
             f"{summary['model']:<40} {summary['texts']:>5} {one['texts/s']:>12.1f} {batched['texts/s']:>16.1f} "
-            f"{batched['speed-up']:>7.2f}x {batched['max |Δ|']:>8.1e}"
+            f"{batched['speed-up']:>7.2f}x {batched['cpu speed-up']:>5.2f}x {batched['max |Δ|']:>8.1e}"
         )
     if worst > TOLERANCE:
         print(f"FAIL: batched scores differ from one-at-a-time scores by {worst:.1e} > {TOLERANCE:.0e}")
