@@ -4,9 +4,10 @@ The key (:func:`request_key`) is the SHA-256 of the canonical JSON of the endpoi
 messages, temperature, seed, max tokens, logprobs, response format, extra fields), the template id and the sample
 index.  The API key is never part of it and never stored.
 
-Each response is committed as soon as it arrives, in WAL mode, so a run killed at any point (Ctrl-C or ``kill -9``)
-loses at most the requests in flight; a rerun finds every stored verdict and asks only for the rest.  Only usable
-responses (a 200 with at least one choice) are stored: a failed request is retried by the next run.
+Each response is committed as soon as it arrives (responses that arrive together share one commit), in WAL mode,
+so a run killed at any point (Ctrl-C or ``kill -9``) loses at most the requests in flight; a rerun finds every
+stored verdict and asks only for the rest.  Only usable responses (a 200 with at least one choice) are stored: a
+failed request is retried by the next run.
 """
 
 from __future__ import annotations
@@ -43,10 +44,17 @@ def request_key(*, endpoint: str, body: dict[str, Any], template: str, sample: i
     return hashlib.sha256(canonical_json(material).encode("utf-8")).hexdigest()
 
 
+_INSERT = "INSERT OR IGNORE INTO responses (key, request, response, latency_s, source, created) VALUES (?, ?, ?, ?, ?, ?)"
+#: Keys per ``SELECT ... WHERE key IN (...)`` (SQLite allows 32,766 bound parameters since 3.32, 999 before).
+_CHUNK = 900
+
+
 @dataclass(frozen=True)
 class CachedResponse:
+    """One stored response; ``request`` is None when it was read with ``get_many(..., with_request=False)``."""
+
     key: str
-    request: dict[str, Any]
+    request: dict[str, Any] | None
     response: dict[str, Any]
     latency_s: float | None
     source: str
@@ -78,18 +86,32 @@ class JudgeCache:
             ).fetchone()
         return None if row is None else self._row(row)
 
-    def get_many(self, keys: Iterable[str]) -> dict[str, CachedResponse]:
+    def get_many(self, keys: Iterable[str], *, with_request: bool = True) -> dict[str, CachedResponse]:
+        """The stored responses of ``keys`` (absent keys are left out), read in bulk.
+
+        ``with_request=False`` leaves the stored request unread (``request`` is None): a caller that holds the
+        request bodies already (the judge, whose keys are hashes of them) saves decoding each one again.
+        """
         keys = list(dict.fromkeys(keys))
+        columns = (
+            "key, request, response, latency_s, source"
+            if with_request
+            else "key, response, latency_s, source"
+        )
+        loads = json.loads
         found: dict[str, CachedResponse] = {}
         with self._lock:
-            for start in range(0, len(keys), 500):
-                chunk = keys[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                for row in self._conn.execute(
-                    f"SELECT key, request, response, latency_s, source FROM responses WHERE key IN ({marks})",
-                    chunk,
-                ):
-                    found[row[0]] = self._row(row)
+            for start in range(0, len(keys), _CHUNK):
+                chunk = keys[start : start + _CHUNK]
+                rows = self._conn.execute(
+                    f"SELECT {columns} FROM responses WHERE key IN ({','.join('?' * len(chunk))})", chunk
+                ).fetchall()
+                if with_request:
+                    for key, request, response, latency_s, source in rows:
+                        found[key] = CachedResponse(key, loads(request), loads(response), latency_s, source)
+                else:
+                    for key, response, latency_s, source in rows:
+                        found[key] = CachedResponse(key, None, loads(response), latency_s, source)
         return found
 
     def put(
@@ -104,10 +126,33 @@ class JudgeCache:
         """Store (and commit) one response; an existing entry for ``key`` is kept."""
         with self._lock:
             self._conn.execute(
-                "INSERT OR IGNORE INTO responses (key, request, response, latency_s, source, created) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                _INSERT,
                 (key, canonical_json(request), canonical_json(response), latency_s, source, time.time()),
             )
+
+    def put_many(
+        self,
+        entries: Iterable[tuple[str, dict[str, Any], dict[str, Any], float | None]],
+        *,
+        source: str = "api",
+    ) -> None:
+        """Store ``(key, request, response, latency_s)`` entries and commit them in one transaction (existing
+        entries are kept): one commit for responses that arrived together instead of one commit each."""
+        now = time.time()
+        records = [
+            (key, canonical_json(request), canonical_json(response), latency_s, source, now)
+            for key, request, response, latency_s in entries
+        ]
+        if not records:
+            return
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                self._conn.executemany(_INSERT, records)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
 
     def keys(self) -> set[str]:
         with self._lock:

@@ -1,9 +1,10 @@
 """An LLM judge for any OpenAI-compatible endpoint (OpenAI, Azure, vLLM, SGLang, llama.cpp, Ollama).
 
-One :class:`openai.AsyncOpenAI` client per run; requests go out with a bounded concurrency, the client's own
-retries (exponential backoff, ``Retry-After`` honoured) cover 429, 5xx, timeouts and dropped connections, and a
-malformed response body is retried here.  Every usable response is committed to the SQLite cache the moment it
-arrives, so a repeated run makes no request and an interrupted run resumes where it stopped.
+One :class:`openai.AsyncOpenAI` client per run (per 32 concurrent requests); requests go out with a bounded
+concurrency, the client's own retries (exponential backoff, ``Retry-After`` honoured) cover 429, 5xx, timeouts and
+dropped connections, and a malformed response body is retried here.  Every usable response is committed to the
+SQLite cache the moment it arrives (by a writer thread, one commit for the responses that arrive together), so a
+repeated run makes no request and an interrupted run resumes where it stopped.
 
 The API key is read from an environment variable at request time; it is never part of a cache key, a stored
 request, a label row, a log line or an error message.
@@ -20,6 +21,7 @@ import asyncio
 import json
 import logging
 import os
+import queue
 import random
 import threading
 import time
@@ -49,6 +51,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_TOKENS = {"logprobs": 3, "json": 32, "text": 512}
 CHAT_PATH = "/v1/chat/completions"
+CHAT_ROUTE = "/chat/completions"  # relative to the base URL, as the client's chat.completions.create posts it
+#: Connections per ``openai`` client; a run with a higher concurrency spreads its requests over several clients.
+CLIENT_CONNECTIONS = 32
 NO_KEY_PLACEHOLDER = "EMPTY"  # what local servers without authentication accept (vLLM's convention)
 
 
@@ -278,7 +283,7 @@ class LLMJudge(Judge):
         """
         planned = self.plan(items, task)
         template = self.template_for(task)
-        stored = self.cache.get_many(p.key for p in planned if not p.skip)
+        stored = self.cache.get_many((p.key for p in planned if not p.skip), with_request=False)
         missing: dict[str, dict[str, Any]] = {}
         for p in planned:
             if not p.skip and p.key not in stored:
@@ -308,7 +313,7 @@ class LLMJudge(Judge):
         template: Template,
         task: str,
     ) -> Judgment:
-        judgment = Judgment(
+        judgment = _Row(
             item_id=planned.item_id,
             judge=self.name,
             rater=planned.rater,
@@ -347,12 +352,22 @@ class LLMJudge(Judge):
         """Send every body (bounded concurrency), store each usable response the moment it arrives."""
         import openai
 
-        client = openai.AsyncOpenAI(
-            api_key=_api_key(self.config),
-            base_url=self.config.base_url,
-            timeout=self.config.timeout,
-            max_retries=self.config.max_retries,
-        )
+        # One client per CLIENT_CONNECTIONS concurrent requests: the HTTP pool scans all its connections on every
+        # request and response, so one pool of 256 connections costs more CPU per request than eight of 32.
+        shards = -(-self.config.concurrency // CLIENT_CONNECTIONS)
+        per_client = -(-self.config.concurrency // shards)
+        api_key = _api_key(self.config)
+        clients = [
+            openai.AsyncOpenAI(
+                api_key=api_key,
+                base_url=self.config.base_url,
+                timeout=self.config.timeout,
+                max_retries=self.config.max_retries,
+                http_client=_http_client(per_client),
+            )
+            for _ in range(shards)
+        ]
+        writer = _CacheWriter(self.cache, asyncio.get_running_loop())
         queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
         for key, body in bodies.items():
             queue.put_nowait((key, body))
@@ -363,14 +378,14 @@ class LLMJudge(Judge):
             len(bodies), self.stats.get("from_cache", 0), self.name, enabled=self.config.progress
         )
 
-        async def worker() -> None:
+        async def worker(client: Any) -> None:
             while not fatal:
                 try:
                     key, body = queue.get_nowait()
                 except asyncio.QueueEmpty:
                     return
                 try:
-                    outcome = await self._request_one(client, key, body)
+                    outcome = await self._request_one(client, key, body, writer)
                 except JudgeRunError as exc:
                     fatal.append(exc)
                     return
@@ -383,33 +398,34 @@ class LLMJudge(Judge):
         try:
             with progress:
                 workers = [
-                    asyncio.create_task(worker()) for _ in range(min(self.config.concurrency, len(bodies)))
+                    asyncio.create_task(worker(clients[number % shards]))
+                    for number in range(min(self.config.concurrency, len(bodies)))
                 ]
                 await asyncio.gather(*workers)
         finally:
-            await client.close()
+            writer.close()
+            for client in clients:
+                await client.close()
         if fatal:
             raise fatal[0]
         return fresh, failures
 
     async def _request_one(
-        self, client: Any, key: str, body: dict[str, Any]
+        self, client: Any, key: str, body: dict[str, Any], writer: _CacheWriter
     ) -> CachedResponse | tuple[str, str]:
         """One request through the client's retries; a stored response or ``(exclusion reason, raw text)``."""
         import openai
 
-        standard = {k: v for k, v in body.items() if k in _STANDARD_PARAMS}
-        extra = {k: v for k, v in body.items() if k not in _STANDARD_PARAMS}
         started = time.monotonic()
         for attempt in range(self.config.max_retries + 1):
             try:
-                completion = await client.chat.completions.create(**standard, extra_body=extra or None)
-                response = completion.model_dump(mode="json")
-                break
-            except json.JSONDecodeError:  # a 200 whose body is not JSON: not retried by the client
-                if attempt == self.config.max_retries:
-                    return ("malformed_response", "")
-                await asyncio.sleep(min(0.5 * 2**attempt, 8.0) * (1 - 0.25 * random.random()))
+                # The client's generic POST: its auth, retries, timeouts and error mapping, without the typed
+                # ``chat.completions.create`` layer, whose parameter transform and response model cost more CPU
+                # per request than everything else here (the body is sent as planned, the JSON read as sent).
+                content = await client.post(CHAT_ROUTE, cast_to=bytes, body=body)
+                response = json.loads(content)
+            except json.JSONDecodeError:
+                response = None
             except openai.AuthenticationError:  # no server text: it may echo part of the key
                 raise JudgeRunError(
                     f"HTTP 401 from {self.config.endpoint}: the server rejected the API key taken from "
@@ -439,10 +455,16 @@ class LLMJudge(Judge):
             except Exception as exc:  # anything else ends this one request as an exclusion, named
                 log.warning("request %s failed: %s", key[:12], type(exc).__name__)
                 return ("client_error", type(exc).__name__)
+            if isinstance(response, dict):
+                break
+            # a 200 whose body is not a JSON object: not retried by the client, so retried here
+            if attempt == self.config.max_retries:
+                return ("malformed_response", "")
+            await asyncio.sleep(min(0.5 * 2**attempt, 8.0) * (1 - 0.25 * random.random()))
         latency = time.monotonic() - started
         if not response.get("choices"):
             return ("empty_choices", json.dumps(response)[:500])
-        self.cache.put(key, body, response, latency_s=latency)
+        await writer.put(key, body, response, latency)  # committed before the request counts as done
         return CachedResponse(key, body, response, latency, "this_run")
 
     # -- batch files ---------------------------------------------------------------------------------------
@@ -526,24 +548,101 @@ class LLMJudge(Judge):
 
 # -- helpers ----------------------------------------------------------------------------------------------------
 
-_STANDARD_PARAMS = {
-    "model",
-    "messages",
-    "temperature",
-    "seed",
-    "max_tokens",
-    "max_completion_tokens",
-    "logprobs",
-    "top_logprobs",
-    "response_format",
-    "top_p",
-    "n",
-    "stop",
-    "presence_penalty",
-    "frequency_penalty",
-    "logit_bias",
-    "reasoning_effort",
-}
+
+class _Row(Judgment):
+    """A :class:`Judgment` whose table row is a shallow copy of its fields.
+
+    ``dataclasses.asdict`` (the base class's ``to_row``) deep-copies field by field and was most of the time of a
+    fully cached rerun; every field of a judge's judgment is a scalar or a flat ``str -> float`` dict (written as
+    JSON), so a shallow copy gives the same row.
+    """
+
+    def to_row(self) -> dict[str, Any]:
+        row = dict(self.__dict__)
+        extra = row.pop("extra")
+        if row["probabilities"] is not None:
+            row["probabilities"] = json.dumps(row["probabilities"], sort_keys=True)
+        row.update(extra)
+        return row
+
+
+class _CacheWriter:
+    """Stores the responses of a run from a thread of its own.
+
+    :meth:`put` returns a future that is done once the response is committed; the responses that wait together
+    are committed in one transaction.  The event loop meanwhile goes on sending and reading requests instead of
+    waiting for SQLite, and a response still counts as done only once it is stored.
+    """
+
+    def __init__(self, cache: JudgeCache, loop: asyncio.AbstractEventLoop) -> None:
+        self._cache = cache
+        self._loop = loop
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="judge-cache-writer", daemon=True)
+        self._thread.start()
+
+    def put(
+        self, key: str, body: dict[str, Any], response: dict[str, Any], latency: float
+    ) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = self._loop.create_future()
+        self._queue.put((key, body, response, latency, future))
+        return future
+
+    def close(self) -> None:
+        """Commit what is queued and stop the thread."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            batch = [self._queue.get()]
+            while batch[-1] is not None:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            if batch[-1] is None:
+                stop = True
+                batch.pop()
+            if not batch:
+                continue
+            error: BaseException | None = None
+            try:
+                self._cache.put_many(entry[:4] for entry in batch)
+            except BaseException as exc:  # handed to the requests that wait for it
+                error = exc
+            try:
+                self._loop.call_soon_threadsafe(_settle, [entry[4] for entry in batch], error)
+            except RuntimeError:  # the loop is closed: nobody waits any more
+                pass
+
+
+def _settle(futures: list[asyncio.Future[None]], error: BaseException | None) -> None:
+    for future in futures:
+        if future.done():  # its request was cancelled
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
+
+
+def _http_client(concurrency: int) -> Any:
+    """The client's default HTTP transport with a pool that keeps ``concurrency`` connections alive.
+
+    The ``openai`` default keeps 100 idle connections (of at most 1,000): above 100 concurrent requests, every
+    response past the 100th closed its connection and the next request opened a new one.
+    """
+    import openai
+    from openai._constants import DEFAULT_CONNECTION_LIMITS as default
+
+    limits = type(default)(
+        max_connections=max(default.max_connections or 0, concurrency),
+        max_keepalive_connections=max(default.max_keepalive_connections or 0, concurrency),
+        keepalive_expiry=default.keepalive_expiry,
+    )
+    return openai.DefaultAsyncHttpxClient(limits=limits)
 
 
 def _apply(judgment: Judgment, verdict: Verdict, task: str) -> None:
