@@ -366,9 +366,10 @@ def variant_probe(ctx: AuditContext) -> dict[str, Any]:
 
 
 def _verdict_pairs(ctx: AuditContext, own_mask: np.ndarray, other_mask: np.ndarray) -> list[tuple[Side, Side, bool]]:
-    """Matched verdicts of two judges: per presentation order both have (``True``), else the aggregates."""
+    """Matched verdicts of two judges: per presentation order both have (``True``), else the aggregates (always
+    the aggregates when the judges' orders are combined by balanced position calibration)."""
     labels = ctx.t.labels
-    if "order" in labels.columns:
+    if "order" in labels.columns and ctx.cfg.judge_aggregate != "mean_score":  # calibrated: compare aggregates
         order = labels["order"].astype(object).where(labels["order"].notna(), "").astype(str).to_numpy()
         shared = sorted(set(order[own_mask]) & set(order[other_mask]) - {""})
         if shared:

@@ -31,6 +31,7 @@ import functools
 import hashlib
 import json
 import math
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -44,6 +45,9 @@ from jinja2.sandbox import SandboxedEnvironment
 ProfileView = Literal["full", "outputs", "inputs", "none"]
 ProfileAt = Literal["start", "end"]
 VerdictMode = Literal["logprobs", "json", "text"]
+
+PAIRWISE_VALUES = {"a": -1.0, "tie": 0.0, "b": 1.0}
+"""Expected-score values of the pairwise labels when a template declares none: score = P(b) - P(a)."""
 PROFILE_VIEWS: tuple[str, ...] = ("full", "outputs", "inputs", "none")
 PROFILE_PLACES: tuple[str, ...] = ("start", "end")
 VERDICT_MODES: tuple[str, ...] = ("logprobs", "json", "text")
@@ -119,7 +123,14 @@ def template_from_mapping(data: Mapping[str, Any], *, source: str) -> Template:
         try:
             values = {label: float(label) for label in verdicts.values()}
         except ValueError:
-            values = {}
+            # a pairwise verdict's expected score is P(b) - P(a), as in the built-in template
+            values = dict(PAIRWISE_VALUES) if task == "pairwise" else {}
+    if task == "pairwise" and re.search(r"item\s*(\.|\[\s*['\"])\s*response_[ab]\b", str(data["user"])):
+        raise TemplateProblem(
+            f"template {source}: the user template reads item.response_a / item.response_b, the responses in "
+            "their original order, so swapping the presentation order (ba) would show the same prompt; use "
+            "response_a / response_b (the responses as shown; cut them with max_response_chars)"
+        )
     answer = {str(k): str(v) for k, v in dict(data["answer"]).items()}
     absent = [m for m in VERDICT_MODES if m not in answer]
     if absent:

@@ -227,3 +227,18 @@ def test_empty_choices_and_swapped_orders():
     likert = load_template("likert", "likert")
     shown, _ = parse_completion(_completion("5"), likert)
     assert to_original_order(shown, "ba", "likert", likert).label == "1"
+
+
+@pytest.mark.parametrize("user", ["{{ item.response_a[:100] }} vs {{ item.response_b[:100] }}",
+                                  "{{ item['response_b'] }} {{ response_a }}"])
+def test_pairwise_template_reading_the_unswapped_responses_is_refused(user):
+    """item.response_a / _b ignore the presentation order: both orders would show the same prompt."""
+    from judges.templates import TemplateProblem, template_from_mapping
+
+    data = {"name": "t", "version": "1", "task": "pairwise", "verdicts": {"A": "a", "B": "b", "tie": "tie"},
+            "system": "s", "user": user, "answer": {"logprobs": "a", "json": "b", "text": "c"}}
+    with pytest.raises(TemplateProblem, match="response_a / response_b"):
+        template_from_mapping(data, source="t")
+    fixed = template_from_mapping(dict(data, user="{{ item.prompt[:50] }} {{ response_a }} {{ response_b }}"),
+                                  source="t")
+    assert fixed.values == {"a": -1.0, "tie": 0.0, "b": 1.0}  # the expected score P(b) - P(a) by default

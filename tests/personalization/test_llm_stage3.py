@@ -2,8 +2,13 @@
 and both orders (plus another user's profile), audited without human ratings, rendered to HTML with the case
 browser.  SmolLM2-135M is a weak judge: these tests prove the wiring and the honesty of the result, not wisdom.
 
-CI judges a fixed sample of the 308 pairs (a compact template keeps each prompt near 200 tokens); set
-``AUDITOR_OPTIN=1`` to judge all 308 pairs (1,232 requests; about 25 minutes on 2 busy cores).
+All 308 pairs are judged: 3 runs (full profile, no profile, another user's profile) x 2 orders = 1,848 requests of
+one token each, a compact template keeping each prompt near 200 tokens (about 8 minutes on 2 idle cores).  Set
+``AUDITOR_STAGE3_SAMPLE=n`` to judge a fixed sample of n pairs while working on this file.
+
+SmolLM2 prefers the response shown first in almost every request, so a vote over the two orders makes nearly every
+verdict a tie; the audit combines the orders by balanced position calibration instead (``judge_aggregate =
+"mean_score"``: the mean of the verdict probabilities' expected scores), which leaves the judge's lean.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import importlib
 import os
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -27,11 +33,10 @@ COMPACT_PAIRWISE = {
     "task": "pairwise",
     "verdicts": {"A": "a", "B": "b", "tie": "tie"},
     "system": "Judge which answer is better for this user.",
-    "user": "Q: {{ item.prompt[:100] }}\nA: {{ item.response_a[:100] }}\nB: {{ item.response_b[:100] }}",
+    "user": "Q: {{ item.prompt[:150] }}\n{{ response_a }}\n{{ response_b }}",
     "answer": {"logprobs": "Better answer (A, B or tie):", "json": "Reply with JSON.",
                "text": "End with Verdict: A, B or tie."},
 }
-SAMPLE = 12
 
 
 def _reports():
@@ -52,8 +57,10 @@ def _reports():
 @pytest.fixture(scope="module")
 def stage3(data_root):
     items = recentering.load_stage3(data_root).items
-    if os.environ.get("AUDITOR_OPTIN") != "1":  # a fixed sample spread over the file
-        items = items.iloc[:: len(items) // SAMPLE].head(SAMPLE)
+    assert len(items) == 308
+    sample = int(os.environ.get("AUDITOR_STAGE3_SAMPLE") or 0)
+    if sample:  # a fixed sample spread over the file, for work on this file only
+        items = items.iloc[:: max(1, len(items) // sample)].head(sample)
     # the profile a judge sees: the attributes the personalized response was generated from (short prompts)
     return items.assign(profile=items["relevant_profile"]).reset_index(drop=True)
 
@@ -74,7 +81,7 @@ def judged(stage3, llama_server, tmp_path_factory):
 
     def make(view: str, place: str) -> LLMJudge:
         return LLMJudge(config, template=template, profile_view=view, profile_at=place, orders=("ab", "ba"),
-                        cache=cache)
+                        cache=cache, max_response_chars=150)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AUDITOR_TEST_LLAMA_KEY", LLAMA_KEY)
@@ -93,11 +100,16 @@ def test_every_pair_is_judged_in_both_orders_under_each_view(judged, stage3):
     assert full > none  # the profile costs tokens
 
 
+def _audit(judged, stage3, judge_aggregate="mean_score"):
+    return audit_stage(judged, stage3, stage="generation", task="pairwise", resamples=200,
+                       reference_fallback="smollm2", judge_aggregate=judge_aggregate)
+
+
 def test_stage3_audit_without_human_ratings_renders_an_honest_report(judged, stage3, tmp_path):
-    result = audit_stage(judged, stage3, stage="generation", task="pairwise", resamples=200,
-                         reference_fallback="smollm2")
+    result = _audit(judged, stage3)
     assert result.meta["comparisons"]["missing_reference"] == "human"
     assert result.meta["reference"] == "smollm2"
+    assert result.meta["aggregation"]["judges"] == "mean_score"
     m = result.metrics
     for metric in ("position_consistency", "first_position_rate", "mean_prompt_tokens"):
         rows = m[(m["metric"] == metric) & (m["judge"] == "smollm2") & m["slice"].str.startswith("profile_view=",
@@ -109,9 +121,42 @@ def test_stage3_audit_without_human_ratings_renders_an_honest_report(judged, sta
     assert not (m["reference"] == "human").any()  # nothing is compared with humans that do not exist
     html = _reports().render_html(result.to_dict())
     assert "No labels from" in html and "not a ground truth" in html
-    assert "case" in html.lower()
     (tmp_path / "report.html").write_text(html, encoding="utf-8")
     pd.testing.assert_series_equal(  # the same run twice: the same numbers (cache, temperature 0, seeded bootstrap)
-        result.metrics["value"],
-        audit_stage(judged, stage3, stage="generation", task="pairwise", resamples=200,
-                    reference_fallback="smollm2").metrics["value"])
+        result.metrics["value"], _audit(judged, stage3).metrics["value"])
+
+
+def test_calibrated_verdicts_follow_the_mean_score_and_fill_the_case_browser(judged, stage3):
+    """By hand: per item, the mean over both orders of P(b) - P(a); b above 0, a below, tie at 0.  The items where
+    removing or swapping the profile changes that verdict are the cases the browser shows."""
+    scores = judged.assign(score=pd.to_numeric(judged["score"], errors="coerce").astype(float))
+    own = scores[scores["judge"] == "smollm2"]
+    mean = own.groupby("item_id")["score"].mean()
+    expected = np.sign(mean)
+    result = _audit(judged, stage3)
+    win = result.metric("win_rate", "smollm2", reference="smollm2")["value"]
+    assert win == pytest.approx(float((expected.dropna() > 0).mean()))  # items with a usable verdict
+    # the vote over both orders: an item whose two verdicts differ is a tie (by hand, over items with a verdict)
+    voted = _audit(judged, stage3, judge_aggregate="vote")
+    labelled = own[own["label"].notna()].groupby("item_id")["label"]
+    split = labelled.nunique() > 1
+    assert voted.metric("tie_rate", "smollm2", reference="smollm2")["value"] == pytest.approx(
+        float(((labelled.agg(lambda v: set(v) == {"tie"})) | split).mean()))
+    cases = result.cases
+    changed = set()
+    for judge in ("smollm2|persona=removed", "smollm2|persona=swapped"):
+        rows = scores[scores["judge"] == judge]
+        other = np.sign(rows.groupby("item_id")["score"].mean()).reindex(mean.index)
+        both = other.notna() & expected.notna()
+        changed |= set(mean.index[(both & (other != expected)).to_numpy()])
+    flips = result.metrics[result.metrics["metric"] == "persona_flip_rate"]
+    if changed:  # the verdicts a persona variant changes are cases in the browser, and the flip rates count them
+        assert flips["value"].max() > 0
+        assert changed <= {c["item_id"] for c in cases["items"]} or cases["sampled"]
+        html = _reports().render_html(result.to_dict())
+        assert html.count('<article class="case') == len(cases["items"]) > 0
+        for case in cases["items"][:5]:
+            assert case["prompt"] and case["response_b"] and case["disagreements"]
+    else:
+        assert (flips["value"] == 0).all()
+    assert cases["total"] >= len(changed)
