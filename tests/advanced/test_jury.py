@@ -94,3 +94,16 @@ def test_mean_jury_on_a_likert_scale_rounds_halves_toward_neutral():
     result = auditor.audit(pd.concat([human, j1, j2]), items=items, task="likert", resamples=0)
     # means 4.5, 1.5, 5, 1.5 -> 4, 2, 5, 2 (halves toward the neutral 3)
     assert result.metric("mean_score", "jury:mean")["value"] == pytest.approx((4 + 2 + 5 + 2) / 4)
+
+
+def test_probe_variants_of_a_judge_are_not_separate_jurors():
+    """gpt-4o re-judged under other profiles is one judge, not eight near-identical jurors."""
+    from auditor import audit
+    from auditor.simulate import simulate_probe_study
+
+    study = simulate_probe_study(seed=1, n_users=20, n_items=120)
+    variants = [j for j in study.judges if "|" in j]
+    assert len(variants) == 7
+    result = audit(study.labels, study.items, task="likert", resamples=0)
+    assert "jury" not in result.meta or result.meta["jury"].get("members", []) in ([], ["gpt-4o"])
+    assert not any(j.startswith("jury:") for j in result.metrics["judge"])
