@@ -8,9 +8,12 @@ jackknife, or plain percentile intervals.
 
 from __future__ import annotations
 
+import hashlib
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -24,10 +27,22 @@ def cluster_weights(n_clusters: int, resamples: int, rng: np.random.Generator) -
     """``(resamples, n_clusters)`` multinomial counts: how often each cluster is drawn in each resample."""
     if n_clusters == 0 or resamples == 0:
         return np.zeros((resamples, n_clusters))
-    draws = rng.integers(0, n_clusters, size=(resamples, n_clusters))
-    offsets = (np.arange(resamples)[:, None] * n_clusters + draws).ravel()
-    counts = np.bincount(offsets, minlength=resamples * n_clusters)
-    return counts.reshape(resamples, n_clusters).astype(float)
+    # int32 draws are the same stream as int64 ones (numpy draws bounded integers below 2**32 from 32-bit halves
+    # either way) at half the memory; counting in blocks of rows keeps the temporaries small
+    dtype = np.int32 if n_clusters <= np.iinfo(np.int32).max else np.int64
+    draws = rng.integers(0, n_clusters, size=(resamples, n_clusters), dtype=dtype)
+    out = np.empty((resamples, n_clusters))
+    block = max(1, _COUNT_BLOCK // n_clusters)
+    for start in range(0, resamples, block):
+        rows = draws[start : start + block]
+        offsets = (np.arange(rows.shape[0])[:, None] * n_clusters + rows).ravel()
+        out[start : start + rows.shape[0]] = np.bincount(offsets, minlength=rows.size).reshape(rows.shape)
+    return out
+
+
+_COUNT_BLOCK = 1 << 20  # draws counted at a time by :func:`cluster_weights`
+_RECENT_SUMS = 16  # resample sums kept by :meth:`Resampler.resample` for reuse
+_EXACT_FLOAT32 = float(1 << 24)  # integers below this are exact in float32, whatever the order of summation
 
 
 @dataclass
@@ -74,6 +89,11 @@ def expanded_tail(alpha: float, clusters: int | None) -> float:
     ``G`` clusters is as wide as a t interval would be (percentile intervals are too narrow for small ``G``)."""
     if clusters is None or clusters < 3:
         return alpha
+    return _expanded_tail(float(alpha), float(clusters))
+
+
+@lru_cache(maxsize=256)
+def _expanded_tail(alpha: float, clusters: float) -> float:
     g = float(clusters)
     return float(ndtr(np.sqrt(g / (g - 1.0)) * student_t.ppf(alpha, g - 1.0)))
 
@@ -134,6 +154,39 @@ class Resampler:
         rng = np.random.default_rng(seed)
         self.weights = cluster_weights(n_clusters, resamples, rng)
         self.jackknife = jackknife and n_clusters > 2
+        self._weights32: np.ndarray | None = None  # float32 copy, for sums of integers (see :meth:`resample`)
+        self._max_weight = float(self.weights.max()) if self.weights.size else 0.0
+        # the same per-cluster sums recur (e.g. the reference's rates beside every judge that labelled the same
+        # items): their resample sums are kept, keyed by content, and reused
+        self._recent: OrderedDict[bytes, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+
+    def resample(self, flat: np.ndarray) -> np.ndarray:
+        """``weights @ flat``: the sums of every resample, ``(resamples, k)`` from ``(clusters, k)``.
+
+        Integer statistics (counts, indicators) whose weighted sums stay below 2**24 are summed in float32 at half
+        the memory traffic: every partial sum is then an exactly representable integer, so the result equals the
+        float64 product bit for bit.  Anything else takes the float64 product.
+        """
+        flat = np.ascontiguousarray(flat, dtype=float)
+        key = hashlib.blake2b(flat.tobytes(), digest_size=16, person=str(flat.shape).encode()[:16]).digest()
+        hit = self._recent.get(key)
+        if hit is not None and np.array_equal(hit[0], flat):
+            self._recent.move_to_end(key)
+            return hit[1].copy()
+        out = self._product(flat)
+        self._recent[key] = (flat.copy(), out.copy())
+        if len(self._recent) > _RECENT_SUMS:
+            self._recent.popitem(last=False)
+        return out
+
+    def _product(self, flat: np.ndarray) -> np.ndarray:
+        if flat.size and flat.shape[1] > 0 and self.resamples:
+            magnitude = np.abs(flat).sum(axis=0).max() * self._max_weight
+            if magnitude < _EXACT_FLOAT32 and np.array_equal(flat, np.rint(flat)):
+                if self._weights32 is None:
+                    self._weights32 = self.weights.astype(np.float32)
+                return (self._weights32 @ flat.astype(np.float32)).astype(float)
+        return self.weights @ flat
 
     def sums(self, per_cluster: np.ndarray, fn: Callable[[np.ndarray], np.ndarray], n: int) -> Estimate:
         """``fn`` maps summed statistics (leading axis = replicate) to values; ``per_cluster`` is ``(G, ...)``."""
@@ -145,7 +198,7 @@ class Resampler:
         per_cluster = np.asarray(per_cluster, dtype=float)
         total = per_cluster.sum(axis=0)
         flat = per_cluster.reshape(per_cluster.shape[0], -1)
-        boot_sums = (self.weights @ flat).reshape((self.resamples,) + per_cluster.shape[1:])
+        boot_sums = self.resample(flat).reshape((self.resamples,) + per_cluster.shape[1:])
         occupied = np.flatnonzero(np.any(flat != 0, axis=1))
         # leaving out an empty cluster changes nothing: only occupied clusters enter the jackknife, the others
         # stay NaN so that estimates over different clusters still line up cluster by cluster
