@@ -6,6 +6,7 @@ The output is one tidy :class:`JudgmentTable`: the items, every usable label row
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,7 +67,56 @@ def _fast_text(series: pd.Series) -> pd.Series | None:
     return pd.Series(out, index=series.index, dtype=object)
 
 
+_BY_VALUE_KINDS = ("string", "empty", "integer", "floating")
+# pandas >= 3 copies on write: a shallow copy whose columns are replaced leaves the caller's frame as it was
+_SHALLOW = int(pd.__version__.split(".")[0]) >= 3
+
+
+def _copy(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.copy(deep=not _SHALLOW)
+
+
+def _by_value(series: pd.Series, fn: Callable[[pd.Series], pd.Series | None]) -> tuple[np.ndarray, np.ndarray] | None:
+    """``fn`` (element-wise: a Series of values to an object Series, or None) applied to the distinct values only.
+
+    Returns the code of each row's distinct value (-1: a missing value) and ``fn``'s result per distinct value with
+    a final None for the missing ones (so that ``per_value[codes]`` spreads it over the rows); None where ``fn``
+    gives None, or where the column mixes kinds of values (``1`` and ``True`` are one distinct value to pandas, not
+    to ``fn``).
+    """
+    if pd.api.types.infer_dtype(series, skipna=True) not in _BY_VALUE_KINDS:
+        return None
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    got = fn(pd.Series(uniques))
+    if got is None:
+        return None
+    return codes, np.append(got.to_numpy(dtype=object), None)
+
+
+def _spread(codes: np.ndarray, per_value: np.ndarray, index: pd.Index) -> pd.Series:
+    return pd.Series(per_value[codes], index=index, dtype=object)
+
+
 def _key_column(frame: pd.DataFrame, column: str, *, required: bool) -> pd.Series:
+    return _key_column_codes(frame, column, required=required)[0]
+
+
+def _key_column_codes(frame: pd.DataFrame, column: str, *,
+                      required: bool) -> tuple[pd.Series, tuple[np.ndarray, np.ndarray] | None]:
+    """:func:`_key_column`, with each row's code and the texts per code (see :func:`_by_value`) when known."""
+    found = _by_value(frame[column], _fast_text)
+    if found is None:
+        return _key_column_slow(frame, column, required=required), None
+    codes, per_value = found
+    if required:
+        empty = pd.isna(per_value)[codes]
+        if empty.any():
+            raise InputError("is empty; every row needs a value here", file=_where(frame),
+                             row=_row_of(frame, int(np.flatnonzero(empty)[0])), column=column)
+    return _spread(codes, per_value, frame.index), found
+
+
+def _key_column_slow(frame: pd.DataFrame, column: str, *, required: bool) -> pd.Series:
     fast = _fast_text(frame[column])
     if fast is not None:
         if required:
@@ -106,7 +156,7 @@ def _require_columns(frame: pd.DataFrame, columns: tuple[str, ...], what: str) -
 def validate_items(frame: pd.DataFrame) -> pd.DataFrame:
     """Check an items table: ``item_id`` present, non-empty and unique; ids normalised to text."""
     _require_columns(frame, ("item_id",), "items")
-    frame = frame.copy()
+    frame = _copy(frame)
     frame["item_id"] = _key_column(frame, "item_id", required=True)
     dup = frame["item_id"].duplicated(keep="first")
     if dup.any():
@@ -122,16 +172,29 @@ def validate_items(frame: pd.DataFrame) -> pd.DataFrame:
 
 def check_label_columns(frame: pd.DataFrame) -> pd.DataFrame:
     """Check a labels table's columns and keys (labels themselves are checked against the task later)."""
+    return _check_label_columns(frame)[0]
+
+
+def _check_label_columns(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """:func:`check_label_columns`, with the codes and distinct texts of the key columns where known."""
     if "label" not in frame.columns and "score" in frame.columns:
         frame = frame.assign(label=None)
     _require_columns(frame, ("item_id", "judge", "label"), "labels")
-    frame = frame.copy()
-    frame["item_id"] = _key_column(frame, "item_id", required=True)
-    frame["judge"] = _key_column(frame, "judge", required=True)
+    frame = _copy(frame)
+    keys: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for column in ("item_id", "judge"):
+        frame[column], found = _key_column_codes(frame, column, required=True)
+        if found is not None:
+            keys[column] = found
     frame["rater"] = _key_column(frame, "rater", required=False) if "rater" in frame.columns else None
     if "order" in frame.columns:
-        orders = _key_column(frame, "order", required=False)
-        bad = orders.notna() & ~orders.isin(ORDERS)
+        orders, found = _key_column_codes(frame, "order", required=False)
+        if found is not None:
+            codes, per_value = found
+            bad_value = np.array([v is not None and v not in ORDERS for v in per_value], dtype=bool)
+            bad = pd.Series(bad_value[codes], index=orders.index)
+        else:
+            bad = orders.notna() & ~orders.isin(ORDERS)
         if bad.any():
             pos = int(np.flatnonzero(bad.to_numpy())[0])
             raise InputError(f"has {orders.iloc[pos]!r}; expected 'ab', 'ba' or empty", file=_where(frame),
@@ -142,10 +205,11 @@ def check_label_columns(frame: pd.DataFrame) -> pd.DataFrame:
     if "score" in frame.columns:
         raw_scores = frame["score"]
         kind = pd.api.types.infer_dtype(raw_scores, skipna=True)
-        numbers = pd.to_numeric(raw_scores.where(raw_scores.astype("string").str.strip() != "", None)
+        stripped = raw_scores.astype("string").str.strip()
+        numbers = pd.to_numeric(raw_scores.where(stripped != "", None)
                                 if kind in ("string", "mixed") else raw_scores, errors="coerce")
         numbers = numbers.to_numpy(dtype=float, na_value=np.nan)
-        given = ~raw_scores.isna().to_numpy() & (raw_scores.astype("string").str.strip() != "").fillna(False).to_numpy()
+        given = ~raw_scores.isna().to_numpy() & (stripped != "").fillna(False).to_numpy()
         bad = given & ~np.isfinite(numbers)
         if kind not in ("string", "floating", "integer", "empty"):  # e.g. True among numbers: not a score
             bad |= raw_scores.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
@@ -159,7 +223,7 @@ def check_label_columns(frame: pd.DataFrame) -> pd.DataFrame:
     for column in ("raw", "exclusion"):
         if column not in frame.columns:
             frame[column] = None
-    return frame
+    return frame, keys
 
 
 def split_combined(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -168,7 +232,7 @@ def split_combined(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     An item column whose value differs between two rows of the same item is bad input.
     """
     item_cols = [c for c in frame.columns if c in ITEM_COLUMNS_KNOWN]
-    frame = frame.copy()
+    frame = _copy(frame)
     frame["item_id"] = _key_column(frame, "item_id", required=True)
     items = frame[item_cols + [ROW]].drop_duplicates(subset=item_cols, keep="first")
     dup = items["item_id"].duplicated(keep=False)
@@ -200,7 +264,7 @@ class JudgmentTable:
     @property
     def judges(self) -> list[str]:
         ref = self.config.reference
-        return [j for j in dict.fromkeys(self.raw_labels["judge"].tolist()) if j != ref]
+        return [j for j in pd.unique(self.raw_labels["judge"]).tolist() if j != ref]
 
 
 def _normalise_label(value: object) -> str | None:
@@ -232,14 +296,8 @@ def _label_texts(labels: pd.DataFrame) -> pd.Series:
         out = series.map({True: "1", False: "0"}).astype(object)
         return out.where(series.notna(), None)
     if kind in ("string", "empty", "integer", "floating"):
-        fast = _fast_text(series)
+        fast = _fast_label_texts(series, kind)
         if fast is not None:
-            if kind in ("string", "empty"):  # "3.0" written by a float column: the integer 3
-                as_text = fast.astype("string")
-                integral = as_text.str.fullmatch(r"-?\d+\.0+").fillna(False).to_numpy(dtype=bool)
-                if integral.any():
-                    fast = fast.copy()
-                    fast[integral] = as_text[integral].str.replace(r"\.0+$", "", regex=True).astype(object)
             return fast
     out = []
     for pos, value in enumerate(series.tolist()):
@@ -249,6 +307,45 @@ def _label_texts(labels: pd.DataFrame) -> pd.Series:
             raise InputError(f"holds a {type(value).__name__}; expected a single label", file=_where(labels),
                              row=_row_of(labels, pos), column="label") from None
     return pd.Series(out, index=labels.index, dtype=object)
+
+
+def _fast_label_texts(series: pd.Series, kind: str) -> pd.Series | None:
+    fast = _fast_text(series)
+    if fast is not None and kind in ("string", "empty"):  # "3.0" written by a float column: the integer 3
+        as_text = fast.astype("string")
+        integral = as_text.str.fullmatch(r"-?\d+\.0+").fillna(False).to_numpy(dtype=bool)
+        if integral.any():
+            fast = fast.copy()
+            fast[integral] = as_text[integral].str.replace(r"\.0+$", "", regex=True).astype(object)
+    return fast
+
+
+def _label_values(series: pd.Series) -> pd.Series:
+    """:func:`_label_texts` of a column of distinct text or numbers (element-wise: one value's text never depends
+    on the others, except for the column-wide choice of the vectorised path, which the distinct values share)."""
+    kind = pd.api.types.infer_dtype(series, skipna=True)
+    fast = _fast_label_texts(series, kind)
+    if fast is not None:
+        return fast
+    return pd.Series([_normalise_label(v) for v in series.tolist()], index=series.index, dtype=object)
+
+
+def _label_codes(labels: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's code into the distinct label texts before aliases (-1: no label) and those texts, with a final
+    None that code -1 picks: :func:`_label_texts` is ``per_value[codes]``, computed once per distinct label."""
+    found = _by_value(labels["label"], _label_values)
+    if found is not None:
+        return found
+    codes, uniques = pd.factorize(_label_texts(labels), use_na_sentinel=True)  # texts: exact as hash keys
+    return codes, np.append(np.asarray(uniques, dtype=object), None)
+
+
+def _declared_exclusions(labels: pd.DataFrame, rows: np.ndarray) -> pd.Series:
+    """The declared ``exclusion`` reason of the chosen rows, as text (None where not declared)."""
+    if "exclusion" not in labels.columns:
+        return pd.Series([None] * int(rows.sum()), index=labels.index[rows], dtype=object)
+    column = labels["exclusion"][rows]
+    return _fast_text(column.astype(object).where(column.notna(), None).astype("string"))
 
 
 def _shown(value: object) -> object:
@@ -267,24 +364,26 @@ def canonicalise(labels: pd.DataFrame, config: AuditConfig) -> tuple[pd.DataFram
     categories = config.canonical_categories()
     aliases = config.aliases
     unusable = list(config.unusable)
-    before = _label_texts(labels)
+    # every step below up to the numbers is a function of the label alone: computed once per distinct label
+    row_code, before = _label_codes(labels)  # before[-1] is None: the rows without a label (code -1)
+    before = pd.Series(before, dtype=object)
     texts = before.map(lambda t: aliases.get(t, t) if t is not None else None) if aliases else before
-    present = texts.notna().to_numpy()
-    is_unusable = (before.isin(unusable) | texts.isin(unusable)).to_numpy() & present
-    if "exclusion" in labels.columns:
-        declared = _fast_text(labels["exclusion"].astype(object).where(labels["exclusion"].notna(), None)
-                              .astype("string"))
-    else:
-        declared = pd.Series([None] * len(labels), index=labels.index, dtype=object)
+    present_value = texts.notna().to_numpy()
+    unusable_value = (before.isin(unusable) | texts.isin(unusable)).to_numpy() & present_value
+    present = present_value[row_code]
+    is_unusable = unusable_value[row_code]
     excluded = np.full(len(labels), None, dtype=object)
     if task != "score":
         empty = ~present
-        excluded[empty] = declared[empty].fillna("empty label").to_numpy(dtype=object)
+        if empty.any():
+            excluded[empty] = _declared_exclusions(labels, empty).fillna("empty label").to_numpy(dtype=object)
     if is_unusable.any():
-        excluded[is_unusable] = ("unusable label " + before[is_unusable].map(repr)).to_numpy(dtype=object)
-    texts = texts.where(~is_unusable, None)
-    labels = labels.copy()
-    labels["label_text"] = texts.astype(object)
+        reasons = ("unusable label " + before.map(repr)).to_numpy(dtype=object)
+        excluded[is_unusable] = reasons[row_code[is_unusable]]
+    texts = texts.where(~unusable_value, None)
+    text_value = texts.to_numpy(dtype=object)
+    labels = _copy(labels)
+    labels["label_text"] = pd.Series(text_value[row_code], index=labels.index, dtype=object)
 
     if task == "categorical" and categories is None:
         categories = tuple(sorted(set(texts.dropna().tolist())))
@@ -292,9 +391,14 @@ def canonicalise(labels: pd.DataFrame, config: AuditConfig) -> tuple[pd.DataFram
     values = np.full(len(labels), np.nan)
     if task == "score":
         scores = labels["score"].to_numpy(dtype=float)
-        from_label = pd.to_numeric(texts, errors="coerce").to_numpy(dtype=float)
-        usable = np.array([e is None for e in excluded])
-        bad = usable & ~np.isfinite(scores) & texts.notna().to_numpy() & ~np.isfinite(from_label)
+        # the numbers of the distinct texts; None among them only where a row has no label, as when converted row
+        # by row (the result's type is chosen from the whole set of values)
+        numbered = texts if (row_code < 0).any() else texts.iloc[:-1]
+        from_value = np.append(pd.to_numeric(numbered, errors="coerce").to_numpy(dtype=float)[: len(texts) - 1],
+                               np.nan)
+        from_label = from_value[row_code]
+        usable = pd.isna(excluded)
+        bad = usable & ~np.isfinite(scores) & present & ~is_unusable & ~np.isfinite(from_label)
         if bad.any():
             pos = int(np.flatnonzero(bad)[0])
             raise InputError(f"has {labels['label'].iloc[pos]!r}; a score task needs a finite number in `score` "
@@ -302,10 +406,13 @@ def canonicalise(labels: pd.DataFrame, config: AuditConfig) -> tuple[pd.DataFram
         values = np.where(np.isfinite(scores), scores, from_label)
         values[~usable] = np.nan
         missing = usable & ~np.isfinite(values)
-        excluded[missing] = declared[missing].fillna("empty score").to_numpy(dtype=object)
+        if missing.any():
+            excluded[missing] = _declared_exclusions(labels, missing).fillna("empty score").to_numpy(dtype=object)
     else:
-        codes = pd.Index(categories).get_indexer(texts.astype(object))
-        unknown = (codes < 0) & texts.notna().to_numpy()
+        code_value = pd.Index(categories).get_indexer(texts.astype(object))
+        unknown_value = (code_value < 0) & texts.notna().to_numpy()
+        codes = code_value[row_code]
+        unknown = unknown_value[row_code]
         if unknown.any():
             pos = int(np.flatnonzero(unknown)[0])
             shown = ", ".join(repr(c) for c in categories[:12])
@@ -359,14 +466,19 @@ def load(labels: str | Path | pd.DataFrame, items: str | Path | pd.DataFrame | N
             item_frame = None
     else:
         item_frame = _as_frame(items, "items")
-    label_frame = check_label_columns(label_frame)
+    label_frame, keys = _check_label_columns(label_frame)
+    item_codes = keys.get("item_id")  # each row's code into the distinct item ids, when known
     if item_frame is None:
-        ids = list(dict.fromkeys(label_frame["item_id"].tolist()))
+        ids = list(dict.fromkeys(item_codes[1][:-1] if item_codes is not None else label_frame["item_id"].tolist()))
         item_frame = pd.DataFrame({"item_id": ids})
         item_frame.attrs["path"] = "<items derived from labels>"
     item_frame = validate_items(item_frame)
     known = set(item_frame["item_id"])
-    unknown = ~label_frame["item_id"].isin(known)
+    if item_codes is not None:
+        codes, per_value = item_codes
+        unknown = pd.Series(np.array([v not in known for v in per_value], dtype=bool)[codes])
+    else:
+        unknown = ~label_frame["item_id"].isin(known)
     if unknown.any():
         pos = int(np.flatnonzero(unknown.to_numpy())[0])
         raise InputError(f"names item {label_frame['item_id'].iloc[pos]!r}, which is not in the items table "
@@ -385,9 +497,11 @@ def load(labels: str | Path | pd.DataFrame, items: str | Path | pd.DataFrame | N
     excluded = label_frame[label_frame["excluded"].notna()]
     exclusions = (excluded.groupby(["judge", "excluded"], sort=True).size().reset_index(name="count")
                   .rename(columns={"excluded": "reason"}))
-    usable = label_frame[label_frame["excluded"].isna()].copy()
-    if config.reference not in set(label_frame["judge"]):
-        judges = ", ".join(sorted(set(label_frame["judge"]))[:10])
+    keep = label_frame["excluded"].isna().to_numpy()
+    usable = _copy(label_frame) if keep.all() else label_frame[keep].copy()
+    judge_names = set(keys["judge"][1][:-1]) if "judge" in keys else set(label_frame["judge"])
+    if config.reference not in judge_names:
+        judges = ", ".join(sorted(judge_names)[:10])
         raise InputError(f"has no labels from the reference judge {config.reference!r}; judges found: {judges}. "
                          "Pass --reference to name another one.", file=_where(label_frame), column="judge")
     return JudgmentTable(config=config, items=item_frame, labels=usable, categories=categories,
