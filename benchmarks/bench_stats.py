@@ -6,6 +6,7 @@
 Sections
 1. Scaling: the whole ``auditor.audit`` (pairwise, 3 human raters + 7 judges, 2,000 user-clustered resamples) at
    10k / 100k / 1M label rows, each in a fresh subprocess: wall time and peak memory (max RSS).
+   1b. The largest size from Parquet, CSV and JSONL files through ``auditor audit`` (a fresh process each).
 2. Side by side: the engine vs a baseline that resamples users and recomputes scikit-learn's Cohen's kappa and
    ``krippendorff.alpha`` for every judge on every resampled table; the baseline runs a few resamples and its
    per-resample cost is multiplied up to 2,000; point estimates compared to 1e-9, percentile intervals compared
@@ -52,6 +53,41 @@ def run_engine(n_items: int, n_users: int, resamples: int = 2000) -> dict:
     code = CHILD.format(here=str(HERE), n_items=n_items, n_users=n_users, resamples=resamples)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+CLI_CHILD = r"""
+import json, resource, sys, time
+start = time.perf_counter()
+import auditor.advanced as advanced
+from auditor.cli import main
+advanced.configure(ppi=False, alt_test=False, jury=False)
+code = main(["audit", {labels!r}, "--items", {items!r}, "--task", "pairwise", "--out", {out!r}, "--format", "json",
+             "-q"])
+wall = time.perf_counter() - start
+print(json.dumps({{"wall": wall, "code": code, "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+
+def run_cli(n_items: int, n_users: int, suffix: str) -> dict:
+    """``auditor audit labels.<suffix> --items items.<suffix> --format json`` in a fresh process: importing the
+    command line, reading, validating, the audit and writing audit.json (the PPI / alt-test / jury extension off,
+    as in section 1)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        items, labels = pairwise_workload(n_items=n_items, n_users=n_users)
+        paths = {name: str(Path(tmp) / f"{name}.{suffix}") for name in ("labels", "items")}
+        for name, frame in (("labels", labels), ("items", items)):
+            if suffix == "jsonl":
+                frame.to_json(paths[name], orient="records", lines=True)
+            elif suffix == "csv":
+                frame.to_csv(paths[name], index=False)
+            else:
+                frame.to_parquet(paths[name], index=False)
+        code = CLI_CHILD.format(labels=paths["labels"], items=paths["items"], out=str(Path(tmp) / "out"))
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                             cwd=str(HERE.parent))
+        return {"rows": len(labels), **json.loads(out.stdout.strip().splitlines()[-1])}
 
 
 def per_item_labels(items, labels):
@@ -158,6 +194,12 @@ def main() -> None:
     for n_items, n_users in sizes:
         r = run_engine(n_items, n_users)
         print(f"| {r['rows']:,} | {n_items:,} | {n_users:,} | {r['wall']:.2f} | {r['maxrss_mb']:.0f} |", flush=True)
+    n_items, n_users = sizes[-1]
+    print("\n## 1b. The same audit from files, through the command line (largest size)\n")
+    print("| format | label rows | wall s (import, read, audit, audit.json) | peak RSS MB |\n|--|--:|--:|--:|")
+    for suffix in ("parquet", "csv", "jsonl"):
+        r = run_cli(n_items, n_users, suffix)
+        print(f"| {suffix} | {r['rows']:,} | {r['wall']:.2f} | {r['maxrss_mb']:.0f} |", flush=True)
     print("\n## 2. Side by side with the reference libraries (per-resample recomputation)\n")
     print("| label rows | engine s (all metrics) | baseline s / resample (kappa + alpha + rate, 7 judges) | "
           "baseline x 2,000 s | speed-up | max point diff | kappa CI engine | kappa CI baseline |")
