@@ -126,7 +126,8 @@ def run_judge(
     batch_export: Path | None = None,
     batch_import: Path | None = None,
     device: str | None = None,
-    batch_size: int = 16,
+    batch_size: int = 64,
+    batch_tokens: int | None = 8192,
     tie_margin: float = 0.0,
     progress: bool = True,
 ) -> str:
@@ -153,7 +154,8 @@ def run_judge(
             raise ConfigError(
                 f"reward-model judges need torch and transformers (pip install 'judge-auditor[rm]'): {exc}"
             ) from exc
-        rm_judge = RewardModelJudge(model, device=device, batch_size=batch_size, tie_margin=tie_margin)
+        rm_judge = RewardModelJudge(model, device=device, batch_size=batch_size, max_batch_tokens=batch_tokens,
+                                    tie_margin=tie_margin)
         labels = rm_judge.judge_items(items, task)
         if name:
             labels["judge"] = name
@@ -453,7 +455,9 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option(help="Read a batch output file into labels.")
         ] = None,
         device: Annotated[str | None, typer.Option(help="rm: cuda, mps or cpu (default: automatic).")] = None,
-        batch_size: Annotated[int, typer.Option(help="rm: batch size.")] = 16,
+        batch_size: Annotated[int, typer.Option(help="rm: most texts in one forward pass.")] = 64,
+        batch_tokens: Annotated[int, typer.Option(help="rm: most padded tokens in one forward pass "
+                                                       "(batches are sorted by length).")] = 8192,
         tie_margin: Annotated[float, typer.Option(help="rm: |r_b - r_a| at most this is a tie.")] = 0.0,
         quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
     ) -> None:
@@ -491,6 +495,7 @@ def register(app: typer.Typer) -> None:
             batch_import=batch_import,
             device=device,
             batch_size=batch_size,
+            batch_tokens=batch_tokens,
             tie_margin=tie_margin,
             progress=not quiet,
         )

@@ -40,7 +40,7 @@ def test_auditor_judge_with_a_reward_model_feeds_auditor_audit(tmp_path, llama_r
 
     code = main(
         ["judge", str(items_path), "--judge", f"rm:{llama_reward_model}", "--task", "pairwise"]
-        + ["--batch-size", "4", "--tie-margin", "0.05", "--out", str(rm_labels_path)]
+        + ["--batch-size", "4", "--batch-tokens", "64", "--tie-margin", "0.05", "--out", str(rm_labels_path)]
     )
     assert code == 0
     written = pd.read_json(rm_labels_path, lines=True, dtype={"item_id": str, "rater": str})
