@@ -89,8 +89,7 @@ class AuditContext:
         self.n_clusters = len(cluster_names)
         self.categories = table.categories
         self.k = len(self.categories) if self.categories else 0
-        labels = table.labels
-        self.row_item = self.item_pos.get_indexer(labels["item_id"]).astype(np.int64)
+        self.row_item = table.item_positions()  # each distinct item id looked up once, by the loader
         self.rs = Resampler(self.n_clusters, self.cfg.resamples, self.cfg.seed)
         self.rows: list[dict[str, Any]] = []
         self.extra_exclusions: list[dict[str, Any]] = []

@@ -260,6 +260,14 @@ class JudgmentTable:
     exclusions: pd.DataFrame  # judge, reason, count
     raw_labels: pd.DataFrame  # every label row as read, with `excluded` reason (None when used)
     warnings: list[dict] = field(default_factory=list)
+    # the position in `items` of each row of `labels`, with the labels frame it was computed for
+    label_items: tuple[pd.DataFrame, np.ndarray] | None = field(default=None, repr=False)
+
+    def item_positions(self) -> np.ndarray:
+        """The position in ``items`` of each row of ``labels`` (-1: an item not in ``items``)."""
+        if self.label_items is not None and self.label_items[0] is self.labels:
+            return self.label_items[1]
+        return pd.Index(self.items["item_id"]).get_indexer(self.labels["item_id"]).astype(np.int64)
 
     @property
     def judges(self) -> list[str]:
@@ -499,10 +507,15 @@ def load(labels: str | Path | pd.DataFrame, items: str | Path | pd.DataFrame | N
                   .rename(columns={"excluded": "reason"}))
     keep = label_frame["excluded"].isna().to_numpy()
     usable = _copy(label_frame) if keep.all() else label_frame[keep].copy()
+    label_items = None
+    if item_codes is not None:  # each distinct item id looked up once
+        codes, per_value = item_codes
+        positions = pd.Index(item_frame["item_id"]).get_indexer(per_value[:-1]).astype(np.int64)
+        label_items = (usable, positions[codes][keep])
     judge_names = set(keys["judge"][1][:-1]) if "judge" in keys else set(label_frame["judge"])
     if config.reference not in judge_names:
         judges = ", ".join(sorted(judge_names)[:10])
         raise InputError(f"has no labels from the reference judge {config.reference!r}; judges found: {judges}. "
                          "Pass --reference to name another one.", file=_where(label_frame), column="judge")
     return JudgmentTable(config=config, items=item_frame, labels=usable, categories=categories,
-                         exclusions=exclusions, raw_labels=label_frame)
+                         exclusions=exclusions, raw_labels=label_frame, label_items=label_items)
