@@ -12,7 +12,9 @@ Three parts, each printed as a table:
    server saw in flight at once, CPU ms per judgment of the client process, and the runner's overhead per
    judgment over the baseline (wall and CPU).
 2. **Cached rerun.**  ``--cache-items`` items (default 100,000) whose responses are all in a ``JudgeCache`` file
-   (filled directly with SQL), judged again: judgments/s of ``judge_items`` and where the time goes.
+   (filled directly with SQL, the items planned once), judged again: judgments/s of ``judge_items`` (the reruns
+   after the first, which parses and stores the verdicts as a run that sends its requests does) and where the
+   time goes.
 3. **Tokens per judgment** of each built-in template in each verdict mode on the simulated study's items: prompt
    tokens counted by SmolLM2-135M-Instruct's own tokenizer (the GGUF the llama.cpp test server serves, loaded
    vocabulary-only through llama-cpp-python, with its chat template), else by the latency server's approximation
@@ -244,9 +246,12 @@ def fill_cache(judge: LLMJudge, items: pd.DataFrame, task: str) -> tuple[int, fl
 
 
 def bench_cached(n: int, workdir: Path, repeats: int) -> dict[str, Any]:
-    """A fully cached rerun of ``n`` pairwise items (logprob verdicts): rate and a breakdown by stage."""
-    from judges.base import judgments_to_frame
+    """A fully cached rerun of ``n`` pairwise items (logprob verdicts): rate and a breakdown by stage.
 
+    The cache is filled by SQL (the responses) and by planning the items once (which stores each request's key
+    under its plan key, as a run does); the first rerun then parses each response and stores its verdict (what a
+    run that sends the requests does as they arrive), and is timed apart; the reruns after it are the figure.
+    """
     items = bench_items(n, tag="-cached")
     path = workdir / "cached.sqlite"
     config = judge_config("http://127.0.0.1:9/v1", 64)  # nothing listens there: any request would fail
@@ -254,37 +259,42 @@ def bench_cached(n: int, workdir: Path, repeats: int) -> dict[str, Any]:
     stored, fill_s = fill_cache(judge, items, "pairwise")
     judge.close()
     walls = []
-    for _ in range(repeats):
+    first_s = 0.0
+    for number in range(repeats + 1):
         judge = LLMJudge(config, cache=path)  # a new process would open the file afresh, so do we
         started = time.perf_counter()
         labels = judge.judge_items(items, "pairwise")
-        walls.append(time.perf_counter() - started)
+        wall = time.perf_counter() - started
         stats = dict(judge.stats)
         judge.close()
         if stats.get("sent") or int(labels["label"].notna().sum()) != n:
             raise RuntimeError(f"the cached rerun was not fully cached: {stats}")
+        if number == 0:
+            first_s = wall
+        else:
+            walls.append(wall)
     # where the time goes (one more pass, stage by stage)
     judge = LLMJudge(config, cache=path)
     template = judge.template_for("pairwise")
+    parser = judge._parser_key(template)
     stage: dict[str, float] = {}
     t = time.perf_counter()
-    planned = judge.plan(items, "pairwise")
-    stage["plan (render + key)"] = time.perf_counter() - t
+    planned, _, parsed = judge._plan(items, "pairwise", lazy=True, parser=parser)
+    stage["plan: hash each row into its plan keys; one SELECT for request key + parsed verdict"] = (
+        time.perf_counter() - t
+    )
+    if len(parsed) != n or any(p.body is not None for p in planned):
+        raise RuntimeError("the stage-by-stage pass did not take the fast path")
     t = time.perf_counter()
-    got = judge.cache.get_many((p.key for p in planned), with_request=False)
-    stage["cache read (SQL + JSON decode)"] = time.perf_counter() - t
-    t = time.perf_counter()
-    judgments = [judge._judgment(p, got.get(p.key), None, template, "pairwise") for p in planned]
-    stage["parse verdicts"] = time.perf_counter() - t
-    t = time.perf_counter()
-    judgments_to_frame(judgments)
-    stage["labels table"] = time.perf_counter() - t
+    judge._labels(planned, parsed, {}, {}, template, "pairwise", parser)
+    stage["rows (order mapping, cost) and labels table"] = time.perf_counter() - t
     judge.close()
     best = min(walls)
     return {
         "items": n,
         "stored": stored,
         "fill_s": fill_s,
+        "first_s": first_s,
         "wall_s": best,
         "per_s": n / best,
         "file_mb": path.stat().st_size / 1e6,
@@ -473,11 +483,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"\n## Cached rerun: {cache_items:,} pairwise items, every response stored\n")
             result = bench_cached(cache_items, workdir, 1 if (args.quick or args.smoke) else 2)
             print_table(
-                ("items", "wall s", "judgments/s", "cache file MB", "fill s"),
+                ("items", "wall s", "judgments/s", "first rerun s (parses, stores verdicts)", "cache file MB",
+                 "fill s"),
                 [
                     (
                         f"{result['items']:,}", f"{result['wall_s']:.2f}", f"{result['per_s']:,.0f}",
-                        f"{result['file_mb']:.0f}", f"{result['fill_s']:.1f}",
+                        f"{result['first_s']:.2f}", f"{result['file_mb']:.0f}", f"{result['fill_s']:.1f}",
                     )
                 ],
             )  # fmt: skip

@@ -100,7 +100,19 @@ def judgments_to_frame(judgments: list[Judgment]) -> pd.DataFrame:
     """The labels table of a list of judgments, contract columns first, with nullable dtypes."""
     rows = [j.to_row() for j in judgments]
     columns = list(LABEL_COLUMNS) + list(EXTRA_COLUMNS)
-    frame = pd.DataFrame(rows, columns=None if rows else columns)
+    return _typed(pd.DataFrame(rows, columns=None if rows else columns))
+
+
+def columns_to_frame(columns: dict[str, list[Any]]) -> pd.DataFrame:
+    """The labels table of judgments given column by column (every list as long as the others), the same as
+    :func:`judgments_to_frame` of the same judgments, without building one dict a row."""
+    if not any(columns.values()):
+        return judgments_to_frame([])
+    return _typed(pd.DataFrame(columns))
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    columns = list(LABEL_COLUMNS) + list(EXTRA_COLUMNS)
     for column in columns:
         if column not in frame.columns:
             frame[column] = None

@@ -8,6 +8,16 @@ Each response is committed as soon as it arrives (responses that arrive together
 so a run killed at any point (Ctrl-C or ``kill -9``) loses at most the requests in flight; a rerun finds every
 stored verdict and asks only for the rest.  Only usable responses (a 200 with at least one choice) are stored: a
 failed request is retried by the next run.
+
+Two derived tables make a fully cached rerun fast; both are pure caches of deterministic functions, written after
+the responses they refer to, so losing them (a crash before their commit) only costs speed:
+
+- ``plans``: *plan key* -> request key.  The plan key hashes everything that determines a request body (the
+  judge's fingerprint: template content, verdict mode, model, request options, profile view and place, response
+  cut, the source of the rendering code; then the item's whole row, the order and the sample), so a rerun finds
+  the request key without rendering the prompt; any change of an input changes the plan key (a miss: render).
+- ``verdicts``: (request key, parser key) -> the parsed verdict fields, token counts and latency, so a rerun does
+  not decode and parse the stored response again.  Read only together with the response's key in ``responses``.
 """
 
 from __future__ import annotations
@@ -32,6 +42,27 @@ CREATE TABLE IF NOT EXISTS responses (
     created   REAL NOT NULL
 )
 """
+PLANS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS plans (
+    plan_key    TEXT PRIMARY KEY,
+    request_key TEXT NOT NULL
+) WITHOUT ROWID
+"""
+#: Columns without a declared type keep every value exactly as stored (no affinity conversions).
+VERDICTS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS verdicts (
+    key TEXT NOT NULL,
+    parser TEXT NOT NULL,
+    label, score, probabilities, verdict_source, exclusion, verdict_mass, raw, prompt_tokens, completion_tokens,
+    latency_s,
+    PRIMARY KEY (key, parser)
+) WITHOUT ROWID
+"""
+#: The fields of a ``verdicts`` row after its key and parser key, in column order.
+PARSED_FIELDS = (
+    "label", "score", "probabilities", "verdict_source", "exclusion", "verdict_mass", "raw", "prompt_tokens",
+    "completion_tokens", "latency_s",
+)  # fmt: skip
 
 
 def canonical_json(obj: Any) -> str:
@@ -77,7 +108,14 @@ class JudgeCache:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
         self._conn.execute("PRAGMA busy_timeout=30000")
+        # Reads of a large cache (a rerun looks up every key at random) stay in memory: a page cache of up to
+        # 64 MiB (filled only as pages are read) and memory-mapped reads; writes and commits are unchanged.
+        self._conn.execute("PRAGMA cache_size=-65536")
+        if self.path != ":memory:":
+            self._conn.execute("PRAGMA mmap_size=1073741824")
         self._conn.execute(SCHEMA)
+        self._conn.execute(PLANS_SCHEMA)
+        self._conn.execute(VERDICTS_SCHEMA)
 
     def get(self, key: str) -> CachedResponse | None:
         with self._lock:
@@ -135,24 +173,109 @@ class JudgeCache:
         entries: Iterable[tuple[str, dict[str, Any], dict[str, Any], float | None]],
         *,
         source: str = "api",
-    ) -> None:
+    ) -> set[str]:
         """Store ``(key, request, response, latency_s)`` entries and commit them in one transaction (existing
-        entries are kept): one commit for responses that arrived together instead of one commit each."""
+        entries are kept): one commit for responses that arrived together instead of one commit each.  Returns the
+        keys stored (not those the cache held already)."""
         now = time.time()
         records = [
             (key, canonical_json(request), canonical_json(response), latency_s, source, now)
             for key, request, response, latency_s in entries
         ]
+        stored: set[str] = set()
+        if not records:
+            return stored
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                for record in records:
+                    if self._conn.execute(_INSERT, record).rowcount:
+                        stored.add(record[0])
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+        return stored
+
+    def _insert_many(self, sql: str, records: list[tuple[Any, ...]]) -> None:
         if not records:
             return
         with self._lock:
             self._conn.execute("BEGIN")
             try:
-                self._conn.executemany(_INSERT, records)
+                self._conn.executemany(sql, records)
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+
+    # -- derived tables (see the module docstring) -----------------------------------------------------------
+    def get_plans(self, plan_keys: Iterable[str]) -> dict[str, str]:
+        """The request keys stored for ``plan_keys`` (absent plan keys are left out)."""
+        keys = list(dict.fromkeys(plan_keys))
+        found: dict[str, str] = {}
+        with self._lock:
+            for start in range(0, len(keys), _CHUNK):
+                chunk = keys[start : start + _CHUNK]
+                found.update(
+                    self._conn.execute(
+                        f"SELECT plan_key, request_key FROM plans WHERE plan_key IN ({','.join('?' * len(chunk))})",
+                        chunk,
+                    ).fetchall()
+                )
+        return found
+
+    def get_planned(self, plan_keys: Iterable[str], parser: str) -> dict[str, tuple[str, tuple[Any, ...]]]:
+        """``plan key -> (request key, parsed fields)`` for the plan keys whose request key has a stored response
+        and parsed fields stored under ``parser`` (one query for what :meth:`get_plans` and :meth:`get_parsed`
+        give)."""
+        keys = sorted(set(plan_keys))  # in key order: each chunk reads neighbouring pages
+        found: dict[str, tuple[str, tuple[Any, ...]]] = {}
+        columns = ", ".join(f"v.{c}" for c in PARSED_FIELDS)
+        with self._lock:
+            for start in range(0, len(keys), _CHUNK):
+                chunk = keys[start : start + _CHUNK]
+                rows = self._conn.execute(
+                    f"SELECT p.plan_key, p.request_key, {columns} FROM plans AS p "
+                    "JOIN verdicts AS v ON v.key = p.request_key AND v.parser = ? "
+                    "JOIN responses AS r ON r.key = p.request_key "
+                    f"WHERE p.plan_key IN ({','.join('?' * len(chunk))})",
+                    [parser, *chunk],
+                ).fetchall()
+                for row in rows:
+                    found[row[0]] = (row[1], row[2:])
+        return found
+
+    def put_plans(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Store ``(plan key, request key)`` pairs in one transaction (existing pairs are kept)."""
+        self._insert_many("INSERT OR IGNORE INTO plans (plan_key, request_key) VALUES (?, ?)", list(pairs))
+
+    def get_parsed(self, keys: Iterable[str], parser: str) -> dict[str, tuple[Any, ...]]:
+        """The parsed fields (:data:`PARSED_FIELDS`) stored for ``keys`` under ``parser``, only for keys whose
+        response is stored too."""
+        keys = list(dict.fromkeys(keys))
+        found: dict[str, tuple[Any, ...]] = {}
+        columns = ", ".join(f"v.{c}" for c in PARSED_FIELDS)
+        with self._lock:
+            for start in range(0, len(keys), _CHUNK):
+                chunk = keys[start : start + _CHUNK]
+                rows = self._conn.execute(
+                    f"SELECT v.key, {columns} FROM verdicts AS v JOIN responses AS r ON r.key = v.key "
+                    f"WHERE v.parser = ? AND v.key IN ({','.join('?' * len(chunk))})",
+                    [parser, *chunk],
+                ).fetchall()
+                for row in rows:
+                    found[row[0]] = row[1:]
+        return found
+
+    def put_parsed(self, parser: str, entries: Iterable[tuple[Any, ...]]) -> None:
+        """Store ``(key, *PARSED_FIELDS)`` entries under ``parser`` in one transaction (existing ones are kept)."""
+        records = [(entry[0], parser, *entry[1:]) for entry in entries]
+        marks = ", ".join("?" * (len(PARSED_FIELDS) + 2))
+        self._insert_many(
+            f"INSERT OR IGNORE INTO verdicts (key, parser, {', '.join(PARSED_FIELDS)}) VALUES ({marks})",
+            records,
+        )
 
     def keys(self) -> set[str]:
         with self._lock:

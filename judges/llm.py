@@ -18,27 +18,32 @@ Examples
 from __future__ import annotations
 
 import asyncio
+import functools
+import hashlib
 import json
 import logging
+import math
 import os
 import queue
 import random
+import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from auditor.errors import AuditorError, ConfigError, InputError
-from judges.base import PAIRWISE_TASKS, TASKS, Judge, Judgment, judgments_to_frame
-from judges.cache import CachedResponse, JudgeCache, request_key
-from judges.parsing import Verdict, parse_completion, to_original_order
+from judges.base import PAIRWISE_TASKS, TASKS, Judge, Judgment, columns_to_frame
+from judges.cache import CachedResponse, JudgeCache, canonical_json, request_key
+from judges.parsing import PARSER_VERSION, Verdict, parse_completion, to_original_order
 from judges.templates import (
     PROFILE_PLACES,
     PROFILE_VIEWS,
+    RENDER_VERSION,
     VERDICT_MODES,
     ProfileProblem,
     Template,
@@ -112,7 +117,8 @@ class PlannedRequest:
     order: str | None
     rater: str
     key: str
-    body: dict[str, Any]
+    #: None when a cached rerun found the key through the item's plan key without rendering the prompt.
+    body: dict[str, Any] | None
     #: Set when the item cannot be judged at all (e.g. a response is missing): no request, an exclusion.
     skip: str | None = None
 
@@ -226,6 +232,18 @@ class LLMJudge(Judge):
 
     def plan(self, items: pd.DataFrame, task: str) -> list[PlannedRequest]:
         """Every request needed to judge ``items`` for ``task`` (one per item x order x sample)."""
+        return self._plan(items, task, lazy=False)[0]
+
+    def _plan(
+        self, items: pd.DataFrame, task: str, *, lazy: bool, parser: str | None = None
+    ) -> tuple[list[PlannedRequest], list[int], dict[str, tuple[Any, ...]]]:
+        """The planned requests, for each the position of its item in ``items``, and parsed verdicts found.
+
+        Every rendered request's key is stored under its plan key (:meth:`_plan_prefix`, :func:`_plan_keys`).
+        ``lazy``: an item whose plan keys are all stored is not rendered: its requests get the stored keys and no
+        body (the caller renders the items whose responses turn out to be missing); with ``parser``, the parsed
+        verdicts stored under it for those keys are read in the same query (``request key -> fields``).
+        """
         if task not in TASKS:
             raise ConfigError(f"--task must be one of {', '.join(TASKS)}, not {task!r}")
         template = self.template_for(task)
@@ -233,18 +251,78 @@ class LLMJudge(Judge):
         orders: tuple[str | None, ...] = self.orders if task in PAIRWISE_TASKS else (None,)
         if task not in PAIRWISE_TASKS and self.orders != ("ab",):
             raise ConfigError(f"--orders applies to pairwise and likert tasks, not to {task!r}")
-        planned: list[PlannedRequest] = []
         needed = _REQUIRED_CELLS[task]
-        for position, item in enumerate(items.to_dict("records")):
-            item_id = str(item["item_id"])
-            if any(_missing(item.get(column)) for column in needed):
-                for order in orders:
-                    for sample in range(self.config.samples):
-                        planned.append(
-                            PlannedRequest(item_id, order, str(sample), "", {}, skip="missing_input")
-                        )
+        samples = self.config.samples
+        combos = [(order, sample) for order in orders for sample in range(samples)]
+        size = len(items)
+        prefix = self._plan_prefix(template, task, items)
+        # Rows as plain tuples (fast); a row holding other types than _PLAIN_TYPES gets no plan key and is read
+        # as pandas' record (what rendering always reads, below).
+        rows: list[tuple[Any, ...] | None] = [None] * size
+        if prefix is not None:
+            columns = items.columns.tolist()
+            values = [items.iloc[:, number].tolist() for number in range(len(columns))]
+            if all(_PLAIN_TYPES.issuperset(map(type, column)) for column in values):
+                rows = list(zip(*values, strict=True))
+            else:
+                rows = [
+                    row if _PLAIN_TYPES.issuperset(map(type, row)) else None
+                    for row in zip(*values, strict=True)
+                ]
+            at = {column: number for number, column in enumerate(columns)}
+            needed_at, id_at = [at[column] for column in needed], at["item_id"]
+        records: dict[int, dict[Any, Any]] = {}
+        if not lazy:
+            records = dict(enumerate(items.to_dict("records")))
+        else:
+            _read_records(items, [position for position, row in enumerate(rows) if row is None], records)
+        skipped: list[bool] = []
+        item_ids: list[str] = []
+        plan_keys: list[list[str] | None] = []
+        for position, row in enumerate(rows):
+            if row is None:
+                item = records[position]
+                skipped.append(any(_missing(item.get(column)) for column in needed))
+                item_ids.append(str(item["item_id"]))
+                plan_keys.append(None)
+            else:
+                skip = any(_missing_plain(row[number]) for number in needed_at)
+                skipped.append(skip)
+                item_ids.append(str(row[id_at]))
+                plan_keys.append(None if skip else _plan_keys(prefix, row, combos))
+        mapped: dict[str, str] = {}
+        parsed: dict[str, tuple[Any, ...]] = {}
+        if lazy:
+            wanted = [pk for pks in plan_keys if pks is not None for pk in pks]
+            if parser is not None:
+                for pk, (key, fields_) in self.cache.get_planned(wanted, parser).items():
+                    mapped[pk] = key
+                    parsed[key] = fields_
+            mapped.update(self.cache.get_plans(pk for pk in wanted if pk not in mapped))
+            render = [
+                position
+                for position, pks in enumerate(plan_keys)
+                if not skipped[position] and (pks is None or not all(pk in mapped for pk in pks))
+            ]
+            _read_records(items, render, records)
+        planned: list[PlannedRequest] = []
+        positions: list[int] = []
+        new_pairs: list[tuple[str, str]] = []
+        for position in range(size):
+            item_id = item_ids[position]
+            if skipped[position]:
+                for order, sample in combos:
+                    planned.append(PlannedRequest(item_id, order, str(sample), "", {}, skip="missing_input"))
+                    positions.append(position)
                 continue
-            for order in orders:
+            pks = plan_keys[position]
+            if lazy and pks is not None and all(pk in mapped for pk in pks):
+                for (order, sample), pk in zip(combos, pks, strict=True):
+                    planned.append(PlannedRequest(item_id, order, str(sample), mapped[pk], None))
+                    positions.append(position)
+                continue
+            item = records[position]
+            for number, order in enumerate(orders):
                 try:
                     messages = render_messages(
                         template,
@@ -262,13 +340,69 @@ class LLMJudge(Judge):
                     ) from exc
                 except TemplateProblem as exc:
                     raise ConfigError(str(exc)) from exc
-                for sample in range(self.config.samples):
+                for sample in range(samples):
                     body = self.request_body(messages, sample, template)
                     key = request_key(
                         endpoint=self.config.endpoint, body=body, template=template.id, sample=sample
                     )
                     planned.append(PlannedRequest(item_id, order, str(sample), key, body))
-        return planned
+                    positions.append(position)
+                    if pks is not None and pks[number * samples + sample] not in mapped:
+                        new_pairs.append((pks[number * samples + sample], key))
+        self.cache.put_plans(new_pairs)
+        return planned, positions, parsed
+
+    def _plan_prefix(self, template: Template, task: str, items: pd.DataFrame) -> Any:
+        """A SHA-256 object fed with everything but the item's values that determines a request body, or None.
+
+        That is the rendering code (the source of ``judges.templates``, ``judges.llm``, ``judges.cache``, the
+        versions of Python, Jinja2 and pandas), the endpoint, the template's content, the task, every option of
+        the config except those that only steer the run (concurrency, timeouts, retries, prices, progress, name,
+        the key's variable, the parsing threshold), the profile view and place, the response cut, and the items'
+        column names and dtypes (the values of a row are hashed in :func:`_plan_keys`).  None (no plan keys) for
+        items with repeated column names or options that are not JSON.
+        """
+        columns = items.columns.tolist()
+        if len(set(map(repr, columns))) != len(columns) or not all(type(c) in _PLAIN_TYPES for c in columns):
+            return None
+        config = {
+            f.name: getattr(self.config, f.name)
+            for f in fields(self.config)
+            if f.name not in _RUN_ONLY_OPTIONS
+        }
+        material = {
+            "code": _render_code_hash(),
+            "endpoint": self.config.endpoint,
+            "template": template.fingerprint,
+            "template_id": template.id,
+            "task": task,
+            "config": config,
+            "profile_view": self.profile_view,
+            "profile_at": self.profile_at,
+            "max_response_chars": self.max_response_chars,
+            "columns": [repr(column) for column in columns],
+            "dtypes": [str(dtype) for dtype in items.dtypes],
+        }
+        try:
+            text = canonical_json(material)
+        except (TypeError, ValueError):  # an option that is not JSON: no plan keys, every item is rendered
+            return None
+        prefix = hashlib.sha256(b"plan-key\x00")
+        prefix.update(text.encode("utf-8"))
+        prefix.update(b"\x00")
+        return prefix
+
+    def _parser_key(self, template: Template) -> str:
+        """What the parsed verdict of a stored response depends on: the parsing code, the template's content,
+        the verdict mode and ``min_verdict_mass``."""
+        material = {
+            "code": _parse_code_hash(),
+            "template": template.fingerprint,
+            "template_id": template.id,
+            "mode": self.config.verdict_mode,
+            "min_verdict_mass": repr(self.config.min_verdict_mass),
+        }
+        return hashlib.sha256(canonical_json(material).encode("utf-8")).hexdigest()
 
     # -- running -------------------------------------------------------------------------------------------
     def judge_items(self, items: pd.DataFrame, task: str) -> pd.DataFrame:
@@ -281,29 +415,155 @@ class LLMJudge(Judge):
         Stored responses are reused; the others are requested (unless ``offline``, where they become exclusions
         ``not_in_batch_results``).  One row per item x order x sample, in the items' order.
         """
-        planned = self.plan(items, task)
+        if task not in TASKS:
+            raise ConfigError(f"--task must be one of {', '.join(TASKS)}, not {task!r}")
         template = self.template_for(task)
-        stored = self.cache.get_many((p.key for p in planned if not p.skip), with_request=False)
+        parser = self._parser_key(template)
+        planned, positions, parsed = self._plan(items, task, lazy=True, parser=parser)
+        keys = [p.key for p in planned if not p.skip and p.key not in parsed]
+        parsed.update(self.cache.get_parsed(keys, parser))
+        stored = self.cache.get_many((k for k in keys if k not in parsed), with_request=False)
+        lacking = sorted(
+            {
+                position
+                for position, p in zip(positions, planned, strict=True)
+                if not p.skip and p.body is None and p.key not in parsed and p.key not in stored
+            }
+        )
+        if lacking:  # stored keys without a stored response: render these items for their request bodies
+            rendered = {(p.item_id, p.order, p.rater): p for p in self.plan(items.iloc[lacking], task)}
+            wanted = set(lacking)
+            for number, position in enumerate(positions):
+                if position in wanted:
+                    p = planned[number]
+                    planned[number] = rendered[(p.item_id, p.order, p.rater)]
+            stored.update(
+                self.cache.get_many(
+                    (p.key for p in planned if not p.skip and p.key not in parsed and p.key not in stored),
+                    with_request=False,
+                )
+            )
         missing: dict[str, dict[str, Any]] = {}
         for p in planned:
-            if not p.skip and p.key not in stored:
+            if not p.skip and p.key not in parsed and p.key not in stored:
+                assert p.body is not None  # rendered above
                 missing.setdefault(p.key, p.body)
         failures: dict[str, tuple[str, str]] = {}
+        not_stored: set[str] = set()
         self.stats = {
             "verdicts": len(planned),
             "skipped": sum(bool(p.skip) for p in planned),
-            "from_cache": sum(not p.skip and p.key in stored for p in planned),
+            "from_cache": sum(not p.skip and (p.key in parsed or p.key in stored) for p in planned),
         }
         if missing and not offline:
-            fresh, failures = await self._request_all(missing)
+            fresh, failures, not_stored = await self._request_all(missing)
             stored.update(fresh)
         elif missing:
             failures = {key: ("not_in_batch_results", "") for key in missing}
         self.stats["sent"] = len(missing) if not offline else 0
         self.stats["failed"] = len(failures)
-        return judgments_to_frame(
-            [self._judgment(p, stored.get(p.key), failures.get(p.key), template, task) for p in planned]
-        )
+        return self._labels(planned, parsed, stored, failures, template, task, parser, not_stored)
+
+    def _labels(
+        self,
+        planned: list[PlannedRequest],
+        parsed: dict[str, tuple[Any, ...]],
+        stored: dict[str, CachedResponse],
+        failures: dict[str, tuple[str, str]],
+        template: Template,
+        task: str,
+        parser: str,
+        not_stored: set[str] | frozenset[str] = frozenset(),
+    ) -> pd.DataFrame:
+        """The labels table, built column by column; the verdicts parsed here are stored for the next rerun.
+
+        Every row goes through :meth:`_add_row` from the same parsed fields, whether they were parsed now or
+        read from the cache, so a rerun gives the same table as the run that parsed them.  ``not_stored``: keys
+        answered in this run whose response the cache did not take (it held another process's): their parsed
+        verdicts are not stored (they would not be the stored response's).
+        """
+        rows: list[tuple[Any, ...]] = []
+        new: list[tuple[Any, ...]] = []
+        min_mass = self.config.min_verdict_mass
+        for p in planned:
+            if p.skip:
+                self._add_excluded(rows, p, p.skip, None, template)
+                continue
+            found = parsed.get(p.key)
+            if found is not None:
+                self._add_row(rows, p, found, True, template, task)
+                continue
+            cached = stored.get(p.key)
+            if cached is None:
+                reason, raw = failures.get(p.key) or ("not_requested", "")
+                self._add_excluded(rows, p, reason, raw or None, template)
+                continue
+            found = _parse_fields(cached, template, min_mass)
+            self._add_row(rows, p, found, cached.source != "this_run", template, task)
+            if _storable(found) and p.key not in not_stored:
+                new.append((p.key, *found))
+        if new:
+            self.cache.put_parsed(parser, new)
+        columns = zip(*rows, strict=True) if rows else ([] for _ in _ROW_FIELDS)
+        return columns_to_frame(dict(zip(_ROW_FIELDS, map(list, columns), strict=True)))
+
+    def _add_excluded(
+        self,
+        rows: list[tuple[Any, ...]],
+        planned: PlannedRequest,
+        reason: str,
+        raw: str | None,
+        template: Template,
+    ) -> None:
+        values = (
+            planned.item_id, self.name, planned.rater, None, planned.order, None, raw, reason, "none", None,
+            None, None, None, None, False, None, template.id, self.profile_view, planned.key or None,
+        )  # fmt: skip
+        rows.append(values)
+
+    def _add_row(
+        self,
+        rows: list[tuple[Any, ...]],
+        planned: PlannedRequest,
+        found: tuple[Any, ...],
+        cached: bool,
+        template: Template,
+        task: str,
+    ) -> None:
+        """One row from a response's parsed fields (:data:`judges.cache.PARSED_FIELDS`, shown numbering)."""
+        (
+            label,
+            score,
+            probabilities,
+            source,
+            exclusion,
+            mass,
+            raw,
+            prompt_tokens,
+            completion_tokens,
+            latency,
+        ) = found
+        order = planned.order or "ab"
+        if order != "ab" and label is not None and task in ("pairwise", "likert"):
+            shown = json.loads(probabilities) if probabilities is not None else None
+            verdict = to_original_order(
+                Verdict(label, score, shown, source, exclusion, mass), order, task, template
+            )
+            label, score = verdict.label, verdict.score
+            if verdict.probabilities is not None:
+                probabilities = json.dumps(verdict.probabilities, sort_keys=True)
+        if label is not None and task == "score":
+            label = None
+        cost = None
+        if self.config.prices is not None and prompt_tokens is not None:
+            price_in, price_out = self.config.prices
+            cost = (prompt_tokens * price_in + (completion_tokens or 0) * price_out) / 1e6
+        values = (
+            planned.item_id, self.name, planned.rater, label, planned.order, score, raw, exclusion, source,
+            probabilities, mass, prompt_tokens, completion_tokens, cost, cached, latency, template.id,
+            self.profile_view, planned.key or None,
+        )  # fmt: skip
+        rows.append(values)
 
     def _judgment(
         self,
@@ -348,8 +608,9 @@ class LLMJudge(Judge):
 
     async def _request_all(
         self, bodies: dict[str, dict[str, Any]]
-    ) -> tuple[dict[str, CachedResponse], dict[str, tuple[str, str]]]:
-        """Send every body (bounded concurrency), store each usable response the moment it arrives."""
+    ) -> tuple[dict[str, CachedResponse], dict[str, tuple[str, str]], set[str]]:
+        """Send every body (bounded concurrency), store each usable response the moment it arrives; the responses,
+        the failures and the keys whose response the cache did not take (it held one already)."""
         import openai
 
         # One client per CLIENT_CONNECTIONS concurrent requests: the HTTP pool scans all its connections on every
@@ -408,7 +669,7 @@ class LLMJudge(Judge):
                 await client.close()
         if fatal:
             raise fatal[0]
-        return fresh, failures
+        return fresh, failures, writer.not_stored
 
     async def _request_one(
         self, client: Any, key: str, body: dict[str, Any], writer: _CacheWriter
@@ -578,6 +839,8 @@ class _CacheWriter:
         self._cache = cache
         self._loop = loop
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        #: Keys whose response was not stored because the cache held one already (another process's).
+        self.not_stored: set[str] = set()
         self._thread = threading.Thread(target=self._run, name="judge-cache-writer", daemon=True)
         self._thread.start()
 
@@ -609,7 +872,9 @@ class _CacheWriter:
                 continue
             error: BaseException | None = None
             try:
-                self._cache.put_many(entry[:4] for entry in batch)
+                stored = self._cache.put_many(entry[:4] for entry in batch)
+                # another process stored a response for the same request first: that one is in the cache
+                self.not_stored.update(entry[0] for entry in batch if entry[0] not in stored)
             except BaseException as exc:  # handed to the requests that wait for it
                 error = exc
             try:
@@ -655,6 +920,113 @@ def _apply(judgment: Judgment, verdict: Verdict, task: str) -> None:
         judgment.label = verdict.label
 
 
+#: The columns of a judge's row, in the order of :class:`judges.base.Judgment`'s fields (``extra`` is empty).
+_ROW_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Judgment) if f.name != "extra")
+#: Config fields that steer the run but not the request bodies (left out of the plan keys).
+_RUN_ONLY_OPTIONS = frozenset(
+    {"concurrency", "timeout", "max_retries", "progress", "prices", "name", "api_key_env", "min_verdict_mass"}
+)
+#: The only value types an item's row may hold for it to get plan keys (their JSON is exact and unambiguous:
+#: ``1``, ``1.0``, ``true`` and ``"1"`` differ); rows with anything else (lists, arrays, timestamps, pd.NA) are
+#: rendered on every run.
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
+_INT64 = (-(2**63), 2**63)
+
+
+def _source_hash(*modules: str) -> str:
+    digest = hashlib.sha256()
+    for name in modules:
+        module = sys.modules[name]
+        digest.update(name.encode() + b"\x00")
+        digest.update(Path(module.__file__ or "").read_bytes())
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+@functools.cache
+def _render_code_hash() -> str:
+    import jinja2
+
+    return canonical_json(
+        {
+            "render_version": RENDER_VERSION,
+            "source": _source_hash("judges.templates", "judges.llm", "judges.cache"),
+            "python": list(sys.version_info[:3]),
+            "jinja2": jinja2.__version__,
+            "pandas": pd.__version__,
+        }
+    )
+
+
+@functools.cache
+def _parse_code_hash() -> str:
+    return canonical_json(
+        {
+            "parser_version": PARSER_VERSION,
+            "source": _source_hash("judges.parsing", "judges.llm"),
+            "python": list(sys.version_info[:3]),
+        }
+    )
+
+
+def _plan_keys(prefix: Any, row: tuple[Any, ...], combos: list[tuple[str | None, int]]) -> list[str]:
+    """The plan key of each (order, sample) of one item: SHA-256 of the judge's prefix (which holds the column
+    names and dtypes), the ``repr`` of the row's values (all of :data:`_PLAIN_TYPES`, whose ``repr`` is exact and
+    unambiguous: ``1``, ``1.0``, ``True`` and ``'1'`` differ, strings are quoted and escaped), the order and the
+    sample."""
+    digest = prefix.copy()
+    digest.update(repr(row).encode("utf-8", "surrogatepass"))
+    keys = []
+    for order, sample in combos:
+        one = digest.copy()
+        one.update(f"\x00{order}\x00{sample}".encode("ascii"))
+        keys.append(one.hexdigest())
+    return keys
+
+
+def _read_records(items: pd.DataFrame, positions: list[int], records: dict[int, dict[Any, Any]]) -> None:
+    """Add the pandas records (``to_dict("records")``, what rendering reads) of the rows at ``positions``."""
+    positions = [position for position in positions if position not in records]
+    if positions:
+        records.update(zip(positions, items.iloc[positions].to_dict("records"), strict=True))
+
+
+def _parse_fields(cached: CachedResponse, template: Template, min_mass: float) -> tuple[Any, ...]:
+    """A stored response's parsed fields (:data:`judges.cache.PARSED_FIELDS`), in the numbering shown."""
+    verdict, text = parse_completion(cached.response, template, min_mass=min_mass)
+    usage = cached.response.get("usage") or {}
+    probabilities = (
+        json.dumps(verdict.probabilities, sort_keys=True) if verdict.probabilities is not None else None
+    )
+    return (
+        verdict.label, verdict.score, probabilities, verdict.source, verdict.exclusion, verdict.verdict_mass,
+        text, usage.get("prompt_tokens"), usage.get("completion_tokens"), cached.latency_s,
+    )  # fmt: skip
+
+
+def _storable(found: tuple[Any, ...]) -> bool:
+    """Whether SQLite gives these parsed fields back exactly (else they are parsed again on every run)."""
+    label, score, probabilities, source, exclusion, mass, raw, prompt_tokens, completion_tokens, latency = (
+        found
+    )
+
+    def real(value: Any) -> bool:
+        return value is None or (type(value) is float and math.isfinite(value))
+
+    def integer(value: Any) -> bool:
+        return value is None or (type(value) is int and _INT64[0] <= value < _INT64[1])
+
+    def text(value: Any) -> bool:
+        return value is None or type(value) is str
+
+    return (
+        text(label) and real(score) and text(probabilities) and type(source) is str and text(exclusion)
+        and real(mass) and type(raw) is str and integer(prompt_tokens) and integer(completion_tokens)
+        and real(latency)
+        and (probabilities is None or "NaN" not in probabilities and "Infinity" not in probabilities)
+    )  # fmt: skip
+
+
 _REQUIRED_CELLS: dict[str, tuple[str, ...]] = {
     "pairwise": ("response_a", "response_b"),
     "likert": ("response_a", "response_b"),
@@ -669,6 +1041,13 @@ def _missing(value: Any) -> bool:
     if isinstance(value, float) and value != value:
         return True
     return isinstance(value, str) and not value.strip()
+
+
+def _missing_plain(value: Any) -> bool:
+    """:func:`_missing` of a value of :data:`_PLAIN_TYPES`."""
+    if type(value) is str:
+        return not value.strip()
+    return value is None or (type(value) is float and value != value)
 
 
 def _check_items(items: pd.DataFrame, task: str) -> None:

@@ -25,6 +25,9 @@ from typing import Any
 from judges.templates import Template
 
 _STRIP = " \t\r\n\"'`*_([{<>}]):.,!;"
+#: Bump when parsing gives other verdicts for the same response (stored parsed verdicts are keyed by it, and by
+#: this module's source).
+PARSER_VERSION = 1
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,9 @@ PROFILE_VIEWS: tuple[str, ...] = ("full", "outputs", "inputs", "none")
 PROFILE_PLACES: tuple[str, ...] = ("start", "end")
 VERDICT_MODES: tuple[str, ...] = ("logprobs", "json", "text")
 BUILTIN_TEMPLATES: tuple[str, ...] = ("pairwise", "likert", "binary", "score")
+#: Bump when rendering changes what an item renders to (the judge's plan keys hash it, together with this
+#: module's source, so stored plan -> request-key mappings of older code are never used).
+RENDER_VERSION = 1
 
 _INPUT_KEYS = ("input", "inputs", "prompt", "query", "question", "user", "instruction")
 _OUTPUT_KEYS = ("output", "outputs", "response", "answer", "assistant", "completion", "text_output")
@@ -89,6 +92,13 @@ class Template:
     def id(self) -> str:
         """``name@version``, written into each label row and into the cache key."""
         return f"{self.name}@{self.version}"
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of every field of the template (its content, not only ``name@version``)."""
+        fields = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        text = json.dumps(fields, sort_keys=True, ensure_ascii=False, default=repr)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     @property
     def labels(self) -> tuple[str, ...]:
