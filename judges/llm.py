@@ -251,6 +251,12 @@ class LLMJudge(Judge):
         orders: tuple[str | None, ...] = self.orders if task in PAIRWISE_TASKS else (None,)
         if task not in PAIRWISE_TASKS and self.orders != ("ab",):
             raise ConfigError(f"--orders applies to pairwise and likert tasks, not to {task!r}")
+        if "ba" in self.orders and task in PAIRWISE_TASKS and template.reads_unswapped_responses:
+            raise ConfigError(
+                f"template {template.id} reads item.response_a / item.response_b, the responses in their original "
+                "order, so the swapped order (ba) would show the same prompt; use response_a / response_b (the "
+                "responses as shown; cut them with --max-response-chars)"
+            )
         needed = _REQUIRED_CELLS[task]
         samples = self.config.samples
         combos = [(order, sample) for order in orders for sample in range(samples)]

@@ -46,6 +46,8 @@ ProfileView = Literal["full", "outputs", "inputs", "none"]
 ProfileAt = Literal["start", "end"]
 VerdictMode = Literal["logprobs", "json", "text"]
 
+_UNSWAPPED = re.compile(r"item\s*(\.|\[\s*['\"])\s*response_[ab]\b")
+
 PAIRWISE_VALUES = {"a": -1.0, "tie": 0.0, "b": 1.0}
 """Expected-score values of the pairwise labels when a template declares none: score = P(b) - P(a)."""
 PROFILE_VIEWS: tuple[str, ...] = ("full", "outputs", "inputs", "none")
@@ -101,6 +103,12 @@ class Template:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     @property
+    def reads_unswapped_responses(self) -> bool:
+        """Whether the user template reads ``item.response_a`` / ``item.response_b`` (the responses in their
+        original order): judged in the swapped order (ba), such a template would show the same prompt."""
+        return bool(_UNSWAPPED.search(self.user))
+
+    @property
     def labels(self) -> tuple[str, ...]:
         """The canonical labels this template can produce, in the order of ``verdicts``."""
         return tuple(dict.fromkeys(self.verdicts.values()))
@@ -135,12 +143,6 @@ def template_from_mapping(data: Mapping[str, Any], *, source: str) -> Template:
         except ValueError:
             # a pairwise verdict's expected score is P(b) - P(a), as in the built-in template
             values = dict(PAIRWISE_VALUES) if task == "pairwise" else {}
-    if task == "pairwise" and re.search(r"item\s*(\.|\[\s*['\"])\s*response_[ab]\b", str(data["user"])):
-        raise TemplateProblem(
-            f"template {source}: the user template reads item.response_a / item.response_b, the responses in "
-            "their original order, so swapping the presentation order (ba) would show the same prompt; use "
-            "response_a / response_b (the responses as shown; cut them with max_response_chars)"
-        )
     answer = {str(k): str(v) for k, v in dict(data["answer"]).items()}
     absent = [m for m in VERDICT_MODES if m not in answer]
     if absent:
