@@ -93,6 +93,17 @@ def _summary(labels: Any, stats: dict[str, int] | None) -> str:
     return " ".join(parts)
 
 
+def _llm_judge(options: dict[str, Any], *, no_cache: bool, cache: Path | None,
+               **judge_options: Any) -> Any:
+    """An :class:`judges.llm.LLMJudge` from the command line's config options (a progress bar only on a terminal)
+    and its cache (``:memory:`` with --no-cache, else --cache or the default file)."""
+    from judges.llm import LLMJudge, LLMJudgeConfig
+
+    options = dict(options, progress=bool(options.get("progress", True)) and sys.stderr.isatty())
+    cache_path: str | Path = ":memory:" if no_cache else (cache or default_cache_path())
+    return LLMJudge(LLMJudgeConfig(**options), cache=cache_path, **judge_options)
+
+
 def run_judge(
     items_path: Path,
     *,
@@ -165,38 +176,17 @@ def run_judge(
     if kind != "openai":
         raise ConfigError(f"--judge must start with openai: or rm:, not {kind + ':'!r}")
 
-    from judges.llm import LLMJudge, LLMJudgeConfig
 
     prices = load_prices(prices_file, model) if prices_file is not None else None
     if price_in is not None or price_out is not None:
         prices = (price_in or 0.0, price_out or 0.0)
-    config = LLMJudgeConfig(
-        model=model,
-        base_url=base_url,
-        api_key_env=api_key_env,
-        name=name,
-        temperature=temperature,
-        seed=seed,
-        max_tokens=max_tokens,
-        verdict_mode=verdict,
-        json_format=json_format,
-        min_verdict_mass=min_verdict_mass,
-        extra_body=_parse_extra(extra),
-        concurrency=concurrency,
-        timeout=timeout,
-        max_retries=max_retries,
-        samples=samples,
-        prices=prices,
-        progress=progress and sys.stderr.isatty(),
-    )
-    cache_path: str | Path = ":memory:" if no_cache else (cache or default_cache_path())
-    llm_judge = LLMJudge(
-        config,
-        template=template,
-        profile_view=profile_view,
-        profile_at=profile_at,
-        orders=[o for o in orders.split(",") if o.strip()],
-        cache=cache_path,
+    llm_judge = _llm_judge(
+        dict(model=model, base_url=base_url, api_key_env=api_key_env, name=name, temperature=temperature,
+             seed=seed, max_tokens=max_tokens, verdict_mode=verdict, json_format=json_format,
+             min_verdict_mass=min_verdict_mass, extra_body=_parse_extra(extra), concurrency=concurrency,
+             timeout=timeout, max_retries=max_retries, samples=samples, prices=prices, progress=progress),
+        template=template, profile_view=profile_view, profile_at=profile_at,
+        orders=[o for o in orders.split(",") if o.strip()], no_cache=no_cache, cache=cache,
         max_response_chars=max_response_chars,
     )
     try:
@@ -302,7 +292,6 @@ def run_injection(
         summary_markdown,
         summary_records,
     )
-    from judges.llm import LLMJudge, LLMJudgeConfig
 
     if task not in PROBE_TASKS:
         raise ConfigError(
@@ -325,29 +314,12 @@ def run_injection(
     if out.exists() and not out.is_dir():
         raise ConfigError("exists and is not a folder", file=str(out))
     items = _probe_items(items_path, n_generic)
-    config = LLMJudgeConfig(
-        model=model,
-        base_url=base_url,
-        api_key_env=api_key_env,
-        name=name,
-        verdict_mode=verdict,
-        json_format=json_format,
-        min_verdict_mass=min_verdict_mass,
-        max_tokens=max_tokens,
-        concurrency=concurrency,
-        timeout=timeout,
-        max_retries=max_retries,
-        progress=progress and sys.stderr.isatty(),
-    )
-    cache_path: str | Path = ":memory:" if no_cache else (cache or default_cache_path())
-    judge = LLMJudge(
-        config,
-        template=template,
-        profile_view=profile_view,
-        profile_at=profile_at,
-        orders=("ab",),
-        cache=cache_path,
-        max_response_chars=max_response_chars,
+    judge = _llm_judge(
+        dict(model=model, base_url=base_url, api_key_env=api_key_env, name=name, verdict_mode=verdict,
+             json_format=json_format, min_verdict_mass=min_verdict_mass, max_tokens=max_tokens,
+             concurrency=concurrency, timeout=timeout, max_retries=max_retries, progress=progress),
+        template=template, profile_view=profile_view, profile_at=profile_at, orders=("ab",), no_cache=no_cache,
+        cache=cache, max_response_chars=max_response_chars,
     )
     try:
         clean, injected, summary = run_injection_probe(
@@ -365,7 +337,7 @@ def run_injection(
     n_items = len(items)
     document = {
         "probe_set": PROBE_SET,
-        "judge": config.judge_name,
+        "judge": judge.config.judge_name,
         "model": model,
         "task": task,
         "target": target,
