@@ -19,7 +19,14 @@ from collections import Counter
 from pathlib import Path
 
 import pandas as pd
-from servers.fake_openai import PERMANENT_REASON, LoggedRequest, body_hash, make_items, seeded_fault_plan
+from servers.fake_openai import (
+    PERMANENT_REASON,
+    LoggedRequest,
+    body_hash,
+    make_items,
+    seeded_fault_plan,
+    stored_count,
+)
 
 from judges.cache import request_key
 from judges.llm import LLMJudge, LLMJudgeConfig
@@ -46,16 +53,6 @@ def _stored(cache: Path) -> dict[str, float]:
     except sqlite3.OperationalError:  # the file or table is not created yet
         return {}
     return {body_hash(json.loads(request)): created for request, created in rows}
-
-
-def _stored_count(cache: Path) -> int:
-    if not cache.exists():
-        return 0
-    try:
-        with sqlite3.connect(f"file:{cache}?mode=ro", uri=True, timeout=1) as conn:
-            return int(conn.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
-    except sqlite3.OperationalError:
-        return 0
 
 
 def assert_sound_cache(cache: Path, endpoint: str) -> int:
@@ -195,7 +192,7 @@ def test_five_kill_9_at_random_points_then_a_rerun_equals_an_uninterrupted_run_w
         server.clear_log()
         process = subprocess.Popen(command, env=env, cwd=tmp_path, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 120
-        while _stored_count(cache) < kill_at and process.poll() is None and time.monotonic() < deadline:
+        while stored_count(cache) < kill_at and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.003)
         assert process.poll() is None, (
             f"the run ended before the kill: {process.stderr.read().decode()}; {context}"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from servers.fake_openai import body_hash, make_items
+from servers.fake_openai import body_hash, make_items, stored_count
 
 from judges.cli import main
 from judges.llm import LLMJudge, LLMJudgeConfig
@@ -27,16 +27,6 @@ COMPARED = ["item_id", "judge", "rater", "label", "order", "score", "raw", "excl
 def _write_items(path: Path, items: pd.DataFrame) -> Path:
     items.to_json(path, orient="records", lines=True)
     return path
-
-
-def _stored_count(cache: Path) -> int:
-    if not cache.exists():
-        return 0
-    try:
-        with sqlite3.connect(f"file:{cache}?mode=ro", uri=True, timeout=1) as conn:
-            return int(conn.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
-    except sqlite3.OperationalError:  # the table is not created yet
-        return 0
 
 
 def _cli(items: Path, base_url: str, cache: Path, out: Path, *extra: str) -> list[str]:
@@ -76,7 +66,7 @@ def test_kill_9_mid_run_then_rerun_equals_an_uninterrupted_run_and_repeats_no_st
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
-    while _stored_count(cache) < kill_after and process.poll() is None and time.monotonic() < deadline:
+    while stored_count(cache) < kill_after and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
     assert process.poll() is None, f"the run ended before the kill: {process.stderr.read().decode()}"
     os.kill(process.pid, stop)

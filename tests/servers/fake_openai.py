@@ -36,12 +36,14 @@ import hashlib
 import json
 import random
 import re
+import sqlite3
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 FAULT_KINDS = ("429", "500", "slow", "malformed_json", "truncated", "empty_choices", "prose")
@@ -395,6 +397,18 @@ def _make_handler(server: FakeJudgeServer) -> type[BaseHTTPRequestHandler]:
                 self._json(200, _completion(body, "Both answers have their merits, hard to say.", None))
 
     return Handler
+
+
+def stored_count(cache: Path) -> int:
+    """How many responses a judge cache file holds (read-only; 0 before the file or its table exists), for tests
+    that watch a run from outside."""
+    if not cache.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{cache}?mode=ro", uri=True, timeout=1) as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
+    except sqlite3.OperationalError:  # the table is not created yet
+        return 0
 
 
 def make_items(n: int, *, seed: int = 0, profile: bool = True) -> Any:
