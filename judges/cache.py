@@ -27,7 +27,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,18 +138,13 @@ class JudgeCache:
         )
         loads = json.loads
         found: dict[str, CachedResponse] = {}
-        with self._lock:
-            for start in range(0, len(keys), _CHUNK):
-                chunk = keys[start : start + _CHUNK]
-                rows = self._conn.execute(
-                    f"SELECT {columns} FROM responses WHERE key IN ({','.join('?' * len(chunk))})", chunk
-                ).fetchall()
-                if with_request:
-                    for key, request, response, latency_s, source in rows:
-                        found[key] = CachedResponse(key, loads(request), loads(response), latency_s, source)
-                else:
-                    for key, response, latency_s, source in rows:
-                        found[key] = CachedResponse(key, None, loads(response), latency_s, source)
+        for rows in self._select_in(f"SELECT {columns} FROM responses WHERE key IN ({{marks}})", keys):
+            if with_request:
+                for key, request, response, latency_s, source in rows:
+                    found[key] = CachedResponse(key, loads(request), loads(response), latency_s, source)
+            else:
+                for key, response, latency_s, source in rows:
+                    found[key] = CachedResponse(key, None, loads(response), latency_s, source)
         return found
 
     def put(
@@ -197,6 +192,14 @@ class JudgeCache:
             self._conn.execute("COMMIT")
         return stored
 
+    def _select_in(self, sql: str, keys: list[str], params: tuple[Any, ...] = ()) -> Iterator[list[Any]]:
+        """The rows of ``sql`` (with ``{marks}`` for the placeholders of ``IN (...)``, after ``params``) for
+        ``keys``, a list of rows per chunk of :data:`_CHUNK` keys (SQLite's limit on host parameters)."""
+        with self._lock:
+            for start in range(0, len(keys), _CHUNK):
+                chunk = keys[start : start + _CHUNK]
+                yield self._conn.execute(sql.format(marks=",".join("?" * len(chunk))), [*params, *chunk]).fetchall()
+
     def _insert_many(self, sql: str, records: list[tuple[Any, ...]]) -> None:
         if not records:
             return
@@ -214,15 +217,8 @@ class JudgeCache:
         """The request keys stored for ``plan_keys`` (absent plan keys are left out)."""
         keys = list(dict.fromkeys(plan_keys))
         found: dict[str, str] = {}
-        with self._lock:
-            for start in range(0, len(keys), _CHUNK):
-                chunk = keys[start : start + _CHUNK]
-                found.update(
-                    self._conn.execute(
-                        f"SELECT plan_key, request_key FROM plans WHERE plan_key IN ({','.join('?' * len(chunk))})",
-                        chunk,
-                    ).fetchall()
-                )
+        for rows in self._select_in("SELECT plan_key, request_key FROM plans WHERE plan_key IN ({marks})", keys):
+            found.update(rows)
         return found
 
     def get_planned(self, plan_keys: Iterable[str], parser: str) -> dict[str, tuple[str, tuple[Any, ...]]]:
@@ -232,18 +228,12 @@ class JudgeCache:
         keys = sorted(set(plan_keys))  # in key order: each chunk reads neighbouring pages
         found: dict[str, tuple[str, tuple[Any, ...]]] = {}
         columns = ", ".join(f"v.{c}" for c in PARSED_FIELDS)
-        with self._lock:
-            for start in range(0, len(keys), _CHUNK):
-                chunk = keys[start : start + _CHUNK]
-                rows = self._conn.execute(
-                    f"SELECT p.plan_key, p.request_key, {columns} FROM plans AS p "
-                    "JOIN verdicts AS v ON v.key = p.request_key AND v.parser = ? "
-                    "JOIN responses AS r ON r.key = p.request_key "
-                    f"WHERE p.plan_key IN ({','.join('?' * len(chunk))})",
-                    [parser, *chunk],
-                ).fetchall()
-                for row in rows:
-                    found[row[0]] = (row[1], row[2:])
+        sql = (f"SELECT p.plan_key, p.request_key, {columns} FROM plans AS p "
+               "JOIN verdicts AS v ON v.key = p.request_key AND v.parser = ? "
+               "JOIN responses AS r ON r.key = p.request_key WHERE p.plan_key IN ({marks})")
+        for rows in self._select_in(sql, keys, (parser,)):
+            for row in rows:
+                found[row[0]] = (row[1], row[2:])
         return found
 
     def put_plans(self, pairs: Iterable[tuple[str, str]]) -> None:
@@ -256,16 +246,11 @@ class JudgeCache:
         keys = list(dict.fromkeys(keys))
         found: dict[str, tuple[Any, ...]] = {}
         columns = ", ".join(f"v.{c}" for c in PARSED_FIELDS)
-        with self._lock:
-            for start in range(0, len(keys), _CHUNK):
-                chunk = keys[start : start + _CHUNK]
-                rows = self._conn.execute(
-                    f"SELECT v.key, {columns} FROM verdicts AS v JOIN responses AS r ON r.key = v.key "
-                    f"WHERE v.parser = ? AND v.key IN ({','.join('?' * len(chunk))})",
-                    [parser, *chunk],
-                ).fetchall()
-                for row in rows:
-                    found[row[0]] = row[1:]
+        sql = (f"SELECT v.key, {columns} FROM verdicts AS v JOIN responses AS r ON r.key = v.key "
+               "WHERE v.parser = ? AND v.key IN ({marks})")
+        for rows in self._select_in(sql, keys, (parser,)):
+            for row in rows:
+                found[row[0]] = row[1:]
         return found
 
     def put_parsed(self, parser: str, entries: Iterable[tuple[Any, ...]]) -> None:
