@@ -44,6 +44,19 @@ import pandas as pd
 import typer
 
 from auditor.audit import AuditContext, Side, register_extension
+from auditor.cli_options import (
+    ApiKeyEnvOption,
+    BaseUrlOption,
+    ConcurrencyOption,
+    JsonFormatOption,
+    MaxResponseCharsOption,
+    MaxRetriesOption,
+    MaxTokensOption,
+    MinVerdictMassOption,
+    TemplateOption,
+    TimeoutOption,
+    VerdictOption,
+)
 from auditor.errors import ConfigError
 from auditor.personalization import Key, cluster_sums, over_slices, ratio, slice_columns
 from auditor.stats.bootstrap import Estimate, bootstrap_p_value
@@ -472,19 +485,25 @@ def register(app: Any) -> None:
     def probe_command(
         items: Annotated[Path, typer.Argument(help="Items table (JSONL/CSV/TSV/Parquet) with a profile column.")],
         model: Annotated[str, typer.Option(help="Model name at the endpoint.")],
-        base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL.")] = None,
-        api_key_env: Annotated[str, typer.Option(help="Environment variable holding the API key.")] = "OPENAI_API_KEY",
+        base_url: BaseUrlOption = None,
+        api_key_env: ApiKeyEnvOption = "OPENAI_API_KEY",
         name: Annotated[str | None, typer.Option(help="Judge name (default: the model).")] = None,
         task: Annotated[str, typer.Option(help="pairwise | likert | binary")] = "pairwise",
         views: Annotated[str, typer.Option(help="Profile views, view@place, comma-separated.")] = "full@start,none@start",
         persona: Annotated[str, typer.Option(help="Persona variants: removed, swapped (comma-separated; '' none).")] = "removed,swapped",
         orders: Annotated[str, typer.Option(help="ab, ba or ab,ba.")] = "ab,ba",
-        template: Annotated[str | None, typer.Option(help="Template name or TOML file.")] = None,
+        template: TemplateOption = None,
         labels: Annotated[Path | None, typer.Option(help="Reference (human) labels to audit the variants against.")] = None,
         stage: Annotated[str | None, typer.Option(help="extraction | relevance | generation")] = None,
-        cache: Annotated[Path | None, typer.Option(help="SQLite response cache.")] = None,
-        concurrency: Annotated[int, typer.Option(help="Requests in flight.")] = 8,
-        max_response_chars: Annotated[int | None, typer.Option(help="Cut each response to this many characters.")] = None,
+        cache: Annotated[Path | None, typer.Option(help="SQLite response cache (default: in memory).")] = None,
+        concurrency: ConcurrencyOption = 8,
+        max_response_chars: MaxResponseCharsOption = None,
+        verdict: VerdictOption = "logprobs",
+        json_format: JsonFormatOption = "json_schema",
+        min_verdict_mass: MinVerdictMassOption = 0.2,
+        max_tokens: MaxTokensOption = None,
+        timeout: TimeoutOption = 120.0,
+        max_retries: MaxRetriesOption = 5,
         bootstrap: Annotated[int | None, typer.Option(help="Bootstrap resamples.")] = None,
         seed: Annotated[int, typer.Option(help="Seed of the profile swap.")] = 0,
         judge_aggregate: Annotated[str, typer.Option(help="Verdicts of both orders combine by: mean_score (the mean "
@@ -501,7 +520,8 @@ def register(app: Any) -> None:
 
         frame = read_table(items)
         config = LLMJudgeConfig(model=model, base_url=base_url, api_key_env=api_key_env, concurrency=concurrency,
-                                progress=not quiet)
+                                verdict_mode=verdict, json_format=json_format, min_verdict_mass=min_verdict_mass,
+                                max_tokens=max_tokens, timeout=timeout, max_retries=max_retries, progress=not quiet)
         shared = JudgeCache(cache if cache is not None else ":memory:")
         order_list = tuple(o.strip() for o in orders.split(",") if o.strip())
 

@@ -25,6 +25,23 @@ from typing import Annotated, Any
 
 import typer
 
+from auditor.cli_options import (
+    ApiKeyEnvOption,
+    BaseUrlOption,
+    CacheOption,
+    ConcurrencyOption,
+    JsonFormatOption,
+    MaxResponseCharsOption,
+    MaxRetriesOption,
+    MaxTokensOption,
+    MinVerdictMassOption,
+    NoCacheOption,
+    ProfileAtOption,
+    ProfileViewOption,
+    TemplateOption,
+    TimeoutOption,
+    VerdictOption,
+)
 from auditor.errors import AuditorError, ConfigError
 
 DEFAULT_CACHE_NAME = "judge-cache.sqlite"
@@ -378,40 +395,28 @@ def register(app: typer.Typer) -> None:
         out: Annotated[
             Path | None, typer.Option(help="Labels file to write (.jsonl, .csv, .parquet).")
         ] = None,
-        base_url: Annotated[
-            str | None, typer.Option(help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1.")
-        ] = None,
-        api_key_env: Annotated[
-            str, typer.Option(help="Environment variable holding the API key.")
-        ] = "OPENAI_API_KEY",
+        base_url: BaseUrlOption = None,
+        api_key_env: ApiKeyEnvOption = "OPENAI_API_KEY",
         task: Annotated[str, typer.Option(help="pairwise, likert, binary or score.")] = "pairwise",
-        template: Annotated[str | None, typer.Option(help="Built-in template name or a TOML file.")] = None,
-        profile_view: Annotated[str, typer.Option(help="full, outputs, inputs or none.")] = "full",
-        profile_at: Annotated[str, typer.Option(help="start or end of the prompt.")] = "start",
+        template: TemplateOption = None,
+        profile_view: ProfileViewOption = "full",
+        profile_at: ProfileAtOption = "start",
         orders: Annotated[str, typer.Option(help="ab, ba or ab,ba (position swap).")] = "ab",
-        concurrency: Annotated[int, typer.Option(help="Requests in flight at once.")] = 8,
-        cache: Annotated[
-            Path | None, typer.Option(help="SQLite cache file (default: user cache dir).")
-        ] = None,
-        no_cache: Annotated[bool, typer.Option("--no-cache", help="Keep responses in memory only.")] = False,
+        concurrency: ConcurrencyOption = 8,
+        cache: CacheOption = None,
+        no_cache: NoCacheOption = False,
         name: Annotated[
             str | None, typer.Option(help="Judge name in the labels (default openai:MODEL).")
         ] = None,
         temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 0.0,
         seed: Annotated[int | None, typer.Option(help="Sampling seed (sample i uses seed + i).")] = None,
-        max_tokens: Annotated[
-            int | None, typer.Option(help="Answer token limit (default by verdict mode).")
-        ] = None,
-        verdict: Annotated[str, typer.Option(help="logprobs, json (JSON schema) or text.")] = "logprobs",
-        json_format: Annotated[
-            str, typer.Option(help="json_schema (OpenAI, vLLM) or json_object (llama-cpp-python's server).")
-        ] = "json_schema",
-        min_verdict_mass: Annotated[
-            float, typer.Option(help="Least probability the verdict tokens must hold for a logprob verdict.")
-        ] = 0.2,
+        max_tokens: MaxTokensOption = None,
+        verdict: VerdictOption = "logprobs",
+        json_format: JsonFormatOption = "json_schema",
+        min_verdict_mass: MinVerdictMassOption = 0.2,
         samples: Annotated[int, typer.Option(help="Verdicts per item and order (rater 0..N-1).")] = 1,
-        timeout: Annotated[float, typer.Option(help="Seconds per request attempt.")] = 120.0,
-        max_retries: Annotated[int, typer.Option(help="Retries on 429, 5xx, timeouts.")] = 5,
+        timeout: TimeoutOption = 120.0,
+        max_retries: MaxRetriesOption = 5,
         extra: Annotated[str | None, typer.Option(help="Extra request fields as a JSON object.")] = None,
         price_in: Annotated[float | None, typer.Option(help="USD per million input tokens.")] = None,
         price_out: Annotated[float | None, typer.Option(help="USD per million output tokens.")] = None,
@@ -419,7 +424,7 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option(help="Price table (TOML/JSON): model -> input, output USD per 1M tokens."),
         ] = None,
-        max_response_chars: Annotated[int | None, typer.Option(help="Cut responses to this length.")] = None,
+        max_response_chars: MaxResponseCharsOption = None,
         batch_export: Annotated[
             Path | None, typer.Option(help="Write an OpenAI/vLLM batch input file.")
         ] = None,
@@ -485,12 +490,8 @@ def register(app: typer.Typer) -> None:
         out: Annotated[
             Path, typer.Option(help="Output folder: clean.jsonl, injected.jsonl, summary.{csv,json,md}.")
         ] = Path("injection-out"),
-        base_url: Annotated[
-            str | None, typer.Option(help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1.")
-        ] = None,
-        api_key_env: Annotated[
-            str, typer.Option(help="Environment variable holding the API key.")
-        ] = "OPENAI_API_KEY",
+        base_url: BaseUrlOption = None,
+        api_key_env: ApiKeyEnvOption = "OPENAI_API_KEY",
         name: Annotated[str | None, typer.Option(help="Judge name (default openai:MODEL).")] = None,
         task: Annotated[str, typer.Option(help="pairwise or likert.")] = "pairwise",
         target: Annotated[
@@ -500,25 +501,19 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option(help="Payload kinds, comma-separated (default: all of injection@1).")
         ] = None,
         generic: Annotated[int, typer.Option(help="Without ITEMS: how many built-in generic items.")] = 40,
-        template: Annotated[str | None, typer.Option(help="Built-in template name or a TOML file.")] = None,
-        profile_view: Annotated[str, typer.Option(help="full, outputs, inputs or none.")] = "full",
-        profile_at: Annotated[str, typer.Option(help="start or end of the prompt.")] = "start",
-        verdict: Annotated[str, typer.Option(help="logprobs, json (JSON schema) or text.")] = "logprobs",
-        json_format: Annotated[
-            str, typer.Option(help="json_schema (OpenAI, vLLM) or json_object (llama-cpp-python's server).")
-        ] = "json_schema",
-        min_verdict_mass: Annotated[
-            float, typer.Option(help="Least probability the verdict tokens must hold for a logprob verdict.")
-        ] = 0.2,
-        max_tokens: Annotated[int | None, typer.Option(help="Answer token limit.")] = None,
-        concurrency: Annotated[int, typer.Option(help="Requests in flight at once.")] = 8,
-        timeout: Annotated[float, typer.Option(help="Seconds per request attempt.")] = 120.0,
-        max_retries: Annotated[int, typer.Option(help="Retries on 429, 5xx, timeouts.")] = 5,
-        cache: Annotated[
-            Path | None, typer.Option(help="SQLite cache file (default: user cache dir).")
-        ] = None,
-        no_cache: Annotated[bool, typer.Option("--no-cache", help="Keep responses in memory only.")] = False,
-        max_response_chars: Annotated[int | None, typer.Option(help="Cut responses to this length.")] = None,
+        template: TemplateOption = None,
+        profile_view: ProfileViewOption = "full",
+        profile_at: ProfileAtOption = "start",
+        verdict: VerdictOption = "logprobs",
+        json_format: JsonFormatOption = "json_schema",
+        min_verdict_mass: MinVerdictMassOption = 0.2,
+        max_tokens: MaxTokensOption = None,
+        concurrency: ConcurrencyOption = 8,
+        timeout: TimeoutOption = 120.0,
+        max_retries: MaxRetriesOption = 5,
+        cache: CacheOption = None,
+        no_cache: NoCacheOption = False,
+        max_response_chars: MaxResponseCharsOption = None,
         bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for the intervals.")] = 2000,
         seed: Annotated[int, typer.Option(help="Seed of the random arms and the bootstrap.")] = 0,
         level: Annotated[float, typer.Option(help="Interval level.")] = 0.95,

@@ -1,164 +1,204 @@
-"""Stage 3 end to end through the local SmolLM2 server: generic vs personalized pairs judged with two profile views
-and both orders (plus another user's profile), audited without human ratings, rendered to HTML with the case
-browser.  SmolLM2-135M is a weak judge: these tests prove the wiring and the honesty of the result, not wisdom.
+"""Stage 3 end to end through the local SmolLM2 server, as a user runs it: ``auditor convert recentering-stage3``,
+then ``auditor probe`` judges all 308 generic-vs-personalized pairs with two profile views (the full profile and no
+profile) and another user's profile, each in both orders, audits them without human ratings and writes the HTML
+report with its case browser.  SmolLM2-135M is a weak judge: these tests prove the wiring and the honesty of the
+result, not wisdom.
 
-CI judges a fixed sample of 24 of the 308 pairs spread over the file: 3 runs (full profile, no profile, another
-user's profile) x 2 orders = 144 one-token requests, a compact template keeping each prompt near 300 tokens.
-SmolLM2 on 2 cores takes about 1-1.5 s per request, so all 308 pairs (1,848 requests) take 30-45 minutes: set
-``AUDITOR_STAGE3_SAMPLE=308`` to judge them all.
+The run is 308 pairs x 3 variants (full@start, none@start, persona=swapped; persona=removed is the none view,
+answered from the cache) x 2 orders = 1,848 one-token log-probability requests with a compact template (the item's
+prompt and each response cut to 150 characters, the profile being the attributes the personalized response was
+generated from), about 200 prompt tokens each.  SmolLM2 on 2 cores takes 0.7-0.9 s per request, so the run takes
+about 25 minutes of CI.  ``AUDITOR_STAGE3_OUT=DIR`` keeps the run's files (labels, audit.json, report.html, the
+command's timing) in DIR; ``AUDITOR_STAGE3_SAMPLE=N`` judges a fixed sample of N pairs spread over the file (for a
+quick local check; CI judges all 308).
 
-SmolLM2 prefers the response shown first in almost every request, so a vote over the two orders makes nearly every
-verdict a tie; the audit combines the orders by balanced position calibration instead (``judge_aggregate =
-"mean_score"``: the mean of the verdict probabilities' expected scores), which leaves the judge's lean.
+The audit combines the two orders by balanced position calibration (``auditor probe``'s default ``mean_score``:
+the mean of the verdict probabilities' expected scores), because SmolLM2 prefers the response shown first so often
+that a vote over the orders would make nearly every verdict a tie.
 """
 
 from __future__ import annotations
 
-import importlib
+import json
 import os
-import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from auditor.datasets import recentering
 from auditor.personalization import audit_stage
-from auditor.probes import run_variants
 
 pytestmark = pytest.mark.llm
 
-SAMPLE = 24
-COMPACT_PAIRWISE = {
-    "name": "compact-stage3",
-    "version": "1",
-    "task": "pairwise",
-    "verdicts": {"A": "a", "B": "b", "tie": "tie"},
-    "system": "Judge which answer is better for this user.",
-    "user": "Q: {{ item.prompt[:150] }}\n{{ response_a }}\n{{ response_b }}",
-    "answer": {"logprobs": "Better answer (A, B or tie):", "json": "Reply with JSON.",
-               "text": "End with Verdict: A, B or tie."},
-}
-
-
-def _reports():
-    """The ``reports`` package of the repository (tests/reports, on sys.path for the LLM helpers, must not shadow
-    it)."""
-    module = sys.modules.get("reports")
-    if module is None or not hasattr(module, "render_html"):
-        sys.modules.pop("reports", None)
-        root = str(__import__("pathlib").Path(__file__).resolve().parents[2])
-        sys.path.insert(0, root)
-        try:
-            module = importlib.import_module("reports")
-        finally:
-            sys.path.remove(root)
-    return module
+PAIRS = 308
+JUDGE = "smollm2"
+VARIANTS = (f"{JUDGE}|profile_view=full@start", f"{JUDGE}|profile_view=none@start", f"{JUDGE}|persona=removed",
+            f"{JUDGE}|persona=swapped")
+COMPACT_TEMPLATE = r"""
+name = "compact-stage3"
+version = "1"
+task = "pairwise"
+verdicts = { A = "a", B = "b", tie = "tie" }
+system = "Judge which answer is better for this user."
+user = "Q: {{ item.prompt[:150] }}\n{{ response_a }}\n{{ response_b }}"
+[answer]
+logprobs = "Better answer (A, B or tie):"
+json = "Reply with JSON."
+text = "End with Verdict: A, B or tie."
+"""
 
 
 @pytest.fixture(scope="module")
-def stage3(data_root):
-    items = recentering.load_stage3(data_root).items
-    assert len(items) == 308
-    sample = int(os.environ.get("AUDITOR_STAGE3_SAMPLE") or SAMPLE)
-    if sample < len(items):  # a fixed sample spread over the file
-        items = items.iloc[:: max(1, len(items) // sample)].head(sample)
-    # the profile a judge sees: the attributes the personalized response was generated from (short prompts)
-    return items.assign(profile=items["relevant_profile"]).reset_index(drop=True)
-
-
-@pytest.fixture(scope="module")
-def judged(stage3, llama_server, tmp_path_factory):
+def run(data_root, llama_server, tmp_path_factory):
+    """The whole user path, once per session: convert, pick the profile column, ``auditor probe``."""
     from servers.llama_server import LLAMA_KEY
 
-    from judges.cache import JudgeCache
-    from judges.llm import LLMJudge, LLMJudgeConfig
-    from judges.templates import template_from_mapping
+    from tests.conftest import LLAMA_KEY_ENV, run_cli
 
-    config = LLMJudgeConfig(model="smollm2-135m", base_url=llama_server, api_key_env="AUDITOR_TEST_LLAMA_KEY",
-                            concurrency=1, timeout=600, max_retries=1, progress=False, min_verdict_mass=0.0,
-                            max_tokens=1)
-    template = template_from_mapping(COMPACT_PAIRWISE, source="test")
-    cache = JudgeCache(tmp_path_factory.mktemp("stage3") / "cache.sqlite")
+    out = Path(os.environ.get("AUDITOR_STAGE3_OUT") or tmp_path_factory.mktemp("stage3"))
+    out.mkdir(parents=True, exist_ok=True)
+    converted = run_cli("convert", "recentering-stage3", str(data_root / "recentering"), "--out", str(out / "data"))
+    assert converted.returncode == 0, converted.stderr
+    items = pd.read_json(out / "data" / "items.jsonl", lines=True, dtype={"item_id": str})
+    assert len(items) == PAIRS
+    sample = int(os.environ.get("AUDITOR_STAGE3_SAMPLE") or PAIRS)
+    if sample < len(items):  # a fixed sample spread over the file (local checks only)
+        items = items.iloc[:: max(1, len(items) // sample)].head(sample)
+    # the profile a judge sees: the attributes the personalized response was generated from (short prompts)
+    items.assign(profile=items["relevant_profile"]).to_json(out / "items.jsonl", orient="records", lines=True,
+                                                            force_ascii=False)
+    (out / "compact.toml").write_text(COMPACT_TEMPLATE, encoding="utf-8")
+    command = [
+        "probe", str(out / "items.jsonl"), "--model", "smollm2-135m", "--name", JUDGE,
+        "--base-url", llama_server, "--api-key-env", LLAMA_KEY_ENV, "--task", "pairwise",
+        "--views", "full@start,none@start", "--persona", "removed,swapped", "--orders", "ab,ba",
+        "--template", str(out / "compact.toml"), "--stage", "generation", "--max-response-chars", "150",
+        "--max-tokens", "1", "--min-verdict-mass", "0", "--timeout", "600", "--max-retries", "1",
+        "--concurrency", "1", "--bootstrap", "500", "--cache", str(out / "cache.sqlite"), "--out", str(out / "probe"),
+        "--quiet",
+    ]  # fmt: skip
+    started = time.perf_counter()
+    done = run_cli(*command, env={LLAMA_KEY_ENV: LLAMA_KEY}, timeout=4 * 3600)
+    seconds = time.perf_counter() - started
+    assert done.returncode == 0, done.stderr[-3000:]
+    labels = pd.read_json(out / "probe" / "labels.jsonl", lines=True, dtype={"item_id": str})
+    judged_once = (f"{JUDGE}|profile_view=full@start", f"{JUDGE}|profile_view=none@start", f"{JUDGE}|persona=swapped")
+    sent = int((~labels[labels["judge"].isin(judged_once)]["cached"].astype(bool)).sum())  # the others are copies
+    (out / "timing.json").write_text(json.dumps({"seconds": round(seconds, 1), "requests_sent": sent,
+                                                 "seconds_per_request": round(seconds / max(sent, 1), 3)}) + "\n")
+    return {"out": out, "items": items.reset_index(drop=True), "labels": labels, "command": command,
+            "audit": json.loads((out / "probe" / "audit.json").read_text(encoding="utf-8")),
+            "html": (out / "probe" / "report.html").read_text(encoding="utf-8")}
 
-    def make(view: str, place: str) -> LLMJudge:
-        return LLMJudge(config, template=template, profile_view=view, profile_at=place, orders=("ab", "ba"),
-                        cache=cache, max_response_chars=150)
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AUDITOR_TEST_LLAMA_KEY", LLAMA_KEY)
-        return run_variants(stage3, "pairwise", make, name="smollm2",
-                            views=(("full", "start"), ("none", "start")), persona=("removed", "swapped"))
-
-
-def test_every_pair_is_judged_in_both_orders_under_each_view(judged, stage3):
-    n = len(stage3)
-    for judge in ("smollm2|profile_view=full@start", "smollm2|profile_view=none@start", "smollm2|persona=swapped"):
-        rows = judged[judged["judge"] == judge]
-        assert len(rows) == 2 * n and set(rows["order"]) == {"ab", "ba"}
-        assert (rows["label"].notna() ^ rows["exclusion"].notna()).all()
-    full = judged[judged["judge"] == "smollm2|profile_view=full@start"]["prompt_tokens"].mean()
-    none = judged[judged["judge"] == "smollm2|profile_view=none@start"]["prompt_tokens"].mean()
-    assert full > none  # the profile costs tokens
+def test_every_pair_is_judged_in_both_orders_under_each_variant(run):
+    labels, n = run["labels"], len(run["items"])
+    assert set(labels["judge"]) == {JUDGE, *VARIANTS}  # JUDGE: the own-profile run (full@start), the reference
+    for judge in (JUDGE, *VARIANTS):
+        rows = labels[labels["judge"] == judge]
+        assert len(rows) == 2 * n and set(rows["order"]) == {"ab", "ba"}, judge
+        assert set(rows["item_id"]) == set(run["items"]["item_id"])
+        assert (rows["label"].notna() ^ rows["exclusion"].notna()).all(), "labelled or excluded with a reason"
+        assert set(rows["label"].dropna()) <= {"a", "b", "tie"}
+    prompt_tokens = labels.groupby("judge")["prompt_tokens"].mean()
+    assert prompt_tokens[VARIANTS[0]] > prompt_tokens[VARIANTS[1]]  # the profile costs tokens
+    # the profile removed is the none view: the same prompts, judged once
+    removed = labels[labels["judge"] == f"{JUDGE}|persona=removed"].set_index(["item_id", "order"]).sort_index()
+    none = labels[labels["judge"] == f"{JUDGE}|profile_view=none@start"].set_index(["item_id", "order"]).sort_index()
+    pd.testing.assert_series_equal(removed["label"], none["label"])
+    assert not labels["cached"].any()  # a fresh cache: every verdict came from the server
 
 
-def _audit(judged, stage3, judge_aggregate="mean_score"):
-    return audit_stage(judged, stage3, stage="generation", task="pairwise", resamples=200,
-                       reference_fallback="smollm2", judge_aggregate=judge_aggregate)
-
-
-def test_stage3_audit_without_human_ratings_renders_an_honest_report(judged, stage3, tmp_path):
-    result = _audit(judged, stage3)
-    assert result.meta["comparisons"]["missing_reference"] == "human"
-    assert result.meta["reference"] == "smollm2"
-    assert result.meta["aggregation"]["judges"] == "mean_score"
-    m = result.metrics
-    for metric in ("position_consistency", "first_position_rate", "mean_prompt_tokens"):
-        rows = m[(m["metric"] == metric) & (m["judge"] == "smollm2") & m["slice"].str.startswith("profile_view=",
-                                                                                                  na=False)]
+def test_audit_json_says_what_can_and_cannot_be_compared(run):
+    doc = run["audit"]
+    assert doc["comparisons"]["missing_reference"] == "human"
+    assert doc["comparisons"]["reference"] == JUDGE and doc["comparisons"]["not_possible"]
+    assert any(w["code"] == "no_human_reference" for w in doc["warnings"])
+    metrics = pd.DataFrame(doc["metrics"])
+    assert not (metrics["reference"] == "human").any()  # nothing is compared with humans that do not exist
+    for metric in ("position_consistency", "first_position_rate", "agreement_both_orders", "mean_prompt_tokens"):
+        rows = metrics[(metrics["metric"] == metric) & (metrics["judge"] == JUDGE)
+                       & metrics["slice"].str.startswith("profile_view=", na=False)]
         assert set(rows["slice"]) == {"profile_view=full@start", "profile_view=none@start"}, metric
-    flips = m[m["metric"] == "persona_flip_rate"]
+        assert rows["ci_low"].notna().all() or metric == "mean_prompt_tokens", metric
+    flips = metrics[metrics["metric"] == "persona_flip_rate"]
     assert set(flips["slice"]) == {"persona=removed", "persona=swapped"}
-    assert flips["value"].between(0, 1).all()
-    assert not (m["reference"] == "human").any()  # nothing is compared with humans that do not exist
-    html = _reports().render_html(result.to_dict())
+    assert flips["value"].between(0, 1).all() and (flips["ci_low"] <= flips["value"]).all()
+    excluded = {(e["judge"], e["reason"]): e["count"] for e in doc["exclusions"]}
+    raw_excluded = run["labels"][run["labels"]["exclusion"].notna()]
+    assert sum(excluded.values()) >= len(raw_excluded) > 0 or raw_excluded.empty  # counted, not dropped
+
+
+def _audit(labels, items, judge_aggregate):
+    return audit_stage(labels, items, stage="generation", task="pairwise", resamples=0, reference_fallback=JUDGE,
+                       judge_aggregate=judge_aggregate)
+
+
+def test_position_metrics_match_the_raw_verdicts_by_hand(run):
+    """The CLI's audit against a count by hand over labels.jsonl: first-position rate, consistency, and the
+    calibrated verdict (the sign of the mean over both orders of P(b) - P(a))."""
+    labels, metrics = run["labels"], pd.DataFrame(run["audit"]["metrics"])
+    full = labels[labels["judge"] == f"{JUDGE}|profile_view=full@start"]
+    pairs = full.pivot(index="item_id", columns="order", values="label").dropna()
+    consistent = (pairs["ab"] == pairs["ba"]).mean()
+    row = metrics[(metrics["metric"] == "position_consistency") & (metrics["slice"] == "profile_view=full@start")]
+    assert row["value"].iloc[0] == pytest.approx(consistent)
+    decisive = full[full["label"].isin(["a", "b"])]
+    first = ((decisive["order"] == "ab") & (decisive["label"] == "a")) | (
+        (decisive["order"] == "ba") & (decisive["label"] == "b"))
+    row = metrics[(metrics["metric"] == "first_position_rate") & (metrics["slice"] == "profile_view=full@start")]
+    assert row["value"].iloc[0] == pytest.approx(first.mean())
+    # the calibrated verdicts (sign of the mean P(b) - P(a) over both orders) of the none view against the
+    # reference, the own-profile judge JUDGE
+    mean = lambda frame: pd.to_numeric(frame["score"], errors="coerce").groupby(frame["item_id"]).mean()  # noqa: E731
+    none_view = f"{JUDGE}|profile_view=none@start"
+    ref, other = np.sign(mean(labels[labels["judge"] == JUDGE])), np.sign(mean(labels[labels["judge"] == none_view]))
+    both = pd.concat([ref, other], axis=1, keys=["ref", "other"]).dropna()
+    row = metrics[(metrics["metric"] == "agreement") & (metrics["judge"] == none_view)
+                  & (metrics["reference"] == JUDGE) & metrics["slice"].isna()]
+    assert len(row) == 1 and row["value"].iloc[0] == pytest.approx(float((both["ref"] == both["other"]).mean()))
+    assert row["n"].iloc[0] == len(both)
+    # the same labels audited through the Python API give the CLI's numbers
+    api = _audit(labels, run["items"], "mean_score").metrics
+    assert api.loc[(api["metric"] == "agreement") & (api["judge"] == none_view) & api["slice"].isna(),
+                   "value"].iloc[0] == pytest.approx(row["value"].iloc[0])
+
+
+def test_the_report_has_a_case_browser_of_the_verdicts_the_persona_changes(run):
+    labels, html, cases = run["labels"], run["html"], run["audit"]["cases"]
     assert "No labels from" in html and "not a ground truth" in html
-    (tmp_path / "report.html").write_text(html, encoding="utf-8")
-    pd.testing.assert_series_equal(  # the same run twice: the same numbers (cache, temperature 0, seeded bootstrap)
-        result.metrics["value"], _audit(judged, stage3).metrics["value"])
-
-
-def test_calibrated_verdicts_follow_the_mean_score_and_fill_the_case_browser(judged, stage3):
-    """By hand: per item, the mean over both orders of P(b) - P(a); b above 0, a below, tie at 0.  The items where
-    removing or swapping the profile changes that verdict are the cases the browser shows."""
-    scores = judged.assign(score=pd.to_numeric(judged["score"], errors="coerce").astype(float))
-    own = scores[scores["judge"] == "smollm2"]
-    mean = own.groupby("item_id")["score"].mean()
-    expected = np.sign(mean)
-    result = _audit(judged, stage3)
-    win = result.metric("win_rate", "smollm2", reference="smollm2")["value"]
-    assert win == pytest.approx(float((expected.dropna() > 0).mean()))  # items with a usable verdict
-    # the vote over both orders: an item whose two verdicts differ is a tie (by hand, over items with a verdict)
-    voted = _audit(judged, stage3, judge_aggregate="vote")
-    labelled = own[own["label"].notna()].groupby("item_id")["label"]
-    split = labelled.nunique() > 1
-    assert voted.metric("tie_rate", "smollm2", reference="smollm2")["value"] == pytest.approx(
-        float(((labelled.agg(lambda v: set(v) == {"tie"})) | split).mean()))
-    cases = result.cases
+    assert "Persona and profile views" in html
+    own = labels[labels["judge"] == f"{JUDGE}|profile_view=full@start"]
+    mean = lambda frame: pd.to_numeric(frame["score"], errors="coerce").groupby(frame["item_id"]).mean()  # noqa: E731
+    expected = np.sign(mean(own))
     changed = set()
-    for judge in ("smollm2|persona=removed", "smollm2|persona=swapped"):
-        rows = scores[scores["judge"] == judge]
-        other = np.sign(rows.groupby("item_id")["score"].mean()).reindex(mean.index)
+    for judge in (f"{JUDGE}|persona=removed", f"{JUDGE}|persona=swapped"):
+        other = np.sign(mean(labels[labels["judge"] == judge])).reindex(expected.index)
         both = other.notna() & expected.notna()
-        changed |= set(mean.index[(both & (other != expected)).to_numpy()])
-    flips = result.metrics[result.metrics["metric"] == "persona_flip_rate"]
-    if changed:  # the verdicts a persona variant changes are cases in the browser, and the flip rates count them
-        assert flips["value"].max() > 0
-        assert changed <= {c["item_id"] for c in cases["items"]} or cases["sampled"]
-        html = _reports().render_html(result.to_dict())
-        assert html.count('<article class="case') == len(cases["items"]) > 0
-        for case in cases["items"][:5]:
-            assert case["prompt"] and case["response_b"] and case["disagreements"]
-    else:
-        assert (flips["value"] == 0).all()
+        changed |= set(expected.index[(both & (other != expected)).to_numpy()])
+    assert changed, "SmolLM2's calibrated verdicts never change with the persona: nothing for the browser"
     assert cases["total"] >= len(changed)
+    shown = {c["item_id"] for c in cases["items"]}
+    assert changed <= shown or cases["sampled"]
+    assert html.count('<article class="case') == len(cases["items"]) > 0
+    for case in cases["items"][:5]:
+        assert case["prompt"] and case["response_b"] and case["disagreements"]
+
+
+def test_a_rerun_is_answered_from_the_cache_and_gives_the_same_audit(run, llama_server, tmp_path):
+    """The same command again with the same cache: no request reaches the server, and the numbers are equal."""
+    from servers.llama_server import LLAMA_KEY
+
+    from tests.conftest import LLAMA_KEY_ENV, run_cli
+
+    command = list(run["command"])
+    command[command.index("--out") + 1] = str(tmp_path / "again")
+    done = run_cli(*command, env={LLAMA_KEY_ENV: LLAMA_KEY}, timeout=1800)
+    assert done.returncode == 0, done.stderr[-3000:]
+    again = pd.read_json(tmp_path / "again" / "labels.jsonl", lines=True, dtype={"item_id": str})
+    assert again["cached"].all()
+    first = pd.DataFrame(run["audit"]["metrics"])
+    second = pd.DataFrame(json.loads((tmp_path / "again" / "audit.json").read_text(encoding="utf-8"))["metrics"])
+    pd.testing.assert_frame_equal(first, second)

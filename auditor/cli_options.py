@@ -1,0 +1,39 @@
+"""Command-line options shared by the commands that send requests to an OpenAI-compatible endpoint
+(``auditor judge``, ``auditor injection``, ``auditor probe``): one declaration each (typer copies an ``Annotated``
+option per use); the defaults stay with each command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+BaseUrlOption = Annotated[
+    str | None, typer.Option("--base-url", help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1.")
+]
+ApiKeyEnvOption = Annotated[str, typer.Option("--api-key-env", help="Environment variable holding the API key.")]
+TemplateOption = Annotated[str | None, typer.Option("--template", help="Built-in template name or a TOML file.")]
+ProfileViewOption = Annotated[str, typer.Option("--profile-view", help="full, outputs, inputs or none.")]
+ProfileAtOption = Annotated[str, typer.Option("--profile-at", help="start or end of the prompt.")]
+ConcurrencyOption = Annotated[int, typer.Option("--concurrency", help="Requests in flight at once.")]
+CacheOption = Annotated[
+    Path | None, typer.Option("--cache", help="SQLite cache file (default: user cache dir).")
+]
+NoCacheOption = Annotated[bool, typer.Option("--no-cache", help="Keep responses in memory only.")]
+MaxTokensOption = Annotated[
+    int | None, typer.Option("--max-tokens", help="Answer token limit (default by verdict mode).")
+]
+VerdictOption = Annotated[str, typer.Option("--verdict", help="logprobs, json (JSON schema) or text.")]
+JsonFormatOption = Annotated[
+    str, typer.Option("--json-format", help="json_schema (OpenAI, vLLM) or json_object (llama-cpp-python's server).")
+]
+MinVerdictMassOption = Annotated[
+    float,
+    typer.Option("--min-verdict-mass", help="Least probability the verdict tokens must hold for a logprob verdict."),
+]
+TimeoutOption = Annotated[float, typer.Option("--timeout", help="Seconds per request attempt.")]
+MaxRetriesOption = Annotated[int, typer.Option("--max-retries", help="Retries on 429, 5xx, timeouts.")]
+MaxResponseCharsOption = Annotated[
+    int | None, typer.Option("--max-response-chars", help="Cut responses to this length.")
+]
