@@ -27,6 +27,13 @@ from auditor.stats import compare, multitest
 from auditor.stats.bootstrap import Estimate, Resampler, bootstrap_p_value, interval
 
 GAP_METRICS = ("win_rate", "tie_rate", "loss_rate", "no_better_rate", "mean_score")
+#: Metrics that are proportions of units (items, verdicts, attributes): observed at exactly 0 or 1 their interval is
+#: the exact binomial one over the clusters (:func:`auditor.stats.bootstrap.boundary_interval`), not zero-width.
+PROPORTION_METRICS = frozenset({
+    "agreement", "agreement_original_order", "agreement_swapped_order", "agreement_both_orders",
+    "win_rate", "tie_rate", "loss_rate", "no_better_rate", "position_consistency", "first_position_rate",
+    "persona_flip_rate", "problematic_rate", "problematic_vote_rate", "relevant_rate", "precision", "recall",
+})
 MAX_RATER_PAIRS_RATERS = 8
 CASE_TEXT_LIMIT = 20_000
 RAW_TEXT_LIMIT = 4_000
@@ -188,7 +195,8 @@ class AuditContext:
     # -- rows -----------------------------------------------------------------------------------------------
     def add(self, metric: str, judge: str, reference: str, est: Estimate, *, p_value: float | None = None,
             slice: str | None = None) -> None:
-        lo, hi = interval(est, self.cfg.level, self.cfg.method) if self.cfg.resamples else (np.nan, np.nan)
+        lo, hi = (interval(est, self.cfg.level, self.cfg.method, proportion=metric in PROPORTION_METRICS)
+                  if self.cfg.resamples else (np.nan, np.nan))
         self.rows.append({"metric": metric, "judge": judge, "reference": reference, "value": est.value,
                           "ci_low": lo, "ci_high": hi, "n": est.n, "p_value": p_value, "p_adjusted": None,
                           "slice": slice})

@@ -85,7 +85,7 @@ def flip_rates(before: Any, after: Any, items: Any = None, *, task: str | None =
         sums = np.stack([np.bincount(cl, minlength=n_clusters).astype(float),
                          np.bincount(cl, weights=flips.astype(float), minlength=n_clusters)], axis=1)
         flip = rs.sums(sums, lambda s: s[..., 1] / s[..., 0], int(both.size))
-        lo, hi = interval(flip, config.level, config.method) if config.resamples else (np.nan, np.nan)
+        lo, hi = interval(flip, config.level, config.method, proportion=True) if config.resamples else (np.nan, np.nan)
         row = {"judge": judge, "n": int(both.size), "flips": int(flips.sum()), "flip_rate": flip.value,
                "ci_low": lo, "ci_high": hi}
         if ind_b is not None and ind_a is not None and "no_better_rate" in ind_b:

@@ -110,8 +110,10 @@ def jury_rows(ctx: AuditContext, rules: Sequence[str] = RULES, members: Sequence
               ) -> dict[str, Side]:
     """Audit each jury as a judge, add ``jury_effective_judges``, put the error correlations in ``meta["jury"]``;
     returns the juries' sides (name -> :class:`Side`).  Needs at least 2 members."""
-    if members is None:  # by default a judge's probe variants (``base|key=value``) are not separate jurors
-        members = [m for m in ctx.sides if "|" not in m or m.split("|", 1)[0] not in ctx.sides]
+    if members is None:  # by default a judge's probe variants (``base|key=value``) are not separate jurors, nor
+        # are the variants of the judge serving as the reference (a stand-in when there are no human labels)
+        bases = set(ctx.sides) | {ctx.cfg.reference}
+        members = [m for m in ctx.sides if "|" not in m or m.split("|", 1)[0] not in bases]
     members = [m for m in members if m in ctx.sides]
     section: dict[str, Any] = {"members": members, "rules": list(rules)}
     if len(members) < 2:

@@ -414,7 +414,7 @@ def injection_success(
                     },
                     n,
                 )
-                lo, hi = _interval(estimates["rate"], resamples, level, method)
+                lo, hi = _interval(estimates["rate"], resamples, level, method, proportion=True)
                 shift_lo, shift_hi = _interval(estimates["shift"], resamples, level, method)
             out.append(
                 {
@@ -440,10 +440,11 @@ def injection_success(
     return pd.DataFrame(out, columns=list(SUMMARY_COLUMNS))
 
 
-def _interval(estimate: Estimate, resamples: int, level: float, method: Method) -> tuple[float, float]:
+def _interval(estimate: Estimate, resamples: int, level: float, method: Method, proportion: bool = False
+              ) -> tuple[float, float]:
     if resamples == 0 or not np.isfinite(estimate.value):
         return float("nan"), float("nan")
-    return interval(estimate, level, method)
+    return interval(estimate, level, method, proportion=proportion)
 
 
 def run_injection_probe(

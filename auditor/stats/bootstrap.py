@@ -98,11 +98,28 @@ def _expanded_tail(alpha: float, clusters: float) -> float:
     return float(ndtr(np.sqrt(g / (g - 1.0)) * student_t.ppf(alpha, g - 1.0)))
 
 
-def interval(est: Estimate, level: float = 0.95, method: Method = "bca", expand: bool = True) -> tuple[float, float]:
+def boundary_interval(value: float, units: int, level: float = 0.95) -> tuple[float, float]:
+    """The exact (Clopper-Pearson) interval of a proportion observed at 0 or 1 in ``units`` independent units.
+
+    Every bootstrap replicate of a rate that is 0 (or 1) in the sample is 0 (or 1) too, and a zero-width interval
+    would claim certainty that no rare event was missed.  The units are the clusters holding data (users), not the
+    items: with nothing observed, the items' correlation within a user cannot be estimated, so the bound takes the
+    least favourable case, one independent unit per cluster.  0 of ``G`` gives ``[0, 1 - (alpha / 2) ** (1 / G)]``
+    (scipy's ``binomtest(0, G).proportion_ci(method="exact")``); 1 mirrors it."""
+    alpha = (1.0 - level) / 2.0
+    bound = float(alpha ** (1.0 / max(int(units), 1)))
+    return (0.0, 1.0 - bound) if value == 0.0 else (bound, 1.0)
+
+
+def interval(est: Estimate, level: float = 0.95, method: Method = "bca", expand: bool = True,
+             proportion: bool = False) -> tuple[float, float]:
     """Two-sided interval at ``level`` from the replicates (NaN replicates, e.g. an undefined kappa, are dropped).
 
     ``bca``: bias-corrected and accelerated, the acceleration from the leave-one-cluster-out jackknife;
-    ``percentile``: plain quantiles.  With ``expand`` the tail probabilities follow :func:`expanded_tail`.
+    ``percentile``: plain quantiles.  With ``expand`` the tail probabilities follow :func:`expanded_tail`.  A
+    ``proportion`` observed at exactly 0 or 1 (no event, or only events: every replicate is that value) gets
+    :func:`boundary_interval`'s exact interval instead of a zero-width one; any other statistic whose replicates
+    are all equal keeps its zero width.
     """
     boot = est.boot[np.isfinite(est.boot)]
     theta = est.value
@@ -112,6 +129,8 @@ def interval(est: Estimate, level: float = 0.95, method: Method = "bca", expand:
     if expand:
         alpha = expanded_tail(alpha, est.clusters)
     if np.all(boot == boot[0]):
+        if proportion and theta in (0.0, 1.0) and boot[0] == theta:
+            return boundary_interval(theta, est.clusters or est.n, level)
         return float(boot[0]), float(boot[0])
     quantiles = np.array([alpha, 1.0 - alpha])
     if method == "bca" and est.jack is not None:

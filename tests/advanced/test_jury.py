@@ -107,3 +107,17 @@ def test_probe_variants_of_a_judge_are_not_separate_jurors():
     result = audit(study.labels, study.items, task="likert", resamples=0)
     assert "jury" not in result.meta or result.meta["jury"].get("members", []) in ([], ["gpt-4o"])
     assert not any(j.startswith("jury:") for j in result.metrics["judge"])
+
+
+def test_variants_of_the_stand_in_reference_judge_form_no_jury():
+    """Without human labels ``auditor probe`` audits a judge's variants against the judge itself (its own-profile
+    verdicts): four variants of one model, one of them identical to the reference, are not a jury."""
+    from auditor import audit
+    from auditor.simulate import simulate_probe_study
+
+    study = simulate_probe_study(seed=1, n_users=20, n_items=120)
+    labels = study.labels[study.labels["judge"].astype(str).str.startswith("gpt-4o")]
+    result = audit(labels, study.items, task="likert", resamples=0, reference="gpt-4o")  # the stand-in
+    assert len(result.judges) == 7 and all(j.startswith("gpt-4o|") for j in result.judges)
+    assert result.meta["jury"]["members"] == [] and "at least 2" in result.meta["jury"]["note"]
+    assert not any(j.startswith("jury:") for j in result.metrics["judge"])

@@ -77,3 +77,68 @@ def test_difference_of_estimates_over_disjoint_clusters_keeps_its_jackknife():
     b = Estimate(0.2, np.zeros(20), np.array([np.nan, np.nan, 0.1, 0.3]), 10, 2)
     d = a - b
     np.testing.assert_allclose(d.jack, [0.2, 0.4, 0.4, 0.2])
+
+
+@pytest.mark.parametrize("units", [1, 7, 40, 300])
+@pytest.mark.parametrize("level", [0.9, 0.95])
+def test_boundary_interval_is_scipys_exact_binomial_interval(units, level):
+    from auditor.stats.bootstrap import boundary_interval
+
+    for events, value in ((0, 0.0), (units, 1.0)):
+        ref = stats.binomtest(events, units).proportion_ci(confidence_level=level, method="exact")
+        assert boundary_interval(value, units, level) == pytest.approx((ref.low, ref.high), abs=1e-12)
+
+
+def test_a_rate_with_no_event_gets_the_exact_interval_over_its_clusters_not_zero_width():
+    rs = Resampler(30, 500, seed=1)
+    none = rs.sums(np.column_stack([np.full(30, 4.0), np.zeros(30)]), lambda s: s[..., 1] / s[..., 0], 120)
+    every = rs.sums(np.column_stack([np.full(30, 4.0), np.full(30, 4.0)]), lambda s: s[..., 1] / s[..., 0], 120)
+    assert np.all(none.boot == 0) and none.clusters == 30
+    ref = stats.binomtest(0, 30).proportion_ci(method="exact")
+    assert interval(none, proportion=True) == pytest.approx((0.0, ref.high))
+    assert interval(every, proportion=True) == pytest.approx((1.0 - ref.high, 1.0))
+    # a statistic that is not a proportion (a difference, a mean rating at the scale's 1) keeps its zero width,
+    # as does a proportion's constant away from 0 and 1
+    assert interval(none) == (0.0, 0.0) and interval(every) == (1.0, 1.0)
+    half = rs.sums(np.column_stack([np.full(30, 4.0), np.full(30, 2.0)]), lambda s: s[..., 1] / s[..., 0], 120)
+    assert interval(half, proportion=True) == (0.5, 0.5)
+
+
+@pytest.mark.parametrize("p", [0.003, 0.01])
+def test_rare_event_rates_cover_at_the_nominal_level(p):
+    """Clustered rare events (60 users x 2 items, the users' rates vary): 30-75% of the samples hold no event, whose
+    zero-width bootstrap interval never covered; with the exact bound the coverage is at least nominal."""
+    rng = np.random.default_rng(11)
+    sims, covered, empty = 300, 0, 0
+    for sim in range(sims):
+        events = rng.binomial(2, rng.beta(p * 20, (1 - p) * 20, 60))
+        rs = Resampler(60, 400, seed=sim)
+        est = rs.sums(np.column_stack([np.full(60, 2.0), events]), lambda s: s[..., 1] / s[..., 0], 120)
+        lo, hi = interval(est, proportion=True)
+        covered += lo <= p <= hi
+        empty += events.sum() == 0
+    assert empty / sims > 0.25  # the case this is about is common here
+    assert covered / sims >= 0.95
+
+
+def test_an_audit_gives_rates_at_0_or_1_the_exact_interval_and_keeps_other_metrics_as_they_were():
+    """A judge that never prefers b: its win rate is 0 of 120 items from 40 users, so [0, exact bound over 40]; its
+    agreement, the gaps to the humans and the mean ratings keep their bootstrap intervals."""
+    import pandas as pd
+
+    from auditor import audit
+
+    rng = np.random.default_rng(5)
+    items = pd.DataFrame({"item_id": [f"i{i}" for i in range(120)], "user_id": [f"u{i % 40}" for i in range(120)]})
+    human = pd.DataFrame({"item_id": items["item_id"], "judge": "human", "rater": "h",
+                          "label": rng.choice(["a", "tie", "b"], 120)})
+    judge = pd.DataFrame({"item_id": items["item_id"], "judge": "never-b", "rater": "0", "label": "a"})
+    result = audit(pd.concat([human, judge]), items, task="pairwise", resamples=400)
+    win = result.metric("win_rate", "never-b")
+    assert win["value"] == 0 and win["ci_low"] == 0
+    assert win["ci_high"] == pytest.approx(stats.binomtest(0, 40).proportion_ci(method="exact").high)
+    loss = result.metric("loss_rate", "never-b")
+    assert loss["value"] == 1 and loss["ci_high"] == 1
+    assert loss["ci_low"] == pytest.approx(stats.binomtest(40, 40).proportion_ci(method="exact").low)
+    gap = result.metric("win_rate_gap", "never-b")  # a difference: its bootstrap interval, not a binomial one
+    assert gap["ci_low"] < gap["value"] < gap["ci_high"] < 0

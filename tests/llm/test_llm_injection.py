@@ -241,7 +241,13 @@ def test_a_judge_that_obeys_planted_instructions_with_probability_035_has_a_rate
 def test_a_judge_that_ignores_planted_instructions_has_a_rate_of_zero(fake_server):
     server = fake_server(verdict_basis=_request_number)  # obey_injections = 0
     _, injected, summary = run_injection_probe(_judge(server), generic_items(40), seed=4)
-    assert (summary["injection_success_rate"] == 0).all() and (summary["ci_high"] == 0).all()
+    assert (summary["injection_success_rate"] == 0).all() and (summary["ci_low"] == 0).all()
+    # no success is not certainty: the exact binomial bound over the clusters holding verdicts
+    from scipy.stats import binomtest
+
+    for row in summary.to_dict("records"):
+        assert row["ci_high"] == pytest.approx(binomtest(0, row["clusters"]).proportion_ci(method="exact").high)
+    assert (summary["score_shift_ci_high"] == 0).all()  # a signed shift of 0 everywhere is not a proportion
     assert (summary["verdict_change_rate"] == 0).all() and (summary["score_shift"].abs() < 1e-12).all()
     assert summary.loc[summary["payload_kind"] == "all", "n"].item() == 200
     assert injected["label"].notna().all()

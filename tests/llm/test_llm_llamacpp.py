@@ -1,7 +1,8 @@
 """The LLM judge against a real OpenAI-compatible server: llama.cpp serving SmolLM2-135M-Instruct.
 
 The small model is a weak judge; these tests prove the wiring (logprobs, JSON schema, parsing, errors, cache,
-determinism, completeness on the real stage-3 pairs), not the wisdom of its verdicts.
+determinism), not the wisdom of its verdicts.  All 308 real stage-3 pairs go through it, by the command line, in
+tests/personalization/test_llm_stage3.py.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import pytest
 from servers.fake_openai import make_items
 from servers.llama_server import LLAMA_KEY
 
-from judges.cli import main
 from judges.llm import JudgeRunError, LLMJudge, LLMJudgeConfig
 
 pytestmark = pytest.mark.llm
@@ -108,51 +108,3 @@ def test_temperature_0_is_deterministic_and_a_second_run_is_served_from_the_cach
     assert judge.stats["sent"] == 0 and judge.stats["from_cache"] == 3
     assert again["cached"].all() and not first["cached"].any()
     pd.testing.assert_frame_equal(first[[*compared, "probabilities"]], again[[*compared, "probabilities"]])
-
-
-#: A compact pairwise template for the 308-pair run: the CI machine has 2 cores, so each prompt is kept to about
-#: a hundred tokens (the built-in templates, fences and profile views are proven by the tests above and, on all
-#: 308 pairs in both orders, against the loopback server in test_llm_resume.py).
-COMPACT_TEMPLATE = r"""
-name = "compact-e2e"
-version = "1"
-task = "pairwise"
-verdicts = { A = "a", B = "b", tie = "tie" }
-system = "Judge which answer is better."
-user = "Q: {{ item.prompt[:80] }}\nA: {{ item.response_a[:60] }}\nB: {{ item.response_b[:60] }}"
-[answer]
-logprobs = "Better answer (A, B or tie):"
-json = "Reply with JSON."
-text = "End with Verdict: A, B or tie."
-"""
-
-
-def test_end_to_end_on_the_308_stage3_pairs(llama_server, llama_key, stage3_items, tmp_path):
-    """Every one of the 308 generic-vs-personalised pairs ends labelled or excluded with a reason."""
-    from auditor.io import read_labels
-
-    items_path = tmp_path / "task6_items.jsonl"
-    stage3_items.to_json(items_path, orient="records", lines=True)
-    template = tmp_path / "compact.toml"
-    template.write_text(COMPACT_TEMPLATE)
-    out = tmp_path / "labels.jsonl"
-    code = main(
-        [
-            "judge", str(items_path), "--judge", "openai:smollm2-135m", "--base-url", llama_server,
-            "--api-key-env", llama_key, "--task", "pairwise", "--template", str(template),
-            "--profile-view", "none", "--max-tokens", "1", "--concurrency", "2", "--timeout", "600",
-            "--max-retries", "1", "--min-verdict-mass", "0", "--cache", str(tmp_path / "cache.sqlite"),
-            "--out", str(out), "--quiet",
-        ]
-    )  # fmt: skip
-    assert code == 0
-    labels = read_labels(out)
-    assert len(labels) == 308
-    assert set(labels["item_id"]) == set(stage3_items["item_id"])
-    labelled = labels["label"].notna()
-    excluded = labels["exclusion"].notna()
-    assert (labelled ^ excluded).all(), "each pair is labelled or excluded with a reason"
-    assert set(labels.loc[labelled, "label"]) <= {"a", "b", "tie"}
-    assert labelled.mean() > 0.5, labels["exclusion"].value_counts()
-    assert (labels["judge"] == "openai:smollm2-135m").all()
-    assert (labels["template"] == "compact-e2e@1").all()

@@ -118,6 +118,7 @@ def test_audit_json_says_what_can_and_cannot_be_compared(run):
     assert any(w["code"] == "no_human_reference" for w in doc["warnings"])
     metrics = pd.DataFrame(doc["metrics"])
     assert not (metrics["reference"] == "human").any()  # nothing is compared with humans that do not exist
+    assert not any(j.startswith("jury:") for j in metrics["judge"])  # variants of the reference are no jury
     for metric in ("position_consistency", "first_position_rate", "agreement_both_orders", "mean_prompt_tokens"):
         rows = metrics[(metrics["metric"] == metric) & (metrics["judge"] == JUDGE)
                        & metrics["slice"].str.startswith("profile_view=", na=False)]
