@@ -5,9 +5,12 @@ option per use); the defaults stay with each command."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 BaseUrlOption = Annotated[
     str | None, typer.Option("--base-url", help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1.")
@@ -37,3 +40,23 @@ MaxRetriesOption = Annotated[int, typer.Option("--max-retries", help="Retries on
 MaxResponseCharsOption = Annotated[
     int | None, typer.Option("--max-response-chars", help="Cut responses to this length.")
 ]
+ProfileColumnOption = Annotated[
+    str,
+    typer.Option(
+        "--profile-column",
+        help="Items column holding the profile the judge sees (e.g. relevant_profile in converted Re-Centering data).",
+    ),
+]
+
+
+def use_profile_column(items: pd.DataFrame, column: str, path: str | Path) -> pd.DataFrame:
+    """``items`` with ``column`` as the ``profile`` the judges render (the column itself when it is ``profile``);
+    an :class:`~auditor.errors.InputError` naming the file and the column when the items have no such column."""
+    from auditor.errors import InputError
+
+    if column == "profile":
+        return items
+    if column not in items.columns:
+        raise InputError(f"has no column {column!r} for --profile-column (columns: {', '.join(map(str, items.columns))})",
+                         file=str(path), column=column)
+    return items.assign(profile=items[column])

@@ -53,9 +53,11 @@ from auditor.cli_options import (
     MaxRetriesOption,
     MaxTokensOption,
     MinVerdictMassOption,
+    ProfileColumnOption,
     TemplateOption,
     TimeoutOption,
     VerdictOption,
+    use_profile_column,
 )
 from auditor.errors import ConfigError
 from auditor.personalization import Key, cluster_sums, over_slices, ratio, slice_columns
@@ -490,6 +492,7 @@ def register(app: Any) -> None:
         name: Annotated[str | None, typer.Option(help="Judge name (default: the model).")] = None,
         task: Annotated[str, typer.Option(help="pairwise | likert | binary")] = "pairwise",
         views: Annotated[str, typer.Option(help="Profile views, view@place, comma-separated.")] = "full@start,none@start",
+        profile_column: ProfileColumnOption = "profile",
         persona: Annotated[str, typer.Option(help="Persona variants: removed, swapped (comma-separated; '' none).")] = "removed,swapped",
         orders: Annotated[str, typer.Option(help="ab, ba or ab,ba.")] = "ab,ba",
         template: TemplateOption = None,
@@ -518,7 +521,7 @@ def register(app: Any) -> None:
         from judges.cache import JudgeCache
         from judges.llm import LLMJudge, LLMJudgeConfig
 
-        frame = read_table(items)
+        frame = use_profile_column(read_table(items), profile_column, items)
         config = LLMJudgeConfig(model=model, base_url=base_url, api_key_env=api_key_env, concurrency=concurrency,
                                 verdict_mode=verdict, json_format=json_format, min_verdict_mass=min_verdict_mass,
                                 max_tokens=max_tokens, timeout=timeout, max_retries=max_retries, progress=not quiet)

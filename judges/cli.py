@@ -37,10 +37,12 @@ from auditor.cli_options import (
     MinVerdictMassOption,
     NoCacheOption,
     ProfileAtOption,
+    ProfileColumnOption,
     ProfileViewOption,
     TemplateOption,
     TimeoutOption,
     VerdictOption,
+    use_profile_column,
 )
 from auditor.errors import AuditorError, ConfigError
 
@@ -132,6 +134,7 @@ def run_judge(
     template: str | None = None,
     profile_view: str = "full",
     profile_at: str = "start",
+    profile_column: str = "profile",
     orders: str = "ab",
     concurrency: int = 8,
     cache: Path | None = None,
@@ -171,7 +174,7 @@ def run_judge(
         raise ConfigError("use --batch-export or --batch-import, not both")
     if out is None and batch_export is None:
         raise ConfigError("--out LABELS is required (unless --batch-export)")
-    items = read_items(items_path)
+    items = use_profile_column(read_items(items_path), profile_column, items_path)
 
     if kind == "rm":
         if batch_export or batch_import:
@@ -401,6 +404,7 @@ def register(app: typer.Typer) -> None:
         template: TemplateOption = None,
         profile_view: ProfileViewOption = "full",
         profile_at: ProfileAtOption = "start",
+        profile_column: ProfileColumnOption = "profile",
         orders: Annotated[str, typer.Option(help="ab, ba or ab,ba (position swap).")] = "ab",
         concurrency: ConcurrencyOption = 8,
         cache: CacheOption = None,
@@ -449,6 +453,7 @@ def register(app: typer.Typer) -> None:
             template=template,
             profile_view=profile_view,
             profile_at=profile_at,
+            profile_column=profile_column,
             orders=orders,
             concurrency=concurrency,
             cache=cache,

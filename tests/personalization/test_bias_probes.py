@@ -193,3 +193,42 @@ def test_probe_command_judges_variants_and_writes_reports(tmp_path):
                                                                                           "persona=swapped"}
     assert doc["comparisons"]["missing_reference"] == "human" and doc["reference"] == "fake"
     assert (tmp_path / "out" / "report.html").exists() and (tmp_path / "out" / "labels.jsonl").exists()
+
+
+def test_probe_and_judge_take_the_profile_from_another_column(tmp_path):
+    """``--profile-column relevant_profile``: the judge sees that column's text as the profile (and the swapped
+    persona swaps it); a column the items do not have is one error line naming the file and the column, exit 2."""
+    from servers.fake_openai import FakeJudgeServer, make_items
+
+    from tests.conftest import run_cli
+
+    items = make_items(6)
+    items["relevant_profile"] = [f"- The user trains for marathon number {i}." for i in range(6)]
+    items.to_json(tmp_path / "items.jsonl", orient="records", lines=True)
+    server = FakeJudgeServer().start()
+    try:
+        done = run_cli("probe", str(tmp_path / "items.jsonl"), "--model", "fake", "--base-url", server.base_url,
+                       "--api-key-env", "FAKE_KEY", "--profile-column", "relevant_profile", "--persona", "swapped",
+                       "--bootstrap", "0", "--out", str(tmp_path / "out"), "--quiet", env={"FAKE_KEY": "sk-fake"})
+        prompts = [json.dumps(entry.body["messages"]) for entry in server.log]
+        missing = run_cli("judge", str(tmp_path / "items.jsonl"), "--judge", "openai:fake", "--base-url",
+                          server.base_url, "--api-key-env", "FAKE_KEY", "--profile-column", "persona_text",
+                          "--out", str(tmp_path / "labels.jsonl"), env={"FAKE_KEY": "sk-fake"})
+    finally:
+        server.stop()
+    assert done.returncode == 0, done.stderr
+    with_profile = [p for p in prompts if "marathon number" in p]
+    assert len(with_profile) == 2 * 6 * 2  # full@start and the swapped persona, both orders
+    assert not any("run plan" in p for p in prompts), "the profile column was shown, not the profile"
+    import re
+
+    pairs = [(int(re.search(r"Question (\d+)", p).group(1)), int(re.search(r"marathon number (\d+)", p).group(1)))
+             for p in with_profile]
+    own = [(q, m) for q, m in pairs if q == m]
+    other = [(q, m) for q, m in pairs if q != m]
+    assert len(own) == len(other) == 12  # the swapped persona shows another user's column, never the own one
+    assert all(items["user_id"][q] != items["user_id"][m] for q, m in other)
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+    error = [line for line in missing.stderr.splitlines() if line.startswith("error")]
+    assert len(error) == 1 and "items.jsonl" in error[0] and "persona_text" in error[0]
+    assert not (tmp_path / "labels.jsonl").exists()

@@ -52,7 +52,7 @@ text = "End with Verdict: A, B or tie."
 
 @pytest.fixture(scope="module")
 def run(data_root, llama_server, tmp_path_factory):
-    """The whole user path, once per session: convert, pick the profile column, ``auditor probe``."""
+    """The whole user path, once per session: ``auditor convert``, then ``auditor probe``."""
     from servers.llama_server import LLAMA_KEY
 
     from tests.conftest import LLAMA_KEY_ENV, run_cli
@@ -66,14 +66,14 @@ def run(data_root, llama_server, tmp_path_factory):
     sample = int(os.environ.get("AUDITOR_STAGE3_SAMPLE") or PAIRS)
     if sample < len(items):  # a fixed sample spread over the file (local checks only)
         items = items.iloc[:: max(1, len(items) // sample)].head(sample)
-    # the profile a judge sees: the attributes the personalized response was generated from (short prompts)
-    items.assign(profile=items["relevant_profile"]).to_json(out / "items.jsonl", orient="records", lines=True,
-                                                            force_ascii=False)
+    items.to_json(out / "items.jsonl", orient="records", lines=True, force_ascii=False)
     (out / "compact.toml").write_text(COMPACT_TEMPLATE, encoding="utf-8")
     command = [
         "probe", str(out / "items.jsonl"), "--model", "smollm2-135m", "--name", JUDGE,
         "--base-url", llama_server, "--api-key-env", LLAMA_KEY_ENV, "--task", "pairwise",
         "--views", "full@start,none@start", "--persona", "removed,swapped", "--orders", "ab,ba",
+        # the profile a judge sees: the attributes the personalized response was generated from (short prompts)
+        "--profile-column", "relevant_profile",
         "--template", str(out / "compact.toml"), "--stage", "generation", "--max-response-chars", "150",
         "--max-tokens", "1", "--min-verdict-mass", "0", "--timeout", "600", "--max-retries", "1",
         "--concurrency", "1", "--bootstrap", "500", "--cache", str(out / "cache.sqlite"), "--out", str(out / "probe"),
