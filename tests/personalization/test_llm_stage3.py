@@ -132,6 +132,11 @@ def test_audit_json_says_what_can_and_cannot_be_compared(run):
     assert sum(excluded.values()) >= len(raw_excluded) > 0 or raw_excluded.empty  # counted, not dropped
 
 
+def _calibrated(frame: pd.DataFrame) -> pd.Series:
+    """Per item, the sign of the mean over both orders of P(b) - P(a): b above 0, a below, tie at 0."""
+    return np.sign(pd.to_numeric(frame["score"], errors="coerce").groupby(frame["item_id"]).mean())
+
+
 def _audit(labels, items, judge_aggregate):
     return audit_stage(labels, items, stage="generation", task="pairwise", resamples=0, reference_fallback=JUDGE,
                        judge_aggregate=judge_aggregate)
@@ -153,9 +158,8 @@ def test_position_metrics_match_the_raw_verdicts_by_hand(run):
     assert row["value"].iloc[0] == pytest.approx(first.mean())
     # the calibrated verdicts (sign of the mean P(b) - P(a) over both orders) of the none view against the
     # reference, the own-profile judge JUDGE
-    mean = lambda frame: pd.to_numeric(frame["score"], errors="coerce").groupby(frame["item_id"]).mean()  # noqa: E731
     none_view = f"{JUDGE}|profile_view=none@start"
-    ref, other = np.sign(mean(labels[labels["judge"] == JUDGE])), np.sign(mean(labels[labels["judge"] == none_view]))
+    ref, other = _calibrated(labels[labels["judge"] == JUDGE]), _calibrated(labels[labels["judge"] == none_view])
     both = pd.concat([ref, other], axis=1, keys=["ref", "other"]).dropna()
     row = metrics[(metrics["metric"] == "agreement") & (metrics["judge"] == none_view)
                   & (metrics["reference"] == JUDGE) & metrics["slice"].isna()]
@@ -172,11 +176,10 @@ def test_the_report_has_a_case_browser_of_the_verdicts_the_persona_changes(run):
     assert "No labels from" in html and "not a ground truth" in html
     assert "Persona and profile views" in html
     own = labels[labels["judge"] == f"{JUDGE}|profile_view=full@start"]
-    mean = lambda frame: pd.to_numeric(frame["score"], errors="coerce").groupby(frame["item_id"]).mean()  # noqa: E731
-    expected = np.sign(mean(own))
+    expected = _calibrated(own)
     changed = set()
     for judge in (f"{JUDGE}|persona=removed", f"{JUDGE}|persona=swapped"):
-        other = np.sign(mean(labels[labels["judge"] == judge])).reindex(expected.index)
+        other = _calibrated(labels[labels["judge"] == judge]).reindex(expected.index)
         both = other.notna() & expected.notna()
         changed |= set(expected.index[(both & (other != expected)).to_numpy()])
     assert changed, "SmolLM2's calibrated verdicts never change with the persona: nothing for the browser"
