@@ -1,6 +1,7 @@
 """Figures of a saved audit, as matplotlib ``Figure`` objects (restyle them in a notebook as you like).
 
-Every function reads the audit dict only and returns ``None`` when the audit holds nothing to draw. The figures
+Every function reads the audit dict only (or the :class:`reports.view.AuditView` of one, as the HTML report passes
+it) and returns ``None`` when the audit holds nothing to draw. The figures
 are built with the object API on the Agg canvas: nothing here touches pyplot's global state or opens a window.
 """
 
@@ -20,12 +21,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import PercentFormatter  # noqa: E402
 
-from reports._view import (  # noqa: E402
-    AuditView,
-    as_float,
-    metric_label,
-    view,
-)
+from reports.format import as_float  # noqa: E402
+from reports.labels import metric_label  # noqa: E402
+from reports.view import AuditView, view  # noqa: E402
 
 REFERENCE_COLOR = "#444444"
 JUDGE_COLOR = "#1f5fa8"
@@ -53,7 +51,7 @@ def _forest_metrics(v: AuditView) -> list[str]:
     return names
 
 
-def forest_plot(audit: Mapping[str, Any]) -> Figure | None:
+def forest_plot(audit: Mapping[str, Any] | AuditView) -> Figure | None:
     """Chance-corrected agreement (κ, α) of each judge with its interval; the human ceiling as a shaded band."""
     v = view(audit)
     metrics = _forest_metrics(v)
@@ -94,7 +92,7 @@ def forest_plot(audit: Mapping[str, Any]) -> Figure | None:
     return fig
 
 
-def outcome_bars(audit: Mapping[str, Any]) -> Figure | None:
+def outcome_bars(audit: Mapping[str, Any] | AuditView) -> Figure | None:
     """Stacked win / tie / loss shares per judge, the reference's bar on top."""
     v = view(audit)
     parts = [m for m in ("win_rate", "tie_rate", "loss_rate") if v.present([m])]
@@ -137,7 +135,7 @@ def outcome_bars(audit: Mapping[str, Any]) -> Figure | None:
     return fig
 
 
-def confusion_matrices(audit: Mapping[str, Any]) -> Figure | None:
+def confusion_matrices(audit: Mapping[str, Any] | AuditView) -> Figure | None:
     """One heat map per judge: rows = reference label, columns = judge label, cells = item counts."""
     v = view(audit)
     entries = []
@@ -198,7 +196,7 @@ def confusion_matrices(audit: Mapping[str, Any]) -> Figure | None:
     return fig
 
 
-def score_scatter(audit: Mapping[str, Any]) -> Figure | None:
+def score_scatter(audit: Mapping[str, Any] | AuditView) -> Figure | None:
     """Each score judge against the reference score.
 
     Discrete against discrete: bubbles whose area is the number of items; otherwise a scatter, or a hexbin above
@@ -262,7 +260,7 @@ def score_scatter(audit: Mapping[str, Any]) -> Figure | None:
     return fig
 
 
-def gap_plot(audit: Mapping[str, Any], metric: str = "no_better_rate_gap") -> Figure | None:
+def gap_plot(audit: Mapping[str, Any] | AuditView, metric: str = "no_better_rate_gap") -> Figure | None:
     """Each judge's gap to the reference (judge minus reference, points) with its interval; 0 = no gap."""
     v = view(audit)
     judges = [

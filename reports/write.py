@@ -2,47 +2,21 @@
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from reports._view import as_audit_dict
-from reports.html import render_html
-from reports.markdown import render_markdown
+from reports.model import ReportModel, build_model
+from reports.render import html, json, markdown
 
 FILE_NAMES: dict[str, str] = {"md": "report.md", "html": "report.html", "json": "audit.json"}
 
-
-def _finite(value: Any) -> Any:
-    """NaN and infinities become null so that audit.json stays valid JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Mapping):
-        return {str(k): _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    if hasattr(value, "item") and callable(value.item) and not isinstance(value, (str, bytes)):
-        try:  # numpy scalars
-            return _finite(value.item())
-        except (TypeError, ValueError):
-            return value
-    return value
-
-
-def render_json(audit: Mapping[str, Any]) -> str:
-    """The audit as JSON text (indent 2, UTF-8, non-finite numbers as null)."""
-    audit = as_audit_dict(audit)
-    return json.dumps(_finite(audit), indent=2, ensure_ascii=False, allow_nan=False, default=str) + "\n"
-
-
-RENDERERS: dict[str, Callable[[Mapping[str, Any]], str]] = {
-    "md": render_markdown,
-    "html": render_html,
-    "json": render_json,
+RENDERERS: dict[str, Callable[[ReportModel], str]] = {
+    "md": markdown.render,
+    "html": html.render,
+    "json": json.render,
 }
 
 
@@ -96,15 +70,15 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
-def write_reports(audit: Mapping[str, Any], out_dir: Path, formats: Sequence[str]) -> list[Path]:
+def write_reports(audit: Mapping[str, Any] | ReportModel, out_dir: Path, formats: Sequence[str]) -> list[Path]:
     """Render every requested format, then write them to ``out_dir`` (created if missing).
 
     Formats among ``md``, ``html``, ``json`` (files ``report.md``, ``report.html``, ``audit.json``). Everything is
     rendered before anything is written, so a rendering error leaves no new file behind.
     """
-    audit = as_audit_dict(audit)
     names = parse_formats(formats)
-    rendered = [(FILE_NAMES[name], RENDERERS[name](audit)) for name in names]
+    model = build_model(audit)  # built once, laid out by every renderer
+    rendered = [(FILE_NAMES[name], RENDERERS[name](model)) for name in names]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []

@@ -1,42 +1,27 @@
-"""One self-contained HTML report: inline CSS, inline JS, inline SVG plots, server-rendered case browser.
+"""The cases behind the gaps: the items the case browser shows and the examples a Markdown report lists.
 
-Safety: the page is rendered by jinja2 with autoescape on, and no data value is ever marked safe. The inline
-script only shows, hides and reorders the case cards already in the DOM (it never writes HTML), and a
-Content-Security-Policy allows only that script (by hash), inline styles and nothing from any network.
-
-Size: the case browser shows at most ``MAX_CASES`` cases, each text capped at ``MAX_TEXT_CHARS`` and all of them
-within ``CASE_BUDGET_CHARS``; the page says how many cases exist, how many it shows and why.
+Each case is an item of the audit's ``cases`` section (prompt, profile, responses, every verdict and raw output,
+the judges that disagree with the reference and how). The browser shows at most ``MAX_CASES`` cases, each text
+capped at ``MAX_TEXT_CHARS`` and all of them within ``CASE_BUDGET_CHARS``; it says how many exist, how many it
+shows and why.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib import resources
 from typing import Any
 
-import jinja2
-from markupsafe import Markup
+from reports.format import as_float, as_int
+from reports.view import AuditView
 
-from reports import plots
-from reports._view import (
-    DISAGREEMENT_LABELS,
-    KEY_DISAGREEMENT,
-    AuditView,
-    as_audit_dict,
-    as_float,
-    as_int,
-    policy_text,
-    view,
-)
-from reports.headline import headline
-from reports.sections import extension_sections, report_slices
-from reports.tables import exclusions_table, full_agreement_table, method_lines, metric_tables, warnings_table
-
+DISAGREEMENT_LABELS: dict[str, str] = {
+    "judge_better_reference_no_better": "judge: b better · reference: no better",
+    "judge_no_better_reference_better": "judge: no better · reference: b better",
+    "other": "other disagreement",
+}
+KEY_DISAGREEMENT = "judge_better_reference_no_better"
 MAX_CASES = 500
 MAX_TEXT_CHARS = 4_000
 MAX_RAW_CHARS = 3_000
@@ -261,100 +246,49 @@ def case_browser(v: AuditView) -> CaseBrowser:
     )
 
 
-# ---------------------------------------------------------------------------------------------- assets
-
-
-@lru_cache(maxsize=1)
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("reports", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
-def _asset(name: str) -> str:
-    return resources.files("reports").joinpath("static", name).read_text(encoding="utf-8")
-
-
-def _script_hash(script: str) -> str:
-    return "sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
+MARKDOWN_EXAMPLE_CASES = 5
 
 
 @dataclass
-class PlotView:
-    key: str
-    title: str
-    caption: str
-    svg: str
+class KeyCase:
+    """An item where a judge says b is better and the reference says no better (values as saved, unescaped)."""
+
+    item_id: Any
+    judges: list[tuple[Any, Any]]  # (judge, its label)
+    reference_label: Any
 
 
-PLOT_TEXT = {
-    "forest": (
-        "Chance-corrected agreement per judge",
-        "Points are estimates, lines their 95% intervals; the shaded band is what human raters reach with each "
-        "other (the ceiling).",
-    ),
-    "gaps": (
-        "No-better gap per judge",
-        "Judge minus reference on the same items, in percentage points; left of 0 = the judge finds b better "
-        "more often than the reference does.",
-    ),
-    "outcomes": ("Outcome shares", "Win / tie / loss shares of each judge beside the reference's."),
-    "confusion": (
-        "Confusion matrices",
-        "Rows: the reference's label; columns: the judge's label; cells: items.",
-    ),
-    "scores": ("Scores against the reference", "Each score judge against the reference score."),
-}
+@dataclass
+class CaseSummary:
+    """How many disagreement cases the audit holds and the first few key ones, for a text report."""
+
+    total: int | None
+    supplied: int
+    examples: list[KeyCase]
+
+    def __bool__(self) -> bool:
+        return bool(self.total or self.supplied)
+
+    @property
+    def count(self) -> int:
+        return self.total if self.total is not None else self.supplied
 
 
-def _plots(audit: Mapping[str, Any]) -> list[PlotView]:
-    out = []
-    for key, make in plots.ALL_PLOTS.items():
-        try:
-            fig = make(audit)
-        except Exception as error:  # a plot must never take the whole report down
-            out.append(PlotView(key, PLOT_TEXT[key][0], f"This plot could not be drawn: {error!r}", ""))
+def case_summary(v: AuditView, limit: int = MARKDOWN_EXAMPLE_CASES) -> CaseSummary:
+    """The number of cases and the first ``limit`` items with a key disagreement, in the audit's order."""
+    items = v.cases.get("items") if isinstance(v.cases.get("items"), list) else []
+    examples = []
+    for item in items:
+        if len(examples) >= limit:
+            break
+        if not isinstance(item, Mapping):
             continue
-        if fig is None:
-            continue
-        svg = plots.figure_to_svg(fig, salt=f"auditor-{key}")
-        title, caption = PLOT_TEXT[key]
-        out.append(PlotView(key, title, caption, svg))
-    return out
-
-
-def render_html(audit: Mapping[str, Any]) -> str:
-    """The audit as one self-contained HTML page (no request to any network; opens from disk)."""
-    audit = as_audit_dict(audit)
-    v = view(audit)
-    script = _asset("report.js")
-    css = _asset("report.css")
-    slices = [(s, metric_tables(v, s)) for s in report_slices(v)]
-    context = {
-        "v": v,
-        "title": v.title or "Judge audit",
-        "headline": [s for s in headline(audit) if not s.startswith("SIMULATED DATA")],
-        "tables": metric_tables(v),
-        "full_agreement": full_agreement_table(v),
-        "sections": extension_sections(v),
-        "slices": slices,
-        "exclusions": exclusions_table(v),
-        "warnings": warnings_table(v),
-        "policy": policy_text(v),
-        "method": method_lines(v),
-        "plots": _plots(audit),
-        "browser": case_browser(v),
-        "css": Markup(css),
-        "script": Markup(script),
-        "csp": (
-            "default-src 'none'; "
-            f"script-src '{_script_hash(script)}'; "
-            "style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
-        ),
-        "svg": Markup,
-    }
-    return _environment().get_template("report.html.j2").render(**context)
+        rows = item.get("disagreements") if isinstance(item.get("disagreements"), list) else []
+        judges = [
+            (d.get("judge"), d.get("judge_label"))
+            for d in rows
+            if isinstance(d, Mapping) and d.get("type") == KEY_DISAGREEMENT
+        ]
+        if judges:
+            examples.append(KeyCase(item.get("item_id"), judges, item.get("reference_label")))
+    return CaseSummary(as_int(v.cases.get("total")), len(items), examples)

@@ -5,20 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from reports._view import (
-    PRIMARY_CORRELATION,
-    AuditView,
-    as_audit_dict,
+from reports.format import (
     as_float,
     as_int,
     fmt_estimate,
     fmt_interval,
     fmt_number,
     interval_excludes_zero,
-    metric_label,
     p_text,
-    view,
 )
+from reports.labels import PRIMARY_CORRELATION, metric_label
+from reports.sections.probes import persona_sentences, view_sentences
+from reports.view import AuditView, grouped_variants, view
 
 MAX_JUDGE_SENTENCES = 8
 
@@ -26,15 +24,11 @@ MAX_JUDGE_SENTENCES = 8
 def _headline_judges(v: AuditView) -> list[str]:
     """The judges that get their own headline sentence: variant judges (``base|key=value``) are left out when
     their base judge is in the audit (the probe sentences and the "Persona and profile views" section cover them)."""
-    from reports.sections import grouped_variants
-
     grouped = {j for variants in grouped_variants(v).values() for j in variants}
     return [j for j in v.judges if j not in grouped]
 
 
 def _variants_pointer(v: AuditView) -> list[str]:
-    from reports.sections import grouped_variants
-
     groups = grouped_variants(v)
     if not groups:
         return []
@@ -200,7 +194,7 @@ def _fallback_agreement(v: AuditView) -> list[str]:
     return [f"Raw agreement with {v.reference}: " + "; ".join(parts) + "."]
 
 
-def headline(audit: Mapping[str, Any]) -> list[str]:
+def headline(audit: Mapping[str, Any] | AuditView) -> list[str]:
     """Plain-words headline sentences of an audit: outcome rates and gaps first, then agreement, then caveats.
 
     Examples
@@ -210,10 +204,7 @@ def headline(audit: Mapping[str, Any]) -> list[str]:
     ...     {"metric": "no_better_rate", "judge": "j", "reference": "human", "value": 0.25}]})
     ['Humans found response b no better than response a in 50.0% of cases.', 'j found it no better in 25.0%.']
     """
-    audit = as_audit_dict(audit)
     v = view(audit)
-    from reports.sections import persona_sentences, view_sentences
-
     sentences = _no_better_sentences(v)
     sentences += _agreement_sentence(v)
     if not sentences:

@@ -15,13 +15,13 @@ from rich.panel import Panel
 from rich.table import Table as RichTable
 from rich.text import Text
 
-from reports._view import PRIMARY_CORRELATION, as_audit_dict, policy_text, view
-from reports.headline import headline
-from reports.sections import extension_sections, report_slices
-from reports.tables import Table, agreement_table, exclusions_table, gap_table, outcome_table, warnings_table
+from reports.labels import PRIMARY_CORRELATION
+from reports.model import ReportModel, build_model
+from reports.sections import position, probes
+from reports.sections.base import Table
 
 ROLE_STYLES = {"ceiling": "bold yellow", "reference": "bold", "judge": "", "best": "bold green"}
-TERMINAL_SECTIONS = ("probes-persona", "probes-position")  # the rest is in report.md / report.html
+TERMINAL_SECTIONS = (probes.KEY, position.KEY)  # the rest is in report.md / report.html
 
 
 def _stacked(cell: str) -> str:
@@ -40,16 +40,7 @@ def _keep_columns(table: Table, metrics: tuple[str, ...]) -> Table:
     keep = [i for i, name in enumerate(table.metric_columns) if i < 2 or name in metrics]
     if len(keep) <= 2:
         return table
-    return Table(
-        key=table.key,
-        title=table.title,
-        columns=[table.columns[i] for i in keep],
-        rows=[[row[i] for i in keep] for row in table.rows],
-        row_roles=table.row_roles,
-        note=table.note,
-        metric_columns=[table.metric_columns[i] for i in keep],
-        text_columns=table.text_columns,
-    )
+    return table.keep_columns(keep)
 
 
 def _rich_table(table: Table, narrow: bool = False) -> RichTable:
@@ -69,28 +60,25 @@ def _rich_table(table: Table, narrow: bool = False) -> RichTable:
     return out
 
 
-def render_terminal(audit: Mapping[str, Any], console: Console | None = None) -> None:
-    """Print the headline and the per-judge tables of a saved audit to ``console`` (default: stdout)."""
-    audit = as_audit_dict(audit)
-    console = console or Console()
-    v = view(audit)
-    if v.simulated:
+def render(model: ReportModel, console: Console) -> None:
+    """Print the model: banner, headline, the per-judge tables (ASCII headers), the probe sections, exclusions,
+    warnings, the policy and a pointer to what only report.md / report.html show."""
+    v = model.view
+    if model.simulated:
         console.print(
             Panel(Text("SIMULATED DATA: not real raters", style="bold black on yellow", justify="center")),
         )
-    if v.title:
-        console.print(Text(v.title, style="bold underline"))
-    for sentence in headline(audit):
-        if sentence.startswith("SIMULATED DATA"):
-            continue
+    if model.title:
+        console.print(Text(model.title, style="bold underline"))
+    for sentence in model.findings:
         console.print(Text("• ") + Text(sentence))
     console.print()
     narrow = console.width < 160
-    for table in (
-        agreement_table(v, ascii_only=True, compact=True),
-        outcome_table(v, ascii_only=True),
-        gap_table(v, ascii_only=True),
-    ):
+    for key in ("agreement", "outcomes", "gaps"):
+        table = model.table(key)
+        if table is None:
+            continue
+        table = table.ascii()
         if narrow and table.key == "agreement":
             lead = (v.primary_agreement(), v.first_present(PRIMARY_CORRELATION))
             table = _keep_columns(table, ("agreement",) + tuple(m for m in lead if m))
@@ -98,27 +86,31 @@ def render_terminal(audit: Mapping[str, Any], console: Console | None = None) ->
             table = _keep_columns(table, TERMINAL_METRICS[table.key])
         if table:
             console.print(_rich_table(table, narrow))
-    sections = extension_sections(v, ascii_only=True)
-    for section in sections:
+    for section in model.sections:
         if section.key not in TERMINAL_SECTIONS:
             continue
         console.print(Text(section.title, style="bold underline"))
         for line in section.lines:
             console.print(Text(line, style="dim"))
         for table in section.tables:
-            console.print(_rich_table(table, narrow))
-    for table in (exclusions_table(v), warnings_table(v)):
+            console.print(_rich_table(table.ascii(), narrow))
+    for table in (model.exclusions, model.warnings):
         if table:
             console.print(_rich_table(table))
-    console.print(Text("Policy: ", style="bold") + Text(policy_text(v)))
+    console.print(Text("Policy: ", style="bold") + Text(model.policy))
     notes = []
     if narrow:
         notes.append("every rate and gap")
-    others = [s.title for s in sections if s.key not in TERMINAL_SECTIONS]
+    others = [s.title for s in model.sections if s.key not in TERMINAL_SECTIONS]
     if others:
         notes.append(", ".join(others).replace(" (PPI++)", ""))
-    slices = report_slices(v)
+    slices = [s.name for s in model.slices]
     if slices:
         notes.append(f"sliced metrics ({', '.join(slices)})")
     if notes:
         console.print(Text(f"More in report.md / report.html: {'; '.join(notes)}.", style="dim"))
+
+
+def render_terminal(audit: Mapping[str, Any] | ReportModel, console: Console | None = None) -> None:
+    """Print the headline and the per-judge tables of a saved audit to ``console`` (default: stdout)."""
+    render(build_model(audit), console or Console())

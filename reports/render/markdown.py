@@ -10,17 +10,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from reports._view import KEY_DISAGREEMENT, AuditView, as_audit_dict, as_int, policy_text, view
-from reports.headline import headline
-from reports.sections import Section, extension_sections, report_slices
-from reports.tables import (
-    Table,
-    exclusions_table,
-    full_agreement_table,
-    method_lines,
-    metric_tables,
-    warnings_table,
-)
+from reports.model import ReportModel, build_model
+from reports.sections.base import Section, Table
 
 PR_COMMENT_LIMIT = 65_536  # GitHub refuses longer comments
 _SOFT_LIMIT = 60_000
@@ -68,10 +59,10 @@ def _section(title: str, body: str, level: int = 2) -> str:
     return f"{'#' * level} {title}\n\n{body}\n"
 
 
-def _tables(v: AuditView, slice_: str | None, level: int) -> list[str]:
+def _tables(tables: list[Table], level: int, notes: bool = True) -> list[str]:
     parts = []
-    for table in metric_tables(v, slice_):
-        note = f"\n\n<sub>{md_escape(table.note)}</sub>" if table.note and slice_ is None else ""
+    for table in tables:
+        note = f"\n\n<sub>{md_escape(table.note)}</sub>" if table.note and notes else ""
         parts.append(_section(md_escape(table.title), md_table(table) + note, level))
     return parts
 
@@ -85,100 +76,83 @@ def _extension_section(section: Section) -> str:
     return _section(md_escape(section.title), "\n\n".join(body))
 
 
-MARKDOWN_EXAMPLE_CASES = 5
-
-
-def _cases_text(v: AuditView) -> str:
+def _cases_text(model: ReportModel) -> str:
     """How many disagreement cases there are, and the first few where a judge says b is better."""
-    total = as_int(v.cases.get("total"))
-    items = v.cases.get("items") if isinstance(v.cases.get("items"), list) else []
-    if not total and not items:
+    summary = model.case_summary
+    if not summary:
         return ""
-    lines = [
-        f"{total if total is not None else len(items):,} disagreement cases; browse them in `report.html` "
-        "(the case browser)."
-    ]
+    lines = [f"{summary.count:,} disagreement cases; browse them in `report.html` (the case browser)."]
     examples = []
-    for item in items:
-        if not isinstance(item, Mapping):
-            continue
-        rows = item.get("disagreements") if isinstance(item.get("disagreements"), list) else []
-        judges = [
-            f"{md_escape(d.get('judge'))} ({md_escape(d.get('judge_label'))})"
-            for d in rows
-            if isinstance(d, Mapping) and d.get("type") == KEY_DISAGREEMENT
-        ]
-        if judges:
-            label = item.get("reference_label")
-            ref = f"; {md_escape(v.reference)} label {md_escape(label)}" if label not in (None, "") else ""
-            examples.append(f"- {md_escape(item.get('item_id'))}: {', '.join(judges)}{ref}")
-        if len(examples) >= MARKDOWN_EXAMPLE_CASES:
-            break
+    for case in summary.examples:
+        judges = [f"{md_escape(judge)} ({md_escape(label)})" for judge, label in case.judges]
+        label = case.reference_label
+        ref = f"; {md_escape(model.view.reference)} label {md_escape(label)}" if label not in (None, "") else ""
+        examples.append(f"- {md_escape(case.item_id)}: {', '.join(judges)}{ref}")
     if examples:
         lines.append(
-            f"\nFirst items where a judge says b is better and {md_escape(v.reference)} says no better:\n"
+            f"\nFirst items where a judge says b is better and {md_escape(model.view.reference)} says no better:\n"
         )
         lines.extend(examples)
     return "\n".join(lines)
 
 
-def _render(v: AuditView, audit: Mapping[str, Any], full: bool) -> str:
+def _render(model: ReportModel, full: bool) -> str:
     parts: list[str] = []
-    title = md_escape(v.title) if v.title else "Judge audit"
+    title = md_escape(model.title) if model.title else "Judge audit"
     parts.append(f"# {title}\n")
-    if v.simulated:
+    if model.simulated:
         parts.append(
             "> [!WARNING]\n> **SIMULATED DATA**: these numbers come from a simulated study, not real raters.\n"
         )
-    if v.description:
-        parts.append(md_escape(v.description) + "\n")
-    sentences = [s for s in headline(audit) if not s.startswith("SIMULATED DATA")]
-    parts.append("\n".join(f"- {md_escape(s)}" for s in sentences) + "\n")
-    parts.extend(_tables(v, None, 2))
-    all_agreement = full_agreement_table(v)
+    if model.description:
+        parts.append(md_escape(model.description) + "\n")
+    parts.append("\n".join(f"- {md_escape(s)}" for s in model.findings) + "\n")
+    parts.extend(_tables(model.tables, 2))
+    all_agreement = model.full_agreement
     if all_agreement is not None:
         parts.append(
             f"<details><summary>{md_escape(all_agreement.title)}</summary>\n\n"
             f"{md_table(all_agreement)}\n\n</details>\n"
         )
-    for section in extension_sections(v):
+    for section in model.sections:
         parts.append(_extension_section(section))
-    excl = exclusions_table(v)
+    excl = model.exclusions
     if excl:
         parts.append(_section("Exclusions", md_table(excl) + f"\n\n<sub>{md_escape(excl.note)}</sub>"))
     else:
         parts.append(_section("Exclusions", "No verdict was excluded."))
-    warns = warnings_table(v)
+    warns = model.warnings
     if warns:
         parts.append(_section("Warnings", md_table(warns)))
-    parts.append(_section("Tie / no-better policy", md_escape(policy_text(v))))
-    slices = report_slices(v)
-    if slices:
+    parts.append(_section("Tie / no-better policy", md_escape(model.policy)))
+    if model.slices:
         if full:
             sliced = []
-            for slice_ in slices:
-                sliced.append(f"### Slice: {md_escape(slice_)}\n")
-                sliced.extend(_tables(v, slice_, 4))
+            for slice_ in model.slices:
+                sliced.append(f"### Slice: {md_escape(slice_.name)}\n")
+                sliced.extend(_tables(slice_.tables, 4, notes=False))
             parts.append("## By slice\n\n" + "\n".join(sliced))
         else:
             parts.append(_section("By slice", "Left out to fit a pull-request comment; see `report.html`."))
-    cases_text = _cases_text(v)
+    cases_text = _cases_text(model)
     if cases_text:
         parts.append(_section("Cases", cases_text))
-    method = method_lines(v)
-    if method:
-        parts.append(_section("Method", "\n".join(f"- {md_escape(line)}" for line in method)))
+    if model.method:
+        parts.append(_section("Method", "\n".join(f"- {md_escape(line)}" for line in model.method)))
     return "\n".join(parts)
 
 
-def render_markdown(audit: Mapping[str, Any]) -> str:
-    """The audit as GitHub-flavoured Markdown, kept under GitHub's comment limit (slices dropped first)."""
-    audit = as_audit_dict(audit)
-    v = view(audit)
-    text = _render(v, audit, full=True)
+def render(model: ReportModel) -> str:
+    """The model as GitHub-flavoured Markdown, kept under GitHub's comment limit (slices dropped first)."""
+    text = _render(model, full=True)
     if len(text) > _SOFT_LIMIT:
-        text = _render(v, audit, full=False)
+        text = _render(model, full=False)
     if len(text) > _SOFT_LIMIT:
         cut = text.rfind("\n", 0, _SOFT_LIMIT)
         text = text[:cut] + "\n\n_Report truncated to fit a pull-request comment; see `report.html`._\n"
     return text
+
+
+def render_markdown(audit: Mapping[str, Any] | ReportModel) -> str:
+    """The audit as GitHub-flavoured Markdown, kept under GitHub's comment limit (slices dropped first)."""
+    return render(build_model(audit))

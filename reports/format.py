@@ -1,0 +1,98 @@
+"""Numbers of a saved audit as text: ``54.6%``, ``-33.6 pts``, ``0.377 [0.279, 0.458]``, ``p_adj = 0.012``.
+
+Pure formatting, no statistic: every value is read as it is saved, and a missing, null, NaN or non-numeric value
+prints as ``—`` (or as nothing, for an interval or a p-value).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from reports.labels import metric_kind
+
+
+def as_float(value: Any) -> float | None:
+    """A finite float, or ``None`` for missing, null, NaN, infinite or non-numeric values."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def as_int(value: Any) -> int | None:
+    number = as_float(value)
+    return int(number) if number is not None else None
+
+
+def fmt_number(value: Any, kind: str = "number", digits: int | None = None, signed: bool = False) -> str:
+    """One number: rates as ``54.6%``, rate gaps as ``-33.6 pts``, other numbers with 3 decimals; ``—`` if missing."""
+    number = as_float(value)
+    if number is None:
+        return "—"
+    sign = "+" if signed else ""
+    if kind == "rate":
+        return f"{number * 100:.{1 if digits is None else digits}f}%"
+    if kind == "rate_gap":
+        return f"{number * 100:{sign}.{1 if digits is None else digits}f} pts"
+    return f"{number:{sign}.{3 if digits is None else digits}f}"
+
+
+def fmt_interval(low: Any, high: Any, kind: str = "number", digits: int | None = None) -> str:
+    """``[50.1, 59.0]`` in the same unit as the estimate (percent / points without the sign); empty if missing."""
+    lo, hi = as_float(low), as_float(high)
+    if lo is None or hi is None:
+        return ""
+    scale = 100.0 if kind in ("rate", "rate_gap") else 1.0
+    places = (1 if kind in ("rate", "rate_gap") else 3) if digits is None else digits
+    return f"[{lo * scale:.{places}f}, {hi * scale:.{places}f}]"
+
+
+def fmt_estimate(row: Mapping[str, Any] | None, kind: str | None = None, signed: bool | None = None) -> str:
+    """``value [ci_low, ci_high]`` for one metric row; ``—`` when the row or its value is missing."""
+    if not row:
+        return "—"
+    metric = str(row.get("metric", ""))
+    kind = kind or metric_kind(metric)
+    if signed is None:
+        signed = metric.endswith("_gap")
+    text = fmt_number(row.get("value"), kind, signed=signed)
+    if text == "—":
+        return text
+    interval = fmt_interval(row.get("ci_low"), row.get("ci_high"), kind)
+    return f"{text} {interval}" if interval else text
+
+
+def fmt_p(value: Any) -> str:
+    number = as_float(value)
+    if number is None:
+        return ""
+    if number < 0.001:
+        return "<0.001"
+    return f"{number:.3f}"
+
+
+def p_text(row: Mapping[str, Any] | None) -> str:
+    """``p_adj = 0.012`` (adjusted when present, else raw ``p = …``); empty when neither is present."""
+    if not row:
+        return ""
+    adjusted, raw = fmt_p(row.get("p_adjusted")), fmt_p(row.get("p_value"))
+    if adjusted:
+        return f"p_adj {'' if adjusted.startswith('<') else '= '}{adjusted}"
+    if raw:
+        return f"p {'' if raw.startswith('<') else '= '}{raw}"
+    return ""
+
+
+def interval_excludes_zero(row: Mapping[str, Any] | None) -> bool | None:
+    """True when the interval lies on one side of zero, False when it straddles it, None when it is missing."""
+    if not row:
+        return None
+    lo, hi = as_float(row.get("ci_low")), as_float(row.get("ci_high"))
+    if lo is None or hi is None:
+        return None
+    return lo > 0 or hi < 0

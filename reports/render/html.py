@@ -1,0 +1,127 @@
+"""One self-contained HTML report: inline CSS, inline JS, inline SVG plots, server-rendered case browser.
+
+Safety: the page is rendered by jinja2 with autoescape on, and no data value is ever marked safe. The inline
+script only shows, hides and reorders the case cards already in the DOM (it never writes HTML), and a
+Content-Security-Policy allows only that script (by hash), inline styles and nothing from any network.
+
+Size: the case browser (:mod:`reports.sections.cases`) shows at most ``MAX_CASES`` cases, each text capped at
+``MAX_TEXT_CHARS`` and all of them within ``CASE_BUDGET_CHARS``; the page says how many cases exist, how many it
+shows and why.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from reports import plots
+from reports.model import ReportModel, build_model
+from reports.view import AuditView
+
+# ---------------------------------------------------------------------------------------------- assets
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("reports", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _asset(name: str) -> str:
+    return resources.files("reports").joinpath("static", name).read_text(encoding="utf-8")
+
+
+def _script_hash(script: str) -> str:
+    return "sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
+
+
+@dataclass
+class PlotView:
+    key: str
+    title: str
+    caption: str
+    svg: str
+
+
+PLOT_TEXT = {
+    "forest": (
+        "Chance-corrected agreement per judge",
+        "Points are estimates, lines their 95% intervals; the shaded band is what human raters reach with each "
+        "other (the ceiling).",
+    ),
+    "gaps": (
+        "No-better gap per judge",
+        "Judge minus reference on the same items, in percentage points; left of 0 = the judge finds b better "
+        "more often than the reference does.",
+    ),
+    "outcomes": ("Outcome shares", "Win / tie / loss shares of each judge beside the reference's."),
+    "confusion": (
+        "Confusion matrices",
+        "Rows: the reference's label; columns: the judge's label; cells: items.",
+    ),
+    "scores": ("Scores against the reference", "Each score judge against the reference score."),
+}
+
+
+def _plots(v: AuditView) -> list[PlotView]:
+    out = []
+    for key, make in plots.ALL_PLOTS.items():
+        try:
+            fig = make(v)
+        except Exception as error:  # a plot must never take the whole report down
+            out.append(PlotView(key, PLOT_TEXT[key][0], f"This plot could not be drawn: {error!r}", ""))
+            continue
+        if fig is None:
+            continue
+        svg = plots.figure_to_svg(fig, salt=f"auditor-{key}")
+        title, caption = PLOT_TEXT[key]
+        out.append(PlotView(key, title, caption, svg))
+    return out
+
+
+def render(model: ReportModel) -> str:
+    """The model as one self-contained HTML page (no request to any network; opens from disk)."""
+    script = _asset("report.js")
+    css = _asset("report.css")
+    context = {
+        "v": model.view,
+        "title": model.title or "Judge audit",
+        "headline": model.findings,
+        "tables": model.tables,
+        "full_agreement": model.full_agreement,
+        "sections": model.sections,
+        "slices": [(s.name, s.tables) for s in model.slices],
+        "exclusions": model.exclusions,
+        "warnings": model.warnings,
+        "policy": model.policy,
+        "method": model.method,
+        "plots": _plots(model.view),
+        "browser": model.cases,
+        "css": Markup(css),
+        "script": Markup(script),
+        "csp": (
+            "default-src 'none'; "
+            f"script-src '{_script_hash(script)}'; "
+            "style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
+        ),
+        "svg": Markup,
+    }
+    return _environment().get_template("report.html.j2").render(**context)
+
+
+def render_html(audit: Mapping[str, Any] | ReportModel) -> str:
+    """The audit as one self-contained HTML page (no request to any network; opens from disk)."""
+    return render(build_model(audit))

@@ -1,0 +1,84 @@
+"""The building blocks of every report section: a :class:`Table` of formatted cells and a :class:`Section`.
+
+Cells are already formatted (``54.6% [50.1, 59.0]``) but not escaped: each renderer escapes for its own medium.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from reports.format import as_float, as_int
+
+
+@dataclass
+class Table:
+    """A titled table; ``row_roles`` tags each row (``ceiling``, ``reference``, ``judge``, ``best``) for styling.
+
+    ``ascii_columns``, when set, holds the column headers in plain ASCII (``Cohen's kappa`` for ``Cohen's κ``), for
+    terminals; :meth:`ascii` returns the table with them.
+    """
+
+    key: str
+    title: str
+    columns: list[str]
+    rows: list[list[str]]
+    row_roles: list[str] = field(default_factory=list)
+    note: str = ""
+    metric_columns: list[str] = field(default_factory=list)  # metric name behind each column ('' if none)
+    text_columns: int = 1  # how many leading columns hold text (left-aligned); the rest hold numbers
+    ascii_columns: list[str] | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.rows)
+
+    def ascii(self) -> Table:
+        """The same table with plain-ASCII column headers (itself when it has no other headers)."""
+        if self.ascii_columns is None or self.ascii_columns == self.columns:
+            return self
+        return replace(self, columns=list(self.ascii_columns))
+
+    def keep_columns(self, indices: list[int]) -> Table:
+        """The table with only the given columns, in that order."""
+        return replace(
+            self,
+            columns=[self.columns[i] for i in indices],
+            rows=[[row[i] for i in indices] for row in self.rows],
+            metric_columns=[self.metric_columns[i] for i in indices],
+            ascii_columns=None if self.ascii_columns is None else [self.ascii_columns[i] for i in indices],
+        )
+
+
+@dataclass
+class Section:
+    """A report section: ``lines`` are short plain-language sentences shown before the tables."""
+
+    key: str
+    title: str
+    lines: list[str] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    rendered: set[tuple[str, str, str]] = field(
+        default_factory=set
+    )  # metric rows shown: (metric, judge, ref)
+
+    def __bool__(self) -> bool:
+        return bool(self.lines or self.tables)
+
+
+def row_value(row: Mapping[str, Any] | None) -> float | None:
+    """The value of a metric row, ``None`` when the row or its value is missing."""
+    return as_float((row or {}).get("value"))
+
+
+def n_text(row: Mapping[str, Any] | None) -> str:
+    """``1,234``: the ``n`` of a metric row with thousands separators, ``—`` when missing."""
+    n = as_int((row or {}).get("n"))
+    return "—" if n is None else f"{n:,}"
+
+
+def entries(value: Any) -> list[dict[str, Any]]:
+    """The mappings of a list (or tuple) field, as dicts; anything else counts as empty."""
+    if not isinstance(value, (list, tuple)):
+        return []
+    return [dict(x) for x in value if isinstance(x, Mapping)]

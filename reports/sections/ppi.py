@@ -1,0 +1,105 @@
+"""The "Prediction-powered rates (PPI++)" section, from the ``ppi`` section of the audit and its ``ppi_*`` rows."""
+
+from __future__ import annotations
+
+from reports.format import as_float, as_int, fmt_estimate, fmt_number
+from reports.sections.base import Section, Table, entries
+from reports.view import AuditView, section_dict
+
+KEY = "ppi"
+PPI_LABELS = {
+    "ppi_win_rate": "Win (b better)",
+    "ppi_no_better_rate": "No better",
+    "ppi_mean_score": "Mean score",
+}
+
+
+def ppi_section(v: AuditView) -> Section:
+    """PPI++ estimates of the reference's rates from the ``ppi`` section and the ``ppi_*`` rows."""
+    section = Section(key=KEY, title="Prediction-powered rates (PPI++)")
+    meta = section_dict(v, "ppi")
+    judges = entries(meta.get("judges"))
+    if not judges:
+        return section
+    table = Table(
+        key="ppi",
+        title="Prediction-powered estimates of the reference's rates",
+        columns=[
+            "Judge",
+            "Estimate",
+            "PPI++ [95% CI]",
+            f"{v.reference} labels only",
+            "λ",
+            "CI width PPI / labels only",
+            "Labelled / judged",
+            "Worth",
+        ],
+        rows=[],
+        metric_columns=["", "", "", "", "", "", "", ""],
+        text_columns=2,
+        note=(
+            "λ: how much the judge's verdicts are trusted (0 = the reference labels only, 1 = fully). Worth: how many "
+            "extra reference labels would narrow the interval as much as the judge does."
+        ),
+    )
+    not_applicable = []
+    for entry in judges:
+        judge = str(entry.get("judge", ""))
+        reference = str(entry.get("reference") or v.reference)
+        metrics = entries(entry.get("metrics"))
+        if not metrics:
+            not_applicable.append(judge)
+            continue
+        labelled, judged = as_int(entry.get("n_labelled")), as_int(entry.get("n_unlabelled"))
+        counts = f"{labelled:,} / {judged:,}" if labelled is not None and judged is not None else "—"
+        for m in metrics:
+            name = str(m.get("metric", ""))
+            kind = "number" if name == "ppi_mean_score" else "rate"
+            row = v.metric(name, judge, reference)
+            estimate = fmt_estimate(row, kind=kind, signed=False) if row else fmt_number(m.get("value"), kind)
+            if row:
+                section.rendered.add((name, judge, reference))
+            w_ppi, w_human = as_float(m.get("ci_width_ppi")), as_float(m.get("ci_width_human_only"))
+            if w_ppi is not None and w_human is not None:
+                if kind == "rate":
+                    widths = f"{w_ppi * 100:.1f} / {w_human * 100:.1f} pts"
+                else:
+                    widths = f"{w_ppi:.3f} / {w_human:.3f}"
+            else:
+                widths = "—"
+            extra = as_float(m.get("extra_labels"))
+            worth = "—" if extra is None else (f"+{extra:,.0f} labels" if extra >= 0.5 else "no gain")
+            lam = as_float(m.get("lam"))
+            table.rows.append(
+                [
+                    judge,
+                    PPI_LABELS.get(name, name),
+                    estimate,
+                    fmt_number(m.get("human_only_value"), kind),
+                    "—" if lam is None else f"{lam:.2f}",
+                    widths,
+                    counts,
+                    worth,
+                ]
+            )
+            table.row_roles.append("judge")
+    whose = "the humans'" if v.reference == "human" else f"{v.reference}'s"
+    section.lines.append(
+        f"PPI++ (Angelopoulos, Duchi & Zrnic 2023) estimates {whose} own rates from the "
+        f"{v.reference} labels plus a judge's verdicts on every item it judged, which narrows the interval when the "
+        "judge is informative; valid when the labelled items are a random sample of the judged ones."
+    )
+    if table:
+        section.tables.append(table)
+    if not_applicable:
+        if table:
+            section.lines.append(
+                f"Not applicable to {', '.join(not_applicable)}: every item they labelled has a {v.reference} label."
+            )
+        else:
+            section.lines.append(
+                f"Not applicable here: every item the judges labelled has a {v.reference} label, so the estimate "
+                f"would be {whose} own rate. PPI++ helps when a judge labels items the reference did not."
+            )
+    return section
+
