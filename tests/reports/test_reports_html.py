@@ -20,7 +20,8 @@ from report_fixtures import (
 )
 
 import reports
-from reports import html as html_report
+from reports.render import html as html_report
+from reports.sections import cases
 
 
 @pytest.fixture(scope="module")
@@ -122,8 +123,8 @@ def test_long_texts_are_collapsed_and_huge_texts_cut(no_plots):
     html = reports.render_html(audit)
     page = scan(html)
     assert (
-        "x" * html_report.MAX_TEXT_CHARS in page.text
-        and "x" * (html_report.MAX_TEXT_CHARS + 1) not in page.text
+        "x" * cases.MAX_TEXT_CHARS in page.text
+        and "x" * (cases.MAX_TEXT_CHARS + 1) not in page.text
     )
     assert "46,000 more characters (in audit.json)" in page.text
     assert "texts longer than 4,000 characters" in page.text
@@ -134,7 +135,7 @@ def test_long_texts_are_collapsed_and_huge_texts_cut(no_plots):
 def test_renderer_caps_cases_itself_when_the_core_did_not(no_plots):
     audit = build_likert_audit(shown=1_200)
     page = scan(reports.render_html(audit))
-    assert len(page.find("article")) == html_report.MAX_CASES
+    assert len(page.find("article")) == cases.MAX_CASES
     assert "this report shows 500 of the 1,200 cases in the audit file" in " ".join(page.text.split())
 
 

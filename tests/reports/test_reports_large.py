@@ -6,7 +6,7 @@ from htmlscan import scan
 from report_fixtures import build_big_audit
 
 import reports
-from reports import html as html_report
+from reports.sections import cases
 
 TEN_MB = 10_000_000
 
@@ -52,7 +52,7 @@ def test_unsampled_100000_cases_are_capped_by_the_renderer():
     assert len(html.encode("utf-8")) < TEN_MB
     page = scan(html)
     cards = page.find("article")
-    assert len(cards) == html_report.MAX_CASES
+    assert len(cards) == cases.MAX_CASES
     assert all("key" in card.attrs["class"] for card in cards)  # key disagreements chosen first
     text = " ".join(page.text.split())
     assert "this report shows 500 of the 100,000 cases in the audit file" in text
@@ -65,7 +65,7 @@ def test_long_texts_are_held_to_the_size_budget():
     assert len(html.encode("utf-8")) < TEN_MB
     page = scan(html)
     shown = len(page.find("article"))
-    assert 100 < shown < html_report.MAX_CASES
+    assert 100 < shown < cases.MAX_CASES
     text = " ".join(page.text.split())
     assert f"only {shown} cases fit this report's size budget of 5 million characters" in text
     assert (

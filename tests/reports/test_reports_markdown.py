@@ -8,7 +8,7 @@ from mdtables import markdown_parser, parse_tables
 from report_fixtures import XSS_SCRIPT, build_big_audit, build_likert_audit, build_pairwise_audit, xss_audit
 
 import reports
-from reports.markdown import PR_COMMENT_LIMIT, md_escape
+from reports.render.markdown import PR_COMMENT_LIMIT, md_escape
 
 INTERVAL = re.compile(r"^-?\d+\.\d% \[-?\d+\.\d, -?\d+\.\d\]$")
 
