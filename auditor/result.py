@@ -16,11 +16,8 @@ import numpy as np
 import pandas as pd
 
 from auditor import __version__
+from auditor.contract import METRIC_COLUMNS, SCHEMA_VERSION
 from auditor.io import write_text
-
-METRIC_COLUMNS = ["metric", "judge", "reference", "value", "ci_low", "ci_high", "n", "p_value", "p_adjusted",
-                  "slice"]
-SCHEMA_VERSION = 1
 
 
 def _clean(value: Any) -> Any:
