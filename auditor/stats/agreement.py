@@ -79,6 +79,25 @@ def gwet_ac1(confusion: np.ndarray) -> np.ndarray:
         return (po - pe) / (1.0 - pe)
 
 
+def brennan_prediger(confusion: np.ndarray) -> np.ndarray:
+    """Brennan and Prediger's free-marginal kappa: ``(p_o - 1/q) / (1 - 1/q)`` for ``q`` categories.
+
+    Chance is a uniform guess over the ``q`` categories of the task (the matrix's size, whether or not every
+    category was used), not the raters' own label shares; undefined (NaN) for ``q < 2`` or an empty matrix.
+
+    >>> round(float(brennan_prediger(np.array([[20, 5], [10, 15]]))), 12)  # p_o = 0.7, chance 1/2
+    0.4
+    """
+    c = np.asarray(confusion, dtype=float)
+    q = c.shape[-1]
+    with np.errstate(**_ERR):
+        po = np.trace(c, axis1=-2, axis2=-1) / c.sum(axis=(-2, -1))
+        if q < 2:
+            return np.full_like(po, np.nan)
+        chance = 1.0 / q
+        return (po - chance) / (1.0 - chance)
+
+
 def fleiss_kappa(n_items: np.ndarray, sum_p_i: np.ndarray, category_totals: np.ndarray,
                  n_ratings: np.ndarray) -> np.ndarray:
     """Fleiss' kappa from sufficient statistics.

@@ -127,3 +127,40 @@ def test_batch_shapes_evaluate_many_tables_at_once(pair):
 def test_undefined_kappa_is_nan_not_an_error():
     c = np.array([[10.0, 0.0], [0.0, 0.0]])  # both raters always say category 0
     assert np.isnan(ag.cohen_kappa(c))
+
+
+def test_brennan_prediger_by_hand():
+    # two categories: 35 of 50 items agree, chance is a coin flip -> (0.7 - 1/2) / (1 - 1/2) = 0.4
+    assert ag.brennan_prediger(np.array([[15.0, 5.0], [10.0, 20.0]])) == pytest.approx(0.4, abs=1e-12)
+    # three categories, one of them never used: chance is still 1/3; p_o = 60 / 100 -> (0.6 - 1/3) / (2/3) = 0.4
+    c = np.array([[40.0, 20.0, 0.0], [20.0, 20.0, 0.0], [0.0, 0.0, 0.0]])
+    assert ag.brennan_prediger(c) == pytest.approx(0.4, abs=1e-12)
+    # perfect agreement is 1 whatever the margins; agreement at the chance rate is 0; below chance is negative
+    assert ag.brennan_prediger(np.diag([90.0, 5.0, 5.0])) == pytest.approx(1.0)
+    assert ag.brennan_prediger(np.full((4, 4), 5.0)) == pytest.approx(0.0, abs=1e-12)
+    assert ag.brennan_prediger(np.array([[0.0, 10.0], [10.0, 0.0]])) == pytest.approx(-1.0)
+    # undefined for an empty table or a single category: NaN, not an error
+    assert np.isnan(ag.brennan_prediger(np.zeros((3, 3))))
+    assert np.isnan(ag.brennan_prediger(np.array([[7.0]])))
+
+
+def test_brennan_prediger_is_randolphs_free_marginal_kappa_for_two_ratings(pair):
+    """statsmodels' Fleiss kappa with uniform chance (Randolph's kappa) reduces to Brennan-Prediger for two
+    ratings per item."""
+    x, y, k = pair
+    table, _ = aggregate_raters(np.column_stack([x, y]), n_cat=k)
+    assert ag.brennan_prediger(confusion(x, y, k)) == pytest.approx(sm_fleiss(table, method="randolph"), abs=1e-12)
+
+
+def test_brennan_prediger_equals_kappa_when_both_margins_are_uniform():
+    # each rater uses each of 3 categories 30 times: Cohen's chance term is then 1/3 too
+    c = np.array([[20.0, 6.0, 4.0], [4.0, 20.0, 6.0], [6.0, 4.0, 20.0]])
+    assert ag.brennan_prediger(c) == pytest.approx(ag.cohen_kappa(c), abs=1e-12)
+    assert ag.brennan_prediger(c) == pytest.approx(ag.scott_pi(c), abs=1e-12)
+
+
+def test_brennan_prediger_evaluates_a_batch_of_tables(pair):
+    x, y, k = pair
+    c = confusion(x, y, k)
+    batch = np.stack([c, c * 2, np.eye(k) * 3])
+    np.testing.assert_allclose(ag.brennan_prediger(batch), [ag.brennan_prediger(c)] * 2 + [1.0])
