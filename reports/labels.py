@@ -1,69 +1,22 @@
-"""What the report calls each metric: its family (which table column it gets), its label and its kind of number.
+"""What the report calls each metric, read from the core's registry (:mod:`auditor.metrics`): the families that
+get their own table columns, labels (and their ASCII forms) and how a value is shown (``%``, points or a number).
 
-The report's own choices are here too: the order of the columns in each family and which coefficient leads per
-task.
+Only the report's own choices live here: which families get columns, and which coefficient leads per task.
 """
 
 from __future__ import annotations
 
-AGREEMENT_METRICS: tuple[str, ...] = (
-    "agreement",
-    "cohen_kappa",
-    "cohen_kappa_linear",
-    "cohen_kappa_quadratic",
-    "scott_pi",
-    "fleiss_kappa",
-    "krippendorff_alpha",
-    "gwet_ac1",
-)
-CORRELATION_METRICS: tuple[str, ...] = ("pearson", "spearman", "kendall_tau_b")
-OUTCOME_METRICS: tuple[str, ...] = ("win_rate", "tie_rate", "loss_rate", "no_better_rate", "mean_score")
-GAP_METRICS: tuple[str, ...] = (
-    "win_rate_gap",
-    "tie_rate_gap",
-    "loss_rate_gap",
-    "no_better_rate_gap",
-    "mean_score_gap",
-)
+from auditor import metrics as registry
+
+AGREEMENT_METRICS: tuple[str, ...] = registry.names("agreement")
+CORRELATION_METRICS: tuple[str, ...] = registry.names("correlation")
+OUTCOME_METRICS: tuple[str, ...] = registry.names("outcome")
+GAP_METRICS: tuple[str, ...] = registry.names("gap")
+# Metrics with a column in the per-judge tables; every other metric row goes to "Other metrics" or to the
+# dedicated section that shows it.
 KNOWN_METRICS: frozenset[str] = frozenset(
     AGREEMENT_METRICS + CORRELATION_METRICS + OUTCOME_METRICS + GAP_METRICS
 )
-
-METRIC_LABELS: dict[str, str] = {
-    "agreement": "Agreement",
-    "cohen_kappa": "Cohen's κ",
-    "cohen_kappa_linear": "κ (linear)",
-    "cohen_kappa_quadratic": "κ (quadratic)",
-    "scott_pi": "Scott's π",
-    "fleiss_kappa": "Fleiss' κ",
-    "krippendorff_alpha": "Krippendorff's α",
-    "gwet_ac1": "Gwet's AC1",
-    "pearson": "Pearson r",
-    "spearman": "Spearman ρ",
-    "kendall_tau_b": "Kendall τ-b",
-    "win_rate": "Win (b better)",
-    "tie_rate": "Tie",
-    "loss_rate": "Loss (a better)",
-    "no_better_rate": "No better",
-    "mean_score": "Mean score",
-    "win_rate_gap": "Win gap",
-    "tie_rate_gap": "Tie gap",
-    "loss_rate_gap": "Loss gap",
-    "no_better_rate_gap": "No-better gap",
-    "mean_score_gap": "Mean-score gap",
-}
-
-# Plain ASCII names for terminals and Markdown readers that prefer them.
-METRIC_LABELS_ASCII: dict[str, str] = {
-    "cohen_kappa": "Cohen's kappa",
-    "cohen_kappa_linear": "kappa (linear)",
-    "cohen_kappa_quadratic": "kappa (quadratic)",
-    "scott_pi": "Scott's pi",
-    "fleiss_kappa": "Fleiss' kappa",
-    "krippendorff_alpha": "Krippendorff's alpha",
-    "spearman": "Spearman rho",
-    "kendall_tau_b": "Kendall tau-b",
-}
 
 # Which chance-corrected coefficient leads, per task (the first one present wins).
 PRIMARY_AGREEMENT: dict[str, tuple[str, ...]] = {
@@ -75,18 +28,23 @@ PRIMARY_AGREEMENT: dict[str, tuple[str, ...]] = {
 }
 PRIMARY_CORRELATION: tuple[str, ...] = ("spearman", "kendall_tau_b", "pearson")
 
+_KIND_OF_UNIT = {"%": "rate", "points": "rate_gap", "": "number"}
+
 
 def metric_label(metric: str, ascii_only: bool = False) -> str:
     """Human name of a metric; unknown names are shown as they are, underscores turned to spaces."""
-    if ascii_only and metric in METRIC_LABELS_ASCII:
-        return METRIC_LABELS_ASCII[metric]
-    if metric in METRIC_LABELS:
-        return METRIC_LABELS[metric]
-    return str(metric).replace("_", " ")
+    return registry.label(metric, ascii_only)
 
 
 def metric_kind(metric: str) -> str:
-    """``rate`` (a proportion, shown in %), ``rate_gap`` (difference of proportions, in points) or ``number``."""
+    """``rate`` (a proportion, shown in %), ``rate_gap`` (difference of proportions, in points) or ``number``.
+
+    From the registry's unit; a name the registry does not know follows the same convention by its ending
+    (``*_rate`` and ``agreement`` in %, ``*_rate_gap`` in points).
+    """
+    entry = registry.lookup(metric)
+    if entry is not None:
+        return _KIND_OF_UNIT[entry.unit]
     name = str(metric)
     if name.endswith("_rate_gap"):
         return "rate_gap"

@@ -10,10 +10,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from auditor.contract import DEFAULT_REFERENCE, split_variant
 from reports.format import as_float, as_int
 from reports.labels import AGREEMENT_METRICS, KNOWN_METRICS, PRIMARY_AGREEMENT
-
-VARIANT_SEPARATOR = "|"
 
 
 def _text(value: Any, default: str = "") -> str:
@@ -152,7 +151,7 @@ def view(audit: Mapping[str, Any] | AuditView | None) -> AuditView:
     if isinstance(audit, AuditView):
         return audit
     audit = as_audit_dict(audit)
-    reference = _text(audit.get("reference"), "human") or "human"
+    reference = _text(audit.get("reference"), DEFAULT_REFERENCE) or DEFAULT_REFERENCE
     metrics = []
     for row in _dicts(audit.get("metrics")):
         if not row.get("metric") or row.get("judge") is None:
@@ -210,26 +209,9 @@ def section_dict(v: AuditView, key: str) -> dict[str, Any]:
     return dict(value) if isinstance(value, Mapping) else {}
 
 
-def split_variant(judge: str) -> tuple[str, str | None, str | None]:
-    """``"m|persona=removed"`` -> ``("m", "persona", "removed")``; a plain name -> ``(name, None, None)``.
-
-    Variant judges are named ``"<judge>|persona=<variant>"`` or ``"<judge>|profile_view=<view>@<place>"`` (as
-    ``auditor probe`` writes them).
-
-    >>> split_variant("gpt-4o|profile_view=outputs@start")
-    ('gpt-4o', 'profile_view', 'outputs@start')
-    >>> split_variant("gpt-4o")
-    ('gpt-4o', None, None)
-    """
-    base, sep, variant = str(judge).partition(VARIANT_SEPARATOR)
-    if not sep or "=" not in variant:
-        return str(judge), None, None
-    key, _, value = variant.partition("=")
-    return base, key.strip(), value.strip()
-
-
 def grouped_variants(v: AuditView) -> dict[str, list[str]]:
-    """Variant judges (``base|key=value``) whose base judge is also in the audit, by base judge."""
+    """Variant judges (``base|key=value``, :func:`auditor.contract.split_variant`) whose base judge is also in
+    the audit, by base judge."""
     names = set(v.judges)
     out: dict[str, list[str]] = {}
     for judge in v.judges:

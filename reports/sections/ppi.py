@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from auditor import metrics as registry
 from reports.format import as_float, as_int, fmt_estimate, fmt_number
+from reports.labels import metric_kind
 from reports.sections.base import Section, Table, entries
 from reports.view import AuditView, section_dict
 
 KEY = "ppi"
-PPI_LABELS = {
-    "ppi_win_rate": "Win (b better)",
-    "ppi_no_better_rate": "No better",
-    "ppi_mean_score": "Mean score",
-}
+PREFIX = "ppi_"
+
+
+def estimate_label(metric: str) -> str:
+    """What a ``ppi_*`` row estimates, by the label of the rate it corrects (``ppi_win_rate`` -> ``Win (b better)``);
+    any other name as it is."""
+    corrected = registry.lookup(metric.removeprefix(PREFIX)) if metric.startswith(PREFIX) else None
+    return corrected.label if corrected is not None and registry.lookup(metric) is not None else metric
 
 
 def ppi_section(v: AuditView) -> Section:
@@ -54,7 +59,7 @@ def ppi_section(v: AuditView) -> Section:
         counts = f"{labelled:,} / {judged:,}" if labelled is not None and judged is not None else "—"
         for m in metrics:
             name = str(m.get("metric", ""))
-            kind = "number" if name == "ppi_mean_score" else "rate"
+            kind = metric_kind(name)
             row = v.metric(name, judge, reference)
             estimate = fmt_estimate(row, kind=kind, signed=False) if row else fmt_number(m.get("value"), kind)
             if row:
@@ -73,7 +78,7 @@ def ppi_section(v: AuditView) -> Section:
             table.rows.append(
                 [
                     judge,
-                    PPI_LABELS.get(name, name),
+                    estimate_label(name),
                     estimate,
                     fmt_number(m.get("human_only_value"), kind),
                     "—" if lam is None else f"{lam:.2f}",
