@@ -17,11 +17,12 @@ from rich.text import Text
 
 from reports.labels import PRIMARY_CORRELATION
 from reports.model import ReportModel, build_model
-from reports.sections import position, probes
 from reports.sections.base import Table
+from reports.sections.position import KEY as POSITION_KEY
+from reports.sections.probes import KEY as PROBES_KEY
 
 ROLE_STYLES = {"ceiling": "bold yellow", "reference": "bold", "judge": "", "best": "bold green"}
-TERMINAL_SECTIONS = (probes.KEY, position.KEY)  # the rest is in report.md / report.html
+TERMINAL_SECTIONS = (PROBES_KEY, POSITION_KEY)  # the rest is in report.md / report.html
 
 
 def _stacked(cell: str) -> str:
