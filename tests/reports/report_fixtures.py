@@ -308,3 +308,79 @@ def build_big_audit(n_items: int = 100_000, shown: int = 500, items_supplied: in
     audit["cases"]["sampled"] = True
     audit["cases"]["note"] = f"{shown} of {n_items:,} disagreement cases, sampled at random (seed 0)"
     return audit
+
+
+def build_extensions_audit() -> dict:
+    """A likert audit with every dedicated section: profile views and personas of gpt-4o (variant judges), a
+    judge seen in both orders, PPI++ estimates, the alternative annotator test and a jury, plus a source slice."""
+    audit = build_likert_audit(judges=("gpt-4o", "claude-3.5"), shown=4)
+    rows = audit["metrics"]
+    views = {"full@start": (0.31, 336.0), "outputs@start": (0.41, 250.0), "none@start": (0.12, 237.0)}
+    for view, (kappa, tokens) in views.items():
+        variant = f"gpt-4o|profile_view={view}"
+        audit["judges"].append(variant)
+        for judge, slice_ in ((variant, None), ("gpt-4o", f"profile_view={view}")):
+            rows.append(metric("cohen_kappa_quadratic", judge, kappa, half=0.07, slice=slice_))
+            rows.append(metric("spearman", judge, kappa + 0.02, half=0.07, slice=slice_))
+            rows.append(metric("no_better_rate", judge, 0.40 + kappa / 10, slice=slice_))
+        rows.append(
+            metric("mean_prompt_tokens", "gpt-4o", tokens, half=3.0, reference="gpt-4o", slice=f"profile_view={view}")
+        )
+    for variant, flip, shift in (("removed", 0.29, -0.21), ("swapped", 0.19, -0.08)):
+        audit["judges"].append(f"gpt-4o|persona={variant}")
+        rows.append(metric("persona_flip_rate", "gpt-4o", flip, reference="gpt-4o", slice=f"persona={variant}"))
+        rows.append(
+            metric("persona_shift", "gpt-4o", shift, reference="gpt-4o", slice=f"persona={variant}", p_value=0.004)
+        )
+    rows += [
+        metric("agreement_original_order", "claude-3.5", 0.44),
+        metric("agreement_swapped_order", "claude-3.5", 0.38),
+        metric("agreement_both_orders", "claude-3.5", 0.30),
+        metric("position_consistency", "claude-3.5", 0.52, reference="claude-3.5"),
+        metric("first_position_rate", "claude-3.5", 0.71, reference="claude-3.5"),
+        metric("ppi_no_better_rate", "gpt-4o", 0.551, half=0.03),
+        metric("ppi_mean_score", "gpt-4o", 3.2, half=0.06),
+        metric("alt_test_winning_rate", "gpt-4o", 0.67, half=0.0),
+        metric("alt_test_pass", "gpt-4o", 1.0, half=0.0),
+        metric("alt_test_advantage_probability", "gpt-4o", 0.58, half=0.0),
+        metric("jury_effective_judges", "jury", 1.64, half=0.2),
+        metric("no_better_rate", "jury:majority", 0.47),
+        metric("cohen_kappa_quadratic", "jury:majority", 0.33, half=0.07),
+        metric("length_preference", "gpt-4o", 0.35, half=0.2, p_value=0.03),
+        metric("no_better_rate", "gpt-4o", 0.36, slice="source=real"),
+        metric("no_better_rate", "gpt-4o", 0.31, slice="source=synthetic"),
+    ]
+    audit["judges"].append("jury:majority")
+    audit["probes"] = {"position": {"judges": ["claude-3.5"], "note": "decisive verdicts only"}}
+    ppi_metric = {"lam": 0.62, "ci_width_ppi": 0.06, "ci_width_human_only": 0.09, "extra_labels": 123.4}
+    audit["ppi"] = {
+        "judges": [
+            {
+                "judge": "gpt-4o",
+                "reference": "human",
+                "n_labelled": 165,
+                "n_unlabelled": 550,
+                "metrics": [
+                    {"metric": "ppi_no_better_rate", "value": 0.551, "human_only_value": 0.56, **ppi_metric},
+                    {"metric": "ppi_mean_score", "value": 3.2, "human_only_value": 3.18, **ppi_metric},
+                ],
+            },
+            {"judge": "claude-3.5", "reference": "human", "metrics": []},
+        ]
+    }
+    raters = [{"rater": f"rater{i}", "n": 550, "judge_wins": i != 3} for i in (1, 2, 3)]
+    audit["alt_test"] = {
+        "epsilon": 0.2,
+        "level": 0.05,
+        "alignment": "neg_rmse",
+        "judges": [
+            {"judge": "gpt-4o", "winning_rate": 0.67, "passed": True, "advantage_probability": 0.58, "raters": raters}
+        ],
+    }
+    audit["jury"] = {
+        "members": ["gpt-4o", "claude-3.5"],
+        "n_items": 550,
+        "error_correlation": [[1.0, 0.49], [0.49, 1.0]],
+        "effective_judges": 1.64,
+    }
+    return audit
