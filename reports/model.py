@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from reports.labels import PRIMARY_CORRELATION
 from reports.sections import alt_test, jury, position, ppi, probes
 from reports.sections.base import Section, Table
 from reports.sections.cases import CaseBrowser, CaseSummary, case_browser, case_summary
@@ -58,6 +59,7 @@ class ReportModel:
     policy: str
     slices: list[SliceTables]
     method: list[str]
+    lead_metrics: tuple[str, ...] = ()  # the task's lead agreement coefficient and correlation, when present
 
     @property
     def document(self) -> Mapping[str, Any]:
@@ -122,4 +124,5 @@ def build_model(audit: Mapping[str, Any] | AuditView | ReportModel | None) -> Re
         policy=policy_text(v),
         slices=[SliceTables(name, metric_tables(v, name)) for name in slice_names],
         method=method_lines(v),
+        lead_metrics=tuple(m for m in (v.primary_agreement(), v.first_present(PRIMARY_CORRELATION)) if m),
     )

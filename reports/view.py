@@ -27,7 +27,7 @@ def _dicts(value: Any) -> list[dict[str, Any]]:
 
 @dataclass
 class AuditView:
-    """Typed, tolerant access to an audit dict (see the audit.json schema in the core issue)."""
+    """Typed, tolerant access to an audit dict (its shape: :class:`auditor.contract.AuditDocument`)."""
 
     raw: Mapping[str, Any]
     title: str

@@ -15,7 +15,6 @@ from rich.panel import Panel
 from rich.table import Table as RichTable
 from rich.text import Text
 
-from reports.labels import PRIMARY_CORRELATION
 from reports.model import ReportModel, build_model
 from reports.sections.base import Table
 from reports.sections.position import KEY as POSITION_KEY
@@ -64,7 +63,6 @@ def _rich_table(table: Table, narrow: bool = False) -> RichTable:
 def render(model: ReportModel, console: Console) -> None:
     """Print the model: banner, headline, the per-judge tables (ASCII headers), the probe sections, exclusions,
     warnings, the policy and a pointer to what only report.md / report.html show."""
-    v = model.view
     if model.simulated:
         console.print(
             Panel(Text("SIMULATED DATA: not real raters", style="bold black on yellow", justify="center")),
@@ -81,8 +79,7 @@ def render(model: ReportModel, console: Console) -> None:
             continue
         table = table.ascii()
         if narrow and table.key == "agreement":
-            lead = (v.primary_agreement(), v.first_present(PRIMARY_CORRELATION))
-            table = _keep_columns(table, ("agreement",) + tuple(m for m in lead if m))
+            table = _keep_columns(table, ("agreement",) + model.lead_metrics)
         elif narrow and table.key in TERMINAL_METRICS:
             table = _keep_columns(table, TERMINAL_METRICS[table.key])
         if table:

@@ -76,7 +76,7 @@ def probe_audit() -> dict:
     return auditor.audit(labels, items=items, task="likert", resamples=200).to_dict()
 
 
-# -- formatting written out here, independently of reports._view ----------------------------------------------------
+# -- formatting written out here, independently of reports.format ----------------------------------------------------
 
 
 def _row(audit: dict, metric: str, judge: str, reference: str = "human", slice_: str | None = None) -> dict:
