@@ -124,9 +124,9 @@ class Comparison:
         if self.identical:
             return "\n".join([f"identical: {total} metric rows in {len(self.rows)} audits "
                               f"({', '.join(VALUE_FIELDS)} equal on every row)", *lines])
-        counts = (f"{self.changed_values} values differ in {self.changed_rows} rows, {self.only_baseline} rows only "
-                  f"in the baseline, {self.only_current} rows only in the current tree, {self.failed} failed "
-                  "runs or missing audits")
+        counts = (f"{self.changed_values} values changed in {self.changed_rows} rows; rows only in the baseline: "
+                  f"{self.only_baseline}, only in the current tree: {self.only_current}; failed runs or missing "
+                  f"audits: {self.failed}")
         shown = self.differences[:SHOWN]
         more = len(self.differences) - len(shown)
         return "\n".join([f"DIFFERENT: {counts}", *lines, f"first {len(shown)} of {len(self.differences)} "
