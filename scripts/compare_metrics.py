@@ -184,10 +184,13 @@ def compare_outputs(baseline: dict[str, Path | str], current: dict[str, Path | s
 
 
 def _auditor(tree: Path, *args: str, timeout: float) -> subprocess.CompletedProcess:
-    """``python -m auditor ARGS`` with PYTHONPATH and the working directory at ``tree``."""
+    """``python -m auditor ARGS`` with PYTHONPATH and the working directory at ``tree`` (a timeout: exit -1)."""
     env = dict(os.environ, PYTHONPATH=str(tree))
-    return subprocess.run([sys.executable, "-m", "auditor", *args], cwd=tree, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    command = [sys.executable, "-m", "auditor", *args]
+    try:
+        return subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(command, -1, "", f"no answer within {timeout:.0f} s (--timeout)")
 
 
 def _check_imports_from(tree: Path) -> None:
@@ -197,8 +200,8 @@ def _check_imports_from(tree: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=tree, env=env, capture_output=True, text=True)
     files = done.stdout.split()
     if done.returncode or len(files) != 3 or not all(Path(f).resolve().is_relative_to(tree.resolve()) for f in files):
-        raise BadInput(f"{tree}: python does not import auditor, judges and reports from this tree "
-                       f"({done.stdout.strip() or done.stderr.strip().splitlines()[-1:]})")
+        found = done.stdout.strip() or " ".join(done.stderr.strip().splitlines()[-1:])
+        raise BadInput(f"{tree}: python does not import auditor, judges and reports from this tree ({found})")
 
 
 def _failure(args: Sequence[str], done: subprocess.CompletedProcess) -> str:
