@@ -18,7 +18,9 @@ types, so nothing here depends on how the code inside ``auditor`` is laid out:
 Every metric row of ``audit.json`` is keyed by (metric, judge, reference, slice); ``value``, ``ci_low``, ``ci_high``,
 ``n``, ``p_value`` and ``p_adjusted`` must be identical: the same JSON value (a float equal to the last bit, an
 integer not turned into a float, null for null, which is how ``audit.json`` writes NaN).  A row present on one side
-only is a difference too, and so is a command that fails on one side.
+only is a difference too, and so is a command that fails on one side, with one exception: rows of a metric added
+on purpose since the baseline (:data:`ADDED_SINCE_BASELINE`, or ``--added NAMES``) are listed as added, not as
+differences, when they exist in the current tree only.
 
 Exit 0: every row identical.  Exit 1: differences (the first 30 and the counts).  Exit 2: bad input (an unknown
 revision, a missing data folder or tree), one line.
@@ -41,6 +43,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_BASELINE = "c074434"  # main before issue 14's redesign
+#: Metrics that the current tree computes and the baseline did not, on purpose (issue 14 shows a new metric takes one
+#: registry entry, its statistics function and a test: Brennan-Prediger's kappa).
+ADDED_SINCE_BASELINE: tuple[str, ...] = ("brennan_prediger",)
 KEY_FIELDS = ("metric", "judge", "reference", "slice")
 VALUE_FIELDS = ("value", "ci_low", "ci_high", "n", "p_value", "p_adjusted")
 SHOWN = 30
@@ -87,6 +92,8 @@ class Comparison:
     changed_rows: int = 0
     only_baseline: int = 0
     only_current: int = 0
+    added: int = 0  # rows of ADDED_SINCE_BASELINE metrics in the current tree only
+    added_metrics: tuple[str, ...] = ADDED_SINCE_BASELINE
     failed: int = 0  # commands or audit.json files present on one side only
 
     @property
@@ -110,6 +117,9 @@ class Comparison:
                                    for f in changed)
                 self.differences.append(f"{name}: {_label(key)}: {detail}")
         for key in after.keys() - before.keys():
+            if key[0] in self.added_metrics:
+                self.added += 1
+                continue
             self.only_current += 1
             self.differences.append(f"{name}: {_label(key)}: row only in the current tree")
 
@@ -121,9 +131,11 @@ class Comparison:
         lines = [f"  {name}: {b} rows" + ("" if b == c else f" in the baseline, {c} in the current tree")
                  for name, (b, c) in self.rows.items()]
         total = sum(max(b, c) for b, c in self.rows.values())
+        added = (f"; {self.added} rows of metrics added since the baseline ({', '.join(self.added_metrics)}) are "
+                 "in the current tree only") if self.added else ""
         if self.identical:
-            return "\n".join([f"identical: {total} metric rows in {len(self.rows)} audits "
-                              f"({', '.join(VALUE_FIELDS)} equal on every row)", *lines])
+            return "\n".join([f"identical: {total - self.added} metric rows in {len(self.rows)} audits "
+                              f"({', '.join(VALUE_FIELDS)} equal on every row){added}", *lines])
         counts = (f"{self.changed_values} values changed in {self.changed_rows} rows; rows only in the baseline: "
                   f"{self.only_baseline}, only in the current tree: {self.only_current}; failed runs or missing "
                   f"audits: {self.failed}")
@@ -163,9 +175,10 @@ def metric_rows(path: Path) -> list[dict]:
     return doc["metrics"]
 
 
-def compare_outputs(baseline: dict[str, Path | str], current: dict[str, Path | str]) -> Comparison:
+def compare_outputs(baseline: dict[str, Path | str], current: dict[str, Path | str],
+                    added: tuple[str, ...] = ADDED_SINCE_BASELINE) -> Comparison:
     """Compare two sides' audits: ``{audit name: audit.json path, or the error message of its failed run}``."""
-    comparison = Comparison()
+    comparison = Comparison(added_metrics=added)
     for name in list(baseline) + [n for n in current if n not in baseline]:
         before, after = baseline.get(name), current.get(name)
         problems = [f"{name}: {side}: {'no audit.json' if found is None else found}"
@@ -296,6 +309,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per command (default 1800)")
     parser.add_argument("--files", nargs=2, type=Path, metavar=("BASELINE_JSON", "CURRENT_JSON"),
                         help="only compare the metric rows of two saved audit.json files")
+    parser.add_argument("--added", default=",".join(ADDED_SINCE_BASELINE), metavar="NAMES",
+                        help="metrics added on purpose since the baseline, comma-separated: their rows in the current "
+                             f"tree only are listed, not differences (default {','.join(ADDED_SINCE_BASELINE)})")
     return parser.parse_args(argv)
 
 
@@ -310,8 +326,9 @@ def _data_root(args: argparse.Namespace, audits: Sequence[str]) -> Path:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
     try:
+        added = tuple(name.strip() for name in args.added.split(",") if name.strip())
         if args.files:
-            comparison = Comparison()
+            comparison = Comparison(added_metrics=added)
             comparison.add_audit(args.files[1].name, metric_rows(args.files[0]), metric_rows(args.files[1]))
             print(comparison.report())
             return 0 if comparison.identical else 1
@@ -341,7 +358,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     sides[side] = run_audits(side_tree, work / side, audits, data, args.bootstrap, args.timeout,
                                              log=lambda line: print(line, file=sys.stderr, flush=True))
                     print(f"  {side} total: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
-                comparison = compare_outputs(sides["baseline"], sides["current"])
+                comparison = compare_outputs(sides["baseline"], sides["current"], added)
         print(comparison.report())
         return 0 if comparison.identical else 1
     except BadInput as exc:

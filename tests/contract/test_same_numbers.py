@@ -113,6 +113,19 @@ def test_a_number_moved_by_one_ulp_fails_with_a_readable_diff(pandalm_run, tmp_p
     assert f"  ... and {len(doc['metrics']) - 30} more" in many.stdout
 
 
+def test_rows_of_a_metric_added_on_purpose_are_listed_not_differences(tmp_path):
+    row = {"metric": "agreement", "judge": "j", "reference": "human", "value": 0.5, "ci_low": 0.4, "ci_high": 0.6,
+           "n": 10, "p_value": None, "p_adjusted": None, "slice": None}
+    before, after = tmp_path / "before.json", tmp_path / "after.json"
+    before.write_text(json.dumps({"metrics": [row]}), encoding="utf-8")
+    after.write_text(json.dumps({"metrics": [row, {**row, "metric": "brennan_prediger"}]}), encoding="utf-8")
+    listed = _compare("--files", str(before), str(after))
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert "1 rows of metrics added since the baseline (brennan_prediger)" in listed.stdout
+    strict = _compare("--files", str(before), str(after), "--added", "")
+    assert strict.returncode == 1 and "row only in the current tree" in strict.stdout
+
+
 def test_a_changed_default_in_the_code_fails_end_to_end(tmp_path):
     """A tree whose audits move a number (the baseline's code with the interval level 0.95 -> 0.9) exits 1 (200
     resamples: this proves the failure path, not the numbers)."""
