@@ -54,14 +54,21 @@ class Metric:
 _REGISTRY: dict[str, Metric] = {}
 
 
+def _unit_by_name(name: str) -> Unit:
+    """The display convention by a name's ending: ``*_rate`` and ``agreement`` in %, ``*_rate_gap`` in points."""
+    if name.endswith("_rate_gap"):
+        return "points"
+    return "%" if name.endswith("_rate") or name == "agreement" else ""
+
+
 def _register(name: str, family: str, kind: Kind, label: str, meaning: str, *, proportion: bool = False,
               unit: Unit | None = None, ascii: str | None = None) -> None:
     if name in _REGISTRY:
         raise ValueError(f"metric {name!r} registered twice")
     if family not in FAMILIES:
         raise ValueError(f"metric {name!r}: unknown family {family!r}")
-    if unit is None:  # the reports' display convention: *_rate and agreement in %, *_rate_gap in points
-        unit = "points" if name.endswith("_rate_gap") else "%" if name.endswith("_rate") or name == "agreement" else ""
+    if unit is None:
+        unit = _unit_by_name(name)
     _REGISTRY[name] = Metric(name, family, kind, proportion, label, unit, meaning, ascii)
 
 
@@ -201,6 +208,13 @@ def names(*families: str) -> tuple[str, ...]:
     if unknown:
         raise ValueError(f"unknown famil{'y' if len(unknown) == 1 else 'ies'} {', '.join(sorted(unknown))}")
     return tuple(m.name for m in METRICS.values() if not families or m.family in families)
+
+
+def unit_of(name: str) -> Unit:
+    """A metric's unit as reports show it; a name the registry does not know follows the convention of its ending
+    (``*_rate`` and ``agreement`` in %, ``*_rate_gap`` in points, otherwise a plain number)."""
+    metric = lookup(name)
+    return metric.unit if metric else _unit_by_name(str(name))
 
 
 def label(name: str, ascii_only: bool = False) -> str:

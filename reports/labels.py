@@ -39,15 +39,6 @@ def metric_label(metric: str, ascii_only: bool = False) -> str:
 def metric_kind(metric: str) -> str:
     """``rate`` (a proportion, shown in %), ``rate_gap`` (difference of proportions, in points) or ``number``.
 
-    From the registry's unit; a name the registry does not know follows the same convention by its ending
-    (``*_rate`` and ``agreement`` in %, ``*_rate_gap`` in points).
+    From the registry's unit (:func:`auditor.metrics.unit_of`, which also covers names it does not know).
     """
-    entry = registry.lookup(metric)
-    if entry is not None:
-        return _KIND_OF_UNIT[entry.unit]
-    name = str(metric)
-    if name.endswith("_rate_gap"):
-        return "rate_gap"
-    if name.endswith("_rate") or name == "agreement":
-        return "rate"
-    return "number"
+    return _KIND_OF_UNIT[registry.unit_of(metric)]

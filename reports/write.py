@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from auditor.io import write_text
 from reports.model import ReportModel, build_model
 from reports.render import html, json, markdown
 
@@ -41,35 +40,6 @@ def parse_formats(formats: Sequence[str] | str) -> list[str]:
     return out
 
 
-def _mode_for(path: Path) -> int:
-    """The existing file's permissions, else 0666 minus the process umask."""
-    try:
-        return path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see either the old file or the whole new one."""
-    path = Path(path)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, _mode_for(path))  # mkstemp makes 0600; a report should read like any other file
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 def write_reports(audit: Mapping[str, Any] | ReportModel, out_dir: Path, formats: Sequence[str]) -> list[Path]:
     """Render every requested format, then write them to ``out_dir`` (created if missing).
 
@@ -84,6 +54,6 @@ def write_reports(audit: Mapping[str, Any] | ReportModel, out_dir: Path, formats
     paths = []
     for file_name, text in rendered:
         path = out_dir / file_name
-        atomic_write_text(path, text)
+        write_text(path, text)
         paths.append(path)
     return paths

@@ -14,7 +14,8 @@ import reports
 PACKAGE = Path(reports.__file__).resolve().parent
 
 
-CORE_CONTRACT = ("auditor.metrics", "auditor.contract")  # the only parts of the core reports may read
+# the only parts of the core reports may use: the contract, the metrics registry and the one place for I/O
+CORE_CONTRACT = ("auditor.metrics", "auditor.contract", "auditor.io")
 REPO = PACKAGE.parent
 
 

@@ -61,12 +61,14 @@ def test_a_rendering_error_leaves_the_old_files_untouched(tmp_path, monkeypatch)
 
 
 def test_a_failed_write_removes_its_temp_file(tmp_path, monkeypatch):
+    import auditor.io
+
     def failing_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(write_module.os, "replace", failing_replace)
+    monkeypatch.setattr(auditor.io.os, "replace", failing_replace)
     with pytest.raises(OSError):
-        write_module.atomic_write_text(tmp_path / "report.md", "text")
+        reports.write_reports(build_pairwise_audit(), tmp_path, ["md"])
     assert os.listdir(tmp_path) == []
 
 
