@@ -27,7 +27,7 @@ from judges.cli.options import (
     TemplateOption,
     TimeoutOption,
     VerdictOption,
-    llm_judge,
+    build_llm_judge,
 )
 
 INJECTION_FILES = {
@@ -140,7 +140,7 @@ def run_injection(
     if out.exists() and not out.is_dir():
         raise ConfigError("exists and is not a folder", file=str(out))
     items = _probe_items(items_path, n_generic)
-    judge = llm_judge(
+    judge = build_llm_judge(
         dict(model=model, base_url=base_url, api_key_env=api_key_env, name=name, verdict_mode=verdict,
              json_format=json_format, min_verdict_mass=min_verdict_mass, max_tokens=max_tokens,
              concurrency=concurrency, timeout=timeout, max_retries=max_retries, progress=progress),

@@ -34,7 +34,7 @@ from judges.cli.options import (
     TemplateOption,
     TimeoutOption,
     VerdictOption,
-    llm_judge,
+    build_llm_judge,
     parse_extra,
     use_profile_column,
 )
@@ -156,7 +156,7 @@ def run_judge(
     prices = load_prices(prices_file, model) if prices_file is not None else None
     if price_in is not None or price_out is not None:
         prices = (price_in or 0.0, price_out or 0.0)
-    llm_judge = llm_judge(
+    llm_judge = build_llm_judge(
         dict(model=model, base_url=base_url, api_key_env=api_key_env, name=name, temperature=temperature,
              seed=seed, max_tokens=max_tokens, verdict_mode=verdict, json_format=json_format,
              min_verdict_mass=min_verdict_mass, extra_body=parse_extra(extra), concurrency=concurrency,

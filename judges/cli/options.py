@@ -102,7 +102,7 @@ def default_cache_path() -> Path:
     return Path(xdg) / "auditor" / DEFAULT_CACHE_NAME
 
 
-def llm_judge(options: dict[str, Any], *, no_cache: bool, cache: Path | None, **judge_options: Any) -> LLMJudge:
+def build_llm_judge(options: dict[str, Any], *, no_cache: bool, cache: Path | None, **judge_options: Any) -> LLMJudge:
     """An :class:`judges.llm.LLMJudge` from the command line's config options (a progress bar only on a terminal)
     and its cache (``:memory:`` with --no-cache, else --cache or the default file)."""
     from judges.llm import LLMJudge, LLMJudgeConfig

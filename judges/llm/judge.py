@@ -164,7 +164,7 @@ class LLMJudge(Judge):
     ) -> pd.DataFrame:
         """The labels table; the verdicts parsed here are stored for the next rerun.
 
-        Every row is built by :func:`judges.llm.rows.add_verdict` from the same parsed fields, whether they were
+        Every row is built by :func:`judges.llm.rows.verdict_row` from the same parsed fields, whether they were
         parsed now or read from the cache, so a rerun gives the same table as the run that parsed them.
         ``not_stored``: keys answered in this run whose response the cache did not take (it held another
         process's): their parsed verdicts are not stored (they would not be the stored response's).
@@ -175,19 +175,19 @@ class LLMJudge(Judge):
         verdict = {**shared, "task": task, "prices": self.config.prices}
         for p in planned:
             if p.skip:
-                rows.add_excluded(table, p, p.skip, None, **shared)
+                table.add(rows.excluded_row(p, p.skip, None, **shared))
                 continue
             found = parsed.get(p.key)
             if found is not None:
-                rows.add_verdict(table, p, rows.stored_fields(found), cached=True, **verdict)
+                table.add(rows.verdict_row(p, rows.stored_fields(found), cached=True, **verdict))
                 continue
             cached = stored.get(p.key)
             if cached is None:
                 reason, raw = failures.get(p.key) or ("not_requested", "")
-                rows.add_excluded(table, p, reason, raw or None, **shared)
+                table.add(rows.excluded_row(p, reason, raw or None, **shared))
                 continue
             fields = rows.parse_fields(cached, template, self.config.min_verdict_mass)
-            rows.add_verdict(table, p, fields, cached=cached.source != "this_run", **verdict)
+            table.add(rows.verdict_row(p, fields, cached=cached.source != "this_run", **verdict))
             if rows.storable(fields) and p.key not in not_stored:
                 new.append(rows.as_stored(p.key, fields))
         if new:

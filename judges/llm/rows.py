@@ -1,16 +1,18 @@
 """The rows of an LLM judge's labels table, built by field name.
 
 :data:`ROW_COLUMNS` (the fields of :class:`judges.base.Judgment`, in order) is the one definition of a row's
-columns; :class:`LabelRows` collects rows given by name (a column left out takes the ``Judgment`` default) and
-builds the table column by column.  A stored response's parsed fields (:func:`parse_fields`, named by
-:data:`judges.cache.PARSED_FIELDS`) become a row through :func:`add_verdict`, whether they were parsed in this run
-or read back from the cache, so a rerun gives the same table as the run that parsed them.
+columns; a row is a dict keyed by those columns (:func:`excluded_row`, :func:`verdict_row`), and
+:class:`LabelRows` builds the table from the rows column by column.  A stored response's parsed fields
+(:func:`parse_fields`, named by :data:`judges.cache.PARSED_FIELDS`) become a row through :func:`verdict_row`,
+whether they were parsed in this run or read back from the cache, so a rerun gives the same table as the run that
+parsed them.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import operator
 from dataclasses import MISSING, fields
 from typing import Any
 
@@ -24,15 +26,17 @@ from judges.templates import Template
 
 #: The columns of a judge's row, in the order of :class:`judges.base.Judgment`'s fields (``extra`` is empty).
 ROW_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Judgment) if f.name != "extra")
-#: The value of a column a row leaves out: the ``Judgment`` default (None for ``item_id`` and ``judge``).
+#: The value of a column a row does not set: the ``Judgment`` default (None for ``item_id`` and ``judge``).
 ROW_DEFAULTS: dict[str, Any] = {
     f.name: None if f.default is MISSING else f.default for f in fields(Judgment) if f.name != "extra"
 }
+_ROW_VALUES = operator.itemgetter(*ROW_COLUMNS)
 _INT64 = (-(2**63), 2**63)
 
 
 class LabelRows:
-    """Rows of a labels table, each added by column name (:data:`ROW_COLUMNS`)."""
+    """Rows of a labels table, each a dict keyed by every column of :data:`ROW_COLUMNS` (from
+    :func:`excluded_row` and :func:`verdict_row`); the table is built column by column."""
 
     __slots__ = ("_rows",)
 
@@ -42,19 +46,20 @@ class LabelRows:
     def __len__(self) -> int:
         return len(self._rows)
 
-    def add(self, **values: Any) -> None:
-        """One row; a column left out takes its :data:`ROW_DEFAULTS` value, an unknown one is an error."""
-        if not ROW_DEFAULTS.keys() >= values.keys():
-            unknown = sorted(values.keys() - ROW_DEFAULTS.keys())
-            raise TypeError(f"not a column of a label row: {', '.join(unknown)}")
-        self._rows.append(values)
+    def add(self, row: dict[str, Any]) -> None:
+        self._rows.append(row)
 
     def frame(self) -> pd.DataFrame:
-        """The labels table (:func:`judges.base.columns_to_frame` of the rows, column by column)."""
+        """The labels table (:func:`judges.base.columns_to_frame` of the rows); a row without a column or with one
+        that is not in :data:`ROW_COLUMNS` is an error."""
         rows = self._rows
-        return columns_to_frame(
-            {name: [row.get(name, default) for row in rows] for name, default in ROW_DEFAULTS.items()}
-        )
+        for row in rows:
+            if len(row) != len(ROW_COLUMNS):
+                wrong = sorted(row.keys() ^ set(ROW_COLUMNS))
+                raise ValueError(f"a label row does not have the label columns: {', '.join(wrong)}")
+        values = list(map(_ROW_VALUES, rows))  # a KeyError here: a row without a column
+        columns = zip(*values, strict=True) if values else ([] for _ in ROW_COLUMNS)
+        return columns_to_frame(dict(zip(ROW_COLUMNS, map(list, columns), strict=True)))
 
 
 def parse_fields(cached: CachedResponse, template: Template, min_mass: float) -> dict[str, Any]:
@@ -110,32 +115,25 @@ def storable(parsed: dict[str, Any]) -> bool:
     )  # fmt: skip
 
 
-def add_excluded(
-    rows: LabelRows,
-    planned: PlannedRequest,
-    reason: str,
-    raw: str | None,
-    *,
-    judge: str,
-    template: Template,
-    profile_view: str,
-) -> None:
-    """The row of a request without a verdict: ``reason`` in ``exclusion``, the server's text (if any) in ``raw``."""
-    rows.add(
-        item_id=planned.item_id,
-        judge=judge,
-        rater=planned.rater,
-        order=planned.order,
-        raw=raw,
-        exclusion=reason,
-        template=template.id,
-        profile_view=profile_view,
-        request_key=planned.key or None,
-    )
+def excluded_row(
+    planned: PlannedRequest, reason: str, raw: str | None, *, judge: str, template: Template, profile_view: str
+) -> dict[str, Any]:
+    """The row of a request without a verdict: ``reason`` in ``exclusion``, the server's text (if any) in ``raw``,
+    every other column at its :data:`ROW_DEFAULTS` value."""
+    row = dict(ROW_DEFAULTS)
+    row["item_id"] = planned.item_id
+    row["judge"] = judge
+    row["rater"] = planned.rater
+    row["order"] = planned.order
+    row["raw"] = raw
+    row["exclusion"] = reason
+    row["template"] = template.id
+    row["profile_view"] = profile_view
+    row["request_key"] = planned.key or None
+    return row
 
 
-def add_verdict(
-    rows: LabelRows,
+def verdict_row(
     planned: PlannedRequest,
     parsed: dict[str, Any],
     *,
@@ -145,46 +143,42 @@ def add_verdict(
     task: str,
     profile_view: str,
     prices: tuple[float, float] | None,
-) -> None:
+) -> dict[str, Any]:
     """The row of a response from its parsed fields (shown numbering): the label mapped back to the original a/b
     numbering, no label for a ``score`` task, and the cost at ``prices`` (USD per million tokens)."""
-    label, score, probabilities = parsed["label"], parsed["score"], parsed["probabilities"]
+    row = dict(parsed)
+    label = row["label"]
     order = planned.order or "ab"
     if order != "ab" and label is not None and task in ("pairwise", "likert"):
+        probabilities = row["probabilities"]
         shown = json.loads(probabilities) if probabilities is not None else None
         verdict = to_original_order(
-            Verdict(label, score, shown, parsed["verdict_source"], parsed["exclusion"], parsed["verdict_mass"]),
+            Verdict(label, row["score"], shown, row["verdict_source"], row["exclusion"], row["verdict_mass"]),
             order,
             task,
             template,
         )
-        label, score = verdict.label, verdict.score
+        label = row["label"] = verdict.label
+        row["score"] = verdict.score
         if verdict.probabilities is not None:
-            probabilities = json.dumps(verdict.probabilities, sort_keys=True)
+            row["probabilities"] = json.dumps(verdict.probabilities, sort_keys=True)
     if label is not None and task == "score":
-        label = None
-    prompt_tokens = parsed["prompt_tokens"]
+        row["label"] = None
+    prompt_tokens = row["prompt_tokens"]
     cost = None
     if prices is not None and prompt_tokens is not None:
         price_in, price_out = prices
-        cost = (prompt_tokens * price_in + (parsed["completion_tokens"] or 0) * price_out) / 1e6
-    rows.add(
-        **{
-            **parsed,
-            "item_id": planned.item_id,
-            "judge": judge,
-            "rater": planned.rater,
-            "order": planned.order,
-            "label": label,
-            "score": score,
-            "probabilities": probabilities,
-            "cost": cost,
-            "cached": cached,
-            "template": template.id,
-            "profile_view": profile_view,
-            "request_key": planned.key or None,
-        }
-    )
+        cost = (prompt_tokens * price_in + (row["completion_tokens"] or 0) * price_out) / 1e6
+    row["item_id"] = planned.item_id
+    row["judge"] = judge
+    row["rater"] = planned.rater
+    row["order"] = planned.order
+    row["cost"] = cost
+    row["cached"] = cached
+    row["template"] = template.id
+    row["profile_view"] = profile_view
+    row["request_key"] = planned.key or None
+    return row
 
 
 class _Row(Judgment):
