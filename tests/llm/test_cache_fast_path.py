@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from servers.fake_openai import make_items
 from servers.latency_server import LatencyServer, completion_body
 
-import judges.llm as llm
+import judges.llm.planning as planning
 from judges.base import Judgment, columns_to_frame, judgments_to_frame
 from judges.cache import JudgeCache, canonical_json
 from judges.llm import LLMJudge, LLMJudgeConfig
@@ -71,16 +71,16 @@ def _run(
     judge = LLMJudge(_config(base_url, **kwargs), cache=cache, **judge_options)
     try:
         if not render:  # the fast path must not render a single prompt
-            original = llm.render_messages
+            original = planning.render_messages
 
             def refuse(*args: Any, **kw: Any) -> Any:
                 raise AssertionError("rendered a prompt on a fully cached rerun")
 
-            llm.render_messages = refuse
+            planning.render_messages = refuse
             try:
                 labels = judge.judge_items(items, task)
             finally:
-                llm.render_messages = original
+                planning.render_messages = original
         else:
             labels = judge.judge_items(items, task)
         return labels, dict(judge.stats)
@@ -347,7 +347,7 @@ def test_plan_keys_tell_apart_values_that_print_alike() -> None:
         items.at[0, "user_id"] = value
         prefix = judge._plan_prefix(template, "pairwise", items)
         row = tuple(items.iloc[0].tolist())
-        keys.add(llm._plan_keys(prefix, row, [("ab", 0)])[0])
+        keys.add(planning.plan_keys(prefix, row, [("ab", 0)])[0])
     assert len(keys) == 10
     judge.close()
 

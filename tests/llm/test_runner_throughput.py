@@ -21,7 +21,8 @@ from servers.latency_server import LatencyServer, approx_prompt_tokens, infer_ve
 
 from judges.base import Judgment, judgments_to_frame
 from judges.cache import JudgeCache
-from judges.llm import CLIENT_CONNECTIONS, LLMJudge, LLMJudgeConfig, _Row
+from judges.llm import CLIENT_CONNECTIONS, LLMJudge, LLMJudgeConfig
+from judges.llm.rows import _Row
 from judges.templates import BUILTIN_TEMPLATES, VERDICT_MODES, load_template, render_messages
 
 REPO = Path(__file__).resolve().parents[2]

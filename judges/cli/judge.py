@@ -1,0 +1,276 @@
+"""``auditor judge ITEMS --judge openai:MODEL|rm:PATH_OR_ID ... --out LABELS``: judge items, write a labels file.
+
+``--judge openai:MODEL`` judges through an OpenAI-compatible endpoint (:mod:`judges.llm`); ``--judge rm:PATH_OR_ID``
+scores with a local reward model (:mod:`judges.reward_model`, imported only then).  The labels file is written
+atomically; the API key is read from the environment and never printed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from auditor.errors import ConfigError
+from judges.cli.options import (
+    ApiKeyEnvOption,
+    BaseUrlOption,
+    CacheOption,
+    ConcurrencyOption,
+    ExtraOption,
+    JsonFormatOption,
+    MaxResponseCharsOption,
+    MaxRetriesOption,
+    MaxTokensOption,
+    MinVerdictMassOption,
+    NoCacheOption,
+    ProfileAtOption,
+    ProfileColumnOption,
+    ProfileViewOption,
+    QuietOption,
+    TemperatureOption,
+    TemplateOption,
+    TimeoutOption,
+    VerdictOption,
+    build_llm_judge,
+    parse_extra,
+    use_profile_column,
+)
+
+
+def load_prices(path: Path, model: str) -> tuple[float, float]:
+    """USD per million tokens ``(input, output)`` of ``model`` from a TOML or JSON price table.
+
+    The table maps model names to ``{input = ..., output = ...}``, e.g. ``["gpt-4o-mini"] input = 0.15
+    output = 0.6`` in TOML.
+    """
+    import tomllib
+
+    try:
+        text = path.read_text(encoding="utf-8")
+        table = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
+    except OSError as exc:
+        raise ConfigError(f"cannot read the price table: {exc.strerror}") from exc
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"the price table {path} is not valid: {exc}") from exc
+    entry = table.get(model)
+    if not isinstance(entry, dict) or "input" not in entry or "output" not in entry:
+        raise ConfigError(f"the price table {path} has no input and output price for model {model!r}")
+    try:
+        return float(entry["input"]), float(entry["output"])
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"the prices of {model!r} in {path} are not numbers") from exc
+
+
+def _summary(labels: Any, stats: dict[str, int] | None) -> str:
+    total = len(labels)
+    labelled = int((labels["label"].notna() | labels["score"].notna()).sum())
+    reasons = labels.loc[labels["exclusion"].notna(), "exclusion"].value_counts()
+    parts = [f"{total} verdicts: {labelled} labelled, {total - labelled} excluded"]
+    if len(reasons):
+        parts.append("(" + ", ".join(f"{reason} {count}" for reason, count in reasons.items()) + ")")
+    if stats:
+        parts.append(f"; {stats.get('sent', 0)} requests sent, {stats.get('from_cache', 0)} from the cache")
+    if "cost" in labels.columns and labels["cost"].notna().any():
+        fresh = labels.loc[~labels["cached"].fillna(False).astype(bool), "cost"].sum()
+        parts.append(f"; cost {float(labels['cost'].sum()):.4f} USD ({float(fresh):.4f} this run)")
+    return " ".join(parts)
+
+
+def run_judge(
+    items_path: Path,
+    *,
+    judge: str,
+    out: Path | None,
+    base_url: str | None = None,
+    api_key_env: str = "OPENAI_API_KEY",
+    task: str = "pairwise",
+    template: str | None = None,
+    profile_view: str = "full",
+    profile_at: str = "start",
+    profile_column: str = "profile",
+    orders: str = "ab",
+    concurrency: int = 8,
+    cache: Path | None = None,
+    no_cache: bool = False,
+    name: str | None = None,
+    temperature: float = 0.0,
+    seed: int | None = None,
+    max_tokens: int | None = None,
+    verdict: str = "logprobs",
+    json_format: str = "json_schema",
+    min_verdict_mass: float = 0.2,
+    samples: int = 1,
+    timeout: float = 120.0,
+    max_retries: int = 5,
+    extra: str | None = None,
+    price_in: float | None = None,
+    price_out: float | None = None,
+    prices_file: Path | None = None,
+    max_response_chars: int | None = None,
+    batch_export: Path | None = None,
+    batch_import: Path | None = None,
+    device: str | None = None,
+    batch_size: int = 64,
+    batch_tokens: int | None = 8192,
+    tie_margin: float = 0.0,
+    progress: bool = True,
+) -> str:
+    """What ``auditor judge`` does; returns the one-line summary it prints."""
+    from auditor.io import read_items, write_table
+
+    if ":" not in judge:
+        raise ConfigError(f"--judge must be openai:MODEL or rm:PATH_OR_ID, not {judge!r}")
+    kind, _, model = judge.partition(":")
+    if not model:
+        raise ConfigError(f"--judge {judge!r} names no model")
+    if batch_export is not None and batch_import is not None:
+        raise ConfigError("use --batch-export or --batch-import, not both")
+    if out is None and batch_export is None:
+        raise ConfigError("--out LABELS is required (unless --batch-export)")
+    items = use_profile_column(read_items(items_path), profile_column, items_path)
+
+    if kind == "rm":
+        if batch_export or batch_import:
+            raise ConfigError("--batch-export/--batch-import apply to openai: judges only")
+        try:
+            from judges.reward_model import RewardModelJudge
+        except ImportError as exc:
+            raise ConfigError(
+                f"reward-model judges need torch and transformers (pip install 'judge-auditor[rm]'): {exc}"
+            ) from exc
+        rm_judge = RewardModelJudge(model, device=device, batch_size=batch_size, max_batch_tokens=batch_tokens,
+                                    tie_margin=tie_margin)
+        labels = rm_judge.judge_items(items, task)
+        if name:
+            labels["judge"] = name
+        assert out is not None
+        write_table(labels, out)
+        return f"wrote {out}: " + _summary(labels, None)
+    if kind != "openai":
+        raise ConfigError(f"--judge must start with openai: or rm:, not {kind + ':'!r}")
+
+
+    prices = load_prices(prices_file, model) if prices_file is not None else None
+    if price_in is not None or price_out is not None:
+        prices = (price_in or 0.0, price_out or 0.0)
+    llm_judge = build_llm_judge(
+        dict(model=model, base_url=base_url, api_key_env=api_key_env, name=name, temperature=temperature,
+             seed=seed, max_tokens=max_tokens, verdict_mode=verdict, json_format=json_format,
+             min_verdict_mass=min_verdict_mass, extra_body=parse_extra(extra), concurrency=concurrency,
+             timeout=timeout, max_retries=max_retries, samples=samples, prices=prices, progress=progress),
+        template=template, profile_view=profile_view, profile_at=profile_at,
+        orders=[o for o in orders.split(",") if o.strip()], no_cache=no_cache, cache=cache,
+        max_response_chars=max_response_chars,
+    )
+    try:
+        if batch_export is not None:
+            written = llm_judge.export_batch(items, task, batch_export)
+            return f"wrote {written} requests to {batch_export} (requests already in the cache are left out)"
+        if batch_import is not None:
+            labels = llm_judge.import_batch(items, task, batch_import)
+        else:
+            labels = llm_judge.judge_items(items, task)
+    finally:
+        llm_judge.close()
+    assert out is not None
+    write_table(labels, out)
+    return f"wrote {out}: " + _summary(labels, llm_judge.stats if batch_import is None else None)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``judge`` command to ``app``."""
+
+    @app.command("judge")
+    def judge_command(
+        items: Annotated[Path, typer.Argument(help="Items file (.jsonl, .csv, .parquet).")],
+        judge: Annotated[str, typer.Option(help="openai:MODEL or rm:PATH_OR_ID.")],
+        out: Annotated[
+            Path | None, typer.Option(help="Labels file to write (.jsonl, .csv, .parquet).")
+        ] = None,
+        base_url: BaseUrlOption = None,
+        api_key_env: ApiKeyEnvOption = "OPENAI_API_KEY",
+        task: Annotated[str, typer.Option(help="pairwise, likert, binary or score.")] = "pairwise",
+        template: TemplateOption = None,
+        profile_view: ProfileViewOption = "full",
+        profile_at: ProfileAtOption = "start",
+        profile_column: ProfileColumnOption = "profile",
+        orders: Annotated[str, typer.Option(help="ab, ba or ab,ba (position swap).")] = "ab",
+        concurrency: ConcurrencyOption = 8,
+        cache: CacheOption = None,
+        no_cache: NoCacheOption = False,
+        name: Annotated[
+            str | None, typer.Option(help="Judge name in the labels (default openai:MODEL).")
+        ] = None,
+        temperature: TemperatureOption = 0.0,
+        seed: Annotated[int | None, typer.Option(help="Sampling seed (sample i uses seed + i).")] = None,
+        max_tokens: MaxTokensOption = None,
+        verdict: VerdictOption = "logprobs",
+        json_format: JsonFormatOption = "json_schema",
+        min_verdict_mass: MinVerdictMassOption = 0.2,
+        samples: Annotated[int, typer.Option(help="Verdicts per item and order (rater 0..N-1).")] = 1,
+        timeout: TimeoutOption = 120.0,
+        max_retries: MaxRetriesOption = 5,
+        extra: ExtraOption = None,
+        price_in: Annotated[float | None, typer.Option(help="USD per million input tokens.")] = None,
+        price_out: Annotated[float | None, typer.Option(help="USD per million output tokens.")] = None,
+        prices: Annotated[
+            Path | None,
+            typer.Option(help="Price table (TOML/JSON): model -> input, output USD per 1M tokens."),
+        ] = None,
+        max_response_chars: MaxResponseCharsOption = None,
+        batch_export: Annotated[
+            Path | None, typer.Option(help="Write an OpenAI/vLLM batch input file.")
+        ] = None,
+        batch_import: Annotated[
+            Path | None, typer.Option(help="Read a batch output file into labels.")
+        ] = None,
+        device: Annotated[str | None, typer.Option(help="rm: cuda, mps or cpu (default: automatic).")] = None,
+        batch_size: Annotated[int, typer.Option(help="rm: most texts in one forward pass.")] = 64,
+        batch_tokens: Annotated[int, typer.Option(help="rm: most padded tokens in one forward pass "
+                                                       "(batches are sorted by length).")] = 8192,
+        tie_margin: Annotated[float, typer.Option(help="rm: |r_b - r_a| at most this is a tie.")] = 0.0,
+        quiet: QuietOption = False,
+    ) -> None:
+        """Judge ITEMS with an LLM (openai:MODEL) or a reward model (rm:PATH) and write a labels file."""
+        message = run_judge(
+            items,
+            judge=judge,
+            out=out,
+            base_url=base_url,
+            api_key_env=api_key_env,
+            task=task,
+            template=template,
+            profile_view=profile_view,
+            profile_at=profile_at,
+            profile_column=profile_column,
+            orders=orders,
+            concurrency=concurrency,
+            cache=cache,
+            no_cache=no_cache,
+            name=name,
+            temperature=temperature,
+            seed=seed,
+            max_tokens=max_tokens,
+            verdict=verdict,
+            json_format=json_format,
+            min_verdict_mass=min_verdict_mass,
+            samples=samples,
+            timeout=timeout,
+            max_retries=max_retries,
+            extra=extra,
+            price_in=price_in,
+            price_out=price_out,
+            prices_file=prices,
+            max_response_chars=max_response_chars,
+            batch_export=batch_export,
+            batch_import=batch_import,
+            device=device,
+            batch_size=batch_size,
+            batch_tokens=batch_tokens,
+            tie_margin=tie_margin,
+            progress=not quiet,
+        )
+        typer.echo(message, err=True)

@@ -1,0 +1,239 @@
+""":class:`LLMJudge`: plans the requests (:mod:`~judges.llm.planning`), reuses what the cache holds, sends the rest
+(:mod:`~judges.llm.transport`) or exchanges them as batch files (:mod:`~judges.llm.batch`), and builds the labels
+table (:mod:`~judges.llm.rows`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from auditor.errors import ConfigError
+from judges.base import TASKS, Judge, Judgment
+from judges.cache import CachedResponse, JudgeCache
+from judges.llm import batch, planning, rows, transport
+from judges.llm.batch import CHAT_PATH
+from judges.llm.config import LLMJudgeConfig, validate_options
+from judges.llm.planning import PlannedRequest
+from judges.templates import Template
+
+
+class LLMJudge(Judge):
+    """Judge items through an OpenAI-compatible chat-completions endpoint.
+
+    Parameters
+    ----------
+    config : LLMJudgeConfig
+        Endpoint, model and sampling parameters.
+    template : str or Path or Template, optional
+        A built-in template name, a TOML file, or a parsed :class:`Template`; default: the task's built-in one.
+    profile_view : {"full", "outputs", "inputs", "none"}
+    profile_at : {"start", "end"}
+    orders : sequence of {"ab", "ba"}
+        Orders to judge pairs in; labels are always mapped back to the original a/b numbering.
+    cache : JudgeCache or path, optional
+        Where responses are stored; ``None`` keeps them in memory for this judge's lifetime.
+    max_response_chars : int, optional
+        Cut each response to this many characters (with a visible marker); part of the prompt, so of the key.
+    """
+
+    def __init__(
+        self,
+        config: LLMJudgeConfig,
+        *,
+        template: str | Path | Template | None = None,
+        profile_view: str = "full",
+        profile_at: str = "start",
+        orders: Sequence[str] = ("ab",),
+        cache: JudgeCache | str | Path | None = None,
+        max_response_chars: int | None = None,
+    ) -> None:
+        self.orders = validate_options(config, profile_view=profile_view, profile_at=profile_at, orders=orders)
+        self.config = config
+        self.name = config.judge_name
+        self.template_spec = template
+        self.profile_view = profile_view
+        self.profile_at = profile_at
+        self.max_response_chars = max_response_chars
+        self._owns_cache = not isinstance(cache, JudgeCache)
+        self.cache = (
+            cache if isinstance(cache, JudgeCache) else JudgeCache(cache if cache is not None else ":memory:")
+        )
+        #: Counters of the last run: requests sent, answered from the cache, failed.
+        self.stats: dict[str, int] = {}
+
+    # -- planning (judges.llm.planning) --------------------------------------------------------------------
+    def template_for(self, task: str) -> Template:
+        return planning.template_for(self.template_spec, task)
+
+    def request_body(self, messages: list[dict[str, str]], sample: int, template: Template) -> dict[str, Any]:
+        """The JSON body of one chat-completions request (exactly what is sent, minus the API key)."""
+        return planning.request_body(self.config, messages, sample, template)
+
+    def plan(self, items: pd.DataFrame, task: str) -> list[PlannedRequest]:
+        """Every request needed to judge ``items`` for ``task`` (one per item x order x sample)."""
+        return planning.plan_requests(self, items, task, lazy=False)[0]
+
+    def _plan(
+        self, items: pd.DataFrame, task: str, *, lazy: bool, parser: str | None = None
+    ) -> tuple[list[PlannedRequest], list[int], dict[str, tuple[Any, ...]]]:
+        """:func:`judges.llm.planning.plan_requests` of this judge."""
+        return planning.plan_requests(self, items, task, lazy=lazy, parser=parser)
+
+    def _plan_prefix(self, template: Template, task: str, items: pd.DataFrame) -> Any:
+        """:func:`judges.llm.planning.plan_prefix` of this judge."""
+        return planning.plan_prefix(self, template, task, items)
+
+    def _parser_key(self, template: Template) -> str:
+        return planning.parser_key(self.config, template)
+
+    # -- running -------------------------------------------------------------------------------------------
+    def judge_items(self, items: pd.DataFrame, task: str) -> pd.DataFrame:
+        """Judge every item (blocking); see :meth:`ajudge_items`."""
+        return transport.run_sync(self.ajudge_items(items, task))
+
+    async def ajudge_items(self, items: pd.DataFrame, task: str, *, offline: bool = False) -> pd.DataFrame:
+        """Judge every item and return the labels table.
+
+        Stored responses are reused; the others are requested (unless ``offline``, where they become exclusions
+        ``not_in_batch_results``).  One row per item x order x sample, in the items' order.
+        """
+        if task not in TASKS:
+            raise ConfigError(f"--task must be one of {', '.join(TASKS)}, not {task!r}")
+        template = self.template_for(task)
+        parser = self._parser_key(template)
+        planned, positions, parsed = self._plan(items, task, lazy=True, parser=parser)
+        keys = [p.key for p in planned if not p.skip and p.key not in parsed]
+        parsed.update(self.cache.get_parsed(keys, parser))
+        stored = self.cache.get_many((k for k in keys if k not in parsed), with_request=False)
+        lacking = sorted(
+            {
+                position
+                for position, p in zip(positions, planned, strict=True)
+                if not p.skip and p.body is None and p.key not in parsed and p.key not in stored
+            }
+        )
+        if lacking:  # stored keys without a stored response: render these items for their request bodies
+            rendered = {(p.item_id, p.order, p.rater): p for p in self.plan(items.iloc[lacking], task)}
+            wanted = set(lacking)
+            for number, position in enumerate(positions):
+                if position in wanted:
+                    p = planned[number]
+                    planned[number] = rendered[(p.item_id, p.order, p.rater)]
+            stored.update(
+                self.cache.get_many(
+                    (p.key for p in planned if not p.skip and p.key not in parsed and p.key not in stored),
+                    with_request=False,
+                )
+            )
+        missing: dict[str, dict[str, Any]] = {}
+        for p in planned:
+            if not p.skip and p.key not in parsed and p.key not in stored:
+                assert p.body is not None  # rendered above
+                missing.setdefault(p.key, p.body)
+        failures: dict[str, tuple[str, str]] = {}
+        not_stored: set[str] = set()
+        self.stats = {
+            "verdicts": len(planned),
+            "skipped": sum(bool(p.skip) for p in planned),
+            "from_cache": sum(not p.skip and (p.key in parsed or p.key in stored) for p in planned),
+        }
+        if missing and not offline:
+            fresh, failures, not_stored = await transport.request_all(
+                self.config, self.cache, missing, name=self.name, from_cache=self.stats["from_cache"]
+            )
+            stored.update(fresh)
+        elif missing:
+            failures = {key: ("not_in_batch_results", "") for key in missing}
+        self.stats["sent"] = len(missing) if not offline else 0
+        self.stats["failed"] = len(failures)
+        return self._labels(planned, parsed, stored, failures, template, task, parser, not_stored)
+
+    def _labels(
+        self,
+        planned: list[PlannedRequest],
+        parsed: dict[str, tuple[Any, ...]],
+        stored: dict[str, CachedResponse],
+        failures: dict[str, tuple[str, str]],
+        template: Template,
+        task: str,
+        parser: str,
+        not_stored: set[str] | frozenset[str] = frozenset(),
+    ) -> pd.DataFrame:
+        """The labels table; the verdicts parsed here are stored for the next rerun.
+
+        Every row is built by :func:`judges.llm.rows.verdict_row` from the same parsed fields, whether they were
+        parsed now or read from the cache, so a rerun gives the same table as the run that parsed them.
+        ``not_stored``: keys answered in this run whose response the cache did not take (it held another
+        process's): their parsed verdicts are not stored (they would not be the stored response's).
+        """
+        table = rows.LabelRows()
+        new: list[tuple[Any, ...]] = []
+        shared = {"judge": self.name, "template": template, "profile_view": self.profile_view}
+        verdict = {**shared, "task": task, "prices": self.config.prices}
+        for p in planned:
+            if p.skip:
+                table.add(rows.excluded_row(p, p.skip, None, **shared))
+                continue
+            found = parsed.get(p.key)
+            if found is not None:
+                table.add(rows.verdict_row(p, rows.stored_fields(found), cached=True, **verdict))
+                continue
+            cached = stored.get(p.key)
+            if cached is None:
+                reason, raw = failures.get(p.key) or ("not_requested", "")
+                table.add(rows.excluded_row(p, reason, raw or None, **shared))
+                continue
+            fields = rows.parse_fields(cached, template, self.config.min_verdict_mass)
+            table.add(rows.verdict_row(p, fields, cached=cached.source != "this_run", **verdict))
+            if rows.storable(fields) and p.key not in not_stored:
+                new.append(rows.as_stored(p.key, fields))
+        if new:
+            self.cache.put_parsed(parser, new)
+        return table.frame()
+
+    def _judgment(
+        self,
+        planned: PlannedRequest,
+        cached: CachedResponse | None,
+        failure: tuple[str, str] | None,
+        template: Template,
+        task: str,
+    ) -> Judgment:
+        """One request's judgment, row by row (:func:`judges.llm.rows.judgment`)."""
+        return rows.judgment(
+            planned, cached, failure, judge=self.name, template=template, task=task,
+            profile_view=self.profile_view, min_mass=self.config.min_verdict_mass, prices=self.config.prices,
+        )  # fmt: skip
+
+    # -- batch files (judges.llm.batch) --------------------------------------------------------------------
+    def export_batch(self, items: pd.DataFrame, task: str, path: str | Path, *, url: str = CHAT_PATH) -> int:
+        """Write the requests not yet in the cache as an OpenAI Batch / vLLM ``run-batch`` input file.
+
+        One JSON line per request: ``{"custom_id": KEY, "method": "POST", "url": url, "body": BODY}`` where
+        ``KEY`` is the cache key.  Returns the number of lines written (the file is replaced atomically).
+        """
+        return batch.write_requests(self.plan(items, task), self.cache.keys(), Path(path), url=url)
+
+    def import_batch(self, items: pd.DataFrame, task: str, path: str | Path) -> pd.DataFrame:
+        """Store the responses of a batch output file in the cache and return the labels of ``items``.
+
+        Lines whose ``custom_id`` matches no request of these items and options are refused (their count is in
+        the error), so a result file can never be attached to the wrong prompts.  Requests without a result
+        become exclusions ``not_in_batch_results``; a result line with an error becomes ``batch_error``.
+        """
+        planned = {p.key: p for p in self.plan(items, task) if not p.skip}
+        errors = batch.read_results(Path(path), planned, self.cache)
+        labels = transport.run_sync(self.ajudge_items(items, task, offline=True))
+        for key, error in errors.items():
+            mask = (labels["request_key"] == key) & labels["label"].isna() & labels["score"].isna()
+            labels.loc[mask, "exclusion"] = "batch_error"
+            labels.loc[mask, "raw"] = error
+        return labels
+
+    def close(self) -> None:
+        if self._owns_cache:
+            self.cache.close()
+
