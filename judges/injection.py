@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from auditor.errors import ConfigError
+from auditor.io import is_missing
 from auditor.stats.bootstrap import Estimate, Method, Resampler, interval
 
 if TYPE_CHECKING:
@@ -276,7 +277,7 @@ def make_probe_items(
             text = payloads[kind].render(answer=tokens[requested], arm=arm)
             row = dict(item)
             original = row[f"response_{arm}"]
-            if not _is_missing(original):  # a missing response stays missing: the judge excludes the item
+            if not is_missing(original):  # a missing response stays missing: the judge excludes the item
                 row[f"response_{arm}"] = f"{original}\n\n{text}"
             row.update(
                 {
@@ -292,14 +293,6 @@ def make_probe_items(
             )
             rows.append(row)
     return pd.DataFrame(rows)
-
-
-def _is_missing(value: object) -> bool:
-    if value is None or value is pd.NA:
-        return True
-    if isinstance(value, float) and np.isnan(value):
-        return True
-    return isinstance(value, str) and not value.strip()
 
 
 def _keys(*frames: pd.DataFrame) -> list[str]:

@@ -24,7 +24,7 @@ Examples
 >>> labels = judge.judge_items(items, "pairwise")  # doctest: +SKIP
 """
 
-from judges.llm.batch import CHAT_PATH, atomic_write_text
+from judges.llm.batch import CHAT_PATH
 from judges.llm.config import DEFAULT_MAX_TOKENS, LLMJudgeConfig
 from judges.llm.judge import LLMJudge
 from judges.llm.planning import PlannedRequest
@@ -40,5 +40,4 @@ __all__ = [
     "LLMJudge",
     "LLMJudgeConfig",
     "PlannedRequest",
-    "atomic_write_text",
 ]

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from auditor.errors import InputError
+from auditor.io import write_text
 from judges.cache import JudgeCache
 from judges.llm.planning import PlannedRequest
 
@@ -31,7 +31,7 @@ def write_requests(planned: Iterable[PlannedRequest], stored: set[str], path: Pa
             lines[p.key] = json.dumps(
                 {"custom_id": p.key, "method": "POST", "url": url, "body": p.body}, ensure_ascii=False
             )
-    atomic_write_text(path, "".join(line + "\n" for line in lines.values()))
+    write_text(path, "".join(line + "\n" for line in lines.values()))
     return len(lines)
 
 
@@ -84,16 +84,3 @@ def read_results(path: Path, planned: Mapping[str, PlannedRequest], cache: Judge
     return errors
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file next to ``path``, fsync it, then ``os.replace`` it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with tmp.open("w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from auditor.errors import ConfigError, InputError
+from auditor.io import is_missing
 from judges.base import PAIRWISE_TASKS, TASKS
 from judges.cache import JudgeCache, canonical_json, request_key
 from judges.llm.config import DEFAULT_MAX_TOKENS, RUN_ONLY_OPTIONS, LLMJudgeConfig
@@ -178,7 +179,7 @@ def plan_requests(
     for position, row in enumerate(rows):
         if row is None:
             item = records[position]
-            skipped.append(any(missing(item.get(column)) for column in needed))
+            skipped.append(any(is_missing(item.get(column)) for column in needed))
             item_ids.append(str(item["item_id"]))
             item_plan_keys.append(None)
         else:
@@ -361,17 +362,8 @@ def read_records(items: pd.DataFrame, positions: list[int], records: dict[int, d
         records.update(zip(positions, items.iloc[positions].to_dict("records"), strict=True))
 
 
-def missing(value: Any) -> bool:
-    """Whether an item's cell counts as missing: None, NA, NaN or blank text."""
-    if value is None or value is pd.NA:
-        return True
-    if isinstance(value, float) and value != value:
-        return True
-    return isinstance(value, str) and not value.strip()
-
-
 def missing_plain(value: Any) -> bool:
-    """:func:`missing` of a value of :data:`PLAIN_TYPES`."""
+    """:func:`auditor.io.is_missing` of a value of :data:`PLAIN_TYPES` (the fast path of the cached rerun)."""
     if type(value) is str:
         return not value.strip()
     return value is None or (type(value) is float and value != value)

@@ -30,7 +30,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import math
 import re
 import tomllib
 from collections.abc import Mapping
@@ -41,6 +40,14 @@ from typing import Any, Literal
 
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
+
+from auditor.io import is_missing
+
+
+def _absent(value: Any) -> bool:
+    """A profile entry or item cell that is not there: missing, but a blank string is still text."""
+    return not isinstance(value, list | dict | tuple) and is_missing(value, blank=False)
+
 
 ProfileView = Literal["full", "outputs", "inputs", "none"]
 ProfileAt = Literal["start", "end"]
@@ -225,19 +232,6 @@ def truncate(text: str, max_chars: int | None) -> str:
 # -- profiles ---------------------------------------------------------------------------------------------------
 
 
-def _is_missing(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    try:
-        import pandas as pd
-
-        return bool(pd.isna(value)) if not isinstance(value, list | dict | tuple) else False
-    except (TypeError, ValueError):
-        return False
-
-
 def _as_structure(profile: Any) -> Any:
     if hasattr(profile, "tolist"):  # numpy arrays from parquet
         profile = profile.tolist()
@@ -253,7 +247,7 @@ def _as_structure(profile: Any) -> Any:
 
 def _pick(entry: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
     for key in keys:
-        if key in entry and not _is_missing(entry[key]):
+        if key in entry and not _absent(entry[key]):
             return entry[key]
     return None
 
@@ -278,7 +272,7 @@ def split_profile(profile: Any) -> dict[str, list[str]]:
     """
     parts: dict[str, list[str]] = {"facts": [], "inputs": [], "outputs": [], "turns": []}
     profile = _as_structure(profile)
-    if _is_missing(profile):
+    if _absent(profile):
         return parts
 
     def visit_entry(entry: Any) -> None:
@@ -295,7 +289,7 @@ def split_profile(profile: Any) -> dict[str, list[str]]:
                 return
             fact = _pick(entry, _TEXT_KEYS)
             parts["facts"].append(_text(fact) if fact is not None else _text(dict(entry)))
-        elif not _is_missing(entry):
+        elif not _absent(entry):
             parts["facts"].append(_text(entry))
 
     if isinstance(profile, str):
@@ -307,7 +301,7 @@ def split_profile(profile: Any) -> dict[str, list[str]]:
     elif isinstance(profile, Mapping):
         for key, value in profile.items():
             value = _as_structure(value)
-            if _is_missing(value):
+            if _absent(value):
                 continue
             if key in ("inputs", "input", "past_inputs"):
                 texts = [_text(v) for v in (value if isinstance(value, list) else [value])]
@@ -367,7 +361,7 @@ def _compiled(source: str) -> Any:
 
 def _cell(item: Mapping[str, Any], column: str) -> str:
     value = item.get(column)
-    return "" if _is_missing(value) else str(value)
+    return "" if _absent(value) else str(value)
 
 
 def render_messages(
@@ -400,7 +394,7 @@ def render_messages(
             if _cell(item, "response")
             else ""
         ),
-        "item": {k: (None if _is_missing(v) else v) for k, v in item.items()},
+        "item": {k: (None if _absent(v) else v) for k, v in item.items()},
         "fence": fence,
     }
     try:
