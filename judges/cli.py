@@ -25,7 +25,7 @@ from typing import Annotated, Any
 
 import typer
 
-from auditor.cli_options import (
+from auditor.cli.options import (  # -> judges/cli/options.py (issue 14)
     ApiKeyEnvOption,
     BaseUrlOption,
     CacheOption,

@@ -1,6 +1,9 @@
 """Command-line options shared by the commands that send requests to an OpenAI-compatible endpoint
 (``auditor judge``, ``auditor injection``, ``auditor probe``): one declaration each (typer copies an ``Annotated``
-option per use); the defaults stay with each command."""
+option per use); the defaults stay with each command.
+
+Interim home (issue 14): these declarations move to ``judges/cli/options.py``; then ``auditor probe`` imports them
+from there and this module goes.  Nothing outside ``auditor/cli/`` may import it."""
 
 from __future__ import annotations
 
