@@ -27,8 +27,8 @@ judge, bound or operator, a metric missing for a judge, or a bound that is missi
 never skips a check silently.
 
 :func:`evaluate_gates` is pure (dict in, :class:`GateReport` out); :func:`run_gates` adds the terminal table, the
-JUnit file, ``$GITHUB_STEP_SUMMARY`` and GitHub ``::error::`` annotations; :func:`register` adds the ``gate``
-command to a typer app.
+JUnit file, ``$GITHUB_STEP_SUMMARY`` and GitHub ``::error::`` annotations.  The ``auditor gate`` command is
+:mod:`auditor.cli.gate`.
 
 >>> doc = {"reference": "human", "judges": ["j"], "metrics": [
 ...     {"metric": "cohen_kappa", "judge": "j", "reference": "human", "value": 0.5, "ci_low": 0.45,
@@ -52,9 +52,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
-
-import typer
+from typing import Any
 
 from auditor.errors import ConfigError, InputError
 
@@ -69,8 +67,8 @@ __all__ = [
     "parse_rule",
     "evaluate_gates",
     "run_gates",
-    "register",
-    "main",
+    "github_annotations",
+    "load_audit_document",
 ]
 
 BOUNDS = ("value", "ci_low", "ci_high")
@@ -713,56 +711,3 @@ def load_audit_document(path: Path) -> dict:
     from auditor.result import AuditResult
 
     return AuditResult.load(path).to_dict()
-
-
-# -- command line -----------------------------------------------------------------------------------------------
-def register(app: typer.Typer) -> None:
-    """Add ``auditor gate AUDIT_JSON --config gates.toml [--junit FILE]`` to a typer app (idempotent)."""
-    if any(getattr(c, "name", None) == "gate" for c in app.registered_commands):
-        return
-
-    @app.command("gate")
-    def gate(
-        audit_json: Annotated[Path, typer.Argument(help="A saved audit.json.")],
-        config: Annotated[Path, typer.Option("--config", "-c", help="The gates file (TOML rule tables, as in "
-                                                                    "examples/gates.toml).")],
-        junit: Annotated[Path | None, typer.Option("--junit", help="Write a JUnit XML file, one test case per "
-                                                                   "rule and judge.")] = None,
-    ) -> None:
-        """Check a saved audit against gate rules: exit 0 all pass, 1 a rule fails, 2 the gate is unusable."""
-        doc = load_audit_document(audit_json)
-        code = run_gates(doc, config, junit=junit)
-        if code:
-            raise typer.Exit(code)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m auditor.gates gate AUDIT_JSON --config gates.toml``: the gate command alone, with the project's
-    exit codes (0 pass, 1 a rule fails, 2 the gate cannot be evaluated or the command line is wrong)."""
-    from rich.console import Console
-    from rich.markup import escape
-
-    from auditor.errors import AuditorError
-
-    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-
-    @app.callback()
-    def _root() -> None:
-        """Gates of the auditor."""
-
-    register(app)
-    try:
-        rv = typer.main.get_command(app).main(args=argv, prog_name="auditor", standalone_mode=False)
-    except AuditorError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        return 2
-    except Exception as exc:  # usage errors of click or of typer's vendored copy of click
-        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
-            exc.show()
-            return exc.exit_code
-        raise
-    return rv if isinstance(rv, int) else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

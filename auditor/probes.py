@@ -36,29 +36,12 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Annotated, Any, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
-import typer
 
 from auditor.audit import AuditContext, Side, register_extension
-from auditor.cli_options import (
-    ApiKeyEnvOption,
-    BaseUrlOption,
-    ConcurrencyOption,
-    JsonFormatOption,
-    MaxResponseCharsOption,
-    MaxRetriesOption,
-    MaxTokensOption,
-    MinVerdictMassOption,
-    ProfileColumnOption,
-    TemplateOption,
-    TimeoutOption,
-    VerdictOption,
-    use_profile_column,
-)
 from auditor.errors import ConfigError
 from auditor.personalization import Key, cluster_sums, over_slices, ratio, slice_columns
 from auditor.stats.bootstrap import Estimate, bootstrap_p_value
@@ -466,86 +449,6 @@ def run_variants(items: pd.DataFrame, task: str, make_judge: JudgeFactory, *, na
     return pd.concat(frames, ignore_index=True)
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# command line: ``auditor probe`` (added to the app by the CLI through :func:`register`)
-
-
-def _parse_views(text: str) -> tuple[tuple[str, str], ...]:
-    views = []
-    for part in (p.strip() for p in text.split(",") if p.strip()):
-        view, _, place = part.partition("@")
-        views.append((view.strip(), (place or "start").strip()))
-    if not views:
-        raise ConfigError("--views needs at least one view, e.g. full@start,none@start", column="--views")
-    return tuple(views)
-
-
-def register(app: Any) -> None:
-    """Add ``auditor probe`` to a typer app: judge items under profile views and persona variants through an
-    OpenAI-compatible endpoint (``judges``), then audit the variants (with ``--stage``) and write the reports."""
-    @app.command("probe")
-    def probe_command(
-        items: Annotated[Path, typer.Argument(help="Items table (JSONL/CSV/TSV/Parquet) with a profile column.")],
-        model: Annotated[str, typer.Option(help="Model name at the endpoint.")],
-        base_url: BaseUrlOption = None,
-        api_key_env: ApiKeyEnvOption = "OPENAI_API_KEY",
-        name: Annotated[str | None, typer.Option(help="Judge name (default: the model).")] = None,
-        task: Annotated[str, typer.Option(help="pairwise | likert | binary")] = "pairwise",
-        views: Annotated[str, typer.Option(help="Profile views, view@place, comma-separated.")] = "full@start,none@start",
-        profile_column: ProfileColumnOption = "profile",
-        persona: Annotated[str, typer.Option(help="Persona variants: removed, swapped (comma-separated; '' none).")] = "removed,swapped",
-        orders: Annotated[str, typer.Option(help="ab, ba or ab,ba.")] = "ab,ba",
-        template: TemplateOption = None,
-        labels: Annotated[Path | None, typer.Option(help="Reference (human) labels to audit the variants against.")] = None,
-        stage: Annotated[str | None, typer.Option(help="extraction | relevance | generation")] = None,
-        cache: Annotated[Path | None, typer.Option(help="SQLite response cache (default: in memory).")] = None,
-        concurrency: ConcurrencyOption = 8,
-        max_response_chars: MaxResponseCharsOption = None,
-        verdict: VerdictOption = "logprobs",
-        json_format: JsonFormatOption = "json_schema",
-        min_verdict_mass: MinVerdictMassOption = 0.2,
-        max_tokens: MaxTokensOption = None,
-        timeout: TimeoutOption = 120.0,
-        max_retries: MaxRetriesOption = 5,
-        bootstrap: Annotated[int | None, typer.Option(help="Bootstrap resamples.")] = None,
-        seed: Annotated[int, typer.Option(help="Seed of the profile swap.")] = 0,
-        judge_aggregate: Annotated[str, typer.Option(help="Verdicts of both orders combine by: mean_score (the mean "
-                                                          "of their probability-expected scores) or vote.")] = "mean_score",
-        out: Annotated[Path, typer.Option(help="Output folder (labels.jsonl, audit.json, reports).")] = Path("probe-out"),
-        quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
-    ) -> None:
-        """Persona sensitivity and profile views: re-judge with other profiles, audit every variant."""
-        import reports
-        from auditor.io import read_table
-        from auditor.personalization import audit_stage
-        from judges.cache import JudgeCache
-        from judges.llm import LLMJudge, LLMJudgeConfig
-
-        frame = use_profile_column(read_table(items), profile_column, items)
-        config = LLMJudgeConfig(model=model, base_url=base_url, api_key_env=api_key_env, concurrency=concurrency,
-                                verdict_mode=verdict, json_format=json_format, min_verdict_mass=min_verdict_mass,
-                                max_tokens=max_tokens, timeout=timeout, max_retries=max_retries, progress=not quiet)
-        shared = JudgeCache(cache if cache is not None else ":memory:")
-        order_list = tuple(o.strip() for o in orders.split(",") if o.strip())
-
-        def make(view: str, place: str) -> LLMJudge:
-            return LLMJudge(config, template=template, profile_view=view, profile_at=place, orders=order_list,
-                            cache=shared, max_response_chars=max_response_chars)
-
-        judge_name = name or model
-        judged = run_variants(frame, task, make, name=judge_name, views=_parse_views(views),
-                              persona=tuple(p.strip() for p in persona.split(",") if p.strip()), seed=seed)
-        out.mkdir(parents=True, exist_ok=True)
-        judged.to_json(out / "labels.jsonl", orient="records", lines=True, force_ascii=False)
-        all_labels = judged if labels is None else pd.concat([read_table(labels), judged], ignore_index=True)
-        result = audit_stage(all_labels, frame, stage=stage, task=task, resamples=bootstrap,
-                             reference_fallback=judge_name, judge_aggregate=judge_aggregate)
-        written = reports.write_reports(result.to_dict(), out, ["json", "md", "html"])
-        if not quiet:
-            for path in [out / "labels.jsonl", *written]:
-                typer.echo(f"wrote {path}")
-
-
 __all__ = ["model_family", "split_variant", "probes_extension", "position_probe", "length_probe",
            "self_preference_probe", "variant_probe", "order_sides", "swap_profiles", "run_variants",
-           "JudgeFactory", "FAMILY_ALIASES", "register"]
+           "JudgeFactory", "FAMILY_ALIASES"]

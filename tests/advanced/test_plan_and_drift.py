@@ -15,6 +15,8 @@ from typer.testing import CliRunner
 
 import auditor
 from auditor import drift, plan
+from auditor.cli import drift as drift_cli
+from auditor.cli import plan as plan_cli
 from auditor.config import config_from_mapping
 from auditor.simulate import simulate_study
 from auditor.stats import ppi
@@ -85,7 +87,7 @@ def _app(register) -> typer.Typer:
 
 
 def test_plan_command_with_stated_rates():
-    res = CliRunner().invoke(_app(plan.register), ["plan", "--rate", "0.5", "--correlation", "0.8",
+    res = CliRunner().invoke(_app(plan_cli.register), ["plan", "--rate", "0.5", "--correlation", "0.8",
                                                     "--half-width", "0.05", "--json"])
     assert res.exit_code == 0, res.output
     (row,) = json.loads(res.output)
@@ -146,7 +148,7 @@ def test_drift_command_writes_json(tmp_path):
     items.to_csv(tmp_path / "items.csv", index=False)
     before.to_csv(tmp_path / "before.csv", index=False)
     after.to_csv(tmp_path / "after.csv", index=False)
-    res = CliRunner().invoke(_app(drift.register), ["drift", str(tmp_path / "before.csv"), str(tmp_path / "after.csv"),
+    res = CliRunner().invoke(_app(drift_cli.register), ["drift", str(tmp_path / "before.csv"), str(tmp_path / "after.csv"),
                                                      "--items", str(tmp_path / "items.csv"), "--task", "pairwise",
                                                      "--bootstrap", "200", "--out", str(tmp_path / "drift.json")])
     assert res.exit_code == 0, res.output

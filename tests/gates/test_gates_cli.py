@@ -1,8 +1,7 @@
 """`auditor gate` on the PandaLM audit: exit codes, the JUnit file, $GITHUB_STEP_SUMMARY and ::error:: annotations.
 
-Three ways in: a local typer app that ``register`` fills (CliRunner), ``python -m auditor.gates`` (a subprocess,
-the gate command alone) and ``python -m auditor gate`` (a subprocess through the project's CLI, once
-``auditor/cli.py`` calls ``auditor.gates.register(app)``).
+Three ways in: a local typer app that ``auditor.cli.gate.register`` fills (CliRunner), ``python -m auditor.cli.gate``
+(a subprocess, the gate command alone) and ``python -m auditor gate`` (a subprocess through the project's CLI).
 """
 
 from __future__ import annotations
@@ -17,8 +16,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from auditor.cli.gate import register
 from auditor.errors import ConfigError
-from auditor.gates import register, run_gates
+from auditor.gates import run_gates
 from tests.conftest import REPO, SHARED_DATA, run_cli, shared_dataset
 
 # gpt-3.5-turbo: kappa 0.493, interval about [0.45, 0.54]; pandalm-7b: kappa 0.435, interval about [0.39, 0.48]
@@ -78,7 +78,7 @@ def _local_app() -> typer.Typer:
 
     @app.callback()
     def _root() -> None:
-        """The project's app stands in here until auditor/cli.py registers the gate command."""
+        """A callback keeps typer from collapsing a one-command app into that command."""
 
     register(app)
     return app
@@ -127,7 +127,7 @@ def test_misspelt_metric_raises_config_error_and_writes_nothing(pandalm_audit_js
     junit = tmp_path / "gates.xml"
     result = CliRunner().invoke(_local_app(), ["gate", str(pandalm_audit_json), "--config", str(misspelt_file),
                                                "--junit", str(junit)])
-    assert isinstance(result.exception, ConfigError)   # auditor.cli.main turns it into exit 2
+    assert isinstance(result.exception, ConfigError)   # auditor.cli.exits turns it into exit 2
     assert "rule 1 (line 1): unknown metric 'cohen_kapa'; did you mean 'cohen_kappa'" in str(result.exception)
     assert not junit.exists() and ci_env.read_text() == "earlier step\n"
 
@@ -141,7 +141,7 @@ def test_annotations_only_on_github_actions(pandalm_doc, gates_file, monkeypatch
 
 # -- subprocesses ---------------------------------------------------------------------------------------------------------
 def _run_gates_module(*args: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "auditor.gates", *args], cwd=REPO, env={**os.environ, **env},
+    return subprocess.run([sys.executable, "-m", "auditor.cli.gate", *args], cwd=REPO, env={**os.environ, **env},
                           capture_output=True, text=True, timeout=300)
 
 
@@ -151,12 +151,10 @@ def _ci_env(tmp_path: Path) -> tuple[dict, Path]:
     return {"GITHUB_STEP_SUMMARY": str(summary), "GITHUB_ACTIONS": "true"}, summary
 
 
-@pytest.mark.parametrize("entry", ["python -m auditor.gates", "python -m auditor"])
+@pytest.mark.parametrize("entry", ["python -m auditor.cli.gate", "python -m auditor"])
 def test_gate_subprocess_exit_codes(entry, pandalm_audit_json, gates_file, misspelt_file, tmp_path):
-    """Exit 1 with a JUnit failure and the step summary; exit 2 with one error line for a misspelt metric.
-
-    ``python -m auditor gate`` passes once auditor/cli.py registers the command and honours its exit code."""
-    run = _run_gates_module if entry == "python -m auditor.gates" else (
+    """Exit 1 with a JUnit failure and the step summary; exit 2 with one error line for a misspelt metric."""
+    run = _run_gates_module if entry == "python -m auditor.cli.gate" else (
         lambda *args, env: run_cli(*args, cwd=REPO, env=env))
     env, summary = _ci_env(tmp_path)
     junit = tmp_path / "gates.xml"
@@ -182,7 +180,7 @@ def test_gate_subprocess_bad_audit_file_exits_2(tmp_path, gates_file):
 
 def test_audit_with_gate_in_one_go(gates_file, misspelt_file, tmp_path):
     """`auditor audit STUDY --gate gates.toml`: the audit is written and the gate decides the exit code; a gate that
-    cannot be evaluated exits 2 before anything is written.  Passes once auditor/cli.py has the --gate option."""
+    cannot be evaluated exits 2 before anything is written."""
     shared_dataset("pandalm_testset")
     from auditor.datasets import pandalm
 

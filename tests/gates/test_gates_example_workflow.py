@@ -43,7 +43,7 @@ def test_example_gates_file_evaluates_on_the_demo_study(demo_doc):
 def test_example_workflow_steps_run_locally(tmp_path):
     """Runs every `run:` step except the install, in order, in a copy of the example layout.
 
-    Needs `auditor gate` in the project's CLI (auditor/cli.py registers auditor.gates.register)."""
+    Needs `auditor gate` in the project's CLI (auditor/cli/gate.py)."""
     yaml = pytest.importorskip("yaml")
     workflow = yaml.safe_load((EXAMPLES / "github-actions-audit.yml").read_text(encoding="utf-8"))
     (tmp_path / "examples").mkdir()

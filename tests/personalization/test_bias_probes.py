@@ -161,12 +161,12 @@ def test_variants_give_flip_rates_and_per_view_slices():
 
 
 def test_probe_command_judges_variants_and_writes_reports(tmp_path):
-    """``auditor probe`` through the loopback fake server (the CLI wires it with probes.register)."""
+    """``auditor probe`` through the loopback fake server (the CLI wires it with auditor.cli.probe.register)."""
     import typer
     from servers.fake_openai import FakeJudgeServer, make_items
     from typer.testing import CliRunner
 
-    from auditor.probes import register
+    from auditor.cli.probe import register
 
     app = typer.Typer()
     register(app)

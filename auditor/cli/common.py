@@ -1,0 +1,59 @@
+"""What several commands share: the ``--format`` list, a study folder's files, writing the reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from auditor.errors import InputError
+
+DEFAULT_FORMATS = "json,md,html"
+
+
+def parse_formats(text: str) -> list[str]:
+    """``"json,md"`` -> ``["json", "md"]``; an unknown format is an :class:`InputError` naming ``--format``."""
+    formats = [f.strip().lower() for f in text.split(",") if f.strip()]
+    bad = [f for f in formats if f not in ("json", "md", "html")]
+    if bad:
+        raise InputError(f"unknown report format(s) {', '.join(bad)}; expected json, md, html", column="--format")
+    return formats
+
+
+def find_table(directory: Path, stem: str) -> Path | None:
+    """``directory/stem.jsonl`` (or ``.ndjson``, ``.csv``, ``.tsv``, ``.parquet``, ``.json``), the first that exists."""
+    for suffix in (".jsonl", ".ndjson", ".csv", ".tsv", ".parquet", ".json"):
+        candidate = directory / f"{stem}{suffix}"
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def resolve_inputs(labels: Path, items: Path | None, config: Path | None) -> tuple[Path, Path | None, Path | None]:
+    """A folder stands for its ``labels.*``, ``items.*`` and ``audit.toml``."""
+    if labels.is_dir():
+        directory = labels
+        found = find_table(directory, "labels")
+        if found is None:
+            raise InputError("holds no labels.jsonl / labels.csv / labels.parquet", file=str(directory))
+        labels = found
+        items = items or find_table(directory, "items")
+        if config is None and (directory / "audit.toml").exists():
+            config = directory / "audit.toml"
+    return labels, items, config
+
+
+def write_outputs(result: Any, out: Path, formats: list[str], quiet: bool) -> list[Path]:
+    """Write the reports of an audit result into ``out``; unless ``quiet``, print the terminal summary and the paths."""
+    from rich.console import Console
+
+    import reports
+
+    doc = result.to_dict()
+    written = reports.write_reports(doc, out, formats)
+    if not quiet:
+        reports.render_terminal(doc, Console())
+        for path in written:
+            typer.echo(f"wrote {path}")
+    return written

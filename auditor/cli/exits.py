@@ -1,0 +1,69 @@
+"""The one place that turns how a command ended into the process's exit code.
+
+=====  ======================================================================================================
+code   meaning
+=====  ======================================================================================================
+0      success
+1      a gate failed (``auditor gate``, ``auditor audit --gate``): the command raises ``typer.Exit(1)``
+2      bad input: an :class:`~auditor.errors.AuditorError`, printed as one line on stderr that names the file, row
+       and column (:class:`~auditor.errors.InputError`), never a traceback; and click's usage errors
+3      a judging run that stopped before every item was judged: an ``AuditorError`` whose class declares
+       ``exit_code = 3`` (:data:`RUN_INCOMPLETE`)
+130    interrupted (Ctrl-C)
+=====  ======================================================================================================
+
+An ``AuditorError`` subclass may declare its own code as a class attribute ``exit_code``; every other one is bad
+input (2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.markup import escape
+
+from auditor.errors import AuditorError
+
+if TYPE_CHECKING:
+    import click
+
+OK = 0
+GATE_FAILED = 1
+BAD_INPUT = 2
+RUN_INCOMPLETE = 3
+INTERRUPTED = 130
+
+err_console = Console(stderr=True)
+
+
+def error_exit_code(error: AuditorError) -> int:
+    """The exit code of one of the project's errors: its class's ``exit_code``, else :data:`BAD_INPUT`."""
+    code = getattr(type(error), "exit_code", BAD_INPUT)
+    return code if isinstance(code, int) and not isinstance(code, bool) else BAD_INPUT
+
+
+def run(command: click.Command, argv: Sequence[str] | None = None, *, prog_name: str = "auditor") -> int:
+    """Run a click / typer command on ``argv`` and return the exit code (see the module docstring); the project's
+    errors become one ``error: ...`` line on stderr, never a traceback."""
+    try:
+        rv = command.main(args=None if argv is None else list(argv), prog_name=prog_name, standalone_mode=False)
+    except AuditorError as exc:
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        return error_exit_code(exc)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        return INTERRUPTED
+    except Exception as exc:  # click's (or typer's vendored click's) Exit, usage errors and Abort
+        name = type(exc).__name__
+        if name == "Exit":
+            return int(getattr(exc, "exit_code", OK) or OK)
+        if name == "Abort":
+            err_console.print("aborted")
+            return INTERRUPTED
+        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
+            exc.show()
+            return exc.exit_code
+        raise
+    return rv if isinstance(rv, int) else OK

@@ -1,0 +1,27 @@
+"""The ``auditor`` app: every command module adds its command, in the order ``auditor --help`` lists them."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import typer
+
+from auditor.cli import audit, convert, demo, drift, gate, judging, plan, probe, report, simulate
+from auditor.cli.exits import run as run_command
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Measure how far LLM judges and reward models agree with human judges.")
+
+for command in (audit, simulate, demo, convert, report, plan, drift, probe, judging, gate):
+    command.register(app)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: exit 0 on success, 1 on a failed gate, 2 on bad input (:mod:`auditor.cli.exits`); never a
+    traceback for bad input."""
+    return run_command(typer.main.get_command(app), argv)
+
+
+def run() -> None:  # pragma: no cover - console-script shim
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""What a fresh interpreter imports: ``import auditor`` is light, ``auditor --help`` loads the command line only,
+and the audit extensions still join every audit, in their order, whichever module is imported first.
+
+Each check runs in a subprocess (a clean ``sys.modules``) and reads ``sys.modules`` afterwards; no timing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+
+def _modules_after(code: str) -> set[str]:
+    """The modules loaded once ``code`` has run in a fresh interpreter on this tree."""
+    script = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return set(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def _under(modules: set[str], prefixes: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if any(m == p or m.startswith(p + ".") for p in prefixes))
+
+
+def test_import_auditor_loads_no_command_line_no_judges_no_reports_and_no_pandas_or_scipy():
+    modules = _modules_after("import auditor")
+    assert "auditor" in modules
+    heavy = _under(modules, ("typer", "click", "rich", "judges", "reports", "pandas", "scipy", "numpy"))
+    assert not heavy, f"import auditor loaded {heavy}"
+    assert _under(modules, ("auditor",)) == ["auditor"], "import auditor loads no submodule"
+
+
+def test_the_public_names_load_on_first_use():
+    modules = _modules_after(
+        "import auditor\n"
+        "assert callable(auditor.audit) and auditor.audit.__module__ == 'auditor.audit'\n"
+        "assert auditor.AuditConfig.__module__ == 'auditor.config' and auditor.InputError.__module__ == 'auditor.errors'\n"
+        "from auditor import AuditResult, Scale, load_config, AuditorError\n"
+        "assert set(auditor.__all__) <= set(dir(auditor))")
+    assert {"auditor.audit", "auditor.config", "auditor.result", "auditor.errors", "pandas"} <= modules
+    assert not _under(modules, ("typer", "judges", "reports")), "the core alone, no front door"
+
+
+HELP = ("import contextlib, io\n"
+        "from auditor.cli import main\n"
+        "for args in (['--help'], *([command, '--help'] for command in {commands})):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "        assert main(args) == 0, args\n"
+        "    assert 'Usage' in out.getvalue(), args\n")
+COMMANDS = ["audit", "simulate", "demo", "convert", "report", "plan", "drift", "probe", "judge", "injection", "gate"]
+
+
+def test_help_of_every_command_loads_the_command_line_only():
+    modules = _modules_after(HELP.format(commands=COMMANDS))
+    assert {"typer", "auditor.cli.root", "auditor.cli.probe", "auditor.cli.gate", "judges.cli"} <= modules
+    heavy = _under(modules, ("openai", "httpx", "judges.llm", "judges.reward_model", "judges.rm_tiny", "torch",
+                             "transformers", "reports", "matplotlib", "pandas", "scipy", "numpy", "statsmodels"))
+    assert not heavy, f"auditor --help loaded {heavy}"
+    core = [m for m in _under(modules, ("auditor",)) if m not in ("auditor", "auditor.errors")
+            and not m.startswith("auditor.cli")]
+    assert not core, f"the commands import the core inside their bodies, yet --help loaded {core}"
+
+
+EXTENSIONS = ["auditor.advanced", "auditor.personalization", "auditor.probes"]
+
+
+@pytest.mark.parametrize("first", [
+    "import auditor; auditor.audit",
+    "from auditor.personalization import audit_stage",
+    "import auditor.probes",
+    "import auditor.advanced",
+    "from auditor.audit import run_audit",
+    "import auditor.jury",
+])
+def test_the_audit_extensions_register_in_their_order_whatever_is_imported_first(first):
+    """Interim (issue 14): until auditor/audit.py runs an explicit pipeline, PPI++ / juries, the stage metrics and
+    the probes register on import; the order is the order of their rows in the metrics table."""
+    script = (f"{first}\nimport sys\n"
+              "names = [f.__module__ for f in sys.modules['auditor.audit'].EXTENSIONS]\n"
+              f"assert names == {EXTENSIONS!r}, names\n"
+              "import auditor\n"
+              "assert callable(auditor.audit), 'auditor.audit stays the function, not the module'")
+    assert set(EXTENSIONS) <= _modules_after(script)
