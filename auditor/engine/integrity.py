@@ -1,0 +1,314 @@
+"""Data-integrity warnings: problems in the data that do not stop an audit but can silently distort it.
+
+:func:`integrity_warnings` looks at a loaded :class:`~auditor.data.JudgmentTable` and the aggregated verdicts of the
+reference and of every judge, and returns one ``{"code", "message", "count"}`` per problem found (``count`` > 0,
+the number of items, rows, raters or judges affected, as the message says).  Pure: no I/O, no printing.
+
+Codes, and what each one flags:
+
+``duplicate_items``
+    items whose content (user, profile, prompt and responses, as far as given) repeats another item's under a
+    different ``item_id``.
+``identical_responses``
+    pairwise items whose ``response_a`` and ``response_b`` are the same text: a judge can only call them a tie.
+``shifted_responses``
+    the same response text (at least :data:`MIN_SHARED_TEXT` characters) under different prompts; a data pipeline
+    that shifted one column by a row looks exactly like this.
+``duplicate_labels``
+    label rows that repeat an (item, judge, rater, order) already seen.
+``constant_rater``
+    a reference rater who gives the same label on every one of at least :data:`MIN_ITEMS_CONSTANT` items.
+``single_item_raters``
+    reference raters who labelled only one item.
+``fewer_raters``
+    items with fewer reference labels than the usual (modal) number per item.
+``constant_judge``
+    a judge (or the reference) whose aggregated verdicts are one label on all of at least
+    :data:`MIN_ITEMS_CONSTANT` items: its kappa is meaningless.
+``mismatch_ties``
+    a judge's tie rate on items whose responses share no content word with their prompt is at least
+    :data:`MISMATCH_TIE_RATE` and :data:`MISMATCH_TIE_EXCESS` above its tie rate on the other items (the responses
+    may belong to other prompts).
+``no_judges``
+    the labels hold the reference judge only: the audit can only report the agreement among its raters.
+``unclustered``
+    no cluster column (``user_id`` by default): intervals treat every item as independent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from auditor.config import AuditConfig
+
+if TYPE_CHECKING:
+    from auditor.data import JudgmentTable
+
+MIN_ITEMS_CONSTANT = 10
+"""A judge or rater is called constant only with at least this many items (fewer could be chance)."""
+MIN_SHARED_TEXT = 20
+"""Shorter response texts ("Yes.", "I cannot help with that.") may repeat legitimately across prompts."""
+MIN_MISMATCHED_ITEMS = 5
+MISMATCH_TIE_RATE = 0.5
+MISMATCH_TIE_EXCESS = 0.2
+EXAMPLES = 5
+CONTENT_COLUMNS = ("user_id", "profile", "prompt", "response_a", "response_b", "response")
+"""What makes an item: the same prompt and responses for another user (or profile) is another item."""
+
+_WORD = re.compile(r"[^\W\d_]{4,}", re.UNICODE)
+_STOPWORDS = frozenset(
+    "about above after again against also been before being below between both could does doing down during each "
+    "from further have having here into itself just more most myself only other ought over same should some such "
+    "than that their theirs them then there these they this those through under until very what when where which "
+    "while whom will with would your yours yourself please help want need like make know".split()
+)
+
+
+class SideLike(Protocol):
+    """An aggregated verdict per item (see :class:`auditor.audit.Side`): ``code`` -1 = none, ``value`` NaN = none."""
+
+    code: np.ndarray
+    value: np.ndarray
+    has: np.ndarray
+
+
+def _warning(code: str, count: int, message: str) -> dict[str, Any]:
+    return {"code": code, "message": message, "count": int(count)}
+
+
+def _examples(values: Any) -> str:
+    values = [str(v) for v in values]
+    shown = ", ".join(repr(v) for v in values[:EXAMPLES])
+    return shown + (", ..." if len(values) > EXAMPLES else "")
+
+
+def _text_column(items: pd.DataFrame, column: str) -> pd.Series:
+    """A text column stripped, with missing and blank values as None."""
+    out = []
+    for value in items[column].tolist():
+        missing = value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
+        text = None if missing else str(value).strip()
+        out.append(text or None)
+    return pd.Series(out, index=items.index, dtype=object)
+
+
+def _content_words(text: str | None) -> set[str]:
+    if not text:
+        return set()
+    return {w for w in (m.lower() for m in _WORD.findall(text)) if w not in _STOPWORDS}
+
+
+def _response_columns(items: pd.DataFrame) -> list[str]:
+    return [c for c in ("response_a", "response_b", "response") if c in items.columns]
+
+
+# -- items --------------------------------------------------------------------------------------------------------
+def duplicate_items(items: pd.DataFrame) -> list[dict[str, Any]]:
+    """Items whose responses, prompt, user and profile (where given) repeat another item's exactly.
+
+    Only items with at least one response are compared: a prompt alone does not identify an item."""
+    content = [c for c in CONTENT_COLUMNS if c in items.columns]
+    responses = _response_columns(items)
+    if not responses:  # a prompt alone does not identify an item (one conversation can hold several)
+        return []
+    texts = pd.DataFrame({c: _text_column(items, c) for c in content})
+    filled = texts[responses].notna().any(axis=1)
+    key = texts.fillna("\x00").astype(str).agg("\x1f".join, axis=1)
+    repeated = key.duplicated(keep="first") & filled
+    if not repeated.any():
+        return []
+    ids = items["item_id"][repeated].tolist()
+    return [_warning("duplicate_items", len(ids), f"{len(ids)} items repeat the {', '.join(content)} of an earlier "
+                     f"item under another item_id ({_examples(ids)}); each is counted as a separate item")]
+
+
+def identical_responses(items: pd.DataFrame) -> list[dict[str, Any]]:
+    """Pairwise items whose two responses are the same text."""
+    if not {"response_a", "response_b"} <= set(items.columns):
+        return []
+    a, b = _text_column(items, "response_a"), _text_column(items, "response_b")
+    same = (a == b) & a.notna()
+    if not same.any():
+        return []
+    ids = items["item_id"][same].tolist()
+    return [_warning("identical_responses", len(ids), f"{len(ids)} items have identical response_a and "
+                     f"response_b ({_examples(ids)}): a judge can only call them a tie")]
+
+
+def shifted_responses(items: pd.DataFrame) -> list[dict[str, Any]]:
+    """The same response text under different prompts (in any response column): a shifted-rows bug."""
+    if "prompt" not in items.columns:
+        return []
+    prompts = _text_column(items, "prompt")
+    pairs = []
+    for column in _response_columns(items):
+        text = _text_column(items, column)
+        ok = text.notna() & prompts.notna() & (text.str.len() >= MIN_SHARED_TEXT)
+        pairs.append(pd.DataFrame({"item_id": items["item_id"][ok], "prompt": prompts[ok], "text": text[ok]}))
+    if not pairs:
+        return []
+    found = pd.concat(pairs, ignore_index=True)
+    if found.empty:
+        return []
+    per_text = found.groupby("text")["prompt"].nunique()
+    shared = per_text[per_text > 1].index
+    if not len(shared):
+        return []
+    ids = list(dict.fromkeys(found.loc[found["text"].isin(shared), "item_id"].tolist()))
+    return [_warning("shifted_responses", len(ids), f"{len(shared)} response texts appear under different prompts, "
+                     f"in {len(ids)} items ({_examples(ids)}); check that responses were not shifted against "
+                     "their prompts")]
+
+
+def unclustered(items: pd.DataFrame, config: AuditConfig) -> list[dict[str, Any]]:
+    if config.cluster in items.columns:
+        return []
+    return [_warning("unclustered", len(items), f"no {config.cluster} column: every item is its own cluster, so "
+                     "intervals assume independent items")]
+
+
+# -- labels -------------------------------------------------------------------------------------------------------
+def duplicate_labels(raw_labels: pd.DataFrame) -> list[dict[str, Any]]:
+    """Label rows repeating an (item, judge, rater, order) already seen (rows with a rater id only)."""
+    if "rater" not in raw_labels.columns:
+        return []
+    keys = [c for c in ("item_id", "judge", "rater", "order") if c in raw_labels.columns]
+    with_rater = raw_labels[raw_labels["rater"].notna()]
+    dup = with_rater.duplicated(subset=keys, keep="first")
+    if not dup.any():
+        return []
+    ids = with_rater.loc[dup, "item_id"].tolist()
+    return [_warning("duplicate_labels", int(dup.sum()), f"{int(dup.sum())} label rows repeat an (item, judge, "
+                     f"rater, order) already seen (items {_examples(dict.fromkeys(ids))}); each counts as a separate "
+                     "verdict")]
+
+
+def rater_warnings(labels: pd.DataFrame, reference: str, categories: tuple[str, ...] | None,
+                   task: str) -> list[dict[str, Any]]:
+    """Constant raters, raters with one item, and items with fewer reference labels than usual."""
+    ref = labels[labels["judge"] == reference]
+    out: list[dict[str, Any]] = []
+    if ref.empty:
+        return out
+    if "rater" in ref.columns and ref["rater"].notna().any():
+        rated = ref[ref["rater"].notna()]
+        per_rater = rated.groupby("rater")["item_id"].nunique()
+        lonely = per_rater[per_rater == 1]
+        if len(lonely):
+            out.append(_warning("single_item_raters", len(lonely), f"{len(lonely)} {reference} raters labelled only "
+                                f"one item ({_examples(lonely.index)})"))
+        column = "value" if task == "score" else "code"
+        usable = rated[rated[column].notna() & (rated[column] >= 0 if column == "code" else True)]
+        spread = usable.groupby("rater")[column].agg(["nunique", "first"])
+        count = usable.groupby("rater")["item_id"].nunique()
+        constant = spread[(spread["nunique"] == 1) & (count.reindex(spread.index) >= MIN_ITEMS_CONSTANT)]
+        if len(constant):
+            shown = []
+            for rater, row in constant.head(EXAMPLES).iterrows():
+                label = row["first"] if task == "score" or not categories else categories[int(row["first"])]
+                shown.append(f"{rater!r} always {label!r}")
+            out.append(_warning("constant_rater", len(constant), f"{len(constant)} {reference} raters give the same "
+                                f"label on every item they rated ({', '.join(shown)}): check for a default value or a "
+                                "broken annotation form"))
+    per_item = ref.groupby("item_id").size()
+    if len(per_item) and per_item.max() > 1:
+        modal = int(per_item.mode().max())
+        fewer = per_item[per_item < modal]
+        if len(fewer):
+            out.append(_warning("fewer_raters", len(fewer), f"{len(fewer)} items have fewer {reference} labels than "
+                                f"the usual {modal} ({_examples(fewer.index)})"))
+    return out
+
+
+# -- verdicts -----------------------------------------------------------------------------------------------------
+def constant_judges(sides: Mapping[str, SideLike], categories: tuple[str, ...] | None) -> list[dict[str, Any]]:
+    """Judges whose aggregated verdicts are all one label (categorical tasks)."""
+    if not categories:
+        return []
+    out = []
+    for judge, side in sides.items():
+        codes = side.code[side.code >= 0]
+        if codes.size >= MIN_ITEMS_CONSTANT and np.unique(codes).size == 1:
+            out.append(_warning("constant_judge", codes.size, f"judge {judge!r} gives the same label "
+                                f"{categories[int(codes[0])]!r} on all {codes.size} items; its kappa is meaningless"))
+    return out
+
+
+def mismatched_items(items: pd.DataFrame) -> np.ndarray:
+    """Items whose responses share no content word (4+ letters, not a stop word) with a prompt that has 3+ of them."""
+    responses = _response_columns(items)
+    if "prompt" not in items.columns or not responses:
+        return np.zeros(len(items), dtype=bool)
+    prompts = _text_column(items, "prompt").map(_content_words).tolist()
+    texts = [_text_column(items, c).map(_content_words).tolist() for c in responses]
+    out = np.zeros(len(items), dtype=bool)
+    for i, words in enumerate(prompts):
+        given = [t[i] for t in texts if t[i]]
+        out[i] = len(words) >= 3 and bool(given) and all(not (words & t) for t in given)
+    return out
+
+
+def mismatch_ties(items: pd.DataFrame, sides: Mapping[str, SideLike], tie_code: int | None) -> list[dict[str, Any]]:
+    """A judge that calls ties far more often on items whose responses do not match their prompt."""
+    if tie_code is None:
+        return []
+    off = mismatched_items(items)
+    if off.sum() < MIN_MISMATCHED_ITEMS:
+        return []
+    out = []
+    for judge, side in sides.items():
+        usable = side.code >= 0
+        on_off, on_rest = usable & off, usable & ~off
+        if on_off.sum() < MIN_MISMATCHED_ITEMS:
+            continue
+        tie_off = float(np.mean(side.code[on_off] == tie_code))
+        tie_rest = float(np.mean(side.code[on_rest] == tie_code)) if on_rest.any() else 0.0
+        if tie_off >= MISMATCH_TIE_RATE and tie_off - tie_rest >= MISMATCH_TIE_EXCESS:
+            out.append(_warning("mismatch_ties", int(on_off.sum()), f"judge {judge!r} calls {tie_off:.0%} of the "
+                                f"{int(on_off.sum())} items whose responses share no word with their prompt a tie "
+                                f"({tie_rest:.0%} elsewhere): the responses may belong to other prompts"))
+    return out
+
+
+def _tie_code(task: str, categories: tuple[str, ...] | None, config: AuditConfig) -> int | None:
+    if task == "pairwise" and categories and "tie" in categories:
+        return categories.index("tie")
+    if task == "likert":
+        return config.scale.neutral - config.scale.min
+    return None
+
+
+def integrity_warnings(table: JudgmentTable, sides: Mapping[str, SideLike], ref: SideLike | None,
+                       config: AuditConfig) -> list[dict[str, Any]]:
+    """Every data-integrity warning for one audit, each ``{"code", "message", "count"}``.
+
+    ``table`` is the :class:`~auditor.data.JudgmentTable`; ``sides`` maps each judge to its aggregated verdicts and
+    ``ref`` holds the reference's (either may be empty / None, e.g. in a table without judges).
+    """
+    items, labels, raw = table.items, table.labels, table.raw_labels
+    task = config.require_task()
+    categories = table.categories
+    everyone: dict[str, SideLike] = dict(sides)
+    if ref is not None:
+        everyone = {config.reference: ref, **everyone}
+    found: list[dict[str, Any]] = []
+    if not sides:
+        found.append(_warning("no_judges", 1, f"the labels hold only the reference judge {config.reference!r}: there "
+                              "is no judge to audit, only the agreement among its raters"))
+    found += duplicate_items(items)
+    found += identical_responses(items)
+    found += shifted_responses(items)
+    found += duplicate_labels(raw)
+    found += rater_warnings(labels, config.reference, categories, task)
+    found += constant_judges(everyone, categories)
+    found += mismatch_ties(items, everyone, _tie_code(task, categories, config))
+    found += unclustered(items, config)
+    return found
+
+
+__all__ = ["integrity_warnings", "mismatched_items", "MIN_ITEMS_CONSTANT", "MIN_SHARED_TEXT"]
