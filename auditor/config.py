@@ -10,7 +10,7 @@ its TOML table (``[ppi]``, ``[alt_test]``, ``[jury]``, ``[personalization]``, ``
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ STAGES = ("extraction", "relevance", "generation")
 ALIGNMENTS = ("accuracy", "neg_rmse", "neg_rmse_rank")  # = auditor.stats.alt_test.ALIGNMENTS
 JURY_RULES = ("majority", "mean")
 DEFAULT_PROBLEMATIC = ("uncertain", "reject")
+ANALYSES = ("ppi", "alt_test", "jury", "personalization", "probes")  # the nested options of AuditConfig
 DEFAULT_AGGREGATE = {"pairwise": "majority", "binary": "majority", "categorical": "majority",
                      "likert": "median", "score": "mean"}
 DEFAULT_TIE_BREAK = {"pairwise": "tie", "binary": "exclude", "categorical": "exclude", "likert": "neutral",
@@ -207,6 +208,22 @@ class AuditConfig:
     def with_overrides(self, **overrides: Any) -> AuditConfig:
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(self, **clean).validated()
+
+    def with_options(self, **analyses: dict[str, Any]) -> AuditConfig:
+        """A copy with some analyses' options changed, e.g. ``config.with_options(alt_test={"epsilon": 0.1},
+        jury={"enabled": False})`` (names as in the TOML tables)."""
+        changed = {}
+        for name, changes in analyses.items():
+            if name not in ANALYSES:
+                raise ConfigError(f"unknown analysis {name!r}; expected one of {', '.join(ANALYSES)}", column=name)
+            current = getattr(self, name)
+            known = {f.name for f in fields(current)}
+            bad = sorted(set(changes) - known)
+            if bad:
+                raise ConfigError(f"unknown option(s) {', '.join(bad)}; expected some of {', '.join(sorted(known))}",
+                                  file=self.source, column=f"{name}.{bad[0]}")
+            changed[name] = replace(current, **changes)
+        return replace(self, **changed).validated()
 
     def validated(self) -> AuditConfig:
         where = self.source
