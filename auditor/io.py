@@ -16,7 +16,9 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from auditor.errors import InputError
@@ -170,25 +172,63 @@ def read_table(path: str | Path) -> pd.DataFrame:
     return frame
 
 
-def is_missing(value: object) -> bool:
-    """None, NaN, pandas NA and blank strings count as missing."""
-    if value is None or value is pd.NA:
+def is_missing(value: object, *, blank: bool = True) -> bool:
+    """The one missing-value test: None, pandas NA / NaT and NaN count as missing, and so do blank strings unless
+    ``blank=False`` (then a string is a value whatever it holds)."""
+    if value is None or value is pd.NA or value is pd.NaT:
         return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    return isinstance(value, str) and value.strip() == ""
+    if isinstance(value, float):  # numpy's float64 is a float too
+        return value != value
+    if isinstance(value, str):
+        return blank and not value.strip()
+    if isinstance(value, np.floating):
+        return bool(np.isnan(value))
+    return False
+
+
+def json_safe(value: Any) -> Any:
+    """The one JSON cleaner: non-finite floats, NaN, pandas NA / NaT become ``None`` (audit.json is strict JSON);
+    numpy scalars and arrays become Python ones; tuples become lists; mapping keys become strings."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [json_safe(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    return value
+
+
+def _new_file_mode(target: Path) -> int:
+    """The existing file's permissions, else 0666 minus the process umask (``mkstemp`` alone makes 0600)."""
+    try:
+        return target.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 @contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; on success it replaces ``target``, on failure it is removed."""
+    """Yield a temporary path beside ``target``; on success it is flushed to disk and replaces ``target`` (readers
+    see the old file or the whole new one), on failure it is removed.  The one atomic writer: every write of the
+    project goes through it."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
+        os.chmod(tmp_path, _new_file_mode(target))
         yield tmp_path
+        with open(tmp_path, "rb+") as handle:
+            os.fsync(handle.fileno())
         os.replace(tmp_path, target)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
@@ -196,10 +236,24 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
 
 
 def write_text(path: str | Path, text: str) -> Path:
-    """Write text atomically (UTF-8)."""
+    """Write text atomically (UTF-8, ``\\n`` line ends on every platform)."""
     with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+        with open(tmp, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
     return Path(path)
+
+
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write bytes atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def write_json(path: str | Path, document: Any, *, indent: int | None = 1) -> Path:
+    """Write a JSON document atomically, cleaned by :func:`json_safe` (strict JSON: no NaN)."""
+    text = json.dumps(json_safe(document), indent=indent, ensure_ascii=False, allow_nan=False)
+    return write_text(path, text + "\n")
 
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
@@ -225,7 +279,7 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
 
 
 def _scalar_missing(value: object) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+    return is_missing(value, blank=False)
 
 
 def _json_default(value: object) -> object:

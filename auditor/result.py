@@ -12,32 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from auditor import __version__
 from auditor.contract import METRIC_COLUMNS, SCHEMA_VERSION
-from auditor.io import write_text
-
-
-def _clean(value: Any) -> Any:
-    """JSON-safe: NaN / inf become null, numpy scalars become Python ones."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [_clean(v) for v in value.tolist()]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating, float)):
-        f = float(value)
-        return None if math.isnan(f) or math.isinf(f) else f
-    if isinstance(value, (np.bool_,)):
-        return bool(value)
-    if value is pd.NA:
-        return None
-    return value
+from auditor.io import json_safe, write_text
 
 
 @dataclass
@@ -81,7 +60,7 @@ class AuditResult:
             "score_pairs": self.score_pairs,
             "cases": self.cases,
         }
-        return _clean(doc)
+        return json_safe(doc)
 
     def to_json(self, indent: int | None = 1) -> str:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)

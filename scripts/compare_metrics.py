@@ -1,0 +1,370 @@
+#!/usr/bin/env python
+"""Same numbers before and after: run the same audits on a baseline revision and on this tree, compare every row.
+
+    python scripts/compare_metrics.py                        # baseline c074434 (main before issue 14)
+    python scripts/compare_metrics.py --baseline main --only pandalm,hanna
+    python scripts/compare_metrics.py --files before/audit.json after/audit.json
+
+The baseline revision is checked out into a temporary ``git worktree``; each side runs in its own subprocesses
+with ``PYTHONPATH`` at its own tree (and that tree as the working directory), through the command line a user
+types, so nothing here depends on how the code inside ``auditor`` is laid out:
+
+- ``demo``: ``auditor demo --out DIR --format json --quiet``; every ``audit.json`` under ``DIR`` (the main study and
+  the ``extraction``, ``relevance`` and ``probes`` sub-audits) is one audit, named by its folder.
+- ``pandalm``, ``hanna``, ``llmbar``: ``auditor convert NAME DATA/FOLDER --out STUDY`` then
+  ``auditor audit STUDY --out OUT --format json --quiet``, the datasets read from ``--data`` (default
+  ``$AUDITOR_SHARED_DATA``, else ``../shared/data`` beside the tree).
+
+Every metric row of ``audit.json`` is keyed by (metric, judge, reference, slice); ``value``, ``ci_low``, ``ci_high``,
+``n``, ``p_value`` and ``p_adjusted`` must be identical: the same JSON value (a float equal to the last bit, an
+integer not turned into a float, null for null, which is how ``audit.json`` writes NaN).  A row present on one side
+only is a difference too, and so is a command that fails on one side, with one exception: rows of a metric added
+on purpose since the baseline (:data:`ADDED_SINCE_BASELINE`, or ``--added NAMES``) are listed as added, not as
+differences, when they exist in the current tree only.
+
+Exit 0: every row identical.  Exit 1: differences (the first 30 and the counts).  Exit 2: bad input (an unknown
+revision, a missing data folder or tree), one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_BASELINE = "c074434"  # main before issue 14's redesign
+#: Metrics that the current tree computes and the baseline did not, on purpose (issue 14 shows a new metric takes one
+#: registry entry, its statistics function and a test: Brennan-Prediger's kappa).
+ADDED_SINCE_BASELINE: tuple[str, ...] = ("brennan_prediger",)
+KEY_FIELDS = ("metric", "judge", "reference", "slice")
+VALUE_FIELDS = ("value", "ci_low", "ci_high", "n", "p_value", "p_adjusted")
+SHOWN = 30
+TREE = Path(__file__).resolve().parents[1]
+
+#: dataset audits: name -> the folder under the data root (``auditor convert NAME DATA/FOLDER``)
+DATASETS = {"pandalm": "pandalm_testset", "hanna": "hanna", "llmbar": "llmbar"}
+AUDITS = ("demo", *DATASETS)
+
+
+class BadInput(Exception):
+    """Bad input to this script (exit 2, one line)."""
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# comparing metric rows
+
+
+def _same(a: object, b: object) -> bool:
+    """Identical JSON values: NaN equals NaN, 1 is not 1.0, True is not 1, -0.0 is not 0.0."""
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return type(a) is type(b) and (json.dumps(a) == json.dumps(b) if isinstance(a, float) else a == b)
+
+
+def _keyed(rows: Iterable[dict]) -> dict[tuple, dict]:
+    """Rows by (metric, judge, reference, slice); a repeated key gets its occurrence number appended."""
+    keyed: dict[tuple, dict] = {}
+    seen: Counter[tuple] = Counter()
+    for row in rows:
+        key = tuple(row.get(name) for name in KEY_FIELDS)
+        seen[key] += 1
+        keyed[key + ((seen[key],) if seen[key] > 1 else ())] = row
+    return keyed
+
+
+@dataclass
+class Comparison:
+    """The outcome of comparing the metric rows of the audits on both sides."""
+
+    rows: dict[str, tuple[int, int]] = field(default_factory=dict)  # audit -> (baseline rows, current rows)
+    differences: list[str] = field(default_factory=list)
+    changed_values: int = 0
+    changed_rows: int = 0
+    only_baseline: int = 0
+    only_current: int = 0
+    added: int = 0  # rows of ADDED_SINCE_BASELINE metrics in the current tree only
+    added_metrics: tuple[str, ...] = ADDED_SINCE_BASELINE
+    failed: int = 0  # commands or audit.json files present on one side only
+
+    @property
+    def identical(self) -> bool:
+        return not self.differences
+
+    def add_audit(self, name: str, baseline: Sequence[dict], current: Sequence[dict]) -> None:
+        """Compare the metric rows of one audit on both sides."""
+        self.rows[name] = (len(baseline), len(current))
+        before, after = _keyed(baseline), _keyed(current)
+        for key, row in before.items():
+            if key not in after:
+                self.only_baseline += 1
+                self.differences.append(f"{name}: {_label(key)}: row only in the baseline")
+                continue
+            changed = [f for f in VALUE_FIELDS if not _same(row.get(f, _ABSENT), after[key].get(f, _ABSENT))]
+            if changed:
+                self.changed_rows += 1
+                self.changed_values += len(changed)
+                detail = ", ".join(f"{f} {_show(row.get(f, _ABSENT))} -> {_show(after[key].get(f, _ABSENT))}"
+                                   for f in changed)
+                self.differences.append(f"{name}: {_label(key)}: {detail}")
+        for key in after.keys() - before.keys():
+            if key[0] in self.added_metrics:
+                self.added += 1
+                continue
+            self.only_current += 1
+            self.differences.append(f"{name}: {_label(key)}: row only in the current tree")
+
+    def add_failure(self, message: str) -> None:
+        self.failed += 1
+        self.differences.append(message)
+
+    def report(self) -> str:
+        lines = [f"  {name}: {b} rows" + ("" if b == c else f" in the baseline, {c} in the current tree")
+                 for name, (b, c) in self.rows.items()]
+        total = sum(max(b, c) for b, c in self.rows.values())
+        added = (f"; {self.added} rows of metrics added since the baseline ({', '.join(self.added_metrics)}) are "
+                 "in the current tree only") if self.added else ""
+        if self.identical:
+            return "\n".join([f"identical: {total - self.added} metric rows in {len(self.rows)} audits "
+                              f"({', '.join(VALUE_FIELDS)} equal on every row){added}", *lines])
+        counts = (f"{self.changed_values} values changed in {self.changed_rows} rows; rows only in the baseline: "
+                  f"{self.only_baseline}, only in the current tree: {self.only_current}; failed runs or missing "
+                  f"audits: {self.failed}")
+        shown = self.differences[:SHOWN]
+        more = len(self.differences) - len(shown)
+        return "\n".join([f"DIFFERENT: {counts}", *lines, f"first {len(shown)} of {len(self.differences)} "
+                          "differences (baseline -> current):", *(f"  {d}" for d in shown),
+                          *([f"  ... and {more} more"] if more else [])])
+
+
+class _Absent:
+    def __repr__(self) -> str:
+        return "(absent)"
+
+
+_ABSENT = _Absent()
+
+
+def _show(value: object) -> str:
+    return "null" if value is None else repr(value)
+
+
+def _label(key: tuple) -> str:
+    metric, judge, reference, slice_, *occurrence = key
+    text = f"{metric} [{judge} vs {reference}" + (f", slice {slice_}" if slice_ is not None else "") + "]"
+    return text + (f" (repeat #{occurrence[0]})" if occurrence else "")
+
+
+def metric_rows(path: Path) -> list[dict]:
+    """The ``metrics`` rows of an ``audit.json``."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BadInput(f"{path}: not a readable audit.json ({exc})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("metrics"), list):
+        raise BadInput(f"{path}: not an audit.json (no 'metrics' list)")
+    return doc["metrics"]
+
+
+def compare_outputs(baseline: dict[str, Path | str], current: dict[str, Path | str],
+                    added: tuple[str, ...] = ADDED_SINCE_BASELINE) -> Comparison:
+    """Compare two sides' audits: ``{audit name: audit.json path, or the error message of its failed run}``."""
+    comparison = Comparison(added_metrics=added)
+    for name in list(baseline) + [n for n in current if n not in baseline]:
+        before, after = baseline.get(name), current.get(name)
+        problems = [f"{name}: {side}: {'no audit.json' if found is None else found}"
+                    for side, found in (("baseline", before), ("current tree", after))
+                    if not isinstance(found, Path)]
+        if problems:
+            for problem in problems:
+                comparison.add_failure(problem)
+            continue
+        comparison.add_audit(name, metric_rows(before), metric_rows(after))
+    return comparison
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# running the audits on one tree
+
+
+def _auditor(tree: Path, *args: str, timeout: float) -> subprocess.CompletedProcess:
+    """``python -m auditor ARGS`` with PYTHONPATH and the working directory at ``tree`` (a timeout: exit -1)."""
+    env = dict(os.environ, PYTHONPATH=str(tree))
+    command = [sys.executable, "-m", "auditor", *args]
+    try:
+        return subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(command, -1, "", f"no answer within {timeout:.0f} s (--timeout)")
+
+
+def _check_imports_from(tree: Path) -> None:
+    """The subprocesses must import ``auditor`` from ``tree``, not from an installed copy."""
+    env = dict(os.environ, PYTHONPATH=str(tree))
+    code = "import auditor, judges, reports; print(auditor.__file__, judges.__file__, reports.__file__)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=tree, env=env, capture_output=True, text=True)
+    files = done.stdout.split()
+    if done.returncode or len(files) != 3 or not all(Path(f).resolve().is_relative_to(tree.resolve()) for f in files):
+        found = done.stdout.strip() or " ".join(done.stderr.strip().splitlines()[-1:])
+        raise BadInput(f"{tree}: python does not import auditor, judges and reports from this tree ({found})")
+
+
+def _failure(args: Sequence[str], done: subprocess.CompletedProcess) -> str:
+    tail = " | ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
+    return f"`auditor {' '.join(args)}` exited {done.returncode} ({tail})"
+
+
+def run_audits(tree: Path, work: Path, audits: Sequence[str], data: Path, bootstrap: int | None,
+               timeout: float, log=None) -> dict[str, Path | str]:
+    """Run ``audits`` with the code of ``tree`` (outputs in ``work``): ``{audit name: audit.json or error}``."""
+    found: dict[str, Path | str] = {}
+    extra = ["--bootstrap", str(bootstrap)] if bootstrap is not None else []
+    for audit in audits:
+        started = time.perf_counter()
+        if audit == "demo":
+            out = work / "demo"
+            args = ["demo", "--out", str(out), "--format", "json", "--quiet", *extra]
+            done = _auditor(tree, *args, timeout=timeout)
+            if done.returncode:
+                found["demo"] = _failure(args, done)
+            else:
+                for path in sorted(out.rglob("audit.json")):
+                    found["/".join(("demo", *path.parent.relative_to(out).parts))] = path
+        else:
+            study, out = work / audit / "study", work / audit / "out"
+            steps = (["convert", audit, str(data / DATASETS[audit]), "--out", str(study)],
+                     ["audit", str(study), "--out", str(out), "--format", "json", "--quiet", *extra])
+            for args in steps:
+                done = _auditor(tree, *args, timeout=timeout)
+                if done.returncode:
+                    found[audit] = _failure(args, done)
+                    break
+            else:
+                found[audit] = out / "audit.json"
+        if log:
+            log(f"  {audit}: {time.perf_counter() - started:.0f} s")
+    return found
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the baseline worktree
+
+
+def _git(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
+
+
+def resolve_revision(repo: Path, revision: str) -> str:
+    """The full commit id of ``revision`` in ``repo``'s history, or BadInput."""
+    done = _git(repo, "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}")
+    if done.returncode:
+        raise BadInput(f"unknown revision {revision!r} in {repo} (a shallow clone may lack it: git fetch "
+                       "--unshallow)")
+    return done.stdout.strip()
+
+
+class BaselineWorktree:
+    """A detached ``git worktree`` of ``commit`` in a temporary folder, removed on exit."""
+
+    def __init__(self, repo: Path, commit: str, parent: Path) -> None:
+        self.repo, self.commit, self.path = repo, commit, parent / "baseline-tree"
+
+    def __enter__(self) -> Path:
+        done = _git(self.repo, "worktree", "add", "--detach", "--quiet", str(self.path), self.commit)
+        if done.returncode:
+            raise BadInput(f"git worktree add of {self.commit[:12]} failed: {done.stderr.strip()}")
+        return self.path
+
+    def __exit__(self, *exc: object) -> None:
+        _git(self.repo, "worktree", "remove", "--force", str(self.path))
+        _git(self.repo, "worktree", "prune")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the command line
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--baseline", default=DEFAULT_BASELINE, metavar="REV",
+                        help=f"git revision to compare with (default {DEFAULT_BASELINE}, main before issue 14)")
+    parser.add_argument("--tree", type=Path, default=TREE,
+                        help="the current tree, its working files as they are (default: this repository)")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="the public datasets (default $AUDITOR_SHARED_DATA, else ../shared/data beside the tree)")
+    parser.add_argument("--only", default=",".join(AUDITS), help=f"audits to run, comma-separated: {', '.join(AUDITS)}")
+    parser.add_argument("--bootstrap", type=int, default=None,
+                        help="bootstrap resamples for every audit, both sides (default: the commands' own, 2000)")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="keep both sides' outputs in this folder (baseline/, current/)")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds per command (default 1800)")
+    parser.add_argument("--files", nargs=2, type=Path, metavar=("BASELINE_JSON", "CURRENT_JSON"),
+                        help="only compare the metric rows of two saved audit.json files")
+    parser.add_argument("--added", default=",".join(ADDED_SINCE_BASELINE), metavar="NAMES",
+                        help="metrics added on purpose since the baseline, comma-separated: their rows in the current "
+                             f"tree only are listed, not differences (default {','.join(ADDED_SINCE_BASELINE)})")
+    return parser.parse_args(argv)
+
+
+def _data_root(args: argparse.Namespace, audits: Sequence[str]) -> Path:
+    data = args.data or Path(os.environ.get("AUDITOR_SHARED_DATA") or args.tree.resolve().parent / "shared" / "data")
+    missing = [str(data / DATASETS[a]) for a in audits if a in DATASETS and not (data / DATASETS[a]).is_dir()]
+    if missing:
+        raise BadInput(f"data folder missing: {', '.join(missing)} (give --data or set AUDITOR_SHARED_DATA)")
+    return data
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse(argv)
+    try:
+        added = tuple(name.strip() for name in args.added.split(",") if name.strip())
+        if args.files:
+            comparison = Comparison(added_metrics=added)
+            comparison.add_audit(args.files[1].name, metric_rows(args.files[0]), metric_rows(args.files[1]))
+            print(comparison.report())
+            return 0 if comparison.identical else 1
+        audits = [a.strip() for a in args.only.split(",") if a.strip()]
+        unknown = [a for a in audits if a not in AUDITS]
+        if unknown or not audits:
+            raise BadInput(f"unknown audit(s) {', '.join(unknown) or '(none)'} in --only; expected {', '.join(AUDITS)}")
+        tree = args.tree.resolve()
+        if not (tree / "auditor").is_dir():
+            raise BadInput(f"{tree}: not a tree holding the auditor package")
+        data = _data_root(args, audits).resolve()
+        repo = Path(_git(tree, "rev-parse", "--show-toplevel").stdout.strip() or TREE)
+        commit = resolve_revision(repo, args.baseline)
+        _check_imports_from(tree)
+        with tempfile.TemporaryDirectory(prefix="compare-metrics-") as scratch:
+            scratch = Path(scratch)
+            work = args.keep.resolve() if args.keep else scratch
+            for side in ("baseline", "current"):
+                shutil.rmtree(work / side, ignore_errors=True)
+            with BaselineWorktree(repo, commit, scratch) as baseline_tree:
+                _check_imports_from(baseline_tree)
+                sides = {}
+                for side, side_tree in (("baseline", baseline_tree), ("current", tree)):
+                    label = f"{args.baseline} ({commit[:12]})" if side == "baseline" else str(tree)
+                    print(f"{side}: {label}", file=sys.stderr, flush=True)
+                    started = time.perf_counter()
+                    sides[side] = run_audits(side_tree, work / side, audits, data, args.bootstrap, args.timeout,
+                                             log=lambda line: print(line, file=sys.stderr, flush=True))
+                    print(f"  {side} total: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+                comparison = compare_outputs(sides["baseline"], sides["current"], added)
+        print(comparison.report())
+        return 0 if comparison.identical else 1
+    except BadInput as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
