@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from auditor.analyses.alt_test import DEFAULT_ALIGNMENT, alt_test_rows
 from auditor.analyses.ppi import ppi_rows
-from auditor.engine.step import json_safe
+from auditor.io import json_safe
 from auditor.metrics import PPI_RATES as PPI_METRICS
 
 __all__ = ["DEFAULT_ALIGNMENT", "PPI_METRICS", "alt_test_rows", "json_safe", "ppi_rows"]

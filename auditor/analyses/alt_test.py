@@ -14,7 +14,8 @@ import numpy as np
 
 from auditor.config import AuditConfig
 from auditor.engine.context import AuditContext, Side
-from auditor.engine.step import StepOutput, json_safe
+from auditor.engine.step import StepOutput
+from auditor.io import json_safe
 from auditor.stats import alt_test as alt
 from auditor.stats.bootstrap import Estimate
 

@@ -25,7 +25,8 @@ from auditor.config import AuditConfig
 from auditor.engine import aggregation as agg
 from auditor.engine.agreement import judge_metrics
 from auditor.engine.context import AuditContext, Side
-from auditor.engine.step import StepOutput, json_safe
+from auditor.engine.step import StepOutput
+from auditor.io import json_safe
 
 RULES = ("majority", "mean")
 

@@ -18,7 +18,8 @@ import numpy as np
 
 from auditor.config import AuditConfig
 from auditor.engine.context import AuditContext
-from auditor.engine.step import StepOutput, json_safe
+from auditor.engine.step import StepOutput
+from auditor.io import json_safe
 from auditor.metrics import PPI_RATES
 from auditor.stats import ppi
 from auditor.stats.bootstrap import Estimate, interval

@@ -12,8 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 if TYPE_CHECKING:
     from auditor.config import AuditConfig
     from auditor.engine.context import AuditContext
@@ -31,15 +29,3 @@ class StepOutput:
 
 Step = Callable[["AuditContext", "AuditConfig"], StepOutput]
 
-
-def json_safe(value: Any) -> Any:
-    """Non-finite floats become ``None`` (audit.json is strict JSON); numpy scalars become Python ones."""
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
