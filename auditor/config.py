@@ -1,23 +1,30 @@
-"""Audit configuration: task kind, scale, label aliases, aggregation and bootstrap settings.
+"""Audit configuration: task kind, scale, label aliases, aggregation and bootstrap settings, and every analysis's
+options (nested, frozen: ``AuditConfig.ppi``, ``.alt_test``, ``.jury``, ``.personalization``, ``.probes``).
 
 Read from a TOML file (``--config audit.toml``) and overridden by command-line options.  Aliases are declared,
-never guessed: a label outside the task's canonical set and the declared aliases is bad input.
+never guessed: a label outside the task's canonical set and the declared aliases is bad input.  Each analysis has
+its TOML table (``[ppi]``, ``[alt_test]``, ``[jury]``, ``[personalization]``, ``[probes]``); the older top-level
+``stage`` key still maps into ``personalization.stage``.
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from auditor.contract import DEFAULT_REFERENCE, PAIRWISE_LABELS, TASK_KINDS
 from auditor.errors import ConfigError
-from auditor.schema import DEFAULT_REFERENCE, PAIRWISE_LABELS, TASK_KINDS
 
 AGGREGATES = ("majority", "median", "mean")
 TIE_BREAKS = ("tie", "exclude", "neutral", "lower", "upper")
 JUDGE_AGGREGATES = ("vote", "mean_score")
 STAGES = ("extraction", "relevance", "generation")
+ALIGNMENTS = ("accuracy", "neg_rmse", "neg_rmse_rank")  # = auditor.stats.alt_test.ALIGNMENTS
+JURY_RULES = ("majority", "mean")
+DEFAULT_PROBLEMATIC = ("uncertain", "reject")
+ANALYSES = ("ppi", "alt_test", "jury", "personalization", "probes")  # the nested options of AuditConfig
 DEFAULT_AGGREGATE = {"pairwise": "majority", "binary": "majority", "categorical": "majority",
                      "likert": "median", "score": "mean"}
 DEFAULT_TIE_BREAK = {"pairwise": "tie", "binary": "exclude", "categorical": "exclude", "likert": "neutral",
@@ -31,6 +38,70 @@ class Scale:
     min: int = 1
     max: int = 5
     neutral: int = 3
+
+
+@dataclass(frozen=True)
+class PPIConfig:
+    """Prediction-powered rates (``ppi_*`` rows, :mod:`auditor.analyses.ppi`)."""
+
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class AltTestConfig:
+    """The alternative annotator test (:mod:`auditor.analyses.alt_test`): margin ``epsilon``, the per-rater test's
+    ``level`` (before Benjamini-Yekutieli), the ``alignment`` score (None: accuracy for categorical tasks,
+    ``neg_rmse`` for likert / score) and the fewest items a rater needs.  Defaults: :mod:`auditor.stats.alt_test`."""
+
+    enabled: bool = True
+    epsilon: float = 0.2
+    level: float = 0.05
+    alignment: str | None = None
+    min_items: int = 30
+
+
+@dataclass(frozen=True)
+class JuryConfig:
+    """Juries (:mod:`auditor.analyses.jury`): the combining ``rules`` and the ``members`` (None: every judge except
+    probe variants)."""
+
+    enabled: bool = True
+    rules: tuple[str, ...] = JURY_RULES
+    members: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class PersonalizationConfig:
+    """How a stage audit reads its data (:mod:`auditor.analyses.personalization`).
+
+    ``stage``: one of :data:`STAGES` (None: the items' ``stage`` column, if it holds one); ``problematic``: the
+    extraction labels that count as problematic (None: :data:`DEFAULT_PROBLEMATIC`); ``positive``: the relevance
+    label meaning "relevant"; ``mention_column``: the item column saying the personalized response names the
+    attribute; ``kappa_table``: add the pairwise kappa table; ``missing_reference``: the reference that left no
+    labels, when a judge stands in for it (set by :func:`auditor.personalization.audit_stage`).
+    """
+
+    stage: str | None = None
+    problematic: tuple[str, ...] | None = None
+    positive: str = "1"
+    mention_column: str = "mentions_attribute"
+    kappa_table: bool = True
+    missing_reference: str | None = None
+
+    @property
+    def problematic_labels(self) -> tuple[str, ...]:
+        return self.problematic or DEFAULT_PROBLEMATIC
+
+
+@dataclass(frozen=True)
+class ProbesConfig:
+    """Which bias probes run when the data allow them (:mod:`auditor.analyses.position`, ``length``,
+    ``self_preference``, ``variants``)."""
+
+    position: bool = True
+    length: bool = True
+    self_preference: bool = True
+    variants: bool = True
 
 
 @dataclass(frozen=True)
@@ -59,12 +130,16 @@ class AuditConfig:
     max_cases: int = 500
     slice_by: tuple[str, ...] = ()  # item columns to split every metric by (e.g. source)
     arms: dict[str, str] = field(default_factory=dict)  # names of a and b, e.g. {"a": "generic response", ...}
-    stage: str | None = None  # personalization stage: extraction | relevance | generation
-    problematic: tuple[str, ...] | None = None  # extraction labels that count as problematic (default uncertain, reject)
     title: str | None = None
     description: str | None = None
     simulated: bool = False
     source: str | None = None  # path of the TOML file it came from
+    # the analyses' options
+    ppi: PPIConfig = field(default_factory=PPIConfig)
+    alt_test: AltTestConfig = field(default_factory=AltTestConfig)
+    jury: JuryConfig = field(default_factory=JuryConfig)
+    personalization: PersonalizationConfig = field(default_factory=PersonalizationConfig)
+    probes: ProbesConfig = field(default_factory=ProbesConfig)
 
     # -- derived -------------------------------------------------------------------------------------------
     @property
@@ -134,10 +209,27 @@ class AuditConfig:
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(self, **clean).validated()
 
+    def with_options(self, **analyses: dict[str, Any]) -> AuditConfig:
+        """A copy with some analyses' options changed, e.g. ``config.with_options(alt_test={"epsilon": 0.1},
+        jury={"enabled": False})`` (names as in the TOML tables)."""
+        changed = {}
+        for name, changes in analyses.items():
+            if name not in ANALYSES:
+                raise ConfigError(f"unknown analysis {name!r}; expected one of {', '.join(ANALYSES)}", column=name)
+            current = getattr(self, name)
+            known = {f.name for f in fields(current)}
+            bad = sorted(set(changes) - known)
+            if bad:
+                raise ConfigError(f"unknown option(s) {', '.join(bad)}; expected some of {', '.join(sorted(known))}",
+                                  file=self.source, column=f"{name}.{bad[0]}")
+            changed[name] = replace(current, **changes)
+        return replace(self, **changed).validated()
+
     def validated(self) -> AuditConfig:
         where = self.source
-        if self.stage is not None and self.stage not in STAGES:
-            raise ConfigError(f"unknown stage {self.stage!r}; expected one of {', '.join(STAGES)}", file=where,
+        stage = self.personalization.stage
+        if stage is not None and stage not in STAGES:
+            raise ConfigError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}", file=where,
                               column="stage")
         if self.task is not None and self.task not in TASK_KINDS:
             raise ConfigError(f"unknown task kind {self.task!r}; expected one of {', '.join(TASK_KINDS)}",
@@ -179,11 +271,27 @@ class AuditConfig:
                               column="method")
         if self.correction not in ("holm", "bonferroni", "fdr_bh", "fdr_by", "none"):
             raise ConfigError(f"unknown p-value correction {self.correction!r}", file=where, column="correction")
+        alt = self.alt_test
+        if alt.alignment is not None and alt.alignment not in ALIGNMENTS:
+            raise ConfigError(f"unknown alignment {alt.alignment!r}; expected one of {', '.join(ALIGNMENTS)}",
+                              file=where, column="alt_test.alignment")
+        if not alt.epsilon >= 0:
+            raise ConfigError(f"epsilon must be a non-negative number, got {alt.epsilon}", file=where,
+                              column="alt_test.epsilon")
+        if not 0 < alt.level < 1:
+            raise ConfigError(f"level must lie between 0 and 1, got {alt.level}", file=where, column="alt_test.level")
+        if alt.min_items < 1:
+            raise ConfigError(f"min_items must be a positive integer, got {alt.min_items}", file=where,
+                              column="alt_test.min_items")
+        bad_rules = [r for r in self.jury.rules if r not in JURY_RULES]
+        if bad_rules:
+            raise ConfigError(f"unknown jury rule {bad_rules[0]!r}; expected one of {', '.join(JURY_RULES)}",
+                              file=where, column="jury.rules")
         return self
 
 
 _TOP_KEYS = {"task", "reference", "title", "description", "simulated", "scale", "labels", "aggregate", "bootstrap",
-             "score", "report", "slice_by", "arms", "stage", "personalization"}
+             "score", "report", "slice_by", "arms", "stage", "personalization", "ppi", "alt_test", "jury", "probes"}
 
 
 def load_config(path: str | Path) -> AuditConfig:
@@ -211,6 +319,12 @@ def _as(conv: Any, value: Any, where: str | None, column: str, expected: str) ->
         raise ConfigError(f"has {value!r}; expected {expected}", file=where, column=column) from None
 
 
+def _bool(value: Any, where: str | None, column: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"has {value!r}; expected true or false", file=where, column=column)
+    return value
+
+
 def _strings(value: Any, where: str | None, column: str) -> tuple[str, ...]:
     if isinstance(value, str):
         return (value,)
@@ -226,7 +340,7 @@ def config_from_mapping(data: dict[str, Any], where: str | None = None) -> Audit
         raise ConfigError(f"unknown key(s) {', '.join(sorted(unknown))}; expected some of "
                           f"{', '.join(sorted(_TOP_KEYS))}", file=where, column=sorted(unknown)[0])
     kwargs: dict[str, Any] = {"source": where}
-    for key in ("task", "reference", "title", "description", "stage"):
+    for key in ("task", "reference", "title", "description"):
         if key in data:
             kwargs[key] = str(data[key])
     if "simulated" in data:
@@ -284,9 +398,7 @@ def config_from_mapping(data: dict[str, Any], where: str | None = None) -> Audit
         kwargs["score_neutral"] = _as(float, score["neutral"], where, "score.neutral", "a number")
     if "tie_margin" in score:
         kwargs["score_tie_margin"] = _as(float, score["tie_margin"], where, "score.tie_margin", "a number")
-    personalization = section("personalization", {"problematic"})
-    if "problematic" in personalization:
-        kwargs["problematic"] = _strings(personalization["problematic"], where, "personalization.problematic")
+    kwargs.update(_analyses(data, section, where))
     arms = section("arms", {"a", "b"})
     if arms:
         kwargs["arms"] = {k: str(v) for k, v in arms.items()}
@@ -296,4 +408,56 @@ def config_from_mapping(data: dict[str, Any], where: str | None = None) -> Audit
     return AuditConfig(**kwargs).validated()
 
 
-__all__ = ["AuditConfig", "Scale", "load_config", "config_from_mapping"]
+def _analyses(data: dict[str, Any], section: Any, where: str | None) -> dict[str, Any]:
+    """The nested options of the analyses from their TOML tables (and the top-level ``stage``)."""
+    out: dict[str, Any] = {}
+    ppi = section("ppi", {"enabled"})
+    if ppi:
+        out["ppi"] = PPIConfig(enabled=_bool(ppi.get("enabled", True), where, "ppi.enabled"))
+    alt = section("alt_test", {"enabled", "epsilon", "level", "alignment", "min_items"})
+    if alt:
+        changes: dict[str, Any] = {}
+        if "enabled" in alt:
+            changes["enabled"] = _bool(alt["enabled"], where, "alt_test.enabled")
+        for key in ("epsilon", "level"):
+            if key in alt:
+                changes[key] = _as(float, alt[key], where, f"alt_test.{key}", "a number")
+        if "alignment" in alt:
+            changes["alignment"] = str(alt["alignment"])
+        if "min_items" in alt:
+            changes["min_items"] = _as(int, alt["min_items"], where, "alt_test.min_items", "an integer")
+        out["alt_test"] = AltTestConfig(**changes)
+    jury = section("jury", {"enabled", "rules", "members"})
+    if jury:
+        changes = {}
+        if "enabled" in jury:
+            changes["enabled"] = _bool(jury["enabled"], where, "jury.enabled")
+        if "rules" in jury:
+            changes["rules"] = _strings(jury["rules"], where, "jury.rules")
+        if "members" in jury:
+            changes["members"] = _strings(jury["members"], where, "jury.members")
+        out["jury"] = JuryConfig(**changes)
+    personal = section("personalization", {"problematic", "stage", "positive", "mention_column", "kappa_table"})
+    changes = {}
+    if "stage" in data and "stage" in personal and str(data["stage"]) != str(personal["stage"]):
+        raise ConfigError(f"stage is given twice ({data['stage']!r} and [personalization] {personal['stage']!r})",
+                          file=where, column="personalization.stage")
+    for key in ("stage", "positive", "mention_column"):
+        if key in personal:
+            changes[key] = str(personal[key])
+    if "stage" in data:
+        changes["stage"] = str(data["stage"])
+    if "problematic" in personal:
+        changes["problematic"] = _strings(personal["problematic"], where, "personalization.problematic")
+    if "kappa_table" in personal:
+        changes["kappa_table"] = _bool(personal["kappa_table"], where, "personalization.kappa_table")
+    if changes:
+        out["personalization"] = PersonalizationConfig(**changes)
+    probes = section("probes", {"position", "length", "self_preference", "variants"})
+    if probes:
+        out["probes"] = ProbesConfig(**{k: _bool(v, where, f"probes.{k}") for k, v in probes.items()})
+    return out
+
+
+__all__ = ["AuditConfig", "Scale", "PPIConfig", "AltTestConfig", "JuryConfig", "PersonalizationConfig", "ProbesConfig",
+           "load_config", "config_from_mapping"]

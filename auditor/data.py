@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 
 from auditor.config import AuditConfig
+from auditor.contract import ITEM_COLUMNS_KNOWN, ORDERS
 from auditor.errors import InputError
 from auditor.io import ROW, is_missing, read_table
-from auditor.schema import ITEM_COLUMNS_KNOWN, ORDERS
 
 CLUSTER = "__cluster__"
 

@@ -39,11 +39,11 @@ import json, resource, sys, time
 sys.path.insert(0, {here!r})
 from workload import pairwise_workload
 import auditor
-import auditor.advanced as advanced
-advanced.configure(ppi=False, alt_test=False, jury=False)
+config = auditor.AuditConfig().with_options(ppi={{"enabled": False}}, alt_test={{"enabled": False}},
+                                            jury={{"enabled": False}})
 items, labels = pairwise_workload(n_items={n_items}, n_users={n_users})
 start = time.perf_counter()
-result = auditor.audit(labels, items=items, task="pairwise", resamples={resamples})
+result = auditor.audit(labels, items=items, task="pairwise", resamples={resamples}, config=config)
 wall = time.perf_counter() - start
 print(json.dumps({{"wall": wall, "rows": len(labels), "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
@@ -58,11 +58,9 @@ def run_engine(n_items: int, n_users: int, resamples: int = 2000) -> dict:
 CLI_CHILD = r"""
 import json, resource, sys, time
 start = time.perf_counter()
-import auditor.advanced as advanced
 from auditor.cli import main
-advanced.configure(ppi=False, alt_test=False, jury=False)
-code = main(["audit", {labels!r}, "--items", {items!r}, "--task", "pairwise", "--out", {out!r}, "--format", "json",
-             "-q"])
+code = main(["audit", {labels!r}, "--items", {items!r}, "--task", "pairwise", "--config", {config!r}, "--out", {out!r},
+             "--format", "json", "-q"])
 wall = time.perf_counter() - start
 print(json.dumps({{"wall": wall, "code": code, "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
@@ -84,7 +82,11 @@ def run_cli(n_items: int, n_users: int, suffix: str) -> dict:
                 frame.to_csv(paths[name], index=False)
             else:
                 frame.to_parquet(paths[name], index=False)
-        code = CLI_CHILD.format(labels=paths["labels"], items=paths["items"], out=str(Path(tmp) / "out"))
+        config = Path(tmp) / "audit.toml"  # the PPI / alt-test / jury steps off, as in section 1
+        config.write_text("[ppi]\nenabled = false\n[alt_test]\nenabled = false\n[jury]\nenabled = false\n",
+                          encoding="utf-8")
+        code = CLI_CHILD.format(labels=paths["labels"], items=paths["items"], config=str(config),
+                                out=str(Path(tmp) / "out"))
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                              cwd=str(HERE.parent))
         return {"rows": len(labels), **json.loads(out.stdout.strip().splitlines()[-1])}
@@ -129,13 +131,13 @@ def baseline_resample_stats(ref, judges, clusters, weights_row):
 
 def side_by_side(n_items: int, n_users: int, baseline_resamples: int) -> dict:
     import auditor
-    import auditor.advanced as advanced
     from auditor.stats.bootstrap import cluster_weights
 
-    advanced.configure(ppi=False, alt_test=False, jury=False)
+    config = auditor.AuditConfig().with_options(ppi={"enabled": False}, alt_test={"enabled": False},
+                                                jury={"enabled": False})
     items, labels = pairwise_workload(n_items=n_items, n_users=n_users)
     start = time.perf_counter()
-    result = auditor.audit(labels, items=items, task="pairwise", resamples=2000, method="percentile")
+    result = auditor.audit(labels, items=items, task="pairwise", resamples=2000, method="percentile", config=config)
     engine = time.perf_counter() - start
     ref, judges = per_item_labels(items, labels)
     clusters = items["user_id"].str[1:].astype(int).to_numpy()

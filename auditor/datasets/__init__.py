@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from auditor.schema import ITEM_ID, LABEL_COLUMNS
+from auditor.contract import ITEM_ID, LABEL_COLUMNS
 
 __all__ = ["Study", "LABEL_COLUMNS", "ITEM_ID", "DATASETS", "load", "require_file"]
 

@@ -7,7 +7,7 @@ Slow (about 2 minutes on 2 cores); CI runs it.  Reproduce with
 Design: the built-in simulated study (50 users, 550 items, clustered) with one informative but lenient judge
 (latent correlation 0.85 to the item gain, shifted up by 0.3); human labels kept on a random 30% of the items, the
 judge's on all of them.  The truth is the population value of the human rate (``auditor.simulate.truth``).
-Each study runs the extension's own :func:`auditor.advanced.ppi_rows` on the audit's context (aggregation,
+Each study runs the PPI step's own :func:`auditor.analyses.ppi.ppi_rows` on the audit's context (aggregation,
 clusters, the shared resampler with its 2000 resamples, BCa); the core's other metrics are skipped to keep
 1,000 studies affordable, and the first studies also run the full ``auditor.audit`` to show the rows are the same.
 With 1,000 studies the Monte-Carlo standard error of a 95% coverage is 0.7 points (300 studies: 1.3).
@@ -15,18 +15,16 @@ With 1,000 studies the Monte-Carlo standard error of a 95% coverage is 0.7 point
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 import numpy as np
 import pandas as pd
 import pytest
 from test_alt_test import type_one_error
 
 import auditor
-import auditor.advanced as advanced
-from auditor.audit import AuditContext
+from auditor.analyses.ppi import ppi_rows
 from auditor.config import config_from_mapping
 from auditor.data import load
+from auditor.engine.context import AuditContext
 from auditor.simulate import JudgeParameters, simulate_study, truth, with_parameters
 
 N_STUDIES = 1000
@@ -39,46 +37,42 @@ METRICS = ("no_better_rate", "win_rate", "mean_score")
 
 
 def ppi_rows_only(labels: pd.DataFrame, items: pd.DataFrame, config) -> tuple[pd.DataFrame, dict]:
-    """The audit's context and the extension's PPI rows, without the core's other metrics."""
+    """The audit's context and the PPI step's rows, without the core's other metrics."""
     ctx = AuditContext(load(labels, items, config))
     judges = ctx.t.labels["judge"].to_numpy()
     ctx.ref = ctx.side(judges == config.reference)
     ctx.sides = {j: ctx.side(judges == j) for j in ctx.t.judges}
-    advanced.ppi_rows(ctx)
-    return pd.DataFrame(ctx.rows).set_index("metric"), ctx.meta_extra["ppi"]
+    section = ppi_rows(ctx)
+    return pd.DataFrame(ctx.rows).set_index("metric"), section
 
 
 @pytest.fixture(scope="module")
 def ppi_coverage():
     true = truth()  # human rates do not depend on the judges' parameters
-    old = asdict(advanced.SETTINGS)
-    advanced.configure(jury=False, alt_test=False)
     hits = {m: [] for m in METRICS}
     widths, extra, lams = {m: [] for m in METRICS}, [], []
-    try:
-        for seed in range(FIRST_SEED, FIRST_SEED + N_STUDIES):
-            study = simulate_study(seed=seed, params=PARAMS, with_truth=False)
-            rng = np.random.default_rng(seed)
-            keep = set(study.items["item_id"][rng.random(len(study.items)) < LABELLED_SHARE])
-            labels = study.labels[(study.labels["judge"] == JUDGE)
-                                  | ((study.labels["judge"] == "human") & study.labels["item_id"].isin(keep))]
-            config = config_from_mapping(study.config()).with_overrides(correction="none", max_cases=0)
-            rows, meta = ppi_rows_only(labels, study.items, config)
-            if seed < FIRST_SEED + N_FULL_AUDITS:
-                full = auditor.audit(labels, items=study.items, config=config)
-                for m in METRICS:
-                    row = full.metric(f"ppi_{m}", JUDGE)
-                    assert (row["value"], row["ci_low"], row["ci_high"]) == pytest.approx(
-                        tuple(rows.loc[f"ppi_{m}", ["value", "ci_low", "ci_high"]]), abs=1e-12)
+    for seed in range(FIRST_SEED, FIRST_SEED + N_STUDIES):
+        study = simulate_study(seed=seed, params=PARAMS, with_truth=False)
+        rng = np.random.default_rng(seed)
+        keep = set(study.items["item_id"][rng.random(len(study.items)) < LABELLED_SHARE])
+        labels = study.labels[(study.labels["judge"] == JUDGE)
+                              | ((study.labels["judge"] == "human") & study.labels["item_id"].isin(keep))]
+        config = config_from_mapping(study.config()).with_overrides(correction="none", max_cases=0).with_options(
+            jury={"enabled": False}, alt_test={"enabled": False})
+        rows, meta = ppi_rows_only(labels, study.items, config)
+        if seed < FIRST_SEED + N_FULL_AUDITS:
+            full = auditor.audit(labels, items=study.items, config=config)
             for m in METRICS:
-                row = rows.loc[f"ppi_{m}"]
-                hits[m].append(bool(row["ci_low"] <= true[m]["human"] <= row["ci_high"]))
-                widths[m].append(row["ci_high"] - row["ci_low"])
-            by_metric = {x["metric"]: x for x in meta["judges"][0]["metrics"]}
-            extra.append(by_metric["ppi_no_better_rate"]["extra_labels"])
-            lams.append(by_metric["ppi_no_better_rate"]["lam"])
-    finally:
-        advanced.configure(**old)
+                row = full.metric(f"ppi_{m}", JUDGE)
+                assert (row["value"], row["ci_low"], row["ci_high"]) == pytest.approx(
+                    tuple(rows.loc[f"ppi_{m}", ["value", "ci_low", "ci_high"]]), abs=1e-12)
+        for m in METRICS:
+            row = rows.loc[f"ppi_{m}"]
+            hits[m].append(bool(row["ci_low"] <= true[m]["human"] <= row["ci_high"]))
+            widths[m].append(row["ci_high"] - row["ci_low"])
+        by_metric = {x["metric"]: x for x in meta["judges"][0]["metrics"]}
+        extra.append(by_metric["ppi_no_better_rate"]["extra_labels"])
+        lams.append(by_metric["ppi_no_better_rate"]["lam"])
     return {"coverage": {m: float(np.mean(h)) for m, h in hits.items()},
             "width": {m: float(np.mean(w)) for m, w in widths.items()},
             "extra_labels": float(np.median(extra)), "lam": float(np.median(lams)),

@@ -14,7 +14,6 @@ from scipy.optimize import brentq
 from statsmodels.stats.multitest import multipletests
 
 import auditor
-import auditor.advanced  # noqa: F401  (registers the extension)
 from auditor.config import config_from_mapping
 from auditor.simulate import simulate_study
 from auditor.stats.alt_test import alignment_scores, alt_test, one_sided_test, percentile_ranks
@@ -215,11 +214,11 @@ def test_audit_rows_for_the_simulated_study_and_a_human_like_judge():
     assert all(r["clusters"] == 50 for r in judges["gpt-4o"]["raters"])
 
 
-def test_epsilon_is_configurable(advanced_settings):
+def test_epsilon_is_configurable():
     study = simulate_study(seed=10, with_truth=False)
     labels = study.labels[study.labels["judge"].isin(["human", "gpt-4o"])]
-    config = config_from_mapping(study.config()).with_overrides(resamples=0, max_cases=0)
-    auditor.advanced.configure(alt_test_epsilon=0.6, jury=False, ppi=False)
+    config = config_from_mapping(study.config()).with_overrides(resamples=0, max_cases=0).with_options(
+        alt_test={"epsilon": 0.6}, jury={"enabled": False}, ppi={"enabled": False})
     result = auditor.audit(labels, items=study.items, config=config)
     assert result.meta["alt_test"]["epsilon"] == 0.6
     assert result.metric("alt_test_pass", "gpt-4o")["value"] == 1.0  # a generous enough margin lets it pass

@@ -7,8 +7,7 @@ import pandas as pd
 import pytest
 
 import auditor
-import auditor.advanced  # noqa: F401  (registers the extension)
-from auditor.jury import _correlation_from_sums, effective_judges, error_correlation
+from auditor.analyses.jury import _correlation_from_sums, effective_judges, error_correlation
 
 CODES = np.array(["a", "tie", "b"])
 
@@ -31,9 +30,9 @@ def _pairwise_study(seed: int = 0, n_users: int = 40, per_user: int = 4):
     return items, pd.concat(rows, ignore_index=True), judges
 
 
-def test_majority_jury_is_audited_exactly_like_a_judge_with_those_labels(advanced_settings):
+def test_majority_jury_is_audited_exactly_like_a_judge_with_those_labels():
     items, labels, judges = _pairwise_study()
-    auditor.advanced.configure(jury_members=("j1", "j2", "j3"))
+    config = auditor.AuditConfig().with_options(jury={"members": ("j1", "j2", "j3")})
     votes = np.column_stack(list(judges.values()))
     counts = np.stack([(votes == c).sum(1) for c in range(3)], 1)
     top = counts.max(1)
@@ -41,7 +40,7 @@ def test_majority_jury_is_audited_exactly_like_a_judge_with_those_labels(advance
     manual = pd.DataFrame({"item_id": items["item_id"], "judge": "manual-majority", "rater": "0",
                            "label": CODES[majority]})
     result = auditor.audit(pd.concat([labels, manual], ignore_index=True), items=items, task="pairwise",
-                           resamples=300)
+                           resamples=300, config=config)
     m = result.metrics
     jury = m[m["judge"] == "jury:majority"].set_index("metric")
     hand = m[m["judge"] == "manual-majority"].set_index("metric").loc[jury.index]

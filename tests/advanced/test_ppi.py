@@ -10,7 +10,6 @@ import pytest
 from advanced_fixtures import binary_study
 
 import auditor
-import auditor.advanced  # noqa: F401  (registers the extension)
 from auditor.stats import ppi
 from auditor.stats.bootstrap import Resampler, interval
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from auditor import aggregate as agg
+from auditor.engine import aggregation as agg
 
 
 def test_majority_with_declared_tie_breaks():

@@ -11,7 +11,9 @@ import pytest
 import statsmodels.api as sm
 
 import auditor
-from auditor.probes import model_family, run_variants, split_variant, swap_profiles
+from auditor.analyses.self_preference import model_family
+from auditor.contract import split_variant
+from auditor.probes import run_variants, swap_profiles
 
 
 def _pairwise_study(n_users=60, per_user=6, seed=0, length_bias=0.0, own_bonus=0.0):

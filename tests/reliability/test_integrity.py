@@ -6,16 +6,13 @@ raise that warning.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
-import pytest
 
 import auditor
 from auditor.audit import AuditContext
 from auditor.config import AuditConfig
 from auditor.data import load
-from auditor.integrity import MIN_ITEMS_CONSTANT, integrity_warnings, mismatched_items
+from auditor.engine.integrity import MIN_ITEMS_CONSTANT, integrity_warnings, mismatched_items
 
 N = 12
 TOPICS = ["volcano eruption forecasting", "sourdough bread fermentation", "marathon training schedule",
@@ -164,13 +161,6 @@ def test_pairwise_item_with_identical_responses_is_a_warning_not_an_error():
     assert any(w["code"] == "identical_responses" for w in result.warnings)
 
 
-AUDIT_SOURCE = Path(auditor.__file__).with_name("audit.py")
-
-
-WIRED = any(s in AUDIT_SOURCE.read_text(encoding="utf-8") for s in ("auditor.integrity", "import integrity"))
-
-
-@pytest.mark.skipif(not WIRED, reason="auditor.audit does not call auditor.integrity yet (the lead wires it in audit.py)")
 def test_audit_reports_every_integrity_warning_code():
     items = clean_items()
     items[5].update({k: items[2][k] for k in ("user_id", "prompt", "response_a", "response_b")})  # duplicate_items

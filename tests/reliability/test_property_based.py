@@ -168,7 +168,7 @@ def test_integrity_warnings_on_random_tables_never_fail(drawn):
     from auditor.audit import AuditContext
     from auditor.config import AuditConfig
     from auditor.data import load
-    from auditor.integrity import integrity_warnings
+    from auditor.engine.integrity import integrity_warnings
 
     task, items, labels = drawn
     if labels.empty:

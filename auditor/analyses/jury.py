@@ -1,4 +1,4 @@
-"""Juries: several judges combined into one, audited like one judge, and how independent their errors are.
+"""The jury step: several judges combined into one, audited like one judge, and how independent their errors are.
 
 * ``jury:majority`` (pairwise, likert, binary, categorical): per item, the most frequent of the members'
   aggregated verdicts; without a strict winner the audit's declared tie-break decides (pairwise / likert ``tie`` /
@@ -21,8 +21,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from auditor import aggregate as agg
-from auditor.audit import AuditContext, Side
+from auditor.config import AuditConfig
+from auditor.engine import aggregation as agg
+from auditor.engine.agreement import judge_metrics
+from auditor.engine.context import AuditContext, Side
+from auditor.engine.step import StepOutput
+from auditor.io import json_safe
 
 RULES = ("majority", "mean")
 
@@ -79,7 +83,7 @@ def combine(ctx: AuditContext, members: Sequence[str], rule: str) -> Side | None
         for s in sides:
             ok = s.code >= 0
             np.add.at(counts, (np.flatnonzero(ok), s.code[ok]), 1)
-        neutral = ctx._neutral_code()
+        neutral = ctx.neutral_code()
         code = agg.majority(counts, ctx.cfg.tie_break_rule, neutral)
         value = np.where(code >= 0, ctx.values[np.maximum(code, 0)], np.nan)
         return Side(code, value, has)
@@ -103,13 +107,22 @@ def combine(ctx: AuditContext, members: Sequence[str], rule: str) -> Side | None
 
 def audit_side(ctx: AuditContext, name: str, side: Side) -> None:
     """The core's per-judge rows for a synthetic judge: agreement family, outcome rates and their gaps."""
-    ctx.judge_metrics(name, ctx.ref, side)
+    judge_metrics(ctx, name, ctx.ref, side)
+
+
+def step(ctx: AuditContext, config: AuditConfig) -> StepOutput:
+    """Juries of the configured members and rules; their sides go to ``context.juries`` (the alt-test puts them
+    to the test too) and the ``jury`` section to audit.json."""
+    if not config.jury.enabled:
+        return StepOutput()
+    ctx.juries, section = jury_rows(ctx, rules=config.jury.rules, members=config.jury.members)
+    return StepOutput(sections={"jury": json_safe(section)})
 
 
 def jury_rows(ctx: AuditContext, rules: Sequence[str] = RULES, members: Sequence[str] | None = None
-              ) -> dict[str, Side]:
-    """Audit each jury as a judge, add ``jury_effective_judges``, put the error correlations in ``meta["jury"]``;
-    returns the juries' sides (name -> :class:`Side`).  Needs at least 2 members."""
+              ) -> tuple[dict[str, Side], dict[str, Any]]:
+    """Audit each jury as a judge and add ``jury_effective_judges``; returns the juries' sides (name ->
+    :class:`Side`) and the ``jury`` section (members, rules, the error correlations).  Needs 2 members."""
     if members is None:  # by default a judge's probe variants (``base|key=value``) are not separate jurors, nor
         # are the variants of the judge serving as the reference (a stand-in when there are no human labels)
         bases = set(ctx.sides) | {ctx.cfg.reference}
@@ -118,8 +131,7 @@ def jury_rows(ctx: AuditContext, rules: Sequence[str] = RULES, members: Sequence
     section: dict[str, Any] = {"members": members, "rules": list(rules)}
     if len(members) < 2:
         section["note"] = "a jury needs at least 2 judges"
-        ctx.meta_extra["jury"] = section
-        return {}
+        return {}, section
     juries: dict[str, Side] = {}
     for rule in rules:
         side = combine(ctx, members, rule)
@@ -141,5 +153,4 @@ def jury_rows(ctx: AuditContext, rules: Sequence[str] = RULES, members: Sequence
         est = ctx.rs.sums(per_cluster, lambda s: effective_judges(_correlation_from_sums(s, k)), int(idx.size))
         section["effective_judges"] = est.value
         ctx.add("jury_effective_judges", "jury", ctx.cfg.reference, est)
-    ctx.meta_extra["jury"] = section
-    return juries
+    return juries, section

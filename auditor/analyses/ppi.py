@@ -1,0 +1,85 @@
+"""The PPI++ step: prediction-powered estimates of the reference's rates (Angelopoulos, Duchi & Zrnic 2023).
+
+``ppi_win_rate``, ``ppi_no_better_rate``, ``ppi_mean_score`` (judge = the judge used as predictor, reference = the
+reference): the *reference's* rates from the judge's verdicts on every item it labelled plus the reference labels
+on the items that have them (:mod:`auditor.stats.ppi`), intervals from the audit's cluster bootstrap with the power
+parameter re-tuned in every resample.  Added only when the judge labelled items that the reference did not
+(otherwise the estimate *is* the human one).  The ``ppi`` section lists per judge and metric the tuned ``lam``, the
+labelled / unlabelled counts, both interval widths and "the judge was worth N extra human labels"
+(``extra_labels = n * (width_human / width_ppi)^2 - n``).  Valid when the labelled items are a random sample of
+the judged ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from auditor.config import AuditConfig
+from auditor.engine.context import AuditContext
+from auditor.engine.step import StepOutput
+from auditor.io import json_safe
+from auditor.metrics import PPI_RATES
+from auditor.stats import ppi
+from auditor.stats.bootstrap import Estimate, interval
+
+DESIGN = ("labelled = items with a reference label (and the judge's); unlabelled = every item the judge labelled")
+
+
+def step(ctx: AuditContext, config: AuditConfig) -> StepOutput:
+    if not config.ppi.enabled:
+        return StepOutput()
+    return StepOutput(sections={"ppi": json_safe(ppi_rows(ctx))})
+
+
+def _width(est: Estimate, ctx: AuditContext) -> float:
+    if not ctx.cfg.resamples:
+        return float("nan")
+    lo, hi = interval(est, ctx.cfg.level, ctx.cfg.method)
+    return float(hi - lo)
+
+
+def ppi_rows(ctx: AuditContext) -> dict[str, Any]:
+    """Add ``ppi_*`` rows for every judge that labelled items without a reference label; returns the section."""
+    ref, ref_name = ctx.ref, ctx.cfg.reference
+    ref_ok = ctx.usable(ref)
+    section: dict[str, Any] = {"design": DESIGN, "judges": []}
+    for judge, side in ctx.sides.items():
+        judged = np.flatnonzero(ctx.usable(side))
+        labelled = np.flatnonzero(ctx.usable(side) & ref_ok)
+        entry: dict[str, Any] = {"judge": judge, "reference": ref_name, "n_labelled": int(labelled.size),
+                                 "n_unlabelled": int(judged.size),
+                                 "n_reference_without_judge": int(np.sum(ref_ok & ~ctx.usable(side)))}
+        if labelled.size < 2 or judged.size == labelled.size:
+            entry["note"] = ("every item the judge labelled has a reference label: the PPI estimate equals the "
+                             "reference's own rate" if labelled.size >= 2 else "fewer than 2 labelled items")
+            section["judges"].append(entry)
+            continue
+        y_ind = ctx.indicators(ref, labelled) or {}
+        yhat_ind = ctx.indicators(side, labelled) or {}
+        u_ind = ctx.indicators(side, judged) or {}
+        targets: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        for name in PPI_RATES:
+            if name in y_ind:
+                targets[name] = (y_ind[name], yhat_ind[name], u_ind[name])
+        if ctx.task in ("likert", "score", "pairwise", "binary"):
+            targets["mean_score"] = (ref.value[labelled], side.value[labelled], side.value[judged])
+        metrics = []
+        for name, (y, yhat, yhat_u) in targets.items():
+            sums = ppi.cluster_sums(y, yhat, ctx.cluster[labelled], yhat_u, ctx.cluster[judged], ctx.n_clusters)
+            point = ppi.point(sums)
+            est = ppi.ppi_estimate(sums, ctx.rs, int(judged.size))
+            human = ppi.classical_estimate(sums, ctx.rs, int(labelled.size))
+            ctx.add(f"ppi_{name}", judge, ref_name, est)
+            w_ppi, w_human = _width(est, ctx), _width(human, ctx)
+            if not np.isfinite(w_ppi):  # no bootstrap: compare the sandwich standard errors instead
+                w_ppi, w_human = np.sqrt(point["variance"]), np.sqrt(point["classical_variance"])
+            eff = ppi.effective_labels(int(labelled.size), w_human, w_ppi)
+            metrics.append({"metric": f"ppi_{name}", "value": point["value"], "lam": point["lam"],
+                            "human_only_value": point["classical_value"], "ci_width_ppi": w_ppi,
+                            "ci_width_human_only": w_human, "effective_labels": eff,
+                            "extra_labels": eff - labelled.size})
+        entry["metrics"] = metrics
+        section["judges"].append(entry)
+    return section

@@ -1,0 +1,187 @@
+"""The state of one audit: the judgment table, its config, clusters and categories, the shared bootstrap, the
+reference's and every judge's aggregated verdicts, and the metric rows found so far.
+
+:class:`AuditContext` holds state and the small accessors every analysis needs (``side``, ``usable``,
+``indicators``, ``pairing``, ``add``); the computations live in :mod:`auditor.engine` modules and
+:mod:`auditor.analyses` steps, which the pipeline (:mod:`auditor.audit`) runs in order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from auditor.data import CLUSTER, JudgmentTable
+from auditor.engine import aggregation as agg
+from auditor.errors import ConfigError
+from auditor.metrics import PROPORTION_METRICS
+from auditor.stats import compare
+from auditor.stats.bootstrap import Estimate, Resampler, interval
+
+
+@dataclass
+class Side:
+    """One judge's (or the reference's) aggregated verdict per item."""
+
+    code: np.ndarray  # category code per item, -1 = none (categorical tasks)
+    value: np.ndarray  # numeric value per item, NaN = none
+    has: np.ndarray  # bool: the judge labelled the item (before aggregation failures)
+
+
+class AuditContext:
+    """The state of one audit, handed to every step of the pipeline.
+
+    From the table: ``t`` (the :class:`JudgmentTable`), ``cfg``, ``task``, ``n_items``, ``item_pos``, ``cluster``
+    (cluster index per item), ``n_clusters``, ``categories``, ``k``, ``values`` (the numeric value of each
+    category), ``row_item`` (item position per label row) and ``rs``, the shared :class:`Resampler` (so that
+    differences between metrics are paired).  Set by the core step: ``ref_mask`` (the reference's label rows),
+    ``ref`` (its aggregated :class:`Side`), ``sides`` (judge name -> :class:`Side`); by the jury step: ``juries``.
+    Collected: ``rows`` (metric rows, through :meth:`add`), ``warnings``, ``exclusions``, ``sections`` (parts of
+    audit.json), ``confusion``, ``score_pairs``.
+    """
+
+    def __init__(self, table: JudgmentTable) -> None:
+        self.t = table
+        self.cfg = table.config
+        self.task = self.cfg.require_task()
+        items = table.items
+        self.n_items = len(items)
+        self.item_pos = pd.Index(items["item_id"])
+        cluster_codes, cluster_names = pd.factorize(items[CLUSTER], sort=True)
+        self.cluster = cluster_codes.astype(np.int64)
+        self.n_clusters = len(cluster_names)
+        self.categories = table.categories
+        self.k = len(self.categories) if self.categories else 0
+        self.row_item = table.item_positions()  # each distinct item id looked up once, by the loader
+        self.rs = Resampler(self.n_clusters, self.cfg.resamples, self.cfg.seed)
+        self.rows: list[dict[str, Any]] = []
+        self.exclusions: list[dict[str, Any]] = []
+        self.warnings: list[dict[str, Any]] = []
+        self.sections: dict[str, Any] = {}
+        self.confusion: list[dict[str, Any]] = []
+        self.score_pairs: list[dict[str, Any]] = []
+        self.ref_mask = np.zeros(len(table.labels), dtype=bool)
+        self.ref: Side | None = None
+        self.sides: dict[str, Side] = {}
+        self.juries: dict[str, Side] = {}
+        rule = self.cfg.aggregate_rule
+        if self.task == "score" and rule != "mean":
+            raise ConfigError(f"a score task aggregates by mean, not {rule!r}", file=self.cfg.source, column="aggregate")
+        if self.task != "score" and rule == "mean":
+            raise ConfigError(f"the mean is for score tasks; a {self.task} task takes majority or median",
+                              file=self.cfg.source, column="aggregate")
+        if rule == "median" and self.task in ("categorical", "binary"):
+            raise ConfigError(f"a median needs ordered categories; a {self.task} task takes majority",
+                              file=self.cfg.source, column="aggregate")
+        if self.task == "pairwise":
+            self.values = np.array([0.0, 0.5, 1.0])
+        elif self.task in ("likert", "binary"):
+            self.values = np.array([float(c) for c in self.categories])
+        elif self.task == "categorical":
+            self.values = np.arange(self.k, dtype=float)
+        else:
+            self.values = np.zeros(0)
+
+    # -- aggregation --------------------------------------------------------------------------------------
+    def side(self, mask: np.ndarray, *, calibrate: bool = False) -> Side:
+        """The aggregated verdict per item of the label rows in ``mask``.  ``calibrate``: with the config's
+        ``judge_aggregate = "mean_score"``, items whose rows carry expected scores (``score``, from verdict
+        probabilities) take the verdict of their mean score (balanced position calibration); others are voted."""
+        items = self.row_item[mask]
+        has = np.zeros(self.n_items, dtype=bool)
+        has[items] = True
+        if self.task == "score":
+            value, _ = agg.mean_values(items, self.t.labels["value"].to_numpy(float)[mask], self.n_items)
+            return Side(np.full(self.n_items, agg.NONE), value, has)
+        counts = agg.count_table(items, self.t.labels["code"].to_numpy(np.int64)[mask], self.n_items, self.k)
+        side = self.from_counts(counts, has)
+        if calibrate and self.cfg.judge_aggregate == "mean_score" and "score" in self.t.labels.columns:
+            self._calibrate(side, mask)
+        return side
+
+    def _calibrate(self, side: Side, mask: np.ndarray) -> None:
+        """Overwrite, in place, the verdict of items whose rows in ``mask`` carry a finite expected score."""
+        scores = self.t.labels["score"].to_numpy(float)[mask]
+        usable = np.isfinite(scores) & (self.t.labels["code"].to_numpy(np.int64)[mask] >= 0)
+        mean, n = agg.mean_values(self.row_item[mask][usable], scores[usable], self.n_items)
+        scored = n > 0
+        margin = self.cfg.judge_margin
+        if self.task == "pairwise":  # score = P(b) - P(a)
+            code = np.where(mean > margin, 2, np.where(mean < -margin, 0, 1))
+        else:  # likert: the expected rating, rounded to the nearest scale point
+            s = self.cfg.scale
+            rounded = np.clip(np.floor(np.nan_to_num(mean, nan=s.neutral) + 0.5), s.min, s.max)
+            rounded = np.where(np.abs(mean - s.neutral) <= margin, s.neutral, rounded)
+            code = (rounded - s.min).astype(np.int64)
+        side.code[scored] = code[scored]
+        side.value[scored] = self.values[side.code[scored]]
+
+    def from_counts(self, counts: np.ndarray, has: np.ndarray) -> Side:
+        """The aggregate of an ``(items, k)`` table of votes under the config's rule and tie-break."""
+        rule, tb = self.cfg.aggregate_rule, self.cfg.tie_break_rule
+        neutral_code = self.neutral_code()
+        if rule == "median":
+            code = agg.median(counts, tb, neutral_code if neutral_code is not None else 0)
+        else:
+            code = agg.majority(counts, tb, neutral_code)
+        value = np.where(code >= 0, self.values[np.maximum(code, 0)], np.nan)
+        return Side(code, value, has)
+
+    def neutral_code(self) -> int | None:
+        """The category code of "no difference" (pairwise ``tie``, the likert neutral point), else None."""
+        if self.task == "pairwise":
+            return 1
+        if self.task == "likert":
+            return self.cfg.scale.neutral - self.cfg.scale.min
+        return None
+
+    def usable(self, s: Side) -> np.ndarray:
+        return np.isfinite(s.value) if self.task == "score" else s.code >= 0
+
+    # -- outcome indicators -------------------------------------------------------------------------------
+    def indicators(self, s: Side, idx: np.ndarray) -> dict[str, np.ndarray] | None:
+        """Per item in ``idx``: whether ``s`` calls b better (``win_rate``), a tie, worse, no better."""
+        code, value = s.code[idx], s.value[idx]
+        if self.task == "pairwise":
+            return {"win_rate": code == 2, "tie_rate": code == 1, "loss_rate": code == 0,
+                    "no_better_rate": code <= 1}
+        if self.task == "likert":
+            neutral = float(self.cfg.scale.neutral)
+            return {"win_rate": value > neutral, "tie_rate": value == neutral, "loss_rate": value < neutral,
+                    "no_better_rate": value <= neutral}
+        if self.task == "binary":
+            return {"win_rate": code == 1, "loss_rate": code == 0, "no_better_rate": code == 0}
+        if self.task == "score" and self.cfg.score_neutral is not None:
+            c, m = self.cfg.score_neutral, self.cfg.score_tie_margin
+            return {"win_rate": value > c + m, "tie_rate": np.abs(value - c) <= m, "loss_rate": value < c - m,
+                    "no_better_rate": value <= c + m}
+        return None
+
+    # -- rows -----------------------------------------------------------------------------------------------
+    def add(self, metric: str, judge: str, reference: str, est: Estimate, *, p_value: float | None = None,
+            slice: str | None = None) -> None:
+        """Append a metric row with its interval from the shared bootstrap (exact binomial at 0 / 1 for the
+        proportions of :data:`auditor.metrics.PROPORTION_METRICS`)."""
+        lo, hi = (interval(est, self.cfg.level, self.cfg.method, proportion=metric in PROPORTION_METRICS)
+                  if self.cfg.resamples else (np.nan, np.nan))
+        self.rows.append({"metric": metric, "judge": judge, "reference": reference, "value": est.value,
+                          "ci_low": lo, "ci_high": hi, "n": est.n, "p_value": p_value, "p_adjusted": None,
+                          "slice": slice})
+
+    def pairing(self, ref: Side, judge: Side, items: np.ndarray | None = None) -> tuple[compare.Pairing, np.ndarray]:
+        """The items both ``ref`` and ``judge`` labelled usably (within ``items``), paired for the comparisons."""
+        both = self.usable(ref) & self.usable(judge)
+        idx = np.flatnonzero(both if items is None else both & items)
+        p = compare.Pairing(ref.code[idx], judge.code[idx], ref.value[idx], judge.value[idx], self.cluster[idx],
+                            self.n_clusters, self.k)
+        return p, idx
+
+
+def direct_row(metric: str, judge: str, reference: str, value: float, lo: float, hi: float, n: int,
+               p: float | None, slice: str | None) -> dict[str, Any]:
+    """A metric row whose interval does not come from the shared bootstrap (e.g. a model-based interval)."""
+    return {"metric": metric, "judge": judge, "reference": reference, "value": float(value), "ci_low": float(lo),
+            "ci_high": float(hi), "n": int(n), "p_value": p, "p_adjusted": None, "slice": slice}
