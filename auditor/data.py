@@ -519,3 +519,13 @@ def load(labels: str | Path | pd.DataFrame, items: str | Path | pd.DataFrame | N
                          "Pass --reference to name another one.", file=_where(label_frame), column="judge")
     return JudgmentTable(config=config, items=item_frame, labels=usable, categories=categories,
                          exclusions=exclusions, raw_labels=label_frame, label_items=label_items)
+
+
+def read_items(path: str | Path) -> pd.DataFrame:
+    """Read and validate an items table (see :func:`auditor.data.validate_items`)."""
+    return validate_items(read_table(path))
+
+
+def read_labels(path: str | Path) -> pd.DataFrame:
+    """Read a labels table and check its columns (labels are canonicalised later, against the task)."""
+    return check_label_columns(read_table(path))

@@ -54,7 +54,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from auditor.contract import DEFAULT_REFERENCE
 from auditor.errors import ConfigError, InputError
+from auditor.metrics import METRICS
 
 __all__ = [
     "BOUNDS",
@@ -80,14 +82,8 @@ RULE_KEYS = ("metric", "judge", "bound", "op", "threshold", "reference", "slice"
 EVERY_JUDGE = "*"
 IN_MEMORY = "<rules>"  # the source of rules given as Python objects or TOML text rather than a file
 
-_RATES = ("win_rate", "tie_rate", "loss_rate", "no_better_rate", "mean_score")
-KNOWN_METRICS: tuple[str, ...] = (
-    "agreement", "cohen_kappa", "cohen_kappa_linear", "cohen_kappa_quadratic", "scott_pi", "fleiss_kappa",
-    "krippendorff_alpha", "gwet_ac1", "pearson", "spearman", "kendall_tau_b", *_RATES,
-    *(f"{rate}_gap" for rate in _RATES), "alt_test_pass", "alt_test_winning_rate", "alt_test_advantage_probability",
-    "jury_effective_judges",
-)
-"""Metric names the project defines (README, "The metrics"); a rule on one of them that this audit lacks (e.g.
+KNOWN_METRICS: tuple[str, ...] = tuple(METRICS)
+"""Metric names the project defines (:mod:`auditor.metrics`); a rule on one of them that this audit lacks (e.g.
 ``spearman`` on a pairwise task) is reported as missing from the audit rather than as a misspelling."""
 
 
@@ -562,7 +558,7 @@ def evaluate_gates(doc: Mapping[str, Any], rules: str | Path | Iterable[Mapping[
     metrics = doc.get("metrics")
     if not isinstance(metrics, list):
         raise InputError("is not an audit document (no 'metrics' list)", column="metrics")
-    reference = doc.get("reference") or "human"
+    reference = doc.get("reference") or DEFAULT_REFERENCE
     model_judges = [j for j in (doc.get("judges") or []) if j != reference]
     if not model_judges:
         model_judges = sorted({str(r.get("judge")) for r in metrics if r.get("judge") not in (None, reference)})

@@ -288,17 +288,3 @@ def _json_default(value: object) -> object:
     if hasattr(value, "tolist"):
         return value.tolist()
     return str(value)
-
-
-def read_items(path: str | Path) -> pd.DataFrame:
-    """Read and validate an items table (see :func:`auditor.data.validate_items`)."""
-    from auditor.data import validate_items
-
-    return validate_items(read_table(path))
-
-
-def read_labels(path: str | Path) -> pd.DataFrame:
-    """Read a labels table and check its columns (labels are canonicalised later, against the task)."""
-    from auditor.data import check_label_columns
-
-    return check_label_columns(read_table(path))

@@ -77,7 +77,7 @@ def audit_stage(labels: Any, items: Any = None, *, stage: str | None = None, pro
 
 def _missing_reference(labels: Any, config: AuditConfig, reference: str | None) -> str | None:
     """The reference's name when ``labels`` hold none of its rows, else None."""
-    from auditor.io import read_labels
+    from auditor.data import read_labels
 
     reference = reference or config.reference
     frame = labels if hasattr(labels, "columns") else read_labels(labels)

@@ -46,7 +46,8 @@ class Pairing:
 
 def agreement_metrics(p: Pairing, rs: Resampler, *, weighted: bool, alpha_level: str) -> dict[str, Estimate]:
     """Raw agreement, Cohen's kappa (plain, and linear / quadratic when ``weighted``), Scott's pi, Fleiss' kappa
-    (two ratings per item, i.e. judge and reference), Krippendorff's alpha and Gwet's AC1."""
+    (two ratings per item, i.e. judge and reference), Krippendorff's alpha, Gwet's AC1 and Brennan-Prediger's
+    free-marginal kappa (chance 1/q over the task's q categories)."""
     conf = p.confusion_by_cluster()
 
     def fleiss(c: np.ndarray) -> np.ndarray:
@@ -62,6 +63,7 @@ def agreement_metrics(p: Pairing, rs: Resampler, *, weighted: bool, alpha_level:
     fns["krippendorff_alpha"] = lambda c: ag.krippendorff_alpha_from_coincidence(
         ag.coincidence_from_confusion(c), alpha_level)
     fns["gwet_ac1"] = ag.gwet_ac1
+    fns["brennan_prediger"] = ag.brennan_prediger
     return rs.sums_many(conf, fns, p.n)
 
 

@@ -43,8 +43,9 @@ def _probe_items(items_path: Path | None, n_generic: int) -> Any:
     """The items to plant payloads in: the file's (checked row by row), else the built-in generic items."""
     import pandas as pd
 
+    from auditor.data import read_items
     from auditor.errors import InputError
-    from auditor.io import ROW, read_items
+    from auditor.io import ROW
     from judges.injection import generic_items
 
     if items_path is None:

@@ -119,7 +119,8 @@ def run_judge(
     progress: bool = True,
 ) -> str:
     """What ``auditor judge`` does; returns the one-line summary it prints."""
-    from auditor.io import read_items, write_table
+    from auditor.data import read_items
+    from auditor.io import write_table
 
     if ":" not in judge:
         raise ConfigError(f"--judge must be openai:MODEL or rm:PATH_OR_ID, not {judge!r}")

@@ -164,3 +164,21 @@ def test_brennan_prediger_evaluates_a_batch_of_tables(pair):
     c = confusion(x, y, k)
     batch = np.stack([c, c * 2, np.eye(k) * 3])
     np.testing.assert_allclose(ag.brennan_prediger(batch), [ag.brennan_prediger(c)] * 2 + [1.0])
+
+
+def test_brennan_prediger_row_in_an_audit_by_hand():
+    """End to end: a pairwise audit (q = 3 categories a / tie / b) where the judge matches the one human rater on
+    4 of 6 items: (4/6 - 1/3) / (1 - 1/3) = 0.5, whatever the label shares."""
+    import pandas as pd
+
+    import auditor
+
+    human = ["a", "b", "b", "tie", "b", "a"]
+    judge = ["a", "b", "b", "tie", "a", "b"]
+    labels = pd.DataFrame(
+        [{"item_id": f"i{i}", "judge": "human", "rater": "r1", "label": h} for i, h in enumerate(human)]
+        + [{"item_id": f"i{i}", "judge": "llm", "label": j} for i, j in enumerate(judge)])
+    result = auditor.audit(labels, task="pairwise", resamples=0)
+    row = result.metric("brennan_prediger", "llm")
+    assert row["value"] == pytest.approx(0.5, abs=1e-12)
+    assert row["n"] == 6

@@ -6,8 +6,8 @@ import pytest
 
 import auditor
 from auditor.config import load_config
+from auditor.data import read_labels
 from auditor.datasets import hanna, llmbar, pandalm, recentering
-from auditor.io import read_labels
 
 
 def _audit_written(study, tmp_path):

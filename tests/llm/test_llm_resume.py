@@ -194,7 +194,7 @@ def test_the_308_stage3_pairs_in_both_orders_through_the_command_line(
     fake_server, stage3_items, tmp_path, monkeypatch
 ):
     """616 rows (308 pairs x 2 orders), each labelled or excluded with its reason, readable by the core."""
-    from auditor.io import read_labels
+    from auditor.data import read_labels
 
     server = fake_server()
     monkeypatch.setenv("FAKE_JUDGE_KEY", "unused")
