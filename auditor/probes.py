@@ -1,37 +1,9 @@
-"""Bias probes of judges: the runner that re-judges items under other profiles (:func:`run_variants`) and
-``auditor probe``.  The probes themselves are steps of every audit's pipeline (:data:`auditor.audit.STEPS`):
-:mod:`auditor.analyses.position`, ``length``, ``self_preference`` and ``variants``, switched by
-``AuditConfig.probes``; what they compute:
-
-Position (pairwise and likert judges that saw pairs in both orders, label ``order`` ``ab`` / ``ba``; labels are in
-the original a/b numbering)
-    ``agreement_original_order`` / ``agreement_swapped_order`` [J / reference]: share of items whose verdict in that
-    order equals the reference label (items with a usable verdict in that order and a reference label);
-    ``agreement_both_orders`` [J / reference]: an item counts only when the verdicts in *both* orders equal the
-    reference (items with both verdicts); ``position_consistency`` [J / J]: same verdict in both orders (items with
-    both); ``first_position_rate`` [J / J]: share of decisive verdicts (not a tie / the neutral rating) that favour
-    the response shown first (0.5 = no position preference).  Unparsed verdicts are the core's exclusions; an item
-    lacking a verdict in one order leaves the metrics that need that order.
-Length (``response_a`` / ``response_b`` texts)
-    ``length_preference``: coefficient of ``log2(len(b) / len(a))`` (characters) in a logistic regression of "the
-    judge prefers b" (decisive verdicts) on that length ratio, controlling for the reference's verdict (indicators
-    of reference b-better and reference tie), fitted by statsmodels with cluster-robust standard errors (clusters =
-    the audit's); Wald interval and p-value.  > 0: the judge favours the longer response beyond what the reference
-    does; per doubling of b's relative length, in log-odds.  The reference's own row [ref / ref] has no control.
-Self-preference (item column ``generator``, or ``generator_a`` / ``generator_b``)
-    ``self_preference`` [J / reference]: with one ``generator`` per item, the judge's mean value on items its own
-    model family generated minus on the others, minus the same difference of the reference (on the items both
-    labelled); with ``generator_a`` / ``generator_b``, the judge's mean preference for its own family's response
-    (preference of b scaled to 0-1, ``1 - that`` when a is its own) minus the reference's, on items where exactly
-    one response is its family's.  Families by :func:`model_family`.
-Persona sensitivity and profile views (judges named ``"<judge>|persona=<variant>"`` or
-``"<judge>|profile_view=<view>@<place>"``, as :func:`run_variants` writes them)
-    ``persona_flip_rate`` [judge / judge, slice ``persona=removed`` or ``persona=swapped``]: share of verdicts
-    that change against the judge's verdict with the user's own profile, compared verdict by verdict in the same
-    presentation order when both runs have orders (else the aggregated verdict per item; clustered as the items);
-    ``persona_shift``: mean value with the variant minus with the own profile.  Every row of a ``profile_view`` variant is repeated under
-    the base judge's name with slice ``profile_view=<view>@<place>``, and ``mean_prompt_tokens`` (per request,
-    from the labels' ``prompt_tokens``) gives its token cost.
+"""Bias probes of judges: the runner that re-judges items under other profiles (:func:`run_variants`), used by
+``auditor probe``.  The probes themselves are steps of every audit's pipeline (:data:`auditor.audit.STEPS`), each
+module documenting what it computes: :mod:`auditor.analyses.position`, :mod:`auditor.analyses.length`,
+:mod:`auditor.analyses.self_preference` and :mod:`auditor.analyses.variants` (judges named
+``"<judge>|persona=<variant>"`` or ``"<judge>|profile_view=<view>@<place>"``, as :func:`run_variants` writes them),
+switched by ``AuditConfig.probes``.
 """
 
 from __future__ import annotations

@@ -106,16 +106,3 @@ def _verdict_pairs(ctx: AuditContext, own_mask: np.ndarray, other_mask: np.ndarr
         if shared:
             return [(ctx.side(own_mask & (order == o)), ctx.side(other_mask & (order == o)), True) for o in shared]
     return [(ctx.side(own_mask, calibrate=True), ctx.side(other_mask, calibrate=True), False)]
-
-
-
-def _verdict_pairs(ctx: AuditContext, own_mask: np.ndarray, other_mask: np.ndarray) -> list[tuple[Side, Side, bool]]:
-    """Matched verdicts of two judges: per presentation order both have (``True``), else the aggregates (always
-    the aggregates when the judges' orders are combined by balanced position calibration)."""
-    labels = ctx.t.labels
-    if "order" in labels.columns and ctx.cfg.judge_aggregate != "mean_score":  # calibrated: compare aggregates
-        order = labels["order"].astype(object).where(labels["order"].notna(), "").astype(str).to_numpy()
-        shared = sorted(set(order[own_mask]) & set(order[other_mask]) - {""})
-        if shared:
-            return [(ctx.side(own_mask & (order == o)), ctx.side(other_mask & (order == o)), True) for o in shared]
-    return [(ctx.side(own_mask, calibrate=True), ctx.side(other_mask, calibrate=True), False)]
