@@ -19,6 +19,7 @@ from judges.cli.options import (
     MaxRetriesOption,
     MaxTokensOption,
     MinVerdictMassOption,
+    ModelOption,
     ProfileColumnOption,
     TemplateOption,
     TimeoutOption,
@@ -40,7 +41,7 @@ def parse_views(text: str) -> tuple[tuple[str, str], ...]:
 
 def probe(
     items: Annotated[Path, typer.Argument(help="Items table (JSONL/CSV/TSV/Parquet) with a profile column.")],
-    model: Annotated[str, typer.Option(help="Model name at the endpoint.")],
+    model: ModelOption,
     base_url: BaseUrlOption = None,
     api_key_env: ApiKeyEnvOption = "OPENAI_API_KEY",
     name: Annotated[str | None, typer.Option(help="Judge name (default: the model).")] = None,
