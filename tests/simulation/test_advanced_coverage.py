@@ -2,7 +2,7 @@
 studies, and the alternative annotator test's type-I error stays at or below its level.
 
 Slow (about 2 minutes on 2 cores); CI runs it.  Reproduce with
-``python -m pytest tests/advanced/test_advanced_coverage.py -s`` (``-s`` prints the figures).
+``python -m pytest tests/simulation/test_advanced_coverage.py -s`` (``-s`` prints the figures).
 
 Design: the built-in simulated study (50 users, 550 items, clustered) with one informative but lenient judge
 (latent correlation 0.85 to the item gain, shifted up by 0.3); human labels kept on a random 30% of the items, the
@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from test_alt_test import type_one_error
+from tests.auditor.analyses.test_alt_test import type_one_error
 
 import auditor
 from auditor.analyses.ppi import ppi_rows

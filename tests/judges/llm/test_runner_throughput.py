@@ -25,7 +25,7 @@ from judges.llm import CLIENT_CONNECTIONS, LLMJudge, LLMJudgeConfig
 from judges.llm.rows import _Row
 from judges.templates import BUILTIN_TEMPLATES, VERDICT_MODES, load_template, render_messages
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 KEY_ENV = "AUDITOR_TEST_LATENCY_KEY"
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 # The helpers in tests/servers are imported as `servers.*` (a top-level `tests` package of some installed
 # distributions, e.g. ppi_python, would shadow `tests.servers`).
 TESTS_DIR = str(REPO_ROOT / "tests")

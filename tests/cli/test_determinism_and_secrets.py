@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import run_cli
 
-FILES = Path(__file__).resolve().parents[1] / "bad_inputs" / "files"
+FILES = Path(__file__).resolve().parent / "bad_inputs" / "files"
 SENTINEL = "sk-SENTINEL-3f9c2a7e51d04b8f9e6a"
 SECRET_ENV = {"OPENAI_API_KEY": SENTINEL, "AUDITOR_API_KEY": SENTINEL, "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
               "AZURE_OPENAI_API_KEY": SENTINEL, "HF_TOKEN": SENTINEL}

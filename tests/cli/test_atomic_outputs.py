@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import run_cli
 
-FILES = Path(__file__).resolve().parents[1] / "bad_inputs" / "files"
+FILES = Path(__file__).resolve().parent / "bad_inputs" / "files"
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:

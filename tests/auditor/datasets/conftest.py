@@ -9,7 +9,7 @@ import pytest
 
 # the same override as tests/conftest.py: AUDITOR_SHARED_DATA, else <repo>/../shared/data
 DATA_ROOT = Path(
-    os.environ.get("AUDITOR_SHARED_DATA", Path(__file__).resolve().parents[2] / ".." / "shared" / "data")
+    os.environ.get("AUDITOR_SHARED_DATA", Path(__file__).resolve().parents[3] / ".." / "shared" / "data")
 )
 
 

@@ -1,4 +1,4 @@
-"""The bad-input corpus (tests/bad_inputs/cases.toml) through the real command line.
+"""The bad-input corpus (tests/cli/bad_inputs/cases.toml) through the real command line.
 
 Every bad file gives exit code 2, no traceback, one message naming the file, the row and the column (where they
 apply) and what was expected, and no output file: the ``--out`` folder is absent or empty afterwards.  Files that
@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.bad_inputs.make_corpus import make_corpus
+from tests.cli.bad_inputs.make_corpus import make_corpus
 from tests.conftest import run_cli
 
-CORPUS = Path(__file__).resolve().parents[1] / "bad_inputs"
+CORPUS = Path(__file__).resolve().parent / "bad_inputs"
 FILES = CORPUS / "files"
 CASES = tomllib.loads((CORPUS / "cases.toml").read_text(encoding="utf-8"))["case"]
 MAX_MESSAGE = 2_000  # a message never echoes a huge input

@@ -31,7 +31,7 @@ from servers.fake_openai import (
 from judges.cache import request_key
 from judges.llm import LLMJudge, LLMJudgeConfig
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 COMPARED = ["item_id", "judge", "rater", "label", "order", "score", "raw", "exclusion", "probabilities"]
 TEMPLATE_ID = "pairwise@1"
 

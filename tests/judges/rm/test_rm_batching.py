@@ -225,7 +225,7 @@ def test_max_batch_tokens_is_checked(llama_reward_model):
 
 # ------------------------------------------------------------------------------------------------ benchmark
 def test_the_benchmark_runs_in_a_smoke_configuration(capsys):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
     try:
         import bench_reward_model
     finally:
