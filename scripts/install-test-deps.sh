@@ -6,8 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_CUDA=OFF -DGGML_BLAS=OFF -DGGML_NATIVE=ON -DLLAMA_CURL=OFF}"
+# A portable build: GGML_NATIVE=ON crashes the server (general protection fault in libggml-cpu) on the first
+# completion on CPUs with AMX, so the instruction sets are named instead of detected.
+export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_CUDA=OFF -DGGML_BLAS=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DLLAMA_CURL=OFF}"
 export FORCE_CMAKE=1
+# pip's wheel cache would reuse an earlier build whatever CMAKE_ARGS says.
+export PIP_NO_CACHE_DIR=1
 python -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
 # The CPU wheel of torch lies on this machine's disk (pip's find-links).
 python -m pip install --quiet "torch==2.13.0" || python -m pip install --quiet torch
