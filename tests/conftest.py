@@ -36,6 +36,14 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    """``../shared/data`` when it holds the Re-Centering and LLMBar folders (the personalization tests), else a skip
+    naming the folder."""
+    shared_dataset("recentering")
+    return shared_dataset("llmbar").parent
+
+
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: int = 600):
     """Run ``python -m auditor ARGS`` in a subprocess, as a user would."""
     full_env = dict(os.environ)
@@ -76,3 +84,35 @@ def llama_key(monkeypatch: pytest.MonkeyPatch) -> str:
 
     monkeypatch.setenv(LLAMA_KEY_ENV, LLAMA_KEY)
     return LLAMA_KEY_ENV
+
+
+# A run in which no test ran is not a pass.  pytest itself exits with 5 when nothing is collected (e.g. a -m
+# expression that selects nothing); these hooks give the same exit code when tests were collected but every one
+# was skipped (a missing component, a missing data folder), so such a run never shows as green.
+_PASSED: list[str] = []
+_SESSION: list[pytest.Session] = []
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _SESSION[:] = [session]
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and report.passed:
+        _PASSED.append(report.nodeid)
+
+
+def _nothing_ran(session: pytest.Session, exitstatus: int) -> bool:
+    return (exitstatus == pytest.ExitCode.OK and session.testscollected > 0 and not _PASSED
+            and not session.config.option.collectonly)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _nothing_ran(session, exitstatus):
+        session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int) -> None:
+    if _SESSION and _nothing_ran(_SESSION[0], exitstatus):
+        terminalreporter.write_line(f"no test ran: all {_SESSION[0].testscollected} collected tests were skipped "
+                                    "(exit code 5)", red=True)

@@ -1,16 +1,17 @@
 """Stage 3 end to end through the local SmolLM2 server, as a user runs it: ``auditor convert recentering-stage3``,
-then ``auditor probe`` judges all 308 generic-vs-personalized pairs with two profile views (the full profile and no
-profile) and another user's profile, each in both orders, audits them without human ratings and writes the HTML
-report with its case browser.  SmolLM2-135M is a weak judge: these tests prove the wiring and the honesty of the
-result, not wisdom.
+then ``auditor probe`` judges generic-vs-personalized pairs with two profile views (the full profile and no profile)
+and another user's profile, each in both orders, audits them without human ratings and writes the HTML report with
+its case browser.  SmolLM2-135M is a weak judge: these tests prove the wiring and the honesty of the result, not
+wisdom.
 
-The run is 308 pairs x 3 variants (full@start, none@start, persona=swapped; persona=removed is the none view,
-answered from the cache) x 2 orders = 1,848 one-token log-probability requests with a compact template (the item's
-prompt and each response cut to 150 characters, the profile being the attributes the personalized response was
-generated from), about 200 prompt tokens each.  SmolLM2 on 2 cores takes 0.7-0.9 s per request, so the run takes
-about 25 minutes of CI.  ``AUDITOR_STAGE3_OUT=DIR`` keeps the run's files (labels, audit.json, report.html, the
-command's timing) in DIR; ``AUDITOR_STAGE3_SAMPLE=N`` judges a fixed sample of N pairs spread over the file (for a
-quick local check; CI judges all 308).
+Each pair costs 3 variants (full@start, none@start, persona=swapped; persona=removed is the none view, answered
+from the cache) x 2 orders = 6 one-token log-probability requests with a compact template (the item's prompt and
+each response cut to 150 characters, the profile being the attributes the personalized response was generated
+from), about 240-340 prompt tokens each, about 1.1 s per request on 2 cores.  The default run judges a fixed
+sample of ``SAMPLE`` pairs spread over the file (``AUDITOR_STAGE3_SAMPLE=N`` changes its size), 144 requests;
+the same tests on all 308 pairs (1,848 requests, about 33 minutes) carry the ``full`` marker and run with
+``python -m pytest -m full``.  ``AUDITOR_STAGE3_OUT=DIR`` keeps each run's files (labels, audit.json, report.html,
+the command's timing) in ``DIR/pairs-N``.
 
 The audit combines the two orders by balanced position calibration (``auditor probe``'s default ``mean_score``:
 the mean of the verdict probabilities' expected scores), because SmolLM2 prefers the response shown first so often
@@ -33,6 +34,8 @@ from auditor.personalization import audit_stage
 pytestmark = pytest.mark.llm
 
 PAIRS = 308
+#: The default run's fixed sample of pairs, spread over the file; all PAIRS run under the ``full`` marker.
+SAMPLE = int(os.environ.get("AUDITOR_STAGE3_SAMPLE") or 24)
 JUDGE = "smollm2"
 VARIANTS = (f"{JUDGE}|profile_view=full@start", f"{JUDGE}|profile_view=none@start", f"{JUDGE}|persona=removed",
             f"{JUDGE}|persona=swapped")
@@ -50,22 +53,26 @@ text = "End with Verdict: A, B or tie."
 """
 
 
-@pytest.fixture(scope="module")
-def run(data_root, llama_server, tmp_path_factory):
-    """The whole user path, once per session: ``auditor convert``, then ``auditor probe``."""
+@pytest.fixture(scope="module", params=[pytest.param(min(SAMPLE, PAIRS), id="sample"),
+                                        pytest.param(PAIRS, id="all-308", marks=pytest.mark.full)])
+def run(request, data_root, llama_server, tmp_path_factory):
+    """The whole user path, once per size: ``auditor convert``, then ``auditor probe`` on ``request.param``
+    pairs (a fixed sample spread over the file, or all of them)."""
     from servers.llama_server import LLAMA_KEY
 
     from tests.conftest import LLAMA_KEY_ENV, run_cli
 
-    out = Path(os.environ.get("AUDITOR_STAGE3_OUT") or tmp_path_factory.mktemp("stage3"))
+    sample = request.param
+    keep = os.environ.get("AUDITOR_STAGE3_OUT")
+    out = Path(keep) / f"pairs-{sample}" if keep else tmp_path_factory.mktemp(f"stage3-{sample}")
     out.mkdir(parents=True, exist_ok=True)
     converted = run_cli("convert", "recentering-stage3", str(data_root / "recentering"), "--out", str(out / "data"))
     assert converted.returncode == 0, converted.stderr
     items = pd.read_json(out / "data" / "items.jsonl", lines=True, dtype={"item_id": str})
     assert len(items) == PAIRS
-    sample = int(os.environ.get("AUDITOR_STAGE3_SAMPLE") or PAIRS)
-    if sample < len(items):  # a fixed sample spread over the file (local checks only)
+    if sample < len(items):  # a fixed sample spread over the file
         items = items.iloc[:: max(1, len(items) // sample)].head(sample)
+    assert len(items) == sample
     items.to_json(out / "items.jsonl", orient="records", lines=True, force_ascii=False)
     (out / "compact.toml").write_text(COMPACT_TEMPLATE, encoding="utf-8")
     command = [

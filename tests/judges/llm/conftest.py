@@ -19,8 +19,10 @@ if TESTS_DIR not in sys.path:
 
 from servers.fake_openai import FakeJudgeServer  # noqa: E402
 
-STAGE3_ITEMS = REPO_ROOT.parent / "shared" / "data" / "recentering" / "stage3" / "task6_items.jsonl"
-from tests.conftest import LLAMA_KEY_ENV  # noqa: E402,F401  (the llama.cpp fixtures live in tests/conftest.py)
+from tests.conftest import LLAMA_KEY_ENV, SHARED_DATA  # noqa: E402,F401  (the llama.cpp fixtures: tests/conftest.py)
+
+# ../shared/data, or $AUDITOR_SHARED_DATA, as everywhere else in the tests
+STAGE3_ITEMS = SHARED_DATA / "recentering" / "stage3" / "task6_items.jsonl"
 
 
 @pytest.fixture
