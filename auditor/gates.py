@@ -56,6 +56,7 @@ from typing import Any
 
 from auditor.contract import DEFAULT_REFERENCE
 from auditor.errors import ConfigError, InputError
+from auditor.io import is_missing
 from auditor.metrics import METRICS
 
 __all__ = [
@@ -529,12 +530,8 @@ def _md(text: Any) -> str:
     return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("`", "\\`")
 
 
-def _missing(x: Any) -> bool:
-    return x is None or (isinstance(x, float) and math.isnan(x))
-
-
 def _number(x: Any) -> float | None:
-    if _missing(x):
+    if is_missing(x, blank=False):
         return None
     if isinstance(x, bool):
         return float(x)
@@ -568,7 +565,7 @@ def evaluate_gates(doc: Mapping[str, Any], rules: str | Path | Iterable[Mapping[
     index: dict[tuple[str, str, str, str | None], list[Mapping[str, Any]]] = {}
     for row in metrics:
         key = (str(row.get("metric")), str(row.get("judge")), str(row.get("reference")),
-               None if _missing(row.get("slice")) else str(row.get("slice")))
+               None if is_missing(row.get("slice"), blank=False) else str(row.get("slice")))
         index.setdefault(key, []).append(row)
     resamples = (doc.get("bootstrap") or {}).get("resamples")
 
@@ -622,7 +619,7 @@ def evaluate_gates(doc: Mapping[str, Any], rules: str | Path | Iterable[Mapping[
             checks.append(Check(rule=rule, judge=judge, reference=ref, observed=observed, passed=bool(passed),
                                 value=_number(row.get("value")), ci_low=_number(row.get("ci_low")),
                                 ci_high=_number(row.get("ci_high")),
-                                n=None if _missing(n) else int(n)))
+                                n=None if is_missing(n, blank=False) else int(n)))
     level = (doc.get("bootstrap") or {}).get("level")
     return GateReport(checks, source=source, title=doc.get("title"), simulated=bool(doc.get("simulated")),
                       level=float(level) if isinstance(level, (int, float)) else None)

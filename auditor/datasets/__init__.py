@@ -26,7 +26,6 @@ recentering
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from auditor.contract import ITEM_ID, LABEL_COLUMNS
+from auditor.io import is_missing
 
 __all__ = ["Study", "LABEL_COLUMNS", "ITEM_ID", "DATASETS", "load", "require_file"]
 
@@ -191,20 +191,12 @@ def labels_frame(rows: list[dict] | dict[str, Any]) -> pd.DataFrame:
 def _object_str_or_none(values: pd.Series) -> pd.Series:
     out = np.empty(len(values), dtype=object)
     for i, value in enumerate(values.tolist()):
-        out[i] = None if _is_missing(value) else str(value)
+        out[i] = None if is_missing(value, blank=False) else str(value)
     return pd.Series(out, index=values.index, dtype=object)
 
 
-def _is_missing(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    return value is pd.NA or value is pd.NaT
-
-
 def _jsonable(value: Any) -> Any:
-    if _is_missing(value):
+    if is_missing(value, blank=False):
         return None
     if isinstance(value, np.generic):
         return value.item()
