@@ -38,8 +38,12 @@ def executed(tmp_path_factory):
         mp.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p))
         mp.setenv("MPLCONFIGDIR", str(tmp_path_factory.mktemp("mpl")))
         km = KernelManager(kernel_name="python3", kernel_spec_manager=ThisInterpreter())
-        NotebookClient(nb, km=km, kernel_name="python3", timeout=600,
-                       resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+        try:
+            NotebookClient(nb, km=km, kernel_name="python3", timeout=600,
+                           resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+        finally:  # nbclient shuts down only the kernels it creates; this one would outlive the test session
+            if km.has_kernel:
+                km.shutdown_kernel(now=True)
     return nb
 
 
