@@ -28,8 +28,17 @@ _LAZY = {
     "InputError": "auditor.errors",
 }
 
-__all__ = ["audit", "AuditConfig", "Scale", "load_config", "AuditResult", "AuditorError", "InputError",
-           "__version__"]
+__all__ = [
+    "audit",
+    "AuditConfig",
+    "Scale",
+    "load_config",
+    "AuditResult",
+    "AuditorError",
+    "InputError",
+    "__version__",
+]
+
 
 class _Package(types.ModuleType):
     """The ``auditor`` package object: keeps ``auditor.audit`` the function.

@@ -54,10 +54,20 @@ STEPS: tuple[Step, ...] = (
 )
 
 
-def audit(labels: Any, items: Any = None, *, task: str | None = None, config: AuditConfig | str | Path | None = None,
-          reference: str | None = None, resamples: int | None = None, seed: int | None = None,
-          level: float | None = None, method: str | None = None,
-          slice_by: tuple[str, ...] | None = None, judge_aggregate: str | None = None) -> AuditResult:
+def audit(
+    labels: Any,
+    items: Any = None,
+    *,
+    task: str | None = None,
+    config: AuditConfig | str | Path | None = None,
+    reference: str | None = None,
+    resamples: int | None = None,
+    seed: int | None = None,
+    level: float | None = None,
+    method: str | None = None,
+    slice_by: tuple[str, ...] | None = None,
+    judge_aggregate: str | None = None,
+) -> AuditResult:
     """Audit judges against the reference judge (default ``human``).
 
     ``labels`` / ``items`` are paths (JSONL, CSV, TSV, Parquet) or DataFrames in the data contract; ``config`` an
@@ -65,9 +75,16 @@ def audit(labels: Any, items: Any = None, *, task: str | None = None, config: Au
     """
     if isinstance(config, (str, Path)):
         config = load_config(config)
-    config = (config or AuditConfig()).with_overrides(task=task, reference=reference, resamples=resamples,
-                                                       seed=seed, level=level, method=method,
-                                                       slice_by=slice_by, judge_aggregate=judge_aggregate)
+    config = (config or AuditConfig()).with_overrides(
+        task=task,
+        reference=reference,
+        resamples=resamples,
+        seed=seed,
+        level=level,
+        method=method,
+        slice_by=slice_by,
+        judge_aggregate=judge_aggregate,
+    )
     table = load(labels, items, config)
     result = run_audit(table)
     inputs = {}
@@ -111,11 +128,13 @@ def assemble(ctx: Context) -> AuditResult:
     cfg = ctx.cfg
     metrics = adjust_p_values(pd.DataFrame(ctx.rows, columns=METRIC_COLUMNS), cfg.correction)
     warnings = ctx.warnings + integrity.integrity_warnings(ctx.t, ctx.sides, ctx.ref, cfg)
-    exclusions = pd.concat([ctx.t.exclusions, pd.DataFrame(ctx.exclusions, columns=EXCLUSION_COLUMNS)],
-                           ignore_index=True)
+    exclusions = pd.concat(
+        [ctx.t.exclusions, pd.DataFrame(ctx.exclusions, columns=EXCLUSION_COLUMNS)], ignore_index=True
+    )
     exclusions["count"] = exclusions["count"].astype(int)
-    return AuditResult(meta(ctx), metrics, exclusions, warnings, ctx.confusion, ctx.score_pairs,
-                       select_cases(ctx))
+    return AuditResult(
+        meta(ctx), metrics, exclusions, warnings, ctx.confusion, ctx.score_pairs, select_cases(ctx)
+    )
 
 
 def meta(ctx: Context) -> dict[str, Any]:
@@ -129,8 +148,11 @@ def meta(ctx: Context) -> dict[str, Any]:
         "description": cfg.description,
         "simulated": bool(cfg.simulated),
         "task": task,
-        "scale": ({"min": cfg.scale.min, "max": cfg.scale.max, "neutral": cfg.scale.neutral}
-                  if task == "likert" else None),
+        "scale": (
+            {"min": cfg.scale.min, "max": cfg.scale.max, "neutral": cfg.scale.neutral}
+            if task == "likert"
+            else None
+        ),
         "categories": list(ctx.categories) if ctx.categories else None,
         "reference": cfg.reference,
         "policy": cfg.policy_text(),
@@ -140,10 +162,19 @@ def meta(ctx: Context) -> dict[str, Any]:
         "cluster": cluster,
         "judges": list(ctx.t.judges),
         "rates": list(ind) if ind else [],
-        "bootstrap": {"resamples": cfg.resamples, "seed": cfg.seed, "level": cfg.level, "method": cfg.method,
-                      "cluster": cluster},
-        "aggregation": {"rule": cfg.aggregate_rule, "tie_break": cfg.tie_break_rule,
-                        "judges": cfg.judge_aggregate, "judge_margin": cfg.judge_margin},
+        "bootstrap": {
+            "resamples": cfg.resamples,
+            "seed": cfg.seed,
+            "level": cfg.level,
+            "method": cfg.method,
+            "cluster": cluster,
+        },
+        "aggregation": {
+            "rule": cfg.aggregate_rule,
+            "tie_break": cfg.tie_break_rule,
+            "judges": cfg.judge_aggregate,
+            "judge_margin": cfg.judge_margin,
+        },
         "p_value_correction": cfg.correction,
         "arms": dict(cfg.arms) if cfg.arms else None,
         "slice_by": list(cfg.slice_by),

@@ -25,10 +25,20 @@ ALIGNMENTS = ("accuracy", "neg_rmse", "neg_rmse_rank")  # = auditor.stats.alt_te
 JURY_RULES = ("majority", "mean")
 DEFAULT_PROBLEMATIC = ("uncertain", "reject")
 ANALYSES = ("ppi", "alt_test", "jury", "personalization", "probes")  # the nested options of AuditConfig
-DEFAULT_AGGREGATE = {"pairwise": "majority", "binary": "majority", "categorical": "majority",
-                     "likert": "median", "score": "mean"}
-DEFAULT_TIE_BREAK = {"pairwise": "tie", "binary": "exclude", "categorical": "exclude", "likert": "neutral",
-                     "score": "tie"}
+DEFAULT_AGGREGATE = {
+    "pairwise": "majority",
+    "binary": "majority",
+    "categorical": "majority",
+    "likert": "median",
+    "score": "mean",
+}
+DEFAULT_TIE_BREAK = {
+    "pairwise": "tie",
+    "binary": "exclude",
+    "categorical": "exclude",
+    "likert": "neutral",
+    "score": "tie",
+}
 
 
 @dataclass(frozen=True)
@@ -119,7 +129,9 @@ class AuditConfig:
     # verdicts), a tie within ``judge_margin`` of the neutral point (pairwise, likert)
     judge_aggregate: str = "vote"
     judge_margin: float = 0.0
-    score_neutral: float | None = None  # score tasks: outcome rates need a neutral point (e.g. 0 for r_b - r_a)
+    score_neutral: float | None = (
+        None  # score tasks: outcome rates need a neutral point (e.g. 0 for r_b - r_a)
+    )
     score_tie_margin: float = 0.0
     resamples: int = 2000
     seed: int = 0
@@ -129,7 +141,9 @@ class AuditConfig:
     correction: str = "holm"
     max_cases: int = 500
     slice_by: tuple[str, ...] = ()  # item columns to split every metric by (e.g. source)
-    arms: dict[str, str] = field(default_factory=dict)  # names of a and b, e.g. {"a": "generic response", ...}
+    arms: dict[str, str] = field(
+        default_factory=dict
+    )  # names of a and b, e.g. {"a": "generic response", ...}
     title: str | None = None
     description: str | None = None
     simulated: bool = False
@@ -153,7 +167,9 @@ class AuditConfig:
     def require_task(self) -> str:
         if self.task is None:
             raise ConfigError(
-                "no task kind given: pass --task (one of " + ", ".join(TASK_KINDS) + ") or set `task` in the config"
+                "no task kind given: pass --task (one of "
+                + ", ".join(TASK_KINDS)
+                + ") or set `task` in the config"
             )
         return self.task
 
@@ -175,34 +191,55 @@ class AuditConfig:
         agg = self.aggregate_rule
         tb = self.tie_break_rule
         if task == "pairwise":
-            text = ("b counts as better when the verdict is `b`; 'no better' means `tie` or `a`. Several verdicts "
-                    f"on one item are combined by {agg} vote; without a strict majority the item counts as "
-                    + ("a tie." if tb == "tie" else "excluded." if tb == "exclude" else f"'{tb}'."))
+            text = (
+                "b counts as better when the verdict is `b`; 'no better' means `tie` or `a`. Several verdicts "
+                f"on one item are combined by {agg} vote; without a strict majority the item counts as "
+                + ("a tie." if tb == "tie" else "excluded." if tb == "exclude" else f"'{tb}'.")
+            )
         elif task == "likert":
             s = self.scale
-            text = (f"Ratings run {s.min}-{s.max} with {s.neutral} = no difference: b counts as better above "
-                    f"{s.neutral}, 'no better' means at or below {s.neutral}. Several ratings of one item are "
-                    f"combined by their {agg}; a median between two scale points is rounded "
-                    + ("toward the neutral point." if tb == "neutral" else f"{tb}." if tb in ("lower", "upper")
-                       else "as a tie."))
+            text = (
+                f"Ratings run {s.min}-{s.max} with {s.neutral} = no difference: b counts as better above "
+                f"{s.neutral}, 'no better' means at or below {s.neutral}. Several ratings of one item are "
+                f"combined by their {agg}; a median between two scale points is rounded "
+                + (
+                    "toward the neutral point."
+                    if tb == "neutral"
+                    else f"{tb}."
+                    if tb in ("lower", "upper")
+                    else "as a tie."
+                )
+            )
         elif task == "binary":
-            text = ("Labels are 0/1; the positive rate is the share of 1. Several labels on one item are combined by "
-                    f"majority; without a majority the item is {'excluded' if tb == 'exclude' else tb}.")
+            text = (
+                "Labels are 0/1; the positive rate is the share of 1. Several labels on one item are combined by "
+                f"majority; without a majority the item is {'excluded' if tb == 'exclude' else tb}."
+            )
         elif task == "categorical":
-            text = (f"Nominal labels combined by majority vote; without a majority the item is "
-                    f"{'excluded' if tb == 'exclude' else tb}.")
+            text = (
+                f"Nominal labels combined by majority vote; without a majority the item is "
+                f"{'excluded' if tb == 'exclude' else tb}."
+            )
         else:
             if self.score_neutral is None:
                 text = "Continuous scores, combined by their mean; no neutral point is declared, so no win rates."
             else:
-                text = (f"Continuous scores combined by their mean; b counts as better above "
-                        f"{self.score_neutral} + {self.score_tie_margin}, 'no better' at or below it.")
+                text = (
+                    f"Continuous scores combined by their mean; b counts as better above "
+                    f"{self.score_neutral} + {self.score_tie_margin}, 'no better' at or below it."
+                )
         if self.judge_aggregate == "mean_score":
-            text += (" A judge's verdicts on one item (both presentation orders, samples) are combined by the mean of "
-                     "their expected scores from the verdict probabilities (balanced position calibration), a tie "
-                     f"within {self.judge_margin:g} of the neutral point; verdicts without probabilities are voted.")
+            text += (
+                " A judge's verdicts on one item (both presentation orders, samples) are combined by the mean of "
+                "their expected scores from the verdict probabilities (balanced position calibration), a tie "
+                f"within {self.judge_margin:g} of the neutral point; verdicts without probabilities are voted."
+            )
         if self.unusable:
-            text += " Verdicts declared unusable (" + ", ".join(repr(u) for u in self.unusable) + ") are excluded."
+            text += (
+                " Verdicts declared unusable ("
+                + ", ".join(repr(u) for u in self.unusable)
+                + ") are excluded."
+            )
         return text
 
     def with_overrides(self, **overrides: Any) -> AuditConfig:
@@ -215,13 +252,18 @@ class AuditConfig:
         changed = {}
         for name, changes in analyses.items():
             if name not in ANALYSES:
-                raise ConfigError(f"unknown analysis {name!r}; expected one of {', '.join(ANALYSES)}", column=name)
+                raise ConfigError(
+                    f"unknown analysis {name!r}; expected one of {', '.join(ANALYSES)}", column=name
+                )
             current = getattr(self, name)
             known = {f.name for f in fields(current)}
             bad = sorted(set(changes) - known)
             if bad:
-                raise ConfigError(f"unknown option(s) {', '.join(bad)}; expected some of {', '.join(sorted(known))}",
-                                  file=self.source, column=f"{name}.{bad[0]}")
+                raise ConfigError(
+                    f"unknown option(s) {', '.join(bad)}; expected some of {', '.join(sorted(known))}",
+                    file=self.source,
+                    column=f"{name}.{bad[0]}",
+                )
             changed[name] = replace(current, **changes)
         return replace(self, **changed).validated()
 
@@ -229,69 +271,139 @@ class AuditConfig:
         where = self.source
         stage = self.personalization.stage
         if stage is not None and stage not in STAGES:
-            raise ConfigError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}", file=where,
-                              column="stage")
+            raise ConfigError(
+                f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}", file=where, column="stage"
+            )
         if self.task is not None and self.task not in TASK_KINDS:
-            raise ConfigError(f"unknown task kind {self.task!r}; expected one of {', '.join(TASK_KINDS)}",
-                              file=where, column="task")
+            raise ConfigError(
+                f"unknown task kind {self.task!r}; expected one of {', '.join(TASK_KINDS)}",
+                file=where,
+                column="task",
+            )
         if self.aggregate is not None and self.aggregate not in AGGREGATES:
-            raise ConfigError(f"unknown aggregate {self.aggregate!r}; expected one of {', '.join(AGGREGATES)}",
-                              file=where, column="aggregate")
+            raise ConfigError(
+                f"unknown aggregate {self.aggregate!r}; expected one of {', '.join(AGGREGATES)}",
+                file=where,
+                column="aggregate",
+            )
         if self.judge_aggregate not in JUDGE_AGGREGATES:
-            raise ConfigError(f"unknown judge aggregation {self.judge_aggregate!r}; expected one of "
-                              f"{', '.join(JUDGE_AGGREGATES)}", file=where, column="aggregate.judges")
+            raise ConfigError(
+                f"unknown judge aggregation {self.judge_aggregate!r}; expected one of "
+                f"{', '.join(JUDGE_AGGREGATES)}",
+                file=where,
+                column="aggregate.judges",
+            )
         if self.judge_aggregate == "mean_score" and self.task not in (None, "pairwise", "likert"):
-            raise ConfigError(f"judges = 'mean_score' applies to pairwise and likert tasks, not {self.task!r}",
-                              file=where, column="aggregate.judges")
+            raise ConfigError(
+                f"judges = 'mean_score' applies to pairwise and likert tasks, not {self.task!r}",
+                file=where,
+                column="aggregate.judges",
+            )
         if not (self.judge_margin >= 0):
-            raise ConfigError(f"judge_margin must be a non-negative number, got {self.judge_margin}", file=where,
-                              column="aggregate.judge_margin")
+            raise ConfigError(
+                f"judge_margin must be a non-negative number, got {self.judge_margin}",
+                file=where,
+                column="aggregate.judge_margin",
+            )
         if self.tie_break is not None and self.tie_break not in TIE_BREAKS:
-            raise ConfigError(f"unknown tie_break {self.tie_break!r}; expected one of {', '.join(TIE_BREAKS)}",
-                              file=where, column="tie_break")
+            raise ConfigError(
+                f"unknown tie_break {self.tie_break!r}; expected one of {', '.join(TIE_BREAKS)}",
+                file=where,
+                column="tie_break",
+            )
         canonical = self.canonical_categories() if self.task is not None else None
         if canonical is not None:
             for raw, target in self.aliases.items():
                 if target not in canonical and target not in self.unusable:
-                    raise ConfigError(f"alias {raw!r} maps to {target!r}, which is not a {self.task} label; expected "
-                                      f"one of {', '.join(map(repr, canonical))}", file=where, column="labels.aliases")
+                    raise ConfigError(
+                        f"alias {raw!r} maps to {target!r}, which is not a {self.task} label; expected "
+                        f"one of {', '.join(map(repr, canonical))}",
+                        file=where,
+                        column="labels.aliases",
+                    )
         s = self.scale
         if not (s.min < s.max and s.min <= s.neutral <= s.max):
-            raise ConfigError(f"scale needs min < max and min <= neutral <= max, got {s}", file=where,
-                              column="scale")
+            raise ConfigError(
+                f"scale needs min < max and min <= neutral <= max, got {s}", file=where, column="scale"
+            )
         if self.resamples < 0 or (0 < self.resamples < 100):
-            raise ConfigError(f"bootstrap resamples must be 0 or at least 100, got {self.resamples}", file=where,
-                              column="resamples")
+            raise ConfigError(
+                f"bootstrap resamples must be 0 or at least 100, got {self.resamples}",
+                file=where,
+                column="resamples",
+            )
         if self.seed < 0:
-            raise ConfigError(f"seed must be a non-negative integer, got {self.seed}", file=where, column="seed")
+            raise ConfigError(
+                f"seed must be a non-negative integer, got {self.seed}", file=where, column="seed"
+            )
         if not 0.5 < self.level < 1:
-            raise ConfigError(f"level must lie between 0.5 and 1, got {self.level}", file=where, column="level")
+            raise ConfigError(
+                f"level must lie between 0.5 and 1, got {self.level}", file=where, column="level"
+            )
         if self.method not in ("bca", "percentile"):
-            raise ConfigError(f"unknown interval method {self.method!r}; expected bca or percentile", file=where,
-                              column="method")
+            raise ConfigError(
+                f"unknown interval method {self.method!r}; expected bca or percentile",
+                file=where,
+                column="method",
+            )
         if self.correction not in ("holm", "bonferroni", "fdr_bh", "fdr_by", "none"):
-            raise ConfigError(f"unknown p-value correction {self.correction!r}", file=where, column="correction")
+            raise ConfigError(
+                f"unknown p-value correction {self.correction!r}", file=where, column="correction"
+            )
         alt = self.alt_test
         if alt.alignment is not None and alt.alignment not in ALIGNMENTS:
-            raise ConfigError(f"unknown alignment {alt.alignment!r}; expected one of {', '.join(ALIGNMENTS)}",
-                              file=where, column="alt_test.alignment")
+            raise ConfigError(
+                f"unknown alignment {alt.alignment!r}; expected one of {', '.join(ALIGNMENTS)}",
+                file=where,
+                column="alt_test.alignment",
+            )
         if not alt.epsilon >= 0:
-            raise ConfigError(f"epsilon must be a non-negative number, got {alt.epsilon}", file=where,
-                              column="alt_test.epsilon")
+            raise ConfigError(
+                f"epsilon must be a non-negative number, got {alt.epsilon}",
+                file=where,
+                column="alt_test.epsilon",
+            )
         if not 0 < alt.level < 1:
-            raise ConfigError(f"level must lie between 0 and 1, got {alt.level}", file=where, column="alt_test.level")
+            raise ConfigError(
+                f"level must lie between 0 and 1, got {alt.level}", file=where, column="alt_test.level"
+            )
         if alt.min_items < 1:
-            raise ConfigError(f"min_items must be a positive integer, got {alt.min_items}", file=where,
-                              column="alt_test.min_items")
+            raise ConfigError(
+                f"min_items must be a positive integer, got {alt.min_items}",
+                file=where,
+                column="alt_test.min_items",
+            )
         bad_rules = [r for r in self.jury.rules if r not in JURY_RULES]
         if bad_rules:
-            raise ConfigError(f"unknown jury rule {bad_rules[0]!r}; expected one of {', '.join(JURY_RULES)}",
-                              file=where, column="jury.rules")
+            raise ConfigError(
+                f"unknown jury rule {bad_rules[0]!r}; expected one of {', '.join(JURY_RULES)}",
+                file=where,
+                column="jury.rules",
+            )
         return self
 
 
-_TOP_KEYS = {"task", "reference", "title", "description", "simulated", "scale", "labels", "aggregate", "bootstrap",
-             "score", "report", "slice_by", "arms", "stage", "personalization", "ppi", "alt_test", "jury", "probes"}
+_TOP_KEYS = {
+    "task",
+    "reference",
+    "title",
+    "description",
+    "simulated",
+    "scale",
+    "labels",
+    "aggregate",
+    "bootstrap",
+    "score",
+    "report",
+    "slice_by",
+    "arms",
+    "stage",
+    "personalization",
+    "ppi",
+    "alt_test",
+    "jury",
+    "probes",
+}
 
 
 def load_config(path: str | Path) -> AuditConfig:
@@ -337,8 +449,11 @@ def config_from_mapping(data: dict[str, Any], where: str | None = None) -> Audit
     """Build a config from the same structure as ``audit.toml`` (e.g. a dataset loader's ``Study.config()``)."""
     unknown = set(data) - _TOP_KEYS
     if unknown:
-        raise ConfigError(f"unknown key(s) {', '.join(sorted(unknown))}; expected some of "
-                          f"{', '.join(sorted(_TOP_KEYS))}", file=where, column=sorted(unknown)[0])
+        raise ConfigError(
+            f"unknown key(s) {', '.join(sorted(unknown))}; expected some of {', '.join(sorted(_TOP_KEYS))}",
+            file=where,
+            column=sorted(unknown)[0],
+        )
     kwargs: dict[str, Any] = {"source": where}
     for key in ("task", "reference", "title", "description"):
         if key in data:
@@ -355,22 +470,32 @@ def config_from_mapping(data: dict[str, Any], where: str | None = None) -> Audit
             raise ConfigError(f"[{name}] must be a table", file=where, column=name)
         bad = set(sec) - allowed
         if bad:
-            raise ConfigError(f"unknown key(s) in [{name}]: {', '.join(sorted(bad))}; expected some of "
-                              f"{', '.join(sorted(allowed))}", file=where, column=f"{name}.{sorted(bad)[0]}")
+            raise ConfigError(
+                f"unknown key(s) in [{name}]: {', '.join(sorted(bad))}; expected some of "
+                f"{', '.join(sorted(allowed))}",
+                file=where,
+                column=f"{name}.{sorted(bad)[0]}",
+            )
         return sec
 
     scale = section("scale", {"min", "max", "neutral"})
     if scale:
         try:
-            kwargs["scale"] = Scale(int(scale.get("min", 1)), int(scale.get("max", 5)),
-                                    int(scale.get("neutral", (int(scale.get("min", 1)) + int(scale.get("max", 5))) // 2)))
+            kwargs["scale"] = Scale(
+                int(scale.get("min", 1)),
+                int(scale.get("max", 5)),
+                int(scale.get("neutral", (int(scale.get("min", 1)) + int(scale.get("max", 5))) // 2)),
+            )
         except (TypeError, ValueError):
-            raise ConfigError("[scale] min / max / neutral must be integers", file=where, column="scale") from None
+            raise ConfigError(
+                "[scale] min / max / neutral must be integers", file=where, column="scale"
+            ) from None
     labels = section("labels", {"aliases", "unusable", "categories"})
     if "aliases" in labels:
         if not isinstance(labels["aliases"], dict):
-            raise ConfigError("[labels] aliases must be a table of raw = canonical", file=where,
-                              column="labels.aliases")
+            raise ConfigError(
+                "[labels] aliases must be a table of raw = canonical", file=where, column="labels.aliases"
+            )
         kwargs["aliases"] = {str(k): str(v) for k, v in labels["aliases"].items()}
     if "unusable" in labels:
         kwargs["unusable"] = _strings(labels["unusable"], where, "labels.unusable")
@@ -386,13 +511,21 @@ def config_from_mapping(data: dict[str, Any], where: str | None = None) -> Audit
     if "tie_break" in agg:
         kwargs["tie_break"] = str(agg["tie_break"])
     boot = section("bootstrap", {"resamples", "seed", "level", "method", "cluster", "correction"})
-    for key, conv in (("resamples", int), ("seed", int), ("level", float), ("method", str), ("cluster", str),
-                      ("correction", str)):
+    for key, conv in (
+        ("resamples", int),
+        ("seed", int),
+        ("level", float),
+        ("method", str),
+        ("cluster", str),
+        ("correction", str),
+    ):
         if key in boot:
             try:
                 kwargs[key] = conv(boot[key])
             except (TypeError, ValueError):
-                raise ConfigError(f"[bootstrap] {key} has a wrong type", file=where, column=f"bootstrap.{key}") from None
+                raise ConfigError(
+                    f"[bootstrap] {key} has a wrong type", file=where, column=f"bootstrap.{key}"
+                ) from None
     score = section("score", {"neutral", "tie_margin"})
     if "neutral" in score:
         kwargs["score_neutral"] = _as(float, score["neutral"], where, "score.neutral", "a number")
@@ -437,11 +570,16 @@ def _analyses(data: dict[str, Any], section: Any, where: str | None) -> dict[str
         if "members" in jury:
             changes["members"] = _strings(jury["members"], where, "jury.members")
         out["jury"] = JuryConfig(**changes)
-    personal = section("personalization", {"problematic", "stage", "positive", "mention_column", "kappa_table"})
+    personal = section(
+        "personalization", {"problematic", "stage", "positive", "mention_column", "kappa_table"}
+    )
     changes = {}
     if "stage" in data and "stage" in personal and str(data["stage"]) != str(personal["stage"]):
-        raise ConfigError(f"stage is given twice ({data['stage']!r} and [personalization] {personal['stage']!r})",
-                          file=where, column="personalization.stage")
+        raise ConfigError(
+            f"stage is given twice ({data['stage']!r} and [personalization] {personal['stage']!r})",
+            file=where,
+            column="personalization.stage",
+        )
     for key in ("stage", "positive", "mention_column"):
         if key in personal:
             changes[key] = str(personal[key])
@@ -459,5 +597,14 @@ def _analyses(data: dict[str, Any], section: Any, where: str | None) -> dict[str
     return out
 
 
-__all__ = ["AuditConfig", "Scale", "PPIConfig", "AltTestConfig", "JuryConfig", "PersonalizationConfig", "ProbesConfig",
-           "load_config", "config_from_mapping"]
+__all__ = [
+    "AuditConfig",
+    "Scale",
+    "PPIConfig",
+    "AltTestConfig",
+    "JuryConfig",
+    "PersonalizationConfig",
+    "ProbesConfig",
+    "load_config",
+    "config_from_mapping",
+]

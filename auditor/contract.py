@@ -55,8 +55,18 @@ DEFAULT_REFERENCE = "human"
 #: Version of the audit.json document; a reader refuses other versions.
 SCHEMA_VERSION = 1
 
-METRIC_COLUMNS = ["metric", "judge", "reference", "value", "ci_low", "ci_high", "n", "p_value", "p_adjusted",
-                  "slice"]
+METRIC_COLUMNS = [
+    "metric",
+    "judge",
+    "reference",
+    "value",
+    "ci_low",
+    "ci_high",
+    "n",
+    "p_value",
+    "p_adjusted",
+    "slice",
+]
 EXCLUSION_COLUMNS = ["judge", "reason", "count"]
 
 #: The list-valued parts of audit.json besides the run's description (``meta``).

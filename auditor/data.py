@@ -76,7 +76,9 @@ def _copy(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.copy(deep=not _SHALLOW)
 
 
-def _by_value(series: pd.Series, fn: Callable[[pd.Series], pd.Series | None]) -> tuple[np.ndarray, np.ndarray] | None:
+def _by_value(
+    series: pd.Series, fn: Callable[[pd.Series], pd.Series | None]
+) -> tuple[np.ndarray, np.ndarray] | None:
     """``fn`` (element-wise: a Series of values to an object Series, or None) applied to the distinct values only.
 
     Returns the code of each row's distinct value (-1: a missing value) and ``fn``'s result per distinct value with
@@ -101,8 +103,9 @@ def _key_column(frame: pd.DataFrame, column: str, *, required: bool) -> pd.Serie
     return _key_column_codes(frame, column, required=required)[0]
 
 
-def _key_column_codes(frame: pd.DataFrame, column: str, *,
-                      required: bool) -> tuple[pd.Series, tuple[np.ndarray, np.ndarray] | None]:
+def _key_column_codes(
+    frame: pd.DataFrame, column: str, *, required: bool
+) -> tuple[pd.Series, tuple[np.ndarray, np.ndarray] | None]:
     """:func:`_key_column`, with each row's code and the texts per code (see :func:`_by_value`) when known."""
     found = _by_value(frame[column], _fast_text)
     if found is None:
@@ -111,8 +114,12 @@ def _key_column_codes(frame: pd.DataFrame, column: str, *,
     if required:
         empty = pd.isna(per_value)[codes]
         if empty.any():
-            raise InputError("is empty; every row needs a value here", file=_where(frame),
-                             row=_row_of(frame, int(np.flatnonzero(empty)[0])), column=column)
+            raise InputError(
+                "is empty; every row needs a value here",
+                file=_where(frame),
+                row=_row_of(frame, int(np.flatnonzero(empty)[0])),
+                column=column,
+            )
     return _spread(codes, per_value, frame.index), found
 
 
@@ -122,19 +129,31 @@ def _key_column_slow(frame: pd.DataFrame, column: str, *, required: bool) -> pd.
         if required:
             empty = fast.isna().to_numpy()
             if empty.any():
-                raise InputError("is empty; every row needs a value here", file=_where(frame),
-                                 row=_row_of(frame, int(np.flatnonzero(empty)[0])), column=column)
+                raise InputError(
+                    "is empty; every row needs a value here",
+                    file=_where(frame),
+                    row=_row_of(frame, int(np.flatnonzero(empty)[0])),
+                    column=column,
+                )
         return fast
     out = []
     for pos, value in enumerate(frame[column].tolist()):
         try:
             text = _key_text(value)
         except TypeError:
-            raise InputError(f"holds a {type(value).__name__}; expected a text or integer id",
-                             file=_where(frame), row=_row_of(frame, pos), column=column) from None
+            raise InputError(
+                f"holds a {type(value).__name__}; expected a text or integer id",
+                file=_where(frame),
+                row=_row_of(frame, pos),
+                column=column,
+            ) from None
         if text is None and required:
-            raise InputError("is empty; every row needs a value here", file=_where(frame),
-                             row=_row_of(frame, pos), column=column)
+            raise InputError(
+                "is empty; every row needs a value here",
+                file=_where(frame),
+                row=_row_of(frame, pos),
+                column=column,
+            )
         out.append(text)
     return pd.Series(out, index=frame.index, dtype=object)
 
@@ -149,7 +168,8 @@ def _require_columns(frame: pd.DataFrame, columns: tuple[str, ...], what: str) -
                 hint = f" (found {lowered[column]!r}: column names are case- and space-sensitive)"
             raise InputError(
                 f"missing required column for the {what} table{hint}; columns found: {', '.join(map(str, found))}",
-                file=_where(frame), column=column,
+                file=_where(frame),
+                column=column,
             )
 
 
@@ -163,8 +183,13 @@ def validate_items(frame: pd.DataFrame) -> pd.DataFrame:
         pos = int(np.flatnonzero(dup.to_numpy())[0])
         item = frame["item_id"].iloc[pos]
         first = int(np.flatnonzero((frame["item_id"] == item).to_numpy())[0])
-        raise InputError(f"duplicate item_id {item!r} (first seen in row {_row_of(frame, first)}); item ids must "
-                         "be unique", file=_where(frame), row=_row_of(frame, pos), column="item_id")
+        raise InputError(
+            f"duplicate item_id {item!r} (first seen in row {_row_of(frame, first)}); item ids must "
+            "be unique",
+            file=_where(frame),
+            row=_row_of(frame, pos),
+            column="item_id",
+        )
     if "user_id" in frame.columns:
         frame["user_id"] = _key_column(frame, "user_id", required=False)
     return frame
@@ -175,7 +200,9 @@ def check_label_columns(frame: pd.DataFrame) -> pd.DataFrame:
     return _check_label_columns(frame)[0]
 
 
-def _check_label_columns(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, tuple[np.ndarray, np.ndarray]]]:
+def _check_label_columns(
+    frame: pd.DataFrame,
+) -> tuple[pd.DataFrame, dict[str, tuple[np.ndarray, np.ndarray]]]:
     """:func:`check_label_columns`, with the codes and distinct texts of the key columns where known."""
     if "label" not in frame.columns and "score" in frame.columns:
         frame = frame.assign(label=None)
@@ -197,8 +224,12 @@ def _check_label_columns(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, t
             bad = orders.notna() & ~orders.isin(ORDERS)
         if bad.any():
             pos = int(np.flatnonzero(bad.to_numpy())[0])
-            raise InputError(f"has {orders.iloc[pos]!r}; expected 'ab', 'ba' or empty", file=_where(frame),
-                             row=_row_of(frame, pos), column="order")
+            raise InputError(
+                f"has {orders.iloc[pos]!r}; expected 'ab', 'ba' or empty",
+                file=_where(frame),
+                row=_row_of(frame, pos),
+                column="order",
+            )
         frame["order"] = orders
     else:
         frame["order"] = None
@@ -206,8 +237,10 @@ def _check_label_columns(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, t
         raw_scores = frame["score"]
         kind = pd.api.types.infer_dtype(raw_scores, skipna=True)
         stripped = raw_scores.astype("string").str.strip()
-        numbers = pd.to_numeric(raw_scores.where(stripped != "", None)
-                                if kind in ("string", "mixed") else raw_scores, errors="coerce")
+        numbers = pd.to_numeric(
+            raw_scores.where(stripped != "", None) if kind in ("string", "mixed") else raw_scores,
+            errors="coerce",
+        )
         numbers = numbers.to_numpy(dtype=float, na_value=np.nan)
         given = ~raw_scores.isna().to_numpy() & (stripped != "").fillna(False).to_numpy()
         bad = given & ~np.isfinite(numbers)
@@ -215,8 +248,12 @@ def _check_label_columns(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, t
             bad |= raw_scores.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
         if bad.any():
             pos = int(np.flatnonzero(bad)[0])
-            raise InputError(f"has {raw_scores.iloc[pos]!r}; expected a finite number or empty", file=_where(frame),
-                             row=_row_of(frame, pos), column="score")
+            raise InputError(
+                f"has {raw_scores.iloc[pos]!r}; expected a finite number or empty",
+                file=_where(frame),
+                row=_row_of(frame, pos),
+                column="score",
+            )
         frame["score"] = numbers
     else:
         frame["score"] = np.nan
@@ -240,9 +277,14 @@ def split_combined(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         item = items.loc[dup, "item_id"].iloc[0]
         rows = items.loc[items["item_id"] == item]
         differing = [c for c in item_cols if rows[c].nunique(dropna=False) > 1]
-        raise InputError(f"item {item!r} has different {differing[0]!r} values in rows "
-                         f"{', '.join(map(str, rows[ROW].tolist()[:3]))}; a combined table must repeat item "
-                         "columns identically", file=_where(frame), row=int(rows[ROW].iloc[1]), column=differing[0])
+        raise InputError(
+            f"item {item!r} has different {differing[0]!r} values in rows "
+            f"{', '.join(map(str, rows[ROW].tolist()[:3]))}; a combined table must repeat item "
+            "columns identically",
+            file=_where(frame),
+            row=int(rows[ROW].iloc[1]),
+            column=differing[0],
+        )
     items.attrs = dict(frame.attrs)
     labels = frame.drop(columns=[c for c in item_cols if c != "item_id"])
     labels.attrs = dict(frame.attrs)
@@ -312,8 +354,12 @@ def _label_texts(labels: pd.DataFrame) -> pd.Series:
         try:
             out.append(_normalise_label(value))
         except TypeError:
-            raise InputError(f"holds a {type(value).__name__}; expected a single label", file=_where(labels),
-                             row=_row_of(labels, pos), column="label") from None
+            raise InputError(
+                f"holds a {type(value).__name__}; expected a single label",
+                file=_where(labels),
+                row=_row_of(labels, pos),
+                column="label",
+            ) from None
     return pd.Series(out, index=labels.index, dtype=object)
 
 
@@ -402,20 +448,28 @@ def canonicalise(labels: pd.DataFrame, config: AuditConfig) -> tuple[pd.DataFram
         # the numbers of the distinct texts; None among them only where a row has no label, as when converted row
         # by row (the result's type is chosen from the whole set of values)
         numbered = texts if (row_code < 0).any() else texts.iloc[:-1]
-        from_value = np.append(pd.to_numeric(numbered, errors="coerce").to_numpy(dtype=float)[: len(texts) - 1],
-                               np.nan)
+        from_value = np.append(
+            pd.to_numeric(numbered, errors="coerce").to_numpy(dtype=float)[: len(texts) - 1], np.nan
+        )
         from_label = from_value[row_code]
         usable = pd.isna(excluded)
         bad = usable & ~np.isfinite(scores) & present & ~is_unusable & ~np.isfinite(from_label)
         if bad.any():
             pos = int(np.flatnonzero(bad)[0])
-            raise InputError(f"has {labels['label'].iloc[pos]!r}; a score task needs a finite number in `score` "
-                             "or `label`", file=where, row=_row_of(labels, pos), column="label")
+            raise InputError(
+                f"has {labels['label'].iloc[pos]!r}; a score task needs a finite number in `score` "
+                "or `label`",
+                file=where,
+                row=_row_of(labels, pos),
+                column="label",
+            )
         values = np.where(np.isfinite(scores), scores, from_label)
         values[~usable] = np.nan
         missing = usable & ~np.isfinite(values)
         if missing.any():
-            excluded[missing] = _declared_exclusions(labels, missing).fillna("empty score").to_numpy(dtype=object)
+            excluded[missing] = (
+                _declared_exclusions(labels, missing).fillna("empty score").to_numpy(dtype=object)
+            )
     else:
         code_value = pd.Index(categories).get_indexer(texts.astype(object))
         unknown_value = (code_value < 0) & texts.notna().to_numpy()
@@ -432,7 +486,10 @@ def canonicalise(labels: pd.DataFrame, config: AuditConfig) -> tuple[pd.DataFram
             raise InputError(
                 f"has {_shown(labels['label'].iloc[pos])!r}, which is not a {task} label: expected one of {shown}{hint}. "
                 "Declare aliases in the config ([labels] aliases) rather than editing the data.",
-                file=where, row=_row_of(labels, pos), column="label")
+                file=where,
+                row=_row_of(labels, pos),
+                column="label",
+            )
         numeric = _category_values(task, categories, config)
         values = np.where(codes >= 0, numeric[np.maximum(codes, 0)], np.nan)
     labels["excluded"] = excluded
@@ -461,14 +518,19 @@ def _as_frame(source: str | Path | pd.DataFrame, name: str) -> pd.DataFrame:
     return read_table(source)
 
 
-def load(labels: str | Path | pd.DataFrame, items: str | Path | pd.DataFrame | None = None,
-         config: AuditConfig | None = None) -> JudgmentTable:
+def load(
+    labels: str | Path | pd.DataFrame,
+    items: str | Path | pd.DataFrame | None = None,
+    config: AuditConfig | None = None,
+) -> JudgmentTable:
     """Read, validate and canonicalise; raises :class:`InputError` on bad input."""
     config = (config or AuditConfig()).validated()
     config.require_task()
     label_frame = _as_frame(labels, "labels")
     if items is None:
-        if any(c in label_frame.columns for c in ("response_a", "response_b", "response", "prompt", "user_id")):
+        if any(
+            c in label_frame.columns for c in ("response_a", "response_b", "response", "prompt", "user_id")
+        ):
             item_frame, label_frame = split_combined(label_frame)
         else:
             item_frame = None
@@ -477,7 +539,9 @@ def load(labels: str | Path | pd.DataFrame, items: str | Path | pd.DataFrame | N
     label_frame, keys = _check_label_columns(label_frame)
     item_codes = keys.get("item_id")  # each row's code into the distinct item ids, when known
     if item_frame is None:
-        ids = list(dict.fromkeys(item_codes[1][:-1] if item_codes is not None else label_frame["item_id"].tolist()))
+        ids = list(
+            dict.fromkeys(item_codes[1][:-1] if item_codes is not None else label_frame["item_id"].tolist())
+        )
         item_frame = pd.DataFrame({"item_id": ids})
         item_frame.attrs["path"] = "<items derived from labels>"
     item_frame = validate_items(item_frame)
@@ -489,22 +553,32 @@ def load(labels: str | Path | pd.DataFrame, items: str | Path | pd.DataFrame | N
         unknown = ~label_frame["item_id"].isin(known)
     if unknown.any():
         pos = int(np.flatnonzero(unknown.to_numpy())[0])
-        raise InputError(f"names item {label_frame['item_id'].iloc[pos]!r}, which is not in the items table "
-                         f"{item_frame.attrs.get('path')} ({int(unknown.sum())} label rows name unknown items)",
-                         file=_where(label_frame), row=_row_of(label_frame, pos), column="item_id")
+        raise InputError(
+            f"names item {label_frame['item_id'].iloc[pos]!r}, which is not in the items table "
+            f"{item_frame.attrs.get('path')} ({int(unknown.sum())} label rows name unknown items)",
+            file=_where(label_frame),
+            row=_row_of(label_frame, pos),
+            column="item_id",
+        )
     label_frame, categories = canonicalise(label_frame, config)
 
     # clusters: user_id where given, else the item itself
     cluster_col = config.cluster
     if cluster_col in item_frame.columns:
-        clusters = item_frame[cluster_col].where(item_frame[cluster_col].notna(), "item:" + item_frame["item_id"])
+        clusters = item_frame[cluster_col].where(
+            item_frame[cluster_col].notna(), "item:" + item_frame["item_id"]
+        )
     else:
         clusters = "item:" + item_frame["item_id"]
     item_frame[CLUSTER] = clusters.astype(str)
 
     excluded = label_frame[label_frame["excluded"].notna()]
-    exclusions = (excluded.groupby(["judge", "excluded"], sort=True).size().reset_index(name="count")
-                  .rename(columns={"excluded": "reason"}))
+    exclusions = (
+        excluded.groupby(["judge", "excluded"], sort=True)
+        .size()
+        .reset_index(name="count")
+        .rename(columns={"excluded": "reason"})
+    )
     keep = label_frame["excluded"].isna().to_numpy()
     usable = _copy(label_frame) if keep.all() else label_frame[keep].copy()
     label_items = None
@@ -515,10 +589,21 @@ def load(labels: str | Path | pd.DataFrame, items: str | Path | pd.DataFrame | N
     judge_names = set(keys["judge"][1][:-1]) if "judge" in keys else set(label_frame["judge"])
     if config.reference not in judge_names:
         judges = ", ".join(sorted(judge_names)[:10])
-        raise InputError(f"has no labels from the reference judge {config.reference!r}; judges found: {judges}. "
-                         "Pass --reference to name another one.", file=_where(label_frame), column="judge")
-    return JudgmentTable(config=config, items=item_frame, labels=usable, categories=categories,
-                         exclusions=exclusions, raw_labels=label_frame, label_items=label_items)
+        raise InputError(
+            f"has no labels from the reference judge {config.reference!r}; judges found: {judges}. "
+            "Pass --reference to name another one.",
+            file=_where(label_frame),
+            column="judge",
+        )
+    return JudgmentTable(
+        config=config,
+        items=item_frame,
+        labels=usable,
+        categories=categories,
+        exclusions=exclusions,
+        raw_labels=label_frame,
+        label_items=label_items,
+    )
 
 
 def read_items(path: str | Path) -> pd.DataFrame:

@@ -30,9 +30,22 @@ from auditor.io import read_table
 from auditor.stats import compare
 from auditor.stats.bootstrap import Resampler, bootstrap_p_value, interval
 
-COLUMNS = ["judge", "n", "flips", "flip_rate", "ci_low", "ci_high", "became_better", "became_no_better",
-           "no_better_rate_before", "no_better_rate_after", "no_better_rate_change", "change_ci_low",
-           "change_ci_high", "p_value"]
+COLUMNS = [
+    "judge",
+    "n",
+    "flips",
+    "flip_rate",
+    "ci_low",
+    "ci_high",
+    "became_better",
+    "became_no_better",
+    "no_better_rate_before",
+    "no_better_rate_after",
+    "no_better_rate_change",
+    "change_ci_low",
+    "change_ci_high",
+    "p_value",
+]
 
 
 def _as_frame(source: Any) -> pd.DataFrame:
@@ -45,9 +58,17 @@ def _context(labels: pd.DataFrame, items: pd.DataFrame | None, config: AuditConf
     return AuditContext(load(labels, items, config))
 
 
-def flip_rates(before: Any, after: Any, items: Any = None, *, task: str | None = None,
-               config: AuditConfig | str | Path | None = None, resamples: int | None = None,
-               seed: int | None = None, level: float | None = None) -> pd.DataFrame:
+def flip_rates(
+    before: Any,
+    after: Any,
+    items: Any = None,
+    *,
+    task: str | None = None,
+    config: AuditConfig | str | Path | None = None,
+    resamples: int | None = None,
+    seed: int | None = None,
+    level: float | None = None,
+) -> pd.DataFrame:
     """One row per judge labelled in both runs (columns :data:`COLUMNS`); inputs as for :func:`auditor.audit`."""
     if isinstance(config, (str, Path)):
         config = load_config(config)
@@ -80,24 +101,54 @@ def flip_rates(before: Any, after: Any, items: Any = None, *, task: str | None =
         else:
             flips = s_b.code[both] != s_a.code[both]
         cl = clusters[both]
-        sums = np.stack([np.bincount(cl, minlength=n_clusters).astype(float),
-                         np.bincount(cl, weights=flips.astype(float), minlength=n_clusters)], axis=1)
+        sums = np.stack(
+            [
+                np.bincount(cl, minlength=n_clusters).astype(float),
+                np.bincount(cl, weights=flips.astype(float), minlength=n_clusters),
+            ],
+            axis=1,
+        )
         flip = rs.sums(sums, lambda s: s[..., 1] / s[..., 0], int(both.size))
-        lo, hi = interval(flip, config.level, config.method, proportion=True) if config.resamples else (np.nan, np.nan)
-        row = {"judge": judge, "n": int(both.size), "flips": int(flips.sum()), "flip_rate": flip.value,
-               "ci_low": lo, "ci_high": hi}
+        lo, hi = (
+            interval(flip, config.level, config.method, proportion=True)
+            if config.resamples
+            else (np.nan, np.nan)
+        )
+        row = {
+            "judge": judge,
+            "n": int(both.size),
+            "flips": int(flips.sum()),
+            "flip_rate": flip.value,
+            "ci_low": lo,
+            "ci_high": hi,
+        }
         if ind_b is not None and ind_a is not None and "no_better_rate" in ind_b:
             nb_b, nb_a = ind_b["no_better_rate"], ind_a["no_better_rate"]
             rb = compare.rate_estimates({"no_better_rate": nb_b}, s_b.value[both], cl, n_clusters, rs)
             ra = compare.rate_estimates({"no_better_rate": nb_a}, s_a.value[both], cl, n_clusters, rs)
             change = ra["no_better_rate"] - rb["no_better_rate"]
-            c_lo, c_hi = interval(change, config.level, config.method) if config.resamples else (np.nan, np.nan)
+            c_lo, c_hi = (
+                interval(change, config.level, config.method) if config.resamples else (np.nan, np.nan)
+            )
             singletons = np.all(np.bincount(cl, minlength=n_clusters) <= 1)
-            p = (compare.mcnemar_exact(nb_a.astype(int), nb_b.astype(int)) if singletons
-                 else bootstrap_p_value(change) if config.resamples else np.nan)
-            row.update({"became_better": int(np.sum(nb_b & ~nb_a)), "became_no_better": int(np.sum(~nb_b & nb_a)),
-                        "no_better_rate_before": float(nb_b.mean()), "no_better_rate_after": float(nb_a.mean()),
-                        "no_better_rate_change": change.value, "change_ci_low": c_lo, "change_ci_high": c_hi,
-                        "p_value": p})
+            p = (
+                compare.mcnemar_exact(nb_a.astype(int), nb_b.astype(int))
+                if singletons
+                else bootstrap_p_value(change)
+                if config.resamples
+                else np.nan
+            )
+            row.update(
+                {
+                    "became_better": int(np.sum(nb_b & ~nb_a)),
+                    "became_no_better": int(np.sum(~nb_b & nb_a)),
+                    "no_better_rate_before": float(nb_b.mean()),
+                    "no_better_rate_after": float(nb_a.mean()),
+                    "no_better_rate_change": change.value,
+                    "change_ci_low": c_lo,
+                    "change_ci_high": c_hi,
+                    "p_value": p,
+                }
+            )
         rows.append(row)
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -76,9 +76,21 @@ __all__ = [
 
 BOUNDS = ("value", "ci_low", "ci_high")
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
-    ">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq, "!=": operator.ne,
+    ">=": operator.ge,
+    "<=": operator.le,
+    ">": operator.gt,
+    "<": operator.lt,
+    "==": operator.eq,
+    "!=": operator.ne,
 }
-CONSERVATIVE_BOUND = {">=": "ci_low", ">": "ci_low", "<=": "ci_high", "<": "ci_high", "==": "value", "!=": "value"}
+CONSERVATIVE_BOUND = {
+    ">=": "ci_low",
+    ">": "ci_low",
+    "<=": "ci_high",
+    "<": "ci_high",
+    "==": "value",
+    "!=": "value",
+}
 RULE_KEYS = ("metric", "judge", "bound", "op", "threshold", "reference", "slice", "name")
 EVERY_JUDGE = "*"
 IN_MEMORY = "<rules>"  # the source of rules given as Python objects or TOML text rather than a file
@@ -158,8 +170,10 @@ def parse_rule(text: str, *, index: int = 1, line: int | None = None, source: st
     Names holding spaces are quoted (``for "my judge"``); several judges are separated by commas.
     """
     where = _where(index, line)
-    expected = ("expected 'METRIC [BOUND] OP THRESHOLD [for JUDGE | for every judge] [vs REFERENCE] [in SLICE]', "
-                "e.g. 'cohen_kappa ci_low >= 0.40 for gpt-4o'")
+    expected = (
+        "expected 'METRIC [BOUND] OP THRESHOLD [for JUDGE | for every judge] [vs REFERENCE] [in SLICE]', "
+        "e.g. 'cohen_kappa ci_low >= 0.40 for gpt-4o'"
+    )
     try:
         tokens = shlex.split(text)
     except ValueError as exc:
@@ -172,10 +186,14 @@ def parse_rule(text: str, *, index: int = 1, line: int | None = None, source: st
     op_at = next((i for i, t in enumerate(tokens) if _COMPACT.match(t)), None)
     if op_at is None or op_at not in (1, 2) or op_at + 1 >= len(tokens):
         raise _problem(where, source, f"cannot read {text!r}; {expected}")
-    fields: dict[str, Any] = {"metric": tokens[0], "op": tokens[op_at], "threshold": _threshold_token(tokens[op_at + 1])}
+    fields: dict[str, Any] = {
+        "metric": tokens[0],
+        "op": tokens[op_at],
+        "threshold": _threshold_token(tokens[op_at + 1]),
+    }
     if op_at == 2:
         fields["bound"] = tokens[1]
-    rest = tokens[op_at + 2:]
+    rest = tokens[op_at + 2 :]
     while rest:
         word = rest[0].lower()
         if word == "for" and len(rest) >= 2:
@@ -210,12 +228,19 @@ def _rule_from_mapping(fields: Mapping[str, Any], *, index: int, line: int | Non
     unknown = [k for k in fields if k not in RULE_KEYS]
     if unknown:
         key = unknown[0]
-        raise _problem(where, source, f"unknown key {key!r}{_suggest(key, RULE_KEYS)} "
-                                      f"(a rule takes {', '.join(RULE_KEYS)})")
+        raise _problem(
+            where,
+            source,
+            f"unknown key {key!r}{_suggest(key, RULE_KEYS)} (a rule takes {', '.join(RULE_KEYS)})",
+        )
     for key in ("metric", "op", "threshold"):
         if key not in fields:
-            raise _problem(where, source, f"has no {key!r}; a rule needs metric, op and threshold, e.g. "
-                                          "metric = \"cohen_kappa\", op = \">=\", threshold = 0.40")
+            raise _problem(
+                where,
+                source,
+                f"has no {key!r}; a rule needs metric, op and threshold, e.g. "
+                'metric = "cohen_kappa", op = ">=", threshold = 0.40',
+            )
     metric = fields["metric"]
     if not isinstance(metric, str) or not metric.strip():
         raise _problem(where, source, f"metric must be a metric name (a string), got {metric!r}")
@@ -236,8 +261,11 @@ def _rule_from_mapping(fields: Mapping[str, Any], *, index: int, line: int | Non
     if bound is None:
         bound = "value" if isinstance(threshold, bool) else CONSERVATIVE_BOUND[op]
     elif bound not in BOUNDS:
-        raise _problem(where, source, f"unknown bound {bound!r}{_suggest(str(bound), BOUNDS)} "
-                                      f"(expected one of {', '.join(BOUNDS)})")
+        raise _problem(
+            where,
+            source,
+            f"unknown bound {bound!r}{_suggest(str(bound), BOUNDS)} (expected one of {', '.join(BOUNDS)})",
+        )
     judge = fields.get("judge")
     judges: tuple[str, ...] | None
     if judge is None or judge == EVERY_JUDGE:
@@ -247,19 +275,31 @@ def _rule_from_mapping(fields: Mapping[str, Any], *, index: int, line: int | Non
     elif isinstance(judge, list) and judge and all(isinstance(j, str) and j.strip() for j in judge):
         judges = None if EVERY_JUDGE in judge else tuple(dict.fromkeys(judge))
     else:
-        raise _problem(where, source, f"judge must be a judge name, a list of names or \"*\", got {judge!r}")
+        raise _problem(where, source, f'judge must be a judge name, a list of names or "*", got {judge!r}')
     for key in ("reference", "slice", "name"):
         value = fields.get(key)
         if value is not None and not isinstance(value, str):
             raise _problem(where, source, f"{key} must be a string, got {value!r}")
-    return Rule(metric=metric.strip(), op=op, threshold=threshold, bound=bound, judges=judges,
-                reference=fields.get("reference"), slice=fields.get("slice") or None, name=fields.get("name"),
-                index=index, line=line, source=source)
+    return Rule(
+        metric=metric.strip(),
+        op=op,
+        threshold=threshold,
+        bound=bound,
+        judges=judges,
+        reference=fields.get("reference"),
+        slice=fields.get("slice") or None,
+        name=fields.get("name"),
+        index=index,
+        line=line,
+        source=source,
+    )
 
 
 def _rule_lines(text: str) -> list[int]:
     """Line numbers (1-based) of the ``[[rule]]`` headers, in order."""
-    return [i for i, line in enumerate(text.splitlines(), start=1) if re.match(r"^\s*\[\[\s*rule\s*\]\]", line)]
+    return [
+        i for i, line in enumerate(text.splitlines(), start=1) if re.match(r"^\s*\[\[\s*rule\s*\]\]", line)
+    ]
 
 
 def _string_line(text: str, needle: str, start: int) -> tuple[int | None, int]:
@@ -276,8 +316,9 @@ def load_rules(source: str | Path | Iterable[Mapping[str, Any] | str]) -> list[R
         try:
             text = source.read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise ConfigError("does not exist; expected a gates TOML file with [[rule]] tables",
-                              file=str(source)) from None
+            raise ConfigError(
+                "does not exist; expected a gates TOML file with [[rule]] tables", file=str(source)
+            ) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"cannot be read ({exc})", file=str(source)) from None
         return _rules_from_toml(text, str(source))
@@ -294,9 +335,13 @@ def load_rules(source: str | Path | Iterable[Mapping[str, Any] | str]) -> list[R
             except ConfigError:
                 raise toml_error from None
     if isinstance(source, Mapping):
-        raise ConfigError("rules must be a list of rules (mappings or compact strings), a TOML text or a path; "
-                          "got one mapping: wrap it in a list")
-    rules = [_one_rule(entry, index=i, line=None, source=IN_MEMORY) for i, entry in enumerate(source, start=1)]
+        raise ConfigError(
+            "rules must be a list of rules (mappings or compact strings), a TOML text or a path; "
+            "got one mapping: wrap it in a list"
+        )
+    rules = [
+        _one_rule(entry, index=i, line=None, source=IN_MEMORY) for i, entry in enumerate(source, start=1)
+    ]
     if not rules:
         raise ConfigError("no rules given; a gate needs at least one")
     return rules
@@ -308,8 +353,9 @@ def _one_rule(entry: Any, *, index: int, line: int | None, source: str) -> Rule:
     if isinstance(entry, Mapping):
         return _rule_from_mapping(entry, index=index, line=line, source=source)
     where = _where(index, line)
-    raise _problem(where, source, f"expected a table of metric, op, threshold, ... or a compact string, "
-                                  f"got {entry!r}")
+    raise _problem(
+        where, source, f"expected a table of metric, op, threshold, ... or a compact string, got {entry!r}"
+    )
 
 
 def _rules_from_toml(text: str, source: str) -> list[Rule]:
@@ -320,13 +366,21 @@ def _rules_from_toml(text: str, source: str) -> list[Rule]:
     unknown = [k for k in data if k != "rule"]
     if unknown:
         key = unknown[0]
-        hint = _suggest(key, ["rule"]) or ("; rule keys belong under a [[rule]] header" if key in RULE_KEYS else "")
-        raise ConfigError(f"unknown top-level key {key!r}{hint} (a gates file holds [[rule]] tables or "
-                          "rule = [\"cohen_kappa ci_low >= 0.40 for gpt-4o\", ...])", file=_file(source))
+        hint = _suggest(key, ["rule"]) or (
+            "; rule keys belong under a [[rule]] header" if key in RULE_KEYS else ""
+        )
+        raise ConfigError(
+            f"unknown top-level key {key!r}{hint} (a gates file holds [[rule]] tables or "
+            'rule = ["cohen_kappa ci_low >= 0.40 for gpt-4o", ...])',
+            file=_file(source),
+        )
     entries = data.get("rule")
     if entries is None:
-        raise ConfigError("holds no rule; add [[rule]] tables (metric, judge, bound, op, threshold) or "
-                          "rule = [\"cohen_kappa ci_low >= 0.40 for gpt-4o\"]", file=_file(source))
+        raise ConfigError(
+            "holds no rule; add [[rule]] tables (metric, judge, bound, op, threshold) or "
+            'rule = ["cohen_kappa ci_low >= 0.40 for gpt-4o"]',
+            file=_file(source),
+        )
     if isinstance(entries, (str, dict)):
         entries = [entries]
     headers = _rule_lines(text)
@@ -373,9 +427,11 @@ class Check:
     def message(self) -> str:
         """``cohen_kappa ci_low = 0.450 for gpt-3.5-turbo (vs human) fails: needs >= 0.6``."""
         verdict = "passes" if self.passed else "fails"
-        return (f"{self.rule.metric} {self.bound} = {self.observed_text} for {self.judge} "
-                f"(vs {self.reference}{', ' + self.rule.slice if self.rule.slice else ''}) {verdict}: needs "
-                f"{self.rule.op} {_fmt_threshold(self.rule.threshold)}")
+        return (
+            f"{self.rule.metric} {self.bound} = {self.observed_text} for {self.judge} "
+            f"(vs {self.reference}{', ' + self.rule.slice if self.rule.slice else ''}) {verdict}: needs "
+            f"{self.rule.op} {_fmt_threshold(self.rule.threshold)}"
+        )
 
 
 def _fmt(x: float | None) -> str:
@@ -437,11 +493,28 @@ class GateReport:
         """A tidy DataFrame: one row per check."""
         import pandas as pd
 
-        return pd.DataFrame([{"rule": c.rule.index, "name": c.rule.label, "metric": c.rule.metric, "judge": c.judge,
-                              "reference": c.reference, "slice": c.rule.slice, "bound": c.bound,
-                              "op": c.rule.op, "threshold": c.rule.threshold, "observed": c.observed,
-                              "value": c.value, "ci_low": c.ci_low, "ci_high": c.ci_high, "n": c.n,
-                              "passed": c.passed} for c in self.checks])
+        return pd.DataFrame(
+            [
+                {
+                    "rule": c.rule.index,
+                    "name": c.rule.label,
+                    "metric": c.rule.metric,
+                    "judge": c.judge,
+                    "reference": c.reference,
+                    "slice": c.rule.slice,
+                    "bound": c.bound,
+                    "op": c.rule.op,
+                    "threshold": c.rule.threshold,
+                    "observed": c.observed,
+                    "value": c.value,
+                    "ci_low": c.ci_low,
+                    "ci_high": c.ci_high,
+                    "n": c.n,
+                    "passed": c.passed,
+                }
+                for c in self.checks
+            ]
+        )
 
     # -- renderings ---------------------------------------------------------------------------------------------
     def _level_text(self) -> str:
@@ -452,34 +525,57 @@ class GateReport:
         mark = "✅" if self.passed else "❌"
         title = f" — {_md(self.title)}" if self.title else ""
         sim = " (simulated data)" if self.simulated else ""
-        lines = [f"## {mark} Gates{title}{sim}", "",
-                 f"**{self.headline}**" + (f" (rules from `{_md(self.source)}`)." if _file(self.source) else "."),
-                 "",
-                 f"| # | rule | judge | value [{self._level_text()}] | n | tested | verdict |",
-                 "|---|---|---|---|---|---|---|"]
+        lines = [
+            f"## {mark} Gates{title}{sim}",
+            "",
+            f"**{self.headline}**" + (f" (rules from `{_md(self.source)}`)." if _file(self.source) else "."),
+            "",
+            f"| # | rule | judge | value [{self._level_text()}] | n | tested | verdict |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for c in self.checks:
             tested = f"{c.bound} {c.observed_text} {c.rule.op} {_fmt_threshold(c.rule.threshold)}"
             verdict = "pass" if c.passed else "**FAIL**"
-            lines.append(f"| {c.rule.index} | {_md(c.rule.label)} | {_md(c.judge)} | {_interval(c)} | "
-                         f"{'' if c.n is None else c.n} | `{tested}` | {verdict} |")
+            lines.append(
+                f"| {c.rule.index} | {_md(c.rule.label)} | {_md(c.judge)} | {_interval(c)} | "
+                f"{'' if c.n is None else c.n} | `{tested}` | {verdict} |"
+            )
         lines.append("")
         return "\n".join(lines)
 
     def to_junit(self) -> str:
         """JUnit XML: one test suite, one test case per (rule, judge), a ``<failure>`` for each failed check."""
         suite_name = f"auditor gates ({self.source})" if _file(self.source) else "auditor gates"
-        suites = ET.Element("testsuites", name="auditor gates", tests=str(len(self.checks)),
-                            failures=str(len(self.failed)), errors="0")
-        suite = ET.SubElement(suites, "testsuite", name=suite_name, tests=str(len(self.checks)),
-                              failures=str(len(self.failed)), errors="0", skipped="0", time="0")
+        suites = ET.Element(
+            "testsuites",
+            name="auditor gates",
+            tests=str(len(self.checks)),
+            failures=str(len(self.failed)),
+            errors="0",
+        )
+        suite = ET.SubElement(
+            suites,
+            "testsuite",
+            name=suite_name,
+            tests=str(len(self.checks)),
+            failures=str(len(self.failed)),
+            errors="0",
+            skipped="0",
+            time="0",
+        )
         if self.title:
             props = ET.SubElement(suite, "properties")
             ET.SubElement(props, "property", name="audit_title", value=str(self.title))
             ET.SubElement(props, "property", name="simulated", value=str(bool(self.simulated)).lower())
         stem = Path(self.source).stem or "gates"
         for c in self.checks:
-            case = ET.SubElement(suite, "testcase", classname=f"{stem}.rule{c.rule.index}",
-                                 name=f"{c.rule.label} [{c.judge}]", time="0")
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname=f"{stem}.rule{c.rule.index}",
+                name=f"{c.rule.label} [{c.judge}]",
+                time="0",
+            )
             if c.rule.line:
                 case.set("file", self.source)
                 case.set("line", str(c.rule.line))
@@ -501,8 +597,13 @@ class GateReport:
 
         console = console or Console()
         where = f" ({escape(self.source)})" if _file(self.source) else ""
-        table = Table(title=f"[bold]Gates[/]{where}", title_justify="left", box=box.SIMPLE_HEAD,
-                      pad_edge=False, collapse_padding=True)
+        table = Table(
+            title=f"[bold]Gates[/]{where}",
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+            collapse_padding=True,
+        )
         table.add_column("#", justify="right", no_wrap=True)
         table.add_column("verdict", no_wrap=True)
         table.add_column("rule", min_width=10, overflow="fold")
@@ -516,9 +617,14 @@ class GateReport:
                 table.add_section()
             previous = c.rule.index
             verdict = "[green]pass[/]" if c.passed else "[bold red]FAIL[/]"
-            table.add_row(str(c.rule.index) if first else "", verdict, escape(c.rule.label) if first else "",
-                          escape(c.judge), _interval_markup(c),
-                          escape(f"{c.bound} {c.rule.op} {_fmt_threshold(c.rule.threshold)}"))
+            table.add_row(
+                str(c.rule.index) if first else "",
+                verdict,
+                escape(c.rule.label) if first else "",
+                escape(c.judge),
+                _interval_markup(c),
+                escape(f"{c.bound} {c.rule.op} {_fmt_threshold(c.rule.threshold)}"),
+            )
         if self.checks:
             table.caption = "the tested number is in bold"
         console.print(table)
@@ -541,8 +647,10 @@ def _number(x: Any) -> float | None:
         return None
 
 
-def evaluate_gates(doc: Mapping[str, Any], rules: str | Path | Iterable[Mapping[str, Any] | str] | list[Rule],
-                   ) -> GateReport:
+def evaluate_gates(
+    doc: Mapping[str, Any],
+    rules: str | Path | Iterable[Mapping[str, Any] | str] | list[Rule],
+) -> GateReport:
     """Apply ``rules`` to an audit document (the ``audit.json`` dict).  Pure: no printing, no files written.
 
     Raises :class:`~auditor.errors.ConfigError` when a rule cannot be evaluated on this audit.
@@ -558,27 +666,36 @@ def evaluate_gates(doc: Mapping[str, Any], rules: str | Path | Iterable[Mapping[
     reference = doc.get("reference") or DEFAULT_REFERENCE
     model_judges = [j for j in (doc.get("judges") or []) if j != reference]
     if not model_judges:
-        model_judges = sorted({str(r.get("judge")) for r in metrics if r.get("judge") not in (None, reference)})
+        model_judges = sorted(
+            {str(r.get("judge")) for r in metrics if r.get("judge") not in (None, reference)}
+        )
     audit_metrics = {str(r.get("metric")) for r in metrics}
     audit_judges = set(model_judges) | {str(r.get("judge")) for r in metrics if r.get("judge") is not None}
     audit_judges.add(reference)
     index: dict[tuple[str, str, str, str | None], list[Mapping[str, Any]]] = {}
     for row in metrics:
-        key = (str(row.get("metric")), str(row.get("judge")), str(row.get("reference")),
-               None if is_missing(row.get("slice"), blank=False) else str(row.get("slice")))
+        key = (
+            str(row.get("metric")),
+            str(row.get("judge")),
+            str(row.get("reference")),
+            None if is_missing(row.get("slice"), blank=False) else str(row.get("slice")),
+        )
         index.setdefault(key, []).append(row)
     resamples = (doc.get("bootstrap") or {}).get("resamples")
 
     checks = []
     for rule in parsed:
+
         def problem(message: str, rule: Rule = rule) -> ConfigError:
             return _problem(rule.where, rule.source, message)
 
         if rule.metric not in audit_metrics:
             present = ", ".join(sorted(audit_metrics))
             if rule.metric in KNOWN_METRICS:
-                raise problem(f"metric {rule.metric!r} is not in this audit (task {doc.get('task')}); it holds "
-                              f"{present}")
+                raise problem(
+                    f"metric {rule.metric!r} is not in this audit (task {doc.get('task')}); it holds "
+                    f"{present}"
+                )
             hint = _suggest(rule.metric, audit_metrics | set(KNOWN_METRICS))
             raise problem(f"unknown metric {rule.metric!r}" + (hint or f"; this audit holds {present}"))
         ref = rule.reference or reference
@@ -587,15 +704,19 @@ def evaluate_gates(doc: Mapping[str, Any], rules: str | Path | Iterable[Mapping[
             raise problem("the audit holds no judge besides the reference, so 'every judge' selects nothing")
         for judge in judges:
             if judge not in audit_judges:
-                raise problem(f"unknown judge {judge!r}{_suggest(judge, audit_judges)} (this audit's judges: "
-                              f"{', '.join(model_judges)}; reference {reference})")
+                raise problem(
+                    f"unknown judge {judge!r}{_suggest(judge, audit_judges)} (this audit's judges: "
+                    f"{', '.join(model_judges)}; reference {reference})"
+                )
         for judge in judges:
             rows = index.get((rule.metric, judge, ref, rule.slice), [])
             if not rows:
                 raise problem(_missing_row(index, rule, judge, ref))
             if len(rows) > 1:
-                raise problem(f"metric {rule.metric!r} has {len(rows)} rows for judge {judge!r} (reference "
-                              f"{ref!r}); name a slice")
+                raise problem(
+                    f"metric {rule.metric!r} has {len(rows)} rows for judge {judge!r} (reference "
+                    f"{ref!r}); name a slice"
+                )
             row = rows[0]
             raw = row.get(rule.bound)
             observed = _number(raw)
@@ -605,27 +726,47 @@ def evaluate_gates(doc: Mapping[str, Any], rules: str | Path | Iterable[Mapping[
                 elif resamples == 0:
                     why = "the audit has no intervals (bootstrap resamples 0); audit with resamples"
                 else:
-                    why = ("its interval could not be computed (e.g. too few clusters); "
-                           "check the audit's warnings")
+                    why = (
+                        "its interval could not be computed (e.g. too few clusters); "
+                        "check the audit's warnings"
+                    )
                 raise problem(f"{rule.bound} of {rule.metric!r} for judge {judge!r} is missing (NaN): {why}")
             if isinstance(rule.threshold, bool):
                 if observed not in (0.0, 1.0):
-                    raise problem(f"{rule.metric!r} is not a pass / fail metric ({rule.bound} {observed:g} for "
-                                  f"{judge!r}); use a number threshold")
+                    raise problem(
+                        f"{rule.metric!r} is not a pass / fail metric ({rule.bound} {observed:g} for "
+                        f"{judge!r}); use a number threshold"
+                    )
                 passed = OPERATORS[rule.op](bool(observed), rule.threshold)
             else:
                 passed = OPERATORS[rule.op](observed, rule.threshold)
             n = row.get("n")
-            checks.append(Check(rule=rule, judge=judge, reference=ref, observed=observed, passed=bool(passed),
-                                value=_number(row.get("value")), ci_low=_number(row.get("ci_low")),
-                                ci_high=_number(row.get("ci_high")),
-                                n=None if is_missing(n, blank=False) else int(n)))
+            checks.append(
+                Check(
+                    rule=rule,
+                    judge=judge,
+                    reference=ref,
+                    observed=observed,
+                    passed=bool(passed),
+                    value=_number(row.get("value")),
+                    ci_low=_number(row.get("ci_low")),
+                    ci_high=_number(row.get("ci_high")),
+                    n=None if is_missing(n, blank=False) else int(n),
+                )
+            )
     level = (doc.get("bootstrap") or {}).get("level")
-    return GateReport(checks, source=source, title=doc.get("title"), simulated=bool(doc.get("simulated")),
-                      level=float(level) if isinstance(level, (int, float)) else None)
+    return GateReport(
+        checks,
+        source=source,
+        title=doc.get("title"),
+        simulated=bool(doc.get("simulated")),
+        level=float(level) if isinstance(level, (int, float)) else None,
+    )
 
 
-def _missing_row(index: Mapping[tuple[str, str, str, str | None], Any], rule: Rule, judge: str, ref: str) -> str:
+def _missing_row(
+    index: Mapping[tuple[str, str, str, str | None], Any], rule: Rule, judge: str, ref: str
+) -> str:
     """Why no row matches (metric, judge, reference, slice), pointing at the rows that do exist."""
     where = f"reference {ref!r}" + (f", slice {rule.slice!r}" if rule.slice else "")
     message = f"metric {rule.metric!r} is missing for judge {judge!r} ({where})"
@@ -690,8 +831,10 @@ def run_gates(doc: dict, rules_path: Path, *, junit: Path | None = None, console
             with open(summary, "a", encoding="utf-8") as fh:
                 fh.write(report.to_markdown() + "\n")
         except OSError as exc:  # the verdict stands; say that the summary is missing
-            print(f"warning: cannot append the gate summary to $GITHUB_STEP_SUMMARY ({summary}): {exc}",
-                  file=sys.stderr)
+            print(
+                f"warning: cannot append the gate summary to $GITHUB_STEP_SUMMARY ({summary}): {exc}",
+                file=sys.stderr,
+            )
     if os.environ.get("GITHUB_ACTIONS"):
         for line in github_annotations(report):
             sys.stdout.write(line + "\n")

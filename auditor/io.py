@@ -94,7 +94,9 @@ def _read_json_array(path: Path, text: str) -> pd.DataFrame:
         raise InputError("expected a JSON array of objects", file=str(path))
     for i, record in enumerate(data, start=1):
         if not isinstance(record, dict):
-            raise InputError(f"holds a JSON {type(record).__name__}; expected an object", file=str(path), row=i)
+            raise InputError(
+                f"holds a JSON {type(record).__name__}; expected an object", file=str(path), row=i
+            )
     frame = pd.DataFrame.from_records(data) if data else pd.DataFrame()
     frame[ROW] = range(1, len(frame) + 1)
     return frame
@@ -106,8 +108,11 @@ MAX_COLUMNS = 10_000
 def _read_delimited(path: Path, text: str, sep: str) -> pd.DataFrame:
     header = text.lstrip("\n").partition("\n")[0]
     if header.count(sep) >= MAX_COLUMNS:
-        raise InputError(f"has {header.count(sep) + 1} columns in its header; expected at most {MAX_COLUMNS}",
-                         file=str(path), row=None)
+        raise InputError(
+            f"has {header.count(sep) + 1} columns in its header; expected at most {MAX_COLUMNS}",
+            file=str(path),
+            row=None,
+        )
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_filter=False)
     except pd.errors.EmptyDataError:
@@ -115,8 +120,9 @@ def _read_delimited(path: Path, text: str, sep: str) -> pd.DataFrame:
     except pd.errors.ParserError as exc:
         match = re.search(r"line (\d+)", str(exc))
         row = int(match.group(1)) - 1 if match else None
-        raise InputError(f"cannot be parsed as {'CSV' if sep == ',' else 'TSV'}: {exc}", file=str(path),
-                         row=row) from None
+        raise InputError(
+            f"cannot be parsed as {'CSV' if sep == ',' else 'TSV'}: {exc}", file=str(path), row=row
+        ) from None
     frame = frame.replace({"": None})
     frame[ROW] = range(1, len(frame) + 1)
     others = "".join(d for d in ";\t|," if d != sep)

@@ -29,8 +29,21 @@ Unit = Literal["%", "points", ""]
 
 #: Families in report order.
 FAMILIES: tuple[str, ...] = (
-    "agreement", "correlation", "outcome", "gap", "corrected", "alt_test", "jury", "position", "length",
-    "self_preference", "variants", "extraction", "relevance", "generation", "pairwise_kappa",
+    "agreement",
+    "correlation",
+    "outcome",
+    "gap",
+    "corrected",
+    "alt_test",
+    "jury",
+    "position",
+    "length",
+    "self_preference",
+    "variants",
+    "extraction",
+    "relevance",
+    "generation",
+    "pairwise_kappa",
 )
 
 
@@ -61,8 +74,17 @@ def _unit_by_name(name: str) -> Unit:
     return "%" if name.endswith("_rate") or name == "agreement" else ""
 
 
-def _register(name: str, family: str, kind: Kind, label: str, meaning: str, *, proportion: bool = False,
-              unit: Unit | None = None, ascii: str | None = None) -> None:
+def _register(
+    name: str,
+    family: str,
+    kind: Kind,
+    label: str,
+    meaning: str,
+    *,
+    proportion: bool = False,
+    unit: Unit | None = None,
+    ascii: str | None = None,
+) -> None:
     if name in _REGISTRY:
         raise ValueError(f"metric {name!r} registered twice")
     if family not in FAMILIES:
@@ -73,33 +95,102 @@ def _register(name: str, family: str, kind: Kind, label: str, meaning: str, *, p
 
 
 # -- agreement: the judge's aggregated verdict against the reference's, per item -----------------------------
-_register("agreement", "agreement", "rate", "Agreement", "share of items on which the judge's verdict equals the "
-          "reference's", proportion=True)
-_register("cohen_kappa", "agreement", "coefficient", "Cohen's κ", "chance-corrected agreement, chance from each "
-          "side's own label shares", ascii="Cohen's kappa")
-_register("cohen_kappa_linear", "agreement", "coefficient", "κ (linear)", "Cohen's kappa with linear "
-          "disagreement weights (ordered labels)", ascii="kappa (linear)")
-_register("cohen_kappa_quadratic", "agreement", "coefficient", "κ (quadratic)", "Cohen's kappa with quadratic "
-          "disagreement weights (ordered labels)", ascii="kappa (quadratic)")
-_register("scott_pi", "agreement", "coefficient", "Scott's π", "chance-corrected agreement, chance from the "
-          "pooled label shares", ascii="Scott's pi")
-_register("fleiss_kappa", "agreement", "coefficient", "Fleiss' κ", "Scott's pi generalised to many raters per "
-          "item", ascii="Fleiss' kappa")
-_register("krippendorff_alpha", "agreement", "coefficient", "Krippendorff's α", "1 - observed / expected "
-          "disagreement at the task's level of measurement (nominal, ordinal or interval)",
-          ascii="Krippendorff's alpha")
-_register("gwet_ac1", "agreement", "coefficient", "Gwet's AC1", "chance-corrected agreement robust to skewed "
-          "label shares (Gwet 2008)")
-_register("brennan_prediger", "agreement", "coefficient", "Brennan-Prediger κ", "free-marginal kappa "
-          "(p_o - 1/q) / (1 - 1/q) for q categories: chance is a uniform guess", ascii="Brennan-Prediger kappa")
+_register(
+    "agreement",
+    "agreement",
+    "rate",
+    "Agreement",
+    "share of items on which the judge's verdict equals the reference's",
+    proportion=True,
+)
+_register(
+    "cohen_kappa",
+    "agreement",
+    "coefficient",
+    "Cohen's κ",
+    "chance-corrected agreement, chance from each side's own label shares",
+    ascii="Cohen's kappa",
+)
+_register(
+    "cohen_kappa_linear",
+    "agreement",
+    "coefficient",
+    "κ (linear)",
+    "Cohen's kappa with linear disagreement weights (ordered labels)",
+    ascii="kappa (linear)",
+)
+_register(
+    "cohen_kappa_quadratic",
+    "agreement",
+    "coefficient",
+    "κ (quadratic)",
+    "Cohen's kappa with quadratic disagreement weights (ordered labels)",
+    ascii="kappa (quadratic)",
+)
+_register(
+    "scott_pi",
+    "agreement",
+    "coefficient",
+    "Scott's π",
+    "chance-corrected agreement, chance from the pooled label shares",
+    ascii="Scott's pi",
+)
+_register(
+    "fleiss_kappa",
+    "agreement",
+    "coefficient",
+    "Fleiss' κ",
+    "Scott's pi generalised to many raters per item",
+    ascii="Fleiss' kappa",
+)
+_register(
+    "krippendorff_alpha",
+    "agreement",
+    "coefficient",
+    "Krippendorff's α",
+    "1 - observed / expected disagreement at the task's level of measurement (nominal, ordinal or interval)",
+    ascii="Krippendorff's alpha",
+)
+_register(
+    "gwet_ac1",
+    "agreement",
+    "coefficient",
+    "Gwet's AC1",
+    "chance-corrected agreement robust to skewed label shares (Gwet 2008)",
+)
+_register(
+    "brennan_prediger",
+    "agreement",
+    "coefficient",
+    "Brennan-Prediger κ",
+    "free-marginal kappa (p_o - 1/q) / (1 - 1/q) for q categories: chance is a uniform guess",
+    ascii="Brennan-Prediger kappa",
+)
 
 # -- correlation (likert, score) ------------------------------------------------------------------------------
-_register("pearson", "correlation", "coefficient", "Pearson r", "linear correlation of the judge's and the "
-          "reference's values per item")
-_register("spearman", "correlation", "coefficient", "Spearman ρ", "rank correlation (average ranks for ties)",
-          ascii="Spearman rho")
-_register("kendall_tau_b", "correlation", "coefficient", "Kendall τ-b", "concordance of pairs of items, "
-          "corrected for ties", ascii="Kendall tau-b")
+_register(
+    "pearson",
+    "correlation",
+    "coefficient",
+    "Pearson r",
+    "linear correlation of the judge's and the reference's values per item",
+)
+_register(
+    "spearman",
+    "correlation",
+    "coefficient",
+    "Spearman ρ",
+    "rank correlation (average ranks for ties)",
+    ascii="Spearman rho",
+)
+_register(
+    "kendall_tau_b",
+    "correlation",
+    "coefficient",
+    "Kendall τ-b",
+    "concordance of pairs of items, corrected for ties",
+    ascii="Kendall tau-b",
+)
 
 # -- outcome rates (b against a) and their gaps to the reference ---------------------------------------------
 OUTCOME_RATES: tuple[str, ...] = ("win_rate", "tie_rate", "loss_rate", "no_better_rate", "mean_score")
@@ -107,88 +198,248 @@ _OUTCOMES = {
     "win_rate": ("Win (b better)", "share of items where response b is better", True, "rate"),
     "tie_rate": ("Tie", "share of items where neither response is better", True, "rate"),
     "loss_rate": ("Loss (a better)", "share of items where response a is better", True, "rate"),
-    "no_better_rate": ("No better", "share of items where response b is not better (tie or loss)", True, "rate"),
-    "mean_score": ("Mean score", "mean verdict value per item (b better = 1, tie 0.5, a better 0 for pairwise; "
-                   "the rating for likert)", False, "mean"),
+    "no_better_rate": (
+        "No better",
+        "share of items where response b is not better (tie or loss)",
+        True,
+        "rate",
+    ),
+    "mean_score": (
+        "Mean score",
+        "mean verdict value per item (b better = 1, tie 0.5, a better 0 for pairwise; the rating for likert)",
+        False,
+        "mean",
+    ),
 }
-_GAP_LABELS = {"win_rate": "Win gap", "tie_rate": "Tie gap", "loss_rate": "Loss gap",
-               "no_better_rate": "No-better gap", "mean_score": "Mean-score gap"}
+_GAP_LABELS = {
+    "win_rate": "Win gap",
+    "tie_rate": "Tie gap",
+    "loss_rate": "Loss gap",
+    "no_better_rate": "No-better gap",
+    "mean_score": "Mean-score gap",
+}
 for _name, (_label, _meaning, _prop, _kind) in _OUTCOMES.items():
     _register(_name, "outcome", _kind, _label, _meaning, proportion=_prop)
-    _register(f"{_name}_gap", "gap", "gap", _GAP_LABELS[_name], f"judge minus reference, paired by item: {_meaning}")
+    _register(
+        f"{_name}_gap", "gap", "gap", _GAP_LABELS[_name], f"judge minus reference, paired by item: {_meaning}"
+    )
 GAP_METRICS: tuple[str, ...] = tuple(f"{name}_gap" for name in OUTCOME_RATES)
 
 # -- prediction-powered estimates ----------------------------------------------------------------------------
 PPI_RATES: tuple[str, ...] = ("win_rate", "no_better_rate", "mean_score")
 for _name in PPI_RATES:
-    _register(f"ppi_{_name}", "corrected", "rate" if _name != "mean_score" else "mean",
-              f"PPI++ {_OUTCOMES[_name][0].lower()}", "prediction-powered estimate of the reference's "
-              f"{_name.replace('_', ' ')} from the judge's labels on every item and the reference's on a subset")
+    _register(
+        f"ppi_{_name}",
+        "corrected",
+        "rate" if _name != "mean_score" else "mean",
+        f"PPI++ {_OUTCOMES[_name][0].lower()}",
+        "prediction-powered estimate of the reference's "
+        f"{_name.replace('_', ' ')} from the judge's labels on every item and the reference's on a subset",
+    )
 
 # -- alternative annotator test (Calderon et al. 2025) ------------------------------------------------------
-_register("alt_test_pass", "alt_test", "test", "Alt-test passed", "1 when the judge may replace a human "
-          "annotator: its winning rate reaches 0.5 after FDR control")
-_register("alt_test_winning_rate", "alt_test", "rate", "Alt-test winning rate", "share of held-out human "
-          "annotators against whom the judge's advantage is significant")
-_register("alt_test_advantage_probability", "alt_test", "coefficient", "Alt-test advantage probability",
-          "mean probability that the judge aligns with the others at least as well as the left-out annotator")
+_register(
+    "alt_test_pass",
+    "alt_test",
+    "test",
+    "Alt-test passed",
+    "1 when the judge may replace a human annotator: its winning rate reaches 0.5 after FDR control",
+)
+_register(
+    "alt_test_winning_rate",
+    "alt_test",
+    "rate",
+    "Alt-test winning rate",
+    "share of held-out human annotators against whom the judge's advantage is significant",
+)
+_register(
+    "alt_test_advantage_probability",
+    "alt_test",
+    "coefficient",
+    "Alt-test advantage probability",
+    "mean probability that the judge aligns with the others at least as well as the left-out annotator",
+)
 
 # -- juries ----------------------------------------------------------------------------------------------------
-_register("jury_effective_judges", "jury", "mean", "Effective judges", "how many independent judges the jury "
-          "is worth given its members' error correlation")
+_register(
+    "jury_effective_judges",
+    "jury",
+    "mean",
+    "Effective judges",
+    "how many independent judges the jury is worth given its members' error correlation",
+)
 
 # -- position probe --------------------------------------------------------------------------------------------
-_register("agreement_original_order", "position", "rate", "Agreement (original order)", "agreement of the "
-          "verdicts given with a shown first", proportion=True)
-_register("agreement_swapped_order", "position", "rate", "Agreement (swapped order)", "agreement of the verdicts "
-          "given with b shown first", proportion=True)
-_register("agreement_both_orders", "position", "rate", "Agreement (both orders)", "share of items whose verdicts "
-          "in both orders equal the reference", proportion=True)
-_register("position_consistency", "position", "rate", "Position consistency", "share of items with the same "
-          "verdict in both orders", proportion=True)
-_register("first_position_rate", "position", "rate", "First-position rate", "share of decisive verdicts that "
-          "favour the response shown first (0.5: no position preference)", proportion=True)
+_register(
+    "agreement_original_order",
+    "position",
+    "rate",
+    "Agreement (original order)",
+    "agreement of the verdicts given with a shown first",
+    proportion=True,
+)
+_register(
+    "agreement_swapped_order",
+    "position",
+    "rate",
+    "Agreement (swapped order)",
+    "agreement of the verdicts given with b shown first",
+    proportion=True,
+)
+_register(
+    "agreement_both_orders",
+    "position",
+    "rate",
+    "Agreement (both orders)",
+    "share of items whose verdicts in both orders equal the reference",
+    proportion=True,
+)
+_register(
+    "position_consistency",
+    "position",
+    "rate",
+    "Position consistency",
+    "share of items with the same verdict in both orders",
+    proportion=True,
+)
+_register(
+    "first_position_rate",
+    "position",
+    "rate",
+    "First-position rate",
+    "share of decisive verdicts that favour the response shown first (0.5: no position preference)",
+    proportion=True,
+)
 
 # -- length and self-preference probes -----------------------------------------------------------------------
-_register("length_preference", "length", "coefficient", "Length preference", "log-odds of preferring b per "
-          "doubling of its relative length, beyond the reference's verdict")
-_register("self_preference", "self_preference", "gap", "Self-preference", "the judge's preference for its own "
-          "model family's responses minus the reference's")
+_register(
+    "length_preference",
+    "length",
+    "coefficient",
+    "Length preference",
+    "log-odds of preferring b per doubling of its relative length, beyond the reference's verdict",
+)
+_register(
+    "self_preference",
+    "self_preference",
+    "gap",
+    "Self-preference",
+    "the judge's preference for its own model family's responses minus the reference's",
+)
 
 # -- persona and profile-view variants ----------------------------------------------------------------------
-_register("persona_flip_rate", "variants", "rate", "Persona flip rate", "share of verdicts that change when the "
-          "profile is removed or swapped", proportion=True)
-_register("persona_shift", "variants", "gap", "Persona shift", "mean value with the variant minus with the "
-          "user's own profile")
-_register("mean_prompt_tokens", "variants", "mean", "Mean prompt tokens", "prompt tokens per request of the "
-          "variant (its cost)")
+_register(
+    "persona_flip_rate",
+    "variants",
+    "rate",
+    "Persona flip rate",
+    "share of verdicts that change when the profile is removed or swapped",
+    proportion=True,
+)
+_register(
+    "persona_shift",
+    "variants",
+    "gap",
+    "Persona shift",
+    "mean value with the variant minus with the user's own profile",
+)
+_register(
+    "mean_prompt_tokens",
+    "variants",
+    "mean",
+    "Mean prompt tokens",
+    "prompt tokens per request of the variant (its cost)",
+)
 
 # -- personalization stages ------------------------------------------------------------------------------------
-_register("problematic_rate", "extraction", "rate", "Problematic rate", "share of extracted attributes judged "
-          "problematic (by default uncertain or reject)", proportion=True)
-_register("problematic_rate_gap", "extraction", "gap", "Problematic-rate gap", "judge minus humans, paired by "
-          "attribute")
-_register("problematic_vote_rate", "extraction", "rate", "Problematic vote rate", "share of single human votes "
-          "that are problematic", proportion=True)
-_register("problematic_agreement", "extraction", "rate", "Problematic agreement", "agreement on problematic or "
-          "not")
-_register("problematic_kappa", "extraction", "coefficient", "Problematic κ", "Cohen's kappa on problematic or "
-          "not", ascii="Problematic kappa")
-_register("relevant_rate", "relevance", "rate", "Relevant rate", "share of attributes judged relevant to the "
-          "request", proportion=True)
-_register("over_identification", "relevance", "coefficient", "Over-identification", "judge's relevant rate / "
-          "humans' - 1 on the attributes both labelled")
-_register("precision", "relevance", "rate", "Precision", "share of the judge's relevant attributes that humans "
-          "mark relevant", proportion=True)
-_register("recall", "relevance", "rate", "Recall", "share of the humans' relevant attributes the judge marks "
-          "relevant", proportion=True)
+_register(
+    "problematic_rate",
+    "extraction",
+    "rate",
+    "Problematic rate",
+    "share of extracted attributes judged problematic (by default uncertain or reject)",
+    proportion=True,
+)
+_register(
+    "problematic_rate_gap",
+    "extraction",
+    "gap",
+    "Problematic-rate gap",
+    "judge minus humans, paired by attribute",
+)
+_register(
+    "problematic_vote_rate",
+    "extraction",
+    "rate",
+    "Problematic vote rate",
+    "share of single human votes that are problematic",
+    proportion=True,
+)
+_register(
+    "problematic_agreement", "extraction", "rate", "Problematic agreement", "agreement on problematic or not"
+)
+_register(
+    "problematic_kappa",
+    "extraction",
+    "coefficient",
+    "Problematic κ",
+    "Cohen's kappa on problematic or not",
+    ascii="Problematic kappa",
+)
+_register(
+    "relevant_rate",
+    "relevance",
+    "rate",
+    "Relevant rate",
+    "share of attributes judged relevant to the request",
+    proportion=True,
+)
+_register(
+    "over_identification",
+    "relevance",
+    "coefficient",
+    "Over-identification",
+    "judge's relevant rate / humans' - 1 on the attributes both labelled",
+)
+_register(
+    "precision",
+    "relevance",
+    "rate",
+    "Precision",
+    "share of the judge's relevant attributes that humans mark relevant",
+    proportion=True,
+)
+_register(
+    "recall",
+    "relevance",
+    "rate",
+    "Recall",
+    "share of the humans' relevant attributes the judge marks relevant",
+    proportion=True,
+)
 _register("f1", "relevance", "coefficient", "F1", "harmonic mean of precision and recall")
-_register("attribute_mention_effect", "generation", "mean", "Attribute-mention effect", "mean value when the "
-          "personalized response names the user's attribute minus when it does not")
-_register("attribute_mention_effect_gap", "generation", "gap", "Attribute-mention effect gap", "the judge's "
-          "attribute-mention effect minus the humans'")
-_register("mean_pairwise_kappa", "pairwise_kappa", "coefficient", "Mean pairwise κ", "mean Cohen's kappa over "
-          "the pairs of one kind (human~human, human~judge, judge~judge)", ascii="Mean pairwise kappa")
+_register(
+    "attribute_mention_effect",
+    "generation",
+    "mean",
+    "Attribute-mention effect",
+    "mean value when the personalized response names the user's attribute minus when it does not",
+)
+_register(
+    "attribute_mention_effect_gap",
+    "generation",
+    "gap",
+    "Attribute-mention effect gap",
+    "the judge's attribute-mention effect minus the humans'",
+)
+_register(
+    "mean_pairwise_kappa",
+    "pairwise_kappa",
+    "coefficient",
+    "Mean pairwise κ",
+    "mean Cohen's kappa over the pairs of one kind (human~human, human~judge, judge~judge)",
+    ascii="Mean pairwise kappa",
+)
 
 #: Every metric, by name (read only).
 METRICS: Mapping[str, Metric] = MappingProxyType(_REGISTRY)

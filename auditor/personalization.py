@@ -28,8 +28,15 @@ from auditor.errors import ConfigError
 MENTION_COLUMN = PersonalizationConfig.mention_column
 
 
-def audit_stage(labels: Any, items: Any = None, *, stage: str | None = None, problematic: tuple[str, ...] | None = None,
-                reference_fallback: str | None = None, **audit_options: Any):
+def audit_stage(
+    labels: Any,
+    items: Any = None,
+    *,
+    stage: str | None = None,
+    problematic: tuple[str, ...] | None = None,
+    reference_fallback: str | None = None,
+    **audit_options: Any,
+):
     """Audit one stage: :func:`auditor.audit` with the stage's metrics added.
 
     ``stage``: ``extraction``, ``relevance`` or ``generation`` (None: the items' ``stage`` column, if any; a stage
@@ -84,6 +91,18 @@ def _missing_reference(labels: Any, config: AuditConfig, reference: str | None) 
     return None if (frame["judge"].astype(str) == reference).any() else reference
 
 
-__all__ = ["STAGES", "DEFAULT_PROBLEMATIC", "MENTION_COLUMN", "PersonalizationConfig", "audit_stage", "stage_of",
-           "personalization_step", "extraction_metrics", "relevance_metrics", "generation_metrics", "kappa_table",
-           "state_comparisons", "over_slices"]
+__all__ = [
+    "STAGES",
+    "DEFAULT_PROBLEMATIC",
+    "MENTION_COLUMN",
+    "PersonalizationConfig",
+    "audit_stage",
+    "stage_of",
+    "personalization_step",
+    "extraction_metrics",
+    "relevance_metrics",
+    "generation_metrics",
+    "kappa_table",
+    "state_comparisons",
+    "over_slices",
+]

@@ -68,9 +68,18 @@ def correlation_from_rates(rate: float, judge_rate: float, agreement: float) -> 
     return 0.0 if denom == 0 else (both - p * q) / denom
 
 
-def plan_labels(rate: float, half_width: float, *, judge_rate: float | None = None, agreement: float | None = None,
-                correlation: float | None = None, judged_items: int | None = None, level: float = 0.95,
-                design_effect: float = 1.0, judge: str | None = None) -> LabelPlan:
+def plan_labels(
+    rate: float,
+    half_width: float,
+    *,
+    judge_rate: float | None = None,
+    agreement: float | None = None,
+    correlation: float | None = None,
+    judged_items: int | None = None,
+    level: float = 0.95,
+    design_effect: float = 1.0,
+    judge: str | None = None,
+) -> LabelPlan:
     """Human labels needed for a ``level`` interval of half-width ``half_width`` on the no-better rate.
 
     Give the judge's ``judge_rate`` and ``agreement`` (share of items where judge and humans make the same
@@ -107,9 +116,21 @@ def plan_labels(rate: float, half_width: float, *, judge_rate: float | None = No
         ppi = math.ceil(per_label / room - 1e-9) if room > 0 else None
         if ppi is not None and ppi > judged_items:
             ppi = None  # more labels than judged items: label them all and the judge adds nothing
-    return LabelPlan(judge, float(rate), None if judge_rate is None else float(judge_rate), agreement,
-                     float(correlation), float(half_width), float(level), float(design_effect), judged_items, lam,
-                     human_only, ppi, floor)
+    return LabelPlan(
+        judge,
+        float(rate),
+        None if judge_rate is None else float(judge_rate),
+        agreement,
+        float(correlation),
+        float(half_width),
+        float(level),
+        float(design_effect),
+        judged_items,
+        lam,
+        human_only,
+        ppi,
+        floor,
+    )
 
 
 def _no_better_set(doc: dict[str, Any], categories: list[str]) -> list[bool]:
@@ -129,8 +150,14 @@ def pilot_rates(doc: dict[str, Any]) -> dict[str, Any]:
     agreement on the no-better call (from the confusion matrix, rows = reference, columns = judge)."""
     ref = doc["reference"]
     level = float((doc.get("bootstrap") or {}).get("level", 0.95))
-    rows = [m for m in doc["metrics"] if m["metric"] == "no_better_rate" and m["judge"] == ref
-            and m["reference"] == ref and not m.get("slice")]
+    rows = [
+        m
+        for m in doc["metrics"]
+        if m["metric"] == "no_better_rate"
+        and m["judge"] == ref
+        and m["reference"] == ref
+        and not m.get("slice")
+    ]
     if not rows:
         raise ValueError(f"the pilot has no no_better_rate row for the reference {ref!r}")
     row = rows[0]
@@ -149,14 +176,23 @@ def pilot_rates(doc: dict[str, Any]) -> dict[str, Any]:
             continue
         both_nb = counts[np.ix_(nb, nb)].sum()
         both_better = counts[np.ix_(~nb, ~nb)].sum()
-        judges[conf["judge"]] = {"judge_rate": counts[:, nb].sum() / total,
-                                 "agreement": (both_nb + both_better) / total, "n": int(total),
-                                 "reference_rate_on_same_items": counts[nb, :].sum() / total}
+        judges[conf["judge"]] = {
+            "judge_rate": counts[:, nb].sum() / total,
+            "agreement": (both_nb + both_better) / total,
+            "n": int(total),
+            "reference_rate_on_same_items": counts[nb, :].sum() / total,
+        }
     return {"rate": p, "n": n, "design_effect": deff, "level": level, "judges": judges}
 
 
-def plan_from_audit(doc: dict[str, Any] | str | Path, half_width: float, *, judged_items: int | None = None,
-                    level: float | None = None, judges: list[str] | None = None) -> list[LabelPlan]:
+def plan_from_audit(
+    doc: dict[str, Any] | str | Path,
+    half_width: float,
+    *,
+    judged_items: int | None = None,
+    level: float | None = None,
+    judges: list[str] | None = None,
+) -> list[LabelPlan]:
     """One :class:`LabelPlan` per judge of a pilot ``audit.json`` (a dict or a path)."""
     if not isinstance(doc, dict):
         doc = json.loads(Path(doc).read_text(encoding="utf-8"))
@@ -169,8 +205,16 @@ def plan_from_audit(doc: dict[str, Any] | str | Path, half_width: float, *, judg
         # the joint table is the one on the items both labelled: take both rates from it
         p = j["reference_rate_on_same_items"]
         corr = correlation_from_rates(p, j["judge_rate"], j["agreement"])
-        plan = plan_labels(pilot["rate"], half_width, judge_rate=j["judge_rate"], correlation=corr,
-                           judged_items=judged_items, level=level, design_effect=pilot["design_effect"], judge=name)
+        plan = plan_labels(
+            pilot["rate"],
+            half_width,
+            judge_rate=j["judge_rate"],
+            correlation=corr,
+            judged_items=judged_items,
+            level=level,
+            design_effect=pilot["design_effect"],
+            judge=name,
+        )
         plan.agreement = j["agreement"]
         plans.append(plan)
     return plans

@@ -29,8 +29,9 @@ JudgeFactory = Callable[[str, str], ItemJudge]
 profile_at=..., orders=("ab", "ba"), cache=shared_cache)``)."""
 
 
-def swap_profiles(items: pd.DataFrame, seed: int = 0, column: str = "profile",
-                  by: str = "user_id") -> pd.DataFrame:
+def swap_profiles(
+    items: pd.DataFrame, seed: int = 0, column: str = "profile", by: str = "user_id"
+) -> pd.DataFrame:
     """A copy of ``items`` where every user's items carry another user's profile (a seeded derangement of the
     users: shuffle them, then give each the profile of the next one).  Without ``by``, items are the units."""
     if column not in items.columns:
@@ -49,10 +50,17 @@ def swap_profiles(items: pd.DataFrame, seed: int = 0, column: str = "profile",
     return out
 
 
-def run_variants(items: pd.DataFrame, task: str, make_judge: JudgeFactory, *, name: str,
-                 views: Sequence[tuple[str, str]] = (("full", "start"), ("none", "start")),
-                 persona: Sequence[str] = ("removed", "swapped"), persona_view: tuple[str, str] | None = None,
-                 seed: int = 0) -> pd.DataFrame:
+def run_variants(
+    items: pd.DataFrame,
+    task: str,
+    make_judge: JudgeFactory,
+    *,
+    name: str,
+    views: Sequence[tuple[str, str]] = (("full", "start"), ("none", "start")),
+    persona: Sequence[str] = ("removed", "swapped"),
+    persona_view: tuple[str, str] | None = None,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Judge ``items`` under every profile view and persona variant; one labels table for :func:`auditor.audit`.
 
     The judge with the users' own profiles under ``persona_view`` (default: the first view) is named ``name``;
@@ -77,15 +85,20 @@ def run_variants(items: pd.DataFrame, task: str, make_judge: JudgeFactory, *, na
     base = run(*persona_view)
     frames.append(base.assign(judge=name, variant="own profile"))
     for view, place in views:
-        frames.append(run(view, place).assign(judge=f"{name}|profile_view={view}@{place}",
-                                              variant=f"profile_view={view}@{place}"))
+        frames.append(
+            run(view, place).assign(
+                judge=f"{name}|profile_view={view}@{place}", variant=f"profile_view={view}@{place}"
+            )
+        )
     for kind in persona:
         if kind == "removed":
             labels = run("none", persona_view[1])
         elif kind == "swapped":
             labels = run(*persona_view, swapped=True)
         else:
-            raise ConfigError(f"unknown persona variant {kind!r}; expected removed or swapped", column="persona")
+            raise ConfigError(
+                f"unknown persona variant {kind!r}; expected removed or swapped", column="persona"
+            )
         frames.append(labels.assign(judge=f"{name}|persona={kind}", variant=f"persona={kind}"))
     return pd.concat(frames, ignore_index=True)
 

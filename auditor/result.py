@@ -32,14 +32,18 @@ class AuditResult:
     cases: dict[str, Any] = field(default_factory=dict)
 
     # -- access ---------------------------------------------------------------------------------------------
-    def metric(self, metric: str, judge: str, reference: str | None = None, slice: str | None = None) -> pd.Series:
+    def metric(
+        self, metric: str, judge: str, reference: str | None = None, slice: str | None = None
+    ) -> pd.Series:
         """The one row of ``metric`` for ``judge`` (reference defaults to the audit's reference)."""
         ref = reference or self.meta.get("reference")
         m = self.metrics
         rows = m[(m["metric"] == metric) & (m["judge"] == judge) & (m["reference"] == ref)]
         rows = rows[rows["slice"].isna()] if slice is None else rows[rows["slice"] == slice]
         if len(rows) != 1:
-            raise KeyError(f"no single row for metric={metric!r} judge={judge!r} reference={ref!r} slice={slice!r}")
+            raise KeyError(
+                f"no single row for metric={metric!r} judge={judge!r} reference={ref!r} slice={slice!r}"
+            )
         return rows.iloc[0]
 
     @property
@@ -71,9 +75,21 @@ class AuditResult:
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> AuditResult:
-        body = {k: v for k, v in doc.items() if k not in ("metrics", "exclusions", "warnings", "confusion",
-                                                          "score_pairs", "cases", "auditor_version",
-                                                          "schema_version")}
+        body = {
+            k: v
+            for k, v in doc.items()
+            if k
+            not in (
+                "metrics",
+                "exclusions",
+                "warnings",
+                "confusion",
+                "score_pairs",
+                "cases",
+                "auditor_version",
+                "schema_version",
+            )
+        }
         from auditor.errors import InputError
 
         for key in ("metrics", "exclusions", "warnings", "confusion", "score_pairs"):
@@ -84,8 +100,15 @@ class AuditResult:
             raise InputError("is not an audit.json: 'judges' must be a list of names", column="judges")
         metrics = pd.DataFrame(doc.get("metrics", []), columns=METRIC_COLUMNS)
         exclusions = pd.DataFrame(doc.get("exclusions", []), columns=["judge", "reason", "count"])
-        return cls(body, metrics, exclusions, list(doc.get("warnings", [])), list(doc.get("confusion", [])),
-                   list(doc.get("score_pairs", [])), dict(doc.get("cases", {})))
+        return cls(
+            body,
+            metrics,
+            exclusions,
+            list(doc.get("warnings", [])),
+            list(doc.get("confusion", [])),
+            list(doc.get("score_pairs", [])),
+            dict(doc.get("cases", {})),
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> AuditResult:
@@ -109,27 +132,41 @@ class AuditResult:
     def summary(self) -> pd.DataFrame:
         """One row per judge: the headline metrics with intervals (a wide view of ``metrics``)."""
         m = self.metrics[self.metrics["slice"].isna()]
-        wanted = ["agreement", "cohen_kappa", "krippendorff_alpha", "spearman", "no_better_rate",
-                  "no_better_rate_gap", "mean_score", "mean_score_gap"]
+        wanted = [
+            "agreement",
+            "cohen_kappa",
+            "krippendorff_alpha",
+            "spearman",
+            "no_better_rate",
+            "no_better_rate_gap",
+            "mean_score",
+            "mean_score_gap",
+        ]
         m = m[m["metric"].isin(wanted)]
         if m.empty:
             return pd.DataFrame()
         cell = m.apply(lambda r: _fmt_interval(r["value"], r["ci_low"], r["ci_high"]), axis=1)
-        wide = m.assign(cell=cell).pivot_table(index="judge", columns="metric", values="cell", aggfunc="first")
+        wide = m.assign(cell=cell).pivot_table(
+            index="judge", columns="metric", values="cell", aggfunc="first"
+        )
         return wide.reindex(columns=[c for c in wanted if c in wide.columns])
 
     def _repr_html_(self) -> str:
         title = html.escape(str(self.meta.get("title") or "Audit"))
         sim = " <b>(simulated data)</b>" if self.meta.get("simulated") else ""
-        head = (f"<div><h4>{title}{sim}</h4><p>task {html.escape(str(self.meta.get('task')))}, reference "
-                f"{html.escape(str(self.meta.get('reference')))}, {self.meta.get('n_items')} items in "
-                f"{self.meta.get('n_clusters')} clusters; {len(self.exclusions)} exclusion reasons, "
-                f"{len(self.warnings)} warnings</p>")
+        head = (
+            f"<div><h4>{title}{sim}</h4><p>task {html.escape(str(self.meta.get('task')))}, reference "
+            f"{html.escape(str(self.meta.get('reference')))}, {self.meta.get('n_items')} items in "
+            f"{self.meta.get('n_clusters')} clusters; {len(self.exclusions)} exclusion reasons, "
+            f"{len(self.warnings)} warnings</p>"
+        )
         return head + self.summary().to_html(escape=True) + "</div>"
 
     def __repr__(self) -> str:
-        return (f"AuditResult(task={self.meta.get('task')!r}, reference={self.meta.get('reference')!r}, "
-                f"judges={self.judges!r}, n_items={self.meta.get('n_items')}, metrics={len(self.metrics)} rows)")
+        return (
+            f"AuditResult(task={self.meta.get('task')!r}, reference={self.meta.get('reference')!r}, "
+            f"judges={self.judges!r}, n_items={self.meta.get('n_items')}, metrics={len(self.metrics)} rows)"
+        )
 
 
 def _fmt_interval(value: float, lo: float, hi: float) -> str:

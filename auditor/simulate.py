@@ -219,10 +219,24 @@ def _users_of_items(rng: np.random.Generator, n_users: int, n_items: int, alpha:
 # --------------------------------------------------------------------------------------------------------------
 # synthetic texts
 
-_WHEN = ("this week", "next month", "for the holidays", "before summer", "on weekends", "after work",
-         "in the mornings", "over the next year")
-_BUDGET = ("on a tight budget", "with some money to spend", "with little free time", "with plenty of time",
-           "as a complete beginner", "with some experience")
+_WHEN = (
+    "this week",
+    "next month",
+    "for the holidays",
+    "before summer",
+    "on weekends",
+    "after work",
+    "in the mornings",
+    "over the next year",
+)
+_BUDGET = (
+    "on a tight budget",
+    "with some money to spend",
+    "with little free time",
+    "with plenty of time",
+    "as a complete beginner",
+    "with some experience",
+)
 _TOPICS = (
     ("planning a weekend trip", "travel"),
     ("cooking a quick dinner", "cooking"),
@@ -329,9 +343,13 @@ def simulate_study(
             f"Here are a few general tips on {topic}, {detail}: start small, plan ahead and keep it simple."
         )
         if draw["mention"][i]:
-            responses_b.append(f"Since you {attribute}, here are tips on {topic}, {detail}, that fit your situation.")
+            responses_b.append(
+                f"Since you {attribute}, here are tips on {topic}, {detail}, that fit your situation."
+            )
         else:
-            responses_b.append(f"Here are tips on {topic}, {detail}, chosen to fit your situation and routine.")
+            responses_b.append(
+                f"Here are tips on {topic}, {detail}, chosen to fit your situation and routine."
+            )
         profile_texts.append("The user " + "; the user ".join(third for third, _ in attributes) + ".")
 
     items = pd.DataFrame(
@@ -438,7 +456,9 @@ PROBE_VARIANTS: tuple[ProbeVariant, ...] = (
     ProbeVariant("profile_view=outputs@start", rho=0.52, keep=0.85, profile_tokens=150.0),
     ProbeVariant("profile_view=inputs@start", rho=0.27, keep=0.85, profile_tokens=110.0),
     ProbeVariant("profile_view=none@start", rho=0.12, keep=0.75, profile_tokens=0.0),
-    ProbeVariant("persona=removed", rho=0.12, keep=0.75, profile_tokens=0.0, same_as="profile_view=none@start"),
+    ProbeVariant(
+        "persona=removed", rho=0.12, keep=0.75, profile_tokens=0.0, same_as="profile_view=none@start"
+    ),
     ProbeVariant("persona=swapped", rho=0.06, keep=0.7, profile_tokens=PROBE_FULL_PROFILE_TOKENS),
 )
 """Illustrative, not published values: the ordering follows the LaMP profile-role study (the user's past outputs
@@ -481,19 +501,31 @@ def simulate_probe_study(
     profile_words = base_study.items["profile"].str.split().str.len().to_numpy(float)
     profile_scale = profile_words / profile_words.mean()  # longer profiles cost more tokens
     human = base_study.labels[base_study.labels["judge"] == "human"]
-    frames = [human, base_study.labels[base_study.labels["judge"] == PROBE_JUDGE].assign(
-        prompt_tokens=np.round(PROBE_BASE_TOKENS + PROBE_FULL_PROFILE_TOKENS * profile_scale).astype(int),
-        variant="own profile")]
+    frames = [
+        human,
+        base_study.labels[base_study.labels["judge"] == PROBE_JUDGE].assign(
+            prompt_tokens=np.round(PROBE_BASE_TOKENS + PROBE_FULL_PROFILE_TOKENS * profile_scale).astype(int),
+            variant="own profile",
+        ),
+    ]
     made: dict[str, pd.DataFrame] = {}
     for variant in PROBE_VARIANTS:
         if variant.same_as is not None:
-            frames.append(made[variant.same_as].assign(judge=f"{PROBE_JUDGE}|{variant.judge}", variant=variant.judge))
+            frames.append(
+                made[variant.same_as].assign(judge=f"{PROBE_JUDGE}|{variant.judge}", variant=variant.judge)
+            )
             continue
         rho = np.clip(variant.rho + params.source_rho_shift * 2 * sign, -1, 1)
         noise = variant.keep * base_noise + np.sqrt(1 - variant.keep**2) * rng.normal(size=n_items)
-        latent = (params.mu + judge.shift + judge.mention_shift * draw["mention"]
-                  + judge.scale * (rho * standardised + np.sqrt(1 - rho**2) * noise))
-        block = labels_frame(_label_block(item_ids, f"{PROBE_JUDGE}|{variant.judge}", "0", _cut(latent, params.cuts)))
+        latent = (
+            params.mu
+            + judge.shift
+            + judge.mention_shift * draw["mention"]
+            + judge.scale * (rho * standardised + np.sqrt(1 - rho**2) * noise)
+        )
+        block = labels_frame(
+            _label_block(item_ids, f"{PROBE_JUDGE}|{variant.judge}", "0", _cut(latent, params.cuts))
+        )
         tokens = PROBE_BASE_TOKENS + variant.profile_tokens * profile_scale + rng.normal(0, 5, n_items)
         made[variant.judge] = block.assign(prompt_tokens=np.round(tokens).astype(int), variant=variant.judge)
         frames.append(made[variant.judge])

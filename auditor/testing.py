@@ -26,8 +26,9 @@ def _document(result: Any) -> dict[str, Any]:
         return dict(result)
     if isinstance(result, (str, Path)):
         return load_audit_document(Path(result))
-    raise TypeError(f"expected an AuditResult, an audit.json dict or a path to audit.json, got "
-                    f"{type(result).__name__}")
+    raise TypeError(
+        f"expected an AuditResult, an audit.json dict or a path to audit.json, got {type(result).__name__}"
+    )
 
 
 def assert_gates(result: Any, rules: str | Path | Iterable[Mapping[str, Any] | str]) -> GateReport:
@@ -44,9 +45,11 @@ def assert_gates(result: Any, rules: str | Path | Iterable[Mapping[str, Any] | s
     if not report.passed:
         lines = [f"{report.headline}:"]
         for check in report.failed:
-            lines.append(f"  - rule {check.rule.index} ({check.rule.label}): {check.message}; "
-                         f"value {_fmt(check.value)}, interval [{_fmt(check.ci_low)}, {_fmt(check.ci_high)}], "
-                         f"n = {check.n}")
+            lines.append(
+                f"  - rule {check.rule.index} ({check.rule.label}): {check.message}; "
+                f"value {_fmt(check.value)}, interval [{_fmt(check.ci_low)}, {_fmt(check.ci_high)}], "
+                f"n = {check.n}"
+            )
         raise AssertionError("\n".join(lines))
     return report
 

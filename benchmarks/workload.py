@@ -7,13 +7,18 @@ import numpy as np
 import pandas as pd
 
 
-def pairwise_workload(n_items: int = 100_000, n_users: int = 5_000, n_raters: int = 3, n_judges: int = 7,
-                      seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+def pairwise_workload(
+    n_items: int = 100_000, n_users: int = 5_000, n_raters: int = 3, n_judges: int = 7, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     rng = np.random.default_rng(seed)
     user = rng.integers(0, n_users, n_items)
     latent = rng.normal(size=n_items) + rng.normal(size=n_users)[user] * 0.5
-    items = pd.DataFrame({"item_id": np.char.add("i", np.arange(n_items).astype(str)),
-                          "user_id": np.char.add("u", user.astype(str))})
+    items = pd.DataFrame(
+        {
+            "item_id": np.char.add("i", np.arange(n_items).astype(str)),
+            "user_id": np.char.add("u", user.astype(str)),
+        }
+    )
 
     def verdicts(noise: float, shift: float) -> np.ndarray:
         x = latent + shift + rng.normal(scale=noise, size=n_items)
@@ -21,9 +26,20 @@ def pairwise_workload(n_items: int = 100_000, n_users: int = 5_000, n_raters: in
 
     frames = []
     for r in range(n_raters):
-        frames.append(pd.DataFrame({"item_id": items["item_id"], "judge": "human", "rater": f"h{r}",
-                                    "label": verdicts(0.5, 0.0)}))
+        frames.append(
+            pd.DataFrame(
+                {"item_id": items["item_id"], "judge": "human", "rater": f"h{r}", "label": verdicts(0.5, 0.0)}
+            )
+        )
     for j in range(n_judges):
-        frames.append(pd.DataFrame({"item_id": items["item_id"], "judge": f"judge{j}", "rater": "0",
-                                    "label": verdicts(0.6 + 0.1 * j, 0.1 * j)}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "item_id": items["item_id"],
+                    "judge": f"judge{j}",
+                    "rater": "0",
+                    "label": verdicts(0.6 + 0.1 * j, 0.1 * j),
+                }
+            )
+        )
     return items, pd.concat(frames, ignore_index=True)

@@ -198,7 +198,9 @@ class JudgeCache:
         with self._lock:
             for start in range(0, len(keys), _CHUNK):
                 chunk = keys[start : start + _CHUNK]
-                yield self._conn.execute(sql.format(marks=",".join("?" * len(chunk))), [*params, *chunk]).fetchall()
+                yield self._conn.execute(
+                    sql.format(marks=",".join("?" * len(chunk))), [*params, *chunk]
+                ).fetchall()
 
     def _insert_many(self, sql: str, records: list[tuple[Any, ...]]) -> None:
         if not records:
@@ -217,7 +219,9 @@ class JudgeCache:
         """The request keys stored for ``plan_keys`` (absent plan keys are left out)."""
         keys = list(dict.fromkeys(plan_keys))
         found: dict[str, str] = {}
-        for rows in self._select_in("SELECT plan_key, request_key FROM plans WHERE plan_key IN ({marks})", keys):
+        for rows in self._select_in(
+            "SELECT plan_key, request_key FROM plans WHERE plan_key IN ({marks})", keys
+        ):
             found.update(rows)
         return found
 
@@ -228,9 +232,11 @@ class JudgeCache:
         keys = sorted(set(plan_keys))  # in key order: each chunk reads neighbouring pages
         found: dict[str, tuple[str, tuple[Any, ...]]] = {}
         columns = ", ".join(f"v.{c}" for c in PARSED_FIELDS)
-        sql = (f"SELECT p.plan_key, p.request_key, {columns} FROM plans AS p "
-               "JOIN verdicts AS v ON v.key = p.request_key AND v.parser = ? "
-               "JOIN responses AS r ON r.key = p.request_key WHERE p.plan_key IN ({marks})")
+        sql = (
+            f"SELECT p.plan_key, p.request_key, {columns} FROM plans AS p "
+            "JOIN verdicts AS v ON v.key = p.request_key AND v.parser = ? "
+            "JOIN responses AS r ON r.key = p.request_key WHERE p.plan_key IN ({marks})"
+        )
         for rows in self._select_in(sql, keys, (parser,)):
             for row in rows:
                 found[row[0]] = (row[1], row[2:])
@@ -246,8 +252,10 @@ class JudgeCache:
         keys = list(dict.fromkeys(keys))
         found: dict[str, tuple[Any, ...]] = {}
         columns = ", ".join(f"v.{c}" for c in PARSED_FIELDS)
-        sql = (f"SELECT v.key, {columns} FROM verdicts AS v JOIN responses AS r ON r.key = v.key "
-               "WHERE v.parser = ? AND v.key IN ({marks})")
+        sql = (
+            f"SELECT v.key, {columns} FROM verdicts AS v JOIN responses AS r ON r.key = v.key "
+            "WHERE v.parser = ? AND v.key IN ({marks})"
+        )
         for rows in self._select_in(sql, keys, (parser,)):
             for row in rows:
                 found[row[0]] = row[1:]

@@ -433,8 +433,9 @@ def injection_success(
     return pd.DataFrame(out, columns=list(SUMMARY_COLUMNS))
 
 
-def _interval(estimate: Estimate, resamples: int, level: float, method: Method, proportion: bool = False
-              ) -> tuple[float, float]:
+def _interval(
+    estimate: Estimate, resamples: int, level: float, method: Method, proportion: bool = False
+) -> tuple[float, float]:
     if resamples == 0 or not np.isfinite(estimate.value):
         return float("nan"), float("nan")
     return interval(estimate, level, method, proportion=proportion)

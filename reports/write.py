@@ -40,7 +40,9 @@ def parse_formats(formats: Sequence[str] | str) -> list[str]:
     return out
 
 
-def write_reports(audit: Mapping[str, Any] | ReportModel, out_dir: Path, formats: Sequence[str]) -> list[Path]:
+def write_reports(
+    audit: Mapping[str, Any] | ReportModel, out_dir: Path, formats: Sequence[str]
+) -> list[Path]:
     """Render every requested format, then write them to ``out_dir`` (created if missing).
 
     Formats among ``md``, ``html``, ``json`` (files ``report.md``, ``report.html``, ``audit.json``). Everything is

@@ -113,8 +113,10 @@ class Comparison:
             if changed:
                 self.changed_rows += 1
                 self.changed_values += len(changed)
-                detail = ", ".join(f"{f} {_show(row.get(f, _ABSENT))} -> {_show(after[key].get(f, _ABSENT))}"
-                                   for f in changed)
+                detail = ", ".join(
+                    f"{f} {_show(row.get(f, _ABSENT))} -> {_show(after[key].get(f, _ABSENT))}"
+                    for f in changed
+                )
                 self.differences.append(f"{name}: {_label(key)}: {detail}")
         for key in after.keys() - before.keys():
             if key[0] in self.added_metrics:
@@ -128,22 +130,43 @@ class Comparison:
         self.differences.append(message)
 
     def report(self) -> str:
-        lines = [f"  {name}: {b} rows" + ("" if b == c else f" in the baseline, {c} in the current tree")
-                 for name, (b, c) in self.rows.items()]
+        lines = [
+            f"  {name}: {b} rows" + ("" if b == c else f" in the baseline, {c} in the current tree")
+            for name, (b, c) in self.rows.items()
+        ]
         total = sum(max(b, c) for b, c in self.rows.values())
-        added = (f"; {self.added} rows of metrics added since the baseline ({', '.join(self.added_metrics)}) are "
-                 "in the current tree only") if self.added else ""
+        added = (
+            (
+                f"; {self.added} rows of metrics added since the baseline ({', '.join(self.added_metrics)}) are "
+                "in the current tree only"
+            )
+            if self.added
+            else ""
+        )
         if self.identical:
-            return "\n".join([f"identical: {total - self.added} metric rows in {len(self.rows)} audits "
-                              f"({', '.join(VALUE_FIELDS)} equal on every row){added}", *lines])
-        counts = (f"{self.changed_values} values changed in {self.changed_rows} rows; rows only in the baseline: "
-                  f"{self.only_baseline}, only in the current tree: {self.only_current}; failed runs or missing "
-                  f"audits: {self.failed}")
+            return "\n".join(
+                [
+                    f"identical: {total - self.added} metric rows in {len(self.rows)} audits "
+                    f"({', '.join(VALUE_FIELDS)} equal on every row){added}",
+                    *lines,
+                ]
+            )
+        counts = (
+            f"{self.changed_values} values changed in {self.changed_rows} rows; rows only in the baseline: "
+            f"{self.only_baseline}, only in the current tree: {self.only_current}; failed runs or missing "
+            f"audits: {self.failed}"
+        )
         shown = self.differences[:SHOWN]
         more = len(self.differences) - len(shown)
-        return "\n".join([f"DIFFERENT: {counts}", *lines, f"first {len(shown)} of {len(self.differences)} "
-                          "differences (baseline -> current):", *(f"  {d}" for d in shown),
-                          *([f"  ... and {more} more"] if more else [])])
+        return "\n".join(
+            [
+                f"DIFFERENT: {counts}",
+                *lines,
+                f"first {len(shown)} of {len(self.differences)} differences (baseline -> current):",
+                *(f"  {d}" for d in shown),
+                *([f"  ... and {more} more"] if more else []),
+            ]
+        )
 
 
 class _Absent:
@@ -175,15 +198,20 @@ def metric_rows(path: Path) -> list[dict]:
     return doc["metrics"]
 
 
-def compare_outputs(baseline: dict[str, Path | str], current: dict[str, Path | str],
-                    added: tuple[str, ...] = ADDED_SINCE_BASELINE) -> Comparison:
+def compare_outputs(
+    baseline: dict[str, Path | str],
+    current: dict[str, Path | str],
+    added: tuple[str, ...] = ADDED_SINCE_BASELINE,
+) -> Comparison:
     """Compare two sides' audits: ``{audit name: audit.json path, or the error message of its failed run}``."""
     comparison = Comparison(added_metrics=added)
     for name in list(baseline) + [n for n in current if n not in baseline]:
         before, after = baseline.get(name), current.get(name)
-        problems = [f"{name}: {side}: {'no audit.json' if found is None else found}"
-                    for side, found in (("baseline", before), ("current tree", after))
-                    if not isinstance(found, Path)]
+        problems = [
+            f"{name}: {side}: {'no audit.json' if found is None else found}"
+            for side, found in (("baseline", before), ("current tree", after))
+            if not isinstance(found, Path)
+        ]
         if problems:
             for problem in problems:
                 comparison.add_failure(problem)
@@ -212,7 +240,11 @@ def _check_imports_from(tree: Path) -> None:
     code = "import auditor, judges, reports; print(auditor.__file__, judges.__file__, reports.__file__)"
     done = subprocess.run([sys.executable, "-c", code], cwd=tree, env=env, capture_output=True, text=True)
     files = done.stdout.split()
-    if done.returncode or len(files) != 3 or not all(Path(f).resolve().is_relative_to(tree.resolve()) for f in files):
+    if (
+        done.returncode
+        or len(files) != 3
+        or not all(Path(f).resolve().is_relative_to(tree.resolve()) for f in files)
+    ):
         found = done.stdout.strip() or " ".join(done.stderr.strip().splitlines()[-1:])
         raise BadInput(f"{tree}: python does not import auditor, judges and reports from this tree ({found})")
 
@@ -222,8 +254,9 @@ def _failure(args: Sequence[str], done: subprocess.CompletedProcess) -> str:
     return f"`auditor {' '.join(args)}` exited {done.returncode} ({tail})"
 
 
-def run_audits(tree: Path, work: Path, audits: Sequence[str], data: Path, bootstrap: int | None,
-               timeout: float, log=None) -> dict[str, Path | str]:
+def run_audits(
+    tree: Path, work: Path, audits: Sequence[str], data: Path, bootstrap: int | None, timeout: float, log=None
+) -> dict[str, Path | str]:
     """Run ``audits`` with the code of ``tree`` (outputs in ``work``): ``{audit name: audit.json or error}``."""
     found: dict[str, Path | str] = {}
     extra = ["--bootstrap", str(bootstrap)] if bootstrap is not None else []
@@ -240,8 +273,10 @@ def run_audits(tree: Path, work: Path, audits: Sequence[str], data: Path, bootst
                     found["/".join(("demo", *path.parent.relative_to(out).parts))] = path
         else:
             study, out = work / audit / "study", work / audit / "out"
-            steps = (["convert", audit, str(data / DATASETS[audit]), "--out", str(study)],
-                     ["audit", str(study), "--out", str(out), "--format", "json", "--quiet", *extra])
+            steps = (
+                ["convert", audit, str(data / DATASETS[audit]), "--out", str(study)],
+                ["audit", str(study), "--out", str(out), "--format", "json", "--quiet", *extra],
+            )
             for args in steps:
                 done = _auditor(tree, *args, timeout=timeout)
                 if done.returncode:
@@ -266,8 +301,9 @@ def resolve_revision(repo: Path, revision: str) -> str:
     """The full commit id of ``revision`` in ``repo``'s history, or BadInput."""
     done = _git(repo, "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}")
     if done.returncode:
-        raise BadInput(f"unknown revision {revision!r} in {repo} (a shallow clone may lack it: git fetch "
-                       "--unshallow)")
+        raise BadInput(
+            f"unknown revision {revision!r} in {repo} (a shallow clone may lack it: git fetch --unshallow)"
+        )
     return done.stdout.strip()
 
 
@@ -293,30 +329,64 @@ class BaselineWorktree:
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--baseline", default=DEFAULT_BASELINE, metavar="REV",
-                        help=f"git revision to compare with (default {DEFAULT_BASELINE}, main before issue 14)")
-    parser.add_argument("--tree", type=Path, default=TREE,
-                        help="the current tree, its working files as they are (default: this repository)")
-    parser.add_argument("--data", type=Path, default=None,
-                        help="the public datasets (default $AUDITOR_SHARED_DATA, else ../shared/data beside the tree)")
-    parser.add_argument("--only", default=",".join(AUDITS), help=f"audits to run, comma-separated: {', '.join(AUDITS)}")
-    parser.add_argument("--bootstrap", type=int, default=None,
-                        help="bootstrap resamples for every audit, both sides (default: the commands' own, 2000)")
-    parser.add_argument("--keep", type=Path, default=None,
-                        help="keep both sides' outputs in this folder (baseline/, current/)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--baseline",
+        default=DEFAULT_BASELINE,
+        metavar="REV",
+        help=f"git revision to compare with (default {DEFAULT_BASELINE}, main before issue 14)",
+    )
+    parser.add_argument(
+        "--tree",
+        type=Path,
+        default=TREE,
+        help="the current tree, its working files as they are (default: this repository)",
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="the public datasets (default $AUDITOR_SHARED_DATA, else ../shared/data beside the tree)",
+    )
+    parser.add_argument(
+        "--only", default=",".join(AUDITS), help=f"audits to run, comma-separated: {', '.join(AUDITS)}"
+    )
+    parser.add_argument(
+        "--bootstrap",
+        type=int,
+        default=None,
+        help="bootstrap resamples for every audit, both sides (default: the commands' own, 2000)",
+    )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="keep both sides' outputs in this folder (baseline/, current/)",
+    )
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per command (default 1800)")
-    parser.add_argument("--files", nargs=2, type=Path, metavar=("BASELINE_JSON", "CURRENT_JSON"),
-                        help="only compare the metric rows of two saved audit.json files")
-    parser.add_argument("--added", default=",".join(ADDED_SINCE_BASELINE), metavar="NAMES",
-                        help="metrics added on purpose since the baseline, comma-separated: their rows in the current "
-                             f"tree only are listed, not differences (default {','.join(ADDED_SINCE_BASELINE)})")
+    parser.add_argument(
+        "--files",
+        nargs=2,
+        type=Path,
+        metavar=("BASELINE_JSON", "CURRENT_JSON"),
+        help="only compare the metric rows of two saved audit.json files",
+    )
+    parser.add_argument(
+        "--added",
+        default=",".join(ADDED_SINCE_BASELINE),
+        metavar="NAMES",
+        help="metrics added on purpose since the baseline, comma-separated: their rows in the current "
+        f"tree only are listed, not differences (default {','.join(ADDED_SINCE_BASELINE)})",
+    )
     return parser.parse_args(argv)
 
 
 def _data_root(args: argparse.Namespace, audits: Sequence[str]) -> Path:
-    data = args.data or Path(os.environ.get("AUDITOR_SHARED_DATA") or args.tree.resolve().parent / "shared" / "data")
+    data = args.data or Path(
+        os.environ.get("AUDITOR_SHARED_DATA") or args.tree.resolve().parent / "shared" / "data"
+    )
     missing = [str(data / DATASETS[a]) for a in audits if a in DATASETS and not (data / DATASETS[a]).is_dir()]
     if missing:
         raise BadInput(f"data folder missing: {', '.join(missing)} (give --data or set AUDITOR_SHARED_DATA)")
@@ -335,7 +405,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         audits = [a.strip() for a in args.only.split(",") if a.strip()]
         unknown = [a for a in audits if a not in AUDITS]
         if unknown or not audits:
-            raise BadInput(f"unknown audit(s) {', '.join(unknown) or '(none)'} in --only; expected {', '.join(AUDITS)}")
+            raise BadInput(
+                f"unknown audit(s) {', '.join(unknown) or '(none)'} in --only; expected {', '.join(AUDITS)}"
+            )
         tree = args.tree.resolve()
         if not (tree / "auditor").is_dir():
             raise BadInput(f"{tree}: not a tree holding the auditor package")
@@ -355,9 +427,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                     label = f"{args.baseline} ({commit[:12]})" if side == "baseline" else str(tree)
                     print(f"{side}: {label}", file=sys.stderr, flush=True)
                     started = time.perf_counter()
-                    sides[side] = run_audits(side_tree, work / side, audits, data, args.bootstrap, args.timeout,
-                                             log=lambda line: print(line, file=sys.stderr, flush=True))
-                    print(f"  {side} total: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+                    sides[side] = run_audits(
+                        side_tree,
+                        work / side,
+                        audits,
+                        data,
+                        args.bootstrap,
+                        args.timeout,
+                        log=lambda line: print(line, file=sys.stderr, flush=True),
+                    )
+                    print(
+                        f"  {side} total: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True
+                    )
                 comparison = compare_outputs(sides["baseline"], sides["current"], added)
         print(comparison.report())
         return 0 if comparison.identical else 1

@@ -24,8 +24,10 @@ def shared_dataset(name: str) -> Path:
     """The folder of a public dataset under ../shared/data, or a skip with the reason."""
     path = SHARED_DATA / name
     if not path.exists():
-        pytest.skip(f"public dataset folder {path} is missing (it sits beside the repository in the project's "
-                    "workspace and CI; a fresh clone alone does not have it)")
+        pytest.skip(
+            f"public dataset folder {path} is missing (it sits beside the repository in the project's "
+            "workspace and CI; a fresh clone alone does not have it)"
+        )
     return path
 
 
@@ -48,8 +50,14 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeou
     """Run ``python -m auditor ARGS`` in a subprocess, as a user would."""
     full_env = dict(os.environ)
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "auditor", *args], cwd=cwd, env=full_env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "auditor", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture
@@ -103,8 +111,12 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def _nothing_ran(session: pytest.Session, exitstatus: int) -> bool:
-    return (exitstatus == pytest.ExitCode.OK and session.testscollected > 0 and not _PASSED
-            and not session.config.option.collectonly)
+    return (
+        exitstatus == pytest.ExitCode.OK
+        and session.testscollected > 0
+        and not _PASSED
+        and not session.config.option.collectonly
+    )
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -114,5 +126,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int) -> None:
     if _SESSION and _nothing_ran(_SESSION[0], exitstatus):
-        terminalreporter.write_line(f"no test ran: all {_SESSION[0].testscollected} collected tests were skipped "
-                                    "(exit code 5)", red=True)
+        terminalreporter.write_line(
+            f"no test ran: all {_SESSION[0].testscollected} collected tests were skipped (exit code 5)",
+            red=True,
+        )

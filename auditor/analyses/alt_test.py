@@ -19,8 +19,13 @@ from auditor.io import json_safe
 from auditor.stats import alt_test as alt
 from auditor.stats.bootstrap import Estimate
 
-DEFAULT_ALIGNMENT = {"pairwise": "accuracy", "binary": "accuracy", "categorical": "accuracy", "likert": "neg_rmse",
-                     "score": "neg_rmse"}
+DEFAULT_ALIGNMENT = {
+    "pairwise": "accuracy",
+    "binary": "accuracy",
+    "categorical": "accuracy",
+    "likert": "neg_rmse",
+    "score": "neg_rmse",
+}
 
 
 def step(ctx: AuditContext, config: AuditConfig) -> StepOutput:
@@ -54,30 +59,50 @@ def rater_matrix(ctx: AuditContext) -> tuple[np.ndarray, list[str]] | None:
     return matrix, names
 
 
-def alt_test_rows(ctx: AuditContext, config: AuditConfig, extra_sides: dict[str, Side] | None = None
-                  ) -> dict[str, Any]:
+def alt_test_rows(
+    ctx: AuditContext, config: AuditConfig, extra_sides: dict[str, Side] | None = None
+) -> dict[str, Any]:
     """Add ``alt_test_*`` rows per judge (and per jury in ``extra_sides``) when the reference has at least 3
     raters; returns the ``alt_test`` section."""
     options = config.alt_test
     got = rater_matrix(ctx)
     alignment = options.alignment or DEFAULT_ALIGNMENT[ctx.task]
-    section: dict[str, Any] = {"epsilon": options.epsilon, "level": options.level, "alignment": alignment,
-                               "correction": "fdr_by", "judges": []}
+    section: dict[str, Any] = {
+        "epsilon": options.epsilon,
+        "level": options.level,
+        "alignment": alignment,
+        "correction": "fdr_by",
+        "judges": [],
+    }
     if got is None or len(got[1]) < alt.MIN_RATERS:
-        section["note"] = (f"the alt-test needs at least {alt.MIN_RATERS} {ctx.cfg.reference} raters with rater "
-                           "ids; " + ("none are given" if got is None else f"found {len(got[1])}"))
+        section["note"] = (
+            f"the alt-test needs at least {alt.MIN_RATERS} {ctx.cfg.reference} raters with rater "
+            "ids; " + ("none are given" if got is None else f"found {len(got[1])}")
+        )
         return section
     matrix, names = got
     for judge, side in {**ctx.sides, **(extra_sides or {})}.items():
         f = side.value if ctx.task in ("likert", "score") else np.where(side.code >= 0, side.code, np.nan)
         f = np.asarray(f, float)
-        res = alt.alt_test(matrix, f, alignment=alignment, epsilon=options.epsilon, level=options.level,
-                           cluster=ctx.cluster, raters=names, min_items=options.min_items)
+        res = alt.alt_test(
+            matrix,
+            f,
+            alignment=alignment,
+            epsilon=options.epsilon,
+            level=options.level,
+            cluster=ctx.cluster,
+            raters=names,
+            min_items=options.min_items,
+        )
         n = int(np.isfinite(f).sum())
         if res.raters:
             ctx.add("alt_test_winning_rate", judge, ctx.cfg.reference, _no_interval(res.winning_rate, n))
             ctx.add("alt_test_pass", judge, ctx.cfg.reference, _no_interval(1.0 if res.passed else 0.0, n))
-            ctx.add("alt_test_advantage_probability", judge, ctx.cfg.reference,
-                    _no_interval(res.advantage_probability, n))
+            ctx.add(
+                "alt_test_advantage_probability",
+                judge,
+                ctx.cfg.reference,
+                _no_interval(res.advantage_probability, n),
+            )
         section["judges"].append({"judge": judge, **res.to_dict()})
     return section

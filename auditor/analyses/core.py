@@ -27,13 +27,19 @@ def step(ctx: AuditContext, config: AuditConfig) -> StepOutput:
     ref_ok = ctx.usable(ref)
     no_majority = int(np.sum(ref.has & ~ref_ok))
     if no_majority:
-        out.exclusions.append({"judge": ref_name, "reason": "no majority among the reference labels",
-                               "count": no_majority})
+        out.exclusions.append(
+            {"judge": ref_name, "reason": "no majority among the reference labels", "count": no_majority}
+        )
     missing_ref = int(np.sum(~ref.has))
     if missing_ref:
-        out.warnings.append({"code": "items_without_reference",
-                             "message": f"{missing_ref} items have no {ref_name} label; judges are compared "
-                                        "on the items that do", "count": missing_ref})
+        out.warnings.append(
+            {
+                "code": "items_without_reference",
+                "message": f"{missing_ref} items have no {ref_name} label; judges are compared "
+                "on the items that do",
+                "count": missing_ref,
+            }
+        )
 
     reference_rates(ctx, ref)
     out.warnings.extend(human_ceiling(ctx, ctx.ref_mask))
@@ -46,23 +52,40 @@ def step(ctx: AuditContext, config: AuditConfig) -> StepOutput:
         usable = ctx.usable(side)
         lost = int(np.sum(side.has & ~usable))
         if lost:
-            out.exclusions.append({"judge": judge, "reason": "no majority among the judge's labels", "count": lost})
+            out.exclusions.append(
+                {"judge": judge, "reason": "no majority among the judge's labels", "count": lost}
+            )
         unref = int(np.sum(usable & ~ref_ok))
         if unref:
-            out.exclusions.append({"judge": judge, "reason": "no reference label for the item", "count": unref})
+            out.exclusions.append(
+                {"judge": judge, "reason": "no reference label for the item", "count": unref}
+            )
         p, _ = judge_metrics(ctx, judge, ref, side)
         if ctx.k and p.n:
             conf = np.zeros((ctx.k, ctx.k), dtype=np.int64)
             np.add.at(conf, (p.ref_code, p.judge_code), 1)
-            out.confusion.append({"judge": judge, "reference": ref_name, "categories": list(ctx.categories),
-                                  "counts": conf.tolist()})
+            out.confusion.append(
+                {
+                    "judge": judge,
+                    "reference": ref_name,
+                    "categories": list(ctx.categories),
+                    "counts": conf.tolist(),
+                }
+            )
         if ctx.task in ("likert", "score") and p.n:
             sel = np.arange(p.n)
             sampled = p.n > MAX_SCORE_PAIRS
             if sampled:
                 sel = np.sort(np.random.default_rng(config.seed).choice(p.n, MAX_SCORE_PAIRS, replace=False))
-            out.score_pairs.append({"judge": judge, "reference": ref_name, "x": p.ref_value[sel].tolist(),
-                                    "y": p.judge_value[sel].tolist(), "sampled": bool(sampled)})
+            out.score_pairs.append(
+                {
+                    "judge": judge,
+                    "reference": ref_name,
+                    "x": p.ref_value[sel].tolist(),
+                    "y": p.judge_value[sel].tolist(),
+                    "sampled": bool(sampled),
+                }
+            )
 
     for column in config.slice_by:
         out.warnings.extend(core_slices(ctx, column))

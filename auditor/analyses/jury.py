@@ -43,8 +43,8 @@ def effective_judges(correlation: np.ndarray) -> float:
 def _correlation_from_sums(s: np.ndarray, k: int) -> np.ndarray:
     """Correlation matrices from summed ``[count, sum e_j (k), sum e_j e_l (k*k)]`` (leading axes: replicates)."""
     n = s[..., 0]
-    mean = s[..., 1:1 + k] / n[..., None]
-    cross = s[..., 1 + k:].reshape(s.shape[:-1] + (k, k)) / n[..., None, None]
+    mean = s[..., 1 : 1 + k] / n[..., None]
+    cross = s[..., 1 + k :].reshape(s.shape[:-1] + (k, k)) / n[..., None, None]
     cov = cross - mean[..., :, None] * mean[..., None, :]
     sd = np.sqrt(np.clip(np.diagonal(cov, axis1=-2, axis2=-1), 0.0, None))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -64,7 +64,9 @@ def member_errors(ctx: AuditContext, members: Sequence[str]) -> tuple[np.ndarray
         ok &= ctx.usable(ctx.sides[m])
     idx = np.flatnonzero(ok)
     if ctx.task in ("binary", "categorical"):
-        errors = np.column_stack([(ctx.sides[m].code[idx] != ctx.ref.code[idx]).astype(float) for m in members])
+        errors = np.column_stack(
+            [(ctx.sides[m].code[idx] != ctx.ref.code[idx]).astype(float) for m in members]
+        )
     else:
         errors = np.column_stack([ctx.sides[m].value[idx] - ctx.ref.value[idx] for m in members])
     return errors, idx
@@ -119,11 +121,14 @@ def step(ctx: AuditContext, config: AuditConfig) -> StepOutput:
     return StepOutput(sections={"jury": json_safe(section)})
 
 
-def jury_rows(ctx: AuditContext, rules: Sequence[str] = RULES, members: Sequence[str] | None = None
-              ) -> tuple[dict[str, Side], dict[str, Any]]:
+def jury_rows(
+    ctx: AuditContext, rules: Sequence[str] = RULES, members: Sequence[str] | None = None
+) -> tuple[dict[str, Side], dict[str, Any]]:
     """Audit each jury as a judge and add ``jury_effective_judges``; returns the juries' sides (name ->
     :class:`Side`) and the ``jury`` section (members, rules, the error correlations).  Needs 2 members."""
-    if members is None:  # by default a judge's probe variants (``base|key=value``) are not separate jurors, nor
+    if (
+        members is None
+    ):  # by default a judge's probe variants (``base|key=value``) are not separate jurors, nor
         # are the variants of the judge serving as the reference (a stand-in when there are no human labels)
         bases = set(ctx.sides) | {ctx.cfg.reference}
         members = [m for m in ctx.sides if "|" not in m or m.split("|", 1)[0] not in bases]
@@ -146,11 +151,16 @@ def jury_rows(ctx: AuditContext, rules: Sequence[str] = RULES, members: Sequence
     if idx.size >= 3:
         cols = [np.ones(idx.size)] + [errors[:, j] for j in range(k)]
         cols += [errors[:, j] * errors[:, m] for j in range(k) for m in range(k)]
-        per_cluster = np.stack([np.bincount(ctx.cluster[idx], weights=c, minlength=ctx.n_clusters) for c in cols],
-                               axis=1)
+        per_cluster = np.stack(
+            [np.bincount(ctx.cluster[idx], weights=c, minlength=ctx.n_clusters) for c in cols], axis=1
+        )
         corr = _correlation_from_sums(per_cluster.sum(0), k)
-        section["error_correlation"] = [[None if not np.isfinite(v) else float(v) for v in row] for row in corr]
-        est = ctx.rs.sums(per_cluster, lambda s: effective_judges(_correlation_from_sums(s, k)), int(idx.size))
+        section["error_correlation"] = [
+            [None if not np.isfinite(v) else float(v) for v in row] for row in corr
+        ]
+        est = ctx.rs.sums(
+            per_cluster, lambda s: effective_judges(_correlation_from_sums(s, k)), int(idx.size)
+        )
         section["effective_judges"] = est.value
         ctx.add("jury_effective_judges", "jury", ctx.cfg.reference, est)
     return juries, section

@@ -30,8 +30,9 @@ def step(ctx: AuditContext, config: AuditConfig) -> StepOutput:
     return StepOutput(rows=rows, sections={"probes.length": section})
 
 
-def _logit_slope(y: np.ndarray, x: np.ndarray, controls: list[np.ndarray], groups: np.ndarray,
-                 level: float) -> tuple[float, float, float, float] | str:
+def _logit_slope(
+    y: np.ndarray, x: np.ndarray, controls: list[np.ndarray], groups: np.ndarray, level: float
+) -> tuple[float, float, float, float] | str:
     """Coefficient of ``x`` (after an intercept) with a cluster-robust Wald interval and p-value, or a reason."""
     import statsmodels.api as sm
 
@@ -82,14 +83,22 @@ def length_probe(ctx: AuditContext, rows: list[dict[str, Any]]) -> dict[str, Any
             if not idx.size:
                 continue
             y = (side.value[idx] > neutral).astype(float)
-            controls = [] if control is None else [(control.value[idx] > neutral).astype(float),
-                                                   (control.value[idx] == neutral).astype(float)]
+            controls = (
+                []
+                if control is None
+                else [
+                    (control.value[idx] > neutral).astype(float),
+                    (control.value[idx] == neutral).astype(float),
+                ]
+            )
             got = _logit_slope(y, x_all[idx], controls, ctx.cluster[idx], ctx.cfg.level)
             if isinstance(got, str):
                 skipped[f"{judge} ({label or 'all'})"] = got
                 continue
             value, lo, hi, p = got
             rows.append(direct_row("length_preference", judge, reference, value, lo, hi, idx.size, p, label))
-    return {"definition": "log-odds of preferring b per doubling of len(b)/len(a) in characters, controlling for "
-                          "the reference's verdict; statsmodels Logit, cluster-robust (Wald) interval",
-            "skipped": skipped}
+    return {
+        "definition": "log-odds of preferring b per doubling of len(b)/len(a) in characters, controlling for "
+        "the reference's verdict; statsmodels Logit, cluster-robust (Wald) interval",
+        "skipped": skipped,
+    }

@@ -88,9 +88,15 @@ def stage_of(ctx: AuditContext, stage: str | None, warnings: list[dict[str, Any]
         if len(values) == 1 and values[0] in STAGES:
             stage = values[0]
         elif len(values) > 1:
-            warnings.append({"code": "mixed_stages", "message": "the items hold several stages ("
-                             + ", ".join(sorted(values)) + "); audit each stage on its own for its metrics",
-                             "count": len(values)})
+            warnings.append(
+                {
+                    "code": "mixed_stages",
+                    "message": "the items hold several stages ("
+                    + ", ".join(sorted(values))
+                    + "); audit each stage on its own for its metrics",
+                    "count": len(values),
+                }
+            )
     if stage is not None and stage not in STAGES:
         raise ConfigError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}", column="stage")
     return stage
@@ -101,33 +107,52 @@ def state_comparisons(ctx: AuditContext, missing: str) -> tuple[dict[str, Any], 
     labels and that the audit's reference is a judge: what can be compared and what cannot.  Returns the warning
     and the sections (``comparisons``, ``description``)."""
     stand_in = ctx.cfg.reference
-    possible = [f"each judge against {stand_in!r} (agreement, kappa, correlations, outcome-rate gaps)",
-                "the judges' own outcome rates and mean ratings",
-                "position consistency and first-position preference (both orders)",
-                "persona flip rates and profile-view differences between judge variants",
-                "the pairwise kappa table among the judges"]
-    impossible = [f"any comparison with {missing!r}: agreement or correlation with {missing}, the {missing} "
-                  "no-better rate and mean rating, gaps to them, the human ceiling, accuracy against "
-                  f"{missing} in either order, length preference beyond {missing}'s"]
-    message = (f"No labels from {missing!r}: nothing here is compared with {missing}. The reference in this audit "
-               f"is the judge {stand_in!r}, a stand-in for judge-vs-judge comparisons, not a ground truth. "
-               f"Possible: {'; '.join(possible)}. Not possible: {'; '.join(impossible)}.")
+    possible = [
+        f"each judge against {stand_in!r} (agreement, kappa, correlations, outcome-rate gaps)",
+        "the judges' own outcome rates and mean ratings",
+        "position consistency and first-position preference (both orders)",
+        "persona flip rates and profile-view differences between judge variants",
+        "the pairwise kappa table among the judges",
+    ]
+    impossible = [
+        f"any comparison with {missing!r}: agreement or correlation with {missing}, the {missing} "
+        "no-better rate and mean rating, gaps to them, the human ceiling, accuracy against "
+        f"{missing} in either order, length preference beyond {missing}'s"
+    ]
+    message = (
+        f"No labels from {missing!r}: nothing here is compared with {missing}. The reference in this audit "
+        f"is the judge {stand_in!r}, a stand-in for judge-vs-judge comparisons, not a ground truth. "
+        f"Possible: {'; '.join(possible)}. Not possible: {'; '.join(impossible)}."
+    )
     warning = {"code": "no_human_reference", "message": message, "count": ctx.n_items}
-    sections = {"comparisons": {"missing_reference": missing, "reference": stand_in, "reference_is_a_judge": True,
-                                "possible": possible, "not_possible": impossible},
-                "description": ((ctx.cfg.description or "").rstrip() + "\n\n" + message).strip()}
+    sections = {
+        "comparisons": {
+            "missing_reference": missing,
+            "reference": stand_in,
+            "reference_is_a_judge": True,
+            "possible": possible,
+            "not_possible": impossible,
+        },
+        "description": ((ctx.cfg.description or "").rstrip() + "\n\n" + message).strip(),
+    }
     return warning, sections
 
 
 # -- stage 1 -------------------------------------------------------------------------------------------------------
 def _problematic_codes(ctx: AuditContext, problematic: tuple[str, ...]) -> np.ndarray:
     if ctx.task != "categorical" or not ctx.categories:
-        raise ConfigError(f"the extraction stage needs a categorical task (e.g. accept / uncertain / reject), "
-                          f"not {ctx.task!r}", column="task")
+        raise ConfigError(
+            f"the extraction stage needs a categorical task (e.g. accept / uncertain / reject), "
+            f"not {ctx.task!r}",
+            column="task",
+        )
     unknown = [p for p in problematic if p not in ctx.categories]
     if unknown:
-        raise ConfigError(f"problematic label(s) {', '.join(map(repr, unknown))} are not among the categories "
-                          f"{', '.join(ctx.categories)}", column="problematic")
+        raise ConfigError(
+            f"problematic label(s) {', '.join(map(repr, unknown))} are not among the categories "
+            f"{', '.join(ctx.categories)}",
+            column="problematic",
+        )
     return np.array([ctx.categories.index(p) for p in problematic], dtype=np.int64)
 
 
@@ -154,10 +179,16 @@ def extraction_metrics(ctx: AuditContext, options: PersonalizationConfig) -> dic
         in_mask = mask[vote_item]
         if in_mask.any():
             cl = ctx.cluster[vote_item[in_mask]]
-            s = np.stack([np.bincount(cl, minlength=ctx.n_clusters).astype(float),
-                          np.bincount(cl, weights=vote_bad[in_mask], minlength=ctx.n_clusters)], axis=1)
-            out[("problematic_vote_rate", ref_name, ref_name)] = ctx.rs.sums(s, lambda s: ratio(s, 1, 0),
-                                                                             int(in_mask.sum()))
+            s = np.stack(
+                [
+                    np.bincount(cl, minlength=ctx.n_clusters).astype(float),
+                    np.bincount(cl, weights=vote_bad[in_mask], minlength=ctx.n_clusters),
+                ],
+                axis=1,
+            )
+            out[("problematic_vote_rate", ref_name, ref_name)] = ctx.rs.sums(
+                s, lambda s: ratio(s, 1, 0), int(in_mask.sum())
+            )
         for judge, side in ctx.sides.items():
             own = np.flatnonzero(ctx.usable(side) & mask)
             if own.size:
@@ -172,7 +203,9 @@ def extraction_metrics(ctx: AuditContext, options: PersonalizationConfig) -> dic
             fns = {
                 "problematic_rate": lambda s: ratio(s, 1, 0),
                 "problematic_rate_gap": lambda s: ratio(s, 1, 0) - ratio(s, 2, 0),
-                "problematic_agreement": lambda s: (s[..., 0] - s[..., 1] - s[..., 2] + 2 * s[..., 3]) / s[..., 0],
+                "problematic_agreement": lambda s: (
+                    (s[..., 0] - s[..., 1] - s[..., 2] + 2 * s[..., 3]) / s[..., 0]
+                ),
                 "problematic_kappa": lambda s: ag.cohen_kappa(_two_by_two(s)),
             }
             for name, est in ctx.rs.sums_many(s, fns, both.size).items():
@@ -180,10 +213,16 @@ def extraction_metrics(ctx: AuditContext, options: PersonalizationConfig) -> dic
         return out
 
     over_slices(ctx, compute, tested=frozenset({"problematic_rate_gap"}))
-    policy = (f"Stage 1 (extraction): an attribute counts as problematic when its label is "
-              f"{' or '.join(repr(p) for p in problematic)}"
-              + (" (uncertain counts as problematic, the default policy)" if "uncertain" in problematic
-                 else " (uncertain does not count as problematic)") + ".")
+    policy = (
+        f"Stage 1 (extraction): an attribute counts as problematic when its label is "
+        f"{' or '.join(repr(p) for p in problematic)}"
+        + (
+            " (uncertain counts as problematic, the default policy)"
+            if "uncertain" in problematic
+            else " (uncertain does not count as problematic)"
+        )
+        + "."
+    )
     return {"problematic": list(problematic), "policy": policy}
 
 
@@ -196,8 +235,10 @@ def _two_by_two(s: np.ndarray) -> np.ndarray:
 def relevance_metrics(ctx: AuditContext, options: PersonalizationConfig) -> dict[str, Any]:
     """Stage 2 rows: relevant rates, over-identification, precision / recall / F1 (see the module docstring)."""
     if ctx.task != "binary" or not ctx.categories or options.positive not in ctx.categories:
-        raise ConfigError(f"the relevance stage needs a binary task with the label {options.positive!r}, not "
-                          f"{ctx.task!r}", column="task")
+        raise ConfigError(
+            f"the relevance stage needs a binary task with the label {options.positive!r}, not {ctx.task!r}",
+            column="task",
+        )
     pos = ctx.categories.index(options.positive)
     ref_name = ctx.cfg.reference
 
@@ -240,11 +281,20 @@ def _mention(ctx: AuditContext, column: str) -> np.ndarray | None:
     if column not in ctx.t.items.columns:
         return None
     raw = ctx.t.items[column]
-    mapped = raw.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else
-                     {"true": 1.0, "false": 0.0, "1": 1.0, "0": 0.0, "yes": 1.0, "no": 0.0}.get(str(v).strip().lower()))
+    mapped = raw.map(
+        lambda v: (
+            None
+            if v is None or (isinstance(v, float) and np.isnan(v))
+            else {"true": 1.0, "false": 0.0, "1": 1.0, "0": 0.0, "yes": 1.0, "no": 0.0}.get(
+                str(v).strip().lower()
+            )
+        )
+    )
     bad = raw.notna() & mapped.isna()
     if bad.any():
-        raise ConfigError(f"item column {column!r} must be true / false, got {raw[bad].iloc[0]!r}", column=column)
+        raise ConfigError(
+            f"item column {column!r} must be true / false, got {raw[bad].iloc[0]!r}", column=column
+        )
     return mapped.to_numpy(dtype=float)
 
 
@@ -252,7 +302,9 @@ def generation_metrics(ctx: AuditContext, options: PersonalizationConfig) -> dic
     """Stage 3 rows: the attribute-mention effect per side and its judge-minus-human gap."""
     mention = _mention(ctx, options.mention_column)
     if mention is None:
-        return {"attribute_mention_effect": f"not computed: the items have no {options.mention_column!r} column"}
+        return {
+            "attribute_mention_effect": f"not computed: the items have no {options.mention_column!r} column"
+        }
     known = np.isfinite(mention)
     ref_name = ctx.cfg.reference
 
@@ -278,16 +330,27 @@ def generation_metrics(ctx: AuditContext, options: PersonalizationConfig) -> dic
                 out[("attribute_mention_effect", judge, judge)] = ctx.rs.sums(s, effect, own.size)
             both = np.flatnonzero(ctx.usable(side) & ref_ok)
             if both.size:
-                s = np.concatenate([cluster_sums(ctx, both, columns(side.value, both)),
-                                    cluster_sums(ctx, both, columns(ctx.ref.value, both))], axis=1)
+                s = np.concatenate(
+                    [
+                        cluster_sums(ctx, both, columns(side.value, both)),
+                        cluster_sums(ctx, both, columns(ctx.ref.value, both)),
+                    ],
+                    axis=1,
+                )
                 out[("attribute_mention_effect_gap", judge, ref_name)] = ctx.rs.sums(
-                    s, lambda s: effect(s[..., :4]) - effect(s[..., 4:]), both.size)
+                    s, lambda s: effect(s[..., :4]) - effect(s[..., 4:]), both.size
+                )
         return out
 
     with np.errstate(divide="ignore", invalid="ignore"):
-        over_slices(ctx, compute, tested=frozenset({"attribute_mention_effect", "attribute_mention_effect_gap"}))
-    return {"mention_column": options.mention_column, "items_with_mention": int(np.nansum(mention)),
-            "items_without_mention": int(np.sum(mention == 0))}
+        over_slices(
+            ctx, compute, tested=frozenset({"attribute_mention_effect", "attribute_mention_effect_gap"})
+        )
+    return {
+        "mention_column": options.mention_column,
+        "items_with_mention": int(np.nansum(mention)),
+        "items_without_mention": int(np.sum(mention == 0)),
+    }
 
 
 # -- the pairwise kappa table ------------------------------------------------------------------------------------
@@ -309,20 +372,31 @@ def kappa_table(ctx: AuditContext) -> dict[str, Any]:
                 people[f"{ref_name}:{r}"] = ctx.side(ref_mask & (rater_col == r))
     judges = dict(list(ctx.sides.items())[:MAX_TABLE_JUDGES])
     everyone = {**people, **judges}
-    kinds: dict[str, list[Estimate]] = {f"{ref_name}~{ref_name}": [], f"{ref_name}~judge": [], "judge~judge": []}
+    kinds: dict[str, list[Estimate]] = {
+        f"{ref_name}~{ref_name}": [],
+        f"{ref_name}~judge": [],
+        "judge~judge": [],
+    }
     pairs = []
     for a, b in combinations(everyone, 2):
         sa, sb = everyone[a], everyone[b]
         idx = np.flatnonzero(ctx.usable(sa) & ctx.usable(sb))
         if idx.size < 2:
             continue
-        flat = np.bincount(ctx.cluster[idx] * ctx.k * ctx.k + sb.code[idx] * ctx.k + sa.code[idx],
-                           minlength=ctx.n_clusters * ctx.k * ctx.k)
+        flat = np.bincount(
+            ctx.cluster[idx] * ctx.k * ctx.k + sb.code[idx] * ctx.k + sa.code[idx],
+            minlength=ctx.n_clusters * ctx.k * ctx.k,
+        )
         conf = flat.reshape(ctx.n_clusters, ctx.k, ctx.k).astype(float)
         est = ctx.rs.sums(conf, ag.cohen_kappa, int(idx.size))
         ctx.add("cohen_kappa", a, b, est)
-        kind = (f"{ref_name}~{ref_name}" if a in people and b in people else
-                "judge~judge" if a not in people and b not in people else f"{ref_name}~judge")
+        kind = (
+            f"{ref_name}~{ref_name}"
+            if a in people and b in people
+            else "judge~judge"
+            if a not in people and b not in people
+            else f"{ref_name}~judge"
+        )
         kinds[kind].append(est)
         pairs.append({"a": a, "b": b, "kind": kind, "kappa": est.value, "n": int(idx.size)})
     for kind, ests in kinds.items():

@@ -88,12 +88,15 @@ def position_probe(ctx: AuditContext) -> dict[str, Any]:
             idx = np.flatnonzero(decisive > 0)
             if idx.size:
                 s = cluster_sums(ctx, idx, [decisive[idx], first[idx]])
-                out[("first_position_rate", judge, judge)] = ctx.rs.sums(s, lambda s: ratio(s, 1, 0),
-                                                                         int(decisive[idx].sum()))
+                out[("first_position_rate", judge, judge)] = ctx.rs.sums(
+                    s, lambda s: ratio(s, 1, 0), int(decisive[idx].sum())
+                )
         return out
 
     with np.errstate(divide="ignore", invalid="ignore"):
         over_slices(ctx, compute)
-    note = ("first_position_rate counts decisive verdicts only (ties / the neutral rating excluded); 0.5 means no "
-            "preference for the response shown first")
+    note = (
+        "first_position_rate counts decisive verdicts only (ties / the neutral rating excluded); 0.5 means no "
+        "preference for the response shown first"
+    )
     return {"judges": list(sides), "note": note}

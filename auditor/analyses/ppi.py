@@ -24,7 +24,9 @@ from auditor.metrics import PPI_RATES
 from auditor.stats import ppi
 from auditor.stats.bootstrap import Estimate, interval
 
-DESIGN = ("labelled = items with a reference label (and the judge's); unlabelled = every item the judge labelled")
+DESIGN = (
+    "labelled = items with a reference label (and the judge's); unlabelled = every item the judge labelled"
+)
 
 
 def step(ctx: AuditContext, config: AuditConfig) -> StepOutput:
@@ -48,12 +50,20 @@ def ppi_rows(ctx: AuditContext) -> dict[str, Any]:
     for judge, side in ctx.sides.items():
         judged = np.flatnonzero(ctx.usable(side))
         labelled = np.flatnonzero(ctx.usable(side) & ref_ok)
-        entry: dict[str, Any] = {"judge": judge, "reference": ref_name, "n_labelled": int(labelled.size),
-                                 "n_unlabelled": int(judged.size),
-                                 "n_reference_without_judge": int(np.sum(ref_ok & ~ctx.usable(side)))}
+        entry: dict[str, Any] = {
+            "judge": judge,
+            "reference": ref_name,
+            "n_labelled": int(labelled.size),
+            "n_unlabelled": int(judged.size),
+            "n_reference_without_judge": int(np.sum(ref_ok & ~ctx.usable(side))),
+        }
         if labelled.size < 2 or judged.size == labelled.size:
-            entry["note"] = ("every item the judge labelled has a reference label: the PPI estimate equals the "
-                             "reference's own rate" if labelled.size >= 2 else "fewer than 2 labelled items")
+            entry["note"] = (
+                "every item the judge labelled has a reference label: the PPI estimate equals the "
+                "reference's own rate"
+                if labelled.size >= 2
+                else "fewer than 2 labelled items"
+            )
             section["judges"].append(entry)
             continue
         y_ind = ctx.indicators(ref, labelled) or {}
@@ -67,7 +77,9 @@ def ppi_rows(ctx: AuditContext) -> dict[str, Any]:
             targets["mean_score"] = (ref.value[labelled], side.value[labelled], side.value[judged])
         metrics = []
         for name, (y, yhat, yhat_u) in targets.items():
-            sums = ppi.cluster_sums(y, yhat, ctx.cluster[labelled], yhat_u, ctx.cluster[judged], ctx.n_clusters)
+            sums = ppi.cluster_sums(
+                y, yhat, ctx.cluster[labelled], yhat_u, ctx.cluster[judged], ctx.n_clusters
+            )
             point = ppi.point(sums)
             est = ppi.ppi_estimate(sums, ctx.rs, int(judged.size))
             human = ppi.classical_estimate(sums, ctx.rs, int(labelled.size))
@@ -76,10 +88,18 @@ def ppi_rows(ctx: AuditContext) -> dict[str, Any]:
             if not np.isfinite(w_ppi):  # no bootstrap: compare the sandwich standard errors instead
                 w_ppi, w_human = np.sqrt(point["variance"]), np.sqrt(point["classical_variance"])
             eff = ppi.effective_labels(int(labelled.size), w_human, w_ppi)
-            metrics.append({"metric": f"ppi_{name}", "value": point["value"], "lam": point["lam"],
-                            "human_only_value": point["classical_value"], "ci_width_ppi": w_ppi,
-                            "ci_width_human_only": w_human, "effective_labels": eff,
-                            "extra_labels": eff - labelled.size})
+            metrics.append(
+                {
+                    "metric": f"ppi_{name}",
+                    "value": point["value"],
+                    "lam": point["lam"],
+                    "human_only_value": point["classical_value"],
+                    "ci_width_ppi": w_ppi,
+                    "ci_width_human_only": w_human,
+                    "effective_labels": eff,
+                    "extra_labels": eff - labelled.size,
+                }
+            )
         entry["metrics"] = metrics
         section["judges"].append(entry)
     return section

@@ -22,8 +22,16 @@ from auditor.engine.context import AuditContext, Side
 from auditor.engine.slicing import cluster_sums, over_slices, ratio
 from auditor.engine.step import StepOutput
 
-FAMILY_ALIASES = {"chatgpt": "gpt", "o": "gpt", "openai": "gpt", "sonnet": "claude", "opus": "claude",
-                  "haiku": "claude", "palm": "gemini", "bard": "gemini"}
+FAMILY_ALIASES = {
+    "chatgpt": "gpt",
+    "o": "gpt",
+    "openai": "gpt",
+    "sonnet": "claude",
+    "opus": "claude",
+    "haiku": "claude",
+    "palm": "gemini",
+    "bard": "gemini",
+}
 
 
 def model_family(name: str) -> str:
@@ -34,7 +42,6 @@ def model_family(name: str) -> str:
     match = re.match(r"[a-z]+", base)
     family = match.group(0) if match else base
     return FAMILY_ALIASES.get(family, family)
-
 
 
 def step(ctx: AuditContext, config: AuditConfig) -> StepOutput:
@@ -49,8 +56,11 @@ def self_preference_probe(ctx: AuditContext) -> dict[str, Any]:
     if ctx.task not in ("pairwise", "likert", "score", "binary"):
         return {}
     ref, ref_name = ctx.ref, ctx.cfg.reference
-    lo_v, hi_v = (0.0, 1.0) if ctx.task in ("pairwise", "binary") else (
-        (float(ctx.cfg.scale.min), float(ctx.cfg.scale.max)) if ctx.task == "likert" else (0.0, 1.0))
+    lo_v, hi_v = (
+        (0.0, 1.0)
+        if ctx.task in ("pairwise", "binary")
+        else ((float(ctx.cfg.scale.min), float(ctx.cfg.scale.max)) if ctx.task == "likert" else (0.0, 1.0))
+    )
     two_sided = {"generator_a", "generator_b"} <= set(items.columns)
     if not two_sided and "generator" not in items.columns:
         return {}
@@ -78,9 +88,12 @@ def self_preference_probe(ctx: AuditContext) -> dict[str, Any]:
                 out = {}
                 both = np.flatnonzero(ctx.usable(side) & mask & one & ctx.usable(ref))
                 if both.size:
-                    s = cluster_sums(ctx, both, [np.ones(both.size), own_score(side)[both], own_score(ref)[both]])
+                    s = cluster_sums(
+                        ctx, both, [np.ones(both.size), own_score(side)[both], own_score(ref)[both]]
+                    )
                     out[("self_preference", judge, ref_name)] = ctx.rs.sums(
-                        s, lambda s: ratio(s, 1, 0) - ratio(s, 2, 0), both.size)
+                        s, lambda s: ratio(s, 1, 0) - ratio(s, 2, 0), both.size
+                    )
                 return out
         else:
             own = fam == family
@@ -108,6 +121,11 @@ def self_preference_probe(ctx: AuditContext) -> dict[str, Any]:
             over_slices(ctx, compute, tested=frozenset({"self_preference"}))
     if not families:
         return {}
-    return {"families": families,
-            "definition": ("own-family response preference minus the reference's (generator_a / generator_b)"
-                           if two_sided else "judge's (own - other) mean minus the reference's (generator)")}
+    return {
+        "families": families,
+        "definition": (
+            "own-family response preference minus the reference's (generator_a / generator_b)"
+            if two_sided
+            else "judge's (own - other) mean minus the reference's (generator)"
+        ),
+    }

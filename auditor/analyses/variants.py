@@ -63,30 +63,57 @@ def variant_probe(ctx: AuditContext) -> dict[str, Any]:
             if not idx.size:
                 continue
             s = cluster_sums(ctx, idx, [compared[idx], flips[idx], shift[idx]])
-            ests = ctx.rs.sums_many(s, {"persona_flip_rate": lambda s: ratio(s, 1, 0),
-                                        "persona_shift": lambda s: ratio(s, 2, 0)}, int(compared.sum()))
+            ests = ctx.rs.sums_many(
+                s,
+                {"persona_flip_rate": lambda s: ratio(s, 1, 0), "persona_shift": lambda s: ratio(s, 2, 0)},
+                int(compared.sum()),
+            )
             label = f"persona={value}"
             ctx.add("persona_flip_rate", base, base, ests["persona_flip_rate"], slice=label)
-            ctx.add("persona_shift", base, base, ests["persona_shift"],
-                    p_value=bootstrap_p_value(ests["persona_shift"]) if ctx.cfg.resamples else None, slice=label)
-            persona[judge] = {"flip_rate": ests["persona_flip_rate"].value, "verdicts": int(compared.sum()),
-                              "compared": "verdict by verdict in the same presentation order" if len(pairs) > 1
-                              or pairs[0][2] else "aggregated verdict per item"}
+            ctx.add(
+                "persona_shift",
+                base,
+                base,
+                ests["persona_shift"],
+                p_value=bootstrap_p_value(ests["persona_shift"]) if ctx.cfg.resamples else None,
+                slice=label,
+            )
+            persona[judge] = {
+                "flip_rate": ests["persona_flip_rate"].value,
+                "verdicts": int(compared.sum()),
+                "compared": "verdict by verdict in the same presentation order"
+                if len(pairs) > 1 or pairs[0][2]
+                else "aggregated verdict per item",
+            }
         elif key == "profile_view":
             label = f"profile_view={value}"
-            copies = [dict(row, judge=base, slice=label,
-                           reference=base if row["reference"] == judge else row["reference"])
-                      for row in ctx.rows if row["judge"] == judge and row["slice"] is None]
+            copies = [
+                dict(
+                    row,
+                    judge=base,
+                    slice=label,
+                    reference=base if row["reference"] == judge else row["reference"],
+                )
+                for row in ctx.rows
+                if row["judge"] == judge and row["slice"] is None
+            ]
             ctx.rows.extend(copies)
             entry: dict[str, Any] = {"rows": len(copies)}
             if "prompt_tokens" in raw.columns:
-                mine = raw[(raw["judge"] == judge) & pd.to_numeric(raw["prompt_tokens"], errors="coerce").notna()]
+                mine = raw[
+                    (raw["judge"] == judge) & pd.to_numeric(raw["prompt_tokens"], errors="coerce").notna()
+                ]
                 if len(mine):
                     pos = ctx.item_pos.get_indexer(mine["item_id"])
                     tokens = pd.to_numeric(mine["prompt_tokens"]).to_numpy(float)
                     cl = ctx.cluster[pos]
-                    s = np.stack([np.bincount(cl, minlength=ctx.n_clusters).astype(float),
-                                  np.bincount(cl, weights=tokens, minlength=ctx.n_clusters)], axis=1)
+                    s = np.stack(
+                        [
+                            np.bincount(cl, minlength=ctx.n_clusters).astype(float),
+                            np.bincount(cl, weights=tokens, minlength=ctx.n_clusters),
+                        ],
+                        axis=1,
+                    )
                     est = ctx.rs.sums(s, lambda s: ratio(s, 1, 0), len(mine))
                     ctx.add("mean_prompt_tokens", base, base, est, slice=label)
                     entry.update(requests=int(len(mine)), prompt_tokens=int(tokens.sum()))
@@ -96,13 +123,19 @@ def variant_probe(ctx: AuditContext) -> dict[str, Any]:
     return {k: v for k, v in {"persona": persona, "profile_views": views}.items() if v}
 
 
-def _verdict_pairs(ctx: AuditContext, own_mask: np.ndarray, other_mask: np.ndarray) -> list[tuple[Side, Side, bool]]:
+def _verdict_pairs(
+    ctx: AuditContext, own_mask: np.ndarray, other_mask: np.ndarray
+) -> list[tuple[Side, Side, bool]]:
     """Matched verdicts of two judges: per presentation order both have (``True``), else the aggregates (always
     the aggregates when the judges' orders are combined by balanced position calibration)."""
     labels = ctx.t.labels
-    if "order" in labels.columns and ctx.cfg.judge_aggregate != "mean_score":  # calibrated: compare aggregates
+    if (
+        "order" in labels.columns and ctx.cfg.judge_aggregate != "mean_score"
+    ):  # calibrated: compare aggregates
         order = labels["order"].astype(object).where(labels["order"].notna(), "").astype(str).to_numpy()
         shared = sorted(set(order[own_mask]) & set(order[other_mask]) - {""})
         if shared:
-            return [(ctx.side(own_mask & (order == o)), ctx.side(other_mask & (order == o)), True) for o in shared]
+            return [
+                (ctx.side(own_mask & (order == o)), ctx.side(other_mask & (order == o)), True) for o in shared
+            ]
     return [(ctx.side(own_mask, calibrate=True), ctx.side(other_mask, calibrate=True), False)]

@@ -11,31 +11,65 @@ from auditor.cli.common import DEFAULT_FORMATS, parse_formats, resolve_inputs, w
 
 
 def audit(
-    labels: Annotated[Path, typer.Argument(help="Labels table (JSONL/CSV/TSV/Parquet), a combined table, or a "
-                                                "folder holding labels.*, items.* and audit.toml.")],
+    labels: Annotated[
+        Path,
+        typer.Argument(
+            help="Labels table (JSONL/CSV/TSV/Parquet), a combined table, or a "
+            "folder holding labels.*, items.* and audit.toml."
+        ),
+    ],
     items: Annotated[Path | None, typer.Option(help="Items table.")] = None,
     task: Annotated[str | None, typer.Option(help="pairwise | likert | binary | categorical | score")] = None,
     config: Annotated[Path | None, typer.Option(help="audit.toml with task, scale, aliases, ...")] = None,
     reference: Annotated[str | None, typer.Option(help="The reference judge (default: human).")] = None,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("audit-out"),
-    bootstrap: Annotated[int | None, typer.Option(help="Bootstrap resamples (default 2000; 0 = no intervals).")] = None,
+    bootstrap: Annotated[
+        int | None, typer.Option(help="Bootstrap resamples (default 2000; 0 = no intervals).")
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Bootstrap seed (default 0).")] = None,
     level: Annotated[float | None, typer.Option(help="Interval level (default 0.95).")] = None,
-    by: Annotated[str | None, typer.Option("--by", help="Item columns to split every metric by, comma-separated "
-                                                         "(e.g. source): per value and the paired differences.")] = None,
-    format: Annotated[str, typer.Option("--format", help="Reports to write: json, md, html.")] = DEFAULT_FORMATS,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by",
+            help="Item columns to split every metric by, comma-separated "
+            "(e.g. source): per value and the paired differences.",
+        ),
+    ] = None,
+    format: Annotated[
+        str, typer.Option("--format", help="Reports to write: json, md, html.")
+    ] = DEFAULT_FORMATS,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No terminal summary.")] = False,
-    stage: Annotated[str | None, typer.Option(help="Personalization stage: extraction | relevance | generation "
-                                                   "(adds the stage's metrics).")] = None,
-    problematic: Annotated[str | None, typer.Option(help="Extraction labels counted as problematic, "
-                                                         "comma-separated (default uncertain,reject).")] = None,
-    reference_fallback: Annotated[str | None, typer.Option(help="Without human labels: the judge to compare the "
-                                                                "others with (the report says so).")] = None,
-    gate: Annotated[Path | None, typer.Option("--gate", help="A gates file (TOML): exit 1 when a rule fails.")] = None,
-    junit: Annotated[Path | None, typer.Option("--junit", help="With --gate: write a JUnit XML file.")] = None,
-    judge_aggregate: Annotated[str | None, typer.Option(help="How a judge's verdicts on one item (both orders, "
-                                                             "samples) combine: vote | mean_score (the mean of "
-                                                             "their probability-expected scores).")] = None,
+    stage: Annotated[
+        str | None,
+        typer.Option(
+            help="Personalization stage: extraction | relevance | generation (adds the stage's metrics)."
+        ),
+    ] = None,
+    problematic: Annotated[
+        str | None,
+        typer.Option(
+            help="Extraction labels counted as problematic, comma-separated (default uncertain,reject)."
+        ),
+    ] = None,
+    reference_fallback: Annotated[
+        str | None,
+        typer.Option(help="Without human labels: the judge to compare the others with (the report says so)."),
+    ] = None,
+    gate: Annotated[
+        Path | None, typer.Option("--gate", help="A gates file (TOML): exit 1 when a rule fails.")
+    ] = None,
+    junit: Annotated[
+        Path | None, typer.Option("--junit", help="With --gate: write a JUnit XML file.")
+    ] = None,
+    judge_aggregate: Annotated[
+        str | None,
+        typer.Option(
+            help="How a judge's verdicts on one item (both orders, "
+            "samples) combine: vote | mean_score (the mean of "
+            "their probability-expected scores)."
+        ),
+    ] = None,
 ) -> None:
     """Audit every judge against the reference and write audit.json and the reports."""
     import auditor
@@ -46,14 +80,23 @@ def audit(
         load_rules(gate)
     labels, items, config = resolve_inputs(labels, items, config)
     slice_by = tuple(c.strip() for c in by.split(",") if c.strip()) if by else None
-    options = dict(task=task, config=config, reference=reference, resamples=bootstrap, seed=seed, level=level,
-                   slice_by=slice_by, judge_aggregate=judge_aggregate)
+    options = dict(
+        task=task,
+        config=config,
+        reference=reference,
+        resamples=bootstrap,
+        seed=seed,
+        level=level,
+        slice_by=slice_by,
+        judge_aggregate=judge_aggregate,
+    )
     if stage or problematic or reference_fallback:
         from auditor.personalization import audit_stage
 
         kinds = tuple(p.strip() for p in problematic.split(",") if p.strip()) if problematic else None
-        result = audit_stage(labels, items, stage=stage, problematic=kinds, reference_fallback=reference_fallback,
-                             **options)
+        result = audit_stage(
+            labels, items, stage=stage, problematic=kinds, reference_fallback=reference_fallback, **options
+        )
     else:
         result = auditor.audit(labels, items=items, **options)
     if gate is not None:

@@ -17,7 +17,9 @@ def parse_formats(text: str) -> list[str]:
     formats = [f.strip().lower() for f in text.split(",") if f.strip()]
     bad = [f for f in formats if f not in ("json", "md", "html")]
     if bad:
-        raise InputError(f"unknown report format(s) {', '.join(bad)}; expected json, md, html", column="--format")
+        raise InputError(
+            f"unknown report format(s) {', '.join(bad)}; expected json, md, html", column="--format"
+        )
     return formats
 
 
@@ -30,7 +32,9 @@ def find_table(directory: Path, stem: str) -> Path | None:
     return None
 
 
-def resolve_inputs(labels: Path, items: Path | None, config: Path | None) -> tuple[Path, Path | None, Path | None]:
+def resolve_inputs(
+    labels: Path, items: Path | None, config: Path | None
+) -> tuple[Path, Path | None, Path | None]:
     """A folder stands for its ``labels.*``, ``items.*`` and ``audit.toml``."""
     if labels.is_dir():
         directory = labels

@@ -11,8 +11,13 @@ from auditor.errors import InputError
 
 
 def convert(
-    dataset: Annotated[str, typer.Argument(help="pandalm | hanna | llmbar | recentering-stage1 | recentering-stage2 "
-                                                "| recentering-relevance-pilot | recentering-stage3")],
+    dataset: Annotated[
+        str,
+        typer.Argument(
+            help="pandalm | hanna | llmbar | recentering-stage1 | recentering-stage2 "
+            "| recentering-relevance-pilot | recentering-stage3"
+        ),
+    ],
     root: Annotated[Path, typer.Argument(help="The dataset's folder, e.g. ../shared/data/pandalm_testset")],
     out: Annotated[Path, typer.Option(help="Folder for items.jsonl, labels.jsonl and audit.toml.")],
 ) -> None:

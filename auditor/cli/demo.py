@@ -12,10 +12,16 @@ from auditor.cli.common import DEFAULT_FORMATS, parse_formats, resolve_inputs, w
 
 def demo(
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("demo-out"),
-    seed: Annotated[int | None, typer.Option(help="Seed of the simulated study (default: a typical one, "
-                                                  "auditor.simulate.DEMO_SEED).")] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            help="Seed of the simulated study (default: a typical one, auditor.simulate.DEMO_SEED)."
+        ),
+    ] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 2000,
-    format: Annotated[str, typer.Option("--format", help="Reports to write: json, md, html.")] = DEFAULT_FORMATS,
+    format: Annotated[
+        str, typer.Option("--format", help="Reports to write: json, md, html.")
+    ] = DEFAULT_FORMATS,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Simulate the built-in example study and audit it: the whole tool in one command.
@@ -44,9 +50,11 @@ def demo(
     result = auditor.audit(labels, items=items, config=config, resamples=bootstrap)
     write_outputs(result, out, formats, quiet)
     # the two earlier stages of the personalization pipeline, each its own simulated study and audit
-    for folder, stage, make in (("extraction", "extraction", simulate_extraction_study),
-                                ("relevance", "relevance", simulate_relevance_study),
-                                ("probes", "generation", simulate_probe_study)):
+    for folder, stage, make in (
+        ("extraction", "extraction", simulate_extraction_study),
+        ("relevance", "relevance", simulate_relevance_study),
+        ("probes", "generation", simulate_probe_study),
+    ):
         stage_dir = out / folder
         stage_study = make(seed=study_seed)
         stage_study.write(stage_dir / "study")

@@ -31,12 +31,16 @@ def drift(
     except ValueError as exc:
         raise InputError(str(exc)) from None
     for r in table.to_dict("records"):
-        line = (f"{r['judge']}: {r['flips']} of {r['n']} verdicts flipped, flip rate {r['flip_rate']:.3f} "
-                f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]")
+        line = (
+            f"{r['judge']}: {r['flips']} of {r['n']} verdicts flipped, flip rate {r['flip_rate']:.3f} "
+            f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
+        )
         if pd.notna(r["no_better_rate_change"]):
-            line += (f"; no-better rate {r['no_better_rate_before']:.3f} -> {r['no_better_rate_after']:.3f} "
-                     f"(change {r['no_better_rate_change']:+.3f} [{r['change_ci_low']:+.3f}, "
-                     f"{r['change_ci_high']:+.3f}], p = {r['p_value']:.3g})")
+            line += (
+                f"; no-better rate {r['no_better_rate_before']:.3f} -> {r['no_better_rate_after']:.3f} "
+                f"(change {r['no_better_rate_change']:+.3f} [{r['change_ci_low']:+.3f}, "
+                f"{r['change_ci_high']:+.3f}], p = {r['p_value']:.3g})"
+            )
         typer.echo(line)
     if out is not None:
         records = table.astype(object).where(table.notna(), None).to_dict("records")

@@ -48,7 +48,9 @@ def run(command: click.Command, argv: Sequence[str] | None = None, *, prog_name:
     """Run a click / typer command on ``argv`` and return the exit code (see the module docstring); the project's
     errors become one ``error: ...`` line on stderr, never a traceback."""
     try:
-        rv = command.main(args=None if argv is None else list(argv), prog_name=prog_name, standalone_mode=False)
+        rv = command.main(
+            args=None if argv is None else list(argv), prog_name=prog_name, standalone_mode=False
+        )
     except AuditorError as exc:
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return error_exit_code(exc)

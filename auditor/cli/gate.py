@@ -16,10 +16,13 @@ import typer
 
 def gate(
     audit_json: Annotated[Path, typer.Argument(help="A saved audit.json.")],
-    config: Annotated[Path, typer.Option("--config", "-c", help="The gates file (TOML rule tables, as in "
-                                                                "examples/gates.toml).")],
-    junit: Annotated[Path | None, typer.Option("--junit", help="Write a JUnit XML file, one test case per "
-                                                               "rule and judge.")] = None,
+    config: Annotated[
+        Path,
+        typer.Option("--config", "-c", help="The gates file (TOML rule tables, as in examples/gates.toml)."),
+    ],
+    junit: Annotated[
+        Path | None, typer.Option("--junit", help="Write a JUnit XML file, one test case per rule and judge.")
+    ] = None,
 ) -> None:
     """Check a saved audit against gate rules: exit 0 all pass, 1 a rule fails, 2 the gate is unusable."""
     from auditor.gates import load_audit_document, run_gates

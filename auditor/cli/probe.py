@@ -46,12 +46,18 @@ def probe(
     api_key_env: ApiKeyEnvOption = "OPENAI_API_KEY",
     name: Annotated[str | None, typer.Option(help="Judge name (default: the model).")] = None,
     task: Annotated[str, typer.Option(help="pairwise | likert | binary")] = "pairwise",
-    views: Annotated[str, typer.Option(help="Profile views, view@place, comma-separated.")] = "full@start,none@start",
+    views: Annotated[
+        str, typer.Option(help="Profile views, view@place, comma-separated.")
+    ] = "full@start,none@start",
     profile_column: ProfileColumnOption = "profile",
-    persona: Annotated[str, typer.Option(help="Persona variants: removed, swapped (comma-separated; '' none).")] = "removed,swapped",
+    persona: Annotated[
+        str, typer.Option(help="Persona variants: removed, swapped (comma-separated; '' none).")
+    ] = "removed,swapped",
     orders: Annotated[str, typer.Option(help="ab, ba or ab,ba.")] = "ab,ba",
     template: TemplateOption = None,
-    labels: Annotated[Path | None, typer.Option(help="Reference (human) labels to audit the variants against.")] = None,
+    labels: Annotated[
+        Path | None, typer.Option(help="Reference (human) labels to audit the variants against.")
+    ] = None,
     stage: Annotated[str | None, typer.Option(help="extraction | relevance | generation")] = None,
     cache: Annotated[Path | None, typer.Option(help="SQLite response cache (default: in memory).")] = None,
     concurrency: ConcurrencyOption = 8,
@@ -64,9 +70,16 @@ def probe(
     max_retries: MaxRetriesOption = 5,
     bootstrap: Annotated[int | None, typer.Option(help="Bootstrap resamples.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the profile swap.")] = 0,
-    judge_aggregate: Annotated[str, typer.Option(help="Verdicts of both orders combine by: mean_score (the mean "
-                                                      "of their probability-expected scores) or vote.")] = "mean_score",
-    out: Annotated[Path, typer.Option(help="Output folder (labels.jsonl, audit.json, reports).")] = Path("probe-out"),
+    judge_aggregate: Annotated[
+        str,
+        typer.Option(
+            help="Verdicts of both orders combine by: mean_score (the mean "
+            "of their probability-expected scores) or vote."
+        ),
+    ] = "mean_score",
+    out: Annotated[Path, typer.Option(help="Output folder (labels.jsonl, audit.json, reports).")] = Path(
+        "probe-out"
+    ),
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Persona sensitivity and profile views: re-judge with other profiles, audit every variant."""
@@ -80,25 +93,56 @@ def probe(
     from judges.llm import LLMJudge, LLMJudgeConfig
 
     frame = use_profile_column(read_table(items), profile_column, items)
-    config = LLMJudgeConfig(model=model, base_url=base_url, api_key_env=api_key_env, concurrency=concurrency,
-                            verdict_mode=verdict, json_format=json_format, min_verdict_mass=min_verdict_mass,
-                            max_tokens=max_tokens, timeout=timeout, max_retries=max_retries, progress=not quiet)
+    config = LLMJudgeConfig(
+        model=model,
+        base_url=base_url,
+        api_key_env=api_key_env,
+        concurrency=concurrency,
+        verdict_mode=verdict,
+        json_format=json_format,
+        min_verdict_mass=min_verdict_mass,
+        max_tokens=max_tokens,
+        timeout=timeout,
+        max_retries=max_retries,
+        progress=not quiet,
+    )
     shared = JudgeCache(cache if cache is not None else ":memory:")
     order_list = tuple(o.strip() for o in orders.split(",") if o.strip())
 
     def make_judge(view: str, place: str) -> LLMJudge:
         """The judge of one profile view (a :data:`auditor.probes.JudgeFactory`), all of them on one cache."""
-        return LLMJudge(config, template=template, profile_view=view, profile_at=place, orders=order_list,
-                        cache=shared, max_response_chars=max_response_chars)
+        return LLMJudge(
+            config,
+            template=template,
+            profile_view=view,
+            profile_at=place,
+            orders=order_list,
+            cache=shared,
+            max_response_chars=max_response_chars,
+        )
 
     judge_name = name or model
-    judged = run_variants(frame, task, make_judge, name=judge_name, views=parse_views(views),
-                          persona=tuple(p.strip() for p in persona.split(",") if p.strip()), seed=seed)
+    judged = run_variants(
+        frame,
+        task,
+        make_judge,
+        name=judge_name,
+        views=parse_views(views),
+        persona=tuple(p.strip() for p in persona.split(",") if p.strip()),
+        seed=seed,
+    )
     out.mkdir(parents=True, exist_ok=True)
     judged.to_json(out / "labels.jsonl", orient="records", lines=True, force_ascii=False)
     all_labels = judged if labels is None else pd.concat([read_table(labels), judged], ignore_index=True)
-    result = audit_stage(all_labels, frame, stage=stage, task=task, resamples=bootstrap,
-                         reference_fallback=judge_name, judge_aggregate=judge_aggregate)
+    result = audit_stage(
+        all_labels,
+        frame,
+        stage=stage,
+        task=task,
+        resamples=bootstrap,
+        reference_fallback=judge_name,
+        judge_aggregate=judge_aggregate,
+    )
     written = reports.write_reports(result.to_dict(), out, ["json", "md", "html"])
     if not quiet:
         for path in [out / "labels.jsonl", *written]:

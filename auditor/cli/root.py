@@ -10,8 +10,12 @@ import typer
 from auditor.cli import audit, convert, demo, drift, gate, judging, plan, probe, report, simulate
 from auditor.cli.exits import run as run_command
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Measure how far LLM judges and reward models agree with human judges.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Measure how far LLM judges and reward models agree with human judges.",
+)
 
 for command in (audit, simulate, demo, convert, report, plan, drift, probe, judging, gate):
     command.register(app)

@@ -9,7 +9,9 @@ import typer
 
 
 def simulate(
-    out: Annotated[Path, typer.Option(help="Folder for items.jsonl, labels.jsonl and audit.toml.")] = Path("study"),
+    out: Annotated[Path, typer.Option(help="Folder for items.jsonl, labels.jsonl and audit.toml.")] = Path(
+        "study"
+    ),
     seed: Annotated[int | None, typer.Option(help="Generator seed (default: the demo's seed).")] = None,
 ) -> None:
     """Write the built-in simulated personalization study (calibrated to published figures)."""

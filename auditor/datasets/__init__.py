@@ -69,8 +69,6 @@ def load(name: str, root: str | Path, **options: Any) -> Study:
     return getattr(importlib.import_module(module), function)(root, **options)
 
 
-
-
 @dataclass
 class Study:
     """A study in the data contract: items, long labels and the audit configuration.

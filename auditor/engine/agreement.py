@@ -16,8 +16,11 @@ def agreement_family(ctx: AuditContext, p: compare.Pairing) -> dict[str, Estimat
         return out
     if ctx.task != "score":
         level = {"likert": "ordinal"}.get(ctx.task, "nominal")
-        out.update(compare.agreement_metrics(p, ctx.rs, weighted=ctx.task in ("pairwise", "likert"),
-                                             alpha_level=level))
+        out.update(
+            compare.agreement_metrics(
+                p, ctx.rs, weighted=ctx.task in ("pairwise", "likert"), alpha_level=level
+            )
+        )
     else:
         out["krippendorff_alpha"] = compare.krippendorff_interval_pairs(p, ctx.rs)
     if ctx.task in ("likert", "score"):
@@ -30,22 +33,30 @@ def has_rates(task: str) -> bool:
     return task in ("likert", "pairwise", "binary") or (task == "score")
 
 
-def reference_rates(ctx: AuditContext, ref: Side, items: np.ndarray | None = None,
-                    slice: str | None = None) -> dict[str, Estimate]:
+def reference_rates(
+    ctx: AuditContext, ref: Side, items: np.ndarray | None = None, slice: str | None = None
+) -> dict[str, Estimate]:
     """Add the reference's own outcome rates and mean, over the items it labelled (within ``items``)."""
     ok = ctx.usable(ref) if items is None else ctx.usable(ref) & items
     idx = np.flatnonzero(ok)
     if not idx.size or not has_rates(ctx.task):
         return {}
-    rates = compare.rate_estimates(ctx.indicators(ref, idx) or {}, ref.value[idx], ctx.cluster[idx],
-                                   ctx.n_clusters, ctx.rs)
+    rates = compare.rate_estimates(
+        ctx.indicators(ref, idx) or {}, ref.value[idx], ctx.cluster[idx], ctx.n_clusters, ctx.rs
+    )
     for name, est in rates.items():
         ctx.add(name, ctx.cfg.reference, ctx.cfg.reference, est, slice=slice)
     return rates
 
 
-def judge_metrics(ctx: AuditContext, judge: str, ref: Side, side: Side, items: np.ndarray | None = None,
-                  slice: str | None = None) -> tuple[compare.Pairing, dict[str, Estimate]]:
+def judge_metrics(
+    ctx: AuditContext,
+    judge: str,
+    ref: Side,
+    side: Side,
+    items: np.ndarray | None = None,
+    slice: str | None = None,
+) -> tuple[compare.Pairing, dict[str, Estimate]]:
     """Add the agreement family, outcome rates and gaps of one judge against the reference (within ``items``).
 
     A gap's p-value is McNemar's exact test when every cluster holds one item, else the bootstrap's."""

@@ -48,38 +48,62 @@ def select_cases(ctx: AuditContext) -> dict[str, Any]:
     ids = np.flatnonzero(any_differ)
     if ids.size:
         ids = ids[np.lexsort((ids, -severity[ids], -priority[ids]))][: ctx.cfg.max_cases]
-    per_item = {int(i): [{"judge": judge, "type": KINDS[kind[i]], "judge_label": label_text(ctx, sides[judge], i)}
-                         for judge, (differ, kind) in flagged.items() if differ[i]] for i in ids}
+    per_item = {
+        int(i): [
+            {"judge": judge, "type": KINDS[kind[i]], "judge_label": label_text(ctx, sides[judge], i)}
+            for judge, (differ, kind) in flagged.items()
+            if differ[i]
+        ]
+        for i in ids
+    }
     raw = ctx.t.raw_labels
     item_rows = ctx.t.items
     chosen = item_rows["item_id"].to_numpy()[ids]
-    columns = [c for c in ("item_id", "judge", "rater", "label_text", "order", "score", "raw", "excluded")
-               if c in raw.columns]
+    columns = [
+        c
+        for c in ("item_id", "judge", "rater", "label_text", "order", "score", "raw", "excluded")
+        if c in raw.columns
+    ]
     records: dict[str, list[dict[str, Any]]] = {}
     for r in raw.loc[raw["item_id"].isin(set(chosen)), columns].to_dict("records"):
         records.setdefault(r["item_id"], []).append(r)
-    item_columns = [c for c in ("prompt", "profile", "response_a", "response_b", "response", "source")
-                    if c in item_rows.columns]
+    item_columns = [
+        c
+        for c in ("prompt", "profile", "response_a", "response_b", "response", "source")
+        if c in item_rows.columns
+    ]
     cases = []
     for i, item in zip(ids, item_rows.iloc[ids].to_dict("records"), strict=True):
         rows = records.get(item["item_id"], [])
-        case = {"item_id": item["item_id"], "user_id": _text(item.get("user_id")),
-                "reference_label": label_text(ctx, ref, int(i)),
-                "reference_labels": [_label_of(r) for r in rows if r["judge"] == ctx.cfg.reference],
-                "verdicts": [{"judge": r["judge"], "rater": _text(r.get("rater")), "label": _label_of(r),
-                              "order": _text(r.get("order")),
-                              "score": None if pd.isna(r.get("score")) else float(r.get("score")),
-                              "raw": _text(r.get("raw"), RAW_TEXT_LIMIT),
-                              "excluded": _text(r.get("excluded"))}
-                             for r in rows],
-                "disagreements": per_item[int(i)]}
+        case = {
+            "item_id": item["item_id"],
+            "user_id": _text(item.get("user_id")),
+            "reference_label": label_text(ctx, ref, int(i)),
+            "reference_labels": [_label_of(r) for r in rows if r["judge"] == ctx.cfg.reference],
+            "verdicts": [
+                {
+                    "judge": r["judge"],
+                    "rater": _text(r.get("rater")),
+                    "label": _label_of(r),
+                    "order": _text(r.get("order")),
+                    "score": None if pd.isna(r.get("score")) else float(r.get("score")),
+                    "raw": _text(r.get("raw"), RAW_TEXT_LIMIT),
+                    "excluded": _text(r.get("excluded")),
+                }
+                for r in rows
+            ],
+            "disagreements": per_item[int(i)],
+        }
         for column in item_columns:
             case[column] = _text(item.get(column), CASE_TEXT_LIMIT)
         cases.append(case)
     sampled = total > len(cases)
-    note = (f"showing the {len(cases)} of {total} items with disagreements that matter most (a judge calls "
-            "b better where the reference finds it no better first, then the largest differences)"
-            if sampled else f"all {total} items where a judge and the reference disagree")
+    note = (
+        f"showing the {len(cases)} of {total} items with disagreements that matter most (a judge calls "
+        "b better where the reference finds it no better first, then the largest differences)"
+        if sampled
+        else f"all {total} items where a judge and the reference disagree"
+    )
     return {"total": total, "shown": len(cases), "sampled": sampled, "note": note, "items": cases}
 
 

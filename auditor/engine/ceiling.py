@@ -30,9 +30,14 @@ def human_ceiling(ctx: AuditContext, ref_mask: np.ndarray) -> list[dict[str, Any
         slots = sub.groupby("item_id").cumcount().map(lambda i: f"slot{i + 1}")
         rater_ids = slots.to_numpy()
         if len(sub) > sub["item_id"].nunique():
-            warnings.append({"code": "no_rater_ids", "message": f"{name} labels carry no rater ids: the "
-                             "human ceiling treats the n-th label of each item as rater 'slot n'",
-                             "count": int(len(sub))})
+            warnings.append(
+                {
+                    "code": "no_rater_ids",
+                    "message": f"{name} labels carry no rater ids: the "
+                    "human ceiling treats the n-th label of each item as rater 'slot n'",
+                    "count": int(len(sub)),
+                }
+            )
     else:
         rater_ids = raters.fillna("unknown").to_numpy()
     all_raters = list(dict.fromkeys(rater_ids.tolist()))
@@ -84,8 +89,10 @@ def multi_rater(ctx: AuditContext, ref_mask: np.ndarray) -> dict[str, Estimate]:
         cols = [term, np.where(ok, m, 0), np.where(ok, sx, 0), np.where(ok, sxx, 0)]
         sums = np.stack([np.bincount(ctx.cluster, weights=c, minlength=ctx.n_clusters) for c in cols], 1)
         out["krippendorff_alpha"] = ctx.rs.sums(
-            sums, lambda s: compare.ag.krippendorff_alpha_interval_from_sums(*np.moveaxis(s, -1, 0)),
-            int(ok.sum()))
+            sums,
+            lambda s: compare.ag.krippendorff_alpha_interval_from_sums(*np.moveaxis(s, -1, 0)),
+            int(ok.sum()),
+        )
         return out
     counts = agg.count_table(items, ctx.t.labels["code"].to_numpy(np.int64)[ref_mask], ctx.n_items, ctx.k)
     n_i = counts.sum(1)
@@ -96,12 +103,14 @@ def multi_rater(ctx: AuditContext, ref_mask: np.ndarray) -> dict[str, Estimate]:
     per_cluster = np.zeros((ctx.n_clusters, ctx.k, ctx.k))
     np.add.at(per_cluster, ctx.cluster[ok], coinc)
     out["krippendorff_alpha"] = ctx.rs.sums(
-        per_cluster, lambda o: compare.ag.krippendorff_alpha_from_coincidence(o, level), n)
+        per_cluster, lambda o: compare.ag.krippendorff_alpha_from_coincidence(o, level), n
+    )
     p_i = compare.ag.fleiss_item_terms(counts[ok])
     cols = np.column_stack([np.ones(n), p_i, counts[ok].astype(float), n_i[ok].astype(float)])
     sums = np.zeros((ctx.n_clusters, cols.shape[1]))
     np.add.at(sums, ctx.cluster[ok], cols)
     k = ctx.k
     out["fleiss_kappa"] = ctx.rs.sums(
-        sums, lambda s: compare.ag.fleiss_kappa(s[..., 0], s[..., 1], s[..., 2:2 + k], s[..., 2 + k]), n)
+        sums, lambda s: compare.ag.fleiss_kappa(s[..., 0], s[..., 1], s[..., 2 : 2 + k], s[..., 2 + k]), n
+    )
     return out

@@ -69,13 +69,21 @@ class AuditContext:
         self.juries: dict[str, Side] = {}
         rule = self.cfg.aggregate_rule
         if self.task == "score" and rule != "mean":
-            raise ConfigError(f"a score task aggregates by mean, not {rule!r}", file=self.cfg.source, column="aggregate")
+            raise ConfigError(
+                f"a score task aggregates by mean, not {rule!r}", file=self.cfg.source, column="aggregate"
+            )
         if self.task != "score" and rule == "mean":
-            raise ConfigError(f"the mean is for score tasks; a {self.task} task takes majority or median",
-                              file=self.cfg.source, column="aggregate")
+            raise ConfigError(
+                f"the mean is for score tasks; a {self.task} task takes majority or median",
+                file=self.cfg.source,
+                column="aggregate",
+            )
         if rule == "median" and self.task in ("categorical", "binary"):
-            raise ConfigError(f"a median needs ordered categories; a {self.task} task takes majority",
-                              file=self.cfg.source, column="aggregate")
+            raise ConfigError(
+                f"a median needs ordered categories; a {self.task} task takes majority",
+                file=self.cfg.source,
+                column="aggregate",
+            )
         if self.task == "pairwise":
             self.values = np.array([0.0, 0.5, 1.0])
         elif self.task in ("likert", "binary"):
@@ -146,42 +154,104 @@ class AuditContext:
         """Per item in ``idx``: whether ``s`` calls b better (``win_rate``), a tie, worse, no better."""
         code, value = s.code[idx], s.value[idx]
         if self.task == "pairwise":
-            return {"win_rate": code == 2, "tie_rate": code == 1, "loss_rate": code == 0,
-                    "no_better_rate": code <= 1}
+            return {
+                "win_rate": code == 2,
+                "tie_rate": code == 1,
+                "loss_rate": code == 0,
+                "no_better_rate": code <= 1,
+            }
         if self.task == "likert":
             neutral = float(self.cfg.scale.neutral)
-            return {"win_rate": value > neutral, "tie_rate": value == neutral, "loss_rate": value < neutral,
-                    "no_better_rate": value <= neutral}
+            return {
+                "win_rate": value > neutral,
+                "tie_rate": value == neutral,
+                "loss_rate": value < neutral,
+                "no_better_rate": value <= neutral,
+            }
         if self.task == "binary":
             return {"win_rate": code == 1, "loss_rate": code == 0, "no_better_rate": code == 0}
         if self.task == "score" and self.cfg.score_neutral is not None:
             c, m = self.cfg.score_neutral, self.cfg.score_tie_margin
-            return {"win_rate": value > c + m, "tie_rate": np.abs(value - c) <= m, "loss_rate": value < c - m,
-                    "no_better_rate": value <= c + m}
+            return {
+                "win_rate": value > c + m,
+                "tie_rate": np.abs(value - c) <= m,
+                "loss_rate": value < c - m,
+                "no_better_rate": value <= c + m,
+            }
         return None
 
     # -- rows -----------------------------------------------------------------------------------------------
-    def add(self, metric: str, judge: str, reference: str, est: Estimate, *, p_value: float | None = None,
-            slice: str | None = None) -> None:
+    def add(
+        self,
+        metric: str,
+        judge: str,
+        reference: str,
+        est: Estimate,
+        *,
+        p_value: float | None = None,
+        slice: str | None = None,
+    ) -> None:
         """Append a metric row with its interval from the shared bootstrap (exact binomial at 0 / 1 for the
         proportions of :data:`auditor.metrics.PROPORTION_METRICS`)."""
-        lo, hi = (interval(est, self.cfg.level, self.cfg.method, proportion=metric in PROPORTION_METRICS)
-                  if self.cfg.resamples else (np.nan, np.nan))
-        self.rows.append({"metric": metric, "judge": judge, "reference": reference, "value": est.value,
-                          "ci_low": lo, "ci_high": hi, "n": est.n, "p_value": p_value, "p_adjusted": None,
-                          "slice": slice})
+        lo, hi = (
+            interval(est, self.cfg.level, self.cfg.method, proportion=metric in PROPORTION_METRICS)
+            if self.cfg.resamples
+            else (np.nan, np.nan)
+        )
+        self.rows.append(
+            {
+                "metric": metric,
+                "judge": judge,
+                "reference": reference,
+                "value": est.value,
+                "ci_low": lo,
+                "ci_high": hi,
+                "n": est.n,
+                "p_value": p_value,
+                "p_adjusted": None,
+                "slice": slice,
+            }
+        )
 
-    def pairing(self, ref: Side, judge: Side, items: np.ndarray | None = None) -> tuple[compare.Pairing, np.ndarray]:
+    def pairing(
+        self, ref: Side, judge: Side, items: np.ndarray | None = None
+    ) -> tuple[compare.Pairing, np.ndarray]:
         """The items both ``ref`` and ``judge`` labelled usably (within ``items``), paired for the comparisons."""
         both = self.usable(ref) & self.usable(judge)
         idx = np.flatnonzero(both if items is None else both & items)
-        p = compare.Pairing(ref.code[idx], judge.code[idx], ref.value[idx], judge.value[idx], self.cluster[idx],
-                            self.n_clusters, self.k)
+        p = compare.Pairing(
+            ref.code[idx],
+            judge.code[idx],
+            ref.value[idx],
+            judge.value[idx],
+            self.cluster[idx],
+            self.n_clusters,
+            self.k,
+        )
         return p, idx
 
 
-def direct_row(metric: str, judge: str, reference: str, value: float, lo: float, hi: float, n: int,
-               p: float | None, slice: str | None) -> dict[str, Any]:
+def direct_row(
+    metric: str,
+    judge: str,
+    reference: str,
+    value: float,
+    lo: float,
+    hi: float,
+    n: int,
+    p: float | None,
+    slice: str | None,
+) -> dict[str, Any]:
     """A metric row whose interval does not come from the shared bootstrap (e.g. a model-based interval)."""
-    return {"metric": metric, "judge": judge, "reference": reference, "value": float(value), "ci_low": float(lo),
-            "ci_high": float(hi), "n": int(n), "p_value": p, "p_adjusted": None, "slice": slice}
+    return {
+        "metric": metric,
+        "judge": judge,
+        "reference": reference,
+        "value": float(value),
+        "ci_low": float(lo),
+        "ci_high": float(hi),
+        "n": int(n),
+        "p_value": p,
+        "p_adjusted": None,
+        "slice": slice,
+    }

@@ -123,8 +123,14 @@ def duplicate_items(items: pd.DataFrame) -> list[dict[str, Any]]:
     if not repeated.any():
         return []
     ids = items["item_id"][repeated].tolist()
-    return [_warning("duplicate_items", len(ids), f"{len(ids)} items repeat the {', '.join(content)} of an earlier "
-                     f"item under another item_id ({_examples(ids)}); each is counted as a separate item")]
+    return [
+        _warning(
+            "duplicate_items",
+            len(ids),
+            f"{len(ids)} items repeat the {', '.join(content)} of an earlier "
+            f"item under another item_id ({_examples(ids)}); each is counted as a separate item",
+        )
+    ]
 
 
 def identical_responses(items: pd.DataFrame) -> list[dict[str, Any]]:
@@ -136,8 +142,14 @@ def identical_responses(items: pd.DataFrame) -> list[dict[str, Any]]:
     if not same.any():
         return []
     ids = items["item_id"][same].tolist()
-    return [_warning("identical_responses", len(ids), f"{len(ids)} items have identical response_a and "
-                     f"response_b ({_examples(ids)}): a judge can only call them a tie")]
+    return [
+        _warning(
+            "identical_responses",
+            len(ids),
+            f"{len(ids)} items have identical response_a and "
+            f"response_b ({_examples(ids)}): a judge can only call them a tie",
+        )
+    ]
 
 
 def shifted_responses(items: pd.DataFrame) -> list[dict[str, Any]]:
@@ -160,16 +172,28 @@ def shifted_responses(items: pd.DataFrame) -> list[dict[str, Any]]:
     if not len(shared):
         return []
     ids = list(dict.fromkeys(found.loc[found["text"].isin(shared), "item_id"].tolist()))
-    return [_warning("shifted_responses", len(ids), f"{len(shared)} response texts appear under different prompts, "
-                     f"in {len(ids)} items ({_examples(ids)}); check that responses were not shifted against "
-                     "their prompts")]
+    return [
+        _warning(
+            "shifted_responses",
+            len(ids),
+            f"{len(shared)} response texts appear under different prompts, "
+            f"in {len(ids)} items ({_examples(ids)}); check that responses were not shifted against "
+            "their prompts",
+        )
+    ]
 
 
 def unclustered(items: pd.DataFrame, config: AuditConfig) -> list[dict[str, Any]]:
     if config.cluster in items.columns:
         return []
-    return [_warning("unclustered", len(items), f"no {config.cluster} column: every item is its own cluster, so "
-                     "intervals assume independent items")]
+    return [
+        _warning(
+            "unclustered",
+            len(items),
+            f"no {config.cluster} column: every item is its own cluster, so "
+            "intervals assume independent items",
+        )
+    ]
 
 
 # -- labels -------------------------------------------------------------------------------------------------------
@@ -183,13 +207,20 @@ def duplicate_labels(raw_labels: pd.DataFrame) -> list[dict[str, Any]]:
     if not dup.any():
         return []
     ids = with_rater.loc[dup, "item_id"].tolist()
-    return [_warning("duplicate_labels", int(dup.sum()), f"{int(dup.sum())} label rows repeat an (item, judge, "
-                     f"rater, order) already seen (items {_examples(dict.fromkeys(ids))}); each counts as a separate "
-                     "verdict")]
+    return [
+        _warning(
+            "duplicate_labels",
+            int(dup.sum()),
+            f"{int(dup.sum())} label rows repeat an (item, judge, "
+            f"rater, order) already seen (items {_examples(dict.fromkeys(ids))}); each counts as a separate "
+            "verdict",
+        )
+    ]
 
 
-def rater_warnings(labels: pd.DataFrame, reference: str, categories: tuple[str, ...] | None,
-                   task: str) -> list[dict[str, Any]]:
+def rater_warnings(
+    labels: pd.DataFrame, reference: str, categories: tuple[str, ...] | None, task: str
+) -> list[dict[str, Any]]:
     """Constant raters, raters with one item, and items with fewer reference labels than usual."""
     ref = labels[labels["judge"] == reference]
     out: list[dict[str, Any]] = []
@@ -200,8 +231,13 @@ def rater_warnings(labels: pd.DataFrame, reference: str, categories: tuple[str, 
         per_rater = rated.groupby("rater")["item_id"].nunique()
         lonely = per_rater[per_rater == 1]
         if len(lonely):
-            out.append(_warning("single_item_raters", len(lonely), f"{len(lonely)} {reference} raters labelled only "
-                                f"one item ({_examples(lonely.index)})"))
+            out.append(
+                _warning(
+                    "single_item_raters",
+                    len(lonely),
+                    f"{len(lonely)} {reference} raters labelled only one item ({_examples(lonely.index)})",
+                )
+            )
         column = "value" if task == "score" else "code"
         usable = rated[rated[column].notna() & (rated[column] >= 0 if column == "code" else True)]
         spread = usable.groupby("rater")[column].agg(["nunique", "first"])
@@ -212,21 +248,35 @@ def rater_warnings(labels: pd.DataFrame, reference: str, categories: tuple[str, 
             for rater, row in constant.head(EXAMPLES).iterrows():
                 label = row["first"] if task == "score" or not categories else categories[int(row["first"])]
                 shown.append(f"{rater!r} always {label!r}")
-            out.append(_warning("constant_rater", len(constant), f"{len(constant)} {reference} raters give the same "
-                                f"label on every item they rated ({', '.join(shown)}): check for a default value or a "
-                                "broken annotation form"))
+            out.append(
+                _warning(
+                    "constant_rater",
+                    len(constant),
+                    f"{len(constant)} {reference} raters give the same "
+                    f"label on every item they rated ({', '.join(shown)}): check for a default value or a "
+                    "broken annotation form",
+                )
+            )
     per_item = ref.groupby("item_id").size()
     if len(per_item) and per_item.max() > 1:
         modal = int(per_item.mode().max())
         fewer = per_item[per_item < modal]
         if len(fewer):
-            out.append(_warning("fewer_raters", len(fewer), f"{len(fewer)} items have fewer {reference} labels than "
-                                f"the usual {modal} ({_examples(fewer.index)})"))
+            out.append(
+                _warning(
+                    "fewer_raters",
+                    len(fewer),
+                    f"{len(fewer)} items have fewer {reference} labels than "
+                    f"the usual {modal} ({_examples(fewer.index)})",
+                )
+            )
     return out
 
 
 # -- verdicts -----------------------------------------------------------------------------------------------------
-def constant_judges(sides: Mapping[str, SideLike], categories: tuple[str, ...] | None) -> list[dict[str, Any]]:
+def constant_judges(
+    sides: Mapping[str, SideLike], categories: tuple[str, ...] | None
+) -> list[dict[str, Any]]:
     """Judges whose aggregated verdicts are all one label (categorical tasks)."""
     if not categories:
         return []
@@ -234,8 +284,14 @@ def constant_judges(sides: Mapping[str, SideLike], categories: tuple[str, ...] |
     for judge, side in sides.items():
         codes = side.code[side.code >= 0]
         if codes.size >= MIN_ITEMS_CONSTANT and np.unique(codes).size == 1:
-            out.append(_warning("constant_judge", codes.size, f"judge {judge!r} gives the same label "
-                                f"{categories[int(codes[0])]!r} on all {codes.size} items; its kappa is meaningless"))
+            out.append(
+                _warning(
+                    "constant_judge",
+                    codes.size,
+                    f"judge {judge!r} gives the same label "
+                    f"{categories[int(codes[0])]!r} on all {codes.size} items; its kappa is meaningless",
+                )
+            )
     return out
 
 
@@ -253,7 +309,9 @@ def mismatched_items(items: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def mismatch_ties(items: pd.DataFrame, sides: Mapping[str, SideLike], tie_code: int | None) -> list[dict[str, Any]]:
+def mismatch_ties(
+    items: pd.DataFrame, sides: Mapping[str, SideLike], tie_code: int | None
+) -> list[dict[str, Any]]:
     """A judge that calls ties far more often on items whose responses do not match their prompt."""
     if tie_code is None:
         return []
@@ -269,9 +327,15 @@ def mismatch_ties(items: pd.DataFrame, sides: Mapping[str, SideLike], tie_code: 
         tie_off = float(np.mean(side.code[on_off] == tie_code))
         tie_rest = float(np.mean(side.code[on_rest] == tie_code)) if on_rest.any() else 0.0
         if tie_off >= MISMATCH_TIE_RATE and tie_off - tie_rest >= MISMATCH_TIE_EXCESS:
-            out.append(_warning("mismatch_ties", int(on_off.sum()), f"judge {judge!r} calls {tie_off:.0%} of the "
-                                f"{int(on_off.sum())} items whose responses share no word with their prompt a tie "
-                                f"({tie_rest:.0%} elsewhere): the responses may belong to other prompts"))
+            out.append(
+                _warning(
+                    "mismatch_ties",
+                    int(on_off.sum()),
+                    f"judge {judge!r} calls {tie_off:.0%} of the "
+                    f"{int(on_off.sum())} items whose responses share no word with their prompt a tie "
+                    f"({tie_rest:.0%} elsewhere): the responses may belong to other prompts",
+                )
+            )
     return out
 
 
@@ -283,8 +347,9 @@ def _tie_code(task: str, categories: tuple[str, ...] | None, config: AuditConfig
     return None
 
 
-def integrity_warnings(table: JudgmentTable, sides: Mapping[str, SideLike], ref: SideLike | None,
-                       config: AuditConfig) -> list[dict[str, Any]]:
+def integrity_warnings(
+    table: JudgmentTable, sides: Mapping[str, SideLike], ref: SideLike | None, config: AuditConfig
+) -> list[dict[str, Any]]:
     """Every data-integrity warning for one audit, each ``{"code", "message", "count"}``.
 
     ``table`` is the :class:`~auditor.data.JudgmentTable`; ``sides`` maps each judge to its aggregated verdicts and
@@ -298,8 +363,14 @@ def integrity_warnings(table: JudgmentTable, sides: Mapping[str, SideLike], ref:
         everyone = {config.reference: ref, **everyone}
     found: list[dict[str, Any]] = []
     if not sides:
-        found.append(_warning("no_judges", 1, f"the labels hold only the reference judge {config.reference!r}: there "
-                              "is no judge to audit, only the agreement among its raters"))
+        found.append(
+            _warning(
+                "no_judges",
+                1,
+                f"the labels hold only the reference judge {config.reference!r}: there "
+                "is no judge to audit, only the agreement among its raters",
+            )
+        )
     found += duplicate_items(items)
     found += identical_responses(items)
     found += shifted_responses(items)

@@ -33,14 +33,23 @@ def core_slices(ctx: AuditContext, column: str) -> list[dict[str, Any]]:
     returns the warnings (too many values)."""
     items = ctx.t.items
     if column not in items.columns:
-        raise ConfigError(f"cannot slice by {column!r}: the items table has no such column (columns: "
-                          f"{', '.join(c for c in items.columns if not c.startswith('__'))})",
-                          file=ctx.cfg.source, column="slice_by")
+        raise ConfigError(
+            f"cannot slice by {column!r}: the items table has no such column (columns: "
+            f"{', '.join(c for c in items.columns if not c.startswith('__'))})",
+            file=ctx.cfg.source,
+            column="slice_by",
+        )
     values = slice_values(ctx, column)
     levels = sorted(set(values.tolist()))
     if len(levels) > MAX_SLICES:
-        return [{"code": "too_many_slices", "message": f"{column!r} has {len(levels)} values; "
-                 f"slices are computed for at most {MAX_SLICES}", "count": len(levels)}]
+        return [
+            {
+                "code": "too_many_slices",
+                "message": f"{column!r} has {len(levels)} values; "
+                f"slices are computed for at most {MAX_SLICES}",
+                "count": len(levels),
+            }
+        ]
     ref = ctx.ref
     found: dict[str, dict[tuple[str, str], Estimate]] = {}
     for level in levels:
@@ -57,14 +66,21 @@ def core_slices(ctx: AuditContext, column: str) -> list[dict[str, Any]]:
         label = f"{column}={later} - {column}={earlier}"
         for key in sorted(found[later].keys() & found[earlier].keys()):
             diff = found[later][key] - found[earlier][key]
-            ctx.add(key[0], key[1], ctx.cfg.reference, diff,
-                    p_value=bootstrap_p_value(diff) if ctx.cfg.resamples else None, slice=label)
+            ctx.add(
+                key[0],
+                key[1],
+                ctx.cfg.reference,
+                diff,
+                p_value=bootstrap_p_value(diff) if ctx.cfg.resamples else None,
+                slice=label,
+            )
     return []
 
 
 # -- slices of an analysis's own metrics ----------------------------------------------------------------------------
-def add_estimates(ctx: AuditContext, found: dict[Key, Estimate], slice: str | None,
-                  tested: frozenset[str] = frozenset()) -> None:
+def add_estimates(
+    ctx: AuditContext, found: dict[Key, Estimate], slice: str | None, tested: frozenset[str] = frozenset()
+) -> None:
     """Add every estimate as a row; metrics in ``tested`` get a bootstrap p-value for ``value == 0``."""
     for (metric, judge, reference), est in found.items():
         p = bootstrap_p_value(est) if metric in tested and ctx.cfg.resamples else None
@@ -80,8 +96,12 @@ def slice_columns(ctx: AuditContext, auto: tuple[str, ...] = ("source",)) -> lis
     return [c for c in columns if c in ctx.t.items.columns]
 
 
-def over_slices(ctx: AuditContext, compute: Callable[[np.ndarray], dict[Key, Estimate]],
-                tested: frozenset[str] = frozenset(), auto: tuple[str, ...] = ("source",)) -> None:
+def over_slices(
+    ctx: AuditContext,
+    compute: Callable[[np.ndarray], dict[Key, Estimate]],
+    tested: frozenset[str] = frozenset(),
+    auto: tuple[str, ...] = ("source",),
+) -> None:
     """Run ``compute(item_mask)`` on all items, per value of each slice column, and add the paired difference
     between values (later minus earlier in sorted order) for up to :data:`MAX_DIFFERENCE_LEVELS` values."""
     everything = np.ones(ctx.n_items, dtype=bool)
@@ -122,8 +142,10 @@ def paired_difference(later: Estimate, earlier: Estimate) -> Estimate:
 def cluster_sums(ctx: AuditContext, idx: np.ndarray, columns: list[np.ndarray]) -> np.ndarray:
     """``(G, len(columns))`` per-cluster sums of the columns over the items ``idx``."""
     cluster = ctx.cluster[idx]
-    return np.stack([np.bincount(cluster, weights=np.asarray(c, float), minlength=ctx.n_clusters)
-                     for c in columns], axis=1)
+    return np.stack(
+        [np.bincount(cluster, weights=np.asarray(c, float), minlength=ctx.n_clusters) for c in columns],
+        axis=1,
+    )
 
 
 def ratio(s: np.ndarray, num: int, den: int) -> np.ndarray:

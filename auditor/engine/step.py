@@ -28,4 +28,3 @@ class StepOutput:
 
 
 Step = Callable[["AuditContext", "AuditConfig"], StepOutput]
-

@@ -98,8 +98,9 @@ def brennan_prediger(confusion: np.ndarray) -> np.ndarray:
         return (po - chance) / (1.0 - chance)
 
 
-def fleiss_kappa(n_items: np.ndarray, sum_p_i: np.ndarray, category_totals: np.ndarray,
-                 n_ratings: np.ndarray) -> np.ndarray:
+def fleiss_kappa(
+    n_items: np.ndarray, sum_p_i: np.ndarray, category_totals: np.ndarray, n_ratings: np.ndarray
+) -> np.ndarray:
     """Fleiss' kappa from sufficient statistics.
 
     ``P_i = sum_j n_ij (n_ij - 1) / (n_i (n_i - 1))`` per item, ``P_bar`` its mean over items,
@@ -166,8 +167,9 @@ def _delta_squared(margins: np.ndarray, level: Level, values: np.ndarray | None)
     raise ValueError(f"unknown level {level!r}")
 
 
-def krippendorff_alpha_from_coincidence(coincidence: np.ndarray, level: Level = "nominal",
-                                        values: np.ndarray | None = None) -> np.ndarray:
+def krippendorff_alpha_from_coincidence(
+    coincidence: np.ndarray, level: Level = "nominal", values: np.ndarray | None = None
+) -> np.ndarray:
     """Krippendorff's alpha ``1 - (n - 1) sum(o_ck d_ck) / sum(n_c n_k d_ck)`` from a coincidence matrix.
 
     ``values`` are the numeric values of the categories for the interval level (default ``0..K-1``).
@@ -183,8 +185,9 @@ def krippendorff_alpha_from_coincidence(coincidence: np.ndarray, level: Level = 
         return 1.0 - (n - 1.0) * observed / expected
 
 
-def krippendorff_alpha_interval_from_sums(pair_term: np.ndarray, n_values: np.ndarray, sum_x: np.ndarray,
-                                          sum_x2: np.ndarray) -> np.ndarray:
+def krippendorff_alpha_interval_from_sums(
+    pair_term: np.ndarray, n_values: np.ndarray, sum_x: np.ndarray, sum_x2: np.ndarray
+) -> np.ndarray:
     """Interval alpha for continuous values from sums over pairable units.
 
     ``pair_term = sum_u 2 (m_u sum x^2 - (sum x)^2) / (m_u - 1)`` (the within-unit squared differences),

@@ -71,10 +71,17 @@ class AltTestResult:
         return pd.DataFrame([asdict(r) for r in self.raters])
 
     def to_dict(self) -> dict:
-        return {"winning_rate": self.winning_rate, "passed": self.passed,
-                "advantage_probability": self.advantage_probability, "epsilon": self.epsilon, "level": self.level,
-                "alignment": self.alignment, "test": self.test, "raters": [asdict(r) for r in self.raters],
-                "skipped": dict(self.skipped)}
+        return {
+            "winning_rate": self.winning_rate,
+            "passed": self.passed,
+            "advantage_probability": self.advantage_probability,
+            "epsilon": self.epsilon,
+            "level": self.level,
+            "alignment": self.alignment,
+            "test": self.test,
+            "raters": [asdict(r) for r in self.raters],
+            "skipped": dict(self.skipped),
+        }
 
 
 def percentile_ranks(x: np.ndarray) -> np.ndarray:
@@ -98,8 +105,9 @@ def alignment_scores(x: np.ndarray, others: np.ndarray, alignment: Alignment) ->
         return -np.sqrt(sq / count)
 
 
-def one_sided_test(d: np.ndarray, epsilon: float, cluster: np.ndarray | None = None, test: Test = "t"
-                   ) -> tuple[float, float, int]:
+def one_sided_test(
+    d: np.ndarray, epsilon: float, cluster: np.ndarray | None = None, test: Test = "t"
+) -> tuple[float, float, int]:
     """``H0: E[d] >= epsilon`` vs ``H1: E[d] < epsilon``: (statistic, p-value, clusters)."""
     d = np.asarray(d, float)
     n = d.size
@@ -126,10 +134,19 @@ def one_sided_test(d: np.ndarray, epsilon: float, cluster: np.ndarray | None = N
     return float(t), float(sps.t.cdf(t, g - 1)), g
 
 
-def alt_test(human: pd.DataFrame | np.ndarray, judge: pd.Series | np.ndarray, *, alignment: Alignment = "accuracy",
-             epsilon: float = DEFAULT_EPSILON, level: float = DEFAULT_LEVEL, cluster: np.ndarray | None = None,
-             raters: list[str] | None = None, min_items: int = MIN_ITEMS, min_raters: int = MIN_RATERS,
-             test: Test = "t") -> AltTestResult:
+def alt_test(
+    human: pd.DataFrame | np.ndarray,
+    judge: pd.Series | np.ndarray,
+    *,
+    alignment: Alignment = "accuracy",
+    epsilon: float = DEFAULT_EPSILON,
+    level: float = DEFAULT_LEVEL,
+    cluster: np.ndarray | None = None,
+    raters: list[str] | None = None,
+    min_items: int = MIN_ITEMS,
+    min_raters: int = MIN_RATERS,
+    test: Test = "t",
+) -> AltTestResult:
     """Run the alt-test of one judge against human raters.
 
     Parameters
@@ -187,8 +204,11 @@ def alt_test(human: pd.DataFrame | np.ndarray, judge: pd.Series | np.ndarray, *,
         w_rater = (s_rater >= s_judge).astype(float)
         d = w_rater - w_judge
         stat, p, g = one_sided_test(d, epsilon, cl[rows], test)
-        comparisons.append(RaterComparison(name, n, g, float(w_judge.mean()), float(w_rater.mean()),
-                                           float(d.mean()), stat, p))
+        comparisons.append(
+            RaterComparison(
+                name, n, g, float(w_judge.mean()), float(w_rater.mean()), float(d.mean()), stat, p
+            )
+        )
     if comparisons:
         from statsmodels.stats.multitest import multipletests
 
@@ -201,5 +221,6 @@ def alt_test(human: pd.DataFrame | np.ndarray, judge: pd.Series | np.ndarray, *,
         rho = float(np.mean([c.judge_advantage for c in comparisons]))
     else:
         omega, rho = float("nan"), float("nan")
-    return AltTestResult(omega, bool(omega >= 0.5), rho, float(epsilon), float(level), alignment, test,
-                         comparisons, skipped)
+    return AltTestResult(
+        omega, bool(omega >= 0.5), rho, float(epsilon), float(level), alignment, test, comparisons, skipped
+    )

@@ -67,8 +67,12 @@ class Estimate:
         if self.jack is not None and other.jack is not None:
             jack = self.filled_jack() - other.filled_jack()
             jack[np.isnan(self.jack) & np.isnan(other.jack)] = np.nan  # neither side has data there
-        clusters = None if self.clusters is None or other.clusters is None else min(self.clusters, other.clusters)
-        return Estimate(self.value - other.value, self.boot - other.boot, jack, min(self.n, other.n), clusters)
+        clusters = (
+            None if self.clusters is None or other.clusters is None else min(self.clusters, other.clusters)
+        )
+        return Estimate(
+            self.value - other.value, self.boot - other.boot, jack, min(self.n, other.n), clusters
+        )
 
     @staticmethod
     def mean(estimates: list[Estimate]) -> Estimate:
@@ -80,7 +84,9 @@ class Estimate:
             jacks = [e.jack for e in estimates]
             jack = None if any(j is None for j in jacks) else np.nanmean(np.vstack(jacks), axis=0)
         clusters = [e.clusters for e in estimates if e.clusters is not None]
-        return Estimate(value, boot, jack, int(sum(e.n for e in estimates)), max(clusters) if clusters else None)
+        return Estimate(
+            value, boot, jack, int(sum(e.n for e in estimates)), max(clusters) if clusters else None
+        )
 
 
 def expanded_tail(alpha: float, clusters: int | None) -> float:
@@ -111,8 +117,9 @@ def boundary_interval(value: float, units: int, level: float = 0.95) -> tuple[fl
     return (0.0, 1.0 - bound) if value == 0.0 else (bound, 1.0)
 
 
-def interval(est: Estimate, level: float = 0.95, method: Method = "bca", expand: bool = True,
-             proportion: bool = False) -> tuple[float, float]:
+def interval(
+    est: Estimate, level: float = 0.95, method: Method = "bca", expand: bool = True, proportion: bool = False
+) -> tuple[float, float]:
     """Two-sided interval at ``level`` from the replicates (NaN replicates, e.g. an undefined kappa, are dropped).
 
     ``bca``: bias-corrected and accelerated, the acceleration from the leave-one-cluster-out jackknife;
@@ -211,8 +218,9 @@ class Resampler:
         """``fn`` maps summed statistics (leading axis = replicate) to values; ``per_cluster`` is ``(G, ...)``."""
         return self.sums_many(per_cluster, {"_": fn}, n)["_"]
 
-    def sums_many(self, per_cluster: np.ndarray, fns: dict[str, Callable[[np.ndarray], np.ndarray]],
-                  n: int) -> dict[str, Estimate]:
+    def sums_many(
+        self, per_cluster: np.ndarray, fns: dict[str, Callable[[np.ndarray], np.ndarray]], n: int
+    ) -> dict[str, Estimate]:
         """Several statistics of the same per-cluster sums: one resampling product serves them all."""
         per_cluster = np.asarray(per_cluster, dtype=float)
         total = per_cluster.sum(axis=0)
@@ -233,14 +241,19 @@ class Resampler:
             out[name] = Estimate(value, boot, jack, n, int(occupied.size))
         return out
 
-    def weighted(self, fn: Callable[[np.ndarray], np.ndarray], n: int, occupied: np.ndarray,
-                 chunk: int = 256) -> Estimate:
+    def weighted(
+        self, fn: Callable[[np.ndarray], np.ndarray], n: int, occupied: np.ndarray, chunk: int = 256
+    ) -> Estimate:
         """``fn`` maps a ``(R, G)`` matrix of cluster weights to ``R`` values (for statistics that re-rank);
         ``occupied`` lists the clusters that hold data (the others are left out of the jackknife)."""
         value = float(np.asarray(fn(np.ones((1, self.n_clusters))))[0])
-        boot = np.concatenate(
-            [np.asarray(fn(self.weights[i : i + chunk]), float) for i in range(0, self.resamples, chunk)]
-        ) if self.resamples else np.zeros(0)
+        boot = (
+            np.concatenate(
+                [np.asarray(fn(self.weights[i : i + chunk]), float) for i in range(0, self.resamples, chunk)]
+            )
+            if self.resamples
+            else np.zeros(0)
+        )
         jack = None
         if self.jackknife:
             parts = []

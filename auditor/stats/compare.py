@@ -36,12 +36,15 @@ class Pairing:
 
     def confusion_by_cluster(self) -> np.ndarray:
         k = self.k
-        flat = np.bincount(self.cluster * k * k + self.ref_code * k + self.judge_code,
-                           minlength=self.n_clusters * k * k)
+        flat = np.bincount(
+            self.cluster * k * k + self.ref_code * k + self.judge_code, minlength=self.n_clusters * k * k
+        )
         return flat.reshape(self.n_clusters, k, k).astype(float)
 
     def sums_by_cluster(self, columns: list[np.ndarray]) -> np.ndarray:
-        return np.stack([np.bincount(self.cluster, weights=c, minlength=self.n_clusters) for c in columns], axis=1)
+        return np.stack(
+            [np.bincount(self.cluster, weights=c, minlength=self.n_clusters) for c in columns], axis=1
+        )
 
 
 def agreement_metrics(p: Pairing, rs: Resampler, *, weighted: bool, alpha_level: str) -> dict[str, Estimate]:
@@ -61,7 +64,8 @@ def agreement_metrics(p: Pairing, rs: Resampler, *, weighted: bool, alpha_level:
     fns["scott_pi"] = ag.scott_pi
     fns["fleiss_kappa"] = fleiss
     fns["krippendorff_alpha"] = lambda c: ag.krippendorff_alpha_from_coincidence(
-        ag.coincidence_from_confusion(c), alpha_level)
+        ag.coincidence_from_confusion(c), alpha_level
+    )
     fns["gwet_ac1"] = ag.gwet_ac1
     fns["brennan_prediger"] = ag.brennan_prediger
     return rs.sums_many(conf, fns, p.n)
@@ -86,8 +90,11 @@ def correlation_metrics(p: Pairing, rs: Resampler) -> dict[str, Estimate]:
         (ix, kx), (iy, ky) = px, py
         flat = np.bincount(p.cluster * kx * ky + ix * ky + iy, minlength=p.n_clusters * kx * ky)
         tables = flat.reshape(p.n_clusters, kx, ky).astype(float)
-        out.update(rs.sums_many(tables, {"spearman": co.spearman_from_table,
-                                          "kendall_tau_b": co.kendall_tau_b_from_table}, n))
+        out.update(
+            rs.sums_many(
+                tables, {"spearman": co.spearman_from_table, "kendall_tau_b": co.kendall_tau_b_from_table}, n
+            )
+        )
         return out
     cluster = p.cluster
 
@@ -116,8 +123,9 @@ def krippendorff_interval_pairs(p: Pairing, rs: Resampler) -> Estimate:
     return rs.sums(sums, lambda s: ag.krippendorff_alpha_interval_from_sums(*np.moveaxis(s, -1, 0)), p.n)
 
 
-def rate_estimates(indicators: dict[str, np.ndarray], values: np.ndarray, cluster: np.ndarray, n_clusters: int,
-                   rs: Resampler) -> dict[str, Estimate]:
+def rate_estimates(
+    indicators: dict[str, np.ndarray], values: np.ndarray, cluster: np.ndarray, n_clusters: int, rs: Resampler
+) -> dict[str, Estimate]:
     """Outcome rates (share of items with each 0/1 indicator) and the mean value, clustered."""
     names = list(indicators)
     cols = [np.ones_like(values)] + [indicators[k].astype(float) for k in names] + [values]

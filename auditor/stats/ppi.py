@@ -42,8 +42,14 @@ N_STATS = 5  # N_g, S_g, n_g, T_g, U_g
 N_COLUMNS = N_STATS + N_STATS * N_STATS
 
 
-def cluster_sums(y: np.ndarray, yhat: np.ndarray, cluster: np.ndarray, yhat_unlabelled: np.ndarray,
-                 cluster_unlabelled: np.ndarray, n_clusters: int) -> np.ndarray:
+def cluster_sums(
+    y: np.ndarray,
+    yhat: np.ndarray,
+    cluster: np.ndarray,
+    yhat_unlabelled: np.ndarray,
+    cluster_unlabelled: np.ndarray,
+    n_clusters: int,
+) -> np.ndarray:
     """``(G, 30)`` per-cluster sufficient statistics: ``v_g`` (5) and the flattened ``v_g v_g^T`` (25).
 
     ``y`` / ``yhat`` / ``cluster``: the labelled rows; ``yhat_unlabelled`` / ``cluster_unlabelled``: the unlabelled
@@ -53,16 +59,20 @@ def cluster_sums(y: np.ndarray, yhat: np.ndarray, cluster: np.ndarray, yhat_unla
     yhat_u = np.asarray(yhat_unlabelled, float)
     cluster, cluster_u = np.asarray(cluster, np.int64), np.asarray(cluster_unlabelled, np.int64)
     if y.shape != yhat.shape or y.shape != cluster.shape or yhat_u.shape != cluster_u.shape:
-        raise ValueError("y, yhat and cluster must have the same length; so must yhat_unlabelled and its clusters")
+        raise ValueError(
+            "y, yhat and cluster must have the same length; so must yhat_unlabelled and its clusters"
+        )
     if not (np.all(np.isfinite(y)) and np.all(np.isfinite(yhat)) and np.all(np.isfinite(yhat_u))):
         raise ValueError("PPI needs finite values: drop the items without a label first")
-    v = np.column_stack([
-        np.bincount(cluster_u, minlength=n_clusters).astype(float),
-        np.bincount(cluster_u, weights=yhat_u, minlength=n_clusters),
-        np.bincount(cluster, minlength=n_clusters).astype(float),
-        np.bincount(cluster, weights=y, minlength=n_clusters),
-        np.bincount(cluster, weights=yhat, minlength=n_clusters),
-    ])
+    v = np.column_stack(
+        [
+            np.bincount(cluster_u, minlength=n_clusters).astype(float),
+            np.bincount(cluster_u, weights=yhat_u, minlength=n_clusters),
+            np.bincount(cluster, minlength=n_clusters).astype(float),
+            np.bincount(cluster, weights=y, minlength=n_clusters),
+            np.bincount(cluster, weights=yhat, minlength=n_clusters),
+        ]
+    )
     outer = (v[:, :, None] * v[:, None, :]).reshape(n_clusters, N_STATS * N_STATS)
     return np.hstack([v, outer])
 
@@ -93,8 +103,13 @@ def from_sums(sums: np.ndarray, lam: float | None = None) -> dict[str, np.ndarra
             lam_arr = np.full_like(big_n, float(lam))
         value = b_mean - lam_arr * (c_mean - a_mean)
         variance = bmb - 2.0 * lam_arr * bmd + lam_arr**2 * dmd
-    return {"value": value, "lam": lam_arr, "variance": np.maximum(variance, 0.0), "classical_value": b_mean,
-            "classical_variance": np.maximum(bmb, 0.0)}
+    return {
+        "value": value,
+        "lam": lam_arr,
+        "variance": np.maximum(variance, 0.0),
+        "classical_value": b_mean,
+        "classical_variance": np.maximum(bmb, 0.0),
+    }
 
 
 def point(per_cluster: np.ndarray, lam: float | None = None) -> dict[str, float]:
@@ -149,20 +164,29 @@ class PPIMean:
         return self.effective_labels - self.n_labelled
 
 
-def _codes(labelled: np.ndarray | None, unlabelled: np.ndarray | None, n: int, big_n: int
-           ) -> tuple[np.ndarray, np.ndarray, int]:
+def _codes(
+    labelled: np.ndarray | None, unlabelled: np.ndarray | None, n: int, big_n: int
+) -> tuple[np.ndarray, np.ndarray, int]:
     if labelled is None and unlabelled is None:
         return np.arange(n), n + np.arange(big_n), n + big_n
     if labelled is None or unlabelled is None:
         raise ValueError("give cluster ids for both the labelled and the unlabelled rows, or for neither")
-    codes, uniques = pd.factorize(pd.Series(np.concatenate([np.asarray(labelled, object),
-                                                           np.asarray(unlabelled, object)])))
+    codes, uniques = pd.factorize(
+        pd.Series(np.concatenate([np.asarray(labelled, object), np.asarray(unlabelled, object)]))
+    )
     return codes[:n].astype(np.int64), codes[n:].astype(np.int64), len(uniques)
 
 
-def ppi_mean(y: np.ndarray, yhat: np.ndarray, yhat_unlabelled: np.ndarray, *, cluster: np.ndarray | None = None,
-             cluster_unlabelled: np.ndarray | None = None, lam: float | None = None, level: float = 0.95
-             ) -> PPIMean:
+def ppi_mean(
+    y: np.ndarray,
+    yhat: np.ndarray,
+    yhat_unlabelled: np.ndarray,
+    *,
+    cluster: np.ndarray | None = None,
+    cluster_unlabelled: np.ndarray | None = None,
+    lam: float | None = None,
+    level: float = 0.95,
+) -> PPIMean:
     """PPI++ estimate of the mean of ``y`` with a Wald interval ``value +- z * se`` (cluster-robust sandwich).
 
     Parameters
@@ -196,6 +220,17 @@ def ppi_mean(y: np.ndarray, yhat: np.ndarray, yhat_unlabelled: np.ndarray, *, cl
     out = point(cluster_sums(y, yhat, c_l, yhat_u, c_u, g), lam)
     z = float(ndtri(0.5 + level / 2.0))
     se, se_c = np.sqrt(out["variance"]), np.sqrt(out["classical_variance"])
-    return PPIMean(out["value"], out["value"] - z * se, out["value"] + z * se, float(se), out["lam"],
-                   out["classical_value"], out["classical_value"] - z * se_c, out["classical_value"] + z * se_c,
-                   float(se_c), int(y.size), int(yhat_u.size), int(g))
+    return PPIMean(
+        out["value"],
+        out["value"] - z * se,
+        out["value"] + z * se,
+        float(se),
+        out["lam"],
+        out["classical_value"],
+        out["classical_value"] - z * se_c,
+        out["classical_value"] + z * se_c,
+        float(se_c),
+        int(y.size),
+        int(yhat_u.size),
+        int(g),
+    )

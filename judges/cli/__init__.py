@@ -70,4 +70,3 @@ def main(argv: list[str] | None = None) -> int:
         typer.echo(interrupted, err=True)
         return 130
     return result if isinstance(result, int) else 0
-

@@ -142,11 +142,27 @@ def run_injection(
         raise ConfigError("exists and is not a folder", file=str(out))
     items = _probe_items(items_path, n_generic)
     judge = build_llm_judge(
-        dict(model=model, base_url=base_url, api_key_env=api_key_env, name=name, verdict_mode=verdict,
-             json_format=json_format, min_verdict_mass=min_verdict_mass, max_tokens=max_tokens,
-             concurrency=concurrency, timeout=timeout, max_retries=max_retries, progress=progress),
-        template=template, profile_view=profile_view, profile_at=profile_at, orders=("ab",), no_cache=no_cache,
-        cache=cache, max_response_chars=max_response_chars,
+        dict(
+            model=model,
+            base_url=base_url,
+            api_key_env=api_key_env,
+            name=name,
+            verdict_mode=verdict,
+            json_format=json_format,
+            min_verdict_mass=min_verdict_mass,
+            max_tokens=max_tokens,
+            concurrency=concurrency,
+            timeout=timeout,
+            max_retries=max_retries,
+            progress=progress,
+        ),
+        template=template,
+        profile_view=profile_view,
+        profile_at=profile_at,
+        orders=("ab",),
+        no_cache=no_cache,
+        cache=cache,
+        max_response_chars=max_response_chars,
     )
     try:
         clean, injected, summary = run_injection_probe(

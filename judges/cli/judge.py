@@ -142,8 +142,9 @@ def run_judge(
             raise ConfigError(
                 f"reward-model judges need torch and transformers (pip install 'judge-auditor[rm]'): {exc}"
             ) from exc
-        rm_judge = RewardModelJudge(model, device=device, batch_size=batch_size, max_batch_tokens=batch_tokens,
-                                    tie_margin=tie_margin)
+        rm_judge = RewardModelJudge(
+            model, device=device, batch_size=batch_size, max_batch_tokens=batch_tokens, tie_margin=tie_margin
+        )
         labels = rm_judge.judge_items(items, task)
         if name:
             labels["judge"] = name
@@ -153,17 +154,35 @@ def run_judge(
     if kind != "openai":
         raise ConfigError(f"--judge must start with openai: or rm:, not {kind + ':'!r}")
 
-
     prices = load_prices(prices_file, model) if prices_file is not None else None
     if price_in is not None or price_out is not None:
         prices = (price_in or 0.0, price_out or 0.0)
     llm_judge = build_llm_judge(
-        dict(model=model, base_url=base_url, api_key_env=api_key_env, name=name, temperature=temperature,
-             seed=seed, max_tokens=max_tokens, verdict_mode=verdict, json_format=json_format,
-             min_verdict_mass=min_verdict_mass, extra_body=parse_extra(extra), concurrency=concurrency,
-             timeout=timeout, max_retries=max_retries, samples=samples, prices=prices, progress=progress),
-        template=template, profile_view=profile_view, profile_at=profile_at,
-        orders=[o for o in orders.split(",") if o.strip()], no_cache=no_cache, cache=cache,
+        dict(
+            model=model,
+            base_url=base_url,
+            api_key_env=api_key_env,
+            name=name,
+            temperature=temperature,
+            seed=seed,
+            max_tokens=max_tokens,
+            verdict_mode=verdict,
+            json_format=json_format,
+            min_verdict_mass=min_verdict_mass,
+            extra_body=parse_extra(extra),
+            concurrency=concurrency,
+            timeout=timeout,
+            max_retries=max_retries,
+            samples=samples,
+            prices=prices,
+            progress=progress,
+        ),
+        template=template,
+        profile_view=profile_view,
+        profile_at=profile_at,
+        orders=[o for o in orders.split(",") if o.strip()],
+        no_cache=no_cache,
+        cache=cache,
         max_response_chars=max_response_chars,
     )
     try:
@@ -230,8 +249,10 @@ def register(app: typer.Typer) -> None:
         ] = None,
         device: Annotated[str | None, typer.Option(help="rm: cuda, mps or cpu (default: automatic).")] = None,
         batch_size: Annotated[int, typer.Option(help="rm: most texts in one forward pass.")] = 64,
-        batch_tokens: Annotated[int, typer.Option(help="rm: most padded tokens in one forward pass "
-                                                       "(batches are sorted by length).")] = 8192,
+        batch_tokens: Annotated[
+            int,
+            typer.Option(help="rm: most padded tokens in one forward pass (batches are sorted by length)."),
+        ] = 8192,
         tie_margin: Annotated[float, typer.Option(help="rm: |r_b - r_a| at most this is a tie.")] = 0.0,
         quiet: QuietOption = False,
     ) -> None:

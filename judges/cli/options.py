@@ -25,8 +25,12 @@ ModelOption = Annotated[str, typer.Option("--model", help="Model name at the end
 BaseUrlOption = Annotated[
     str | None, typer.Option("--base-url", help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1.")
 ]
-ApiKeyEnvOption = Annotated[str, typer.Option("--api-key-env", help="Environment variable holding the API key.")]
-TemplateOption = Annotated[str | None, typer.Option("--template", help="Built-in template name or a TOML file.")]
+ApiKeyEnvOption = Annotated[
+    str, typer.Option("--api-key-env", help="Environment variable holding the API key.")
+]
+TemplateOption = Annotated[
+    str | None, typer.Option("--template", help="Built-in template name or a TOML file.")
+]
 ProfileViewOption = Annotated[str, typer.Option("--profile-view", help="full, outputs, inputs or none.")]
 ProfileAtOption = Annotated[str, typer.Option("--profile-at", help="start or end of the prompt.")]
 ConcurrencyOption = Annotated[int, typer.Option("--concurrency", help="Requests in flight at once.")]
@@ -40,11 +44,16 @@ MaxTokensOption = Annotated[
 ]
 VerdictOption = Annotated[str, typer.Option("--verdict", help="logprobs, json (JSON schema) or text.")]
 JsonFormatOption = Annotated[
-    str, typer.Option("--json-format", help="json_schema (OpenAI, vLLM) or json_object (llama-cpp-python's server).")
+    str,
+    typer.Option(
+        "--json-format", help="json_schema (OpenAI, vLLM) or json_object (llama-cpp-python's server)."
+    ),
 ]
 MinVerdictMassOption = Annotated[
     float,
-    typer.Option("--min-verdict-mass", help="Least probability the verdict tokens must hold for a logprob verdict."),
+    typer.Option(
+        "--min-verdict-mass", help="Least probability the verdict tokens must hold for a logprob verdict."
+    ),
 ]
 TimeoutOption = Annotated[float, typer.Option("--timeout", help="Seconds per request attempt.")]
 MaxRetriesOption = Annotated[int, typer.Option("--max-retries", help="Retries on 429, 5xx, timeouts.")]
@@ -72,8 +81,11 @@ def use_profile_column(items: pd.DataFrame, column: str, path: str | Path) -> pd
     if column == "profile":
         return items
     if column not in items.columns:
-        raise InputError(f"has no column {column!r} for --profile-column (columns: {', '.join(map(str, items.columns))})",
-                         file=str(path), column=column)
+        raise InputError(
+            f"has no column {column!r} for --profile-column (columns: {', '.join(map(str, items.columns))})",
+            file=str(path),
+            column=column,
+        )
     return items.assign(profile=items[column])
 
 
@@ -102,7 +114,9 @@ def default_cache_path() -> Path:
     return Path(xdg) / "auditor" / DEFAULT_CACHE_NAME
 
 
-def build_llm_judge(options: dict[str, Any], *, no_cache: bool, cache: Path | None, **judge_options: Any) -> LLMJudge:
+def build_llm_judge(
+    options: dict[str, Any], *, no_cache: bool, cache: Path | None, **judge_options: Any
+) -> LLMJudge:
     """An :class:`judges.llm.LLMJudge` from the command line's config options (a progress bar only on a terminal)
     and its cache (``:memory:`` with --no-cache, else --cache or the default file)."""
     from judges.llm import LLMJudge, LLMJudgeConfig

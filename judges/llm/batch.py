@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 CHAT_PATH = "/v1/chat/completions"
 
 
-def write_requests(planned: Iterable[PlannedRequest], stored: set[str], path: Path, *, url: str = CHAT_PATH) -> int:
+def write_requests(
+    planned: Iterable[PlannedRequest], stored: set[str], path: Path, *, url: str = CHAT_PATH
+) -> int:
     """Write the planned requests whose key is not in ``stored`` (each once) as batch input lines, atomically;
     return the number of lines."""
     lines: dict[str, str] = {}
@@ -82,5 +84,3 @@ def read_results(path: Path, planned: Mapping[str, PlannedRequest], cache: Judge
     if unknown:
         log.warning("%d lines of %s match no request of these items and were ignored", unknown, path)
     return errors
-
-

@@ -70,7 +70,9 @@ def validate_options(
     """Check the config and the judge's prompt options (a :class:`~auditor.errors.ConfigError` naming the flag);
     return the orders, stripped and without repeats."""
     if config.verdict_mode not in VERDICT_MODES:
-        raise ConfigError(f"verdict mode must be one of {', '.join(VERDICT_MODES)}, not {config.verdict_mode!r}")
+        raise ConfigError(
+            f"verdict mode must be one of {', '.join(VERDICT_MODES)}, not {config.verdict_mode!r}"
+        )
     if config.json_format not in JSON_FORMATS:
         raise ConfigError(f"--json-format must be json_schema or json_object, not {config.json_format!r}")
     if profile_view not in PROFILE_VIEWS:

@@ -50,7 +50,9 @@ class LLMJudge(Judge):
         cache: JudgeCache | str | Path | None = None,
         max_response_chars: int | None = None,
     ) -> None:
-        self.orders = validate_options(config, profile_view=profile_view, profile_at=profile_at, orders=orders)
+        self.orders = validate_options(
+            config, profile_view=profile_view, profile_at=profile_at, orders=orders
+        )
         self.config = config
         self.name = config.judge_name
         self.template_spec = template
@@ -236,4 +238,3 @@ class LLMJudge(Judge):
     def close(self) -> None:
         if self._owns_cache:
             self.cache.close()
-

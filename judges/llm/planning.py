@@ -47,7 +47,12 @@ REQUIRED_CELLS: dict[str, tuple[str, ...]] = {
 #: rendered on every run.
 PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
 #: The modules whose source determines a request body, and those that determine a parsed verdict.
-RENDER_MODULES: tuple[str, ...] = ("judges.templates", "judges.llm.config", "judges.llm.planning", "judges.cache")
+RENDER_MODULES: tuple[str, ...] = (
+    "judges.templates",
+    "judges.llm.config",
+    "judges.llm.planning",
+    "judges.cache",
+)
 PARSE_MODULES: tuple[str, ...] = ("judges.parsing", "judges.llm.rows")
 
 
@@ -99,7 +104,9 @@ def request_body(
         "messages": messages,
         "temperature": config.temperature,
     }
-    max_tokens = config.max_tokens if config.max_tokens is not None else DEFAULT_MAX_TOKENS[config.verdict_mode]
+    max_tokens = (
+        config.max_tokens if config.max_tokens is not None else DEFAULT_MAX_TOKENS[config.verdict_mode]
+    )
     body["max_tokens"] = max_tokens
     if config.seed is not None:
         body["seed"] = config.seed + sample

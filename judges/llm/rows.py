@@ -116,7 +116,13 @@ def storable(parsed: dict[str, Any]) -> bool:
 
 
 def excluded_row(
-    planned: PlannedRequest, reason: str, raw: str | None, *, judge: str, template: Template, profile_view: str
+    planned: PlannedRequest,
+    reason: str,
+    raw: str | None,
+    *,
+    judge: str,
+    template: Template,
+    profile_view: str,
 ) -> dict[str, Any]:
     """The row of a request without a verdict: ``reason`` in ``exclusion``, the server's text (if any) in ``raw``,
     every other column at its :data:`ROW_DEFAULTS` value."""

@@ -41,7 +41,12 @@ class JudgeRunError(AuditorError):
 
 
 async def request_all(
-    config: LLMJudgeConfig, cache: JudgeCache, bodies: dict[str, dict[str, Any]], *, name: str, from_cache: int
+    config: LLMJudgeConfig,
+    cache: JudgeCache,
+    bodies: dict[str, dict[str, Any]],
+    *,
+    name: str,
+    from_cache: int,
 ) -> tuple[dict[str, CachedResponse], dict[str, Failure], set[str]]:
     """Send every body (bounded concurrency), store each usable response the moment it arrives; the responses,
     the failures and the keys whose response the cache did not take (it held one already).

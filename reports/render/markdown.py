@@ -86,7 +86,9 @@ def _cases_text(model: ReportModel) -> str:
     for case in summary.examples:
         judges = [f"{md_escape(judge)} ({md_escape(label)})" for judge, label in case.judges]
         label = case.reference_label
-        ref = f"; {md_escape(model.view.reference)} label {md_escape(label)}" if label not in (None, "") else ""
+        ref = (
+            f"; {md_escape(model.view.reference)} label {md_escape(label)}" if label not in (None, "") else ""
+        )
         examples.append(f"- {md_escape(case.item_id)}: {', '.join(judges)}{ref}")
     if examples:
         lines.append(

@@ -95,4 +95,3 @@ def alt_test_section(v: AuditView) -> Section:
         else:
             section.lines.append(f"No judge passed: none may replace a {v.reference} rater at this margin.")
     return section
-

@@ -104,4 +104,3 @@ def jury_section(v: AuditView) -> Section:
     if table:
         section.tables.append(table)
     return section
-

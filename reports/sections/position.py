@@ -68,4 +68,3 @@ def position_section(v: AuditView) -> Section:
                     "depends on the order of presentation; judge both orders and combine them."
                 )
     return section
-

@@ -107,4 +107,3 @@ def ppi_section(v: AuditView) -> Section:
                 f"would be {whose} own rate. PPI++ helps when a judge labels items the reference did not."
             )
     return section
-

@@ -327,4 +327,3 @@ def probe_section(v: AuditView) -> Section:
             table.row_roles.append("judge")
         section.tables.append(table)
     return section
-

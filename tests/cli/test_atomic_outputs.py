@@ -15,27 +15,63 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-@pytest.mark.parametrize("bad", ["labels_unknown_pairwise_label.jsonl", "labels_truncated_line.jsonl",
-                                 "labels_ragged_row.csv"])
+@pytest.mark.parametrize(
+    "bad", ["labels_unknown_pairwise_label.jsonl", "labels_truncated_line.jsonl", "labels_ragged_row.csv"]
+)
 def test_failed_audit_keeps_the_previous_outputs(tmp_path, bad):
     out = tmp_path / "out"
-    good = run_cli("audit", str(FILES / "good_labels.jsonl"), "--items", str(FILES / "good_items.jsonl"), "--task",
-                   "pairwise", "--out", str(out), "--bootstrap", "0", "--quiet")
+    good = run_cli(
+        "audit",
+        str(FILES / "good_labels.jsonl"),
+        "--items",
+        str(FILES / "good_items.jsonl"),
+        "--task",
+        "pairwise",
+        "--out",
+        str(out),
+        "--bootstrap",
+        "0",
+        "--quiet",
+    )
     assert good.returncode == 0, good.stderr
     before = _snapshot(out)
     assert {"audit.json", "report.md", "report.html"} <= set(before)
-    proc = run_cli("audit", str(FILES / bad), "--items", str(FILES / "good_items.jsonl"), "--task", "pairwise",
-                   "--out", str(out), "--bootstrap", "0", "--quiet")
+    proc = run_cli(
+        "audit",
+        str(FILES / bad),
+        "--items",
+        str(FILES / "good_items.jsonl"),
+        "--task",
+        "pairwise",
+        "--out",
+        str(out),
+        "--bootstrap",
+        "0",
+        "--quiet",
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert _snapshot(out) == before
 
 
 def test_failed_report_keeps_the_previous_outputs(tmp_path):
     out = tmp_path / "out"
-    good = run_cli("audit", str(FILES / "good_labels.jsonl"), "--items", str(FILES / "good_items.jsonl"), "--task",
-                   "pairwise", "--out", str(out), "--bootstrap", "0", "--quiet")
+    good = run_cli(
+        "audit",
+        str(FILES / "good_labels.jsonl"),
+        "--items",
+        str(FILES / "good_items.jsonl"),
+        "--task",
+        "pairwise",
+        "--out",
+        str(out),
+        "--bootstrap",
+        "0",
+        "--quiet",
+    )
     assert good.returncode == 0, good.stderr
     before = _snapshot(out)
-    proc = run_cli("report", str(FILES / "audit_truncated.json"), "--out", str(out), "--format", "md,html", "--quiet")
+    proc = run_cli(
+        "report", str(FILES / "audit_truncated.json"), "--out", str(out), "--format", "md,html", "--quiet"
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert _snapshot(out) == before

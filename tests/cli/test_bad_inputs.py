@@ -48,8 +48,21 @@ def generated(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def good_audit_json(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("good_audit")
-    proc = run_cli("audit", str(FILES / "good_labels.jsonl"), "--items", str(FILES / "good_items.jsonl"),
-                   "--task", "pairwise", "--out", str(out), "--bootstrap", "200", "--quiet", "--format", "json")
+    proc = run_cli(
+        "audit",
+        str(FILES / "good_labels.jsonl"),
+        "--items",
+        str(FILES / "good_items.jsonl"),
+        "--task",
+        "pairwise",
+        "--out",
+        str(out),
+        "--bootstrap",
+        "200",
+        "--quiet",
+        "--format",
+        "json",
+    )
     assert proc.returncode == 0, proc.stderr
     return out / "audit.json"
 
@@ -57,7 +70,10 @@ def good_audit_json(tmp_path_factory) -> Path:
 def _command(case: dict, path: Path | None, out: Path, audit_json: Path | None) -> list[str]:
     how = case["as"]
     task = case.get("task", "pairwise")
-    good_items, good_labels = str(FILES / "good_items.jsonl"), str(FILES / case.get("labels", "good_labels.jsonl"))
+    good_items, good_labels = (
+        str(FILES / "good_items.jsonl"),
+        str(FILES / case.get("labels", "good_labels.jsonl")),
+    )
     common = ["--out", str(out), "--bootstrap", "0", "--quiet"]
     if how == "labels":
         return ["audit", str(path), "--items", good_items, "--task", task, *common]
@@ -72,7 +88,14 @@ def _command(case: dict, path: Path | None, out: Path, audit_json: Path | None) 
     if how == "report":
         return ["report", str(path), "--out", str(out), "--format", "md,html", "--quiet"]
     if how == "gate_audit":
-        return ["gate", str(path), "--config", str(FILES / "gate_valid.toml"), "--junit", str(out / "gates.xml")]
+        return [
+            "gate",
+            str(path),
+            "--config",
+            str(FILES / "gate_valid.toml"),
+            "--junit",
+            str(out / "gates.xml"),
+        ]
     if how == "argv":
         subst = {"good_labels": good_labels, "good_items": good_items, "files": str(FILES), "out": str(out)}
         argv = [a.format(**subst) for a in case["argv"]]
@@ -127,4 +150,6 @@ def test_bad_input(case, generated, tmp_path, request):
         assert f"column '{case['column']}'" in flat, f"expected column {case['column']!r}: {flat}"
     for fragment in case.get("fragments", []):
         assert fragment in flat, f"expected {fragment!r} in: {flat}"
-    assert not out.exists() or not any(out.iterdir()), f"a failed run wrote {sorted(p.name for p in out.iterdir())}"
+    assert not out.exists() or not any(out.iterdir()), (
+        f"a failed run wrote {sorted(p.name for p in out.iterdir())}"
+    )

@@ -56,15 +56,23 @@ def test_demo_probes_persona_and_profile_views(demo_out):
     assert set(flips) == {"persona=removed", "persona=swapped"}
     for row in flips.values():
         assert 0 < row["ci_low"] <= row["value"] <= row["ci_high"] < 1
-    views = {m["slice"]: m for m in rows if m["metric"] == "cohen_kappa_quadratic" and m["slice"]
-             and m["slice"].startswith("profile_view=")}
-    assert set(views) == {f"profile_view={v}" for v in ("full@start", "full@end", "outputs@start", "inputs@start",
-                                                          "none@start")}
+    views = {
+        m["slice"]: m
+        for m in rows
+        if m["metric"] == "cohen_kappa_quadratic" and m["slice"] and m["slice"].startswith("profile_view=")
+    }
+    assert set(views) == {
+        f"profile_view={v}" for v in ("full@start", "full@end", "outputs@start", "inputs@start", "none@start")
+    }
     # the simulated judge agrees with humans best when it sees the user's past outputs, worst without a profile
     assert max(views, key=lambda s: views[s]["value"]) == "profile_view=outputs@start"
     assert min(views, key=lambda s: views[s]["value"]) == "profile_view=none@start"
     tokens = {m["slice"]: m["value"] for m in rows if m["metric"] == "mean_prompt_tokens"}
-    assert tokens["profile_view=none@start"] < tokens["profile_view=outputs@start"] < tokens["profile_view=full@start"]
+    assert (
+        tokens["profile_view=none@start"]
+        < tokens["profile_view=outputs@start"]
+        < tokens["profile_view=full@start"]
+    )
     assert (out / "probes" / "report.html").exists()
 
 
@@ -79,8 +87,17 @@ def test_simulate_then_audit_folder_is_deterministic(tmp_path, cli):
     assert cli("simulate", "--out", str(tmp_path / "s"), "--seed", "3").returncode == 0
     docs = []
     for run in ("a", "b"):
-        proc = cli("audit", str(tmp_path / "s"), "--out", str(tmp_path / run), "--bootstrap", "300", "--quiet",
-                   "--format", "json")
+        proc = cli(
+            "audit",
+            str(tmp_path / "s"),
+            "--out",
+            str(tmp_path / run),
+            "--bootstrap",
+            "300",
+            "--quiet",
+            "--format",
+            "json",
+        )
         assert proc.returncode == 0, proc.stderr
         docs.append((tmp_path / run / "audit.json").read_bytes())
     assert docs[0] == docs[1]
@@ -94,7 +111,9 @@ def test_convert_pandalm_and_audit_it(tmp_path, cli):
     assert proc.returncode == 0, proc.stderr
     doc = json.loads((tmp_path / "o" / "audit.json").read_text())
     gpt = next(j for j in doc["judges"] if "gpt" in j)
-    row = next(m for m in doc["metrics"] if m["metric"] == "cohen_kappa" and m["judge"] == gpt and not m["slice"])
+    row = next(
+        m for m in doc["metrics"] if m["metric"] == "cohen_kappa" and m["judge"] == gpt and not m["slice"]
+    )
     assert round(row["value"], 3) == 0.493 and row["n"] == 974
     assert {"judge": gpt, "reason": "unusable label 'garbage'", "count": 25} in doc["exclusions"]
 
@@ -105,8 +124,9 @@ def test_python_api_result_object(tmp_path):
     from auditor.simulate import simulate_study
 
     study = simulate_study(seed=5)
-    result = auditor.audit(study.labels, items=study.items, config=config_from_mapping(study.config()),
-                           resamples=200)
+    result = auditor.audit(
+        study.labels, items=study.items, config=config_from_mapping(study.config()), resamples=200
+    )
     assert set(result.metrics.columns) >= {"metric", "judge", "reference", "value", "ci_low", "ci_high", "n"}
     html = result._repr_html_()
     assert "<table" in html and "simulated" in html

@@ -26,7 +26,9 @@ def _app() -> typer.Typer:
         if how == "gate-failed":
             raise typer.Exit(exits.GATE_FAILED)
         if how == "bad-input":
-            raise InputError("expected a label on the scale 1-5, got 9", file="labels.csv", row=4, column="label")
+            raise InputError(
+                "expected a label on the scale 1-5, got 9", file="labels.csv", row=4, column="label"
+            )
         if how == "bad-config":
             raise ConfigError("unknown key 'tsk'", file="audit.toml")
         if how == "incomplete":
@@ -43,14 +45,21 @@ def _app() -> typer.Typer:
     return app
 
 
-@pytest.mark.parametrize(("how", "code", "message"), [
-    ("ok", 0, None),
-    ("gate-failed", 1, None),
-    ("bad-input", 2, "error: file labels.csv, row 4, column 'label': expected a label on the scale 1-5, got 9"),
-    ("bad-config", 2, "error: file audit.toml: unknown key 'tsk'"),
-    ("incomplete", 3, "error: 12 of 40 items unjudged; rerun to resume"),
-    ("interrupted", 130, None),  # typer turns Ctrl-C into 130 itself
-])
+@pytest.mark.parametrize(
+    ("how", "code", "message"),
+    [
+        ("ok", 0, None),
+        ("gate-failed", 1, None),
+        (
+            "bad-input",
+            2,
+            "error: file labels.csv, row 4, column 'label': expected a label on the scale 1-5, got 9",
+        ),
+        ("bad-config", 2, "error: file audit.toml: unknown key 'tsk'"),
+        ("incomplete", 3, "error: 12 of 40 items unjudged; rerun to resume"),
+        ("interrupted", 130, None),  # typer turns Ctrl-C into 130 itself
+    ],
+)
 def test_each_ending_has_its_exit_code_and_at_most_one_line(how, code, message, capsys):
     assert exits.run(typer.main.get_command(_app()), ["end", how]) == code
     err = capsys.readouterr().err

@@ -20,8 +20,9 @@ def _modules_after(code: str) -> set[str]:
     """The modules loaded once ``code`` has run in a fresh interpreter on this tree."""
     script = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr
     return set(json.loads(proc.stdout.strip().splitlines()[-1]))
 
@@ -44,44 +45,83 @@ def test_the_public_names_load_on_first_use():
         "assert callable(auditor.audit) and auditor.audit.__module__ == 'auditor.audit'\n"
         "assert auditor.AuditConfig.__module__ == 'auditor.config' and auditor.InputError.__module__ == 'auditor.errors'\n"
         "from auditor import AuditResult, Scale, load_config, AuditorError\n"
-        "assert set(auditor.__all__) <= set(dir(auditor))")
+        "assert set(auditor.__all__) <= set(dir(auditor))"
+    )
     assert {"auditor.audit", "auditor.config", "auditor.result", "auditor.errors", "pandas"} <= modules
     assert not _under(modules, ("typer", "judges", "reports")), "the core alone, no front door"
 
 
-HELP = ("import contextlib, io\n"
-        "from auditor.cli import main\n"
-        "for args in (['--help'], *([command, '--help'] for command in {commands})):\n"
-        "    with contextlib.redirect_stdout(io.StringIO()) as out:\n"
-        "        assert main(args) == 0, args\n"
-        "    assert 'Usage' in out.getvalue(), args\n")
-COMMANDS = ["audit", "simulate", "demo", "convert", "report", "plan", "drift", "probe", "judge", "injection", "gate"]
+HELP = (
+    "import contextlib, io\n"
+    "from auditor.cli import main\n"
+    "for args in (['--help'], *([command, '--help'] for command in {commands})):\n"
+    "    with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+    "        assert main(args) == 0, args\n"
+    "    assert 'Usage' in out.getvalue(), args\n"
+)
+COMMANDS = [
+    "audit",
+    "simulate",
+    "demo",
+    "convert",
+    "report",
+    "plan",
+    "drift",
+    "probe",
+    "judge",
+    "injection",
+    "gate",
+]
 
 
 def test_help_of_every_command_loads_the_command_line_only():
     modules = _modules_after(HELP.format(commands=COMMANDS))
     assert {"typer", "auditor.cli.root", "auditor.cli.probe", "auditor.cli.gate", "judges.cli"} <= modules
-    heavy = _under(modules, ("openai", "httpx", "judges.llm", "judges.reward_model", "judges.rm_tiny", "torch",
-                             "transformers", "reports", "matplotlib", "pandas", "scipy", "numpy", "statsmodels"))
+    heavy = _under(
+        modules,
+        (
+            "openai",
+            "httpx",
+            "judges.llm",
+            "judges.reward_model",
+            "judges.rm_tiny",
+            "torch",
+            "transformers",
+            "reports",
+            "matplotlib",
+            "pandas",
+            "scipy",
+            "numpy",
+            "statsmodels",
+        ),
+    )
     assert not heavy, f"auditor --help loaded {heavy}"
-    core = [m for m in _under(modules, ("auditor",)) if m not in ("auditor", "auditor.errors")
-            and not m.startswith("auditor.cli")]
+    core = [
+        m
+        for m in _under(modules, ("auditor",))
+        if m not in ("auditor", "auditor.errors") and not m.startswith("auditor.cli")
+    ]
     assert not core, f"the commands import the core inside their bodies, yet --help loaded {core}"
 
 
-@pytest.mark.parametrize("first", [
-    "import auditor; auditor.audit",
-    "from auditor.personalization import audit_stage",
-    "import auditor.probes",
-    "from auditor.audit import run_audit",
-    "import auditor.analyses.jury",
-])
+@pytest.mark.parametrize(
+    "first",
+    [
+        "import auditor; auditor.audit",
+        "from auditor.personalization import audit_stage",
+        "import auditor.probes",
+        "from auditor.audit import run_audit",
+        "import auditor.analyses.jury",
+    ],
+)
 def test_auditor_audit_stays_the_function_whatever_is_imported_first(first):
     """Importing the submodule ``auditor.audit`` (directly or through another module) must not replace the
     function ``auditor.audit`` on the package, and the pipeline is there without any registration."""
-    script = (f"{first}\nimport sys\n"
-              "import auditor\n"
-              "assert callable(auditor.audit) and not isinstance(auditor.audit, type(sys)), 'the module won'\n"
-              "steps = sys.modules['auditor.audit'].STEPS\n"
-              "assert len(steps) >= 9 and all(callable(step) for step in steps), steps\n")
+    script = (
+        f"{first}\nimport sys\n"
+        "import auditor\n"
+        "assert callable(auditor.audit) and not isinstance(auditor.audit, type(sys)), 'the module won'\n"
+        "steps = sys.modules['auditor.audit'].STEPS\n"
+        "assert len(steps) >= 9 and all(callable(step) for step in steps), steps\n"
+    )
     assert "auditor.audit" in _modules_after(script)

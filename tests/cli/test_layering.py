@@ -46,7 +46,8 @@ def _resolve(module: str | None, level: int, importer: str, is_package: bool) ->
 
 def _is_type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _imports_in(node: ast.AST, importer: str, is_package: bool) -> Iterator[tuple[int, str, tuple[str, ...]]]:
@@ -55,16 +56,28 @@ def _imports_in(node: ast.AST, importer: str, is_package: bool) -> Iterator[tupl
         for alias in node.names:
             yield node.lineno, alias.name, ()
     elif isinstance(node, ast.ImportFrom):
-        yield node.lineno, _resolve(node.module, node.level, importer, is_package), tuple(a.name for a in node.names)
-    elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
-            and isinstance(node.args[0].value, str):
+        yield (
+            node.lineno,
+            _resolve(node.module, node.level, importer, is_package),
+            tuple(a.name for a in node.names),
+        )
+    elif (
+        isinstance(node, ast.Call)
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+    ):
         func = node.func
-        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+        name = (
+            func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+        )
         if name in ("import_module", "__import__"):
             yield node.lineno, node.args[0].value, ()
 
 
-def all_imports(source: str, importer: str, is_package: bool = False) -> list[tuple[int, str, tuple[str, ...]]]:
+def all_imports(
+    source: str, importer: str, is_package: bool = False
+) -> list[tuple[int, str, tuple[str, ...]]]:
     """Every import anywhere in ``source``: module level, in functions, in classes, under any condition."""
     found = []
     for node in ast.walk(ast.parse(source)):
@@ -72,7 +85,9 @@ def all_imports(source: str, importer: str, is_package: bool = False) -> list[tu
     return found
 
 
-def module_level_imports(source: str, importer: str, is_package: bool = False) -> list[tuple[int, str, tuple[str, ...]]]:
+def module_level_imports(
+    source: str, importer: str, is_package: bool = False
+) -> list[tuple[int, str, tuple[str, ...]]]:
     """The imports that run when the module is imported: module scope, class bodies, ``if`` / ``try`` / ``with``
     blocks; not function bodies, not ``if TYPE_CHECKING:``."""
     found: list[tuple[int, str, tuple[str, ...]]] = []
@@ -94,8 +109,11 @@ def module_level_imports(source: str, importer: str, is_package: bool = False) -
             for field in ("body", "orelse", "finalbody", "handlers"):
                 block = getattr(node, field, None)
                 if isinstance(block, list):
-                    visit([n for n in block if isinstance(n, ast.stmt)] if field != "handlers" else
-                          [s for handler in block for s in handler.body])
+                    visit(
+                        [n for n in block if isinstance(n, ast.stmt)]
+                        if field != "handlers"
+                        else [s for handler in block for s in handler.body]
+                    )
 
     visit(ast.parse(source).body)
     return found
@@ -108,7 +126,9 @@ def core_violations(modules: dict[str, Path]) -> list[str]:
     for name, path in modules.items():
         if name == FRONT_DOOR or name.startswith(FRONT_DOOR + "."):
             continue
-        for line, module, _ in all_imports(path.read_text(encoding="utf-8"), name, path.name == "__init__.py"):
+        for line, module, _ in all_imports(
+            path.read_text(encoding="utf-8"), name, path.name == "__init__.py"
+        ):
             top = module.split(".")[0]
             into_front_door = module == FRONT_DOOR or module.startswith(FRONT_DOOR + ".")
             if top in FORBIDDEN_IN_CORE or (into_front_door and name not in ENTRY_POINTS):
@@ -127,10 +147,17 @@ def test_the_checker_sees_imports_at_every_level():
         "    def g(self):\n"
         "        return importlib.import_module('reports.html')\n"
         "if TYPE_CHECKING:\n"
-        "    import click\n")
+        "    import click\n"
+    )
     found = {(line, module) for line, module, _ in all_imports(source, "auditor.pkg.mod")}
-    assert found == {(1, "os"), (2, "auditor.pkg"), (4, "typer"), (5, "judges.llm"), (8, "reports.html"),
-                     (10, "click")}
+    assert found == {
+        (1, "os"),
+        (2, "auditor.pkg"),
+        (4, "typer"),
+        (5, "judges.llm"),
+        (8, "reports.html"),
+        (10, "click"),
+    }
 
 
 def test_no_core_module_imports_typer_click_judges_reports_or_the_cli():
@@ -163,7 +190,9 @@ def import_graph(packages: tuple[str, ...] = PACKAGES, *, deferred: bool = False
         read = all_imports if deferred else module_level_imports
         for _, module, names in read(path.read_text(encoding="utf-8"), name, path.name == "__init__.py"):
             targets = [f"{module}.{n}" if f"{module}.{n}" in files else module for n in names] or [module]
-            graph[name].update(t for t in targets if t in files and t != name)  # a package naming its own attrs
+            graph[name].update(
+                t for t in targets if t in files and t != name
+            )  # a package naming its own attrs
     return graph
 
 
@@ -241,7 +270,8 @@ def test_module_level_imports_skip_functions_and_type_checking():
         "class C:\n"
         "    import json\n"
         "def f():\n"
-        "    import typer\n")
+        "    import typer\n"
+    )
     found = [module for _, module, _ in module_level_imports(source, "auditor.x")]
     assert found == ["auditor.errors", "judges.llm", "reports", "numpy", "json"]
 

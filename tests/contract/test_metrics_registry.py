@@ -21,9 +21,25 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("demo")
-    subprocess.run([sys.executable, "-m", "auditor", "demo", "--out", str(out), "--bootstrap", "200",
-                    "--format", "json", "--quiet"], check=True, capture_output=True, text=True,
-                   env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "auditor",
+            "demo",
+            "--out",
+            str(out),
+            "--bootstrap",
+            "200",
+            "--format",
+            "json",
+            "--quiet",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, "PYTHONPATH": str(REPO)},
+    )
     return out
 
 

@@ -26,30 +26,40 @@ DATASET_FOLDERS = {"pandalm": "pandalm_testset", "hanna": "hanna", "llmbar": "ll
 
 
 def _compare(*args: str, timeout: float = 3600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args], cwd=REPO, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def _rows_compared(stdout: str) -> dict[str, tuple[int, int]]:
     """``{audit: (baseline rows, current rows)}`` from the script's report (lines ``  NAME: N rows``, or ``  NAME: N
     rows in the baseline, M in the current tree`` when the current tree adds rows of metrics added since)."""
-    found = re.findall(r"^  (\S+): (\d+) rows(?: in the baseline, (\d+) in the current tree)?$", stdout, flags=re.M)
+    found = re.findall(
+        r"^  (\S+): (\d+) rows(?: in the baseline, (\d+) in the current tree)?$", stdout, flags=re.M
+    )
     return {name: (int(before), int(after or before)) for name, before, after in found}
 
 
 def _need_baseline() -> None:
-    done = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--verify", "--quiet", f"{BASELINE}^{{commit}}"],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--verify", "--quiet", f"{BASELINE}^{{commit}}"],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode:
-        pytest.skip(f"the baseline revision {BASELINE} is not in this clone's history (a shallow clone or not a git "
-                    "checkout); git fetch --unshallow to run the same-numbers comparison")
+        pytest.skip(
+            f"the baseline revision {BASELINE} is not in this clone's history (a shallow clone or not a git "
+            "checkout); git fetch --unshallow to run the same-numbers comparison"
+        )
 
 
 def _need_data(*audits: str) -> Path:
     for audit in audits:
         if audit in DATASET_FOLDERS and not (DATA / DATASET_FOLDERS[audit]).is_dir():
-            pytest.skip(f"public dataset folder {DATA / DATASET_FOLDERS[audit]} is missing (it sits beside the "
-                        "repository in the project's workspace and CI; a fresh clone alone does not have it)")
+            pytest.skip(
+                f"public dataset folder {DATA / DATASET_FOLDERS[audit]} is missing (it sits beside the "
+                "repository in the project's workspace and CI; a fresh clone alone does not have it)"
+            )
     return DATA
 
 
@@ -97,8 +107,10 @@ def test_a_number_moved_by_one_ulp_fails_with_a_readable_diff(pandalm_run, tmp_p
     assert same.returncode == 0 and same.stdout.startswith("identical:"), same.stdout + same.stderr
     done = _compare("--files", str(before), str(after))
     assert done.returncode == 1, done.stdout + done.stderr
-    assert done.stdout.startswith("DIFFERENT: 2 values changed in 2 rows; rows only in the baseline: 1, only in "
-                                  "the current tree: 0; failed runs or missing audits: 0")
+    assert done.stdout.startswith(
+        "DIFFERENT: 2 values changed in 2 rows; rows only in the baseline: 1, only in "
+        "the current tree: 0; failed runs or missing audits: 0"
+    )
     moved, dropped = what["moved"], what["dropped"]
     assert f"{moved['metric']} [{moved['judge']} vs {moved['reference']}" in done.stdout
     assert f"value {math.nextafter(moved['value'], -math.inf)!r} -> {moved['value']!r}" in done.stdout
@@ -116,8 +128,18 @@ def test_a_number_moved_by_one_ulp_fails_with_a_readable_diff(pandalm_run, tmp_p
 
 
 def test_rows_of_a_metric_added_on_purpose_are_listed_not_differences(tmp_path):
-    row = {"metric": "agreement", "judge": "j", "reference": "human", "value": 0.5, "ci_low": 0.4, "ci_high": 0.6,
-           "n": 10, "p_value": None, "p_adjusted": None, "slice": None}
+    row = {
+        "metric": "agreement",
+        "judge": "j",
+        "reference": "human",
+        "value": 0.5,
+        "ci_low": 0.4,
+        "ci_high": 0.6,
+        "n": 10,
+        "p_value": None,
+        "p_adjusted": None,
+        "slice": None,
+    }
     before, after = tmp_path / "before.json", tmp_path / "after.json"
     before.write_text(json.dumps({"metrics": [row]}), encoding="utf-8")
     after.write_text(json.dumps({"metrics": [row, {**row, "metric": "brennan_prediger"}]}), encoding="utf-8")
@@ -134,8 +156,9 @@ def test_a_changed_default_in_the_code_fails_end_to_end(tmp_path):
     _need_baseline()
     data = _need_data("hanna")
     tree = tmp_path / "changed-tree"
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", BASELINE],
-                             capture_output=True, check=True).stdout
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", "--format=tar", BASELINE], capture_output=True, check=True
+    ).stdout
     tree.mkdir()
     subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
     config = tree / "auditor" / "config.py"  # a fixed file of the fixed baseline commit
@@ -146,19 +169,30 @@ def test_a_changed_default_in_the_code_fails_end_to_end(tmp_path):
     done = _compare("--only", "hanna", "--data", str(data), "--tree", str(tree), "--bootstrap", "200")
     assert done.returncode == 1, done.stdout + done.stderr
     assert done.stdout.startswith("DIFFERENT: ")
-    changed = int(re.match(r"DIFFERENT: \d+ values changed in (\d+) rows; rows only in the baseline: 0, only in the "
-                           r"current tree: 0;", done.stdout).group(1))
+    changed = int(
+        re.match(
+            r"DIFFERENT: \d+ values changed in (\d+) rows; rows only in the baseline: 0, only in the "
+            r"current tree: 0;",
+            done.stdout,
+        ).group(1)
+    )
     assert changed > 10
     diffs = re.findall(r"^  hanna: (.*)$", done.stdout, flags=re.M)[1:]  # after the row count line
-    assert len(diffs) == changed and all(re.search(r"ci_low \S+ -> \S+, ci_high \S+ -> \S+$", d) for d in diffs)
-    assert not any("value " in d or " n " in d for d in diffs)  # the level moves the intervals, not the values
+    assert len(diffs) == changed and all(
+        re.search(r"ci_low \S+ -> \S+, ci_high \S+ -> \S+$", d) for d in diffs
+    )
+    assert not any(
+        "value " in d or " n " in d for d in diffs
+    )  # the level moves the intervals, not the values
     shutil.rmtree(tree)
 
 
 def test_bad_input_is_one_line_and_exit_2(tmp_path):
     unknown = _compare("--only", "demo", "--baseline", "no-such-revision-anywhere")
     assert unknown.returncode == 2 and unknown.stdout == ""
-    assert unknown.stderr.count("\n") == 1 and "unknown revision 'no-such-revision-anywhere'" in unknown.stderr
+    assert (
+        unknown.stderr.count("\n") == 1 and "unknown revision 'no-such-revision-anywhere'" in unknown.stderr
+    )
     missing = _compare("--only", "hanna", "--data", str(tmp_path / "nothing"))
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1
     assert f"data folder missing: {tmp_path / 'nothing' / 'hanna'}" in missing.stderr
@@ -175,5 +209,13 @@ def test_demo_and_every_dataset_audit_identical_to_the_baseline():
     done = _compare("--data", str(data))
     assert done.returncode == 0, done.stdout + done.stderr
     rows = _rows_compared(done.stdout)
-    assert set(rows) == {"demo", "demo/extraction", "demo/relevance", "demo/probes", "pandalm", "hanna", "llmbar"}
+    assert set(rows) == {
+        "demo",
+        "demo/extraction",
+        "demo/relevance",
+        "demo/probes",
+        "pandalm",
+        "hanna",
+        "llmbar",
+    }
     assert all(before > 0 and after >= before for before, after in rows.values())

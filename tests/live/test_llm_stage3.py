@@ -37,8 +37,12 @@ PAIRS = 308
 #: The default run's fixed sample of pairs, spread over the file; all PAIRS run under the ``full`` marker.
 SAMPLE = int(os.environ.get("AUDITOR_STAGE3_SAMPLE") or 24)
 JUDGE = "smollm2"
-VARIANTS = (f"{JUDGE}|profile_view=full@start", f"{JUDGE}|profile_view=none@start", f"{JUDGE}|persona=removed",
-            f"{JUDGE}|persona=swapped")
+VARIANTS = (
+    f"{JUDGE}|profile_view=full@start",
+    f"{JUDGE}|profile_view=none@start",
+    f"{JUDGE}|persona=removed",
+    f"{JUDGE}|persona=swapped",
+)
 COMPACT_TEMPLATE = r"""
 name = "compact-stage3"
 version = "1"
@@ -53,8 +57,13 @@ text = "End with Verdict: A, B or tie."
 """
 
 
-@pytest.fixture(scope="module", params=[pytest.param(min(SAMPLE, PAIRS), id="sample"),
-                                        pytest.param(PAIRS, id="all-308", marks=pytest.mark.full)])
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param(min(SAMPLE, PAIRS), id="sample"),
+        pytest.param(PAIRS, id="all-308", marks=pytest.mark.full),
+    ],
+)
 def run(request, data_root, llama_server, tmp_path_factory):
     """The whole user path, once per size: ``auditor convert``, then ``auditor probe`` on ``request.param``
     pairs (a fixed sample spread over the file, or all of them)."""
@@ -66,7 +75,9 @@ def run(request, data_root, llama_server, tmp_path_factory):
     keep = os.environ.get("AUDITOR_STAGE3_OUT")
     out = Path(keep) / f"pairs-{sample}" if keep else tmp_path_factory.mktemp(f"stage3-{sample}")
     out.mkdir(parents=True, exist_ok=True)
-    converted = run_cli("convert", "recentering-stage3", str(data_root / "recentering"), "--out", str(out / "data"))
+    converted = run_cli(
+        "convert", "recentering-stage3", str(data_root / "recentering"), "--out", str(out / "data")
+    )
     assert converted.returncode == 0, converted.stderr
     items = pd.read_json(out / "data" / "items.jsonl", lines=True, dtype={"item_id": str})
     assert len(items) == PAIRS
@@ -91,18 +102,40 @@ def run(request, data_root, llama_server, tmp_path_factory):
     seconds = time.perf_counter() - started
     assert done.returncode == 0, done.stderr[-3000:]
     labels = pd.read_json(out / "probe" / "labels.jsonl", lines=True, dtype={"item_id": str})
-    judged_once = (f"{JUDGE}|profile_view=full@start", f"{JUDGE}|profile_view=none@start", f"{JUDGE}|persona=swapped")
-    sent = int((~labels[labels["judge"].isin(judged_once)]["cached"].astype(bool)).sum())  # the others are copies
-    (out / "timing.json").write_text(json.dumps({"seconds": round(seconds, 1), "requests_sent": sent,
-                                                 "seconds_per_request": round(seconds / max(sent, 1), 3)}) + "\n")
-    return {"out": out, "items": items.reset_index(drop=True), "labels": labels, "command": command,
-            "audit": json.loads((out / "probe" / "audit.json").read_text(encoding="utf-8")),
-            "html": (out / "probe" / "report.html").read_text(encoding="utf-8")}
+    judged_once = (
+        f"{JUDGE}|profile_view=full@start",
+        f"{JUDGE}|profile_view=none@start",
+        f"{JUDGE}|persona=swapped",
+    )
+    sent = int(
+        (~labels[labels["judge"].isin(judged_once)]["cached"].astype(bool)).sum()
+    )  # the others are copies
+    (out / "timing.json").write_text(
+        json.dumps(
+            {
+                "seconds": round(seconds, 1),
+                "requests_sent": sent,
+                "seconds_per_request": round(seconds / max(sent, 1), 3),
+            }
+        )
+        + "\n"
+    )
+    return {
+        "out": out,
+        "items": items.reset_index(drop=True),
+        "labels": labels,
+        "command": command,
+        "audit": json.loads((out / "probe" / "audit.json").read_text(encoding="utf-8")),
+        "html": (out / "probe" / "report.html").read_text(encoding="utf-8"),
+    }
 
 
 def test_every_pair_is_judged_in_both_orders_under_each_variant(run):
     labels, n = run["labels"], len(run["items"])
-    assert set(labels["judge"]) == {JUDGE, *VARIANTS}  # JUDGE: the own-profile run (full@start), the reference
+    assert set(labels["judge"]) == {
+        JUDGE,
+        *VARIANTS,
+    }  # JUDGE: the own-profile run (full@start), the reference
     for judge in (JUDGE, *VARIANTS):
         rows = labels[labels["judge"] == judge]
         assert len(rows) == 2 * n and set(rows["order"]) == {"ab", "ba"}, judge
@@ -112,8 +145,14 @@ def test_every_pair_is_judged_in_both_orders_under_each_variant(run):
     prompt_tokens = labels.groupby("judge")["prompt_tokens"].mean()
     assert prompt_tokens[VARIANTS[0]] > prompt_tokens[VARIANTS[1]]  # the profile costs tokens
     # the profile removed is the none view: the same prompts, judged once
-    removed = labels[labels["judge"] == f"{JUDGE}|persona=removed"].set_index(["item_id", "order"]).sort_index()
-    none = labels[labels["judge"] == f"{JUDGE}|profile_view=none@start"].set_index(["item_id", "order"]).sort_index()
+    removed = (
+        labels[labels["judge"] == f"{JUDGE}|persona=removed"].set_index(["item_id", "order"]).sort_index()
+    )
+    none = (
+        labels[labels["judge"] == f"{JUDGE}|profile_view=none@start"]
+        .set_index(["item_id", "order"])
+        .sort_index()
+    )
     pd.testing.assert_series_equal(removed["label"], none["label"])
     assert not labels["cached"].any()  # a fresh cache: every verdict came from the server
 
@@ -126,9 +165,17 @@ def test_audit_json_says_what_can_and_cannot_be_compared(run):
     metrics = pd.DataFrame(doc["metrics"])
     assert not (metrics["reference"] == "human").any()  # nothing is compared with humans that do not exist
     assert not any(j.startswith("jury:") for j in metrics["judge"])  # variants of the reference are no jury
-    for metric in ("position_consistency", "first_position_rate", "agreement_both_orders", "mean_prompt_tokens"):
-        rows = metrics[(metrics["metric"] == metric) & (metrics["judge"] == JUDGE)
-                       & metrics["slice"].str.startswith("profile_view=", na=False)]
+    for metric in (
+        "position_consistency",
+        "first_position_rate",
+        "agreement_both_orders",
+        "mean_prompt_tokens",
+    ):
+        rows = metrics[
+            (metrics["metric"] == metric)
+            & (metrics["judge"] == JUDGE)
+            & metrics["slice"].str.startswith("profile_view=", na=False)
+        ]
         assert set(rows["slice"]) == {"profile_view=full@start", "profile_view=none@start"}, metric
         assert rows["ci_low"].notna().all() or metric == "mean_prompt_tokens", metric
     flips = metrics[metrics["metric"] == "persona_flip_rate"]
@@ -145,8 +192,15 @@ def _calibrated(frame: pd.DataFrame) -> pd.Series:
 
 
 def _audit(labels, items, judge_aggregate):
-    return audit_stage(labels, items, stage="generation", task="pairwise", resamples=0, reference_fallback=JUDGE,
-                       judge_aggregate=judge_aggregate)
+    return audit_stage(
+        labels,
+        items,
+        stage="generation",
+        task="pairwise",
+        resamples=0,
+        reference_fallback=JUDGE,
+        judge_aggregate=judge_aggregate,
+    )
 
 
 def test_position_metrics_match_the_raw_verdicts_by_hand(run):
@@ -156,26 +210,41 @@ def test_position_metrics_match_the_raw_verdicts_by_hand(run):
     full = labels[labels["judge"] == f"{JUDGE}|profile_view=full@start"]
     pairs = full.pivot(index="item_id", columns="order", values="label").dropna()
     consistent = (pairs["ab"] == pairs["ba"]).mean()
-    row = metrics[(metrics["metric"] == "position_consistency") & (metrics["slice"] == "profile_view=full@start")]
+    row = metrics[
+        (metrics["metric"] == "position_consistency") & (metrics["slice"] == "profile_view=full@start")
+    ]
     assert row["value"].iloc[0] == pytest.approx(consistent)
     decisive = full[full["label"].isin(["a", "b"])]
     first = ((decisive["order"] == "ab") & (decisive["label"] == "a")) | (
-        (decisive["order"] == "ba") & (decisive["label"] == "b"))
-    row = metrics[(metrics["metric"] == "first_position_rate") & (metrics["slice"] == "profile_view=full@start")]
+        (decisive["order"] == "ba") & (decisive["label"] == "b")
+    )
+    row = metrics[
+        (metrics["metric"] == "first_position_rate") & (metrics["slice"] == "profile_view=full@start")
+    ]
     assert row["value"].iloc[0] == pytest.approx(first.mean())
     # the calibrated verdicts (sign of the mean P(b) - P(a) over both orders) of the none view against the
     # reference, the own-profile judge JUDGE
     none_view = f"{JUDGE}|profile_view=none@start"
-    ref, other = _calibrated(labels[labels["judge"] == JUDGE]), _calibrated(labels[labels["judge"] == none_view])
+    ref, other = (
+        _calibrated(labels[labels["judge"] == JUDGE]),
+        _calibrated(labels[labels["judge"] == none_view]),
+    )
     both = pd.concat([ref, other], axis=1, keys=["ref", "other"]).dropna()
-    row = metrics[(metrics["metric"] == "agreement") & (metrics["judge"] == none_view)
-                  & (metrics["reference"] == JUDGE) & metrics["slice"].isna()]
-    assert len(row) == 1 and row["value"].iloc[0] == pytest.approx(float((both["ref"] == both["other"]).mean()))
+    row = metrics[
+        (metrics["metric"] == "agreement")
+        & (metrics["judge"] == none_view)
+        & (metrics["reference"] == JUDGE)
+        & metrics["slice"].isna()
+    ]
+    assert len(row) == 1 and row["value"].iloc[0] == pytest.approx(
+        float((both["ref"] == both["other"]).mean())
+    )
     assert row["n"].iloc[0] == len(both)
     # the same labels audited through the Python API give the CLI's numbers
     api = _audit(labels, run["items"], "mean_score").metrics
-    assert api.loc[(api["metric"] == "agreement") & (api["judge"] == none_view) & api["slice"].isna(),
-                   "value"].iloc[0] == pytest.approx(row["value"].iloc[0])
+    assert api.loc[
+        (api["metric"] == "agreement") & (api["judge"] == none_view) & api["slice"].isna(), "value"
+    ].iloc[0] == pytest.approx(row["value"].iloc[0])
 
 
 def test_the_report_has_a_case_browser_of_the_verdicts_the_persona_changes(run):
@@ -211,5 +280,7 @@ def test_a_rerun_is_answered_from_the_cache_and_gives_the_same_audit(run, llama_
     again = pd.read_json(tmp_path / "again" / "labels.jsonl", lines=True, dtype={"item_id": str})
     assert again["cached"].all()
     first = pd.DataFrame(run["audit"]["metrics"])
-    second = pd.DataFrame(json.loads((tmp_path / "again" / "audit.json").read_text(encoding="utf-8"))["metrics"])
+    second = pd.DataFrame(
+        json.loads((tmp_path / "again" / "audit.json").read_text(encoding="utf-8"))["metrics"]
+    )
     pd.testing.assert_frame_equal(first, second)

@@ -23,8 +23,12 @@ class ThisInterpreter(KernelSpecManager):
     environment (and the same checkout) as the tests, whatever kernels the machine has registered."""
 
     def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
-        return KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-                          display_name="Python 3", language="python", name=kernel_name)
+        return KernelSpec(
+            argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            display_name="Python 3",
+            language="python",
+            name=kernel_name,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +43,13 @@ def executed(tmp_path_factory):
         mp.setenv("MPLCONFIGDIR", str(tmp_path_factory.mktemp("mpl")))
         km = KernelManager(kernel_name="python3", kernel_spec_manager=ThisInterpreter())
         try:
-            NotebookClient(nb, km=km, kernel_name="python3", timeout=600,
-                           resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+            NotebookClient(
+                nb,
+                km=km,
+                kernel_name="python3",
+                timeout=600,
+                resources={"metadata": {"path": str(NOTEBOOK.parent)}},
+            ).execute()
         finally:  # nbclient shuts down only the kernels it creates; this one would outlive the test session
             if km.has_kernel:
                 km.shutdown_kernel(now=True)
@@ -53,14 +62,19 @@ def _outputs(nb, needle: str) -> list:
 
 
 def test_notebook_runs_top_to_bottom(executed):
-    errors = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    errors = [
+        o for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"
+    ]
     assert not errors
     assert all(c.execution_count for c in executed.cells if c.cell_type == "code")
 
 
 def test_notebook_shows_the_plots_as_images(executed):
-    for call in ("reports.plots.forest_plot(doc)", "reports.plots.outcome_bars(doc)",
-                 "reports.plots.confusion_matrices(doc)"):
+    for call in (
+        "reports.plots.forest_plot(doc)",
+        "reports.plots.outcome_bars(doc)",
+        "reports.plots.confusion_matrices(doc)",
+    ):
         assert any("image/png" in o.get("data", {}) for o in _outputs(executed, call)), call
 
 

@@ -36,9 +36,21 @@ def render(audits: Path, out: Path) -> None:
             target.mkdir(parents=True, exist_ok=True)
             env = dict(os.environ, COLUMNS=str(width))
             done = subprocess.run(
-                [sys.executable, "-m", "auditor", "report", str(audit_json), "--format", "md,html,json",
-                 "--out", str(target)],
-                env=env, capture_output=True, text=True, cwd=out,
+                [
+                    sys.executable,
+                    "-m",
+                    "auditor",
+                    "report",
+                    str(audit_json),
+                    "--format",
+                    "md,html,json",
+                    "--out",
+                    str(target),
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+                cwd=out,
             )
             (target / "stdout.txt").write_text(done.stdout.replace(str(target), "OUT"), encoding="utf-8")
             (target / "exit.txt").write_text(f"{done.returncode}\n{done.stderr}", encoding="utf-8")
@@ -47,8 +59,10 @@ def render(audits: Path, out: Path) -> None:
 
 def compare(left: Path, right: Path) -> int:
     differ = []
-    names = sorted({p.relative_to(left) for p in left.rglob("*") if p.is_file()}
-                   | {p.relative_to(right) for p in right.rglob("*") if p.is_file()})
+    names = sorted(
+        {p.relative_to(left) for p in left.rglob("*") if p.is_file()}
+        | {p.relative_to(right) for p in right.rglob("*") if p.is_file()}
+    )
     for name in names:
         a, b = left / name, right / name
         if not (a.is_file() and b.is_file() and filecmp.cmp(a, b, shallow=False)):

@@ -324,13 +324,29 @@ def build_extensions_audit() -> dict:
             rows.append(metric("spearman", judge, kappa + 0.02, half=0.07, slice=slice_))
             rows.append(metric("no_better_rate", judge, 0.40 + kappa / 10, slice=slice_))
         rows.append(
-            metric("mean_prompt_tokens", "gpt-4o", tokens, half=3.0, reference="gpt-4o", slice=f"profile_view={view}")
+            metric(
+                "mean_prompt_tokens",
+                "gpt-4o",
+                tokens,
+                half=3.0,
+                reference="gpt-4o",
+                slice=f"profile_view={view}",
+            )
         )
     for variant, flip, shift in (("removed", 0.29, -0.21), ("swapped", 0.19, -0.08)):
         audit["judges"].append(f"gpt-4o|persona={variant}")
-        rows.append(metric("persona_flip_rate", "gpt-4o", flip, reference="gpt-4o", slice=f"persona={variant}"))
         rows.append(
-            metric("persona_shift", "gpt-4o", shift, reference="gpt-4o", slice=f"persona={variant}", p_value=0.004)
+            metric("persona_flip_rate", "gpt-4o", flip, reference="gpt-4o", slice=f"persona={variant}")
+        )
+        rows.append(
+            metric(
+                "persona_shift",
+                "gpt-4o",
+                shift,
+                reference="gpt-4o",
+                slice=f"persona={variant}",
+                p_value=0.004,
+            )
         )
     rows += [
         metric("agreement_original_order", "claude-3.5", 0.44),
@@ -374,7 +390,13 @@ def build_extensions_audit() -> dict:
         "level": 0.05,
         "alignment": "neg_rmse",
         "judges": [
-            {"judge": "gpt-4o", "winning_rate": 0.67, "passed": True, "advantage_probability": 0.58, "raters": raters}
+            {
+                "judge": "gpt-4o",
+                "winning_rate": 0.67,
+                "passed": True,
+                "advantage_probability": 0.58,
+                "raters": raters,
+            }
         ],
     }
     audit["jury"] = {

@@ -99,7 +99,9 @@ def test_renderers_read_the_document_only_through_the_model():
             if module == "reports.sections" or module.startswith("reports.sections."):
                 builders = [n for n in names if not n[:1].isupper()]
                 assert not builders, f"{path.name} imports {builders} from {module}"
-            assert not (module == "reports.view" and "view" in names), f"{path.name} reads the document itself"
+            assert not (module == "reports.view" and "view" in names), (
+                f"{path.name} reads the document itself"
+            )
 
 
 def test_no_core_module_outside_the_command_line_imports_reports():

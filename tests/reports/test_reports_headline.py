@@ -97,14 +97,42 @@ def test_many_judges_keep_the_headline_short():
 def test_binary_headline_speaks_of_the_positive_rate_not_of_no_better():
     from reports import headline
 
-    doc = {"task": "binary", "reference": "human", "judges": ["j"], "title": "relevance of personalization",
-           "metrics": [
-               {"metric": "win_rate", "judge": "human", "reference": "human", "value": 0.2, "ci_low": 0.15,
-                "ci_high": 0.25, "n": 100},
-               {"metric": "win_rate", "judge": "j", "reference": "human", "value": 0.45, "ci_low": 0.4,
-                "ci_high": 0.5, "n": 100},
-               {"metric": "win_rate_gap", "judge": "j", "reference": "human", "value": 0.25, "ci_low": 0.2,
-                "ci_high": 0.3, "n": 100, "p_adjusted": 0.001}]}
+    doc = {
+        "task": "binary",
+        "reference": "human",
+        "judges": ["j"],
+        "title": "relevance of personalization",
+        "metrics": [
+            {
+                "metric": "win_rate",
+                "judge": "human",
+                "reference": "human",
+                "value": 0.2,
+                "ci_low": 0.15,
+                "ci_high": 0.25,
+                "n": 100,
+            },
+            {
+                "metric": "win_rate",
+                "judge": "j",
+                "reference": "human",
+                "value": 0.45,
+                "ci_low": 0.4,
+                "ci_high": 0.5,
+                "n": 100,
+            },
+            {
+                "metric": "win_rate_gap",
+                "judge": "j",
+                "reference": "human",
+                "value": 0.25,
+                "ci_low": 0.2,
+                "ci_high": 0.3,
+                "n": 100,
+                "p_adjusted": 0.001,
+            },
+        ],
+    }
     lines = headline(doc)
     assert lines[0].startswith("Humans labelled 20.0%") and "1 (positive)" in lines[0]
     assert lines[1].startswith("j labelled 45.0%") and "25.0 points more than humans" in lines[1]

@@ -122,10 +122,7 @@ def test_long_texts_are_collapsed_and_huge_texts_cut(no_plots):
     audit["cases"]["items"][0]["prompt"] = "short prompt"
     html = reports.render_html(audit)
     page = scan(html)
-    assert (
-        "x" * cases.MAX_TEXT_CHARS in page.text
-        and "x" * (cases.MAX_TEXT_CHARS + 1) not in page.text
-    )
+    assert "x" * cases.MAX_TEXT_CHARS in page.text and "x" * (cases.MAX_TEXT_CHARS + 1) not in page.text
     assert "46,000 more characters (in audit.json)" in page.text
     assert "texts longer than 4,000 characters" in page.text
     assert re.search(r"<details><summary><span class=\"text-name\">Response b</span>", html)

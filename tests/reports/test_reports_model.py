@@ -44,7 +44,9 @@ def test_a_built_model_renders_as_its_document_does(monkeypatch, no_plots):
     reports.render_terminal(model, Console(file=out_model, width=100, color_system=None))
     reports.render_terminal(audit, Console(file=out_audit, width=100, color_system=None))
     assert out_model.getvalue() == out_audit.getvalue()
-    assert calls[0] == 3  # one per render of the dict (Markdown, HTML, terminal; JSON needs none); none for the model
+    assert (
+        calls[0] == 3
+    )  # one per render of the dict (Markdown, HTML, terminal; JSON needs none); none for the model
     assert reports.headline(model) == model.headline
 
 
@@ -52,7 +54,10 @@ def test_the_model_holds_every_part_of_the_report():
     model = build_model(build_extensions_audit())
     assert [t.key for t in model.tables] == ["agreement", "outcomes", "gaps", "other"]
     assert [s.key for s in model.sections] == ["probes-persona", "probes-position", "ppi", "alt-test", "jury"]
-    assert [s.name for s in model.slices] == ["source=synthetic", "source=real"]  # probe slices are in their section
+    assert [s.name for s in model.slices] == [
+        "source=synthetic",
+        "source=real",
+    ]  # probe slices are in their section
     assert model.full_agreement is not None and model.exclusions and model.warnings
     assert model.policy.startswith("b is better") and model.method
     assert model.lead_metrics == ("cohen_kappa_quadratic", "spearman")
@@ -61,8 +66,13 @@ def test_the_model_holds_every_part_of_the_report():
     other = {(row[0], row[1]) for row in model.table("other").rows}
     assert ("length_preference", "gpt-4o") in other
     assert ("ppi_no_better_rate", "human") in other  # no section shows the reference's own PPI row
-    shown = {("persona_flip_rate", "gpt-4o"), ("first_position_rate", "claude-3.5"), ("ppi_no_better_rate", "gpt-4o"),
-             ("alt_test_pass", "gpt-4o"), ("jury_effective_judges", "jury")}
+    shown = {
+        ("persona_flip_rate", "gpt-4o"),
+        ("first_position_rate", "claude-3.5"),
+        ("ppi_no_better_rate", "gpt-4o"),
+        ("alt_test_pass", "gpt-4o"),
+        ("jury_effective_judges", "jury"),
+    }
     assert not other & shown
 
 

@@ -48,9 +48,13 @@ def ppi_rows_only(labels: pd.DataFrame, items: pd.DataFrame, config) -> tuple[pd
     return pd.DataFrame(ctx.rows).set_index("metric"), section
 
 
-@pytest.fixture(scope="module", params=[pytest.param(N_STUDIES, id=f"{N_STUDIES}-studies"),
-                                        pytest.param(N_STUDIES_FULL, id=f"{N_STUDIES_FULL}-studies",
-                                                     marks=pytest.mark.full)])
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param(N_STUDIES, id=f"{N_STUDIES}-studies"),
+        pytest.param(N_STUDIES_FULL, id=f"{N_STUDIES_FULL}-studies", marks=pytest.mark.full),
+    ],
+)
 def ppi_coverage(request):
     n_studies = request.param
     true = truth()  # human rates do not depend on the judges' parameters
@@ -60,17 +64,23 @@ def ppi_coverage(request):
         study = simulate_study(seed=seed, params=PARAMS, with_truth=False)
         rng = np.random.default_rng(seed)
         keep = set(study.items["item_id"][rng.random(len(study.items)) < LABELLED_SHARE])
-        labels = study.labels[(study.labels["judge"] == JUDGE)
-                              | ((study.labels["judge"] == "human") & study.labels["item_id"].isin(keep))]
-        config = config_from_mapping(study.config()).with_overrides(correction="none", max_cases=0).with_options(
-            jury={"enabled": False}, alt_test={"enabled": False})
+        labels = study.labels[
+            (study.labels["judge"] == JUDGE)
+            | ((study.labels["judge"] == "human") & study.labels["item_id"].isin(keep))
+        ]
+        config = (
+            config_from_mapping(study.config())
+            .with_overrides(correction="none", max_cases=0)
+            .with_options(jury={"enabled": False}, alt_test={"enabled": False})
+        )
         rows, meta = ppi_rows_only(labels, study.items, config)
         if seed < FIRST_SEED + N_FULL_AUDITS:
             full = auditor.audit(labels, items=study.items, config=config)
             for m in METRICS:
                 row = full.metric(f"ppi_{m}", JUDGE)
                 assert (row["value"], row["ci_low"], row["ci_high"]) == pytest.approx(
-                    tuple(rows.loc[f"ppi_{m}", ["value", "ci_low", "ci_high"]]), abs=1e-12)
+                    tuple(rows.loc[f"ppi_{m}", ["value", "ci_low", "ci_high"]]), abs=1e-12
+                )
         for m in METRICS:
             row = rows.loc[f"ppi_{m}"]
             hits[m].append(bool(row["ci_low"] <= true[m]["human"] <= row["ci_high"]))
@@ -78,19 +88,27 @@ def ppi_coverage(request):
         by_metric = {x["metric"]: x for x in meta["judges"][0]["metrics"]}
         extra.append(by_metric["ppi_no_better_rate"]["extra_labels"])
         lams.append(by_metric["ppi_no_better_rate"]["lam"])
-    return {"coverage": {m: float(np.mean(h)) for m, h in hits.items()},
-            "width": {m: float(np.mean(w)) for m, w in widths.items()},
-            "extra_labels": float(np.median(extra)), "lam": float(np.median(lams)),
-            "labelled": LABELLED_SHARE * 550, "studies": n_studies}
+    return {
+        "coverage": {m: float(np.mean(h)) for m, h in hits.items()},
+        "width": {m: float(np.mean(w)) for m, w in widths.items()},
+        "extra_labels": float(np.median(extra)),
+        "lam": float(np.median(lams)),
+        "labelled": LABELLED_SHARE * 550,
+        "studies": n_studies,
+    }
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("metric", METRICS)
-def test_ppi_95_percent_intervals_cover_the_true_human_rate_in_93_to_97_percent_of_studies(ppi_coverage, metric):
+def test_ppi_95_percent_intervals_cover_the_true_human_rate_in_93_to_97_percent_of_studies(
+    ppi_coverage, metric
+):
     rate = ppi_coverage["coverage"][metric]
-    print(f"ppi_{metric}: coverage {rate:.3f} over {ppi_coverage['studies']} studies, mean width {ppi_coverage['width'][metric]:.3f};"
-          f" median lambda (no-better) {ppi_coverage['lam']:.2f}, median extra labels {ppi_coverage['extra_labels']:.0f}"
-          f" on about {ppi_coverage['labelled']:.0f} labelled items")
+    print(
+        f"ppi_{metric}: coverage {rate:.3f} over {ppi_coverage['studies']} studies, mean width {ppi_coverage['width'][metric]:.3f};"
+        f" median lambda (no-better) {ppi_coverage['lam']:.2f}, median extra labels {ppi_coverage['extra_labels']:.0f}"
+        f" on about {ppi_coverage['labelled']:.0f} labelled items"
+    )
     assert 0.93 <= rate <= 0.97, f"ppi_{metric}: coverage {rate:.3f}"
 
 
@@ -105,7 +123,9 @@ def test_ppi_is_worth_extra_labels_with_an_informative_judge(ppi_coverage):
 def test_alt_test_type_one_error_is_at_most_its_level(n_items):
     """2,000 datasets per size at the least favourable null (E[d] = epsilon exactly)."""
     per_rater, passed = type_one_error(reps=2000, n=n_items, seed=100 + n_items)
-    print(f"alt-test at the null boundary, {n_items} items: per-rater rejection {per_rater:.4f}, "
-          f"pass rate {passed:.4f} (level 0.05)")
+    print(
+        f"alt-test at the null boundary, {n_items} items: per-rater rejection {per_rater:.4f}, "
+        f"pass rate {passed:.4f} (level 0.05)"
+    )
     assert passed <= 0.05
     assert per_rater <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / 6000) + 0.005  # t approximation on a 3-valued d

@@ -42,14 +42,20 @@ def _one_study(seed: int, truth: dict) -> dict[str, tuple[bool, float]]:
     """Per check: does the interval of the study with this seed cover the true value, and its width."""
     study = simulate_study(seed=seed)
     labels = study.labels[study.labels["judge"].isin(["human", "gpt-4o", "llama-3-70b"])]
-    config = config_from_mapping(study.config()).with_overrides(correction="none", max_cases=0).with_options(
-        ppi={"enabled": False}, alt_test={"enabled": False}, jury={"enabled": False})  # the core's only, faster
+    config = (
+        config_from_mapping(study.config())
+        .with_overrides(correction="none", max_cases=0)
+        .with_options(ppi={"enabled": False}, alt_test={"enabled": False}, jury={"enabled": False})
+    )  # the core's only, faster
     result = auditor.audit(labels, items=study.items, config=config)  # default: 2000 resamples, BCa
     out = {}
     for name, (metric, judge) in CHECKS.items():
         row = result.metric(metric, judge)
         true_value = truth[metric][judge]
-        out[name] = (bool(row["ci_low"] <= true_value <= row["ci_high"]), float(row["ci_high"] - row["ci_low"]))
+        out[name] = (
+            bool(row["ci_low"] <= true_value <= row["ci_high"]),
+            float(row["ci_high"] - row["ci_low"]),
+        )
     return out
 
 
@@ -58,11 +64,15 @@ def _coverage():
     seeds = range(FIRST_SEED, FIRST_SEED + N_STUDIES)
     # Each study depends on its seed alone, so the results are the same in any number of processes.  Fresh
     # ("spawn") workers.
-    workers = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+    workers = max(
+        1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    )
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         studies = list(pool.map(partial(_one_study, truth=truth), seeds, chunksize=10))
-    return {name: (float(np.mean([s[name][0] for s in studies])), float(np.mean([s[name][1] for s in studies])))
-            for name in CHECKS}
+    return {
+        name: (float(np.mean([s[name][0] for s in studies])), float(np.mean([s[name][1] for s in studies])))
+        for name in CHECKS
+    }
 
 
 @pytest.mark.slow

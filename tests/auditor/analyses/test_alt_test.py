@@ -85,8 +85,9 @@ def test_neg_rmse_and_rank_alignment_by_hand():
 def _likert_raters(rng, n, n_raters=3, noise=0.6):
     gain = rng.normal(size=n)
     cuts = np.array([-1.5, -0.5, 0.5, 1.5])
-    raters = np.column_stack([np.searchsorted(cuts, gain + noise * rng.normal(size=n)) + 1
-                              for _ in range(n_raters)]).astype(float)
+    raters = np.column_stack(
+        [np.searchsorted(cuts, gain + noise * rng.normal(size=n)) + 1 for _ in range(n_raters)]
+    ).astype(float)
     return gain, raters, cuts
 
 
@@ -163,8 +164,9 @@ def boundary_flip(epsilon: float = 0.2) -> float:
     return brentq(lambda q: _expected_difference(q) - epsilon, 0.0, 0.5)
 
 
-def type_one_error(reps: int, n: int = 100, seed: int = 0, epsilon: float = 0.2, level: float = 0.05
-                   ) -> tuple[float, float]:
+def type_one_error(
+    reps: int, n: int = 100, seed: int = 0, epsilon: float = 0.2, level: float = 0.05
+) -> tuple[float, float]:
     """(per-rater rejection rate, pass rate) over ``reps`` simulated datasets at the boundary."""
     flip = boundary_flip(epsilon)
     rng = np.random.default_rng(seed)
@@ -217,8 +219,11 @@ def test_audit_rows_for_the_simulated_study_and_a_human_like_judge():
 def test_epsilon_is_configurable():
     study = simulate_study(seed=10, with_truth=False)
     labels = study.labels[study.labels["judge"].isin(["human", "gpt-4o"])]
-    config = config_from_mapping(study.config()).with_overrides(resamples=0, max_cases=0).with_options(
-        alt_test={"epsilon": 0.6}, jury={"enabled": False}, ppi={"enabled": False})
+    config = (
+        config_from_mapping(study.config())
+        .with_overrides(resamples=0, max_cases=0)
+        .with_options(alt_test={"epsilon": 0.6}, jury={"enabled": False}, ppi={"enabled": False})
+    )
     result = auditor.audit(labels, items=study.items, config=config)
     assert result.meta["alt_test"]["epsilon"] == 0.6
     assert result.metric("alt_test_pass", "gpt-4o")["value"] == 1.0  # a generous enough margin lets it pass
@@ -230,8 +235,17 @@ def test_audit_json_stays_strict_when_a_judge_copies_a_rater():
     rng = np.random.default_rng(5)
     ids = [f"i{i:03d}" for i in range(60)]
     truth = rng.integers(0, 2, 60)
-    rows = [pd.DataFrame({"item_id": ids, "judge": "human", "rater": f"r{r}",
-                          "label": np.where(rng.random(60) < 0.2, 1 - truth, truth).astype(str)}) for r in range(3)]
+    rows = [
+        pd.DataFrame(
+            {
+                "item_id": ids,
+                "judge": "human",
+                "rater": f"r{r}",
+                "label": np.where(rng.random(60) < 0.2, 1 - truth, truth).astype(str),
+            }
+        )
+        for r in range(3)
+    ]
     rows.append(rows[0].assign(judge="copy", rater="0"))
     result = auditor.audit(pd.concat(rows), task="binary", resamples=200)
     doc = json.loads(result.to_json())

@@ -29,17 +29,25 @@ def _pairwise_study(n_users=60, per_user=6, seed=0, length_bias=0.0, own_bonus=0
     own = rng.random(n) < 0.5
     logit = np.where(human_b, 1.0, -1.0) + length_bias * x + own_bonus * own
     judge_b = rng.random(n) < 1 / (1 + np.exp(-logit))
-    items = pd.DataFrame({
-        "item_id": [f"i{i}" for i in range(n)],
-        "user_id": [f"u{i // per_user}" for i in range(n)],
-        "response_a": ["a" * k for k in len_a],
-        "response_b": ["b" * k for k in len_b],
-        "generator": np.where(own, "gpt-x", "claude-y"),
-    })
-    labels = pd.concat([
-        pd.DataFrame({"item_id": items["item_id"], "judge": "human", "label": np.where(human_b, "b", "a")}),
-        pd.DataFrame({"item_id": items["item_id"], "judge": "gpt-judge", "label": np.where(judge_b, "b", "a")}),
-    ])
+    items = pd.DataFrame(
+        {
+            "item_id": [f"i{i}" for i in range(n)],
+            "user_id": [f"u{i // per_user}" for i in range(n)],
+            "response_a": ["a" * k for k in len_a],
+            "response_b": ["b" * k for k in len_b],
+            "generator": np.where(own, "gpt-x", "claude-y"),
+        }
+    )
+    labels = pd.concat(
+        [
+            pd.DataFrame(
+                {"item_id": items["item_id"], "judge": "human", "label": np.where(human_b, "b", "a")}
+            ),
+            pd.DataFrame(
+                {"item_id": items["item_id"], "judge": "gpt-judge", "label": np.where(judge_b, "b", "a")}
+            ),
+        ]
+    )
     return items, labels, x
 
 
@@ -51,7 +59,8 @@ def test_length_preference_equals_a_statsmodels_fit_with_cluster_robust_errors()
     human = labels[labels["judge"] == "human"]["label"].eq("b").astype(float).to_numpy()
     groups = pd.factorize(items["user_id"], sort=True)[0]
     fit = sm.Logit(judge, sm.add_constant(np.column_stack([x, human]))).fit(
-        disp=0, cov_type="cluster", cov_kwds={"groups": groups})
+        disp=0, cov_type="cluster", cov_kwds={"groups": groups}
+    )
     assert row["value"] == pytest.approx(fit.params[1])
     assert (row["ci_low"], row["ci_high"]) == pytest.approx(tuple(fit.conf_int()[1]))
     assert row["p_value"] == pytest.approx(fit.pvalues[1]) and row["p_value"] < 0.01
@@ -70,8 +79,9 @@ def test_self_preference_by_hand():
     items, labels, _ = _pairwise_study(own_bonus=1.5, seed=3)
     result = auditor.audit(labels, items, task="pairwise", resamples=500)
     row = result.metric("self_preference", "gpt-judge")
-    value = labels.assign(v=labels["label"].eq("b").astype(float)).pivot(index="item_id", columns="judge",
-                                                                         values="v")
+    value = labels.assign(v=labels["label"].eq("b").astype(float)).pivot(
+        index="item_id", columns="judge", values="v"
+    )
     own = items.set_index("item_id")["generator"].eq("gpt-x").reindex(value.index)
     judge_gap = value.loc[own, "gpt-judge"].mean() - value.loc[~own, "gpt-judge"].mean()
     human_gap = value.loc[own, "human"].mean() - value.loc[~own, "human"].mean()
@@ -93,9 +103,17 @@ def _profiled_items(n_users=8, per_user=3):
     rows = []
     for u in range(n_users):
         for k in range(per_user):
-            rows.append({"item_id": f"u{u}-{k}", "user_id": f"u{u}", "prompt": "p", "response_a": "x" * (10 + k),
-                         "response_b": "y" * (12 + u), "profile": json.dumps([f"likes topic {u}"]),
-                         "human": "b" if (u + k) % 3 else "a"})
+            rows.append(
+                {
+                    "item_id": f"u{u}-{k}",
+                    "user_id": f"u{u}",
+                    "prompt": "p",
+                    "response_a": "x" * (10 + k),
+                    "response_b": "y" * (12 + u),
+                    "profile": json.dumps([f"likes topic {u}"]),
+                    "human": "b" if (u + k) % 3 else "a",
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -125,25 +143,44 @@ class StandInJudge:
             profile = "" if self.view == "none" else item["profile"]
             even = any(f"topic {d}" in profile for d in range(0, 10, 2))
             for order in ("ab", "ba"):
-                rows.append({"item_id": item["item_id"], "judge": "stand-in", "rater": "0",
-                             "label": "b" if even else "a", "order": order,
-                             "prompt_tokens": 40 + len(profile) + (5 if self.place == "end" else 0)})
+                rows.append(
+                    {
+                        "item_id": item["item_id"],
+                        "judge": "stand-in",
+                        "rater": "0",
+                        "label": "b" if even else "a",
+                        "order": order,
+                        "prompt_tokens": 40 + len(profile) + (5 if self.place == "end" else 0),
+                    }
+                )
         return pd.DataFrame(rows)
 
 
 def test_variants_give_flip_rates_and_per_view_slices():
     items = _profiled_items()
     calls: list = []
-    labels = run_variants(items, "pairwise", lambda v, p: StandInJudge(v, p, calls), name="stand-in",
-                          views=(("full", "start"), ("full", "end"), ("none", "start")), persona=("removed", "swapped"),
-                          seed=1)
+    labels = run_variants(
+        items,
+        "pairwise",
+        lambda v, p: StandInJudge(v, p, calls),
+        name="stand-in",
+        views=(("full", "start"), ("full", "end"), ("none", "start")),
+        persona=("removed", "swapped"),
+        seed=1,
+    )
     assert sorted(calls) == [("full", "end"), ("full", "start"), ("full", "start"), ("none", "start")]
-    assert set(labels["judge"]) == {"stand-in", "stand-in|profile_view=full@start", "stand-in|profile_view=full@end",
-                                    "stand-in|profile_view=none@start", "stand-in|persona=removed",
-                                    "stand-in|persona=swapped"}
+    assert set(labels["judge"]) == {
+        "stand-in",
+        "stand-in|profile_view=full@start",
+        "stand-in|profile_view=full@end",
+        "stand-in|profile_view=none@start",
+        "stand-in|persona=removed",
+        "stand-in|persona=swapped",
+    }
     humans = pd.DataFrame({"item_id": items["item_id"], "judge": "human", "label": items["human"]})
-    result = auditor.audit(pd.concat([humans, labels]), items.drop(columns="human"), task="pairwise",
-                           resamples=300)
+    result = auditor.audit(
+        pd.concat([humans, labels]), items.drop(columns="human"), task="pairwise", resamples=300
+    )
     own = items["user_id"].str[1:].astype(int) % 2 == 0  # users whose own profile mentions an even topic
     removed = result.metric("persona_flip_rate", "stand-in", "stand-in", slice="persona=removed")
     assert removed["value"] == pytest.approx(own.mean())  # removing the profile flips exactly those
@@ -153,13 +190,20 @@ def test_variants_give_flip_rates_and_per_view_slices():
     assert swapped["value"] == pytest.approx((donor_even != own).mean())
     for view in ("full@start", "full@end", "none@start"):
         agreement = result.metric("agreement", "stand-in", slice=f"profile_view={view}")
-        assert agreement["value"] == pytest.approx(result.metric("agreement", f"stand-in|profile_view={view}")["value"])
+        assert agreement["value"] == pytest.approx(
+            result.metric("agreement", f"stand-in|profile_view={view}")["value"]
+        )
         tokens = result.metric("mean_prompt_tokens", "stand-in", "stand-in", slice=f"profile_view={view}")
         assert tokens["ci_low"] <= tokens["value"] <= tokens["ci_high"]
-    start = result.metric("mean_prompt_tokens", "stand-in", "stand-in", slice="profile_view=full@start")["value"]
+    start = result.metric("mean_prompt_tokens", "stand-in", "stand-in", slice="profile_view=full@start")[
+        "value"
+    ]
     end = result.metric("mean_prompt_tokens", "stand-in", "stand-in", slice="profile_view=full@end")["value"]
     assert end == pytest.approx(start + 5)
-    assert result.meta["probes"]["variants"]["profile_views"]["stand-in|profile_view=none@start"]["requests"] == 48
+    assert (
+        result.meta["probes"]["variants"]["profile_views"]["stand-in|profile_view=none@start"]["requests"]
+        == 48
+    )
 
 
 def test_probe_command_judges_variants_and_writes_reports(tmp_path):
@@ -181,18 +225,39 @@ def test_probe_command_judges_variants_and_writes_reports(tmp_path):
     items.to_json(tmp_path / "items.jsonl", orient="records", lines=True)
     server = FakeJudgeServer().start()
     try:
-        run = CliRunner().invoke(app, [
-            "probe", str(tmp_path / "items.jsonl"), "--model", "fake", "--base-url", server.base_url,
-            "--api-key-env", "FAKE_KEY", "--views", "full@start,outputs@end,none@start", "--bootstrap", "200",
-            "--concurrency", "2", "--out", str(tmp_path / "out"), "--quiet"], env={"FAKE_KEY": "sk-fake"})
+        run = CliRunner().invoke(
+            app,
+            [
+                "probe",
+                str(tmp_path / "items.jsonl"),
+                "--model",
+                "fake",
+                "--base-url",
+                server.base_url,
+                "--api-key-env",
+                "FAKE_KEY",
+                "--views",
+                "full@start,outputs@end,none@start",
+                "--bootstrap",
+                "200",
+                "--concurrency",
+                "2",
+                "--out",
+                str(tmp_path / "out"),
+                "--quiet",
+            ],
+            env={"FAKE_KEY": "sk-fake"},
+        )
     finally:
         server.stop()
     assert run.exit_code == 0, run.output + repr(run.exception)
     doc = json.loads((tmp_path / "out" / "audit.json").read_text())
     slices = {m["slice"] for m in doc["metrics"] if m["metric"] == "mean_prompt_tokens"}
     assert slices == {"profile_view=full@start", "profile_view=outputs@end", "profile_view=none@start"}
-    assert {m["slice"] for m in doc["metrics"] if m["metric"] == "persona_flip_rate"} == {"persona=removed",
-                                                                                          "persona=swapped"}
+    assert {m["slice"] for m in doc["metrics"] if m["metric"] == "persona_flip_rate"} == {
+        "persona=removed",
+        "persona=swapped",
+    }
     assert doc["comparisons"]["missing_reference"] == "human" and doc["reference"] == "fake"
     assert (tmp_path / "out" / "report.html").exists() and (tmp_path / "out" / "labels.jsonl").exists()
 
@@ -209,13 +274,42 @@ def test_probe_and_judge_take_the_profile_from_another_column(tmp_path):
     items.to_json(tmp_path / "items.jsonl", orient="records", lines=True)
     server = FakeJudgeServer().start()
     try:
-        done = run_cli("probe", str(tmp_path / "items.jsonl"), "--model", "fake", "--base-url", server.base_url,
-                       "--api-key-env", "FAKE_KEY", "--profile-column", "relevant_profile", "--persona", "swapped",
-                       "--bootstrap", "0", "--out", str(tmp_path / "out"), "--quiet", env={"FAKE_KEY": "sk-fake"})
+        done = run_cli(
+            "probe",
+            str(tmp_path / "items.jsonl"),
+            "--model",
+            "fake",
+            "--base-url",
+            server.base_url,
+            "--api-key-env",
+            "FAKE_KEY",
+            "--profile-column",
+            "relevant_profile",
+            "--persona",
+            "swapped",
+            "--bootstrap",
+            "0",
+            "--out",
+            str(tmp_path / "out"),
+            "--quiet",
+            env={"FAKE_KEY": "sk-fake"},
+        )
         prompts = [json.dumps(entry.body["messages"]) for entry in server.log]
-        missing = run_cli("judge", str(tmp_path / "items.jsonl"), "--judge", "openai:fake", "--base-url",
-                          server.base_url, "--api-key-env", "FAKE_KEY", "--profile-column", "persona_text",
-                          "--out", str(tmp_path / "labels.jsonl"), env={"FAKE_KEY": "sk-fake"})
+        missing = run_cli(
+            "judge",
+            str(tmp_path / "items.jsonl"),
+            "--judge",
+            "openai:fake",
+            "--base-url",
+            server.base_url,
+            "--api-key-env",
+            "FAKE_KEY",
+            "--profile-column",
+            "persona_text",
+            "--out",
+            str(tmp_path / "labels.jsonl"),
+            env={"FAKE_KEY": "sk-fake"},
+        )
     finally:
         server.stop()
     assert done.returncode == 0, done.stderr
@@ -224,8 +318,10 @@ def test_probe_and_judge_take_the_profile_from_another_column(tmp_path):
     assert not any("run plan" in p for p in prompts), "the profile column was shown, not the profile"
     import re
 
-    pairs = [(int(re.search(r"Question (\d+)", p).group(1)), int(re.search(r"marathon number (\d+)", p).group(1)))
-             for p in with_profile]
+    pairs = [
+        (int(re.search(r"Question (\d+)", p).group(1)), int(re.search(r"marathon number (\d+)", p).group(1)))
+        for p in with_profile
+    ]
     own = [(q, m) for q, m in pairs if q == m]
     other = [(q, m) for q, m in pairs if q != m]
     assert len(own) == len(other) == 12  # the swapped persona shows another user's column, never the own one

@@ -14,8 +14,14 @@ from auditor.simulate import extraction_truth, simulate_extraction_study
 
 
 def _audit(study, resamples=400, **options):
-    return audit_stage(study.labels, study.items, stage="extraction", config=config_from_mapping(study.config()),
-                       resamples=resamples, **options)
+    return audit_stage(
+        study.labels,
+        study.items,
+        stage="extraction",
+        config=config_from_mapping(study.config()),
+        resamples=resamples,
+        **options,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +55,17 @@ def test_pilot_problematic_rate_by_hand_with_uncertain_counted_as_problematic(pi
     assert result.metric("fleiss_kappa", "human")["value"] < 0.2
     assert result.metric("krippendorff_alpha", "human")["n"] == 82
     assert result.metric("cohen_kappa", "human:Jiarui", "human:Lechen")["value"] == pytest.approx(
-        result.metric("cohen_kappa", "human", slice="raters=Jiarui~Lechen")["value"])
+        result.metric("cohen_kappa", "human", slice="raters=Jiarui~Lechen")["value"]
+    )
 
 
 def test_the_policy_is_configurable(pilot):
     strict = _audit(pilot, resamples=0, problematic=("reject",))
     default = _audit(pilot, resamples=0)
-    assert strict.metric("problematic_rate", "human")["value"] < default.metric("problematic_rate", "human")["value"]
+    assert (
+        strict.metric("problematic_rate", "human")["value"]
+        < default.metric("problematic_rate", "human")["value"]
+    )
     assert "does not count" in strict.meta["policy"]
     with pytest.raises(ConfigError, match="not among the categories"):
         _audit(pilot, resamples=0, problematic=("bad",))
@@ -79,17 +89,20 @@ def test_split_by_source_with_the_paired_difference(simulated):
         assert diff["ci_low"] < diff["value"] < diff["ci_high"] and diff["p_value"] is not None
     own = study.labels[study.labels["judge"] == "gpt-4o"].set_index("item_id")["label"]
     real_items = items.index[items["source"] == "real"]
-    assert result.metric("problematic_rate", "gpt-4o", "gpt-4o", slice="source=real")["value"] == pytest.approx(
-        own.loc[real_items].isin(["uncertain", "reject"]).mean())
+    assert result.metric("problematic_rate", "gpt-4o", "gpt-4o", slice="source=real")[
+        "value"
+    ] == pytest.approx(own.loc[real_items].isin(["uncertain", "reject"]).mean())
     assert set(m.loc[m["metric"] == "problematic_kappa", "judge"]) == {"gpt-4o", "claude-3.5"}
 
 
 def test_simulated_values_lie_in_their_intervals(simulated):
     _, result = simulated
     truth = extraction_truth()
-    for metric, judge, reference in (("problematic_rate", "human", "human"),
-                                     ("problematic_rate", "gpt-4o", "gpt-4o"),
-                                     ("problematic_rate_gap", "claude-3.5", "human")):
+    for metric, judge, reference in (
+        ("problematic_rate", "human", "human"),
+        ("problematic_rate", "gpt-4o", "gpt-4o"),
+        ("problematic_rate_gap", "claude-3.5", "human"),
+    ):
         row = result.metric(metric, judge, reference)
         assert row["ci_low"] <= truth[metric][judge] <= row["ci_high"], (metric, judge, row)
     diff = result.metric("problematic_rate", "human", slice="source=synthetic - source=real")

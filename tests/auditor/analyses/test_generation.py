@@ -17,8 +17,13 @@ from auditor.simulate import simulate_study, truth
 @pytest.fixture(scope="module")
 def simulated():
     study = simulate_study(seed=1)
-    result = audit_stage(study.labels, study.items, stage="generation", config=config_from_mapping(study.config()),
-                         resamples=1000)
+    result = audit_stage(
+        study.labels,
+        study.items,
+        stage="generation",
+        config=config_from_mapping(study.config()),
+        resamples=1000,
+    )
     return study, result
 
 
@@ -57,7 +62,9 @@ def test_simulated_mention_effects_lie_in_their_intervals(simulated):
 def test_mention_effect_is_split_by_source(simulated):
     _, result = simulated
     rows = result.metrics[result.metrics["metric"] == "attribute_mention_effect"]
-    assert {"source=real", "source=synthetic", "source=synthetic - source=real"} <= set(rows["slice"].dropna())
+    assert {"source=real", "source=synthetic", "source=synthetic - source=real"} <= set(
+        rows["slice"].dropna()
+    )
     # the core's own stage-3 metrics stay there: no-better rate, gaps, rank correlations
     for metric in ("no_better_rate_gap", "mean_score_gap", "spearman", "kendall_tau_b"):
         assert np.isfinite(result.metric(metric, "gpt-4o")["value"])
@@ -65,8 +72,13 @@ def test_mention_effect_is_split_by_source(simulated):
 
 def test_without_a_mention_column_the_result_says_so():
     study = simulate_study(seed=2, n_users=10)
-    result = audit_stage(study.labels, study.items.drop(columns="mentions_attribute"), stage="generation",
-                         config=config_from_mapping(study.config()), resamples=0)
+    result = audit_stage(
+        study.labels,
+        study.items.drop(columns="mentions_attribute"),
+        stage="generation",
+        config=config_from_mapping(study.config()),
+        resamples=0,
+    )
     assert "not computed" in result.meta["personalization"]["attribute_mention_effect"]
     assert not (result.metrics["metric"] == "attribute_mention_effect").any()
 
@@ -85,18 +97,27 @@ def test_stage3_without_human_ratings_states_what_can_be_compared(data_root):
     labels = _stage3_labels(items)
     with pytest.raises(InputError, match="no labels from the reference judge"):
         audit_stage(labels, items, stage="generation", task="likert", resamples=0)
-    result = audit_stage(labels, items, stage="generation", task="likert", resamples=200,
-                         reference_fallback="judge-full")
+    result = audit_stage(
+        labels, items, stage="generation", task="likert", resamples=200, reference_fallback="judge-full"
+    )
     assert result.meta["reference"] == "judge-full"
     comparisons = result.meta["comparisons"]
     assert comparisons["missing_reference"] == "human" and comparisons["reference_is_a_judge"]
     assert any("human" in text for text in comparisons["not_possible"])
     warning = next(w for w in result.warnings if w["code"] == "no_human_reference")
-    assert "not a ground truth" in warning["message"] and "No labels from 'human'" in result.meta["description"]
+    assert (
+        "not a ground truth" in warning["message"] and "No labels from 'human'" in result.meta["description"]
+    )
     assert result.metric("agreement", "judge-none")["n"] == 308
     assert result.meta["personalization"]["attribute_mention_effect"].startswith("not computed")
     # a study that has human labels is audited against them, fallback or not
     study = simulate_study(seed=2, n_users=10)
-    plain = audit_stage(study.labels, study.items, stage="generation", config=config_from_mapping(study.config()),
-                        resamples=0, reference_fallback="gpt-4o")
+    plain = audit_stage(
+        study.labels,
+        study.items,
+        stage="generation",
+        config=config_from_mapping(study.config()),
+        resamples=0,
+        reference_fallback="gpt-4o",
+    )
     assert plain.meta["reference"] == "human" and "comparisons" not in plain.meta

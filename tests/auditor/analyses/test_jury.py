@@ -37,10 +37,16 @@ def test_majority_jury_is_audited_exactly_like_a_judge_with_those_labels():
     counts = np.stack([(votes == c).sum(1) for c in range(3)], 1)
     top = counts.max(1)
     majority = np.where((counts == top[:, None]).sum(1) > 1, 1, counts.argmax(1))  # no strict winner: tie
-    manual = pd.DataFrame({"item_id": items["item_id"], "judge": "manual-majority", "rater": "0",
-                           "label": CODES[majority]})
-    result = auditor.audit(pd.concat([labels, manual], ignore_index=True), items=items, task="pairwise",
-                           resamples=300, config=config)
+    manual = pd.DataFrame(
+        {"item_id": items["item_id"], "judge": "manual-majority", "rater": "0", "label": CODES[majority]}
+    )
+    result = auditor.audit(
+        pd.concat([labels, manual], ignore_index=True),
+        items=items,
+        task="pairwise",
+        resamples=300,
+        config=config,
+    )
     m = result.metrics
     jury = m[m["judge"] == "jury:majority"].set_index("metric")
     hand = m[m["judge"] == "manual-majority"].set_index("metric").loc[jury.index]
@@ -71,8 +77,9 @@ def test_audit_reports_error_correlation_and_effective_judges():
     items, labels, judges = _pairwise_study(seed=2)
     # a copy of j1 makes the same errors: it adds little independent information
     copy = labels[labels["judge"] == "j1"].assign(judge="j1-copy")
-    result = auditor.audit(pd.concat([labels, copy], ignore_index=True), items=items, task="pairwise",
-                           resamples=300)
+    result = auditor.audit(
+        pd.concat([labels, copy], ignore_index=True), items=items, task="pairwise", resamples=300
+    )
     section = result.meta["jury"]
     assert section["members"] == ["j1", "j2", "j3", "j1-copy"]
     corr = np.array(section["error_correlation"])

@@ -15,16 +15,24 @@ from auditor.datasets import llmbar
 @pytest.fixture(scope="module")
 def gpt4(data_root):
     study = llmbar.load(data_root, subset=["Processed_MT-Bench", "LLMBar_Natural"], evaluator="GPT-4")
-    result = auditor.audit(study.labels, study.items, config=config_from_mapping(study.config()), resamples=500)
+    result = auditor.audit(
+        study.labels, study.items, config=config_from_mapping(study.config()), resamples=500
+    )
     return study, result
 
 
 def test_gpt4_metrics_reference_on_mt_bench_gives_161_163_146_of_200(gpt4):
     _, result = gpt4
     judge, where = "GPT-4/Metrics_Reference", "source=Processed_MT-Bench"
-    counts = {metric: round(result.metric(metric, judge, slice=where)["value"] * 200)
-              for metric in ("agreement_original_order", "agreement_swapped_order", "agreement_both_orders")}
-    assert counts == {"agreement_original_order": 161, "agreement_swapped_order": 163, "agreement_both_orders": 146}
+    counts = {
+        metric: round(result.metric(metric, judge, slice=where)["value"] * 200)
+        for metric in ("agreement_original_order", "agreement_swapped_order", "agreement_both_orders")
+    }
+    assert counts == {
+        "agreement_original_order": 161,
+        "agreement_swapped_order": 163,
+        "agreement_both_orders": 146,
+    }
     for metric in counts:
         row = result.metric(metric, judge, slice=where)
         assert row["n"] == 200 and row["ci_low"] < row["value"] < row["ci_high"]

@@ -36,7 +36,9 @@ def test_fixed_lambda_interval_equals_ppi_py(lam):
     y, yhat, yhat_u = _disjoint()
     ours = ppi.ppi_mean(y, yhat, yhat_u, lam=lam, level=0.9)
     lo, hi = ppi_py.ppi_mean_ci(y, yhat, yhat_u, alpha=0.1, lam=lam)
-    assert ours.value == pytest.approx(float(ppi_py.ppi_mean_pointestimate(y, yhat, yhat_u, lam=lam)[0]), abs=1e-12)
+    assert ours.value == pytest.approx(
+        float(ppi_py.ppi_mean_pointestimate(y, yhat, yhat_u, lam=lam)[0]), abs=1e-12
+    )
     assert (ours.ci_low, ours.ci_high) == pytest.approx((float(lo[0]), float(hi[0])), abs=1e-12)
 
 
@@ -48,7 +50,9 @@ def test_tuned_lambda_agrees_with_ppi_py(seed):
     y, yhat, yhat_u = _disjoint(seed)
     lam_ppi_py = _ppi_py_lambda(y, yhat, yhat_u)
     tuned = ppi_py.ppi_mean_ci(y, yhat, yhat_u, alpha=0.05, lam=None)
-    assert np.allclose(tuned, ppi_py.ppi_mean_ci(y, yhat, yhat_u, alpha=0.05, lam=lam_ppi_py))  # formula as theirs
+    assert np.allclose(
+        tuned, ppi_py.ppi_mean_ci(y, yhat, yhat_u, alpha=0.05, lam=lam_ppi_py)
+    )  # formula as theirs
     with_theirs = ppi.ppi_mean(y, yhat, yhat_u, lam=lam_ppi_py)
     assert (with_theirs.ci_low, with_theirs.ci_high) == pytest.approx((tuned[0][0], tuned[1][0]), abs=1e-12)
     ours = ppi.ppi_mean(y, yhat, yhat_u)
@@ -72,8 +76,9 @@ def test_an_accurate_judge_is_worth_extra_labels_and_a_useless_one_is_not():
     rng = np.random.default_rng(4)
     y = (rng.random(300) < 0.4).astype(float)
     truth_u = (rng.random(5000) < 0.4).astype(float)
-    good = ppi.ppi_mean(y, np.where(rng.random(300) < 0.95, y, 1 - y),
-                        np.where(rng.random(5000) < 0.95, truth_u, 1 - truth_u))
+    good = ppi.ppi_mean(
+        y, np.where(rng.random(300) < 0.95, y, 1 - y), np.where(rng.random(5000) < 0.95, truth_u, 1 - truth_u)
+    )
     # phi of a 95%-accurate judge at p = 0.4 is about 0.9: variance shrinks to about 1 - phi^2 + phi^2 n/N
     assert good.lam > 0.7
     assert good.effective_labels > 3 * y.size
@@ -87,7 +92,9 @@ def test_clustered_sums_match_the_influence_terms_written_out():
     g = 7
     cl_u = rng.integers(0, g, 60)
     yhat_u = rng.normal(size=60)
-    pick = rng.choice(60, 25, replace=False)  # labelled items are some of the judged ones (the audit's design)
+    pick = rng.choice(
+        60, 25, replace=False
+    )  # labelled items are some of the judged ones (the audit's design)
     cl, yhat = cl_u[pick], yhat_u[pick]
     y = yhat + rng.normal(size=25)
     out = ppi.point(ppi.cluster_sums(y, yhat, cl, yhat_u, cl_u, g))
@@ -131,15 +138,22 @@ def test_wald_interval_covers_in_the_audit_design_with_clusters():
             lo, hi = interval(ppi.ppi_estimate(sums, Resampler(40, 1000, rep), 400))
             hits_bootstrap.append(lo <= truth <= hi)
     assert 0.925 <= np.mean(hits) <= 0.965
-    assert 0.90 <= np.mean(hits_bootstrap) <= 0.99  # 200 studies: a loose check; the slow test does 300 audits
+    assert (
+        0.90 <= np.mean(hits_bootstrap) <= 0.99
+    )  # 200 studies: a loose check; the slow test does 300 audits
 
 
 def test_audit_adds_ppi_rows_that_match_the_pure_function():
     items, labels, arrays = binary_study(seed=1)
     result = auditor.audit(labels, items=items, task="binary", resamples=500)
     lab = np.isfinite(arrays["y"])
-    direct = ppi.ppi_mean(arrays["y"][lab], arrays["yhat"][lab], arrays["yhat"], cluster=arrays["user"][lab],
-                          cluster_unlabelled=arrays["user"])
+    direct = ppi.ppi_mean(
+        arrays["y"][lab],
+        arrays["yhat"][lab],
+        arrays["yhat"],
+        cluster=arrays["user"][lab],
+        cluster_unlabelled=arrays["user"],
+    )
     row = result.metric("ppi_mean_score", "judge")
     assert row["reference"] == "human"
     assert row["value"] == pytest.approx(direct.value)
@@ -176,13 +190,24 @@ def test_pairwise_audit_ppi_uses_the_majority_of_the_raters_and_the_no_better_ca
     labelled = rng.random(n) < 0.4
     raters = np.column_stack([np.where(rng.random(n) < 0.8, truth, rng.integers(0, 3, n)) for _ in range(3)])
     judge = np.where(rng.random(n) < 0.7, truth, 2)  # lenient: often says b
-    rows = [pd.DataFrame({"item_id": ids[labelled], "judge": "human", "rater": f"r{r}",
-                          "label": codes[raters[labelled, r]]}) for r in range(3)]
+    rows = [
+        pd.DataFrame(
+            {
+                "item_id": ids[labelled],
+                "judge": "human",
+                "rater": f"r{r}",
+                "label": codes[raters[labelled, r]],
+            }
+        )
+        for r in range(3)
+    ]
     rows.append(pd.DataFrame({"item_id": ids, "judge": "llm", "rater": "0", "label": codes[judge]}))
     items = pd.DataFrame({"item_id": ids, "user_id": user.astype(str)})
     result = auditor.audit(pd.concat(rows), items=items, task="pairwise", resamples=300)
     counts = np.stack([(raters == c).sum(1) for c in range(3)], 1)
-    majority = np.where((counts == counts.max(1, keepdims=True)).sum(1) > 1, 1, counts.argmax(1))  # tie-break: tie
+    majority = np.where(
+        (counts == counts.max(1, keepdims=True)).sum(1) > 1, 1, counts.argmax(1)
+    )  # tie-break: tie
     y = (majority <= 1).astype(float)
     yhat = (judge <= 1).astype(float)
     direct = ppi.ppi_mean(y[labelled], yhat[labelled], yhat, cluster=user[labelled], cluster_unlabelled=user)

@@ -17,8 +17,14 @@ from auditor.simulate import relevance_truth, simulate_relevance_study
 
 
 def _audit(study, resamples=400, **options):
-    return audit_stage(study.labels, study.items, stage="relevance", config=config_from_mapping(study.config()),
-                       resamples=resamples, **options)
+    return audit_stage(
+        study.labels,
+        study.items,
+        stage="relevance",
+        config=config_from_mapping(study.config()),
+        resamples=resamples,
+        **options,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +62,15 @@ def test_pilot_precision_recall_f1_match_scikit_learn(pilot):
     study, result = pilot
     majority = _human_majority(study.labels)
     for judge in ("claude-sonnet-4-6", "gemma-4-31b-it", "gpt-5.4", "llama-3.3-70b-instruct"):
-        votes = study.labels[study.labels["judge"] == judge].set_index("item_id")["label"].dropna().astype(int)
+        votes = (
+            study.labels[study.labels["judge"] == judge].set_index("item_id")["label"].dropna().astype(int)
+        )
         both = pd.concat([majority.rename("h"), votes.rename("j")], axis=1, join="inner")
-        for metric, reference_fn in (("precision", precision_score), ("recall", recall_score), ("f1", f1_score)):
+        for metric, reference_fn in (
+            ("precision", precision_score),
+            ("recall", recall_score),
+            ("f1", f1_score),
+        ):
             row = result.metric(metric, judge)
             assert row["n"] == len(both)
             assert row["value"] == pytest.approx(reference_fn(both["h"], both["j"]))
@@ -77,15 +89,21 @@ def test_pilot_kappa_table_matches_scikit_learn_and_the_study(pilot):
     labels = study.labels.dropna(subset=["label"])
     who = np.where(labels["judge"] == "human", "human:" + labels["rater"].astype(str), labels["judge"])
     table = labels.assign(who=who).pivot(index="item_id", columns="who", values="label")
-    rows = result.metrics[(result.metrics["metric"] == "cohen_kappa") & result.metrics["judge"].ne("human")
-                          & result.metrics["reference"].ne("human") & result.metrics["slice"].isna()]
+    rows = result.metrics[
+        (result.metrics["metric"] == "cohen_kappa")
+        & result.metrics["judge"].ne("human")
+        & result.metrics["reference"].ne("human")
+        & result.metrics["slice"].isna()
+    ]
     assert len(rows) == 36  # 9 raters and judges: 10 human-human, 20 human-judge, 6 judge-judge pairs
     for row in rows.itertuples():
         both = table[[row.judge, row.reference]].dropna()
         assert row.value == pytest.approx(cohen_kappa_score(both[row.judge], both[row.reference]))
         assert row.n == len(both)
-    means = {kind: round(result.metric("mean_pairwise_kappa", kind, kind)["value"], 3)
-             for kind in ("human~human", "human~judge", "judge~judge")}
+    means = {
+        kind: round(result.metric("mean_pairwise_kappa", kind, kind)["value"], 3)
+        for kind in ("human~human", "human~judge", "judge~judge")
+    }
     assert means == {"human~human": 0.408, "human~judge": 0.338, "judge~judge": 0.56}
     for kind in means:
         row = result.metric("mean_pairwise_kappa", kind, kind)
@@ -117,11 +135,13 @@ def test_relevance_intervals_cover_the_population_values():
         for metric in ("over_identification", "precision", "recall", "f1"):
             for judge in ("gpt-4o", "llama-3-70b"):
                 row = result.metric(metric, judge)
-                hits[(metric, judge)] = hits.get((metric, judge), 0) + (row["ci_low"] <= truth[metric][judge]
-                                                                        <= row["ci_high"])
+                hits[(metric, judge)] = hits.get((metric, judge), 0) + (
+                    row["ci_low"] <= truth[metric][judge] <= row["ci_high"]
+                )
         row = result.metric("relevant_rate", "human")
         hits[("relevant_rate", "human")] = hits.get(("relevant_rate", "human"), 0) + (
-            row["ci_low"] <= truth["relevant_rate"]["human"] <= row["ci_high"])
+            row["ci_low"] <= truth["relevant_rate"]["human"] <= row["ci_high"]
+        )
     low = {f"{m}:{j}": int(v) for (m, j), v in hits.items() if v < 34}
     assert not low, low
 

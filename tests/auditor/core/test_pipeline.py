@@ -37,8 +37,17 @@ def study():
 
 
 def test_steps_are_one_explicit_tuple_in_order():
-    assert audit_module.STEPS == (core.step, jury.step, ppi.step, alt_test.step, personalization.step,
-                                  position.step, length.step, self_preference.step, variants.step)
+    assert audit_module.STEPS == (
+        core.step,
+        jury.step,
+        ppi.step,
+        alt_test.step,
+        personalization.step,
+        position.step,
+        length.step,
+        self_preference.step,
+        variants.step,
+    )
 
 
 def test_the_pipeline_runs_every_analysis_without_the_old_extension_modules(tmp_path):
@@ -61,8 +70,9 @@ def test_the_pipeline_runs_every_analysis_without_the_old_extension_modules(tmp_
         print(sorted(k for k in ("jury", "ppi", "alt_test", "probes") if k in result.meta))
         print("alt_test_pass" in set(result.metrics["metric"]), "jury:majority" in set(result.metrics["judge"]))
     """)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
-                          cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:2] == ["['alt_test', 'jury', 'ppi', 'probes']", "True True"]
 
@@ -82,9 +92,12 @@ def test_a_pipeline_without_a_step_has_none_of_its_rows_or_sections(study):
 
 def test_options_switch_analyses_off(study):
     config = config_from_mapping(study.config()).with_overrides(resamples=0, max_cases=0)
-    off = config.with_options(ppi={"enabled": False}, alt_test={"enabled": False}, jury={"enabled": False},
-                              probes={"position": False, "length": False, "self_preference": False,
-                                      "variants": False})
+    off = config.with_options(
+        ppi={"enabled": False},
+        alt_test={"enabled": False},
+        jury={"enabled": False},
+        probes={"position": False, "length": False, "self_preference": False, "variants": False},
+    )
     result = auditor.audit(study.labels, study.items, config=off)
     assert not {"jury", "ppi", "alt_test", "probes"} & set(result.meta)
     assert not result.metrics["metric"].str.startswith(("alt_test", "jury", "ppi_", "length_", "self_")).any()
@@ -103,7 +116,8 @@ def test_the_length_probe_alone_off_keeps_the_other_probes():
 
 def test_toml_tables_map_into_the_nested_config(tmp_path):
     path = tmp_path / "audit.toml"
-    path.write_text(textwrap.dedent("""
+    path.write_text(
+        textwrap.dedent("""
         task = "categorical"
         stage = "extraction"
         [labels]
@@ -123,33 +137,49 @@ def test_toml_tables_map_into_the_nested_config(tmp_path):
         kappa_table = false
         [probes]
         length = false
-    """), encoding="utf-8")
+    """),
+        encoding="utf-8",
+    )
     config = load_config(path)
     assert config.ppi.enabled is False
-    assert (config.alt_test.epsilon, config.alt_test.level, config.alt_test.alignment,
-            config.alt_test.min_items) == (0.1, 0.1, "accuracy", 10)
+    assert (
+        config.alt_test.epsilon,
+        config.alt_test.level,
+        config.alt_test.alignment,
+        config.alt_test.min_items,
+    ) == (0.1, 0.1, "accuracy", 10)
     assert config.jury.rules == ("majority",) and config.jury.members == ("a", "b")
     assert config.personalization.stage == "extraction"  # the top-level key keeps working
     assert config.personalization.problematic == ("reject",) and config.personalization.kappa_table is False
     assert config.probes.length is False and config.probes.position is True
-    assert config == AuditConfig(task="categorical", categories=("accept", "uncertain", "reject"),
-                                 source=str(path)).with_options(
-        ppi={"enabled": False}, alt_test={"epsilon": 0.1, "level": 0.1, "alignment": "accuracy", "min_items": 10},
+    assert config == AuditConfig(
+        task="categorical", categories=("accept", "uncertain", "reject"), source=str(path)
+    ).with_options(
+        ppi={"enabled": False},
+        alt_test={"epsilon": 0.1, "level": 0.1, "alignment": "accuracy", "min_items": 10},
         jury={"rules": ("majority",), "members": ("a", "b")},
         personalization={"stage": "extraction", "problematic": ("reject",), "kappa_table": False},
-        probes={"length": False})
+        probes={"length": False},
+    )
 
 
-@pytest.mark.parametrize(("text", "key", "fragment"), [
-    ("[alt_test]\nepsilon = 'wide'", "alt_test.epsilon", "expected a number"),
-    ("[alt_test]\nalignment = 'rmse'", "alt_test.alignment", "unknown alignment 'rmse'"),
-    ("[alt_test]\nlevel = 1.5", "alt_test.level", "between 0 and 1"),
-    ("[jury]\nrules = ['median']", "jury.rules", "unknown jury rule 'median'"),
-    ("[ppi]\nenabled = 'yes'", "ppi.enabled", "expected true or false"),
-    ("[probes]\nlenght = false", "probes.lenght", "unknown key(s) in [probes]: lenght"),
-    ("stage = 'generation'\n[personalization]\nstage = 'relevance'", "personalization.stage", "given twice"),
-    ("[personalization]\nstage = 'stage9'", "stage", "unknown stage 'stage9'"),
-])
+@pytest.mark.parametrize(
+    ("text", "key", "fragment"),
+    [
+        ("[alt_test]\nepsilon = 'wide'", "alt_test.epsilon", "expected a number"),
+        ("[alt_test]\nalignment = 'rmse'", "alt_test.alignment", "unknown alignment 'rmse'"),
+        ("[alt_test]\nlevel = 1.5", "alt_test.level", "between 0 and 1"),
+        ("[jury]\nrules = ['median']", "jury.rules", "unknown jury rule 'median'"),
+        ("[ppi]\nenabled = 'yes'", "ppi.enabled", "expected true or false"),
+        ("[probes]\nlenght = false", "probes.lenght", "unknown key(s) in [probes]: lenght"),
+        (
+            "stage = 'generation'\n[personalization]\nstage = 'relevance'",
+            "personalization.stage",
+            "given twice",
+        ),
+        ("[personalization]\nstage = 'stage9'", "stage", "unknown stage 'stage9'"),
+    ],
+)
 def test_bad_analysis_options_name_the_file_and_the_key(tmp_path, text, key, fragment):
     path = tmp_path / "audit.toml"
     path.write_text("task = 'pairwise'\n" + text + "\n", encoding="utf-8")
@@ -171,8 +201,9 @@ def test_toml_and_python_options_give_the_same_audit(study, tmp_path):
     mapping["alt_test"] = {"epsilon": 0.6}
     mapping["jury"] = {"rules": ["mean"]}
     from_toml = config_from_mapping(mapping).with_overrides(resamples=0, max_cases=0)
-    from_python = replace(config_from_mapping(study.config()).with_overrides(resamples=0, max_cases=0)).with_options(
-        alt_test={"epsilon": 0.6}, jury={"rules": ("mean",)})
+    from_python = replace(
+        config_from_mapping(study.config()).with_overrides(resamples=0, max_cases=0)
+    ).with_options(alt_test={"epsilon": 0.6}, jury={"rules": ("mean",)})
     a = auditor.audit(study.labels, study.items, config=from_toml)
     b = auditor.audit(study.labels, study.items, config=from_python)
     assert a.meta["alt_test"]["epsilon"] == 0.6 and a.meta["jury"]["rules"] == ["mean"]

@@ -31,7 +31,9 @@ def test_classic_sample_sizes_by_hand():
     budget = 0.05**2 / stats.norm.ppf(0.975) ** 2
     assert finite.ppi == math.ceil(0.25 * 0.36 / (budget - 0.25 * 0.64 / 1000))  # 184
     assert finite.ppi_floor_half_width == pytest.approx(stats.norm.ppf(0.975) * math.sqrt(0.16 / 1000))
-    assert plan.plan_labels(0.5, 0.02, correlation=0.8, judged_items=1000).ppi is None  # below the judge's floor
+    assert (
+        plan.plan_labels(0.5, 0.02, correlation=0.8, judged_items=1000).ppi is None
+    )  # below the judge's floor
     assert plan.plan_labels(0.5, 0.05, correlation=0.8, design_effect=2.0).human_only == 769
 
 
@@ -65,8 +67,14 @@ def test_plan_from_a_pilot_audit_reads_rates_from_the_confusion_matrix():
     config = config_from_mapping(study.config()).with_overrides(resamples=500, max_cases=0)
     doc = auditor.audit(labels, items=study.items, config=config).to_dict()
     pilot = plan.pilot_rates(doc)
-    ref_row = next(m for m in doc["metrics"] if m["metric"] == "no_better_rate" and m["judge"] == "human"
-                   and m["reference"] == "human" and not m["slice"])
+    ref_row = next(
+        m
+        for m in doc["metrics"]
+        if m["metric"] == "no_better_rate"
+        and m["judge"] == "human"
+        and m["reference"] == "human"
+        and not m["slice"]
+    )
     judge_row = next(m for m in doc["metrics"] if m["metric"] == "no_better_rate" and m["judge"] == "gpt-4o")
     assert pilot["rate"] == pytest.approx(ref_row["value"])
     assert pilot["judges"]["gpt-4o"]["judge_rate"] == pytest.approx(judge_row["value"])
@@ -87,8 +95,10 @@ def _app(register) -> typer.Typer:
 
 
 def test_plan_command_with_stated_rates():
-    res = CliRunner().invoke(_app(plan_cli.register), ["plan", "--rate", "0.5", "--correlation", "0.8",
-                                                    "--half-width", "0.05", "--json"])
+    res = CliRunner().invoke(
+        _app(plan_cli.register),
+        ["plan", "--rate", "0.5", "--correlation", "0.8", "--half-width", "0.05", "--json"],
+    )
     assert res.exit_code == 0, res.output
     (row,) = json.loads(res.output)
     assert (row["human_only"], row["ppi"], row["labels_saved"]) == (385, 139, 246)
@@ -148,9 +158,22 @@ def test_drift_command_writes_json(tmp_path):
     items.to_csv(tmp_path / "items.csv", index=False)
     before.to_csv(tmp_path / "before.csv", index=False)
     after.to_csv(tmp_path / "after.csv", index=False)
-    res = CliRunner().invoke(_app(drift_cli.register), ["drift", str(tmp_path / "before.csv"), str(tmp_path / "after.csv"),
-                                                     "--items", str(tmp_path / "items.csv"), "--task", "pairwise",
-                                                     "--bootstrap", "200", "--out", str(tmp_path / "drift.json")])
+    res = CliRunner().invoke(
+        _app(drift_cli.register),
+        [
+            "drift",
+            str(tmp_path / "before.csv"),
+            str(tmp_path / "after.csv"),
+            "--items",
+            str(tmp_path / "items.csv"),
+            "--task",
+            "pairwise",
+            "--bootstrap",
+            "200",
+            "--out",
+            str(tmp_path / "drift.json"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "18 of 120 verdicts flipped" in res.output
     rows = json.loads((tmp_path / "drift.json").read_text())

@@ -23,22 +23,54 @@ from auditor.errors import AuditorError
 from auditor.io import read_table
 
 TASKS = ("pairwise", "likert", "binary", "categorical", "score")
-VALID = {"pairwise": ["a", "b", "tie"], "likert": [1, 2, 3, 4, 5, "3", 3.0], "binary": [0, 1, True, False, "1"],
-         "categorical": ["x", "y", "z"], "score": [0.5, -1.0, 2, "0.25"]}
-ODD = [None, float("nan"), "", " ", "garbage", 3.5, 7, -1, float("inf"), True, ["a"], {"k": 1}, "B", "Tie", 10**20]
+VALID = {
+    "pairwise": ["a", "b", "tie"],
+    "likert": [1, 2, 3, 4, 5, "3", 3.0],
+    "binary": [0, 1, True, False, "1"],
+    "categorical": ["x", "y", "z"],
+    "score": [0.5, -1.0, 2, "0.25"],
+}
+ODD = [
+    None,
+    float("nan"),
+    "",
+    " ",
+    "garbage",
+    3.5,
+    7,
+    -1,
+    float("inf"),
+    True,
+    ["a"],
+    {"k": 1},
+    "B",
+    "Tie",
+    10**20,
+]
 KEYS = ["i1", "i2", "i3", "i4", "i5", 1, 2, 2.0, "2", None, float("nan"), True, 3.5]
 JUDGES = ["human", "human", "human", "j1", "j2", None, 7, ""]
 RATERS = ["r1", "r2", "r3", None, 1]
 EPS = 1e-9
 
-KAPPA_LIKE = {"cohen_kappa", "cohen_kappa_linear", "cohen_kappa_quadratic", "scott_pi", "fleiss_kappa",
-              "krippendorff_alpha", "gwet_ac1"}
+KAPPA_LIKE = {
+    "cohen_kappa",
+    "cohen_kappa_linear",
+    "cohen_kappa_quadratic",
+    "scott_pi",
+    "fleiss_kappa",
+    "krippendorff_alpha",
+    "gwet_ac1",
+}
 RATES = {"agreement", "win_rate", "tie_rate", "loss_rate", "no_better_rate"}
 CORRELATIONS = {"pearson", "spearman", "kendall_tau_b"}
 RATE_GAPS = {f"{r}_gap" for r in ("win_rate", "tie_rate", "loss_rate", "no_better_rate")}
 
-PROPERTY = settings(max_examples=60, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+PROPERTY = settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 @st.composite
@@ -48,8 +80,12 @@ def label_tables(draw):
     n = draw(st.integers(1, 40))
     rows = []
     for _ in range(n):
-        row = {"item_id": draw(st.sampled_from(KEYS)), "judge": draw(st.sampled_from(JUDGES)),
-               "rater": draw(st.sampled_from(RATERS)), "label": draw(label)}
+        row = {
+            "item_id": draw(st.sampled_from(KEYS)),
+            "judge": draw(st.sampled_from(JUDGES)),
+            "rater": draw(st.sampled_from(RATERS)),
+            "label": draw(label),
+        }
         if task == "score" and draw(st.booleans()):
             row["score"] = draw(st.one_of(st.floats(-5, 5), st.none(), st.sampled_from(["x", float("nan")])))
         if draw(st.integers(0, 9)) == 0:
@@ -66,7 +102,9 @@ def label_tables(draw):
 def check_ranges(result: auditor.AuditResult, task: str) -> None:
     m = result.metrics
     for row in m.itertuples():
-        value, lo, hi = (float(x) if x is not None else math.nan for x in (row.value, row.ci_low, row.ci_high))
+        value, lo, hi = (
+            float(x) if x is not None else math.nan for x in (row.value, row.ci_low, row.ci_high)
+        )
         where = f"{row.metric} {row.judge} vs {row.reference} {row.slice}: value {value}, [{lo}, {hi}]"
         finite = [x for x in (value, lo, hi) if math.isfinite(x)]
         sliced_difference = isinstance(row.slice, str) and " - " in row.slice
@@ -107,11 +145,18 @@ def test_audit_on_random_tables_succeeds_or_raises_auditor_error(drawn):
 
 
 @PROPERTY
-@given(st.sampled_from([".jsonl", ".csv", ".tsv", ".json"]),
-       st.one_of(st.binary(max_size=300),
-                 st.lists(st.sampled_from(list('{}[]":,\t;\n ab1.-\\') + ["item_id", "judge", "label", "human",
-                                                                           "\ufeff", "\x00", "é"]),
-                          max_size=60).map("".join)))
+@given(
+    st.sampled_from([".jsonl", ".csv", ".tsv", ".json"]),
+    st.one_of(
+        st.binary(max_size=300),
+        st.lists(
+            st.sampled_from(
+                list('{}[]":,\t;\n ab1.-\\') + ["item_id", "judge", "label", "human", "\ufeff", "\x00", "é"]
+            ),
+            max_size=60,
+        ).map("".join),
+    ),
+)
 def test_reader_on_random_bytes_succeeds_or_raises_auditor_error(tmp_path_factory, suffix, content):
     path = tmp_path_factory.mktemp("random") / f"labels{suffix}"
     if isinstance(content, str):
@@ -135,8 +180,15 @@ def test_a_valid_random_table_audits(task):
         for judge, raters in (("human", ("r1", "r2", "r3")), ("j1", ("0",))):
             for rater in raters:
                 value = VALID[task][int(rng.integers(0, 3))]
-                rows.append({"item_id": f"i{i}", "user_id": f"u{i % 7}", "judge": judge, "rater": rater,
-                             "label": value})
+                rows.append(
+                    {
+                        "item_id": f"i{i}",
+                        "user_id": f"u{i % 7}",
+                        "judge": judge,
+                        "rater": rater,
+                        "label": value,
+                    }
+                )
     result = auditor.audit(pd.DataFrame(rows), task=task, resamples=100, seed=0)
     check_ranges(result, task)
     assert len(result.metrics) > 0
@@ -146,18 +198,37 @@ def test_a_valid_random_table_audits(task):
 def plausible_tables(draw):
     """Mostly valid tables (so that the integrity checks run), with odd texts and some empty labels."""
     task = draw(st.sampled_from(TASKS))
-    texts = st.sampled_from(["same text under many prompts here", "", None, float("nan"), 3, "x",
-                             "Explain volcanoes to me please now", "Explain glaciers to me please now"])
+    texts = st.sampled_from(
+        [
+            "same text under many prompts here",
+            "",
+            None,
+            float("nan"),
+            3,
+            "x",
+            "Explain volcanoes to me please now",
+            "Explain glaciers to me please now",
+        ]
+    )
     n_items = draw(st.integers(1, 12))
-    items = [{"item_id": f"i{i}", "prompt": draw(texts), "response_a": draw(texts), "response_b": draw(texts),
-              **({"user_id": draw(st.sampled_from(["u1", "u2", None]))} if draw(st.booleans()) else {})}
-             for i in range(n_items)]
+    items = [
+        {
+            "item_id": f"i{i}",
+            "prompt": draw(texts),
+            "response_a": draw(texts),
+            "response_b": draw(texts),
+            **({"user_id": draw(st.sampled_from(["u1", "u2", None]))} if draw(st.booleans()) else {}),
+        }
+        for i in range(n_items)
+    ]
     label = st.one_of(st.sampled_from(VALID[task]), st.none())
     rows = []
     for item in items:
         for judge, rater in (("human", "r1"), ("human", "r2"), ("human", "r3"), ("j1", "0"), ("j2", "0")):
             if draw(st.integers(0, 4)):
-                rows.append({"item_id": item["item_id"], "judge": judge, "rater": rater, "label": draw(label)})
+                rows.append(
+                    {"item_id": item["item_id"], "judge": judge, "rater": rater, "label": draw(label)}
+                )
     return task, pd.DataFrame(items), pd.DataFrame(rows)
 
 

@@ -16,7 +16,9 @@ LLM_JUDGES = ("gpt-4o", "claude-3.5", "llama-3-70b")
 
 def wide(study) -> pd.DataFrame:
     """One row per item: the three human ratings, each judge's rating and the reward score."""
-    labels = study.labels[study.labels["order"].isna()]  # the position judge's two orders are tested on their own
+    labels = study.labels[
+        study.labels["order"].isna()
+    ]  # the position judge's two orders are tested on their own
     table = labels.pivot(index="item_id", columns=["judge", "rater"], values="label").astype(int)
     table.columns = [rater if judge == "human" else judge for judge, rater in table.columns]
     rm = labels[labels["judge"] == "rm-skywork"].set_index("item_id")["score"]
@@ -302,16 +304,26 @@ def test_probe_study_extends_the_main_study_without_changing_it():
     for judge in ("human", "gpt-4o"):  # the same verdicts as in the main study
         pd.testing.assert_frame_equal(
             main.labels[main.labels["judge"] == judge].reset_index(drop=True)[["item_id", "rater", "label"]],
-            probe.labels[probe.labels["judge"] == judge].reset_index(drop=True)[["item_id", "rater", "label"]])
+            probe.labels[probe.labels["judge"] == judge].reset_index(drop=True)[
+                ["item_id", "rater", "label"]
+            ],
+        )
     by_judge = {j: g.set_index("item_id")["label"] for j, g in probe.labels.groupby("judge")}
     assert set(by_judge) == {"human", "gpt-4o"} | {f"gpt-4o|{v.judge}" for v in PROBE_VARIANTS}
     # the full view at the start is the run with the users' own profile; removing the persona is the "none" view
-    pd.testing.assert_series_equal(by_judge["gpt-4o"], by_judge["gpt-4o|profile_view=full@start"], check_names=False)
-    pd.testing.assert_series_equal(by_judge["gpt-4o|persona=removed"], by_judge["gpt-4o|profile_view=none@start"],
-                                   check_names=False)
+    pd.testing.assert_series_equal(
+        by_judge["gpt-4o"], by_judge["gpt-4o|profile_view=full@start"], check_names=False
+    )
+    pd.testing.assert_series_equal(
+        by_judge["gpt-4o|persona=removed"], by_judge["gpt-4o|profile_view=none@start"], check_names=False
+    )
     tokens = probe.labels.groupby("judge")["prompt_tokens"].mean()
-    assert tokens["gpt-4o|profile_view=none@start"] < tokens["gpt-4o|profile_view=inputs@start"] \
-        < tokens["gpt-4o|profile_view=outputs@start"] < tokens["gpt-4o|profile_view=full@start"]
+    assert (
+        tokens["gpt-4o|profile_view=none@start"]
+        < tokens["gpt-4o|profile_view=inputs@start"]
+        < tokens["gpt-4o|profile_view=outputs@start"]
+        < tokens["gpt-4o|profile_view=full@start"]
+    )
     assert "SIMULATED" in probe.description
 
 
@@ -322,13 +334,21 @@ def test_probe_variants_order_as_the_lamp_profile_study_says_in_a_large_sample()
 
     probe = simulate_probe_study(11, n_users=1000, n_items=20_000)
     labels = probe.labels
-    median = labels[labels["judge"] == "human"].groupby("item_id")["label"].agg(lambda s: np.median(s.astype(int)))
+    median = (
+        labels[labels["judge"] == "human"].groupby("item_id")["label"].agg(lambda s: np.median(s.astype(int)))
+    )
     rho = {}
     for judge, group in labels[labels["judge"] != "human"].groupby("judge"):
         verdict = group.set_index("item_id")["label"].astype(int).loc[median.index]
         rho[judge.partition("|")[2] or "own"] = stats.spearmanr(verdict, median)[0]
-    assert rho["profile_view=outputs@start"] > rho["profile_view=full@start"] > rho["profile_view=full@end"] \
-        > rho["profile_view=inputs@start"] > rho["profile_view=none@start"] > rho["persona=swapped"]
+    assert (
+        rho["profile_view=outputs@start"]
+        > rho["profile_view=full@start"]
+        > rho["profile_view=full@end"]
+        > rho["profile_view=inputs@start"]
+        > rho["profile_view=none@start"]
+        > rho["persona=swapped"]
+    )
     assert rho["persona=swapped"] < 0.1
     own = labels[labels["judge"] == "gpt-4o"].set_index("item_id")["label"]
     for variant in ("persona=removed", "persona=swapped"):

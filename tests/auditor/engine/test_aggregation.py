@@ -8,10 +8,14 @@ from auditor.engine import aggregation as agg
 
 
 def test_majority_with_declared_tie_breaks():
-    counts = np.array([[2, 1, 0],   # clear a
-                       [1, 0, 1],   # a vs b: no winner
-                       [0, 0, 0],   # nothing
-                       [0, 3, 3]])  # tie vs b
+    counts = np.array(
+        [
+            [2, 1, 0],  # clear a
+            [1, 0, 1],  # a vs b: no winner
+            [0, 0, 0],  # nothing
+            [0, 3, 3],
+        ]
+    )  # tie vs b
     assert agg.majority(counts, "tie", tie_code=1).tolist() == [0, 1, -1, 1]
     assert agg.majority(counts, "exclude").tolist() == [0, -1, -1, -1]
     assert agg.majority(counts, "lower").tolist() == [0, 0, -1, 1]
@@ -20,10 +24,14 @@ def test_majority_with_declared_tie_breaks():
 
 def test_median_rounds_toward_neutral_by_default():
     # likert 1..5 as codes 0..4, neutral code 2
-    counts = np.array([[0, 1, 0, 1, 0],   # 2 and 4 -> median 3 exactly
-                       [0, 0, 0, 1, 1],   # 4 and 5 -> 4.5, toward neutral: 4
-                       [1, 1, 0, 0, 0],   # 1 and 2 -> 1.5, toward neutral: 2
-                       [0, 0, 1, 1, 1]])  # odd: 4
+    counts = np.array(
+        [
+            [0, 1, 0, 1, 0],  # 2 and 4 -> median 3 exactly
+            [0, 0, 0, 1, 1],  # 4 and 5 -> 4.5, toward neutral: 4
+            [1, 1, 0, 0, 0],  # 1 and 2 -> 1.5, toward neutral: 2
+            [0, 0, 1, 1, 1],
+        ]
+    )  # odd: 4
     assert agg.median(counts, "neutral", 2).tolist() == [2, 3, 1, 3]
     assert agg.median(counts, "lower", 2).tolist() == [2, 3, 0, 3]
     assert agg.median(counts, "upper", 2).tolist() == [2, 4, 1, 3]

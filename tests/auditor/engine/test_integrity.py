@@ -15,16 +15,33 @@ from auditor.data import load
 from auditor.engine.integrity import MIN_ITEMS_CONSTANT, integrity_warnings, mismatched_items
 
 N = 12
-TOPICS = ["volcano eruption forecasting", "sourdough bread fermentation", "marathon training schedule",
-          "quantum computing qubits", "medieval castle architecture", "coral reef bleaching",
-          "jazz saxophone improvisation", "orbital rocket launches", "beekeeping honey harvest",
-          "glacier melting measurements", "chess opening theory", "origami paper cranes"]
+TOPICS = [
+    "volcano eruption forecasting",
+    "sourdough bread fermentation",
+    "marathon training schedule",
+    "quantum computing qubits",
+    "medieval castle architecture",
+    "coral reef bleaching",
+    "jazz saxophone improvisation",
+    "orbital rocket launches",
+    "beekeeping honey harvest",
+    "glacier melting measurements",
+    "chess opening theory",
+    "origami paper cranes",
+]
 
 
 def clean_items(n: int = N) -> list[dict]:
-    return [{"item_id": f"i{i}", "user_id": f"u{i % 4}", "prompt": f"Explain {TOPICS[i]} to a beginner please.",
-             "response_a": f"A generic overview of {TOPICS[i]} for anyone.",
-             "response_b": f"A tailored explanation of {TOPICS[i]} for you."} for i in range(n)]
+    return [
+        {
+            "item_id": f"i{i}",
+            "user_id": f"u{i % 4}",
+            "prompt": f"Explain {TOPICS[i]} to a beginner please.",
+            "response_a": f"A generic overview of {TOPICS[i]} for anyone.",
+            "response_b": f"A tailored explanation of {TOPICS[i]} for you.",
+        }
+        for i in range(n)
+    ]
 
 
 def clean_labels(n: int = N) -> list[dict]:
@@ -43,7 +60,9 @@ def warnings_for(items: list[dict], labels: list[dict], **config) -> dict[str, d
     found = integrity_warnings(ctx.t, ctx.sides, ctx.ref, ctx.cfg)
     for w in found:
         assert set(w) == {"code", "message", "count"} and w["count"] > 0 and isinstance(w["count"], int)
-    codes = [w["code"] for w in found if w["code"] not in ("constant_judge", "mismatch_ties")]  # these: per judge
+    codes = [
+        w["code"] for w in found if w["code"] not in ("constant_judge", "mismatch_ties")
+    ]  # these: per judge
     assert len(codes) == len(set(codes)), f"one warning per code: {codes}"
     return {w["code"]: w for w in found}
 
@@ -68,11 +87,15 @@ def test_identical_response_pair():
 
 def test_same_response_under_different_prompts_is_a_shifted_rows_warning():
     items = clean_items()
-    for i in range(N - 1, 6, -1):  # response_b shifted down one row from i7 on: i6's text now also sits under i7
+    for i in range(
+        N - 1, 6, -1
+    ):  # response_b shifted down one row from i7 on: i6's text now also sits under i7
         items[i]["response_b"] = items[i - 1]["response_b"]
     w = warnings_for(items, clean_labels())
     assert w["shifted_responses"]["count"] == 2
-    assert "'i6', 'i7'" in w["shifted_responses"]["message"] and "shifted" in w["shifted_responses"]["message"]
+    assert (
+        "'i6', 'i7'" in w["shifted_responses"]["message"] and "shifted" in w["shifted_responses"]["message"]
+    )
     assert "shifted" in w["shifted_responses"]["message"]
 
 
@@ -104,8 +127,11 @@ def test_rater_who_labels_one_item():
 
 
 def test_items_with_fewer_raters_than_usual():
-    labels = [r for r in clean_labels() if not (r["judge"] == "human" and r["rater"] == "h3" and r["item_id"]
-                                                in ("i1", "i2"))]
+    labels = [
+        r
+        for r in clean_labels()
+        if not (r["judge"] == "human" and r["rater"] == "h3" and r["item_id"] in ("i1", "i2"))
+    ]
     w = warnings_for(clean_items(), labels)
     assert w["fewer_raters"]["count"] == 2 and "usual 3" in w["fewer_raters"]["message"]
 
@@ -135,8 +161,14 @@ def test_high_tie_rate_on_items_whose_responses_do_not_match_their_prompt():
     for i in range(6):
         items[i]["response_a"] = f"Some words on {TOPICS[(i + 6) % N]} today."
         items[i]["response_b"] = f"Other notes about {TOPICS[(i + 7) % N]} now."
-    labels = [dict(r, label="tie") if r["judge"] == "llm" and int(r["item_id"][1:]) < 6
-              else dict(r, label="b") if r["judge"] == "llm" else r for r in clean_labels()]
+    labels = [
+        dict(r, label="tie")
+        if r["judge"] == "llm" and int(r["item_id"][1:]) < 6
+        else dict(r, label="b")
+        if r["judge"] == "llm"
+        else r
+        for r in clean_labels()
+    ]
     w = warnings_for(items, labels)
     assert w["mismatch_ties"]["count"] == 6 and "'llm'" in w["mismatch_ties"]["message"]
     assert "100%" in w["mismatch_ties"]["message"] and "0% elsewhere" in w["mismatch_ties"]["message"]
@@ -157,13 +189,17 @@ def test_missing_cluster_column():
 def test_pairwise_item_with_identical_responses_is_a_warning_not_an_error():
     items = clean_items()
     items[0]["response_b"] = items[0]["response_a"]
-    result = auditor.audit(pd.DataFrame(clean_labels()), items=pd.DataFrame(items), task="pairwise", resamples=0)
+    result = auditor.audit(
+        pd.DataFrame(clean_labels()), items=pd.DataFrame(items), task="pairwise", resamples=0
+    )
     assert any(w["code"] == "identical_responses" for w in result.warnings)
 
 
 def test_audit_reports_every_integrity_warning_code():
     items = clean_items()
-    items[5].update({k: items[2][k] for k in ("user_id", "prompt", "response_a", "response_b")})  # duplicate_items
+    items[5].update(
+        {k: items[2][k] for k in ("user_id", "prompt", "response_a", "response_b")}
+    )  # duplicate_items
     items[3]["response_b"] = items[3]["response_a"]  # identical_responses
     items[8]["response_a"] = items[7]["response_a"]  # shifted_responses
     labels = [dict(r, label="b") if r["rater"] == "h3" or r["judge"] == "llm" else r for r in clean_labels()]
@@ -171,8 +207,15 @@ def test_audit_reports_every_integrity_warning_code():
     labels.append(dict(labels[0]))  # duplicate_labels
     result = auditor.audit(pd.DataFrame(labels), items=pd.DataFrame(items), task="pairwise", resamples=0)
     codes = {w["code"] for w in result.warnings}
-    assert {"duplicate_items", "identical_responses", "constant_rater", "single_item_raters", "duplicate_labels",
-            "constant_judge", "shifted_responses"} <= codes
+    assert {
+        "duplicate_items",
+        "identical_responses",
+        "constant_rater",
+        "single_item_raters",
+        "duplicate_labels",
+        "constant_judge",
+        "shifted_responses",
+    } <= codes
     assert len([w for w in result.warnings if w["code"] == "identical_responses"]) == 1
 
 
@@ -183,8 +226,10 @@ def test_same_content_for_another_user_is_not_a_duplicate_item():
 
 
 def test_items_with_a_prompt_but_no_responses_are_not_compared():
-    items = [{"item_id": f"i{i}", "user_id": "u0", "prompt": "Same opening turn of one conversation."}
-             for i in range(N)]
+    items = [
+        {"item_id": f"i{i}", "user_id": "u0", "prompt": "Same opening turn of one conversation."}
+        for i in range(N)
+    ]
     found = warnings_for(items, clean_labels())
     assert "duplicate_items" not in found and "shifted_responses" not in found
 
@@ -205,6 +250,8 @@ def test_one_constant_judge_warning_per_judge_including_the_reference():
 
 
 def _context(items, labels):
-    ctx = AuditContext(load(pd.DataFrame(labels), pd.DataFrame(items), AuditConfig(task="pairwise", resamples=0)))
+    ctx = AuditContext(
+        load(pd.DataFrame(labels), pd.DataFrame(items), AuditConfig(task="pairwise", resamples=0))
+    )
     ctx.run()
     return ctx.t, ctx.sides, ctx.ref, ctx.cfg

@@ -29,7 +29,9 @@ def _pairwise_study(seed: int = 0, n: int = 300) -> tuple[pd.DataFrame, pd.DataF
             p_b, p_a = (1 + score) / 2 * 0.9, (1 - score) / 2 * 0.9
             label = "b" if p_b > max(p_a, 0.1) else "a"
             rows.append({"item_id": item, "judge": "llm", "order": order, "label": label, "score": p_b - p_a})
-    items = pd.DataFrame({"item_id": [f"i{i}" for i in range(n)], "user_id": [f"u{i % 30}" for i in range(n)]})
+    items = pd.DataFrame(
+        {"item_id": [f"i{i}" for i in range(n)], "user_id": [f"u{i % 30}" for i in range(n)]}
+    )
     return pd.DataFrame(rows), items, truth
 
 
@@ -54,8 +56,15 @@ def test_vote_turns_a_position_biased_judge_into_ties_mean_score_recovers_the_le
 
 def test_margin_makes_small_leans_ties_and_humans_are_still_voted():
     labels, items, truth = _pairwise_study(seed=1)
-    wide = audit(labels, items, task="pairwise", resamples=0, config=config_from_mapping(
-        {"task": "pairwise", "aggregate": {"judges": "mean_score", "judge_margin": 0.2}}))
+    wide = audit(
+        labels,
+        items,
+        task="pairwise",
+        resamples=0,
+        config=config_from_mapping(
+            {"task": "pairwise", "aggregate": {"judges": "mean_score", "judge_margin": 0.2}}
+        ),
+    )
     assert wide.metric("tie_rate", "llm")["value"] == pytest.approx(1.0)  # every lean is 0.15 +- noise < 0.2
     assert wide.metric("win_rate", "human")["value"] == pytest.approx(np.mean(truth == "b"))
 
@@ -71,13 +80,15 @@ def test_verdicts_without_probabilities_are_voted():
 
 
 def test_likert_mean_score_rounds_the_expected_rating():
-    labels = pd.DataFrame({
-        "item_id": ["x", "x", "y", "y", "x", "y"],
-        "judge": ["llm", "llm", "llm", "llm", "human", "human"],
-        "order": ["ab", "ba", "ab", "ba", None, None],
-        "label": ["5", "1", "4", "4", "4", "2"],
-        "score": [4.6, 2.8, 2.2, 2.5, np.nan, np.nan],
-    })
+    labels = pd.DataFrame(
+        {
+            "item_id": ["x", "x", "y", "y", "x", "y"],
+            "judge": ["llm", "llm", "llm", "llm", "human", "human"],
+            "order": ["ab", "ba", "ab", "ba", None, None],
+            "label": ["5", "1", "4", "4", "4", "2"],
+            "score": [4.6, 2.8, 2.2, 2.5, np.nan, np.nan],
+        }
+    )
     items = pd.DataFrame({"item_id": ["x", "y"], "user_id": ["u1", "u2"]})
     result = audit(labels, items, task="likert", resamples=0, judge_aggregate="mean_score")
     # x: mean 3.7 -> 4; y: mean 2.35 -> 2; both match the humans
@@ -86,12 +97,15 @@ def test_likert_mean_score_rounds_the_expected_rating():
     assert voted.metric("agreement", "llm")["value"] < 1.0
 
 
-@pytest.mark.parametrize("mapping, column", [
-    ({"task": "pairwise", "aggregate": {"judges": "average"}}, "aggregate.judges"),
-    ({"task": "binary", "aggregate": {"judges": "mean_score"}}, "aggregate.judges"),
-    ({"task": "pairwise", "aggregate": {"judge_margin": -1}}, "aggregate.judge_margin"),
-    ({"task": "pairwise", "aggregate": {"judge_margin": "wide"}}, "aggregate.judge_margin"),
-])
+@pytest.mark.parametrize(
+    "mapping, column",
+    [
+        ({"task": "pairwise", "aggregate": {"judges": "average"}}, "aggregate.judges"),
+        ({"task": "binary", "aggregate": {"judges": "mean_score"}}, "aggregate.judges"),
+        ({"task": "pairwise", "aggregate": {"judge_margin": -1}}, "aggregate.judge_margin"),
+        ({"task": "pairwise", "aggregate": {"judge_margin": "wide"}}, "aggregate.judge_margin"),
+    ],
+)
 def test_bad_judge_aggregation_settings_are_named(mapping, column):
     with pytest.raises(ConfigError) as err:
         config_from_mapping(mapping, "audit.toml")

@@ -95,17 +95,19 @@ def _assert_one_failure(junit: Path) -> None:
 
 def _assert_summary(summary: Path) -> None:
     text = summary.read_text(encoding="utf-8")
-    assert text.startswith("earlier step\n## ")          # appended, never overwritten
+    assert text.startswith("earlier step\n## ")  # appended, never overwritten
     assert "**1 of 2 gate checks fail**" in text
     assert "| 2 | PandaLM-7B kappa floor | pandalm-7b |" in text and "**FAIL**" in text
 
 
 # -- the command through a local typer app --------------------------------------------------------------------------
-def test_one_passing_one_failing_rule_exits_1_with_junit_and_step_summary(pandalm_audit_json, gates_file, ci_env,
-                                                                         tmp_path):
+def test_one_passing_one_failing_rule_exits_1_with_junit_and_step_summary(
+    pandalm_audit_json, gates_file, ci_env, tmp_path
+):
     junit = tmp_path / "out" / "gates.xml"
-    result = CliRunner().invoke(_local_app(), ["gate", str(pandalm_audit_json), "--config", str(gates_file),
-                                               "--junit", str(junit)])
+    result = CliRunner().invoke(
+        _local_app(), ["gate", str(pandalm_audit_json), "--config", str(gates_file), "--junit", str(junit)]
+    )
     assert result.exit_code == 1, result.output
     _assert_one_failure(junit)
     _assert_summary(ci_env)
@@ -122,12 +124,14 @@ def test_all_rules_pass_exits_0(pandalm_audit_json, tmp_path):
     assert "all 4 gate checks pass" in result.stdout and "::error" not in result.stdout
 
 
-def test_misspelt_metric_raises_config_error_and_writes_nothing(pandalm_audit_json, misspelt_file, ci_env,
-                                                                tmp_path):
+def test_misspelt_metric_raises_config_error_and_writes_nothing(
+    pandalm_audit_json, misspelt_file, ci_env, tmp_path
+):
     junit = tmp_path / "gates.xml"
-    result = CliRunner().invoke(_local_app(), ["gate", str(pandalm_audit_json), "--config", str(misspelt_file),
-                                               "--junit", str(junit)])
-    assert isinstance(result.exception, ConfigError)   # auditor.cli.exits turns it into exit 2
+    result = CliRunner().invoke(
+        _local_app(), ["gate", str(pandalm_audit_json), "--config", str(misspelt_file), "--junit", str(junit)]
+    )
+    assert isinstance(result.exception, ConfigError)  # auditor.cli.exits turns it into exit 2
     assert "rule 1 (line 1): unknown metric 'cohen_kapa'; did you mean 'cohen_kappa'" in str(result.exception)
     assert not junit.exists() and ci_env.read_text() == "earlier step\n"
 
@@ -141,8 +145,14 @@ def test_annotations_only_on_github_actions(pandalm_doc, gates_file, monkeypatch
 
 # -- subprocesses ---------------------------------------------------------------------------------------------------------
 def _run_gates_module(*args: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "auditor.cli.gate", *args], cwd=REPO, env={**os.environ, **env},
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "auditor.cli.gate", *args],
+        cwd=REPO,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def _ci_env(tmp_path: Path) -> tuple[dict, Path]:
@@ -154,8 +164,11 @@ def _ci_env(tmp_path: Path) -> tuple[dict, Path]:
 @pytest.mark.parametrize("entry", ["python -m auditor.cli.gate", "python -m auditor"])
 def test_gate_subprocess_exit_codes(entry, pandalm_audit_json, gates_file, misspelt_file, tmp_path):
     """Exit 1 with a JUnit failure and the step summary; exit 2 with one error line for a misspelt metric."""
-    run = _run_gates_module if entry == "python -m auditor.cli.gate" else (
-        lambda *args, env: run_cli(*args, cwd=REPO, env=env))
+    run = (
+        _run_gates_module
+        if entry == "python -m auditor.cli.gate"
+        else (lambda *args, env: run_cli(*args, cwd=REPO, env=env))
+    )
     env, summary = _ci_env(tmp_path)
     junit = tmp_path / "gates.xml"
     proc = run("gate", str(pandalm_audit_json), "--config", str(gates_file), "--junit", str(junit), env=env)
@@ -187,14 +200,38 @@ def test_audit_with_gate_in_one_go(gates_file, misspelt_file, tmp_path):
     study_dir = tmp_path / "pandalm"
     pandalm.load(SHARED_DATA).write(study_dir)
     out, junit = tmp_path / "audit-out", tmp_path / "gates.xml"
-    proc = run_cli("audit", str(study_dir), "--out", str(out), "--bootstrap", "300", "--format", "json", "--quiet",
-                   "--gate", str(gates_file), "--junit", str(junit), cwd=REPO)
+    proc = run_cli(
+        "audit",
+        str(study_dir),
+        "--out",
+        str(out),
+        "--bootstrap",
+        "300",
+        "--format",
+        "json",
+        "--quiet",
+        "--gate",
+        str(gates_file),
+        "--junit",
+        str(junit),
+        cwd=REPO,
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert (out / "audit.json").exists()
     _assert_one_failure(junit)
 
     out2 = tmp_path / "audit-out-2"
-    proc = run_cli("audit", str(study_dir), "--out", str(out2), "--bootstrap", "300", "--quiet",
-                   "--gate", str(misspelt_file), cwd=REPO)
+    proc = run_cli(
+        "audit",
+        str(study_dir),
+        "--out",
+        str(out2),
+        "--bootstrap",
+        "300",
+        "--quiet",
+        "--gate",
+        str(misspelt_file),
+        cwd=REPO,
+    )
     assert proc.returncode == 2 and "unknown metric 'cohen_kapa'" in proc.stderr
     assert not out2.exists()

@@ -25,8 +25,9 @@ def demo_doc() -> dict:
     from auditor.simulate import DEMO_SEED, simulate_study
 
     study = simulate_study(seed=DEMO_SEED)
-    return auditor.audit(study.labels, items=study.items, config=config_from_mapping(study.config()),
-                         resamples=500).to_dict()
+    return auditor.audit(
+        study.labels, items=study.items, config=config_from_mapping(study.config()), resamples=500
+    ).to_dict()
 
 
 def test_example_gates_file_evaluates_on_the_demo_study(demo_doc):
@@ -50,23 +51,34 @@ def test_example_workflow_steps_run_locally(tmp_path):
     shutil.copy(EXAMPLES / "gates.toml", tmp_path / "examples" / "gates.toml")
     summary = tmp_path / "step_summary.md"
     summary.touch()
-    env = {**os.environ, **{k: str(v) for k, v in workflow["env"].items()},
-           "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_ACTIONS": "true", "PYTHONPATH": str(REPO)}
-    shim = f"auditor() {{ {shlex.quote(sys.executable)} -m auditor \"$@\"; }}\n"
+    env = {
+        **os.environ,
+        **{k: str(v) for k, v in workflow["env"].items()},
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_ACTIONS": "true",
+        "PYTHONPATH": str(REPO),
+    }
+    shim = f'auditor() {{ {shlex.quote(sys.executable)} -m auditor "$@"; }}\n'
     codes = {}
     for step in workflow["jobs"]["audit"]["steps"]:
         if "run" not in step or "pip install" in step["run"]:
             continue
-        proc = subprocess.run(["bash", "-eo", "pipefail", "-c", shim + step["run"]], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(
+            ["bash", "-eo", "pipefail", "-c", shim + step["run"]],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         codes[step["name"]] = proc.returncode
         if step["name"] == "Gate":
             gate_stdout = proc.stdout
         else:
             assert proc.returncode == 0, (step["name"], proc.stderr)
-    assert codes["Gate"] == 1                                     # fails on purpose on the simulated study
+    assert codes["Gate"] == 1  # fails on purpose on the simulated study
     assert "::error file=examples/gates.toml,line=" in gate_stdout
     text = summary.read_text(encoding="utf-8")
-    assert text.index("SIMULATED") < text.index("Gates")            # the report first, then the gate table
+    assert text.index("SIMULATED") < text.index("Gates")  # the report first, then the gate table
     junit = ET.parse(tmp_path / "audit-out" / "gates.xml").getroot()
     assert int(junit.get("failures")) >= 2

@@ -10,7 +10,9 @@ from auditor.testing import assert_gates
 
 
 def test_passing_rules_return_the_report_for_every_form_of_rules(small_doc, tmp_path):
-    toml = '[[rule]]\nmetric = "cohen_kappa"\njudge = "gpt-4o"\nbound = "ci_low"\nop = ">="\nthreshold = 0.40\n'
+    toml = (
+        '[[rule]]\nmetric = "cohen_kappa"\njudge = "gpt-4o"\nbound = "ci_low"\nop = ">="\nthreshold = 0.40\n'
+    )
     path = tmp_path / "gates.toml"
     path.write_text(toml)
     forms = [

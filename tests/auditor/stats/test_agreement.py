@@ -56,7 +56,9 @@ def test_cohen_kappa_matches_sklearn(pair, weights):
 @pytest.mark.parametrize("level", ["nominal", "ordinal", "interval"])
 def test_krippendorff_two_raters_matches_package(pair, level):
     x, y, k = pair
-    expected = krippendorff.alpha(reliability_data=np.vstack([x, y]).astype(float), level_of_measurement=level)
+    expected = krippendorff.alpha(
+        reliability_data=np.vstack([x, y]).astype(float), level_of_measurement=level
+    )
     got = ag.krippendorff_alpha_from_coincidence(ag.coincidence_from_confusion(confusion(x, y, k)), level)
     assert got == pytest.approx(expected, abs=1e-12)
 
@@ -83,7 +85,9 @@ def test_krippendorff_interval_from_sums_matches_package():
     ok = m > 1
     term = 2 * (m[ok] * sxx[ok] - sx[ok] ** 2) / (m[ok] - 1)
     got = ag.krippendorff_alpha_interval_from_sums(term.sum(), m[ok].sum(), sx[ok].sum(), sxx[ok].sum())
-    assert got == pytest.approx(krippendorff.alpha(reliability_data=data, level_of_measurement="interval"), abs=1e-10)
+    assert got == pytest.approx(
+        krippendorff.alpha(reliability_data=data, level_of_measurement="interval"), abs=1e-10
+    )
 
 
 def test_fleiss_matches_statsmodels():
@@ -149,7 +153,9 @@ def test_brennan_prediger_is_randolphs_free_marginal_kappa_for_two_ratings(pair)
     ratings per item."""
     x, y, k = pair
     table, _ = aggregate_raters(np.column_stack([x, y]), n_cat=k)
-    assert ag.brennan_prediger(confusion(x, y, k)) == pytest.approx(sm_fleiss(table, method="randolph"), abs=1e-12)
+    assert ag.brennan_prediger(confusion(x, y, k)) == pytest.approx(
+        sm_fleiss(table, method="randolph"), abs=1e-12
+    )
 
 
 def test_brennan_prediger_equals_kappa_when_both_margins_are_uniform():
@@ -177,7 +183,8 @@ def test_brennan_prediger_row_in_an_audit_by_hand():
     judge = ["a", "b", "b", "tie", "a", "b"]
     labels = pd.DataFrame(
         [{"item_id": f"i{i}", "judge": "human", "rater": "r1", "label": h} for i, h in enumerate(human)]
-        + [{"item_id": f"i{i}", "judge": "llm", "label": j} for i, j in enumerate(judge)])
+        + [{"item_id": f"i{i}", "judge": "llm", "label": j} for i, j in enumerate(judge)]
+    )
     result = auditor.audit(labels, task="pairwise", resamples=0)
     row = result.metric("brennan_prediger", "llm")
     assert row["value"] == pytest.approx(0.5, abs=1e-12)

@@ -36,7 +36,9 @@ def test_clustered_interval_is_wider_than_naive_when_clusters_correlate():
     x = rng.normal(size=40)[cluster] + 0.1 * rng.normal(size=400)
     per_cluster = np.column_stack([np.bincount(cluster, minlength=40), np.bincount(cluster, weights=x)])
     clustered = Resampler(40, 2000, 0).sums(per_cluster, lambda s: s[..., 1] / s[..., 0], 400)
-    naive = Resampler(400, 2000, 0).sums(np.column_stack([np.ones(400), x]), lambda s: s[..., 1] / s[..., 0], 400)
+    naive = Resampler(400, 2000, 0).sums(
+        np.column_stack([np.ones(400), x]), lambda s: s[..., 1] / s[..., 0], 400
+    )
     w_clustered = np.subtract(*interval(clustered)[::-1])
     w_naive = np.subtract(*interval(naive)[::-1])
     assert w_clustered > 2.5 * w_naive
@@ -92,7 +94,9 @@ def test_boundary_interval_is_scipys_exact_binomial_interval(units, level):
 def test_a_rate_with_no_event_gets_the_exact_interval_over_its_clusters_not_zero_width():
     rs = Resampler(30, 500, seed=1)
     none = rs.sums(np.column_stack([np.full(30, 4.0), np.zeros(30)]), lambda s: s[..., 1] / s[..., 0], 120)
-    every = rs.sums(np.column_stack([np.full(30, 4.0), np.full(30, 4.0)]), lambda s: s[..., 1] / s[..., 0], 120)
+    every = rs.sums(
+        np.column_stack([np.full(30, 4.0), np.full(30, 4.0)]), lambda s: s[..., 1] / s[..., 0], 120
+    )
     assert np.all(none.boot == 0) and none.clusters == 30
     ref = stats.binomtest(0, 30).proportion_ci(method="exact")
     assert interval(none, proportion=True) == pytest.approx((0.0, ref.high))
@@ -100,7 +104,9 @@ def test_a_rate_with_no_event_gets_the_exact_interval_over_its_clusters_not_zero
     # a statistic that is not a proportion (a difference, a mean rating at the scale's 1) keeps its zero width,
     # as does a proportion's constant away from 0 and 1
     assert interval(none) == (0.0, 0.0) and interval(every) == (1.0, 1.0)
-    half = rs.sums(np.column_stack([np.full(30, 4.0), np.full(30, 2.0)]), lambda s: s[..., 1] / s[..., 0], 120)
+    half = rs.sums(
+        np.column_stack([np.full(30, 4.0), np.full(30, 2.0)]), lambda s: s[..., 1] / s[..., 0], 120
+    )
     assert interval(half, proportion=True) == (0.5, 0.5)
 
 
@@ -129,9 +135,17 @@ def test_an_audit_gives_rates_at_0_or_1_the_exact_interval_and_keeps_other_metri
     from auditor import audit
 
     rng = np.random.default_rng(5)
-    items = pd.DataFrame({"item_id": [f"i{i}" for i in range(120)], "user_id": [f"u{i % 40}" for i in range(120)]})
-    human = pd.DataFrame({"item_id": items["item_id"], "judge": "human", "rater": "h",
-                          "label": rng.choice(["a", "tie", "b"], 120)})
+    items = pd.DataFrame(
+        {"item_id": [f"i{i}" for i in range(120)], "user_id": [f"u{i % 40}" for i in range(120)]}
+    )
+    human = pd.DataFrame(
+        {
+            "item_id": items["item_id"],
+            "judge": "human",
+            "rater": "h",
+            "label": rng.choice(["a", "tie", "b"], 120),
+        }
+    )
     judge = pd.DataFrame({"item_id": items["item_id"], "judge": "never-b", "rater": "0", "label": "a"})
     result = audit(pd.concat([human, judge]), items, task="pairwise", resamples=400)
     win = result.metric("win_rate", "never-b")

@@ -43,7 +43,9 @@ def test_weighted_spearman_equals_spearman_of_repeated_rows():
     got = co.spearman_weighted(x, y, w)
     for i in range(5):
         reps = w[i].astype(int)
-        assert got[i] == pytest.approx(stats.spearmanr(np.repeat(x, reps), np.repeat(y, reps)).statistic, abs=1e-12)
+        assert got[i] == pytest.approx(
+            stats.spearmanr(np.repeat(x, reps), np.repeat(y, reps)).statistic, abs=1e-12
+        )
 
 
 def test_hand_derived_perfect_and_reversed_order():

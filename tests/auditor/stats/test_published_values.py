@@ -29,8 +29,11 @@ def test_pandalm_human_pairwise_kappa_and_alpha(pandalm_result):
     r = pandalm_result
     pairs = r.metrics[(r.metrics["metric"] == "cohen_kappa") & r.metrics["slice"].notna()]
     by_pair = {row.slice: round(row.value, 3) for row in pairs.itertuples()}
-    assert by_pair == {"raters=annotator1~annotator2": 0.852, "raters=annotator1~annotator3": 0.879,
-                       "raters=annotator2~annotator3": 0.862}
+    assert by_pair == {
+        "raters=annotator1~annotator2": 0.852,
+        "raters=annotator1~annotator3": 0.879,
+        "raters=annotator2~annotator3": 0.862,
+    }
     assert round(r.metric("krippendorff_alpha", "human")["value"], 3) == 0.864
 
 
@@ -62,8 +65,14 @@ def test_pandalm_tie_shares(pandalm_result):
     assert round(r.metric("tie_rate", judge)["value"], 3) == 0.107
 
 
-HANNA_SPEARMAN = {"Relevance": 0.365, "Coherence": 0.447, "Empathy": 0.379, "Surprise": 0.236,
-                  "Engagement": 0.409, "Complexity": 0.465}
+HANNA_SPEARMAN = {
+    "Relevance": 0.365,
+    "Coherence": 0.447,
+    "Empathy": 0.379,
+    "Surprise": 0.236,
+    "Engagement": 0.409,
+    "Complexity": 0.465,
+}
 
 
 @pytest.mark.parametrize("criterion", list(HANNA_SPEARMAN))

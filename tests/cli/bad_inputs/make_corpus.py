@@ -39,8 +39,9 @@ def make_corpus(out: Path) -> list[Path]:
     binary = {}
 
     # encodings
-    csv = "item_id,judge,rater,label\n" + "".join(f"{r.item_id},{r.judge},{r.rater},{r.label}\n"
-                                                  for r in labels.itertuples())
+    csv = "item_id,judge,rater,label\n" + "".join(
+        f"{r.item_id},{r.judge},{r.rater},{r.label}\n" for r in labels.itertuples()
+    )
     binary["labels_latin1.csv"] = csv.replace("i4,llm", "i4,jürgen").encode("latin-1")
     binary["labels_utf16.csv"] = csv.encode("utf-16")
     binary["labels_bom.csv"] = b"\xef\xbb\xbf" + csv.encode("utf-8")

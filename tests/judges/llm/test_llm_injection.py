@@ -246,7 +246,9 @@ def test_a_judge_that_ignores_planted_instructions_has_a_rate_of_zero(fake_serve
     from scipy.stats import binomtest
 
     for row in summary.to_dict("records"):
-        assert row["ci_high"] == pytest.approx(binomtest(0, row["clusters"]).proportion_ci(method="exact").high)
+        assert row["ci_high"] == pytest.approx(
+            binomtest(0, row["clusters"]).proportion_ci(method="exact").high
+        )
     assert (summary["score_shift_ci_high"] == 0).all()  # a signed shift of 0 everywhere is not a proportion
     assert (summary["verdict_change_rate"] == 0).all() and (summary["score_shift"].abs() < 1e-12).all()
     assert summary.loc[summary["payload_kind"] == "all", "n"].item() == 200

@@ -53,7 +53,9 @@ def test_rows_have_every_label_column_and_match_the_judgment_they_stand_for() ->
     parsed = dict(zip(PARSED_FIELDS, ("a", -0.5, '{"a": 0.75, "b": 0.25, "tie": 0.0}', "logprobs", None, 0.99,
                                       "A", 120, 1, 0.01), strict=True))  # fmt: skip
     shared = {"judge": "openai:m", "template": template, "profile_view": "full"}
-    verdict = rows.verdict_row(_planned("ba"), parsed, cached=True, task="pairwise", prices=(1.0, 2.0), **shared)
+    verdict = rows.verdict_row(
+        _planned("ba"), parsed, cached=True, task="pairwise", prices=(1.0, 2.0), **shared
+    )
     excluded = rows.excluded_row(_planned("ab"), "timeout", None, **shared)
     assert list(verdict) != list(rows.ROW_COLUMNS)  # built in another order, by name
     assert set(verdict) == set(excluded) == set(rows.ROW_COLUMNS)
@@ -74,7 +76,9 @@ def test_rows_have_every_label_column_and_match_the_judgment_they_stand_for() ->
 
 def test_a_row_without_a_label_column_is_refused() -> None:
     template = load_template(None, "pairwise")
-    row = rows.excluded_row(_planned("ab"), "timeout", None, judge="j", template=template, profile_view="full")
+    row = rows.excluded_row(
+        _planned("ab"), "timeout", None, judge="j", template=template, profile_view="full"
+    )
     del row["cost"]
     table = rows.LabelRows()
     table.add(row)

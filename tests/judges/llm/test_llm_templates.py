@@ -229,8 +229,13 @@ def test_empty_choices_and_swapped_orders():
     assert to_original_order(shown, "ba", "likert", likert).label == "1"
 
 
-@pytest.mark.parametrize("user", ["{{ item.response_a[:100] }} vs {{ item.response_b[:100] }}",
-                                  "{{ item['response_b'] }} {{ response_a }}"])
+@pytest.mark.parametrize(
+    "user",
+    [
+        "{{ item.response_a[:100] }} vs {{ item.response_b[:100] }}",
+        "{{ item['response_b'] }} {{ response_a }}",
+    ],
+)
 def test_a_template_reading_the_unswapped_responses_is_refused_for_the_swapped_order(user):
     """item.response_a / _b ignore the presentation order: both orders would show the same prompt."""
     import pandas as pd
@@ -239,8 +244,15 @@ def test_a_template_reading_the_unswapped_responses_is_refused_for_the_swapped_o
     from judges.llm import LLMJudge, LLMJudgeConfig
     from judges.templates import template_from_mapping
 
-    data = {"name": "t", "version": "1", "task": "pairwise", "verdicts": {"A": "a", "B": "b", "tie": "tie"},
-            "system": "s", "user": user, "answer": {"logprobs": "a", "json": "b", "text": "c"}}
+    data = {
+        "name": "t",
+        "version": "1",
+        "task": "pairwise",
+        "verdicts": {"A": "a", "B": "b", "tie": "tie"},
+        "system": "s",
+        "user": user,
+        "answer": {"logprobs": "a", "json": "b", "text": "c"},
+    }
     template = template_from_mapping(data, source="t")
     assert template.reads_unswapped_responses
     assert template.values == {"a": -1.0, "tie": 0.0, "b": 1.0}  # the expected score P(b) - P(a) by default
@@ -248,7 +260,11 @@ def test_a_template_reading_the_unswapped_responses_is_refused_for_the_swapped_o
     config = LLMJudgeConfig(model="m", base_url="http://127.0.0.1:9/v1", progress=False)
     with pytest.raises(ConfigError, match="swapped order"):
         LLMJudge(config, template=template, orders=("ab", "ba"), cache=":memory:").plan(items, "pairwise")
-    assert len(LLMJudge(config, template=template, orders=("ab",), cache=":memory:").plan(items, "pairwise")) == 1
-    fixed = template_from_mapping(dict(data, user="{{ item.prompt[:50] }} {{ response_a }} {{ response_b }}"),
-                                  source="t")
+    assert (
+        len(LLMJudge(config, template=template, orders=("ab",), cache=":memory:").plan(items, "pairwise"))
+        == 1
+    )
+    fixed = template_from_mapping(
+        dict(data, user="{{ item.prompt[:50] }} {{ response_a }} {{ response_b }}"), source="t"
+    )
     assert not fixed.reads_unswapped_responses
