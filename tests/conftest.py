@@ -39,6 +39,16 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
+def demo_json(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``auditor demo --bootstrap 200 --format json`` run once for the session: its output folder (the main
+    study's audit.json, the extraction / relevance / probes sub-audits and the simulated study)."""
+    out = tmp_path_factory.mktemp("demo-json")
+    done = run_cli("demo", "--out", str(out), "--bootstrap", "200", "--format", "json", "--quiet")
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+@pytest.fixture(scope="session")
 def data_root() -> Path:
     """``../shared/data`` when it holds the Re-Centering and LLMBar folders (the personalization tests), else a skip
     naming the folder."""

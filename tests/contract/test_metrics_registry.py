@@ -4,8 +4,6 @@ and its entries are consistent with how they are computed and shown."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -19,28 +17,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("demo")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "auditor",
-            "demo",
-            "--out",
-            str(out),
-            "--bootstrap",
-            "200",
-            "--format",
-            "json",
-            "--quiet",
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-        env={**__import__("os").environ, "PYTHONPATH": str(REPO)},
-    )
-    return out
+def demo_dir(demo_json: Path) -> Path:
+    return demo_json
 
 
 def _documents(root: Path) -> list[dict]:

@@ -12,8 +12,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -25,7 +23,6 @@ from report_fixtures import (
     XSS_PAYLOAD,
     XSS_SCRIPT,
     build_big_audit,
-    build_likert_audit,
     xss_audit,
 )
 
@@ -43,31 +40,6 @@ pytestmark = [
 def browser():
     with Chromium() as chromium:
         yield chromium
-
-
-def demo_audit(tmp_path: Path) -> tuple[dict, str]:
-    """The built-in demo study audited by the real core (``auditor demo``), else the hand-built fixture."""
-    try:
-        import auditor.cli  # noqa: F401
-    except ImportError:
-        return build_likert_audit(), "fixture"
-    out = tmp_path / "demo"
-    command = [
-        sys.executable,
-        "-m",
-        "auditor",
-        "demo",
-        "--out",
-        str(out),
-        "--bootstrap",
-        "200",
-        "--format",
-        "json",
-        "--quiet",
-    ]
-    proc = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads((out / "audit.json").read_text(encoding="utf-8")), "core"
 
 
 def keep_screenshot(png: bytes, name: str, tmp_path: Path) -> Path:
@@ -98,8 +70,8 @@ def assert_clean(page, path: Path) -> None:
     assert page.requests() == [path.resolve().as_uri()]
 
 
-def test_demo_report_opens_from_disk_cleanly_and_looks_like_a_report(browser, tmp_path):
-    audit, origin = demo_audit(tmp_path)
+def test_demo_report_opens_from_disk_cleanly_and_looks_like_a_report(browser, tmp_path, demo_json):
+    audit = json.loads((demo_json / "audit.json").read_text(encoding="utf-8"))
     path = tmp_path / "report.html"
     path.write_text(reports.render_html(audit), encoding="utf-8")
     page = browser.open(path)
@@ -112,7 +84,7 @@ def test_demo_report_opens_from_disk_cleanly_and_looks_like_a_report(browser, tm
     assert page.evaluate("document.querySelectorAll('table.metrics').length") >= 3
 
     png = page.screenshot(1400, 3000)
-    keep_screenshot(png, f"demo-report-{origin}.png", tmp_path)
+    keep_screenshot(png, "demo-report-core.png", tmp_path)
     from PIL import Image
 
     image = Image.open(io.BytesIO(png))
