@@ -33,7 +33,6 @@ from auditor.data import JudgmentTable, load
 from auditor.engine import integrity
 from auditor.engine.cases import select_cases
 from auditor.engine.context import AuditContext as Context
-from auditor.engine.context import Side
 from auditor.engine.pvalues import adjust_p_values
 from auditor.engine.step import Step, StepOutput
 from auditor.result import AuditResult
@@ -182,13 +181,4 @@ def meta(ctx: Context) -> dict[str, Any]:
     }
 
 
-class AuditContext(Context):
-    """The engine's :class:`~auditor.engine.context.AuditContext` (state only) with ``run()``, for callers written
-    against the context that used to be the pipeline (``AuditContext(table).run()``)."""
-
-    def run(self) -> AuditResult:
-        """Run :data:`STEPS` on this context and assemble the result (as :func:`run_audit`)."""
-        return run_steps(self)
-
-
-__all__ = ["audit", "run_audit", "run_steps", "STEPS", "collect", "assemble", "meta", "AuditContext", "Side"]
+__all__ = ["audit", "run_audit", "run_steps", "STEPS", "collect", "assemble", "meta"]

@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from auditor.audit import AuditContext
 from auditor.config import AuditConfig, load_config
 from auditor.data import CLUSTER, load
+from auditor.engine.context import AuditContext
 from auditor.io import read_table
 from auditor.stats import compare
 from auditor.stats.bootstrap import Resampler, bootstrap_p_value, interval

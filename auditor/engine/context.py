@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from auditor.contract import METRIC_COLUMNS
 from auditor.data import CLUSTER, JudgmentTable
 from auditor.engine import aggregation as agg
 from auditor.errors import ConfigError
@@ -198,20 +199,7 @@ class AuditContext:
             if self.cfg.resamples
             else (np.nan, np.nan)
         )
-        self.rows.append(
-            {
-                "metric": metric,
-                "judge": judge,
-                "reference": reference,
-                "value": est.value,
-                "ci_low": lo,
-                "ci_high": hi,
-                "n": est.n,
-                "p_value": p_value,
-                "p_adjusted": None,
-                "slice": slice,
-            }
-        )
+        self.rows.append(metric_row(metric, judge, reference, est.value, lo, hi, est.n, p_value, slice))
 
     def pairing(
         self, ref: Side, judge: Side, items: np.ndarray | None = None
@@ -231,6 +219,23 @@ class AuditContext:
         return p, idx
 
 
+def metric_row(
+    metric: str,
+    judge: str,
+    reference: str,
+    value: Any,
+    lo: Any,
+    hi: Any,
+    n: Any,
+    p_value: float | None = None,
+    slice: str | None = None,
+) -> dict[str, Any]:
+    """One metric row in :data:`auditor.contract.METRIC_COLUMNS` (``p_adjusted`` is filled in after every step)."""
+    return dict(
+        zip(METRIC_COLUMNS, (metric, judge, reference, value, lo, hi, n, p_value, None, slice), strict=True)
+    )
+
+
 def direct_row(
     metric: str,
     judge: str,
@@ -243,15 +248,4 @@ def direct_row(
     slice: str | None,
 ) -> dict[str, Any]:
     """A metric row whose interval does not come from the shared bootstrap (e.g. a model-based interval)."""
-    return {
-        "metric": metric,
-        "judge": judge,
-        "reference": reference,
-        "value": float(value),
-        "ci_low": float(lo),
-        "ci_high": float(hi),
-        "n": int(n),
-        "p_value": p,
-        "p_adjusted": None,
-        "slice": slice,
-    }
+    return metric_row(metric, judge, reference, float(value), float(lo), float(hi), int(n), p, slice)

@@ -70,7 +70,7 @@ _STOPWORDS = frozenset(
 
 
 class SideLike(Protocol):
-    """An aggregated verdict per item (see :class:`auditor.audit.Side`): ``code`` -1 = none, ``value`` NaN = none."""
+    """An aggregated verdict per item (see :class:`auditor.engine.context.Side`): ``code`` -1 = none, ``value`` NaN = none."""
 
     code: np.ndarray
     value: np.ndarray

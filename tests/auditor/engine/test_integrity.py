@@ -9,9 +9,10 @@ from __future__ import annotations
 import pandas as pd
 
 import auditor
-from auditor.audit import AuditContext
+from auditor.audit import run_steps
 from auditor.config import AuditConfig
 from auditor.data import load
+from auditor.engine.context import AuditContext
 from auditor.engine.integrity import MIN_ITEMS_CONSTANT, integrity_warnings, mismatched_items
 
 N = 12
@@ -56,7 +57,7 @@ def clean_labels(n: int = N) -> list[dict]:
 def warnings_for(items: list[dict], labels: list[dict], **config) -> dict[str, dict]:
     cfg = AuditConfig(**{"task": "pairwise", "resamples": 0, **config})
     ctx = AuditContext(load(pd.DataFrame(labels), pd.DataFrame(items), cfg))
-    ctx.run()
+    run_steps(ctx)
     found = integrity_warnings(ctx.t, ctx.sides, ctx.ref, ctx.cfg)
     for w in found:
         assert set(w) == {"code", "message", "count"} and w["count"] > 0 and isinstance(w["count"], int)
@@ -253,5 +254,5 @@ def _context(items, labels):
     ctx = AuditContext(
         load(pd.DataFrame(labels), pd.DataFrame(items), AuditConfig(task="pairwise", resamples=0))
     )
-    ctx.run()
+    run_steps(ctx)
     return ctx.t, ctx.sides, ctx.ref, ctx.cfg
