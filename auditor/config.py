@@ -24,7 +24,6 @@ STAGES = ("extraction", "relevance", "generation")
 ALIGNMENTS = ("accuracy", "neg_rmse", "neg_rmse_rank")  # = auditor.stats.alt_test.ALIGNMENTS
 JURY_RULES = ("majority", "mean")
 DEFAULT_PROBLEMATIC = ("uncertain", "reject")
-ANALYSES = ("ppi", "alt_test", "jury", "personalization", "probes")  # the nested options of AuditConfig
 DEFAULT_AGGREGATE = {
     "pairwise": "majority",
     "binary": "majority",
@@ -112,6 +111,17 @@ class ProbesConfig:
     length: bool = True
     self_preference: bool = True
     variants: bool = True
+
+
+#: The nested options of the analyses, by TOML table; their keys and types are the dataclasses' fields.
+_ANALYSIS_TABLES = {
+    "ppi": PPIConfig,
+    "alt_test": AltTestConfig,
+    "jury": JuryConfig,
+    "personalization": PersonalizationConfig,
+    "probes": ProbesConfig,
+}
+ANALYSES = tuple(_ANALYSIS_TABLES)  # the nested options of AuditConfig
 
 
 @dataclass(frozen=True)
@@ -398,11 +408,7 @@ _TOP_KEYS = {
     "slice_by",
     "arms",
     "stage",
-    "personalization",
-    "ppi",
-    "alt_test",
-    "jury",
-    "probes",
+    *ANALYSES,
 }
 
 
@@ -541,59 +547,42 @@ def config_from_mapping(data: dict[str, Any], where: str | None = None) -> Audit
     return AuditConfig(**kwargs).validated()
 
 
+_SET_BY_CODE = {"personalization": {"missing_reference"}}  # options a TOML file cannot set
+
+
+def _table_value(kind: str, value: Any, where: str | None, column: str) -> Any:
+    """A TOML value converted to the annotated type ``kind`` of its dataclass field (the one converter of every
+    analysis table)."""
+    if kind == "bool":
+        return _bool(value, where, column)
+    if kind == "float":
+        return _as(float, value, where, column, "a number")
+    if kind == "int":
+        return _as(int, value, where, column, "an integer")
+    if kind.startswith("tuple[str"):
+        return _strings(value, where, column)
+    return str(value)
+
+
 def _analyses(data: dict[str, Any], section: Any, where: str | None) -> dict[str, Any]:
     """The nested options of the analyses from their TOML tables (and the top-level ``stage``)."""
     out: dict[str, Any] = {}
-    ppi = section("ppi", {"enabled"})
-    if ppi:
-        out["ppi"] = PPIConfig(enabled=_bool(ppi.get("enabled", True), where, "ppi.enabled"))
-    alt = section("alt_test", {"enabled", "epsilon", "level", "alignment", "min_items"})
-    if alt:
-        changes: dict[str, Any] = {}
-        if "enabled" in alt:
-            changes["enabled"] = _bool(alt["enabled"], where, "alt_test.enabled")
-        for key in ("epsilon", "level"):
-            if key in alt:
-                changes[key] = _as(float, alt[key], where, f"alt_test.{key}", "a number")
-        if "alignment" in alt:
-            changes["alignment"] = str(alt["alignment"])
-        if "min_items" in alt:
-            changes["min_items"] = _as(int, alt["min_items"], where, "alt_test.min_items", "an integer")
-        out["alt_test"] = AltTestConfig(**changes)
-    jury = section("jury", {"enabled", "rules", "members"})
-    if jury:
-        changes = {}
-        if "enabled" in jury:
-            changes["enabled"] = _bool(jury["enabled"], where, "jury.enabled")
-        if "rules" in jury:
-            changes["rules"] = _strings(jury["rules"], where, "jury.rules")
-        if "members" in jury:
-            changes["members"] = _strings(jury["members"], where, "jury.members")
-        out["jury"] = JuryConfig(**changes)
-    personal = section(
-        "personalization", {"problematic", "stage", "positive", "mention_column", "kappa_table"}
-    )
-    changes = {}
-    if "stage" in data and "stage" in personal and str(data["stage"]) != str(personal["stage"]):
-        raise ConfigError(
-            f"stage is given twice ({data['stage']!r} and [personalization] {personal['stage']!r})",
-            file=where,
-            column="personalization.stage",
-        )
-    for key in ("stage", "positive", "mention_column"):
-        if key in personal:
-            changes[key] = str(personal[key])
-    if "stage" in data:
-        changes["stage"] = str(data["stage"])
-    if "problematic" in personal:
-        changes["problematic"] = _strings(personal["problematic"], where, "personalization.problematic")
-    if "kappa_table" in personal:
-        changes["kappa_table"] = _bool(personal["kappa_table"], where, "personalization.kappa_table")
-    if changes:
-        out["personalization"] = PersonalizationConfig(**changes)
-    probes = section("probes", {"position", "length", "self_preference", "variants"})
-    if probes:
-        out["probes"] = ProbesConfig(**{k: _bool(v, where, f"probes.{k}") for k, v in probes.items()})
+    for name, cls in _ANALYSIS_TABLES.items():
+        kinds = {f.name: str(f.type) for f in fields(cls) if f.name not in _SET_BY_CODE.get(name, ())}
+        table = section(name, set(kinds))
+        changes = {
+            key: _table_value(kinds[key], value, where, f"{name}.{key}") for key, value in table.items()
+        }
+        if name == "personalization" and "stage" in data:
+            if "stage" in table and str(data["stage"]) != str(table["stage"]):
+                raise ConfigError(
+                    f"stage is given twice ({data['stage']!r} and [personalization] {table['stage']!r})",
+                    file=where,
+                    column="personalization.stage",
+                )
+            changes["stage"] = str(data["stage"])
+        if changes:
+            out[name] = cls(**changes)
     return out
 
 
