@@ -127,16 +127,9 @@ def excluded_row(
     """The row of a request without a verdict: ``reason`` in ``exclusion``, the server's text (if any) in ``raw``,
     every other column at its :data:`ROW_DEFAULTS` value."""
     row = dict(ROW_DEFAULTS)
-    row["item_id"] = planned.item_id
-    row["judge"] = judge
-    row["rater"] = planned.rater
-    row["order"] = planned.order
     row["raw"] = raw
     row["exclusion"] = reason
-    row["template"] = template.id
-    row["profile_view"] = profile_view
-    row["request_key"] = planned.key or None
-    return row
+    return _identify(row, planned, judge, template, profile_view)
 
 
 def verdict_row(
@@ -175,12 +168,19 @@ def verdict_row(
     if prices is not None and prompt_tokens is not None:
         price_in, price_out = prices
         cost = (prompt_tokens * price_in + (row["completion_tokens"] or 0) * price_out) / 1e6
+    row["cost"] = cost
+    row["cached"] = cached
+    return _identify(row, planned, judge, template, profile_view)
+
+
+def _identify(
+    row: dict[str, Any], planned: PlannedRequest, judge: str, template: Template, profile_view: str
+) -> dict[str, Any]:
+    """Set, in place, the columns that say which request a row answers (every row has them)."""
     row["item_id"] = planned.item_id
     row["judge"] = judge
     row["rater"] = planned.rater
     row["order"] = planned.order
-    row["cost"] = cost
-    row["cached"] = cached
     row["template"] = template.id
     row["profile_view"] = profile_view
     row["request_key"] = planned.key or None
