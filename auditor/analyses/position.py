@@ -41,11 +41,10 @@ def neutral_value(ctx: AuditContext) -> float | None:
 
 def order_sides(ctx: AuditContext) -> dict[str, tuple[Side, Side]]:
     """Per judge that has verdicts in both orders: its aggregated verdict in ``ab`` and in ``ba``."""
-    labels = ctx.t.labels
-    if "order" not in labels.columns or ctx.task not in ("pairwise", "likert"):
+    order_col = ctx.label_orders
+    if order_col is None or ctx.task not in ("pairwise", "likert"):
         return {}
-    judge_col = labels["judge"].to_numpy()
-    order_col = labels["order"].astype(object).where(labels["order"].notna(), "").astype(str).to_numpy()
+    judge_col = ctx.t.labels["judge"].to_numpy()
     out = {}
     for judge in ctx.sides:
         mine = judge_col == judge

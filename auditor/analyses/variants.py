@@ -128,11 +128,8 @@ def _verdict_pairs(
 ) -> list[tuple[Side, Side, bool]]:
     """Matched verdicts of two judges: per presentation order both have (``True``), else the aggregates (always
     the aggregates when the judges' orders are combined by balanced position calibration)."""
-    labels = ctx.t.labels
-    if (
-        "order" in labels.columns and ctx.cfg.judge_aggregate != "mean_score"
-    ):  # calibrated: compare aggregates
-        order = labels["order"].astype(object).where(labels["order"].notna(), "").astype(str).to_numpy()
+    order = ctx.label_orders
+    if order is not None and ctx.cfg.judge_aggregate != "mean_score":  # calibrated: compare aggregates
         shared = sorted(set(order[own_mask]) & set(order[other_mask]) - {""})
         if shared:
             return [

@@ -9,6 +9,7 @@ reference's and every judge's aggregated verdicts, and the metric rows found so 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -146,6 +147,15 @@ class AuditContext:
         if self.task == "likert":
             return self.cfg.scale.neutral - self.cfg.scale.min
         return None
+
+    @cached_property
+    def label_orders(self) -> np.ndarray | None:
+        """Each label row's presentation order as text (``ab`` / ``ba``, ``""`` for none), or None when the labels
+        have no ``order`` column; computed once per audit."""
+        labels = self.t.labels
+        if "order" not in labels.columns:
+            return None
+        return labels["order"].astype(object).where(labels["order"].notna(), "").astype(str).to_numpy()
 
     def usable(self, s: Side) -> np.ndarray:
         return np.isfinite(s.value) if self.task == "score" else s.code >= 0
