@@ -54,10 +54,10 @@ def write_outputs(result: Any, out: Path, formats: list[str], quiet: bool) -> li
 
     import reports
 
-    doc = result.to_dict()
-    written = reports.write_reports(doc, out, formats)
+    model = reports.build_model(result.to_dict())  # built once for the files and the terminal
+    written = reports.write_reports(model, out, formats)
     if not quiet:
-        reports.render_terminal(doc, Console())
+        reports.render_terminal(model, Console())
         for path in written:
             typer.echo(f"wrote {path}")
     return written
