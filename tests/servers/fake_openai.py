@@ -172,6 +172,11 @@ class FakeJudgeServer:
     max_in_flight: int = 0
     #: Body hashes of the requests whose planted instruction the fake judge obeyed.
     obeyed: list[str] = field(default_factory=list)
+    #: When set, at most this many chat requests (counted since the start or the last :meth:`clear_log`) are
+    #: answered; every later one is logged as ``held`` and held unanswered until the server stops.  A run that a
+    #: test kills mid-way then cannot end before the kill, on a machine of any speed.
+    answer_limit: int | None = None
+    _let_through: int = 0
     _in_flight: int = 0
     _attempts: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -218,6 +223,17 @@ class FakeJudgeServer:
     def clear_log(self) -> None:
         with self._lock:
             self.log.clear()
+            self._let_through = 0
+
+    def over_limit(self) -> bool:
+        """Whether ``answer_limit`` requests were already let through (this one is counted when it is not)."""
+        with self._lock:
+            if self.answer_limit is None:
+                return False
+            if self._let_through >= self.answer_limit:
+                return True
+            self._let_through += 1
+            return False
 
     # -- the fake judge ------------------------------------------------------------------------------------
     def next_attempt(self, digest: str) -> int:
@@ -355,6 +371,11 @@ def _make_handler(server: FakeJudgeServer) -> type[BaseHTTPRequestHandler]:
                     return
             if not self.path.rstrip("/").endswith("/chat/completions"):
                 self._json(404, {"error": {"message": f"no route {self.path}"}})
+                return
+            if server.over_limit():
+                server.record(LoggedRequest(digest, body, 0, "held", started, self.path))
+                server._stopping.wait()
+                self.close_connection = True
                 return
             attempt = server.next_attempt(digest)
             fault = server.fault_plan(body, attempt) if server.fault_plan else None

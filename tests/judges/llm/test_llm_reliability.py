@@ -199,6 +199,8 @@ def test_five_kill_9_at_random_points_then_a_rerun_equals_an_uninterrupted_run_w
     for kill_at in kill_points:
         stored_before = _stored(cache)
         server.clear_log()
+        # 8 answers past the kill point, the rest held: the run cannot end before the kill on any machine.
+        server.answer_limit = max(kill_at - len(stored_before), 0) + 8
         process = subprocess.Popen(command, env=env, cwd=tmp_path, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 120
         while stored_count(cache) < kill_at and process.poll() is None and time.monotonic() < deadline:
@@ -220,6 +222,7 @@ def test_five_kill_9_at_random_points_then_a_rerun_equals_an_uninterrupted_run_w
 
     stored_before = _stored(cache)
     server.clear_log()
+    server.answer_limit = None
     final = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert final.returncode == 0, final.stderr
     assert {e.body_hash for e in server.log}.isdisjoint(stored_before), context

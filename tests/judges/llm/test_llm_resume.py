@@ -57,6 +57,9 @@ def test_kill_9_mid_run_then_rerun_equals_an_uninterrupted_run_and_repeats_no_st
     ]
 
     kill_after = random.Random().randint(10, 170)  # a random point, different on every run
+    # The server answers 8 requests past the kill point and holds the rest: the run is still running at the kill
+    # whatever the machine's speed (the kill may land mid-request or mid-commit).
+    server.answer_limit = kill_after + 8
     # A shell's background job inherits SIGINT ignored, and Python keeps it so: give the run the default action.
     process = subprocess.Popen(
         command,
@@ -81,6 +84,7 @@ def test_kill_9_mid_run_then_rerun_equals_an_uninterrupted_run_and_repeats_no_st
         stored_before = {body_hash(json.loads(r[0])) for r in conn.execute("SELECT request FROM responses")}
     assert kill_after <= len(stored_before) < 200, stderr
     server.clear_log()
+    server.answer_limit = None
     rerun = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     resent = {entry.body_hash for entry in server.log} & stored_before
