@@ -90,6 +90,7 @@ def test_kill_9_mid_run_then_rerun_equals_an_uninterrupted_run_and_repeats_no_st
     resent = {entry.body_hash for entry in server.log} & stored_before
     assert not resent, f"{len(resent)} requests with a stored verdict were sent again"
     assert len(server.log) == 200 - len(stored_before)
+    assert pd.read_json(out, lines=True)["exclusion"].isna().all(), "the resumed run labelled every item"
 
     uninterrupted = tmp_path / "uninterrupted.jsonl"
     assert main(_cli(items, server.base_url, tmp_path / "fresh.sqlite", uninterrupted)) == 0
@@ -212,6 +213,8 @@ def test_the_308_stage3_pairs_in_both_orders_through_the_command_line(
     assert len(labels) == 616
     assert labels.groupby("order")["item_id"].nunique().to_dict() == {"ab": 308, "ba": 308}
     assert (labels["label"].notna() ^ labels["exclusion"].notna()).all()
+    # a healthy server: no exclusion at all
+    assert labels["exclusion"].isna().all(), labels["exclusion"].value_counts()
     first_user = server.log[0].body["messages"][1]["content"]
     assert first_user.startswith("What is known about the user:"), "the attribute profile is rendered first"
 
