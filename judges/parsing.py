@@ -12,6 +12,9 @@ Order of preference:
 3. **text** -- the whole answer is a verdict (``B``, ``"tie".``), or its last ``Verdict: X`` line names one.
 
 Anything else is ``unparseable``: the label stays empty and the text is kept in ``raw``.
+
+An answer is untrusted input: :func:`answer_problem` type-checks every field the parser and the labels read
+(``choices``, ``message``, ``content``, ``refusal``, ``logprobs``, ``usage``) before an answer is stored or parsed.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from typing import Any
 from judges.templates import Template
 
 _STRIP = " \t\r\n\"'`*_([{<>}]):.,!;"
+#: How far above 0 a log-probability may be (rounding) and still count as one.
+LOGPROB_SLACK = 1e-6
 #: Bump when parsing gives other verdicts for the same response (stored parsed verdicts are keyed by it, and by
 #: this module's source).
 PARSER_VERSION = 1
@@ -149,6 +154,110 @@ def from_text(text: str, template: Template) -> Verdict | None:
     if matches:
         label = lookup[matches[-1].lower()]
         return Verdict(label, template.values.get(label), None, "text")
+    return None
+
+
+def _kind(value: Any) -> str:
+    """A JSON value's type, as a problem message names it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"[:40]
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "an object"
+
+
+def _logprob_problem(entry: Any, where: str) -> str | None:
+    if not isinstance(entry, dict):
+        return f"{where} is {_kind(entry)}, not an object"
+    token = entry.get("token")
+    if token is not None and not isinstance(token, str):
+        return f"{where}.token is {_kind(token)}, not a string"
+    value = entry.get("logprob")
+    if value is None:
+        return None
+    try:
+        valid = type(value) in (int, float) and math.isfinite(float(value)) and value <= LOGPROB_SLACK
+    except OverflowError:
+        valid = False
+    return None if valid else f"{where}.logprob is {_kind(value)}, not a finite number at most 0"
+
+
+def _choice_problem(choice: Any, where: str) -> str | None:
+    if not isinstance(choice, dict):
+        return f"{where} is {_kind(choice)}, not an object"
+    message = choice.get("message")
+    if not isinstance(message, dict):
+        return f"{where}.message is {_kind(message)}, not an object"
+    content = message.get("content")
+    if isinstance(content, list):
+        for number, part in enumerate(content):
+            if not isinstance(part, dict):
+                return f"{where}.message.content[{number}] is {_kind(part)}, not an object"
+            if part.get("text") is not None and not isinstance(part["text"], str):
+                return f"{where}.message.content[{number}].text is {_kind(part['text'])}, not a string"
+    elif content is not None and not isinstance(content, str):
+        return f"{where}.message.content is {_kind(content)}, not a string, a list or null"
+    refusal = message.get("refusal")
+    if refusal is not None and not isinstance(refusal, str):
+        return f"{where}.message.refusal is {_kind(refusal)}, not a string"
+    logprobs = choice.get("logprobs")
+    if logprobs is None:
+        return None
+    if not isinstance(logprobs, dict):
+        return f"{where}.logprobs is {_kind(logprobs)}, not an object"
+    positions = logprobs.get("content")
+    if positions is None:
+        return None
+    if not isinstance(positions, list):
+        return f"{where}.logprobs.content is {_kind(positions)}, not a list"
+    for number, position in enumerate(positions):
+        at = f"{where}.logprobs.content[{number}]"
+        problem = _logprob_problem(position, at)
+        if problem is not None:
+            return problem
+        top = position.get("top_logprobs")
+        if top is None:
+            continue
+        if not isinstance(top, list):
+            return f"{at}.top_logprobs is {_kind(top)}, not a list"
+        for rank, candidate in enumerate(top):
+            problem = _logprob_problem(candidate, f"{at}.top_logprobs[{rank}]")
+            if problem is not None:
+                return problem
+    return None
+
+
+def answer_problem(completion: Any) -> str | None:
+    """What makes a chat-completion answer unusable (one line naming the field), or None.
+
+    Checked: the answer is an object; ``choices`` a list of objects, each with a ``message`` object whose
+    ``content`` is a string, a list of objects (with string ``text``) or null, and ``refusal`` a string or null;
+    ``logprobs`` null or an object whose ``content`` lists objects with a string ``token`` and a finite ``logprob``
+    at most 0 (:data:`LOGPROB_SLACK`), as do their ``top_logprobs``; ``usage`` null or an object whose
+    ``prompt_tokens`` and ``completion_tokens`` are null or whole numbers from 0 to 2**63 - 1.
+    """
+    if not isinstance(completion, dict):
+        return f"the answer is {_kind(completion)}, not an object"
+    choices = completion.get("choices")
+    if not isinstance(choices, list):
+        return f"choices is {_kind(choices)}, not a list"
+    for number, choice in enumerate(choices):
+        problem = _choice_problem(choice, f"choices[{number}]")
+        if problem is not None:
+            return problem
+    usage = completion.get("usage")
+    if usage is None:
+        return None
+    if not isinstance(usage, dict):
+        return f"usage is {_kind(usage)}, not an object"
+    for name in ("prompt_tokens", "completion_tokens"):
+        value = usage.get(name)
+        if value is not None and not (type(value) is int and 0 <= value < 2**63):
+            return f"usage.{name} is {_kind(value)}, not a whole number of tokens"
     return None
 
 
