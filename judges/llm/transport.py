@@ -41,7 +41,7 @@ import ssl
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -119,7 +119,9 @@ class Redactor:
     def __init__(self, key: str | None) -> None:
         self.key = key or None
         size = min(KEY_FRAGMENT, len(key)) if key else 0
-        self.fragments = frozenset(key[i : i + size] for i in range(len(key) - size + 1)) if key else frozenset()
+        self.fragments = (
+            frozenset(key[i : i + size] for i in range(len(key) - size + 1)) if key else frozenset()
+        )
         self._size = size
         self._byte_fragments = tuple(f.encode("utf-8") for f in self.fragments)
 
@@ -350,7 +352,9 @@ def _backoff(attempt: int) -> float:
     return min(0.5 * 2**attempt, 8.0) * (1 - 0.25 * random.random())
 
 
-def _failed(exc: Exception, config: LLMJudgeConfig, run: RunState, attempt: int) -> tuple[Failure, float | None]:
+def _failed(
+    exc: Exception, config: LLMJudgeConfig, run: RunState, attempt: int
+) -> tuple[Failure, float | None]:
     """A failed attempt's ``(exclusion reason, raw text)`` and the wait before the next attempt (None: not
     retried)."""
     import openai
@@ -359,7 +363,10 @@ def _failed(exc: Exception, config: LLMJudgeConfig, run: RunState, attempt: int)
     if isinstance(exc, TimeoutError | openai.APITimeoutError | http.TimeoutException):
         return ("timeout", f"no answer within --timeout {config.timeout:g} s"), _backoff(attempt)
     if isinstance(exc, AnswerTooLarge):
-        return ("answer_too_large", f"the answer is longer than --max-answer-bytes {config.max_answer_bytes}"), None
+        return (
+            "answer_too_large",
+            f"the answer is longer than --max-answer-bytes {config.max_answer_bytes}",
+        ), None
     if isinstance(exc, RedirectRefused):
         return ("redirect_refused", run.redactor.line(str(exc))), None
     if isinstance(exc, openai.APIStatusError):
@@ -383,7 +390,9 @@ def _failed(exc: Exception, config: LLMJudgeConfig, run: RunState, attempt: int)
         return ("connection_error", run.redactor.line(cause)), (
             _backoff(attempt) if run.reached or not certain else None
         )
-    if isinstance(exc, http.RequestError | ssl.SSLError):  # the answer's body broke off: the connection was made
+    if isinstance(
+        exc, http.RequestError | ssl.SSLError
+    ):  # the answer's body broke off: the connection was made
         return ("connection_error", run.redactor.line(str(exc) or type(exc).__name__)), _backoff(attempt)
     log.warning("a request failed: %s", type(exc).__name__)
     return ("client_error", type(exc).__name__), None
@@ -417,7 +426,11 @@ def connection_failure(exc: BaseException) -> tuple[str, bool]:
         return f"DNS: {innermost.strerror or innermost}", True
     if isinstance(innermost, ssl.SSLError):
         return f"TLS: {getattr(innermost, 'reason', None) or innermost}", True
-    connect = type(exc.__cause__).__name__ == "ConnectError" if isinstance(exc, openai.APIConnectionError) else False
+    connect = (
+        type(exc.__cause__).__name__ == "ConnectError"
+        if isinstance(exc, openai.APIConnectionError)
+        else False
+    )
     return str(innermost) or type(innermost).__name__, connect
 
 
