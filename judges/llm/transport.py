@@ -411,27 +411,25 @@ def server_message(exc: Any) -> str:
 
 
 def connection_failure(exc: BaseException) -> tuple[str, bool]:
-    """What a connection failure was (``connection refused``, ``DNS: ...``, ``TLS: ...``), and whether it is
-    certain to repeat (the connection was never made)."""
-    import openai
-
-    innermost: BaseException = exc
-    seen = {id(exc)}
-    while (nxt := innermost.__cause__ or innermost.__context__) is not None and id(nxt) not in seen:
-        seen.add(id(nxt))
-        innermost = nxt
-    if isinstance(innermost, ConnectionRefusedError):
-        return "connection refused", True
-    if isinstance(innermost, socket.gaierror):
-        return f"DNS: {innermost.strerror or innermost}", True
-    if isinstance(innermost, ssl.SSLError):
-        return f"TLS: {getattr(innermost, 'reason', None) or innermost}", True
-    connect = (
-        type(exc.__cause__).__name__ == "ConnectError"
-        if isinstance(exc, openai.APIConnectionError)
-        else False
-    )
-    return str(innermost) or type(innermost).__name__, connect
+    """What a connection failure was (``connection refused``, ``DNS: ...``, ``TLS: ...``, else the HTTP library's
+    own words), and whether it is certain to repeat (the connection was never made)."""
+    chain: list[BaseException] = []
+    waiting: list[BaseException | None] = [exc]
+    while waiting:  # the causes and contexts of the error, breadth first
+        node = waiting.pop(0)
+        if node is None or any(node is seen for seen in chain):
+            continue
+        chain.append(node)
+        waiting += [node.__cause__, node.__context__]
+    for node in chain:
+        if isinstance(node, ConnectionRefusedError):
+            return "connection refused", True
+        if isinstance(node, socket.gaierror):
+            return f"DNS: {node.strerror or node}", True
+        if isinstance(node, ssl.SSLError):
+            return f"TLS: {getattr(node, 'reason', None) or node}", True
+    cause = exc.__cause__ or exc
+    return str(cause) or type(cause).__name__, type(cause).__name__ == "ConnectError"
 
 
 def retry_after(headers: Any) -> float | None:
