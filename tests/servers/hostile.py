@@ -41,9 +41,7 @@ MODES = (
     "message_string", "usage_string", "logprob_1000", "huge", "redirect", "same_origin_redirect", "echo_key", "ok",
 )  # fmt: skip
 #: OpenAI's answer to ``max_tokens`` sent to a reasoning model (o1, o3, gpt-5), word for word.
-MAX_TOKENS_MESSAGE = (
-    "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead."
-)
+MAX_TOKENS_MESSAGE = "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead."
 MODEL_404_MESSAGE = "The model `{model}` does not exist or you do not have access to it."
 HUGE_BYTES = 50 * 1024 * 1024
 TRICKLE_INTERVAL = 0.2
@@ -57,7 +55,9 @@ def refused_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def good_answer(content: str = "A", *, model: str = "fake-judge", answer_id: str = "chatcmpl-hostile") -> dict:
+def good_answer(
+    content: str = "A", *, model: str = "fake-judge", answer_id: str = "chatcmpl-hostile"
+) -> dict:
     """A well-formed chat completion answering ``content`` with log-probabilities (A 0.7, B 0.2, tie 0.1)."""
     top = [{"token": t, "logprob": math.log(p)} for t, p in (("A", 0.7), ("B", 0.2), ("tie", 0.1))]
     return {
@@ -178,7 +178,9 @@ def _handler(server: HostileServer) -> type[BaseHTTPRequestHandler]:
             elif mode == "key_401":
                 self._error(401, f"Incorrect API key provided: {key}.", "invalid_api_key")
             elif mode == "retry_after_storm":
-                self._error(429, "Rate limit reached for requests", "rate_limit_exceeded", {"Retry-After": "86400"})
+                self._error(
+                    429, "Rate limit reached for requests", "rate_limit_exceeded", {"Retry-After": "86400"}
+                )
             elif mode == "hang":
                 server._stopping.wait()
             elif mode == "trickle":
@@ -208,7 +210,9 @@ def _handler(server: HostileServer) -> type[BaseHTTPRequestHandler]:
             elif mode == "same_origin_redirect":
                 self._redirect("/moved/chat/completions")
             elif mode == "echo_key":
-                answer = good_answer(f"A (you sent {key})", model=f"{model} {key}", answer_id=f"chatcmpl-{key}")
+                answer = good_answer(
+                    f"A (you sent {key})", model=f"{model} {key}", answer_id=f"chatcmpl-{key}"
+                )
                 answer["echo"] = {key: [key]}
                 self._json(200, answer)
             else:

@@ -81,7 +81,9 @@ def _incomplete(judge: LLMJudge, items: pd.DataFrame) -> pd.DataFrame:
 def _stored(cache: Path) -> tuple[int, int]:
     """Responses and parsed verdicts a cache file holds."""
     with sqlite3.connect(cache) as conn:
-        return tuple(conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("responses", "verdicts"))
+        return tuple(
+            conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("responses", "verdicts")
+        )
 
 
 # -- the command line against failing endpoints ----------------------------------------------------------------
@@ -135,10 +137,13 @@ def test_a_failing_endpoint_exits_3_with_one_line_after_writing_the_labels_and_a
 
     if failing is not None:
         failing.stop()
-    healthy = fake_server(port=port)  # the endpoint is healthy again: the rerun sends only the missing requests
-    assert judges_main(_judge_args(items_path, base_url, cache, out)) == 0  # the same command, in this process
+    # the endpoint is healthy again: the rerun (the same command, in this process) sends only the missing requests
+    healthy = fake_server(port=port)
+    assert judges_main(_judge_args(items_path, base_url, cache, out)) == 0
     planned = LLMJudge(_config(base_url)).plan(items, "pairwise")
-    assert sorted(entry.body_hash for entry in healthy.log) == sorted(body_hash(p.body) for p in planned[SEEDED:])
+    assert sorted(entry.body_hash for entry in healthy.log) == sorted(
+        body_hash(p.body) for p in planned[SEEDED:]
+    )
     labels = pd.read_json(out, lines=True, dtype=False)
     assert labels["label"].notna().all() and labels["exclusion"].isna().all()
 
