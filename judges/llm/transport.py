@@ -41,7 +41,7 @@ import ssl
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -168,8 +168,14 @@ class Redactor:
 
 @dataclass
 class RunState:
-    """What the requests of one run share: whether the endpoint answered at all, the streak of requests that
-    failed the same way, and why the run stopped (None while it goes on)."""
+    """What the requests of one run share: whether the endpoint answered at all, how each request sent so far
+    ended, and why the run stopped (None while it goes on).
+
+    The run stops when :data:`FAIL_FAST_AFTER` requests (all of them, in a run of fewer) sent one after the other
+    failed the same way (the same reason and server message).  Requests count in the order they were sent, not
+    the order they ended: at the end of a healthy run the slow ones (those that fail after retries) end one after
+    the other, but they were sent among requests that were answered.
+    """
 
     config: LLMJudgeConfig
     total: int
@@ -177,22 +183,33 @@ class RunState:
     #: The endpoint gave an HTTP answer (any status): from then on a refused connection is retried.
     reached: bool = False
     stopped: str | None = None
-    answered: int = 0
-    _last: Failure | None = None
-    _streak: int = 0
+    sent: int = 0
+    #: How each finished request ended, by the order it was sent in: its failure, or None when answered.
+    _ended: dict[int, Failure | None] = field(default_factory=dict)
 
-    def record(self, outcome: CachedResponse | Failure) -> None:
-        """Count a finished request; stop the run after :data:`FAIL_FAST_AFTER` (at most ``total``) in a row that
-        failed the same way."""
-        if isinstance(outcome, CachedResponse):
-            self.answered += 1
-            self._last, self._streak = None, 0
+    def send(self) -> int:
+        """The number of the request about to be sent (0, 1, ...)."""
+        self.sent += 1
+        return self.sent - 1
+
+    def record(self, number: int, outcome: CachedResponse | Failure) -> None:
+        """Note how request ``number`` ended; stop the run when it completes a block of requests sent one after
+        the other that failed the same way."""
+        failure = None if isinstance(outcome, CachedResponse) else outcome
+        self._ended[number] = failure
+        if failure is None or self.stopped is not None:
             return
-        self._streak = self._streak + 1 if outcome == self._last else 1
-        self._last = outcome
-        if self.stopped is None and self._streak >= min(FAIL_FAST_AFTER, self.total):
-            which = "first" if not self.answered else "last"
-            self.stopped = f"the {which} {self._streak} requests all failed the same way"
+        first = last = number
+        while self._ended.get(first - 1, ()) == failure:
+            first -= 1
+        while self._ended.get(last + 1, ()) == failure:
+            last += 1
+        if last - first + 1 >= min(FAIL_FAST_AFTER, self.total):
+            count = last - first + 1
+            which = (
+                f"the first {count} requests" if first == 0 else f"{count} requests sent one after the other"
+            )
+            self.stopped = f"{which} all failed the same way"
 
     def refuse(self, status: int) -> None:
         """Stop the run: the endpoint refused it (401, 403, 404)."""
@@ -247,12 +264,13 @@ async def request_all(
                 key, body = waiting.get_nowait()
             except asyncio.QueueEmpty:
                 return
+            number = run.send()
             outcome = await request_one(client, config, key, body, writer, run)
             if isinstance(outcome, CachedResponse):
                 fresh[key] = outcome
             else:
                 failures[key] = outcome
-            run.record(outcome)
+            run.record(number, outcome)
             progress.advance(failed=not isinstance(outcome, CachedResponse))
         current = asyncio.current_task()
         for task in tasks:  # the run stopped: cancel the requests in flight
