@@ -40,6 +40,7 @@ from judges.cli.options import (
     VerdictOption,
     build_llm_judge,
     parse_extra,
+    resume_note,
     use_profile_column,
 )
 
@@ -217,13 +218,9 @@ def run_judge(
         if exc.labels is None or out is None:
             raise
         write_table(exc.labels, out)
-        resume = (
-            "a rerun with --no-cache sends every request again"
-            if no_cache
-            else "a rerun with the same cache sends only the requests without an answer"
-        )
+        note = resume_note(cached=not no_cache)
         raise JudgeRunIncomplete(
-            f"{exc}; wrote {out}: {_summary(exc.labels, None)}; {resume}", exc.labels
+            f"{exc}; wrote {out}: {_summary(exc.labels, None)}; {note}", exc.labels
         ) from None
     finally:
         llm_judge.close()

@@ -136,6 +136,13 @@ def default_cache_path() -> Path:
     return Path(xdg) / "auditor" / DEFAULT_CACHE_NAME
 
 
+def resume_note(*, cached: bool) -> str:
+    """What a rerun of a judging run that stopped does (the end of its exit-code-3 message)."""
+    if cached:
+        return "a rerun with the same cache sends only the requests without an answer"
+    return "without a cache file (--no-cache, or no --cache for probe) a rerun sends every request again"
+
+
 def build_llm_judge(
     options: dict[str, Any], *, no_cache: bool, cache: Path | None, **judge_options: Any
 ) -> LLMJudge:

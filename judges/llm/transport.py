@@ -86,11 +86,13 @@ class JudgeRunError(AuditorError):
 class JudgeRunIncomplete(JudgeRunError):
     """The :class:`JudgeRunError` of :meth:`judges.llm.LLMJudge.judge_items`, with the labels table of the run in
     ``labels`` (the verdicts received and an exclusion row for every other request) for the caller to write; a
-    rerun with the same cache sends only the requests without a stored answer."""
+    rerun with the same cache sends only the requests without a stored answer.  A caller that judged other tables
+    before (the injection probe's clean run) names every table it has in ``tables``."""
 
     def __init__(self, message: str, labels: pd.DataFrame | None = None) -> None:
         super().__init__(message)
         self.labels = labels
+        self.tables: dict[str, pd.DataFrame] = {} if labels is None else {"labels": labels}
 
 
 class AnswerTooLarge(Exception):

@@ -255,3 +255,29 @@ def test_a_key_echoed_by_the_server_reaches_neither_the_cache_nor_the_labels(hos
         assert fragment.encode() not in stored and fragment not in written and fragment not in done.stderr
     labels = pd.read_json(out, lines=True, dtype=False)
     assert labels["label"].tolist() == ["a", "a"], "the answer itself is used, with the key taken out"
+
+
+# -- probe and injection obey the same rule --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["probe", "injection"])
+def test_probe_and_injection_exit_3_after_writing_the_labels_they_have(command, key, tmp_path, capsys):
+    from auditor.cli import main as auditor_main
+
+    base_url = f"http://127.0.0.1:{refused_port()}/v1"
+    out = tmp_path / "out"
+    items = tmp_path / "items.jsonl"
+    make_items(3).to_json(items, orient="records", lines=True)
+    shared = ["--model", "fake-judge", "--base-url", base_url, "--api-key-env", KEY_ENV, "--out", str(out)]
+    if command == "probe":
+        args = ["probe", str(items), *shared, "--orders", "ab", "--quiet"]
+        written, absent = "labels.jsonl", "audit.json"
+    else:
+        args = ["injection", str(items), *shared, "--cache", str(tmp_path / "c.sqlite"), "--quiet"]
+        written, absent = "clean.jsonl", "summary.csv"
+    assert auditor_main(args) == 3
+    error = capsys.readouterr().err
+    assert "judging run incomplete" in error and f"{base_url}/chat/completions" in error and KEY not in error
+    labels = pd.read_json(out / written, lines=True)
+    assert set(labels["exclusion"]) == {"connection_error"}
+    assert not (out / absent).exists()
