@@ -241,16 +241,18 @@ async def request_all(
     per_client = -(-config.concurrency // shards)
     key_value = api_key(config)
     run = RunState(config, len(bodies), Redactor(os.environ.get(config.api_key_env)))
-    clients = [
-        openai.AsyncOpenAI(
+    clients = []
+    for _ in range(shards):
+        http = http_client(per_client)
+        client = openai.AsyncOpenAI(
             api_key=key_value,
             base_url=config.base_url,
             timeout=config.timeout,
             max_retries=0,  # every retry and wait is this module's (bounded by max_wait and request_deadline)
-            http_client=http_client(per_client, config),
+            http_client=http,
         )
-        for _ in range(shards)
-    ]
+        guard(http, str(client.base_url), config.max_answer_bytes)
+        clients.append(client)
     writer = CacheWriter(cache, asyncio.get_running_loop())
     waiting: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
     for key, body in bodies.items():
@@ -483,11 +485,6 @@ def api_key(config: LLMJudgeConfig) -> str:
     return NO_KEY_PLACEHOLDER  # a local server without authentication
 
 
-def safe_message(exc: Any, config: LLMJudgeConfig) -> str:
-    """The server's error message with the API key (and any fragment of it) removed, on one line."""
-    return Redactor(os.environ.get(config.api_key_env)).line(server_message(exc))
-
-
 def known_fix(reason: str, raw: str, config: LLMJudgeConfig) -> str | None:
     """What to do about a failure that ended a run, where it is known."""
     text = raw.lower()
@@ -560,13 +557,11 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return scheme, (parts.hostname or "").lower(), parts.port or {"http": 80, "https": 443}.get(scheme)
 
 
-def http_client(concurrency: int, config: LLMJudgeConfig | None = None) -> Any:
+def http_client(concurrency: int) -> Any:
     """The client's default HTTP transport with a pool that keeps ``concurrency`` connections alive.
 
     The ``openai`` default keeps 100 idle connections (of at most 1,000): above 100 concurrent requests, every
-    response past the 100th closed its connection and the next request opened a new one.  With a ``config``, two
-    event hooks guard every request: one refuses to send a request (a redirect) to another origin than the
-    endpoint's, the other bounds every body read (also an error's or a redirect's) to ``max_answer_bytes``.
+    response past the 100th closed its connection and the next request opened a new one.
     """
     import openai
     from openai._constants import DEFAULT_CONNECTION_LIMITS as default
@@ -576,24 +571,26 @@ def http_client(concurrency: int, config: LLMJudgeConfig | None = None) -> Any:
         max_keepalive_connections=max(default.max_keepalive_connections or 0, concurrency),
         keepalive_expiry=default.keepalive_expiry,
     )
-    if config is None:
-        return openai.DefaultAsyncHttpxClient(limits=limits)
-    origin = _origin(config.endpoint)
-    limit = config.max_answer_bytes
+    return openai.DefaultAsyncHttpxClient(limits=limits)
+
+
+def guard(http: Any, base_url: str, limit: int) -> None:
+    """Two event hooks on an HTTP client: one refuses to send a request (a redirect) to another origin than
+    ``base_url``'s, the other bounds every body read (also an error's or a redirect's) to ``limit`` bytes."""
+    origin = _origin(base_url)
     bounded = _bounded_stream_class()
 
     async def same_origin(request: Any) -> None:
-        url = str(request.url)
-        if _origin(url) != origin:
-            target = "{}://{}".format(*_origin(url)[:2]) + (f":{_origin(url)[2]}" if _origin(url)[2] else "")
-            raise RedirectRefused(f"{config.endpoint} redirected to {target}, another origin: not followed")
+        scheme, host, port = _origin(str(request.url))
+        if (scheme, host, port) != origin:
+            raise RedirectRefused(
+                f"{base_url} redirected to {scheme}://{host}:{port}, another origin: not followed"
+            )
 
     async def bound(response: Any) -> None:
         response.stream = bounded(response.stream, limit)
 
-    return openai.DefaultAsyncHttpxClient(
-        limits=limits, event_hooks={"request": [same_origin], "response": [bound]}
-    )
+    http.event_hooks = {"request": [same_origin], "response": [bound]}
 
 
 @functools.cache
