@@ -59,8 +59,8 @@ CHAT_ROUTE = "/chat/completions"  # relative to the base URL, as the client's ch
 #: Connections per ``openai`` client; a run with a higher concurrency spreads its requests over several clients.
 CLIENT_CONNECTIONS = 32
 NO_KEY_PLACEHOLDER = "EMPTY"  # what local servers without authentication accept (vLLM's convention)
-#: Requests in a row that fail the same way (same reason, same server message) before the run stops; a run of
-#: fewer requests stops when all of them failed so.
+#: Requests sent one after the other that fail the same way (same reason, same server message) before the run
+#: stops.
 FAIL_FAST_AFTER = 8
 #: Statuses that refuse the whole run (wrong key, forbidden model, unknown route or model): it stops at the first.
 REFUSING_STATUSES = frozenset({401, 403, 404})
@@ -173,8 +173,8 @@ class RunState:
     """What the requests of one run share: whether the endpoint answered at all, how each request sent so far
     ended, and why the run stopped (None while it goes on).
 
-    The run stops when :data:`FAIL_FAST_AFTER` requests (all of them, in a run of fewer) sent one after the other
-    failed the same way (the same reason and server message).  Requests count in the order they were sent, not
+    The run stops when :data:`FAIL_FAST_AFTER` requests sent one after the other failed the same way (the same
+    reason and server message) while requests are still waiting to be sent.  Requests count in the order they were sent, not
     the order they ended: at the end of a healthy run the slow ones (those that fail after retries) end one after
     the other, but they were sent among requests that were answered.
     """
@@ -199,14 +199,14 @@ class RunState:
         the other that failed the same way."""
         failure = None if isinstance(outcome, CachedResponse) else outcome
         self._ended[number] = failure
-        if failure is None or self.stopped is not None:
-            return
+        if failure is None or self.stopped is not None or self.sent == self.total:
+            return  # (once every request is sent, stopping saves nothing: max_error_rate decides)
         first = last = number
         while self._ended.get(first - 1, ()) == failure:
             first -= 1
         while self._ended.get(last + 1, ()) == failure:
             last += 1
-        if last - first + 1 >= min(FAIL_FAST_AFTER, self.total):
+        if last - first + 1 >= FAIL_FAST_AFTER:
             count = last - first + 1
             which = (
                 f"the first {count} requests" if first == 0 else f"{count} requests sent one after the other"

@@ -12,6 +12,7 @@ after the same failure on every request) and the subprocess timeout is only a gu
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from servers.fake_openai import body_hash, make_items
+from servers.fake_openai import Fault, body_hash, make_items
 from servers.hostile import MAX_TOKENS_MESSAGE, HostileServer, refused_port
 
 from judges.cli import main as judges_main
@@ -155,6 +156,28 @@ def test_judges_cli_main_gives_the_same_exit_code_3(key, tmp_path):
     base_url = f"http://127.0.0.1:{refused_port()}/v1"
     assert judges_main(_judge_args(items, base_url, tmp_path / "c.sqlite", out)) == 3
     assert pd.read_json(out, lines=True)["exclusion"].tolist() == ["connection_error"] * 2
+
+
+def _one_500_and_half_prose(body: dict, attempt: int) -> Fault | None:
+    """Item 0 fails with a 500 on every attempt; odd items get a prose answer (unparseable); the rest a verdict."""
+    index = int(re.search(r"Question (\d+) ", body["messages"][-1]["content"]).group(1))
+    return Fault("500") if index == 0 else Fault("prose") if index % 2 else None
+
+
+def test_failures_within_max_error_rate_pass_and_unparseable_verdicts_are_no_failures(
+    fake_server, key, tmp_path, capsys
+):
+    server = fake_server(fault_plan=_one_500_and_half_prose)
+    items = tmp_path / "items.jsonl"
+    make_items(20).to_json(items, orient="records", lines=True)
+    args = _judge_args(items, server.base_url, tmp_path / "c.sqlite", tmp_path / "labels.jsonl")
+    assert judges_main([*args, "--max-retries", "0"]) == 0  # 1 failed request of 20 = 0.05, the default bound
+    summary = capsys.readouterr().err
+    assert "http_500_exhausted 1" in summary and "unparseable 10 = 50.0% of the verdicts" in summary
+    assert judges_main([*args, "--max-retries", "0", "--max-error-rate", "0.04"]) == 3
+    error = capsys.readouterr().err
+    assert "1 of 20 requests" in error and "more than --max-error-rate 0.04" in error
+    assert "The server had an error" in error
 
 
 # -- fail fast -------------------------------------------------------------------------------------------------
