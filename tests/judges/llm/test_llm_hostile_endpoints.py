@@ -23,6 +23,7 @@ import pytest
 from servers.fake_openai import Fault, body_hash, make_items
 from servers.hostile import MAX_TOKENS_MESSAGE, HostileServer, refused_port
 
+from auditor.cli.exits import RUN_INCOMPLETE, error_exit_code
 from judges.cli import main as judges_main
 from judges.llm import JudgeRunError, JudgeRunIncomplete, LLMJudge, LLMJudgeConfig
 from judges.llm.transport import FAIL_FAST_AFTER
@@ -204,7 +205,8 @@ def test_a_refused_key_stops_at_once_and_its_error_is_a_judge_run_error_with_exi
     labels = _incomplete(LLMJudge(_config(server.base_url, concurrency=1)), make_items(20))
     assert Counter(labels["exclusion"]) == {"http_401": 1, "run_stopped": 19}
     assert server.requests == 1
-    assert issubclass(JudgeRunIncomplete, JudgeRunError) and JudgeRunError.exit_code == 3
+    assert issubclass(JudgeRunIncomplete, JudgeRunError)
+    assert error_exit_code(JudgeRunIncomplete("stopped")) == RUN_INCOMPLETE == 3
     assert KEY not in labels["raw"].dropna().str.cat()
 
 
