@@ -170,20 +170,39 @@ def _kind(value: Any) -> str:
     return "a list" if isinstance(value, list) else "an object"
 
 
+def _wrong(value: Any, types: type | tuple[type, ...], where: str, expected: str) -> str | None:
+    """None when ``value`` is null or of ``types``; else the problem, naming the field and what was expected."""
+    return None if value is None or isinstance(value, types) else f"{where} is {_kind(value)}, not {expected}"
+
+
 def _logprob_problem(entry: Any, where: str) -> str | None:
     if not isinstance(entry, dict):
         return f"{where} is {_kind(entry)}, not an object"
-    token = entry.get("token")
-    if token is not None and not isinstance(token, str):
-        return f"{where}.token is {_kind(token)}, not a string"
     value = entry.get("logprob")
-    if value is None:
-        return None
     try:
-        valid = type(value) in (int, float) and math.isfinite(float(value)) and value <= LOGPROB_SLACK
+        valid = value is None or (
+            type(value) in (int, float) and math.isfinite(float(value)) and value <= LOGPROB_SLACK
+        )
     except OverflowError:
         valid = False
-    return None if valid else f"{where}.logprob is {_kind(value)}, not a finite number at most 0"
+    if not valid:
+        return f"{where}.logprob is {_kind(value)}, not a finite number at most 0"
+    return _wrong(entry.get("token"), str, f"{where}.token", "a string")
+
+
+def _logprobs_problem(logprobs: Any, where: str) -> str | None:
+    problem = _wrong(logprobs, dict, where, "an object")
+    positions = logprobs.get("content") if isinstance(logprobs, dict) else None
+    problem = problem or _wrong(positions, list, f"{where}.content", "a list")
+    for number, position in enumerate(positions if problem is None and positions else []):
+        at = f"{where}.content[{number}]"
+        top = position.get("top_logprobs") if isinstance(position, dict) else None
+        problem = _logprob_problem(position, at) or _wrong(top, list, f"{at}.top_logprobs", "a list")
+        for rank, candidate in enumerate(top if problem is None and top else []):
+            problem = problem or _logprob_problem(candidate, f"{at}.top_logprobs[{rank}]")
+        if problem is not None:
+            return problem
+    return problem
 
 
 def _choice_problem(choice: Any, where: str) -> str | None:
@@ -193,42 +212,17 @@ def _choice_problem(choice: Any, where: str) -> str | None:
     if not isinstance(message, dict):
         return f"{where}.message is {_kind(message)}, not an object"
     content = message.get("content")
-    if isinstance(content, list):
-        for number, part in enumerate(content):
-            if not isinstance(part, dict):
-                return f"{where}.message.content[{number}] is {_kind(part)}, not an object"
-            if part.get("text") is not None and not isinstance(part["text"], str):
-                return f"{where}.message.content[{number}].text is {_kind(part['text'])}, not a string"
-    elif content is not None and not isinstance(content, str):
-        return f"{where}.message.content is {_kind(content)}, not a string, a list or null"
-    refusal = message.get("refusal")
-    if refusal is not None and not isinstance(refusal, str):
-        return f"{where}.message.refusal is {_kind(refusal)}, not a string"
-    logprobs = choice.get("logprobs")
-    if logprobs is None:
-        return None
-    if not isinstance(logprobs, dict):
-        return f"{where}.logprobs is {_kind(logprobs)}, not an object"
-    positions = logprobs.get("content")
-    if positions is None:
-        return None
-    if not isinstance(positions, list):
-        return f"{where}.logprobs.content is {_kind(positions)}, not a list"
-    for number, position in enumerate(positions):
-        at = f"{where}.logprobs.content[{number}]"
-        problem = _logprob_problem(position, at)
+    for number, part in enumerate(content if isinstance(content, list) else []):
+        at = f"{where}.message.content[{number}]"
+        text = part.get("text") if isinstance(part, dict) else None
+        problem = _wrong(part, dict, at, "an object") or _wrong(text, str, f"{at}.text", "a string")
         if problem is not None:
             return problem
-        top = position.get("top_logprobs")
-        if top is None:
-            continue
-        if not isinstance(top, list):
-            return f"{at}.top_logprobs is {_kind(top)}, not a list"
-        for rank, candidate in enumerate(top):
-            problem = _logprob_problem(candidate, f"{at}.top_logprobs[{rank}]")
-            if problem is not None:
-                return problem
-    return None
+    return (
+        _wrong(content, (str, list), f"{where}.message.content", "a string, a list or null")
+        or _wrong(message.get("refusal"), str, f"{where}.message.refusal", "a string")
+        or _logprobs_problem(choice.get("logprobs"), f"{where}.logprobs")
+    )
 
 
 def answer_problem(completion: Any) -> str | None:
