@@ -184,10 +184,13 @@ class LLMJudge(Judge):
         Every row is built by :func:`judges.llm.rows.verdict_row` from the same parsed fields, whether they were
         parsed now or read from the cache, so a rerun gives the same table as the run that parsed them.
         ``not_stored``: keys answered in this run whose response the cache did not take (it held another
-        process's): their parsed verdicts are not stored (they would not be the stored response's).
+        process's): their parsed verdicts are not stored (they would not be the stored response's).  A stored
+        response that is not a well-formed answer (stored before answers were checked, or imported from a batch
+        file) is a ``malformed_response`` exclusion and is deleted from the cache, so the next run requests it.
         """
         table = rows.LabelRows()
         new: list[tuple[Any, ...]] = []
+        unusable: list[str] = []
         shared = {"judge": self.name, "template": template, "profile_view": self.profile_view}
         verdict = {**shared, "task": task, "prices": self.config.prices}
         for p in planned:
@@ -206,6 +209,7 @@ class LLMJudge(Judge):
             problem = answer_problem(cached.response)  # a response stored before answers were checked
             if problem is not None:
                 table.add(rows.excluded_row(p, "malformed_response", problem, **shared))
+                unusable.append(p.key)
                 continue
             fields = rows.parse_fields(cached, template, self.config.min_verdict_mass)
             table.add(rows.verdict_row(p, fields, cached=cached.source != "this_run", **verdict))
@@ -213,6 +217,8 @@ class LLMJudge(Judge):
                 new.append(rows.as_stored(p.key, fields))
         if new:
             self.cache.put_parsed(parser, new)
+        if unusable:  # requested again by the next run
+            self.cache.forget(unusable)
         return table.frame()
 
     def _judgment(

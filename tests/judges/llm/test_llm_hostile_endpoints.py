@@ -238,6 +238,21 @@ def test_a_malformed_or_oversized_answer_is_an_exclusion_and_is_never_cached(mod
     assert server.requests == 4, "a rerun asks again"
 
 
+def test_a_malformed_answer_stored_by_an_older_version_is_excluded_then_requested_again(
+    fake_server, key, tmp_path
+):
+    server = fake_server()
+    items = make_items(2)
+    judge = LLMJudge(_config(server.base_url), cache=tmp_path / "c.sqlite")
+    first = judge.plan(items, "pairwise")[0]
+    judge.cache.put(first.key, first.body, {"choices": ["A"]})  # stored before answers were checked
+    labels = judge.judge_items(items, "pairwise")
+    assert [None if pd.isna(x) else x for x in labels["exclusion"]] == ["malformed_response", None]
+    assert len(server.log) == 1 and first.key not in judge.cache.keys()
+    again = judge.judge_items(items, "pairwise")
+    assert len(server.log) == 2 and again["label"].notna().all()
+
+
 @pytest.mark.parametrize(("mode", "options", "reason"), [
     ("trickle", {"max_retries": 0}, "timeout"),  # a byte every 0.2 s: no read ever times out, the attempt does
     ("hang", {"timeout": 60.0, "request_deadline": 1.0}, "deadline_exceeded"),
