@@ -232,7 +232,8 @@ def answer_problem(completion: Any) -> str | None:
     ``content`` is a string, a list of objects (with string ``text``) or null, and ``refusal`` a string or null;
     ``logprobs`` null or an object whose ``content`` lists objects with a string ``token`` and a finite ``logprob``
     at most 0 (:data:`LOGPROB_SLACK`), as do their ``top_logprobs``; ``usage`` null or an object whose
-    ``prompt_tokens`` and ``completion_tokens`` are null or whole numbers from 0 to 2**63 - 1.
+    ``prompt_tokens`` and ``completion_tokens`` are null or whole numbers from 0 to 2**63 - 1 (``3.0`` counts; a
+    boolean does not).
     """
     if not isinstance(completion, dict):
         return f"the answer is {_kind(completion)}, not an object"
@@ -250,7 +251,8 @@ def answer_problem(completion: Any) -> str | None:
         return f"usage is {_kind(usage)}, not an object"
     for name in ("prompt_tokens", "completion_tokens"):
         value = usage.get(name)
-        if value is not None and not (type(value) is int and 0 <= value < 2**63):
+        whole = type(value) is int or (type(value) is float and math.isfinite(value) and value.is_integer())
+        if value is not None and not (whole and 0 <= value < 2**63):
             return f"usage.{name} is {_kind(value)}, not a whole number of tokens"
     return None
 

@@ -51,6 +51,7 @@ def _logprobs(first: object = -0.1, **top: object) -> dict:
         ({**_answer(), "usage": "lots"}, "usage is a string, not an object"),
         ({**_answer(), "usage": {"prompt_tokens": -1}}, "usage.prompt_tokens is the number -1"),
         ({**_answer(), "usage": {"completion_tokens": 1.5}}, "usage.completion_tokens is the number 1.5"),
+        ({**_answer(), "usage": {"completion_tokens": True}}, "usage.completion_tokens is a boolean"),
         ([_answer()], "the answer is a list, not an object"),
     ],
 )
