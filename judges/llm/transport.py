@@ -17,10 +17,10 @@ arrive together).
 
 A failed request becomes an exclusion reason (``timeout``, ``http_429_exhausted``, ...).  The run stops early
 (:class:`RunState`): at once on 401, 403 and 404 (wrong key, forbidden model, unknown route or model), and when
-:data:`FAIL_FAST_AFTER` requests in a row fail the same way (the same reason and server message); the requests
-not answered then are ``run_stopped``.  :meth:`RunState.incomplete` says whether the run is complete enough
-(failures at most ``max_error_rate`` of the run's requests), with one line naming the endpoint, the server's own
-message and the known fix.
+:data:`FAIL_FAST_AFTER` requests sent one after the other fail the same way (the same reason and server message)
+while others wait to be sent; the requests not answered then are ``run_stopped``.  :func:`incomplete` says
+whether the run is complete enough (it did not stop, and failures are at most ``max_error_rate`` of the run's
+requests), else gives one line naming the endpoint, the server's own message and the known fix.
 
 The API key is read from an environment variable at request time and appears in no message.
 """
