@@ -412,9 +412,7 @@ def _failed(
         return ("connection_error", run.redactor.line(cause)), (
             _backoff(attempt) if run.reached or not certain else None
         )
-    if isinstance(
-        exc, http.RequestError | ssl.SSLError
-    ):  # the answer's body broke off: the connection was made
+    if isinstance(exc, http.RequestError | ssl.SSLError):  # the body broke off after the connection was made
         return ("connection_error", run.redactor.line(str(exc) or type(exc).__name__)), _backoff(attempt)
     log.warning("a request failed: %s", type(exc).__name__)
     return ("client_error", type(exc).__name__), None
