@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from servers.fake_openai import _Listener  # the loopback listener with a backlog for bursts
+
 MODES = (
     "max_tokens_400", "model_404", "key_401", "retry_after_storm", "hang", "trickle", "choices_strings",
     "message_string", "usage_string", "logprob_1000", "huge", "redirect", "same_origin_redirect", "echo_key", "ok",
@@ -123,13 +125,6 @@ class HostileServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-class _Listener(ThreadingHTTPServer):
-    request_queue_size = 64
-
-    def handle_error(self, request: Any, client_address: Any) -> None:  # a client that gave up: not news
-        return
 
 
 def _handler(server: HostileServer) -> type[BaseHTTPRequestHandler]:
