@@ -15,19 +15,24 @@ from judges.cli.options import (
     CacheOption,
     ConcurrencyOption,
     JsonFormatOption,
+    MaxAnswerBytesOption,
+    MaxErrorRateOption,
     MaxResponseCharsOption,
     MaxRetriesOption,
     MaxTokensOption,
+    MaxWaitOption,
     MinVerdictMassOption,
     ModelOption,
     NoCacheOption,
     ProfileAtOption,
     ProfileViewOption,
     QuietOption,
+    RequestDeadlineOption,
     TemplateOption,
     TimeoutOption,
     VerdictOption,
     build_llm_judge,
+    resume_note,
 )
 
 INJECTION_FILES = {
@@ -95,6 +100,10 @@ def run_injection(
     concurrency: int = 8,
     timeout: float = 120.0,
     max_retries: int = 5,
+    max_error_rate: float = 0.05,
+    max_wait: float = 60.0,
+    request_deadline: float = 300.0,
+    max_answer_bytes: int = 1_048_576,
     cache: Path | None = None,
     no_cache: bool = False,
     max_response_chars: int | None = None,
@@ -108,6 +117,8 @@ def run_injection(
     Writes into ``out``: ``clean.jsonl`` and ``injected.jsonl`` (labels, the injected ones with the probe
     columns), ``summary.csv``, ``summary.json`` and ``summary.md``; each atomically, and only after the probe ran
     (a bad option or input stops before any request, and nothing is written).  Returns the one-line summary.
+    A judging run that stops (:class:`~judges.llm.JudgeRunIncomplete`, exit code 3) writes the labels it has
+    (``clean.jsonl``, and ``injected.jsonl`` if the clean run was complete) and no summary.
     """
     from auditor.io import write_table, write_text
     from judges.injection import (
@@ -119,6 +130,7 @@ def run_injection(
         summary_markdown,
         summary_records,
     )
+    from judges.llm import JudgeRunIncomplete
 
     if task not in PROBE_TASKS:
         raise ConfigError(
@@ -154,6 +166,10 @@ def run_injection(
             concurrency=concurrency,
             timeout=timeout,
             max_retries=max_retries,
+            max_error_rate=max_error_rate,
+            max_wait=max_wait,
+            request_deadline=request_deadline,
+            max_answer_bytes=max_answer_bytes,
             progress=progress,
         ),
         template=template,
@@ -175,6 +191,13 @@ def run_injection(
             resamples=bootstrap,
             level=level,
         )
+    except JudgeRunIncomplete as exc:  # exit code 3, after writing the labels judged so far
+        out.mkdir(parents=True, exist_ok=True)
+        for table, labels in exc.tables.items():
+            write_table(labels, out / INJECTION_FILES[table])
+        names = ", ".join(INJECTION_FILES[table] for table in exc.tables) or "nothing"
+        note = resume_note(cached=not no_cache)
+        raise JudgeRunIncomplete(f"{exc}; wrote {names} in {out}, no summary; {note}", exc.labels) from None
     finally:
         judge.close()
     n_items = len(items)
@@ -247,6 +270,10 @@ def register(app: typer.Typer) -> None:
         concurrency: ConcurrencyOption = 8,
         timeout: TimeoutOption = 120.0,
         max_retries: MaxRetriesOption = 5,
+        max_error_rate: MaxErrorRateOption = 0.05,
+        max_wait: MaxWaitOption = 60.0,
+        request_deadline: RequestDeadlineOption = 300.0,
+        max_answer_bytes: MaxAnswerBytesOption = 1_048_576,
         cache: CacheOption = None,
         no_cache: NoCacheOption = False,
         max_response_chars: MaxResponseCharsOption = None,
@@ -277,6 +304,10 @@ def register(app: typer.Typer) -> None:
             concurrency=concurrency,
             timeout=timeout,
             max_retries=max_retries,
+            max_error_rate=max_error_rate,
+            max_wait=max_wait,
+            request_deadline=request_deadline,
+            max_answer_bytes=max_answer_bytes,
             cache=cache,
             no_cache=no_cache,
             max_response_chars=max_response_chars,

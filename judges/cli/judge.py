@@ -21,21 +21,26 @@ from judges.cli.options import (
     ConcurrencyOption,
     ExtraOption,
     JsonFormatOption,
+    MaxAnswerBytesOption,
+    MaxErrorRateOption,
     MaxResponseCharsOption,
     MaxRetriesOption,
     MaxTokensOption,
+    MaxWaitOption,
     MinVerdictMassOption,
     NoCacheOption,
     ProfileAtOption,
     ProfileColumnOption,
     ProfileViewOption,
     QuietOption,
+    RequestDeadlineOption,
     TemperatureOption,
     TemplateOption,
     TimeoutOption,
     VerdictOption,
     build_llm_judge,
     parse_extra,
+    resume_note,
     use_profile_column,
 )
 
@@ -70,7 +75,13 @@ def _summary(labels: Any, stats: dict[str, int] | None) -> str:
     reasons = labels.loc[labels["exclusion"].notna(), "exclusion"].value_counts()
     parts = [f"{total} verdicts: {labelled} labelled, {total - labelled} excluded"]
     if len(reasons):
-        parts.append("(" + ", ".join(f"{reason} {count}" for reason, count in reasons.items()) + ")")
+        # an unparseable verdict is the judge's answer, not a failed request: its share of the verdicts is shown
+        shown = [
+            f"{reason} {count}"
+            + (f" = {count / total:.1%} of the verdicts" if reason == "unparseable" else "")
+            for reason, count in reasons.items()
+        ]
+        parts.append("(" + ", ".join(shown) + ")")
     if stats:
         parts.append(f"; {stats.get('sent', 0)} requests sent, {stats.get('from_cache', 0)} from the cache")
     if "cost" in labels.columns and labels["cost"].notna().any():
@@ -105,6 +116,10 @@ def run_judge(
     samples: int = 1,
     timeout: float = 120.0,
     max_retries: int = 5,
+    max_error_rate: float = 0.05,
+    max_wait: float = 60.0,
+    request_deadline: float = 300.0,
+    max_answer_bytes: int = 1_048_576,
     extra: str | None = None,
     price_in: float | None = None,
     price_out: float | None = None,
@@ -154,6 +169,8 @@ def run_judge(
     if kind != "openai":
         raise ConfigError(f"--judge must start with openai: or rm:, not {kind + ':'!r}")
 
+    from judges.llm.transport import JudgeRunIncomplete
+
     prices = load_prices(prices_file, model) if prices_file is not None else None
     if price_in is not None or price_out is not None:
         prices = (price_in or 0.0, price_out or 0.0)
@@ -173,6 +190,10 @@ def run_judge(
             concurrency=concurrency,
             timeout=timeout,
             max_retries=max_retries,
+            max_error_rate=max_error_rate,
+            max_wait=max_wait,
+            request_deadline=request_deadline,
+            max_answer_bytes=max_answer_bytes,
             samples=samples,
             prices=prices,
             progress=progress,
@@ -193,6 +214,14 @@ def run_judge(
             labels = llm_judge.import_batch(items, task, batch_import)
         else:
             labels = llm_judge.judge_items(items, task)
+    except JudgeRunIncomplete as exc:  # exit code 3, after writing the labels the run has
+        if exc.labels is None or out is None:
+            raise
+        write_table(exc.labels, out)
+        note = resume_note(cached=not no_cache)
+        raise JudgeRunIncomplete(
+            f"{exc}; wrote {out}: {_summary(exc.labels, None)}; {note}", exc.labels
+        ) from None
     finally:
         llm_judge.close()
     assert out is not None
@@ -233,6 +262,10 @@ def register(app: typer.Typer) -> None:
         samples: Annotated[int, typer.Option(help="Verdicts per item and order (rater 0..N-1).")] = 1,
         timeout: TimeoutOption = 120.0,
         max_retries: MaxRetriesOption = 5,
+        max_error_rate: MaxErrorRateOption = 0.05,
+        max_wait: MaxWaitOption = 60.0,
+        request_deadline: RequestDeadlineOption = 300.0,
+        max_answer_bytes: MaxAnswerBytesOption = 1_048_576,
         extra: ExtraOption = None,
         price_in: Annotated[float | None, typer.Option(help="USD per million input tokens.")] = None,
         price_out: Annotated[float | None, typer.Option(help="USD per million output tokens.")] = None,
@@ -282,6 +315,10 @@ def register(app: typer.Typer) -> None:
             samples=samples,
             timeout=timeout,
             max_retries=max_retries,
+            max_error_rate=max_error_rate,
+            max_wait=max_wait,
+            request_deadline=request_deadline,
+            max_answer_bytes=max_answer_bytes,
             extra=extra,
             price_in=price_in,
             price_out=price_out,

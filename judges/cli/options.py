@@ -55,8 +55,30 @@ MinVerdictMassOption = Annotated[
         "--min-verdict-mass", help="Least probability the verdict tokens must hold for a logprob verdict."
     ),
 ]
-TimeoutOption = Annotated[float, typer.Option("--timeout", help="Seconds per request attempt.")]
+TimeoutOption = Annotated[
+    float, typer.Option("--timeout", help="Seconds per request attempt (in all, not per read).")
+]
 MaxRetriesOption = Annotated[int, typer.Option("--max-retries", help="Retries on 429, 5xx, timeouts.")]
+MaxErrorRateOption = Annotated[
+    float,
+    typer.Option(
+        "--max-error-rate",
+        help="Largest share of failed requests (transport or HTTP errors, malformed answers) a run may have; "
+        "past it the run ends with exit code 3 after writing its labels. Unparseable verdicts do not count.",
+    ),
+]
+MaxWaitOption = Annotated[
+    float,
+    typer.Option("--max-wait", help="Longest Retry-After honoured (seconds); a longer one ends the request."),
+]
+RequestDeadlineOption = Annotated[
+    float,
+    typer.Option("--request-deadline", help="Seconds a request may take in all, across attempts and waits."),
+]
+MaxAnswerBytesOption = Annotated[
+    int,
+    typer.Option("--max-answer-bytes", help="Longest answer body read (bytes); a longer one is excluded."),
+]
 ExtraOption = Annotated[str | None, typer.Option("--extra", help="Extra request fields as a JSON object.")]
 MaxResponseCharsOption = Annotated[
     int | None, typer.Option("--max-response-chars", help="Cut responses to this length.")
@@ -112,6 +134,13 @@ def default_cache_path() -> Path:
         return Path(base) / DEFAULT_CACHE_NAME
     xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(xdg) / "auditor" / DEFAULT_CACHE_NAME
+
+
+def resume_note(*, cached: bool) -> str:
+    """What a rerun of a judging run that stopped does (the end of its exit-code-3 message)."""
+    if cached:
+        return "a rerun with the same cache sends only the requests without an answer"
+    return "without a cache file (--no-cache, or no --cache for probe) a rerun sends every request again"
 
 
 def build_llm_judge(

@@ -17,8 +17,11 @@ JSON_FORMATS: tuple[str, ...] = ("json_schema", "json_object")
 ORDERS: tuple[str, ...] = ("ab", "ba")
 #: Config fields that steer the run but not the request bodies (left out of the plan keys).
 RUN_ONLY_OPTIONS = frozenset(
-    {"concurrency", "timeout", "max_retries", "progress", "prices", "name", "api_key_env", "min_verdict_mass"}
-)
+    {
+        "concurrency", "timeout", "max_retries", "max_error_rate", "max_wait", "request_deadline",
+        "max_answer_bytes", "progress", "prices", "name", "api_key_env", "min_verdict_mass",
+    }
+)  # fmt: skip
 
 
 @dataclass
@@ -32,6 +35,12 @@ class LLMJudgeConfig:
     "schema": ...}``, what llama-cpp-python's server accepts).  ``min_verdict_mass``: a logprob verdict needs the
     verdict tokens to hold at least this probability together at the answer's first token, else the answer text
     is parsed instead (and may be ``unparseable``).
+
+    Bounds of a run (:mod:`judges.llm.transport`): ``timeout`` seconds per attempt (in all, not per read),
+    ``max_retries`` retries, ``request_deadline`` seconds per request across its attempts and waits, a
+    ``Retry-After`` honoured up to ``max_wait`` seconds, answers of at most ``max_answer_bytes`` bytes; a run whose
+    failed requests are more than ``max_error_rate`` of its requests raises
+    :class:`~judges.llm.transport.JudgeRunIncomplete` (unparseable verdicts are answers, not failures).
     """
 
     model: str
@@ -49,6 +58,10 @@ class LLMJudgeConfig:
     concurrency: int = 8
     timeout: float = 120.0
     max_retries: int = 5
+    max_error_rate: float = 0.05
+    max_wait: float = 60.0
+    request_deadline: float = 300.0
+    max_answer_bytes: int = 1_048_576
     samples: int = 1
     prices: tuple[float, float] | None = None
     progress: bool = True
@@ -86,4 +99,14 @@ def validate_options(
         raise ConfigError("--concurrency must be at least 1")
     if config.samples < 1:
         raise ConfigError("--samples must be at least 1")
+    if not 0 <= config.max_error_rate <= 1:
+        raise ConfigError(f"--max-error-rate must be between 0 and 1, not {config.max_error_rate:g}")
+    for flag, value in (
+        ("--timeout", config.timeout), ("--request-deadline", config.request_deadline),
+        ("--max-answer-bytes", config.max_answer_bytes),
+    ):  # fmt: skip
+        if not value > 0:
+            raise ConfigError(f"{flag} must be more than 0, not {value:g}")
+    if config.max_retries < 0 or not config.max_wait >= 0:
+        raise ConfigError("--max-retries and --max-wait must be 0 or more")
     return unique

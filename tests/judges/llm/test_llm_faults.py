@@ -16,7 +16,7 @@ RETRYABLE = ("429", "500", "slow", "truncated", "malformed_json")
 
 
 def _judge(server, cache=None, **config) -> LLMJudge:
-    settings = {"timeout": 1.5, "max_retries": 2, "concurrency": 16, "progress": False}
+    settings = {"timeout": 1.5, "max_retries": 2, "concurrency": 16, "progress": False, "max_error_rate": 1.0}
     settings.update(config)
     return LLMJudge(LLMJudgeConfig(model="fake-judge", base_url=server.base_url, **settings), cache=cache)
 
