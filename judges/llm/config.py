@@ -11,6 +11,14 @@ from judges.templates import PROFILE_PLACES, PROFILE_VIEWS, VERDICT_MODES
 
 #: ``max_tokens`` by verdict mode when the config leaves it at None.
 DEFAULT_MAX_TOKENS = {"logprobs": 3, "json": 32, "text": 512}
+#: The request profiles: ``chat`` sends ``max_tokens``, ``temperature`` and (logprob verdicts) ``logprobs``;
+#: ``reasoning`` (OpenAI o-series, gpt-5 and the like) sends ``max_completion_tokens`` and none of the others.
+REQUEST_PROFILES: tuple[str, ...] = ("chat", "reasoning")
+#: ``max_completion_tokens`` of the reasoning profile by verdict mode when the config leaves ``max_tokens`` at
+#: None (the model's hidden reasoning tokens count against it).
+REASONING_MAX_TOKENS = {"json": 2048, "text": 4096}
+#: Body fields that ``drop_fields`` / ``rename_fields`` may not touch (every chat-completions request needs them).
+FIXED_FIELDS: tuple[str, ...] = ("model", "messages")
 #: How the JSON schema of a ``json`` verdict is asked for.
 JSON_FORMATS: tuple[str, ...] = ("json_schema", "json_object")
 #: The orders a pair can be shown in.
@@ -32,6 +40,15 @@ class LLMJudgeConfig:
     "schema": ...}``, what llama-cpp-python's server accepts).  ``min_verdict_mass``: a logprob verdict needs the
     verdict tokens to hold at least this probability together at the answer's first token, else the answer text
     is parsed instead (and may be ``unparseable``).
+
+    ``request_profile``: ``chat`` (the body ``model, messages, temperature, max_tokens`` plus ``logprobs,
+    top_logprobs`` or ``response_format`` by verdict mode) or ``reasoning`` (``model, messages,
+    max_completion_tokens`` plus ``response_format`` for json verdicts; no temperature, no logprobs;
+    ``max_tokens`` sets ``max_completion_tokens``, default 2048 for json and 4096 for text verdicts).
+    ``verdict_mode=None`` is ``logprobs`` under ``chat`` and ``json`` under ``reasoning`` (which refuses
+    ``logprobs``).  ``drop_fields`` names fields of the profile's body to leave out and ``rename_fields`` maps
+    a field's name to the name to send it under (all at once, on the profile's names); both apply before
+    ``extra_body`` is merged.  The three shape the body, so they are part of the cache key.
     """
 
     model: str
@@ -41,17 +58,26 @@ class LLMJudgeConfig:
     temperature: float = 0.0
     seed: int | None = None
     max_tokens: int | None = None
-    verdict_mode: str = "logprobs"
+    verdict_mode: str | None = None
     top_logprobs: int = 10
     json_format: str = "json_schema"
     min_verdict_mass: float = 0.2
     extra_body: dict[str, Any] = field(default_factory=dict)
+    request_profile: str = "chat"
+    drop_fields: tuple[str, ...] = ()
+    rename_fields: dict[str, str] = field(default_factory=dict)
     concurrency: int = 8
     timeout: float = 120.0
     max_retries: int = 5
     samples: int = 1
     prices: tuple[float, float] | None = None
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.verdict_mode is None:
+            self.verdict_mode = "json" if self.request_profile == "reasoning" else "logprobs"
+        self.drop_fields = tuple(self.drop_fields)
+        self.rename_fields = dict(self.rename_fields)
 
     @property
     def judge_name(self) -> str:
@@ -73,6 +99,13 @@ def validate_options(
         raise ConfigError(
             f"verdict mode must be one of {', '.join(VERDICT_MODES)}, not {config.verdict_mode!r}"
         )
+    if config.request_profile not in REQUEST_PROFILES:
+        raise ConfigError(f"--request-profile must be chat or reasoning, not {config.request_profile!r}")
+    if config.request_profile == "reasoning" and config.verdict_mode == "logprobs":
+        raise ConfigError(
+            "--verdict logprobs needs the chat profile: the reasoning profile sends no logprobs (models of that "
+            "kind reject them); use --verdict json (the default with --request-profile reasoning) or text"
+        )
     if config.json_format not in JSON_FORMATS:
         raise ConfigError(f"--json-format must be json_schema or json_object, not {config.json_format!r}")
     if profile_view not in PROFILE_VIEWS:
@@ -86,4 +119,9 @@ def validate_options(
         raise ConfigError("--concurrency must be at least 1")
     if config.samples < 1:
         raise ConfigError("--samples must be at least 1")
+    if config.max_tokens is not None and config.max_tokens < 1:
+        raise ConfigError("--max-tokens must be at least 1")
+    from judges.llm.planning import default_body, shape_body  # planning imports this module
+
+    shape_body(default_body(config, [], 0, {}), config)  # a ConfigError for a field the body does not have
     return unique
