@@ -3,10 +3,17 @@
 
 from __future__ import annotations
 
-import pytest
-from servers.fake_openai import make_items
+import json
+import os
+import re
+from pathlib import Path
 
+import pytest
+from servers.fake_openai import Fault, make_items
+
+from auditor.cli import main
 from auditor.errors import ConfigError
+from auditor.io import read_table
 from judges.llm import LLMJudge, LLMJudgeConfig
 from judges.llm.planning import plan_prefix, request_body, template_for
 
@@ -165,3 +172,138 @@ def test_a_reasoning_run_sends_its_own_body_and_never_reuses_chat_responses(
     assert (reasoning["request_key"] != chat["request_key"]).all()
     again, stats = run(request_profile="reasoning")
     assert stats["sent"] == 0 and again["label"].tolist() == reasoning["label"].tolist()
+
+
+# -- the command line ------------------------------------------------------------------------------------------
+
+
+def _items_file(tmp_path: Path, n: int) -> Path:
+    path = tmp_path / "items.jsonl"
+    make_items(n).to_json(path, orient="records", lines=True)
+    return path
+
+
+def _judge(tmp_path: Path, server, *args: str) -> list[str]:
+    return ["judge", str(_items_file(tmp_path, 4)), "--judge", "openai:m", "--base-url", server.base_url,
+            "--api-key-env", "FAKE_KEY", "--quiet", *args]  # fmt: skip
+
+
+@pytest.fixture
+def fake_key(monkeypatch):
+    monkeypatch.setenv("FAKE_KEY", "sk-fake")
+
+
+def test_judge_reasoning_profile_from_the_command_line_and_its_summary(
+    fake_server, fake_key, tmp_path, capsys
+):
+    server = fake_server()
+    out = tmp_path / "labels.jsonl"
+    argv = _judge(tmp_path, server, "--out", str(out), "--no-cache", "--request-profile", "reasoning",
+                  "--rename-field", "max_completion_tokens=max_output_tokens", "--drop-field", "response_format")  # fmt: skip
+    assert main(argv) == 0
+    assert [entry.body["max_output_tokens"] for entry in server.log] == [2048] * 4
+    assert all(sorted(entry.body) == ["max_output_tokens", "messages", "model"] for entry in server.log)
+    # without response_format the fake judge answers the bare verdict: the strict text pattern reads it
+    assert (
+        "4 verdicts: 4 labelled, 0 excluded; verdicts from text 4; unparseable 0 (0%);"
+        in capsys.readouterr().err
+    )
+
+
+def test_the_summary_names_the_verdict_sources_and_the_share_unparseable(
+    fake_server, fake_key, tmp_path, capsys
+):
+    def one_in_prose(body, attempt):  # the second item gets prose without a verdict
+        return Fault("prose") if "Question 1 " in json.dumps(body["messages"]) else None
+
+    server = fake_server(fault_plan=one_in_prose)
+    assert main(_judge(tmp_path, server, "--out", str(tmp_path / "labels.csv"), "--no-cache")) == 0
+    line = capsys.readouterr().err.strip()
+    assert line.startswith(
+        f"wrote {tmp_path / 'labels.csv'}: 4 verdicts: 3 labelled, 1 excluded (unparseable 1); "
+        "verdicts from logprobs 3; unparseable 1 (25%); 4 requests sent"
+    )
+    assert "\n" not in line
+
+
+@pytest.mark.parametrize("command", ["judge", "injection", "probe"])
+def test_bad_flags_of_the_body_stop_before_any_request(fake_server, fake_key, tmp_path, capsys, command):
+    server = fake_server()
+    items = str(_items_file(tmp_path, 2))
+    common = ["--base-url", server.base_url, "--api-key-env", "FAKE_KEY", "--drop-field", "temprature"]
+    argv = {
+        "judge": ["judge", items, "--judge", "openai:m", "--out", str(tmp_path / "l.jsonl"), "--no-cache"],
+        "injection": ["injection", items, "--model", "m", "--out", str(tmp_path / "inj"), "--no-cache"],
+        "probe": ["probe", items, "--model", "m", "--out", str(tmp_path / "probe")],
+    }[command]
+    assert main([*argv, *common, "--quiet"]) == 2
+    assert "--drop-field temprature: the request body has no field 'temprature'" in capsys.readouterr().err
+    assert server.log == []
+
+
+def _read_only_folder(tmp_path: Path) -> Path:
+    """A folder no new file can be created in: ``/sys`` for root (whom permissions do not stop; sysfs takes no
+    new files), else a folder without write permission."""
+    if os.geteuid() == 0:
+        return Path("/sys")
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("unknown suffix", r"labels\.xlsx: has an unknown output suffix '\.xlsx'; expected one of \.jsonl"),
+        ("out is a folder", r"file .*existing\.jsonl: is a folder; expected a file to write"),
+        ("read-only folder", r"labels\.csv: cannot be written: the folder .* does not take new files"),
+        ("folder under a file", r"file .*a-file/sub/labels\.csv: cannot be written: .*a-file is a file"),
+        ("cache under a file", r"file .*a-file/cache\.sqlite: cannot be written: .*a-file is a file"),
+    ],
+)
+def test_an_output_that_cannot_be_written_stops_the_judge_before_any_request(
+    fake_server, fake_key, tmp_path, capsys, case, message
+):
+    server = fake_server()
+    (tmp_path / "existing.jsonl").mkdir()
+    (tmp_path / "a-file").write_text("x")
+    out, cache = {
+        "unknown suffix": (tmp_path / "labels.xlsx", ["--no-cache"]),
+        "out is a folder": (tmp_path / "existing.jsonl", ["--no-cache"]),
+        "read-only folder": (_read_only_folder(tmp_path) / "labels.csv", ["--no-cache"]),
+        "folder under a file": (tmp_path / "a-file" / "sub" / "labels.csv", ["--no-cache"]),
+        "cache under a file": (
+            tmp_path / "labels.csv",
+            ["--cache", str(tmp_path / "a-file" / "cache.sqlite")],
+        ),
+    }[case]
+    assert main(_judge(tmp_path, server, "--out", str(out), *cache)) == 2
+    err = capsys.readouterr().err.strip()
+    assert re.search(message, err) and "\n" not in err and "Traceback" not in err, err
+    assert server.log == [], "no request before the outputs are known to be writable"
+    assert not out.is_file()
+
+
+@pytest.mark.parametrize("command", ["injection", "probe"])
+def test_an_output_folder_that_is_a_file_stops_probe_and_injection_before_any_request(
+    fake_server, fake_key, tmp_path, capsys, command
+):
+    server = fake_server()
+    taken = tmp_path / "taken"
+    taken.write_text("not a folder")
+    argv = [command, str(_items_file(tmp_path, 2)), "--model", "m", "--base-url", server.base_url,
+            "--api-key-env", "FAKE_KEY", "--out", str(taken), "--quiet"]  # fmt: skip
+    assert main(argv) == 2
+    assert f"file {taken}: exists and is not a folder" in capsys.readouterr().err
+    assert server.log == [] and taken.read_text() == "not a folder"
+
+
+def test_missing_output_folders_are_created(fake_server, fake_key, tmp_path):
+    server = fake_server()
+    out = tmp_path / "new" / "sub" / "labels.csv"
+    assert (
+        main(_judge(tmp_path, server, "--out", str(out), "--cache", str(tmp_path / "c" / "cache.sqlite")))
+        == 0
+    )
+    assert len(read_table(out)) == 4 and len(server.log) == 4
