@@ -8,7 +8,8 @@ atomic: a temporary file in the target folder, then :func:`os.replace`, so a fai
 CSV and TSV files are opened in spreadsheets, which run a cell starting with ``=``, ``+``, ``-``, ``@``, a tab or
 a carriage return as a formula (OWASP "CSV injection").  :func:`write_table` writes such a text cell with a
 single quote in front (``'=HYPERLINK(...)``), the spreadsheets' own mark for "text"; numbers (``-0.5`` in a
-numeric column, or a text cell that is a plain number) are left alone, and so is every other format.
+numeric column, or a text cell that is a plain number) are left alone, and so is every other format.  CSV and TSV
+lines end in CRLF (RFC 4180), so a carriage return inside a cell is quoted and stays in its cell.
 :func:`read_table` takes that one quote off again, so a table the tool wrote reads back exactly.
 """
 
@@ -336,7 +337,11 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
                     clean = {k: (None if _scalar_missing(v) else v) for k, v in record.items()}
                     fh.write(json.dumps(clean, ensure_ascii=False, default=_json_default) + "\n")
         elif suffix in (".csv", ".tsv"):
-            _quote_formulas(frame).to_csv(tmp, index=False, sep="," if suffix == ".csv" else "\t")
+            # CRLF line ends (RFC 4180): the csv module quotes a cell holding any character of the line end, so
+            # a lone carriage return in a cell (which pandas' reader takes for a line end) stays in its cell
+            _quote_formulas(frame).to_csv(
+                tmp, index=False, sep="," if suffix == ".csv" else "\t", lineterminator="\r\n"
+            )
         elif suffix in (".parquet", ".pq"):
             frame.to_parquet(tmp, index=False)
         else:
