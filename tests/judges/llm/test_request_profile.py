@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
 from pathlib import Path
 
 import pytest
 from servers.fake_openai import Fault, make_items
 
 from auditor.cli import main
+from auditor.data import read_labels
 from auditor.errors import ConfigError
 from auditor.io import read_table
 from judges.llm import LLMJudge, LLMJudgeConfig
@@ -307,3 +309,27 @@ def test_missing_output_folders_are_created(fake_server, fake_key, tmp_path):
         == 0
     )
     assert len(read_table(out)) == 4 and len(server.log) == 4
+
+
+@pytest.mark.llm
+def test_the_reasoning_profile_labels_through_the_json_schema_on_the_real_llama_server(
+    llama_server, llama_key, tmp_path, capsys
+):
+    """The body a reasoning model takes (no max_tokens, temperature or logprobs) against llama.cpp's server:
+    every verdict comes from the JSON answer (or the strict pattern), none is lost to a transport error."""
+    out, cache = tmp_path / "labels.csv", tmp_path / "cache.sqlite"
+    argv = ["judge", str(_items_file(tmp_path, 3)), "--judge", "openai:smollm2-135m", "--base-url", llama_server,
+            "--api-key-env", llama_key, "--request-profile", "reasoning", "--verdict", "json",
+            "--json-format", "json_object", "--max-tokens", "64", "--profile-view", "none", "--concurrency", "1",
+            "--timeout", "600", "--cache", str(cache), "--out", str(out), "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    labels = read_labels(out)
+    assert len(labels) == 3 and labels["exclusion"].isna().all(), labels[["raw", "exclusion"]]
+    assert set(labels["verdict_source"]) <= {"json", "text"} and labels["label"].isin(["a", "b", "tie"]).all()
+    assert "verdicts from json" in capsys.readouterr().err
+    with sqlite3.connect(cache) as connection:
+        sent = [json.loads(row[0]) for row in connection.execute("SELECT request FROM responses")]
+    assert len(sent) == 3
+    for body in sent:
+        assert sorted(body) == ["max_completion_tokens", "messages", "model", "response_format"]
+        assert body["max_completion_tokens"] == 64 and body["response_format"]["type"] == "json_object"
