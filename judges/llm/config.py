@@ -1,4 +1,5 @@
-"""What an LLM judge is told: the endpoint and sampling options (:class:`LLMJudgeConfig`) and their validation."""
+"""What an LLM judge is told: the endpoint and sampling options (:class:`LLMJudgeConfig`), their validation, and
+the request body they make (:func:`default_body`, :func:`shape_body`; :mod:`judges.llm.planning` adds the prompt)."""
 
 from __future__ import annotations
 
@@ -121,7 +122,75 @@ def validate_options(
         raise ConfigError("--samples must be at least 1")
     if config.max_tokens is not None and config.max_tokens < 1:
         raise ConfigError("--max-tokens must be at least 1")
-    from judges.llm.planning import default_body, shape_body  # planning imports this module
-
     shape_body(default_body(config, [], 0, {}), config)  # a ConfigError for a field the body does not have
     return unique
+
+
+def default_body(
+    config: LLMJudgeConfig,
+    messages: list[dict[str, str]],
+    sample: int,
+    response_format: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The body of the config's request profile before ``drop_fields``, ``rename_fields`` and ``extra_body``.
+
+    ``chat``: ``model, messages, temperature, max_tokens`` (default by verdict mode, :data:`DEFAULT_MAX_TOKENS`),
+    ``seed`` (seed + sample, when set), then ``logprobs, top_logprobs`` (logprob verdicts) or ``response_format``
+    (json verdicts).  ``reasoning``: ``model, messages, max_completion_tokens`` (default
+    :data:`REASONING_MAX_TOKENS`), ``seed``, ``response_format`` (json verdicts); no temperature, no logprobs.
+    """
+    mode = config.verdict_mode or "logprobs"
+    body: dict[str, Any] = {"model": config.model, "messages": messages}
+    if config.request_profile == "reasoning":
+        body["max_completion_tokens"] = (
+            config.max_tokens if config.max_tokens is not None else REASONING_MAX_TOKENS.get(mode, 2048)
+        )
+    else:
+        body["temperature"] = config.temperature
+        body["max_tokens"] = config.max_tokens if config.max_tokens is not None else DEFAULT_MAX_TOKENS[mode]
+    if config.seed is not None:
+        body["seed"] = config.seed + sample
+    if mode == "logprobs" and config.request_profile != "reasoning":
+        body["logprobs"] = True
+        body["top_logprobs"] = config.top_logprobs
+    elif mode == "json":
+        body["response_format"] = response_format
+    return body
+
+
+def shape_body(body: dict[str, Any], config: LLMJudgeConfig) -> dict[str, Any]:
+    """``body`` without the config's ``drop_fields`` and with its ``rename_fields`` (every rename maps a name of
+    ``body``, all at once); a :class:`~auditor.errors.ConfigError` listing the body's fields for a name it does
+    not have, for ``model`` / ``messages``, or for a rename onto a name the body already sends."""
+    drop, rename = config.drop_fields, config.rename_fields
+    if not drop and not rename:
+        return body
+    fields_ = ", ".join(body)
+    for flag, names in (("--drop-field", drop), ("--rename-field", tuple(rename))):
+        for name in names:
+            if name in FIXED_FIELDS:
+                raise ConfigError(f"{flag} {name}: every chat-completions request needs {name!r}")
+            if name not in body:
+                raise ConfigError(
+                    f"{flag} {name}: the request body has no field {name!r} "
+                    f"(profile {config.request_profile}, verdict {config.verdict_mode}: {fields_})"
+                )
+    both = [name for name in drop if name in rename]
+    if both:
+        raise ConfigError(f"--drop-field and --rename-field both name {both[0]!r}")
+    shaped: dict[str, Any] = {}
+    for name, value in body.items():
+        if name in drop:
+            continue
+        new = rename.get(name, name)
+        if (
+            not new
+            or new in shaped
+            or (new != name and new in body and new not in rename and new not in drop)
+        ):
+            raise ConfigError(
+                f"--rename-field {name}={new}: "
+                + (f"the request body already sends {new!r} ({fields_})" if new else "names no new field")
+            )
+        shaped[new] = value
+    return shaped

@@ -24,13 +24,7 @@ from auditor.errors import ConfigError, InputError
 from auditor.io import is_missing
 from judges.base import PAIRWISE_TASKS, TASKS
 from judges.cache import JudgeCache, canonical_json, request_key
-from judges.llm.config import (
-    DEFAULT_MAX_TOKENS,
-    FIXED_FIELDS,
-    REASONING_MAX_TOKENS,
-    RUN_ONLY_OPTIONS,
-    LLMJudgeConfig,
-)
+from judges.llm.config import RUN_ONLY_OPTIONS, LLMJudgeConfig, default_body, shape_body
 from judges.parsing import PARSER_VERSION
 from judges.templates import (
     RENDER_VERSION,
@@ -105,81 +99,12 @@ def request_body(
     config: LLMJudgeConfig, messages: list[dict[str, str]], sample: int, template: Template
 ) -> dict[str, Any]:
     """The JSON body of one chat-completions request (exactly what is sent, minus the API key): the profile's
-    body (:func:`default_body`), its fields dropped and renamed (:func:`shape_body`), then ``extra_body``."""
+    body (:func:`judges.llm.config.default_body`), its fields dropped and renamed
+    (:func:`judges.llm.config.shape_body`), then ``extra_body``."""
     response_format = json_schema_format(config, template) if config.verdict_mode == "json" else None
     body = shape_body(default_body(config, messages, sample, response_format), config)
     body.update(config.extra_body)
     return body
-
-
-def default_body(
-    config: LLMJudgeConfig,
-    messages: list[dict[str, str]],
-    sample: int,
-    response_format: dict[str, Any] | None,
-) -> dict[str, Any]:
-    """The body of the config's request profile before ``drop_fields``, ``rename_fields`` and ``extra_body``.
-
-    ``chat``: ``model, messages, temperature, max_tokens`` (default by verdict mode, :data:`DEFAULT_MAX_TOKENS`),
-    ``seed`` (seed + sample, when set), then ``logprobs, top_logprobs`` (logprob verdicts) or ``response_format``
-    (json verdicts).  ``reasoning``: ``model, messages, max_completion_tokens`` (default
-    :data:`REASONING_MAX_TOKENS`), ``seed``, ``response_format`` (json verdicts); no temperature, no logprobs.
-    """
-    mode = config.verdict_mode or "logprobs"
-    body: dict[str, Any] = {"model": config.model, "messages": messages}
-    if config.request_profile == "reasoning":
-        body["max_completion_tokens"] = (
-            config.max_tokens if config.max_tokens is not None else REASONING_MAX_TOKENS.get(mode, 2048)
-        )
-    else:
-        body["temperature"] = config.temperature
-        body["max_tokens"] = config.max_tokens if config.max_tokens is not None else DEFAULT_MAX_TOKENS[mode]
-    if config.seed is not None:
-        body["seed"] = config.seed + sample
-    if mode == "logprobs" and config.request_profile != "reasoning":
-        body["logprobs"] = True
-        body["top_logprobs"] = config.top_logprobs
-    elif mode == "json":
-        body["response_format"] = response_format
-    return body
-
-
-def shape_body(body: dict[str, Any], config: LLMJudgeConfig) -> dict[str, Any]:
-    """``body`` without the config's ``drop_fields`` and with its ``rename_fields`` (every rename maps a name of
-    ``body``, all at once); a :class:`~auditor.errors.ConfigError` listing the body's fields for a name it does
-    not have, for ``model`` / ``messages``, or for a rename onto a name the body already sends."""
-    drop, rename = config.drop_fields, config.rename_fields
-    if not drop and not rename:
-        return body
-    fields_ = ", ".join(body)
-    for flag, names in (("--drop-field", drop), ("--rename-field", tuple(rename))):
-        for name in names:
-            if name in FIXED_FIELDS:
-                raise ConfigError(f"{flag} {name}: every chat-completions request needs {name!r}")
-            if name not in body:
-                raise ConfigError(
-                    f"{flag} {name}: the request body has no field {name!r} "
-                    f"(profile {config.request_profile}, verdict {config.verdict_mode}: {fields_})"
-                )
-    both = [name for name in drop if name in rename]
-    if both:
-        raise ConfigError(f"--drop-field and --rename-field both name {both[0]!r}")
-    shaped: dict[str, Any] = {}
-    for name, value in body.items():
-        if name in drop:
-            continue
-        new = rename.get(name, name)
-        if (
-            not new
-            or new in shaped
-            or (new != name and new in body and new not in rename and new not in drop)
-        ):
-            raise ConfigError(
-                f"--rename-field {name}={new}: "
-                + (f"the request body already sends {new!r} ({fields_})" if new else "names no new field")
-            )
-        shaped[new] = value
-    return shaped
 
 
 def json_schema_format(config: LLMJudgeConfig, template: Template) -> dict[str, Any]:
