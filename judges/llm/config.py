@@ -107,6 +107,11 @@ def validate_options(
             "--verdict logprobs needs the chat profile: the reasoning profile sends no logprobs (models of that "
             "kind reject them); use --verdict json (the default with --request-profile reasoning) or text"
         )
+    if config.request_profile == "reasoning" and config.temperature != 0.0:
+        raise ConfigError(
+            f"--temperature {config.temperature:g}: the reasoning profile sends no temperature (models of that kind "
+            "reject it); leave it out, or send one with --extra '{\"temperature\": 1}'"
+        )
     if config.json_format not in JSON_FORMATS:
         raise ConfigError(f"--json-format must be json_schema or json_object, not {config.json_format!r}")
     if profile_view not in PROFILE_VIEWS:

@@ -59,7 +59,7 @@ def test_the_reasoning_profile_sends_max_completion_tokens_and_no_temperature_or
         "B",
         "tie",
     ]
-    text = _body(request_profile="reasoning", verdict_mode="text", max_tokens=300, seed=1, temperature=0.7)
+    text = _body(request_profile="reasoning", verdict_mode="text", max_tokens=300, seed=1)
     assert text == {"model": "m", "messages": MESSAGES, "max_completion_tokens": 300, "seed": 1}
     assert _body(request_profile="reasoning", verdict_mode="text")["max_completion_tokens"] == 4096
 
@@ -69,6 +69,9 @@ def test_the_verdict_defaults_to_json_under_the_reasoning_profile_and_refuses_lo
     assert LLMJudgeConfig(model="m", request_profile="reasoning").verdict_mode == "json"
     with pytest.raises(ConfigError, match="--verdict logprobs needs the chat profile.*--verdict json"):
         LLMJudge(LLMJudgeConfig(model="m", request_profile="reasoning", verdict_mode="logprobs"))
+    with pytest.raises(ConfigError, match=r"--temperature 0.7: the reasoning profile sends no temperature"):
+        LLMJudge(LLMJudgeConfig(model="m", request_profile="reasoning", temperature=0.7))
+    assert _body(request_profile="reasoning", extra_body={"temperature": 1})["temperature"] == 1
     with pytest.raises(ConfigError, match="--request-profile must be chat or reasoning, not 'o1'"):
         LLMJudge(LLMJudgeConfig(model="m", request_profile="o1"))
 
