@@ -14,6 +14,7 @@ from judges.cli.options import (
     ApiKeyEnvOption,
     BaseUrlOption,
     ConcurrencyOption,
+    DropFieldOption,
     JsonFormatOption,
     MaxAnswerBytesOption,
     MaxErrorRateOption,
@@ -24,10 +25,14 @@ from judges.cli.options import (
     MinVerdictMassOption,
     ModelOption,
     ProfileColumnOption,
+    RenameFieldOption,
     RequestDeadlineOption,
+    RequestProfileOption,
     TemplateOption,
     TimeoutOption,
     VerdictOption,
+    body_options,
+    check_outputs,
     use_profile_column,
 )
 
@@ -66,7 +71,10 @@ def probe(
     cache: Annotated[Path | None, typer.Option(help="SQLite response cache (default: in memory).")] = None,
     concurrency: ConcurrencyOption = 8,
     max_response_chars: MaxResponseCharsOption = None,
-    verdict: VerdictOption = "logprobs",
+    verdict: VerdictOption = None,
+    request_profile: RequestProfileOption = "chat",
+    drop_field: DropFieldOption = None,
+    rename_field: RenameFieldOption = None,
     json_format: JsonFormatOption = "json_schema",
     min_verdict_mass: MinVerdictMassOption = 0.2,
     max_tokens: MaxTokensOption = None,
@@ -101,6 +109,7 @@ def probe(
     from judges.cli.options import resume_note
     from judges.llm import JudgeRunIncomplete, LLMJudge, LLMJudgeConfig
 
+    check_outputs(out, "folder", cache=cache)
     frame = use_profile_column(read_table(items), profile_column, items)
     config = LLMJudgeConfig(
         model=model,
@@ -111,6 +120,7 @@ def probe(
         json_format=json_format,
         min_verdict_mass=min_verdict_mass,
         max_tokens=max_tokens,
+        **body_options(request_profile, drop_field, rename_field),
         timeout=timeout,
         max_retries=max_retries,
         max_error_rate=max_error_rate,

@@ -14,6 +14,7 @@ from judges.cli.options import (
     BaseUrlOption,
     CacheOption,
     ConcurrencyOption,
+    DropFieldOption,
     JsonFormatOption,
     MaxAnswerBytesOption,
     MaxErrorRateOption,
@@ -27,11 +28,16 @@ from judges.cli.options import (
     ProfileAtOption,
     ProfileViewOption,
     QuietOption,
+    RenameFieldOption,
     RequestDeadlineOption,
+    RequestProfileOption,
     TemplateOption,
     TimeoutOption,
     VerdictOption,
+    body_options,
     build_llm_judge,
+    cache_file,
+    check_outputs,
     resume_note,
 )
 
@@ -93,7 +99,10 @@ def run_injection(
     template: str | None = None,
     profile_view: str = "full",
     profile_at: str = "start",
-    verdict: str = "logprobs",
+    verdict: str | None = None,
+    request_profile: str = "chat",
+    drop_field: list[str] | None = None,
+    rename_field: list[str] | None = None,
     json_format: str = "json_schema",
     min_verdict_mass: float = 0.2,
     max_tokens: int | None = None,
@@ -150,8 +159,7 @@ def run_injection(
         raise ConfigError("--bootstrap must be 0 or more", column="--bootstrap")
     if not 0 < level < 1:
         raise ConfigError("--level must be between 0 and 1, e.g. 0.95", column="--level")
-    if out.exists() and not out.is_dir():
-        raise ConfigError("exists and is not a folder", file=str(out))
+    check_outputs(out, "folder", cache=cache_file(no_cache, cache))
     items = _probe_items(items_path, n_generic)
     judge = build_llm_judge(
         dict(
@@ -163,6 +171,7 @@ def run_injection(
             json_format=json_format,
             min_verdict_mass=min_verdict_mass,
             max_tokens=max_tokens,
+            **body_options(request_profile, drop_field, rename_field),
             concurrency=concurrency,
             timeout=timeout,
             max_retries=max_retries,
@@ -263,7 +272,10 @@ def register(app: typer.Typer) -> None:
         template: TemplateOption = None,
         profile_view: ProfileViewOption = "full",
         profile_at: ProfileAtOption = "start",
-        verdict: VerdictOption = "logprobs",
+        verdict: VerdictOption = None,
+        request_profile: RequestProfileOption = "chat",
+        drop_field: DropFieldOption = None,
+        rename_field: RenameFieldOption = None,
         json_format: JsonFormatOption = "json_schema",
         min_verdict_mass: MinVerdictMassOption = 0.2,
         max_tokens: MaxTokensOption = None,
@@ -298,6 +310,9 @@ def register(app: typer.Typer) -> None:
             profile_view=profile_view,
             profile_at=profile_at,
             verdict=verdict,
+            request_profile=request_profile,
+            drop_field=drop_field,
+            rename_field=rename_field,
             json_format=json_format,
             min_verdict_mass=min_verdict_mass,
             max_tokens=max_tokens,

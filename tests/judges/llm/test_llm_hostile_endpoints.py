@@ -174,7 +174,7 @@ def test_failures_within_max_error_rate_pass_and_unparseable_verdicts_are_no_fai
     args = _judge_args(items, server.base_url, tmp_path / "c.sqlite", tmp_path / "labels.jsonl")
     assert judges_main([*args, "--max-retries", "0"]) == 0  # 1 failed request of 20 = 0.05, the default bound
     summary = capsys.readouterr().err
-    assert "http_500_exhausted 1" in summary and "unparseable 10 = 50.0% of the verdicts" in summary
+    assert "http_500_exhausted 1" in summary and "unparseable 10 (50%)" in summary
     assert judges_main([*args, "--max-retries", "0", "--max-error-rate", "0.04"]) == 3
     error = capsys.readouterr().err
     assert "1 of 20 requests" in error and "more than --max-error-rate 0.04" in error
