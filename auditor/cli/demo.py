@@ -35,6 +35,7 @@ def demo(
     from auditor.personalization import audit_stage
     from auditor.simulate import (
         DEMO_SEED,
+        DEMO_UNLABELLED,
         simulate_extraction_study,
         simulate_probe_study,
         simulate_relevance_study,
@@ -44,7 +45,7 @@ def demo(
     formats = parse_formats(format)
     study_seed = DEMO_SEED if seed is None else seed
     study_dir = out / "study"
-    study = simulate_study(seed=study_seed)
+    study = simulate_study(seed=study_seed, n_unlabelled=DEMO_UNLABELLED)
     study.write(study_dir)
     labels, items, config = resolve_inputs(study_dir, None, None)
     result = auditor.audit(labels, items=items, config=config, resamples=bootstrap)
