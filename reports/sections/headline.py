@@ -71,6 +71,14 @@ def _baseline_sentences(v: AuditView) -> list[str]:
     return sentences
 
 
+def _value_with_interval(value: Any, bounds: Any) -> str:
+    """``55.3% [50.3, 59.9]`` from a rate and its ``[low, high]`` (``""`` without a value)."""
+    if as_float(value) is None:
+        return ""
+    lo, hi = bounds if isinstance(bounds, (list, tuple)) and len(bounds) == 2 else (None, None)
+    return f"{fmt_number(value, 'rate')} {fmt_interval(as_float(lo), as_float(hi), 'rate')}".strip()
+
+
 def _ppi_sentences(v: AuditView) -> list[str]:
     """Per judge with prediction-powered rows: the human-only, the judge-only and the corrected no-better rate
     (binary: positive rate) with intervals, and the labels the judge's verdicts are worth."""
@@ -84,31 +92,21 @@ def _ppi_sentences(v: AuditView) -> list[str]:
             continue
         m = found[0]
         labelled, judged = as_int(entry.get("n_labelled")), as_int(entry.get("n_unlabelled"))
-        human_ci = m.get("human_only_ci") or [None, None]
-        judge_ci = m.get("judge_only_ci") or [None, None]
-        human = (
-            fmt_number(m.get("human_only_value"), "rate")
-            + " "
-            + fmt_interval(as_float(human_ci[0]), as_float(human_ci[1]), "rate")
-        )
-        alone = (
-            fmt_number(m.get("judge_only_value"), "rate")
-            + " "
-            + fmt_interval(as_float(judge_ci[0]), as_float(judge_ci[1]), "rate")
-        )
+        human = _value_with_interval(m.get("human_only_value"), m.get("human_only_ci"))
+        alone = _value_with_interval(m.get("judge_only_value"), m.get("judge_only_ci"))
         effective = as_float(m.get("effective_labels"))
-        if effective is None:
-            worth = "no interval to compare"
-        elif effective - (labelled or 0) >= 0.5:
-            worth = f"worth {effective - (labelled or 0):+,.0f} {v.reference} labels (effective n = {effective:,.0f})"
-        else:
-            worth = f"no narrower than the {v.reference} labels alone"
-        what = "positive rate" if v.task == "binary" else "no-better rate"
-        sentences.append(
-            f"Corrected (PPI++) {what} with {judge}'s verdicts on {judged or 0:,} items: {_rate(row)} "
-            f"({v.reference} labels only, n = {labelled or 0:,}: {human.strip()}; {judge} alone: {alone.strip()}); "
-            f"{worth}."
+        parts = [f"{v.reference} labels only, n = {labelled or 0:,}: {human}"]
+        if alone:
+            parts.append(f"{judge} alone: {alone}")
+        text = (
+            f"Corrected (PPI++) {'positive rate' if v.task == 'binary' else 'no-better rate'} with {judge}'s "
+            f"verdicts on {judged or 0:,} items: {_rate(row)} ({'; '.join(parts)})"
         )
+        if effective is not None and effective - (labelled or 0) >= 0.5:
+            text += f"; worth {effective - (labelled or 0):+,.0f} {v.reference} labels (effective n = {effective:,.0f})"
+        elif effective is not None:
+            text += f"; no narrower than the {v.reference} labels alone"
+        sentences.append(text + ".")
     return sentences
 
 
