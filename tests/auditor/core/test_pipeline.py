@@ -14,6 +14,7 @@ import pytest
 import auditor
 from auditor.analyses import (
     alt_test,
+    baselines,
     core,
     jury,
     length,
@@ -40,6 +41,7 @@ def test_steps_are_one_explicit_tuple_in_order():
     assert audit_module.STEPS == (
         core.step,
         jury.step,
+        baselines.step,
         ppi.step,
         alt_test.step,
         personalization.step,
