@@ -23,7 +23,9 @@ do juries; a rule naming ``baseline:majority`` tests one):
 ``c`` the task's lead coefficient (:data:`LEAD`: quadratic-weighted kappa for likert, Krippendorff's alpha for
 scores, Cohen's kappa otherwise), ``c_ceiling`` the reference raters' leave-one-out ceiling row and each ``se`` its
 95% interval's width / (2 x 1.96).  The judge's and the ceiling's estimates share items and are positively
-correlated, so treating them as independent overstates the standard error: ``|z|`` is conservative.  Negative:
+correlated, so treating them as independent overstates the standard error: ``|z|`` is conservative.  The
+standard errors come from the bootstrap intervals, so ``z`` moves slightly with the seed and the number of
+resamples, as the intervals do (the row has no interval of its own).  Negative:
 the judge agrees with the reference less than its raters agree with each other.
 
 The ``baselines`` section lists the baselines, the coefficient used, and per judge (and jury) whether it beats
