@@ -238,3 +238,6 @@ def test_the_demo_shows_the_corrected_rate_with_far_more_judged_than_labelled_it
     text = " ".join(headline(doc))
     assert "Corrected (PPI++) no-better rate with tuned-judge's verdicts on 20,000 items" in text
     assert "human labels only, n = 550" in text
+    # exact 5-point agreement: the calibrated judges do not beat "always 4", the informative judge does
+    flagged = next(line for line in headline(doc) if "NOT BEATING THE BASELINES" in line)
+    assert "gpt-4o" in flagged and "tuned-judge" not in flagged
