@@ -396,20 +396,17 @@ class AuditConfig:
                 file=where,
                 column="alt_test.min_items",
             )
-        bad_baselines = [b for b in self.baselines.names if b not in BASELINE_NAMES]
-        if bad_baselines:
-            raise ConfigError(
-                f"unknown baseline {bad_baselines[0]!r}; expected one of {', '.join(BASELINE_NAMES)}",
-                file=where,
-                column="baselines.names",
-            )
-        bad_rules = [r for r in self.jury.rules if r not in JURY_RULES]
-        if bad_rules:
-            raise ConfigError(
-                f"unknown jury rule {bad_rules[0]!r}; expected one of {', '.join(JURY_RULES)}",
-                file=where,
-                column="jury.rules",
-            )
+        for what, given, known, column in (
+            ("baseline", self.baselines.names, BASELINE_NAMES, "baselines.names"),
+            ("jury rule", self.jury.rules, JURY_RULES, "jury.rules"),
+        ):
+            bad = [name for name in given if name not in known]
+            if bad:
+                raise ConfigError(
+                    f"unknown {what} {bad[0]!r}; expected one of {', '.join(known)}",
+                    file=where,
+                    column=column,
+                )
         return self
 
 

@@ -105,3 +105,14 @@ def test_gates_over_every_judge_leave_baselines_out_and_can_name_one(study):
     assert {c.judge for c in every.checks} == {"j1", "j2", "j3"}
     named = evaluate_gates(doc, ["agreement value <= 0.9 for baseline:majority"])
     assert [c.judge for c in named.checks] == ["baseline:majority"] and named.passed
+
+
+def test_the_baselines_table_of_the_config_chooses_them(study, tmp_path):
+    from auditor.config import load_config
+
+    items, labels, _ = study
+    path = tmp_path / "audit.toml"
+    path.write_text("task = 'pairwise'\n[baselines]\nnames = ['random']\n", encoding="utf-8")
+    result = auditor.audit(labels, items=items, config=load_config(path), resamples=0)
+    judges = set(result.metrics["judge"])
+    assert "baseline:random" in judges and not {"baseline:majority", "baseline:longer"} & judges
