@@ -296,14 +296,21 @@ def headline(audit: Mapping[str, Any] | AuditView) -> list[str]:
     if probe or sentences:
         sentences += probe
         sentences += _variants_pointer(v)
-    unlabelled = [row for row in v.exclusions if row.get("reason") == NO_REFERENCE_REASON]
-    if unlabelled:
-        count = sum(as_int(row.get("count")) or 0 for row in unlabelled)
+    # a PPI++ judge's verdicts on items without a reference verdict are its unlabelled set, not exclusions
+    ppi_judges = {
+        str(e.get("judge")) for e in entries(section_dict(v, "ppi").get("judges")) if e.get("metrics")
+    }
+
+    def unlabelled(row: Mapping[str, Any]) -> bool:
+        return row.get("reason") == NO_REFERENCE_REASON and str(row.get("judge")) in ppi_judges
+
+    if any(unlabelled(row) for row in v.exclusions):
+        count = sum(as_int(row.get("count")) or 0 for row in v.exclusions if unlabelled(row))
         sentences.append(
-            f"{count:,} verdicts are on items without a {v.reference} label: not compared with {v.reference_plural}, "
-            "used by the prediction-powered estimates."
+            f"{count:,} verdicts are on items without a {v.reference} verdict (no label, or no majority): not "
+            f"compared with {v.reference_plural}; the prediction-powered estimates use them."
         )
-    counted = [row for row in v.exclusions if row.get("reason") != NO_REFERENCE_REASON]
+    counted = [row for row in v.exclusions if not unlabelled(row)]
     excluded = sum(as_int(row.get("count")) or 0 for row in counted)
     if excluded:
         judges = sorted({str(row.get("judge", "")) for row in counted})
