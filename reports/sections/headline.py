@@ -16,6 +16,7 @@ from reports.format import (
 )
 from reports.labels import PRIMARY_CORRELATION, metric_label
 from reports.sections.base import entries
+from reports.sections.ppi import value_with_interval
 from reports.sections.probes import persona_sentences, view_sentences
 from reports.view import AuditView, grouped_variants, section_dict, view
 
@@ -71,14 +72,6 @@ def _baseline_sentences(v: AuditView) -> list[str]:
     return sentences
 
 
-def _value_with_interval(value: Any, bounds: Any) -> str:
-    """``55.3% [50.3, 59.9]`` from a rate and its ``[low, high]`` (``""`` without a value)."""
-    if as_float(value) is None:
-        return ""
-    lo, hi = bounds if isinstance(bounds, (list, tuple)) and len(bounds) == 2 else (None, None)
-    return f"{fmt_number(value, 'rate')} {fmt_interval(as_float(lo), as_float(hi), 'rate')}".strip()
-
-
 def _ppi_sentences(v: AuditView) -> list[str]:
     """Per judge with prediction-powered rows: the human-only, the judge-only and the corrected no-better rate
     (binary: positive rate) with intervals, and the labels the judge's verdicts are worth."""
@@ -92,8 +85,12 @@ def _ppi_sentences(v: AuditView) -> list[str]:
             continue
         m = found[0]
         labelled, judged = as_int(entry.get("n_labelled")), as_int(entry.get("n_unlabelled"))
-        human = _value_with_interval(m.get("human_only_value"), m.get("human_only_ci"))
-        alone = _value_with_interval(m.get("judge_only_value"), m.get("judge_only_ci"))
+        human = value_with_interval(m.get("human_only_value"), m.get("human_only_ci"))
+        alone = (
+            value_with_interval(m.get("judge_only_value"), m.get("judge_only_ci"))
+            if as_float(m.get("judge_only_value")) is not None
+            else ""
+        )
         effective = as_float(m.get("effective_labels"))
         parts = [f"{v.reference} labels only, n = {labelled or 0:,}: {human}"]
         if alone:
