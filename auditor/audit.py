@@ -18,6 +18,7 @@ import pandas as pd
 
 from auditor.analyses import (
     alt_test,
+    baselines,
     core,
     jury,
     length,
@@ -38,11 +39,12 @@ from auditor.engine.step import Step, StepOutput
 from auditor.result import AuditResult
 
 #: The pipeline, in order.  The order is part of the output: later steps read what earlier ones leave in the
-#: context (the core's ``ref`` / ``sides``, the jury step's ``juries`` for the alt-test, every earlier row for the
+#: context (the core's ``ref`` / ``sides``, the jury step's ``juries`` for the baselines' z-scores and the alt-test, every earlier row for the
 #: profile-view copies of the variants step), and rows and sections appear in audit.json in this order.
 STEPS: tuple[Step, ...] = (
     core.step,
     jury.step,
+    baselines.step,
     ppi.step,
     alt_test.step,
     personalization.step,

@@ -23,6 +23,8 @@ JUDGE_AGGREGATES = ("vote", "mean_score")
 STAGES = ("extraction", "relevance", "generation")
 ALIGNMENTS = ("accuracy", "neg_rmse", "neg_rmse_rank")  # = auditor.stats.alt_test.ALIGNMENTS
 JURY_RULES = ("majority", "mean")
+#: The trivial judges of :mod:`auditor.analyses.baselines` (each named ``baseline:<name>``).
+BASELINE_NAMES = ("always-b", "majority", "random", "longer")
 DEFAULT_PROBLEMATIC = ("uncertain", "reject")
 DEFAULT_AGGREGATE = {
     "pairwise": "majority",
@@ -80,6 +82,15 @@ class JuryConfig:
 
 
 @dataclass(frozen=True)
+class BaselinesConfig:
+    """Trivial judges audited beside the real ones (:mod:`auditor.analyses.baselines`): ``names`` of the baselines
+    to add (default all that fit the task), and the human-ceiling z-score of every judge."""
+
+    enabled: bool = True
+    names: tuple[str, ...] = BASELINE_NAMES
+
+
+@dataclass(frozen=True)
 class PersonalizationConfig:
     """How a stage audit reads its data (:mod:`auditor.analyses.personalization`).
 
@@ -118,6 +129,7 @@ _ANALYSIS_TABLES = {
     "ppi": PPIConfig,
     "alt_test": AltTestConfig,
     "jury": JuryConfig,
+    "baselines": BaselinesConfig,
     "personalization": PersonalizationConfig,
     "probes": ProbesConfig,
 }
@@ -162,6 +174,7 @@ class AuditConfig:
     ppi: PPIConfig = field(default_factory=PPIConfig)
     alt_test: AltTestConfig = field(default_factory=AltTestConfig)
     jury: JuryConfig = field(default_factory=JuryConfig)
+    baselines: BaselinesConfig = field(default_factory=BaselinesConfig)
     personalization: PersonalizationConfig = field(default_factory=PersonalizationConfig)
     probes: ProbesConfig = field(default_factory=ProbesConfig)
 
@@ -383,13 +396,17 @@ class AuditConfig:
                 file=where,
                 column="alt_test.min_items",
             )
-        bad_rules = [r for r in self.jury.rules if r not in JURY_RULES]
-        if bad_rules:
-            raise ConfigError(
-                f"unknown jury rule {bad_rules[0]!r}; expected one of {', '.join(JURY_RULES)}",
-                file=where,
-                column="jury.rules",
-            )
+        for what, given, known, column in (
+            ("baseline", self.baselines.names, BASELINE_NAMES, "baselines.names"),
+            ("jury rule", self.jury.rules, JURY_RULES, "jury.rules"),
+        ):
+            bad = [name for name in given if name not in known]
+            if bad:
+                raise ConfigError(
+                    f"unknown {what} {bad[0]!r}; expected one of {', '.join(known)}",
+                    file=where,
+                    column=column,
+                )
         return self
 
 

@@ -2,7 +2,15 @@
 
 Every failure to read becomes an :class:`~auditor.errors.InputError` naming the file, the row and the column.
 Rows are counted from 1 over data records (a CSV header is not a row; JSONL rows are its lines).  Writes are
-atomic: a temporary file in the target folder, then :func:`os.replace`, so a failed run leaves nothing half written.
+atomic: a temporary file in the target folder, then :func:`os.replace`, so a failed run leaves nothing half written;
+:func:`check_writable` finds an output that cannot be written before a command does any work.
+
+CSV and TSV files are opened in spreadsheets, which run a cell starting with ``=``, ``+``, ``-``, ``@``, a tab or
+a carriage return as a formula (OWASP "CSV injection").  :func:`write_table` writes such a text cell with a
+single quote in front (``'=HYPERLINK(...)``), the spreadsheets' own mark for "text"; numbers (``-0.5`` in a
+numeric column, or a text cell that is a plain number) are left alone, and so is every other format.  CSV and TSV
+lines end in CRLF (RFC 4180), so a carriage return inside a cell is quoted and stays in its cell.
+:func:`read_table` takes that one quote off again, so a table the tool wrote reads back exactly.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -26,6 +34,16 @@ from auditor.errors import InputError
 ROW = "__row__"  # hidden column: the row number to cite in error messages
 
 TABLE_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet", ".pq")
+#: The suffixes :func:`write_table` writes.
+WRITE_SUFFIXES = (".jsonl", ".ndjson", ".csv", ".tsv", ".parquet", ".pq")
+
+#: A text cell a spreadsheet would run as a formula once the quotes the writer adds are taken off: any number of
+#: single quotes, then ``=``, ``+``, ``-``, ``@``, a tab or a carriage return.
+_FORMULA_LEAD = re.compile(r"'*[=+\-@\t\r]")
+#: A text cell that is a plain decimal number (``-0.5``, ``+3``, ``1e-3``): a number to a spreadsheet, never quoted.
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+#: A cell the writer quoted: one single quote before a :data:`_FORMULA_LEAD`.
+_QUOTED_FORMULA = r"^'(?='*[=+\-@\t\r])"
 
 
 def _decode(path: Path, data: bytes) -> str:
@@ -124,6 +142,7 @@ def _read_delimited(path: Path, text: str, sep: str) -> pd.DataFrame:
             f"cannot be parsed as {'CSV' if sep == ',' else 'TSV'}: {exc}", file=str(path), row=row
         ) from None
     frame = frame.replace({"": None})
+    frame = _unquote_formulas(frame)
     frame[ROW] = range(1, len(frame) + 1)
     others = "".join(d for d in ";\t|," if d != sep)
     if len(frame.columns) == 2 and any(d in frame.columns[0] for d in others):
@@ -241,6 +260,50 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
         raise
 
 
+def check_writable(path: str | Path, kind: Literal["table", "file", "folder"] = "file") -> Path:
+    """Check, before any work, that a command can write ``path``: an :class:`~auditor.errors.InputError` naming it
+    when it cannot.
+
+    ``kind``: ``table`` (a file :func:`write_table` writes: its suffix must be one of :data:`WRITE_SUFFIXES`),
+    ``file`` (any file, e.g. a cache) or ``folder`` (a folder the command writes files into).  A file must not be
+    an existing folder (nor a folder an existing file), an existing file must be writable, and the folder it goes
+    into must exist or be creatable (as :func:`atomic_path` creates it): the nearest existing folder on the way
+    must take a new file, which is tried for real (a temporary file, removed at once).
+    """
+    path = Path(path)
+    if kind == "folder":
+        if path.exists() and not path.is_dir():
+            raise InputError("exists and is not a folder; expected an output folder", file=str(path))
+        folder = path.absolute()
+    else:
+        if path.is_dir():
+            raise InputError("is a folder; expected a file to write", file=str(path))
+        if kind == "table" and path.suffix.lower() not in WRITE_SUFFIXES:
+            raise InputError(
+                f"has an unknown output suffix {path.suffix.lower() or '(none)'!r}; expected one of "
+                f"{', '.join(WRITE_SUFFIXES)}",
+                file=str(path),
+            )
+        if path.exists() and not os.access(path, os.W_OK):
+            raise InputError("exists and is not writable", file=str(path))
+        folder = path.absolute().parent
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"cannot be written: {existing} is a file, not a folder", file=str(path))
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".write-check.", dir=existing)
+    except OSError as exc:
+        raise InputError(
+            f"cannot be written: the folder {existing} does not take new files ({exc.strerror})",
+            file=str(path),
+        ) from None
+    os.close(handle)
+    os.unlink(probe)
+    return path
+
+
 def write_text(path: str | Path, text: str) -> Path:
     """Write text atomically (UTF-8, ``\\n`` line ends on every platform)."""
     with atomic_path(path) as tmp:
@@ -273,15 +336,54 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
                 for record in frame.to_dict(orient="records"):
                     clean = {k: (None if _scalar_missing(v) else v) for k, v in record.items()}
                     fh.write(json.dumps(clean, ensure_ascii=False, default=_json_default) + "\n")
-        elif suffix == ".csv":
-            frame.to_csv(tmp, index=False)
-        elif suffix == ".tsv":
-            frame.to_csv(tmp, index=False, sep="\t")
+        elif suffix in (".csv", ".tsv"):
+            # CRLF line ends (RFC 4180): the csv module quotes a cell holding any character of the line end, so
+            # a lone carriage return in a cell (which pandas' reader takes for a line end) stays in its cell
+            _quote_formulas(frame).to_csv(
+                tmp, index=False, sep="," if suffix == ".csv" else "\t", lineterminator="\r\n"
+            )
         elif suffix in (".parquet", ".pq"):
             frame.to_parquet(tmp, index=False)
         else:
             raise InputError(f"unknown output suffix {suffix!r}", file=str(path))
     return path
+
+
+def neutralise_cell(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula (:data:`_FORMULA_LEAD`, not a plain number) with a single
+    quote in front; any other value as it is."""
+    if isinstance(value, str) and _FORMULA_LEAD.match(value) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def _quote_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with :func:`neutralise_cell` applied to its column names and to every cell of its text columns
+    (numeric, boolean and datetime columns hold no text and are left alone); ``frame`` itself is not changed."""
+    quoted = frame.copy(deep=False)
+    for number in range(frame.shape[1]):
+        column = frame.iloc[:, number]
+        dtype = column.dtype
+        if not (
+            pd.api.types.is_numeric_dtype(dtype)
+            or pd.api.types.is_bool_dtype(dtype)
+            or pd.api.types.is_datetime64_any_dtype(dtype)
+        ):
+            quoted.isetitem(number, column.map(neutralise_cell))
+    quoted.columns = [neutralise_cell(column) for column in frame.columns]
+    return quoted
+
+
+def _unquote_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """The cells (and column names) of a CSV / TSV read as text, without the quote :func:`neutralise_cell`
+    added: one leading ``'`` before ``'*`` and a formula character comes off."""
+    frame.columns = [re.sub(_QUOTED_FORMULA, "", column) for column in frame.columns]
+    for number in range(len(frame.columns)):
+        column = frame.iloc[:, number]
+        quoted = column.str.startswith("'", na=False)
+        if quoted.any():
+            frame.iloc[:, number] = column.where(~quoted, column.str.replace(_QUOTED_FORMULA, "", regex=True))
+    return frame
 
 
 def _scalar_missing(value: object) -> bool:

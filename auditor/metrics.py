@@ -269,6 +269,24 @@ _register(
     "how many independent judges the jury is worth given its members' error correlation",
 )
 
+_register(
+    "undecided_rate",
+    "jury",
+    "rate",
+    "Undecided",
+    "share of the items the members voted on where the jury had no majority (scored as disagreement)",
+    proportion=True,
+)
+
+# -- baselines and the human ceiling ----------------------------------------------------------------------------
+_register(
+    "agreement_z_vs_ceiling",
+    "agreement",
+    "test",
+    "z vs human ceiling",
+    "(judge's lead agreement coefficient - the reference raters' ceiling) / bootstrap SE of that difference",
+)
+
 # -- position probe --------------------------------------------------------------------------------------------
 _register(
     "agreement_original_order",

@@ -14,7 +14,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from auditor.errors import ConfigError
+from auditor.errors import AuditorError, ConfigError
 
 # ----------------------------------------------------------------------------------------------------------------
 # the runner: re-judge items with other profiles through any judge
@@ -67,7 +67,9 @@ def run_variants(
     each view ``(view, place)`` is ``"{name}|profile_view={view}@{place}"``; ``persona="removed"`` re-judges with
     the profile view ``none`` (``"{name}|persona=removed"``), ``"swapped"`` with another user's profile
     (:func:`swap_profiles`, ``"{name}|persona=swapped"``).  Identical runs are made once and copied.  Columns
-    ``profile_view``, ``profile_at`` and ``variant`` say what each row is.
+    ``profile_view``, ``profile_at`` and ``variant`` say what each row is.  An error that carries the labels of a
+    judging run that stopped (``labels``, as :class:`judges.llm.JudgeRunIncomplete` does) leaves with the labels
+    of every variant judged before it in front of them.
     """
     persona_view = persona_view or tuple(views[0])
     runs: dict[tuple[str, str, bool], pd.DataFrame] = {}
@@ -81,25 +83,31 @@ def run_variants(
             runs[key] = labels
         return runs[key].copy()
 
-    frames = []
-    base = run(*persona_view)
-    frames.append(base.assign(judge=name, variant="own profile"))
-    for view, place in views:
-        frames.append(
-            run(view, place).assign(
-                judge=f"{name}|profile_view={view}@{place}", variant=f"profile_view={view}@{place}"
+    frames: list[pd.DataFrame] = []
+    try:
+        base = run(*persona_view)
+        frames.append(base.assign(judge=name, variant="own profile"))
+        for view, place in views:
+            frames.append(
+                run(view, place).assign(
+                    judge=f"{name}|profile_view={view}@{place}", variant=f"profile_view={view}@{place}"
+                )
             )
-        )
-    for kind in persona:
-        if kind == "removed":
-            labels = run("none", persona_view[1])
-        elif kind == "swapped":
-            labels = run(*persona_view, swapped=True)
-        else:
-            raise ConfigError(
-                f"unknown persona variant {kind!r}; expected removed or swapped", column="persona"
-            )
-        frames.append(labels.assign(judge=f"{name}|persona={kind}", variant=f"persona={kind}"))
+        for kind in persona:
+            if kind == "removed":
+                labels = run("none", persona_view[1])
+            elif kind == "swapped":
+                labels = run(*persona_view, swapped=True)
+            else:
+                raise ConfigError(
+                    f"unknown persona variant {kind!r}; expected removed or swapped", column="persona"
+                )
+            frames.append(labels.assign(judge=f"{name}|persona={kind}", variant=f"persona={kind}"))
+    except AuditorError as exc:
+        partial = getattr(exc, "labels", None)  # a judging run that stopped (judges.llm.JudgeRunIncomplete)
+        if isinstance(partial, pd.DataFrame):  # the variants judged, then the labels of the one that stopped
+            exc.labels = pd.concat([*frames, partial], ignore_index=True)
+        raise
     return pd.concat(frames, ignore_index=True)
 
 

@@ -68,6 +68,7 @@ __all__ = [
     "CUTS",
     "HUMAN_RATERS",
     "DEMO_SEED",
+    "DEMO_UNLABELLED",
 ]
 
 CUTS = (-1.5, -0.5, 0.0627, 1.0627)
@@ -87,6 +88,12 @@ Items per user follow Dirichlet(``user_alpha`` = 20) weights: 11 per user on ave
 between about 3 and 20.  With far more uneven users (``user_alpha`` = 2: 1 to 57 items per user) every
 cluster-robust 95% interval we tried (percentile, BCa, bootstrap-t, jackknife-t) covered the human no-better rate
 in only 92-93% of simulated studies: a known limit of 50 clusters of very unequal size."""
+
+DEMO_UNLABELLED = 19_450
+"""Conversations of the demo's study that only the judges rated (of 1,768 more users, 11 per user as in the
+human-rated part): 20,000 judged conversations, 550 of them human-rated (:func:`simulate_study`'s
+``n_unlabelled``)."""
+
 SCALE = (1, 5, 3)
 NEUTRAL = 3
 
@@ -294,6 +301,8 @@ def simulate_study(
     n_items: int = 550,
     params: SimulationParameters | None = None,
     with_truth: bool = True,
+    n_unlabelled: int = 0,
+    unlabelled_users: int | None = None,
 ) -> Study:
     """Simulate the example personalization study (stage 3: generic ``a`` vs personalized ``b``, 1-5 ratings).
 
@@ -307,6 +316,13 @@ def simulate_study(
         Generator constants; the defaults are calibrated to the published figures.
     with_truth
         Attach :func:`truth` (cached after the first call, which takes a few seconds) as ``Study.truth``.
+    n_unlabelled, unlabelled_users
+        Conversations of more users (``unlabelled_users``, default as many per user as in the human-rated part)
+        rated by the LLM judges of ``params.judges``, the reward model and :data:`TUNED_JUDGE` (which then rates
+        the human-rated conversations too) only, no human: the judge-everything,
+        label-a-few design of prediction-powered inference.  The ``n_items`` human-rated conversations and their
+        ratings are the same as without them; every user is drawn from the same generator, so the human-rated
+        users are a random sample of all users.  The demo uses :data:`DEMO_UNLABELLED`.
 
     Returns
     -------
@@ -327,44 +343,13 @@ def simulate_study(
 
     users = np.array([f"user-{k + 1:02d}" for k in range(n_users)], dtype=object)
     item_ids = np.array([f"conv-{i + 1:04d}" for i in range(n_items)], dtype=object)
-    prompts, responses_a, responses_b, profile_texts = [], [], [], []
     # a detail per conversation (its own random stream: the ratings above do not change), so that no two
     # conversations of a user read the same
     text_rng = np.random.default_rng([seed, 11])
     when = text_rng.integers(0, len(_WHEN), n_items)
     budget = text_rng.integers(0, len(_BUDGET), n_items)
-    for i in range(n_items):
-        topic, _ = _TOPICS[topic_index[i]]
-        attributes = profiles[user_of_item[i]]
-        attribute = attributes[i % 3][1]
-        detail = f"{_WHEN[when[i]]}, {_BUDGET[budget[i]]} (request {i + 1})"
-        prompts.append(f"Can you give me some advice on {topic}, {detail}?")
-        responses_a.append(
-            f"Here are a few general tips on {topic}, {detail}: start small, plan ahead and keep it simple."
-        )
-        if draw["mention"][i]:
-            responses_b.append(
-                f"Since you {attribute}, here are tips on {topic}, {detail}, that fit your situation."
-            )
-        else:
-            responses_b.append(
-                f"Here are tips on {topic}, {detail}, chosen to fit your situation and routine."
-            )
-        profile_texts.append("The user " + "; the user ".join(third for third, _ in attributes) + ".")
-
-    items = pd.DataFrame(
-        {
-            "item_id": item_ids,
-            "user_id": users[user_of_item],
-            "prompt": prompts,
-            "response_a": responses_a,
-            "response_b": responses_b,
-            "profile": profile_texts,
-            "source": np.where(synthetic, "synthetic", "real").astype(object),
-            "stage": "generation",
-            "topic": [_TOPICS[t][1] for t in topic_index],
-            "mentions_attribute": draw["mention"],
-        }
+    items = _conversations(
+        item_ids, users, user_of_item, profiles, topic_index, when, budget, draw["mention"], synthetic, 0
     )
 
     blocks = []
@@ -393,6 +378,13 @@ def simulate_study(
         {column: np.concatenate([block[column] for block in blocks]) for column in blocks[0]}
     )
     items["generator"] = side_rng.choice(np.array(GENERATORS, dtype=object), n_items)
+    if n_unlabelled:
+        more_users = unlabelled_users or max(1, round(n_unlabelled * n_users / n_items))
+        more_items, more_labels = _unlabelled_part(seed, n_unlabelled, more_users, n_items, params)
+        tuned = _tuned_ratings(np.random.default_rng([seed, 19]), draw["gain"], params)
+        tuned_labels = labels_frame(_label_block(item_ids, TUNED_JUDGE.name, "0", tuned))
+        items = pd.concat([items, more_items], ignore_index=True)
+        labels = pd.concat([labels, tuned_labels, more_labels], ignore_index=True)
 
     description = (
         "Simulated personalization study (SIMULATED DATA, not real judgments)\n"
@@ -404,7 +396,16 @@ def simulate_study(
         "here about 3.50, 3.72 and 3.93) with Spearman 0.15-0.36 to the human median, reward-model Spearman 0.3. "
         "A fourth simulated judge (mistral-large) sees every pair in both presentation orders with a first-position "
         "bias, for the position probe; a generator column names the model that wrote each personalized response. "
-        f"Seed {seed}."
+        + (
+            f"Besides the {n_items} human-rated conversations, {n_unlabelled:,} conversations of other simulated users "
+            "were rated by the 3 LLM judges and the reward model only (no human), and all "
+            f"{n_items + n_unlabelled:,} by a fifth simulated judge that tracks the humans closely (tuned-judge, "
+            "illustrative, not a published value): the human-rated users are a random sample of all, so the "
+            "prediction-powered estimates can use every judged conversation. "
+            if n_unlabelled
+            else ""
+        )
+        + f"Seed {seed}."
     )
     return Study(
         name="simulated-personalization",
@@ -418,6 +419,109 @@ def simulate_study(
         description=description,
         truth=truth(params) if with_truth else None,
     )
+
+
+def _conversations(
+    item_ids: np.ndarray,
+    users: np.ndarray,
+    user_of_item: np.ndarray,
+    profiles: list[list[tuple[str, str]]],
+    topic_index: np.ndarray,
+    when: np.ndarray,
+    budget: np.ndarray,
+    mention: np.ndarray,
+    synthetic: np.ndarray,
+    first: int,
+) -> pd.DataFrame:
+    """The items table of simulated conversations (texts built from the draws); ``first``: how many conversations
+    come before these (the request number in the texts)."""
+    prompts, responses_a, responses_b, profile_texts = [], [], [], []
+    for j in range(len(item_ids)):
+        i = first + j
+        topic, _ = _TOPICS[topic_index[j]]
+        attributes = profiles[user_of_item[j]]
+        attribute = attributes[i % 3][1]
+        detail = f"{_WHEN[when[j]]}, {_BUDGET[budget[j]]} (request {i + 1})"
+        prompts.append(f"Can you give me some advice on {topic}, {detail}?")
+        responses_a.append(
+            f"Here are a few general tips on {topic}, {detail}: start small, plan ahead and keep it simple."
+        )
+        if mention[j]:
+            responses_b.append(
+                f"Since you {attribute}, here are tips on {topic}, {detail}, that fit your situation."
+            )
+        else:
+            responses_b.append(
+                f"Here are tips on {topic}, {detail}, chosen to fit your situation and routine."
+            )
+        profile_texts.append("The user " + "; the user ".join(third for third, _ in attributes) + ".")
+    return pd.DataFrame(
+        {
+            "item_id": item_ids,
+            "user_id": users[user_of_item],
+            "prompt": prompts,
+            "response_a": responses_a,
+            "response_b": responses_b,
+            "profile": profile_texts,
+            "source": np.where(synthetic, "synthetic", "real").astype(object),
+            "stage": "generation",
+            "topic": [_TOPICS[t][1] for t in topic_index],
+            "mentions_attribute": mention,
+        }
+    )
+
+
+TUNED_JUDGE = JudgeParameters(name="tuned-judge", shift=0.1, rho=0.85, scale=1.0)
+"""A judge that tracks the humans closely (illustrative, not a published value: e.g. a judge fine-tuned on earlier
+ratings of the same raters); in the study only together with its unlabelled part, where it shows what
+prediction-powered inference needs to narrow the humans' interval.  The calibrated judges (Spearman 0.1-0.4 to
+the humans) barely narrow it."""
+
+
+def _tuned_ratings(rng: np.random.Generator, gain: np.ndarray, params: SimulationParameters) -> np.ndarray:
+    """:data:`TUNED_JUDGE`'s ratings of items with latent gains ``gain`` (independent noise per item)."""
+    judge = TUNED_JUDGE
+    standardised = (gain - params.mean_gain) / params.sd_gain
+    noise = np.sqrt(1 - judge.rho**2) * rng.normal(size=len(gain))
+    return _cut(params.mu + judge.shift + judge.scale * (judge.rho * standardised + noise), params.cuts)
+
+
+def _unlabelled_part(
+    seed: int,
+    n_unlabelled: int,
+    n_users: int,
+    n_labelled: int,
+    params: SimulationParameters,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Conversations of ``n_users`` more users (ids ``user-u0001``, ...) that only the LLM judges and the reward
+    model rated (items and label rows), from their own random stream and the same generator, so that the
+    human-rated users are a random sample of all users (what prediction-powered inference assumes)."""
+    rng = np.random.default_rng([seed, 17])
+    user_of_item = _users_of_items(rng, n_users, n_unlabelled, params.user_alpha)
+    synthetic = rng.permutation(np.arange(n_unlabelled) < n_unlabelled // 2)
+    more = _draw(rng, user_of_item, n_users, synthetic, params)
+    item_ids = np.array([f"conv-u{j + 1:05d}" for j in range(n_unlabelled)], dtype=object)
+    users = np.array([f"user-u{k + 1:04d}" for k in range(n_users)], dtype=object)
+    items = _conversations(
+        item_ids,
+        users,
+        user_of_item,
+        _profiles(rng, n_users),
+        rng.integers(0, len(_TOPICS), n_unlabelled),
+        rng.integers(0, len(_WHEN), n_unlabelled),
+        rng.integers(0, len(_BUDGET), n_unlabelled),
+        more["mention"],
+        synthetic,
+        n_labelled,
+    )
+    items["generator"] = rng.choice(np.array(GENERATORS, dtype=object), n_unlabelled)
+    blocks = [_label_block(item_ids, judge.name, "0", more[judge.name]) for judge in params.judges]
+    blocks.append(_label_block(item_ids, params.rm_name, "0", more[params.rm_name], score=more["rm_score"]))
+    blocks.append(_label_block(item_ids, TUNED_JUDGE.name, "0", _tuned_ratings(rng, more["gain"], params)))
+    labels = labels_frame(
+        {column: np.concatenate([block[column] for block in blocks]) for column in blocks[0]}
+    )
+    return items, labels
 
 
 def _stage3_draw(

@@ -270,6 +270,23 @@ class JudgeCache:
             records,
         )
 
+    def forget(self, keys: Iterable[str]) -> None:
+        """Delete the stored responses of ``keys`` and the verdicts parsed from them (one transaction): a response
+        found unusable after it was stored (before answers were checked) is requested again by the next run."""
+        keys = list(dict.fromkeys(keys))
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                for start in range(0, len(keys), _CHUNK):
+                    chunk = keys[start : start + _CHUNK]
+                    marks = ",".join("?" * len(chunk))
+                    self._conn.execute(f"DELETE FROM verdicts WHERE key IN ({marks})", chunk)
+                    self._conn.execute(f"DELETE FROM responses WHERE key IN ({marks})", chunk)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
     def keys(self) -> set[str]:
         with self._lock:
             return {row[0] for row in self._conn.execute("SELECT key FROM responses")}

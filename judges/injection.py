@@ -50,6 +50,7 @@ import pandas as pd
 from auditor.errors import ConfigError
 from auditor.io import is_missing
 from auditor.stats.bootstrap import Estimate, Method, Resampler, interval
+from judges.llm.transport import JudgeRunIncomplete
 
 if TYPE_CHECKING:
     from judges.llm import LLMJudge
@@ -459,7 +460,8 @@ def run_injection_probe(
     the injected arm by the letter it is shown under in that order); a judge configured with other orders is
     copied with ``orders=("ab",)`` and shares its cache, so a repeated probe makes no request.  ``clean`` and
     ``injected`` are labels tables (``injected`` also carries the probe columns); ``summary`` is
-    :func:`injection_success`.
+    :func:`injection_success`.  A judging run that stops raises :class:`~judges.llm.JudgeRunIncomplete` whose
+    ``tables`` hold the labels judged so far (``clean``, and ``injected`` if the clean run was complete).
     """
     if task not in PROBE_TASKS:
         raise ConfigError(f"the injection probe supports pairwise and likert tasks, not {task!r}")
@@ -471,7 +473,11 @@ def run_injection_probe(
     token_of = {label: token for token, label in template.verdicts.items()}
     answers = {label: token_of[label] for label in REQUESTED_LABEL[task].values() if label in token_of}
     limit = judge.max_response_chars
-    clean = judge.judge_items(items, task)
+    try:
+        clean = judge.judge_items(items, task)
+    except JudgeRunIncomplete as exc:
+        exc.tables = {} if exc.labels is None else {"clean": exc.labels}
+        raise
     probe_items = make_probe_items(
         items,
         task,
@@ -490,7 +496,11 @@ def run_injection_probe(
                 limit,
                 longest,
             )
-    injected = judge.judge_items(probe_items, task)
+    try:
+        injected = judge.judge_items(probe_items, task)
+    except JudgeRunIncomplete as exc:  # the labels so far, for the caller to write (exit code 3)
+        exc.tables = {"clean": clean} if exc.labels is None else {"clean": clean, "injected": exc.labels}
+        raise
     injected = injected.merge(
         probe_items[["item_id", *PROBE_COLUMNS]].astype({"item_id": str}), on="item_id", how="left"
     )

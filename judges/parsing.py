@@ -12,6 +12,9 @@ Order of preference:
 3. **text** -- the whole answer is a verdict (``B``, ``"tie".``), or its last ``Verdict: X`` line names one.
 
 Anything else is ``unparseable``: the label stays empty and the text is kept in ``raw``.
+
+An answer is untrusted input: :func:`answer_problem` type-checks every field the parser and the labels read
+(``choices``, ``message``, ``content``, ``refusal``, ``logprobs``, ``usage``) before an answer is stored or parsed.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from typing import Any
 from judges.templates import Template
 
 _STRIP = " \t\r\n\"'`*_([{<>}]):.,!;"
+#: How far above 0 a log-probability may be (rounding) and still count as one.
+LOGPROB_SLACK = 1e-6
 #: Bump when parsing gives other verdicts for the same response (stored parsed verdicts are keyed by it, and by
 #: this module's source).
 PARSER_VERSION = 1
@@ -149,6 +154,106 @@ def from_text(text: str, template: Template) -> Verdict | None:
     if matches:
         label = lookup[matches[-1].lower()]
         return Verdict(label, template.values.get(label), None, "text")
+    return None
+
+
+def _kind(value: Any) -> str:
+    """A JSON value's type, as a problem message names it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"[:40]
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "an object"
+
+
+def _wrong(value: Any, types: type | tuple[type, ...], where: str, expected: str) -> str | None:
+    """None when ``value`` is null or of ``types``; else the problem, naming the field and what was expected."""
+    return None if value is None or isinstance(value, types) else f"{where} is {_kind(value)}, not {expected}"
+
+
+def _logprob_problem(entry: Any, where: str) -> str | None:
+    if not isinstance(entry, dict):
+        return f"{where} is {_kind(entry)}, not an object"
+    value = entry.get("logprob")
+    try:
+        valid = value is None or (
+            type(value) in (int, float) and math.isfinite(float(value)) and value <= LOGPROB_SLACK
+        )
+    except OverflowError:
+        valid = False
+    if not valid:
+        return f"{where}.logprob is {_kind(value)}, not a finite number at most 0"
+    return _wrong(entry.get("token"), str, f"{where}.token", "a string")
+
+
+def _logprobs_problem(logprobs: Any, where: str) -> str | None:
+    problem = _wrong(logprobs, dict, where, "an object")
+    positions = logprobs.get("content") if isinstance(logprobs, dict) else None
+    problem = problem or _wrong(positions, list, f"{where}.content", "a list")
+    for number, position in enumerate(positions if problem is None and positions else []):
+        at = f"{where}.content[{number}]"
+        top = position.get("top_logprobs") if isinstance(position, dict) else None
+        problem = _logprob_problem(position, at) or _wrong(top, list, f"{at}.top_logprobs", "a list")
+        for rank, candidate in enumerate(top if problem is None and top else []):
+            problem = problem or _logprob_problem(candidate, f"{at}.top_logprobs[{rank}]")
+        if problem is not None:
+            return problem
+    return problem
+
+
+def _choice_problem(choice: Any, where: str) -> str | None:
+    if not isinstance(choice, dict):
+        return f"{where} is {_kind(choice)}, not an object"
+    message = choice.get("message")
+    if not isinstance(message, dict):
+        return f"{where}.message is {_kind(message)}, not an object"
+    content = message.get("content")
+    for number, part in enumerate(content if isinstance(content, list) else []):
+        at = f"{where}.message.content[{number}]"
+        text = part.get("text") if isinstance(part, dict) else None
+        problem = _wrong(part, dict, at, "an object") or _wrong(text, str, f"{at}.text", "a string")
+        if problem is not None:
+            return problem
+    return (
+        _wrong(content, (str, list), f"{where}.message.content", "a string, a list or null")
+        or _wrong(message.get("refusal"), str, f"{where}.message.refusal", "a string")
+        or _logprobs_problem(choice.get("logprobs"), f"{where}.logprobs")
+    )
+
+
+def answer_problem(completion: Any) -> str | None:
+    """What makes a chat-completion answer unusable (one line naming the field), or None.
+
+    Checked: the answer is an object; ``choices`` a list of objects, each with a ``message`` object whose
+    ``content`` is a string, a list of objects (with string ``text``) or null, and ``refusal`` a string or null;
+    ``logprobs`` null or an object whose ``content`` lists objects with a string ``token`` and a finite ``logprob``
+    at most 0 (:data:`LOGPROB_SLACK`), as do their ``top_logprobs``; ``usage`` null or an object whose
+    ``prompt_tokens`` and ``completion_tokens`` are null or whole numbers from 0 to 2**63 - 1 (``3.0`` counts; a
+    boolean does not).
+    """
+    if not isinstance(completion, dict):
+        return f"the answer is {_kind(completion)}, not an object"
+    choices = completion.get("choices")
+    if not isinstance(choices, list):
+        return f"choices is {_kind(choices)}, not a list"
+    for number, choice in enumerate(choices):
+        problem = _choice_problem(choice, f"choices[{number}]")
+        if problem is not None:
+            return problem
+    usage = completion.get("usage")
+    if usage is None:
+        return None
+    if not isinstance(usage, dict):
+        return f"usage is {_kind(usage)}, not an object"
+    for name in ("prompt_tokens", "completion_tokens"):
+        value = usage.get(name)
+        whole = type(value) is int or (type(value) is float and math.isfinite(value) and value.is_integer())
+        if value is not None and not (whole and 0 <= value < 2**63):
+            return f"usage.{name} is {_kind(value)}, not a whole number of tokens"
     return None
 
 

@@ -18,7 +18,7 @@ from functools import cached_property
 from typing import Any
 
 from reports.labels import PRIMARY_CORRELATION
-from reports.sections import alt_test, jury, position, ppi, probes
+from reports.sections import alt_test, baselines, jury, position, ppi, probes
 from reports.sections.base import Section, Table
 from reports.sections.cases import CaseBrowser, CaseSummary, case_browser, case_summary
 from reports.sections.exclusions import exclusions_table, warnings_table
@@ -34,6 +34,7 @@ EXTENSION_SECTIONS: tuple[Callable[[AuditView], Section], ...] = (
     ppi.ppi_section,
     alt_test.alt_test_section,
     jury.jury_section,
+    baselines.baselines_section,
 )
 
 

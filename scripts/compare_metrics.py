@@ -42,12 +42,39 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+KEY_FIELDS = ("metric", "judge", "reference", "slice")
+VALUE_FIELDS = ("value", "ci_low", "ci_high", "n", "p_value", "p_adjusted")
 DEFAULT_BASELINE = "c074434"  # main before issue 14's redesign
 #: Metrics that the current tree computes and the baseline did not, on purpose (issue 14 shows a new metric takes one
 #: registry entry, its statistics function and a test: Brennan-Prediger's kappa).
-ADDED_SINCE_BASELINE: tuple[str, ...] = ("brennan_prediger",)
-KEY_FIELDS = ("metric", "judge", "reference", "slice")
-VALUE_FIELDS = ("value", "ci_low", "ci_high", "n", "p_value", "p_adjusted")
+ADDED_SINCE_BASELINE: tuple[str, ...] = ("brennan_prediger", "undecided_rate", "agreement_z_vs_ceiling")
+#: Judges added since the baseline, by name prefix (issue 16: the trivial baselines audited beside every judge).
+ADDED_JUDGES_SINCE_BASELINE: tuple[str, ...] = ("baseline:",)
+#: Rows that changed on purpose since the baseline, per audit: ``judges`` and ``metrics`` (name prefixes) and, with
+#: ``other_references``, rows whose reference is not the audit's own (``"human"``) are left out of the comparison, and ``fields`` are the only
+#: fields compared on the other rows.  What is left out is counted and named in the report, with ``why``.
+CHANGED_BY_DESIGN: dict[str, dict] = {
+    "demo": {
+        "judges": ("jury", "tuned-judge"),
+        "metrics": ("ppi_",),
+        "other_references": True,
+        "fields": ("value", "n"),
+        "why": (
+            "issue 16: the demo's study gained 19,450 judge-only conversations of 1,768 more users and tuned-judge: "
+            "intervals and p-values move with the bootstrap's clusters, the juries gain a member, PPI++ rows appear, "
+            "the judges' own "
+            "rows (reference = the judge, the kappa table) cover their new items; value and n are compared on the "
+            "rest (the 550 human-rated conversations are the same)"
+        ),
+    },
+    "demo/extraction": {
+        "judges": ("jury:",),
+        "metrics": (),
+        "other_references": False,
+        "fields": VALUE_FIELDS,
+        "why": "issue 16: a jury is scored on every item its members voted on",
+    },
+}
 SHOWN = 30
 TREE = Path(__file__).resolve().parents[1]
 
@@ -94,6 +121,7 @@ class Comparison:
     only_current: int = 0
     added: int = 0  # rows of ADDED_SINCE_BASELINE metrics in the current tree only
     added_metrics: tuple[str, ...] = ADDED_SINCE_BASELINE
+    by_design: dict[str, int] = field(default_factory=dict)  # audit -> rows left out by CHANGED_BY_DESIGN
     failed: int = 0  # commands or audit.json files present on one side only
 
     @property
@@ -104,12 +132,26 @@ class Comparison:
         """Compare the metric rows of one audit on both sides."""
         self.rows[name] = (len(baseline), len(current))
         before, after = _keyed(baseline), _keyed(current)
+        fields = VALUE_FIELDS
+        if name in CHANGED_BY_DESIGN:
+            spec = CHANGED_BY_DESIGN[name]
+            fields = spec["fields"]
+            left_out = {
+                k
+                for k in before.keys() | after.keys()
+                if k[1].startswith(spec["judges"])
+                or (spec["metrics"] and k[0].startswith(spec["metrics"]))
+                or (spec["other_references"] and k[2] != "human")
+            }
+            self.by_design[name] = len(left_out)
+            before = {k: v for k, v in before.items() if k not in left_out}
+            after = {k: v for k, v in after.items() if k not in left_out}
         for key, row in before.items():
             if key not in after:
                 self.only_baseline += 1
                 self.differences.append(f"{name}: {_label(key)}: row only in the baseline")
                 continue
-            changed = [f for f in VALUE_FIELDS if not _same(row.get(f, _ABSENT), after[key].get(f, _ABSENT))]
+            changed = [f for f in fields if not _same(row.get(f, _ABSENT), after[key].get(f, _ABSENT))]
             if changed:
                 self.changed_rows += 1
                 self.changed_values += len(changed)
@@ -119,7 +161,7 @@ class Comparison:
                 )
                 self.differences.append(f"{name}: {_label(key)}: {detail}")
         for key in after.keys() - before.keys():
-            if key[0] in self.added_metrics:
+            if key[0] in self.added_metrics or key[1].startswith(ADDED_JUDGES_SINCE_BASELINE):
                 self.added += 1
                 continue
             self.only_current += 1
@@ -134,10 +176,16 @@ class Comparison:
             f"  {name}: {b} rows" + ("" if b == c else f" in the baseline, {c} in the current tree")
             for name, (b, c) in self.rows.items()
         ]
-        total = sum(max(b, c) for b, c in self.rows.values())
+        lines += [
+            f"  {name}: {count} rows not compared, changed by design; "
+            f"{', '.join(CHANGED_BY_DESIGN[name]['fields'])} compared on the others ({CHANGED_BY_DESIGN[name]['why']})"
+            for name, count in self.by_design.items()
+        ]
+        total = sum(max(b, c) for b, c in self.rows.values()) - sum(self.by_design.values())
         added = (
             (
-                f"; {self.added} rows of metrics added since the baseline ({', '.join(self.added_metrics)}) are "
+                f"; {self.added} rows of metrics or judges added since the baseline "
+                f"({', '.join(self.added_metrics + tuple(p + '*' for p in ADDED_JUDGES_SINCE_BASELINE))}) are "
                 "in the current tree only"
             )
             if self.added

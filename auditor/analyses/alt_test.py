@@ -94,7 +94,7 @@ def alt_test_rows(
             raters=names,
             min_items=options.min_items,
         )
-        n = int(np.isfinite(f).sum())
+        n = int(np.sum(np.isfinite(f) & np.isfinite(matrix).any(axis=1)))  # items with a reference label
         if res.raters:
             ctx.add("alt_test_winning_rate", judge, ctx.cfg.reference, _no_interval(res.winning_rate, n))
             ctx.add("alt_test_pass", judge, ctx.cfg.reference, _no_interval(1.0 if res.passed else 0.0, n))

@@ -2,7 +2,15 @@
 
 * ``jury:majority`` (pairwise, likert, binary, categorical): per item, the most frequent of the members'
   aggregated verdicts; without a strict winner the audit's declared tie-break decides (pairwise / likert ``tie`` /
-  ``neutral``: the neutral category).  Members that gave no verdict on an item do not vote.
+  ``neutral``: the neutral category).  Members that gave no verdict on an item do not vote.  Where the tie-break
+  excludes (``exclude``, the default for binary and categorical tasks) the jury is *undecided*: an outcome, not a
+  silent exclusion.  The jury is scored on every item its members voted on (the same items as its members):
+  ``undecided_rate`` is the share undecided, and agreement, Cohen's kappa, Scott's pi, Fleiss' kappa and nominal
+  Krippendorff's alpha count an undecided item as a disagreement with the reference (an extra category the
+  reference never uses).  Coefficients that need an ordered scale or a fixed number of categories (weighted kappas,
+  ordinal alpha, correlations, Gwet's AC1, Brennan-Prediger) are then left out for the jury, and its outcome rates
+  and gaps are over the items it decided (their ``n`` says how many).  A jury cannot look better than its members
+  by abstaining on the hard items.
 * ``jury:mean`` (likert, score): the mean of the members' values; on a likert scale rounded to the nearest scale
   point, halves rounded toward the neutral point.
 * Error correlations: a member's error on an item is ``value - reference value`` (likert, score, pairwise with
@@ -21,12 +29,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from auditor import metrics as registry
 from auditor.config import AuditConfig
 from auditor.engine import aggregation as agg
 from auditor.engine.agreement import judge_metrics
 from auditor.engine.context import AuditContext, Side
 from auditor.engine.step import StepOutput
 from auditor.io import json_safe
+from auditor.stats import compare
 
 RULES = ("majority", "mean")
 
@@ -88,6 +98,7 @@ def combine(ctx: AuditContext, members: Sequence[str], rule: str) -> Side | None
         neutral = ctx.neutral_code()
         code = agg.majority(counts, ctx.cfg.tie_break_rule, neutral)
         value = np.where(code >= 0, ctx.values[np.maximum(code, 0)], np.nan)
+        code[(code < 0) & (counts.sum(axis=1) > 0)] = undecided_code(ctx)
         return Side(code, value, has)
     if rule == "mean":
         if ctx.task not in ("likert", "score"):
@@ -107,9 +118,51 @@ def combine(ctx: AuditContext, members: Sequence[str], rule: str) -> Side | None
     raise ValueError(f"unknown jury rule {rule!r}; expected one of {', '.join(RULES)}")
 
 
-def audit_side(ctx: AuditContext, name: str, side: Side) -> None:
-    """The core's per-judge rows for a synthetic judge: agreement family, outcome rates and their gaps."""
-    judge_metrics(ctx, name, ctx.ref, side)
+def undecided_code(ctx: AuditContext) -> int:
+    """The code of a jury's "undecided" verdict: one past the task's categories (the reference never uses it)."""
+    return ctx.k
+
+
+#: The coefficients that stay defined with an extra, unordered "undecided" category.
+NOMINAL_WITH_UNDECIDED = ("agreement", "cohen_kappa", "scott_pi", "fleiss_kappa", "krippendorff_alpha")
+
+
+def audit_side(ctx: AuditContext, name: str, side: Side, can_abstain: bool = False) -> dict[str, int]:
+    """The core's per-judge rows for a synthetic judge: agreement family, outcome rates and their gaps, scored on
+    every item the members voted on (undecided items count as disagreements; see the module docstring).  Returns
+    the items scored and the undecided count."""
+    ref = ctx.ref
+    undecided = side.code == undecided_code(ctx)
+    decided = Side(np.where(undecided, agg.NONE, side.code), side.value, side.has)
+    scored = np.flatnonzero(ctx.usable(ref) & (side.code >= 0))
+    counts = {"n_items": int(scored.size), "undecided": int(undecided[scored].sum())}
+    before = len(ctx.rows)
+    judge_metrics(ctx, name, ref, decided)
+    if counts["undecided"]:  # the agreement family again, with "undecided" as its own category
+        family = set(registry.names("agreement")) | set(registry.names("correlation"))
+        ctx.rows[before:] = [row for row in ctx.rows[before:] if row["metric"] not in family]
+        p = compare.Pairing(
+            ref.code[scored],
+            side.code[scored],
+            ref.value[scored],
+            np.nan_to_num(side.value[scored]),
+            ctx.cluster[scored],
+            ctx.n_clusters,
+            ctx.k + 1,
+        )
+        found = compare.agreement_metrics(p, ctx.rs, weighted=False, alpha_level="nominal")
+        for metric in NOMINAL_WITH_UNDECIDED:
+            ctx.add(metric, name, ctx.cfg.reference, found[metric])
+    if can_abstain and scored.size:
+        share = compare.rate_estimates(
+            {"undecided_rate": undecided[scored]},
+            np.zeros(scored.size),
+            ctx.cluster[scored],
+            ctx.n_clusters,
+            ctx.rs,
+        )
+        ctx.add("undecided_rate", name, ctx.cfg.reference, share["undecided_rate"])
+    return counts
 
 
 def step(ctx: AuditContext, config: AuditConfig) -> StepOutput:
@@ -144,7 +197,7 @@ def jury_rows(
             continue
         name = f"jury:{rule}"
         juries[name] = side
-        audit_side(ctx, name, side)
+        section.setdefault("scored", {})[name] = audit_side(ctx, name, side, can_abstain=rule == "majority")
     errors, idx = member_errors(ctx, members)
     k = len(members)
     section["n_items"] = int(idx.size)

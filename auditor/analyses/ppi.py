@@ -5,7 +5,8 @@ reference): the *reference's* rates from the judge's verdicts on every item it l
 on the items that have them (:mod:`auditor.stats.ppi`), intervals from the audit's cluster bootstrap with the power
 parameter re-tuned in every resample.  Added only when the judge labelled items that the reference did not
 (otherwise the estimate *is* the human one).  The ``ppi`` section lists per judge and metric the tuned ``lam``, the
-labelled / unlabelled counts, both interval widths and "the judge was worth N extra human labels"
+labelled / unlabelled counts, the human-only and the judge-only (the judge's own rate on every item it judged)
+estimates with their intervals, both interval widths and "the judge was worth N extra human labels"
 (``extra_labels = n * (width_human / width_ppi)^2 - n``).  Valid when the labelled items are a random sample of
 the judged ones.
 """
@@ -40,6 +41,12 @@ def _width(est: Estimate, ctx: AuditContext) -> float:
         return float("nan")
     lo, hi = interval(est, ctx.cfg.level, ctx.cfg.method)
     return float(hi - lo)
+
+
+def _bounds(est: Estimate, ctx: AuditContext) -> list[float]:
+    if not ctx.cfg.resamples:
+        return [float("nan"), float("nan")]
+    return [float(x) for x in interval(est, ctx.cfg.level, ctx.cfg.method)]
 
 
 def ppi_rows(ctx: AuditContext) -> dict[str, Any]:
@@ -84,6 +91,7 @@ def ppi_rows(ctx: AuditContext) -> dict[str, Any]:
             est = ppi.ppi_estimate(sums, ctx.rs, int(judged.size))
             human = ppi.classical_estimate(sums, ctx.rs, int(labelled.size))
             ctx.add(f"ppi_{name}", judge, ref_name, est)
+            judge_only = ctx.rs.sums(sums, lambda s: s[..., 1] / s[..., 0], int(judged.size))
             w_ppi, w_human = _width(est, ctx), _width(human, ctx)
             if not np.isfinite(w_ppi):  # no bootstrap: compare the sandwich standard errors instead
                 w_ppi, w_human = np.sqrt(point["variance"]), np.sqrt(point["classical_variance"])
@@ -94,6 +102,9 @@ def ppi_rows(ctx: AuditContext) -> dict[str, Any]:
                     "value": point["value"],
                     "lam": point["lam"],
                     "human_only_value": point["classical_value"],
+                    "human_only_ci": _bounds(human, ctx),
+                    "judge_only_value": judge_only.value,
+                    "judge_only_ci": _bounds(judge_only, ctx),
                     "ci_width_ppi": w_ppi,
                     "ci_width_human_only": w_human,
                     "effective_labels": eff,

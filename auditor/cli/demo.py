@@ -35,6 +35,7 @@ def demo(
     from auditor.personalization import audit_stage
     from auditor.simulate import (
         DEMO_SEED,
+        DEMO_UNLABELLED,
         simulate_extraction_study,
         simulate_probe_study,
         simulate_relevance_study,
@@ -44,19 +45,20 @@ def demo(
     formats = parse_formats(format)
     study_seed = DEMO_SEED if seed is None else seed
     study_dir = out / "study"
-    study = simulate_study(seed=study_seed)
+    # the population values (``Study.truth``) are for the tests, not the demo: not computed here (seconds each)
+    study = simulate_study(seed=study_seed, n_unlabelled=DEMO_UNLABELLED, with_truth=False)
     study.write(study_dir)
     labels, items, config = resolve_inputs(study_dir, None, None)
     result = auditor.audit(labels, items=items, config=config, resamples=bootstrap)
     write_outputs(result, out, formats, quiet)
     # the two earlier stages of the personalization pipeline, each its own simulated study and audit
-    for folder, stage, make in (
-        ("extraction", "extraction", simulate_extraction_study),
-        ("relevance", "relevance", simulate_relevance_study),
-        ("probes", "generation", simulate_probe_study),
+    for folder, stage, make, options in (
+        ("extraction", "extraction", simulate_extraction_study, {"with_truth": False}),
+        ("relevance", "relevance", simulate_relevance_study, {"with_truth": False}),
+        ("probes", "generation", simulate_probe_study, {}),
     ):
         stage_dir = out / folder
-        stage_study = make(seed=study_seed)
+        stage_study = make(seed=study_seed, **options)
         stage_study.write(stage_dir / "study")
         labels, items, config = resolve_inputs(stage_dir / "study", None, None)
         stage_result = audit_stage(labels, items, stage=stage, config=config, resamples=bootstrap)

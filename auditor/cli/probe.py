@@ -14,16 +14,25 @@ from judges.cli.options import (
     ApiKeyEnvOption,
     BaseUrlOption,
     ConcurrencyOption,
+    DropFieldOption,
     JsonFormatOption,
+    MaxAnswerBytesOption,
+    MaxErrorRateOption,
     MaxResponseCharsOption,
     MaxRetriesOption,
     MaxTokensOption,
+    MaxWaitOption,
     MinVerdictMassOption,
     ModelOption,
     ProfileColumnOption,
+    RenameFieldOption,
+    RequestDeadlineOption,
+    RequestProfileOption,
     TemplateOption,
     TimeoutOption,
     VerdictOption,
+    body_options,
+    check_outputs,
     use_profile_column,
 )
 
@@ -62,12 +71,19 @@ def probe(
     cache: Annotated[Path | None, typer.Option(help="SQLite response cache (default: in memory).")] = None,
     concurrency: ConcurrencyOption = 8,
     max_response_chars: MaxResponseCharsOption = None,
-    verdict: VerdictOption = "logprobs",
+    verdict: VerdictOption = None,
+    request_profile: RequestProfileOption = "chat",
+    drop_field: DropFieldOption = None,
+    rename_field: RenameFieldOption = None,
     json_format: JsonFormatOption = "json_schema",
     min_verdict_mass: MinVerdictMassOption = 0.2,
     max_tokens: MaxTokensOption = None,
     timeout: TimeoutOption = 120.0,
     max_retries: MaxRetriesOption = 5,
+    max_error_rate: MaxErrorRateOption = 0.05,
+    max_wait: MaxWaitOption = 60.0,
+    request_deadline: RequestDeadlineOption = 300.0,
+    max_answer_bytes: MaxAnswerBytesOption = 1_048_576,
     bootstrap: Annotated[int | None, typer.Option(help="Bootstrap resamples.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the profile swap.")] = 0,
     judge_aggregate: Annotated[
@@ -86,12 +102,14 @@ def probe(
     import pandas as pd
 
     import reports
-    from auditor.io import read_table
+    from auditor.io import read_table, write_table
     from auditor.personalization import audit_stage
     from auditor.probes import run_variants
     from judges.cache import JudgeCache
-    from judges.llm import LLMJudge, LLMJudgeConfig
+    from judges.cli.options import resume_note
+    from judges.llm import JudgeRunIncomplete, LLMJudge, LLMJudgeConfig
 
+    check_outputs(out, "folder", cache=cache)
     frame = use_profile_column(read_table(items), profile_column, items)
     config = LLMJudgeConfig(
         model=model,
@@ -102,8 +120,13 @@ def probe(
         json_format=json_format,
         min_verdict_mass=min_verdict_mass,
         max_tokens=max_tokens,
+        **body_options(request_profile, drop_field, rename_field),
         timeout=timeout,
         max_retries=max_retries,
+        max_error_rate=max_error_rate,
+        max_wait=max_wait,
+        request_deadline=request_deadline,
+        max_answer_bytes=max_answer_bytes,
         progress=not quiet,
     )
     shared = JudgeCache(cache if cache is not None else ":memory:")
@@ -122,15 +145,25 @@ def probe(
         )
 
     judge_name = name or model
-    judged = run_variants(
-        frame,
-        task,
-        make_judge,
-        name=judge_name,
-        views=parse_views(views),
-        persona=tuple(p.strip() for p in persona.split(",") if p.strip()),
-        seed=seed,
-    )
+    try:
+        judged = run_variants(
+            frame,
+            task,
+            make_judge,
+            name=judge_name,
+            views=parse_views(views),
+            persona=tuple(p.strip() for p in persona.split(",") if p.strip()),
+            seed=seed,
+        )
+    except JudgeRunIncomplete as exc:  # exit code 3, after writing the labels judged so far (no audit)
+        if exc.labels is None:
+            raise
+        out.mkdir(parents=True, exist_ok=True)
+        write_table(exc.labels, out / "labels.jsonl")
+        note = resume_note(cached=cache is not None)
+        raise JudgeRunIncomplete(
+            f"{exc}; wrote {out / 'labels.jsonl'}, no audit; {note}", exc.labels
+        ) from None
     out.mkdir(parents=True, exist_ok=True)
     judged.to_json(out / "labels.jsonl", orient="records", lines=True, force_ascii=False)
     all_labels = judged if labels is None else pd.concat([read_table(labels), judged], ignore_index=True)

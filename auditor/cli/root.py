@@ -22,8 +22,8 @@ for command in (audit, simulate, demo, convert, report, plan, drift, probe, judg
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: exit 0 on success, 1 on a failed gate, 2 on bad input (:mod:`auditor.cli.exits`); never a
-    traceback for bad input."""
+    """Entry point: exit 0 on success, 1 on a failed gate, 2 on bad input, 3 on a judging run incomplete, 130 when
+    interrupted (:mod:`auditor.cli.exits`); never a traceback for bad input."""
     return run_command(typer.main.get_command(app), argv)
 
 

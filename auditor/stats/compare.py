@@ -7,6 +7,7 @@ estimate, the bootstrap replicates and the jackknife come from the same sums.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,7 +52,11 @@ def agreement_metrics(p: Pairing, rs: Resampler, *, weighted: bool, alpha_level:
     """Raw agreement, Cohen's kappa (plain, and linear / quadratic when ``weighted``), Scott's pi, Fleiss' kappa
     (two ratings per item, i.e. judge and reference), Krippendorff's alpha, Gwet's AC1 and Brennan-Prediger's
     free-marginal kappa (chance 1/q over the task's q categories)."""
-    conf = p.confusion_by_cluster()
+    return rs.sums_many(p.confusion_by_cluster(), agreement_functions(weighted, alpha_level), p.n)
+
+
+def agreement_functions(weighted: bool, alpha_level: str) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
+    """The coefficients of :func:`agreement_metrics` as functions of a ``(..., k, k)`` confusion matrix."""
 
     def fleiss(c: np.ndarray) -> np.ndarray:
         total = c.sum(axis=(-2, -1))
@@ -68,7 +73,7 @@ def agreement_metrics(p: Pairing, rs: Resampler, *, weighted: bool, alpha_level:
     )
     fns["gwet_ac1"] = ag.gwet_ac1
     fns["brennan_prediger"] = ag.brennan_prediger
-    return rs.sums_many(conf, fns, p.n)
+    return fns
 
 
 def _table_plan(values: np.ndarray) -> tuple[np.ndarray, int] | None:

@@ -9,7 +9,8 @@ The project's command line calls :func:`register` once with its typer app::
                     # and `auditor injection [ITEMS] --model MODEL ... --out DIR` (judges.injection)
 
 Errors in the input or the options raise :class:`auditor.errors.AuditorError`, which the top-level ``main()`` turns
-into one line and exit 2.
+into one line and the exit code of :func:`auditor.cli.exits.error_exit_code` (2 bad input, 3 a judging run that
+stopped before every request was answered).
 
 Run on its own (for subprocess tests): ``python -m judges.cli judge ITEMS --judge ... --out LABELS``, or
 ``python -m judges.cli injection ITEMS --model M --base-url URL --out DIR``.
@@ -58,8 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = app(args=argv, standalone_mode=False)
     except AuditorError as exc:
+        from auditor.cli.exits import error_exit_code
+
         typer.echo(f"error: {exc}", err=True)
-        return 2
+        return error_exit_code(exc)
     except click.exceptions.Abort:  # Ctrl-C (click)
         typer.echo(interrupted, err=True)
         return 130

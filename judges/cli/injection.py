@@ -14,20 +14,31 @@ from judges.cli.options import (
     BaseUrlOption,
     CacheOption,
     ConcurrencyOption,
+    DropFieldOption,
     JsonFormatOption,
+    MaxAnswerBytesOption,
+    MaxErrorRateOption,
     MaxResponseCharsOption,
     MaxRetriesOption,
     MaxTokensOption,
+    MaxWaitOption,
     MinVerdictMassOption,
     ModelOption,
     NoCacheOption,
     ProfileAtOption,
     ProfileViewOption,
     QuietOption,
+    RenameFieldOption,
+    RequestDeadlineOption,
+    RequestProfileOption,
     TemplateOption,
     TimeoutOption,
     VerdictOption,
+    body_options,
     build_llm_judge,
+    cache_file,
+    check_outputs,
+    resume_note,
 )
 
 INJECTION_FILES = {
@@ -88,13 +99,20 @@ def run_injection(
     template: str | None = None,
     profile_view: str = "full",
     profile_at: str = "start",
-    verdict: str = "logprobs",
+    verdict: str | None = None,
+    request_profile: str = "chat",
+    drop_field: list[str] | None = None,
+    rename_field: list[str] | None = None,
     json_format: str = "json_schema",
     min_verdict_mass: float = 0.2,
     max_tokens: int | None = None,
     concurrency: int = 8,
     timeout: float = 120.0,
     max_retries: int = 5,
+    max_error_rate: float = 0.05,
+    max_wait: float = 60.0,
+    request_deadline: float = 300.0,
+    max_answer_bytes: int = 1_048_576,
     cache: Path | None = None,
     no_cache: bool = False,
     max_response_chars: int | None = None,
@@ -108,6 +126,8 @@ def run_injection(
     Writes into ``out``: ``clean.jsonl`` and ``injected.jsonl`` (labels, the injected ones with the probe
     columns), ``summary.csv``, ``summary.json`` and ``summary.md``; each atomically, and only after the probe ran
     (a bad option or input stops before any request, and nothing is written).  Returns the one-line summary.
+    A judging run that stops (:class:`~judges.llm.JudgeRunIncomplete`, exit code 3) writes the labels it has
+    (``clean.jsonl``, and ``injected.jsonl`` if the clean run was complete) and no summary.
     """
     from auditor.io import write_table, write_text
     from judges.injection import (
@@ -119,6 +139,7 @@ def run_injection(
         summary_markdown,
         summary_records,
     )
+    from judges.llm import JudgeRunIncomplete
 
     if task not in PROBE_TASKS:
         raise ConfigError(
@@ -138,8 +159,7 @@ def run_injection(
         raise ConfigError("--bootstrap must be 0 or more", column="--bootstrap")
     if not 0 < level < 1:
         raise ConfigError("--level must be between 0 and 1, e.g. 0.95", column="--level")
-    if out.exists() and not out.is_dir():
-        raise ConfigError("exists and is not a folder", file=str(out))
+    check_outputs(out, "folder", cache=cache_file(no_cache, cache))
     items = _probe_items(items_path, n_generic)
     judge = build_llm_judge(
         dict(
@@ -151,9 +171,14 @@ def run_injection(
             json_format=json_format,
             min_verdict_mass=min_verdict_mass,
             max_tokens=max_tokens,
+            **body_options(request_profile, drop_field, rename_field),
             concurrency=concurrency,
             timeout=timeout,
             max_retries=max_retries,
+            max_error_rate=max_error_rate,
+            max_wait=max_wait,
+            request_deadline=request_deadline,
+            max_answer_bytes=max_answer_bytes,
             progress=progress,
         ),
         template=template,
@@ -175,6 +200,13 @@ def run_injection(
             resamples=bootstrap,
             level=level,
         )
+    except JudgeRunIncomplete as exc:  # exit code 3, after writing the labels judged so far
+        out.mkdir(parents=True, exist_ok=True)
+        for table, labels in exc.tables.items():
+            write_table(labels, out / INJECTION_FILES[table])
+        names = ", ".join(INJECTION_FILES[table] for table in exc.tables) or "nothing"
+        note = resume_note(cached=not no_cache)
+        raise JudgeRunIncomplete(f"{exc}; wrote {names} in {out}, no summary; {note}", exc.labels) from None
     finally:
         judge.close()
     n_items = len(items)
@@ -240,13 +272,20 @@ def register(app: typer.Typer) -> None:
         template: TemplateOption = None,
         profile_view: ProfileViewOption = "full",
         profile_at: ProfileAtOption = "start",
-        verdict: VerdictOption = "logprobs",
+        verdict: VerdictOption = None,
+        request_profile: RequestProfileOption = "chat",
+        drop_field: DropFieldOption = None,
+        rename_field: RenameFieldOption = None,
         json_format: JsonFormatOption = "json_schema",
         min_verdict_mass: MinVerdictMassOption = 0.2,
         max_tokens: MaxTokensOption = None,
         concurrency: ConcurrencyOption = 8,
         timeout: TimeoutOption = 120.0,
         max_retries: MaxRetriesOption = 5,
+        max_error_rate: MaxErrorRateOption = 0.05,
+        max_wait: MaxWaitOption = 60.0,
+        request_deadline: RequestDeadlineOption = 300.0,
+        max_answer_bytes: MaxAnswerBytesOption = 1_048_576,
         cache: CacheOption = None,
         no_cache: NoCacheOption = False,
         max_response_chars: MaxResponseCharsOption = None,
@@ -271,12 +310,19 @@ def register(app: typer.Typer) -> None:
             profile_view=profile_view,
             profile_at=profile_at,
             verdict=verdict,
+            request_profile=request_profile,
+            drop_field=drop_field,
+            rename_field=rename_field,
             json_format=json_format,
             min_verdict_mass=min_verdict_mass,
             max_tokens=max_tokens,
             concurrency=concurrency,
             timeout=timeout,
             max_retries=max_retries,
+            max_error_rate=max_error_rate,
+            max_wait=max_wait,
+            request_deadline=request_deadline,
+            max_answer_bytes=max_answer_bytes,
             cache=cache,
             no_cache=no_cache,
             max_response_chars=max_response_chars,

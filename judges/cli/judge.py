@@ -19,23 +19,34 @@ from judges.cli.options import (
     BaseUrlOption,
     CacheOption,
     ConcurrencyOption,
+    DropFieldOption,
     ExtraOption,
     JsonFormatOption,
+    MaxAnswerBytesOption,
+    MaxErrorRateOption,
     MaxResponseCharsOption,
     MaxRetriesOption,
     MaxTokensOption,
+    MaxWaitOption,
     MinVerdictMassOption,
     NoCacheOption,
     ProfileAtOption,
     ProfileColumnOption,
     ProfileViewOption,
     QuietOption,
+    RenameFieldOption,
+    RequestDeadlineOption,
+    RequestProfileOption,
     TemperatureOption,
     TemplateOption,
     TimeoutOption,
     VerdictOption,
+    body_options,
     build_llm_judge,
+    cache_file,
+    check_outputs,
     parse_extra,
+    resume_note,
     use_profile_column,
 )
 
@@ -64,19 +75,33 @@ def load_prices(path: Path, model: str) -> tuple[float, float]:
         raise ConfigError(f"the prices of {model!r} in {path} are not numbers") from exc
 
 
-def _summary(labels: Any, stats: dict[str, int] | None) -> str:
+#: The verdict sources of an LLM judge, in the order the summary names them.
+VERDICT_SOURCES: tuple[str, ...] = ("logprobs", "json", "text")
+
+
+def _summary(labels: Any, stats: dict[str, int] | None, *, sources: bool = False) -> str:
+    """The one-line summary of a labels table: verdicts labelled and excluded (by reason); with ``sources``, the
+    labelled verdicts by source (logprobs, JSON, text pattern) and the unparseable ones with their share of all
+    verdicts; requests sent and cached; the cost."""
     total = len(labels)
-    labelled = int((labels["label"].notna() | labels["score"].notna()).sum())
+    has_verdict = labels["label"].notna() | labels["score"].notna()
+    labelled = int(has_verdict.sum())
     reasons = labels.loc[labels["exclusion"].notna(), "exclusion"].value_counts()
-    parts = [f"{total} verdicts: {labelled} labelled, {total - labelled} excluded"]
+    line = f"{total} verdicts: {labelled} labelled, {total - labelled} excluded"
     if len(reasons):
-        parts.append("(" + ", ".join(f"{reason} {count}" for reason, count in reasons.items()) + ")")
+        line += " (" + ", ".join(f"{reason} {count}" for reason, count in reasons.items()) + ")"
+    if sources and total:
+        counts = labels.loc[has_verdict, "verdict_source"].value_counts()
+        named = [f"{source} {int(counts[source])}" for source in VERDICT_SOURCES if source in counts]
+        unparseable = int(reasons.get("unparseable", 0))
+        line += f"; verdicts from {', '.join(named) or 'no source'}"
+        line += f"; unparseable {unparseable} ({unparseable / total:.0%})"
     if stats:
-        parts.append(f"; {stats.get('sent', 0)} requests sent, {stats.get('from_cache', 0)} from the cache")
+        line += f"; {stats.get('sent', 0)} requests sent, {stats.get('from_cache', 0)} from the cache"
     if "cost" in labels.columns and labels["cost"].notna().any():
         fresh = labels.loc[~labels["cached"].fillna(False).astype(bool), "cost"].sum()
-        parts.append(f"; cost {float(labels['cost'].sum()):.4f} USD ({float(fresh):.4f} this run)")
-    return " ".join(parts)
+        line += f"; cost {float(labels['cost'].sum()):.4f} USD ({float(fresh):.4f} this run)"
+    return line
 
 
 def run_judge(
@@ -99,12 +124,19 @@ def run_judge(
     temperature: float = 0.0,
     seed: int | None = None,
     max_tokens: int | None = None,
-    verdict: str = "logprobs",
+    verdict: str | None = None,
+    request_profile: str = "chat",
+    drop_field: list[str] | None = None,
+    rename_field: list[str] | None = None,
     json_format: str = "json_schema",
     min_verdict_mass: float = 0.2,
     samples: int = 1,
     timeout: float = 120.0,
     max_retries: int = 5,
+    max_error_rate: float = 0.05,
+    max_wait: float = 60.0,
+    request_deadline: float = 300.0,
+    max_answer_bytes: int = 1_048_576,
     extra: str | None = None,
     price_in: float | None = None,
     price_out: float | None = None,
@@ -131,6 +163,8 @@ def run_judge(
         raise ConfigError("use --batch-export or --batch-import, not both")
     if out is None and batch_export is None:
         raise ConfigError("--out LABELS is required (unless --batch-export)")
+    check_outputs(out, "table", cache=cache_file(no_cache, cache) if kind == "openai" else None)
+    check_outputs(batch_export, "file", cache=None)
     items = use_profile_column(read_items(items_path), profile_column, items_path)
 
     if kind == "rm":
@@ -154,6 +188,8 @@ def run_judge(
     if kind != "openai":
         raise ConfigError(f"--judge must start with openai: or rm:, not {kind + ':'!r}")
 
+    from judges.llm.transport import JudgeRunIncomplete
+
     prices = load_prices(prices_file, model) if prices_file is not None else None
     if price_in is not None or price_out is not None:
         prices = (price_in or 0.0, price_out or 0.0)
@@ -170,9 +206,14 @@ def run_judge(
             json_format=json_format,
             min_verdict_mass=min_verdict_mass,
             extra_body=parse_extra(extra),
+            **body_options(request_profile, drop_field, rename_field),
             concurrency=concurrency,
             timeout=timeout,
             max_retries=max_retries,
+            max_error_rate=max_error_rate,
+            max_wait=max_wait,
+            request_deadline=request_deadline,
+            max_answer_bytes=max_answer_bytes,
             samples=samples,
             prices=prices,
             progress=progress,
@@ -193,11 +234,21 @@ def run_judge(
             labels = llm_judge.import_batch(items, task, batch_import)
         else:
             labels = llm_judge.judge_items(items, task)
+    except JudgeRunIncomplete as exc:  # exit code 3, after writing the labels the run has
+        if exc.labels is None or out is None:
+            raise
+        write_table(exc.labels, out)
+        note = resume_note(cached=not no_cache)
+        raise JudgeRunIncomplete(
+            f"{exc}; wrote {out}: {_summary(exc.labels, None, sources=True)}; {note}", exc.labels
+        ) from None
     finally:
         llm_judge.close()
     assert out is not None
     write_table(labels, out)
-    return f"wrote {out}: " + _summary(labels, llm_judge.stats if batch_import is None else None)
+    return f"wrote {out}: " + _summary(
+        labels, llm_judge.stats if batch_import is None else None, sources=True
+    )
 
 
 def register(app: typer.Typer) -> None:
@@ -227,12 +278,19 @@ def register(app: typer.Typer) -> None:
         temperature: TemperatureOption = 0.0,
         seed: Annotated[int | None, typer.Option(help="Sampling seed (sample i uses seed + i).")] = None,
         max_tokens: MaxTokensOption = None,
-        verdict: VerdictOption = "logprobs",
+        verdict: VerdictOption = None,
+        request_profile: RequestProfileOption = "chat",
+        drop_field: DropFieldOption = None,
+        rename_field: RenameFieldOption = None,
         json_format: JsonFormatOption = "json_schema",
         min_verdict_mass: MinVerdictMassOption = 0.2,
         samples: Annotated[int, typer.Option(help="Verdicts per item and order (rater 0..N-1).")] = 1,
         timeout: TimeoutOption = 120.0,
         max_retries: MaxRetriesOption = 5,
+        max_error_rate: MaxErrorRateOption = 0.05,
+        max_wait: MaxWaitOption = 60.0,
+        request_deadline: RequestDeadlineOption = 300.0,
+        max_answer_bytes: MaxAnswerBytesOption = 1_048_576,
         extra: ExtraOption = None,
         price_in: Annotated[float | None, typer.Option(help="USD per million input tokens.")] = None,
         price_out: Annotated[float | None, typer.Option(help="USD per million output tokens.")] = None,
@@ -277,11 +335,18 @@ def register(app: typer.Typer) -> None:
             seed=seed,
             max_tokens=max_tokens,
             verdict=verdict,
+            request_profile=request_profile,
+            drop_field=drop_field,
+            rename_field=rename_field,
             json_format=json_format,
             min_verdict_mass=min_verdict_mass,
             samples=samples,
             timeout=timeout,
             max_retries=max_retries,
+            max_error_rate=max_error_rate,
+            max_wait=max_wait,
+            request_deadline=request_deadline,
+            max_answer_bytes=max_answer_bytes,
             extra=extra,
             price_in=price_in,
             price_out=price_out,

@@ -42,7 +42,32 @@ TemperatureOption = Annotated[float, typer.Option("--temperature", help="Samplin
 MaxTokensOption = Annotated[
     int | None, typer.Option("--max-tokens", help="Answer token limit (default by verdict mode).")
 ]
-VerdictOption = Annotated[str, typer.Option("--verdict", help="logprobs, json (JSON schema) or text.")]
+VerdictOption = Annotated[
+    str | None,
+    typer.Option(
+        "--verdict",
+        help="logprobs, json (JSON schema) or text (default: logprobs; json with --request-profile reasoning).",
+    ),
+]
+RequestProfileOption = Annotated[
+    str,
+    typer.Option(
+        "--request-profile",
+        help="chat (max_tokens, temperature, logprobs) or reasoning (max_completion_tokens only; o-series, gpt-5).",
+    ),
+]
+DropFieldOption = Annotated[
+    list[str] | None,
+    typer.Option("--drop-field", help="Leave a default request field out, e.g. temperature (repeatable)."),
+]
+RenameFieldOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--rename-field",
+        help="Send a default request field under another name, OLD=NEW, e.g. "
+        "max_tokens=max_completion_tokens (repeatable).",
+    ),
+]
 JsonFormatOption = Annotated[
     str,
     typer.Option(
@@ -55,8 +80,30 @@ MinVerdictMassOption = Annotated[
         "--min-verdict-mass", help="Least probability the verdict tokens must hold for a logprob verdict."
     ),
 ]
-TimeoutOption = Annotated[float, typer.Option("--timeout", help="Seconds per request attempt.")]
+TimeoutOption = Annotated[
+    float, typer.Option("--timeout", help="Seconds per request attempt (in all, not per read).")
+]
 MaxRetriesOption = Annotated[int, typer.Option("--max-retries", help="Retries on 429, 5xx, timeouts.")]
+MaxErrorRateOption = Annotated[
+    float,
+    typer.Option(
+        "--max-error-rate",
+        help="Largest share of failed requests (transport or HTTP errors, malformed answers) a run may have; "
+        "past it the run ends with exit code 3 after writing its labels. Unparseable verdicts do not count.",
+    ),
+]
+MaxWaitOption = Annotated[
+    float,
+    typer.Option("--max-wait", help="Longest Retry-After honoured (seconds); a longer one ends the request."),
+]
+RequestDeadlineOption = Annotated[
+    float,
+    typer.Option("--request-deadline", help="Seconds a request may take in all, across attempts and waits."),
+]
+MaxAnswerBytesOption = Annotated[
+    int,
+    typer.Option("--max-answer-bytes", help="Longest answer body read (bytes); a longer one is excluded."),
+]
 ExtraOption = Annotated[str | None, typer.Option("--extra", help="Extra request fields as a JSON object.")]
 MaxResponseCharsOption = Annotated[
     int | None, typer.Option("--max-response-chars", help="Cut responses to this length.")
@@ -105,6 +152,42 @@ def parse_extra(extra: str | None) -> dict[str, Any]:
     return value
 
 
+def body_options(
+    request_profile: str, drop_field: list[str] | None, rename_field: list[str] | None
+) -> dict[str, Any]:
+    """The config options that shape the request body: ``--request-profile``, ``--drop-field`` and
+    ``--rename-field OLD=NEW`` (checked against the body when the judge is built)."""
+    renames: dict[str, str] = {}
+    for text in rename_field or ():
+        old, sep, new = text.partition("=")
+        if not sep or not old.strip() or not new.strip():
+            raise ConfigError(
+                f"--rename-field must be OLD=NEW, e.g. max_tokens=max_completion_tokens, not {text!r}"
+            )
+        renames[old.strip()] = new.strip()
+    return {
+        "request_profile": request_profile,
+        "drop_fields": tuple(name.strip() for name in drop_field or ()),
+        "rename_fields": renames,
+    }
+
+
+def check_outputs(out: Path | None, kind: str, *, cache: Path | None) -> None:
+    """Before the first request: ``out`` (a ``table`` or a ``folder``) and the cache file (None: in memory) can be
+    written (:func:`auditor.io.check_writable`; an :class:`~auditor.errors.InputError` naming the path)."""
+    from auditor.io import check_writable
+
+    if out is not None:
+        check_writable(out, kind)  # type: ignore[arg-type]
+    if cache is not None:
+        check_writable(cache, "file")
+
+
+def cache_file(no_cache: bool, cache: Path | None) -> Path | None:
+    """The cache file of a command: None (in memory) with --no-cache, else --cache or :func:`default_cache_path`."""
+    return None if no_cache else (cache or default_cache_path())
+
+
 def default_cache_path() -> Path:
     """``$AUDITOR_CACHE_DIR/judge-cache.sqlite``, else ``$XDG_CACHE_HOME/auditor/...``, else ``~/.cache/auditor/...``."""
     base = os.environ.get("AUDITOR_CACHE_DIR")
@@ -112,6 +195,13 @@ def default_cache_path() -> Path:
         return Path(base) / DEFAULT_CACHE_NAME
     xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(xdg) / "auditor" / DEFAULT_CACHE_NAME
+
+
+def resume_note(*, cached: bool) -> str:
+    """What a rerun of a judging run that stopped does (the end of its exit-code-3 message)."""
+    if cached:
+        return "a rerun with the same cache sends only the requests without an answer"
+    return "without a cache file (--no-cache, or no --cache for probe) a rerun sends every request again"
 
 
 def build_llm_judge(
@@ -122,5 +212,5 @@ def build_llm_judge(
     from judges.llm import LLMJudge, LLMJudgeConfig
 
     options = dict(options, progress=bool(options.get("progress", True)) and sys.stderr.isatty())
-    cache_path: str | Path = ":memory:" if no_cache else (cache or default_cache_path())
-    return LLMJudge(LLMJudgeConfig(**options), cache=cache_path, **judge_options)
+    cache_path = cache_file(no_cache, cache)
+    return LLMJudge(LLMJudgeConfig(**options), cache=cache_path or ":memory:", **judge_options)

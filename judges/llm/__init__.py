@@ -1,8 +1,9 @@
 """An LLM judge for any OpenAI-compatible endpoint (OpenAI, Azure, vLLM, SGLang, llama.cpp, Ollama).
 
 One :class:`openai.AsyncOpenAI` client per run (per 32 concurrent requests); requests go out with a bounded
-concurrency, the client's own retries (exponential backoff, ``Retry-After`` honoured) cover 429, 5xx, timeouts and
-dropped connections, and a malformed response body is retried here.  Every usable response is committed to the
+concurrency and bounded retries (exponential backoff, ``Retry-After`` honoured up to ``max_wait``) on 429, 5xx,
+timeouts and dropped connections; answers are type-checked, size-bounded and redacted before they are stored, and a
+run that stops early or fails beyond ``max_error_rate`` raises :class:`JudgeRunIncomplete` with its labels.  Every usable response is committed to the
 SQLite cache the moment it arrives (by a writer thread, one commit for the responses that arrive together), so a
 repeated run makes no request and an interrupted run resumes where it stopped.
 
@@ -28,7 +29,13 @@ from judges.llm.batch import CHAT_PATH
 from judges.llm.config import DEFAULT_MAX_TOKENS, LLMJudgeConfig
 from judges.llm.judge import LLMJudge
 from judges.llm.planning import PlannedRequest
-from judges.llm.transport import CHAT_ROUTE, CLIENT_CONNECTIONS, NO_KEY_PLACEHOLDER, JudgeRunError
+from judges.llm.transport import (
+    CHAT_ROUTE,
+    CLIENT_CONNECTIONS,
+    NO_KEY_PLACEHOLDER,
+    JudgeRunError,
+    JudgeRunIncomplete,
+)
 
 __all__ = [
     "CHAT_PATH",
@@ -37,6 +44,7 @@ __all__ = [
     "DEFAULT_MAX_TOKENS",
     "NO_KEY_PLACEHOLDER",
     "JudgeRunError",
+    "JudgeRunIncomplete",
     "LLMJudge",
     "LLMJudgeConfig",
     "PlannedRequest",

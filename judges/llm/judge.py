@@ -17,6 +17,7 @@ from judges.llm import batch, planning, rows, transport
 from judges.llm.batch import CHAT_PATH
 from judges.llm.config import LLMJudgeConfig, validate_options
 from judges.llm.planning import PlannedRequest
+from judges.parsing import answer_problem
 from judges.templates import Template
 
 
@@ -101,6 +102,11 @@ class LLMJudge(Judge):
 
         Stored responses are reused; the others are requested (unless ``offline``, where they become exclusions
         ``not_in_batch_results``).  One row per item x order x sample, in the items' order.
+
+        Raises :class:`~judges.llm.transport.JudgeRunIncomplete` (exit code 3 on the command line), with this
+        table in its ``labels``, when the run stopped early (401, 403, 404, or the same failure on request after
+        request) or more than ``max_error_rate`` of the requests failed (unparseable verdicts are answers, not
+        failures); the answers received are stored, so a rerun sends only the rest.
         """
         if task not in TASKS:
             raise ConfigError(f"--task must be one of {', '.join(TASKS)}, not {task!r}")
@@ -137,21 +143,30 @@ class LLMJudge(Judge):
                 missing.setdefault(p.key, p.body)
         failures: dict[str, tuple[str, str]] = {}
         not_stored: set[str] = set()
+        stopped: str | None = None
         self.stats = {
             "verdicts": len(planned),
             "skipped": sum(bool(p.skip) for p in planned),
             "from_cache": sum(not p.skip and (p.key in parsed or p.key in stored) for p in planned),
         }
         if missing and not offline:
-            fresh, failures, not_stored = await transport.request_all(
+            sent = await transport.request_all(
                 self.config, self.cache, missing, name=self.name, from_cache=self.stats["from_cache"]
             )
-            stored.update(fresh)
+            stored.update(sent.fresh)
+            failures, not_stored, stopped = sent.failures, sent.not_stored, sent.stopped
         elif missing:
             failures = {key: ("not_in_batch_results", "") for key in missing}
-        self.stats["sent"] = len(missing) if not offline else 0
+        stopped_before = sum(reason == "run_stopped" for reason, _ in failures.values())
+        self.stats["sent"] = len(missing) - stopped_before if not offline else 0
         self.stats["failed"] = len(failures)
-        return self._labels(planned, parsed, stored, failures, template, task, parser, not_stored)
+        labels = self._labels(planned, parsed, stored, failures, template, task, parser, not_stored)
+        if missing and not offline:
+            requests = len({p.key for p in planned if not p.skip})
+            message = transport.incomplete(self.config, failures, requests, stopped)
+            if message is not None:
+                raise transport.JudgeRunIncomplete(message, labels)
+        return labels
 
     def _labels(
         self,
@@ -169,10 +184,13 @@ class LLMJudge(Judge):
         Every row is built by :func:`judges.llm.rows.verdict_row` from the same parsed fields, whether they were
         parsed now or read from the cache, so a rerun gives the same table as the run that parsed them.
         ``not_stored``: keys answered in this run whose response the cache did not take (it held another
-        process's): their parsed verdicts are not stored (they would not be the stored response's).
+        process's): their parsed verdicts are not stored (they would not be the stored response's).  A stored
+        response that is not a well-formed answer (stored before answers were checked, or imported from a batch
+        file) is a ``malformed_response`` exclusion and is deleted from the cache, so the next run requests it.
         """
         table = rows.LabelRows()
         new: list[tuple[Any, ...]] = []
+        unusable: list[str] = []
         shared = {"judge": self.name, "template": template, "profile_view": self.profile_view}
         verdict = {**shared, "task": task, "prices": self.config.prices}
         for p in planned:
@@ -188,12 +206,19 @@ class LLMJudge(Judge):
                 reason, raw = failures.get(p.key) or ("not_requested", "")
                 table.add(rows.excluded_row(p, reason, raw or None, **shared))
                 continue
+            problem = answer_problem(cached.response)  # a response stored before answers were checked
+            if problem is not None:
+                table.add(rows.excluded_row(p, "malformed_response", problem, **shared))
+                unusable.append(p.key)
+                continue
             fields = rows.parse_fields(cached, template, self.config.min_verdict_mass)
             table.add(rows.verdict_row(p, fields, cached=cached.source != "this_run", **verdict))
             if rows.storable(fields) and p.key not in not_stored:
                 new.append(rows.as_stored(p.key, fields))
         if new:
             self.cache.put_parsed(parser, new)
+        if unusable:  # requested again by the next run
+            self.cache.forget(unusable)
         return table.frame()
 
     def _judgment(

@@ -24,7 +24,7 @@ from auditor.errors import ConfigError, InputError
 from auditor.io import is_missing
 from judges.base import PAIRWISE_TASKS, TASKS
 from judges.cache import JudgeCache, canonical_json, request_key
-from judges.llm.config import DEFAULT_MAX_TOKENS, RUN_ONLY_OPTIONS, LLMJudgeConfig
+from judges.llm.config import RUN_ONLY_OPTIONS, LLMJudgeConfig, default_body, shape_body
 from judges.parsing import PARSER_VERSION
 from judges.templates import (
     RENDER_VERSION,
@@ -98,23 +98,11 @@ def template_for(spec: str | Path | Template | None, task: str) -> Template:
 def request_body(
     config: LLMJudgeConfig, messages: list[dict[str, str]], sample: int, template: Template
 ) -> dict[str, Any]:
-    """The JSON body of one chat-completions request (exactly what is sent, minus the API key)."""
-    body: dict[str, Any] = {
-        "model": config.model,
-        "messages": messages,
-        "temperature": config.temperature,
-    }
-    max_tokens = (
-        config.max_tokens if config.max_tokens is not None else DEFAULT_MAX_TOKENS[config.verdict_mode]
-    )
-    body["max_tokens"] = max_tokens
-    if config.seed is not None:
-        body["seed"] = config.seed + sample
-    if config.verdict_mode == "logprobs":
-        body["logprobs"] = True
-        body["top_logprobs"] = config.top_logprobs
-    elif config.verdict_mode == "json":
-        body["response_format"] = json_schema_format(config, template)
+    """The JSON body of one chat-completions request (exactly what is sent, minus the API key): the profile's
+    body (:func:`judges.llm.config.default_body`), its fields dropped and renamed
+    (:func:`judges.llm.config.shape_body`), then ``extra_body``."""
+    response_format = json_schema_format(config, template) if config.verdict_mode == "json" else None
+    body = shape_body(default_body(config, messages, sample, response_format), config)
     body.update(config.extra_body)
     return body
 

@@ -21,7 +21,7 @@ import pandas as pd
 from judges.base import Judgment, columns_to_frame
 from judges.cache import PARSED_FIELDS, CachedResponse
 from judges.llm.planning import PlannedRequest
-from judges.parsing import Verdict, parse_completion, to_original_order
+from judges.parsing import Verdict, answer_problem, parse_completion, to_original_order
 from judges.templates import Template
 
 #: The columns of a judge's row, in the order of :class:`judges.base.Judgment`'s fields (``extra`` is empty).
@@ -234,6 +234,10 @@ def judgment(
         reason, raw = failure or ("not_requested", "")
         result.exclusion = reason
         result.raw = raw or None
+        return result
+    problem = answer_problem(cached.response)
+    if problem is not None:
+        result.exclusion, result.raw = "malformed_response", problem
         return result
     verdict, text = parse_completion(cached.response, template, min_mass=min_mass)
     verdict = to_original_order(verdict, planned.order or "ab", task, template)

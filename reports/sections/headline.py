@@ -15,17 +15,96 @@ from reports.format import (
     p_text,
 )
 from reports.labels import PRIMARY_CORRELATION, metric_label
+from reports.sections.base import entries
+from reports.sections.ppi import value_with_interval
 from reports.sections.probes import persona_sentences, view_sentences
-from reports.view import AuditView, grouped_variants, view
+from reports.view import AuditView, grouped_variants, section_dict, view
 
 MAX_JUDGE_SENTENCES = 8
+BASELINE_PREFIX = "baseline:"
+NO_REFERENCE_REASON = "no reference label for the item"  # auditor.analyses.core's exclusion reason
 
 
 def _headline_judges(v: AuditView) -> list[str]:
     """The judges that get their own headline sentence: variant judges (``base|key=value``) are left out when
-    their base judge is in the audit (the probe sentences and the "Persona and profile views" section cover them)."""
+    their base judge is in the audit (the probe sentences and the "Persona and profile views" section cover them),
+    and so are the trivial baselines (``baseline:*``, one sentence of their own)."""
     grouped = {j for variants in grouped_variants(v).values() for j in variants}
-    return [j for j in v.judges if j not in grouped]
+    return [j for j in v.judges if j not in grouped and not j.startswith(BASELINE_PREFIX)]
+
+
+def _named(v: AuditView, judge: str) -> str:
+    """A judge's name as the headline gives it: a jury with the items it was scored on and how many it left
+    undecided (``jury:majority (n = 369, 120 undecided)``)."""
+    scored = section_dict(v, "jury").get("scored")
+    counts = scored.get(judge) if isinstance(scored, dict) else None
+    if not isinstance(counts, dict) or as_int(counts.get("n_items")) is None:
+        return judge
+    undecided = as_int(counts.get("undecided")) or 0
+    extra = f", {undecided:,} undecided, counted as disagreements" if undecided else ""
+    return f"{judge} (n = {as_int(counts.get('n_items')):,}{extra})"
+
+
+def _baseline_sentences(v: AuditView) -> list[str]:
+    """The best trivial baseline's agreement, the judges that do not beat it, and each judge's z against the
+    reference raters' ceiling (the ``baselines`` section)."""
+    meta = section_dict(v, "baselines")
+    rows = entries(meta.get("judges"))
+    sentences = []
+    if rows:
+        best = str(rows[0].get("best_baseline", ""))
+        best_row = v.metric("agreement", best)
+        losers = [str(r.get("judge")) for r in rows if r.get("beats_baselines") is False]
+        text = f"The best trivial baseline, {best}, agrees with {v.reference} on {_rate(best_row)} of items"
+        if losers:
+            text += f"; NOT BEATING THE BASELINES (agreement interval not above it): {', '.join(losers)}"
+        else:
+            text += "; every judge's agreement interval lies above it"
+        sentences.append(text + ".")
+    zs = [z for z in entries(meta.get("z_vs_ceiling")) if as_float(z.get("z")) is not None]
+    if zs:
+        label = metric_label(str(zs[0].get("metric", "")))
+        parts = [f"{z.get('judge')} {as_float(z.get('z')):+.1f}" for z in zs[:MAX_JUDGE_SENTENCES]]
+        sentences.append(
+            f"Distance from the human ceiling in standard errors ({label}, judge minus ceiling; "
+            f"below -2: clearly under it): {'; '.join(parts)}."
+        )
+    return sentences
+
+
+def _ppi_sentences(v: AuditView) -> list[str]:
+    """Per judge with prediction-powered rows: the human-only, the judge-only and the corrected no-better rate
+    (binary: positive rate) with intervals, and the labels the judge's verdicts are worth."""
+    target = "ppi_win_rate" if v.task == "binary" else "ppi_no_better_rate"
+    sentences = []
+    for entry in entries(section_dict(v, "ppi").get("judges")):
+        judge = str(entry.get("judge", ""))
+        found = [m for m in entries(entry.get("metrics")) if m.get("metric") == target]
+        row = v.metric(target, judge)
+        if not found or row is None:
+            continue
+        m = found[0]
+        labelled, judged = as_int(entry.get("n_labelled")), as_int(entry.get("n_unlabelled"))
+        human = value_with_interval(m.get("human_only_value"), m.get("human_only_ci"))
+        alone = (
+            value_with_interval(m.get("judge_only_value"), m.get("judge_only_ci"))
+            if as_float(m.get("judge_only_value")) is not None
+            else ""
+        )
+        effective = as_float(m.get("effective_labels"))
+        parts = [f"{v.reference} labels only, n = {labelled or 0:,}: {human}"]
+        if alone:
+            parts.append(f"{judge} alone: {alone}")
+        text = (
+            f"Corrected (PPI++) {'positive rate' if v.task == 'binary' else 'no-better rate'} with {judge}'s "
+            f"verdicts on {judged or 0:,} items: {_rate(row)} ({'; '.join(parts)})"
+        )
+        if effective is not None and effective - (labelled or 0) >= 0.5:
+            text += f"; worth {effective - (labelled or 0):+,.0f} {v.reference} labels (effective n = {effective:,.0f})"
+        elif effective is not None:
+            text += f"; no narrower than the {v.reference} labels alone"
+        sentences.append(text + ".")
+    return sentences
 
 
 def _variants_pointer(v: AuditView) -> list[str]:
@@ -133,9 +212,9 @@ def _no_better_sentences(v: AuditView) -> list[str]:
         gap = v.metric("no_better_rate_gap", judge)
         parts = []
         if row is not None and as_float(row.get("value")) is not None:
-            parts.append(f"{judge} found it no better in {_rate(row)}")
+            parts.append(f"{_named(v, judge)} found it no better in {_rate(row)}")
         else:
-            parts.append(f"{judge}")
+            parts.append(_named(v, judge))
         if gap is not None:
             words = _gap_sentence(v, judge, gap)
             if words:
@@ -172,7 +251,7 @@ def _agreement_sentence(v: AuditView) -> list[str]:
             f"lowest {shown[-1][0]} {fmt_estimate(shown[-1][1])} ({len(scored)} judges in the table)"
         )
     else:
-        parts = [f"{judge} {fmt_estimate(row)}" for judge, row in scored]
+        parts = [f"{_named(v, judge)} {fmt_estimate(row)}" for judge, row in scored]
     if not parts:
         return []
     sentence = f"{label} with {v.reference}: " + "; ".join(parts)
@@ -207,15 +286,31 @@ def headline(audit: Mapping[str, Any] | AuditView) -> list[str]:
     v = view(audit)
     sentences = _no_better_sentences(v)
     sentences += _agreement_sentence(v)
+    sentences += _baseline_sentences(v) + _ppi_sentences(v)
     if not sentences:
         sentences += _fallback_agreement(v)
     probe = persona_sentences(v) + view_sentences(v)
     if probe or sentences:
         sentences += probe
         sentences += _variants_pointer(v)
-    excluded = sum(as_int(row.get("count")) or 0 for row in v.exclusions)
+    # a PPI++ judge's verdicts on items without a reference verdict are its unlabelled set, not exclusions
+    ppi_judges = {
+        str(e.get("judge")) for e in entries(section_dict(v, "ppi").get("judges")) if e.get("metrics")
+    }
+
+    def unlabelled(row: Mapping[str, Any]) -> bool:
+        return row.get("reason") == NO_REFERENCE_REASON and str(row.get("judge")) in ppi_judges
+
+    if any(unlabelled(row) for row in v.exclusions):
+        count = sum(as_int(row.get("count")) or 0 for row in v.exclusions if unlabelled(row))
+        sentences.append(
+            f"{count:,} verdicts are on items without a {v.reference} verdict (no label, or no majority): not "
+            f"compared with {v.reference_plural}; the prediction-powered estimates use them."
+        )
+    counted = [row for row in v.exclusions if not unlabelled(row)]
+    excluded = sum(as_int(row.get("count")) or 0 for row in counted)
     if excluded:
-        judges = sorted({str(row.get("judge", "")) for row in v.exclusions})
+        judges = sorted({str(row.get("judge", "")) for row in counted})
         sentences.append(
             f"{excluded:,} verdict{'s' if excluded != 1 else ''} excluded ({', '.join(judges)}); "
             "see Exclusions for the reasons."

@@ -67,6 +67,11 @@ def jury_section(v: AuditView) -> Section:
         columns.append("Positive (1)" if binary else metric_label(outcome))
         ascii_columns.append("Positive (1)" if binary else metric_label(outcome, ascii_only=True))
         metric_columns.append(outcome)
+    has_undecided = any(row_value(v.metric("undecided_rate", name)) for name in juries)
+    if has_undecided:
+        columns.append(metric_label("undecided_rate"))
+        ascii_columns.append(metric_label("undecided_rate", ascii_only=True))
+        metric_columns.append("undecided_rate")
     table = Table(
         key="jury",
         title="Juries beside their best member",
@@ -77,7 +82,8 @@ def jury_section(v: AuditView) -> Section:
         text_columns=2,
         note=(
             "jury:majority: the members' most frequent verdict; jury:mean: the mean of their values (likert, score). "
-            "Each jury is audited like a judge (all its metrics are in the per-judge tables)."
+            "Each jury is audited like a judge (all its metrics are in the per-judge tables), on every item its "
+            "members voted on: an item without a majority is undecided and counts as a disagreement."
         ),
     )
 
@@ -89,6 +95,10 @@ def jury_section(v: AuditView) -> Section:
             row.append(fmt_estimate(agreement))
         if has_outcome:
             row.append(fmt_estimate(out_row, kind="rate", signed=False))
+        if has_undecided:
+            row.append(fmt_estimate(v.metric("undecided_rate", name), kind="rate", signed=False))
+            if v.metric("undecided_rate", name):
+                section.rendered.add(("undecided_rate", name, v.reference))
         return row
 
     for jury in juries:

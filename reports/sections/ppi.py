@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from auditor import metrics as registry
-from reports.format import as_float, as_int, fmt_estimate, fmt_number
+from reports.format import as_float, as_int, fmt_estimate, fmt_interval, fmt_number
 from reports.labels import metric_kind
 from reports.sections.base import Section, Table, entries
 from reports.view import AuditView, section_dict
@@ -17,6 +17,12 @@ def estimate_label(metric: str) -> str:
     any other name as it is."""
     corrected = registry.lookup(metric.removeprefix(PREFIX)) if metric.startswith(PREFIX) else None
     return corrected.label if corrected is not None and registry.lookup(metric) is not None else metric
+
+
+def value_with_interval(value: object, bounds: object, kind: str = "rate") -> str:
+    """A value with its ``[low, high]`` when the audit has them (older audits: the value, or ``—``)."""
+    lo, hi = bounds if isinstance(bounds, (list, tuple)) and len(bounds) == 2 else (None, None)
+    return f"{fmt_number(value, kind)} {fmt_interval(as_float(lo), as_float(hi), kind)}".strip()
 
 
 def ppi_section(v: AuditView) -> Section:
@@ -34,15 +40,17 @@ def ppi_section(v: AuditView) -> Section:
             "Estimate",
             "PPI++ [95% CI]",
             f"{v.reference} labels only",
+            "Judge alone",
             "λ",
             "CI width PPI / labels only",
             "Labelled / judged",
             "Worth",
         ],
         rows=[],
-        metric_columns=["", "", "", "", "", "", "", ""],
+        metric_columns=["", "", "", "", "", "", "", "", ""],
         text_columns=2,
         note=(
+            "Judge alone: the judge's own rate on every item it judged. "
             "λ: how much the judge's verdicts are trusted (0 = the reference labels only, 1 = fully). Worth: how many "
             "extra reference labels would narrow the interval as much as the judge does."
         ),
@@ -80,7 +88,8 @@ def ppi_section(v: AuditView) -> Section:
                     judge,
                     estimate_label(name),
                     estimate,
-                    fmt_number(m.get("human_only_value"), kind),
+                    value_with_interval(m.get("human_only_value"), m.get("human_only_ci"), kind),
+                    value_with_interval(m.get("judge_only_value"), m.get("judge_only_ci"), kind),
                     "—" if lam is None else f"{lam:.2f}",
                     widths,
                     counts,

@@ -26,7 +26,8 @@ def test_demo_writes_summary_audit_json_and_reports(demo_out):
     assert "no better" in proc.stdout
     doc = json.loads((out / "audit.json").read_text())
     assert doc["simulated"] is True and doc["task"] == "likert"
-    assert doc["n_items"] == 550 and doc["n_clusters"] == 50
+    # 550 human-rated conversations of 50 users, 19,450 judge-only ones of 1,768 more users (the PPI++ design)
+    assert doc["n_items_with_reference"] == 550 and doc["n_items"] == 20_000 and doc["n_clusters"] == 1_818
 
 
 def test_demo_human_no_better_rate_and_every_judge_gap(demo_out):

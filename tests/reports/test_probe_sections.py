@@ -249,7 +249,16 @@ def test_ppi_alt_test_and_jury_tables(probe_audit):
     rows = [r for r in ppi.rows if r[0] == BASE]
     cells = dict(zip(ppi.header, next(r for r in rows if r[1] == "No better"), strict=True))
     assert cells["PPI++ [95% CI]"] == _pct(_row(probe_audit, "ppi_no_better_rate", BASE))
-    assert cells["human labels only"] == f"{meta['ppi_no_better_rate']['human_only_value'] * 100:.1f}%"
+    detail = meta["ppi_no_better_rate"]
+    low, high = detail["human_only_ci"]
+    assert (
+        cells["human labels only"]
+        == f"{detail['human_only_value'] * 100:.1f}% [{low * 100:.1f}, {high * 100:.1f}]"
+    )
+    low, high = detail["judge_only_ci"]
+    assert (
+        cells["Judge alone"] == f"{detail['judge_only_value'] * 100:.1f}% [{low * 100:.1f}, {high * 100:.1f}]"
+    )
     assert cells["λ"] == f"{meta['ppi_no_better_rate']['lam']:.2f}"
     assert cells["Labelled / judged"] == f"{entry['n_labelled']} / {entry['n_unlabelled']}" == "200 / 240"
     score = dict(zip(ppi.header, next(r for r in rows if r[1] == "Mean score"), strict=True))

@@ -49,6 +49,8 @@ def test_majority_jury_is_audited_exactly_like_a_judge_with_those_labels():
     )
     m = result.metrics
     jury = m[m["judge"] == "jury:majority"].set_index("metric")
+    assert jury.loc["undecided_rate", "value"] == 0.0  # a pairwise tie-break always decides
+    jury = jury.drop("undecided_rate")
     hand = m[m["judge"] == "manual-majority"].set_index("metric").loc[jury.index]
     assert len(jury) >= 15
     for column in ("value", "ci_low", "ci_high", "n"):
@@ -127,3 +129,65 @@ def test_variants_of_the_stand_in_reference_judge_form_no_jury():
     assert len(result.judges) == 7 and all(j.startswith("gpt-4o|") for j in result.judges)
     assert result.meta["jury"]["members"] == [] and "at least 2" in result.meta["jury"]["note"]
     assert not any(j.startswith("jury:") for j in result.metrics["judge"])
+
+
+def _two_weak_judges(seed: int = 3, n_users: int = 80, per_user: int = 5, k: int = 5):
+    """A categorical study with 5 categories and two weak judges (about 23% and 33% agreement with the humans):
+    where the two agree they are right more often than either alone, so a jury scored only on those items looks
+    better than both."""
+    rng = np.random.default_rng(seed)
+    n = n_users * per_user
+    cats = np.array([f"c{c}" for c in range(k)])
+    truth = rng.integers(0, k, n)
+    ids = np.array([f"i{i:04d}" for i in range(n)])
+    items = pd.DataFrame(
+        {"item_id": ids, "user_id": [f"u{u}" for u in np.repeat(np.arange(n_users), per_user)]}
+    )
+    rows = [
+        pd.DataFrame({"item_id": ids, "judge": "human", "rater": f"r{r}", "label": cats[truth]})
+        for r in range(3)
+    ]
+    judges = {}
+    for name, accuracy in (("weak-23", 0.23), ("weak-33", 0.33)):
+        wrong = (truth + rng.integers(1, k, n)) % k  # any other category, uniformly
+        judges[name] = np.where(rng.random(n) < accuracy, truth, wrong)
+        rows.append(pd.DataFrame({"item_id": ids, "judge": name, "rater": "0", "label": cats[judges[name]]}))
+    return items, pd.concat(rows, ignore_index=True), judges, truth, cats
+
+
+def test_a_jury_cannot_beat_its_best_member_by_leaving_its_undecided_items_out():
+    items, labels, judges, truth, cats = _two_weak_judges()
+    config = auditor.AuditConfig(categories=tuple(cats)).with_options(alt_test={"enabled": False})
+    result = auditor.audit(labels, items=items, task="categorical", resamples=200, config=config)
+    m = result.metrics[result.metrics["slice"].isna() & (result.metrics["reference"] == "human")]
+    got = m.set_index(["metric", "judge"])
+    a, b = judges["weak-23"], judges["weak-33"]
+    decided = a == b
+    # the selection effect is real in these data: on the items where the two agree, the jury beats both members
+    assert np.mean(a[decided] == truth[decided]) > max(np.mean(a == truth), np.mean(b == truth)) + 0.03
+    best_agreement = max(got.loc[("agreement", j), "value"] for j in judges)
+    best_kappa = max(got.loc[("cohen_kappa", j), "value"] for j in judges)
+    assert 0.2 < min(got.loc[("agreement", j), "value"] for j in judges) < best_agreement < 0.4
+    jury = got.xs("jury:majority", level="judge")
+    # scored on the same items as its members, undecided counted as disagreement
+    assert jury.loc["agreement", "n"] == got.loc[("agreement", "weak-23"), "n"] == len(items)
+    assert jury.loc["agreement", "value"] == pytest.approx(np.mean(decided & (a == truth)))
+    assert jury.loc["agreement", "value"] <= best_agreement
+    assert jury.loc["cohen_kappa", "value"] <= best_kappa
+    assert jury.loc["undecided_rate", "value"] == pytest.approx(np.mean(~decided))
+    assert "gwet_ac1" not in jury.index  # its chance term depends on the number of categories: left out
+    assert result.meta["jury"]["scored"]["jury:majority"] == {
+        "n_items": len(items),
+        "undecided": int((~decided).sum()),
+    }
+
+
+def test_the_headline_gives_a_jurys_n_and_undecided_count():
+    from reports import headline
+
+    items, labels, judges, _, cats = _two_weak_judges()
+    config = auditor.AuditConfig(categories=tuple(cats)).with_options(alt_test={"enabled": False})
+    result = auditor.audit(labels, items=items, task="categorical", resamples=100, config=config)
+    undecided = int((judges["weak-23"] != judges["weak-33"]).sum())
+    text = " ".join(headline(result.to_dict()))
+    assert f"jury:majority (n = {len(items):,}, {undecided:,} undecided, counted as disagreements)" in text

@@ -214,3 +214,30 @@ def test_pairwise_audit_ppi_uses_the_majority_of_the_raters_and_the_no_better_ca
     assert result.metric("ppi_no_better_rate", "llm")["value"] == pytest.approx(direct.value)
     # the corrected rate moves from the lenient judge's own rate toward the humans'
     assert abs(direct.value - y[labelled].mean()) < abs(yhat.mean() - y[labelled].mean())
+
+
+def test_the_demo_shows_the_corrected_rate_with_far_more_judged_than_labelled_items(demo_json):
+    """The demo's study judges 20,000 conversations and has 550 human-rated: PPI++ rows exist with n far above the
+    labelled count, the informative judge's interval is narrower than the humans-only one, and the headline says so."""
+    import json
+
+    from reports import headline
+
+    doc = json.loads((demo_json / "audit.json").read_text())
+    entries = {e["judge"]: e for e in doc["ppi"]["judges"]}
+    tuned = entries["tuned-judge"]
+    assert (tuned["n_labelled"], tuned["n_unlabelled"]) == (550, 20_000)
+    rows = {(r["metric"], r["judge"]): r for r in doc["metrics"] if r["slice"] is None}
+    for metric in ("ppi_no_better_rate", "ppi_win_rate"):
+        row = rows[(metric, "tuned-judge")]
+        assert row["n"] == 20_000
+        detail = next(m for m in tuned["metrics"] if m["metric"] == metric)
+        human_low, human_high = detail["human_only_ci"]
+        assert row["ci_high"] - row["ci_low"] < 0.85 * (human_high - human_low)
+        assert detail["extra_labels"] > 100
+    text = " ".join(headline(doc))
+    assert "Corrected (PPI++) no-better rate with tuned-judge's verdicts on 20,000 items" in text
+    assert "human labels only, n = 550" in text
+    # exact 5-point agreement: the calibrated judges do not beat "always 4", the informative judge does
+    flagged = next(line for line in headline(doc) if "NOT BEATING THE BASELINES" in line)
+    assert "gpt-4o" in flagged and "tuned-judge" not in flagged

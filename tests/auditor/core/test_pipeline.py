@@ -14,6 +14,7 @@ import pytest
 import auditor
 from auditor.analyses import (
     alt_test,
+    baselines,
     core,
     jury,
     length,
@@ -40,6 +41,7 @@ def test_steps_are_one_explicit_tuple_in_order():
     assert audit_module.STEPS == (
         core.step,
         jury.step,
+        baselines.step,
         ppi.step,
         alt_test.step,
         personalization.step,
@@ -170,6 +172,7 @@ def test_toml_tables_map_into_the_nested_config(tmp_path):
         ("[alt_test]\nalignment = 'rmse'", "alt_test.alignment", "unknown alignment 'rmse'"),
         ("[alt_test]\nlevel = 1.5", "alt_test.level", "between 0 and 1"),
         ("[jury]\nrules = ['median']", "jury.rules", "unknown jury rule 'median'"),
+        ("[baselines]\nnames = ['coin']", "baselines.names", "unknown baseline 'coin'"),
         ("[ppi]\nenabled = 'yes'", "ppi.enabled", "expected true or false"),
         ("[probes]\nlenght = false", "probes.lenght", "unknown key(s) in [probes]: lenght"),
         (

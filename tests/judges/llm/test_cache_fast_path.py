@@ -236,7 +236,7 @@ def test_odd_stored_responses_give_the_previous_codes_rows(tmp_path: Any) -> Non
         },
         {"choices": [{"message": {"content": None, "refusal": "no"}}], "usage": {"prompt_tokens": 3.0}},
         {"choices": [{"message": {"content": '```json\n{"verdict": "tie"}\n```'}}], "usage": None},
-        {"choices": [{"message": {"content": "Verdict: A"}}], "usage": {"completion_tokens": True}},
+        {"choices": [{"message": {"content": "Verdict: A"}}], "usage": {"completion_tokens": 2.0}},
         {"choices": [{"message": {"content": [{"type": "text", "text": "b"}]}}]},
     ]
     for number, p in enumerate(planned):

@@ -20,7 +20,13 @@ TIMEOUT = 3.0
 
 
 def _judge(server, cache=None, **config) -> LLMJudge:
-    settings = {"timeout": TIMEOUT, "max_retries": 2, "concurrency": 16, "progress": False}
+    settings = {
+        "timeout": TIMEOUT,
+        "max_retries": 2,
+        "concurrency": 16,
+        "progress": False,
+        "max_error_rate": 1.0,
+    }
     settings.update(config)
     return LLMJudge(LLMJudgeConfig(model="fake-judge", base_url=server.base_url, **settings), cache=cache)
 

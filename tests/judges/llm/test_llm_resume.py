@@ -110,13 +110,21 @@ def test_the_api_key_reaches_no_file_no_log_and_no_output(fake_server, tmp_path,
     assert main(_cli(items, server.base_url, cache, out, "--batch-export", str(tmp_path / "batch.jsonl"),
                      "--seed", "3")) == 0  # fmt: skip
     monkeypatch.setenv("FAKE_JUDGE_KEY", sentinel + "-wrong")
-    assert main(_cli(items, server.base_url, cache, tmp_path / "never.jsonl", "--seed", "4")) == 2
+    # a refused key ends the run (exit 3, run incomplete) after writing its labels: every request excluded
+    assert main(_cli(items, server.base_url, cache, tmp_path / "refused.jsonl", "--seed", "4")) == 3
 
     captured = capsys.readouterr()
     assert "401" in captured.err and "FAKE_JUDGE_KEY" in captured.err
     written = [p for p in tmp_path.iterdir() if p.is_file() and p.name != "items.jsonl"]
-    assert {p.name for p in written} >= {"cache.sqlite", "labels.jsonl", "again.csv", "batch.jsonl"}
-    assert not (tmp_path / "never.jsonl").exists()
+    assert {p.name for p in written} >= {
+        "cache.sqlite",
+        "labels.jsonl",
+        "again.csv",
+        "batch.jsonl",
+        "refused.jsonl",
+    }
+    refused = pd.read_json(tmp_path / "refused.jsonl", lines=True)
+    assert refused["label"].isna().all() and set(refused["exclusion"]) <= {"http_401", "run_stopped"}
     for path in written:
         assert sentinel.encode() not in path.read_bytes(), path.name
         assert b"SENTINEL" not in path.read_bytes(), path.name
