@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -75,25 +76,66 @@ def cli():
     return run_cli
 
 
+#: The running llama.cpp server of the session (a ``servers.llama_server.LlamaServer``), for the liveness check.
+LLAMA_SERVER = pytest.StashKey[object]()
+
+
 @pytest.fixture(scope="session")
-def llama_server():
+def llama_server(request: pytest.FixtureRequest) -> Iterator[str]:
     """llama.cpp's OpenAI-compatible server with SmolLM2-135M-Instruct on 127.0.0.1, one per test session (the
     LLM-judge and the personalization tests share it); yields its base URL.  The server requires the API key
-    ``LLAMA_KEY``; tests get it through the environment variable that the ``llama_key`` fixture sets."""
+    ``LLAMA_KEY``; tests get it through the environment variable that the ``llama_key`` fixture sets.
+
+    After each test that uses it, ``_llama_server_alive`` checks that it still runs and answers; a server that
+    died fails that test with the tail of its log, and every later test that needs it fails at once (it is not
+    started again: a crash is a broken build or a bug to see, not something to retry past)."""
     from servers.llama_server import LlamaServer, missing_requirement
 
     reason = missing_requirement()
     if reason:
         pytest.skip(reason)
-    server = LlamaServer(log_dir=os.environ.get("PYTEST_LLAMA_LOG", "/tmp"))
+    yield from watched_llama_server(request, LlamaServer(log_dir=os.environ.get("PYTEST_LLAMA_LOG", "/tmp")))
+
+
+def watched_llama_server(request: pytest.FixtureRequest, server) -> Iterator[str]:
+    """Start ``server``, register it for the liveness check, yield its base URL, stop it."""
     try:
         base_url = server.start()
     except RuntimeError as exc:
-        pytest.fail(str(exc))
+        pytest.fail(str(exc), pytrace=False)
+    request.config.stash[LLAMA_SERVER] = server
     try:
         yield base_url
     finally:
+        del request.config.stash[LLAMA_SERVER]
         server.stop()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test that needs the llama.cpp server fails before any of its fixtures run (a module fixture would
+    otherwise send a whole judging run to a dead server) when the server died in an earlier test."""
+    server = item.config.stash.get(LLAMA_SERVER, None)
+    if server is not None and server.died_in and "llama_server" in getattr(item, "fixturenames", ()):
+        pytest.fail(
+            f"the llama.cpp server died during {server.died_in} (that test's failure shows its log); "
+            "it is not started again",
+            pytrace=False,
+        )
+
+
+@pytest.fixture(autouse=True)
+def _llama_server_alive(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test that used the llama.cpp server: the server still runs and answers ``GET /v1/models``, or the
+    test fails (an error at its teardown) with what happened and the last 40 lines of the server's log."""
+    yield
+    server = request.config.stash.get(LLAMA_SERVER, None)
+    if server is None or server.died_in or "llama_server" not in request.fixturenames:
+        return
+    problem = server.problem()
+    if problem:
+        server.died_in = request.node.nodeid
+        pytest.fail(problem, pytrace=False)
 
 
 @pytest.fixture

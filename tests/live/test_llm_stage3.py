@@ -131,6 +131,8 @@ def run(request, data_root, llama_server, tmp_path_factory):
 
 
 def test_every_pair_is_judged_in_both_orders_under_each_variant(run):
+    from servers.llama_server import MODEL_EXCLUSIONS
+
     labels, n = run["labels"], len(run["items"])
     assert set(labels["judge"]) == {
         JUDGE,
@@ -141,6 +143,8 @@ def test_every_pair_is_judged_in_both_orders_under_each_variant(run):
         assert len(rows) == 2 * n and set(rows["order"]) == {"ab", "ba"}, judge
         assert set(rows["item_id"]) == set(run["items"]["item_id"])
         assert (rows["label"].notna() ^ rows["exclusion"].notna()).all(), "labelled or excluded with a reason"
+        # ... and the reason is the model's (no connection_error / timeout: the server lived through the run)
+        assert set(rows["exclusion"].dropna()) <= MODEL_EXCLUSIONS, (judge, rows["exclusion"].value_counts())
         assert set(rows["label"].dropna()) <= {"a", "b", "tie"}
     prompt_tokens = labels.groupby("judge")["prompt_tokens"].mean()
     assert prompt_tokens[VARIANTS[0]] > prompt_tokens[VARIANTS[1]]  # the profile costs tokens

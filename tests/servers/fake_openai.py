@@ -5,7 +5,9 @@ layer (connection pool, retries, JSON decoding) runs for real.  Faults are injec
 
 ``429``            status 429 with a ``Retry-After`` header (seconds, may be fractional)
 ``500``            status 500 with an error body
-``slow``           the answer comes after ``delay`` seconds (past the client's timeout)
+``slow``           the answer comes after ``delay`` seconds; with ``delay=None`` never (the request is held until
+                   the server stops, then the connection is closed unanswered), so the client's timeout decides
+                   the outcome whatever the machine's speed
 ``malformed_json`` status 200, ``application/json``, a body that is not JSON
 ``truncated``      status 200 whose ``Content-Length`` promises more bytes than are sent before the socket closes
 ``empty_choices``  status 200 with ``"choices": []``
@@ -51,11 +53,11 @@ FAULT_KINDS = ("429", "500", "slow", "malformed_json", "truncated", "empty_choic
 
 @dataclass(frozen=True)
 class Fault:
-    """One injected fault; ``retry_after`` is used by ``429`` and ``delay`` by ``slow``."""
+    """One injected fault; ``retry_after`` is used by ``429`` and ``delay`` by ``slow`` (None: never answered)."""
 
     kind: str
     retry_after: float = 1.0
-    delay: float = 5.0
+    delay: float | None = 5.0
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -103,7 +105,7 @@ def seeded_fault_plan(
     seed: int = 0,
     permanent: dict[str, float] | None = None,
     retry_after: float = 1.0,
-    delay: float = 5.0,
+    delay: float | None = 5.0,
 ) -> FaultPlan:
     """A reproducible fault plan.
 
@@ -170,9 +172,16 @@ class FakeJudgeServer:
     max_in_flight: int = 0
     #: Body hashes of the requests whose planted instruction the fake judge obeyed.
     obeyed: list[str] = field(default_factory=list)
+    #: When set, at most this many chat requests (counted since the start or the last :meth:`clear_log`) are
+    #: answered; every later one is logged as ``held`` and held unanswered until the server stops.  A run that a
+    #: test kills mid-way then cannot end before the kill, on a machine of any speed.
+    answer_limit: int | None = None
+    _let_through: int = 0
     _in_flight: int = 0
     _attempts: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Set by :meth:`stop`: releases the requests a ``slow`` fault holds.
+    _stopping: threading.Event = field(default_factory=threading.Event)
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
 
@@ -189,6 +198,7 @@ class FakeJudgeServer:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -213,6 +223,17 @@ class FakeJudgeServer:
     def clear_log(self) -> None:
         with self._lock:
             self.log.clear()
+            self._let_through = 0
+
+    def over_limit(self) -> bool:
+        """Whether ``answer_limit`` requests were already let through (this one is counted when it is not)."""
+        with self._lock:
+            if self.answer_limit is None:
+                return False
+            if self._let_through >= self.answer_limit:
+                return True
+            self._let_through += 1
+            return False
 
     # -- the fake judge ------------------------------------------------------------------------------------
     def next_attempt(self, digest: str) -> int:
@@ -351,6 +372,11 @@ def _make_handler(server: FakeJudgeServer) -> type[BaseHTTPRequestHandler]:
             if not self.path.rstrip("/").endswith("/chat/completions"):
                 self._json(404, {"error": {"message": f"no route {self.path}"}})
                 return
+            if server.over_limit():
+                server.record(LoggedRequest(digest, body, 0, "held", started, self.path))
+                server._stopping.wait()
+                self.close_connection = True
+                return
             attempt = server.next_attempt(digest)
             fault = server.fault_plan(body, attempt) if server.fault_plan else None
             outcome = fault.kind if fault else "ok"
@@ -375,7 +401,9 @@ def _make_handler(server: FakeJudgeServer) -> type[BaseHTTPRequestHandler]:
             elif fault.kind == "500":
                 self._json(500, {"error": {"message": "The server had an error"}})
             elif fault.kind == "slow":
-                time.sleep(fault.delay)
+                if server._stopping.wait(fault.delay):  # held until the server stops: no answer
+                    self.close_connection = True
+                    return
                 self._json(200, _completion(body, verdict, probs))
             elif fault.kind == "malformed_json":
                 self._send(200, b'{"id": "chatcmpl-broken", "choices": [ {"message": ')

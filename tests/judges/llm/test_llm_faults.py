@@ -9,14 +9,24 @@ from collections import Counter, defaultdict
 import pandas as pd
 import pytest
 from servers.fake_openai import PERMANENT_REASON, Fault, body_hash, make_items, seeded_fault_plan
+from servers.latency_server import LatencyServer
 
 from judges.llm import JudgeRunError, LLMJudge, LLMJudgeConfig
 
 RETRYABLE = ("429", "500", "slow", "truncated", "malformed_json")
+#: The client's timeout per attempt.  The fake server answers in milliseconds and a ``slow`` fault never answers
+#: (``delay=None``), so a request times out exactly when it meets that fault, on a machine of any speed.
+TIMEOUT = 3.0
 
 
 def _judge(server, cache=None, **config) -> LLMJudge:
-    settings = {"timeout": 1.5, "max_retries": 2, "concurrency": 16, "progress": False, "max_error_rate": 1.0}
+    settings = {
+        "timeout": TIMEOUT,
+        "max_retries": 2,
+        "concurrency": 16,
+        "progress": False,
+        "max_error_rate": 1.0,
+    }
     settings.update(config)
     return LLMJudge(LLMJudgeConfig(model="fake-judge", base_url=server.base_url, **settings), cache=cache)
 
@@ -35,9 +45,9 @@ def fault_by_item(body: dict, attempt: int) -> Fault | None:
     index = _item_index(body)
     kinds = list(PERMANENT_REASON)
     if index < 4 * len(kinds):
-        return Fault(kinds[index % len(kinds)], retry_after=0.2, delay=3.5)
+        return Fault(kinds[index % len(kinds)], retry_after=0.2, delay=None)
     if index < 4 * len(kinds) + 60 and attempt == 0:
-        return Fault(RETRYABLE[index % len(RETRYABLE)], retry_after=0.2, delay=3.5)
+        return Fault(RETRYABLE[index % len(RETRYABLE)], retry_after=0.2, delay=None)
     return None
 
 
@@ -92,6 +102,7 @@ def test_a_repeated_run_makes_no_request_and_gives_the_same_labels(fake_server, 
     judge = _judge(server, cache=tmp_path / "c.sqlite")
     second = judge.judge_items(items, "pairwise")
     assert sent == 30 and len(server.log) == sent
+    assert first["exclusion"].isna().all(), first["exclusion"].value_counts()
     assert judge.stats["sent"] == 0 and judge.stats["from_cache"] == 30
     assert second["cached"].all() and not first["cached"].any()
     pd.testing.assert_series_equal(first["label"], second["label"])
@@ -162,30 +173,37 @@ def test_missing_responses_are_excluded_without_a_request(fake_server):
     items = make_items(3)
     items.loc[1, "response_b"] = None
     labels = _judge(server).judge_items(items, "pairwise")
-    assert labels["exclusion"].tolist()[1] == "missing_input"
+    assert labels["exclusion"].fillna("-").tolist() == ["-", "missing_input", "-"]
     assert len(server.log) == 2
 
 
 def test_server_log_groups_attempts_per_request(fake_server):
     plan = seeded_fault_plan({"500": 1.0})
     server = fake_server(fault_plan=plan)
-    _judge(server).judge_items(make_items(4), "pairwise")
+    labels = _judge(server).judge_items(make_items(4), "pairwise")
+    assert labels["exclusion"].isna().all(), "each 500 was retried into an answer"
     attempts = defaultdict(list)
     for entry in server.log:
         attempts[entry.body_hash].append(entry.outcome)
     assert sorted(attempts.values()) == [["500", "ok"]] * 4
 
 
-def test_concurrency_is_bounded(fake_server):
-    server = fake_server(latency=0.15)
-    _judge(server, concurrency=3).judge_items(make_items(12), "pairwise")
-    assert server.max_in_flight == 3
+def test_concurrency_is_bounded():
+    # hold=3: nothing is answered until 3 requests are in flight at once, so the run reaches 3 whatever the
+    # machine's speed (a client that cannot keep 3 open gets timeouts); the latency after that gives a client that
+    # overshoots its bound the time to show it.
+    with LatencyServer(latency=0.15, hold=3) as server:
+        labels = _judge(server, concurrency=3).judge_items(make_items(12), "pairwise")
+        stats = server.stats()
+    assert stats["max_in_flight"] == 3
+    assert labels["exclusion"].isna().all(), labels["exclusion"].value_counts()
 
 
 def test_samples_are_raters_with_their_own_seed_and_cache_key(fake_server):
     server = fake_server()
     judge = _judge(server, samples=3, seed=10, temperature=0.7)
     labels = judge.judge_items(make_items(2), "pairwise")
+    assert labels["exclusion"].isna().all(), labels["exclusion"].value_counts()
     assert labels["rater"].tolist() == ["0", "1", "2"] * 2
     assert labels["request_key"].nunique() == 6
     assert sorted(entry.body["seed"] for entry in server.log) == [10, 10, 11, 11, 12, 12]

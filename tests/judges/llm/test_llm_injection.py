@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from servers.fake_openai import planted_instruction
+from servers.llama_server import MODEL_EXCLUSIONS
 
 from auditor.errors import ConfigError
 from judges.injection import (
@@ -322,6 +323,7 @@ def test_injection_probe_end_to_end_on_llama_smollm2(llama_server, llama_key, tm
         assert (labels["label"].notna() ^ labels["exclusion"].notna()).all(), (
             "labelled or excluded with a reason"
         )
+        assert set(labels["exclusion"].dropna()) <= MODEL_EXCLUSIONS, labels["exclusion"].value_counts()
     assert set(injected["verdict_source"]) <= {"logprobs", "none"}
     left_out = summary[["no_clean_verdict", "no_injected_verdict", "clean_already_requested"]].sum(axis=1)
     assert (summary["n"] + left_out == summary["probe_verdicts"]).all(), "every probe verdict is counted"

@@ -12,7 +12,7 @@ import json
 import pandas as pd
 import pytest
 from servers.fake_openai import make_items
-from servers.llama_server import LLAMA_KEY
+from servers.llama_server import LLAMA_KEY, MODEL_EXCLUSIONS
 
 from judges.llm import JudgeRunError, LLMJudge, LLMJudgeConfig
 
@@ -38,6 +38,7 @@ def test_logprob_verdicts_give_a_probability_per_label(llama_server, llama_key):
     judge = LLMJudge(_config(llama_server, llama_key), profile_view="none")
     labels = judge.judge_items(make_items(4, profile=False), "pairwise")
     assert (labels["verdict_source"] == "logprobs").all(), labels[["raw", "exclusion"]]
+    assert labels["exclusion"].isna().all()
     for row in labels.itertuples():
         probabilities = json.loads(row.probabilities)
         assert set(probabilities) == {"a", "tie", "b"}
@@ -101,6 +102,8 @@ def test_temperature_0_is_deterministic_and_a_second_run_is_served_from_the_cach
     judge = LLMJudge(config, cache=cache)
     again = judge.judge_items(items, "pairwise")
 
+    for labels in (first, independent):
+        assert set(labels["exclusion"].dropna()) <= MODEL_EXCLUSIONS, labels["exclusion"].value_counts()
     compared = ["label", "raw", "verdict_source"]
     pd.testing.assert_frame_equal(first[compared], independent[compared])
     for one, two in zip(first["probabilities"], independent["probabilities"], strict=True):

@@ -7,6 +7,7 @@ and the final labels equal those of a run that was never interrupted.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -41,6 +42,10 @@ PERMANENT_SHARES = {
     "429": 0.01, "500": 0.01, "slow": 0.01, "malformed_json": 0.01, "truncated": 0.01, "empty_choices": 0.02,
     "prose": 0.01,
 }  # fmt: skip
+#: The client's timeout per attempt.  A ``slow`` fault never answers (``delay=None``); every other answer of the
+#: fake server comes within 0.3 s even at 64 requests in flight on a loaded 2-core machine, so a request times out
+#: exactly when it meets that fault, also on a machine ten times slower.
+TIMEOUT = 4.0
 
 
 def _stored(cache: Path) -> dict[str, float]:
@@ -93,14 +98,16 @@ def _expected_exclusion(plan, body: dict) -> str | None:
 def test_1000_items_with_20_percent_faulty_requests_are_each_labelled_or_excluded_with_the_injected_reason(
     fake_server, tmp_path
 ):
-    plan = seeded_fault_plan(TRANSIENT_SHARES, permanent=PERMANENT_SHARES, seed=9, retry_after=0.1, delay=2.0)
+    plan = seeded_fault_plan(
+        TRANSIENT_SHARES, permanent=PERMANENT_SHARES, seed=9, retry_after=0.1, delay=None
+    )
     server = fake_server(fault_plan=plan)
     items = make_items(1000)
     cache = tmp_path / "cache.sqlite"
     config = LLMJudgeConfig(
         model="fake-judge",
         base_url=server.base_url,
-        timeout=1.5,
+        timeout=TIMEOUT,
         max_retries=2,
         concurrency=64,
         max_error_rate=1.0,  # about 14% of the requests fail on purpose: the labels are what is checked here
@@ -147,9 +154,11 @@ def test_1000_items_with_20_percent_faulty_requests_are_each_labelled_or_exclude
     unparseable = sum(reason == "unparseable" for reason in got.values())
     assert assert_sound_cache(cache, config.endpoint) == len(stored) == int(labelled.sum()) + unparseable
 
-    # A second run with the same cache asks again only for what failed, and changes no verdict.
+    # A second run with the same cache asks again only for what failed, and changes no verdict.  Everything it
+    # sends fails on every attempt, with the same reason whatever the number of attempts: one attempt each (a
+    # request that never answers costs one timeout, not three).
     server.clear_log()
-    again = LLMJudge(config, cache=cache).judge_items(items, "pairwise")
+    again = LLMJudge(dataclasses.replace(config, max_retries=0), cache=cache).judge_items(items, "pairwise")
     failed_bodies = {body_hash(bodies[i]) for i, reason in got.items() if reason and reason != "unparseable"}
     assert {entry.body_hash for entry in server.log} == failed_bodies
     pd.testing.assert_frame_equal(again[COMPARED], labels[COMPARED])
@@ -191,6 +200,8 @@ def test_five_kill_9_at_random_points_then_a_rerun_equals_an_uninterrupted_run_w
     for kill_at in kill_points:
         stored_before = _stored(cache)
         server.clear_log()
+        # 8 answers past the kill point, the rest held: the run cannot end before the kill on any machine.
+        server.answer_limit = max(kill_at - len(stored_before), 0) + 8
         process = subprocess.Popen(command, env=env, cwd=tmp_path, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 120
         while stored_count(cache) < kill_at and process.poll() is None and time.monotonic() < deadline:
@@ -212,6 +223,7 @@ def test_five_kill_9_at_random_points_then_a_rerun_equals_an_uninterrupted_run_w
 
     stored_before = _stored(cache)
     server.clear_log()
+    server.answer_limit = None
     final = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert final.returncode == 0, final.stderr
     assert {e.body_hash for e in server.log}.isdisjoint(stored_before), context

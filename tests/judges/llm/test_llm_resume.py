@@ -57,6 +57,9 @@ def test_kill_9_mid_run_then_rerun_equals_an_uninterrupted_run_and_repeats_no_st
     ]
 
     kill_after = random.Random().randint(10, 170)  # a random point, different on every run
+    # The server answers 8 requests past the kill point and holds the rest: the run is still running at the kill
+    # whatever the machine's speed (the kill may land mid-request or mid-commit).
+    server.answer_limit = kill_after + 8
     # A shell's background job inherits SIGINT ignored, and Python keeps it so: give the run the default action.
     process = subprocess.Popen(
         command,
@@ -81,11 +84,13 @@ def test_kill_9_mid_run_then_rerun_equals_an_uninterrupted_run_and_repeats_no_st
         stored_before = {body_hash(json.loads(r[0])) for r in conn.execute("SELECT request FROM responses")}
     assert kill_after <= len(stored_before) < 200, stderr
     server.clear_log()
+    server.answer_limit = None
     rerun = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     resent = {entry.body_hash for entry in server.log} & stored_before
     assert not resent, f"{len(resent)} requests with a stored verdict were sent again"
     assert len(server.log) == 200 - len(stored_before)
+    assert pd.read_json(out, lines=True)["exclusion"].isna().all(), "the resumed run labelled every item"
 
     uninterrupted = tmp_path / "uninterrupted.jsonl"
     assert main(_cli(items, server.base_url, tmp_path / "fresh.sqlite", uninterrupted)) == 0
@@ -216,6 +221,8 @@ def test_the_308_stage3_pairs_in_both_orders_through_the_command_line(
     assert len(labels) == 616
     assert labels.groupby("order")["item_id"].nunique().to_dict() == {"ab": 308, "ba": 308}
     assert (labels["label"].notna() ^ labels["exclusion"].notna()).all()
+    # a healthy server: no exclusion at all
+    assert labels["exclusion"].isna().all(), labels["exclusion"].value_counts()
     first_user = server.log[0].body["messages"][1]["content"]
     assert first_user.startswith("What is known about the user:"), "the attribute profile is rendered first"
 
