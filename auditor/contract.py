@@ -14,8 +14,12 @@ labels table (long, one row per verdict)
     label is empty, e.g. ``unparseable``, ``http_error``).  Any other column is kept.
 
 metric rows (``AuditResult.metrics``, ``audit.json`` ``metrics``)
-    ``metric, judge, reference, value, ci_low, ci_high, n, p_value, p_adjusted, slice``; ``slice`` is empty for
-    the whole audit.  Metric names and what they mean: :mod:`auditor.metrics`.
+    ``metric, judge, reference, value, ci_low, ci_high, n, p_value, p_adjusted, slice, n_clusters, p_at_floor,
+    p_adjusted_at_floor``; ``slice`` is empty for the whole audit; ``n_clusters`` counts the clusters (users) that
+    hold the row's data (empty when unknown).  ``p_at_floor``: the p-value is a resampling p-value at its floor
+    ``1 / (B + 1)`` (no replicate as extreme as the estimate), so it is an upper bound, not an estimate;
+    ``p_adjusted_at_floor``: the adjusted p-value depends on such a floor (it is the bound times the correction's
+    factor), likewise a bound.  Metric names and what they mean: :mod:`auditor.metrics`.
 
 judge variants
     A re-run of a judge under a probe is named ``"<judge>|<key>=<value>"``, e.g. ``gpt-4o|persona=removed`` or
@@ -66,6 +70,9 @@ METRIC_COLUMNS = [
     "p_value",
     "p_adjusted",
     "slice",
+    "n_clusters",
+    "p_at_floor",
+    "p_adjusted_at_floor",
 ]
 EXCLUSION_COLUMNS = ["judge", "reason", "count"]
 
@@ -88,6 +95,9 @@ class MetricRow(TypedDict):
     p_value: float | None
     p_adjusted: float | None
     slice: str | None
+    n_clusters: int | None
+    p_at_floor: bool
+    p_adjusted_at_floor: bool
 
 
 class ExclusionRow(TypedDict):

@@ -6,7 +6,7 @@ import numpy as np
 
 from auditor.engine.context import AuditContext, Side
 from auditor.stats import compare
-from auditor.stats.bootstrap import Estimate, bootstrap_p_value
+from auditor.stats.bootstrap import Estimate
 
 
 def agreement_family(ctx: AuditContext, p: compare.Pairing) -> dict[str, Estimate]:
@@ -74,10 +74,10 @@ def judge_metrics(
             ctx.add(name, judge, ctx.cfg.reference, j_rates[name], slice=slice)
             gap = j_rates[name] - r_rates[name]
             if singletons and name in j_ind:
-                pval = compare.mcnemar_exact(j_ind[name].astype(int), r_ind[name].astype(int))
+                test = {"p_value": compare.mcnemar_exact(j_ind[name].astype(int), r_ind[name].astype(int))}
             else:
-                pval = bootstrap_p_value(gap) if ctx.cfg.resamples else None
-            ctx.add(f"{name}_gap", judge, ctx.cfg.reference, gap, p_value=pval, slice=slice)
+                test = ctx.test(gap)
+            ctx.add(f"{name}_gap", judge, ctx.cfg.reference, gap, slice=slice, **test)
             found[name] = j_rates[name]
             found[f"{name}_gap"] = gap
     return p, found
