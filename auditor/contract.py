@@ -121,6 +121,16 @@ class Aggregation(TypedDict):
     judge_margin: float
 
 
+class Policy(TypedDict, total=False):
+    """``policy``: the tie / "no better" policy in words, the tie-break and, for a task with ties, the reference's
+    ties and how many of them the tie-break made from split votes (no strict majority said tie)."""
+
+    text: str
+    tie_break: str
+    reference_ties: int | None
+    reference_split_ties: int | None
+
+
 class ScaleSpec(TypedDict):
     min: int
     max: int
@@ -139,7 +149,7 @@ class AuditDocument(TypedDict, total=False):
     scale: ScaleSpec | None
     categories: list[str] | None
     reference: str
-    policy: str
+    policy: Policy
     n_items: int
     n_items_with_reference: int
     n_clusters: int

@@ -99,7 +99,16 @@ def length_probe(ctx: AuditContext, rows: list[dict[str, Any]]) -> dict[str, Any
             clusters = int(np.unique(ctx.cluster[idx]).size)
             rows.append(
                 direct_row(
-                    "length_preference", judge, reference, value, lo, hi, idx.size, p, label, n_clusters=clusters
+                    "length_preference",
+                    judge,
+                    reference,
+                    value,
+                    lo,
+                    hi,
+                    idx.size,
+                    p,
+                    label,
+                    n_clusters=clusters,
                 )
             )
     return {

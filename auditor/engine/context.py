@@ -106,11 +106,15 @@ class AuditContext:
         if self.task == "score":
             value, _ = agg.mean_values(items, self.t.labels["value"].to_numpy(float)[mask], self.n_items)
             return Side(np.full(self.n_items, agg.NONE), value, has)
-        counts = agg.count_table(items, self.t.labels["code"].to_numpy(np.int64)[mask], self.n_items, self.k)
-        side = self.from_counts(counts, has)
+        side = self.from_counts(self.vote_counts(mask), has)
         if calibrate and self.cfg.judge_aggregate == "mean_score" and "score" in self.t.labels.columns:
             self._calibrate(side, mask)
         return side
+
+    def vote_counts(self, mask: np.ndarray) -> np.ndarray:
+        """``(n_items, k)``: how many of the label rows in ``mask`` give each category, per item."""
+        codes = self.t.labels["code"].to_numpy(np.int64)[mask]
+        return agg.count_table(self.row_item[mask], codes, self.n_items, self.k)
 
     def _calibrate(self, side: Side, mask: np.ndarray) -> None:
         """Overwrite, in place, the verdict of items whose rows in ``mask`` carry a finite expected score."""
