@@ -129,9 +129,22 @@ class AuditView:
         value = self.raw.get("bootstrap")
         return dict(value) if isinstance(value, Mapping) else {}
 
+    def policy_field(self, key: str) -> Any:
+        """A field of ``policy`` (``tie_break``, ``reference_ties``, ``reference_split_ties``); None when absent
+        (and in files that wrote the policy as text only)."""
+        policy = self.raw.get("policy")
+        return policy.get(key) if isinstance(policy, Mapping) else None
+
     @property
     def pairwise_like(self) -> bool:
         return self.task in ("pairwise", "likert", "binary") or not self.task
+
+
+def _policy_text(policy: Any) -> str:
+    """The policy in words: ``policy.text`` (``policy`` itself in files that wrote it as text)."""
+    if isinstance(policy, Mapping):
+        return _text(policy.get("text"))
+    return _text(policy)
 
 
 def as_audit_dict(audit: Any) -> Mapping[str, Any]:
@@ -189,7 +202,7 @@ def view(audit: Mapping[str, Any] | AuditView | None) -> AuditView:
         simulated=bool(audit.get("simulated")),
         task=_text(audit.get("task")),
         reference=reference,
-        policy=_text(audit.get("policy")),
+        policy=_policy_text(audit.get("policy")),
         judges=judges,
         metrics=metrics,
         exclusions=_dicts(audit.get("exclusions")),

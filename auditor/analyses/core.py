@@ -1,6 +1,6 @@
 """The core step: the reference's and every judge's aggregated verdicts, the reference's outcome rates, the human
 ceiling, each judge against the reference (agreement family, outcome rates and gaps, confusion tables, score
-pairs), the same with ties left out (slice ``ties=excluded``), the ``slice_by`` slices and audit.json's
+pairs), the same with ties left out (slice ``ties=excluded``), the slices (``slice_by`` and ``source`` when it holds two or more values) and audit.json's
 ``policy`` with the count of reference ties made from split votes.  Every later step reads ``context.ref`` and ``context.sides`` from here."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from auditor.engine.aggregation import split_ties
 from auditor.engine.agreement import judge_metrics, reference_rates, tie_items, without_ties
 from auditor.engine.ceiling import human_ceiling
 from auditor.engine.context import AuditContext, Side
-from auditor.engine.slicing import core_slices
+from auditor.engine.slicing import core_slices, slice_columns
 from auditor.engine.step import StepOutput
 
 MAX_SCORE_PAIRS = 2000
@@ -93,7 +93,8 @@ def step(ctx: AuditContext, config: AuditConfig) -> StepOutput:
 
     without_ties(ctx, ref, sides)
     out.sections["policy"] = reference_policy(ctx)
-    for column in config.slice_by:
+    # the config's slice_by columns (an unknown one is an error), then ``source`` when it holds two or more values
+    for column in dict.fromkeys([*config.slice_by, *slice_columns(ctx)]):
         out.warnings.extend(core_slices(ctx, column))
     return out
 

@@ -29,7 +29,22 @@ def default_policy(v: AuditView) -> str:
 
 
 def policy_text(v: AuditView) -> str:
-    return v.policy or default_policy(v)
+    """The policy in words, then how many of the reference's ties it made from split votes (when counted)."""
+    return " ".join(s for s in (v.policy or default_policy(v), split_ties_text(v)) if s)
+
+
+def split_ties_text(v: AuditView) -> str:
+    """``13 of the 19 human ties are split votes ...``: the reference ties that the tie-break made (audit.json's
+    ``policy.reference_split_ties``); empty when the audit does not count them or has none."""
+    split, ties = as_int(v.policy_field("reference_split_ties")), as_int(v.policy_field("reference_ties"))
+    if not split or ties is None:
+        return ""
+    n = v.n_items
+    share = f" ({split / n:.1%} of the {n:,} items)" if n else ""
+    return (
+        f"{split:,} of the {ties:,} {v.reference} ties{share} are split votes that the policy turns into ties: "
+        f"no majority of the {v.reference} raters said tie (tie-break `{v.policy_field('tie_break') or 'tie'}`)."
+    )
 
 
 def method_lines(v: AuditView) -> list[str]:
