@@ -95,6 +95,16 @@ def few_clusters_note(row: Mapping[str, Any] | None) -> str:
     return f" (only {clusters_of(row)} clusters: unreliable below {MIN_CLUSTERS})"
 
 
+#: The mark of a row on fewer than :data:`MIN_CLUSTERS` clusters, and the note that explains it.
+MARK = "†"
+FEW_CLUSTERS_NOTE = f"{MARK} fewer than {MIN_CLUSTERS} clusters (users): the interval is unreliable."
+
+
+def n_cell(row: Mapping[str, Any] | None) -> str:
+    """``n`` of a row for a table cell, ``11 †`` when it rests on fewer than :data:`MIN_CLUSTERS` clusters."""
+    return n_text(row) + (f" {MARK}" if few_clusters(row) else "")
+
+
 def n_text(row: Mapping[str, Any] | None) -> str:
     """``1,234``: the ``n`` of a metric row with thousands separators, ``—`` when missing."""
     n = as_int((row or {}).get("n"))

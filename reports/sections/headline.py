@@ -14,7 +14,7 @@ from reports.format import (
     interval_excludes_zero,
     p_text,
 )
-from reports.labels import PRIMARY_CORRELATION, metric_label
+from reports.labels import PRIMARY_CORRELATION, STAGE_RATES, metric_label
 from reports.sections.base import few_clusters_note, n_text
 from reports.sections.method import split_ties_text
 from reports.sections.probes import persona_sentences, view_sentences
@@ -102,12 +102,18 @@ def _outcome_breakdown(v: AuditView, judge: str) -> str:
     }
     main = max(OUTCOME_GAPS, key=lambda name: abs(values[name] or 0.0))
     value, row = values[main] or 0.0, rows[main] or {}
-    p = p_text(row)
-    detail = fmt_estimate(row).replace(" pts", "") + (f", {p}" if p else "")
-    words = (
-        f"main difference: {doing[main][0]} {_points(abs(value))} points "
-        f"{'more' if value > 0 else 'less'} often than {v.reference_plural} ({detail})"
-    )
+    more = "more" if value > 0 else "less"
+    if (
+        main == "win_rate_gap"
+    ):  # the headline gap itself (the no-better gap is minus the win gap): not repeated
+        words = f"main difference: {doing[main][0]} {more} often"
+    else:
+        p = p_text(row)
+        detail = fmt_estimate(row).replace(" pts", "") + (f", {p}" if p else "")
+        words = (
+            f"main difference: {doing[main][0]} {_points(abs(value))} points {more} often than "
+            f"{v.reference_plural} ({detail})"
+        )
     others = [
         f"{doing[name][1]} {_points(values[name] or 0.0, signed=True)}"
         for name in OUTCOME_GAPS
@@ -138,7 +144,11 @@ def _without_ties_sentence(v: AuditView) -> list[str]:
 def _source_gap_sentences(v: AuditView) -> list[str]:
     """The main rate's difference between two sources (slice ``source=synthetic - source=real``): the reference's
     own and each judge's gap to it."""
-    main = "win_rate" if v.task == "binary" else "no_better_rate"
+    main, main_gap = (
+        STAGE_RATES.get(v.stage, STAGE_RATES[None])
+        if v.task == "binary" or v.stage in STAGE_RATES
+        else ("no_better_rate", "no_better_rate_gap")
+    )
     sentences = []
     for slice_ in v.slices:
         later, sep, earlier = slice_.partition(" - ")
@@ -147,18 +157,25 @@ def _source_gap_sentences(v: AuditView) -> list[str]:
         own = v.own(main, slice_)
         parts = []
         if as_float((own or {}).get("value")) is not None:
-            parts.append(f"{v.reference_plural}' {metric_label(main).lower()} rate {_gap_text(own)}")
+            parts.append(f"{v.reference_plural}' {_rate_name(v, main)} {_gap_text(own)}")
         judged = []
         for judge in _headline_judges(v)[:MAX_JUDGE_SENTENCES]:
-            row = v.metric(f"{main}_gap", judge, None, slice_)
+            row = v.metric(main_gap, judge, None, slice_)
             if as_float((row or {}).get("value")) is not None:
                 judged.append(f"{judge} {_gap_text(row)}")
         if judged:
-            parts.append(f"the judges' {metric_label(main + '_gap').lower()}: " + "; ".join(judged))
+            parts.append(f"the judges' gaps to {v.reference_plural}: " + "; ".join(judged))
         if parts:
             a, b = earlier.split("=", 1)[1], later.split("=", 1)[1]
             sentences.append(f"{b.capitalize()} minus {a} items ({slice_}): " + "; ".join(parts) + ".")
     return sentences
+
+
+def _rate_name(v: AuditView, metric: str) -> str:
+    """``no-better rate``, ``share marked relevant``: what a main rate counts, in the audit's words."""
+    if metric == "no_better_rate":
+        return "no-better rate"
+    return f"share {v.positive_words[0]} {v.positive_words[1]}"
 
 
 def _gap_text(row: Mapping[str, Any]) -> str:
@@ -173,18 +190,21 @@ def _gap_text(row: Mapping[str, Any]) -> str:
 
 
 def _positive_rate_sentences(v: AuditView) -> list[str]:
-    """Binary tasks: the share labelled 1 (e.g. "relevant"), and how far each judge over- or under-calls it."""
-    own = v.own("win_rate")
+    """Binary (or dichotomised) stages: the share with the positive label in the stage's words ("Humans marked
+    19.7% of items relevant", "flagged problematic"), and how far each judge over- or under-calls it."""
+    rate, gap_metric = STAGE_RATES.get(v.stage, STAGE_RATES[None])
+    verb, positive, _ = v.positive_words
+    own = v.own(rate)
     sentences = []
     if own and as_float(own.get("value")) is not None:
         n = as_int(own.get("n"))
         n_part = f" (n = {n:,})" if n is not None else ""
-        sentences.append(f"{v.reference_words} labelled {_rate(own)} of items 1 (positive){n_part}.")
+        sentences.append(f"{v.reference_words} {verb} {_rate(own)} of items {positive}{n_part}.")
     for judge in _headline_judges(v)[:MAX_JUDGE_SENTENCES]:
-        row, gap = v.metric("win_rate", judge), v.metric("win_rate_gap", judge)
+        row, gap = v.metric(rate, judge) or v.metric(rate, judge, judge), v.metric(gap_metric, judge)
         if row is None or as_float(row.get("value")) is None:
             continue
-        text = f"{judge} labelled {_rate(row)} 1"
+        text = f"{judge} {verb} {_rate(row)} {positive}"
         value = as_float((gap or {}).get("value"))
         if value is not None:
             lo, hi = as_float(gap.get("ci_low")), as_float(gap.get("ci_high"))
@@ -194,6 +214,7 @@ def _positive_rate_sentences(v: AuditView) -> list[str]:
             text += (
                 f": {points} {word} than {v.reference_plural} on the same items "
                 f"{fmt_interval(lo, hi, 'rate_gap')}".rstrip()
+                + few_clusters_note(gap)
                 + (f" ({p})" if p else "")
             )
         sentences.append(text + ".")
@@ -201,7 +222,7 @@ def _positive_rate_sentences(v: AuditView) -> list[str]:
 
 
 def _no_better_sentences(v: AuditView) -> list[str]:
-    if v.task == "binary":
+    if v.task == "binary" or v.stage in STAGE_RATES:
         return _positive_rate_sentences(v)
     own = v.own("no_better_rate")
     sentences = []
