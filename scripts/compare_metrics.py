@@ -19,7 +19,8 @@ Every metric row of ``audit.json`` is keyed by (metric, judge, reference, slice)
 ``n``, ``p_value`` and ``p_adjusted`` must be identical: the same JSON value (a float equal to the last bit, an
 integer not turned into a float, null for null, which is how ``audit.json`` writes NaN).  A row present on one side
 only is a difference too, and so is a command that fails on one side, with one exception: rows of a metric added
-on purpose since the baseline (:data:`ADDED_SINCE_BASELINE`, or ``--added NAMES``) are listed as added, not as
+on purpose since the baseline (:data:`ADDED_SINCE_BASELINE`, or ``--added NAMES``; ``METRIC@SLICE`` for a metric's
+rows in some slices only) are listed as added, not as
 differences, when they exist in the current tree only.
 
 Exit 0: every row identical.  Exit 1: differences (the first 30 and the counts).  Exit 2: bad input (an unknown
@@ -40,12 +41,37 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 DEFAULT_BASELINE = "c074434"  # main before issue 14's redesign
 #: Metrics that the current tree computes and the baseline did not, on purpose (issue 14 shows a new metric takes one
 #: registry entry, its statistics function and a test: Brennan-Prediger's kappa).
-ADDED_SINCE_BASELINE: tuple[str, ...] = ("brennan_prediger",)
+#: An entry ``METRIC@SLICE`` (shell-style patterns) counts only that metric's rows in those slices as added (issue 16:
+#: every row of the slice ``ties=excluded``, and the core's rates and agreement per ``source``, which the core now
+#: slices like the analyses do).
+CORE_METRICS: tuple[str, ...] = (
+    "agreement",
+    "cohen_kappa*",
+    "scott_pi",
+    "fleiss_kappa",
+    "krippendorff_alpha",
+    "gwet_ac1",
+    "brennan_prediger",
+    "pearson",
+    "spearman",
+    "kendall_tau_b",
+    "win_rate*",
+    "tie_rate*",
+    "loss_rate*",
+    "no_better_rate*",
+    "mean_score*",
+)
+ADDED_SINCE_BASELINE: tuple[str, ...] = (
+    "brennan_prediger",
+    "*@ties=excluded",
+    *(f"{name}@source=*" for name in CORE_METRICS),
+)
 KEY_FIELDS = ("metric", "judge", "reference", "slice")
 VALUE_FIELDS = ("value", "ci_low", "ci_high", "n", "p_value", "p_adjusted")
 SHOWN = 30
@@ -119,7 +145,7 @@ class Comparison:
                 )
                 self.differences.append(f"{name}: {_label(key)}: {detail}")
         for key in after.keys() - before.keys():
-            if key[0] in self.added_metrics:
+            if is_added(key, self.added_metrics):
                 self.added += 1
                 continue
             self.only_current += 1
@@ -167,6 +193,23 @@ class Comparison:
                 *([f"  ... and {more} more"] if more else []),
             ]
         )
+
+
+def is_added(key: tuple, added: Iterable[str]) -> bool:
+    """Whether a row (metric, judge, reference, slice, ...) is of a metric added since the baseline: an entry
+    ``METRIC`` matches its rows in every slice, ``METRIC@SLICE`` (shell-style patterns) those in matching slices.
+
+    >>> is_added(("agreement", "j", "human", "ties=excluded"), ["*@ties=excluded"])
+    True
+    >>> is_added(("agreement", "j", "human", None), ["*@ties=excluded", "brennan_prediger"])
+    False
+    """
+    metric, slice_ = key[0], key[3] or ""
+    for entry in added:
+        name, sep, slices = entry.partition("@")
+        if fnmatchcase(metric, name) and (not sep or fnmatchcase(slice_, slices)):
+            return True
+    return False
 
 
 class _Absent:
@@ -377,8 +420,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         "--added",
         default=",".join(ADDED_SINCE_BASELINE),
         metavar="NAMES",
-        help="metrics added on purpose since the baseline, comma-separated: their rows in the current "
-        f"tree only are listed, not differences (default {','.join(ADDED_SINCE_BASELINE)})",
+        help="metrics added on purpose since the baseline, comma-separated, each METRIC or METRIC@SLICE (shell "
+        "patterns): their rows in the current tree only are listed, not differences (default: "
+        "ADDED_SINCE_BASELINE)",
     )
     return parser.parse_args(argv)
 
