@@ -47,7 +47,9 @@ def test_majority_jury_is_audited_exactly_like_a_judge_with_those_labels():
         resamples=300,
         config=config,
     )
-    m = result.metrics[result.metrics["slice"].isna()]  # the whole sample (the jury has no ties=excluded rows)
+    m = result.metrics[
+        result.metrics["slice"].isna()
+    ]  # the whole sample (the jury has no ties=excluded rows)
     jury = m[m["judge"] == "jury:majority"].set_index("metric")
     hand = m[m["judge"] == "manual-majority"].set_index("metric").loc[jury.index]
     assert len(jury) >= 15
