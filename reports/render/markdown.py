@@ -26,7 +26,8 @@ def md_escape(text: Any) -> str:
     return re.sub(r"\s*[\r\n\u2028\u2029]+\s*", " ", value)
 
 
-_NUMERIC_CELL = re.compile(r"[0-9\s.,%\[\]\u2212+\-\u2014<=padjts_]*")
+# a number cell: digits, intervals, p-values (``p_adj = 3.0e-06``, ``< 0.0005``) and the few-clusters mark
+_NUMERIC_CELL = re.compile(r"[0-9\s.,%\[\]\u2212+\-\u2014<=padjtse_\u2020]*")
 
 
 def _cell(text: str) -> str:
