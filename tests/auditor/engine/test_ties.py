@@ -4,16 +4,11 @@ with ties left out (slice ``ties=excluded``), on the 30-item tie-heavy case (val
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
 import auditor
 from auditor.engine.agreement import TIES_EXCLUDED
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tie_heavy import tie_heavy_items, tie_heavy_labels  # noqa: E402
+from tests.auditor.engine.tie_heavy import tie_heavy_items, tie_heavy_labels
 
 
 @pytest.fixture(scope="module")
