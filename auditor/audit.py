@@ -126,7 +126,6 @@ def assemble(ctx: Context) -> AuditResult:
     """The :class:`AuditResult`: adjusted p-values, integrity warnings, exclusions, meta, the cases."""
     cfg = ctx.cfg
     metrics = adjust_p_values(pd.DataFrame(ctx.rows, columns=METRIC_COLUMNS), cfg.correction)
-    metrics["n_clusters"] = metrics["n_clusters"].astype("Int64")
     warnings = ctx.warnings + integrity.integrity_warnings(ctx.t, ctx.sides, ctx.ref, cfg)
     exclusions = pd.concat(
         [ctx.t.exclusions, pd.DataFrame(ctx.exclusions, columns=EXCLUSION_COLUMNS)], ignore_index=True

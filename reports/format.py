@@ -99,8 +99,10 @@ def p_text(row: Mapping[str, Any] | None) -> str:
     ``p_adjusted_at_floor`` / ``p_at_floor``); empty when neither is present."""
     if not row:
         return ""
-    adjusted = fmt_p(row.get("p_adjusted"), bool(row.get("p_adjusted_at_floor")))
-    raw = fmt_p(row.get("p_value"), bool(row.get("p_at_floor")))
+    adjusted = fmt_p(
+        row.get("p_adjusted"), row.get("p_adjusted_at_floor") is True
+    )  # missing / null: no bound
+    raw = fmt_p(row.get("p_value"), row.get("p_at_floor") is True)
     for name, text in (("p_adj", adjusted), ("p", raw)):
         if text:
             return f"{name} {'' if text.startswith('<') else '= '}{text}"

@@ -120,6 +120,7 @@ class Comparison:
     only_current: int = 0
     added: int = 0  # rows of ADDED_SINCE_BASELINE metrics in the current tree only
     added_metrics: tuple[str, ...] = ADDED_SINCE_BASELINE
+    added_entries: dict[str, None] = field(default_factory=dict)  # the entries that matched, in order
     failed: int = 0  # commands or audit.json files present on one side only
 
     @property
@@ -145,8 +146,10 @@ class Comparison:
                 )
                 self.differences.append(f"{name}: {_label(key)}: {detail}")
         for key in after.keys() - before.keys():
-            if is_added(key, self.added_metrics):
+            entry = added_entry(key, self.added_metrics)
+            if entry is not None:
                 self.added += 1
+                self.added_entries[entry] = None
                 continue
             self.only_current += 1
             self.differences.append(f"{name}: {_label(key)}: row only in the current tree")
@@ -163,7 +166,7 @@ class Comparison:
         total = sum(max(b, c) for b, c in self.rows.values())
         added = (
             (
-                f"; {self.added} rows of metrics added since the baseline ({', '.join(self.added_metrics)}) are "
+                f"; {self.added} rows of metrics added since the baseline ({', '.join(self.added_entries)}) are "
                 "in the current tree only"
             )
             if self.added
@@ -195,21 +198,22 @@ class Comparison:
         )
 
 
-def is_added(key: tuple, added: Iterable[str]) -> bool:
-    """Whether a row (metric, judge, reference, slice, ...) is of a metric added since the baseline: an entry
-    ``METRIC`` matches its rows in every slice, ``METRIC@SLICE`` (shell-style patterns) those in matching slices.
+def added_entry(key: tuple, added: Iterable[str]) -> str | None:
+    """The entry of ``added`` that makes a row (metric, judge, reference, slice, ...) one of a metric added since the
+    baseline, or None: an entry ``METRIC`` matches its rows in every slice, ``METRIC@SLICE`` (shell-style patterns)
+    those in matching slices.
 
-    >>> is_added(("agreement", "j", "human", "ties=excluded"), ["*@ties=excluded"])
+    >>> added_entry(("agreement", "j", "human", "ties=excluded"), ["brennan_prediger", "*@ties=excluded"])
+    '*@ties=excluded'
+    >>> added_entry(("agreement", "j", "human", None), ["*@ties=excluded", "brennan_prediger"]) is None
     True
-    >>> is_added(("agreement", "j", "human", None), ["*@ties=excluded", "brennan_prediger"])
-    False
     """
     metric, slice_ = key[0], key[3] or ""
     for entry in added:
         name, sep, slices = entry.partition("@")
         if fnmatchcase(metric, name) and (not sep or fnmatchcase(slice_, slices)):
-            return True
-    return False
+            return entry
+    return None
 
 
 class _Absent:
