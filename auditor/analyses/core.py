@@ -1,6 +1,7 @@
 """The core step: the reference's and every judge's aggregated verdicts, the reference's outcome rates, the human
 ceiling, each judge against the reference (agreement family, outcome rates and gaps, confusion tables, score
-pairs), the same with ties left out (slice ``ties=excluded``), the slices (``slice_by`` and ``source`` when it holds two or more values) and audit.json's
+pairs), the same with ties left out (slice ``ties=excluded``), the slices (every metric per ``slice_by`` column; the outcome rates and gaps per ``source`` when it holds two
+or more values) and audit.json's
 ``policy`` with the count of reference ties made from split votes.  Every later step reads ``context.ref`` and ``context.sides`` from here."""
 
 from __future__ import annotations
@@ -93,9 +94,13 @@ def step(ctx: AuditContext, config: AuditConfig) -> StepOutput:
 
     without_ties(ctx, ref, sides)
     out.sections["policy"] = reference_policy(ctx)
-    # the config's slice_by columns (an unknown one is an error), then ``source`` when it holds two or more values
-    for column in dict.fromkeys([*config.slice_by, *slice_columns(ctx)]):
+    for column in config.slice_by:  # every metric (an unknown column is an error)
         out.warnings.extend(core_slices(ctx, column))
+    for column in slice_columns(
+        ctx
+    ):  # ``source`` when it holds two or more values: the outcome rates and gaps
+        if column not in config.slice_by:
+            out.warnings.extend(core_slices(ctx, column, agreement=False))
     return out
 
 

@@ -63,13 +63,14 @@ def judge_metrics(
     items: np.ndarray | None = None,
     slice: str | None = None,
     rates: tuple[str, ...] | None = None,
+    agreement: bool = True,
 ) -> tuple[compare.Pairing, dict[str, Estimate]]:
-    """Add the agreement family, outcome rates and gaps of one judge against the reference (within ``items``;
-    ``rates``: only these outcome rates and their gaps, all when None).
+    """Add the agreement family (unless ``agreement`` is false), outcome rates and gaps of one judge against the
+    reference (within ``items``; ``rates``: only these outcome rates and their gaps, all when None).
 
     A gap's p-value is McNemar's exact test when every cluster holds one item, else the bootstrap's."""
     p, idx = ctx.pairing(ref, side, items)
-    found = agreement_family(ctx, p)
+    found = agreement_family(ctx, p) if agreement else {}
     for name, est in found.items():
         ctx.add(name, judge, ctx.cfg.reference, est, slice=slice)
     if p.n and has_rates(ctx.task):

@@ -28,9 +28,9 @@ def slice_values(ctx: AuditContext, column: str) -> np.ndarray:
     return raw.astype(object).where(raw.notna(), "(missing)").astype(str).to_numpy()
 
 
-def core_slices(ctx: AuditContext, column: str) -> list[dict[str, Any]]:
-    """The reference's rates and every judge's metrics per value of ``column`` and their paired differences;
-    returns the warnings (too many values)."""
+def core_slices(ctx: AuditContext, column: str, agreement: bool = True) -> list[dict[str, Any]]:
+    """The reference's rates and every judge's metrics per value of ``column`` and their paired differences (the
+    outcome rates and gaps only when ``agreement`` is false); returns the warnings (too many values)."""
     items = ctx.t.items
     if column not in items.columns:
         raise ConfigError(
@@ -57,7 +57,7 @@ def core_slices(ctx: AuditContext, column: str) -> list[dict[str, Any]]:
         label = f"{column}={level}"
         got = {(name, ctx.cfg.reference): est for name, est in reference_rates(ctx, ref, mask, label).items()}
         for judge, side in ctx.sides.items():
-            _, estimates = judge_metrics(ctx, judge, ref, side, mask, label)
+            _, estimates = judge_metrics(ctx, judge, ref, side, mask, label, agreement=agreement)
             got.update({(name, judge): est for name, est in estimates.items()})
         found[level] = got
     if len(levels) > MAX_DIFFERENCE_LEVELS:

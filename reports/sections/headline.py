@@ -57,14 +57,16 @@ def _gap_sentence(v: AuditView, judge: str, gap: Mapping[str, Any]) -> str:
         return ""
     lo, hi = as_float(gap.get("ci_low")), as_float(gap.get("ci_high"))
     p = p_text(gap)
-    p_part = f" ({p})" if p else ""
+    p_part = few_clusters_note(gap) + (f" ({p})" if p else "")
     thing = "personalization" if v.is_personalization else f"how often {v.arm_b} is better"
     clear = interval_excludes_zero(gap)
     if clear is False or value == 0:
         signed = fmt_number(value, "rate_gap", signed=True).replace(" pts", " points")
         interval = fmt_interval(lo, hi, "rate_gap")
-        return f"within noise of {v.reference_plural} (gap {signed} {interval}".rstrip() + (
-            f", {p})" if p else ")"
+        return (
+            f"within noise of {v.reference_plural} (gap {signed} {interval}".rstrip()
+            + (f", {p})" if p else ")")
+            + few_clusters_note(gap)
         )
     points = fmt_number(abs(value), "rate_gap").replace(" pts", " points")
     if value < 0:
@@ -75,9 +77,8 @@ def _gap_sentence(v: AuditView, judge: str, gap: Mapping[str, Any]) -> str:
 
 
 OUTCOME_GAPS = ("win_rate_gap", "tie_rate_gap", "loss_rate_gap")
-TIES_EXCLUDED = (
-    "ties=excluded"  # the slice of the rows computed with ties left out (auditor.engine.agreement)
-)
+# the slice of the rows computed with ties left out (auditor.engine.agreement)
+TIES_EXCLUDED = "ties=excluded"
 
 
 def _points(value: float, signed: bool = False) -> str:
@@ -103,9 +104,8 @@ def _outcome_breakdown(v: AuditView, judge: str) -> str:
     main = max(OUTCOME_GAPS, key=lambda name: abs(values[name] or 0.0))
     value, row = values[main] or 0.0, rows[main] or {}
     more = "more" if value > 0 else "less"
-    if (
-        main == "win_rate_gap"
-    ):  # the headline gap itself (the no-better gap is minus the win gap): not repeated
+    # the win gap is minus the no-better gap the sentence already states: its numbers are not repeated
+    if main == "win_rate_gap":
         words = f"main difference: {doing[main][0]} {more} often"
     else:
         p = p_text(row)
@@ -301,7 +301,7 @@ def _agreement_sentence(v: AuditView) -> list[str]:
             f"lowest {shown[-1][0]} {fmt_estimate(shown[-1][1])} ({len(scored)} judges in the table)"
         )
     else:
-        parts = [f"{judge} {fmt_estimate(row)}" for judge, row in scored]
+        parts = [f"{judge} {fmt_estimate(row)}{few_clusters_note(row)}" for judge, row in scored]
     if not parts:
         return []
     sentence = f"{label} with {v.reference}: " + "; ".join(parts)
