@@ -145,7 +145,7 @@ def test_rows_of_a_metric_added_on_purpose_are_listed_not_differences(tmp_path):
     after.write_text(json.dumps({"metrics": [row, {**row, "metric": "brennan_prediger"}]}), encoding="utf-8")
     listed = _compare("--files", str(before), str(after))
     assert listed.returncode == 0, listed.stdout + listed.stderr
-    assert "1 rows of metrics or judges added since the baseline (brennan_prediger," in listed.stdout
+    assert "1 rows of metrics or judges added since the baseline (brennan_prediger)" in listed.stdout
     strict = _compare("--files", str(before), str(after), "--added", "")
     assert strict.returncode == 1 and "row only in the current tree" in strict.stdout
 
