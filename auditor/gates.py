@@ -57,6 +57,7 @@ from typing import Any
 
 from auditor.contract import DEFAULT_REFERENCE, validate_document
 from auditor.errors import ConfigError, InputError, shown
+from auditor.escape import markdown_safe, terminal_safe, xml_safe
 from auditor.io import is_missing
 from auditor.metrics import METRICS
 
@@ -574,12 +575,13 @@ class GateReport:
     def to_markdown(self) -> str:
         """A Markdown summary (for ``$GITHUB_STEP_SUMMARY`` or a PR comment)."""
         mark = "✅" if self.passed else "❌"
-        title = f" — {_md(self.title)}" if self.title else ""
+        title = f" — {markdown_safe(self.title)}" if self.title else ""
         sim = " (simulated data)" if self.simulated else ""
         lines = [
             f"## {mark} Gates{title}{sim}",
             "",
-            f"**{self.headline}**" + (f" (rules from `{_md(self.source)}`)." if _file(self.source) else "."),
+            f"**{self.headline}**"
+            + (f" (rules from {markdown_safe(self.source)})." if _file(self.source) else "."),
             "",
             f"| # | rule | judge | value [{self._level_text()}] | n | tested | verdict |",
             "|---|---|---|---|---|---|---|",
@@ -588,15 +590,16 @@ class GateReport:
             tested = f"{c.bound} {c.observed_text} {c.rule.op} {_fmt_threshold(c.rule.threshold)}"
             verdict = "pass" if c.passed else "**FAIL**"
             lines.append(
-                f"| {c.rule.index} | {_md(c.rule.label)} | {_md(c.judge)} | {_interval(c)} | "
+                f"| {c.rule.index} | {markdown_safe(c.rule.label)} | {markdown_safe(c.judge)} | {_interval(c)} | "
                 f"{'' if c.n is None else c.n} | `{tested}` | {verdict} |"
             )
         lines.append("")
         return "\n".join(lines)
 
     def to_junit(self) -> str:
-        """JUnit XML: one test suite, one test case per (rule, judge), a ``<failure>`` for each failed check."""
-        suite_name = f"auditor gates ({self.source})" if _file(self.source) else "auditor gates"
+        """JUnit XML: one test suite, one test case per (rule, judge), a ``<failure>`` for each failed check.  Text
+        from the data passes through :func:`~auditor.escape.xml_safe`, so the file is always well-formed XML 1.0."""
+        suite_name = f"auditor gates ({xml_safe(self.source)})" if _file(self.source) else "auditor gates"
         suites = ET.Element(
             "testsuites",
             name="auditor gates",
@@ -616,23 +619,23 @@ class GateReport:
         )
         if self.title:
             props = ET.SubElement(suite, "properties")
-            ET.SubElement(props, "property", name="audit_title", value=str(self.title))
+            ET.SubElement(props, "property", name="audit_title", value=xml_safe(self.title))
             ET.SubElement(props, "property", name="simulated", value=str(bool(self.simulated)).lower())
-        stem = Path(self.source).stem or "gates"
+        stem = xml_safe(Path(self.source).stem) or "gates"
         for c in self.checks:
             case = ET.SubElement(
                 suite,
                 "testcase",
                 classname=f"{stem}.rule{c.rule.index}",
-                name=f"{c.rule.label} [{c.judge}]",
+                name=xml_safe(f"{c.rule.label} [{c.judge}]"),
                 time="0",
             )
             if c.rule.line:
-                case.set("file", self.source)
+                case.set("file", xml_safe(self.source))
                 case.set("line", str(c.rule.line))
-            detail = f"{c.message}\nvalue {_interval(c)}, n = {c.n}"
+            detail = xml_safe(f"{c.message}\nvalue {_interval(c)}, n = {c.n}")
             if not c.passed:
-                failure = ET.SubElement(case, "failure", message=c.message, type="GateFailed")
+                failure = ET.SubElement(case, "failure", message=xml_safe(c.message), type="GateFailed")
                 failure.text = detail
             else:
                 ET.SubElement(case, "system-out").text = detail
@@ -640,14 +643,15 @@ class GateReport:
         return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
     def print_table(self, console=None) -> None:
-        """A rich table of the checks with value, interval, tested bound and verdict."""
+        """A rich table of the checks with value, interval, tested bound and verdict; names from the data pass
+        through :func:`~auditor.escape.terminal_safe` (no escape sequence reaches the terminal)."""
         from rich import box
         from rich.console import Console
         from rich.markup import escape
         from rich.table import Table
 
         console = console or Console()
-        where = f" ({escape(self.source)})" if _file(self.source) else ""
+        where = f" ({escape(terminal_safe(self.source))})" if _file(self.source) else ""
         table = Table(
             title=f"[bold]Gates[/]{where}",
             title_justify="left",
@@ -671,8 +675,8 @@ class GateReport:
             table.add_row(
                 str(c.rule.index) if first else "",
                 verdict,
-                escape(c.rule.label) if first else "",
-                escape(c.judge),
+                escape(terminal_safe(c.rule.label)) if first else "",
+                escape(terminal_safe(c.judge)),
                 _interval_markup(c),
                 escape(f"{c.bound} {c.rule.op} {_fmt_threshold(c.rule.threshold)}"),
             )
@@ -681,10 +685,6 @@ class GateReport:
         console.print(table)
         style = "green" if self.passed else "bold red"
         console.print(f"[{style}]{escape(self.headline)}[/]")
-
-
-def _md(text: Any) -> str:
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("`", "\\`")
 
 
 def _number(x: Any) -> float | None:
@@ -836,7 +836,7 @@ def _missing_row(
 
 # -- CI side effects --------------------------------------------------------------------------------------------
 def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return terminal_safe(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _escape_property(text: str) -> str:

@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from auditor.errors import AuditorError
+from auditor.escape import terminal_safe
 
 if TYPE_CHECKING:
     import click
@@ -52,7 +53,8 @@ def run(command: click.Command, argv: Sequence[str] | None = None, *, prog_name:
             args=None if argv is None else list(argv), prog_name=prog_name, standalone_mode=False
         )
     except AuditorError as exc:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        message = terminal_safe(str(exc)).replace("\n", " ")  # one line, no escape sequence from the data
+        err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
         return error_exit_code(exc)
     except KeyboardInterrupt:
         err_console.print("interrupted")
