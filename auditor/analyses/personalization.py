@@ -356,7 +356,8 @@ def generation_metrics(ctx: AuditContext, options: PersonalizationConfig) -> dic
 # -- the pairwise kappa table ------------------------------------------------------------------------------------
 def kappa_table(ctx: AuditContext) -> dict[str, Any]:
     """Cohen's kappa of every pair among the individual reference raters and the judges, with the mean per kind
-    of pair; rows ``cohen_kappa`` (``judge``, ``reference`` = the pair) and ``mean_pairwise_kappa``."""
+    of pair; rows ``cohen_kappa`` (``judge``, ``reference`` = the pair, raters before judges, each group in sorted
+    order, so a pair is named the same whatever the order of the input rows) and ``mean_pairwise_kappa``."""
     ref_name = ctx.cfg.reference
     if not ctx.k:
         return {"note": "no kappa table for score tasks"}
@@ -365,12 +366,13 @@ def kappa_table(ctx: AuditContext) -> dict[str, Any]:
     raters = labels.loc[ref_mask, "rater"]
     people: dict[str, Side] = {}
     if raters.notna().any():
-        names = list(dict.fromkeys(raters.fillna("unknown").astype(str).tolist()))
+        names = sorted(dict.fromkeys(raters.fillna("unknown").astype(str).tolist()))
         if len(names) <= MAX_TABLE_RATERS:
             rater_col = labels["rater"].fillna("unknown").astype(str).to_numpy()
             for r in names:
                 people[f"{ref_name}:{r}"] = ctx.side(ref_mask & (rater_col == r))
-    judges = dict(list(ctx.sides.items())[:MAX_TABLE_JUDGES])
+    # names sorted, so each pair is named the same way (a before b) whatever the order of the input rows
+    judges = {name: ctx.sides[name] for name in sorted(ctx.sides)[:MAX_TABLE_JUDGES]}
     everyone = {**people, **judges}
     kinds: dict[str, list[Estimate]] = {
         f"{ref_name}~{ref_name}": [],
