@@ -356,8 +356,9 @@ def generation_metrics(ctx: AuditContext, options: PersonalizationConfig) -> dic
 # -- the pairwise kappa table ------------------------------------------------------------------------------------
 def kappa_table(ctx: AuditContext) -> dict[str, Any]:
     """Cohen's kappa of every pair among the individual reference raters and the judges, with the mean per kind
-    of pair; rows ``cohen_kappa`` (``judge``, ``reference`` = the pair, raters before judges, each group in sorted
-    order, so a pair is named the same whatever the order of the input rows) and ``mean_pairwise_kappa``."""
+    of pair; rows ``cohen_kappa`` (``judge``, ``reference`` = the pair: a rater before a judge, two raters or two
+    judges in sorted order, so a pair is named the same whatever the order of the input rows) and
+    ``mean_pairwise_kappa``."""
     ref_name = ctx.cfg.reference
     if not ctx.k:
         return {"note": "no kappa table for score tasks"}
@@ -371,8 +372,7 @@ def kappa_table(ctx: AuditContext) -> dict[str, Any]:
             rater_col = labels["rater"].fillna("unknown").astype(str).to_numpy()
             for r in names:
                 people[f"{ref_name}:{r}"] = ctx.side(ref_mask & (rater_col == r))
-    # names sorted, so each pair is named the same way (a before b) whatever the order of the input rows
-    judges = {name: ctx.sides[name] for name in sorted(ctx.sides)[:MAX_TABLE_JUDGES]}
+    judges = dict(list(ctx.sides.items())[:MAX_TABLE_JUDGES])
     everyone = {**people, **judges}
     kinds: dict[str, list[Estimate]] = {
         f"{ref_name}~{ref_name}": [],
@@ -381,6 +381,9 @@ def kappa_table(ctx: AuditContext) -> dict[str, Any]:
     }
     pairs = []
     for a, b in combinations(everyone, 2):
+        # two raters or two judges: named in sorted order, whatever the order of the input rows
+        if (a in people) == (b in people):
+            a, b = sorted((a, b))
         sa, sb = everyone[a], everyone[b]
         idx = np.flatnonzero(ctx.usable(sa) & ctx.usable(sb))
         if idx.size < 2:
