@@ -9,7 +9,7 @@ Each writer passes every data-derived string through the one function of its med
   DEL, and the bidirectional overrides / isolates (U+202A-U+202E, U+2066-U+2069) are removed;
 * :func:`markdown_safe` (report.md, the gates' step summary / PR comment): HTML-special characters become entities
   (no live ``<img>`` or ``<script>``), Markdown punctuation is backslash-escaped (a ``|`` cannot split a table
-  cell), line breaks become spaces (a newline cannot end a table row), ``@name`` gets a zero-width space after the
+  cell), line breaks become spaces (a newline cannot end a table row), ``@name`` (not inside a word: ``a@b.org`` and ``outputs@start`` stay) gets a zero-width space after the
   ``@`` (no one is notified when the text is posted as a comment), and terminal controls are removed as above;
 * :func:`xml_safe` (the JUnit file): characters XML 1.0 does not allow (C0 controls other than tab / newline /
   carriage return, U+FFFE, U+FFFF, lone surrogates) are removed, so the file stays well-formed.
@@ -40,7 +40,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
 _XML_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
 _LINE_BREAK = re.compile(r"[\r\n\u2028\u2029\x0b\x0c\x85]+")
-_MENTION = re.compile(r"@(?=[0-9A-Za-z])")
+_MENTION = re.compile(
+    r"(?<![0-9A-Za-z_])@(?=[0-9A-Za-z])"
+)  # as GitHub: not inside a word or an e-mail address
 
 
 def terminal_safe(text: Any) -> str:

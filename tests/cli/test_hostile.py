@@ -104,10 +104,14 @@ def test_hostile_case(case, good_doc, tmp_path):
     audit_json = _audit_file(case, good_doc, inputs)
     if case["as"] == "gate":
         rules = _rules_file(case, inputs)
-        code, stdout, stderr = run("gate", str(audit_json), "--config", str(rules), "--junit", str(out / "g.xml"))
+        code, stdout, stderr = run(
+            "gate", str(audit_json), "--config", str(rules), "--junit", str(out / "g.xml")
+        )
     else:
         rules = None
-        code, stdout, stderr = run("report", str(audit_json), "--out", str(out), "--format", "md,html", "--quiet")
+        code, stdout, stderr = run(
+            "report", str(audit_json), "--out", str(out), "--format", "md,html", "--quiet"
+        )
     assert code == case.get("exit", 2), f"exit {code}: {stderr[-2000:]} {stdout[-2000:]}"
     assert "Traceback" not in stderr
     message = stderr.strip()
@@ -126,7 +130,17 @@ def test_hostile_case(case, good_doc, tmp_path):
 
 def test_corpus_covers_every_class():
     names = " ".join(c["name"] for c in CASES)
-    for word in ("ghost", "schema_version", "NaN", "characters", "deep", "folder", "bootstrap", "cases", "reference"):
+    for word in (
+        "ghost",
+        "schema_version",
+        "NaN",
+        "characters",
+        "deep",
+        "folder",
+        "bootstrap",
+        "cases",
+        "reference",
+    ):
         assert word in names, word
     assert len(CASES) >= 40
 
@@ -217,15 +231,22 @@ def test_reversed_rows_give_the_same_rows_under_the_same_names(hostile_audit, tm
     reversed_labels = tmp_path / "reversed.jsonl"
     lines = HOSTILE_LABELS.read_text(encoding="utf-8").splitlines(keepends=True)
     reversed_labels.write_text("".join(reversed(lines)), encoding="utf-8")
-    code, _, stderr = audit(reversed_labels, tmp_path / "out", "--bootstrap", "0", "--format", "json", "--quiet")
+    code, _, stderr = audit(
+        reversed_labels, tmp_path / "out", "--bootstrap", "0", "--format", "json", "--quiet"
+    )
     assert code == 0, stderr
 
     def rows(folder: Path) -> dict:
         doc = json.loads((folder / "audit.json").read_text(encoding="utf-8"))
-        return {(m["metric"], m["judge"], m["reference"], m["slice"]): (m["value"], m["n"]) for m in doc["metrics"]}
+        return {
+            (m["metric"], m["judge"], m["reference"], m["slice"]): (m["value"], m["n"])
+            for m in doc["metrics"]
+        }
 
     before, after = rows(out), rows(tmp_path / "out")
     assert before.keys() == after.keys(), sorted(set(before) ^ set(after), key=str)[:10]
     for key, (value, n) in before.items():
         assert after[key][1] == n, key
-        assert (value is None and after[key][0] is None) or after[key][0] == pytest.approx(value, abs=1e-12), key
+        assert (value is None and after[key][0] is None) or after[key][0] == pytest.approx(
+            value, abs=1e-12
+        ), key
