@@ -25,7 +25,6 @@ from rich.console import Console
 from rich.markup import escape
 
 from auditor.errors import AuditorError
-from auditor.escape import terminal_safe
 
 if TYPE_CHECKING:
     import click
@@ -53,6 +52,8 @@ def run(command: click.Command, argv: Sequence[str] | None = None, *, prog_name:
             args=None if argv is None else list(argv), prog_name=prog_name, standalone_mode=False
         )
     except AuditorError as exc:
+        from auditor.escape import terminal_safe  # here, so that --help loads no more of the core
+
         message = terminal_safe(str(exc)).replace("\n", " ")  # one line, no escape sequence from the data
         err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
         return error_exit_code(exc)
