@@ -151,6 +151,21 @@ def _suggest(word: str, candidates: Iterable[str]) -> str:
     return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 
+def _listed(names: Iterable[str], limit: int = 10, *, quote: bool = True) -> str:
+    """Names for a message: at most ``limit``, each cut to 40 characters (quoted with ``repr`` when ``quote``), then
+    ``and N more``: a message never lists a huge audit whole."""
+    names = list(names)
+
+    def one(name: str) -> str:
+        if quote:
+            return shown(name, 40)
+        text = str(name)
+        return text if len(text) <= 40 else text[:37] + "..."
+
+    more = f" and {len(names) - limit:,} more" if len(names) > limit else ""
+    return ", ".join(one(n) for n in names[:limit]) + more
+
+
 def _where(index: int, line: int | None) -> str:
     return f"rule {index}" + (f" (line {line})" if line else "")
 
@@ -191,12 +206,12 @@ def parse_rule(text: str, *, index: int = 1, line: int | None = None, source: st
     try:
         tokens = shlex.split(text)
     except ValueError as exc:
-        raise _problem(where, source, f"cannot read {text!r} ({exc}); {expected}") from None
+        raise _problem(where, source, f"cannot read {shown(text, 200)} ({exc}); {expected}") from None
     # allow '>=0.4' or 'ci_low>=0.4' written without spaces
     tokens = [t for token in tokens for t in _OP_SPLIT.split(token) if t]
     op_at = next((i for i, t in enumerate(tokens) if _COMPACT.match(t)), None)
     if op_at is None or op_at not in (1, 2) or op_at + 1 >= len(tokens):
-        raise _problem(where, source, f"cannot read {text!r}; {expected}")
+        raise _problem(where, source, f"cannot read {shown(text, 200)}; {expected}")
     fields: dict[str, Any] = {
         "metric": tokens[0],
         "op": tokens[op_at],
@@ -211,7 +226,7 @@ def parse_rule(text: str, *, index: int = 1, line: int | None = None, source: st
         clause = {"for": "judge", "vs": "reference", "against": "reference", "in": "slice"}.get(word)
         if clause in seen:
             raise _problem(
-                where, source, f"names the {clause} twice ({word!r} again) in {text!r}; {expected}"
+                where, source, f"names the {clause} twice ({word!r} again) in {shown(text, 200)}; {expected}"
             )
         seen.add(clause or "")
         if word == "for" and at + 1 < end:
@@ -229,7 +244,11 @@ def parse_rule(text: str, *, index: int = 1, line: int | None = None, source: st
         elif word == "in" and at + 1 < end:
             fields["slice"], at = tokens[at + 1], at + 2
         else:
-            raise _problem(where, source, f"cannot read {' '.join(tokens[at:])!r} in {text!r}; {expected}")
+            raise _problem(
+                where,
+                source,
+                f"cannot read {shown(' '.join(tokens[at:]), 100)} in {shown(text, 200)}; {expected}",
+            )
     return _rule_from_mapping(fields, index=index, line=line, source=source)
 
 
@@ -741,7 +760,7 @@ def evaluate_gates(
             return _problem(rule.where, rule.source, message)
 
         if rule.metric not in audit_metrics:
-            present = ", ".join(sorted(audit_metrics))
+            present = _listed(sorted(audit_metrics), quote=False)
             if rule.metric in KNOWN_METRICS:
                 raise problem(
                     f"metric {rule.metric!r} is not in this audit (task {doc.get('task')}); it holds "
@@ -757,7 +776,7 @@ def evaluate_gates(
             if judge not in audit_judges:
                 raise problem(
                     f"unknown judge {shown(judge)}{_suggest(judge, audit_judges)} (this audit's judges: "
-                    f"{', '.join(model_judges)}; reference {reference})"
+                    f"{_listed(model_judges, quote=False)}; reference {_listed([reference], quote=False)})"
                 )
         for judge in judges:
             rows = index.get((rule.metric, judge, ref, rule.slice), [])
@@ -820,18 +839,18 @@ def _missing_row(
 ) -> str:
     """Why no row matches (metric, judge, reference, slice), pointing at the rows that do exist."""
     where = f"reference {ref!r}" + (f", slice {rule.slice!r}" if rule.slice else "")
-    message = f"metric {rule.metric!r} is missing for judge {judge!r} ({where})"
+    message = f"metric {rule.metric!r} is missing for judge {shown(judge)} ({where})"
     of_metric = [k for k in index if k[0] == rule.metric]
     refs = sorted({k[2] for k in of_metric if k[1] == judge})
     if refs and ref not in refs:
-        return f"{message} (rows exist for reference {', '.join(refs)})"
+        return f"{message} (rows exist for reference {_listed(refs, quote=False)})"
     slices = sorted({k[3] for k in of_metric if k[1] == judge and k[2] == ref and k[3] is not None})
     if rule.slice is not None and rule.slice not in {k[3] for k in of_metric}:
         hint = _suggest(rule.slice, slices)
-        listed = f"; its slices: {', '.join(repr(x) for x in slices)}" if slices and not hint else ""
+        listed = f"; its slices: {_listed(slices)}" if slices and not hint else ""
         return f"{message}: no slice {shown(rule.slice)} in this audit{hint}{listed}"
     have = sorted({k[1] for k in of_metric if k[2] == ref and k[3] == rule.slice})
-    return f"{message} (it exists for {', '.join(have)})" if have else message
+    return f"{message} (it exists for {_listed(have, quote=False)})" if have else message
 
 
 # -- CI side effects --------------------------------------------------------------------------------------------
@@ -864,6 +883,7 @@ def run_gates(doc: dict, rules_path: Path, *, junit: Path | None = None, console
     raises :class:`~auditor.errors.ConfigError` (exit 2) before anything is written.
     """
     from rich.console import Console
+    from rich.markup import escape
 
     from auditor.io import write_text
 
@@ -875,7 +895,7 @@ def run_gates(doc: dict, rules_path: Path, *, junit: Path | None = None, console
             write_text(junit, report.to_junit())
         except OSError as exc:
             raise InputError(f"cannot write the JUnit file ({exc})", file=str(junit)) from None
-        console.print(f"wrote {junit}", highlight=False)
+        console.print(f"wrote {escape(terminal_safe(str(junit)))}", highlight=False)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         try:

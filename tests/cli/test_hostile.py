@@ -77,6 +77,8 @@ def _audit_file(case: dict, doc: dict, folder: Path) -> Path:
     doc = json.loads(json.dumps(doc))
     doc.update(case.get("set", {}))
     doc.update(dict.fromkeys(case.get("null", [])))
+    if case.get("many_judges"):
+        doc["judges"] = doc["judges"] + [f"judge-{i}" for i in range(case["many_judges"])]
     for row in doc["metrics"]:
         row.update(case.get("set_rows", {}))
     path.write_text(json.dumps(doc), encoding="utf-8")
