@@ -28,6 +28,9 @@ judge variants
 
 from __future__ import annotations
 
+import math
+import numbers
+from collections.abc import Mapping
 from typing import Any, Literal, TypedDict
 
 # -- inputs ------------------------------------------------------------------------------------------------------
@@ -176,6 +179,121 @@ class AuditDocument(TypedDict, total=False):
     confusion: list[dict[str, Any]]
     score_pairs: list[dict[str, Any]]
     cases: dict[str, Any]
+
+
+# -- validation of a saved document ------------------------------------------------------------------------------
+#: Metric-row fields that hold a number or null (a string such as ``"NaN"`` is refused, never read as a number).
+METRIC_NUMBERS = ("value", "ci_low", "ci_high", "p_value", "p_adjusted")
+#: Top-level keys holding a count (a whole number >= 0) when present.
+DOCUMENT_COUNTS = ("n_items", "n_items_with_reference", "n_clusters")
+#: Top-level keys holding one analysis's section: an object (or null) when present.
+DOCUMENT_SECTIONS = (*SECTIONS, "baselines")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _is_count(value: Any) -> bool:
+    """A whole number >= 0 (``6`` or ``6.0``; a float count comes from a table column that held a null)."""
+    return _is_number(value) and math.isfinite(value) and value >= 0 and float(value).is_integer()
+
+
+def validate_document(doc: Any, source: str | None = None) -> None:
+    """Check a saved ``audit.json`` (parsed) against :class:`AuditDocument` before a report or a gate reads it.
+
+    Checked when present: ``schema_version`` is the integer :data:`SCHEMA_VERSION` (a document without one is
+    read as version 1), the lists (:data:`DOCUMENT_LISTS`) hold objects, every metric row has string ``metric`` /
+    ``judge`` / ``reference`` (``slice`` a string or null), numbers or null in :data:`METRIC_NUMBERS` (a string such
+    as ``"NaN"`` is refused) and a whole ``n`` >= 0 or null; ``judges`` is a list of strings, ``reference`` and
+    ``title`` are strings, ``simulated`` is true / false, ``task`` is a task kind, the counts are whole numbers,
+    ``bootstrap`` is an object with integer ``resamples`` / ``seed`` and a ``level`` in (0, 1), ``cases`` and the
+    analyses' sections are objects.  The first problem raises :class:`~auditor.errors.InputError` naming
+    ``source`` and the key (``row`` is the 1-based row of a list).
+    """
+    from auditor.errors import InputError, shown
+
+    def bad(key: str, expected: str, value: Any, row: int | None = None) -> InputError:
+        return InputError(
+            f"is not a usable audit.json: expected {expected}, got {shown(value)}",
+            file=source,
+            row=row,
+            column=key,
+        )
+
+    if not isinstance(doc, Mapping):
+        raise InputError(
+            f"is not an audit.json: expected a JSON object with a 'metrics' list, got {type(doc).__name__}",
+            file=source,
+            column="metrics",
+        )
+    if "metrics" not in doc:
+        raise InputError("is not an audit.json (no 'metrics')", file=source, column="metrics")
+    version = doc.get("schema_version", SCHEMA_VERSION)
+    if not isinstance(version, numbers.Integral) or isinstance(version, bool):
+        raise bad("schema_version", f"the integer {SCHEMA_VERSION}", version)
+    if version != SCHEMA_VERSION:
+        raise InputError(
+            f"has schema_version {version}; this auditor reads version {SCHEMA_VERSION} only "
+            "(re-run the audit with this version)",
+            file=source,
+            column="schema_version",
+        )
+    for key in DOCUMENT_LISTS:
+        value = doc.get(key, [])
+        if not isinstance(value, list):
+            raise bad(key, "a list of objects", value)
+        for i, entry in enumerate(value, start=1):
+            if not isinstance(entry, Mapping):
+                raise bad(key, "a list of objects", entry, row=i)
+    for i, row in enumerate(doc["metrics"], start=1):
+        for key in ("metric", "judge", "reference"):
+            if not isinstance(row.get(key), str):
+                raise bad(f"metrics.{key}", "a name (a string)", row.get(key), row=i)
+        if row.get("slice") is not None and not isinstance(row.get("slice"), str):
+            raise bad("metrics.slice", "a slice name or null", row.get("slice"), row=i)
+        for key in METRIC_NUMBERS:
+            if row.get(key) is not None and not _is_number(row.get(key)):
+                raise bad(f"metrics.{key}", "a number or null", row.get(key), row=i)
+        if row.get("n") is not None and not _is_count(row.get("n")):
+            raise bad("metrics.n", "a whole number >= 0 or null", row.get("n"), row=i)
+    for i, row in enumerate(doc.get("exclusions", []), start=1):
+        if row.get("count") is not None and not _is_count(row.get("count")):
+            raise bad("exclusions.count", "a whole number >= 0", row.get("count"), row=i)
+    judges = doc.get("judges", [])
+    if not isinstance(judges, list):
+        raise bad("judges", "a list of names", judges)
+    for i, judge in enumerate(judges, start=1):
+        if not isinstance(judge, str):
+            raise bad("judges", "a list of names (strings)", judge, row=i)
+    for key in ("reference", "title", "task"):
+        if doc.get(key) is not None and not isinstance(doc.get(key), str):
+            raise bad(key, "a string", doc.get(key))
+    if doc.get("task") is not None and doc["task"] not in TASK_KINDS:
+        raise bad("task", f"one of {', '.join(TASK_KINDS)}", doc["task"])
+    if "simulated" in doc and not isinstance(doc["simulated"], bool):
+        raise bad("simulated", "true or false", doc["simulated"])
+    for key in DOCUMENT_COUNTS:
+        if doc.get(key) is not None and not _is_count(doc.get(key)):
+            raise bad(key, "a whole number >= 0", doc.get(key))
+    bootstrap = doc.get("bootstrap")
+    if bootstrap is not None:
+        if not isinstance(bootstrap, Mapping):
+            raise bad("bootstrap", "an object (resamples, seed, level, method, cluster)", bootstrap)
+        for key in ("resamples", "seed"):
+            if key in bootstrap and not (
+                _is_count(bootstrap[key]) and isinstance(bootstrap[key], numbers.Integral)
+            ):
+                raise bad(f"bootstrap.{key}", "a whole number >= 0", bootstrap[key])
+        level = bootstrap.get("level")
+        if level is not None and not (_is_number(level) and 0 < level < 1):
+            raise bad("bootstrap.level", "a number between 0 and 1", level)
+        for key in ("method", "cluster"):
+            if bootstrap.get(key) is not None and not isinstance(bootstrap[key], str):
+                raise bad(f"bootstrap.{key}", "a string", bootstrap[key])
+    for key in ("cases", *DOCUMENT_SECTIONS):
+        if doc.get(key) is not None and not isinstance(doc[key], Mapping):
+            raise bad(key, "an object", doc[key])
 
 
 # -- judge variants ------------------------------------------------------------------------------------------------

@@ -42,3 +42,10 @@ class InputError(AuditorError):
 
 class ConfigError(InputError):
     """A configuration file or option that cannot be used."""
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """A value for an error message: its ``repr``, cut to ``limit`` characters (a message never echoes a huge
+    input whole)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import numbers
 import operator
 import os
 import re
@@ -54,8 +55,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from auditor.contract import DEFAULT_REFERENCE
-from auditor.errors import ConfigError, InputError
+from auditor.contract import DEFAULT_REFERENCE, validate_document
+from auditor.errors import ConfigError, InputError, shown
+from auditor.escape import markdown_safe, terminal_safe, xml_safe
 from auditor.io import is_missing
 from auditor.metrics import METRICS
 
@@ -149,6 +151,21 @@ def _suggest(word: str, candidates: Iterable[str]) -> str:
     return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 
+def _listed(names: Iterable[str], limit: int = 10, *, quote: bool = True) -> str:
+    """Names for a message: at most ``limit``, each cut to 40 characters (quoted with ``repr`` when ``quote``), then
+    ``and N more``: a message never lists a huge audit whole."""
+    names = list(names)
+
+    def one(name: str) -> str:
+        if quote:
+            return shown(name, 40)
+        text = str(name)
+        return text if len(text) <= 40 else text[:37] + "..."
+
+    more = f" and {len(names) - limit:,} more" if len(names) > limit else ""
+    return ", ".join(one(n) for n in names[:limit]) + more
+
+
 def _where(index: int, line: int | None) -> str:
     return f"rule {index}" + (f" (line {line})" if line else "")
 
@@ -162,30 +179,39 @@ def _problem(rule_where: str, source: str, message: str) -> ConfigError:
 
 
 _COMPACT = re.compile(r"^(?P<op>>=|<=|==|!=|>|<)$")
+_OP_SPLIT = re.compile(r"(>=|<=|==|!=|>|<)")
+
+#: The longest compact rule read (characters); a longer one is refused before it is parsed.
+MAX_RULE_CHARS = 2_000
+#: The most rules one gate holds, and the largest gates file read (bytes).
+MAX_RULES = 1_000
+MAX_GATES_BYTES = 1_000_000
 
 
 def parse_rule(text: str, *, index: int = 1, line: int | None = None, source: str = IN_MEMORY) -> Rule:
     """Parse the compact form ``METRIC [BOUND] OP THRESHOLD [for JUDGE | for every judge] [vs REF] [in SLICE]``.
 
-    Names holding spaces are quoted (``for "my judge"``); several judges are separated by commas.
+    Names holding spaces are quoted (``for "my judge"``); several judges are separated by commas.  A rule longer
+    than :data:`MAX_RULE_CHARS` is refused unread; parsing is one pass over the tokens (linear in the length).
     """
     where = _where(index, line)
     expected = (
         "expected 'METRIC [BOUND] OP THRESHOLD [for JUDGE | for every judge] [vs REFERENCE] [in SLICE]', "
         "e.g. 'cohen_kappa ci_low >= 0.40 for gpt-4o'"
     )
+    if len(text) > MAX_RULE_CHARS:
+        raise _problem(
+            where, source, f"is {len(text):,} characters long; a compact rule has at most {MAX_RULE_CHARS:,}"
+        )
     try:
         tokens = shlex.split(text)
     except ValueError as exc:
-        raise _problem(where, source, f"cannot read {text!r} ({exc}); {expected}") from None
+        raise _problem(where, source, f"cannot read {shown(text, 200)} ({exc}); {expected}") from None
     # allow '>=0.4' or 'ci_low>=0.4' written without spaces
-    split: list[str] = []
-    for token in tokens:
-        split.extend(t for t in re.split(r"(>=|<=|==|!=|>|<)", token) if t)
-    tokens = split
+    tokens = [t for token in tokens for t in _OP_SPLIT.split(token) if t]
     op_at = next((i for i, t in enumerate(tokens) if _COMPACT.match(t)), None)
     if op_at is None or op_at not in (1, 2) or op_at + 1 >= len(tokens):
-        raise _problem(where, source, f"cannot read {text!r}; {expected}")
+        raise _problem(where, source, f"cannot read {shown(text, 200)}; {expected}")
     fields: dict[str, Any] = {
         "metric": tokens[0],
         "op": tokens[op_at],
@@ -193,24 +219,36 @@ def parse_rule(text: str, *, index: int = 1, line: int | None = None, source: st
     }
     if op_at == 2:
         fields["bound"] = tokens[1]
-    rest = tokens[op_at + 2 :]
-    while rest:
-        word = rest[0].lower()
-        if word == "for" and len(rest) >= 2:
-            if [w.lower() for w in rest[1:3]] in (["every", "judge"], ["all", "judges"]):
-                fields["judge"], rest = EVERY_JUDGE, rest[3:]
+    at, end = op_at + 2, len(tokens)  # one cursor over the tokens: every branch moves it forward
+    seen: set[str] = set()
+    while at < end:
+        word = tokens[at].lower()
+        clause = {"for": "judge", "vs": "reference", "against": "reference", "in": "slice"}.get(word)
+        if clause in seen:
+            raise _problem(
+                where, source, f"names the {clause} twice ({word!r} again) in {shown(text, 200)}; {expected}"
+            )
+        seen.add(clause or "")
+        if word == "for" and at + 1 < end:
+            if [w.lower() for w in tokens[at + 1 : at + 3]] in (["every", "judge"], ["all", "judges"]):
+                fields["judge"], at = EVERY_JUDGE, at + 3
             else:
-                taken = 2
-                while rest[taken - 1].endswith(",") and taken < len(rest):  # "for gpt-4o, claude-3.5"
-                    taken += 1
-                names = [n.strip() for n in ",".join(rest[1:taken]).split(",") if n.strip()]
-                fields["judge"], rest = (names if len(names) > 1 else names[0] if names else ""), rest[taken:]
-        elif word in ("vs", "against") and len(rest) >= 2:
-            fields["reference"], rest = rest[1], rest[2:]
-        elif word == "in" and len(rest) >= 2:
-            fields["slice"], rest = rest[1], rest[2:]
+                last = at + 1
+                while tokens[last].endswith(",") and last + 1 < end:  # "for gpt-4o, claude-3.5"
+                    last += 1
+                names = [n.strip() for n in ",".join(tokens[at + 1 : last + 1]).split(",") if n.strip()]
+                fields["judge"] = names if len(names) > 1 else names[0] if names else ""
+                at = last + 1
+        elif word in ("vs", "against") and at + 1 < end:
+            fields["reference"], at = tokens[at + 1], at + 2
+        elif word == "in" and at + 1 < end:
+            fields["slice"], at = tokens[at + 1], at + 2
         else:
-            raise _problem(where, source, f"cannot read {' '.join(rest)!r} in {text!r}; {expected}")
+            raise _problem(
+                where,
+                source,
+                f"cannot read {shown(' '.join(tokens[at:]), 100)} in {shown(text, 200)}; {expected}",
+            )
     return _rule_from_mapping(fields, index=index, line=line, source=source)
 
 
@@ -231,7 +269,7 @@ def _rule_from_mapping(fields: Mapping[str, Any], *, index: int, line: int | Non
         raise _problem(
             where,
             source,
-            f"unknown key {key!r}{_suggest(key, RULE_KEYS)} (a rule takes {', '.join(RULE_KEYS)})",
+            f"unknown key {shown(key)}{_suggest(key, RULE_KEYS)} (a rule takes {', '.join(RULE_KEYS)})",
         )
     for key in ("metric", "op", "threshold"):
         if key not in fields:
@@ -243,10 +281,10 @@ def _rule_from_mapping(fields: Mapping[str, Any], *, index: int, line: int | Non
             )
     metric = fields["metric"]
     if not isinstance(metric, str) or not metric.strip():
-        raise _problem(where, source, f"metric must be a metric name (a string), got {metric!r}")
+        raise _problem(where, source, f"metric must be a metric name (a string), got {shown(metric)}")
     op = fields["op"]
     if op not in OPERATORS:
-        raise _problem(where, source, f"unknown op {op!r}; expected one of {' '.join(OPERATORS)}")
+        raise _problem(where, source, f"unknown op {shown(op)}; expected one of {' '.join(OPERATORS)}")
     threshold = fields["threshold"]
     if isinstance(threshold, bool):
         if op not in ("==", "!="):
@@ -256,7 +294,7 @@ def _rule_from_mapping(fields: Mapping[str, Any], *, index: int, line: int | Non
         if math.isnan(threshold):
             raise _problem(where, source, "threshold is NaN; expected a number or true / false")
     else:
-        raise _problem(where, source, f"threshold must be a number or true / false, got {threshold!r}")
+        raise _problem(where, source, f"threshold must be a number or true / false, got {shown(threshold)}")
     bound = fields.get("bound")
     if bound is None:
         bound = "value" if isinstance(threshold, bool) else CONSERVATIVE_BOUND[op]
@@ -264,7 +302,7 @@ def _rule_from_mapping(fields: Mapping[str, Any], *, index: int, line: int | Non
         raise _problem(
             where,
             source,
-            f"unknown bound {bound!r}{_suggest(str(bound), BOUNDS)} (expected one of {', '.join(BOUNDS)})",
+            f"unknown bound {shown(bound)}{_suggest(str(bound), BOUNDS)} (expected one of {', '.join(BOUNDS)})",
         )
     judge = fields.get("judge")
     judges: tuple[str, ...] | None
@@ -273,13 +311,20 @@ def _rule_from_mapping(fields: Mapping[str, Any], *, index: int, line: int | Non
     elif isinstance(judge, str) and judge.strip():
         judges = (judge,)
     elif isinstance(judge, list) and judge and all(isinstance(j, str) and j.strip() for j in judge):
+        if EVERY_JUDGE in judge and len(judge) > 1:
+            others = ", ".join(shown(j) for j in judge if j != EVERY_JUDGE)
+            raise _problem(
+                where, source, f'judge "*" (every judge) is listed with {others}; give "*" alone or the names'
+            )
         judges = None if EVERY_JUDGE in judge else tuple(dict.fromkeys(judge))
     else:
-        raise _problem(where, source, f'judge must be a judge name, a list of names or "*", got {judge!r}')
+        raise _problem(
+            where, source, f'judge must be a judge name, a list of names or "*", got {shown(judge)}'
+        )
     for key in ("reference", "slice", "name"):
         value = fields.get(key)
         if value is not None and not isinstance(value, str):
-            raise _problem(where, source, f"{key} must be a string, got {value!r}")
+            raise _problem(where, source, f"{key} must be a string, got {shown(value)}")
     return Rule(
         metric=metric.strip(),
         op=op,
@@ -302,11 +347,14 @@ def _rule_lines(text: str) -> list[int]:
     ]
 
 
-def _string_line(text: str, needle: str, start: int) -> tuple[int | None, int]:
+def _string_line(text: str, needle: str, start: int, line: int) -> tuple[int | None, int, int]:
+    """The line of the next ``needle`` at or after ``start`` (whose line is ``line``): (its line or ``None``, the
+    cursor after it, the cursor's line).  Counting only from the cursor keeps a file of many rules linear."""
     at = text.find(needle, start)
     if at < 0:
-        return None, start
-    return text.count("\n", 0, at) + 1, at + len(needle)
+        return None, start, line
+    found = line + text.count("\n", start, at)
+    return found, at + len(needle), found + needle.count("\n")
 
 
 def load_rules(source: str | Path | Iterable[Mapping[str, Any] | str]) -> list[Rule]:
@@ -314,6 +362,12 @@ def load_rules(source: str | Path | Iterable[Mapping[str, Any] | str]) -> list[R
     compact strings.  A ``str`` naming an existing file is read as that file."""
     if isinstance(source, Path):
         try:
+            if source.exists() and not source.is_file():  # a folder, a FIFO or a device: never read (or hang)
+                raise ConfigError("is not a regular file; expected a gates TOML file", file=str(source))
+            if source.stat().st_size > MAX_GATES_BYTES:
+                raise ConfigError(
+                    f"is larger than {MAX_GATES_BYTES:,} bytes; not a gates file", file=str(source)
+                )
             text = source.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise ConfigError(
@@ -323,7 +377,7 @@ def load_rules(source: str | Path | Iterable[Mapping[str, Any] | str]) -> list[R
             raise ConfigError(f"cannot be read ({exc})", file=str(source)) from None
         return _rules_from_toml(text, str(source))
     if isinstance(source, str):
-        if "\n" not in source and source.strip() and Path(source).is_file():
+        if "\n" not in source and source.strip() and len(source) < 1024 and Path(source).is_file():
             return load_rules(Path(source))
         try:
             return _rules_from_toml(source, IN_MEMORY)
@@ -342,6 +396,8 @@ def load_rules(source: str | Path | Iterable[Mapping[str, Any] | str]) -> list[R
     rules = [
         _one_rule(entry, index=i, line=None, source=IN_MEMORY) for i, entry in enumerate(source, start=1)
     ]
+    if len(rules) > MAX_RULES:
+        raise ConfigError(f"{len(rules):,} rules given; a gate holds at most {MAX_RULES:,}")
     if not rules:
         raise ConfigError("no rules given; a gate needs at least one")
     return rules
@@ -354,15 +410,24 @@ def _one_rule(entry: Any, *, index: int, line: int | None, source: str) -> Rule:
         return _rule_from_mapping(entry, index=index, line=line, source=source)
     where = _where(index, line)
     raise _problem(
-        where, source, f"expected a table of metric, op, threshold, ... or a compact string, got {entry!r}"
+        where,
+        source,
+        f"expected a table of metric, op, threshold, ... or a compact string, got {shown(entry)}",
     )
 
 
 def _rules_from_toml(text: str, source: str) -> list[Rule]:
+    if len(text) > MAX_GATES_BYTES:
+        raise ConfigError(
+            f"is {len(text):,} characters long; a gates file has at most {MAX_GATES_BYTES:,}",
+            file=_file(source),
+        )
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"is not valid TOML: {exc}", file=_file(source)) from None
+    except RecursionError:
+        raise ConfigError("is not valid TOML: nested too deep", file=_file(source)) from None
     unknown = [k for k in data if k != "rule"]
     if unknown:
         key = unknown[0]
@@ -384,13 +449,19 @@ def _rules_from_toml(text: str, source: str) -> list[Rule]:
     if isinstance(entries, (str, dict)):
         entries = [entries]
     headers = _rule_lines(text)
-    rules, cursor = [], 0
+    if isinstance(entries, list) and len(entries) > MAX_RULES:
+        raise ConfigError(
+            f"holds {len(entries):,} rules; a gate holds at most {MAX_RULES:,}",
+            file=_file(source),
+            column="rule",
+        )
+    rules, cursor, cursor_line = [], 0, 1
     for i, entry in enumerate(entries, start=1):
         line = None
         if isinstance(entry, dict) and len(headers) == len(entries):
             line = headers[i - 1]
         elif isinstance(entry, str):
-            line, cursor = _string_line(text, entry, cursor)
+            line, cursor, cursor_line = _string_line(text, entry, cursor, cursor_line)
         rules.append(_one_rule(entry, index=i, line=line, source=source))
     if not rules:
         raise ConfigError("holds no rule; a gate needs at least one", file=_file(source))
@@ -523,12 +594,13 @@ class GateReport:
     def to_markdown(self) -> str:
         """A Markdown summary (for ``$GITHUB_STEP_SUMMARY`` or a PR comment)."""
         mark = "✅" if self.passed else "❌"
-        title = f" — {_md(self.title)}" if self.title else ""
+        title = f" — {markdown_safe(self.title)}" if self.title else ""
         sim = " (simulated data)" if self.simulated else ""
         lines = [
             f"## {mark} Gates{title}{sim}",
             "",
-            f"**{self.headline}**" + (f" (rules from `{_md(self.source)}`)." if _file(self.source) else "."),
+            f"**{self.headline}**"
+            + (f" (rules from {markdown_safe(self.source)})." if _file(self.source) else "."),
             "",
             f"| # | rule | judge | value [{self._level_text()}] | n | tested | verdict |",
             "|---|---|---|---|---|---|---|",
@@ -537,15 +609,16 @@ class GateReport:
             tested = f"{c.bound} {c.observed_text} {c.rule.op} {_fmt_threshold(c.rule.threshold)}"
             verdict = "pass" if c.passed else "**FAIL**"
             lines.append(
-                f"| {c.rule.index} | {_md(c.rule.label)} | {_md(c.judge)} | {_interval(c)} | "
+                f"| {c.rule.index} | {markdown_safe(c.rule.label)} | {markdown_safe(c.judge)} | {_interval(c)} | "
                 f"{'' if c.n is None else c.n} | `{tested}` | {verdict} |"
             )
         lines.append("")
         return "\n".join(lines)
 
     def to_junit(self) -> str:
-        """JUnit XML: one test suite, one test case per (rule, judge), a ``<failure>`` for each failed check."""
-        suite_name = f"auditor gates ({self.source})" if _file(self.source) else "auditor gates"
+        """JUnit XML: one test suite, one test case per (rule, judge), a ``<failure>`` for each failed check.  Text
+        from the data passes through :func:`~auditor.escape.xml_safe`, so the file is always well-formed XML 1.0."""
+        suite_name = f"auditor gates ({xml_safe(self.source)})" if _file(self.source) else "auditor gates"
         suites = ET.Element(
             "testsuites",
             name="auditor gates",
@@ -565,23 +638,23 @@ class GateReport:
         )
         if self.title:
             props = ET.SubElement(suite, "properties")
-            ET.SubElement(props, "property", name="audit_title", value=str(self.title))
+            ET.SubElement(props, "property", name="audit_title", value=xml_safe(self.title))
             ET.SubElement(props, "property", name="simulated", value=str(bool(self.simulated)).lower())
-        stem = Path(self.source).stem or "gates"
+        stem = xml_safe(Path(self.source).stem) or "gates"
         for c in self.checks:
             case = ET.SubElement(
                 suite,
                 "testcase",
                 classname=f"{stem}.rule{c.rule.index}",
-                name=f"{c.rule.label} [{c.judge}]",
+                name=xml_safe(f"{c.rule.label} [{c.judge}]"),
                 time="0",
             )
             if c.rule.line:
-                case.set("file", self.source)
+                case.set("file", xml_safe(self.source))
                 case.set("line", str(c.rule.line))
-            detail = f"{c.message}\nvalue {_interval(c)}, n = {c.n}"
+            detail = xml_safe(f"{c.message}\nvalue {_interval(c)}, n = {c.n}")
             if not c.passed:
-                failure = ET.SubElement(case, "failure", message=c.message, type="GateFailed")
+                failure = ET.SubElement(case, "failure", message=xml_safe(c.message), type="GateFailed")
                 failure.text = detail
             else:
                 ET.SubElement(case, "system-out").text = detail
@@ -589,14 +662,15 @@ class GateReport:
         return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
     def print_table(self, console=None) -> None:
-        """A rich table of the checks with value, interval, tested bound and verdict."""
+        """A rich table of the checks with value, interval, tested bound and verdict; names from the data pass
+        through :func:`~auditor.escape.terminal_safe` (no escape sequence reaches the terminal)."""
         from rich import box
         from rich.console import Console
         from rich.markup import escape
         from rich.table import Table
 
         console = console or Console()
-        where = f" ({escape(self.source)})" if _file(self.source) else ""
+        where = f" ({escape(terminal_safe(self.source))})" if _file(self.source) else ""
         table = Table(
             title=f"[bold]Gates[/]{where}",
             title_justify="left",
@@ -620,8 +694,8 @@ class GateReport:
             table.add_row(
                 str(c.rule.index) if first else "",
                 verdict,
-                escape(c.rule.label) if first else "",
-                escape(c.judge),
+                escape(terminal_safe(c.rule.label)) if first else "",
+                escape(terminal_safe(c.judge)),
                 _interval_markup(c),
                 escape(f"{c.bound} {c.rule.op} {_fmt_threshold(c.rule.threshold)}"),
             )
@@ -632,19 +706,14 @@ class GateReport:
         console.print(f"[{style}]{escape(self.headline)}[/]")
 
 
-def _md(text: Any) -> str:
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("`", "\\`")
-
-
 def _number(x: Any) -> float | None:
-    if is_missing(x, blank=False):
-        return None
+    """A number of a metric row: ``None`` for null / NaN; only a JSON number (or true / false, stored as 1 / 0) is
+    read, never text: a string such as ``"NaN"`` or ``"0.9"`` is ``None``, so no comparison can pass on it."""
     if isinstance(x, bool):
         return float(x)
-    try:
-        return float(x)
-    except (TypeError, ValueError):
+    if not isinstance(x, numbers.Real) or is_missing(x, blank=False):
         return None
+    return float(x)
 
 
 def evaluate_gates(
@@ -660,9 +729,10 @@ def evaluate_gates(
     else:
         parsed = load_rules(rules)  # type: ignore[arg-type]
     source = parsed[0].source if parsed else IN_MEMORY
-    metrics = doc.get("metrics")
-    if not isinstance(metrics, list):
-        raise InputError("is not an audit document (no 'metrics' list)", column="metrics")
+    validate_document(
+        doc
+    )  # the CLI validated the file already (naming it); a dict from Python is checked here
+    metrics = doc["metrics"]
     reference = doc.get("reference") or DEFAULT_REFERENCE
     model_judges = [j for j in (doc.get("judges") or []) if j != reference]
     if not model_judges:
@@ -690,14 +760,14 @@ def evaluate_gates(
             return _problem(rule.where, rule.source, message)
 
         if rule.metric not in audit_metrics:
-            present = ", ".join(sorted(audit_metrics))
+            present = _listed(sorted(audit_metrics), quote=False)
             if rule.metric in KNOWN_METRICS:
                 raise problem(
                     f"metric {rule.metric!r} is not in this audit (task {doc.get('task')}); it holds "
                     f"{present}"
                 )
             hint = _suggest(rule.metric, audit_metrics | set(KNOWN_METRICS))
-            raise problem(f"unknown metric {rule.metric!r}" + (hint or f"; this audit holds {present}"))
+            raise problem(f"unknown metric {shown(rule.metric)}" + (hint or f"; this audit holds {present}"))
         ref = rule.reference or reference
         judges = model_judges if rule.judges is None else list(rule.judges)
         if not judges:
@@ -705,8 +775,8 @@ def evaluate_gates(
         for judge in judges:
             if judge not in audit_judges:
                 raise problem(
-                    f"unknown judge {judge!r}{_suggest(judge, audit_judges)} (this audit's judges: "
-                    f"{', '.join(model_judges)}; reference {reference})"
+                    f"unknown judge {shown(judge)}{_suggest(judge, audit_judges)} (this audit's judges: "
+                    f"{_listed(model_judges, quote=False)}; reference {_listed([reference], quote=False)})"
                 )
         for judge in judges:
             rows = index.get((rule.metric, judge, ref, rule.slice), [])
@@ -769,23 +839,23 @@ def _missing_row(
 ) -> str:
     """Why no row matches (metric, judge, reference, slice), pointing at the rows that do exist."""
     where = f"reference {ref!r}" + (f", slice {rule.slice!r}" if rule.slice else "")
-    message = f"metric {rule.metric!r} is missing for judge {judge!r} ({where})"
+    message = f"metric {rule.metric!r} is missing for judge {shown(judge)} ({where})"
     of_metric = [k for k in index if k[0] == rule.metric]
     refs = sorted({k[2] for k in of_metric if k[1] == judge})
     if refs and ref not in refs:
-        return f"{message} (rows exist for reference {', '.join(refs)})"
+        return f"{message} (rows exist for reference {_listed(refs, quote=False)})"
     slices = sorted({k[3] for k in of_metric if k[1] == judge and k[2] == ref and k[3] is not None})
     if rule.slice is not None and rule.slice not in {k[3] for k in of_metric}:
         hint = _suggest(rule.slice, slices)
-        listed = f"; its slices: {', '.join(repr(x) for x in slices)}" if slices and not hint else ""
-        return f"{message}: no slice {rule.slice!r} in this audit{hint}{listed}"
+        listed = f"; its slices: {_listed(slices)}" if slices and not hint else ""
+        return f"{message}: no slice {shown(rule.slice)} in this audit{hint}{listed}"
     have = sorted({k[1] for k in of_metric if k[2] == ref and k[3] == rule.slice})
-    return f"{message} (it exists for {', '.join(have)})" if have else message
+    return f"{message} (it exists for {_listed(have, quote=False)})" if have else message
 
 
 # -- CI side effects --------------------------------------------------------------------------------------------
 def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return terminal_safe(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _escape_property(text: str) -> str:
@@ -813,6 +883,7 @@ def run_gates(doc: dict, rules_path: Path, *, junit: Path | None = None, console
     raises :class:`~auditor.errors.ConfigError` (exit 2) before anything is written.
     """
     from rich.console import Console
+    from rich.markup import escape
 
     from auditor.io import write_text
 
@@ -824,7 +895,7 @@ def run_gates(doc: dict, rules_path: Path, *, junit: Path | None = None, console
             write_text(junit, report.to_junit())
         except OSError as exc:
             raise InputError(f"cannot write the JUnit file ({exc})", file=str(junit)) from None
-        console.print(f"wrote {junit}", highlight=False)
+        console.print(f"wrote {escape(terminal_safe(str(junit)))}", highlight=False)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         try:

@@ -26,7 +26,6 @@ stated or read from a pilot ``audit.json`` (its confusion matrices hold the join
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -193,9 +192,12 @@ def plan_from_audit(
     level: float | None = None,
     judges: list[str] | None = None,
 ) -> list[LabelPlan]:
-    """One :class:`LabelPlan` per judge of a pilot ``audit.json`` (a dict or a path)."""
+    """One :class:`LabelPlan` per judge of a pilot ``audit.json`` (a dict or a path; a path is read and validated
+    as ``report`` and ``gate`` read it, :meth:`auditor.result.AuditResult.load`)."""
     if not isinstance(doc, dict):
-        doc = json.loads(Path(doc).read_text(encoding="utf-8"))
+        from auditor.result import AuditResult
+
+        doc = AuditResult.load(Path(doc)).to_dict()
     pilot = pilot_rates(doc)
     level = pilot["level"] if level is None else level
     plans = []

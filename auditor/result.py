@@ -116,6 +116,10 @@ class AuditResult:
 
     @classmethod
     def load(cls, path: str | Path) -> AuditResult:
+        """Read a saved ``audit.json``; a file that is missing, unreadable, not JSON, nested too deep or not
+        the contract's document (:func:`auditor.contract.validate_document`) raises
+        :class:`~auditor.errors.InputError` (one line, exit 2)."""
+        from auditor.contract import validate_document
         from auditor.errors import InputError
 
         path = Path(path)
@@ -123,10 +127,15 @@ class AuditResult:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise InputError("does not exist", file=str(path)) from None
+        except IsADirectoryError:
+            raise InputError("is a folder; expected a saved audit.json file", file=str(path)) from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise InputError(f"is not a valid audit.json: {exc}", file=str(path)) from None
-        if not isinstance(doc, dict) or "metrics" not in doc:
-            raise InputError("is not an audit.json (no 'metrics')", file=str(path), column="metrics")
+        except RecursionError:
+            raise InputError("is not a valid audit.json: JSON nested too deep", file=str(path)) from None
+        except OSError as exc:
+            raise InputError(f"cannot be read ({exc.strerror or exc})", file=str(path)) from None
+        validate_document(doc, str(path))
         try:
             return cls.from_dict(doc)
         except InputError as exc:

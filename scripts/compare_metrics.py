@@ -81,10 +81,15 @@ ADDED_JUDGES_SINCE_BASELINE: tuple[str, ...] = ("baseline:",)
 #: Rows that changed on purpose since the baseline, per audit: ``judges`` and ``metrics`` (name prefixes) and, with
 #: ``other_references``, rows whose reference is not the audit's own (``"human"``) are left out of the comparison, and ``fields`` are the only
 #: fields compared on the other rows.  What is left out is counted and named in the report, with ``why``.
+_SORTED_PAIRS = (
+    "issue 21: the kappa table names each pair of judges in sorted order whatever the order of the rows (a row "
+    "'b vs a' is now 'a vs b'; kappa is symmetric, the value equal up to the last bits of the transposed table's "
+    "sums, and so the per-kind mean)"
+)
 CHANGED_BY_DESIGN: dict[str, dict] = {
     "demo": {
         "judges": ("jury", "tuned-judge"),
-        "metrics": ("ppi_",),
+        "metrics": ("ppi_", "mean_pairwise_kappa"),
         "other_references": True,
         "fields": ("value", "n"),
         "why": (
@@ -92,15 +97,29 @@ CHANGED_BY_DESIGN: dict[str, dict] = {
             "intervals and p-values move with the bootstrap's clusters, the juries gain a member, PPI++ rows appear, "
             "the judges' own "
             "rows (reference = the judge, the kappa table) cover their new items; value and n are compared on the "
-            "rest (the 550 human-rated conversations are the same)"
+            "rest (the 550 human-rated conversations are the same); " + _SORTED_PAIRS
         ),
     },
     "demo/extraction": {
         "judges": ("jury:",),
         "metrics": (),
-        "other_references": False,
+        "other_references": True,
         "fields": VALUE_FIELDS,
-        "why": "issue 16: a jury is scored on every item its members voted on",
+        "why": "issue 16: a jury is scored on every item its members voted on; " + _SORTED_PAIRS,
+    },
+    "demo/probes": {
+        "judges": (),
+        "metrics": ("mean_pairwise_kappa",),
+        "other_references": True,
+        "fields": VALUE_FIELDS,
+        "why": _SORTED_PAIRS + "; a profile view's slice holds every pair of judges it is part of",
+    },
+    "demo/relevance": {
+        "judges": (),
+        "metrics": ("mean_pairwise_kappa",),
+        "other_references": True,
+        "fields": VALUE_FIELDS,
+        "why": _SORTED_PAIRS,
     },
 }
 SHOWN = 30
@@ -168,7 +187,7 @@ class Comparison:
             left_out = {
                 k
                 for k in before.keys() | after.keys()
-                if k[1].startswith(spec["judges"])
+                if (spec["judges"] and k[1].startswith(spec["judges"]))
                 or (spec["metrics"] and k[0].startswith(spec["metrics"]))
                 or (spec["other_references"] and k[2] != "human")
             }

@@ -356,7 +356,9 @@ def generation_metrics(ctx: AuditContext, options: PersonalizationConfig) -> dic
 # -- the pairwise kappa table ------------------------------------------------------------------------------------
 def kappa_table(ctx: AuditContext) -> dict[str, Any]:
     """Cohen's kappa of every pair among the individual reference raters and the judges, with the mean per kind
-    of pair; rows ``cohen_kappa`` (``judge``, ``reference`` = the pair) and ``mean_pairwise_kappa``."""
+    of pair; rows ``cohen_kappa`` (``judge``, ``reference`` = the pair: a rater before a judge, two raters or two
+    judges in sorted order, so a pair is named the same whatever the order of the input rows) and
+    ``mean_pairwise_kappa``."""
     ref_name = ctx.cfg.reference
     if not ctx.k:
         return {"note": "no kappa table for score tasks"}
@@ -365,7 +367,7 @@ def kappa_table(ctx: AuditContext) -> dict[str, Any]:
     raters = labels.loc[ref_mask, "rater"]
     people: dict[str, Side] = {}
     if raters.notna().any():
-        names = list(dict.fromkeys(raters.fillna("unknown").astype(str).tolist()))
+        names = sorted(dict.fromkeys(raters.fillna("unknown").astype(str).tolist()))
         if len(names) <= MAX_TABLE_RATERS:
             rater_col = labels["rater"].fillna("unknown").astype(str).to_numpy()
             for r in names:
@@ -379,6 +381,9 @@ def kappa_table(ctx: AuditContext) -> dict[str, Any]:
     }
     pairs = []
     for a, b in combinations(everyone, 2):
+        # two raters or two judges: named in sorted order, whatever the order of the input rows
+        if (a in people) == (b in people):
+            a, b = sorted((a, b))
         sa, sb = everyone[a], everyone[b]
         idx = np.flatnonzero(ctx.usable(sa) & ctx.usable(sb))
         if idx.size < 2:

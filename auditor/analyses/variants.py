@@ -96,6 +96,17 @@ def variant_probe(ctx: AuditContext) -> dict[str, Any]:
                 for row in ctx.rows
                 if row["judge"] == judge and row["slice"] is None
             ]
+            # the kappa table names each pair of judges once, in sorted order: the pairs where this view is the
+            # second name are its rows too (kappa is symmetric), so the slice does not depend on the names' order
+            copies += [
+                dict(row, judge=base, slice=label, reference=row["judge"])
+                for row in ctx.rows
+                if row["metric"] == "cohen_kappa"
+                and row["reference"] == judge
+                and row["judge"] not in (judge, base)
+                and row["judge"] in ctx.sides
+                and row["slice"] is None
+            ]
             ctx.rows.extend(copies)
             entry: dict[str, Any] = {"rows": len(copies)}
             if "prompt_tokens" in raw.columns:

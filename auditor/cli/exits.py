@@ -52,7 +52,10 @@ def run(command: click.Command, argv: Sequence[str] | None = None, *, prog_name:
             args=None if argv is None else list(argv), prog_name=prog_name, standalone_mode=False
         )
     except AuditorError as exc:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        from auditor.escape import terminal_safe  # here, so that --help loads no more of the core
+
+        message = terminal_safe(str(exc)).replace("\n", " ")  # one line, no escape sequence from the data
+        err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
         return error_exit_code(exc)
     except KeyboardInterrupt:
         err_console.print("interrupted")

@@ -20,7 +20,8 @@ PAIR_METRICS = ("agreement", "cohen_kappa", "krippendorff_alpha", "pearson", "sp
 
 def human_ceiling(ctx: AuditContext, ref_mask: np.ndarray) -> list[dict[str, Any]]:
     """Add the reference's rows against itself (judge = reference = its name) and, for up to
-    :data:`MAX_RATER_PAIRS_RATERS` raters, each pair's as slice ``raters=r1~r2``; returns its warnings."""
+    :data:`MAX_RATER_PAIRS_RATERS` raters, each pair's as slice ``raters=r1~r2`` (r1 before r2 in sorted order, whatever
+    the order of the rows); returns its warnings."""
     warnings: list[dict[str, Any]] = []
     labels = ctx.t.labels
     name = ctx.cfg.reference
@@ -40,7 +41,8 @@ def human_ceiling(ctx: AuditContext, ref_mask: np.ndarray) -> list[dict[str, Any
             )
     else:
         rater_ids = raters.fillna("unknown").to_numpy()
-    all_raters = list(dict.fromkeys(rater_ids.tolist()))
+    # sorted, so pair slices are named canonically (``raters=r1~r2`` with r1 < r2) whatever the order of the rows
+    all_raters = sorted(dict.fromkeys(rater_ids.tolist()), key=str)
     per_item = np.bincount(ctx.row_item[ref_mask], minlength=ctx.n_items)
     if len(all_raters) < 2 or per_item.max(initial=0) < 2:
         return warnings

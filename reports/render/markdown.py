@@ -1,7 +1,8 @@
 """GitHub-flavoured Markdown: a pull-request comment or a ``$GITHUB_STEP_SUMMARY`` page.
 
-Text from the data is escaped for Markdown (``md_escape``): HTML-special characters become entities, Markdown
-punctuation is backslash-escaped, pipes cannot split a table cell and newlines cannot end a table row.
+Text from the data is escaped for Markdown (``md_escape``, which is :func:`auditor.escape.markdown_safe`): HTML-special
+characters become entities, Markdown punctuation is backslash-escaped, pipes cannot split a table cell, newlines
+cannot end a table row, ``@mentions`` notify no one and terminal control characters are removed.
 """
 
 from __future__ import annotations
@@ -10,21 +11,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from auditor.escape import markdown_safe as md_escape
 from reports.model import ReportModel, build_model
 from reports.sections.base import FEW_CLUSTERS_NOTE, MARK, Section, Table
 
 PR_COMMENT_LIMIT = 65_536  # GitHub refuses longer comments
 _SOFT_LIMIT = 60_000
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
-
-
-def md_escape(text: Any) -> str:
-    """Data text made inert in Markdown: entities for ``& < >``, backslashes before Markdown punctuation."""
-    value = "" if text is None else str(text)
-    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    value = _MD_SPECIAL.sub(r"\\\1", value)
-    return re.sub(r"\s*[\r\n\u2028\u2029]+\s*", " ", value)
-
 
 # a number cell: digits, intervals, p-values (``p_adj = 3.0e-06``, ``< 0.0005``) and the few-clusters mark
 _NUMERIC_CELL = re.compile(r"[0-9\s.,%\[\]\u2212+\-\u2014<=padjtse_\u2020]*")

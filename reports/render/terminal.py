@@ -1,7 +1,8 @@
 """Terminal summary with rich: banner, headline, per-judge tables, exclusions, policy.
 
 Every string from the data goes into ``rich.text.Text`` objects (never into markup), so a judge named
-``[red]x[/red]`` prints literally.
+``[red]x[/red]`` prints literally, and through :func:`auditor.escape.terminal_safe` (:func:`_text`), so escape
+sequences and control characters in a name or a case text never reach the terminal.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from rich.panel import Panel
 from rich.table import Table as RichTable
 from rich.text import Text
 
+from auditor.escape import terminal_safe
 from reports.model import ReportModel, build_model
 from reports.sections.base import Table
 from reports.sections.position import KEY as POSITION_KEY
@@ -22,6 +24,11 @@ from reports.sections.probes import KEY as PROBES_KEY
 
 ROLE_STYLES = {"ceiling": "bold yellow", "reference": "bold", "judge": "", "best": "bold green"}
 TERMINAL_SECTIONS = (PROBES_KEY, POSITION_KEY)  # the rest is in report.md / report.html
+
+
+def _text(text: str, style: str = "") -> Text:
+    """Data text as a rich ``Text`` without escape sequences or control characters."""
+    return Text(terminal_safe(text), style=style)
 
 
 def _stacked(cell: str) -> str:
@@ -44,19 +51,19 @@ def _keep_columns(table: Table, metrics: tuple[str, ...]) -> Table:
 
 
 def _rich_table(table: Table, narrow: bool = False) -> RichTable:
-    out = RichTable(title=Text(table.title, style="bold"), box=box.SIMPLE_HEAD, title_justify="left")
+    out = RichTable(title=_text(table.title, style="bold"), box=box.SIMPLE_HEAD, title_justify="left")
     for index, column in enumerate(table.columns):
         if index == 0:
-            out.add_column(Text(column), justify="left", no_wrap=True)
+            out.add_column(_text(column), justify="left", no_wrap=True)
         else:
             justify = "left" if index < table.text_columns else "right"
-            out.add_column(Text(column), justify=justify, overflow="fold")
+            out.add_column(_text(column), justify=justify, overflow="fold")
     for row, role in zip(table.rows, table.row_roles or ["judge"] * len(table.rows), strict=False):
         cells = [row[0]] + [
             _stacked(cell) if narrow and i >= table.text_columns else cell
             for i, cell in enumerate(row[1:], 1)
         ]
-        out.add_row(*[Text(cell) for cell in cells], style=ROLE_STYLES.get(role, ""))
+        out.add_row(*[_text(cell) for cell in cells], style=ROLE_STYLES.get(role, ""))
     return out
 
 
@@ -68,9 +75,9 @@ def render(model: ReportModel, console: Console) -> None:
             Panel(Text("SIMULATED DATA: not real raters", style="bold black on yellow", justify="center")),
         )
     if model.title:
-        console.print(Text(model.title, style="bold underline"))
+        console.print(_text(model.title, style="bold underline"))
     for sentence in model.findings:
-        console.print(Text("• ") + Text(sentence))
+        console.print(Text("• ") + _text(sentence))
     console.print()
     narrow = console.width < 160
     for key in ("agreement", "outcomes", "gaps"):
@@ -87,15 +94,15 @@ def render(model: ReportModel, console: Console) -> None:
     for section in model.sections:
         if section.key not in TERMINAL_SECTIONS:
             continue
-        console.print(Text(section.title, style="bold underline"))
+        console.print(_text(section.title, style="bold underline"))
         for line in section.lines:
-            console.print(Text(line, style="dim"))
+            console.print(_text(line, style="dim"))
         for table in section.tables:
             console.print(_rich_table(table.ascii(), narrow))
     for table in (model.exclusions, model.warnings):
         if table:
             console.print(_rich_table(table))
-    console.print(Text("Policy: ", style="bold") + Text(model.policy))
+    console.print(Text("Policy: ", style="bold") + _text(model.policy))
     notes = []
     if narrow:
         notes.append("every rate and gap")
@@ -106,7 +113,7 @@ def render(model: ReportModel, console: Console) -> None:
     if slices:
         notes.append(f"sliced metrics ({', '.join(slices)})")
     if notes:
-        console.print(Text(f"More in report.md / report.html: {'; '.join(notes)}.", style="dim"))
+        console.print(_text(f"More in report.md / report.html: {'; '.join(notes)}.", style="dim"))
 
 
 def render_terminal(audit: Mapping[str, Any] | ReportModel, console: Console | None = None) -> None:

@@ -13,8 +13,9 @@ import reports
 PACKAGE = Path(reports.__file__).resolve().parent
 
 
-# the only parts of the core reports may use: the contract, the metrics registry and the one place for I/O
-CORE_CONTRACT = ("auditor.metrics", "auditor.contract", "auditor.io")
+# the only parts of the core reports may use: the contract, the metrics registry, the one place for I/O and the one
+# escaping of data text per medium (shared with the gates, which the core writes)
+CORE_CONTRACT = ("auditor.metrics", "auditor.contract", "auditor.io", "auditor.escape")
 REPO = PACKAGE.parent
 
 
