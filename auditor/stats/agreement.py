@@ -337,15 +337,18 @@ def conger_kappa(
     chance the mean of the ``r (r - 1) / 2`` pairwise Cohen chance terms,
     ``p_e = sum_kl w_kl (pbar_k pbar_l - s_kl / r)`` with ``p_gk`` rater ``g``'s share of category ``k`` over the
     items it rated, ``pbar_k`` its mean over the ``r`` raters and ``s_kl`` the raters' covariance of ``p_gk`` and
-    ``p_gl`` (divisor ``r - 1``).  ``rater_counts``: ``(..., r, K)`` ratings per rater and category; every rater
-    must have rated at least once.  With two raters and no missing ratings this is Cohen's kappa."""
+    ``p_gl`` (divisor ``r - 1``).  ``rater_counts``: ``(..., r, K)`` ratings per rater and category (a rater
+    with none is left out).  With two raters and no missing ratings this is Cohen's kappa."""
     pa, _ = _gwet_pa_pi(pa_stats)
     rc = np.asarray(rater_counts, dtype=float)
-    r, k = rc.shape[-2], rc.shape[-1]
+    k = rc.shape[-1]
     w = np.eye(k) if weights is None else np.asarray(weights, float)
+    totals = rc.sum(axis=-1, keepdims=True)
+    present = totals > 0  # a rater absent from a bootstrap replicate is left out of its chance term
+    r = present.sum(axis=-2)[..., None]  # (..., 1, 1)
     with np.errstate(**_ERR):
-        p = rc / rc.sum(axis=-1, keepdims=True)
-        pbar = p.mean(axis=-2)
+        p = np.where(present, rc / np.where(present, totals, 1.0), 0.0)
+        pbar = p.sum(axis=-2) / r[..., 0]
         outer = pbar[..., :, None] * pbar[..., None, :]
         s = (np.einsum("...gk,...gl->...kl", p, p) - r * outer) / (r - 1.0)
         pe = (w * (outer - s / r)).sum(axis=(-2, -1))
