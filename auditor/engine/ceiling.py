@@ -127,8 +127,20 @@ def multi_rater(
         per_cluster, lambda o: compare.ag.krippendorff_alpha_from_coincidence(o, level), n
     )
     gwet = _cluster_sums(ctx, compare.ag.gwet_item_stats(counts))
-    fns = {"fleiss_kappa": compare.ag.fleiss_kappa_gwet, "gwet_ac1": compare.ag.gwet_ac}
-    out.update(ctx.rs.sums_many(gwet, fns, n))
+    out["gwet_ac1"] = ctx.rs.sums(gwet, compare.ag.gwet_ac, n)
+    rated = n_i[n_i > 0]
+    if rated.size and np.all(rated == rated[0]):  # complete data: both conventions are Fleiss (1971) exactly;
+        # the pooled form keeps the numbers of audits without missing ratings identical to the last bit
+        p_i = compare.ag.fleiss_item_terms(counts[ok])
+        cols = np.column_stack([np.ones(n), p_i, counts[ok].astype(float), n_i[ok].astype(float)])
+        sums = np.zeros((ctx.n_clusters, cols.shape[1]))
+        np.add.at(sums, ctx.cluster[ok], cols)
+        k = ctx.k
+        out["fleiss_kappa"] = ctx.rs.sums(
+            sums, lambda s: compare.ag.fleiss_kappa(s[..., 0], s[..., 1], s[..., 2 : 2 + k], s[..., 2 + k]), n
+        )
+    else:  # Gwet's convention for missing ratings (irrCAC)
+        out["fleiss_kappa"] = ctx.rs.sums(gwet, compare.ag.fleiss_kappa_gwet, n)
     if ctx.task in ("pairwise", "likert"):
         w = compare.ag.agreement_weights(compare.AUDIT_WEIGHTS, ctx.k)
         weighted = _cluster_sums(ctx, compare.ag.gwet_item_stats(counts, w))
