@@ -61,7 +61,8 @@ ADDED_SINCE_BASELINE: tuple[str, ...] = (
     "icc_c1",
 )
 #: Human-ceiling rows (judge = reference, no slice) of these metrics changed definition on purpose, in every audit:
-#: they are left out of the comparison, counted and named in the report.
+#: where a row's ``n`` shows the old definition (it differs between the sides: the old rows counted rater-item
+#: pairs, the new ones items) it is left out of the comparison, counted and named in the report.
 CEILING_CHANGED_BY_DESIGN: dict[str, str] = {
     "gwet_ac1": (
         "issue 19: the reference raters' gwet_ac1 is the multi-rater AC1 over all raters (irrCAC's gwet.ac1.raw, "
@@ -154,9 +155,13 @@ class Comparison:
         self.rows[name] = (len(baseline), len(current))
         before, after = _keyed(baseline), _keyed(current)
         ceiling = {
-            k for k in before.keys() & after.keys() if k[0] in CEILING_CHANGED_BY_DESIGN and k[1] == k[2]
+            k
+            for k in before.keys() & after.keys()
+            if k[0] in CEILING_CHANGED_BY_DESIGN
+            and k[1] == k[2]
+            and k[3] is None
+            and not _same(before[k].get("n"), after[k].get("n"))
         }
-        ceiling = {k for k in ceiling if k[3] is None}
         for key in ceiling:
             self.ceiling_by_design[key[0]] = self.ceiling_by_design.get(key[0], 0) + 1
         before = {k: v for k, v in before.items() if k not in ceiling}
