@@ -330,6 +330,23 @@ def fleiss_kappa_from_counts(
     return float(fleiss_kappa(ok.sum(), fleiss_item_terms(c).sum(), c.sum(axis=0), c.sum()))
 
 
+def gwet_ac_from_counts(
+    counts: np.ndarray, missing: MissingConvention = "gwet", weights: np.ndarray | None = None
+) -> float:
+    """Gwet's AC1 (AC2 with ``weights``) of an ``(items, K)`` table of rating counts.
+
+    ``missing="gwet"`` (the default; irrCAC): an item rated once enters the chance term, see :func:`gwet_ac`.
+    ``missing="pooled"``: items with fewer than two ratings are dropped altogether (the chance term of the
+    project's two-rater AC1, which sees paired items only).
+    """
+    counts = np.asarray(counts, dtype=float)
+    if missing not in ("gwet", "pooled"):
+        raise ValueError(f"unknown missing-data convention {missing!r}")
+    if missing == "pooled":
+        counts = counts[counts.sum(axis=1) > 1]
+    return float(gwet_ac(gwet_item_stats(counts, weights).sum(axis=0), weights))
+
+
 def conger_kappa(
     pa_stats: np.ndarray, rater_counts: np.ndarray, weights: np.ndarray | None = None
 ) -> np.ndarray:

@@ -163,6 +163,16 @@ def test_pooled_convention_stays_selectable_and_differs_only_with_missing_rating
     )
 
 
+def test_ac1_keeps_an_item_rated_once_in_the_chance_term_unless_pooled():
+    counts, _, _ = tables("raw_4raters")  # item 12 has one rating
+    assert ag.gwet_ac_from_counts(counts) == pytest.approx(IRRCAC["raw_4raters"][1], abs=1e-9)
+    pooled = ag.gwet_ac_from_counts(counts, missing="pooled")
+    assert pooled == pytest.approx(ag.gwet_ac_from_counts(counts[:11]), abs=1e-12)
+    assert abs(pooled - IRRCAC["raw_4raters"][1]) > 1e-4
+    with pytest.raises(ValueError, match="convention"):
+        ag.gwet_ac_from_counts(counts, missing="listwise")
+
+
 def test_complete_data_gives_fleiss_1971_like_statsmodels():
     from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss
 
