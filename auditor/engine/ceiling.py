@@ -3,8 +3,8 @@
 Rows with judge = reference = the reference's name:
 
 - multi-rater coefficients over all raters at once (:func:`multi_rater`): Krippendorff's alpha, and for labels
-  Fleiss' kappa, Gwet's AC1, Conger's kappa (Gwet's conventions for missing ratings, as irrCAC), Light's kappa (up
-  to :data:`MAX_RATER_PAIRS_RATERS` raters) and, on ordered labels, Fleiss' weighted kappa and Gwet's AC2; for
+  Fleiss' kappa, Gwet's AC1, Conger's kappa (up to :data:`MAX_CONGER_RATERS` raters; Gwet's conventions for
+  missing ratings, as irrCAC), Light's kappa (up to :data:`MAX_RATER_PAIRS_RATERS` raters) and, on ordered labels, Fleiss' weighted kappa and Gwet's AC2; for
   scores ICC(A,1) and ICC(C,1) on the items every rater scored;
 - every other coefficient of the agreement family (raw agreement, Cohen's and Scott's, the correlations, ...): the
   mean over raters of that rater against the others' aggregate (leave one rater out);
@@ -25,6 +25,9 @@ from auditor.stats import compare
 from auditor.stats.bootstrap import Estimate
 
 MAX_RATER_PAIRS_RATERS = 8
+#: Conger's kappa resamples one category count per rater and cluster: beyond this many raters (crowds, where each
+#: rater labels a few items) it is left out.
+MAX_CONGER_RATERS = 64
 PAIR_METRICS = ("agreement", "cohen_kappa", "krippendorff_alpha", "pearson", "spearman")
 
 
@@ -149,7 +152,7 @@ def multi_rater(
             "gwet_ac2": lambda s: compare.ag.gwet_ac(s, w),
         }
         out.update(ctx.rs.sums_many(weighted, fns, n))
-    if raters is not None and n_raters >= 2:
+    if raters is not None and 2 <= n_raters <= MAX_CONGER_RATERS:
         k = ctx.k
         by_rater = np.zeros((ctx.n_clusters, n_raters, k))
         np.add.at(by_rater, (ctx.cluster[items], raters, codes), 1.0)
