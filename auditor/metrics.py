@@ -167,6 +167,59 @@ _register(
     "free-marginal kappa (p_o - 1/q) / (1 - 1/q) for q categories: chance is a uniform guess",
     ascii="Brennan-Prediger kappa",
 )
+_register(
+    "gwet_ac2",
+    "agreement",
+    "coefficient",
+    "Gwet's AC2",
+    "Gwet's AC1 with quadratic agreement weights on ordered labels (partial credit for near misses)",
+)
+_register(
+    "scott_pi_weighted",
+    "agreement",
+    "coefficient",
+    "Scott's π (weighted)",
+    "Scott's pi with quadratic agreement weights on ordered labels",
+    ascii="Scott's pi (weighted)",
+)
+_register(
+    "fleiss_kappa_weighted",
+    "agreement",
+    "coefficient",
+    "Fleiss' κ (weighted)",
+    "Fleiss' kappa with quadratic agreement weights on ordered labels (Gwet's generalisation)",
+    ascii="Fleiss' kappa (weighted)",
+)
+_register(
+    "conger_kappa",
+    "agreement",
+    "coefficient",
+    "Conger's κ",
+    "Cohen's kappa generalised to many raters: chance from each rater's own label shares (human raters only)",
+    ascii="Conger's kappa",
+)
+_register(
+    "light_kappa",
+    "agreement",
+    "coefficient",
+    "Light's κ",
+    "mean Cohen's kappa over every pair of raters, each on the items both rated (human raters only)",
+    ascii="Light's kappa",
+)
+_register(
+    "icc_a1",
+    "agreement",
+    "coefficient",
+    "ICC(A,1)",
+    "two-way intraclass correlation, absolute agreement, single rater: a constant offset counts as disagreement",
+)
+_register(
+    "icc_c1",
+    "agreement",
+    "coefficient",
+    "ICC(C,1)",
+    "two-way intraclass correlation, consistency, single rater: a constant offset is forgiven",
+)
 
 # -- correlation (likert, score) ------------------------------------------------------------------------------
 _register(

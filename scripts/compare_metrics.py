@@ -73,9 +73,26 @@ ADDED_SINCE_BASELINE: tuple[str, ...] = (
     "brennan_prediger",
     "undecided_rate",
     "agreement_z_vs_ceiling",
+    # issue 19: the coefficients users compare with
+    "gwet_ac2",
+    "scott_pi_weighted",
+    "fleiss_kappa_weighted",
+    "conger_kappa",
+    "light_kappa",
+    "icc_a1",
+    "icc_c1",
     "*@ties=excluded",
     *(f"{name}@source=*" for name in CORE_METRICS),
 )
+#: Human-ceiling rows (judge = reference, no slice) of these metrics changed definition on purpose, in every audit:
+#: where a row's ``n`` shows the old definition (it differs between the sides: the old rows counted rater-item
+#: pairs, the new ones items) it is left out of the comparison, counted and named in the report.
+CEILING_CHANGED_BY_DESIGN: dict[str, str] = {
+    "gwet_ac1": (
+        "issue 19: the reference raters' gwet_ac1 is the multi-rater AC1 over all raters (irrCAC's gwet.ac1.raw, "
+        "n = items rated twice or more), no longer each rater against the others' majority averaged over raters"
+    ),
+}
 #: Judges added since the baseline, by name prefix (issue 16: the trivial baselines audited beside every judge).
 ADDED_JUDGES_SINCE_BASELINE: tuple[str, ...] = ("baseline:",)
 #: Rows that changed on purpose since the baseline, per audit: ``judges`` and ``metrics`` (name prefixes) and, with
@@ -169,6 +186,7 @@ class Comparison:
     added: int = 0  # rows of ADDED_SINCE_BASELINE metrics in the current tree only
     added_metrics: tuple[str, ...] = ADDED_SINCE_BASELINE
     by_design: dict[str, int] = field(default_factory=dict)  # audit -> rows left out by CHANGED_BY_DESIGN
+    ceiling_by_design: dict[str, int] = field(default_factory=dict)  # metric -> rows left out, every audit
     added_entries: dict[str, None] = field(default_factory=dict)  # the entries that matched, in order
     failed: int = 0  # commands or audit.json files present on one side only
 
@@ -180,6 +198,18 @@ class Comparison:
         """Compare the metric rows of one audit on both sides."""
         self.rows[name] = (len(baseline), len(current))
         before, after = _keyed(baseline), _keyed(current)
+        ceiling = {
+            k
+            for k in before.keys() & after.keys()
+            if k[0] in CEILING_CHANGED_BY_DESIGN
+            and k[1] == k[2]
+            and k[3] is None
+            and not _same(before[k].get("n"), after[k].get("n"))
+        }
+        for key in ceiling:
+            self.ceiling_by_design[key[0]] = self.ceiling_by_design.get(key[0], 0) + 1
+        before = {k: v for k, v in before.items() if k not in ceiling}
+        after = {k: v for k, v in after.items() if k not in ceiling}
         fields = VALUE_FIELDS
         if name in CHANGED_BY_DESIGN:
             spec = CHANGED_BY_DESIGN[name]
@@ -233,7 +263,16 @@ class Comparison:
             f"{', '.join(CHANGED_BY_DESIGN[name]['fields'])} compared on the others ({CHANGED_BY_DESIGN[name]['why']})"
             for name, count in self.by_design.items()
         ]
-        total = sum(max(b, c) for b, c in self.rows.values()) - sum(self.by_design.values())
+        lines += [
+            f"  every audit: {count} human-ceiling {metric} rows not compared, changed by design "
+            f"({CEILING_CHANGED_BY_DESIGN[metric]})"
+            for metric, count in self.ceiling_by_design.items()
+        ]
+        total = (
+            sum(max(b, c) for b, c in self.rows.values())
+            - sum(self.by_design.values())
+            - sum(self.ceiling_by_design.values())
+        )
         added = (
             (
                 f"; {self.added} rows of metrics or judges added since the baseline ({', '.join(self.added_entries)}) are "

@@ -23,6 +23,7 @@ def agreement_family(ctx: AuditContext, p: compare.Pairing) -> dict[str, Estimat
         )
     else:
         out["krippendorff_alpha"] = compare.krippendorff_interval_pairs(p, ctx.rs)
+        out.update(compare.icc_metrics(p, ctx.rs))
     if ctx.task in ("likert", "score"):
         out.update(compare.correlation_metrics(p, ctx.rs))
     return out

@@ -1,5 +1,15 @@
-"""The human ceiling: how far the reference's raters agree with each other (leave-one-rater-out against the
-others' aggregate, Fleiss' kappa and Krippendorff's alpha over all raters, and every pair of raters)."""
+"""The human ceiling: how far the reference's raters agree with each other.
+
+Rows with judge = reference = the reference's name:
+
+- multi-rater coefficients over all raters at once (:func:`multi_rater`): Krippendorff's alpha, and for labels
+  Fleiss' kappa, Gwet's AC1, Conger's kappa (up to :data:`MAX_CONGER_RATERS` raters; Gwet's conventions for
+  missing ratings, as irrCAC), Light's kappa (up to :data:`MAX_RATER_PAIRS_RATERS` raters) and, on ordered labels, Fleiss' weighted kappa and Gwet's AC2; for
+  scores ICC(A,1) and ICC(C,1) on the items every rater scored;
+- every other coefficient of the agreement family (raw agreement, Cohen's and Scott's, the correlations, ...): the
+  mean over raters of that rater against the others' aggregate (leave one rater out);
+- each pair of raters as slice ``raters=r1~r2`` (up to :data:`MAX_RATER_PAIRS_RATERS` raters).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +25,9 @@ from auditor.stats import compare
 from auditor.stats.bootstrap import Estimate
 
 MAX_RATER_PAIRS_RATERS = 8
+#: Conger's kappa resamples one category count per rater and cluster: beyond this many raters (crowds, where each
+#: rater labels a few items) it is left out.
+MAX_CONGER_RATERS = 64
 PAIR_METRICS = ("agreement", "cohen_kappa", "krippendorff_alpha", "pearson", "spearman")
 
 
@@ -61,9 +74,10 @@ def human_ceiling(ctx: AuditContext, ref_mask: np.ndarray) -> list[dict[str, Any
             continue
         for metric, est in agreement_family(ctx, p).items():
             loo.setdefault(metric, []).append(est)
-    multi = multi_rater(ctx, ref_mask)
+    multi = multi_rater(ctx, ref_mask, rater_ids)
     for metric, ests in loo.items():
-        est = multi.get(metric) or Estimate.mean(ests)
+        ctx.add(metric, name, name, multi.pop(metric, None) or Estimate.mean(ests))
+    for metric, est in multi.items():  # multi-rater coefficients with no judge-against-reference counterpart
         ctx.add(metric, name, name, est)
     if len(all_raters) <= MAX_RATER_PAIRS_RATERS:  # every pair of raters, as slices
         for r1, r2 in combinations(all_raters, 2):
@@ -76,10 +90,17 @@ def human_ceiling(ctx: AuditContext, ref_mask: np.ndarray) -> list[dict[str, Any
     return warnings
 
 
-def multi_rater(ctx: AuditContext, ref_mask: np.ndarray) -> dict[str, Estimate]:
-    """Fleiss' kappa and Krippendorff's alpha over all reference raters at once."""
+def multi_rater(
+    ctx: AuditContext, ref_mask: np.ndarray, rater_ids: np.ndarray | None = None
+) -> dict[str, Estimate]:
+    """Multi-rater coefficients over all reference raters at once (see the module docstring); ``rater_ids`` (one
+    per row of ``ref_mask``) enable Conger's and Light's kappa and the ICCs."""
     items = ctx.row_item[ref_mask]
     out: dict[str, Estimate] = {}
+    raters = None
+    if rater_ids is not None:
+        names, raters = np.unique(np.asarray(rater_ids, dtype=str), return_inverse=True)
+        n_raters = len(names)
     if ctx.task == "score":
         x = ctx.t.labels["value"].to_numpy(float)[ref_mask]
         m = np.bincount(items, minlength=ctx.n_items).astype(float)
@@ -95,8 +116,11 @@ def multi_rater(ctx: AuditContext, ref_mask: np.ndarray) -> dict[str, Estimate]:
             lambda s: compare.ag.krippendorff_alpha_interval_from_sums(*np.moveaxis(s, -1, 0)),
             int(ok.sum()),
         )
+        if raters is not None and 2 <= n_raters <= MAX_RATER_PAIRS_RATERS:
+            out.update(_icc(ctx, items, raters, n_raters, x))
         return out
-    counts = agg.count_table(items, ctx.t.labels["code"].to_numpy(np.int64)[ref_mask], ctx.n_items, ctx.k)
+    codes = ctx.t.labels["code"].to_numpy(np.int64)[ref_mask]
+    counts = agg.count_table(items, codes, ctx.n_items, ctx.k)
     n_i = counts.sum(1)
     ok = n_i > 1
     n = int(ok.sum())
@@ -107,12 +131,87 @@ def multi_rater(ctx: AuditContext, ref_mask: np.ndarray) -> dict[str, Estimate]:
     out["krippendorff_alpha"] = ctx.rs.sums(
         per_cluster, lambda o: compare.ag.krippendorff_alpha_from_coincidence(o, level), n
     )
-    p_i = compare.ag.fleiss_item_terms(counts[ok])
-    cols = np.column_stack([np.ones(n), p_i, counts[ok].astype(float), n_i[ok].astype(float)])
-    sums = np.zeros((ctx.n_clusters, cols.shape[1]))
-    np.add.at(sums, ctx.cluster[ok], cols)
-    k = ctx.k
-    out["fleiss_kappa"] = ctx.rs.sums(
-        sums, lambda s: compare.ag.fleiss_kappa(s[..., 0], s[..., 1], s[..., 2 : 2 + k], s[..., 2 + k]), n
-    )
+    gwet = _cluster_sums(ctx, compare.ag.gwet_item_stats(counts))
+    out["gwet_ac1"] = ctx.rs.sums(gwet, compare.ag.gwet_ac, n)
+    rated = n_i[n_i > 0]
+    if rated.size and np.all(rated == rated[0]):  # complete data: both conventions are Fleiss (1971) exactly;
+        # the pooled form keeps the numbers of audits without missing ratings identical to the last bit
+        p_i = compare.ag.fleiss_item_terms(counts[ok])
+        cols = np.column_stack([np.ones(n), p_i, counts[ok].astype(float), n_i[ok].astype(float)])
+        sums = np.zeros((ctx.n_clusters, cols.shape[1]))
+        np.add.at(sums, ctx.cluster[ok], cols)
+        k = ctx.k
+        out["fleiss_kappa"] = ctx.rs.sums(
+            sums, lambda s: compare.ag.fleiss_kappa(s[..., 0], s[..., 1], s[..., 2 : 2 + k], s[..., 2 + k]), n
+        )
+    else:  # Gwet's convention for missing ratings (irrCAC)
+        out["fleiss_kappa"] = ctx.rs.sums(gwet, compare.ag.fleiss_kappa_gwet, n)
+    if ctx.task in ("pairwise", "likert"):
+        w = compare.ag.agreement_weights(compare.AUDIT_WEIGHTS, ctx.k)
+        weighted = _cluster_sums(ctx, compare.ag.gwet_item_stats(counts, w))
+        fns = {
+            "fleiss_kappa_weighted": lambda s: compare.ag.fleiss_kappa_gwet(s, w),
+            "gwet_ac2": lambda s: compare.ag.gwet_ac(s, w),
+        }
+        out.update(ctx.rs.sums_many(weighted, fns, n))
+    if raters is not None and 2 <= n_raters <= MAX_CONGER_RATERS:
+        k = ctx.k
+        by_rater = np.zeros((ctx.n_clusters, n_raters, k))
+        np.add.at(by_rater, (ctx.cluster[items], raters, codes), 1.0)
+        both = np.concatenate([gwet, by_rater.reshape(ctx.n_clusters, -1)], axis=1)
+        width = gwet.shape[1]
+        out["conger_kappa"] = ctx.rs.sums(
+            both,
+            lambda s: compare.ag.conger_kappa(
+                s[..., :width], s[..., width:].reshape(s.shape[:-1] + (n_raters, k))
+            ),
+            n,
+        )
+        if n_raters <= MAX_RATER_PAIRS_RATERS:
+            out["light_kappa"] = _light(ctx, items, raters, n_raters, codes, n)
     return out
+
+
+def _cluster_sums(ctx: AuditContext, per_item: np.ndarray) -> np.ndarray:
+    """``(items, ...)`` per-item statistics summed per cluster."""
+    sums = np.zeros((ctx.n_clusters,) + per_item.shape[1:])
+    np.add.at(sums, ctx.cluster, per_item)
+    return sums
+
+
+def _wide(
+    ctx: AuditContext, items: np.ndarray, raters: np.ndarray, n_raters: int, values: np.ndarray
+) -> np.ndarray:
+    """``(items, raters)`` table of one value per item and rater (NaN where the rater gave none; of repeated labels
+    by one rater on one item, the last)."""
+    wide = np.full((ctx.n_items, n_raters), np.nan)
+    wide[items, raters] = values
+    return wide
+
+
+def _light(
+    ctx: AuditContext, items: np.ndarray, raters: np.ndarray, n_raters: int, codes: np.ndarray, n: int
+) -> Estimate:
+    """Light's kappa: Cohen's kappa of every pair of raters on the items both labelled, averaged over pairs."""
+    wide = _wide(ctx, items, raters, n_raters, codes.astype(float))
+    pairs = list(combinations(range(n_raters), 2))
+    k = ctx.k
+    per_cluster = np.zeros((ctx.n_clusters, len(pairs), k, k))
+    for p, (a, b) in enumerate(pairs):
+        on = np.flatnonzero(np.isfinite(wide[:, a]) & np.isfinite(wide[:, b]))
+        np.add.at(per_cluster, (ctx.cluster[on], p, wide[on, a].astype(int), wide[on, b].astype(int)), 1.0)
+    return ctx.rs.sums(per_cluster, compare.ag.light_kappa, n)
+
+
+def _icc(
+    ctx: AuditContext, items: np.ndarray, raters: np.ndarray, n_raters: int, x: np.ndarray
+) -> dict[str, Estimate]:
+    """ICC(A,1) and ICC(C,1) over the items every rater scored (none when fewer than two)."""
+    wide = _wide(ctx, items, raters, n_raters, x)
+    complete = np.all(np.isfinite(wide), axis=1)
+    if complete.sum() < 2:
+        return {}
+    stats = np.zeros((ctx.n_items, n_raters + 3))
+    stats[complete] = compare.icc.icc_item_stats(wide[complete])
+    fns = {"icc_a1": compare.icc.icc_a1, "icc_c1": compare.icc.icc_c1}
+    return ctx.rs.sums_many(_cluster_sums(ctx, stats), fns, int(complete.sum()))

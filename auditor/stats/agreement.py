@@ -196,3 +196,215 @@ def krippendorff_alpha_interval_from_sums(
     with np.errstate(**_ERR):
         expected = 2.0 * (n_values * sum_x2 - sum_x**2)
         return 1.0 - (n_values - 1.0) * pair_term / expected
+
+
+# -- Gwet's framework: agreement weights, many raters, missing ratings ------------------------------------------
+WeightKind = Literal["identity", "linear", "quadratic", "ordinal", "radical", "ratio", "circular", "bipolar"]
+MissingConvention = Literal["gwet", "pooled"]
+
+
+def agreement_weights(kind: WeightKind | np.ndarray, k: int, values: np.ndarray | None = None) -> np.ndarray:
+    """Gwet's ``(k, k)`` agreement weights (1 on the diagonal, in ``[0, 1]`` off it), as irrCAC defines them.
+
+    ``values`` are the categories' numeric values in order (default ``1..k``, irrCAC's choice for labels that are
+    not numbers); with ``d = |x_k - x_l|`` and ``R = max - min``: ``identity`` (plain agreement), ``linear``
+    ``1 - d / R``, ``quadratic`` ``1 - d**2 / R**2``, ``radical`` ``1 - sqrt(d / R)``, ``ratio``
+    ``1 - ((x_k - x_l) / (x_k + x_l))**2 / (R / (max + min))**2`` (values must be positive), ``ordinal``
+    ``1 - C(m, 2) / max C(m, 2)`` with ``m = |k - l| + 1`` the number of ranks spanned, ``circular``
+    ``1 - sin(pi d / (R + 1))**2 / max``, ``bipolar`` ``1 - d**2 / ((x_k + x_l - 2 min)(2 max - x_k - x_l)) / max``.
+    A ``(k, k)`` array is taken as a custom matrix and returned as it is.
+
+    >>> agreement_weights("linear", 3)
+    array([[1. , 0.5, 0. ],
+           [0.5, 1. , 0.5],
+           [0. , 0.5, 1. ]])
+    """
+    if not isinstance(kind, str):
+        w = np.asarray(kind, dtype=float)
+        if w.shape != (k, k):
+            raise ValueError(f"custom weights must be a {k}x{k} matrix, got shape {w.shape}")
+        return w
+    x = np.arange(1.0, k + 1.0) if values is None else np.asarray(values, dtype=float)
+    lo, hi = x.min(), x.max()
+    d = x[:, None] - x[None, :]
+    if kind == "identity" or k < 2:
+        return np.eye(k)
+    with np.errstate(**_ERR):
+        if kind == "linear":
+            return 1.0 - np.abs(d) / (hi - lo)
+        if kind == "quadratic":
+            return 1.0 - (d / (hi - lo)) ** 2
+        if kind == "radical":
+            return 1.0 - np.sqrt(np.abs(d)) / np.sqrt(hi - lo)
+        if kind == "ratio":
+            if lo <= 0:
+                raise ValueError("ratio weights need positive category values")
+            s = x[:, None] + x[None, :]
+            return 1.0 - (d / s) ** 2 / ((hi - lo) / (hi + lo)) ** 2
+        if kind == "ordinal":
+            m = np.abs(np.subtract.outer(np.arange(k), np.arange(k))) + 1.0
+            dis = m * (m - 1.0) / 2.0
+        elif kind == "circular":
+            dis = np.sin(np.pi * d / (hi - lo + 1.0)) ** 2
+        elif kind == "bipolar":
+            s = x[:, None] + x[None, :]
+            dis = np.where(d == 0, 0.0, d**2 / ((s - 2.0 * lo) * (2.0 * hi - s)))
+        else:
+            raise ValueError(f"unknown weights {kind!r}")
+    return 1.0 - dis / dis.max()
+
+
+def gwet_item_stats(counts: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Per-item terms of Gwet's generalised coefficients from an ``(items, K)`` table of rating counts.
+
+    Columns: ``[r_i >= 2, p_a,i, r_i >= 1, r_ik / r_i for k = 1..K]`` with ``r_i`` the item's ratings,
+    ``p_a,i = sum_k r_ik (r*_ik - 1) / (r_i (r_i - 1))`` (``r*_ik = sum_l w_kl r_il``; 0 below two ratings) and the
+    shares 0 for an item nobody rated.  Sum the rows over items (or clusters) and pass the sums to
+    :func:`fleiss_kappa_gwet` or :func:`gwet_ac`.
+    """
+    counts = np.asarray(counts, dtype=float)
+    k = counts.shape[1]
+    w = np.eye(k) if weights is None else np.asarray(weights, float)
+    r = counts.sum(axis=1)
+    pairs = r * (r - 1.0)
+    agree = (counts * (counts @ w.T - 1.0)).sum(axis=1)
+    with np.errstate(**_ERR):
+        pa_i = np.where(r >= 2, agree / np.where(pairs > 0, pairs, 1.0), 0.0)
+        shares = np.where(r[:, None] > 0, counts / np.where(r > 0, r, 1.0)[:, None], 0.0)
+    return np.column_stack([(r >= 2).astype(float), pa_i, (r >= 1).astype(float), shares])
+
+
+def _gwet_pa_pi(stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    s = np.asarray(stats, dtype=float)
+    with np.errstate(**_ERR):
+        pa = s[..., 1] / s[..., 0]
+        pi = s[..., 3:] / s[..., 2:3]
+    return pa, pi
+
+
+def fleiss_kappa_gwet(stats: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Fleiss' generalised (weighted) kappa with Gwet's convention for missing ratings (irrCAC's
+    ``fleiss.kappa.raw``): ``p_a`` is the mean of :func:`gwet_item_stats`' ``p_a,i`` over items with two or more
+    ratings; ``pi_k`` the mean share ``r_ik / r_i`` over every item rated at least once;
+    ``p_e = sum_kl w_kl pi_k pi_l``; kappa ``= (p_a - p_e) / (1 - p_e)``.  ``stats``: summed item stats
+    ``(..., 3 + K)``.  Without missing ratings and with identity weights this is Fleiss (1971)."""
+    pa, pi = _gwet_pa_pi(stats)
+    k = pi.shape[-1]
+    w = np.eye(k) if weights is None else np.asarray(weights, float)
+    pe = np.einsum("...k,kl,...l->...", pi, w, pi)
+    with np.errstate(**_ERR):
+        return (pa - pe) / (1.0 - pe)
+
+
+def gwet_ac(stats: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Gwet's AC1 (identity weights) or AC2 (other weights) for any number of raters, irrCAC's ``gwet.ac1.raw``:
+    ``p_a`` and ``pi_k`` as in :func:`fleiss_kappa_gwet` (an item rated once enters the chance term),
+    ``p_e = sum(w) / (q (q - 1)) * sum_k pi_k (1 - pi_k)`` for ``q = K`` categories."""
+    pa, pi = _gwet_pa_pi(stats)
+    q = pi.shape[-1]
+    w = np.eye(q) if weights is None else np.asarray(weights, float)
+    with np.errstate(**_ERR):
+        pe = w.sum() * (pi * (1.0 - pi)).sum(axis=-1) / (q * (q - 1.0))
+        return (pa - pe) / (1.0 - pe)
+
+
+def fleiss_kappa_from_counts(
+    counts: np.ndarray, missing: MissingConvention = "gwet", weights: np.ndarray | None = None
+) -> float:
+    """Fleiss' kappa of an ``(items, K)`` table of rating counts, some items possibly rated by fewer raters.
+
+    ``missing="gwet"`` (the default; irrCAC, Gwet 2014): chance from the per-item shares averaged over every item
+    rated at least once, see :func:`fleiss_kappa_gwet`.  ``missing="pooled"`` (the project's convention before
+    issue 19): items with fewer than two ratings are dropped and chance comes from the category totals pooled over
+    the remaining ratings, see :func:`fleiss_kappa` (no weights).  Both equal Fleiss (1971) on complete data.
+    """
+    counts = np.asarray(counts, dtype=float)
+    if missing == "gwet":
+        return float(fleiss_kappa_gwet(gwet_item_stats(counts, weights).sum(axis=0), weights))
+    if missing != "pooled":
+        raise ValueError(f"unknown missing-data convention {missing!r}")
+    if weights is not None:
+        raise ValueError("the pooled convention has no weights")
+    ok = counts.sum(axis=1) > 1
+    c = counts[ok]
+    return float(fleiss_kappa(ok.sum(), fleiss_item_terms(c).sum(), c.sum(axis=0), c.sum()))
+
+
+def gwet_ac_from_counts(
+    counts: np.ndarray, missing: MissingConvention = "gwet", weights: np.ndarray | None = None
+) -> float:
+    """Gwet's AC1 (AC2 with ``weights``) of an ``(items, K)`` table of rating counts.
+
+    ``missing="gwet"`` (the default; irrCAC): an item rated once enters the chance term, see :func:`gwet_ac`.
+    ``missing="pooled"``: items with fewer than two ratings are dropped altogether (the chance term of the
+    project's two-rater AC1, which sees paired items only).
+    """
+    counts = np.asarray(counts, dtype=float)
+    if missing not in ("gwet", "pooled"):
+        raise ValueError(f"unknown missing-data convention {missing!r}")
+    if missing == "pooled":
+        counts = counts[counts.sum(axis=1) > 1]
+    return float(gwet_ac(gwet_item_stats(counts, weights).sum(axis=0), weights))
+
+
+def conger_kappa(
+    pa_stats: np.ndarray, rater_counts: np.ndarray, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """Conger's (1980) generalised kappa as irrCAC's ``conger.kappa.raw``: ``p_a`` as in :func:`fleiss_kappa_gwet`,
+    chance the mean of the ``r (r - 1) / 2`` pairwise Cohen chance terms,
+    ``p_e = sum_kl w_kl (pbar_k pbar_l - s_kl / r)`` with ``p_gk`` rater ``g``'s share of category ``k`` over the
+    items it rated, ``pbar_k`` its mean over the ``r`` raters and ``s_kl`` the raters' covariance of ``p_gk`` and
+    ``p_gl`` (divisor ``r - 1``).  ``rater_counts``: ``(..., r, K)`` ratings per rater and category (a rater
+    with none is left out).  With two raters and no missing ratings this is Cohen's kappa."""
+    pa, _ = _gwet_pa_pi(pa_stats)
+    rc = np.asarray(rater_counts, dtype=float)
+    k = rc.shape[-1]
+    w = np.eye(k) if weights is None else np.asarray(weights, float)
+    totals = rc.sum(axis=-1, keepdims=True)
+    present = totals > 0  # a rater absent from a bootstrap replicate is left out of its chance term
+    r = present.sum(axis=-2)[..., None]  # (..., 1, 1)
+    with np.errstate(**_ERR):
+        p = np.where(present, rc / np.where(present, totals, 1.0), 0.0)
+        pbar = p.sum(axis=-2) / r[..., 0]
+        outer = pbar[..., :, None] * pbar[..., None, :]
+        s = (np.einsum("...gk,...gl->...kl", p, p) - r * outer) / (r - 1.0)
+        pe = (w * (outer - s / r)).sum(axis=(-2, -1))
+        return (pa - pe) / (1.0 - pe)
+
+
+def light_kappa(pair_confusions: np.ndarray) -> np.ndarray:
+    """Light's (1971) kappa: the mean of Cohen's kappa over every pair of raters, each on the items both rated
+    (``pair_confusions``: ``(..., P, K, K)``); a pair whose kappa is undefined (no common item) is left out, as in
+    R's ``irr::kappam.light`` on complete data."""
+    kappas = cohen_kappa(pair_confusions)
+    defined = np.isfinite(kappas)
+    with np.errstate(**_ERR):
+        return np.where(defined, kappas, 0.0).sum(axis=-1) / defined.sum(axis=-1)
+
+
+def scott_pi_weighted(confusion: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted Scott's pi for two raters (irrCAC's ``scott2.table``): ``p_a = sum_kl w_kl C_kl / N``,
+    ``p_e = sum_kl w_kl pi_k pi_l`` with ``pi`` the pooled share ``(rows + columns) / 2N``.  With two ratings per
+    item it is also Fleiss' weighted kappa."""
+    c = np.asarray(confusion, dtype=float)
+    w = np.asarray(weights, float)
+    n = c.sum(axis=(-2, -1))
+    with np.errstate(**_ERR):
+        pi = (c.sum(axis=-1) + c.sum(axis=-2)) / (2.0 * n[..., None])
+        pa = (w * c).sum(axis=(-2, -1)) / n
+        pe = np.einsum("...k,kl,...l->...", pi, w, pi)
+        return (pa - pe) / (1.0 - pe)
+
+
+def gwet_ac2(confusion: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Gwet's AC2 for two raters (irrCAC's ``gwet.ac1.table`` with weights): ``p_a = sum_kl w_kl C_kl / N``,
+    ``p_e = sum(w) / (q (q - 1)) * sum_k pi_k (1 - pi_k)`` with ``pi`` the pooled share; identity weights give AC1."""
+    c = np.asarray(confusion, dtype=float)
+    w = np.asarray(weights, float)
+    q = c.shape[-1]
+    n = c.sum(axis=(-2, -1))
+    with np.errstate(**_ERR):
+        pi = (c.sum(axis=-1) + c.sum(axis=-2)) / (2.0 * n[..., None])
+        pa = (w * c).sum(axis=(-2, -1)) / n
+        pe = w.sum() * (pi * (1.0 - pi)).sum(axis=-1) / (q * (q - 1.0))
+        return (pa - pe) / (1.0 - pe)

@@ -15,10 +15,15 @@ from scipy import stats as sps
 
 from auditor.stats import agreement as ag
 from auditor.stats import correlation as co
+from auditor.stats import icc
 from auditor.stats.bootstrap import Estimate, Resampler
 
 # Statistics whose distinct values exceed this are ranked with weights instead of a contingency table.
 MAX_TABLE_VALUES = 64
+#: Gwet's agreement weights of the weighted coefficients (``gwet_ac2``, ``scott_pi_weighted``,
+#: ``fleiss_kappa_weighted``) on ordered labels (pairwise ``a < tie < b``, likert): quadratic, the weights of
+#: ``cohen_kappa_quadratic``; see :func:`auditor.stats.agreement.agreement_weights` for the others.
+AUDIT_WEIGHTS: ag.WeightKind = "quadratic"
 
 
 @dataclass
@@ -51,7 +56,9 @@ class Pairing:
 def agreement_metrics(p: Pairing, rs: Resampler, *, weighted: bool, alpha_level: str) -> dict[str, Estimate]:
     """Raw agreement, Cohen's kappa (plain, and linear / quadratic when ``weighted``), Scott's pi, Fleiss' kappa
     (two ratings per item, i.e. judge and reference), Krippendorff's alpha, Gwet's AC1 and Brennan-Prediger's
-    free-marginal kappa (chance 1/q over the task's q categories)."""
+    free-marginal kappa (chance 1/q over the task's q categories); when ``weighted``, Gwet's AC2 and weighted
+    Scott's pi / Fleiss' kappa too (:data:`AUDIT_WEIGHTS`; with two ratings per item Fleiss' weighted kappa is
+    Scott's weighted pi)."""
     return rs.sums_many(p.confusion_by_cluster(), agreement_functions(weighted, alpha_level), p.n)
 
 
@@ -73,7 +80,19 @@ def agreement_functions(weighted: bool, alpha_level: str) -> dict[str, Callable[
     )
     fns["gwet_ac1"] = ag.gwet_ac1
     fns["brennan_prediger"] = ag.brennan_prediger
+    if weighted:
+        fns["gwet_ac2"] = lambda c: ag.gwet_ac2(c, ag.agreement_weights(AUDIT_WEIGHTS, c.shape[-1]))
+        fns["scott_pi_weighted"] = lambda c: ag.scott_pi_weighted(
+            c, ag.agreement_weights(AUDIT_WEIGHTS, c.shape[-1])
+        )
+        fns["fleiss_kappa_weighted"] = fns["scott_pi_weighted"]
     return fns
+
+
+def icc_metrics(p: Pairing, rs: Resampler) -> dict[str, Estimate]:
+    """ICC(A,1) and ICC(C,1) of the reference's and the judge's values (two raters on every paired item)."""
+    sums = p.sums_by_cluster(list(icc.icc_item_stats(np.column_stack([p.ref_value, p.judge_value])).T))
+    return rs.sums_many(sums, {"icc_a1": icc.icc_a1, "icc_c1": icc.icc_c1}, p.n)
 
 
 def _table_plan(values: np.ndarray) -> tuple[np.ndarray, int] | None:
