@@ -1,4 +1,5 @@
-"""``auditor convert DATASET ROOT --out DIR``: a public human-judgment dataset into the data contract."""
+"""``auditor convert KIND SOURCE --out DIR``: a public human-judgment dataset, or another tool's output, into the
+data contract (``items.jsonl``, ``labels.jsonl``, ``audit.toml``)."""
 
 from __future__ import annotations
 
@@ -11,28 +12,42 @@ from auditor.errors import InputError
 
 
 def convert(
-    dataset: Annotated[
+    kind: Annotated[
         str,
         typer.Argument(
-            help="pandalm | hanna | llmbar | recentering-stage1 | recentering-stage2 "
-            "| recentering-relevance-pilot | recentering-stage3"
+            help="A dataset: pandalm | hanna | llmbar | recentering-stage1 | recentering-stage2 "
+            "| recentering-relevance-pilot | recentering-stage3; or a tool's output: alpaca_eval",
+            metavar="KIND",
         ),
     ],
-    root: Annotated[Path, typer.Argument(help="The dataset's folder, e.g. ../shared/data/pandalm_testset")],
+    root: Annotated[
+        Path,
+        typer.Argument(
+            help="The dataset's folder (e.g. ../shared/data/pandalm_testset), or the tool's file or folder",
+            metavar="SOURCE",
+        ),
+    ],
     out: Annotated[Path, typer.Option(help="Folder for items.jsonl, labels.jsonl and audit.toml.")],
 ) -> None:
-    """Convert a public human-judgment dataset into the data contract."""
-    study = load_dataset(dataset, root)
+    """Convert a public human-judgment dataset or another tool's output into the data contract."""
+    from auditor import importers
+
+    study = importers.load(kind, root) if kind in importers.IMPORTERS else load_dataset(kind, root)
     study.write(out)
-    typer.echo(f"wrote {dataset} ({len(study.items)} items, {len(study.labels)} labels) to {out}")
+    judges = study.labels["judge"].nunique()
+    typer.echo(
+        f"wrote {kind} ({len(study.items)} items, {len(study.labels)} labels, {judges} judges) to {out}"
+    )
 
 
 def load_dataset(name: str, root: Path) -> Any:
     """The converted study of dataset ``name`` read from ``root``; a bad name or folder is an :class:`InputError`."""
     from auditor.datasets import DATASETS, load
+    from auditor.importers import IMPORTERS
 
     if name not in DATASETS:
-        raise InputError(f"unknown dataset {name!r}; expected one of {', '.join(DATASETS)}", column="DATASET")
+        expected = ", ".join([*DATASETS, *IMPORTERS])
+        raise InputError(f"unknown dataset or importer {name!r}; expected one of {expected}", column="KIND")
     if not root.exists():
         raise InputError("does not exist", file=str(root))
     try:

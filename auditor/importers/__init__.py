@@ -1,0 +1,177 @@
+"""Importers: the files that evaluation and annotation tools write, turned into the data contract.
+
+``auditor convert KIND SOURCE --out DIR`` writes ``items.jsonl``, ``labels.jsonl`` and ``audit.toml`` from a tool's
+own output, the same :class:`~auditor.datasets.Study` the public-dataset loaders return.  ``SOURCE`` is one file
+or a folder (every file of the tool's kind under it, in sorted order).  Each module documents which of the tool's
+fields become which contract column; every field it does not map is kept: item-level fields as extra item
+columns, everything else of a record in the labels' ``meta`` column (the record's other fields as JSON text).
+
+A malformed file is an :class:`~auditor.errors.InputError` naming the file, the record (``row``: the 1-based line
+of a JSONL file, the 1-based position of a record in a JSON array or list) and the field, so the command line
+prints one line and exits with code 2.
+
+Modules
+-------
+alpaca_eval
+    AlpacaEval ``annotations.json``: the ``preference`` of each annotator (1 / 2, fractional for weighted ones).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from auditor.datasets import Study, labels_frame
+from auditor.errors import InputError
+from auditor.io import ROW, is_missing, json_safe, read_table
+
+__all__ = ["IMPORTERS", "load", "Record", "records", "source_files", "build_study", "stable_id"]
+
+IMPORTERS: dict[str, tuple[str, str]] = {
+    # kind: (module, one-line description)
+    "alpaca_eval": (
+        "auditor.importers.alpaca_eval",
+        "AlpacaEval annotations.json (preference per annotator)",
+    ),
+}
+"""Every importer by kind; :func:`load` dispatches on it (each module has ``load(source) -> Study``)."""
+
+META = "meta"  # the labels column holding a record's unmapped fields as JSON text
+
+
+def load(kind: str, source: str | Path) -> Study:
+    """Import ``source`` (a file or a folder) written by tool ``kind`` (see :data:`IMPORTERS`)."""
+    import importlib
+
+    if kind not in IMPORTERS:
+        raise InputError(f"unknown importer {kind!r}; expected one of {', '.join(IMPORTERS)}", column="KIND")
+    source = Path(source)
+    if not source.exists():
+        raise InputError("does not exist", file=str(source))
+    return importlib.import_module(IMPORTERS[kind][0]).load(source)
+
+
+class Record(dict):
+    """One record of a tool's file, with where it came from (``path``, ``row``) for error messages."""
+
+    def __init__(self, data: dict, path: Path, row: int) -> None:
+        super().__init__(data)
+        self.path = path
+        self.row = row
+
+    def error(self, message: str, field: str | None = None) -> InputError:
+        return InputError(message, file=str(self.path), row=self.row, column=field)
+
+    def need(self, field: str, kind: type | tuple[type, ...] | None = None) -> Any:
+        """The value of ``field``; a missing value, or one not of ``kind``, is an :class:`InputError`."""
+        value = self.get(field)
+        if value is None or (not isinstance(value, list | dict) and is_missing(value, blank=False)):
+            raise self.error("is missing", field)
+        if kind is not None and (
+            not isinstance(value, kind) or isinstance(value, bool) and bool not in _tuple(kind)
+        ):
+            names = " or ".join(k.__name__ for k in _tuple(kind))
+            raise self.error(f"is a {type(value).__name__} ({_short(value)}); expected {names}", field)
+        return value
+
+    def meta(self, used: set[str] | frozenset[str] | tuple[str, ...]) -> str | None:
+        """The record's fields not in ``used`` as JSON text (None when there are none)."""
+        rest = {key: value for key, value in self.items() if key not in used and not _absent(value)}
+        return json.dumps(json_safe(rest), ensure_ascii=False, sort_keys=True) if rest else None
+
+
+def _tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(json_safe(value), ensure_ascii=False)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _absent(value: Any) -> bool:
+    return not isinstance(value, list | dict) and is_missing(value, blank=False)
+
+
+def records(path: Path) -> Iterator[Record]:
+    """The records of a JSON array or JSON-lines file (read by :func:`auditor.io.read_table`), fields absent from a
+    record left out."""
+    frame = read_table(path)
+    for data in frame.to_dict("records"):
+        row = int(data.pop(ROW))
+        yield Record({k: v for k, v in data.items() if not _absent(v)}, path, row)
+
+
+def read_json(path: Path) -> Any:
+    """A whole JSON document; invalid JSON is an :class:`InputError` naming the line."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError("is not valid UTF-8; save the file as UTF-8", file=str(path)) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"is not valid JSON ({exc.msg})", file=str(path), row=exc.lineno) from None
+
+
+def source_files(source: Path, patterns: tuple[str, ...], what: str) -> list[Path]:
+    """``source`` itself, or the files under the folder ``source`` matching one of ``patterns``, sorted."""
+    if source.is_file():
+        return [source]
+    found = sorted({path for pattern in patterns for path in source.rglob(pattern) if path.is_file()})
+    if not found:
+        raise InputError(f"holds no {what} ({', '.join(patterns)})", file=str(source))
+    return found
+
+
+def stable_id(*parts: object) -> str:
+    """A short id that is the same for the same parts in every file and run: the first 12 hex digits of the
+    SHA-1 of the parts joined by NUL."""
+    text = "\0".join("" if part is None else str(part) for part in parts)
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
+
+
+def build_study(
+    name: str,
+    task: str,
+    items: list[dict],
+    labels: list[dict],
+    description: str,
+    *,
+    source: Path,
+    scale: tuple[int, int, int] | None = None,
+    categories: tuple[str, ...] | None = None,
+) -> Study:
+    """A :class:`Study` from item rows (the first row of an ``item_id`` wins; later ones must agree on the
+    contract's text columns) and label rows; no label rows is an :class:`InputError`."""
+    if not labels:
+        raise InputError("holds no verdicts to import", file=str(source))
+    first: dict[str, dict] = {}
+    for row in items:
+        kept = first.setdefault(row["item_id"], row)
+        for key in ("prompt", "response_a", "response_b", "response"):
+            if kept is not row and key in row and kept.get(key) != row.get(key):
+                raise InputError(
+                    f"item {row['item_id']!r} has two different values of {key!r}",
+                    file=str(row.get("_file", source)),
+                    column=key,
+                )
+    item_frame = pd.DataFrame([{k: v for k, v in row.items() if k != "_file"} for row in first.values()])
+    return Study(
+        name=name,
+        task=task,
+        items=item_frame,
+        labels=labels_frame(labels),
+        scale=scale,
+        categories=categories,
+        description=description,
+    )
+
+
+#: Signature every importer module's ``load`` has.
+Loader = Callable[[Path], Study]
