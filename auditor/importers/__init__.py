@@ -14,6 +14,8 @@ Modules
 -------
 alpaca_eval
     AlpacaEval ``annotations.json``: the ``preference`` of each annotator (1 / 2, fractional for weighted ones).
+mt_bench
+    FastChat MT-Bench pairwise judgments (``g1_winner`` / ``g2_winner``, both orders) and human judgments.
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ IMPORTERS: dict[str, tuple[str, str]] = {
     "alpaca_eval": (
         "auditor.importers.alpaca_eval",
         "AlpacaEval annotations.json (preference per annotator)",
+    ),
+    "mt_bench": (
+        "auditor.importers.mt_bench",
+        "FastChat MT-Bench pairwise judgments (both orders) and human ones",
     ),
 }
 """Every importer by kind; :func:`load` dispatches on it (each module has ``load(source) -> Study``)."""
@@ -79,9 +85,10 @@ class Record(dict):
             raise self.error(f"is a {type(value).__name__} ({_short(value)}); expected {names}", field)
         return value
 
-    def meta(self, used: set[str] | frozenset[str] | tuple[str, ...]) -> str | None:
-        """The record's fields not in ``used`` as JSON text (None when there are none)."""
+    def meta(self, used: set[str] | frozenset[str] | tuple[str, ...], **extra: Any) -> str | None:
+        """The record's fields not in ``used`` (and ``extra``) as JSON text (None when there are none)."""
         rest = {key: value for key, value in self.items() if key not in used and not _absent(value)}
+        rest.update({key: value for key, value in extra.items() if not _absent(value)})
         return json.dumps(json_safe(rest), ensure_ascii=False, sort_keys=True) if rest else None
 
 

@@ -23,6 +23,12 @@ class Imported:
         return set(self.labels.loc[self.labels["judge"] == judge, "rater"])
 
 
+def _read(path: Path) -> pd.DataFrame:
+    """A written JSONL table, missing values as None."""
+    frame = pd.read_json(path, lines=True, dtype=False)
+    return frame.astype(object).where(frame.notna(), None)
+
+
 @pytest.fixture
 def convert_and_audit(cli, tmp_path):
     """``auditor convert KIND SOURCE --out DIR`` then ``auditor audit DIR`` (no bootstrap, JSON only); both must
@@ -37,8 +43,8 @@ def convert_and_audit(cli, tmp_path):
         )
         assert audited.returncode == 0, audited.stderr
         return Imported(
-            items=pd.read_json(data / "items.jsonl", lines=True, dtype=False),
-            labels=pd.read_json(data / "labels.jsonl", lines=True, dtype=False),
+            items=_read(data / "items.jsonl"),
+            labels=_read(data / "labels.jsonl"),
             audit=json.loads((out / "audit.json").read_text(encoding="utf-8")),
         )
 
