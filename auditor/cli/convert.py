@@ -16,7 +16,7 @@ def convert(
         str,
         typer.Argument(
             help="A dataset: pandalm | hanna | llmbar | recentering-stage1 | recentering-stage2 "
-            "| recentering-relevance-pilot | recentering-stage3; or a tool's output: alpaca_eval | mt_bench",
+            "| recentering-relevance-pilot | recentering-stage3; or a tool's output: alpaca_eval | mt_bench | label_studio",
             metavar="KIND",
         ),
     ],
@@ -28,11 +28,25 @@ def convert(
         ),
     ],
     out: Annotated[Path, typer.Option(help="Folder for items.jsonl, labels.jsonl and audit.toml.")],
+    field: Annotated[
+        str | None,
+        typer.Option(
+            help="For a tool's file with several label fields: which one to import (Label Studio: the control's "
+            "from_name). Default: the first found."
+        ),
+    ] = None,
 ) -> None:
     """Convert a public human-judgment dataset or another tool's output into the data contract."""
     from auditor import importers
 
-    study = importers.load(kind, root) if kind in importers.IMPORTERS else load_dataset(kind, root)
+    if kind in importers.IMPORTERS:
+        study = importers.load(kind, root, field=field)
+    elif field is not None:
+        raise InputError(
+            f"--field is for a tool's output ({', '.join(importers.FIELD_KINDS)})", column="--field"
+        )
+    else:
+        study = load_dataset(kind, root)
     study.write(out)
     judges = study.labels["judge"].nunique()
     typer.echo(

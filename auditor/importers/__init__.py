@@ -16,6 +16,8 @@ alpaca_eval
     AlpacaEval ``annotations.json``: the ``preference`` of each annotator (1 / 2, fractional for weighted ones).
 mt_bench
     FastChat MT-Bench pairwise judgments (``g1_winner`` / ``g2_winner``, both orders) and human judgments.
+label_studio
+    Label Studio JSON exports: annotations (human raters) and predictions (judges) of one control.
 """
 
 from __future__ import annotations
@@ -40,6 +42,10 @@ IMPORTERS: dict[str, tuple[str, str]] = {
         "auditor.importers.alpaca_eval",
         "AlpacaEval annotations.json (preference per annotator)",
     ),
+    "label_studio": (
+        "auditor.importers.label_studio",
+        "Label Studio JSON export (annotators and predictions)",
+    ),
     "mt_bench": (
         "auditor.importers.mt_bench",
         "FastChat MT-Bench pairwise judgments (both orders) and human ones",
@@ -47,11 +53,13 @@ IMPORTERS: dict[str, tuple[str, str]] = {
 }
 """Every importer by kind; :func:`load` dispatches on it (each module has ``load(source) -> Study``)."""
 
-META = "meta"  # the labels column holding a record's unmapped fields as JSON text
+#: The importers whose files can hold several label fields, and what ``field`` names there.
+FIELD_KINDS: dict[str, str] = {"label_studio": "the control (from_name)"}
 
 
-def load(kind: str, source: str | Path) -> Study:
-    """Import ``source`` (a file or a folder) written by tool ``kind`` (see :data:`IMPORTERS`)."""
+def load(kind: str, source: str | Path, field: str | None = None) -> Study:
+    """Import ``source`` (a file or a folder) written by tool ``kind`` (see :data:`IMPORTERS`); ``field`` picks
+    which of several label fields to import, for the tools that have them (see :data:`FIELD_KINDS`)."""
     import importlib
 
     if kind not in IMPORTERS:
@@ -59,7 +67,14 @@ def load(kind: str, source: str | Path) -> Study:
     source = Path(source)
     if not source.exists():
         raise InputError("does not exist", file=str(source))
-    return importlib.import_module(IMPORTERS[kind][0]).load(source)
+    module = importlib.import_module(IMPORTERS[kind][0])
+    if field is None:
+        return module.load(source)
+    if kind not in FIELD_KINDS:
+        raise InputError(
+            f"{kind} has one label field; --field is for {', '.join(FIELD_KINDS)}", column="--field"
+        )
+    return module.load(source, field=field)
 
 
 class Record(dict):
