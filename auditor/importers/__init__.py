@@ -18,6 +18,8 @@ mt_bench
     FastChat MT-Bench pairwise judgments (``g1_winner`` / ``g2_winner``, both orders) and human judgments.
 label_studio
     Label Studio JSON exports: annotations (human raters) and predictions (judges) of one control.
+argilla
+    Argilla ``records.json``: responses (one human rater per user) and suggestions (one judge per agent).
 """
 
 from __future__ import annotations
@@ -37,24 +39,25 @@ from auditor.io import ROW, is_missing, json_safe, read_table
 __all__ = ["IMPORTERS", "load", "Record", "records", "source_files", "build_study", "stable_id"]
 
 IMPORTERS: dict[str, tuple[str, str]] = {
-    # kind: (module, one-line description)
+    # kind: (module, one-line description), in the order README lists them
     "alpaca_eval": (
         "auditor.importers.alpaca_eval",
         "AlpacaEval annotations.json (preference per annotator)",
     ),
-    "label_studio": (
-        "auditor.importers.label_studio",
-        "Label Studio JSON export (annotators and predictions)",
-    ),
     "mt_bench": (
         "auditor.importers.mt_bench",
-        "FastChat MT-Bench pairwise judgments (both orders) and human ones",
+        "FastChat MT-Bench pairwise judgments, both orders, and human ones",
+    ),
+    "label_studio": ("auditor.importers.label_studio", "Label Studio JSON export (annotations, predictions)"),
+    "argilla": (
+        "auditor.importers.argilla",
+        "Argilla records.json (responses per user, suggestions per agent)",
     ),
 }
 """Every importer by kind; :func:`load` dispatches on it (each module has ``load(source) -> Study``)."""
 
 #: The importers whose files can hold several label fields, and what ``field`` names there.
-FIELD_KINDS: dict[str, str] = {"label_studio": "the control (from_name)"}
+FIELD_KINDS: dict[str, str] = {"label_studio": "the control (from_name)", "argilla": "the question's name"}
 
 
 def load(kind: str, source: str | Path, field: str | None = None) -> Study:
