@@ -16,7 +16,8 @@ def convert(
         str,
         typer.Argument(
             help="A dataset: pandalm | hanna | llmbar | recentering-stage1 | recentering-stage2 "
-            "| recentering-relevance-pilot | recentering-stage3; or a tool's output: alpaca_eval | mt_bench | label_studio | argilla",
+            "| recentering-relevance-pilot | recentering-stage3; or a tool's output: alpaca_eval | mt_bench | label_studio | argilla "
+            "| promptfoo",
             metavar="KIND",
         ),
     ],

@@ -20,6 +20,8 @@ label_studio
     Label Studio JSON exports: annotations (human raters) and predictions (judges) of one control.
 argilla
     Argilla ``records.json``: responses (one human rater per user) and suggestions (one judge per agent).
+promptfoo
+    promptfoo eval results: each graded assertion (``llm-rubric``, ...) a judge, the viewer's ratings human.
 """
 
 from __future__ import annotations
@@ -38,23 +40,16 @@ from auditor.io import ROW, is_missing, json_safe, read_table
 
 __all__ = ["IMPORTERS", "load", "Record", "records", "source_files", "build_study", "stable_id"]
 
-IMPORTERS: dict[str, tuple[str, str]] = {
-    # kind: (module, one-line description), in the order README lists them
-    "alpaca_eval": (
-        "auditor.importers.alpaca_eval",
-        "AlpacaEval annotations.json (preference per annotator)",
-    ),
-    "mt_bench": (
-        "auditor.importers.mt_bench",
-        "FastChat MT-Bench pairwise judgments, both orders, and human ones",
-    ),
-    "label_studio": ("auditor.importers.label_studio", "Label Studio JSON export (annotations, predictions)"),
-    "argilla": (
-        "auditor.importers.argilla",
-        "Argilla records.json (responses per user, suggestions per agent)",
-    ),
+IMPORTERS: dict[str, str] = {
+    # kind (= the module's name under auditor.importers): what it reads, in the order README lists them
+    "alpaca_eval": "AlpacaEval annotations.json (preference per annotator)",
+    "mt_bench": "FastChat MT-Bench pairwise judgments, both orders, and human ones",
+    "label_studio": "Label Studio JSON export (annotations, predictions)",
+    "argilla": "Argilla records.json (responses per user, suggestions per agent)",
+    "promptfoo": "promptfoo eval results (each graded assertion a judge)",
 }
-"""Every importer by kind; :func:`load` dispatches on it (each module has ``load(source) -> Study``)."""
+"""Every importer by kind; :func:`load` dispatches on it (module ``auditor.importers.<kind>``, whose
+``load(source) -> Study`` reads the files)."""
 
 #: The importers whose files can hold several label fields, and what ``field`` names there.
 FIELD_KINDS: dict[str, str] = {"label_studio": "the control (from_name)", "argilla": "the question's name"}
@@ -70,7 +65,7 @@ def load(kind: str, source: str | Path, field: str | None = None) -> Study:
     source = Path(source)
     if not source.exists():
         raise InputError("does not exist", file=str(source))
-    module = importlib.import_module(IMPORTERS[kind][0])
+    module = importlib.import_module(f"auditor.importers.{kind}")
     if field is None:
         return module.load(source)
     if kind not in FIELD_KINDS:
