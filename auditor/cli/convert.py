@@ -17,7 +17,7 @@ def convert(
         typer.Argument(
             help="A dataset: pandalm | hanna | llmbar | recentering-stage1 | recentering-stage2 "
             "| recentering-relevance-pilot | recentering-stage3; or a tool's output: alpaca_eval | mt_bench | label_studio | argilla "
-            "| promptfoo",
+            "| promptfoo | inspect_ai",
             metavar="KIND",
         ),
     ],
@@ -36,16 +36,22 @@ def convert(
             "from_name; Argilla: the question). Default: the first found."
         ),
     ] = None,
+    human: Annotated[
+        Path | None,
+        typer.Option(
+            help="For a tool that keeps no human labels (Inspect AI): a table of them (CSV/JSONL/...; columns id, "
+            "label, optional rater, epoch), joined by sample id."
+        ),
+    ] = None,
 ) -> None:
     """Convert a public human-judgment dataset or another tool's output into the data contract."""
     from auditor import importers
 
     if kind in importers.IMPORTERS:
-        study = importers.load(kind, root, field=field)
-    elif field is not None:
-        raise InputError(
-            f"--field is for a tool's output ({', '.join(importers.FIELD_KINDS)})", column="--field"
-        )
+        study = importers.load(kind, root, field=field, human=human)
+    elif field is not None or human is not None:
+        name = "--field" if field is not None else "--human"
+        raise InputError(f"{name} is for a tool's output, not a dataset", column=name)
     else:
         study = load_dataset(kind, root)
     study.write(out)

@@ -22,6 +22,8 @@ argilla
     Argilla ``records.json``: responses (one human rater per user) and suggestions (one judge per agent).
 promptfoo
     promptfoo eval results: each graded assertion (``llm-rubric``, ...) a judge, the viewer's ratings human.
+inspect_ai
+    Inspect AI eval logs: each scorer a judge; human labels from a separate table, joined by sample id.
 """
 
 from __future__ import annotations
@@ -47,17 +49,21 @@ IMPORTERS: dict[str, str] = {
     "label_studio": "Label Studio JSON export (annotations, predictions)",
     "argilla": "Argilla records.json (responses per user, suggestions per agent)",
     "promptfoo": "promptfoo eval results (each graded assertion a judge)",
+    "inspect_ai": "Inspect AI eval logs, .eval or .json (each scorer a judge; human labels joined by sample id)",
 }
 """Every importer by kind; :func:`load` dispatches on it (module ``auditor.importers.<kind>``, whose
 ``load(source) -> Study`` reads the files)."""
 
 #: The importers whose files can hold several label fields, and what ``field`` names there.
 FIELD_KINDS: dict[str, str] = {"label_studio": "the control (from_name)", "argilla": "the question's name"}
+#: The importers whose tool keeps no human labels of its own: a table of them is joined in (``human``).
+HUMAN_KINDS: dict[str, str] = {"inspect_ai": "by sample id"}
 
 
-def load(kind: str, source: str | Path, field: str | None = None) -> Study:
+def load(kind: str, source: str | Path, field: str | None = None, human: str | Path | None = None) -> Study:
     """Import ``source`` (a file or a folder) written by tool ``kind`` (see :data:`IMPORTERS`); ``field`` picks
-    which of several label fields to import, for the tools that have them (see :data:`FIELD_KINDS`)."""
+    which of several label fields to import (:data:`FIELD_KINDS`); ``human`` is a table of human labels to join
+    in (:data:`HUMAN_KINDS`)."""
     import importlib
 
     if kind not in IMPORTERS:
@@ -65,14 +71,16 @@ def load(kind: str, source: str | Path, field: str | None = None) -> Study:
     source = Path(source)
     if not source.exists():
         raise InputError("does not exist", file=str(source))
-    module = importlib.import_module(f"auditor.importers.{kind}")
-    if field is None:
-        return module.load(source)
-    if kind not in FIELD_KINDS:
-        raise InputError(
-            f"{kind} has one label field; --field is for {', '.join(FIELD_KINDS)}", column="--field"
-        )
-    return module.load(source, field=field)
+    options: dict[str, Any] = {}
+    for name, value, kinds in (("field", field, FIELD_KINDS), ("human", human, HUMAN_KINDS)):
+        if value is None:
+            continue
+        if kind not in kinds:
+            raise InputError(
+                f"{kind} does not take --{name}; it is for {', '.join(kinds)}", column=f"--{name}"
+            )
+        options[name] = Path(value) if name == "human" else value
+    return importlib.import_module(f"auditor.importers.{kind}").load(source, **options)
 
 
 class Record(dict):
