@@ -36,6 +36,7 @@ from auditor.importers import Record, build_study, read_json, source_files
 from auditor.io import is_missing, read_table
 
 LETTERS = {"C": 1.0, "I": 0.0, "P": 0.5, "N": 0.0}
+ZSTD = 93  # the zip compression method of zstd
 TRANSCRIPT = (
     "events",
     "messages",
@@ -92,12 +93,11 @@ def _read_log(path: Path) -> tuple[dict, list[Record]]:
         try:
             with zipfile.ZipFile(path) as archive:
                 names = archive.namelist()
-                header = json.loads(archive.read("header.json")) if "header.json" in names else {}
-                if not header and "_journal/start.json" in names:
-                    header = json.loads(archive.read("_journal/start.json"))
+                header_name = next((n for n in ("header.json", "_journal/start.json") if n in names), None)
+                header = _member(path, archive, header_name) if header_name else {}
                 sample_names = sorted(n for n in names if n.startswith("samples/") and n.endswith(".json"))
-                documents = [json.loads(archive.read(name)) for name in sample_names]
-        except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+                documents = [_member(path, archive, name) for name in sample_names]
+        except (zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
             raise InputError(f"is not a readable Inspect .eval archive ({exc})", file=str(path)) from None
     else:
         header = read_json(path)
@@ -113,6 +113,34 @@ def _read_log(path: Path) -> tuple[dict, list[Record]]:
             raise record.error(f"is a JSON {type(document).__name__}; expected a sample object", "samples")
         samples.append(record)
     return header, samples
+
+
+def _member(path: Path, archive: zipfile.ZipFile, name: str) -> Any:
+    """One JSON member of a ``.eval`` archive.  Inspect writes its members zstd-compressed (zip method 93), which
+    Python's zipfile reads only from 3.14 on: those are decompressed with the ``zstandard`` package."""
+    info = archive.getinfo(name)
+    if info.compress_type != ZSTD:
+        return json.loads(archive.read(name))
+    try:
+        import zstandard
+    except ImportError:
+        raise InputError(
+            "is a zstd-compressed .eval archive; reading it needs the zstandard package (pip install zstandard), "
+            "or convert it with `inspect log convert --to json`",
+            file=str(path),
+        ) from None
+    with path.open(
+        "rb"
+    ) as handle:  # the member's raw bytes follow its 30-byte local header, name and extra field
+        handle.seek(info.header_offset)
+        local = handle.read(30)
+        name_length, extra_length = (
+            int.from_bytes(local[26:28], "little"),
+            int.from_bytes(local[28:30], "little"),
+        )
+        handle.seek(info.header_offset + 30 + name_length + extra_length)
+        data = handle.read(info.compress_size)
+    return json.loads(zstandard.ZstdDecompressor().decompressobj().decompress(data))
 
 
 def _text(content: Any) -> str | None:

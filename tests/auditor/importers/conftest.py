@@ -31,12 +31,12 @@ def _read(path: Path) -> pd.DataFrame:
 
 @pytest.fixture
 def convert_and_audit(cli, tmp_path):
-    """``auditor convert KIND SOURCE --out DIR`` then ``auditor audit DIR`` (no bootstrap, JSON only); both must
-    exit 0.  Returns the written items and labels and the audit document."""
+    """``auditor convert KIND SOURCE --out DIR [convert_args]`` then ``auditor audit DIR [audit_args]`` (no
+    bootstrap, JSON only); both must exit 0.  Returns the written items and labels and the audit document."""
 
-    def run(kind: str, source: Path, *audit_args: str) -> Imported:
+    def run(kind: str, source: Path, *audit_args: str, convert_args: tuple[str, ...] = ()) -> Imported:
         data, out = tmp_path / "data", tmp_path / "audit"
-        converted = cli("convert", kind, str(source), "--out", str(data))
+        converted = cli("convert", kind, str(source), "--out", str(data), *convert_args)
         assert converted.returncode == 0, converted.stderr
         audited = cli(
             "audit", str(data), "--out", str(out), "--bootstrap", "0", "--format", "json", "-q", *audit_args
