@@ -17,7 +17,7 @@ def convert(
         typer.Argument(
             help="A dataset: pandalm | hanna | llmbar | recentering-stage1 | recentering-stage2 "
             "| recentering-relevance-pilot | recentering-stage3; or a tool's output: alpaca_eval | mt_bench | label_studio | argilla "
-            "| promptfoo | inspect_ai",
+            "| promptfoo | inspect_ai | mlflow",
             metavar="KIND",
         ),
     ],
@@ -33,7 +33,7 @@ def convert(
         str | None,
         typer.Option(
             help="For a tool's file with several label fields: which one to import (Label Studio: the control's "
-            "from_name; Argilla: the question). Default: the first found."
+            "from_name; Argilla: the question; MLflow: the assessment name). Default: the first found."
         ),
     ] = None,
     human: Annotated[

@@ -24,6 +24,8 @@ promptfoo
     promptfoo eval results: each graded assertion (``llm-rubric``, ...) a judge, the viewer's ratings human.
 inspect_ai
     Inspect AI eval logs: each scorer a judge; human labels from a separate table, joined by sample id.
+mlflow
+    MLflow traces: feedback assessments of one name, HUMAN sources the raters, LLM_JUDGE / CODE the judges.
 """
 
 from __future__ import annotations
@@ -50,12 +52,17 @@ IMPORTERS: dict[str, str] = {
     "argilla": "Argilla records.json (responses per user, suggestions per agent)",
     "promptfoo": "promptfoo eval results (each graded assertion a judge)",
     "inspect_ai": "Inspect AI eval logs, .eval or .json (each scorer a judge; human labels joined by sample id)",
+    "mlflow": "MLflow traces with feedback assessments (HUMAN sources the raters, LLM_JUDGE / CODE the judges)",
 }
 """Every importer by kind; :func:`load` dispatches on it (module ``auditor.importers.<kind>``, whose
 ``load(source) -> Study`` reads the files)."""
 
 #: The importers whose files can hold several label fields, and what ``field`` names there.
-FIELD_KINDS: dict[str, str] = {"label_studio": "the control (from_name)", "argilla": "the question's name"}
+FIELD_KINDS: dict[str, str] = {
+    "label_studio": "the control (from_name)",
+    "argilla": "the question's name",
+    "mlflow": "the assessment name",
+}
 #: The importers whose tool keeps no human labels of its own: a table of them is joined in (``human``).
 HUMAN_KINDS: dict[str, str] = {"inspect_ai": "by sample id"}
 
@@ -199,6 +206,34 @@ def build_study(
         categories=categories,
         description=description,
     )
+
+
+def text_id(value: Any) -> str:
+    """An id or a value as text: ``3.0`` (a number read from a CSV) -> ``"3"``."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def settle_values(labels: list[dict]) -> str:
+    """The task kind of label rows holding a ``value`` (a float, a text or None), and each row's ``label`` and
+    ``score`` from it (``value`` is removed): every value 0 or 1 -> ``binary`` (``label`` ``"1"`` / ``"0"``,
+    ``score`` the number); every value a number -> ``score`` (``score`` only); else ``categorical`` (``label`` =
+    the value as text, a number written as :func:`text_id` writes it)."""
+    values = [row["value"] for row in labels if row["value"] is not None]
+    numeric = all(isinstance(v, float) for v in values)
+    kind = "categorical" if not numeric else ("binary" if all(v in (0.0, 1.0) for v in values) else "score")
+    for row in labels:
+        value = row.pop("value")
+        if value is None:
+            continue
+        if kind == "binary":
+            row["label"], row["score"] = str(int(value)), float(value)
+        elif kind == "score":
+            row["score"] = value
+        else:
+            row["label"] = text_id(value)
+    return kind
 
 
 #: Signature every importer module's ``load`` has.

@@ -32,7 +32,7 @@ from typing import Any
 
 from auditor.datasets import Study
 from auditor.errors import InputError
-from auditor.importers import Record, build_study, read_json, source_files
+from auditor.importers import Record, build_study, read_json, settle_values, source_files, text_id
 from auditor.io import is_missing, read_table
 
 LETTERS = {"C": 1.0, "I": 0.0, "P": 0.5, "N": 0.0}
@@ -67,15 +67,7 @@ def load(source: Path, human: Path | None = None) -> Study:
             labels.extend(_scores(sample, item["item_id"]))
     if human is not None:
         labels.extend(_human(human, items))
-    task_kind = _task(labels)
-    for row in labels:
-        value = row.pop("value")
-        if task_kind == "binary":
-            row["label"], row["score"] = (None, None) if value is None else (str(int(value)), float(value))
-        elif task_kind == "score":
-            row["score"] = value
-        else:
-            row["label"] = None if value is None else str(value)
+    task_kind = settle_values(labels)
     return build_study(
         "inspect_ai",
         task_kind,
@@ -256,7 +248,7 @@ def _human(path: Path, items: list[dict]) -> list[dict]:
     rows = []
     for record in table.to_dict("records"):
         row = int(record.pop("__row__"))
-        sample_id = _key(record[id_column])
+        sample_id = text_id(record[id_column])
         matches = by_sample.get(sample_id)
         if not matches:
             raise InputError(
@@ -264,7 +256,7 @@ def _human(path: Path, items: list[dict]) -> list[dict]:
             )
         epoch = record.get("epoch")
         if "epoch" in columns and not is_missing(epoch):
-            matches = [item for item in matches if str(item["epoch"]) == _key(epoch)]
+            matches = [item for item in matches if str(item["epoch"]) == text_id(epoch)]
         raw = record[label_column]
         try:
             value = None if is_missing(raw) else _value(raw, None, label_column)
@@ -276,27 +268,10 @@ def _human(path: Path, items: list[dict]) -> list[dict]:
                 {
                     "item_id": item["item_id"],
                     "judge": "human",
-                    "rater": "0" if rater is None or is_missing(rater) else _key(rater),
+                    "rater": "0" if rater is None or is_missing(rater) else text_id(rater),
                     "value": value,
                     "raw": None if value is None else str(raw),
                     "exclusion": "no label" if value is None else None,
                 }
             )
     return rows
-
-
-def _key(value: Any) -> str:
-    """An id as text: ``3.0`` (a CSV's number) -> ``"3"``."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
-
-
-def _task(labels: list[dict]) -> str:
-    values = [row["value"] for row in labels if row["value"] is not None]
-    if all(isinstance(v, float) for v in values):
-        return "binary" if all(v in (0.0, 1.0) for v in values) else "score"
-    for row in labels:  # text labels: the categorical task reads every value as text
-        if isinstance(row["value"], float):
-            row["value"] = _key(row["value"])
-    return "categorical"
