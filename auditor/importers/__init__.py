@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,22 @@ from auditor.datasets import Study, labels_frame
 from auditor.errors import InputError
 from auditor.io import ROW, is_missing, json_safe, read_table
 
-__all__ = ["IMPORTERS", "load", "Record", "records", "source_files", "build_study", "stable_id"]
+__all__ = [
+    "IMPORTERS",
+    "FIELD_KINDS",
+    "HUMAN_KINDS",
+    "load",
+    "Record",
+    "records",
+    "read_json",
+    "source_files",
+    "object_records",
+    "choose_field",
+    "stable_id",
+    "build_study",
+    "text_id",
+    "settle_values",
+]
 
 IMPORTERS: dict[str, str] = {
     # kind (= the module's name under auditor.importers): what it reads, in the order README lists them
@@ -154,6 +169,41 @@ def read_json(path: Path) -> Any:
         raise InputError(f"is not valid JSON ({exc.msg})", file=str(path), row=exc.lineno) from None
 
 
+def object_records(values: Any, path: Path, what: str, field: str | None = None) -> list[Record]:
+    """``values`` (a JSON list, as read from ``path``) as :class:`Record` objects, row = the 1-based position;
+    anything but a list of objects is an :class:`InputError` naming the entry (``what``: e.g. ``"task"``)."""
+    if not isinstance(values, list):
+        raise InputError(
+            f"is a JSON {type(values).__name__}; expected a list of {what}s", file=str(path), column=field
+        )
+    out = []
+    for row, value in enumerate(values, start=1):
+        if not isinstance(value, dict):
+            raise InputError(
+                f"is a JSON {type(value).__name__}; expected a {what} object",
+                file=str(path),
+                row=row,
+                column=field,
+            )
+        out.append(Record(value, path, row))
+    return out
+
+
+def choose_field(
+    found: list[str], field: str | None, default: str | None, *, source: Path, what: str, column: str
+) -> str:
+    """The label field to import: ``field`` if given (it must be among ``found``), else ``default``, else the
+    first of ``found``; none found is an :class:`InputError` (``what`` names them, e.g. ``"control"``)."""
+    if field is not None:
+        if field not in found:
+            listed = ", ".join(found) or "none"
+            raise InputError(f"has no {what} {field!r}; found {listed}", file=str(source), column=column)
+        return field
+    if not found:
+        raise InputError(f"holds no {what}", file=str(source), column=column)
+    return default if default is not None else found[0]
+
+
 def source_files(source: Path, patterns: tuple[str, ...], what: str) -> list[Path]:
     """``source`` itself, or the files under the folder ``source`` matching one of ``patterns``, sorted."""
     if source.is_file():
@@ -234,7 +284,3 @@ def settle_values(labels: list[dict]) -> str:
         else:
             row["label"] = text_id(value)
     return kind
-
-
-#: Signature every importer module's ``load`` has.
-Loader = Callable[[Path], Study]

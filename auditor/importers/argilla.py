@@ -29,8 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.datasets import Study
-from auditor.errors import InputError
-from auditor.importers import Record, build_study, records, source_files
+from auditor.importers import Record, build_study, choose_field, records, source_files
 
 CONTRACT_FIELDS = ("prompt", "response", "response_a", "response_b", "user_id")
 RECORD_PARTS = ("id", "fields", "metadata", "responses", "suggestions")
@@ -122,19 +121,9 @@ def _question(answers: list[tuple], field: str | None, source: Path) -> str:
     for _record, question, _judge, _rater, value, _extra in answers:
         if question not in found and _labelish(value):
             found.append(question)
-    if field is not None:
-        if field not in found:
-            raise InputError(
-                f"has no label or rating question {field!r}; found {', '.join(found) or 'none'}",
-                file=str(source),
-                column="responses",
-            )
-        return field
-    if not found:
-        raise InputError(
-            "holds no responses or suggestions with a label or a rating", file=str(source), column="responses"
-        )
-    return found[0]
+    return choose_field(
+        found, field, None, source=source, what="label or rating question", column="responses"
+    )
 
 
 def _labelish(value: Any) -> bool:

@@ -32,7 +32,15 @@ from typing import Any
 
 from auditor.datasets import Study
 from auditor.errors import InputError
-from auditor.importers import Record, build_study, read_json, settle_values, source_files, text_id
+from auditor.importers import (
+    Record,
+    build_study,
+    object_records,
+    read_json,
+    settle_values,
+    source_files,
+    text_id,
+)
 from auditor.io import is_missing, read_table
 
 LETTERS = {"C": 1.0, "I": 0.0, "P": 0.5, "N": 0.0}
@@ -96,15 +104,7 @@ def _read_log(path: Path) -> tuple[dict, list[Record]]:
         if not isinstance(header, dict) or "eval" not in header:
             raise InputError("is not an Inspect log (no 'eval' section)", file=str(path), column="eval")
         documents = header.get("samples") or []
-    if not isinstance(documents, list):
-        raise InputError("is not a list of samples", file=str(path), column="samples")
-    samples = []
-    for row, document in enumerate(documents, start=1):
-        record = Record(document if isinstance(document, dict) else {}, path, row)
-        if not isinstance(document, dict):
-            raise record.error(f"is a JSON {type(document).__name__}; expected a sample object", "samples")
-        samples.append(record)
-    return header, samples
+    return header, object_records(documents, path, "sample", "samples")
 
 
 def _member(path: Path, archive: zipfile.ZipFile, name: str) -> Any:

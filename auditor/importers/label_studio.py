@@ -29,8 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.datasets import Study
-from auditor.errors import InputError
-from auditor.importers import Record, build_study, read_json, source_files
+from auditor.importers import Record, build_study, choose_field, object_records, read_json, source_files
 
 KINDS = {"choices": "categorical", "rating": "likert", "pairwise": "pairwise", "number": "score"}
 CONTRACT_DATA = ("prompt", "response", "response_a", "response_b", "user_id")
@@ -77,16 +76,7 @@ def load(source: Path, field: str | None = None) -> Study:
 
 def _tasks(path: Path) -> list[Record]:
     document = read_json(path)
-    tasks = [document] if isinstance(document, dict) else document
-    if not isinstance(tasks, list):
-        raise Record({}, path, 1).error(f"is a JSON {type(document).__name__}; expected a list of tasks")
-    out = []
-    for row, task in enumerate(tasks, start=1):
-        record = Record(task if isinstance(task, dict) else {}, path, row)
-        if not isinstance(task, dict):
-            raise record.error(f"is a JSON {type(task).__name__}; expected a task object")
-        out.append(record)
-    return out
+    return object_records([document] if isinstance(document, dict) else document, path, "task")
 
 
 def _list(task: Record, key: str) -> list[Record]:
@@ -111,18 +101,15 @@ def _control(tasks: list[Record], field: str | None, source: Path) -> tuple[str,
             for result in _results(entry):
                 if result.get("type") in KINDS and "from_name" in result:
                     found.setdefault(str(result["from_name"]), str(result["type"]))
-    if field is not None:
-        if field not in found:
-            listed = ", ".join(found) or "none"
-            raise InputError(
-                f"has no control {field!r}; found {listed}", file=str(source), column="from_name"
-            )
-        return field, found[field]
-    if not found:
-        raise InputError(
-            f"holds no classification result ({', '.join(KINDS)})", file=str(source), column="result"
-        )
-    return next(iter(found.items()))
+    control = choose_field(
+        list(found),
+        field,
+        None,
+        source=source,
+        what="classification control",
+        column="from_name",
+    )
+    return control, found[control]
 
 
 def _item(task: Record, items: list[dict]) -> str:

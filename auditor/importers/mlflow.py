@@ -31,8 +31,16 @@ from pathlib import Path
 from typing import Any
 
 from auditor.datasets import Study
-from auditor.errors import InputError
-from auditor.importers import Record, build_study, read_json, records, settle_values, source_files
+from auditor.importers import (
+    Record,
+    build_study,
+    choose_field,
+    object_records,
+    read_json,
+    records,
+    settle_values,
+    source_files,
+)
 
 SOURCE_JUDGES = ("LLM_JUDGE", "CODE")
 TRUTHS = {"yes": 1.0, "no": 0.0, "true": 1.0, "false": 0.0}
@@ -82,23 +90,16 @@ def load(source: Path, field: str | None = None) -> Study:
 def _traces(path: Path) -> list[Record]:
     """The traces of a file, each a :class:`Record` of its ``info`` (or its flat row)."""
     if path.suffix.lower() == ".jsonl":
-        documents = [(record.row, dict(record)) for record in records(path)]
+        documents = list(records(path))
     else:
         document = read_json(path)
-        listed = document if isinstance(document, list) else [document]
-        documents = list(enumerate(listed, start=1))
+        documents = object_records(document if isinstance(document, list) else [document], path, "trace")
     out = []
-    for row, document in documents:
-        if not isinstance(document, dict):
-            raise InputError(
-                f"is a JSON {type(document).__name__}; expected a trace object", file=str(path), row=row
-            )
+    for document in documents:
         info = document.get("info", document)
         if not isinstance(info, dict):
-            raise InputError(
-                f"is a {type(info).__name__}; expected an object", file=str(path), row=row, column="info"
-            )
-        out.append(Record(info, path, row))
+            raise document.error(f"is a {type(info).__name__}; expected an object", "info")
+        out.append(Record(info, path, document.row))
     return out
 
 
@@ -113,18 +114,15 @@ def _assessments(trace: Record) -> list[dict]:
 
 def _name(feedback: list[tuple[Record, dict]], field: str | None, source: Path) -> str:
     names = list(dict.fromkeys(str(a.get("assessment_name")) for _, a in feedback))
-    if field is not None:
-        if field not in names:
-            raise InputError(
-                f"has no feedback named {field!r}; found {', '.join(names) or 'none'}",
-                file=str(source),
-                column="assessment_name",
-            )
-        return field
-    if not names:
-        raise InputError("holds no feedback assessments", file=str(source), column="assessments")
     human = [str(a.get("assessment_name")) for _, a in feedback if _source(a)[0] == "HUMAN"]
-    return human[0] if human else names[0]
+    return choose_field(
+        names,
+        field,
+        human[0] if human else None,
+        source=source,
+        what="feedback named",
+        column="assessment_name",
+    )
 
 
 def _source(assessment: dict) -> tuple[str, str | None]:

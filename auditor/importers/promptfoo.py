@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.datasets import Study
-from auditor.importers import Record, build_study, read_json, records, source_files
+from auditor.importers import Record, build_study, object_records, read_json, records, source_files
 
 ITEM_FIELDS = ("prompt", "response", "provider", "testIdx", "promptIdx", "vars", "gradingResult")
 
@@ -59,15 +59,7 @@ def _results(path: Path) -> list[Record]:
     results = document.get("results") if isinstance(document, dict) else document
     if isinstance(results, dict):
         results = results.get("results")
-    if not isinstance(results, list):
-        raise Record({}, path, 1).error("holds no list of results (results.results)", "results")
-    out = []
-    for row, result in enumerate(results, start=1):
-        record = Record(result if isinstance(result, dict) else {}, path, row)
-        if not isinstance(result, dict):
-            raise record.error(f"is a JSON {type(result).__name__}; expected a result object", "results")
-        out.append(record)
-    return out
+    return object_records(results, path, "result", "results")
 
 
 def _item(result: Record, items: list[dict]) -> str:

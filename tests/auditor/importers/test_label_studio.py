@@ -44,7 +44,7 @@ def test_full_export_with_completed_by_and_field_choice(tmp_path):
     picked = importers.load("label_studio", FILES, field="label")
     assert picked.labels["label"].dropna().tolist() == ["Cat"]
     assert picked.labels["exclusion"].value_counts().to_dict() == {"no result": 7}
-    with pytest.raises(InputError, match=r"has no control 'rating'; found label"):
+    with pytest.raises(InputError, match=r"has no classification control 'rating'; found label"):
         importers.load("label_studio", EXPORT, field="rating")
 
 
