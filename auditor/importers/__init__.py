@@ -150,8 +150,13 @@ def _absent(value: Any) -> bool:
 
 def records(path: Path) -> Iterator[Record]:
     """The records of a JSON array or JSON-lines file (read by :func:`auditor.io.read_table`), fields absent from a
-    record left out."""
+    record left out and integers kept integers."""
     frame = read_table(path)
+    for column in frame.columns:  # pandas turns a column of integers with a gap into floats: undo that
+        values = frame[column]
+        if values.dtype.kind == "f" and values.isna().any() and (values.dropna() % 1 == 0).all():
+            restored = [None if v != v else int(v) for v in values.tolist()]
+            frame[column] = pd.Series(restored, index=frame.index, dtype=object)
     for data in frame.to_dict("records"):
         row = int(data.pop(ROW))
         yield Record({k: v for k, v in data.items() if not _absent(v)}, path, row)

@@ -68,3 +68,14 @@ def test_unknown_winner_names_file_row_and_field(tmp_path):
     path.write_text("\n".join([*lines[:2], json.dumps(record)]) + "\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"row 3, column 'g2_winner': is 'A'; expected one of model_1"):
         importers.load("mt_bench", path)
+
+
+def test_missing_question_id_names_its_line_and_keeps_the_others_integers(tmp_path):
+    # pandas reads a column of integers with a gap as floats; the importer keeps the other rows' ids integers
+    lines = JUDGMENTS.read_text(encoding="utf-8").splitlines()[:3]
+    record = json.loads(lines[1])
+    del record["question_id"]
+    path = tmp_path / "gpt-4_pair.jsonl"
+    path.write_text("\n".join([lines[0], json.dumps(record), lines[2]]) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"gpt-4_pair.jsonl, row 2, column 'question_id': is missing"):
+        importers.load("mt_bench", path)
