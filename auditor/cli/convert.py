@@ -40,7 +40,7 @@ def convert(
         Path | None,
         typer.Option(
             help="For a tool that keeps no human labels (Inspect AI): a table of them (CSV/JSONL/...; columns id, "
-            "label, optional rater, epoch), joined by sample id."
+            "label, optional rater, epoch, model), joined by sample id."
         ),
     ] = None,
 ) -> None:

@@ -4,7 +4,8 @@ human labels by sample id.
 Source: one log or a folder of logs (``*.eval``, ``*.json``).  Human labels come in a separate table given as
 ``human`` (``auditor convert inspect_ai LOGS --human FILE``; CSV, TSV, JSONL, JSON or Parquet) with the columns
 ``id`` (the Inspect sample id; ``sample_id`` works too), ``label`` (``value`` or ``score`` work too), optional
-``rater`` (default ``"0"``) and optional ``epoch`` (without it a label applies to every epoch of the sample).
+``rater`` (default ``"0"``), optional ``epoch`` and ``model`` (without them a label applies to every epoch of the
+sample, and to every log's output of it: give ``model`` when the logs are of several models).
 
 Items (one per sample and epoch of each log): ``item_id`` = the sample id, with ``/epoch<k>`` appended when a log
 has more than one epoch and ``<model>/`` put in front when several logs are read; ``prompt`` = the sample's
@@ -254,9 +255,16 @@ def _human(path: Path, items: list[dict]) -> list[dict]:
             raise InputError(
                 f"sample id {sample_id!r} is in no log", file=str(path), row=row, column=id_column
             )
-        epoch = record.get("epoch")
-        if "epoch" in columns and not is_missing(epoch):
-            matches = [item for item in matches if str(item["epoch"]) == text_id(epoch)]
+        for column in ("epoch", "model"):  # optional narrowing: one epoch, one log's model
+            if column in columns and not is_missing(record.get(column)):
+                matches = [item for item in matches if str(item[column]) == text_id(record[column])]
+        if not matches:
+            raise InputError(
+                f"sample {sample_id!r} has no output with that epoch / model",
+                file=str(path),
+                row=row,
+                column=id_column,
+            )
         raw = record[label_column]
         try:
             value = None if is_missing(raw) else _value(raw, None, label_column)

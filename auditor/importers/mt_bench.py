@@ -18,8 +18,8 @@ winner as written and ``reason`` = that order's ``g*_judgment``; ``error`` (the 
 keeps its row with ``label`` None and ``exclusion`` ``error``.
 
 Human judgments (FastChat's ``mt_bench_human_judgments`` records: ``model_a``, ``model_b``, ``winner`` in
-``model_a`` / ``model_b`` / ``tie``, ``judge`` = the annotator, e.g. ``expert_0``): ``judge`` ``human``,
-``rater`` = the annotator.  Every other field of a record goes to ``meta``.
+``model_a`` / ``model_b`` / ``tie`` / ``tie (bothbad)``, ``judge`` = the annotator, e.g. ``expert_0``):
+``judge`` ``human``, ``rater`` = the annotator; both kinds of tie are ``tie`` (``raw`` keeps which).  Every other field of a record goes to ``meta``.
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def _side(
     winner: str, record: Record, field: str, names: dict[str, str], swapped: bool
 ) -> tuple[str | None, str | None]:
     """(label, exclusion) of a winner written as ``names``' keys (first model, second model) or tie / error."""
-    if winner == "tie":
+    if winner.startswith("tie"):  # "tie", and the human judgments' "tie (bothbad)"
         return "tie", None
     if winner == "error":
         return None, "error"

@@ -74,3 +74,23 @@ def test_eval_archive_without_zstandard_says_what_to_install(monkeypatch):
         InputError, match=r"quiz.eval: is a zstd-compressed .eval archive; .*pip install zstandard"
     ):
         importers.load("inspect_ai", FILES / "quiz.eval")
+
+
+def test_human_labels_narrowed_by_model_when_several_logs(tmp_path):
+    # two logs of the same task (the second a copy under another model's name): a label with a model column goes
+    # to that model's output only, one without goes to both
+    log = json.loads((FILES / "quiz.json").read_text(encoding="utf-8"))
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "a.json").write_text(json.dumps(log), encoding="utf-8")
+    log["eval"]["model"] = "mockllm/other"
+    (tmp_path / "logs" / "b.json").write_text(json.dumps(log), encoding="utf-8")
+    human = tmp_path / "human.csv"
+    human.write_text("id,model,label\n1,mockllm/other,I\n2,,C\n", encoding="utf-8")
+    study = importers.load("inspect_ai", tmp_path / "logs", human=human)
+    rows = study.labels[study.labels["judge"] == "human"]
+    assert rows[["item_id", "label"]].values.tolist() == [
+        ["mockllm/other/1", "0"],
+        ["mockllm/model/2", "1"],
+        ["mockllm/other/2", "1"],
+    ]
+    assert len(study.items) == 12
