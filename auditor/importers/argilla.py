@@ -18,8 +18,8 @@ Argilla 1's (``responses: [{user_id, values: {question: {value}}, status}]``, ``
 value, score, agent}]``) are read.  ``label`` = the answer (a multi-label answer joined by ``,``); the task is
 ``likert`` when every answer is an integer (a rating question: the scale runs from the smallest to the largest
 answer found, neutral the middle, and ``score`` = the rating), else ``categorical`` (categories: the answers in
-order of appearance).  A response whose
-``status`` is ``discarded`` or ``draft`` keeps its row with ``label`` None and ``exclusion`` = the status.
+order of appearance).  A response whose ``status`` is ``discarded`` or ``draft`` keeps its row with ``label``
+None and ``exclusion`` = the status.
 """
 
 from __future__ import annotations
