@@ -9,6 +9,7 @@ import typer
 
 from auditor.cli import audit, convert, demo, drift, gate, judging, plan, probe, report, simulate
 from auditor.cli.exits import run as run_command
+from auditor.errors import cli_wording
 
 app = typer.Typer(
     add_completion=False,
@@ -24,7 +25,8 @@ for command in (audit, simulate, demo, convert, report, plan, drift, probe, judg
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: exit 0 on success, 1 on a failed gate, 2 on bad input, 3 on a judging run incomplete, 130 when
     interrupted (:mod:`auditor.cli.exits`); never a traceback for bad input."""
-    return run_command(typer.main.get_command(app), argv)
+    with cli_wording():  # the fixes that errors suggest name flags, not keyword arguments
+        return run_command(typer.main.get_command(app), argv)
 
 
 def run() -> None:  # pragma: no cover - console-script shim
