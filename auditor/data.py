@@ -654,6 +654,11 @@ def _renamed(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
     return frame
 
 
+def read_sources(sources: Source | list[Source], config: AuditConfig | None = None) -> list[pd.DataFrame]:
+    """Each labels table of ``sources`` read as :func:`load` reads it (``config``'s columns, delimiter, sheet)."""
+    return _read_sources(sources, "labels", config or AuditConfig())
+
+
 def _read_sources(sources: Source | list[Source], name: str, config: AuditConfig) -> list[pd.DataFrame]:
     listed = list(sources) if isinstance(sources, (list, tuple)) else [sources]
     if not listed:
@@ -756,6 +761,11 @@ def load(
         item_frame = _merge_items(split) if split else None
     else:
         item_frame = _concat(item_frames)
+    if len(label_frames) > 1:  # each file named in its own error, before the rows are put together
+        for frame in label_frames:
+            _require_columns(
+                frame, ("item_id", "judge", *(() if "score" in frame.columns else ("label",))), "labels"
+            )
     label_frame = _concat(label_frames)
     label_frame, keys = _check_label_columns(label_frame)
     item_codes = keys.get("item_id")  # each row's code into the distinct item ids, when known

@@ -138,3 +138,94 @@ def suggest_task(values: Iterable[str]) -> Suggestion:
     if all(binary_label(v) is not None for v in values):
         return Suggestion("binary", "yes / no labels", aliases=suggest_aliases("binary", values))
     return Suggestion("categorical", f"{len(values)} distinct text labels", categories=tuple(values))
+
+
+# -- auditor init: what the files hold, and the audit.toml that says so ---------------------------------------------
+@dataclass
+class Inspection:
+    """What ``auditor init`` found in the files: each file's columns, each judge's label counts (labels as the
+    audit compares them: ``3.0`` is ``3``), the suggestion and the reference."""
+
+    files: list[tuple[str, list[str]]]
+    labels: dict[str, dict[str, int]]
+    suggestion: Suggestion
+    reference: str | None
+    problems: list[str] = field(default_factory=list)
+
+
+_REFERENCE_LIKE = ("human", "annot", "gold", "expert", "crowd", "rater", "reference")
+
+
+def inspect_files(sources: list, config: object) -> Inspection:
+    """Read ``sources`` as the audit would (``config``'s columns, delimiter and sheet) and describe them."""
+    import pandas as pd
+
+    from auditor.data import _label_texts, read_sources
+    from auditor.io import FILE, ROW
+
+    frames = read_sources(sources, config)
+    files = [(str(f.attrs.get("path")), [str(c) for c in f.columns if c not in (ROW, FILE)]) for f in frames]
+    problems = []
+    counts: dict[str, dict[str, int]] = {}
+    for frame in frames:
+        where = frame.attrs.get("path")
+        if "judge" not in frame.columns:
+            problems.append(f"{where} has no `judge` column (map one with --column judge=COLUMN)")
+            continue
+        if "label" not in frame.columns:
+            if "score" not in frame.columns:
+                problems.append(f"{where} has neither a `label` nor a `score` column")
+            continue
+        texts = _label_texts(frame)
+        table = pd.DataFrame({"judge": frame["judge"].astype(str), "label": texts}).dropna()
+        for (judge, label), n in table.groupby(["judge", "label"], sort=True).size().items():
+            counts.setdefault(str(judge), {})[str(label)] = counts.get(str(judge), {}).get(
+                str(label), 0
+            ) + int(n)
+    suggestion = suggest_task(v for labels in counts.values() for v in labels)
+    judges = sorted(counts)
+    reference = (
+        "human"
+        if "human" in counts
+        else next(
+            (j for j in judges if any(w in j.lower() for w in _REFERENCE_LIKE)), judges[0] if judges else None
+        )
+    )
+    return Inspection(files, counts, suggestion, reference, problems)
+
+
+def config_toml(inspection: Inspection, config: object, command: str) -> str:
+    """The ``audit.toml`` text of an inspection, with comments saying what each line rests on."""
+    from auditor.config import toml_value
+
+    s = inspection.suggestion
+    lines = [
+        f"# Written by `{command}`: suggestions from the values found; review every line before the audit.",
+    ]
+    for path, columns in inspection.files:
+        lines.append(f"# {path}: columns {', '.join(columns)}")
+    for judge, labels in inspection.labels.items():
+        shown = ", ".join(f"{label} ({n})" for label, n in list(labels.items())[:20])
+        lines.append(f"# judge {judge}: {shown}")
+    lines += ["", f"task = {toml_value(s.task)}  # {s.reason}"]
+    if inspection.reference is not None:
+        note = "" if inspection.reference == "human" else "  # no judge named human: check this one"
+        lines.append(f"reference = {toml_value(inspection.reference)}{note}")
+    if s.scale is not None:
+        low, high, neutral = s.scale
+        check = "" if (low + high) % 2 == 0 else "  # the scale has no middle point: check"
+        lines += ["", "[scale]", f"min = {low}", f"max = {high}", f"neutral = {neutral}{check}"]
+    if s.aliases or s.categories:
+        lines += ["", "[labels]"]
+        if s.aliases:
+            fill = f"  # replace each {UNKNOWN!r}" if UNKNOWN in s.aliases.values() else ""
+            lines.append(f"aliases = {toml_value(s.aliases)}{fill}")
+        if s.categories:
+            lines.append(f"categories = {toml_value(list(s.categories))}")
+    columns = getattr(config, "columns", {})
+    if columns:
+        lines += ["", "[columns]"] + [f"{name} = {toml_value(found)}" for name, found in columns.items()]
+    reading = {k: getattr(config, k) for k in ("delimiter", "sheet") if getattr(config, k, None) is not None}
+    if reading:
+        lines += ["", "[input]"] + [f"{key} = {toml_value(value)}" for key, value in reading.items()]
+    return "\n".join(lines) + "\n"
