@@ -713,16 +713,16 @@ def parse_labels_map(
     value: str | Sequence[str] | Mapping[str, str],
 ) -> list[tuple[str | None, dict[str, str]]]:
     """``"A=a,B=b"`` -> ``[(None, {"A": "a", "B": "b"})]``; ``"human:A=a"`` -> ``[("human", {"A": "a"})]`` (a
-    judge's own map: the text before the first ``:`` when it holds no ``=``).  Several texts, one entry each; a
+    judge's own map: the text before the last ``:`` ahead of the first ``=``).  Several texts, one entry each; a
     dict is one map for every judge.  A label holding ``,`` or ``=`` goes in audit.toml instead."""
     if isinstance(value, Mapping):
         return [(None, {str(k): str(v) for k, v in value.items()})]
     out: list[tuple[str | None, dict[str, str]]] = []
     for text in _entries(value):
         judge: str | None = None
-        head, colon, rest = text.partition(":")
-        if colon and "=" not in head and head.strip():
-            judge, text = head.strip(), rest
+        head, colon, rest = text.partition("=")[0].rpartition(":")
+        if colon and head.strip():  # a judge's name may hold ':' itself (openai:gpt-4o-mini:A=a)
+            judge, text = head.strip(), text[len(head) + 1 :]
         mapping = {}
         for pair in text.split(","):
             if not pair.strip():
@@ -782,7 +782,7 @@ def option_text(**options: Any) -> str:
         parts = []
         for name, value in options.items():
             text = str(value)
-            if not _SHELL_SAFE.fullmatch(text):
+            if not _SHELL_SAFE.fullmatch(text) or "=" in text:  # maps quoted, as the help shows them
                 text = '"' + re.sub(r'(["\\$`])', r"\\\1", text) + '"'
             parts.append(f"--{name.replace('_', '-')} {text}")
         return " ".join(parts)
