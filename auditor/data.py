@@ -854,6 +854,7 @@ def read_items(path: str | Path) -> pd.DataFrame:
     return validate_items(read_table(path))
 
 
-def read_labels(path: str | Path) -> pd.DataFrame:
-    """Read a labels table and check its columns (labels are canonicalised later, against the task)."""
-    return check_label_columns(read_table(path))
+def read_labels(path: Source | list[Source]) -> pd.DataFrame:
+    """Read a labels table (or several, concatenated) and check its columns (labels are canonicalised later,
+    against the task)."""
+    return check_label_columns(_concat(read_sources(path)))

@@ -146,3 +146,41 @@ def test_unknown_labels_error_lists_them_and_its_fix_works() -> None:
     assert 'Fix: labels_map="Model A=a,model_b=b"' in message
     result = auditor.audit(frame, task="pairwise", resamples=0, labels_map="Model A=a,model_b=b")
     assert result.metric("agreement", "llm")["value"] == 3 / 6
+
+
+@pytest.mark.parametrize(
+    ("values", "task", "scale", "aliases"),
+    [
+        (["A", "B", "Tie", "Response A", "model_b", "[[A]]"], "pairwise", None,
+         {"A": "a", "B": "b", "Tie": "tie", "Response A": "a", "model_b": "b", "[[A]]": "a"}),
+        (["1", "4", "7"], "likert", (1, 7, 4), {}),
+        (["0", "6", "10"], "likert", (0, 10, 5), {}),
+        (["0", "1"], "binary", None, {}),
+        (["yes", "No"], "binary", None, {"yes": "1", "No": "0"}),
+        (["0.25", "3"], "score", None, {}),
+        (["x", "y"], "categorical", None, {}),
+    ],
+)  # fmt: skip
+def test_suggested_task_scale_and_aliases(values, task, scale, aliases) -> None:
+    from auditor.suggest import suggest_task
+
+    found = suggest_task(values)
+    assert (found.task, found.scale, found.aliases) == (task, scale, aliases)
+
+
+def test_init_config_reads_back_as_the_suggestion(tmp_path: Path) -> None:
+    """The audit.toml that ``auditor init`` writes loads into exactly the suggested config."""
+    from auditor.suggest import config_toml, inspect_files
+
+    path = tmp_path / "h.csv"
+    path.write_text("Item ID;judge;label\n1;human;1\n1;llm;7\n2;human;5\n2;llm;2\n", encoding="utf-8")
+    options = AuditConfig().with_input_options(columns="item_id=Item ID", delimiter=";")
+    found = inspect_files([path], options)
+    assert found.labels == {"human": {"1": 1, "5": 1}, "llm": {"2": 1, "7": 1}}
+    toml = tmp_path / "audit.toml"
+    toml.write_text(config_toml(found, options, "auditor init h.csv"), encoding="utf-8")
+    config = load_config(toml)
+    assert (config.task, config.reference, config.scale) == ("likert", "human", auditor.Scale(1, 7, 4))
+    assert (config.columns, config.delimiter) == ({"item_id": "Item ID"}, ";")
+    result = auditor.audit(path, config=config, resamples=0)
+    assert result.meta["n_items"] == 2 and result.judges == ["llm"]
