@@ -68,10 +68,12 @@ def audit(
         list[str] | None,
         typer.Option(
             "--labels-map",
-            help='Label aliases: "A=a,B=b,Tie=tie", or "JUDGE:A=a,B=b" for one judge; repeatable ([labels] aliases).',
+            help='Label aliases: "A=a,B=b,Tie=tie", or "JUDGE:A=a,B=b" for one judge; repeatable (audit.toml \\[labels] aliases).',
         ),
     ] = None,
-    scale: Annotated[str | None, typer.Option(help="Likert scale MIN-MAX, e.g. 1-7 ([scale]).")] = None,
+    scale: Annotated[
+        str | None, typer.Option(help="Likert scale MIN-MAX, e.g. 1-7 (audit.toml \\[scale]).")
+    ] = None,
     neutral: Annotated[
         int | None, typer.Option(help="Likert neutral point (default: the scale's middle).")
     ] = None,
@@ -79,11 +81,11 @@ def audit(
         list[str] | None,
         typer.Option(
             "--column",
-            help='A contract column held under another name: item_id="Item ID"; repeatable ([columns]).',
+            help='A contract column held under another name: item_id="Item ID"; repeatable (audit.toml \\[columns]).',
         ),
     ] = None,
     delimiter: Annotated[
-        str | None, typer.Option(help="CSV/TSV column delimiter, e.g. ';' ([input] delimiter).")
+        str | None, typer.Option(help="CSV/TSV column delimiter, e.g. ';' (audit.toml \\[input] delimiter).")
     ] = None,
     sheet: Annotated[str | None, typer.Option(help="Excel sheet (default: the first).")] = None,
     judge_aggregate: Annotated[
