@@ -18,7 +18,7 @@ from auditor.config import AuditConfig, fix_text, option_text, toml_value
 from auditor.contract import ITEM_COLUMNS_KNOWN, ORDERS
 from auditor.errors import FRONT, InputError
 from auditor.io import FILE, ROW, is_missing, read_table
-from auditor.suggest import UNKNOWN, integers, suggest_aliases
+from auditor.suggest import UNKNOWN, Inspection, integers, suggest_aliases, suggest_task
 
 CLUSTER = "__cluster__"
 
@@ -720,10 +720,17 @@ def _check_mapped_columns(config: AuditConfig, frames: list[pd.DataFrame]) -> No
 _REFERENCE_LIKE = ("human", "annot", "gold", "expert", "crowd", "rater", "reference", "label")
 
 
+def _reference_like(judges: list[str]) -> str | None:
+    """The first judge named like a human reference (``human``, ``annotator``, ``gold``, ...), else the first."""
+    return next(
+        (j for j in judges if any(w in j.lower() for w in _REFERENCE_LIKE)), judges[0] if judges else None
+    )
+
+
 def _no_reference_message(reference: str, judge_names: set[str], where: str | None) -> str:
     """No row of the reference judge: the judges found and the fix (its labels file, or another reference)."""
     judges = sorted(judge_names)
-    likely = next((j for j in judges if any(w in j.lower() for w in _REFERENCE_LIKE)), judges[0])
+    likely = _reference_like(judges)
     files = " ".join(part for part in str(where).split(" + ")) if where else "LABELS"
     if FRONT.get() == "cli":
         add = f"add the file with the labels of {reference!r} to the command (auditor audit REFERENCE_LABELS {files})"
@@ -847,6 +854,32 @@ def load(
         raw_labels=label_frame,
         label_items=label_items,
     )
+
+
+def inspect_files(sources: Source | list[Source], config: AuditConfig | None = None) -> Inspection:
+    """Read ``sources`` as the audit would (``config``'s columns, delimiter and sheet) and describe them."""
+    frames = read_sources(sources, config)
+    files = [(str(f.attrs.get("path")), [str(c) for c in f.columns if c not in (ROW, FILE)]) for f in frames]
+    problems = []
+    counts: dict[str, dict[str, int]] = {}
+    for frame in frames:
+        where = frame.attrs.get("path")
+        if "judge" not in frame.columns:
+            problems.append(f"{where} has no `judge` column (map one with --column judge=COLUMN)")
+            continue
+        if "label" not in frame.columns:
+            if "score" not in frame.columns:
+                problems.append(f"{where} has neither a `label` nor a `score` column")
+            continue
+        texts = _label_texts(frame)
+        table = pd.DataFrame({"judge": frame["judge"].astype(str), "label": texts}).dropna()
+        for (judge, label), n in table.groupby(["judge", "label"], sort=True).size().items():
+            per_judge = counts.setdefault(str(judge), {})
+            per_judge[str(label)] = per_judge.get(str(label), 0) + int(n)
+    suggestion = suggest_task(v for labels in counts.values() for v in labels)
+    judges = sorted(counts)
+    reference = "human" if "human" in counts else _reference_like(judges)
+    return Inspection(files, counts, suggestion, reference, problems)
 
 
 def read_items(path: str | Path) -> pd.DataFrame:

@@ -153,47 +153,6 @@ class Inspection:
     problems: list[str] = field(default_factory=list)
 
 
-_REFERENCE_LIKE = ("human", "annot", "gold", "expert", "crowd", "rater", "reference")
-
-
-def inspect_files(sources: list, config: object) -> Inspection:
-    """Read ``sources`` as the audit would (``config``'s columns, delimiter and sheet) and describe them."""
-    import pandas as pd
-
-    from auditor.data import _label_texts, read_sources
-    from auditor.io import FILE, ROW
-
-    frames = read_sources(sources, config)
-    files = [(str(f.attrs.get("path")), [str(c) for c in f.columns if c not in (ROW, FILE)]) for f in frames]
-    problems = []
-    counts: dict[str, dict[str, int]] = {}
-    for frame in frames:
-        where = frame.attrs.get("path")
-        if "judge" not in frame.columns:
-            problems.append(f"{where} has no `judge` column (map one with --column judge=COLUMN)")
-            continue
-        if "label" not in frame.columns:
-            if "score" not in frame.columns:
-                problems.append(f"{where} has neither a `label` nor a `score` column")
-            continue
-        texts = _label_texts(frame)
-        table = pd.DataFrame({"judge": frame["judge"].astype(str), "label": texts}).dropna()
-        for (judge, label), n in table.groupby(["judge", "label"], sort=True).size().items():
-            counts.setdefault(str(judge), {})[str(label)] = counts.get(str(judge), {}).get(
-                str(label), 0
-            ) + int(n)
-    suggestion = suggest_task(v for labels in counts.values() for v in labels)
-    judges = sorted(counts)
-    reference = (
-        "human"
-        if "human" in counts
-        else next(
-            (j for j in judges if any(w in j.lower() for w in _REFERENCE_LIKE)), judges[0] if judges else None
-        )
-    )
-    return Inspection(files, counts, suggestion, reference, problems)
-
-
 def config_toml(inspection: Inspection, config: object, command: str) -> str:
     """The ``audit.toml`` text of an inspection, with comments saying what each line rests on."""
     from auditor.config import toml_value

@@ -33,10 +33,10 @@ def init(
 ) -> None:
     """Describe the files and write a suggested audit.toml (task, reference, scale, aliases) to review."""
     from auditor.config import AuditConfig
-    from auditor.data import resolve_study
+    from auditor.data import inspect_files, resolve_study
     from auditor.errors import InputError
     from auditor.io import check_writable, write_text
-    from auditor.suggest import UNKNOWN, config_toml, inspect_files
+    from auditor.suggest import UNKNOWN, config_toml
 
     if out.exists() and not force:
         raise InputError(

@@ -170,7 +170,8 @@ def test_suggested_task_scale_and_aliases(values, task, scale, aliases) -> None:
 
 def test_init_config_reads_back_as_the_suggestion(tmp_path: Path) -> None:
     """The audit.toml that ``auditor init`` writes loads into exactly the suggested config."""
-    from auditor.suggest import config_toml, inspect_files
+    from auditor.data import inspect_files
+    from auditor.suggest import config_toml
 
     path = tmp_path / "h.csv"
     path.write_text("Item ID;judge;label\n1;human;1\n1;llm;7\n2;human;5\n2;llm;2\n", encoding="utf-8")
