@@ -162,7 +162,7 @@ def assemble(ctx: Context) -> AuditResult:
 
 def meta(ctx: Context) -> dict[str, Any]:
     """audit.json's description of the run, then the steps' sections (which may restate ``description`` and
-    ``policy``: a stand-in reference, the extraction stage's policy)."""
+    ``policy``: a stand-in reference, the core's split-tie count, the extraction stage's policy)."""
     cfg, task = ctx.cfg, ctx.task
     cluster = cfg.cluster if cfg.cluster in ctx.t.items.columns else "item_id"
     ind = ctx.indicators(ctx.ref, np.flatnonzero(ctx.usable(ctx.ref)))
@@ -178,7 +178,7 @@ def meta(ctx: Context) -> dict[str, Any]:
         ),
         "categories": list(ctx.categories) if ctx.categories else None,
         "reference": cfg.reference,
-        "policy": cfg.policy_text(),
+        "policy": {"text": cfg.policy_text()},
         "n_items": ctx.n_items,
         "n_items_with_reference": int(ctx.usable(ctx.ref).sum()),
         "n_clusters": ctx.n_clusters,

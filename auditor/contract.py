@@ -14,8 +14,12 @@ labels table (long, one row per verdict)
     label is empty, e.g. ``unparseable``, ``http_error``).  Any other column is kept.
 
 metric rows (``AuditResult.metrics``, ``audit.json`` ``metrics``)
-    ``metric, judge, reference, value, ci_low, ci_high, n, p_value, p_adjusted, slice``; ``slice`` is empty for
-    the whole audit.  Metric names and what they mean: :mod:`auditor.metrics`.
+    ``metric, judge, reference, value, ci_low, ci_high, n, p_value, p_adjusted, slice, n_clusters, p_at_floor,
+    p_adjusted_at_floor``; ``slice`` is empty for the whole audit; ``n_clusters`` counts the clusters (users) that
+    hold the row's data (empty when unknown).  ``p_at_floor``: the p-value is a resampling p-value at its floor
+    ``1 / (B + 1)`` (no replicate as extreme as the estimate), so it is an upper bound, not an estimate;
+    ``p_adjusted_at_floor``: the adjusted p-value depends on such a floor (it is the bound times the correction's
+    factor), likewise a bound.  Metric names and what they mean: :mod:`auditor.metrics`.
 
 judge variants
     A re-run of a judge under a probe is named ``"<judge>|<key>=<value>"``, e.g. ``gpt-4o|persona=removed`` or
@@ -66,6 +70,9 @@ METRIC_COLUMNS = [
     "p_value",
     "p_adjusted",
     "slice",
+    "n_clusters",
+    "p_at_floor",
+    "p_adjusted_at_floor",
 ]
 EXCLUSION_COLUMNS = ["judge", "reason", "count"]
 
@@ -88,6 +95,9 @@ class MetricRow(TypedDict):
     p_value: float | None
     p_adjusted: float | None
     slice: str | None
+    n_clusters: int | None
+    p_at_floor: bool
+    p_adjusted_at_floor: bool
 
 
 class ExclusionRow(TypedDict):
@@ -111,6 +121,16 @@ class Aggregation(TypedDict):
     judge_margin: float
 
 
+class Policy(TypedDict, total=False):
+    """``policy``: the tie / "no better" policy in words, the tie-break and, for a task with ties, the reference's
+    ties and how many of them the tie-break made from split votes (no strict majority said tie)."""
+
+    text: str
+    tie_break: str
+    reference_ties: int | None
+    reference_split_ties: int | None
+
+
 class ScaleSpec(TypedDict):
     min: int
     max: int
@@ -129,7 +149,7 @@ class AuditDocument(TypedDict, total=False):
     scale: ScaleSpec | None
     categories: list[str] | None
     reference: str
-    policy: str
+    policy: Policy
     n_items: int
     n_items_with_reference: int
     n_clusters: int

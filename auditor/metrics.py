@@ -3,8 +3,9 @@
 One entry per metric name: its *family* (which analysis writes it), its *kind* (``rate``, ``gap``, ``coefficient``,
 ``test``, ``mean``), whether it is a *proportion* of units (observed at exactly 0 or 1 its interval is the exact
 binomial one over the clusters, not zero-width), its label (with an ASCII form for terminals that prefer it), its
-*unit* as reports show it (``%`` for rates, ``points`` for differences of rates, empty for plain numbers) and a
-one-line meaning.  The producer (``auditor.audit`` and its steps), the gates and the reports all read this module;
+*unit* as reports show it (``%`` for rates, ``points`` for differences of rates, ``log-odds`` / ``tokens`` for the
+numbers that have one, empty for other plain numbers) and a one-line meaning.  The producer (``auditor.audit`` and
+its steps), the gates and the reports all read this module;
 none keeps a list of metric names of its own.
 
 Adding a metric: one :func:`_register` call below, its statistics function in ``auditor.stats`` and its test.
@@ -25,7 +26,7 @@ from types import MappingProxyType
 from typing import Literal
 
 Kind = Literal["rate", "gap", "coefficient", "test", "mean"]
-Unit = Literal["%", "points", ""]
+Unit = Literal["%", "points", "", "log-odds", "tokens"]
 
 #: Families in report order.
 FAMILIES: tuple[str, ...] = (
@@ -336,6 +337,7 @@ _register(
     "coefficient",
     "Length preference",
     "log-odds of preferring b per doubling of its relative length, beyond the reference's verdict",
+    unit="log-odds",
 )
 _register(
     "self_preference",
@@ -367,6 +369,7 @@ _register(
     "mean",
     "Mean prompt tokens",
     "prompt tokens per request of the variant (its cost)",
+    unit="tokens",
 )
 
 # -- personalization stages ------------------------------------------------------------------------------------
@@ -394,7 +397,12 @@ _register(
     proportion=True,
 )
 _register(
-    "problematic_agreement", "extraction", "rate", "Problematic agreement", "agreement on problematic or not"
+    "problematic_agreement",
+    "extraction",
+    "rate",
+    "Problematic agreement",
+    "agreement on problematic or not",
+    unit="%",
 )
 _register(
     "problematic_kappa",
@@ -426,6 +434,7 @@ _register(
     "Precision",
     "share of the judge's relevant attributes that humans mark relevant",
     proportion=True,
+    unit="%",
 )
 _register(
     "recall",
@@ -434,6 +443,7 @@ _register(
     "Recall",
     "share of the humans' relevant attributes the judge marks relevant",
     proportion=True,
+    unit="%",
 )
 _register("f1", "relevance", "coefficient", "F1", "harmonic mean of precision and recall")
 _register(

@@ -39,6 +39,10 @@ class AuditResult:
     score_pairs: list[dict[str, Any]] = field(default_factory=list)
     cases: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if "n_clusters" in self.metrics.columns:  # a count, missing where unknown (not a float with NaN)
+            self.metrics["n_clusters"] = self.metrics["n_clusters"].astype("Int64")
+
     # -- access ---------------------------------------------------------------------------------------------
     def metric(
         self, metric: str, judge: str, reference: str | None = None, slice: str | None = None

@@ -67,24 +67,45 @@ def fmt_estimate(row: Mapping[str, Any] | None, kind: str | None = None, signed:
     return f"{text} {interval}" if interval else text
 
 
-def fmt_p(value: Any) -> str:
+def _ceil_significant(number: float, digits: int = 2) -> str:
+    """``number`` rounded up to ``digits`` significant digits, without trailing zeros (``0.0034983`` -> ``0.0035``)."""
+    exponent = math.floor(math.log10(number)) - (digits - 1)
+    step = 10.0**exponent
+    rounded = math.ceil(number / step - 1e-9) * step
+    return f"{rounded:.{max(0, -exponent)}f}".rstrip("0").rstrip(".") if exponent < 0 else f"{rounded:.0f}"
+
+
+def fmt_p(value: Any, bound: bool = False) -> str:
+    """A p-value as text, the one rule every report uses: ``0.012`` (3 decimals), ``3.1e-06`` below 0.001 (two
+    significant digits: an exact test's small p-value), and, for a ``bound`` (a resampling p-value at its floor
+    ``1 / (B + 1)``, or an adjusted one that depends on such a floor), ``< 0.0005``: the bound rounded up to two
+    significant digits, never printed as if it were an estimate.  Empty when missing.
+
+    >>> fmt_p(0.01234), fmt_p(3.14e-6), fmt_p(1 / 2001, bound=True), fmt_p(7 / 2001, bound=True)
+    ('0.012', '3.1e-06', '< 0.0005', '< 0.0035')
+    """
     number = as_float(value)
     if number is None:
         return ""
-    if number < 0.001:
-        return "<0.001"
+    if bound and number > 0:
+        return f"< {_ceil_significant(number)}"
+    if 0 < number < 0.001:
+        return f"{number:.1e}"
     return f"{number:.3f}"
 
 
 def p_text(row: Mapping[str, Any] | None) -> str:
-    """``p_adj = 0.012`` (adjusted when present, else raw ``p = …``); empty when neither is present."""
+    """``p_adj = 0.012`` (adjusted when present, else raw ``p = …``), ``p_adj < 0.0035`` for a bound (the row's
+    ``p_adjusted_at_floor`` / ``p_at_floor``); empty when neither is present."""
     if not row:
         return ""
-    adjusted, raw = fmt_p(row.get("p_adjusted")), fmt_p(row.get("p_value"))
-    if adjusted:
-        return f"p_adj {'' if adjusted.startswith('<') else '= '}{adjusted}"
-    if raw:
-        return f"p {'' if raw.startswith('<') else '= '}{raw}"
+    adjusted = fmt_p(
+        row.get("p_adjusted"), row.get("p_adjusted_at_floor") is True
+    )  # missing / null: no bound
+    raw = fmt_p(row.get("p_value"), row.get("p_at_floor") is True)
+    for name, text in (("p_adj", adjusted), ("p", raw)):
+        if text:
+            return f"{name} {'' if text.startswith('<') else '= '}{text}"
     return ""
 
 

@@ -111,7 +111,7 @@ def outcome_bars(audit: Mapping[str, Any] | AuditView) -> Figure | None:
     fig = _figure(9.0, 0.5 * len(rows) + 1.6)
     ax = fig.subplots()
     ys = np.arange(len(rows))[::-1]
-    names = {"win_rate": f"{v.arm_b} better", "tie_rate": "tie / neutral", "loss_rate": f"{v.arm_a} better"}
+    names = v.outcome_names()
     for name in parts:
         lefts = [sum(vals[p] for p in parts[: parts.index(name)]) for _, vals in rows]
         widths = [vals[name] for _, vals in rows]

@@ -12,7 +12,7 @@ from typing import Any
 
 from auditor.contract import DEFAULT_REFERENCE, split_variant
 from reports.format import as_float, as_int
-from reports.labels import AGREEMENT_METRICS, KNOWN_METRICS, PRIMARY_AGREEMENT
+from reports.labels import AGREEMENT_METRICS, KNOWN_METRICS, POSITIVE_WORDS, PRIMARY_AGREEMENT, metric_label
 
 
 def _text(value: Any, default: str = "") -> str:
@@ -129,9 +129,61 @@ class AuditView:
         value = self.raw.get("bootstrap")
         return dict(value) if isinstance(value, Mapping) else {}
 
+    def policy_field(self, key: str) -> Any:
+        """A field of ``policy`` (``tie_break``, ``reference_ties``, ``reference_split_ties``); None when absent
+        (and in files that wrote the policy as text only)."""
+        policy = self.raw.get("policy")
+        return policy.get(key) if isinstance(policy, Mapping) else None
+
+    @property
+    def stage(self) -> str | None:
+        """The personalization stage of the audit (``extraction``, ``relevance``, ``generation``), if any."""
+        section = self.raw.get("personalization")
+        stage = section.get("stage") if isinstance(section, Mapping) else None
+        return str(stage) if stage else None
+
+    @property
+    def positive_words(self) -> tuple[str, str, str]:
+        """(verb, positive, negative) for a binary stage: ``("marked", "relevant", "not relevant")``."""
+        return POSITIVE_WORDS.get(self.stage, POSITIVE_WORDS[None])
+
+    def outcome_label(self, metric: str, ascii_only: bool = False) -> str:
+        """A metric's label in this audit's words: a binary audit's outcome rates name its labels ("Marked
+        relevant", "Not relevant"), a pairwise / likert one's name the arms; every other metric its registry
+        label."""
+        if self.task == "binary":
+            verb, positive, negative = self.positive_words
+            names = {
+                "win_rate": f"{verb} {positive}",
+                "loss_rate": negative,
+                "win_rate_gap": f"{verb} {positive}: gap",
+                "loss_rate_gap": f"{negative}: gap",
+            }
+            if metric in names:
+                return names[metric][0].upper() + names[metric][1:]
+        return metric_label(metric, ascii_only)
+
+    def outcome_names(self) -> dict[str, str]:
+        """Legend names of the outcome shares: ``response b better``, ``tie / neutral``, ``response a better`` (a
+        binary audit: its labels' words)."""
+        if self.task == "binary":
+            return {m: self.outcome_label(m) for m in ("win_rate", "loss_rate")}
+        return {
+            "win_rate": f"{self.arm_b} better",
+            "tie_rate": "tie / neutral",
+            "loss_rate": f"{self.arm_a} better",
+        }
+
     @property
     def pairwise_like(self) -> bool:
         return self.task in ("pairwise", "likert", "binary") or not self.task
+
+
+def _policy_text(policy: Any) -> str:
+    """The policy in words: ``policy.text`` (``policy`` itself in files that wrote it as text)."""
+    if isinstance(policy, Mapping):
+        return _text(policy.get("text"))
+    return _text(policy)
 
 
 def as_audit_dict(audit: Any) -> Mapping[str, Any]:
@@ -189,7 +241,7 @@ def view(audit: Mapping[str, Any] | AuditView | None) -> AuditView:
         simulated=bool(audit.get("simulated")),
         task=_text(audit.get("task")),
         reference=reference,
-        policy=_text(audit.get("policy")),
+        policy=_policy_text(audit.get("policy")),
         judges=judges,
         metrics=metrics,
         exclusions=_dicts(audit.get("exclusions")),

@@ -19,7 +19,8 @@ Every metric row of ``audit.json`` is keyed by (metric, judge, reference, slice)
 ``n``, ``p_value`` and ``p_adjusted`` must be identical: the same JSON value (a float equal to the last bit, an
 integer not turned into a float, null for null, which is how ``audit.json`` writes NaN).  A row present on one side
 only is a difference too, and so is a command that fails on one side, with one exception: rows of a metric added
-on purpose since the baseline (:data:`ADDED_SINCE_BASELINE`, or ``--added NAMES``) are listed as added, not as
+on purpose since the baseline (:data:`ADDED_SINCE_BASELINE`, or ``--added NAMES``; ``METRIC@SLICE`` for a metric's
+rows in some slices only) are listed as added, not as
 differences, when they exist in the current tree only.
 
 Exit 0: every row identical.  Exit 1: differences (the first 30 and the counts).  Exit 2: bad input (an unknown
@@ -40,6 +41,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 KEY_FIELDS = ("metric", "judge", "reference", "slice")
@@ -47,7 +49,33 @@ VALUE_FIELDS = ("value", "ci_low", "ci_high", "n", "p_value", "p_adjusted")
 DEFAULT_BASELINE = "c074434"  # main before issue 14's redesign
 #: Metrics that the current tree computes and the baseline did not, on purpose (issue 14 shows a new metric takes one
 #: registry entry, its statistics function and a test: Brennan-Prediger's kappa).
-ADDED_SINCE_BASELINE: tuple[str, ...] = ("brennan_prediger", "undecided_rate", "agreement_z_vs_ceiling")
+#: An entry ``METRIC@SLICE`` (shell-style patterns) counts only that metric's rows in those slices as added (issue 16:
+#: every row of the slice ``ties=excluded``, and the core's rates and agreement per ``source``, which the core now
+#: slices like the analyses do).
+CORE_METRICS: tuple[str, ...] = (
+    "agreement",
+    "cohen_kappa*",
+    "scott_pi",
+    "fleiss_kappa",
+    "krippendorff_alpha",
+    "gwet_ac1",
+    "brennan_prediger",
+    "pearson",
+    "spearman",
+    "kendall_tau_b",
+    "win_rate*",
+    "tie_rate*",
+    "loss_rate*",
+    "no_better_rate*",
+    "mean_score*",
+)
+ADDED_SINCE_BASELINE: tuple[str, ...] = (
+    "brennan_prediger",
+    "undecided_rate",
+    "agreement_z_vs_ceiling",
+    "*@ties=excluded",
+    *(f"{name}@source=*" for name in CORE_METRICS),
+)
 #: Judges added since the baseline, by name prefix (issue 16: the trivial baselines audited beside every judge).
 ADDED_JUDGES_SINCE_BASELINE: tuple[str, ...] = ("baseline:",)
 #: Rows that changed on purpose since the baseline, per audit: ``judges`` and ``metrics`` (name prefixes) and, with
@@ -122,6 +150,7 @@ class Comparison:
     added: int = 0  # rows of ADDED_SINCE_BASELINE metrics in the current tree only
     added_metrics: tuple[str, ...] = ADDED_SINCE_BASELINE
     by_design: dict[str, int] = field(default_factory=dict)  # audit -> rows left out by CHANGED_BY_DESIGN
+    added_entries: dict[str, None] = field(default_factory=dict)  # the entries that matched, in order
     failed: int = 0  # commands or audit.json files present on one side only
 
     @property
@@ -161,8 +190,12 @@ class Comparison:
                 )
                 self.differences.append(f"{name}: {_label(key)}: {detail}")
         for key in after.keys() - before.keys():
-            if key[0] in self.added_metrics or key[1].startswith(ADDED_JUDGES_SINCE_BASELINE):
+            entry = added_entry(key, self.added_metrics)
+            if entry is None and key[1].startswith(ADDED_JUDGES_SINCE_BASELINE):
+                entry = "judges " + ", ".join(p + "*" for p in ADDED_JUDGES_SINCE_BASELINE)
+            if entry is not None:
                 self.added += 1
+                self.added_entries[entry] = None
                 continue
             self.only_current += 1
             self.differences.append(f"{name}: {_label(key)}: row only in the current tree")
@@ -184,8 +217,7 @@ class Comparison:
         total = sum(max(b, c) for b, c in self.rows.values()) - sum(self.by_design.values())
         added = (
             (
-                f"; {self.added} rows of metrics or judges added since the baseline "
-                f"({', '.join(self.added_metrics + tuple(p + '*' for p in ADDED_JUDGES_SINCE_BASELINE))}) are "
+                f"; {self.added} rows of metrics or judges added since the baseline ({', '.join(self.added_entries)}) are "
                 "in the current tree only"
             )
             if self.added
@@ -215,6 +247,24 @@ class Comparison:
                 *([f"  ... and {more} more"] if more else []),
             ]
         )
+
+
+def added_entry(key: tuple, added: Iterable[str]) -> str | None:
+    """The entry of ``added`` that makes a row (metric, judge, reference, slice, ...) one of a metric added since the
+    baseline, or None: an entry ``METRIC`` matches its rows in every slice, ``METRIC@SLICE`` (shell-style patterns)
+    those in matching slices.
+
+    >>> added_entry(("agreement", "j", "human", "ties=excluded"), ["brennan_prediger", "*@ties=excluded"])
+    '*@ties=excluded'
+    >>> added_entry(("agreement", "j", "human", None), ["*@ties=excluded", "brennan_prediger"]) is None
+    True
+    """
+    metric, slice_ = key[0], key[3] or ""
+    for entry in added:
+        name, sep, slices = entry.partition("@")
+        if fnmatchcase(metric, name) and (not sep or fnmatchcase(slice_, slices)):
+            return entry
+    return None
 
 
 class _Absent:
@@ -425,8 +475,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         "--added",
         default=",".join(ADDED_SINCE_BASELINE),
         metavar="NAMES",
-        help="metrics added on purpose since the baseline, comma-separated: their rows in the current "
-        f"tree only are listed, not differences (default {','.join(ADDED_SINCE_BASELINE)})",
+        help="metrics added on purpose since the baseline, comma-separated, each METRIC or METRIC@SLICE (shell "
+        "patterns): their rows in the current tree only are listed, not differences (default: "
+        "ADDED_SINCE_BASELINE)",
     )
     return parser.parse_args(argv)
 

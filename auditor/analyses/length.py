@@ -96,7 +96,21 @@ def length_probe(ctx: AuditContext, rows: list[dict[str, Any]]) -> dict[str, Any
                 skipped[f"{judge} ({label or 'all'})"] = got
                 continue
             value, lo, hi, p = got
-            rows.append(direct_row("length_preference", judge, reference, value, lo, hi, idx.size, p, label))
+            clusters = int(np.unique(ctx.cluster[idx]).size)
+            rows.append(
+                direct_row(
+                    "length_preference",
+                    judge,
+                    reference,
+                    value,
+                    lo,
+                    hi,
+                    idx.size,
+                    p,
+                    label,
+                    n_clusters=clusters,
+                )
+            )
     return {
         "definition": "log-odds of preferring b per doubling of len(b)/len(a) in characters, controlling for "
         "the reference's verdict; statsmodels Logit, cluster-robust (Wald) interval",

@@ -68,7 +68,7 @@ def step(ctx: AuditContext, config: AuditConfig) -> StepOutput:
     section: dict[str, Any] = {"stage": stage}
     if stage == "extraction":
         part = extraction_metrics(ctx, options)
-        out.sections["policy"] = ctx.cfg.policy_text() + " " + part["policy"]
+        out.sections["policy.text"] = ctx.cfg.policy_text() + " " + part["policy"]
         section.update(part)
     elif stage == "relevance":
         section.update(relevance_metrics(ctx, options))

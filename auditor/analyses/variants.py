@@ -22,7 +22,6 @@ from auditor.contract import split_variant
 from auditor.engine.context import AuditContext, Side
 from auditor.engine.slicing import cluster_sums, ratio
 from auditor.engine.step import StepOutput
-from auditor.stats.bootstrap import bootstrap_p_value
 
 
 def step(ctx: AuditContext, config: AuditConfig) -> StepOutput:
@@ -75,8 +74,8 @@ def variant_probe(ctx: AuditContext) -> dict[str, Any]:
                 base,
                 base,
                 ests["persona_shift"],
-                p_value=bootstrap_p_value(ests["persona_shift"]) if ctx.cfg.resamples else None,
                 slice=label,
+                **ctx.test(ests["persona_shift"]),
             )
             persona[judge] = {
                 "flip_rate": ests["persona_flip_rate"].value,

@@ -46,6 +46,17 @@ def majority(counts: np.ndarray, tie_break: str, tie_code: int | None = None) ->
     return out
 
 
+def split_ties(counts: np.ndarray, code: np.ndarray, tie_code: int) -> np.ndarray:
+    """Items whose aggregate is the tie (``tie_code``) although no strict majority of their votes said tie: ties
+    that the aggregation rule made out of split votes (e.g. one rater ``a``, one ``b``; or ``a``, ``tie``, ``b``).
+
+    >>> split_ties(np.array([[1, 0, 1], [0, 2, 1], [1, 1, 0], [0, 1, 0]]), np.array([1, 1, 1, 1]), 1).tolist()
+    [True, False, True, False]
+    """
+    counts = np.asarray(counts)
+    return (np.asarray(code) == tie_code) & (2 * counts[:, tie_code] <= counts.sum(axis=1))
+
+
 def median(counts: np.ndarray, tie_break: str, neutral_code: int) -> np.ndarray:
     """Median category per item (ordinal codes); an even count between two codes follows ``tie_break``."""
     counts = np.asarray(counts)

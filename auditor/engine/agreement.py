@@ -6,7 +6,7 @@ import numpy as np
 
 from auditor.engine.context import AuditContext, Side
 from auditor.stats import compare
-from auditor.stats.bootstrap import Estimate, bootstrap_p_value
+from auditor.stats.bootstrap import Estimate
 
 
 def agreement_family(ctx: AuditContext, p: compare.Pairing) -> dict[str, Estimate]:
@@ -34,16 +34,22 @@ def has_rates(task: str) -> bool:
 
 
 def reference_rates(
-    ctx: AuditContext, ref: Side, items: np.ndarray | None = None, slice: str | None = None
+    ctx: AuditContext,
+    ref: Side,
+    items: np.ndarray | None = None,
+    slice: str | None = None,
+    rates: tuple[str, ...] | None = None,
 ) -> dict[str, Estimate]:
-    """Add the reference's own outcome rates and mean, over the items it labelled (within ``items``)."""
+    """Add the reference's own outcome rates and mean, over the items it labelled (within ``items``); ``rates``:
+    only these (all when None)."""
     ok = ctx.usable(ref) if items is None else ctx.usable(ref) & items
     idx = np.flatnonzero(ok)
     if not idx.size or not has_rates(ctx.task):
         return {}
-    rates = compare.rate_estimates(
+    found = compare.rate_estimates(
         ctx.indicators(ref, idx) or {}, ref.value[idx], ctx.cluster[idx], ctx.n_clusters, ctx.rs
     )
+    rates = {name: est for name, est in found.items() if rates is None or name in rates}
     for name, est in rates.items():
         ctx.add(name, ctx.cfg.reference, ctx.cfg.reference, est, slice=slice)
     return rates
@@ -56,12 +62,15 @@ def judge_metrics(
     side: Side,
     items: np.ndarray | None = None,
     slice: str | None = None,
+    rates: tuple[str, ...] | None = None,
+    agreement: bool = True,
 ) -> tuple[compare.Pairing, dict[str, Estimate]]:
-    """Add the agreement family, outcome rates and gaps of one judge against the reference (within ``items``).
+    """Add the agreement family (unless ``agreement`` is false), outcome rates and gaps of one judge against the
+    reference (within ``items``; ``rates``: only these outcome rates and their gaps, all when None).
 
     A gap's p-value is McNemar's exact test when every cluster holds one item, else the bootstrap's."""
     p, idx = ctx.pairing(ref, side, items)
-    found = agreement_family(ctx, p)
+    found = agreement_family(ctx, p) if agreement else {}
     for name, est in found.items():
         ctx.add(name, judge, ctx.cfg.reference, est, slice=slice)
     if p.n and has_rates(ctx.task):
@@ -70,14 +79,46 @@ def judge_metrics(
         j_rates = compare.rate_estimates(j_ind, side.value[idx], p.cluster, ctx.n_clusters, ctx.rs)
         r_rates = compare.rate_estimates(r_ind, ref.value[idx], p.cluster, ctx.n_clusters, ctx.rs)
         singletons = np.all(np.bincount(p.cluster, minlength=ctx.n_clusters) <= 1)
-        for name in j_rates:
+        for name in [r for r in j_rates if rates is None or r in rates]:
             ctx.add(name, judge, ctx.cfg.reference, j_rates[name], slice=slice)
             gap = j_rates[name] - r_rates[name]
             if singletons and name in j_ind:
-                pval = compare.mcnemar_exact(j_ind[name].astype(int), r_ind[name].astype(int))
+                test = {"p_value": compare.mcnemar_exact(j_ind[name].astype(int), r_ind[name].astype(int))}
             else:
-                pval = bootstrap_p_value(gap) if ctx.cfg.resamples else None
-            ctx.add(f"{name}_gap", judge, ctx.cfg.reference, gap, p_value=pval, slice=slice)
+                test = ctx.test(gap)
+            ctx.add(f"{name}_gap", judge, ctx.cfg.reference, gap, slice=slice, **test)
             found[name] = j_rates[name]
             found[f"{name}_gap"] = gap
     return p, found
+
+
+#: The slice of the rows computed with ties left out (:func:`without_ties`).
+TIES_EXCLUDED = "ties=excluded"
+#: The outcome rates reported with ties left out (the others follow: no tie, and no better = a better).
+RATES_WITHOUT_TIES = ("win_rate", "loss_rate")
+
+
+def tie_items(ctx: AuditContext, side: Side) -> np.ndarray | None:
+    """Per item: whether ``side``'s verdict is a tie (None for a task without ties: binary, categorical, a score
+    without a neutral point)."""
+    ind = ctx.indicators(side, np.arange(ctx.n_items))
+    if not ind or "tie_rate" not in ind:
+        return None
+    return ind["tie_rate"] & ctx.usable(side)
+
+
+def without_ties(ctx: AuditContext, ref: Side, sides: dict[str, Side]) -> None:
+    """Add the main rates and the agreement family with ties left out, in the slice :data:`TIES_EXCLUDED`, beside
+    the rows with ties included (MT-Bench's "with / without ties").
+
+    Convention: a judge's rows leave out every item on which the reference *or* that judge says tie, so both sides
+    are compared on the same decisive items (MT-Bench's "w/o tie" setup); the reference's own rates leave out the
+    items on which it says tie.  Only :data:`RATES_WITHOUT_TIES` are reported (no tie is left, and "no better"
+    equals "a better").  Nothing is added for a task without ties."""
+    ref_tie = tie_items(ctx, ref)
+    if ref_tie is None:
+        return
+    reference_rates(ctx, ref, ~ref_tie, TIES_EXCLUDED, RATES_WITHOUT_TIES)
+    for judge, side in sides.items():
+        judge_tie = tie_items(ctx, side)
+        judge_metrics(ctx, judge, ref, side, ~(ref_tie | judge_tie), TIES_EXCLUDED, RATES_WITHOUT_TIES)

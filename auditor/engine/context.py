@@ -21,7 +21,7 @@ from auditor.engine import aggregation as agg
 from auditor.errors import ConfigError
 from auditor.metrics import PROPORTION_METRICS
 from auditor.stats import compare
-from auditor.stats.bootstrap import Estimate, Resampler, interval
+from auditor.stats.bootstrap import Estimate, Resampler, bootstrap_test, interval
 
 
 @dataclass
@@ -106,11 +106,15 @@ class AuditContext:
         if self.task == "score":
             value, _ = agg.mean_values(items, self.t.labels["value"].to_numpy(float)[mask], self.n_items)
             return Side(np.full(self.n_items, agg.NONE), value, has)
-        counts = agg.count_table(items, self.t.labels["code"].to_numpy(np.int64)[mask], self.n_items, self.k)
-        side = self.from_counts(counts, has)
+        side = self.from_counts(self.vote_counts(mask), has)
         if calibrate and self.cfg.judge_aggregate == "mean_score" and "score" in self.t.labels.columns:
             self._calibrate(side, mask)
         return side
+
+    def vote_counts(self, mask: np.ndarray) -> np.ndarray:
+        """``(n_items, k)``: how many of the label rows in ``mask`` give each category, per item."""
+        codes = self.t.labels["code"].to_numpy(np.int64)[mask]
+        return agg.count_table(self.row_item[mask], codes, self.n_items, self.k)
 
     def _calibrate(self, side: Side, mask: np.ndarray) -> None:
         """Overwrite, in place, the verdict of items whose rows in ``mask`` carry a finite expected score."""
@@ -201,15 +205,39 @@ class AuditContext:
         *,
         p_value: float | None = None,
         slice: str | None = None,
+        p_at_floor: bool = False,
     ) -> None:
         """Append a metric row with its interval from the shared bootstrap (exact binomial at 0 / 1 for the
-        proportions of :data:`auditor.metrics.PROPORTION_METRICS`)."""
+        proportions of :data:`auditor.metrics.PROPORTION_METRICS`); ``p_at_floor``: ``p_value`` is a bootstrap
+        p-value at its floor (:func:`auditor.stats.bootstrap.bootstrap_test`)."""
         lo, hi = (
             interval(est, self.cfg.level, self.cfg.method, proportion=metric in PROPORTION_METRICS)
             if self.cfg.resamples
             else (np.nan, np.nan)
         )
-        self.rows.append(metric_row(metric, judge, reference, est.value, lo, hi, est.n, p_value, slice))
+        self.rows.append(
+            metric_row(
+                metric,
+                judge,
+                reference,
+                est.value,
+                lo,
+                hi,
+                est.n,
+                p_value,
+                slice,
+                n_clusters=occupied_clusters(est),
+                p_at_floor=p_at_floor,
+            )
+        )
+
+    def test(self, est: Estimate) -> dict[str, Any]:
+        """``ctx.add`` keywords for a bootstrap test of ``value == 0`` (none without resamples):
+        ``ctx.add(..., **ctx.test(gap))``."""
+        if not self.cfg.resamples:
+            return {"p_value": None}
+        p, floor = bootstrap_test(est)
+        return {"p_value": p, "p_at_floor": floor}
 
     def pairing(
         self, ref: Side, judge: Side, items: np.ndarray | None = None
@@ -229,6 +257,15 @@ class AuditContext:
         return p, idx
 
 
+def occupied_clusters(est: Estimate) -> int | None:
+    """The clusters that hold an estimate's data: its own count, else its finite jackknife values (None: unknown)."""
+    if est.clusters is not None:
+        return int(est.clusters)
+    if est.jack is not None:
+        return int(np.isfinite(est.jack).sum())
+    return None
+
+
 def metric_row(
     metric: str,
     judge: str,
@@ -239,11 +276,28 @@ def metric_row(
     n: Any,
     p_value: float | None = None,
     slice: str | None = None,
+    *,
+    n_clusters: int | None = None,
+    p_at_floor: bool = False,
 ) -> dict[str, Any]:
-    """One metric row in :data:`auditor.contract.METRIC_COLUMNS` (``p_adjusted`` is filled in after every step)."""
-    return dict(
-        zip(METRIC_COLUMNS, (metric, judge, reference, value, lo, hi, n, p_value, None, slice), strict=True)
+    """One metric row in :data:`auditor.contract.METRIC_COLUMNS` (``p_adjusted`` and ``p_adjusted_at_floor`` are
+    filled in after every step)."""
+    values = (
+        metric,
+        judge,
+        reference,
+        value,
+        lo,
+        hi,
+        n,
+        p_value,
+        None,
+        slice,
+        n_clusters,
+        bool(p_at_floor),
+        False,
     )
+    return dict(zip(METRIC_COLUMNS, values, strict=True))
 
 
 def direct_row(
@@ -256,6 +310,10 @@ def direct_row(
     n: int,
     p: float | None,
     slice: str | None,
+    *,
+    n_clusters: int | None = None,
 ) -> dict[str, Any]:
     """A metric row whose interval does not come from the shared bootstrap (e.g. a model-based interval)."""
-    return metric_row(metric, judge, reference, float(value), float(lo), float(hi), int(n), p, slice)
+    return metric_row(
+        metric, judge, reference, float(value), float(lo), float(hi), int(n), p, slice, n_clusters=n_clusters
+    )

@@ -14,7 +14,7 @@ import numpy as np
 from auditor.engine.agreement import judge_metrics, reference_rates
 from auditor.engine.context import AuditContext
 from auditor.errors import ConfigError
-from auditor.stats.bootstrap import Estimate, bootstrap_p_value
+from auditor.stats.bootstrap import Estimate
 
 MAX_SLICES = 20  # values of one column; more are not sliced
 MAX_DIFFERENCE_LEVELS = 4  # values of one column between which paired differences are added
@@ -28,9 +28,9 @@ def slice_values(ctx: AuditContext, column: str) -> np.ndarray:
     return raw.astype(object).where(raw.notna(), "(missing)").astype(str).to_numpy()
 
 
-def core_slices(ctx: AuditContext, column: str) -> list[dict[str, Any]]:
-    """The reference's rates and every judge's metrics per value of ``column`` and their paired differences;
-    returns the warnings (too many values)."""
+def core_slices(ctx: AuditContext, column: str, agreement: bool = True) -> list[dict[str, Any]]:
+    """The reference's rates and every judge's metrics per value of ``column`` and their paired differences (the
+    outcome rates and gaps only when ``agreement`` is false); returns the warnings (too many values)."""
     items = ctx.t.items
     if column not in items.columns:
         raise ConfigError(
@@ -57,7 +57,7 @@ def core_slices(ctx: AuditContext, column: str) -> list[dict[str, Any]]:
         label = f"{column}={level}"
         got = {(name, ctx.cfg.reference): est for name, est in reference_rates(ctx, ref, mask, label).items()}
         for judge, side in ctx.sides.items():
-            _, estimates = judge_metrics(ctx, judge, ref, side, mask, label)
+            _, estimates = judge_metrics(ctx, judge, ref, side, mask, label, agreement=agreement)
             got.update({(name, judge): est for name, est in estimates.items()})
         found[level] = got
     if len(levels) > MAX_DIFFERENCE_LEVELS:
@@ -66,14 +66,7 @@ def core_slices(ctx: AuditContext, column: str) -> list[dict[str, Any]]:
         label = f"{column}={later} - {column}={earlier}"
         for key in sorted(found[later].keys() & found[earlier].keys()):
             diff = found[later][key] - found[earlier][key]
-            ctx.add(
-                key[0],
-                key[1],
-                ctx.cfg.reference,
-                diff,
-                p_value=bootstrap_p_value(diff) if ctx.cfg.resamples else None,
-                slice=label,
-            )
+            ctx.add(key[0], key[1], ctx.cfg.reference, diff, slice=label, **ctx.test(diff))
     return []
 
 
@@ -83,8 +76,8 @@ def add_estimates(
 ) -> None:
     """Add every estimate as a row; metrics in ``tested`` get a bootstrap p-value for ``value == 0``."""
     for (metric, judge, reference), est in found.items():
-        p = bootstrap_p_value(est) if metric in tested and ctx.cfg.resamples else None
-        ctx.add(metric, judge, reference, est, p_value=p, slice=slice)
+        test = ctx.test(est) if metric in tested else {}
+        ctx.add(metric, judge, reference, est, slice=slice, **test)
 
 
 def slice_columns(ctx: AuditContext, auto: tuple[str, ...] = ("source",)) -> list[str]:
@@ -121,8 +114,7 @@ def over_slices(
             label = f"{column}={later} - {column}={earlier}"
             for key in [k for k in found[later] if k in found[earlier]]:
                 diff = paired_difference(found[later][key], found[earlier][key])
-                p = bootstrap_p_value(diff) if ctx.cfg.resamples else None
-                ctx.add(key[0], key[1], key[2], diff, p_value=p, slice=label)
+                ctx.add(key[0], key[1], key[2], diff, slice=label, **ctx.test(diff))
 
 
 def paired_difference(later: Estimate, earlier: Estimate) -> Estimate:

@@ -161,13 +161,25 @@ def interval(
 def bootstrap_p_value(est: Estimate, null: float = 0.0) -> float:
     """Two-sided bootstrap p-value for ``H0: value == null``: the share of centred replicates at least as far
     from the observed value as the observed value is from ``null`` (Hall & Wilson's guideline)."""
+    return bootstrap_test(est, null)[0]
+
+
+def bootstrap_test(est: Estimate, null: float = 0.0) -> tuple[float, bool]:
+    """:func:`bootstrap_p_value` and whether it sits at its floor ``1 / (B + 1)`` (``B`` finite replicates): no
+    centred replicate was as far out as the observed value, so the p-value is only known to lie below the floor.
+
+    >>> est = Estimate(1.0, np.array([0.9, 1.1, 1.0]), None, 10)
+    >>> bootstrap_test(est)
+    (0.25, True)
+    """
     boot = est.boot[np.isfinite(est.boot)]
     if boot.size == 0 or not np.isfinite(est.value):
-        return float("nan")
+        return float("nan"), False
     centred = boot - est.value
     distance = abs(est.value - null)
-    p = (np.sum(np.abs(centred) >= distance - 1e-12) + 1) / (boot.size + 1)
-    return float(min(1.0, p))
+    beyond = int(np.sum(np.abs(centred) >= distance - 1e-12))
+    p = (beyond + 1) / (boot.size + 1)
+    return float(min(1.0, p)), beyond == 0
 
 
 class Resampler:

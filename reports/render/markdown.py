@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reports.model import ReportModel, build_model
-from reports.sections.base import Section, Table
+from reports.sections.base import FEW_CLUSTERS_NOTE, MARK, Section, Table
 
 PR_COMMENT_LIMIT = 65_536  # GitHub refuses longer comments
 _SOFT_LIMIT = 60_000
@@ -26,7 +26,8 @@ def md_escape(text: Any) -> str:
     return re.sub(r"\s*[\r\n\u2028\u2029]+\s*", " ", value)
 
 
-_NUMERIC_CELL = re.compile(r"[0-9\s.,%\[\]\u2212+\-\u2014<=padjts_]*")
+# a number cell: digits, intervals, p-values (``p_adj = 3.0e-06``, ``< 0.0005``) and the few-clusters mark
+_NUMERIC_CELL = re.compile(r"[0-9\s.,%\[\]\u2212+\-\u2014<=padjtse_\u2020]*")
 
 
 def _cell(text: str) -> str:
@@ -133,7 +134,13 @@ def _render(model: ReportModel, full: bool) -> str:
             for slice_ in model.slices:
                 sliced.append(f"### Slice: {md_escape(slice_.name)}\n")
                 sliced.extend(_tables(slice_.tables, 4, notes=False))
-            parts.append("## By slice\n\n" + "\n".join(sliced))
+            marked = any(
+                MARK in cell for s in model.slices for t in s.tables for row in t.rows for cell in row
+            )
+            note = (
+                f"<sub>{md_escape(FEW_CLUSTERS_NOTE)}</sub>\n\n" if marked else ""
+            )  # the tables' notes are left out
+            parts.append("## By slice\n\n" + note + "\n".join(sliced))
         else:
             parts.append(_section("By slice", "Left out to fit a pull-request comment; see `report.html`."))
     cases_text = _cases_text(model)

@@ -71,6 +71,40 @@ def row_value(row: Mapping[str, Any] | None) -> float | None:
     return as_float((row or {}).get("value"))
 
 
+#: Below this many clusters (users) a metric's interval is unreliable: its rows carry a warning.
+MIN_CLUSTERS = 30
+
+
+def clusters_of(row: Mapping[str, Any] | None) -> int | None:
+    """The clusters behind a metric row: its ``n_clusters``, else (older files) its ``n``, which is never fewer."""
+    row = row or {}
+    n = as_int(row.get("n_clusters"))
+    return n if n is not None else as_int(row.get("n"))
+
+
+def few_clusters(row: Mapping[str, Any] | None) -> bool:
+    """Whether a row with a value was computed on fewer than :data:`MIN_CLUSTERS` clusters."""
+    n = clusters_of(row)
+    return row_value(row) is not None and n is not None and n < MIN_CLUSTERS
+
+
+def few_clusters_note(row: Mapping[str, Any] | None) -> str:
+    """`` (only 11 clusters: unreliable below 30)`` for a row on fewer than :data:`MIN_CLUSTERS` clusters, else empty."""
+    if not few_clusters(row):
+        return ""
+    return f" (only {clusters_of(row)} clusters: unreliable below {MIN_CLUSTERS})"
+
+
+#: The mark of a row on fewer than :data:`MIN_CLUSTERS` clusters, and the note that explains it.
+MARK = "†"
+FEW_CLUSTERS_NOTE = f"{MARK} fewer than {MIN_CLUSTERS} clusters (users): the interval is unreliable."
+
+
+def n_cell(row: Mapping[str, Any] | None) -> str:
+    """``n`` of a row for a table cell, ``11 †`` when it rests on fewer than :data:`MIN_CLUSTERS` clusters."""
+    return n_text(row) + (f" {MARK}" if few_clusters(row) else "")
+
+
 def n_text(row: Mapping[str, Any] | None) -> str:
     """``1,234``: the ``n`` of a metric row with thousands separators, ``—`` when missing."""
     n = as_int((row or {}).get("n"))

@@ -14,8 +14,9 @@ from reports.format import (
     interval_excludes_zero,
     p_text,
 )
-from reports.labels import PRIMARY_CORRELATION, metric_label
-from reports.sections.base import entries
+from reports.labels import PRIMARY_CORRELATION, STAGE_RATES, metric_label
+from reports.sections.base import entries, few_clusters_note, n_text
+from reports.sections.method import split_ties_text
 from reports.sections.ppi import value_with_interval
 from reports.sections.probes import persona_sentences, view_sentences
 from reports.view import AuditView, grouped_variants, section_dict, view
@@ -134,14 +135,16 @@ def _gap_sentence(v: AuditView, judge: str, gap: Mapping[str, Any]) -> str:
         return ""
     lo, hi = as_float(gap.get("ci_low")), as_float(gap.get("ci_high"))
     p = p_text(gap)
-    p_part = f" ({p})" if p else ""
+    p_part = few_clusters_note(gap) + (f" ({p})" if p else "")
     thing = "personalization" if v.is_personalization else f"how often {v.arm_b} is better"
     clear = interval_excludes_zero(gap)
     if clear is False or value == 0:
         signed = fmt_number(value, "rate_gap", signed=True).replace(" pts", " points")
         interval = fmt_interval(lo, hi, "rate_gap")
-        return f"within noise of {v.reference_plural} (gap {signed} {interval}".rstrip() + (
-            f", {p})" if p else ")"
+        return (
+            f"within noise of {v.reference_plural} (gap {signed} {interval}".rstrip()
+            + (f", {p})" if p else ")")
+            + few_clusters_note(gap)
         )
     points = fmt_number(abs(value), "rate_gap").replace(" pts", " points")
     if value < 0:
@@ -151,19 +154,139 @@ def _gap_sentence(v: AuditView, judge: str, gap: Mapping[str, Any]) -> str:
     return f"it understates {thing} by {points} {interval}".rstrip() + p_part
 
 
+OUTCOME_GAPS = ("win_rate_gap", "tie_rate_gap", "loss_rate_gap")
+# the slice of the rows computed with ties left out (auditor.engine.agreement)
+TIES_EXCLUDED = "ties=excluded"
+
+
+def _points(value: float, signed: bool = False) -> str:
+    return fmt_number(value, "rate_gap", signed=signed).replace(" pts", "")
+
+
+def _outcome_breakdown(v: AuditView, judge: str) -> str:
+    """Which outcome moved: ``main difference: it says tie 63.3 points less often than humans (-63.3 [-80.0,
+    -43.3], p_adj = …); b better +33.3, a better +30.0``.  The win, tie and loss gaps split the judge's shift
+    between the outcomes (win + tie + loss gaps sum to 0); the largest in size is named as the main difference.
+    Empty without a tie gap (a task without ties)."""
+    rows = {name: v.metric(name, judge) for name in OUTCOME_GAPS}
+    values = {name: as_float((row or {}).get("value")) for name, row in rows.items()}
+    if values["tie_rate_gap"] is None or any(value is None for value in values.values()):
+        return ""
+    if not any(values.values()):
+        return ""
+    doing = {
+        "win_rate_gap": (f"it says {v.arm_b} is better", "b better"),
+        "tie_rate_gap": ("it says tie", "tie"),
+        "loss_rate_gap": (f"it says {v.arm_a} is better", "a better"),
+    }
+    main = max(OUTCOME_GAPS, key=lambda name: abs(values[name] or 0.0))
+    value, row = values[main] or 0.0, rows[main] or {}
+    more = "more" if value > 0 else "less"
+    # the win gap is minus the no-better gap the sentence already states: its numbers are not repeated
+    if main == "win_rate_gap":
+        words = f"main difference: {doing[main][0]} {more} often"
+    else:
+        p = p_text(row)
+        detail = fmt_estimate(row).replace(" pts", "") + (f", {p}" if p else "")
+        words = (
+            f"main difference: {doing[main][0]} {_points(abs(value))} points {more} often than "
+            f"{v.reference_plural} ({detail})"
+        )
+    others = [
+        f"{doing[name][1]} {_points(values[name] or 0.0, signed=True)}"
+        for name in OUTCOME_GAPS
+        if name != main
+    ]
+    return words + "; " + ", ".join(others)
+
+
+def _without_ties_sentence(v: AuditView) -> list[str]:
+    """Raw agreement with ties left out (slice ``ties=excluded``) beside agreement with ties, per judge."""
+    parts = []
+    for judge in _headline_judges(v)[:MAX_JUDGE_SENTENCES]:
+        without, with_ties = v.metric("agreement", judge, None, TIES_EXCLUDED), v.metric("agreement", judge)
+        if as_float((without or {}).get("value")) is None:
+            continue
+        text = f"{judge} {fmt_estimate(without)} on {n_text(without)} items{few_clusters_note(without)}"
+        if as_float((with_ties or {}).get("value")) is not None:
+            text += f" (with ties {_rate(with_ties)} on {n_text(with_ties)})"
+        parts.append(text)
+    if not parts:
+        return []
+    return [
+        f"Agreement with {v.reference} without ties (items on which {v.reference_plural} or the judge say tie left "
+        'out, as MT-Bench\'s "w/o tie"): ' + "; ".join(parts) + "."
+    ]
+
+
+def _source_gap_sentences(v: AuditView) -> list[str]:
+    """The main rate's difference between two sources (slice ``source=synthetic - source=real``): the reference's
+    own and each judge's gap to it."""
+    main, main_gap = _positive_rate(v) or ("no_better_rate", "no_better_rate_gap")
+    sentences = []
+    for slice_ in v.slices:
+        later, sep, earlier = slice_.partition(" - ")
+        if not sep or not later.startswith("source=") or not earlier.startswith("source="):
+            continue
+        own = v.own(main, slice_)
+        parts = []
+        if as_float((own or {}).get("value")) is not None:
+            parts.append(f"{v.reference_plural}' {_rate_name(v, main)} {_gap_text(own)}")
+        judged = []
+        for judge in _headline_judges(v)[:MAX_JUDGE_SENTENCES]:
+            row = v.metric(main_gap, judge, None, slice_)
+            if as_float((row or {}).get("value")) is not None:
+                judged.append(f"{judge} {_gap_text(row)}")
+        if judged:
+            parts.append(f"the judges' gaps to {v.reference_plural}: " + "; ".join(judged))
+        if parts:
+            a, b = earlier.split("=", 1)[1], later.split("=", 1)[1]
+            sentences.append(f"{b.capitalize()} minus {a} items ({slice_}): " + "; ".join(parts) + ".")
+    return sentences
+
+
+def _rate_name(v: AuditView, metric: str) -> str:
+    """``no-better rate``, ``share marked relevant``: what a main rate counts, in the audit's words."""
+    if metric == "no_better_rate":
+        return "no-better rate"
+    return f"share {v.positive_words[0]} {v.positive_words[1]}"
+
+
+def _gap_text(row: Mapping[str, Any]) -> str:
+    """``+3.1 points [-2.0, 8.2] (p_adj = 0.400)`` for a difference of rates."""
+    p = p_text(row)
+    return (
+        f"{_points(as_float(row.get('value')) or 0.0, signed=True)} points "
+        f"{fmt_interval(row.get('ci_low'), row.get('ci_high'), 'rate_gap')}".rstrip()
+        + few_clusters_note(row)
+        + (f" ({p})" if p else "")
+    )
+
+
+def _positive_rate(v: AuditView) -> tuple[str, str] | None:
+    """The (rate, gap) a binary task or a dichotomised stage (extraction: problematic or not) leads with; None for
+    the tasks whose main rate is the no-better rate."""
+    if v.stage is not None and v.stage in STAGE_RATES:
+        return STAGE_RATES[v.stage]
+    return STAGE_RATES[None] if v.task == "binary" else None
+
+
 def _positive_rate_sentences(v: AuditView) -> list[str]:
-    """Binary tasks: the share labelled 1 (e.g. "relevant"), and how far each judge over- or under-calls it."""
-    own = v.own("win_rate")
+    """Binary (or dichotomised) stages: the share with the positive label in the stage's words ("Humans marked
+    19.7% of items relevant", "flagged problematic"), and how far each judge over- or under-calls it."""
+    rate, gap_metric = _positive_rate(v) or STAGE_RATES[None]
+    verb, positive, _ = v.positive_words
+    own = v.own(rate)
     sentences = []
     if own and as_float(own.get("value")) is not None:
         n = as_int(own.get("n"))
-        n_text = f" (n = {n:,})" if n is not None else ""
-        sentences.append(f"{v.reference_words} labelled {_rate(own)} of items 1 (positive){n_text}.")
+        n_part = f" (n = {n:,})" if n is not None else ""
+        sentences.append(f"{v.reference_words} {verb} {_rate(own)} of items {positive}{n_part}.")
     for judge in _headline_judges(v)[:MAX_JUDGE_SENTENCES]:
-        row, gap = v.metric("win_rate", judge), v.metric("win_rate_gap", judge)
+        row, gap = v.metric(rate, judge) or v.metric(rate, judge, judge), v.metric(gap_metric, judge)
         if row is None or as_float(row.get("value")) is None:
             continue
-        text = f"{judge} labelled {_rate(row)} 1"
+        text = f"{judge} {verb} {_rate(row)} {positive}"
         value = as_float((gap or {}).get("value"))
         if value is not None:
             lo, hi = as_float(gap.get("ci_low")), as_float(gap.get("ci_high"))
@@ -173,6 +296,7 @@ def _positive_rate_sentences(v: AuditView) -> list[str]:
             text += (
                 f": {points} {word} than {v.reference_plural} on the same items "
                 f"{fmt_interval(lo, hi, 'rate_gap')}".rstrip()
+                + few_clusters_note(gap)
                 + (f" ({p})" if p else "")
             )
         sentences.append(text + ".")
@@ -180,7 +304,7 @@ def _positive_rate_sentences(v: AuditView) -> list[str]:
 
 
 def _no_better_sentences(v: AuditView) -> list[str]:
-    if v.task == "binary":
+    if _positive_rate(v):
         return _positive_rate_sentences(v)
     own = v.own("no_better_rate")
     sentences = []
@@ -190,8 +314,11 @@ def _no_better_sentences(v: AuditView) -> list[str]:
         subject = f"{v.reference_words} found {v.arm_b} no better than {v.arm_a}"
     if own and as_float(own.get("value")) is not None:
         n = as_int(own.get("n"))
-        n_text = f" (n = {n:,})" if n is not None else ""
-        sentences.append(f"{subject} in {_rate(own)} of cases{n_text}.")
+        n_part = f" (n = {n:,})" if n is not None else ""
+        sentences.append(f"{subject} in {_rate(own)} of cases{n_part}.")
+    split = split_ties_text(v)
+    if split:
+        sentences.append(split[0].upper() + split[1:])
     judges = [
         j
         for j in _headline_judges(v)
@@ -217,8 +344,9 @@ def _no_better_sentences(v: AuditView) -> list[str]:
             parts.append(_named(v, judge))
         if gap is not None:
             words = _gap_sentence(v, judge, gap)
+            breakdown = _outcome_breakdown(v, judge)
             if words:
-                parts.append(words)
+                parts.append(words + (f"; {breakdown}" if breakdown else ""))
         sentences.append(": ".join(parts) + ".")
     if left_out:
         sentences.append(f"{left_out} more judges with smaller gaps are in the gap table.")
@@ -251,7 +379,7 @@ def _agreement_sentence(v: AuditView) -> list[str]:
             f"lowest {shown[-1][0]} {fmt_estimate(shown[-1][1])} ({len(scored)} judges in the table)"
         )
     else:
-        parts = [f"{_named(v, judge)} {fmt_estimate(row)}" for judge, row in scored]
+        parts = [f"{_named(v, judge)} {fmt_estimate(row)}{few_clusters_note(row)}" for judge, row in scored]
     if not parts:
         return []
     sentence = f"{label} with {v.reference}: " + "; ".join(parts)
@@ -285,7 +413,9 @@ def headline(audit: Mapping[str, Any] | AuditView) -> list[str]:
     """
     v = view(audit)
     sentences = _no_better_sentences(v)
+    sentences += _source_gap_sentences(v)
     sentences += _agreement_sentence(v)
+    sentences += _without_ties_sentence(v)
     sentences += _baseline_sentences(v) + _ppi_sentences(v)
     if not sentences:
         sentences += _fallback_agreement(v)

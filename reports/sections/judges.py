@@ -12,26 +12,44 @@ from typing import Any
 from reports.format import as_int, fmt_estimate, p_text
 from reports.labels import (
     AGREEMENT_METRICS,
+    BINARY_OUTCOMES,
     CORRELATION_METRICS,
     GAP_METRICS,
     OUTCOME_METRICS,
     PRIMARY_CORRELATION,
     metric_label,
+    metric_meaning,
+    metric_name_with_unit,
 )
-from reports.sections.base import Table
+from reports.sections.base import FEW_CLUSTERS_NOTE, MARK, Table, few_clusters, n_cell
 from reports.view import AuditView
 
 
-def _headers(metrics: list[str], ascii_only: bool = False) -> list[str]:
-    return ["Judge", "n"] + [metric_label(m, ascii_only) for m in metrics]
+def _headers(metrics: list[str], ascii_only: bool = False, v: AuditView | None = None) -> list[str]:
+    """``Judge``, ``n`` and each metric's label (in the audit's own words when ``v`` is given)."""
+    label = v.outcome_label if v is not None else metric_label
+    return ["Judge", "n"] + [label(m, ascii_only) for m in metrics]
+
+
+def _outcome_metrics(v: AuditView, names: tuple[str, ...], slice_: str | None) -> list[str]:
+    """The outcome metrics present; a binary audit keeps only its positive rate (and gap): the others repeat it."""
+    metrics = v.present(names, slice_)
+    return [m for m in metrics if m in BINARY_OUTCOMES] if v.task == "binary" else metrics
 
 
 def _n_of(v: AuditView, judge: str, reference: str, metrics: list[str], slice_: str | None) -> str:
     for name in metrics:
         row = v.metric(name, judge, reference, slice_)
         if row is not None and as_int(row.get("n")) is not None:
-            return str(as_int(row.get("n")))
+            return str(as_int(row.get("n"))) + (f" {MARK}" if few_clusters(row) else "")
     return "—"
+
+
+def _mark_few_clusters(table: Table) -> Table:
+    """Add the few-clusters note to a per-judge table whose ``n`` column carries the mark."""
+    if any(MARK in row[1] for row in table.rows if len(row) > 1):
+        table.note = f"{table.note} {FEW_CLUSTERS_NOTE}".strip()
+    return table
 
 
 def _ceiling_label(v: AuditView, slice_: str | None = None) -> str:
@@ -93,12 +111,12 @@ def _append_judge_rows(table: Table, v: AuditView, metrics: list[str], slice_: s
 
 def outcome_table(v: AuditView, slice_: str | None = None) -> Table:
     """Win / tie / loss / no-better rates and mean score, the reference's own first."""
-    metrics = v.present(OUTCOME_METRICS, slice_)
+    metrics = _outcome_metrics(v, OUTCOME_METRICS, slice_)
     table = Table(
         key="outcomes",
         title="Outcome rates",
-        columns=_headers(metrics),
-        ascii_columns=_headers(metrics, ascii_only=True),
+        columns=_headers(metrics, v=v),
+        ascii_columns=_headers(metrics, ascii_only=True, v=v),
         rows=[],
         metric_columns=["", ""] + metrics,
         note="Each judge's own verdicts on the items it labelled; the reference row is the reference's.",
@@ -123,12 +141,12 @@ def _gap_cell(row: dict[str, Any] | None) -> str:
 
 def gap_table(v: AuditView, slice_: str | None = None) -> Table:
     """Judge minus reference on the same items, with the paired test's (adjusted) p-value."""
-    metrics = v.present(GAP_METRICS, slice_)
+    metrics = _outcome_metrics(v, GAP_METRICS, slice_)
     table = Table(
         key="gaps",
         title=f"Gaps to {v.reference} (judge minus {v.reference}, same items)",
-        columns=_headers(metrics),
-        ascii_columns=_headers(metrics, ascii_only=True),
+        columns=_headers(metrics, v=v),
+        ascii_columns=_headers(metrics, ascii_only=True, v=v),
         rows=[],
         metric_columns=["", ""] + metrics,
         note="Rate gaps in percentage points; p from the paired test, p_adj corrected across judges.",
@@ -145,31 +163,40 @@ def gap_table(v: AuditView, slice_: str | None = None) -> Table:
 def other_metrics_table(
     v: AuditView, slice_: str | None = None, skip: set[tuple[str, str, str]] | None = None
 ) -> Table:
-    """Metrics no other table has a column for, in long form; ``skip`` holds the rows (metric, judge, reference)
-    that a dedicated section already shows (:attr:`reports.sections.base.Section.rendered`)."""
+    """Metrics no other table has a column for, in long form, by their registry label (with the unit where it is
+    not % or points) and with their meaning in the note; ``skip`` holds the rows (metric, judge, reference) that a
+    dedicated section already shows (:attr:`reports.sections.base.Section.rendered`).  A row computed on fewer
+    than :data:`~reports.sections.base.MIN_CLUSTERS` clusters is marked."""
     skip = skip or set()
     table = Table(
         key="other",
         title="Other metrics",
         columns=["Metric", "Judge", "Reference", "Value [95% CI]", "n", "p"],
+        ascii_columns=["Metric", "Judge", "Reference", "Value [95% CI]", "n", "p"],
         rows=[],
         text_columns=3,
     )
+    meanings = []
     for name in v.unknown_metrics(slice_):
+        shown = False
         for row in v.rows_for(name, slice_):
             if slice_ is None and (name, str(row.get("judge", "")), str(row.get("reference", ""))) in skip:
                 continue
             table.rows.append(
                 [
-                    name,
+                    metric_name_with_unit(name),
                     str(row.get("judge", "")),
                     str(row.get("reference", "")),
                     fmt_estimate(row),
-                    str(as_int(row.get("n"))) if as_int(row.get("n")) is not None else "—",
+                    n_cell(row),
                     p_text(row),
                 ]
             )
             table.row_roles.append("judge")
+            shown = True
+        if shown and metric_meaning(name):
+            meanings.append(f"{metric_label(name)}: {metric_meaning(name)}.")
+    table.note = " ".join(meanings + ([FEW_CLUSTERS_NOTE] if any(MARK in r[4] for r in table.rows) else []))
     return table
 
 
@@ -196,6 +223,7 @@ def metric_tables(
         agreement_table(v, slice_, compact=True),
         outcome_table(v, slice_),
         gap_table(v, slice_),
-        other_metrics_table(v, slice_, shown_elsewhere if slice_ is None else None),
     ]
+    tables = [_mark_few_clusters(t) for t in tables]
+    tables.append(other_metrics_table(v, slice_, shown_elsewhere if slice_ is None else None))
     return [t for t in tables if t]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from reports.format import as_float, as_int, fmt_number
 from reports.view import AuditView
 
@@ -29,7 +31,27 @@ def default_policy(v: AuditView) -> str:
 
 
 def policy_text(v: AuditView) -> str:
-    return v.policy or default_policy(v)
+    """The policy in words, then how many of the reference's ties it made from split votes (when counted)."""
+    return " ".join(s for s in (v.policy or default_policy(v), split_ties_text(v)) if s)
+
+
+def split_ties_text(v: AuditView) -> str:
+    """``13 of the 19 human ties are split votes ...``: the reference ties that the aggregation made out of split
+    votes (audit.json's ``policy.reference_split_ties``); empty when the audit does not count them or has none."""
+    split, ties = as_int(v.policy_field("reference_split_ties")), as_int(v.policy_field("reference_ties"))
+    if not split or ties is None:
+        return ""
+    n = v.n_items
+    share = f" ({split / n:.1%} of the {n:,} items)" if n else ""
+    aggregation = v.raw.get("aggregation")
+    rule = aggregation.get("rule") if isinstance(aggregation, Mapping) else None
+    tie_break = v.policy_field("tie_break")
+    parts = [f"aggregate: {rule}" if rule else "", f"tie-break `{tie_break}`" if tie_break else ""]
+    policy = ", ".join(part for part in parts if part)
+    return (
+        f"{split:,} of the {ties:,} {v.reference} ties{share} are split votes that the policy turns into ties: "
+        f"no majority of the {v.reference} raters said tie" + (f" ({policy})." if policy else ".")
+    )
 
 
 def method_lines(v: AuditView) -> list[str]:

@@ -295,7 +295,7 @@ def test_sections_are_absent_without_their_metrics():
     assert not any("variant judge" in line or "profile view" in line for line in lines)
     # a lone position metric with no position-probe section stays in "Other metrics"
     other = _table(parse_tables(reports.render_markdown(build_likert_audit())), "Other metrics")
-    assert "position_consistency" in {r[0] for r in other.rows}
+    assert "Position consistency" in {r[0] for r in other.rows}  # the registry label
 
 
 # -- escaping, HTML, terminal -------------------------------------------------------------------------------------

@@ -47,10 +47,10 @@ def test_likert_markdown_has_outcomes_gaps_other_metrics_and_slices():
     assert all(INTERVAL.match(cell) for cell in outcomes.column("No better"))
     gaps = _table(tables, "Gaps to human")
     cell = gaps.row("gpt-4o")["No-better gap"]
-    assert cell.startswith("-33.6 pts [-38.3, -28.9]") and "p_adj <0.001" in cell
+    assert cell.startswith("-33.6 pts [-38.3, -28.9]") and "p_adj = 3.0e-06" in cell
     other = _table(tables, "Other metrics")
-    assert set(other.column("Metric")) == {"position_consistency", "ppi_no_better_rate"}
-    assert other.row("ppi_no_better_rate")["Value [95% CI]"] == "54.1% [51.1, 57.1]"
+    assert set(other.column("Metric")) == {"Position consistency", "PPI++ no better"}  # registry labels
+    assert other.row("PPI++ no better")["Value [95% CI]"] == "54.1% [51.1, 57.1]"
     sliced = [t for t in tables if t.heading.startswith("Outcome rates")]
     assert len(sliced) == 2  # the whole sample and the slice source=synthetic
     assert "Slice: source=synthetic" in text

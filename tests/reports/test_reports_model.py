@@ -8,6 +8,7 @@ from report_fixtures import build_extensions_audit, build_likert_audit
 from rich.console import Console
 
 import reports
+from reports.labels import metric_label
 from reports.model import ReportModel, build_model
 from reports.view import AuditView
 
@@ -64,14 +65,17 @@ def test_the_model_holds_every_part_of_the_report():
     assert model.case_summary.count == 550 and len(model.cases.cases) == 4
     # rows a dedicated section shows stay out of "Other metrics"
     other = {(row[0], row[1]) for row in model.table("other").rows}
-    assert ("length_preference", "gpt-4o") in other
-    assert ("ppi_no_better_rate", "human") in other  # no section shows the reference's own PPI row
+    assert ("Length preference (log-odds)", "gpt-4o") in other  # label and unit from the registry
+    assert (
+        metric_label("ppi_no_better_rate"),
+        "human",
+    ) in other  # no section shows the reference's own PPI row
     shown = {
-        ("persona_flip_rate", "gpt-4o"),
-        ("first_position_rate", "claude-3.5"),
-        ("ppi_no_better_rate", "gpt-4o"),
-        ("alt_test_pass", "gpt-4o"),
-        ("jury_effective_judges", "jury"),
+        (metric_label("persona_flip_rate"), "gpt-4o"),
+        (metric_label("first_position_rate"), "claude-3.5"),
+        (metric_label("ppi_no_better_rate"), "gpt-4o"),
+        (metric_label("alt_test_pass"), "gpt-4o"),
+        (metric_label("jury_effective_judges"), "jury"),
     }
     assert not other & shown
 

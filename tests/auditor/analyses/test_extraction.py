@@ -50,7 +50,10 @@ def test_pilot_problematic_rate_by_hand_with_uncertain_counted_as_problematic(pi
     assert vote_row["n"] == len(votes)
     exclusions = result.exclusions.set_index("reason")["count"]
     assert exclusions["no majority among the reference labels"] == 4
-    assert "'uncertain' or 'reject'" in result.meta["policy"] and "default" in result.meta["policy"]
+    assert (
+        "'uncertain' or 'reject'" in result.meta["policy"]["text"]
+        and "default" in result.meta["policy"]["text"]
+    )
     # agreement among the annotators comes from the core's human ceiling: multi-rater and per pair
     assert result.metric("fleiss_kappa", "human")["value"] < 0.2
     assert result.metric("krippendorff_alpha", "human")["n"] == 82
@@ -66,7 +69,7 @@ def test_the_policy_is_configurable(pilot):
         strict.metric("problematic_rate", "human")["value"]
         < default.metric("problematic_rate", "human")["value"]
     )
-    assert "does not count" in strict.meta["policy"]
+    assert "does not count" in strict.meta["policy"]["text"]
     with pytest.raises(ConfigError, match="not among the categories"):
         _audit(pilot, resamples=0, problematic=("bad",))
 

@@ -51,7 +51,7 @@ def test_vote_turns_a_position_biased_judge_into_ties_mean_score_recovers_the_le
     kappa = calibrated.metric("cohen_kappa", "llm")["value"]
     assert kappa > voted.metric("cohen_kappa", "llm")["value"] + 0.3
     assert calibrated.meta["aggregation"]["judges"] == "mean_score"
-    assert "balanced position calibration" in calibrated.meta["policy"]
+    assert "balanced position calibration" in calibrated.meta["policy"]["text"]
 
 
 def test_margin_makes_small_leans_ties_and_humans_are_still_voted():

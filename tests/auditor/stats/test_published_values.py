@@ -27,7 +27,9 @@ def pandalm_result():
 
 def test_pandalm_human_pairwise_kappa_and_alpha(pandalm_result):
     r = pandalm_result
-    pairs = r.metrics[(r.metrics["metric"] == "cohen_kappa") & r.metrics["slice"].notna()]
+    pairs = r.metrics[
+        (r.metrics["metric"] == "cohen_kappa") & r.metrics["slice"].str.startswith("raters=", na=False)
+    ]
     by_pair = {row.slice: round(row.value, 3) for row in pairs.itertuples()}
     assert by_pair == {
         "raters=annotator1~annotator2": 0.852,
