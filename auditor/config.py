@@ -807,10 +807,12 @@ def toml_value(value: Any) -> str:
 
 def fix_text(toml_section: str, toml_lines: Mapping[str, Any], **options: Any) -> str:
     """The sentence that ends an error with its fix: the option(s) to pass, or the audit.toml lines that say the
-    same, e.g. ``Fix: --scale 1-7 --neutral 4, or in audit.toml under [scale]: min = 1, max = 7, neutral = 4``."""
+    same, e.g. ``Fix: add --scale 1-7 --neutral 4, or in audit.toml under [scale]: min = 1, max = 7, neutral = 4``
+    (in Python: ``Fix: pass scale="1-7", neutral=4, ...``)."""
     where = f"under [{toml_section}]: " if toml_section else ": "
     lines = ", ".join(f"{key} = {toml_value(value)}" for key, value in toml_lines.items())
-    return f"Fix: {option_text(**options)}, or in audit.toml {where}{lines}"
+    verb = "add" if FRONT.get() == "cli" else "pass"
+    return f"Fix: {verb} {option_text(**options)}, or in audit.toml {where}{lines}"
 
 
 __all__ = [

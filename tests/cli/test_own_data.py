@@ -77,7 +77,7 @@ def audit_json(out: Path) -> dict:
 
 def fix_flags(stderr: str) -> list[str]:
     """The flags after ``Fix:`` in an error line, split as the shell would."""
-    match = re.search(r"Fix: (.*?), or in audit\.toml", stderr)
+    match = re.search(r"Fix: add (.*?), or in audit\.toml", stderr)
     assert match, stderr
     return shlex.split(match.group(1))
 
@@ -172,7 +172,7 @@ def test_story_item_id_header_semicolons_and_excel(tmp_path: Path, refused) -> N
     judged = judged_jsonl(tmp_path / "judged.jsonl")
     out = tmp_path / "out"
     first = refused("audit", str(human), str(judged), "--task", "pairwise", "--out", str(out), *FAST, out=out)
-    assert "the delimiter looks like ';'" in first and 'Fix: --delimiter ";"' in first
+    assert "the delimiter looks like ';'" in first and 'Fix: add --delimiter ";"' in first
     second = refused(
         "audit",
         str(human),
@@ -187,7 +187,7 @@ def test_story_item_id_header_semicolons_and_excel(tmp_path: Path, refused) -> N
         out=out,
     )
     assert f"file {human}, column 'item_id': missing required column" in second
-    assert "found 'Item ID'" in second and 'Fix: --column "item_id=Item ID"' in second
+    assert "found 'Item ID'" in second and 'Fix: add --column "item_id=Item ID"' in second
 
     book = openpyxl.Workbook()
     book.active.title = "notes"
@@ -240,4 +240,4 @@ def test_story_human_file_plus_judged_file(tmp_path: Path, refused) -> None:
         out=out / "bad",
     )
     assert f"file {judged}, row 5, column 'label': has 'B?'" in bad
-    assert 'Fix: --labels-map "B?=b"' in bad
+    assert 'Fix: add --labels-map "B?=b"' in bad

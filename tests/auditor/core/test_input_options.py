@@ -65,7 +65,7 @@ def test_excel_first_sheet_or_the_named_one(tmp_path: Path) -> None:
     assert [r["label"] for r in got] == [r["label"] for r in ROWS] and got[0]["rater"] == 0
     assert frame_of(tmp_path / "l.xlsx", sheet="other") == [{"x": 1}]
     with pytest.raises(
-        InputError, match=r"has no sheet 'nope'; sheets: 'labels', 'other'\. Fix: sheet=\"labels\""
+        InputError, match=r"has no sheet 'nope'; sheets: 'labels', 'other'\. Fix: pass sheet=\"labels\""
     ):
         read_table(tmp_path / "l.xlsx", sheet="nope")
 
@@ -74,7 +74,7 @@ def test_delimiter_chosen_reads_and_the_guess_names_the_fix(tmp_path: Path) -> N
     path = tmp_path / "l.csv"
     path.write_text(CSV.replace(",", ";"), encoding="utf-8")
     with pytest.raises(
-        InputError, match=r'delimiter looks like \';\'.*Fix: delimiter=";", or in audit.toml under'
+        InputError, match=r'delimiter looks like \';\'.*Fix: pass delimiter=";", or in audit.toml under'
     ):
         read_table(path)
     assert frame_of(path, delimiter=";") == EXPECTED
@@ -143,7 +143,7 @@ def test_unknown_labels_error_lists_them_and_its_fix_works() -> None:
         auditor.audit(frame, task="pairwise", resamples=0)
     message = str(caught.value)
     assert "labels off that set: 'Model A' (3 rows), 'model_b' (9 rows)" in message
-    assert 'Fix: labels_map="Model A=a,model_b=b"' in message
+    assert 'Fix: pass labels_map="Model A=a,model_b=b"' in message
     result = auditor.audit(frame, task="pairwise", resamples=0, labels_map="Model A=a,model_b=b")
     assert result.metric("agreement", "llm")["value"] == 3 / 6
 
