@@ -564,9 +564,8 @@ def _unknown_label_message(
     )
     fill = f" (replace each {UNKNOWN} with one of {shown})" if UNKNOWN in suggested.values() else ""
     aliases = {**config.aliases, **suggested}
-    if any(
-        ch in value for value in suggested for ch in ",=:"
-    ):  # the flag cannot carry these: audit.toml only
+    flag_cannot_carry = any(ch in value for value in suggested for ch in ",=:")
+    if flag_cannot_carry:  # audit.toml only
         return head + f"Fix: in audit.toml under [labels]: aliases = {toml_value(aliases)}{fill}"
     flag = ",".join(f"{raw}={target}" for raw, target in suggested.items())
     return head + fix_text("labels", {"aliases": aliases}, labels_map=flag) + fill
