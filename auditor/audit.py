@@ -9,7 +9,7 @@ audit.json's description (``meta``) assembled once.  Pure computation: no printi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from auditor.analyses import (
 )
 from auditor.config import AuditConfig, load_config
 from auditor.contract import EXCLUSION_COLUMNS, METRIC_COLUMNS
-from auditor.data import JudgmentTable, load
+from auditor.data import JudgmentTable, load, resolve_study
 from auditor.engine import integrity
 from auditor.engine.cases import select_cases
 from auditor.engine.context import AuditContext as Context
@@ -68,15 +68,32 @@ def audit(
     method: str | None = None,
     slice_by: tuple[str, ...] | None = None,
     judge_aggregate: str | None = None,
+    labels_map: str | Sequence[str] | Mapping[str, str] | None = None,
+    scale: str | Sequence[int] | None = None,
+    neutral: int | None = None,
+    columns: str | Sequence[str] | Mapping[str, str] | None = None,
+    delimiter: str | None = None,
+    sheet: str | None = None,
 ) -> AuditResult:
     """Audit judges against the reference judge (default ``human``).
 
-    ``labels`` / ``items`` are paths (JSONL, CSV, TSV, Parquet) or DataFrames in the data contract; ``config`` an
+    ``labels``: a path (JSONL, CSV, TSV, Parquet, Excel .xlsx; any of them .gz / .zst), a DataFrame, a study
+    folder (its ``labels.*``, ``items.*`` and ``audit.toml``), or a list of these, whose rows are concatenated
+    (e.g. the human labels and ``auditor judge``'s output); ``items`` a path or DataFrame; ``config`` an
     :class:`AuditConfig` or a path to ``audit.toml``; keyword options override the config.
+
+    What the files hold, as on the command line (:meth:`AuditConfig.with_input_options`): ``labels_map``
+    (``"A=a,B=b,Tie=tie"``, ``"human:A=a"``, several, or a dict), ``scale`` (``"1-7"``) and ``neutral``,
+    ``columns`` (``"item_id=Item ID"``, several, or a dict: contract column -> the file's), ``delimiter`` and
+    ``sheet``.
     """
+    labels, items, config = resolve_study(labels, items, config)
     if isinstance(config, (str, Path)):
         config = load_config(config)
-    config = (config or AuditConfig()).with_overrides(
+    config = (config or AuditConfig()).with_input_options(
+        labels_map=labels_map, scale=scale, neutral=neutral, columns=columns, delimiter=delimiter, sheet=sheet
+    )
+    config = config.with_overrides(
         task=task,
         reference=reference,
         resamples=resamples,
@@ -90,8 +107,13 @@ def audit(
     result = run_audit(table)
     inputs = {}
     for name, source in (("labels", labels), ("items", items)):
-        if isinstance(source, (str, Path)):
-            inputs[name] = str(source)
+        named = [
+            str(s)
+            for s in (source if isinstance(source, (list, tuple)) else [source])
+            if isinstance(s, (str, Path))
+        ]
+        if named:
+            inputs[name] = ", ".join(named)
     result.meta["inputs"] = inputs
     return result
 

@@ -9,13 +9,22 @@ its TOML table (``[ppi]``, ``[alt_test]``, ``[jury]``, ``[personalization]``, ``
 
 from __future__ import annotations
 
+import json
+import re
 import tomllib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from auditor.contract import DEFAULT_REFERENCE, PAIRWISE_LABELS, TASK_KINDS
-from auditor.errors import ConfigError
+from auditor.contract import (
+    DEFAULT_REFERENCE,
+    ITEM_COLUMNS_KNOWN,
+    LABEL_COLUMNS,
+    PAIRWISE_LABELS,
+    TASK_KINDS,
+)
+from auditor.errors import FRONT, ConfigError
 
 AGGREGATES = ("majority", "median", "mean")
 TIE_BREAKS = ("tie", "exclude", "neutral", "lower", "upper")
@@ -142,6 +151,8 @@ class AuditConfig:
     reference: str = DEFAULT_REFERENCE
     scale: Scale = field(default_factory=Scale)
     aliases: dict[str, str] = field(default_factory=dict)
+    # aliases of one judge's labels only (``[labels.by_judge.NAME]``, ``--labels-map "NAME:A=a"``), applied first
+    judge_aliases: dict[str, dict[str, str]] = field(default_factory=dict)
     unusable: tuple[str, ...] = ()
     categories: tuple[str, ...] | None = None
     aggregate: str | None = None  # reference / judge aggregation; default by task
@@ -170,6 +181,11 @@ class AuditConfig:
     description: str | None = None
     simulated: bool = False
     source: str | None = None  # path of the TOML file it came from
+    # how the input files are read: a contract column -> the file's column (``[columns]``, ``--column``), the CSV
+    # delimiter and the Excel sheet (``[input]``, ``--delimiter``, ``--sheet``)
+    columns: dict[str, str] = field(default_factory=dict)
+    delimiter: str | None = None
+    sheet: str | None = None
     # the analyses' options
     ppi: PPIConfig = field(default_factory=PPIConfig)
     alt_test: AltTestConfig = field(default_factory=AltTestConfig)
@@ -190,9 +206,9 @@ class AuditConfig:
     def require_task(self) -> str:
         if self.task is None:
             raise ConfigError(
-                "no task kind given: pass --task (one of "
+                f"no task kind given: pass {option_text(task='KIND')} (KIND one of "
                 + ", ".join(TASK_KINDS)
-                + ") or set `task` in the config"
+                + ') or set `task = "KIND"` in audit.toml (`auditor init FILE...` suggests one)'
             )
         return self.task
 
@@ -269,6 +285,45 @@ class AuditConfig:
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(self, **clean).validated()
 
+    def with_input_options(
+        self,
+        *,
+        labels_map: str | Sequence[str] | Mapping[str, str] | None = None,
+        scale: str | Sequence[int] | None = None,
+        neutral: int | None = None,
+        columns: str | Sequence[str] | Mapping[str, str] | None = None,
+        delimiter: str | None = None,
+        sheet: str | None = None,
+    ) -> AuditConfig:
+        """A copy with the options that say what the files hold, as the command line and the Python API give them
+        (the same fields as audit.toml's ``[labels]``, ``[scale]``, ``[columns]`` and ``[input]``; given entries
+        are added to the config's, replacing the same keys).
+
+        ``labels_map``: ``"A=a,B=b,Tie=tie"`` (every judge) or ``"human:A=a,B=b"`` (one judge), one text or several,
+        or a dict; ``scale``: ``"1-7"`` or ``(1, 7)``, the neutral point the middle unless ``neutral`` is given;
+        ``columns``: ``"item_id=Item ID"`` (contract column = the file's column), several, or a dict.
+        """
+        changes: dict[str, Any] = {}
+        if labels_map is not None:
+            aliases = dict(self.aliases)
+            by_judge = {judge: dict(mapping) for judge, mapping in self.judge_aliases.items()}
+            for judge, mapping in parse_labels_map(labels_map):
+                target = aliases if judge is None else by_judge.setdefault(judge, {})
+                target.update(mapping)
+            changes.update(aliases=aliases, judge_aliases=by_judge)
+        if scale is not None or neutral is not None:
+            low, high = parse_scale(scale) if scale is not None else (self.scale.min, self.scale.max)
+            if neutral is None:
+                neutral = self.scale.neutral if scale is None else (low + high) // 2
+            changes["scale"] = Scale(low, high, _as(int, neutral, None, "neutral", "an integer"))
+        if columns is not None:
+            changes["columns"] = {**self.columns, **parse_columns(columns)}
+        if delimiter is not None:
+            changes["delimiter"] = delimiter
+        if sheet is not None:
+            changes["sheet"] = sheet
+        return replace(self, **changes).validated() if changes else self
+
     def with_options(self, **analyses: dict[str, Any]) -> AuditConfig:
         """A copy with some analyses' options changed, e.g. ``config.with_options(alt_test={"epsilon": 0.1},
         jury={"enabled": False})`` (names as in the TOML tables)."""
@@ -344,6 +399,29 @@ class AuditConfig:
                         file=where,
                         column="labels.aliases",
                     )
+        for judge, mapping in self.judge_aliases.items():
+            for raw, target in mapping.items():
+                if canonical is not None and target not in canonical and target not in self.unusable:
+                    raise ConfigError(
+                        f"alias {raw!r} of judge {judge!r} maps to {target!r}, which is not a {self.task} label; "
+                        f"expected one of {', '.join(map(repr, canonical))}",
+                        file=where,
+                        column=f"labels.by_judge.{judge}",
+                    )
+        bad_columns = sorted(set(self.columns) - set(CONTRACT_COLUMNS))
+        if bad_columns:
+            raise ConfigError(
+                f"{bad_columns[0]!r} is not a column of the data contract; expected some of "
+                f"{', '.join(CONTRACT_COLUMNS)}",
+                file=where,
+                column="columns",
+            )
+        if self.delimiter is not None and len(self.delimiter) != 1:
+            raise ConfigError(
+                f"delimiter must be one character, got {self.delimiter!r}",
+                file=where,
+                column="input.delimiter",
+            )
         s = self.scale
         if not (s.min < s.max and s.min <= s.neutral <= s.max):
             raise ConfigError(
@@ -425,6 +503,8 @@ _TOP_KEYS = {
     "slice_by",
     "arms",
     "stage",
+    "columns",
+    "input",
     *ANALYSES,
 }
 
@@ -466,6 +546,15 @@ def _strings(value: Any, where: str | None, column: str) -> tuple[str, ...]:
     if not isinstance(value, list) or any(isinstance(v, (list, dict)) for v in value):
         raise ConfigError(f"has {value!r}; expected a list of strings", file=where, column=column)
     return tuple(str(v) for v in value)
+
+
+def _mapping(value: Any, where: str | None, column: str, shape: str, nested: bool = False) -> dict[str, Any]:
+    """A TOML table of text (or, ``nested``, of tables of text) as a dict of str, or a ConfigError naming it."""
+    if not isinstance(value, dict) or (nested and not all(isinstance(v, dict) for v in value.values())):
+        raise ConfigError(f"must be a table of {shape}", file=where, column=column)
+    if nested:
+        return {str(k): _mapping(v, where, f"{column}.{k}", "raw = canonical") for k, v in value.items()}
+    return {str(k): str(v) for k, v in value.items()}
 
 
 def config_from_mapping(data: dict[str, Any], where: str | None = None) -> AuditConfig:
@@ -513,13 +602,21 @@ def config_from_mapping(data: dict[str, Any], where: str | None = None) -> Audit
             raise ConfigError(
                 "[scale] min / max / neutral must be integers", file=where, column="scale"
             ) from None
-    labels = section("labels", {"aliases", "unusable", "categories"})
+    labels = section("labels", {"aliases", "unusable", "categories", "by_judge"})
     if "aliases" in labels:
-        if not isinstance(labels["aliases"], dict):
-            raise ConfigError(
-                "[labels] aliases must be a table of raw = canonical", file=where, column="labels.aliases"
-            )
-        kwargs["aliases"] = {str(k): str(v) for k, v in labels["aliases"].items()}
+        kwargs["aliases"] = _mapping(labels["aliases"], where, "labels.aliases", "raw = canonical")
+    if "by_judge" in labels:
+        by_judge = _mapping(
+            labels["by_judge"], where, "labels.by_judge", "judge = { raw = canonical }", nested=True
+        )
+        kwargs["judge_aliases"] = by_judge
+    columns = section("columns", set(CONTRACT_COLUMNS))
+    if columns:
+        kwargs["columns"] = {str(k): str(v) for k, v in columns.items()}
+    reading = section("input", {"delimiter", "sheet"})
+    for key in ("delimiter", "sheet"):
+        if key in reading:
+            kwargs[key] = str(reading[key])
     if "unusable" in labels:
         kwargs["unusable"] = _strings(labels["unusable"], where, "labels.unusable")
     if "categories" in labels:
@@ -601,6 +698,121 @@ def _analyses(data: dict[str, Any], section: Any, where: str | None) -> dict[str
         if changes:
             out[name] = cls(**changes)
     return out
+
+
+# -- the options that say what the files hold: one parser each for the command line and the Python API ------------
+#: Every column of the data contract (items and labels), the names ``--column`` / ``[columns]`` can map.
+CONTRACT_COLUMNS: tuple[str, ...] = tuple(dict.fromkeys((*ITEM_COLUMNS_KNOWN, *LABEL_COLUMNS)))
+
+
+def _entries(value: str | Sequence[str]) -> list[str]:
+    return [value] if isinstance(value, str) else [str(v) for v in value]
+
+
+def parse_labels_map(
+    value: str | Sequence[str] | Mapping[str, str],
+) -> list[tuple[str | None, dict[str, str]]]:
+    """``"A=a,B=b"`` -> ``[(None, {"A": "a", "B": "b"})]``; ``"human:A=a"`` -> ``[("human", {"A": "a"})]`` (a
+    judge's own map: the text before the last ``:`` ahead of the first ``=``).  Several texts, one entry each; a
+    dict is one map for every judge.  A label holding ``,`` or ``=`` goes in audit.toml instead."""
+    if isinstance(value, Mapping):
+        return [(None, {str(k): str(v) for k, v in value.items()})]
+    out: list[tuple[str | None, dict[str, str]]] = []
+    for text in _entries(value):
+        judge: str | None = None
+        head, colon, rest = text.partition("=")[0].rpartition(":")
+        if colon and head.strip():  # a judge's name may hold ':' itself (openai:gpt-4o-mini:A=a)
+            judge, text = head.strip(), text[len(head) + 1 :]
+        mapping = {}
+        for pair in text.split(","):
+            if not pair.strip():
+                continue
+            raw, equals, target = pair.partition("=")
+            if not equals or not raw.strip() or not target.strip():
+                raise ConfigError(
+                    f"has {pair.strip()!r}; expected RAW=CANONICAL pairs separated by commas, e.g. "
+                    '"A=a,B=b,Tie=tie" (or "JUDGE:A=a" for one judge)',
+                    column="labels_map",
+                )
+            mapping[raw.strip()] = target.strip()
+        out.append((judge, mapping))
+    return out
+
+
+_SCALE = re.compile(r"\s*(-?\d+)\s*(?:-|\.\.|to)\s*(-?\d+)\s*")
+
+
+def parse_scale(value: str | Sequence[int]) -> tuple[int, int]:
+    """``"1-7"`` (or ``"1..7"``, ``"0 to 10"``, ``(1, 7)``) -> ``(1, 7)``."""
+    if not isinstance(value, str):
+        low, high = (_as(int, v, None, "scale", "an integer") for v in value)
+        return low, high
+    match = _SCALE.fullmatch(value)
+    if not match:
+        raise ConfigError(f"has {value!r}; expected MIN-MAX, e.g. 1-7", column="scale")
+    return int(match.group(1)), int(match.group(2))
+
+
+def parse_columns(value: str | Sequence[str] | Mapping[str, str]) -> dict[str, str]:
+    """``"item_id=Item ID"`` (contract column = the file's column; several texts) or a dict -> a dict."""
+    if isinstance(value, Mapping):
+        return {str(k): str(v) for k, v in value.items()}
+    out = {}
+    for text in _entries(value):
+        name, equals, column = text.partition("=")
+        column = column.strip()
+        if len(column) >= 2 and column[0] == column[-1] and column[0] in "\"'":
+            column = column[1:-1]
+        if not equals or not name.strip() or not column:
+            raise ConfigError(
+                f'has {text!r}; expected CONTRACT_COLUMN=FILE_COLUMN, e.g. item_id="Item ID"', column="column"
+            )
+        out[name.strip()] = column
+    return out
+
+
+# -- the fix in an error message, worded for the front door in use -------------------------------------------------
+_SHELL_SAFE = re.compile(r"[\w@%+=:,./-]+")
+
+
+def option_text(**options: Any) -> str:
+    """How to give ``options`` on the front door in use: ``option_text(scale="1-7", neutral=4)`` is
+    ``--scale 1-7 --neutral 4`` on the command line and ``scale="1-7", neutral=4`` in Python."""
+    if FRONT.get() == "cli":
+        parts = []
+        for name, value in options.items():
+            text = str(value)
+            if not _SHELL_SAFE.fullmatch(text) or "=" in text:  # maps quoted, as the help shows them
+                text = '"' + re.sub(r'(["\\$`])', r"\\\1", text) + '"'
+            parts.append(f"--{name.replace('_', '-')} {text}")
+        return " ".join(parts)
+    return ", ".join(f"{name}={json.dumps(value, ensure_ascii=False)}" for name, value in options.items())
+
+
+def toml_value(value: Any) -> str:
+    """A TOML literal: strings and keys in double quotes (JSON escapes are TOML's), inline tables and arrays."""
+    if isinstance(value, Mapping):
+        inner = ", ".join(
+            f"{json.dumps(str(k), ensure_ascii=False)} = {toml_value(v)}" for k, v in value.items()
+        )
+        return "{ " + inner + " }" if inner else "{}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def fix_text(toml_section: str, toml_lines: Mapping[str, Any], **options: Any) -> str:
+    """The sentence that ends an error with its fix: the option(s) to pass, or the audit.toml lines that say the
+    same, e.g. ``Fix: add --scale 1-7 --neutral 4, or in audit.toml under [scale]: min = 1, max = 7, neutral = 4``
+    (in Python: ``Fix: pass scale="1-7", neutral=4, ...``)."""
+    where = f"under [{toml_section}]: " if toml_section else ": "
+    lines = ", ".join(f"{key} = {toml_value(value)}" for key, value in toml_lines.items())
+    verb = "add" if FRONT.get() == "cli" else "pass"
+    return f"Fix: {verb} {option_text(**options)}, or in audit.toml {where}{lines}"
 
 
 __all__ = [

@@ -9,19 +9,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from auditor.config import AuditConfig
+from auditor.config import AuditConfig, fix_text, option_text, toml_value
 from auditor.contract import ITEM_COLUMNS_KNOWN, ORDERS
-from auditor.errors import InputError
-from auditor.io import ROW, is_missing, read_table
+from auditor.errors import FRONT, InputError
+from auditor.io import FILE, ROW, is_missing, read_table
+from auditor.suggest import UNKNOWN, Inspection, integers, suggest_aliases, suggest_task
 
 CLUSTER = "__cluster__"
 
 
-def _where(frame: pd.DataFrame) -> str | None:
+def _where(frame: pd.DataFrame, position: int | None = None) -> str | None:
+    """The file of ``frame`` (of its row at ``position``, when it was read from several files)."""
+    if position is not None and FILE in frame.columns:
+        return str(frame[FILE].iloc[position])
     return frame.attrs.get("path")
 
 
@@ -116,7 +121,7 @@ def _key_column_codes(
         if empty.any():
             raise InputError(
                 "is empty; every row needs a value here",
-                file=_where(frame),
+                file=_where(frame, int(np.flatnonzero(empty)[0])),
                 row=_row_of(frame, int(np.flatnonzero(empty)[0])),
                 column=column,
             )
@@ -131,7 +136,7 @@ def _key_column_slow(frame: pd.DataFrame, column: str, *, required: bool) -> pd.
             if empty.any():
                 raise InputError(
                     "is empty; every row needs a value here",
-                    file=_where(frame),
+                    file=_where(frame, int(np.flatnonzero(empty)[0])),
                     row=_row_of(frame, int(np.flatnonzero(empty)[0])),
                     column=column,
                 )
@@ -143,14 +148,14 @@ def _key_column_slow(frame: pd.DataFrame, column: str, *, required: bool) -> pd.
         except TypeError:
             raise InputError(
                 f"holds a {type(value).__name__}; expected a text or integer id",
-                file=_where(frame),
+                file=_where(frame, pos),
                 row=_row_of(frame, pos),
                 column=column,
             ) from None
         if text is None and required:
             raise InputError(
                 "is empty; every row needs a value here",
-                file=_where(frame),
+                file=_where(frame, pos),
                 row=_row_of(frame, pos),
                 column=column,
             )
@@ -158,16 +163,30 @@ def _key_column_slow(frame: pd.DataFrame, column: str, *, required: bool) -> pd.
     return pd.Series(out, index=frame.index, dtype=object)
 
 
+def _squeezed(name: object) -> str:
+    """A column name compared loosely: lower case, letters and digits only (``Item ID`` -> ``itemid``)."""
+    return "".join(ch for ch in str(name).lower() if ch.isalnum())
+
+
 def _require_columns(frame: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
-    found = [c for c in frame.columns if c != ROW]
+    found = [c for c in frame.columns if c not in (ROW, FILE)]
     for column in columns:
         if column not in frame.columns:
+            like = [c for c in found if _squeezed(c) == _squeezed(column)]
             hint = ""
-            lowered = {c.lower().strip(): c for c in found}
-            if column in lowered:
-                hint = f" (found {lowered[column]!r}: column names are case- and space-sensitive)"
+            if like:
+                hint = f" (found {like[0]!r}: column names are case- and space-sensitive). " + fix_text(
+                    "columns", {column: like[0]}, column=f"{column}={like[0]}"
+                )
+            elif column == "judge":
+                hint = (
+                    ". Every labels table names the judge of each row: add a `judge` column (e.g. `human` on every "
+                    f"row), or name the column that holds it: {option_text(column='judge=COLUMN')}"
+                )
+            else:
+                hint = f". Name the column that holds it: {option_text(column=f'{column}=COLUMN')}"
             raise InputError(
-                f"missing required column for the {what} table{hint}; columns found: {', '.join(map(str, found))}",
+                f"missing required column for the {what} table; columns found: {', '.join(map(str, found))}{hint}",
                 file=_where(frame),
                 column=column,
             )
@@ -186,7 +205,7 @@ def validate_items(frame: pd.DataFrame) -> pd.DataFrame:
         raise InputError(
             f"duplicate item_id {item!r} (first seen in row {_row_of(frame, first)}); item ids must "
             "be unique",
-            file=_where(frame),
+            file=_where(frame, pos),
             row=_row_of(frame, pos),
             column="item_id",
         )
@@ -226,7 +245,7 @@ def _check_label_columns(
             pos = int(np.flatnonzero(bad.to_numpy())[0])
             raise InputError(
                 f"has {orders.iloc[pos]!r}; expected 'ab', 'ba' or empty",
-                file=_where(frame),
+                file=_where(frame, pos),
                 row=_row_of(frame, pos),
                 column="order",
             )
@@ -250,7 +269,7 @@ def _check_label_columns(
             pos = int(np.flatnonzero(bad)[0])
             raise InputError(
                 f"has {raw_scores.iloc[pos]!r}; expected a finite number or empty",
-                file=_where(frame),
+                file=_where(frame, pos),
                 row=_row_of(frame, pos),
                 column="score",
             )
@@ -356,7 +375,7 @@ def _label_texts(labels: pd.DataFrame) -> pd.Series:
         except TypeError:
             raise InputError(
                 f"holds a {type(value).__name__}; expected a single label",
-                file=_where(labels),
+                file=_where(labels, pos),
                 row=_row_of(labels, pos),
                 column="label",
             ) from None
@@ -414,12 +433,13 @@ def _shown(value: object) -> object:
 def canonicalise(labels: pd.DataFrame, config: AuditConfig) -> tuple[pd.DataFrame, tuple[str, ...] | None]:
     """Map every label to the task's canonical set; adds ``label_text``, ``code``, ``value`` and ``excluded``."""
     task = config.require_task()
-    where = _where(labels)
     categories = config.canonical_categories()
     aliases = config.aliases
     unusable = list(config.unusable)
     # every step below up to the numbers is a function of the label alone: computed once per distinct label
     row_code, before = _label_codes(labels)  # before[-1] is None: the rows without a label (code -1)
+    if config.judge_aliases:
+        row_code, before = _judge_aliased(labels, config.judge_aliases, row_code, before)
     before = pd.Series(before, dtype=object)
     texts = before.map(lambda t: aliases.get(t, t) if t is not None else None) if aliases else before
     present_value = texts.notna().to_numpy()
@@ -459,7 +479,7 @@ def canonicalise(labels: pd.DataFrame, config: AuditConfig) -> tuple[pd.DataFram
             raise InputError(
                 f"has {labels['label'].iloc[pos]!r}; a score task needs a finite number in `score` "
                 "or `label`",
-                file=where,
+                file=_where(labels, pos),
                 row=_row_of(labels, pos),
                 column="label",
             )
@@ -477,16 +497,11 @@ def canonicalise(labels: pd.DataFrame, config: AuditConfig) -> tuple[pd.DataFram
         unknown = unknown_value[row_code]
         if unknown.any():
             pos = int(np.flatnonzero(unknown)[0])
-            shown = ", ".join(repr(c) for c in categories[:12])
-            hint = ""
-            if aliases:
-                hint = f" or a declared alias ({', '.join(repr(a) for a in list(aliases)[:8])})"
-            if unusable:
-                hint += f" or a declared unusable value ({', '.join(repr(u) for u in unusable)})"
+            counts = np.bincount(row_code[unknown], minlength=len(before))
+            found = {str(before.iloc[code]): int(counts[code]) for code in np.flatnonzero(counts)}
             raise InputError(
-                f"has {_shown(labels['label'].iloc[pos])!r}, which is not a {task} label: expected one of {shown}{hint}. "
-                "Declare aliases in the config ([labels] aliases) rather than editing the data.",
-                file=where,
+                _unknown_label_message(task, categories, config, _shown(labels["label"].iloc[pos]), found),
+                file=_where(labels, pos),
                 row=_row_of(labels, pos),
                 column="label",
             )
@@ -498,6 +513,64 @@ def canonicalise(labels: pd.DataFrame, config: AuditConfig) -> tuple[pd.DataFram
     return labels, categories
 
 
+def _judge_aliased(
+    labels: pd.DataFrame, judge_aliases: dict[str, dict[str, str]], row_code: np.ndarray, before: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_label_codes` after each judge's own aliases (``[labels.by_judge]``): the rows of a judge with a map
+    get the mapped text; the codes are recomputed over the new texts."""
+    texts = before[row_code]
+    judges = labels["judge"].to_numpy(dtype=object)
+    for judge, mapping in judge_aliases.items():
+        rows = judges == judge
+        texts[rows] = [mapping.get(t, t) if t is not None else None for t in texts[rows]]
+    codes, uniques = pd.factorize(pd.Series(texts, dtype=object), use_na_sentinel=True)
+    return codes, np.append(np.asarray(uniques, dtype=object), None)
+
+
+def _unknown_label_message(
+    task: str, categories: tuple[str, ...], config: AuditConfig, first: object, found: dict[str, int]
+) -> str:
+    """ "has X, which is not a <task> label ...", the labels off the set with their counts, and the fix: the flag
+    and the audit.toml lines that declare them, computed from the values found."""
+    shown = ", ".join(repr(c) for c in categories[:12])
+    listed = ", ".join(f"{value!r} ({count} rows)" for value, count in list(found.items())[:12])
+    more = f" and {len(found) - 12} more" if len(found) > 12 else ""
+    head = (
+        f"has {first!r}, which is not a {task} label: expected one of {shown}; labels off that set: "
+        f"{listed}{more}. "
+    )
+    numbers = integers(found) if task == "likert" else None
+    if numbers is not None:
+        scale = config.scale
+        low, high = min(scale.min, *numbers), max(scale.max, *numbers)
+        neutral = (low + high) // 2
+        check = "" if (low + high) % 2 == 0 else f" (check the neutral point: {low}-{high} has no middle)"
+        return (
+            head
+            + fix_text(
+                "scale", {"min": low, "max": high, "neutral": neutral}, scale=f"{low}-{high}", neutral=neutral
+            )
+            + check
+        )
+    if task == "categorical":
+        return head + (
+            "Fix: declare every category in audit.toml under [labels]: categories = "
+            + toml_value(sorted({*categories, *found}))
+            + ", or map these labels onto the declared ones with "
+            + option_text(labels_map=",".join(f"{value}={UNKNOWN}" for value in found))
+        )
+    suggested = (
+        suggest_aliases(task, found) if task in ("pairwise", "binary") else {v: UNKNOWN for v in found}
+    )
+    fill = f" (replace each {UNKNOWN} with one of {shown})" if UNKNOWN in suggested.values() else ""
+    aliases = {**config.aliases, **suggested}
+    flag_cannot_carry = any(ch in value for value in suggested for ch in ",=:")
+    if flag_cannot_carry:  # audit.toml only
+        return head + f"Fix: in audit.toml under [labels]: aliases = {toml_value(aliases)}{fill}"
+    flag = ",".join(f"{raw}={target}" for raw, target in suggested.items())
+    return head + fix_text("labels", {"aliases": aliases}, labels_map=flag) + fill
+
+
 def _category_values(task: str, categories: tuple[str, ...], config: AuditConfig) -> np.ndarray:
     if task == "pairwise":
         return np.array([0.0, 0.5, 1.0])  # a, tie, b: the mean is b's preference score
@@ -506,7 +579,50 @@ def _category_values(task: str, categories: tuple[str, ...], config: AuditConfig
     return np.arange(len(categories), dtype=float)
 
 
-def _as_frame(source: str | Path | pd.DataFrame, name: str) -> pd.DataFrame:
+#: What a folder of a study holds: ``labels.*``, ``items.*`` (any of these suffixes) and ``audit.toml``.
+STUDY_SUFFIXES = (".jsonl", ".ndjson", ".csv", ".tsv", ".parquet", ".json", ".xlsx")
+#: Columns that make a labels file a combined table (its item columns are split off into the items).
+_COMBINED_HINTS = ("response_a", "response_b", "response", "prompt", "user_id")
+
+Source = str | Path | pd.DataFrame
+
+
+def find_table(directory: Path, stem: str) -> Path | None:
+    """``directory/stem`` with the first of :data:`STUDY_SUFFIXES` (or one of them ``.gz`` / ``.zst``) that exists."""
+    for suffix in STUDY_SUFFIXES:
+        for tail in ("", ".gz", ".zst"):
+            candidate = directory / f"{stem}{suffix}{tail}"
+            if candidate.exists():
+                return candidate
+    return None
+
+
+def resolve_study(
+    labels: Source | list[Source], items: Source | None = None, config: Any = None
+) -> tuple[Source | list[Source], Source | None, Any]:
+    """A folder among ``labels`` stands for its ``labels.*``, and (unless given) its ``items.*`` and
+    ``audit.toml``; every other source is kept as it is.  A list stays a list."""
+    several = isinstance(labels, (list, tuple))
+    out: list[Source] = []
+    for source in list(labels) if several else [labels]:
+        if isinstance(source, (str, Path)) and Path(source).is_dir():
+            directory = Path(source)
+            found = find_table(directory, "labels")
+            if found is None:
+                raise InputError(
+                    f"holds no labels table (labels with one of {', '.join(STUDY_SUFFIXES)})",
+                    file=str(directory),
+                )
+            out.append(found)
+            items = items if items is not None else find_table(directory, "items")
+            if config is None and (directory / "audit.toml").exists():
+                config = directory / "audit.toml"
+        else:
+            out.append(source)
+    return (out if several else out[0]), items, config
+
+
+def _as_frame(source: Source, name: str, config: AuditConfig) -> pd.DataFrame:
     if isinstance(source, pd.DataFrame):
         frame = source.copy()
         frame.attrs.setdefault("path", f"<{name} DataFrame>")
@@ -514,28 +630,149 @@ def _as_frame(source: str | Path | pd.DataFrame, name: str) -> pd.DataFrame:
             frame[ROW] = range(1, len(frame) + 1)
         if len(frame) == 0:
             raise InputError("has no rows", file=frame.attrs["path"])
+    else:
+        frame = read_table(source, delimiter=config.delimiter, sheet=config.sheet)
+    return _renamed(frame, config.columns)
+
+
+def _renamed(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
+    """The file's columns named as the contract's (``[columns]`` / ``--column``: contract name -> file column)."""
+    renames = {found: contract for contract, found in columns.items() if found in frame.columns}
+    for found, contract in renames.items():
+        if contract in frame.columns and contract not in renames:
+            raise InputError(
+                f"has both {contract!r} and {found!r}, which the config maps to {contract!r}; drop one of them",
+                file=_where(frame),
+                column=found,
+            )
+    if not renames:
         return frame
-    return read_table(source)
+    attrs = dict(frame.attrs)
+    frame = frame.rename(columns=renames)
+    frame.attrs = attrs
+    return frame
+
+
+def read_sources(sources: Source | list[Source], config: AuditConfig | None = None) -> list[pd.DataFrame]:
+    """Each labels table of ``sources`` read as :func:`load` reads it (``config``'s columns, delimiter, sheet)."""
+    return _read_sources(sources, "labels", config or AuditConfig())
+
+
+def _read_sources(sources: Source | list[Source], name: str, config: AuditConfig) -> list[pd.DataFrame]:
+    listed = list(sources) if isinstance(sources, (list, tuple)) else [sources]
+    if not listed:
+        raise InputError(f"no {name} given: expected at least one table", column=name)
+    return [_as_frame(source, name, config) for source in listed]
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Rows of several tables, one after the other; each row keeps its file (hidden :data:`FILE` column) and its
+    row number in that file, for the error messages."""
+    if len(frames) == 1:
+        return frames[0]
+    frame = pd.concat([f.assign(**{FILE: _where(f)}) for f in frames], ignore_index=True)
+    frame = frame.astype(object).where(frame.notna(), None)
+    frame.attrs["path"] = " + ".join(str(_where(f)) for f in frames)
+    return frame
+
+
+def _merge_items(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The items of several combined tables: each item once, from the first table that has it; an item column
+    that two tables fill differently for the same item is bad input."""
+    merged = frames[0]
+    for other in frames[1:]:
+        shared = [c for c in other.columns if c in merged.columns and c not in ("item_id", ROW, FILE)]
+        both = merged[["item_id", *shared]].merge(
+            other[["item_id", *shared, ROW]], on="item_id", suffixes=("", "~")
+        )
+        for column in shared:
+            left, right = both[column], both[f"{column}~"]
+            differ = left.notna() & right.notna() & (left.astype(str) != right.astype(str))
+            if differ.any():
+                pos = int(np.flatnonzero(differ.to_numpy())[0])
+                raise InputError(
+                    f"item {both['item_id'].iloc[pos]!r} has another {column!r} than in {_where(merged)}; "
+                    "files that both hold item columns must agree on them",
+                    file=_where(other),
+                    row=int(both[ROW].iloc[pos]),
+                    column=column,
+                )
+        attrs = {"path": f"{_where(merged)} + {_where(other)}"}
+        merged = pd.concat([merged, other[~other["item_id"].isin(set(merged["item_id"]))]], ignore_index=True)
+        merged = merged.astype(object).where(merged.notna(), None)
+        merged.attrs = attrs
+    return merged
+
+
+def _check_mapped_columns(config: AuditConfig, frames: list[pd.DataFrame]) -> None:
+    for contract, found in config.columns.items():
+        if not any(contract in f.columns for f in frames):
+            columns = sorted({str(c) for f in frames for c in f.columns if c not in (ROW, FILE)})
+            raise InputError(
+                f"no input file has the column {found!r} that the config maps to {contract!r}; columns found: "
+                f"{', '.join(columns)}",
+                file=" + ".join(str(_where(f)) for f in frames),
+                column=found,
+            )
+
+
+_REFERENCE_LIKE = ("human", "annot", "gold", "expert", "crowd", "rater", "reference", "label")
+
+
+def _reference_like(judges: list[str]) -> str | None:
+    """The first judge named like a human reference (``human``, ``annotator``, ``gold``, ...), else the first."""
+    return next(
+        (j for j in judges if any(w in j.lower() for w in _REFERENCE_LIKE)), judges[0] if judges else None
+    )
+
+
+def _no_reference_message(reference: str, judge_names: set[str], where: str | None) -> str:
+    """No row of the reference judge: the judges found and the fix (its labels file, or another reference)."""
+    judges = sorted(judge_names)
+    likely = _reference_like(judges)
+    files = " ".join(part for part in str(where).split(" + ")) if where else "LABELS"
+    if FRONT.get() == "cli":
+        add = f"add the file with the labels of {reference!r} to the command (auditor audit REFERENCE_LABELS {files})"
+    else:
+        add = f"pass the table with the labels of {reference!r} too (auditor.audit([REFERENCE_LABELS, ...]))"
+    return (
+        f"has no labels from the reference judge {reference!r}; judges found: {', '.join(judges[:10])}. Fix: "
+        f"{add}, or name the judge to compare the others with: {option_text(reference=likely)} (in audit.toml: "
+        f"reference = {toml_value(likely)})"
+    )
 
 
 def load(
-    labels: str | Path | pd.DataFrame,
-    items: str | Path | pd.DataFrame | None = None,
+    labels: Source | list[Source],
+    items: Source | list[Source] | None = None,
     config: AuditConfig | None = None,
 ) -> JudgmentTable:
-    """Read, validate and canonicalise; raises :class:`InputError` on bad input."""
+    """Read, validate and canonicalise; raises :class:`InputError` on bad input.
+
+    ``labels``: one table (a path or a DataFrame) or several, whose rows are concatenated (each row keeps its file
+    in error messages).  Without ``items``, a labels table holding item columns (``prompt``, ``response_a``, ...)
+    is a combined table: its item columns are split off, per file; the items are those of every such table.
+    """
     config = (config or AuditConfig()).validated()
     config.require_task()
-    label_frame = _as_frame(labels, "labels")
+    label_frames = _read_sources(labels, "labels", config)
+    item_frames = [] if items is None else _read_sources(items, "items", config)
+    _check_mapped_columns(config, label_frames + item_frames)
     if items is None:
-        if any(
-            c in label_frame.columns for c in ("response_a", "response_b", "response", "prompt", "user_id")
-        ):
-            item_frame, label_frame = split_combined(label_frame)
-        else:
-            item_frame = None
+        split = []
+        for position, frame in enumerate(label_frames):
+            if any(c in frame.columns for c in _COMBINED_HINTS):
+                found_items, label_frames[position] = split_combined(frame)
+                split.append(found_items)
+        item_frame = _merge_items(split) if split else None
     else:
-        item_frame = _as_frame(items, "items")
+        item_frame = _concat(item_frames)
+    if len(label_frames) > 1:  # each file named in its own error, before the rows are put together
+        for frame in label_frames:
+            _require_columns(
+                frame, ("item_id", "judge", *(() if "score" in frame.columns else ("label",))), "labels"
+            )
+    label_frame = _concat(label_frames)
     label_frame, keys = _check_label_columns(label_frame)
     item_codes = keys.get("item_id")  # each row's code into the distinct item ids, when known
     if item_frame is None:
@@ -556,10 +793,20 @@ def load(
         raise InputError(
             f"names item {label_frame['item_id'].iloc[pos]!r}, which is not in the items table "
             f"{item_frame.attrs.get('path')} ({int(unknown.sum())} label rows name unknown items)",
-            file=_where(label_frame),
+            file=_where(label_frame, pos),
             row=_row_of(label_frame, pos),
             column="item_id",
         )
+    if config.judge_aliases:
+        names = set(keys["judge"][1][:-1]) if "judge" in keys else set(label_frame["judge"])
+        missing = sorted(set(config.judge_aliases) - names)
+        if missing:
+            raise InputError(
+                f"the labels map of judge {missing[0]!r} names no judge of the data; judges found: "
+                f"{', '.join(sorted(names)[:10])} (a label holding ':' goes in audit.toml under [labels])",
+                file=_where(label_frame),
+                column="judge",
+            )
     label_frame, categories = canonicalise(label_frame, config)
 
     # clusters: user_id where given, else the item itself
@@ -588,13 +835,15 @@ def load(
         label_items = (usable, positions[codes][keep])
     judge_names = set(keys["judge"][1][:-1]) if "judge" in keys else set(label_frame["judge"])
     if config.reference not in judge_names:
-        judges = ", ".join(sorted(judge_names)[:10])
         raise InputError(
-            f"has no labels from the reference judge {config.reference!r}; judges found: {judges}. "
-            "Pass --reference to name another one.",
+            _no_reference_message(config.reference, judge_names, _where(label_frame)),
             file=_where(label_frame),
             column="judge",
         )
+    if FILE in label_frame.columns:  # the files were for the error messages
+        usable = usable.drop(columns=FILE)
+        label_frame = label_frame.drop(columns=FILE)
+        label_items = (usable, label_items[1]) if label_items is not None else None
     return JudgmentTable(
         config=config,
         items=item_frame,
@@ -606,11 +855,38 @@ def load(
     )
 
 
+def inspect_files(sources: Source | list[Source], config: AuditConfig | None = None) -> Inspection:
+    """Read ``sources`` as the audit would (``config``'s columns, delimiter and sheet) and describe them."""
+    frames = read_sources(sources, config)
+    files = [(str(f.attrs.get("path")), [str(c) for c in f.columns if c not in (ROW, FILE)]) for f in frames]
+    problems = []
+    counts: dict[str, dict[str, int]] = {}
+    for frame in frames:
+        where = frame.attrs.get("path")
+        if "judge" not in frame.columns:
+            problems.append(f"{where} has no `judge` column (map one with --column judge=COLUMN)")
+            continue
+        if "label" not in frame.columns:
+            if "score" not in frame.columns:
+                problems.append(f"{where} has neither a `label` nor a `score` column")
+            continue
+        texts = _label_texts(frame)
+        table = pd.DataFrame({"judge": frame["judge"].astype(str), "label": texts}).dropna()
+        for (judge, label), n in table.groupby(["judge", "label"], sort=True).size().items():
+            per_judge = counts.setdefault(str(judge), {})
+            per_judge[str(label)] = per_judge.get(str(label), 0) + int(n)
+    suggestion = suggest_task(v for labels in counts.values() for v in labels)
+    judges = sorted(counts)
+    reference = "human" if "human" in counts else _reference_like(judges)
+    return Inspection(files, counts, suggestion, reference, problems)
+
+
 def read_items(path: str | Path) -> pd.DataFrame:
     """Read and validate an items table (see :func:`auditor.data.validate_items`)."""
     return validate_items(read_table(path))
 
 
-def read_labels(path: str | Path) -> pd.DataFrame:
-    """Read a labels table and check its columns (labels are canonicalised later, against the task)."""
-    return check_label_columns(read_table(path))
+def read_labels(path: Source | list[Source]) -> pd.DataFrame:
+    """Read a labels table (or several, concatenated) and check its columns (labels are canonicalised later,
+    against the task)."""
+    return check_label_columns(_concat(read_sources(path)))

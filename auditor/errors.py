@@ -6,6 +6,24 @@ command line turns it into one clear line on stderr and exit code 2, never a tra
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+#: The front door in use, for the fixes that errors suggest: ``"python"`` (keyword arguments, ``labels_map="A=a"``)
+#: or ``"cli"`` (flags, ``--labels-map "A=a"``); see :func:`auditor.config.option_text`.
+FRONT: ContextVar[str] = ContextVar("auditor_front", default="python")
+
+
+@contextmanager
+def cli_wording() -> Iterator[None]:
+    """Within it, the fixes that errors suggest name command-line flags instead of keyword arguments."""
+    token = FRONT.set("cli")
+    try:
+        yield
+    finally:
+        FRONT.reset(token)
+
 
 class AuditorError(Exception):
     """Base class of every error the auditor raises on purpose."""

@@ -1,4 +1,5 @@
-"""Reading and writing tables: JSONL, JSON arrays, CSV / TSV and Parquet.
+"""Reading and writing tables: JSONL, JSON arrays, CSV / TSV, Parquet and (read only) Excel ``.xlsx``; any of them
+compressed as ``.gz`` or ``.zst`` (read by the extension, e.g. ``labels.csv.gz``).
 
 Every failure to read becomes an :class:`~auditor.errors.InputError` naming the file, the row and the column.
 Rows are counted from 1 over data records (a CSV header is not a row; JSONL rows are its lines).  Writes are
@@ -32,8 +33,13 @@ import pandas as pd
 from auditor.errors import InputError
 
 ROW = "__row__"  # hidden column: the row number to cite in error messages
+FILE = (
+    "__file__"  # hidden column of a table read from several files: each row's file, to cite in error messages
+)
 
-TABLE_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet", ".pq")
+TABLE_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet", ".pq", ".xlsx")
+#: Compressions read by the last suffix (``labels.jsonl.gz``).
+COMPRESSED_SUFFIXES = (".gz", ".zst")
 #: The suffixes :func:`write_table` writes.
 WRITE_SUFFIXES = (".jsonl", ".ndjson", ".csv", ".tsv", ".parquet", ".pq")
 
@@ -123,7 +129,17 @@ def _read_json_array(path: Path, text: str) -> pd.DataFrame:
 MAX_COLUMNS = 10_000
 
 
-def _read_delimited(path: Path, text: str, sep: str) -> pd.DataFrame:
+def _delimiter_fix(delim: str) -> str:
+    from auditor.config import fix_text
+
+    return fix_text("input", {"delimiter": delim}, delimiter=delim)
+
+
+def _delimiter_name(sep: str) -> str:
+    return {",": "a comma", "\t": "a tab", ";": "a semicolon", "|": "a pipe"}.get(sep, repr(sep))
+
+
+def _read_delimited(path: Path, text: str, sep: str, *, chosen: bool = False) -> pd.DataFrame:
     header = text.lstrip("\n").partition("\n")[0]
     if header.count(sep) >= MAX_COLUMNS:
         raise InputError(
@@ -139,49 +155,126 @@ def _read_delimited(path: Path, text: str, sep: str) -> pd.DataFrame:
         match = re.search(r"line (\d+)", str(exc))
         row = int(match.group(1)) - 1 if match else None
         raise InputError(
-            f"cannot be parsed as {'CSV' if sep == ',' else 'TSV'}: {exc}", file=str(path), row=row
+            f"cannot be parsed as {'TSV' if sep == chr(9) else 'CSV'} with {_delimiter_name(sep)} between "
+            f"columns: {exc}",
+            file=str(path),
+            row=row,
         ) from None
     frame = frame.replace({"": None})
     frame = _unquote_formulas(frame)
     frame[ROW] = range(1, len(frame) + 1)
     others = "".join(d for d in ";\t|," if d != sep)
-    if len(frame.columns) == 2 and any(d in frame.columns[0] for d in others):
-        delim = next(d for d in others if d in frame.columns[0])
+    if not chosen and len(frame.columns) == 2 and any(d in frame.columns[0] for d in others):
+        delim = max(others, key=frame.columns[0].count)
         raise InputError(
             f"has a single column {frame.columns[0]!r}: the delimiter looks like {delim!r}, expected "
-            f"{'a comma' if sep == ',' else 'a tab'}",
+            f"{_delimiter_name(sep)}. {_delimiter_fix(delim)}",
             file=str(path),
             column=frame.columns[0],
         )
     return frame
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
-    try:
-        frame = pd.read_parquet(path)
-    except Exception as exc:  # pyarrow raises many types for a broken file
-        raise InputError(f"cannot be read as Parquet: {type(exc).__name__}: {exc}", file=str(path)) from None
+def _cells_as_objects(frame: pd.DataFrame) -> pd.DataFrame:
+    """Missing cells as None, every other cell as it was read (binary readers give NaN for an empty cell)."""
     frame = frame.astype(object).where(frame.notna(), None)
     frame[ROW] = range(1, len(frame) + 1)
     return frame
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a table by its suffix; adds the hidden ``__row__`` column used to cite rows in errors."""
+def _read_parquet(path: Path, source: Path | io.BytesIO) -> pd.DataFrame:
+    try:
+        frame = pd.read_parquet(source)
+    except Exception as exc:  # pyarrow raises many types for a broken file
+        raise InputError(f"cannot be read as Parquet: {type(exc).__name__}: {exc}", file=str(path)) from None
+    return _cells_as_objects(frame)
+
+
+def _read_excel(path: Path, data: bytes, sheet: str | None) -> pd.DataFrame:
+    """The first sheet of an ``.xlsx`` workbook, or the one named ``sheet``; a header row, then data rows."""
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # a broken zip or XML: many types
+        raise InputError(
+            f"cannot be read as Excel (.xlsx): {type(exc).__name__}: {exc}", file=str(path)
+        ) from None
+    try:
+        names = book.sheetnames
+        if sheet is not None and sheet not in names:
+            from auditor.config import fix_text
+
+            raise InputError(
+                f"has no sheet {sheet!r}; sheets: {', '.join(map(repr, names))}. "
+                + fix_text("input", {"sheet": names[0]}, sheet=names[0]),
+                file=str(path),
+            )
+        rows = list(book[sheet or names[0]].iter_rows(values_only=True))
+    finally:
+        book.close()
+    while rows and all(is_missing(v) for v in rows[-1]):
+        rows.pop()
+    if not rows:
+        raise InputError("has an empty sheet: expected a header row and data rows", file=str(path))
+    header = [None if is_missing(v) else str(v).strip() for v in rows[0]]
+    width = max((i + 1 for i, name in enumerate(header) if name is not None), default=0)
+    header = [name if name is not None else f"column {i + 1}" for i, name in enumerate(header[:width])]
+    body = [list(r[:width]) + [None] * (width - len(r)) for r in rows[1:]]
+    return _cells_as_objects(pd.DataFrame(body, columns=header, dtype=object))
+
+
+def _decompress(path: Path, data: bytes, suffix: str) -> bytes:
+    try:
+        if suffix == ".gz":
+            import gzip
+
+            return gzip.decompress(data)
+        import zstandard
+
+        return zstandard.ZstdDecompressor().decompressobj().decompress(data)
+    except Exception as exc:  # gzip: OSError / EOFError; zstandard: ZstdError
+        kind = "gzip" if suffix == ".gz" else "zstandard"
+        raise InputError(f"cannot be decompressed as {kind}: {exc}", file=str(path)) from None
+
+
+def read_table(path: str | Path, *, delimiter: str | None = None, sheet: str | None = None) -> pd.DataFrame:
+    """Read a table by its suffix (``.gz`` / ``.zst`` decompressed first, the suffix before them the format); adds
+    the hidden ``__row__`` column used to cite rows in errors.
+
+    ``delimiter``: the column separator of a CSV / TSV file (default ``,`` for .csv, a tab for .tsv); ``sheet``:
+    the sheet of an Excel file (default the first).
+    """
     path = Path(path)
     if not path.exists():
         raise InputError("does not exist", file=str(path))
     if path.is_dir():
-        raise InputError("is a folder; expected a table file (.jsonl, .csv, .tsv, .parquet)", file=str(path))
-    suffix = path.suffix.lower()
+        raise InputError(
+            f"is a folder; expected a table file ({', '.join(TABLE_SUFFIXES)}, or one of them "
+            f"{' / '.join(COMPRESSED_SUFFIXES)})",
+            file=str(path),
+        )
+    suffixes = [s.lower() for s in path.suffixes]
+    compression = suffixes.pop() if suffixes and suffixes[-1] in COMPRESSED_SUFFIXES else None
+    suffix = suffixes[-1] if suffixes else ""
     if suffix not in TABLE_SUFFIXES:
         raise InputError(
-            f"has an unknown suffix {suffix!r}; expected one of {', '.join(TABLE_SUFFIXES)}", file=str(path)
+            f"has an unknown suffix {suffix!r}; expected one of {', '.join(TABLE_SUFFIXES)}, optionally "
+            f"compressed ({', '.join(COMPRESSED_SUFFIXES)})",
+            file=str(path),
         )
+    if suffix in (".parquet", ".pq") and compression is None:  # read by pyarrow from the file itself
+        frame = _read_parquet(path, path)
+        frame.attrs["path"] = str(path)
+        return _nonempty(frame, path)
+    data = path.read_bytes()
+    if compression is not None:
+        data = _decompress(path, data, compression)
     if suffix in (".parquet", ".pq"):
-        frame = _read_parquet(path)
+        frame = _read_parquet(path, io.BytesIO(data))
+    elif suffix == ".xlsx":
+        frame = _read_excel(path, data, sheet)
     else:
-        data = path.read_bytes()
         if not data.strip():
             raise InputError("is empty: expected a header or records", file=str(path))
         text = _decode(path, data)
@@ -190,10 +283,15 @@ def read_table(path: str | Path) -> pd.DataFrame:
         elif suffix == ".json":
             frame = _read_json_array(path, text)
         else:
-            frame = _read_delimited(path, text, "," if suffix == ".csv" else "\t")
+            sep = delimiter or ("," if suffix == ".csv" else "\t")
+            frame = _read_delimited(path, text, sep, chosen=delimiter is not None)
+    frame.attrs["path"] = str(path)
+    return _nonempty(frame, path)
+
+
+def _nonempty(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     if len(frame) == 0:
         raise InputError("has no data rows (header only?)", file=str(path))
-    frame.attrs["path"] = str(path)
     return frame
 
 

@@ -16,7 +16,15 @@ import pandas as pd
 
 from auditor import __version__
 from auditor.contract import METRIC_COLUMNS, SCHEMA_VERSION
+from auditor.errors import AuditorError
 from auditor.io import json_safe, write_text
+
+
+class MetricNotFound(AuditorError, KeyError):
+    """:meth:`AuditResult.metric` asked for a row the audit does not have (a ``KeyError`` too)."""
+
+    def __str__(self) -> str:  # the message as written, not KeyError's quoted repr
+        return str(self.args[0]) if self.args else ""
 
 
 @dataclass
@@ -39,13 +47,24 @@ class AuditResult:
     def metric(
         self, metric: str, judge: str, reference: str | None = None, slice: str | None = None
     ) -> pd.Series:
-        """The one row of ``metric`` for ``judge`` (reference defaults to the audit's reference)."""
+        """The one row of ``metric`` for ``judge`` (reference defaults to the audit's reference); a judge, metric,
+        reference or slice the audit does not have is a :class:`MetricNotFound` naming the ones it has."""
         ref = reference or self.meta.get("reference")
         m = self.metrics
+        for what, given, column in (
+            ("judge", judge, "judge"),
+            ("metric", metric, "metric"),
+            ("reference", ref, "reference"),
+        ):
+            known = pd.unique(m[column].dropna()).tolist()
+            if given not in known:
+                raise MetricNotFound(
+                    f"this audit has no {what} {given!r}; {what}s: {', '.join(map(repr, sorted(map(str, known))[:20]))}"
+                )
         rows = m[(m["metric"] == metric) & (m["judge"] == judge) & (m["reference"] == ref)]
         rows = rows[rows["slice"].isna()] if slice is None else rows[rows["slice"] == slice]
         if len(rows) != 1:
-            raise KeyError(
+            raise MetricNotFound(
                 f"no single row for metric={metric!r} judge={judge!r} reference={ref!r} slice={slice!r}"
             )
         return rows.iloc[0]

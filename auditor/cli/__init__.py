@@ -1,4 +1,4 @@
-"""The command line, the front door that wires the core to ``reports`` and ``judges``: ``auditor audit | simulate |
+"""The command line, the front door that wires the core to ``reports`` and ``judges``: ``auditor audit | init | simulate |
 demo | convert | report | plan | drift | probe | judge | injection | gate``.
 
 One module per command, wiring only: it declares the command's options and imports what the command runs inside

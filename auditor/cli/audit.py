@@ -1,4 +1,4 @@
-"""``auditor audit LABELS [--items ...] [--gate gates.toml]``: audit every judge and write the reports."""
+"""``auditor audit LABELS... [--items ...] [--gate gates.toml]``: audit every judge and write the reports."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ from auditor.cli.common import DEFAULT_FORMATS, parse_formats, resolve_inputs, w
 
 def audit(
     labels: Annotated[
-        Path,
+        list[Path],
         typer.Argument(
-            help="Labels table (JSONL/CSV/TSV/Parquet), a combined table, or a "
-            "folder holding labels.*, items.* and audit.toml."
+            help="Labels tables (JSONL/CSV/TSV/Parquet/XLSX, also .gz/.zst), combined tables, or a "
+            "folder holding labels.*, items.* and audit.toml; several are concatenated "
+            "(e.g. human.csv judged.jsonl).",
+            show_default=False,
         ),
     ],
     items: Annotated[Path | None, typer.Option(help="Items table.")] = None,
@@ -62,6 +64,30 @@ def audit(
     junit: Annotated[
         Path | None, typer.Option("--junit", help="With --gate: write a JUnit XML file.")
     ] = None,
+    labels_map: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--labels-map",
+            help='Label aliases: "A=a,B=b,Tie=tie", or "JUDGE:A=a,B=b" for one judge; repeatable (audit.toml \\[labels] aliases).',
+        ),
+    ] = None,
+    scale: Annotated[
+        str | None, typer.Option(help="Likert scale MIN-MAX, e.g. 1-7 (audit.toml \\[scale]).")
+    ] = None,
+    neutral: Annotated[
+        int | None, typer.Option(help="Likert neutral point (default: the scale's middle).")
+    ] = None,
+    column: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--column",
+            help='A contract column held under another name: item_id="Item ID"; repeatable (audit.toml \\[columns]).',
+        ),
+    ] = None,
+    delimiter: Annotated[
+        str | None, typer.Option(help="CSV/TSV column delimiter, e.g. ';' (audit.toml \\[input] delimiter).")
+    ] = None,
+    sheet: Annotated[str | None, typer.Option(help="Excel sheet (default: the first).")] = None,
     judge_aggregate: Annotated[
         str | None,
         typer.Option(
@@ -78,7 +104,8 @@ def audit(
     formats = parse_formats(format)
     if gate is not None:
         load_rules(gate)
-    labels, items, config = resolve_inputs(labels, items, config)
+    sources, items, config = resolve_inputs(labels, items, config)
+    labels = sources if len(sources) > 1 else sources[0]
     slice_by = tuple(c.strip() for c in by.split(",") if c.strip()) if by else None
     options = dict(
         task=task,
@@ -89,6 +116,12 @@ def audit(
         level=level,
         slice_by=slice_by,
         judge_aggregate=judge_aggregate,
+        labels_map=labels_map or None,
+        scale=scale,
+        neutral=neutral,
+        columns=column or None,
+        delimiter=delimiter,
+        sheet=sheet,
     )
     if stage or problematic or reference_fallback:
         from auditor.personalization import audit_stage

@@ -23,29 +23,13 @@ def parse_formats(text: str) -> list[str]:
     return formats
 
 
-def find_table(directory: Path, stem: str) -> Path | None:
-    """``directory/stem.jsonl`` (or ``.ndjson``, ``.csv``, ``.tsv``, ``.parquet``, ``.json``), the first that exists."""
-    for suffix in (".jsonl", ".ndjson", ".csv", ".tsv", ".parquet", ".json"):
-        candidate = directory / f"{stem}{suffix}"
-        if candidate.exists():
-            return candidate
-    return None
-
-
 def resolve_inputs(
-    labels: Path, items: Path | None, config: Path | None
-) -> tuple[Path, Path | None, Path | None]:
-    """A folder stands for its ``labels.*``, ``items.*`` and ``audit.toml``."""
-    if labels.is_dir():
-        directory = labels
-        found = find_table(directory, "labels")
-        if found is None:
-            raise InputError("holds no labels.jsonl / labels.csv / labels.parquet", file=str(directory))
-        labels = found
-        items = items or find_table(directory, "items")
-        if config is None and (directory / "audit.toml").exists():
-            config = directory / "audit.toml"
-    return labels, items, config
+    labels: Path | list[Path], items: Path | None, config: Path | None
+) -> tuple[Any, Path | None, Path | None]:
+    """A folder stands for its ``labels.*``, ``items.*`` and ``audit.toml`` (:func:`auditor.data.resolve_study`)."""
+    from auditor.data import resolve_study
+
+    return resolve_study(labels, items, config)
 
 
 def write_outputs(result: Any, out: Path, formats: list[str], quiet: bool) -> list[Path]:

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 
 import typer
 
-from auditor.cli import audit, convert, demo, drift, gate, judging, plan, probe, report, simulate
+from auditor.cli import audit, convert, demo, drift, gate, init, judging, plan, probe, report, simulate
 from auditor.cli.exits import run as run_command
+from auditor.errors import cli_wording
 
 app = typer.Typer(
     add_completion=False,
@@ -17,14 +18,15 @@ app = typer.Typer(
     help="Measure how far LLM judges and reward models agree with human judges.",
 )
 
-for command in (audit, simulate, demo, convert, report, plan, drift, probe, judging, gate):
+for command in (audit, init, simulate, demo, convert, report, plan, drift, probe, judging, gate):
     command.register(app)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: exit 0 on success, 1 on a failed gate, 2 on bad input, 3 on a judging run incomplete, 130 when
     interrupted (:mod:`auditor.cli.exits`); never a traceback for bad input."""
-    return run_command(typer.main.get_command(app), argv)
+    with cli_wording():  # the fixes that errors suggest name flags, not keyword arguments
+        return run_command(typer.main.get_command(app), argv)
 
 
 def run() -> None:  # pragma: no cover - console-script shim
