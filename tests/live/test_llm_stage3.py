@@ -8,7 +8,7 @@ Each pair costs 3 variants (full@start, none@start, persona=swapped; persona=rem
 from the cache) x 2 orders = 6 one-token log-probability requests with a compact template (the item's prompt and
 each response cut to 150 characters, the profile being the attributes the personalized response was generated
 from), about 240-340 prompt tokens each, about 1.1 s per request on 2 cores.  The default run judges a fixed
-sample of ``SAMPLE`` pairs spread over the file (``AUDITOR_STAGE3_SAMPLE=N`` changes its size), 144 requests;
+sample of ``SAMPLE`` pairs spread over the file (``AUDITOR_STAGE3_SAMPLE=N`` changes its size), 72 requests by default;
 the same tests on all 308 pairs (1,848 requests, about 33 minutes) carry the ``full`` marker and run with
 ``python -m pytest -m full``.  ``AUDITOR_STAGE3_OUT=DIR`` keeps each run's files (labels, audit.json, report.html,
 the command's timing) in ``DIR/pairs-N``.
@@ -35,7 +35,7 @@ pytestmark = pytest.mark.llm
 
 PAIRS = 308
 #: The default run's fixed sample of pairs, spread over the file; all PAIRS run under the ``full`` marker.
-SAMPLE = int(os.environ.get("AUDITOR_STAGE3_SAMPLE") or 24)
+SAMPLE = int(os.environ.get("AUDITOR_STAGE3_SAMPLE") or 12)
 JUDGE = "smollm2"
 VARIANTS = (
     f"{JUDGE}|profile_view=full@start",

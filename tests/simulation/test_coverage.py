@@ -45,7 +45,12 @@ def _one_study(seed: int, truth: dict) -> dict[str, tuple[bool, float]]:
     config = (
         config_from_mapping(study.config())
         .with_overrides(correction="none", max_cases=0)
-        .with_options(ppi={"enabled": False}, alt_test={"enabled": False}, jury={"enabled": False})
+        .with_options(
+            ppi={"enabled": False},
+            alt_test={"enabled": False},
+            jury={"enabled": False},
+            baselines={"enabled": False},
+        )
     )  # the core's only, faster
     result = auditor.audit(labels, items=study.items, config=config)  # default: 2000 resamples, BCa
     out = {}
