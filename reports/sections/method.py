@@ -41,8 +41,9 @@ def split_ties_text(v: AuditView) -> str:
     split, ties = as_int(v.policy_field("reference_split_ties")), as_int(v.policy_field("reference_ties"))
     if not split or ties is None:
         return ""
-    n = v.n_items
-    share = f" ({split / n:.1%} of the {n:,} items)" if n else ""
+    own = v.own("tie_rate")  # the items with a reference verdict (not every judged item)
+    n = as_int(own.get("n")) if own is not None else v.n_items
+    share = f" ({split / n:.1%} of the {n:,} items with a {v.reference} verdict)" if n else ""
     aggregation = v.raw.get("aggregation")
     rule = aggregation.get("rule") if isinstance(aggregation, Mapping) else None
     tie_break = v.policy_field("tie_break")
