@@ -260,9 +260,12 @@ def score_scatter(audit: Mapping[str, Any] | AuditView) -> Figure | None:
     return fig
 
 
-def gap_plot(audit: Mapping[str, Any] | AuditView, metric: str = "no_better_rate_gap") -> Figure | None:
-    """Each judge's gap to the reference (judge minus reference, points) with its interval; 0 = no gap."""
+def gap_plot(audit: Mapping[str, Any] | AuditView, metric: str | None = None) -> Figure | None:
+    """Each judge's gap to the reference (judge minus reference, points) with its interval; 0 = no gap.  Default
+    ``metric``: the gap the audit leads with (:attr:`AuditView.lead_gap`: the no-better rate's, or a binary
+    stage's positive rate's, e.g. "Marked relevant: gap")."""
     v = view(audit)
+    metric = metric or v.lead_gap
     judges = [
         j for j in v.judges if v.metric(metric, j) and as_float(v.metric(metric, j).get("value")) is not None
     ]
@@ -282,8 +285,9 @@ def gap_plot(audit: Mapping[str, Any] | AuditView, metric: str = "no_better_rate
     ax.axvline(0, color=REFERENCE_COLOR, lw=1)
     ax.set_yticks(ys, [_short(j) for j in judges])
     unit = "percentage points" if scale == 100.0 else "difference"
-    ax.set_xlabel(f"{metric_label(metric)}: judge minus {v.reference} ({unit})")
-    ax.set_title(f"{metric_label(metric)} per judge")
+    label = v.outcome_label(metric)
+    ax.set_xlabel(f"{label}: judge minus {v.reference} ({unit})")
+    ax.set_title(f"{label} per judge")
     ax.grid(axis="x", alpha=0.3)
     return fig
 

@@ -12,7 +12,14 @@ from typing import Any
 
 from auditor.contract import DEFAULT_REFERENCE, split_variant
 from reports.format import as_float, as_int
-from reports.labels import AGREEMENT_METRICS, KNOWN_METRICS, POSITIVE_WORDS, PRIMARY_AGREEMENT, metric_label
+from reports.labels import (
+    AGREEMENT_METRICS,
+    KNOWN_METRICS,
+    POSITIVE_WORDS,
+    PRIMARY_AGREEMENT,
+    STAGE_RATES,
+    metric_label,
+)
 
 
 def _text(value: Any, default: str = "") -> str:
@@ -146,6 +153,21 @@ class AuditView:
     def positive_words(self) -> tuple[str, str, str]:
         """(verb, positive, negative) for a binary stage: ``("marked", "relevant", "not relevant")``."""
         return POSITIVE_WORDS.get(self.stage, POSITIVE_WORDS[None])
+
+    @property
+    def positive_rate(self) -> tuple[str, str] | None:
+        """The (rate, gap) a binary task or a dichotomised stage (extraction: problematic or not) leads with; None
+        for the tasks whose main rate is the no-better rate."""
+        if self.stage is not None and self.stage in STAGE_RATES:
+            return STAGE_RATES[self.stage]
+        return STAGE_RATES[None] if self.task == "binary" else None
+
+    @property
+    def lead_gap(self) -> str:
+        """The gap the audit leads with: the positive rate's for a binary (or dichotomised) stage, else the
+        no-better rate's."""
+        found = self.positive_rate
+        return found[1] if found else "no_better_rate_gap"
 
     def outcome_label(self, metric: str, ascii_only: bool = False) -> str:
         """A metric's label in this audit's words: a binary audit's outcome rates name its labels ("Marked

@@ -76,6 +76,18 @@ PLOT_TEXT = {
 }
 
 
+def _gap_text(v: AuditView) -> tuple[str, str]:
+    """The gap plot's title and caption in the audit's words (a binary stage: its positive label's gap)."""
+    if v.positive_rate is None:
+        return PLOT_TEXT["gaps"]
+    verb, positive, _ = v.positive_words
+    return (
+        f"{v.outcome_label(v.lead_gap)} per judge",
+        f"Judge minus reference on the same items, in percentage points; right of 0 = the judge {verb} more items "
+        f"{positive} than the reference does; a good judge sits on 0.",
+    )
+
+
 def _plots(v: AuditView) -> list[PlotView]:
     out = []
     for key, make in plots.ALL_PLOTS.items():
@@ -87,7 +99,7 @@ def _plots(v: AuditView) -> list[PlotView]:
         if fig is None:
             continue
         svg = plots.figure_to_svg(fig, salt=f"auditor-{key}")
-        title, caption = PLOT_TEXT[key]
+        title, caption = _gap_text(v) if key == "gaps" else PLOT_TEXT[key]
         out.append(PlotView(key, title, caption, svg))
     return out
 

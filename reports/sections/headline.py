@@ -222,7 +222,7 @@ def _without_ties_sentence(v: AuditView) -> list[str]:
 def _source_gap_sentences(v: AuditView) -> list[str]:
     """The main rate's difference between two sources (slice ``source=synthetic - source=real``): the reference's
     own and each judge's gap to it."""
-    main, main_gap = _positive_rate(v) or ("no_better_rate", "no_better_rate_gap")
+    main, main_gap = v.positive_rate or ("no_better_rate", "no_better_rate_gap")
     sentences = []
     for slice_ in v.slices:
         later, sep, earlier = slice_.partition(" - ")
@@ -263,18 +263,10 @@ def _gap_text(row: Mapping[str, Any]) -> str:
     )
 
 
-def _positive_rate(v: AuditView) -> tuple[str, str] | None:
-    """The (rate, gap) a binary task or a dichotomised stage (extraction: problematic or not) leads with; None for
-    the tasks whose main rate is the no-better rate."""
-    if v.stage is not None and v.stage in STAGE_RATES:
-        return STAGE_RATES[v.stage]
-    return STAGE_RATES[None] if v.task == "binary" else None
-
-
 def _positive_rate_sentences(v: AuditView) -> list[str]:
     """Binary (or dichotomised) stages: the share with the positive label in the stage's words ("Humans marked
     19.7% of items relevant", "flagged problematic"), and how far each judge over- or under-calls it."""
-    rate, gap_metric = _positive_rate(v) or STAGE_RATES[None]
+    rate, gap_metric = v.positive_rate or STAGE_RATES[None]
     verb, positive, _ = v.positive_words
     own = v.own(rate)
     sentences = []
@@ -304,7 +296,7 @@ def _positive_rate_sentences(v: AuditView) -> list[str]:
 
 
 def _no_better_sentences(v: AuditView) -> list[str]:
-    if _positive_rate(v):
+    if v.positive_rate:
         return _positive_rate_sentences(v)
     own = v.own("no_better_rate")
     sentences = []

@@ -14,6 +14,7 @@ from rich.console import Console
 import auditor
 import reports
 from reports.model import build_model
+from reports.render.html import _plots as _html_plots
 from reports.sections.base import FEW_CLUSTERS_NOTE, MARK
 from tests.auditor.engine.tie_heavy import tie_heavy_items, tie_heavy_labels
 
@@ -125,6 +126,14 @@ def test_binary_stage_speaks_its_own_words(demo_json):
     }
     extraction = reports.headline(json.loads((demo_json / "extraction" / "audit.json").read_text()))
     assert any(x.startswith("Humans flagged ") and " of items problematic" in x for x in extraction)
+    # the gap plot shows the stage's own rate, titled and captioned in its words
+    plots = {plot.key: plot for plot in _html_plots(build_model(audit).view)}
+    assert plots["gaps"].title == "Marked relevant: gap per judge"
+    assert (
+        "the judge marked more items relevant" in plots["gaps"].caption
+        and "b better" not in plots["gaps"].caption
+    )
+    assert reports.plots.gap_plot(audit).axes[0].get_title() == "Marked relevant: gap per judge"
 
 
 def test_other_metrics_use_the_registry_and_warn_below_30_clusters(demo_json):
