@@ -176,7 +176,10 @@ def _outcome_breakdown(v: AuditView, judge: str) -> str:
         return ""
     doing = {
         "win_rate_gap": (f"it says {v.arm_b} is better", "b better"),
-        "tie_rate_gap": ("it says tie", "tie"),
+        # a likert tie is the neutral rating ("about the same"), not a verdict of "tie"
+        "tie_rate_gap": ("it gives the neutral rating", "neutral")
+        if v.task == "likert"
+        else ("it says tie", "tie"),
         "loss_rate_gap": (f"it says {v.arm_a} is better", "a better"),
     }
     main = max(OUTCOME_GAPS, key=lambda name: abs(values[name] or 0.0))

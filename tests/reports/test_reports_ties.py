@@ -109,6 +109,10 @@ def test_demo_headline_prints_no_floor_as_an_estimate(demo_json):
     # the share is of the 550 human-rated items, not of the 20,000 judged ones
     assert "of the 550 items with a human verdict) are split votes" in split
     assert any(x.startswith("Agreement with human without ties") for x in lines)
+    # a likert "tie" is the neutral rating, and the breakdown says so
+    assert not any("it says tie" in x for x in lines)
+    assert any("main difference: it gives the neutral rating" in x for x in lines)
+    assert any("main difference:" in x and "; neutral " in x for x in lines)
 
 
 def test_binary_stage_speaks_its_own_words(demo_json):
