@@ -10,6 +10,7 @@ its TOML table (``[ppi]``, ``[alt_test]``, ``[jury]``, ``[personalization]``, ``
 from __future__ import annotations
 
 import json
+import math
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -28,6 +29,10 @@ from auditor.errors import FRONT, ConfigError
 
 AGGREGATES = ("majority", "median", "mean")
 TIE_BREAKS = ("tie", "exclude", "neutral", "lower", "upper")
+#: The widest rating scale (points - 1): a wider one is a score task, and would allocate a table per point.
+MAX_SCALE_POINTS = 100
+#: The most bootstrap resamples (the weights are resamples x clusters; 100,000 x 5,000 clusters is 4 GB).
+MAX_RESAMPLES = 100_000
 JUDGE_AGGREGATES = ("vote", "mean_score")
 STAGES = ("extraction", "relevance", "generation")
 ALIGNMENTS = ("accuracy", "neg_rmse", "neg_rmse_rank")  # = auditor.stats.alt_test.ALIGNMENTS
@@ -347,6 +352,19 @@ class AuditConfig:
 
     def validated(self) -> AuditConfig:
         where = self.source
+        # the scale first: the label checks below list its points
+        s = self.scale
+        if not (s.min < s.max and s.min <= s.neutral <= s.max):
+            raise ConfigError(
+                f"scale needs min < max and min <= neutral <= max, got {s}", file=where, column="scale"
+            )
+        if s.max - s.min > MAX_SCALE_POINTS:
+            raise ConfigError(
+                f"a rating scale has at most {MAX_SCALE_POINTS + 1} points, got {s.min}-{s.max} (a continuous "
+                "score is task = 'score')",
+                file=where,
+                column="scale",
+            )
         stage = self.personalization.stage
         if stage is not None and stage not in STAGES:
             raise ConfigError(
@@ -422,16 +440,27 @@ class AuditConfig:
                 file=where,
                 column="input.delimiter",
             )
-        s = self.scale
-        if not (s.min < s.max and s.min <= s.neutral <= s.max):
+        if self.resamples < 0 or (0 < self.resamples < 100) or self.resamples > MAX_RESAMPLES:
             raise ConfigError(
-                f"scale needs min < max and min <= neutral <= max, got {s}", file=where, column="scale"
-            )
-        if self.resamples < 0 or (0 < self.resamples < 100):
-            raise ConfigError(
-                f"bootstrap resamples must be 0 or at least 100, got {self.resamples}",
+                f"bootstrap resamples must be 0 or between 100 and {MAX_RESAMPLES:,}, got {self.resamples}",
                 file=where,
                 column="resamples",
+            )
+        if self.score_neutral is not None and not math.isfinite(self.score_neutral):
+            raise ConfigError(
+                f"score neutral must be a finite number, got {self.score_neutral}",
+                file=where,
+                column="score.neutral",
+            )
+        if not (math.isfinite(self.score_tie_margin) and self.score_tie_margin >= 0):
+            raise ConfigError(
+                f"score tie_margin must be a non-negative number, got {self.score_tie_margin}",
+                file=where,
+                column="score.tie_margin",
+            )
+        if self.max_cases < 0:
+            raise ConfigError(
+                f"max_cases must be 0 or more, got {self.max_cases}", file=where, column="report.max_cases"
             )
         if self.seed < 0:
             raise ConfigError(
@@ -525,13 +554,24 @@ def load_config(path: str | Path) -> AuditConfig:
 
 
 def _as(conv: Any, value: Any, where: str | None, column: str, expected: str) -> Any:
-    """Convert a configuration value, or a ConfigError naming the key and what was expected."""
+    """Convert a configuration value, or a ConfigError naming the key and what was expected.
+
+    Never silently wrong: a boolean is not a number, an integer must be whole (``7.0`` is 7; ``7.5`` and ``"7.5"``
+    are errors, not 7), and a number must be finite (no NaN or infinity)."""
     if isinstance(value, bool) and conv in (int, float):
         raise ConfigError(f"has {value!r}; expected {expected}", file=where, column=column)
     try:
-        return conv(value)
-    except (TypeError, ValueError):
+        if conv is int and not isinstance(value, int):
+            number = float(value)
+            if not number.is_integer():
+                raise ValueError(value)
+            return int(number)
+        converted = conv(value)
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"has {value!r}; expected {expected}", file=where, column=column) from None
+    if conv is float and not math.isfinite(converted):
+        raise ConfigError(f"has {value!r}; expected a finite number", file=where, column=column)
+    return converted
 
 
 def _bool(value: Any, where: str | None, column: str) -> bool:
@@ -570,8 +610,8 @@ def config_from_mapping(data: dict[str, Any], where: str | None = None) -> Audit
     for key in ("task", "reference", "title", "description"):
         if key in data:
             kwargs[key] = str(data[key])
-    if "simulated" in data:
-        kwargs["simulated"] = bool(data["simulated"])
+    if "simulated" in data:  # a boolean: the string "false" is not true
+        kwargs["simulated"] = _bool(data["simulated"], where, "simulated")
     if "slice_by" in data:
         value = data["slice_by"]
         kwargs["slice_by"] = _strings(value, where, "slice_by")
@@ -592,16 +632,10 @@ def config_from_mapping(data: dict[str, Any], where: str | None = None) -> Audit
 
     scale = section("scale", {"min", "max", "neutral"})
     if scale:
-        try:
-            kwargs["scale"] = Scale(
-                int(scale.get("min", 1)),
-                int(scale.get("max", 5)),
-                int(scale.get("neutral", (int(scale.get("min", 1)) + int(scale.get("max", 5))) // 2)),
-            )
-        except (TypeError, ValueError):
-            raise ConfigError(
-                "[scale] min / max / neutral must be integers", file=where, column="scale"
-            ) from None
+        low = _as(int, scale.get("min", 1), where, "scale.min", "an integer")
+        high = _as(int, scale.get("max", 5), where, "scale.max", "an integer")
+        middle = _as(int, scale.get("neutral", (low + high) // 2), where, "scale.neutral", "an integer")
+        kwargs["scale"] = Scale(low, high, middle)
     labels = section("labels", {"aliases", "unusable", "categories", "by_judge"})
     if "aliases" in labels:
         kwargs["aliases"] = _mapping(labels["aliases"], where, "labels.aliases", "raw = canonical")
@@ -631,21 +665,16 @@ def config_from_mapping(data: dict[str, Any], where: str | None = None) -> Audit
     if "tie_break" in agg:
         kwargs["tie_break"] = str(agg["tie_break"])
     boot = section("bootstrap", {"resamples", "seed", "level", "method", "cluster", "correction"})
-    for key, conv in (
-        ("resamples", int),
-        ("seed", int),
-        ("level", float),
-        ("method", str),
-        ("cluster", str),
-        ("correction", str),
+    for key, conv, expected in (
+        ("resamples", int, "an integer"),
+        ("seed", int, "an integer"),
+        ("level", float, "a number"),
+        ("method", str, "text"),
+        ("cluster", str, "text"),
+        ("correction", str, "text"),
     ):
         if key in boot:
-            try:
-                kwargs[key] = conv(boot[key])
-            except (TypeError, ValueError):
-                raise ConfigError(
-                    f"[bootstrap] {key} has a wrong type", file=where, column=f"bootstrap.{key}"
-                ) from None
+            kwargs[key] = _as(conv, boot[key], where, f"bootstrap.{key}", expected)
     score = section("score", {"neutral", "tie_margin"})
     if "neutral" in score:
         kwargs["score_neutral"] = _as(float, score["neutral"], where, "score.neutral", "a number")
