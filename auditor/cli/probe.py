@@ -35,6 +35,7 @@ from judges.cli.options import (
     check_outputs,
     use_profile_column,
 )
+from judges.defaults import MAX_ANSWER_BYTES, MAX_ERROR_RATE, MAX_WAIT, REQUEST_DEADLINE
 
 
 def parse_views(text: str) -> tuple[tuple[str, str], ...]:
@@ -80,10 +81,10 @@ def probe(
     max_tokens: MaxTokensOption = None,
     timeout: TimeoutOption = 120.0,
     max_retries: MaxRetriesOption = 5,
-    max_error_rate: MaxErrorRateOption = 0.05,
-    max_wait: MaxWaitOption = 60.0,
-    request_deadline: RequestDeadlineOption = 300.0,
-    max_answer_bytes: MaxAnswerBytesOption = 1_048_576,
+    max_error_rate: MaxErrorRateOption = MAX_ERROR_RATE,
+    max_wait: MaxWaitOption = MAX_WAIT,
+    request_deadline: RequestDeadlineOption = REQUEST_DEADLINE,
+    max_answer_bytes: MaxAnswerBytesOption = MAX_ANSWER_BYTES,
     bootstrap: Annotated[int | None, typer.Option(help="Bootstrap resamples.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the profile swap.")] = 0,
     judge_aggregate: Annotated[

@@ -40,6 +40,7 @@ from judges.cli.options import (
     check_outputs,
     resume_note,
 )
+from judges.defaults import MAX_ANSWER_BYTES, MAX_ERROR_RATE, MAX_WAIT, REQUEST_DEADLINE
 
 INJECTION_FILES = {
     "clean": "clean.jsonl",
@@ -109,10 +110,10 @@ def run_injection(
     concurrency: int = 8,
     timeout: float = 120.0,
     max_retries: int = 5,
-    max_error_rate: float = 0.05,
-    max_wait: float = 60.0,
-    request_deadline: float = 300.0,
-    max_answer_bytes: int = 1_048_576,
+    max_error_rate: float = MAX_ERROR_RATE,
+    max_wait: float = MAX_WAIT,
+    request_deadline: float = REQUEST_DEADLINE,
+    max_answer_bytes: int = MAX_ANSWER_BYTES,
     cache: Path | None = None,
     no_cache: bool = False,
     max_response_chars: int | None = None,
@@ -282,10 +283,10 @@ def register(app: typer.Typer) -> None:
         concurrency: ConcurrencyOption = 8,
         timeout: TimeoutOption = 120.0,
         max_retries: MaxRetriesOption = 5,
-        max_error_rate: MaxErrorRateOption = 0.05,
-        max_wait: MaxWaitOption = 60.0,
-        request_deadline: RequestDeadlineOption = 300.0,
-        max_answer_bytes: MaxAnswerBytesOption = 1_048_576,
+        max_error_rate: MaxErrorRateOption = MAX_ERROR_RATE,
+        max_wait: MaxWaitOption = MAX_WAIT,
+        request_deadline: RequestDeadlineOption = REQUEST_DEADLINE,
+        max_answer_bytes: MaxAnswerBytesOption = MAX_ANSWER_BYTES,
         cache: CacheOption = None,
         no_cache: NoCacheOption = False,
         max_response_chars: MaxResponseCharsOption = None,

@@ -49,6 +49,7 @@ from judges.cli.options import (
     resume_note,
     use_profile_column,
 )
+from judges.defaults import MAX_ANSWER_BYTES, MAX_ERROR_RATE, MAX_WAIT, REQUEST_DEADLINE
 
 
 def load_prices(path: Path, model: str) -> tuple[float, float]:
@@ -133,10 +134,10 @@ def run_judge(
     samples: int = 1,
     timeout: float = 120.0,
     max_retries: int = 5,
-    max_error_rate: float = 0.05,
-    max_wait: float = 60.0,
-    request_deadline: float = 300.0,
-    max_answer_bytes: int = 1_048_576,
+    max_error_rate: float = MAX_ERROR_RATE,
+    max_wait: float = MAX_WAIT,
+    request_deadline: float = REQUEST_DEADLINE,
+    max_answer_bytes: int = MAX_ANSWER_BYTES,
     extra: str | None = None,
     price_in: float | None = None,
     price_out: float | None = None,
@@ -287,10 +288,10 @@ def register(app: typer.Typer) -> None:
         samples: Annotated[int, typer.Option(help="Verdicts per item and order (rater 0..N-1).")] = 1,
         timeout: TimeoutOption = 120.0,
         max_retries: MaxRetriesOption = 5,
-        max_error_rate: MaxErrorRateOption = 0.05,
-        max_wait: MaxWaitOption = 60.0,
-        request_deadline: RequestDeadlineOption = 300.0,
-        max_answer_bytes: MaxAnswerBytesOption = 1_048_576,
+        max_error_rate: MaxErrorRateOption = MAX_ERROR_RATE,
+        max_wait: MaxWaitOption = MAX_WAIT,
+        request_deadline: RequestDeadlineOption = REQUEST_DEADLINE,
+        max_answer_bytes: MaxAnswerBytesOption = MAX_ANSWER_BYTES,
         extra: ExtraOption = None,
         price_in: Annotated[float | None, typer.Option(help="USD per million input tokens.")] = None,
         price_out: Annotated[float | None, typer.Option(help="USD per million output tokens.")] = None,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.errors import ConfigError
+from judges.defaults import MAX_ANSWER_BYTES, MAX_ERROR_RATE, MAX_WAIT, REQUEST_DEADLINE
 from judges.templates import PROFILE_PLACES, PROFILE_VIEWS, VERDICT_MODES
 
 #: ``max_tokens`` by verdict mode when the config leaves it at None.
@@ -79,10 +80,10 @@ class LLMJudgeConfig:
     concurrency: int = 8
     timeout: float = 120.0
     max_retries: int = 5
-    max_error_rate: float = 0.05
-    max_wait: float = 60.0
-    request_deadline: float = 300.0
-    max_answer_bytes: int = 1_048_576
+    max_error_rate: float = MAX_ERROR_RATE
+    max_wait: float = MAX_WAIT
+    request_deadline: float = REQUEST_DEADLINE
+    max_answer_bytes: int = MAX_ANSWER_BYTES
     samples: int = 1
     prices: tuple[float, float] | None = None
     progress: bool = True
