@@ -1,18 +1,22 @@
-"""One self-contained HTML report: inline CSS, inline JS, inline SVG plots, server-rendered case browser.
+"""One self-contained HTML report: inline CSS, inline JS, inline SVG plots, and a case browser the page's own
+script renders from one embedded JSON document.
 
-Safety: the page is rendered by jinja2 with autoescape on, and no data value is ever marked safe. The inline
-script only shows, hides and reorders the case cards already in the DOM (it never writes HTML), and a
-Content-Security-Policy allows only that script (by hash), inline styles and nothing from any network.
+Safety: the page is rendered by jinja2 with autoescape on, and the one data value marked safe is the case
+browser's JSON document, serialised with ``<``, ``>`` and ``&`` escaped as ``\\u003c`` ... (:func:`json_script`),
+so no text in it can end its ``<script type="application/json">`` element.  The inline script builds the browser
+with ``createElement`` / ``textContent`` only (it never writes HTML), and a Content-Security-Policy allows only
+that script (by hash), inline styles and nothing from any network.
 
-Size: the case browser (:mod:`reports.sections.cases`) shows at most ``MAX_CASES`` cases, each text capped at
-``MAX_TEXT_CHARS`` and all of them within ``CASE_BUDGET_CHARS``; the page says how many cases exist, how many it
-shows and why.
+Size: the case browser (:mod:`reports.sections.cases`) holds at most ``MAX_CASES`` cases, each text capped at
+``MAX_TEXT_CHARS``, repeated texts stored once and all of it within ``CASE_BUDGET_CHARS``; the page says how many
+cases exist, how many it holds and why, and shows ``PAGE_SIZE`` collapsed rows at a time.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -24,6 +28,7 @@ from markupsafe import Markup
 
 from reports import plots
 from reports.model import ReportModel, build_model
+from reports.sections.cases import case_browser
 from reports.view import AuditView
 
 # ---------------------------------------------------------------------------------------------- assets
@@ -42,6 +47,13 @@ def _environment() -> jinja2.Environment:
 
 def _asset(name: str) -> str:
     return resources.files("reports").joinpath("static", name).read_text(encoding="utf-8")
+
+
+def json_script(data: Any) -> Markup:
+    """``data`` as JSON safe inside ``<script type="application/json">``: ``<``, ``>`` and ``&`` are written as
+    ``\\u003c``, ``\\u003e``, ``\\u0026`` (``JSON.parse`` reads them back), so no value can close the element."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return Markup(text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e"))
 
 
 def _script_hash(script: str) -> str:
@@ -104,8 +116,17 @@ def _plots(v: AuditView) -> list[PlotView]:
     return out
 
 
+#: The page's size goal: the case browser's data get what the rest of the page leaves of it (at least
+#: ``MIN_CASE_BUDGET_BYTES``, at most ``cases.CASE_BUDGET_BYTES``), less ``BUDGET_MARGIN_BYTES`` for the lists of
+#: users and the notes that change with the cases held.
+PAGE_BUDGET_BYTES = 1_000_000
+MIN_CASE_BUDGET_BYTES = 50_000
+BUDGET_MARGIN_BYTES = 4_000
+
+
 def render(model: ReportModel) -> str:
-    """The model as one self-contained HTML page (no request to any network; opens from disk)."""
+    """The model as one self-contained HTML page (no request to any network; opens from disk) of at most
+    ``PAGE_BUDGET_BYTES`` when its parts other than the cases leave room for ``MIN_CASE_BUDGET_BYTES``."""
     script = _asset("report.js")
     css = _asset("report.css")
     context = {
@@ -121,7 +142,6 @@ def render(model: ReportModel) -> str:
         "policy": model.policy,
         "method": model.method,
         "plots": _plots(model.view),
-        "browser": model.cases,
         "css": Markup(css),
         "script": Markup(script),
         "csp": (
@@ -131,7 +151,17 @@ def render(model: ReportModel) -> str:
         ),
         "svg": Markup,
     }
-    return _environment().get_template("report.html.j2").render(**context)
+    template = _environment().get_template("report.html.j2")
+    browser = model.cases
+    data = json_script(browser.data)
+    page = template.render(browser=browser, case_json=data, **context)
+    size = len(page.encode("utf-8"))
+    if size > PAGE_BUDGET_BYTES:
+        rest = size - len(data.encode("utf-8"))
+        budget = max(MIN_CASE_BUDGET_BYTES, PAGE_BUDGET_BYTES - rest - BUDGET_MARGIN_BYTES)
+        browser = case_browser(model.view, budget)
+        page = template.render(browser=browser, case_json=json_script(browser.data), **context)
+    return page
 
 
 def render_html(audit: Mapping[str, Any] | ReportModel) -> str:
