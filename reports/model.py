@@ -102,6 +102,10 @@ class ReportModel:
         """The cases the case browser shows (built on first use: only the HTML page needs them)."""
         return case_browser(self.view)
 
+    def cases_within(self, budget: int) -> CaseBrowser:
+        """The case browser's cases held to ``budget`` bytes of JSON (a page that must stay small)."""
+        return case_browser(self.view, budget)
+
 
 def build_model(audit: Mapping[str, Any] | AuditView | ReportModel | None) -> ReportModel:
     """The report model of an audit dict, of an object with ``to_dict()`` (``auditor``'s result) or of a view;

@@ -28,7 +28,6 @@ from markupsafe import Markup
 
 from reports import plots
 from reports.model import ReportModel, build_model
-from reports.sections.cases import case_browser
 from reports.view import AuditView
 
 # ---------------------------------------------------------------------------------------------- assets
@@ -159,7 +158,7 @@ def render(model: ReportModel) -> str:
     if size > PAGE_BUDGET_BYTES:
         rest = size - len(data.encode("utf-8"))
         budget = max(MIN_CASE_BUDGET_BYTES, PAGE_BUDGET_BYTES - rest - BUDGET_MARGIN_BYTES)
-        browser = case_browser(model.view, budget)
+        browser = model.cases_within(budget)
         page = template.render(browser=browser, case_json=json_script(browser.data), **context)
     return page
 
