@@ -196,8 +196,8 @@
       var withRaw = c.verdicts.some(function (v) { return v[5]; });
       var table = el("table", "verdicts");
       var headRow = el("tr");
-      var names = ["Judge", "Rater", "Label", "Order", "Score"].concat(withRaw ? ["Raw output (where it adds to the label)"] : []);
-      names.forEach(function (name) { var th = el("th", null, name); th.scope = "col"; headRow.appendChild(th); });
+      var headers = ["Judge", "Rater", "Label", "Order", "Score"].concat(withRaw ? ["Raw output (where it adds to the label)"] : []);
+      headers.forEach(function (name) { var th = el("th", null, name); th.scope = "col"; headRow.appendChild(th); });
       var thead = el("thead");
       thead.appendChild(headRow);
       table.appendChild(thead);
