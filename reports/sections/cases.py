@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from auditor.contract import split_variant
 from reports.format import as_float, as_int, fmt_number
 from reports.view import AuditView
 
@@ -30,6 +31,8 @@ DISAGREEMENT_LABELS: dict[str, str] = {
     "other": "other disagreement",
 }
 KEY_DISAGREEMENT = "judge_better_reference_no_better"
+#: The colour class of each disagreement kind's cells (any other kind: ``v-other``).
+KIND_CLASSES = {KEY_DISAGREEMENT: "v-key", "judge_no_better_reference_better": "v-rev"}
 MAX_CASES = 500
 MAX_TEXT_CHARS = 4_000
 MAX_RAW_CHARS = 3_000
@@ -74,6 +77,17 @@ def distance_text(value: Any) -> str:
     return str(int(number)) if number.is_integer() else fmt_number(number)
 
 
+def _kind_label(kind: str) -> str:
+    return DISAGREEMENT_LABELS.get(kind, kind.replace("_", " "))
+
+
+def column_label(judge: str) -> tuple[str, str]:
+    """A judge column's header as (main line, small line): a variant ``gpt-4o|persona=removed`` reads
+    ``removed`` over ``persona``, the part that tells the variants apart; a plain name is its own main line."""
+    _, key, value = split_variant(judge)
+    return (value, key) if key else (judge, "")
+
+
 def raw_adds(raw: Any, label: Any, score: Any) -> bool:
     """Whether a raw output says more than its verdict: not empty, not the label again (case and spaces aside),
     not the label's or the score's number again (to 6 digits)."""
@@ -107,8 +121,9 @@ class CaseBrowser:
     note: str
     capped_note: str
     judges: list[str]
+    columns: list[tuple[str, str, str]]  # (judge, main line, small line) of each judge column's header
     users: list[str]
-    types: list[tuple[str, str]]
+    types: list[tuple[str, str, str]]  # (key, label, colour class) of each disagreement kind
     slices: dict[str, list[str]]
     counts: list[tuple[str, str, int]]  # (judge, type label, number of cases held)
 
@@ -212,7 +227,7 @@ def case_browser(v: AuditView, budget: int = CASE_BUDGET_BYTES) -> CaseBrowser:
 
     The document, at most ``budget`` bytes: ``reference``; ``judges`` (the columns); ``names`` (the judges, then
     the reference, then any other name a verdict carries); ``kinds`` (``[key, label]`` of each disagreement kind);
-    ``fields`` (``[key, label]`` of each text); ``slices`` (slice column names); ``texts`` (distinct texts);
+    ``kinds`` carries ``[key, label, colour class]``; ``fields`` (``[key, label]`` of each text); ``slices`` (slice column names); ``texts`` (distinct texts);
     ``page_size``; ``cases`` in ranking order, each ``{"rank", "item", "user", "ref", "distance", "n_disagree",
     "cells", "texts", "slices", "verdicts"}`` and, where they say something, ``"raters"`` (the reference's labels
     when they are not its verdicts' labels), ``"raters_total"``, ``"verdicts_total"`` and ``"cut"``.
@@ -320,7 +335,7 @@ def case_browser(v: AuditView, budget: int = CASE_BUDGET_BYTES) -> CaseBrowser:
         "reference": v.reference,
         "judges": judges,
         "names": list(names),
-        "kinds": [[k, DISAGREEMENT_LABELS.get(k, k.replace("_", " "))] for k in kinds],
+        "kinds": [[k, _kind_label(k), KIND_CLASSES.get(k, "v-other")] for k in kinds],
         "fields": [list(f) for f in fields],
         "slices": slice_names,
         "texts": texts.texts,
@@ -335,14 +350,15 @@ def case_browser(v: AuditView, budget: int = CASE_BUDGET_BYTES) -> CaseBrowser:
         note=_str(v.cases.get("note")),
         capped_note="; ".join(reasons),
         judges=judges,
+        columns=[(judge, *column_label(judge)) for judge in judges],
         users=sorted({case["user"] for case in cases if case["user"]}),
-        types=[(k, DISAGREEMENT_LABELS.get(k, k.replace("_", " "))) for k in kind_keys],
+        types=[(k, _kind_label(k), KIND_CLASSES.get(k, "v-other")) for k in kind_keys],
         slices={
             name: sorted({case["slices"][n] for case in cases if case["slices"][n]})
             for n, name in enumerate(slice_names)
         },
         counts=[
-            (judge, DISAGREEMENT_LABELS.get(kind, kind), n)
+            (judge, _kind_label(kind), n)
             for (judge, kind), n in sorted(
                 counts.items(), key=lambda kv: (kv[0][0], kv[0][1] != KEY_DISAGREEMENT)
             )

@@ -19,10 +19,6 @@
   var referenceIndex = names.indexOf(doc.reference);
   var pageSize = doc.page_size || 25;
   var columns = 6 + judges.length;
-  var KIND_CLASS = {
-    judge_better_reference_no_better: "v-key",
-    judge_no_better_reference_better: "v-rev"
-  };
 
   function byId(id) { return document.getElementById(id); }
   var control = {
@@ -49,6 +45,7 @@
 
   function kindKey(cell) { return cell && cell.length > 1 && kinds[cell[1]] ? kinds[cell[1]][0] : ""; }
   function kindLabel(cell) { return cell && cell.length > 1 && kinds[cell[1]] ? kinds[cell[1]][1] : ""; }
+  function kindClass(cell) { return cell && cell.length > 1 && kinds[cell[1]] ? kinds[cell[1]][2] : "v-other"; }
 
   function haystack(c) {
     if (c.haystack === undefined) {
@@ -111,7 +108,7 @@
 
   function cell(c, k) {
     var value = c.cells[k];
-    var td = el("td", "v " + (value ? (value.length > 1 ? (KIND_CLASS[kindKey(value)] || "v-other") : "v-agree") : "v-none"));
+    var td = el("td", "v " + (value ? (value.length > 1 ? kindClass(value) : "v-agree") : "v-none"));
     td.textContent = value ? (value[0] || "—") : "";
     var title = judges[k] + ": " + (value ? (value[0] || "—") : "no verdict");
     if (value && value.length > 1) {
@@ -134,10 +131,10 @@
     item.appendChild(el("code", null, c.item));
     tr.appendChild(item);
     tr.appendChild(el("td", "c-user", c.user));
+    tr.appendChild(el("td", "c-dist", c.distance));
+    tr.appendChild(el("td", "c-dis", c.n_disagree));
     tr.appendChild(el("td", "v v-ref", c.ref || "—"));
     for (var k = 0; k < judges.length; k += 1) { tr.appendChild(cell(c, k)); }
-    tr.appendChild(el("td", "c-dis", c.n_disagree));
-    tr.appendChild(el("td", "c-dist", c.distance));
     tr.addEventListener("click", function () { focusRow(position); toggle(index); });
     return tr;
   }
@@ -179,7 +176,7 @@
     judges.forEach(function (name, k) {
       var value = c.cells[k];
       if (value && value.length > 1) {
-        var chip = el("li", "chip " + (KIND_CLASS[kindKey(value)] || "v-other"));
+        var chip = el("li", "chip " + kindClass(value));
         chip.appendChild(el("b", null, name));
         chip.appendChild(document.createTextNode(": " + kindLabel(value) + " (label " + (value[0] || "—") + (value[2] ? ", distance " + value[2] : "") + ")"));
         chips.appendChild(chip);

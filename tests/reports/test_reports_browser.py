@@ -184,7 +184,7 @@ def test_demo_report_case_browser_pages_filters_sorts_keys_and_links(browser, tm
         return int(text_of(page, "f-count").split(" of ")[0])
 
     # each filter: every row shown satisfies it, and the count is the number of cases that do
-    judges, kinds = data["judges"], [k for k, _ in data["kinds"]]
+    judges, kinds = data["judges"], [k for k, *_ in data["kinds"]]
     judge = judges[0]
     set_control(page, "f-judge", judge)
     expected = [c for c in data["cases"] if c["cells"][0] and len(c["cells"][0]) > 1]

@@ -136,7 +136,7 @@ def test_case_data_ranks_cases_and_holds_one_cell_per_judge(no_plots):
         for c in cases_
     ]
     assert keys == sorted(keys)
-    kinds = [k for k, _ in data["kinds"]]
+    kinds = [k for k, *_ in data["kinds"]]
     for c in cases_:
         item = by_id[c["item"]]
         assert len(c["cells"]) == len(data["judges"]) and c["user"].startswith("u")
@@ -268,3 +268,18 @@ def test_method_section_states_aggregation_correction_and_coverage(no_plots):
     assert "Several labels of one item are combined by majority, ties broken toward tie." in text
     assert "p-values across judges adjusted by holm (p_adj)." in text
     assert "990 of the 999 items have a reference label." in text
+
+
+def test_judge_columns_show_the_part_of_a_variant_name_that_tells_it_apart(no_plots):
+    assert cases.column_label("gpt-4o|persona=removed") == ("removed", "persona")
+    assert cases.column_label("gpt-4o|profile_view=full@start") == ("full@start", "profile_view")
+    assert cases.column_label("claude-3.5") == ("claude-3.5", "")
+    audit = build_likert_audit(judges=("gpt-4o", "gpt-4o|persona=removed"), shown=3)
+    html = reports.render_html(audit)
+    page = scan(html)
+    headers = page.find("th", **{"class": "c-judge"})
+    assert [h.attrs["title"] for h in headers] == ["gpt-4o", "gpt-4o|persona=removed"]
+    assert "<span>removed</span><small>persona</small></th>" in html
+    legend = " ".join(page.text.split())
+    assert "Cells: each judge's verdict; judge: b better · reference: no better" in legend
+    assert "in scale points across the neutral point" in legend

@@ -55,7 +55,7 @@ def test_unsampled_100000_cases_are_capped_by_the_renderer():
     page = scan(html)
     data = page.case_data()
     assert len(data["cases"]) == cases.MAX_CASES
-    key = [k for k, _ in data["kinds"]].index(cases.KEY_DISAGREEMENT)
+    key = [k for k, *_ in data["kinds"]].index(cases.KEY_DISAGREEMENT)
     assert all(c["cells"][0][1] == key for c in data["cases"])  # key disagreements chosen first
     text = " ".join(page.text.split())
     assert "this report holds 500 of the 100,000 cases in the audit file" in text
