@@ -25,6 +25,7 @@
     judge: byId("f-judge"), type: byId("f-type"), user: byId("f-user"), slice: byId("f-slice"),
     text: byId("f-text"), sort: byId("f-sort")
   };
+  var section = byId("cases") || document.body;
   var count = byId("f-count");
   var pageInfo = byId("page-info");
   var noMatch = byId("no-match");
@@ -332,6 +333,7 @@
     var onRow = target && target.classList && target.classList.contains("case-row");
     var key = event.key;
     if (key === "/") { event.preventDefault(); control.text.focus(); return; }
+    if (!section.contains(target)) { return; }  // the browser's keys act once a row (or the pager) has focus
     if (key === "j" || (onRow && key === "ArrowDown")) { event.preventDefault(); focusRow(state.active + 1); }
     else if (key === "k" || (onRow && key === "ArrowUp")) { event.preventDefault(); focusRow(state.active - 1); }
     else if (key === "n" || (onRow && key === "ArrowRight")) { event.preventDefault(); turn(state.page + 1); }
@@ -344,4 +346,5 @@
 
   apply();
   openFromHash();
+  if (window.performance && performance.mark) { performance.mark("auditor-cases-rendered"); }
 }());
