@@ -321,6 +321,12 @@
   pager.next.addEventListener("click", function () { turn(state.page + 1); });
   pager.last.addEventListener("click", function () { turn(pages() - 1); });
   window.addEventListener("hashchange", openFromHash);
+  Array.prototype.forEach.call(document.querySelectorAll("#case-table button.sort"), function (button) {
+    button.addEventListener("click", function () {
+      if (control.sort) { control.sort.value = button.getAttribute("data-sort"); }
+      apply();
+    });
+  });
 
   document.addEventListener("keydown", function (event) {
     if (event.altKey || event.ctrlKey || event.metaKey) { return; }

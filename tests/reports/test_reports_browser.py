@@ -229,6 +229,14 @@ def test_demo_report_case_browser_pages_filters_sorts_keys_and_links(browser, tm
     set_control(page, "f-sort", "ndis")
     counts = [c["n_disagree"] for c in visible()]
     assert counts == sorted(counts, reverse=True) and counts[0] == max(c["n_disagree"] for c in data["cases"])
+    page.evaluate(
+        "document.querySelector('#case-table button[data-sort=\"user\"]').click()"
+    )  # a column's name
+    assert page.evaluate("document.getElementById('f-sort').value") == "user"
+    users = [c["user"] for c in visible()]
+    assert users == sorted(users, key=natural_key) and users[0] == min(
+        (c["user"] for c in data["cases"]), key=natural_key
+    )
     set_control(page, "f-sort", "rank")
     assert rows(page) == ranked[:25]
 
