@@ -2,8 +2,9 @@
 script renders from one embedded JSON document.
 
 Safety: the page is rendered by jinja2 with autoescape on, and the one data value marked safe is the case
-browser's JSON document, serialised with ``<``, ``>`` and ``&`` escaped as ``\\u003c`` ... (:func:`json_script`),
-so no text in it can end its ``<script type="application/json">`` element.  The inline script builds the browser
+browser's JSON document (``CaseBrowser.json``), serialised with ``<``, ``>`` and ``&`` escaped as ``\\u003c`` ...
+(:func:`reports.sections.cases.embedded_json`), so no text in it can end its ``<script type="application/json">``
+element.  The inline script builds the browser
 with ``createElement`` / ``textContent`` only (it never writes HTML), and a Content-Security-Policy allows only
 that script (by hash), inline styles and nothing from any network.
 
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -46,13 +46,6 @@ def _environment() -> jinja2.Environment:
 
 def _asset(name: str) -> str:
     return resources.files("reports").joinpath("static", name).read_text(encoding="utf-8")
-
-
-def json_script(data: Any) -> Markup:
-    """``data`` as JSON safe inside ``<script type="application/json">``: ``<``, ``>`` and ``&`` are written as
-    ``\\u003c``, ``\\u003e``, ``\\u0026`` (``JSON.parse`` reads them back), so no value can close the element."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return Markup(text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e"))
 
 
 def _script_hash(script: str) -> str:
@@ -152,14 +145,14 @@ def render(model: ReportModel) -> str:
     }
     template = _environment().get_template("report.html.j2")
     browser = model.cases
-    data = json_script(browser.data)
-    page = template.render(browser=browser, case_json=data, **context)
+    data = browser.json
+    page = template.render(browser=browser, case_json=Markup(data), **context)
     size = len(page.encode("utf-8"))
     if size > PAGE_BUDGET_BYTES:
         rest = size - len(data.encode("utf-8"))
         budget = max(MIN_CASE_BUDGET_BYTES, PAGE_BUDGET_BYTES - rest - BUDGET_MARGIN_BYTES)
         browser = model.cases_within(budget)
-        page = template.render(browser=browser, case_json=json_script(browser.data), **context)
+        page = template.render(browser=browser, case_json=Markup(browser.json), **context)
     return page
 
 

@@ -131,6 +131,11 @@ class CaseBrowser:
     def cases(self) -> list[dict[str, Any]]:
         return self.data["cases"]
 
+    @property
+    def json(self) -> str:
+        """``data`` as the page embeds it (:func:`embedded_json`: no ``<``, ``>`` or ``&`` in it)."""
+        return embedded_json(self.data)
+
     def __bool__(self) -> bool:
         return bool(self.cases or self.total)
 
@@ -217,9 +222,17 @@ def _verdicts(item: Mapping[str, Any], names: dict[str, int]) -> tuple[list[list
     return rows, cut
 
 
+def embedded_json(data: Any) -> str:
+    """``data`` as compact JSON that is safe inside ``<script type="application/json">``: ``<``, ``>`` and ``&``
+    are written as ``\\u003c``, ``\\u003e``, ``\\u0026`` (``JSON.parse`` reads them back), so no value can close
+    the element."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+
+
 def _size(value: Any) -> int:
-    """Bytes of ``value`` as the page embeds it (compact UTF-8 JSON)."""
-    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    """Bytes of ``value`` as the page embeds it (:func:`embedded_json`, UTF-8)."""
+    return len(embedded_json(value).encode("utf-8"))
 
 
 def case_browser(v: AuditView, budget: int = CASE_BUDGET_BYTES) -> CaseBrowser:

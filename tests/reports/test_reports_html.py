@@ -85,9 +85,9 @@ def test_script_never_writes_html():
         assert sink not in script
 
 
-def test_json_script_cannot_close_its_element_and_reads_back_equal():
+def test_embedded_json_cannot_close_its_script_element_and_reads_back_equal():
     data = {"text": "</script><script>alert(1)</script> & <!-- <b> \u2028 \u2029 é"}
-    out = str(html_report.json_script(data))
+    out = cases.embedded_json(data)
     assert "<" not in out and ">" not in out and "&" not in out
     assert json.loads(out) == data
 
@@ -217,10 +217,13 @@ def test_renderer_caps_cases_itself_when_the_core_did_not(no_plots):
 
 
 def test_case_list_is_held_to_the_budget_it_is_given(no_plots):
-    model = reports.build_model(build_likert_audit(shown=300))
+    audit = build_likert_audit(shown=300)
+    for item in audit["cases"]["items"][::2]:  # markup characters take 6 bytes each once escaped
+        item["prompt"] = "<b>&</b>" * 200
+    model = reports.build_model(audit)
     for budget in (20_000, 60_000):
         browser = model.cases_within(budget)
-        size = len(str(html_report.json_script(browser.data)).encode("utf-8"))
+        size = len(browser.json.encode("utf-8"))
         assert size <= budget, (budget, size)
         assert 0 < len(browser.cases) < 300
         assert f"only {len(browser.cases)} cases fit this page's size budget ({budget // 1000} kB" in (
