@@ -8,9 +8,10 @@ per item (the reference's verdict, each judge's verdict, the disagreement) that 
 Order: the audit's ranking (largest distance first, then more disagreeing judges, then a judge calling b better
 where the reference finds it no better; :mod:`auditor.engine.cases`); an older file without distances is ranked
 by the last two.  Size: at most ``MAX_CASES`` cases, each text capped at ``MAX_TEXT_CHARS`` (raw outputs at
-``MAX_RAW_CHARS``), texts that repeat (a user's profile) stored once, and all of it within ``budget``
-bytes of JSON (the HTML page gives it what its other parts leave of ``PAGE_BUDGET_BYTES``); the page says how many cases exist, how many it holds and why.  A raw output is kept only
-where it adds to the verdict (not ``"3"`` for the label 3, nor ``"-0.612001"`` for the score -0.612).
+``MAX_RAW_CHARS``), texts that repeat (a user's profile) stored once, and all of it within ``budget`` bytes of
+JSON (the HTML page gives it what its other parts leave of ``PAGE_BUDGET_BYTES``); the page says how many cases
+exist, how many it holds and why.  A raw output is kept only where it adds to the verdict (not ``"3"`` for the
+label 3, nor ``"-0.612001"`` for the score -0.612).
 """
 
 from __future__ import annotations
@@ -239,9 +240,9 @@ def case_browser(v: AuditView, budget: int = CASE_BUDGET_BYTES) -> CaseBrowser:
     """The case browser's data: the ``cases`` document the page embeds and the lists its filters offer.
 
     The document, at most ``budget`` bytes: ``reference``; ``judges`` (the columns); ``names`` (the judges, then
-    the reference, then any other name a verdict carries); ``kinds`` (``[key, label]`` of each disagreement kind);
-    ``kinds`` carries ``[key, label, colour class]``; ``fields`` (``[key, label]`` of each text); ``slices`` (slice column names); ``texts`` (distinct texts);
-    ``page_size``; ``cases`` in ranking order, each ``{"rank", "item", "user", "ref", "distance", "n_disagree",
+    the reference, then any other name a verdict carries); ``kinds`` (``[key, label, colour class]`` of each
+    disagreement kind); ``fields`` (``[key, label]`` of each text); ``slices`` (slice column names); ``texts``
+    (distinct texts); ``page_size``; ``cases`` in ranking order, each ``{"rank", "item", "user", "ref", "distance", "n_disagree",
     "cells", "texts", "slices", "verdicts"}`` and, where they say something, ``"raters"`` (the reference's labels
     when they are not its verdicts' labels), ``"raters_total"``, ``"verdicts_total"`` and ``"cut"``.
     """
