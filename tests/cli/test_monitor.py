@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from auditor.cli.root import main
-from auditor.monitor import MonitorSettings, new_state, report, update
 from auditor.config import AuditConfig
+from auditor.monitor import MonitorSettings, new_state, report, update
 from auditor.stats.confseq import BatchSums, confidence_sequence
 from tests.conftest import run_cli
 
