@@ -132,3 +132,72 @@ def confidence_sequence(
         lower, upper = np.maximum.accumulate(lower, axis=-1), np.minimum.accumulate(upper, axis=-1)
         upper = np.maximum(upper, lower)  # an empty intersection (probability <= alpha) shows as one point
     return low + (high - low) * lower, low + (high - low) * upper
+
+
+# -- betting: the hedged capital process -------------------------------------------------------------------------
+#: The grid of candidate means a betting sequence is read on (``confseq``'s default: 1,000 steps over [0, 1]).
+BREAKS = 1000
+
+
+def betting_sequence(
+    values: np.ndarray,
+    counts: np.ndarray,
+    alpha: float = 0.05,
+    *,
+    breaks: int = BREAKS,
+    running_intersection: bool = True,
+    theta: float = 0.5,
+    trunc_scale: float = 0.5,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The hedged-capital betting confidence sequence (Waudby-Smith & Ramdas 2023, Section 4.3) for the mean of
+    observations taking the ``values`` (in ``[0, 1]``), in batches: ``counts[..., k, v]`` observations of value
+    ``v`` in batch ``k``.  Returns ``(lower, upper)`` shaped ``counts.shape[:-1]``.
+
+    For a candidate mean ``m`` the two capital processes bet that the mean is above / below it,
+
+        K+_t(m) = prod (1 + l+_i(m) (x_i - m)),   K-_t(m) = prod (1 - l-_i(m) (x_i - m)),
+        l+(m) = min(lambda, trunc_scale / m),     l-(m) = min(lambda, trunc_scale / (1 - m)),
+
+    with ``lambda`` the predictable plug-in bet of :func:`bets` (at ``alpha``, untruncated) fixed per batch; ``m``
+    is in the sequence while ``max(theta K+, (1 - theta) K-) < 1 / alpha``.  Read on the grid ``j / breaks``: the
+    sequence runs from the first grid point in it minus ``1 / breaks`` to the last plus ``1 / breaks`` (``[0, 1]``
+    when none is), as ``confseq.betting.betting_cs`` with ``lambda_predmix_eb`` bets on both sides and
+    ``m_trunc=True`` reads it; with batches of one it is that sequence (tested).  Each capital process is a
+    nonnegative martingale at the true mean (the bets are fixed before each batch), so Ville's inequality bounds
+    the chance that the sequence ever misses it by ``alpha``.
+    """
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
+    values = np.asarray(values, float)
+    counts = np.asarray(counts, float)
+    n = counts.sum(-1)
+    sums = (counts * values).sum(-1)
+    squares = (counts * values * values).sum(-1)
+    lam = bets(BatchSums(n, sums, squares), alpha, truncation=np.inf)  # (..., K)
+    grid = np.arange(breaks + 1) / breaks
+    with np.errstate(divide="ignore"):
+        cap_plus, cap_minus = trunc_scale / grid, trunc_scale / (1 - grid)
+    shape = counts.shape[:-1]
+    log_plus = np.zeros(shape[:-1] + (grid.size,))
+    log_minus = np.zeros_like(log_plus)
+    lower, upper = np.zeros(shape), np.ones(shape)
+    threshold = np.log(1 / alpha)
+    deviation = values[:, None] - grid[None, :]  # (V, G)
+    for k in range(shape[-1]):
+        bet = lam[..., k, None]  # (..., 1)
+        l_plus, l_minus = np.minimum(bet, cap_plus), np.minimum(bet, cap_minus)  # (..., G)
+        c = counts[..., k, :, None]  # (..., V, 1)
+        with np.errstate(invalid="ignore"):  # 0 * log(...) where a value never occurs
+            log_plus += np.nansum(c * np.log1p(l_plus[..., None, :] * deviation), axis=-2)
+            log_minus += np.nansum(c * np.log1p(-l_minus[..., None, :] * deviation), axis=-2)
+        hedged = np.maximum(np.log(theta) + log_plus, np.log(1 - theta) + log_minus)
+        inside = hedged < threshold  # (..., G)
+        any_in = inside.any(-1)
+        first = np.argmax(inside, axis=-1)
+        last = grid.size - 1 - np.argmax(inside[..., ::-1], axis=-1)
+        lower[..., k] = np.where(any_in, np.maximum(grid[first] - 1 / breaks, 0.0), 0.0)
+        upper[..., k] = np.where(any_in, np.minimum(grid[last] + 1 / breaks, 1.0), 1.0)
+    if running_intersection:
+        lower, upper = np.maximum.accumulate(lower, axis=-1), np.minimum.accumulate(upper, axis=-1)
+        upper = np.maximum(upper, lower)
+    return lower, upper

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy.special import ndtri
 
-from auditor.stats.confseq import BatchSums, bets, confidence_sequence
+from auditor.stats.confseq import BatchSums, bets, betting_sequence, confidence_sequence
 
 
 def _reference_lower(x: np.ndarray, alpha: float, truncation: float = 0.5) -> np.ndarray:
@@ -119,3 +119,76 @@ def test_width_shrinks_like_the_variance():
     narrow = confidence_sequence(BatchSums.of(n, n * 0.02, n * 0.02))
     wide = confidence_sequence(BatchSums.of(n, n * 0.5, n * 0.5))
     assert (narrow[1] - narrow[0])[-1] < 0.5 * (wide[1] - wide[0])[-1]
+
+
+# -- the hedged-capital betting sequence ---------------------------------------------------------------------------
+def _reference_betting(x: np.ndarray, alpha: float, breaks: int) -> tuple[np.ndarray, np.ndarray]:
+    """``confseq.betting.betting_cs(x, [f], [f], alpha, breaks, running_intersection=True, theta=1/2,
+    trunc_scale=1/2, m_trunc=True)`` with ``f = lambda x, m: lambda_predmix_eb(x, alpha=alpha)`` (confseq 0.0.11),
+    written out one candidate mean and one observation at a time: bets ``min(lambda_t, 1/(2m))`` and
+    ``min(lambda_t, 1/(2(1-m)))``, capital ``max(K+/2, K-/2)``, ``m`` in while it is below ``1/alpha``, the
+    sequence from the first such grid point minus ``1/breaks`` to the last plus ``1/breaks``."""
+    lam, total, squares, sigma2 = [], 0.0, 0.0, 0.25
+    for t, value in enumerate(x, start=1):
+        lam.append(math.sqrt(2 * math.log(1 / alpha) / (t * math.log(1 + t) * sigma2)))
+        total += value
+        squares += (value - min((0.5 + total) / (t + 1), 1.0)) ** 2
+        sigma2 = (0.25 + squares) / (t + 1)
+    lower, upper = np.zeros(len(x)), np.ones(len(x))
+    inside = np.zeros((breaks + 1, len(x)), dtype=bool)
+    for j in range(breaks + 1):
+        m = j / breaks
+        plus = minus = 1.0
+        for t, value in enumerate(x):
+            plus *= 1 + min(lam[t], 0.5 / m if m > 0 else math.inf) * (value - m)
+            minus *= 1 - min(lam[t], 0.5 / (1 - m) if m < 1 else math.inf) * (value - m)
+            inside[j, t] = max(plus / 2, minus / 2) < 1 / alpha
+    for t in range(len(x)):
+        where = np.flatnonzero(inside[:, t])
+        if where.size:
+            lower[t], upper[t] = (
+                max(where[0] / breaks - 1 / breaks, 0),
+                min(where[-1] / breaks + 1 / breaks, 1),
+            )
+    return np.maximum.accumulate(lower), np.minimum.accumulate(upper)
+
+
+def test_betting_batches_of_one_equal_the_reference_implementation():
+    x = np.random.default_rng(8).choice([0.0, 0.5, 1.0], size=60, p=[0.2, 0.3, 0.5])
+    counts = np.stack([x == 0.0, x == 0.5, x == 1.0], axis=-1).astype(float)  # one observation per batch
+    lo, hi = betting_sequence(np.array([0.0, 0.5, 1.0]), counts, 0.05, breaks=200)
+    ref_lo, ref_hi = _reference_betting(x, 0.05, 200)
+    np.testing.assert_allclose(lo, ref_lo, atol=1e-12)
+    np.testing.assert_allclose(hi, ref_hi, atol=1e-12)
+    assert lo[-1] < x.mean() < hi[-1] and hi[-1] - lo[-1] < 0.6
+
+
+def test_betting_is_narrower_than_empirical_bernstein_in_batches():
+    """400 Bernoulli(0.3) observations in 10 batches of 40: the betting sequence is narrower (measured over 50
+    samples: 0.144 against 0.195)."""
+    x = np.random.default_rng(0).binomial(1, 0.3, 400).astype(float)
+    sums = x.reshape(10, 40).sum(1)
+    lo, hi = confidence_sequence(BatchSums.of(np.full(10, 40.0), sums, sums))
+    b_lo, b_hi = betting_sequence(np.array([0.0, 1.0]), np.stack([40 - sums, sums], axis=-1))
+    assert b_lo[-1] < 0.3 < b_hi[-1]
+    assert b_hi[-1] - b_lo[-1] < 0.85 * (hi[-1] - lo[-1])
+
+
+@pytest.mark.parametrize("p", [0.5, 0.1])
+def test_betting_miscoverage_at_any_time_is_at_most_alpha(p):
+    """2,000 Bernoulli(p) streams of 40 batches of 25, read on a grid of 20 steps that holds ``p`` (then missing
+    ``p`` means the capital at ``p`` itself reached ``1 / alpha``): miscoverage at any time <= alpha."""
+    b, p = _simulate(2000, 40, 25, p, seed=12)
+    counts = np.stack([b.n - b.sums, b.sums], axis=-1)
+    lo, hi = betting_sequence(np.array([0.0, 1.0]), counts, 0.05, breaks=20)
+    assert np.any((lo > p) | (hi < p), axis=1).mean() <= 0.05
+
+
+@pytest.mark.full
+def test_betting_miscoverage_at_any_time_is_at_most_alpha_many_streams():
+    """20,000 streams of 200 batches of 10 at p = 0.3 and 0.05 (grid of 20 steps)."""
+    for p, seed in ((0.3, 31), (0.05, 32)):
+        b, p = _simulate(20000, 200, 10, p, seed=seed)
+        counts = np.stack([b.n - b.sums, b.sums], axis=-1)
+        lo, hi = betting_sequence(np.array([0.0, 1.0]), counts, 0.05, breaks=20)
+        assert np.any((lo > p) | (hi < p), axis=1).mean() <= 0.05
