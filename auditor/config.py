@@ -141,11 +141,12 @@ class ProbesConfig:
 @dataclass(frozen=True)
 class MonitorConfig:
     """``auditor monitor`` (:mod:`auditor.monitor`): the ``band`` ``[low, high]`` the judge-minus-reference gap
-    should stay in (None: none), the confidence sequence's ``level`` and the monitored ``rate``."""
+    should stay in (None: none), the confidence sequence's ``level`` and ``method`` and the monitored ``rate``."""
 
     band: tuple[float, ...] | None = None
     level: float = 0.95
     rate: str = "no_better_rate"
+    method: str = "betting"
 
 
 #: The nested options of the analyses, by TOML table; their keys and types are the dataclasses' fields.

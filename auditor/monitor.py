@@ -11,16 +11,18 @@ humans' spot checks).  Per judge and batch:
   batch; an anchor item judged again in a later batch is one observation, ``1`` when its verdict (the aggregated
   label; score tasks: win / tie / loss against the neutral point) differs from the first batch's.
 
-Per judge, :func:`auditor.stats.confseq.confidence_sequence` turns the batches' counts, sums and sums of squares
-into a ``level`` confidence sequence for the gap (observations in ``[-1, 1]``) and for the flip rate (in
-``[0, 1]``).  The guarantee: if the gap observations have one mean ``g`` given the past (every spot-check sample
-drawn from the same population, the items independent given the past), the chance that the gap's sequence ever
-excludes ``g``, at any batch, however long the monitoring runs, is at most ``1 - level``.  A **band**
-``[low, high]`` is left when the sequence lies wholly above ``high`` or wholly below ``low``; so while the true gap
-stays inside the band, the chance of a false alarm over the whole stream is at most ``1 - level`` (per judge: with
-``J`` judges, at most ``J (1 - level)`` that any of them alarms).  The flip-rate sequence covers the running
-average of the flips' conditional probabilities (the flip rate when it is constant) under any dependence between
-batches, as the empirical-Bernstein supermartingale needs no independence.
+Per judge, :func:`auditor.stats.confseq.three_point_sequence` turns the batches' counts, sums and sums of squares
+into a ``level`` confidence sequence for the gap (observations in ``{-1, 0, 1}``) and for the flip rate (in ``{0,
+1}``): the hedged-capital betting sequence (default) or the empirical-Bernstein one, both of Waudby-Smith & Ramdas
+(2023). The guarantee: if the gap observations have one mean ``g`` given the past (every spot-check sample drawn
+from the same population, the items independent given the past), the chance that the gap's sequence ever excludes
+``g``, at any batch, however long the monitoring runs, is at most ``1 - level``. A **band** ``[low, high]`` is left
+when the sequence lies wholly above ``high`` or wholly below ``low``; so while the true gap stays inside the band,
+the chance of a false alarm over the whole stream is at most ``1 - level`` (per judge: with ``J`` judges, at most
+``J (1 - level)`` that any of them alarms). The flip-rate sequence has the same guarantee for a flip probability
+that is the same for every re-judgment given the past; the same anchor items are re-judged in every batch, so an
+item whose verdict flipped once and stays flipped makes later flips depend on earlier ones: read the flip rate as a
+drift signal, it takes no part in the decision.
 
 The state (:func:`update`) keeps every batch's sums and the anchor verdicts, so a run per batch (in CI) adds the
 new batch and recomputes the whole sequence; a batch already counted (same file contents) is skipped.
@@ -38,7 +40,7 @@ import numpy as np
 
 from auditor.config import AuditConfig
 from auditor.errors import InputError
-from auditor.stats.confseq import BatchSums, confidence_sequence
+from auditor.stats.confseq import METHODS, BatchSums, three_point_sequence
 
 #: The rates whose judge-minus-reference gap can be monitored.
 RATES = ("no_better_rate", "win_rate", "tie_rate", "loss_rate")
@@ -55,11 +57,18 @@ class MonitorSettings:
     level: float = 0.95
     rate: str = "no_better_rate"
     band: tuple[float, float] | None = None
+    method: str = "betting"
 
     def validated(self, where: str | None = None) -> MonitorSettings:
         if not (isinstance(self.level, float) and 0 < self.level < 1):
             raise InputError(
                 f"level must lie between 0 and 1, got {self.level!r}", file=where, column="level"
+            )
+        if self.method not in METHODS:
+            raise InputError(
+                f"unknown method {self.method!r}; expected one of {', '.join(METHODS)}",
+                file=where,
+                column="method",
             )
         if self.rate not in RATES:
             raise InputError(
@@ -260,15 +269,26 @@ def new_state(settings: MonitorSettings) -> dict[str, Any]:
         "version": STATE_VERSION,
         "level": settings.level,
         "rate": settings.rate,
+        "method": settings.method,
         "batches": [],
         "anchors": {},
     }
 
 
-def _check_count(value: Any) -> bool:
-    return (
-        isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value) and value >= 0
-    )
+#: The two streams of a judge: their key in a batch, their name in the report and the range of an observation.
+STREAMS = (("gap", "gap", -1.0, 1.0), ("flips", "flip_rate", 0.0, 1.0))
+
+
+def _usable_sums(sums: Any, low: float, high: float) -> bool:
+    """``{"n", "sum", "squares"}`` of observations that take ``low``, the midpoint or ``high``: finite numbers
+    whose counts of the three values are whole and not negative."""
+    if not isinstance(sums, dict):
+        return False
+    numbers = [sums.get(key) for key in ("n", "sum", "squares")]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in numbers):
+        return False
+    counts = BatchSums.of(*numbers).three_point_counts(low, high)
+    return bool(np.all(counts > -1e-9) and np.allclose(counts, np.round(counts), atol=1e-9))
 
 
 def read_state(path: Path, settings: MonitorSettings) -> dict[str, Any]:
@@ -286,7 +306,7 @@ def read_state(path: Path, settings: MonitorSettings) -> dict[str, Any]:
             file=where,
             column="version",
         )
-    for key in ("level", "rate"):
+    for key in ("level", "rate", "method"):
         if state.get(key) != getattr(settings, key):
             raise InputError(
                 f"was started with {key} {state.get(key)!r}, not {getattr(settings, key)!r}; a stream keeps its "
@@ -304,16 +324,12 @@ def read_state(path: Path, settings: MonitorSettings) -> dict[str, Any]:
         if not isinstance(judges, dict):
             raise InputError("expected an object with 'judges'", file=where, row=i, column="batches")
         for judge, entry in judges.items():
-            for stream in ("gap", "flips"):
+            for stream, _, low, high in STREAMS:
                 sums = entry.get(stream) if isinstance(entry, dict) else None
-                if sums is None:
-                    continue
-                if not (
-                    isinstance(sums, dict)
-                    and all(_check_count(abs(sums.get(k, -1))) for k in ("n", "sum", "squares"))
-                ):
+                if sums is not None and not _usable_sums(sums, low, high):
                     raise InputError(
-                        f"judge {judge!r}: expected numbers n, sum, squares",
+                        f"judge {judge!r}: expected n, sum, squares of observations in {{{low:g}, "
+                        f"{(low + high) / 2:g}, {high:g}}}",
                         file=where,
                         row=i,
                         column=f"batches.{stream}",
@@ -358,15 +374,14 @@ def sequences(state: dict[str, Any], settings: MonitorSettings) -> list[dict[str
             k: {"judge": judge, "batch": k, "source": state["batches"][k - 1].get("source")}
             for k, _ in entries
         }
-        for stream, low, high in (("gap", -1.0, 1.0), ("flips", 0.0, 1.0)):
+        for stream, name, low, high in STREAMS:
             got = [(k, e[stream]) for k, e in entries if stream in e]
-            name = "gap" if stream == "gap" else "flip_rate"
             for k, _ in entries:
                 out[k].update({f"{name}_n": 0, name: None, f"{name}_low": None, f"{name}_high": None})
             if not got:
                 continue
             sums = BatchSums.of(*([s[key] for _, s in got] for key in ("n", "sum", "squares")))
-            lo, hi = confidence_sequence(sums, alpha, low=low, high=high)
+            lo, hi = three_point_sequence(sums, alpha, low, high, settings.method)
             total, hits = np.cumsum(sums.n), np.cumsum(sums.sums)
             carried: dict[str, Any] = {}
             got_at = {k: i for i, (k, _) in enumerate(got)}
@@ -416,9 +431,9 @@ def report(state: dict[str, Any], settings: MonitorSettings) -> dict[str, Any]:
     return {
         **state,
         "band": None if settings.band is None else list(settings.band),
-        "method": (
-            "empirical-Bernstein confidence sequence (Waudby-Smith & Ramdas 2023), batches' sums; gap = judge "
-            f"minus reference {settings.rate} on the same items; anytime-valid at level {settings.level:g} per judge"
+        "convention": (
+            f"{settings.method} confidence sequence (Waudby-Smith & Ramdas 2023) over the batches; gap = judge minus "
+            f"reference {settings.rate} on the same items; anytime-valid at level {settings.level:g} per judge"
         ),
         "decision": decision,
         "alarms": alarms,

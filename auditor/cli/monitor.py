@@ -54,6 +54,9 @@ def monitor(
     rate: Annotated[
         str | None, typer.Option(help="The rate whose gap is monitored (default no_better_rate).")
     ] = None,
+    method: Annotated[
+        str | None, typer.Option(help="betting (default, narrower) | empirical-bernstein (closed form).")
+    ] = None,
     task: Annotated[str | None, typer.Option(help="pairwise | likert | binary | categorical | score")] = None,
     config: Annotated[Path | None, typer.Option(help="audit.toml (task, scale, aliases, [monitor]).")] = None,
     quiet: Annotated[bool, typer.Option(help="Print nothing but errors.")] = False,
@@ -70,8 +73,9 @@ def monitor(
     settings = MonitorSettings(
         level=float(level if level is not None else declared.level),
         rate=rate or declared.rate,
+        method=method or declared.method,
         band=parse_band(band) if band is not None else _declared_band(declared.band, cfg.source),
-    ).validated(None if (level is not None and rate is not None) else cfg.source)
+    ).validated(cfg.source if config is not None else None)
     if state is not None:
         check_writable(state)
     current = read_state(state, settings) if state is not None and state.exists() else new_state(settings)
@@ -85,7 +89,8 @@ def monitor(
         for row in document["judges"]:
             typer.echo(_line(row, settings.band))
         typer.echo(
-            f"{len(updated['batches'])} batches; anytime-valid {settings.level:.0%} confidence sequences per judge"
+            f"{len(updated['batches'])} batches; anytime-valid {settings.level:.0%} {settings.method} confidence "
+            "sequences per judge"
             + ("" if settings.band is None else f"; decision: {document['decision']}")
         )
         if state is not None:

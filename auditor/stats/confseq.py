@@ -35,6 +35,7 @@ the batch's own outcomes.  Bounds are clipped to ``[0, 1]`` and intersected over
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,6 +63,15 @@ class BatchSums:
         sums = (self.sums - self.n * low) / width
         squares = (self.squares - 2 * low * self.sums + self.n * low * low) / width**2
         return BatchSums(self.n, sums, squares)
+
+    def three_point_counts(self, low: float, high: float) -> np.ndarray:
+        """Observations that take only the values ``low``, the midpoint and ``high`` (a gap in {-1, 0, 1}, a flip
+        in {0, 1}): their counts per batch, ``[..., k, (low, mid, high)]``, from the sums (for ``x`` rescaled to
+        ``[0, 1]``: ``mid = 4 (S - Q)``, ``high = 2 Q - S``); the input to :func:`betting_sequence`."""
+        unit = self.rescaled(low, high)
+        mid = 4 * (unit.sums - unit.squares)
+        top = 2 * unit.squares - unit.sums
+        return np.stack([unit.n - mid - top, mid, top], axis=-1)
 
 
 def _shift(values: np.ndarray, first: float) -> np.ndarray:
@@ -139,6 +149,43 @@ def confidence_sequence(
 BREAKS = 1000
 
 
+#: The values of three-point observations rescaled to [0, 1] (:meth:`BatchSums.three_point_counts`).
+THREE_POINTS = np.array([0.0, 0.5, 1.0])
+
+
+def hedged_log_capital(
+    values: np.ndarray,
+    counts: np.ndarray,
+    grid: np.ndarray,
+    alpha: float = 0.05,
+    *,
+    theta: float = 0.5,
+    trunc_scale: float = 0.5,
+) -> Iterator[np.ndarray]:
+    """After each batch, the log of the hedged capital ``max(theta K+(m), (1 - theta) K-(m))`` at every candidate
+    mean ``m`` of ``grid``, shaped ``counts.shape[:-2] + grid.shape`` (see :func:`betting_sequence`); ``m`` is in
+    the sequence while it is below ``log(1 / alpha)``."""
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
+    values, counts, grid = np.asarray(values, float), np.asarray(counts, float), np.asarray(grid, float)
+    n = counts.sum(-1)
+    sums = (counts * values).sum(-1)
+    squares = (counts * values * values).sum(-1)
+    lam = bets(BatchSums(n, sums, squares), alpha, truncation=np.inf)  # (..., K)
+    with np.errstate(divide="ignore"):
+        cap_plus, cap_minus = trunc_scale / grid, trunc_scale / (1 - grid)
+    log_plus = np.zeros(counts.shape[:-2] + grid.shape)
+    log_minus = np.zeros_like(log_plus)
+    deviation = values[:, None] - grid[None, :]  # (V, G)
+    for k in range(counts.shape[-2]):
+        bet = lam[..., k, None]  # (..., 1)
+        l_plus, l_minus = np.minimum(bet, cap_plus), np.minimum(bet, cap_minus)  # (..., G)
+        c = counts[..., k, :, None]  # (..., V, 1)
+        log_plus = log_plus + np.sum(c * np.log1p(l_plus[..., None, :] * deviation), axis=-2)
+        log_minus = log_minus + np.sum(c * np.log1p(-l_minus[..., None, :] * deviation), axis=-2)
+        yield np.maximum(np.log(theta) + log_plus, np.log(1 - theta) + log_minus)
+
+
 def betting_sequence(
     values: np.ndarray,
     counts: np.ndarray,
@@ -164,34 +211,17 @@ def betting_sequence(
     when none is), as ``confseq.betting.betting_cs`` with ``lambda_predmix_eb`` bets on both sides and
     ``m_trunc=True`` reads it; with batches of one it is that sequence (tested).  Each capital process is a
     nonnegative martingale at the true mean (the bets are fixed before each batch), so Ville's inequality bounds
-    the chance that the sequence ever misses it by ``alpha``.
+    the chance that the hedged capital at the true mean ever reaches ``1 / alpha``, hence that the sequence ever
+    misses it, by ``alpha``.
     """
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
-    values = np.asarray(values, float)
-    counts = np.asarray(counts, float)
-    n = counts.sum(-1)
-    sums = (counts * values).sum(-1)
-    squares = (counts * values * values).sum(-1)
-    lam = bets(BatchSums(n, sums, squares), alpha, truncation=np.inf)  # (..., K)
     grid = np.arange(breaks + 1) / breaks
-    with np.errstate(divide="ignore"):
-        cap_plus, cap_minus = trunc_scale / grid, trunc_scale / (1 - grid)
-    shape = counts.shape[:-1]
-    log_plus = np.zeros(shape[:-1] + (grid.size,))
-    log_minus = np.zeros_like(log_plus)
+    shape = np.shape(counts)[:-1]
     lower, upper = np.zeros(shape), np.ones(shape)
     threshold = np.log(1 / alpha)
-    deviation = values[:, None] - grid[None, :]  # (V, G)
-    for k in range(shape[-1]):
-        bet = lam[..., k, None]  # (..., 1)
-        l_plus, l_minus = np.minimum(bet, cap_plus), np.minimum(bet, cap_minus)  # (..., G)
-        c = counts[..., k, :, None]  # (..., V, 1)
-        with np.errstate(invalid="ignore"):  # 0 * log(...) where a value never occurs
-            log_plus += np.nansum(c * np.log1p(l_plus[..., None, :] * deviation), axis=-2)
-            log_minus += np.nansum(c * np.log1p(-l_minus[..., None, :] * deviation), axis=-2)
-        hedged = np.maximum(np.log(theta) + log_plus, np.log(1 - theta) + log_minus)
-        inside = hedged < threshold  # (..., G)
+    for k, capital in enumerate(
+        hedged_log_capital(values, counts, grid, alpha, theta=theta, trunc_scale=trunc_scale)
+    ):
+        inside = capital < threshold  # (..., G)
         any_in = inside.any(-1)
         first = np.argmax(inside, axis=-1)
         last = grid.size - 1 - np.argmax(inside[..., ::-1], axis=-1)
@@ -201,3 +231,21 @@ def betting_sequence(
         lower, upper = np.maximum.accumulate(lower, axis=-1), np.minimum.accumulate(upper, axis=-1)
         upper = np.maximum(upper, lower)
     return lower, upper
+
+
+#: The sequences :func:`three_point_sequence` offers.
+METHODS = ("betting", "empirical-bernstein")
+
+
+def three_point_sequence(
+    b: BatchSums, alpha: float, low: float, high: float, method: str = "betting"
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``1 - alpha`` confidence sequence of the mean of observations taking only ``low``, the midpoint and
+    ``high``, by ``method``: ``betting`` (:func:`betting_sequence`, the narrower) or ``empirical-bernstein``
+    (:func:`confidence_sequence`, closed form)."""
+    if method == "empirical-bernstein":
+        return confidence_sequence(b, alpha, low=low, high=high)
+    if method != "betting":
+        raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
+    lower, upper = betting_sequence(THREE_POINTS, b.three_point_counts(low, high), alpha)
+    return low + (high - low) * lower, low + (high - low) * upper
