@@ -90,8 +90,7 @@ def monitor(
             typer.echo(_line(row, settings.band))
         typer.echo(
             f"{len(updated['batches'])} batches; anytime-valid {settings.level:.0%} {settings.method} confidence "
-            "sequences per judge"
-            + ("" if settings.band is None else f"; decision: {document['decision']}")
+            "sequences per judge" + ("" if settings.band is None else f"; decision: {document['decision']}")
         )
         if state is not None:
             typer.echo(f"wrote {state}")
