@@ -88,9 +88,11 @@ def monitor(
             typer.echo(note)
         for row in document["judges"]:
             typer.echo(_line(row, settings.band))
+        count = len(updated["batches"])
         typer.echo(
-            f"{len(updated['batches'])} batches; anytime-valid {settings.level:.0%} {settings.method} confidence "
-            "sequences per judge" + ("" if settings.band is None else f"; decision: {document['decision']}")
+            f"{count} batch{'' if count == 1 else 'es'}; anytime-valid {settings.level:.0%} {settings.method} "
+            "confidence sequences per judge"
+            + ("" if settings.band is None else f"; decision: {document['decision']}")
         )
         if state is not None:
             typer.echo(f"wrote {state}")
