@@ -110,7 +110,8 @@ def _category_outcomes(doc: dict[str, Any], categories: list[str], rate: str) ->
         sets = {"win_rate": {"b"}, "tie_rate": {"tie"}, "loss_rate": {"a"}, "no_better_rate": {"a", "tie"}}
         return np.array([c in sets[rate] for c in categories])
     if task == "likert":
-        neutral = int((doc.get("scale") or {}).get("neutral", 3))
+        scale = doc.get("scale")
+        neutral = int(scale.get("neutral", 3) if isinstance(scale, dict) else 3)
         ops = {
             "win_rate": np.greater,
             "tie_rate": np.equal,
@@ -126,19 +127,32 @@ def _category_outcomes(doc: dict[str, Any], categories: list[str], rate: str) ->
 def audit_batch(path: Path, doc: dict[str, Any], settings: MonitorSettings) -> dict[str, Any]:
     """The gap observations of one saved audit, per judge, from its confusion tables."""
     judges: dict[str, Any] = {}
-    for conf in doc.get("confusion", []):
-        counts = np.asarray(conf.get("counts"), float)
-        categories = [str(c) for c in conf.get("categories", [])]
-        if counts.shape != (len(categories), len(categories)):
+    for i, conf in enumerate(doc.get("confusion", []), start=1):
+        categories = conf.get("categories")
+        try:
+            counts = np.asarray(conf.get("counts"), float)
+            usable = (
+                isinstance(conf.get("judge"), str)
+                and isinstance(categories, list)
+                and counts.shape == (len(categories), len(categories))
+                and bool(np.all(np.isfinite(counts) & (counts >= 0) & (counts == np.round(counts))))
+            )
+        except (TypeError, ValueError):
+            usable = False
+        if not usable:
             raise InputError(
-                "is not a usable audit.json: a confusion table's counts do not match its categories",
+                "is not a usable audit.json: expected a judge name, its categories and a square table of counts",
                 file=str(path),
+                row=i,
                 column="confusion",
             )
+        categories = [str(c) for c in categories]
         try:
             outcome = _category_outcomes(doc, categories, settings.rate).astype(float)
-        except (ValueError, KeyError) as exc:
-            raise InputError(str(exc), file=str(path), column="task") from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InputError(
+                f"cannot monitor its {settings.rate} gap: {exc}", file=str(path), column="task"
+            ) from None
         d = outcome[None, :] - outcome[:, None]  # judge (column) minus reference (row)
         judges[str(conf["judge"])] = {
             "gap": {
@@ -248,6 +262,8 @@ def read_batch(
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"cannot be read ({exc.strerror or exc})", file=str(path)) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"is not valid JSON: {exc}", file=str(path)) from None
     except RecursionError:
@@ -259,7 +275,10 @@ def _digest(path: Path) -> str:
         raise InputError("does not exist", file=str(path))
     if path.is_dir():
         raise InputError("is a folder; expected a labels table or an audit.json", file=str(path))
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise InputError(f"cannot be read ({exc.strerror or exc})", file=str(path)) from None
 
 
 # -- the state -----------------------------------------------------------------------------------------------------

@@ -206,3 +206,41 @@ def test_false_alarm_rate_at_the_band_edge_is_at_most_alpha():
     lo, hi = three_point_sequence(far, 0.05, -1, 1, "betting")
     assert np.any(lo > 0.1, axis=1).mean() > 0.95
     assert band_status(0.11, 0.3, (-0.1, 0.1)) == "above" and band_status(-0.2, 0.1, (-0.1, 0.1)) == "inside"
+
+
+@pytest.mark.parametrize(
+    "state_text, message",
+    [
+        ("[1, 2]", "is not an auditor monitor state"),
+        (
+            '{"kind": "auditor-monitor", "version": 1, "level": 0.95, "rate": "no_better_rate", "method": "betting", '
+            '"anchors": {}, "batches": [{"judges": {"gpt": {"gap": {"n": 3, "sum": 5, "squares": 1}}}}]}',
+            "row 1, column 'batches.gap': judge 'gpt': expected n, sum, squares",
+        ),
+        (
+            '{"kind": "auditor-monitor", "version": 1, "level": 0.95, "rate": "no_better_rate", "method": "betting", '
+            '"anchors": {}, "batches": [{"judges": {"gpt": {"gap": {"n": "3", "sum": 1, "squares": 1}}}}]}',
+            "expected n, sum, squares",
+        ),
+        ("{not json", "is not valid JSON"),
+    ],
+)
+def test_a_broken_state_file_is_bad_input_and_left_alone(stream, tmp_path, capsys, state_text, message):
+    state = tmp_path / "state.json"
+    state.write_text(state_text, encoding="utf-8")
+    assert main(["monitor", str(stream[0]), "--task", "pairwise", "--state", str(state)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert state.read_text(encoding="utf-8") == state_text
+
+
+def test_an_audit_json_with_a_broken_confusion_table_is_bad_input(tmp_path, capsys):
+    doc = {
+        "task": "pairwise",
+        "metrics": [],
+        "confusion": [{"judge": "gpt", "categories": ["a", "b"], "counts": [[1]]}],
+    }
+    path = tmp_path / "audit.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    assert main(["monitor", str(path)]) == 2
+    assert "row 1, column 'confusion': is not a usable audit.json" in capsys.readouterr().err
