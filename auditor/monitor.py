@@ -64,16 +64,13 @@ class MonitorSettings:
             raise InputError(
                 f"level must lie between 0 and 1, got {self.level!r}", file=where, column="level"
             )
-        if self.method not in METHODS:
-            raise InputError(
-                f"unknown method {self.method!r}; expected one of {', '.join(METHODS)}",
-                file=where,
-                column="method",
-            )
-        if self.rate not in RATES:
-            raise InputError(
-                f"cannot monitor {self.rate!r}; expected one of {', '.join(RATES)}", file=where, column="rate"
-            )
+        for key, known in (("method", METHODS), ("rate", RATES)):
+            if getattr(self, key) not in known:
+                raise InputError(
+                    f"unknown {key} {getattr(self, key)!r}; expected one of {', '.join(known)}",
+                    file=where,
+                    column=key,
+                )
         if self.band is not None:
             low, high = self.band
             if not (-1 <= low < high <= 1):

@@ -144,7 +144,8 @@ def test_an_audit_json_batch_gives_the_audits_gap(stream, tmp_path):
         (["--band", "0.2"], "column '--band': expected LOW,HIGH"),
         (["--band", "0.3,0.1"], "band must be LOW,HIGH with -1 <= LOW < HIGH <= 1"),
         (["--level", "1.5"], "level must lie between 0 and 1"),
-        (["--rate", "agreement"], "cannot monitor 'agreement'"),
+        (["--rate", "agreement"], "unknown rate 'agreement'; expected one of no_better_rate, win_rate"),
+        (["--method", "wald"], "unknown method 'wald'; expected one of betting, empirical-bernstein"),
     ],
 )
 def test_bad_settings_exit_2_in_one_line(stream, capsys, args, message):
