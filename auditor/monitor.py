@@ -59,17 +59,19 @@ class MonitorSettings:
     band: tuple[float, float] | None = None
     method: str = "betting"
 
-    def validated(self, where: str | None = None) -> MonitorSettings:
+    def validated(self, where: str | None = None, prefix: str = "") -> MonitorSettings:
+        """Checked, or an :class:`InputError` naming ``where`` and the setting as ``prefix + name`` (``--level`` on
+        the command line, ``monitor.level`` in audit.toml)."""
         if not (isinstance(self.level, float) and 0 < self.level < 1):
             raise InputError(
-                f"level must lie between 0 and 1, got {self.level!r}", file=where, column="level"
+                f"level must lie between 0 and 1, got {self.level!r}", file=where, column=f"{prefix}level"
             )
         for key, known in (("method", METHODS), ("rate", RATES)):
             if getattr(self, key) not in known:
                 raise InputError(
                     f"unknown {key} {getattr(self, key)!r}; expected one of {', '.join(known)}",
                     file=where,
-                    column=key,
+                    column=f"{prefix}{key}",
                 )
         if self.band is not None:
             low, high = self.band
@@ -78,7 +80,7 @@ class MonitorSettings:
                     f"band must be LOW,HIGH with -1 <= LOW < HIGH <= 1 (a gap lies in [-1, 1]), got "
                     f"{low:g},{high:g}",
                     file=where,
-                    column="band",
+                    column=f"{prefix}band",
                 )
         return self
 
@@ -165,7 +167,7 @@ def audit_batch(path: Path, doc: dict[str, Any], settings: MonitorSettings) -> d
             file=str(path),
             column="confusion",
         )
-    return {"kind": "audit", "judges": judges}
+    return {"kind": "audit", "task": doc.get("task"), "judges": judges}
 
 
 def _verdicts(ctx: Any, side: Any, idx: np.ndarray) -> list[str] | None:
@@ -237,7 +239,7 @@ def labels_batch(
                     entry["flips"] = _sums(np.array([float(a != b) for a, b in again]))
         if entry:
             judges[str(judge)] = entry
-    return {"kind": "labels", "judges": judges}
+    return {"kind": "labels", "task": ctx.task, "judges": judges}
 
 
 def read_batch(
@@ -370,6 +372,14 @@ def update(
             notes.append(f"{path}: already counted (same contents as an earlier batch), skipped")
             continue
         batch = read_batch(path, config, settings, state["anchors"])
+        tasks = {b.get("task") for b in state["batches"]} - {None}
+        if batch["task"] is not None and tasks and batch["task"] not in tasks:
+            raise InputError(
+                f"is a {batch['task']} batch, but the stream's batches are {', '.join(sorted(tasks))}: one stream "
+                "monitors one task (start a new state file for another)",
+                file=str(path),
+                column="task",
+            )
         state["batches"].append({"source": str(path), "sha256": digest, **batch})
         seen.add(digest)
     return state, notes

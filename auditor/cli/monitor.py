@@ -4,6 +4,7 @@ the band."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -71,11 +72,18 @@ def monitor(
     cfg = cfg.with_overrides(task=task)
     declared = cfg.monitor
     settings = MonitorSettings(
-        level=float(level if level is not None else declared.level),
-        rate=rate or declared.rate,
-        method=method or declared.method,
-        band=parse_band(band) if band is not None else _declared_band(declared.band, cfg.source),
-    ).validated(cfg.source if config is not None else None)
+        level=float(declared.level),
+        rate=declared.rate,
+        method=declared.method,
+        band=_declared_band(declared.band, cfg.source),
+    ).validated(cfg.source, prefix="monitor.")
+    flags = {
+        "level": level,
+        "rate": rate,
+        "method": method,
+        "band": None if band is None else parse_band(band),
+    }
+    settings = replace(settings, **{k: v for k, v in flags.items() if v is not None}).validated(prefix="--")
     if state is not None:
         check_writable(state)
     current = read_state(state, settings) if state is not None and state.exists() else new_state(settings)

@@ -142,8 +142,8 @@ def test_an_audit_json_batch_gives_the_audits_gap(stream, tmp_path):
     "args, message",
     [
         (["--band", "0.2"], "column '--band': expected LOW,HIGH"),
-        (["--band", "0.3,0.1"], "band must be LOW,HIGH with -1 <= LOW < HIGH <= 1"),
-        (["--level", "1.5"], "level must lie between 0 and 1"),
+        (["--band", "0.3,0.1"], "column '--band': band must be LOW,HIGH with -1 <= LOW < HIGH <= 1"),
+        (["--level", "1.5"], "column '--level': level must lie between 0 and 1"),
         (["--rate", "agreement"], "unknown rate 'agreement'; expected one of no_better_rate, win_rate"),
         (["--method", "wald"], "unknown method 'wald'; expected one of betting, empirical-bernstein"),
     ],
@@ -170,6 +170,26 @@ def test_a_state_keeps_its_level_and_bad_input_writes_nothing(stream, tmp_path, 
     assert "row 1, column 'label'" in capsys.readouterr().err
     assert state.read_bytes() == before  # nothing half written
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_monitor_settings_in_audit_toml_are_checked_as_the_files(stream, tmp_path, capsys):
+    toml = tmp_path / "audit.toml"
+    toml.write_text('task = "pairwise"\n[monitor]\nlevel = 2\n', encoding="utf-8")
+    assert main(["monitor", str(stream[0]), "--config", str(toml)]) == 2
+    assert f"file {toml}, column 'monitor.level': level must lie between 0 and 1" in capsys.readouterr().err
+    toml.write_text('task = "pairwise"\n[monitor]\nband = [0.1]\n', encoding="utf-8")
+    assert main(["monitor", str(stream[0]), "--config", str(toml)]) == 2
+    assert "column 'monitor.band': has [0.1]; expected [LOW, HIGH]" in capsys.readouterr().err
+
+
+def test_one_stream_monitors_one_task(stream, tmp_path, capsys):
+    state = tmp_path / "state.json"
+    assert main(["monitor", str(stream[0]), "--task", "pairwise", "--state", str(state)]) == 0
+    likert = _write(
+        tmp_path / "likert.jsonl", [{"item_id": "x", "judge": j, "label": 4} for j in ("gpt", "human")]
+    )
+    assert main(["monitor", str(likert), "--task", "likert", "--state", str(state)]) == 2
+    assert "is a likert batch, but the stream's batches are pairwise" in capsys.readouterr().err
 
 
 def test_score_task_without_neutral_point_is_bad_input(tmp_path, capsys):
