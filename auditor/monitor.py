@@ -339,8 +339,15 @@ def read_state(path: Path, settings: MonitorSettings) -> dict[str, Any]:
         )
     for i, batch in enumerate(batches, start=1):
         judges = batch.get("judges") if isinstance(batch, dict) else None
-        if not isinstance(judges, dict):
-            raise InputError("expected an object with 'judges'", file=where, row=i, column="batches")
+        if not isinstance(judges, dict) or not all(
+            isinstance(batch.get(key), (str, type(None))) for key in ("task", "sha256", "source")
+        ):
+            raise InputError(
+                "expected an object with 'judges' (and text 'task', 'sha256', 'source')",
+                file=where,
+                row=i,
+                column="batches",
+            )
         for judge, entry in judges.items():
             for stream, _, low, high in STREAMS:
                 sums = entry.get(stream) if isinstance(entry, dict) else None

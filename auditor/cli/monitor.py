@@ -12,9 +12,10 @@ import typer
 
 
 def _line(row: dict[str, Any], band: tuple[float, float] | None) -> str:
+    from auditor.escape import terminal_safe
     from reports.format import fmt_interval, fmt_number
 
-    text = f"{row['judge']}: "
+    text = f"{terminal_safe(row['judge'])}: "
     if row["gap"] is None:
         text += "no spot-checked items yet"
     else:
@@ -92,8 +93,10 @@ def monitor(
     if state is not None:
         write_json(state, document)
     if not quiet:
+        from auditor.escape import terminal_safe
+
         for note in notes:
-            typer.echo(note)
+            typer.echo(terminal_safe(note))
         for row in document["judges"]:
             typer.echo(_line(row, settings.band))
         count = len(updated["batches"])

@@ -265,3 +265,13 @@ def test_an_audit_json_with_a_broken_confusion_table_is_bad_input(tmp_path, caps
     path.write_text(json.dumps(doc), encoding="utf-8")
     assert main(["monitor", str(path)]) == 2
     assert "row 1, column 'confusion': is not a usable audit.json" in capsys.readouterr().err
+
+
+def test_a_judge_name_cannot_drive_the_terminal(tmp_path, capsys):
+    rows = [
+        {"item_id": "i", "judge": "evil\x1b[2J", "label": "a"},
+        {"item_id": "i", "judge": "human", "label": "b"},
+    ]
+    assert main(["monitor", str(_write(tmp_path / "b.jsonl", rows)), "--task", "pairwise"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and out.startswith("evil")
