@@ -180,6 +180,10 @@ def test_monitor_settings_in_audit_toml_are_checked_as_the_files(stream, tmp_pat
     toml.write_text('task = "pairwise"\n[monitor]\nband = [0.1]\n', encoding="utf-8")
     assert main(["monitor", str(stream[0]), "--config", str(toml)]) == 2
     assert "column 'monitor.band': has [0.1]; expected [LOW, HIGH]" in capsys.readouterr().err
+    for text in ('"0.1,0.2"', '[0.1, "high"]'):
+        toml.write_text(f'task = "pairwise"\n[monitor]\nband = {text}\n', encoding="utf-8")
+        assert main(["monitor", str(stream[0]), "--config", str(toml)]) == 2
+        assert "column 'monitor.band': has" in capsys.readouterr().err
 
 
 def test_one_stream_monitors_one_task(stream, tmp_path, capsys):
