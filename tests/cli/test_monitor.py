@@ -279,3 +279,17 @@ def test_a_judge_name_cannot_drive_the_terminal(tmp_path, capsys):
     assert main(["monitor", str(_write(tmp_path / "b.jsonl", rows)), "--task", "pairwise"]) == 0
     out = capsys.readouterr().out
     assert "\x1b" not in out and out.startswith("evil")
+
+
+def test_a_gap_that_wanders_inside_the_band_seldom_alarms():
+    """The theorem is for one gap; a gap that moves but stays inside the band (here it jumps between the band's
+    edges, -0.1 and +0.1, from batch to batch; 300 streams of 40 batches of 20) alarmed in no stream with either
+    sequence, as the capital betting on "above 0.1" still loses whenever every batch's gap is at most 0.1."""
+    rng = np.random.default_rng(23)
+    gap = np.where(np.arange(40) % 2 == 0, 0.1, -0.1)
+    u = rng.random((300, 40, 20))
+    d = np.where(u < 0.2 + gap[:, None], 1.0, np.where(u < 0.4 + gap[:, None], -1.0, 0.0))
+    b = BatchSums.of(np.full((300, 40), 20.0), d.sum(-1), (d * d).sum(-1))
+    for method in ("betting", "empirical-bernstein"):
+        lo, hi = three_point_sequence(b, 0.05, -1, 1, method)
+        assert np.any((lo > 0.1) | (hi < -0.1), axis=1).mean() <= 0.05
