@@ -55,7 +55,7 @@ def test_likert_markdown_has_outcomes_gaps_other_metrics_and_slices():
     assert len(sliced) == 2  # the whole sample and the slice source=synthetic
     assert "Slice: source=synthetic" in text
     assert "SIMULATED DATA" in text
-    assert "## Tie / no-better policy" in text and "at or below 3" in text
+    assert "**Tie / no-better policy**" in text and "at or below 3" in text
 
 
 def test_every_row_has_as_many_cells_as_the_header():
@@ -67,7 +67,8 @@ def test_every_row_has_as_many_cells_as_the_header():
 def test_data_in_markdown_cannot_inject_html_links_or_cells():
     text = reports.render_markdown(xss_audit())
     rendered = markdown_parser().render(text)
-    assert "<script" not in rendered and "<img" not in rendered and "<a " not in rendered
+    assert "<script" not in rendered and "<img" not in rendered
+    assert re.findall(r"<a [^>]*>", rendered) == ['<a href="report.html">']  # the link to the HTML report only
     assert "<b>" not in rendered
     tables = parse_tables(text)
     judges = _table(tables, "Outcome rates").column("Judge")
@@ -112,7 +113,7 @@ def test_markdown_without_simulated_flag_has_no_banner():
 
 def test_markdown_lists_the_first_key_disagreements_escaped():
     text = reports.render_markdown(xss_audit())
-    section = text.split("## Cases", 1)[1].split("## Method", 1)[0]
+    section = text.split("<summary>Cases</summary>", 1)[1].split("<summary>Method</summary>", 1)[0]
     assert "First items where a judge says b is better and human says no better:" in section
     examples = [line for line in section.splitlines() if line.startswith("- ")]
     assert 1 <= len(examples) <= 5
