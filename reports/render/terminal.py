@@ -53,7 +53,7 @@ PREFERRED_METRICS = (
 # A token that must not be broken across lines: an estimate with its interval (``55.3% [50.2, 60.0]``, ``13.5
 # points [7.6, 19.7]``), a bare interval, a p-value (``p_adj < 0.04``), or any other run of non-spaces.
 _TOKEN = re.compile(
-    r"(?:[-+\u2212]?\d[\d.,]*(?:%| pts| points)? )?\[[^\]\s]*(?: [^\]\s]*)*\][^\s]*"
+    r"(?:\(?[-+\u2212]?\d[\d.,]*(?:%| pts| points)? )?\[[^\]\s]*(?: [^\]\s]*)*\][^\s]*"
     r"|\(?p(?:_adj)? (?:[<=]|&lt;) [^\s]+"
     r"|\S+"
 )
