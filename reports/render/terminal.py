@@ -209,17 +209,20 @@ def _rich_table(table: Table, widths: list[int]) -> RichTable:
     return out
 
 
-def _print_table(console: Console, table: Table, lead: tuple[str, ...] = ()) -> None:
-    """A table fitted to the console, then the names it shortened and the columns it left out."""
+def _print_table(console: Console, table: Table, lead: tuple[str, ...], named: set[str]) -> None:
+    """A table fitted to the console, then the names it shortened (those no table above listed: ``named``) and
+    the columns it left out."""
     fitted = _fit(table.ascii(), console.width, lead)
     console.print(fitted.table)
-    for full, short in fitted.shortened.items():
+    listed = [(full, short) for full, short in fitted.shortened.items() if full not in named]
+    for full, short in listed:
         _print_wrapped(console, f"{short} = {full}", "dim", "  ", "    ")
+        named.add(full)
     if fitted.left_out:
         columns = ", ".join(fitted.left_out)
         note = f"Left out at {console.width} columns: {columns} (in report.md / report.html)."
         _print_wrapped(console, note, "dim", "  ", "  ")
-    if fitted.shortened or fitted.left_out:
+    if listed or fitted.left_out:
         console.print()
 
 
@@ -236,10 +239,11 @@ def render(model: ReportModel, console: Console) -> None:
         _print_wrapped(console, sentence, "", "• ", "  ")
     console.print()
     lead = (model.view.lead_gap.removesuffix("_gap"), model.view.lead_gap) + model.lead_metrics
+    named: set[str] = set()  # the shortened names already listed in full
     for key in ("agreement", "outcomes", "gaps"):
         table = model.table(key)
         if table:
-            _print_table(console, table, lead)
+            _print_table(console, table, lead, named)
     for section in model.sections:
         if section.key not in TERMINAL_SECTIONS:
             continue
@@ -247,10 +251,10 @@ def render(model: ReportModel, console: Console) -> None:
         for line in section.lines:
             _print_wrapped(console, line, "dim")
         for table in section.tables:
-            _print_table(console, table)
+            _print_table(console, table, (), named)
     for table in (model.exclusions, model.warnings):
         if table:
-            _print_table(console, table)
+            _print_table(console, table, (), named)
     _print_wrapped(console, f"Policy: {model.policy}")
     notes = []
     if any(t.key not in ("agreement", "outcomes", "gaps") for t in model.tables):
