@@ -19,6 +19,7 @@ cannot end a table row, ``@mentions`` notify no one and terminal control charact
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -28,7 +29,6 @@ from urllib.parse import quote, urlsplit
 from auditor.escape import markdown_safe as md_escape
 from reports.model import ReportModel, build_model
 from reports.sections.base import FEW_CLUSTERS_NOTE, MARK, Section, Table
-from reports.sections.summary import summary_table
 
 PR_COMMENT_LIMIT = 65_536  # GitHub refuses longer comments (characters)
 SOFT_LIMIT = 60_000  # what the whole text is kept under, in characters (room for a CI bot's own lines)
@@ -36,6 +36,8 @@ SUMMARY_LIMIT = 8_000  # what the part above the first <details> is kept under, 
 HEADLINE_LIMIT = 3_000  # of which the headline findings take at most this many bytes; the rest are collapsed
 REPORT_URL_ENV = "AUDITOR_REPORT_URL"
 NBSP = "\u00a0"
+# the spaces that must not break: before an interval, inside it, and between a number and its unit
+_UNBREAKABLE = re.compile(r" (?=\[)|(?<=,) (?=[-\u2212\d])(?=[^\[]*\])| (?=pts\b)")
 _URL_SAFE = (
     ":/?#[]@!$&'*+,;=%~"  # left as they are in the link; spaces, parentheses, <, > are percent-encoded
 )
@@ -48,7 +50,7 @@ def _cell(text: str) -> str:
     """A number cell (``54.6% [50.1, 59.0]``) stays readable, its estimate and interval joined by no-break spaces
     (a narrow comment column wraps only before a p-value); anything else is escaped as data."""
     if _NUMERIC_CELL.fullmatch(text):
-        return text.replace("<", "&lt;").replace(" ", NBSP).replace(f",{NBSP}p", ", p")
+        return _UNBREAKABLE.sub(NBSP, text.replace("<", "&lt;"))
     return md_escape(text)
 
 
@@ -165,7 +167,7 @@ def _summary(model: ReportModel, link: str, gates: Any) -> tuple[str, list[str]]
         head.append(
             "> [!WARNING]\n> **SIMULATED DATA**: these numbers come from a simulated study, not real raters.\n"
         )
-    table = summary_table(model.view)
+    table = copy.deepcopy(model.summary)  # its rows may be cut to the budget below
     tail = []
     if gates is not None:
         tail.append(_gates_text(gates) + "\n")
@@ -219,11 +221,9 @@ def _blocks(model: ReportModel, rest: list[str], slices: bool) -> list[tuple[str
         blocks.append((section.title, _details(md_escape(section.title), _extension_body(section))))
     excl = model.exclusions
     body = _table_text(excl) if excl else "No verdict was excluded."
-    blocks.append(("Exclusions", _details(f"Exclusions ({len(excl.rows)})" if excl else "Exclusions", body)))
+    blocks.append(("Exclusions", _details("Exclusions", body)))
     if model.warnings:
-        blocks.append(
-            ("Warnings", _details(f"Warnings ({len(model.warnings.rows)})", md_table(model.warnings)))
-        )
+        blocks.append(("Warnings", _details("Warnings", md_table(model.warnings))))
     if model.slices:
         body = _slices_text(model) if slices else "Left out to fit a pull-request comment; see `report.html`."
         blocks.append(("By slice", _details("By slice", body)))

@@ -72,7 +72,8 @@ def summary_table(v: AuditView) -> Table:
         for m in metrics:
             row = v.own(m) if own else v.metric(m, judge)
             if m == gap:
-                out += ["", ""] if own else [fmt_estimate(row), p_text(row)]
+                estimate = fmt_estimate(row)
+                out += ["", ""] if own else [estimate, p_text(row) if estimate != "—" else ""]
             else:
                 out.append(fmt_estimate(row))
         return out
