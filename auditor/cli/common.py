@@ -32,14 +32,15 @@ def resolve_inputs(
     return resolve_study(labels, items, config)
 
 
-def write_outputs(result: Any, out: Path, formats: list[str], quiet: bool) -> list[Path]:
-    """Write the reports of an audit result into ``out``; unless ``quiet``, print the terminal summary and the paths."""
+def write_outputs(result: Any, out: Path, formats: list[str], quiet: bool, gates: Any = None) -> list[Path]:
+    """Write the reports of an audit result into ``out`` (report.md states ``gates``' verdict when given); unless
+    ``quiet``, print the terminal summary and the paths."""
     from rich.console import Console
 
     import reports
 
     model = reports.build_model(result.to_dict())  # built once for the files and the terminal
-    written = reports.write_reports(model, out, formats)
+    written = reports.write_reports(model, out, formats, gates=gates)
     if not quiet:
         reports.render_terminal(model, Console())
         for path in written:
