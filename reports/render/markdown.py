@@ -195,13 +195,14 @@ def _summary(model: ReportModel, link: str, gates: Any) -> tuple[str, list[str]]
 
 
 def _rows_within(table: Table, budget: int) -> int:
-    """How many of the table's rows fit ``budget`` bytes with its header (at least one)."""
-    for shown in range(len(table.rows), 1, -1):
-        trial = Table(table.key, table.title, table.columns, table.rows[:shown], table.row_roles[:shown])
-        trial.text_columns = table.text_columns
-        if _size(md_table(trial)) <= budget:
-            return shown
-    return min(1, len(table.rows))
+    """How many of the table's first rows fit ``budget`` bytes with its header (at least one)."""
+    lines = md_table(table).split("\n")  # the header, the alignment row, then one line per row
+    used = _size(lines[0]) + _size(lines[1]) + 2
+    for shown, line in enumerate(lines[2:]):
+        used += _size(line) + 1
+        if used > budget:
+            return max(shown, 1)
+    return len(table.rows)
 
 
 def _blocks(model: ReportModel, rest: list[str], slices: bool) -> list[tuple[str, str]]:

@@ -7,7 +7,14 @@ import re
 
 import pytest
 from mdtables import markdown_parser, parse_tables
-from report_fixtures import XSS_SCRIPT, build_big_audit, build_likert_audit, build_pairwise_audit, xss_audit
+from report_fixtures import (
+    XSS_SCRIPT,
+    build_big_audit,
+    build_likert_audit,
+    build_pairwise_audit,
+    metric,
+    xss_audit,
+)
 
 import reports
 from auditor.gates import evaluate_gates
@@ -240,3 +247,21 @@ def test_an_audit_too_big_for_a_comment_leaves_out_whole_blocks_and_links_the_ht
     assert closing.startswith("_Left out to fit a pull-request comment: By slice, Method, Cases")
     assert "Other metrics" in closing and closing.endswith("see [report.html](https://ci.test/artifact)._")
     assert "<summary>Outcome rates</summary>" in text  # the key tables stay
+
+
+def test_a_summary_with_hundreds_of_judges_keeps_its_first_rows_and_says_how_many_follow():
+    audit = build_likert_audit()
+    for k in range(400):
+        judge = f"judge-{k:03d}-{'x' * 30}"
+        audit["judges"].append(judge)
+        audit["metrics"] += [
+            metric("no_better_rate", judge, 0.4),
+            metric("cohen_kappa_quadratic", judge, 0.4),
+        ]
+    text = reports.render_markdown(audit)
+    _assert_fits_a_comment(text)
+    glance = _table(parse_tables(_summary_part(text)), "Judges at a glance")
+    shown = len(glance.rows) - 1  # the reference's row first
+    assert glance.column("Judge")[:4] == ["human (reference)", "gpt-4o", "claude-3.5", "rm-skywork"]
+    assert 10 < shown < 403
+    assert f"{403 - shown} more judges in the full tables below." in _summary_part(text)
