@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from auditor.errors import ConfigError, shown
 from auditor.escape import markdown_safe as md_escape
 from reports.model import ReportModel, build_model
 from reports.sections.base import FEW_CLUSTERS_NOTE, MARK, Section, Table
@@ -35,6 +36,8 @@ SOFT_LIMIT = 60_000  # what the whole text is kept under, in characters (room fo
 SUMMARY_LIMIT = 8_000  # what the part above the first <details> is kept under, in UTF-8 bytes (8 KB = 8,192)
 HEADLINE_LIMIT = 3_000  # of which the headline findings take at most this many bytes; the rest are collapsed
 REPORT_URL_ENV = "AUDITOR_REPORT_URL"
+MAX_URL = 1_000  # a longer link to the HTML report is refused (it would eat the summary's budget)
+MAX_FAILED_CHECKS = 5  # failed gate checks listed in the summary (the gate's own summary lists them all)
 NBSP = "\u00a0"
 # the spaces that must not break: before an interval, inside it, and between a number and its unit
 _UNBREAKABLE = re.compile(r" (?=\[)|(?<=,) (?=[-\u2212\d])(?=[^\[]*\])| (?=pts\b)")
@@ -129,15 +132,18 @@ def _slices_text(model: ReportModel) -> str:
 def report_link(report_url: str | None = None) -> str:
     """The Markdown link to the HTML report: ``report_url``, else ``$AUDITOR_REPORT_URL``, else ``report.html``.
 
-    Only ``http(s)`` URLs and relative paths are accepted (a ``ValueError`` names the source otherwise); characters
-    that could end the link are percent-encoded.
+    Only ``http(s)`` URLs and relative paths of at most :data:`MAX_URL` characters are accepted (otherwise a
+    :class:`~auditor.errors.ConfigError`, exit 2, names the option or the variable); characters that could end the
+    link are percent-encoded.
     """
     source = "report_url" if report_url else REPORT_URL_ENV
     url = (report_url or os.environ.get(REPORT_URL_ENV) or "report.html").strip()
     scheme = urlsplit(url).scheme.lower()
+    if len(url) > MAX_URL:
+        raise ConfigError(f"{source}: the HTML report's link is longer than {MAX_URL:,} characters")
     if scheme not in ("", "http", "https"):
-        raise ValueError(
-            f"{source}: the HTML report's link must be an http(s) URL or a relative path, not {url!r}"
+        raise ConfigError(
+            f"{source}: the HTML report's link must be an http(s) URL or a relative path, not {shown(url)}"
         )
     return f"[report.html]({quote(url, safe=_URL_SAFE)})"
 
@@ -147,10 +153,17 @@ def _gates_text(gates: Any) -> str:
     mark = "✅" if gates.passed else "❌"
     lines = [f"**Gates: {mark} {md_escape(gates.headline)}.**"]
     failed = list(gates.failed)
-    lines += [f"- {md_escape(check.message)}" for check in failed[:10]]
-    if len(failed) > 10:
-        lines.append(f"- … and {len(failed) - 10} more failed checks (see the gate's own summary).")
+    lines += [f"- {md_escape(_clip(check.message, 240))}" for check in failed[:MAX_FAILED_CHECKS]]
+    if len(failed) > MAX_FAILED_CHECKS:
+        more = len(failed) - MAX_FAILED_CHECKS
+        lines.append(f"- … and {more} more failed checks (see the gate's own summary).")
     return "\n".join(lines)
+
+
+def _clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters (with ``…``), before it is escaped: the summary's budget holds whatever
+    the data say."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _size(text: str) -> int:
@@ -161,7 +174,7 @@ def _summary(model: ReportModel, link: str, gates: Any) -> tuple[str, list[str]]
     """The part above the first ``<details>`` (at most :data:`SUMMARY_LIMIT` bytes) and the findings left out of
     it (they go to a collapsed block).  Findings are kept in order while they fit; a judges' table too long for the
     budget keeps its first rows and says how many follow in the full tables."""
-    title = md_escape(model.title) if model.title else "Judge audit"
+    title = md_escape(_clip(model.title, 300)) if model.title else "Judge audit"
     head = [f"# {title}\n"]
     if model.simulated:
         head.append(
@@ -171,15 +184,15 @@ def _summary(model: ReportModel, link: str, gates: Any) -> tuple[str, list[str]]
     tail = []
     if gates is not None:
         tail.append(_gates_text(gates) + "\n")
-    tail.append(f"**Tie / no-better policy**: {md_escape(model.policy)}\n")
+    tail.append(f"**Tie / no-better policy**: {md_escape(_clip(model.policy, 1_200))}\n")
     tail.append(f"Full report with the plots and the case browser: {link}; every table follows below.\n")
     fixed = _size("\n".join(head + tail)) + 200  # 200: the table's heading, note and joins
     if table:
         budget = SUMMARY_LIMIT - fixed - _size(md_escape(table.note))
-        shown = _rows_within(table, budget)
-        if shown < len(table.rows):
-            more = len(table.rows) - shown
-            table.rows, table.row_roles = table.rows[:shown], table.row_roles[:shown]
+        kept = _rows_within(table, budget)
+        if kept < len(table.rows):
+            more = len(table.rows) - kept
+            table.rows, table.row_roles = table.rows[:kept], table.row_roles[:kept]
             table.note += f" {more} more judges in the full tables below."
         fixed += _size(md_table(table)) + _size(md_escape(table.note))
     findings, rest = [], list(model.findings)
@@ -198,10 +211,10 @@ def _rows_within(table: Table, budget: int) -> int:
     """How many of the table's first rows fit ``budget`` bytes with its header (at least one)."""
     lines = md_table(table).split("\n")  # the header, the alignment row, then one line per row
     used = _size(lines[0]) + _size(lines[1]) + 2
-    for shown, line in enumerate(lines[2:]):
+    for kept, line in enumerate(lines[2:]):
         used += _size(line) + 1
         if used > budget:
-            return max(shown, 1)
+            return max(kept, 1)
     return len(table.rows)
 
 

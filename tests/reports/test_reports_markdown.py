@@ -17,6 +17,7 @@ from report_fixtures import (
 )
 
 import reports
+from auditor.errors import ConfigError
 from auditor.gates import evaluate_gates
 from reports.render.markdown import PR_COMMENT_LIMIT, REPORT_URL_ENV, SUMMARY_LIMIT, md_escape, report_link
 
@@ -219,7 +220,7 @@ def test_the_link_to_the_html_report_comes_from_the_option_or_the_environment(mo
     assert f"[report.html]({url})" in reports.render_markdown(audit)
     link = report_link("https://x.test/a b(c)<d>")
     assert link == "[report.html](https://x.test/a%20b%28c%29%3Cd%3E)"  # nothing can end the link early
-    with pytest.raises(ValueError, match="AUDITOR_REPORT_URL: .*http"):
+    with pytest.raises(ConfigError, match="AUDITOR_REPORT_URL: .*http"):  # exit 2 from the command line
         monkeypatch.setenv(REPORT_URL_ENV, "javascript:alert(1)")
         reports.render_markdown(audit)
 
@@ -265,3 +266,17 @@ def test_a_summary_with_hundreds_of_judges_keeps_its_first_rows_and_says_how_man
     assert glance.column("Judge")[:4] == ["human (reference)", "gpt-4o", "claude-3.5", "rm-skywork"]
     assert 10 < shown < 403
     assert f"{403 - shown} more judges in the full tables below." in _summary_part(text)
+
+
+def test_the_summary_stays_within_8_kb_whatever_the_data_say(monkeypatch):
+    audit = build_pairwise_audit()
+    audit["title"] = "t" * 50_000
+    audit["policy"] = {"text": "p" * 50_000}
+    rules = [{"metric": "cohen_kappa", "op": ">=", "threshold": 0.9, "name": "n" * 5_000}] * 20
+    monkeypatch.setenv(REPORT_URL_ENV, "https://ci.test/" + "u" * 900)
+    text = reports.render_markdown(audit, gates=evaluate_gates(audit, rules))
+    _assert_fits_a_comment(text)
+    assert "… and 35 more failed checks" in _summary_part(text)
+    monkeypatch.setenv(REPORT_URL_ENV, "https://ci.test/" + "u" * 1_000)
+    with pytest.raises(ConfigError, match="longer than 1,000 characters"):
+        reports.render_markdown(audit)
