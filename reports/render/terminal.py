@@ -54,7 +54,7 @@ PREFERRED_METRICS = (
 # points [7.6, 19.7]``), a bare interval, a p-value (``p_adj < 0.04``), or any other run of non-spaces.
 _TOKEN = re.compile(
     r"(?:\(?[-+\u2212]?\d[\d.,]*(?:%| pts| points)? )?\[[^\]\s]*(?: [^\]\s]*)*\][^\s]*"
-    r"|\(?p(?:_adj)? (?:[<=]|&lt;) [^\s]+"
+    r"|\(?p(?:_adj)? [<=] [^\s]+"
     r"|\S+"
 )
 
@@ -81,6 +81,8 @@ def wrap(text: str, width: int, first: str = "", rest: str = "") -> list[str]:
             line, bare = rest, True
         while cell_len(line + token) > width:  # longer than a whole line: cut it
             room = max(width - cell_len(line), 1)
+            while room > 1 and cell_len(line + token[:room]) > width:  # wide (2-cell) characters
+                room -= 1
             lines.append(line + token[:room])
             line, token = rest, token[room:]
         line, bare = line + token, False
@@ -104,7 +106,7 @@ def _two_lines(cell: str) -> str:
 class _Fitted:
     """A table laid out for a width: the rich table, the columns left out and the judge names shortened."""
 
-    table: RichTable | None
+    table: RichTable
     left_out: list[str]
     shortened: dict[str, str]
 

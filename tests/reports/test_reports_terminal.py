@@ -141,3 +141,15 @@ def test_abbreviate_middle_keeps_both_ends_and_short_names_stay_distinct():
     short = short_names(names, 14)
     assert all(len(s) <= 14 for s in short.values())
     assert len(set(short.values())) == len(set(names))
+
+
+def test_wide_characters_and_very_narrow_consoles_keep_every_line_within_the_width():
+    audit = build_likert_audit()
+    name = "评审模型" * 8 + "|persona=removed"  # 2 cells per character
+    audit["judges"].append(name)
+    audit["metrics"] += [metric("no_better_rate", name, 0.4), metric("cohen_kappa_quadratic", name, 0.3)]
+    for width in (40, 80, 120):
+        text = _render(audit, width=width)
+        assert max(cell_len(line) for line in text.splitlines()) <= width
+    wide = _render(audit, width=120)
+    assert name in wide and "评审模型评审模型…" in wide  # shortened in the table, listed whole under it
