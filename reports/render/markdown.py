@@ -26,7 +26,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from auditor.errors import ConfigError, shown
 from auditor.escape import markdown_safe as md_escape
 from reports.model import ReportModel, build_model
 from reports.sections.base import FEW_CLUSTERS_NOTE, MARK, Section, Table
@@ -133,17 +132,17 @@ def report_link(report_url: str | None = None) -> str:
     """The Markdown link to the HTML report: ``report_url``, else ``$AUDITOR_REPORT_URL``, else ``report.html``.
 
     Only ``http(s)`` URLs and relative paths of at most :data:`MAX_URL` characters are accepted (otherwise a
-    :class:`~auditor.errors.ConfigError`, exit 2, names the option or the variable); characters that could end the
-    link are percent-encoded.
+    ``ValueError`` names the option or the variable; the command line checks the variable first and exits 2);
+    characters that could end the link are percent-encoded.
     """
     source = "report_url" if report_url else REPORT_URL_ENV
     url = (report_url or os.environ.get(REPORT_URL_ENV) or "report.html").strip()
     scheme = urlsplit(url).scheme.lower()
     if len(url) > MAX_URL:
-        raise ConfigError(f"{source}: the HTML report's link is longer than {MAX_URL:,} characters")
+        raise ValueError(f"{source}: the HTML report's link is longer than {MAX_URL:,} characters")
     if scheme not in ("", "http", "https"):
-        raise ConfigError(
-            f"{source}: the HTML report's link must be an http(s) URL or a relative path, not {shown(url)}"
+        raise ValueError(
+            f"{source}: the HTML report's link must be an http(s) URL or a relative path, not {url[:60]!r}"
         )
     return f"[report.html]({quote(url, safe=_URL_SAFE)})"
 

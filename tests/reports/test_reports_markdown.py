@@ -17,7 +17,6 @@ from report_fixtures import (
 )
 
 import reports
-from auditor.errors import ConfigError
 from auditor.gates import evaluate_gates
 from reports.render.markdown import PR_COMMENT_LIMIT, REPORT_URL_ENV, SUMMARY_LIMIT, md_escape, report_link
 
@@ -220,19 +219,19 @@ def test_the_link_to_the_html_report_comes_from_the_option_or_the_environment(mo
     assert f"[report.html]({url})" in reports.render_markdown(audit)
     link = report_link("https://x.test/a b(c)<d>")
     assert link == "[report.html](https://x.test/a%20b%28c%29%3Cd%3E)"  # nothing can end the link early
-    with pytest.raises(ConfigError, match="AUDITOR_REPORT_URL: .*http"):  # exit 2 from the command line
+    with pytest.raises(ValueError, match="AUDITOR_REPORT_URL: .*http"):
         monkeypatch.setenv(REPORT_URL_ENV, "javascript:alert(1)")
         reports.render_markdown(audit)
 
 
-def test_an_audit_too_big_for_a_comment_leaves_out_whole_blocks_and_links_the_html_report(big_audit, copy_of):
-    audit = copy_of(big_audit)
-    for k in range(3_000):  # 3,000 metrics the registry does not know: a long "Other metrics" table
+def test_an_audit_too_big_for_a_comment_leaves_out_whole_blocks_and_links_the_html_report():
+    audit = build_likert_audit()
+    for k in range(1_200):  # 1,200 metrics the registry does not know: a long "Other metrics" table
         audit["metrics"].append(
             {"metric": f"custom_{k}", "judge": "gpt-4o", "reference": "human", "value": 0.5}
         )
     for judge in audit["judges"]:  # and many slices
-        for k in range(600):
+        for k in range(200):
             audit["metrics"].append(
                 {
                     "metric": "no_better_rate",
@@ -278,5 +277,24 @@ def test_the_summary_stays_within_8_kb_whatever_the_data_say(monkeypatch):
     _assert_fits_a_comment(text)
     assert "… and 35 more failed checks" in _summary_part(text)
     monkeypatch.setenv(REPORT_URL_ENV, "https://ci.test/" + "u" * 1_000)
-    with pytest.raises(ConfigError, match="longer than 1,000 characters"):
+    with pytest.raises(ValueError, match="longer than 1,000 characters"):
         reports.render_markdown(audit)
+
+
+def test_the_command_line_says_a_bad_report_url_in_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    from auditor.cli.root import (
+        main,
+    )  # in process: the same front door as `python -m auditor`, without a start-up
+
+    audit_json = tmp_path / "audit.json"
+    audit_json.write_text(reports.render_json(build_pairwise_audit()), encoding="utf-8")
+    out = tmp_path / "out"
+    monkeypatch.setenv(REPORT_URL_ENV, "javascript:alert(1)")
+    assert main(["report", str(audit_json), "--format", "md", "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "AUDITOR_REPORT_URL" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+    url = "https://github.com/o/r/actions/runs/7"
+    monkeypatch.setenv(REPORT_URL_ENV, url)
+    assert main(["report", str(audit_json), "--format", "md", "--out", str(out), "--quiet"]) == 0
+    assert f"[report.html]({url})" in (out / "report.md").read_text(encoding="utf-8")
