@@ -59,7 +59,7 @@ HOVER_PREFIX = "auditor-name-"  # gid of a shortened label; figure_to_svg gives 
 CAPTIONS = {
     "forest": "A good judge: its point inside the shaded band (humans' agreement with each other), far right of 0 "
     "(chance).",
-    "gaps": "A good judge: its point on 0 and its interval across 0 (it finds {what} as often as {reference}).",
+    "gaps": "A good judge: its point on 0 and its interval across 0 ({what}).",
     "outcomes": "A good judge: its bar splits like the reference's bar on top.",
     "confusion": "A good judge: its counts on the diagonal (it gives the label the reference gives).",
     "scores": "A good judge: its points along a rising diagonal (it ranks the items as the reference does; "
@@ -73,13 +73,12 @@ def caption(key: str, audit: Mapping[str, Any] | AuditView | None = None) -> str
     if key != "gaps":
         return text
     v = view(audit or {})
-    found = v.positive_rate
-    if found is None:
-        what = f"{v.arm_b} no better"
+    if v.positive_rate is None:
+        what = f"it finds {v.arm_b} no better as often as {v.reference_plural} do"
     else:
         verb, positive, _ = v.positive_words
-        what = f"items {positive}" if verb else positive
-    return text.format(what=what, reference=v.reference_plural)
+        what = f"as many items {verb} {positive} as by {v.reference_plural}"
+    return text.format(what=what)
 
 
 def judge_colors(audit: Mapping[str, Any] | AuditView) -> Mapping[str, str]:

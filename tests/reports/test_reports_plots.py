@@ -146,9 +146,10 @@ def test_every_plot_has_a_one_line_caption_saying_what_a_good_judge_looks_like(e
         text = fig._supxlabel.get_text()
         assert text == plots.caption(KEYS[make], audit) and text.startswith("A good judge: ")
         assert "\n" not in text
-    assert "(it finds response b no better as often as humans)" in plots.caption(
-        "gaps", build_pairwise_audit()
-    )
+    pairwise = plots.caption("gaps", build_pairwise_audit())
+    assert pairwise.endswith("(it finds response b no better as often as humans do).")
+    relevance = {"task": "binary", "personalization": {"stage": "relevance"}}
+    assert plots.caption("gaps", relevance).endswith("(as many items marked relevant as by humans).")
 
 
 def test_legends_and_tick_labels_stay_inside_the_figure_and_off_the_data(extensions_figures):
