@@ -8,7 +8,7 @@ the full tables, read from the same rows.
 
 from __future__ import annotations
 
-from reports.format import fmt_estimate, p_text
+from reports.format import as_float, fmt_estimate, fmt_number, p_text
 from reports.sections.base import Table, entries, n_cell
 from reports.view import AuditView, section_dict
 
@@ -19,6 +19,12 @@ def _lead_rate(v: AuditView) -> str:
     """The rate the audit leads with (``no_better_rate``, a binary stage's positive rate): its gap's name less
     ``_gap``."""
     return v.lead_gap.removesuffix("_gap")
+
+
+def _level(v: AuditView) -> str:
+    """The intervals' confidence level as the audit saved it (``95%``; ``95%`` when missing)."""
+    level = as_float(v.bootstrap.get("level"))
+    return fmt_number(level, "rate", digits=0) if level is not None and 0 < level < 1 else "95%"
 
 
 def _checks(v: AuditView) -> dict[str, dict[str, str]]:
@@ -58,7 +64,7 @@ def summary_table(v: AuditView) -> Table:
         rows=[],
         metric_columns=metric_columns + [""] * len(check_columns),
         note=(
-            f"Estimates with 95% intervals; gaps are judge minus {v.reference} on the same items (rates: "
+            f"Estimates with {_level(v)} intervals; gaps are judge minus {v.reference} on the same items (rates: "
             "percentage points), p from the paired test (p_adj: corrected across judges); the reference's "
             "coefficient is its raters' agreement with each other (the ceiling)."
         ),
@@ -83,7 +89,8 @@ def summary_table(v: AuditView) -> Table:
         table.rows.append([f"{v.reference} (reference)", n_cell(own_rows[0])] + cells(v.reference))
         table.rows[-1] += [""] * len(check_columns)
         table.row_roles.append("reference")
-    baselines = {str(b) for b in section_dict(v, "baselines").get("baselines") or ()}
+    listed = section_dict(v, "baselines").get("baselines")
+    baselines = {str(b) for b in listed} if isinstance(listed, (list, tuple)) else set()
     if baselines & set(v.judges):
         table.note += " The trivial baselines are in the full tables."
     for judge in v.judges:
