@@ -245,12 +245,10 @@ def outcome_bars(audit: Mapping[str, Any] | AuditView) -> Figure | None:
                     fontsize="small",
                     color="white" if name != "tie_rate" else "black",
                 )
-    labels = _name_ticks(ax, "y", ys, [label for _, label, _ in rows])
-    _color_labels(
-        labels,
-        [label for _, label, _ in rows],
-        {label: judge_colors(v).get(name, REFERENCE_COLOR) for name, label, _ in rows},
-    )
+    colors = judge_colors(v)
+    labels = [label for _, label, _ in rows]
+    by_label = {label: colors.get(name, REFERENCE_COLOR) for name, label, _ in rows}
+    _color_labels(_name_ticks(ax, "y", ys, labels), labels, by_label)
     ax.set_xlim(0, 1)
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_title("Outcome shares per judge")
