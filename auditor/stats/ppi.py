@@ -77,9 +77,20 @@ def cluster_sums(
     return np.hstack([v, outer])
 
 
-def from_sums(sums: np.ndarray, lam: float | None = None) -> dict[str, np.ndarray]:
+TUNINGS = ("cluster", "ppi_py")
+
+
+def from_sums(sums: np.ndarray, lam: float | None = None, tuning: str = "cluster") -> dict[str, np.ndarray]:
     """PPI++ from summed statistics (leading axes = replicates): ``value``, ``lam``, ``variance`` (sandwich),
-    ``classical_value`` (human-only mean of the labelled set) and ``classical_variance``."""
+    ``classical_value`` (human-only mean of the labelled set) and ``classical_variance``.
+
+    ``tuning`` (when ``lam`` is None): ``"cluster"`` minimises the cluster-robust variance,
+    ``lam = sum_g b_g d_g / sum_g d_g^2``; ``"ppi_py"`` is ``ppi_py``'s rule for two independent samples,
+    ``lam = Cov_n(Y, Yhat) / ((1 + n/N) Var(Yhat over both sets, ddof 1))``, which reads the sums of squares off the
+    diagonal of ``v v^T`` and so needs every cluster to be one row (the unclustered, disjoint design).
+    """
+    if tuning not in TUNINGS:
+        raise ValueError(f"tuning must be one of {TUNINGS}, got {tuning!r}")
     s = np.asarray(sums, float)
     v = s[..., :N_STATS]
     m = s[..., N_STATS:].reshape(s.shape[:-1] + (N_STATS, N_STATS))
@@ -96,7 +107,14 @@ def from_sums(sums: np.ndarray, lam: float | None = None) -> dict[str, np.ndarra
             return np.einsum("...i,...ij,...j->...", x, m, z)
 
         bmb, bmd, dmd = quad(b, b), quad(b, d), quad(d, d)
-        if lam is None:
+        if lam is None and tuning == "ppi_py":
+            # singleton clusters: M[S,S] = sum of Yhat_u^2, M[U,U] = sum of Yhat^2, M[T,U] = sum of Y Yhat
+            cov_n = m[..., 3, 4] / n - b_mean * c_mean
+            pooled = big_n + n
+            var_pooled = (m[..., 1, 1] + m[..., 4, 4] - (big_s + u) ** 2 / pooled) / (pooled - 1.0)
+            tuned = cov_n / ((1.0 + n / big_n) * var_pooled)
+            lam_arr = np.clip(np.nan_to_num(tuned, nan=0.0, posinf=0.0, neginf=0.0), 0.0, 1.0)
+        elif lam is None:
             tuned = np.where(dmd > 0, bmd / dmd, 0.0)
             lam_arr = np.clip(np.nan_to_num(tuned, nan=0.0), 0.0, 1.0)
         else:
@@ -112,9 +130,9 @@ def from_sums(sums: np.ndarray, lam: float | None = None) -> dict[str, np.ndarra
     }
 
 
-def point(per_cluster: np.ndarray, lam: float | None = None) -> dict[str, float]:
+def point(per_cluster: np.ndarray, lam: float | None = None, tuning: str = "cluster") -> dict[str, float]:
     """:func:`from_sums` of the totals of ``(G, 30)`` per-cluster statistics, as plain floats."""
-    out = from_sums(np.asarray(per_cluster, float).sum(axis=0)[None, :], lam)
+    out = from_sums(np.asarray(per_cluster, float).sum(axis=0)[None, :], lam, tuning)
     return {k: float(v[0]) for k, v in out.items()}
 
 
@@ -152,6 +170,7 @@ class PPIMean:
     n_labelled: int
     n_unlabelled: int
     n_clusters: int
+    tuning: str = "cluster"  # how lam was chosen: "cluster", "ppi_py" or "fixed"
 
     @property
     def effective_labels(self) -> float:
@@ -201,7 +220,9 @@ def ppi_mean(
         which is ``ppi_py``'s setting.
     lam
         Power-tuning parameter; ``None`` tunes it (clipped to ``[0, 1]``), ``0`` gives the human-only mean,
-        ``1`` plain PPI.
+        ``1`` plain PPI.  Without cluster ids ``lam`` is ``ppi_py``'s (``Cov_n(Y, Yhat) / ((1 + n/N) Var(Yhat),
+        ddof 1)``, the variance pooled over both sets), so estimate and interval equal ``ppi_py.ppi_mean_ci``;
+        with cluster ids it minimises the cluster-robust variance (``tuning`` on the result says which).
 
     Examples
     --------
@@ -217,7 +238,10 @@ def ppi_mean(
     yhat = np.asarray(yhat, float)
     yhat_u = np.asarray(yhat_unlabelled, float)
     c_l, c_u, g = _codes(cluster, cluster_unlabelled, y.size, yhat_u.size)
-    out = point(cluster_sums(y, yhat, c_l, yhat_u, c_u, g), lam)
+    tuning = "fixed" if lam is not None else ("ppi_py" if cluster is None else "cluster")
+    out = point(
+        cluster_sums(y, yhat, c_l, yhat_u, c_u, g), lam, "ppi_py" if tuning == "ppi_py" else "cluster"
+    )
     z = float(ndtri(0.5 + level / 2.0))
     se, se_c = np.sqrt(out["variance"]), np.sqrt(out["classical_variance"])
     return PPIMean(
@@ -233,4 +257,183 @@ def ppi_mean(
         int(y.size),
         int(yhat_u.size),
         int(g),
+        tuning,
+    )
+
+
+# -- stratified PPI (Fisch et al. 2024) -----------------------------------------------------------------------
+POOLED = "(pooled)"  # the stratum that gathers the strata with too few labelled items
+
+
+def stratum_sums(
+    y: np.ndarray,
+    yhat: np.ndarray,
+    stratum: np.ndarray,
+    unit: np.ndarray,
+    yhat_unlabelled: np.ndarray,
+    stratum_unlabelled: np.ndarray,
+    unit_unlabelled: np.ndarray,
+    n_strata: int,
+) -> np.ndarray:
+    """``(K, 30)`` per-stratum totals of the :func:`cluster_sums` of the sampling units (clusters) inside each
+    stratum: :func:`from_sums` of row ``k`` is the PPI++ estimate within stratum ``k`` with its own ``lam`` and its
+    cluster-robust variance.  Stratum codes in ``0..n_strata-1``; unit codes are any integers (a unit that appears
+    in two strata counts as two)."""
+    stratum, stratum_u = np.asarray(stratum, np.int64), np.asarray(stratum_unlabelled, np.int64)
+    unit, unit_u = np.asarray(unit, np.int64), np.asarray(unit_unlabelled, np.int64)
+    cells, cell_codes = np.unique(
+        np.column_stack([np.concatenate([stratum, stratum_u]), np.concatenate([unit, unit_u])]),
+        axis=0,
+        return_inverse=True,
+    )
+    cell_codes = cell_codes.reshape(-1)
+    per_cell = cluster_sums(y, yhat, cell_codes[: y.size], yhat_unlabelled, cell_codes[y.size :], len(cells))
+    out = np.zeros((n_strata, N_COLUMNS))
+    np.add.at(out, cells[:, 0], per_cell)
+    return out
+
+
+def stratified_from_sums(
+    sums: np.ndarray, weights: np.ndarray | None = None, tuning: str = "cluster"
+) -> dict[str, np.ndarray]:
+    """Stratified PPI++ from ``(..., K, 30)`` per-stratum totals: ``theta = sum_k w_k theta_k`` with each stratum's
+    own tuned ``lam_k`` and ``Var = sum_k w_k^2 Var_k``; ``w_k`` = the stratum's share of the unlabelled set
+    (``N_k / N``) unless ``weights`` are given.  Returns ``value``, ``variance``, ``weights`` and the per-stratum
+    ``stratum_value``, ``stratum_variance``, ``lam``."""
+    s = np.asarray(sums, float)
+    per = from_sums(s, None, tuning)
+    big_n = s[..., 0]
+    w = big_n / big_n.sum(axis=-1, keepdims=True) if weights is None else np.asarray(weights, float)
+    has = w > 0
+    value = np.sum(np.where(has, w * per["value"], 0.0), axis=-1)
+    variance = np.sum(np.where(has, w**2 * per["variance"], 0.0), axis=-1)
+    return {
+        "value": value,
+        "variance": variance,
+        "weights": w,
+        "stratum_value": per["value"],
+        "stratum_variance": per["variance"],
+        "lam": per["lam"],
+    }
+
+
+def pool_small_strata(
+    strata_labelled: np.ndarray,
+    units_labelled: np.ndarray,
+    strata_unlabelled: np.ndarray,
+    min_labelled: int = 2,
+) -> tuple[np.ndarray, np.ndarray, list[str], int]:
+    """Stratum codes after pooling: a stratum with fewer than ``min_labelled`` labelled rows, or its labelled rows
+    in a single sampling unit (no within-stratum variance), joins the stratum :data:`POOLED`; when the pool itself
+    is too small it joins the kept stratum with the fewest labelled rows.  Returns the codes of the labelled and the
+    unlabelled rows, the stratum names and how many strata were pooled."""
+    lab = pd.Series(np.asarray(strata_labelled, object)).astype(str)
+    unl = pd.Series(np.asarray(strata_unlabelled, object)).astype(str)
+    frame = pd.DataFrame({"s": lab.to_numpy(), "u": np.asarray(units_labelled)})
+    counts = frame.groupby("s")["u"].agg(["size", "nunique"])
+    ok = counts.index[(counts["size"] >= min_labelled) & (counts["nunique"] >= 2)]
+    names = sorted(set(lab) | set(unl))
+    small = [s for s in names if s not in set(ok)]
+    mapping = {s: s for s in ok}
+    if small:
+        pool_lab = lab.isin(small)
+        pool_ok = pool_lab.sum() >= min_labelled and frame.loc[pool_lab.to_numpy(), "u"].nunique() >= 2
+        target = POOLED if (pool_ok or not len(ok)) else str(counts.loc[ok, "size"].idxmin())
+        mapping.update({s: target for s in small})
+    kept = sorted(set(mapping.values()))
+    code = {s: i for i, s in enumerate(kept)}
+    return (
+        lab.map(mapping).map(code).to_numpy(np.int64),
+        unl.map(mapping).map(code).to_numpy(np.int64),
+        kept,
+        len(small) if small else 0,
+    )
+
+
+@dataclass
+class StratifiedPPIMean:
+    """A stratified PPI++ mean (Fisch et al. 2024) with its Wald interval and the per-stratum estimates."""
+
+    value: float
+    ci_low: float
+    ci_high: float
+    se: float
+    n_labelled: int
+    n_unlabelled: int
+    n_strata: int
+    n_pooled: int  # strata with too few labelled items, gathered into one (see :func:`pool_small_strata`)
+    tuning: str
+    strata: pd.DataFrame  # stratum, weight, n_labelled, n_unlabelled, value, lam, se
+
+
+def stratified_ppi_mean(
+    y: np.ndarray,
+    yhat: np.ndarray,
+    yhat_unlabelled: np.ndarray,
+    strata: np.ndarray,
+    strata_unlabelled: np.ndarray,
+    *,
+    cluster: np.ndarray | None = None,
+    cluster_unlabelled: np.ndarray | None = None,
+    level: float = 0.95,
+    min_labelled: int = 2,
+) -> StratifiedPPIMean:
+    """Stratified PPI++ (Fisch, Maynez, Hofer, Dhingra, Globerson & Cohen 2024, "Stratified Prediction-Powered
+    Inference for Hybrid Language Model Evaluation"): PPI++ inside each stratum (user, persona, ...) with its own
+    ``lam_k``, combined with the strata's shares of the unlabelled set,
+
+        theta = sum_k w_k theta_k,   Var = sum_k w_k^2 Var_k,   w_k = N_k / N,
+
+    and a Wald interval.  The shares are taken as known (the paper's setting): the estimand is the mean over a
+    population with the study's mix of strata.  Within a stratum the sampling unit is the row (``lam_k`` is then
+    ``ppi_py``'s, each stratum's term equals ``ppi_py.ppi_mean_ci`` on its rows) or, with ``cluster`` ids, the
+    cluster (``lam_k`` minimises the cluster-robust variance; pass item ids when the labelled items are among the
+    unlabelled ones).  Strata with fewer than ``min_labelled`` labelled rows are pooled
+    (:func:`pool_small_strata`).  With one stratum this is :func:`ppi_mean`.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> s_u = rng.integers(0, 3, 3000)
+    >>> y_all = (rng.random(3000) < 0.2 + 0.3 * s_u).astype(float)
+    >>> yhat_all = np.where(rng.random(3000) < 0.85, y_all, 1 - y_all)
+    >>> r = stratified_ppi_mean(y_all[:300], yhat_all[:300], yhat_all[300:], s_u[:300], s_u[300:])
+    >>> r.n_strata, bool(r.ci_low < 0.5 < r.ci_high)
+    (3, True)
+    """
+    y = np.asarray(y, float)
+    yhat = np.asarray(yhat, float)
+    yhat_u = np.asarray(yhat_unlabelled, float)
+    if np.asarray(strata).shape != y.shape or np.asarray(strata_unlabelled).shape != yhat_u.shape:
+        raise ValueError("give a stratum for every labelled and every unlabelled row")
+    unit_l, unit_u, _ = _codes(cluster, cluster_unlabelled, y.size, yhat_u.size)
+    code_l, code_u, names, pooled = pool_small_strata(strata, unit_l, strata_unlabelled, min_labelled)
+    sums = stratum_sums(y, yhat, code_l, unit_l, yhat_u, code_u, unit_u, len(names))
+    tuning = "ppi_py" if cluster is None else "cluster"
+    out = stratified_from_sums(sums, tuning=tuning)
+    z = float(ndtri(0.5 + level / 2.0))
+    se = float(np.sqrt(out["variance"]))
+    value = float(out["value"])
+    table = pd.DataFrame(
+        {
+            "stratum": names,
+            "weight": out["weights"],
+            "n_labelled": sums[:, 2].astype(int),
+            "n_unlabelled": sums[:, 0].astype(int),
+            "value": out["stratum_value"],
+            "lam": out["lam"],
+            "se": np.sqrt(out["stratum_variance"]),
+        }
+    )
+    return StratifiedPPIMean(
+        value,
+        value - z * se,
+        value + z * se,
+        se,
+        int(y.size),
+        int(yhat_u.size),
+        len(names),
+        pooled,
+        tuning,
+        table,
     )
