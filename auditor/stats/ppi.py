@@ -8,7 +8,15 @@ the human mean is
 
 unbiased for every ``lam`` when the labelled items are a random sample of the same population; ``lam = 0`` is the
 human-only mean, ``lam = 1`` plain PPI.  ``lam`` is tuned to minimise the estimated variance and clipped to
-``[0, 1]`` (as ``ppi_py`` does), so the estimate is asymptotically never worse than the human-only mean.
+``[0, 1]`` (as ``ppi_py`` does), so the estimate is asymptotically never worse than the human-only mean.  Which
+tuning is used when:
+
+- no cluster ids (two independent samples, ``ppi_py``'s design): ``ppi_py``'s rule,
+  ``lam = Cov_n(Y, Yhat) / ((1 + n/N) Var(Yhat pooled over both sets, ddof 1))``, so that estimate and interval are
+  ``ppi_py.ppi_mean_pointestimate`` / ``ppi_mean_ci`` (``tuning="ppi_py"``);
+- cluster ids (users; or item ids when the labelled items are among the unlabelled ones, as in an audit): the
+  minimiser of the cluster-robust sandwich below (``tuning="cluster"``), which counts the covariance between the
+  two means that ``ppi_py``'s rule assumes away.  The two agree to ``O(1/n)`` on ``ppi_py``'s design.
 
 Clusters (users).  Everything is computed from per-cluster sums ``v_g = (N_g, S_g, n_g, T_g, U_g)``: items of
 cluster ``g`` in the unlabelled set and the sum of their ``Yhat``; items in the labelled set and the sums of their
