@@ -445,3 +445,23 @@ def stratified_ppi_mean(
         tuning,
         table,
     )
+
+
+def singleton_sums(y: np.ndarray, yhat: np.ndarray, yhat_unlabelled: np.ndarray) -> np.ndarray:
+    """The totals of :func:`cluster_sums` when every row is its own cluster (two independent samples), from the
+    moments along the last axis, for many samples at once: ``y``, ``yhat`` ``(..., n)``, ``yhat_unlabelled``
+    ``(..., N)`` -> ``(..., 30)``.  A labelled row has ``v = (0, 0, 1, y, yhat)``, an unlabelled one
+    ``v = (1, yhat_u, 0, 0, 0)``, so ``sum v v^T`` holds counts, sums, sums of squares and ``sum y yhat``."""
+    y, yhat, yhat_u = (np.asarray(a, float) for a in (y, yhat, yhat_unlabelled))
+    lead = np.broadcast_shapes(y.shape[:-1], yhat_u.shape[:-1])
+    n = np.full(lead, float(y.shape[-1]))
+    big_n = np.full(lead, float(yhat_u.shape[-1]))
+    sums = [np.broadcast_to(a.sum(-1), lead) for a in (yhat_u, y, yhat)]
+    v = np.stack([big_n, sums[0], n, sums[1], sums[2]], -1)
+    m = np.zeros(lead + (N_STATS, N_STATS))
+    m[..., 0, 0], m[..., 0, 1], m[..., 1, 1] = big_n, v[..., 1], (yhat_u**2).sum(-1)
+    m[..., 2, 2], m[..., 2, 3], m[..., 2, 4] = n, v[..., 3], v[..., 4]
+    m[..., 3, 3], m[..., 3, 4], m[..., 4, 4] = (y**2).sum(-1), (y * yhat).sum(-1), (yhat**2).sum(-1)
+    upper = np.triu_indices(N_STATS, 1)
+    m[..., upper[1], upper[0]] = m[..., upper[0], upper[1]]
+    return np.concatenate([v, m.reshape(lead + (N_STATS * N_STATS,))], -1)
