@@ -9,6 +9,18 @@ labelled / unlabelled counts, the human-only and the judge-only (the judge's own
 estimates with their intervals, both interval widths and "the judge was worth N extra human labels"
 (``extra_labels = n * (width_human / width_ppi)^2 - n``).  Valid when the labelled items are a random sample of
 the judged ones.
+
+Beside them, per rate:
+
+- ``stratified_ppi_*`` (Fisch et al. 2024): PPI++ within each stratum with its own ``lam``, weighted by the strata's
+  shares of the judged items, Wald interval (:func:`auditor.stats.ppi.stratified_ppi_mean`).  Strata: the item
+  column ``config.ppi.strata``, by default the users (when the items have a user column).  Within a stratum the
+  sampling unit is the item when the strata are the users, else the user (the cluster).  Strata with fewer than ten
+  labelled items are pooled.  The shares are taken as known: with users as strata the estimate is for these users.
+- ``rogan_gladen_win_rate`` / ``rogan_gladen_no_better_rate`` (Rogan & Gladen 1978; Lee et al. 2025): the judge's
+  rate on the judged items *without* a reference label, corrected by its sensitivity and specificity on the items
+  *with* one (:mod:`auditor.stats.misclassification`); the row's interval is the audit's cluster bootstrap, and the
+  section gives Lee et al.'s analytic interval (independent items) beside it.
 """
 
 from __future__ import annotations
@@ -18,11 +30,12 @@ from typing import Any
 import numpy as np
 
 from auditor.config import AuditConfig
-from auditor.engine.context import AuditContext
+from auditor.engine.context import AuditContext, direct_row
 from auditor.engine.step import StepOutput
+from auditor.errors import ConfigError
 from auditor.io import json_safe
-from auditor.metrics import PPI_RATES
-from auditor.stats import ppi
+from auditor.metrics import PPI_RATES, ROGAN_GLADEN_RATES
+from auditor.stats import misclassification, ppi
 from auditor.stats.bootstrap import Estimate, interval
 
 DESIGN = (
@@ -33,7 +46,7 @@ DESIGN = (
 def step(ctx: AuditContext, config: AuditConfig) -> StepOutput:
     if not config.ppi.enabled:
         return StepOutput()
-    return StepOutput(sections={"ppi": json_safe(ppi_rows(ctx))})
+    return StepOutput(sections={"ppi": json_safe(ppi_rows(ctx, config.ppi.strata))})
 
 
 def _width(est: Estimate, ctx: AuditContext) -> float:
@@ -49,11 +62,123 @@ def _bounds(est: Estimate, ctx: AuditContext) -> list[float]:
     return [float(x) for x in interval(est, ctx.cfg.level, ctx.cfg.method)]
 
 
-def ppi_rows(ctx: AuditContext) -> dict[str, Any]:
-    """Add ``ppi_*`` rows for every judge that labelled items without a reference label; returns the section."""
+def strata_of(ctx: AuditContext, column: str | None) -> tuple[str | None, np.ndarray | None, np.ndarray]:
+    """The strata column's name, its value per item (None: no strata) and the sampling unit per item inside a
+    stratum (the item when the strata are the users, else the cluster)."""
+    items = ctx.t.items
+    name = column if column is not None else ctx.cfg.cluster
+    items_as_units = np.arange(ctx.n_items)
+    if name not in items.columns:
+        if column is not None:
+            raise ConfigError(
+                f"stratified PPI: the items have no column {column!r}",
+                file=ctx.cfg.source,
+                column="ppi.strata",
+            )
+        return None, None, items_as_units
+    values = items[name].astype(object).where(items[name].notna(), "(missing)").astype(str).to_numpy()
+    return name, values, items_as_units if name == ctx.cfg.cluster else ctx.cluster
+
+
+def stratified_entry(
+    ctx: AuditContext, name: str, judge: str, strata: tuple[str | None, np.ndarray | None, np.ndarray], arrays
+) -> dict[str, Any] | None:
+    """The stratified PPI++ row and its section entry (None when there is at most one stratum)."""
+    column, values, unit = strata
+    y, yhat, yhat_u, labelled, judged = arrays
+    if values is None:
+        return None
+    r = ppi.stratified_ppi_mean(
+        y,
+        yhat,
+        yhat_u,
+        values[labelled],
+        values[judged],
+        cluster=unit[labelled],
+        cluster_unlabelled=unit[judged],
+        level=ctx.cfg.level,
+    )
+    if r.n_strata < 2:
+        return {
+            "by": column,
+            "n_strata": r.n_strata,
+            "note": "fewer than 2 strata with 10 or more labelled items (the others are pooled)",
+        }
+    ctx.rows.append(
+        direct_row(
+            f"stratified_ppi_{name}",
+            judge,
+            ctx.cfg.reference,
+            r.value,
+            r.ci_low,
+            r.ci_high,
+            judged.size,
+            None,
+            None,
+        )
+    )
+    return {
+        "by": column,
+        "value": r.value,
+        "ci": [r.ci_low, r.ci_high],
+        "se": r.se,
+        "n_strata": r.n_strata,
+        "n_pooled": r.n_pooled,
+        "interval": "Wald, strata shares as known",
+    }
+
+
+def rogan_gladen_entry(ctx: AuditContext, name: str, judge: str, y, yhat, yhat_test, labelled, test) -> dict:
+    """The Rogan-Gladen row (cluster bootstrap) and its section entry with Lee et al.'s analytic interval."""
+    y, yhat, yhat_test = (np.asarray(a, bool) for a in (y, yhat, yhat_test))
+    r = misclassification.rogan_gladen(yhat_test, y, yhat, level=ctx.cfg.level)
+    entry = {
+        "value": r.value,
+        "analytic_ci": [r.ci_low, r.ci_high],
+        "judge_rate": r.judge_rate,
+        "sensitivity": r.sensitivity,
+        "specificity": r.specificity,
+        "n_test": r.n_test,
+        "n_calibration_positive": r.n_calibration_positive,
+        "n_calibration_negative": r.n_calibration_negative,
+    }
+    if not r.identified or min(r.n_calibration_positive, r.n_calibration_negative) == 0:
+        entry["note"] = (
+            "sensitivity + specificity <= 1 (or a class missing from the labelled items): no correction"
+        )
+        return entry
+    g = ctx.n_clusters
+    c_l, c_t = ctx.cluster[labelled], ctx.cluster[test]
+    per_cluster = np.column_stack(
+        [
+            np.bincount(c_t, minlength=g),
+            np.bincount(c_t, weights=yhat_test, minlength=g),
+            np.bincount(c_l, weights=y, minlength=g),
+            np.bincount(c_l, weights=y & yhat, minlength=g),
+            np.bincount(c_l, weights=~y, minlength=g),
+            np.bincount(c_l, weights=~y & ~yhat, minlength=g),
+        ]
+    ).astype(float)
+
+    def corrected(s: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return misclassification.rogan_gladen_point(
+                s[..., 1] / s[..., 0], s[..., 5] / s[..., 4], s[..., 3] / s[..., 2]
+            )
+
+    est = ctx.rs.sums(per_cluster, corrected, int(test.size))
+    ctx.add(f"rogan_gladen_{name}", judge, ctx.cfg.reference, est)
+    entry["ci"] = _bounds(est, ctx)
+    return entry
+
+
+def ppi_rows(ctx: AuditContext, strata_column: str | None = None) -> dict[str, Any]:
+    """Add ``ppi_*``, ``stratified_ppi_*`` and ``rogan_gladen_*`` rows for every judge that labelled items without a
+    reference label; returns the section."""
     ref, ref_name = ctx.ref, ctx.cfg.reference
     ref_ok = ctx.usable(ref)
-    section: dict[str, Any] = {"design": DESIGN, "judges": []}
+    strata = strata_of(ctx, strata_column)
+    section: dict[str, Any] = {"design": DESIGN, "strata": strata[0], "judges": []}
     for judge, side in ctx.sides.items():
         judged = np.flatnonzero(ctx.usable(side))
         labelled = np.flatnonzero(ctx.usable(side) & ref_ok)
@@ -83,6 +208,7 @@ def ppi_rows(ctx: AuditContext) -> dict[str, Any]:
         if ctx.task in ("likert", "score", "pairwise", "binary"):
             targets["mean_score"] = (ref.value[labelled], side.value[labelled], side.value[judged])
         metrics = []
+        test = np.flatnonzero(ctx.usable(side) & ~ref_ok)
         for name, (y, yhat, yhat_u) in targets.items():
             sums = ppi.cluster_sums(
                 y, yhat, ctx.cluster[labelled], yhat_u, ctx.cluster[judged], ctx.n_clusters
@@ -109,8 +235,16 @@ def ppi_rows(ctx: AuditContext) -> dict[str, Any]:
                     "ci_width_human_only": w_human,
                     "effective_labels": eff,
                     "extra_labels": eff - labelled.size,
+                    "tuning": "cluster",
                 }
             )
+            stratified = stratified_entry(ctx, name, judge, strata, (y, yhat, yhat_u, labelled, judged))
+            if stratified is not None:
+                metrics[-1]["stratified"] = stratified
+            if name in ROGAN_GLADEN_RATES:
+                metrics[-1]["rogan_gladen"] = rogan_gladen_entry(
+                    ctx, name, judge, y, yhat, u_ind[name][np.isin(judged, test)], labelled, test
+                )
         entry["metrics"] = metrics
         section["judges"].append(entry)
     return section

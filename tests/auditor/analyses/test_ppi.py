@@ -211,3 +211,75 @@ def test_the_demo_shows_the_corrected_rate_with_far_more_judged_than_labelled_it
     # exact 5-point agreement: the calibrated judges do not beat "always 4", the informative judge does
     flagged = next(line for line in headline(doc) if "NOT BEATING THE BASELINES" in line)
     assert "gpt-4o" in flagged and "tuned-judge" not in flagged
+
+
+def _persona_study(seed: int = 11):
+    """The binary study with a persona per user (3 personas): enough labelled items per persona to stratify."""
+    items, labels, arrays = binary_study(seed=seed, n_users=60, per_user=6, labelled_share=0.4)
+    persona = np.array(["student", "parent", "retiree"])[arrays["user"] % 3]
+    return items.assign(persona=persona), labels, arrays, persona
+
+
+def test_audit_stratified_ppi_by_persona_matches_the_pure_function():
+    from auditor.config import AuditConfig
+
+    items, labels, arrays, persona = _persona_study()
+    config = AuditConfig().with_options(ppi={"strata": "persona"})
+    result = auditor.audit(labels, items=items, task="binary", resamples=0, config=config)
+    lab = np.isfinite(arrays["y"])
+    user = arrays["user"]
+    direct = ppi.stratified_ppi_mean(
+        arrays["y"][lab],
+        arrays["yhat"][lab],
+        arrays["yhat"],
+        persona[lab],
+        persona,
+        cluster=user[lab],  # within a persona the users are the sampling units
+        cluster_unlabelled=user,
+    )
+    row = result.metric("stratified_ppi_mean_score", "judge")
+    assert (row["value"], row["ci_low"], row["ci_high"]) == pytest.approx(
+        (direct.value, direct.ci_low, direct.ci_high), abs=1e-12
+    )
+    assert row["n"] == arrays["yhat"].size
+    entry = next(m for m in result.meta["ppi"]["judges"][0]["metrics"] if m["metric"] == "ppi_mean_score")
+    assert entry["stratified"]["by"] == "persona" and entry["stratified"]["n_strata"] == 3
+    assert result.meta["ppi"]["strata"] == "persona"
+
+
+def test_audit_without_enough_labels_per_user_pools_every_user_and_adds_no_stratified_row():
+    items, labels, _ = binary_study(seed=12)  # 5 items per user, 30% labelled: no user has 10 labels
+    result = auditor.audit(labels, items=items, task="binary", resamples=0)
+    assert not result.metrics["metric"].str.startswith("stratified_ppi_").any()
+    entry = result.meta["ppi"]["judges"][0]["metrics"][0]
+    assert entry["stratified"]["by"] == "user_id" and entry["stratified"]["n_strata"] == 1
+
+
+def test_audit_unknown_strata_column_is_a_config_error():
+    from auditor.config import AuditConfig
+    from auditor.errors import ConfigError
+
+    items, labels, _ = binary_study(seed=13)
+    config = AuditConfig().with_options(ppi={"strata": "persona"})
+    with pytest.raises(ConfigError, match="no column 'persona'"):
+        auditor.audit(labels, items=items, task="binary", resamples=0, config=config)
+
+
+def test_audit_rogan_gladen_rows_correct_the_judges_rate_on_the_unlabelled_items():
+    from auditor.stats import misclassification
+
+    items, labels, arrays = binary_study(seed=14, n_users=80)
+    result = auditor.audit(labels, items=items, task="binary", resamples=400)
+    lab = np.isfinite(arrays["y"])
+    y, yhat = arrays["y"], arrays["yhat"]
+    direct = misclassification.rogan_gladen(yhat[~lab] == 1, y[lab] == 1, yhat[lab] == 1)
+    row = result.metric("rogan_gladen_win_rate", "judge")
+    assert row["value"] == pytest.approx(direct.value, abs=1e-12)
+    assert row["n"] == int((~lab).sum())
+    assert row["ci_low"] < row["value"] < row["ci_high"]  # the cluster bootstrap
+    entry = next(m for m in result.meta["ppi"]["judges"][0]["metrics"] if m["metric"] == "ppi_win_rate")
+    assert entry["rogan_gladen"]["analytic_ci"] == pytest.approx([direct.ci_low, direct.ci_high], abs=1e-12)
+    assert entry["rogan_gladen"]["sensitivity"] == pytest.approx(direct.sensitivity)
+    # binary: "no better" is label 0, its correction the complement of the win rate's
+    nb = result.metric("rogan_gladen_no_better_rate", "judge")
+    assert nb["value"] == pytest.approx(1 - row["value"], abs=1e-12)

@@ -121,7 +121,7 @@ def test_stratified_ppi_small_case_by_hand():
     lam_b = 3 / 8
     theta_b = lam_b * 0.5 + (0.5 - lam_b * 0.5)
     var_b = np.var(y[3:] - lam_b * yhat[3:]) / 2 + lam_b**2 * np.var(yhat_u[4:]) / 2
-    r = ppi.stratified_ppi_mean(y, yhat, yhat_u, s, s_u)
+    r = ppi.stratified_ppi_mean(y, yhat, yhat_u, s, s_u, min_labelled=2)
     assert list(r.strata["lam"]) == pytest.approx([lam_a, lam_b], abs=1e-12)
     assert r.value == pytest.approx(4 / 6 * theta_a + 2 / 6 * theta_b, abs=1e-12)
     assert r.se**2 == pytest.approx((4 / 6) ** 2 * var_a + (2 / 6) ** 2 * var_b, abs=1e-12)
