@@ -335,27 +335,27 @@ def pool_small_strata(
     in a single sampling unit (no within-stratum variance), joins the stratum :data:`POOLED`; when the pool itself
     is too small it joins the kept stratum with the fewest labelled rows.  Returns the codes of the labelled and the
     unlabelled rows, the stratum names and how many strata were pooled."""
-    lab = pd.Series(np.asarray(strata_labelled, object)).astype(str)
-    unl = pd.Series(np.asarray(strata_unlabelled, object)).astype(str)
-    frame = pd.DataFrame({"s": lab.to_numpy(), "u": np.asarray(units_labelled)})
-    counts = frame.groupby("s")["u"].agg(["size", "nunique"])
-    ok = counts.index[(counts["size"] >= min_labelled) & (counts["nunique"] >= 2)]
-    names = sorted(set(lab) | set(unl))
-    small = [s for s in names if s not in set(ok)]
-    mapping = {s: s for s in ok}
-    if small:
-        pool_lab = lab.isin(small)
-        pool_ok = pool_lab.sum() >= min_labelled and frame.loc[pool_lab.to_numpy(), "u"].nunique() >= 2
-        target = POOLED if (pool_ok or not len(ok)) else str(counts.loc[ok, "size"].idxmin())
-        mapping.update({s: target for s in small})
-    kept = sorted(set(mapping.values()))
-    code = {s: i for i, s in enumerate(kept)}
-    return (
-        lab.map(mapping).map(code).to_numpy(np.int64),
-        unl.map(mapping).map(code).to_numpy(np.int64),
-        kept,
-        len(small) if small else 0,
-    )
+    lab = np.asarray(strata_labelled).astype(str)
+    unl = np.asarray(strata_unlabelled).astype(str)
+    names, codes = np.unique(np.concatenate([lab, unl]), return_inverse=True)
+    codes = codes.reshape(-1)
+    code_l, code_u, k = codes[: lab.size], codes[lab.size :], names.size
+    units = np.asarray(units_labelled, np.int64)
+    size = np.bincount(code_l, minlength=k)
+    distinct = np.bincount(np.unique(np.column_stack([code_l, units]), axis=0)[:, 0], minlength=k)
+    ok = (size >= min_labelled) & (distinct >= 2)
+    small = ~ok
+    target = np.arange(k)  # each stratum's new stratum, as an old code; k stands for the pool
+    if small.any():
+        in_pool = small[code_l]
+        pool_ok = in_pool.sum() >= min_labelled and np.unique(units[in_pool]).size >= 2
+        if pool_ok or not ok.any():
+            target[small] = k
+        else:  # the pool is too small to stand alone: it joins the kept stratum with the fewest labelled items
+            target[small] = np.flatnonzero(ok)[np.argmin(size[ok])]
+    kept, new_code = np.unique(target, return_inverse=True)
+    kept_names = [POOLED if t == k else str(names[t]) for t in kept]
+    return new_code[code_l], new_code[code_u], kept_names, int(small.sum())
 
 
 @dataclass
