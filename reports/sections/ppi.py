@@ -12,11 +12,87 @@ KEY = "ppi"
 PREFIX = "ppi_"
 
 
+STRATIFIED = "stratified_ppi_"
+ROGAN_GLADEN = "rogan_gladen_"
+
+
 def estimate_label(metric: str) -> str:
     """What a ``ppi_*`` row estimates, by the label of the rate it corrects (``ppi_win_rate`` -> ``Win (b better)``);
     any other name as it is."""
     corrected = registry.lookup(metric.removeprefix(PREFIX)) if metric.startswith(PREFIX) else None
     return corrected.label if corrected is not None and registry.lookup(metric) is not None else metric
+
+
+def _row_estimate(v: AuditView, section: Section, name: str, judge: str, reference: str, kind: str) -> str:
+    """A corrected row's value with its interval (marked as shown by this section), or ``—``."""
+    row = v.metric(name, judge, reference)
+    if not row:
+        return "—"
+    section.rendered.add((name, judge, reference))
+    return fmt_estimate(row, kind=kind, signed=False)
+
+
+def corrected_table(v: AuditView, section: Section, judges: list[dict]) -> Table:
+    """Stratified PPI and the Rogan-Gladen rate beside PPI++, one row per judge and rate."""
+    table = Table(
+        key="ppi_corrected",
+        title="Other corrected estimates of the reference's rates",
+        columns=[
+            "Judge",
+            "Estimate",
+            "PPI++",
+            "Stratified PPI",
+            "Strata",
+            "Rogan-Gladen",
+            "Rogan-Gladen, Lee et al. interval",
+            "Judge sensitivity / specificity",
+        ],
+        rows=[],
+        metric_columns=["", "", "", "", "", "", "", ""],
+        text_columns=2,
+        note=(
+            "Stratified PPI (Fisch et al. 2024): PPI++ within each stratum, weighted by the strata's shares of the "
+            "judged items, Wald interval (strata shares taken as known: with users as strata, the rate of these "
+            "users); strata with fewer than 10 labelled items pooled. Rogan-Gladen (Lee et al. 2025): the judge's "
+            "rate on the items without a reference label, corrected by its sensitivity and specificity on the items "
+            "with one; interval from the cluster bootstrap, and Lee et al.'s (independent items) beside it."
+        ),
+    )
+    for entry in judges:
+        judge = str(entry.get("judge", ""))
+        reference = str(entry.get("reference") or v.reference)
+        for m in entries(entry.get("metrics")):
+            name = str(m.get("metric", ""))
+            rate = name.removeprefix(PREFIX)
+            stratified, rogan = m.get("stratified"), m.get("rogan_gladen")
+            if not isinstance(stratified, dict) and not isinstance(rogan, dict):
+                continue
+            kind = metric_kind(name)
+            strata = "—"
+            if isinstance(stratified, dict):
+                pooled = as_int(stratified.get("n_pooled")) or 0
+                strata = f"{stratified.get('by')}: {as_int(stratified.get('n_strata')) or 0}"
+                strata += f" ({pooled:,} pooled)" if pooled else ""
+            lee, sens_spec = "—", "—"
+            if isinstance(rogan, dict):
+                lee = value_with_interval(rogan.get("value"), rogan.get("analytic_ci"), "rate")
+                sens, spec = as_float(rogan.get("sensitivity")), as_float(rogan.get("specificity"))
+                if sens is not None and spec is not None:
+                    sens_spec = f"{fmt_number(sens, 'rate')} / {fmt_number(spec, 'rate')}"
+            table.rows.append(
+                [
+                    judge,
+                    estimate_label(name),
+                    fmt_number(m.get("value"), kind),
+                    _row_estimate(v, section, STRATIFIED + rate, judge, reference, kind),
+                    strata,
+                    _row_estimate(v, section, ROGAN_GLADEN + rate, judge, reference, "rate"),
+                    lee,
+                    sens_spec,
+                ]
+            )
+            table.row_roles.append("judge")
+    return table
 
 
 def value_with_interval(value: object, bounds: object, kind: str = "rate") -> str:
@@ -105,6 +181,9 @@ def ppi_section(v: AuditView) -> Section:
     )
     if table:
         section.tables.append(table)
+        corrected = corrected_table(v, section, judges)
+        if corrected:
+            section.tables.append(corrected)
     if not_applicable:
         if table:
             section.lines.append(
