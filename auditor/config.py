@@ -68,8 +68,8 @@ class Scale:
 @dataclass(frozen=True)
 class PPIConfig:
     """Prediction-powered and corrected rates (``ppi_*``, ``stratified_ppi_*``, ``rogan_gladen_*`` rows,
-    :mod:`auditor.analyses.ppi`); ``strata``: the item column stratified PPI splits by (None: the users, when the
-    items have a user column)."""
+    :mod:`auditor.analyses.ppi`); ``strata``: the item column stratified PPI splits by (the user column, a persona
+    column; None: no stratified estimate)."""
 
     enabled: bool = True
     strata: str | None = None

@@ -13,10 +13,11 @@ the judged ones.
 Beside them, per rate:
 
 - ``stratified_ppi_*`` (Fisch et al. 2024): PPI++ within each stratum with its own ``lam``, weighted by the strata's
-  shares of the judged items, Wald interval (:func:`auditor.stats.ppi.stratified_ppi_mean`).  Strata: the item
-  column ``config.ppi.strata``, by default the users (when the items have a user column).  Within a stratum the
-  sampling unit is the item when the strata are the users, else the user (the cluster).  Strata with fewer than ten
-  labelled items are pooled.  The shares are taken as known: with users as strata the estimate is for these users.
+  shares of the judged items, Wald interval (:func:`auditor.stats.ppi.stratified_ppi_mean`), when the config names
+  the strata: the item column ``config.ppi.strata`` (the user column, a persona column, ...; none by default).
+  Within a stratum the sampling unit is the item when the strata are the users, else the user (the cluster).
+  Strata with fewer than ten labelled items are pooled, and inside the pool the user is the unit.  The shares are
+  taken as known: with users as strata the estimate is for these users.
 - ``rogan_gladen_win_rate`` / ``rogan_gladen_no_better_rate`` (Rogan & Gladen 1978; Lee et al. 2025): the judge's
   rate on the judged items *without* a reference label, corrected by its sensitivity and specificity on the items
   *with* one (:mod:`auditor.stats.misclassification`); the row's interval is the audit's cluster bootstrap, and the
@@ -64,20 +65,16 @@ def _bounds(est: Estimate, ctx: AuditContext) -> list[float]:
 
 def strata_of(ctx: AuditContext, column: str | None) -> tuple[str | None, np.ndarray | None, np.ndarray]:
     """The strata column's name, its value per item (None: no strata) and the sampling unit per item inside a
-    stratum (the item when the strata are the users, else the cluster)."""
+    stratum (the item when the strata are the users, else the cluster; the pooled small strata always by cluster)."""
     items = ctx.t.items
-    name = column if column is not None else ctx.cfg.cluster
-    items_as_units = np.arange(ctx.n_items)
-    if name not in items.columns:
-        if column is not None:
-            raise ConfigError(
-                f"stratified PPI: the items have no column {column!r}",
-                file=ctx.cfg.source,
-                column="ppi.strata",
-            )
-        return None, None, items_as_units
-    values = items[name].astype(object).where(items[name].notna(), "(missing)").astype(str).to_numpy()
-    return name, values, items_as_units if name == ctx.cfg.cluster else ctx.cluster
+    if column is None:
+        return None, None, ctx.cluster
+    if column not in items.columns:
+        raise ConfigError(
+            f"stratified PPI: the items have no column {column!r}", file=ctx.cfg.source, column="ppi.strata"
+        )
+    values = items[column].astype(object).where(items[column].notna(), "(missing)").astype(str).to_numpy()
+    return column, values, np.arange(ctx.n_items) if column == ctx.cfg.cluster else ctx.cluster
 
 
 def stratified_entry(
@@ -96,6 +93,8 @@ def stratified_entry(
         values[judged],
         cluster=unit[labelled],
         cluster_unlabelled=unit[judged],
+        pooled_cluster=ctx.cluster[labelled],
+        pooled_cluster_unlabelled=ctx.cluster[judged],
         level=ctx.cfg.level,
     )
     if r.n_strata < 2:

@@ -247,12 +247,37 @@ def test_audit_stratified_ppi_by_persona_matches_the_pure_function():
     assert result.meta["ppi"]["strata"] == "persona"
 
 
-def test_audit_without_enough_labels_per_user_pools_every_user_and_adds_no_stratified_row():
-    items, labels, _ = binary_study(seed=12)  # 5 items per user, 30% labelled: no user has 10 labels
-    result = auditor.audit(labels, items=items, task="binary", resamples=0)
-    assert not result.metrics["metric"].str.startswith("stratified_ppi_").any()
-    entry = result.meta["ppi"]["judges"][0]["metrics"][0]
-    assert entry["stratified"]["by"] == "user_id" and entry["stratified"]["n_strata"] == 1
+def test_audit_stratifies_only_when_the_config_names_the_strata():
+    from auditor.config import AuditConfig
+
+    items, labels, arrays = binary_study(seed=12, n_users=30, per_user=20, labelled_share=0.5)
+    plain = auditor.audit(labels, items=items, task="binary", resamples=0)
+    assert not plain.metrics["metric"].str.startswith("stratified_ppi_").any()
+    assert "stratified" not in plain.meta["ppi"]["judges"][0]["metrics"][0]
+    by_user = auditor.audit(
+        labels,
+        items=items,
+        task="binary",
+        resamples=0,
+        config=AuditConfig().with_options(ppi={"strata": "user_id"}),
+    )
+    lab, user = np.isfinite(arrays["y"]), arrays["user"]
+    ids = np.arange(user.size)
+    direct = ppi.stratified_ppi_mean(
+        arrays["y"][lab],
+        arrays["yhat"][lab],
+        arrays["yhat"],
+        user[lab],
+        user,
+        cluster=ids[lab],  # users as strata: items are the units inside a user ...
+        cluster_unlabelled=ids,
+        pooled_cluster=user[lab],  # ... and users inside the pool of users with under 10 labels
+        pooled_cluster_unlabelled=user,
+    )
+    assert direct.n_pooled > 0 and direct.n_strata > 2
+    assert by_user.metric("stratified_ppi_mean_score", "judge")["value"] == pytest.approx(
+        direct.value, abs=1e-12
+    )
 
 
 def test_audit_unknown_strata_column_is_a_config_error():

@@ -160,6 +160,41 @@ def test_stratified_ppi_in_the_audit_design_counts_each_item_once_per_set():
     assert r.tuning == "cluster"
 
 
+def test_the_pool_of_small_strata_takes_its_own_units():
+    """Users as strata: items are the units inside a kept user, users inside the pool; the pool's term is then the
+    user-clustered PPI++ of its rows."""
+    rng = np.random.default_rng(6)
+    user = np.repeat(np.arange(40), 10)
+    y = (rng.random(400) < np.repeat(rng.random(40), 10)).astype(float)
+    yhat = np.where(rng.random(400) < 0.8, y, 1 - y)
+    lab = rng.random(400) < np.where(user < 5, 1.0, 0.3)  # users 0-4 fully labelled (kept), the rest pooled
+    ids = np.arange(400)
+    r = ppi.stratified_ppi_mean(
+        y[lab],
+        yhat[lab],
+        yhat,
+        user[lab],
+        user,
+        cluster=ids[lab],
+        cluster_unlabelled=ids,
+        pooled_cluster=user[lab],
+        pooled_cluster_unlabelled=user,
+    )
+    assert r.n_strata == 6 and r.n_pooled == 35
+    pool = r.strata.set_index("stratum").loc[ppi.POOLED]
+    small = user >= 5
+    part = ppi.ppi_mean(
+        y[lab & small],
+        yhat[lab & small],
+        yhat[small],
+        cluster=user[lab & small],
+        cluster_unlabelled=user[small],
+    )
+    assert (pool["value"], pool["lam"], pool["se"]) == pytest.approx(
+        (part.value, part.lam, part.se), abs=1e-12
+    )
+
+
 # -- Rogan-Gladen ---------------------------------------------------------------------------------------------------
 # (p, q0, q1, n, m0, m1) -> interval, from the authors' reference implementation (UW-Madison-Lee-Lab/
 # LLM-judge-reporting, llm_judge_reporting/calibration.py, confidence_interval, commit 082884d)
