@@ -22,6 +22,11 @@ Beside them, per rate:
   rate on the judged items *without* a reference label, corrected by its sensitivity and specificity on the items
   *with* one (:mod:`auditor.stats.misclassification`); the row's interval is the audit's cluster bootstrap, and the
   section gives Lee et al.'s analytic interval (independent items) beside it.
+- ``confidence_driven_*`` (Gligoric et al. 2025), when the items carry an ``inclusion_probability`` column (as
+  ``auditor plan --select-out`` writes it for the items it chose): the labelled items were drawn with those
+  probabilities, so the estimate weights their errors by ``1 / pi``
+  (:func:`auditor.stats.confidence_driven.confidence_driven_mean`, Wald interval over the selection); the
+  ``ppi_*`` rows, which assume a uniformly random labelled sample, are then flagged in the section.
 """
 
 from __future__ import annotations
@@ -29,14 +34,15 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from auditor.config import AuditConfig
 from auditor.engine.context import AuditContext, direct_row
 from auditor.engine.step import StepOutput
-from auditor.errors import ConfigError
+from auditor.errors import ConfigError, InputError
 from auditor.io import json_safe
 from auditor.metrics import PPI_RATES, ROGAN_GLADEN_RATES
-from auditor.stats import misclassification, ppi
+from auditor.stats import confidence_driven, misclassification, ppi
 from auditor.stats.bootstrap import Estimate, interval
 
 DESIGN = (
@@ -171,13 +177,65 @@ def rogan_gladen_entry(ctx: AuditContext, name: str, judge: str, y, yhat, yhat_t
     return entry
 
 
+INCLUSION = "inclusion_probability"
+
+
+def inclusion_probabilities(ctx: AuditContext) -> np.ndarray | None:
+    """Per item, the probability it was chosen for a reference label (the items' ``inclusion_probability`` column;
+    None without one).  A labelled item needs one in (0, 1]: checked where it is used."""
+    items = ctx.t.items
+    if INCLUSION not in items.columns:
+        return None
+    return pd.to_numeric(items[INCLUSION], errors="coerce").to_numpy(float)
+
+
+def confidence_driven_entry(
+    ctx: AuditContext, name: str, judge: str, pi: np.ndarray, y, yhat_u, labelled, judged
+) -> dict[str, Any]:
+    """The inverse-probability-weighted row and its section entry."""
+    bad = ~((pi[labelled] > 0) & (pi[labelled] <= 1))
+    if bad.any():
+        item = ctx.item_pos[labelled[np.flatnonzero(bad)[0]]]
+        raise InputError(
+            f"item {item!r} has a reference label but no inclusion probability in (0, 1]", column=INCLUSION
+        )
+    position = np.searchsorted(judged, labelled)
+    chosen = np.zeros(judged.size, bool)
+    chosen[position] = True
+    y_all = np.full(judged.size, np.nan)
+    y_all[position] = np.asarray(y, float)
+    r = confidence_driven.confidence_driven_mean(
+        np.asarray(yhat_u, float), y_all, chosen, np.where(chosen, pi[judged], 1.0), level=ctx.cfg.level
+    )
+    ctx.rows.append(
+        direct_row(
+            f"confidence_driven_{name}",
+            judge,
+            ctx.cfg.reference,
+            r.value,
+            r.ci_low,
+            r.ci_high,
+            judged.size,
+            None,
+            None,
+        )
+    )
+    return {"value": r.value, "ci": [r.ci_low, r.ci_high], "se": r.se, "n_labelled": r.n_labelled}
+
+
 def ppi_rows(ctx: AuditContext, strata_column: str | None = None) -> dict[str, Any]:
     """Add ``ppi_*``, ``stratified_ppi_*`` and ``rogan_gladen_*`` rows for every judge that labelled items without a
     reference label; returns the section."""
     ref, ref_name = ctx.ref, ctx.cfg.reference
     ref_ok = ctx.usable(ref)
     strata = strata_of(ctx, strata_column)
+    pi = inclusion_probabilities(ctx)
     section: dict[str, Any] = {"design": DESIGN, "strata": strata[0], "judges": []}
+    if pi is not None:
+        section["selection"] = (
+            "the labelled items were chosen with the items' inclusion_probability: read confidence_driven_*; "
+            "the ppi_*, stratified_ppi_* and rogan_gladen_* rows assume a uniformly random labelled sample"
+        )
     for judge, side in ctx.sides.items():
         judged = np.flatnonzero(ctx.usable(side))
         labelled = np.flatnonzero(ctx.usable(side) & ref_ok)
@@ -240,6 +298,10 @@ def ppi_rows(ctx: AuditContext, strata_column: str | None = None) -> dict[str, A
             stratified = stratified_entry(ctx, name, judge, strata, (y, yhat, yhat_u, labelled, judged))
             if stratified is not None:
                 metrics[-1]["stratified"] = stratified
+            if pi is not None:
+                metrics[-1]["confidence_driven"] = confidence_driven_entry(
+                    ctx, name, judge, pi, y, yhat_u, labelled, judged
+                )
             if name in ROGAN_GLADEN_RATES:
                 metrics[-1]["rogan_gladen"] = rogan_gladen_entry(
                     ctx, name, judge, y, yhat, u_ind[name][np.isin(judged, test)], labelled, test

@@ -308,3 +308,78 @@ def test_audit_rogan_gladen_rows_correct_the_judges_rate_on_the_unlabelled_items
     # binary: "no better" is label 0, its correction the complement of the win rate's
     nb = result.metric("rogan_gladen_no_better_rate", "judge")
     assert nb["value"] == pytest.approx(1 - row["value"], abs=1e-12)
+
+
+def test_audit_weights_a_confidence_driven_sample_by_its_inclusion_probabilities():
+    """Items chosen for human labels with the probabilities `auditor plan --select-out` writes: the
+    confidence_driven_* rows are the inverse-probability-weighted estimate, and the section flags the others."""
+    from auditor.stats import confidence_driven
+
+    rng = np.random.default_rng(15)
+    n = 400
+    ids = np.array([f"i{i:03d}" for i in range(n)])
+    confidence = np.clip(rng.beta(5, 1.5, n), 0.5, 1.0)
+    y = rng.random(n) < 0.4
+    yhat = np.where(rng.random(n) < confidence, y, ~y)
+    pi = confidence_driven.selection_probabilities(1 - confidence, 120)
+    chosen = rng.random(n) < pi
+    items = pd.DataFrame({"item_id": ids, "inclusion_probability": np.where(chosen, pi, np.nan)})
+    labels = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "item_id": ids[chosen],
+                    "judge": "human",
+                    "rater": "r",
+                    "label": y[chosen].astype(int).astype(str),
+                }
+            ),
+            pd.DataFrame(
+                {"item_id": ids, "judge": "judge", "rater": "0", "label": yhat.astype(int).astype(str)}
+            ),
+        ]
+    )
+    result = auditor.audit(labels, items=items, task="binary", resamples=0)
+    direct = confidence_driven.confidence_driven_mean(
+        yhat.astype(float), np.where(chosen, y, np.nan), chosen, np.where(chosen, pi, 1.0)
+    )
+    row = result.metric("confidence_driven_mean_score", "judge")
+    assert (row["value"], row["ci_low"], row["ci_high"]) == pytest.approx(
+        (direct.value, direct.ci_low, direct.ci_high), abs=1e-12
+    )
+    assert "confidence_driven" in result.meta["ppi"]["selection"]
+
+
+def test_audit_labelled_item_without_inclusion_probability_is_bad_input():
+    from auditor.errors import InputError
+
+    items, labels, arrays = binary_study(seed=16)
+    items = items.assign(inclusion_probability=np.nan)
+    with pytest.raises(InputError, match="no inclusion probability"):
+        auditor.audit(labels, items=items, task="binary", resamples=0)
+
+
+def test_the_report_shows_the_corrected_estimates_in_the_ppi_section_only():
+    from auditor.config import AuditConfig
+    from reports import build_model
+
+    items, labels, _, _ = _persona_study(17)
+    config = AuditConfig().with_options(ppi={"strata": "persona"})
+    doc = auditor.audit(labels, items=items, task="binary", resamples=50, config=config).to_dict()
+    model = build_model(doc)
+    section = next(s for s in model.sections if s.key == "ppi")
+    table = next(t for t in section.tables if t.key == "ppi_corrected")
+    assert table.columns[3:] == [
+        "Stratified PPI",
+        "Strata",
+        "Rogan-Gladen",
+        "Rogan-Gladen, Lee et al. interval",
+        "Judge sensitivity / specificity",
+    ]
+    win = next(r for r in table.rows if r[1] == "Win (b better)")
+    assert win[4] == "persona: 3"
+    rg = next(r for r in doc["metrics"] if r["metric"] == "rogan_gladen_win_rate")
+    assert win[5].startswith(f"{100 * rg['value']:.1f}%")
+    assert ("rogan_gladen_win_rate", "judge", "human") in section.rendered
+    shown_in_tables = {cell for t in model.tables for row in t.rows for cell in row}
+    assert not any("Rogan-Gladen" in str(cell) or "Stratified PPI" in str(cell) for cell in shown_in_tables)
