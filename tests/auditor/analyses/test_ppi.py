@@ -365,7 +365,7 @@ def test_the_report_shows_the_corrected_estimates_in_the_ppi_section_only():
 
     items, labels, _, _ = _persona_study(17)
     config = AuditConfig().with_options(ppi={"strata": "persona"})
-    doc = auditor.audit(labels, items=items, task="binary", resamples=50, config=config).to_dict()
+    doc = auditor.audit(labels, items=items, task="binary", resamples=100, config=config).to_dict()
     model = build_model(doc)
     section = next(s for s in model.sections if s.key == "ppi")
     table = next(t for t in section.tables if t.key == "ppi_corrected")
