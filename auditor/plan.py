@@ -354,9 +354,15 @@ def verdict_confidence(frame: Any, task: str, judge: str | None = None) -> tuple
         confidence = np.full(len(rows), np.nan)
         for i, (text, nb) in enumerate(zip(rows["probabilities"], verdict, strict=True)):
             if isinstance(text, str) and text:
-                probs = json.loads(text)
-                mass = sum(float(v) for k, v in probs.items() if k in no_better and no_better[k])
-                total = sum(float(v) for v in probs.values())
+                try:
+                    probs = {str(k): float(v) for k, v in json.loads(text).items()}
+                except (ValueError, TypeError, AttributeError):
+                    item = rows["item_id"].iloc[i]
+                    raise ValueError(
+                        f"item {item!r}: probabilities is not a JSON object of numbers"
+                    ) from None
+                mass = sum(v for k, v in probs.items() if no_better.get(k))
+                total = sum(probs.values())
                 if total > 0:
                     confidence[i] = mass / total if nb else 1.0 - mass / total
     else:

@@ -31,7 +31,10 @@ def plan(
     design_effect: Annotated[
         float | None, typer.Option(help="Clustering design effect (default 1, or the pilot's).")
     ] = None,
-    judge: Annotated[list[str] | None, typer.Option(help="Only these judges of the pilot.")] = None,
+    judge: Annotated[
+        list[str] | None,
+        typer.Option(help="Only these judges of the pilot (with --judged: the one judge to select for)."),
+    ] = None,
     judged: Annotated[
         Path | None,
         typer.Option(
