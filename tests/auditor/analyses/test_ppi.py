@@ -184,6 +184,14 @@ def test_pairwise_audit_ppi_uses_the_majority_of_the_raters_and_the_no_better_ca
     assert result.metric("ppi_no_better_rate", "llm")["value"] == pytest.approx(direct.value)
     # the corrected rate moves from the lenient judge's own rate toward the humans'
     assert abs(direct.value - y[labelled].mean()) < abs(yhat.mean() - y[labelled].mean())
+    # Rogan-Gladen on the pairwise no-better call: the judge's calls on the unlabelled items, corrected by its
+    # sensitivity and specificity against the raters' majority on the labelled ones
+    from auditor.stats import misclassification
+
+    rg = misclassification.rogan_gladen(yhat[~labelled] == 1, y[labelled] == 1, yhat[labelled] == 1)
+    assert result.metric("rogan_gladen_no_better_rate", "llm")["value"] == pytest.approx(rg.value, abs=1e-12)
+    win = misclassification.rogan_gladen(judge[~labelled] == 2, majority[labelled] == 2, judge[labelled] == 2)
+    assert result.metric("rogan_gladen_win_rate", "llm")["value"] == pytest.approx(win.value, abs=1e-12)
 
 
 def test_the_demo_shows_the_corrected_rate_with_far_more_judged_than_labelled_items(demo_json):
