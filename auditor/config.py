@@ -67,9 +67,12 @@ class Scale:
 
 @dataclass(frozen=True)
 class PPIConfig:
-    """Prediction-powered rates (``ppi_*`` rows, :mod:`auditor.analyses.ppi`)."""
+    """Prediction-powered and corrected rates (``ppi_*``, ``stratified_ppi_*``, ``rogan_gladen_*`` rows,
+    :mod:`auditor.analyses.ppi`); ``strata``: the item column stratified PPI splits by (the user column, a persona
+    column; None: no stratified estimate)."""
 
     enabled: bool = True
+    strata: str | None = None
 
 
 @dataclass(frozen=True)
