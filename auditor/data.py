@@ -16,9 +16,17 @@ import pandas as pd
 
 from auditor.config import AuditConfig, fix_text, option_text, toml_value
 from auditor.contract import ITEM_COLUMNS_KNOWN, ORDERS
-from auditor.errors import FRONT, InputError
-from auditor.io import FILE, ROW, is_missing, read_table
-from auditor.suggest import UNKNOWN, Inspection, integers, suggest_aliases, suggest_task
+from auditor.errors import FRONT, InputError, shown
+from auditor.io import FILE, ROW, JsonNumber, is_missing, read_table
+from auditor.suggest import (
+    UNKNOWN,
+    Inspection,
+    integers,
+    same_looking,
+    spelling_difference,
+    suggest_aliases,
+    suggest_task,
+)
 
 CLUSTER = "__cluster__"
 
@@ -36,16 +44,33 @@ def _row_of(frame: pd.DataFrame, position: int) -> int:
     return position + 1
 
 
+#: Integers up to this size are exact as floats: a float id beyond it may stand for several integers.
+EXACT_FLOAT_LIMIT = 2**53
+
+
+class InexactId(ValueError):
+    """An id stored as a floating-point number too large to name one integer (e.g. ``1e20`` in a float column)."""
+
+
 def _key_text(value: object) -> str | None:
-    """Item ids, user ids, judges and raters as text: ints stay ints (``3`` not ``3.0``)."""
+    """Item ids, user ids, judges and raters as exact text: ints as their digits (``3``, never ``3.0``, and
+    ``12345678901234567891`` whole), a JSON number with a fraction or exponent as written (``1e20``, ``0.5``;
+    ``3.0`` is ``3``), a float as its integer below 2**53 (a float column of integer ids) and else an error."""
     if is_missing(value):
         return None
     if isinstance(value, bool):
         return str(value).lower()
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, (int, np.integer)):
         return str(int(value))
-    if isinstance(value, (np.integer,)):
-        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        if number.is_integer() and abs(number) < EXACT_FLOAT_LIMIT:
+            return str(int(number))
+        if isinstance(value, JsonNumber):
+            return value.text
+        if number.is_integer():
+            raise InexactId(repr(number))
+        return repr(number)
     if isinstance(value, (list, dict)):
         raise TypeError("nested value")
     return str(value).strip()
@@ -57,11 +82,18 @@ def _fast_text(series: pd.Series) -> pd.Series | None:
     if kind in ("string", "empty"):
         text = series.astype("string").str.strip()
     elif kind == "integer":
-        text = series.astype("Int64").astype("string")
+        try:
+            text = series.astype("Int64").astype("string")
+        except (OverflowError, TypeError, ValueError):  # beyond int64: Python's ints, one by one
+            return None
     elif kind == "floating":
         values = series.to_numpy(dtype=float, na_value=np.nan)
         finite = values[np.isfinite(values)]
-        if finite.size != np.count_nonzero(~np.isnan(values)) or np.any(finite != np.round(finite)):
+        if (
+            finite.size != np.count_nonzero(~np.isnan(values))
+            or np.any(finite != np.round(finite))
+            or np.any(np.abs(finite) >= EXACT_FLOAT_LIMIT)
+        ):
             return None
         text = series.astype("Float64").astype("Int64").astype("string")
     else:
@@ -145,6 +177,14 @@ def _key_column_slow(frame: pd.DataFrame, column: str, *, required: bool) -> pd.
     for pos, value in enumerate(frame[column].tolist()):
         try:
             text = _key_text(value)
+        except InexactId:
+            raise InputError(
+                f"holds the id {value!r} as a floating-point number beyond 2**53, which stands for several "
+                "integers: store ids as text or as integers (JSON numbers and integer columns are read exactly)",
+                file=_where(frame, pos),
+                row=_row_of(frame, pos),
+                column=column,
+            ) from None
         except TypeError:
             raise InputError(
                 f"holds a {type(value).__name__}; expected a text or integer id",
@@ -430,9 +470,29 @@ def _shown(value: object) -> object:
     return value
 
 
+def _refuse_booleans(labels: pd.DataFrame, task: str) -> None:
+    """A JSON ``true`` / ``false`` (or a boolean column) is never a rating or a score: bad input naming the row."""
+    series = labels["label"]
+    if pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty", "integer", "floating"):
+        return
+    flags = series.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
+    if flags.any():
+        pos = int(np.flatnonzero(flags)[0])
+        word = "true" if series.iloc[pos] else "false"
+        raise InputError(
+            f"has the boolean {word}, which is not a {task} {'rating' if task == 'likert' else 'score'}: write "
+            "it as a number",
+            file=_where(labels, pos),
+            row=_row_of(labels, pos),
+            column="label",
+        )
+
+
 def canonicalise(labels: pd.DataFrame, config: AuditConfig) -> tuple[pd.DataFrame, tuple[str, ...] | None]:
     """Map every label to the task's canonical set; adds ``label_text``, ``code``, ``value`` and ``excluded``."""
     task = config.require_task()
+    if task in ("likert", "score"):
+        _refuse_booleans(labels, task)
     categories = config.canonical_categories()
     aliases = config.aliases
     unusable = list(config.unusable)
@@ -742,6 +802,21 @@ def _no_reference_message(reference: str, judge_names: set[str], where: str | No
     )
 
 
+def _unknown_item_message(item: str, known: set[str], items_path: object) -> str:
+    """A label's item that is not in the items table, shortened and escaped (an id may be megabytes long or hold
+    control characters); an item id that looks the same but is other text (Unicode normal form, invisible
+    characters) is named, with the difference."""
+    message = f"names item {shown(item)}, which is not in the items table {items_path}"
+    twin = same_looking(item, known)
+    if twin is None:
+        return message
+    return (
+        f"{message}; the items table has {shown(twin)}, which looks the same but differs by "
+        f"{spelling_difference(item, twin)}: write every id the same way in every file (NFC, no invisible "
+        "characters)"
+    )
+
+
 def load(
     labels: Source | list[Source],
     items: Source | list[Source] | None = None,
@@ -791,8 +866,8 @@ def load(
     if unknown.any():
         pos = int(np.flatnonzero(unknown.to_numpy())[0])
         raise InputError(
-            f"names item {label_frame['item_id'].iloc[pos]!r}, which is not in the items table "
-            f"{item_frame.attrs.get('path')} ({int(unknown.sum())} label rows name unknown items)",
+            _unknown_item_message(label_frame["item_id"].iloc[pos], known, item_frame.attrs.get("path"))
+            + f" ({int(unknown.sum())} label rows name unknown items)",
             file=_where(label_frame, pos),
             row=_row_of(label_frame, pos),
             column="item_id",

@@ -21,6 +21,7 @@ import json
 import math
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +31,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from auditor.errors import InputError
+from auditor.errors import InputError, shown
 
 ROW = "__row__"  # hidden column: the row number to cite in error messages
 FILE = (
@@ -66,20 +67,97 @@ def _decode(path: Path, data: bytes) -> str:
     return text
 
 
-_SCAN = json.JSONDecoder().scan_once  # the scanner behind json.loads(line), without its per-call checks
+class JsonNumber(float):
+    """A JSON number with a fraction or an exponent, as a float that keeps the text it was written as (``1e20``):
+    an id written as a number is read as exactly that text (:func:`auditor.data`'s keys), never through float."""
+
+    __slots__ = ("text",)
+
+    def __new__(cls, text: str) -> JsonNumber:
+        number = super().__new__(cls, text)
+        number.text = text
+        return number
+
+
+class DuplicateKey(Exception):
+    """A JSON object holds the same key twice (JSON parsers would keep the last value silently)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    record = dict(pairs)
+    if len(record) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
+    return record
+
+
+#: The one JSON reader of data files: duplicate keys refused, numbers with a fraction or exponent kept with their text.
+JSON_DECODER = json.JSONDecoder(object_pairs_hook=_json_object, parse_float=JsonNumber)
+_SCAN = JSON_DECODER.scan_once  # the scanner behind decode(line), without its per-call checks
+_WHITESPACE = re.compile(r"[ \t\n\r]*")  # JSON's own whitespace
+
+
+def _json_failure(path: Path, row: int, exc: BaseException, what: str) -> InputError:
+    """The one-line error of a JSON value that cannot be read: invalid, nested too deep, a key given twice."""
+    if isinstance(exc, DuplicateKey):
+        return InputError(
+            f"holds the key {shown(exc.key)} twice in one JSON object; each key once (JSON readers differ on "
+            "which value wins)",
+            file=str(path),
+            row=row,
+            column=exc.key if len(exc.key) <= 60 and exc.key.isprintable() else shown(exc.key),
+        )
+    if isinstance(exc, RecursionError):
+        return InputError(
+            f"holds a JSON value nested too deep to read (a list or object inside another, hundreds of levels "
+            f"down); {what}",
+            file=str(path),
+            row=row,
+        )
+    if isinstance(exc, json.JSONDecodeError):
+        return InputError(
+            f"is not valid JSON ({exc.msg} at character {exc.colno}); {what}", file=str(path), row=row
+        )
+    return InputError(f"is not valid JSON; {what}", file=str(path), row=row)
+
+
+def _decode_json(text: str, start: int = 0) -> tuple[Any, int]:
+    """One JSON value of ``text`` from ``start`` (after JSON whitespace): the value and where it ends."""
+    start = _WHITESPACE.match(text, start).end()
+    try:
+        return _SCAN(text, start)
+    except StopIteration as exc:
+        raise json.JSONDecodeError("Expecting value", text, exc.value) from None
+
+
+def _jsonl_lines(text: str) -> Iterator[tuple[int, str]]:
+    """The lines of a JSON Lines text, numbered from 1: split at ``\\n`` only (a raw U+2028 / U+2029 inside a
+    string is valid JSON, not a line end), a ``\\r`` before it dropped."""
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        yield lineno, line[:-1] if line.endswith("\r") else line
 
 
 def _read_jsonl(path: Path, text: str) -> pd.DataFrame:
     records = []
     rows = []
     scan = _SCAN
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        # fast path: a line that is exactly one JSON object (no surrounding blanks, no BOM) is what json.loads(line)
-        # would return; anything else takes json.loads below, with its checks and messages
+    expected = "expected one JSON object per line"
+    for lineno, line in _jsonl_lines(text):
+        # fast path: a line that is exactly one JSON object (no surrounding blanks) is what decode(line) would
+        # return; anything else takes the checked path below, with its messages
         try:
             record, end = scan(line, 0)
         except (StopIteration, ValueError):
             end = -1
+        except (DuplicateKey, RecursionError) as exc:
+            raise _json_failure(path, lineno, exc, expected) from None
         if end == len(line) and type(record) is dict:
             records.append(record)
             rows.append(lineno)
@@ -87,43 +165,77 @@ def _read_jsonl(path: Path, text: str) -> pd.DataFrame:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(
-                f"is not valid JSON ({exc.msg} at character {exc.colno}); expected one JSON object per line",
-                file=str(path),
-                row=lineno,
-            ) from None
+            record, end = _decode_json(line)
+            if _WHITESPACE.match(line, end).end() != len(line):
+                raise json.JSONDecodeError("Extra data", line, end)
+        except (ValueError, DuplicateKey, RecursionError) as exc:
+            raise _json_failure(path, lineno, exc, expected) from None
         if not isinstance(record, dict):
             raise InputError(
-                f"holds a JSON {type(record).__name__}; expected one JSON object per line",
+                f"holds a JSON {type(record).__name__}; {expected}",
                 file=str(path),
                 row=lineno,
             )
         records.append(record)
         rows.append(lineno)
-    frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
+    return _records_frame(records, rows)
+
+
+def _records_frame(records: list[dict], rows: list[int] | range) -> pd.DataFrame:
+    """The records as a table of Python objects: no column is converted (an integer column with a missing value
+    would become float, and an id beyond 2**53 another id)."""
+    frame = pd.DataFrame(records, dtype=object) if records else pd.DataFrame()
     frame[ROW] = rows
     return frame
 
 
 def _read_json_array(path: Path, text: str) -> pd.DataFrame:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"is not valid JSON ({exc.msg})", file=str(path), row=exc.lineno) from None
-    if isinstance(data, dict):
-        data = [data]
-    if not isinstance(data, list):
-        raise InputError("expected a JSON array of objects", file=str(path))
-    for i, record in enumerate(data, start=1):
-        if not isinstance(record, dict):
+    """A JSON array of objects (or one object); rows are the records, counted from 1."""
+    expected = "expected a JSON array of objects"
+    position = _WHITESPACE.match(text).end()
+    if text.startswith("{", position):
+        items: list[Any] = []
+        ends = [position]
+    elif text.startswith("[", position):
+        items, ends = [], [position + 1]
+    else:
+        try:
+            _decode_json(text, position)
+        except (ValueError, RecursionError) as exc:
+            raise _json_failure(path, 1, exc, expected) from None
+        raise InputError(expected, file=str(path))
+    single = text.startswith("{", position)
+    position = ends[0]
+    while True:
+        position = _WHITESPACE.match(text, position).end()
+        if not single and not items and text.startswith("]", position):
+            position += 1
+            break
+        row = len(items) + 1
+        try:
+            value, position = _decode_json(text, position)
+        except (ValueError, DuplicateKey, RecursionError) as exc:
+            raise _json_failure(path, row, exc, expected) from None
+        if not isinstance(value, dict):
             raise InputError(
-                f"holds a JSON {type(record).__name__}; expected an object", file=str(path), row=i
+                f"holds a JSON {type(value).__name__}; expected an object", file=str(path), row=row
             )
-    frame = pd.DataFrame.from_records(data) if data else pd.DataFrame()
-    frame[ROW] = range(1, len(frame) + 1)
-    return frame
+        items.append(value)
+        if single:
+            break
+        position = _WHITESPACE.match(text, position).end()
+        if text.startswith(",", position):
+            position += 1
+            continue
+        if text.startswith("]", position):
+            position += 1
+            break
+        error = json.JSONDecodeError("Expecting ',' delimiter or ']'", text, position)
+        raise _json_failure(path, row, error, expected)
+    if _WHITESPACE.match(text, position).end() != len(text):
+        error = json.JSONDecodeError("Extra data", text, position)
+        raise _json_failure(path, len(items), error, expected)
+    return _records_frame(items, range(1, len(items) + 1))
 
 
 MAX_COLUMNS = 10_000
@@ -182,11 +294,21 @@ def _cells_as_objects(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _first_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception's message on one line, cut to ``limit`` characters (a library's message may run to pages)."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _read_parquet(path: Path, source: Path | io.BytesIO) -> pd.DataFrame:
+    """A Parquet file with nullable column types (an int64 column with a missing value stays integer, so an id
+    beyond 2**53 keeps its digits), every cell then a Python object."""
     try:
-        frame = pd.read_parquet(source)
+        frame = pd.read_parquet(source, dtype_backend="numpy_nullable")
     except Exception as exc:  # pyarrow raises many types for a broken file
-        raise InputError(f"cannot be read as Parquet: {type(exc).__name__}: {exc}", file=str(path)) from None
+        raise InputError(
+            f"cannot be read as Parquet: {type(exc).__name__}: {_first_line(exc)}", file=str(path)
+        ) from None
     return _cells_as_objects(frame)
 
 
@@ -238,6 +360,35 @@ def _decompress(path: Path, data: bytes, suffix: str) -> bytes:
         raise InputError(f"cannot be decompressed as {kind}: {exc}", file=str(path)) from None
 
 
+def check_input_file(path: Path, expected: str) -> os.stat_result:
+    """Check that ``path`` is a regular file before anything opens it: missing, a folder, or not a regular file (a
+    FIFO, a device, a socket: opening one could wait for ever) is an :class:`InputError` naming it."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise InputError("does not exist", file=str(path)) from None
+    except OSError as exc:
+        raise InputError(f"cannot be read ({exc.strerror or exc})", file=str(path)) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise InputError(f"is a folder; expected {expected}", file=str(path))
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a FIFO (named pipe)" if stat.S_ISFIFO(info.st_mode) else "not a regular file"
+        raise InputError(
+            f"is {kind}, which is never read (it could wait for ever); expected {expected}", file=str(path)
+        )
+    return info
+
+
+def read_input(path: Path, expected: str) -> bytes:
+    """The bytes of an input file, after :func:`check_input_file`; a file that cannot be read (permissions) is an
+    :class:`InputError` naming it."""
+    check_input_file(path, expected)
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot be read ({exc.strerror or exc})", file=str(path)) from None
+
+
 def read_table(path: str | Path, *, delimiter: str | None = None, sheet: str | None = None) -> pd.DataFrame:
     """Read a table by its suffix (``.gz`` / ``.zst`` decompressed first, the suffix before them the format); adds
     the hidden ``__row__`` column used to cite rows in errors.
@@ -246,14 +397,10 @@ def read_table(path: str | Path, *, delimiter: str | None = None, sheet: str | N
     the sheet of an Excel file (default the first).
     """
     path = Path(path)
-    if not path.exists():
-        raise InputError("does not exist", file=str(path))
-    if path.is_dir():
-        raise InputError(
-            f"is a folder; expected a table file ({', '.join(TABLE_SUFFIXES)}, or one of them "
-            f"{' / '.join(COMPRESSED_SUFFIXES)})",
-            file=str(path),
-        )
+    check_input_file(
+        path,
+        f"a table file ({', '.join(TABLE_SUFFIXES)}, or one of them {' / '.join(COMPRESSED_SUFFIXES)})",
+    )
     suffixes = [s.lower() for s in path.suffixes]
     compression = suffixes.pop() if suffixes and suffixes[-1] in COMPRESSED_SUFFIXES else None
     suffix = suffixes[-1] if suffixes else ""
@@ -267,7 +414,7 @@ def read_table(path: str | Path, *, delimiter: str | None = None, sheet: str | N
         frame = _read_parquet(path, path)
         frame.attrs["path"] = str(path)
         return _nonempty(frame, path)
-    data = path.read_bytes()
+    data = read_input(path, "a table file")
     if compression is not None:
         data = _decompress(path, data, compression)
     if suffix in (".parquet", ".pq"):
