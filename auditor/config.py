@@ -287,8 +287,20 @@ class AuditConfig:
         return text
 
     def with_overrides(self, **overrides: Any) -> AuditConfig:
+        """A copy with the given fields replaced (None: keep the config's); a value that fails validation is blamed
+        on the option that gave it (``--bootstrap`` on the command line, ``resamples=`` in Python), never on the
+        config file."""
         clean = {k: v for k, v in overrides.items() if v is not None}
-        return replace(self, **clean).validated()
+        try:
+            return replace(self, **clean).validated()
+        except ConfigError as exc:
+            given = next((k for k in clean if exc.column in _OVERRIDE_KEYS.get(k, (k,))), None)
+            if given is None:
+                raise
+            if FRONT.get() == "cli":
+                name = _OVERRIDE_FLAGS.get(given, "--" + given.replace("_", "-"))
+                raise ConfigError(exc.detail, column=name) from None
+            raise ConfigError(exc.detail, column=given) from None
 
     def with_input_options(
         self,
@@ -516,6 +528,11 @@ class AuditConfig:
                 )
         return self
 
+
+#: The keys :meth:`AuditConfig.validated` names for an overridable field, where they differ from the field's name.
+_OVERRIDE_KEYS = {"judge_aggregate": ("aggregate.judges",), "slice_by": ("slice_by", "by")}
+#: The command-line flag of an overridable field, where it differs from ``--field-name``.
+_OVERRIDE_FLAGS = {"resamples": "--bootstrap", "slice_by": "--by"}
 
 _TOP_KEYS = {
     "task",

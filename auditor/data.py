@@ -21,6 +21,7 @@ from auditor.io import FILE, ROW, JsonNumber, is_missing, read_table
 from auditor.suggest import (
     UNKNOWN,
     Inspection,
+    did_you_mean,
     integers,
     same_looking,
     spelling_difference,
@@ -817,6 +818,40 @@ def _unknown_item_message(item: str, known: set[str], items_path: object) -> str
     )
 
 
+def _check_cluster_column(column: str, items: pd.DataFrame, config: AuditConfig) -> None:
+    """A declared cluster column (``[bootstrap] cluster``) that the items lack is bad input naming the close matches:
+    falling back to one cluster per item would give narrower intervals than the declared design.  The default,
+    ``user_id``, may be absent (every item its own cluster, with a warning)."""
+    if column in items.columns or column == AuditConfig.cluster:
+        return
+    found = [str(c) for c in items.columns if c not in (ROW, FILE, CLUSTER)]
+    raise InputError(
+        f"the items have no cluster column {shown(column)}{did_you_mean(column, found)}; columns found: "
+        f"{', '.join(shown(c, 40) for c in found[:20])}. Fix: name the column that holds the clusters (users) "
+        "under [bootstrap] cluster = ..., or leave it out for one cluster per item",
+        file=config.source or _where(items),
+        column="bootstrap.cluster",
+    )
+
+
+def _require_usable_reference(labels: pd.DataFrame, reference: str) -> None:
+    """A reference judge none of whose labels is usable (all empty, unusable or unparseable) leaves no metric to
+    compute: bad input, not an empty audit."""
+    own = (labels["judge"] == reference).to_numpy(dtype=bool)
+    if not own.any() or labels["excluded"][own].isna().any():
+        return
+    reasons = labels["excluded"][own].value_counts()
+    listed = ", ".join(f"{shown(reason, 40)} ({count} rows)" for reason, count in reasons.head(5).items())
+    pos = int(np.flatnonzero(own)[0])
+    raise InputError(
+        f"the reference judge {shown(reference)} has {int(own.sum())} label rows and none usable ({listed}); "
+        "no metric can be computed without reference labels",
+        file=_where(labels, pos),
+        row=_row_of(labels, pos),
+        column="label",
+    )
+
+
 def load(
     labels: Source | list[Source],
     items: Source | list[Source] | None = None,
@@ -886,6 +921,7 @@ def load(
 
     # clusters: user_id where given, else the item itself
     cluster_col = config.cluster
+    _check_cluster_column(cluster_col, item_frame, config)
     if cluster_col in item_frame.columns:
         clusters = item_frame[cluster_col].where(
             item_frame[cluster_col].notna(), "item:" + item_frame["item_id"]
@@ -915,6 +951,7 @@ def load(
             file=_where(label_frame),
             column="judge",
         )
+    _require_usable_reference(label_frame, config.reference)
     if FILE in label_frame.columns:  # the files were for the error messages
         usable = usable.drop(columns=FILE)
         label_frame = label_frame.drop(columns=FILE)
