@@ -21,10 +21,12 @@ import json
 import math
 import os
 import re
+import shutil
 import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any, Literal
 
@@ -479,9 +481,7 @@ def _new_file_mode(target: Path) -> int:
     try:
         return target.stat().st_mode & 0o777
     except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+        return 0o666 & ~_umask()
 
 
 @contextmanager
@@ -503,6 +503,118 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+#: ``renameat2``'s flag that swaps two paths in one step (Linux 3.15+, glibc 2.28+).
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two existing paths in one step (``renameat2(RENAME_EXCHANGE)``); False where the system cannot."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_cwd = -100
+    result = renameat2(at_cwd, os.fsencode(first), at_cwd, os.fsencode(second), _RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    errno = ctypes.get_errno()
+    if errno in (22, 38, 95):  # EINVAL, ENOSYS, EOPNOTSUPP: this file system or kernel cannot swap
+        return False
+    raise OSError(errno, os.strerror(errno), str(second))
+
+
+def _stage_prefix(target: Path) -> str:
+    return f".{target.name}."
+
+
+def _remove_stale_stages(target: Path) -> None:
+    """Remove the staging folders that runs killed mid-write left beside ``target`` (their process is gone)."""
+    prefix = _stage_prefix(target)
+    for stage in target.parent.glob(f"{glob_escape(prefix)}*.tmp"):
+        pid = stage.name[len(prefix) :].partition(".")[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # that run is still going
+        except ProcessLookupError:
+            pass
+        except OSError:
+            continue
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _link_tree(source: Path, stage: Path) -> None:
+    """``source``'s files into ``stage`` as hard links (copies where the file system has none), its folders as
+    new folders: the files a run does not rewrite stay as they were."""
+    for entry in source.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.copytree(entry, stage / entry.name, symlinks=True, copy_function=_link_or_copy)
+        else:
+            _link_or_copy(entry, stage / entry.name)
+
+
+def _link_or_copy(source: str | Path, target: str | Path) -> None:
+    if Path(source).is_symlink():
+        os.symlink(os.readlink(source), target)
+        return
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+@contextmanager
+def staged_folder(target: str | Path) -> Iterator[Path]:
+    """Yield a staging folder beside ``target`` holding what ``target`` holds (hard links); the caller writes a
+    run's outputs into it.  On success the staging folder takes ``target``'s place in one step (an atomic swap
+    of the two folders, then the old one is removed), so a run killed at any moment leaves ``target`` with either
+    its old set of files or the new set, never a mix; on failure the staging folder is removed.  A staging folder
+    is hidden (``.NAME.PID.XXXX.tmp``); one left by a killed run is removed by the next run into ``target``.
+
+    Where one step is impossible (no ``renameat2``, e.g. macOS; or ``target`` holds the working directory), the
+    files are written into ``target`` itself, each atomically (:func:`atomic_path`)."""
+    target = Path(target)
+    if target.is_symlink():
+        target = target.resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_stages(target)
+    cwd = Path.cwd().resolve()
+    if target.exists() and (cwd == target.resolve() or target.resolve() in cwd.parents):
+        target.mkdir(exist_ok=True)
+        yield target
+        return
+    stage = Path(
+        tempfile.mkdtemp(prefix=f"{_stage_prefix(target)}{os.getpid()}.", suffix=".tmp", dir=target.parent)
+    )
+    try:
+        os.chmod(stage, target.stat().st_mode & 0o7777 if target.exists() else 0o777 & ~_umask())
+        if target.exists():
+            _link_tree(target, stage)
+        yield stage
+        if not target.exists():
+            os.rename(stage, target)
+            return
+        if not _exchange(stage, target):  # no one-step swap here: the files one by one, each atomic
+            for entry in stage.iterdir():
+                old = target / entry.name
+                if entry.is_file() and not (old.exists() and old.samefile(entry)):
+                    os.replace(entry, old)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    shutil.rmtree(stage, ignore_errors=True)  # the old set, now in the staging folder
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
 
 
 def check_writable(path: str | Path, kind: Literal["table", "file", "folder"] = "file") -> Path:

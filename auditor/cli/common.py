@@ -33,13 +33,17 @@ def resolve_inputs(
 
 
 def write_outputs(result: Any, out: Path, formats: list[str], quiet: bool) -> list[Path]:
-    """Write the reports of an audit result into ``out``; unless ``quiet``, print the terminal summary and the paths."""
+    """Write the reports of an audit result into ``out``, all together (:func:`auditor.io.staged_folder`: a run
+    stopped at any moment leaves ``out`` with the old set of files or the new one); unless ``quiet``, print the
+    terminal summary and the paths."""
     from rich.console import Console
 
     import reports
+    from auditor.io import staged_folder
 
     model = reports.build_model(result.to_dict())  # built once for the files and the terminal
-    written = reports.write_reports(model, out, formats)
+    with staged_folder(out) as stage:
+        written = [out / path.name for path in reports.write_reports(model, stage, formats)]
     if not quiet:
         reports.render_terminal(model, Console())
         for path in written:
