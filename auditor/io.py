@@ -21,6 +21,7 @@ import json
 import math
 import os
 import re
+import secrets
 import shutil
 import stat
 import tempfile
@@ -589,10 +590,14 @@ def staged_folder(target: str | Path) -> Iterator[Path]:
         target.mkdir(exist_ok=True)
         yield target
         return
-    stage = Path(
-        tempfile.mkdtemp(prefix=f"{_stage_prefix(target)}{os.getpid()}.", suffix=".tmp", dir=target.parent)
-    )
+    stage = target.parent / f"{_stage_prefix(target)}{os.getpid()}.{secrets.token_hex(6)}.tmp"
+    taken = False  # the name is another run's: never removed
     try:
+        try:
+            os.mkdir(stage, 0o700)
+        except FileExistsError:
+            taken = True
+            raise
         os.chmod(stage, target.stat().st_mode & 0o7777 if target.exists() else 0o777 & ~_umask())
         if target.exists():
             _link_tree(target, stage)
@@ -605,10 +610,13 @@ def staged_folder(target: str | Path) -> Iterator[Path]:
                 old = target / entry.name
                 if entry.is_file() and not (old.exists() and old.samefile(entry)):
                     os.replace(entry, old)
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
-    shutil.rmtree(stage, ignore_errors=True)  # the old set, now in the staging folder
+    finally:  # on failure the new set, on success the old one (swapped into the staging folder)
+        if not taken:
+            try:
+                shutil.rmtree(stage, ignore_errors=True)
+            except BaseException:  # stopped while removing it: once more, then stop
+                shutil.rmtree(stage, ignore_errors=True)
+                raise
 
 
 def _umask() -> int:
