@@ -25,7 +25,7 @@ from auditor.contract import (
     PAIRWISE_LABELS,
     TASK_KINDS,
 )
-from auditor.errors import FRONT, ConfigError
+from auditor.errors import FRONT, ConfigError, InputError
 
 AGGREGATES = ("majority", "median", "mean")
 TIE_BREAKS = ("tie", "exclude", "neutral", "lower", "upper")
@@ -557,16 +557,20 @@ _TOP_KEYS = {
 
 def load_config(path: str | Path) -> AuditConfig:
     """Read an ``audit.toml``; unknown keys are errors (a misspelt key would otherwise be ignored silently)."""
+    from auditor.io import read_input
+
     path = Path(path)
     where = str(path)
-    if not path.exists():
-        raise ConfigError("does not exist", file=where)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_input(path, "an audit.toml file").decode("utf-8"))
+    except InputError as exc:
+        raise ConfigError(exc.detail, file=where) from None
     except UnicodeDecodeError:
         raise ConfigError("is not valid UTF-8", file=where) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"is not valid TOML: {exc}", file=where) from None
+    except RecursionError:
+        raise ConfigError("is not valid TOML: nested too deep", file=where) from None
     return config_from_mapping(data, where)
 
 

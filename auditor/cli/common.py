@@ -39,8 +39,9 @@ def write_outputs(result: Any, out: Path, formats: list[str], quiet: bool) -> li
     from rich.console import Console
 
     import reports
-    from auditor.io import staged_folder
+    from auditor.io import check_writable, staged_folder
 
+    check_writable(out, "folder")
     model = reports.build_model(result.to_dict())  # built once for the files and the terminal
     with staged_folder(out) as stage:
         written = [out / path.name for path in reports.write_reports(model, stage, formats)]
