@@ -489,10 +489,14 @@ def _new_file_mode(target: Path) -> int:
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success it is flushed to disk and replaces ``target`` (readers
     see the old file or the whole new one), on failure it is removed.  The one atomic writer: every write of the
-    project goes through it."""
+    project goes through it.  The temporary file is ``.NAME.PID.XXXX.tmp``: one that a killed run left behind is
+    removed by the next write of ``target``."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    _remove_stale_stages(target)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f"{_stage_prefix(target)}{os.getpid()}.", suffix=".tmp", dir=target.parent
+    )
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -534,7 +538,8 @@ def _stage_prefix(target: Path) -> str:
 
 
 def _remove_stale_stages(target: Path) -> None:
-    """Remove the staging folders that runs killed mid-write left beside ``target`` (their process is gone)."""
+    """Remove the temporary files and staging folders that runs killed mid-write left beside ``target``
+    (``.NAME.PID.XXXX.tmp`` whose process is gone)."""
     prefix = _stage_prefix(target)
     for stage in target.parent.glob(f"{glob_escape(prefix)}*.tmp"):
         pid = stage.name[len(prefix) :].partition(".")[0]
@@ -547,7 +552,10 @@ def _remove_stale_stages(target: Path) -> None:
             pass
         except OSError:
             continue
-        shutil.rmtree(stage, ignore_errors=True)
+        if stage.is_dir() and not stage.is_symlink():
+            shutil.rmtree(stage, ignore_errors=True)
+        else:
+            stage.unlink(missing_ok=True)
 
 
 def _link_tree(source: Path, stage: Path) -> None:

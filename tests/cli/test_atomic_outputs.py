@@ -181,3 +181,9 @@ def test_a_killed_runs_staging_folder_is_removed_by_the_next_run(tmp_path):
     (stale / "audit.json").write_text("{}", encoding="utf-8")
     _write_set({"audit.json": b"{}"}, out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    stale_file = out / ".audit.json.999999999.k3j4.tmp"  # a single file's write, killed
+    stale_file.write_text("{", encoding="utf-8")
+    from auditor.io import write_text
+
+    write_text(out / "audit.json", "{}")
+    assert sorted(p.name for p in out.iterdir()) == ["audit.json"]
