@@ -641,13 +641,13 @@ def check_writable(path: str | Path, kind: Literal["table", "file", "folder"] = 
     ``file`` (any file, e.g. a cache) or ``folder`` (a folder the command writes files into).  A file must not be
     an existing folder (nor a folder an existing file), an existing file must be writable, and the folder it goes
     into must exist or be creatable (as :func:`atomic_path` creates it): the nearest existing folder on the way
-    must take a new file, which is tried for real (a temporary file, removed at once).
+    must take a new file, which is tried for real (a temporary file, removed at once).  An output folder is
+    written as a staging folder beside it (:func:`staged_folder`), so its parent is the one tried.
     """
     path = Path(path)
     if kind == "folder":
         if path.exists() and not path.is_dir():
             raise InputError("exists and is not a folder; expected an output folder", file=str(path))
-        folder = path.absolute()
     else:
         if path.is_dir():
             raise InputError("is a folder; expected a file to write", file=str(path))
@@ -659,14 +659,16 @@ def check_writable(path: str | Path, kind: Literal["table", "file", "folder"] = 
             )
         if path.exists() and not os.access(path, os.W_OK):
             raise InputError("exists and is not writable", file=str(path))
-        folder = path.absolute().parent
-    existing = folder
+    existing = path.absolute().parent  # a folder is written as a staging folder beside it (staged_folder)
     while not existing.exists():
         existing = existing.parent
     if not existing.is_dir():
         raise InputError(f"cannot be written: {existing} is a file, not a folder", file=str(path))
     try:
-        handle, probe = tempfile.mkstemp(prefix=".write-check.", dir=existing)
+        # named as a temporary file of ``path``: one left by a run killed right here is removed by the next run
+        handle, probe = tempfile.mkstemp(
+            prefix=f"{_stage_prefix(path)}{os.getpid()}.", suffix=".tmp", dir=existing
+        )
     except OSError as exc:
         raise InputError(
             f"cannot be written: the folder {existing} does not take new files ({exc.strerror})",
