@@ -790,6 +790,12 @@ def _reference_like(judges: list[str]) -> str | None:
 def _no_reference_message(reference: str, judge_names: set[str], where: str | None) -> str:
     """No row of the reference judge: the judges found and the fix (its labels file, or another reference)."""
     judges = sorted(judge_names)
+    twin = same_looking(reference, judges)
+    if twin is not None:
+        return (
+            f"has no labels from the reference judge {shown(reference)}; the judge {shown(twin)} looks the same but "
+            f"differs by {spelling_difference(twin, reference)}: write the judge's name the same way everywhere"
+        )
     likely = _reference_like(judges)
     files = " ".join(part for part in str(where).split(" + ")) if where else "LABELS"
     if FRONT.get() == "cli":
