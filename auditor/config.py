@@ -557,7 +557,7 @@ _TOP_KEYS = {
 
 def load_config(path: str | Path) -> AuditConfig:
     """Read an ``audit.toml``; unknown keys are errors (a misspelt key would otherwise be ignored silently)."""
-    from auditor.io import read_input
+    from auditor.files import read_input
 
     path = Path(path)
     where = str(path)

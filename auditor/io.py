@@ -23,7 +23,6 @@ import os
 import re
 import secrets
 import shutil
-import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from auditor.errors import InputError, shown
+from auditor.files import check_input_file, read_input
 
 ROW = "__row__"  # hidden column: the row number to cite in error messages
 FILE = (
@@ -361,35 +361,6 @@ def _decompress(path: Path, data: bytes, suffix: str) -> bytes:
     except Exception as exc:  # gzip: OSError / EOFError; zstandard: ZstdError
         kind = "gzip" if suffix == ".gz" else "zstandard"
         raise InputError(f"cannot be decompressed as {kind}: {exc}", file=str(path)) from None
-
-
-def check_input_file(path: Path, expected: str) -> os.stat_result:
-    """Check that ``path`` is a regular file before anything opens it: missing, a folder, or not a regular file (a
-    FIFO, a device, a socket: opening one could wait for ever) is an :class:`InputError` naming it."""
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise InputError("does not exist", file=str(path)) from None
-    except OSError as exc:
-        raise InputError(f"cannot be read ({exc.strerror or exc})", file=str(path)) from None
-    if stat.S_ISDIR(info.st_mode):
-        raise InputError(f"is a folder; expected {expected}", file=str(path))
-    if not stat.S_ISREG(info.st_mode):
-        kind = "a FIFO (named pipe)" if stat.S_ISFIFO(info.st_mode) else "not a regular file"
-        raise InputError(
-            f"is {kind}, which is never read (it could wait for ever); expected {expected}", file=str(path)
-        )
-    return info
-
-
-def read_input(path: Path, expected: str) -> bytes:
-    """The bytes of an input file, after :func:`check_input_file`; a file that cannot be read (permissions) is an
-    :class:`InputError` naming it."""
-    check_input_file(path, expected)
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot be read ({exc.strerror or exc})", file=str(path)) from None
 
 
 def read_table(path: str | Path, *, delimiter: str | None = None, sheet: str | None = None) -> pd.DataFrame:

@@ -140,7 +140,7 @@ class AuditResult:
         :class:`~auditor.errors.InputError` (one line, exit 2)."""
         from auditor.contract import validate_document
         from auditor.errors import InputError
-        from auditor.io import read_input
+        from auditor.files import read_input
 
         path = Path(path)
         try:

@@ -54,6 +54,7 @@ import numpy as np
 import pandas as pd
 
 from auditor.config import AuditConfig
+from auditor.contract import MIN_CLUSTERS
 from auditor.suggest import did_you_mean
 
 if TYPE_CHECKING:
@@ -67,8 +68,6 @@ MIN_MISMATCHED_ITEMS = 5
 MISMATCH_TIE_RATE = 0.5
 MISMATCH_TIE_EXCESS = 0.2
 EXAMPLES = 5
-MIN_CLUSTERS = 30
-"""Below this many clusters (users) a metric's interval is unreliable: a warning, and a mark on each row in reports."""
 CONTENT_COLUMNS = ("user_id", "profile", "prompt", "response_a", "response_b", "response")
 """What makes an item: the same prompt and responses for another user (or profile) is another item."""
 

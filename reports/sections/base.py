@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from auditor.engine.integrity import MIN_CLUSTERS as _MIN_CLUSTERS
+from auditor.contract import MIN_CLUSTERS as _MIN_CLUSTERS
 from reports.format import as_float, as_int
 
 
