@@ -41,13 +41,15 @@ class Table:
         return replace(self, columns=list(self.ascii_columns))
 
     def keep_columns(self, indices: list[int]) -> Table:
-        """The table with only the given columns, in that order."""
+        """The table with only the given columns, in that order (the leading text columns among them stay
+        text)."""
         return replace(
             self,
             columns=[self.columns[i] for i in indices],
             rows=[[row[i] for i in indices] for row in self.rows],
-            metric_columns=[self.metric_columns[i] for i in indices],
+            metric_columns=[self.metric_columns[i] for i in indices] if self.metric_columns else [],
             ascii_columns=None if self.ascii_columns is None else [self.ascii_columns[i] for i in indices],
+            text_columns=sum(1 for i in indices if i < self.text_columns),
         )
 
 
