@@ -316,9 +316,24 @@ def test_corpus_covers_every_class():
         "bootstrap",
         "cases",
         "reference",
+        "fifo",
+        "nfd",
+        "zero_width",
+        "2_53",
+        "1e20",
+        "u2028",
+        "duplicate",
+        "one_cluster",
+        "six_clusters",
+        "reference_labels_all",
+        "cluster_column_typo",
+        "bootstrap_billion_on_the_command_line",
+        "keeps_the_previous_outputs",
     ):
         assert word in names, word
-    assert len(CASES) >= 40
+    kinds = {c["name"].split("_")[0] for c in CASES}
+    assert {"data", "design", "config", "gate", "report", "outputs"} <= kinds, kinds
+    assert len(CASES) >= 100
 
 
 # -- outputs: names from the data escaped for each medium -------------------------------------------------------
