@@ -100,8 +100,10 @@ def audit(
     """Audit every judge against the reference and write audit.json and the reports."""
     import auditor
     from auditor.gates import evaluate_gates, load_rules, run_gates
+    from auditor.io import check_writable
 
     formats = parse_formats(format)
+    check_writable(out, "folder")  # before any work
     if gate is not None:
         load_rules(gate)
     sources, items, config = resolve_inputs(labels, items, config)

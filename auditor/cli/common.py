@@ -41,14 +41,18 @@ def resolve_inputs(
 
 
 def write_outputs(result: Any, out: Path, formats: list[str], quiet: bool, gates: Any = None) -> list[Path]:
-    """Write the reports of an audit result into ``out`` (report.md states ``gates``' verdict when given); unless
-    ``quiet``, print the terminal summary and the paths."""
+    """Write the reports of an audit result into ``out`` (report.md states ``gates``' verdict when given), all
+    together (:func:`auditor.io.staged_folder`: a run stopped at any moment leaves ``out`` with the old set of files
+    or the new one); unless ``quiet``, print the terminal summary and the paths."""
     from rich.console import Console
 
     import reports
+    from auditor.io import check_writable, staged_folder
 
+    check_writable(out, "folder")
     model = reports.build_model(result.to_dict())  # built once for the files and the terminal
-    written = reports.write_reports(model, out, formats, gates=gates)
+    with staged_folder(out) as stage:
+        written = [out / path.name for path in reports.write_reports(model, stage, formats, gates=gates)]
     if not quiet:
         reports.render_terminal(model, Console())
         for path in written:

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from auditor.contract import MIN_CLUSTERS as _MIN_CLUSTERS
 from reports.format import as_float, as_int
 
 
@@ -73,8 +74,9 @@ def row_value(row: Mapping[str, Any] | None) -> float | None:
     return as_float((row or {}).get("value"))
 
 
-#: Below this many clusters (users) a metric's interval is unreliable: its rows carry a warning.
-MIN_CLUSTERS = 30
+#: Below this many clusters (users) a metric's interval is unreliable: its rows carry a warning (the audit's
+#: ``few_clusters`` warning counts them).
+MIN_CLUSTERS = _MIN_CLUSTERS
 
 
 def clusters_of(row: Mapping[str, Any] | None) -> int | None:
