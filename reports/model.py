@@ -25,6 +25,7 @@ from reports.sections.exclusions import exclusions_table, warnings_table
 from reports.sections.headline import headline
 from reports.sections.judges import full_agreement_table, metric_tables
 from reports.sections.method import method_lines, policy_text
+from reports.sections.summary import summary_table
 from reports.view import AuditView, view
 
 # The dedicated sections in report order; each returns an empty Section when its data are missing.
@@ -96,6 +97,12 @@ class ReportModel:
     def case_summary(self) -> CaseSummary:
         """The number of disagreement cases and the first key ones (for text reports)."""
         return case_summary(self.view)
+
+    @cached_property
+    def summary(self) -> Table:
+        """The judges at a glance: the lead rate, its gap with p, the lead coefficient and the built-in checks
+        (what a short report, such as a pull-request comment, leads with)."""
+        return summary_table(self.view)
 
     @cached_property
     def cases(self) -> CaseBrowser:
