@@ -4,7 +4,8 @@ table (:mod:`~judges.llm.rows`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pandas as pd
 from auditor.errors import ConfigError
 from judges.base import TASKS, Judge, Judgment
 from judges.cache import CachedResponse, JudgeCache
-from judges.llm import batch, planning, rows, transport
+from judges.llm import batch, batch_api, planning, rows, transport
 from judges.llm.batch import CHAT_PATH
 from judges.llm.config import LLMJudgeConfig, validate_options
 from judges.llm.planning import PlannedRequest
@@ -252,7 +253,67 @@ class LLMJudge(Judge):
         become exclusions ``not_in_batch_results``; a result line with an error becomes ``batch_error``.
         """
         planned = {p.key: p for p in self.plan(items, task) if not p.skip}
-        errors = batch.read_results(Path(path), planned, self.cache)
+        results = batch.read_results(Path(path), planned, self.cache)
+        return self._batch_labels(items, task, results.errors)
+
+    def submit_batch(
+        self,
+        items: pd.DataFrame,
+        task: str,
+        *,
+        resume: Sequence[str] = (),
+        max_wait: float = 86_400.0,
+        poll_interval: float = 30.0,
+        max_requests: int = batch_api.MAX_BATCH_REQUESTS,
+        max_bytes: int = batch_api.MAX_BATCH_BYTES,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> pd.DataFrame:
+        """Judge ``items`` through the OpenAI Batch API (:mod:`judges.llm.batch_api`) and return the labels.
+
+        The requests not in the cache are uploaded as batches of at most ``max_requests`` lines and ``max_bytes``
+        bytes (none when the cache holds every answer), or, with ``resume``, the batches of those ids (created by
+        an earlier run) are waited for instead.  After the wait (at most ``max_wait`` seconds, a poll every
+        ``poll_interval``), the output and error files of every batch that ended are stored in the cache, so a
+        rerun never pays twice.  Exclusions: ``batch_error`` (an error line), ``not_in_batch_results`` (no result:
+        a failed, expired, cancelled or still running batch, a line missing or malformed).
+
+        Raises :class:`~judges.llm.transport.JudgeRunIncomplete` (exit code 3), with the labels, when a batch is
+        still running at the end of the wait (the message names the ids to resume with) or more than
+        ``max_error_rate`` of the requests have no answer; the message counts every kind of failure.
+        """
+        if task not in TASKS:
+            raise ConfigError(f"--task must be one of {', '.join(TASKS)}, not {task!r}")
+        batch_api.check_wait_options(max_wait, poll_interval)
+        planned_list = self.plan(items, task)
+        planned = {p.key: p for p in planned_list if not p.skip}
+        client = batch_api.BatchClient(self.config)
+        results = batch.BatchResults()
+        try:
+            ids = list(resume)
+            lines = [] if ids else batch.request_lines(planned_list, self.cache.keys())
+            if lines:
+                chunks = batch_api.split_lines(lines, max_requests, max_bytes)
+                ids = client.submit(chunks, metadata={"created_by": "judge-auditor", "judge": self.name})
+            waited = client.wait(ids, max_wait=max_wait, poll_interval=poll_interval, sleep=sleep)
+            for batch_id, ended in waited.ended.items():
+                for file_id in (ended.output_file_id, ended.error_file_id):
+                    if file_id:
+                        text = client.download(file_id)
+                        batch.read_result_lines(
+                            text.splitlines(), f"batch {batch_id}, file {file_id}", planned, self.cache,
+                            strict=False, redact=client.redactor.value, into=results,
+                        )  # fmt: skip
+        finally:
+            client.close()
+        self.stats = {"sent": len(lines), "from_cache": len(planned) - len(lines) if not resume else 0}
+        labels = self._batch_labels(items, task, results.errors)
+        message = batch_api.incomplete(self.config, labels, waited, results, requests=len(planned), ids=ids)
+        if message is not None:
+            raise transport.JudgeRunIncomplete(message, labels)
+        return labels
+
+    def _batch_labels(self, items: pd.DataFrame, task: str, errors: dict[str, str]) -> pd.DataFrame:
+        """The labels of ``items`` from the cache alone, the requests with an error line marked ``batch_error``."""
         labels = transport.run_sync(self.ajudge_items(items, task, offline=True))
         for key, error in errors.items():
             mask = (labels["request_key"] == key) & labels["label"].isna() & labels["score"].isna()

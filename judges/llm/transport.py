@@ -158,6 +158,10 @@ class Redactor:
             return response
         return self._walk(response)
 
+    def value(self, value: Any) -> Any:
+        """``value`` (a parsed answer or a text) with the key redacted in every string."""
+        return value if self.key is None else self._walk(value)
+
     def _walk(self, value: Any) -> Any:
         if isinstance(value, str):
             return self.text(value)
