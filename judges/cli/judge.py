@@ -49,7 +49,14 @@ from judges.cli.options import (
     resume_note,
     use_profile_column,
 )
-from judges.defaults import MAX_ANSWER_BYTES, MAX_ERROR_RATE, MAX_WAIT, REQUEST_DEADLINE
+from judges.defaults import (
+    BATCH_MAX_WAIT,
+    BATCH_POLL,
+    MAX_ANSWER_BYTES,
+    MAX_ERROR_RATE,
+    MAX_WAIT,
+    REQUEST_DEADLINE,
+)
 
 
 def load_prices(path: Path, model: str) -> tuple[float, float]:
@@ -99,6 +106,8 @@ def _summary(labels: Any, stats: dict[str, int] | None, *, sources: bool = False
         line += f"; unparseable {unparseable} ({unparseable / total:.0%})"
     if stats:
         line += f"; {stats.get('sent', 0)} requests sent, {stats.get('from_cache', 0)} from the cache"
+        if stats.get("malformed_lines"):
+            line += f"; {stats['malformed_lines']} batch result lines malformed"
     if "cost" in labels.columns and labels["cost"].notna().any():
         fresh = labels.loc[~labels["cached"].fillna(False).astype(bool), "cost"].sum()
         line += f"; cost {float(labels['cost'].sum()):.4f} USD ({float(fresh):.4f} this run)"
@@ -145,6 +154,10 @@ def run_judge(
     max_response_chars: int | None = None,
     batch_export: Path | None = None,
     batch_import: Path | None = None,
+    batch_submit: bool = False,
+    batch_wait: str | None = None,
+    batch_max_wait: float = BATCH_MAX_WAIT,
+    batch_poll: float = BATCH_POLL,
     device: str | None = None,
     batch_size: int = 64,
     batch_tokens: int | None = 8192,
@@ -160,8 +173,18 @@ def run_judge(
     kind, _, model = judge.partition(":")
     if not model:
         raise ConfigError(f"--judge {judge!r} names no model")
-    if batch_export is not None and batch_import is not None:
-        raise ConfigError("use --batch-export or --batch-import, not both")
+    batch_modes = [
+        flag
+        for flag, used in (
+            ("--batch-export", batch_export is not None),
+            ("--batch-import", batch_import is not None),
+            ("--batch-submit", batch_submit),
+            ("--batch-wait", batch_wait is not None),
+        )
+        if used
+    ]
+    if len(batch_modes) > 1:
+        raise ConfigError(f"use one of {', '.join(batch_modes)}, not several")
     if out is None and batch_export is None:
         raise ConfigError("--out LABELS is required (unless --batch-export)")
     check_outputs(out, "table", cache=cache_file(no_cache, cache) if kind == "openai" else None)
@@ -169,8 +192,8 @@ def run_judge(
     items = use_profile_column(read_items(items_path), profile_column, items_path)
 
     if kind == "rm":
-        if batch_export or batch_import:
-            raise ConfigError("--batch-export/--batch-import apply to openai: judges only")
+        if batch_modes:
+            raise ConfigError(f"{batch_modes[0]} applies to openai: judges only")
         try:
             from judges.reward_model import RewardModelJudge
         except ImportError as exc:
@@ -233,6 +256,13 @@ def run_judge(
             return f"wrote {written} requests to {batch_export} (requests already in the cache are left out)"
         if batch_import is not None:
             labels = llm_judge.import_batch(items, task, batch_import)
+        elif batch_submit or batch_wait is not None:
+            resume = [part.strip() for part in (batch_wait or "").split(",") if part.strip()]
+            if batch_wait is not None and not resume:
+                raise ConfigError("--batch-wait needs the batch ids, e.g. --batch-wait batch_abc,batch_def")
+            labels = llm_judge.submit_batch(
+                items, task, resume=resume, max_wait=batch_max_wait, poll_interval=batch_poll
+            )
         else:
             labels = llm_judge.judge_items(items, task)
     except JudgeRunIncomplete as exc:  # exit code 3, after writing the labels the run has
@@ -247,6 +277,10 @@ def run_judge(
         llm_judge.close()
     assert out is not None
     write_table(labels, out)
+    if llm_judge.batch_ids:
+        return f"wrote {out} (batches {','.join(llm_judge.batch_ids)}): " + _summary(
+            labels, llm_judge.stats, sources=True
+        )
     return f"wrote {out}: " + _summary(
         labels, llm_judge.stats if batch_import is None else None, sources=True
     )
@@ -306,6 +340,23 @@ def register(app: typer.Typer) -> None:
         batch_import: Annotated[
             Path | None, typer.Option(help="Read a batch output file into labels.")
         ] = None,
+        batch_submit: Annotated[
+            bool,
+            typer.Option(
+                help="Judge through the OpenAI Batch API (files + batches at --base-url): submit the requests "
+                "not in the cache, wait, read the results."
+            ),
+        ] = False,
+        batch_wait: Annotated[
+            str | None,
+            typer.Option(help="Wait for batches an earlier --batch-submit created (ids, comma-separated)."),
+        ] = None,
+        batch_max_wait: Annotated[
+            float, typer.Option(help="Longest wait for the batches (seconds); then exit 3 naming their ids.")
+        ] = BATCH_MAX_WAIT,
+        batch_poll: Annotated[
+            float, typer.Option(help="Seconds between two polls of the batches.")
+        ] = BATCH_POLL,
         device: Annotated[str | None, typer.Option(help="rm: cuda, mps or cpu (default: automatic).")] = None,
         batch_size: Annotated[int, typer.Option(help="rm: most texts in one forward pass.")] = 64,
         batch_tokens: Annotated[
@@ -355,6 +406,10 @@ def register(app: typer.Typer) -> None:
             max_response_chars=max_response_chars,
             batch_export=batch_export,
             batch_import=batch_import,
+            batch_submit=batch_submit,
+            batch_wait=batch_wait,
+            batch_max_wait=batch_max_wait,
+            batch_poll=batch_poll,
             device=device,
             batch_size=batch_size,
             batch_tokens=batch_tokens,

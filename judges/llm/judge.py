@@ -4,6 +4,7 @@ table (:mod:`~judges.llm.rows`)."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -14,12 +15,15 @@ import pandas as pd
 from auditor.errors import ConfigError
 from judges.base import TASKS, Judge, Judgment
 from judges.cache import CachedResponse, JudgeCache
+from judges.defaults import BATCH_MAX_WAIT, BATCH_POLL
 from judges.llm import batch, batch_api, planning, rows, transport
 from judges.llm.batch import CHAT_PATH
 from judges.llm.config import LLMJudgeConfig, validate_options
 from judges.llm.planning import PlannedRequest
 from judges.parsing import answer_problem
 from judges.templates import Template
+
+log = logging.getLogger(__name__)
 
 
 class LLMJudge(Judge):
@@ -67,6 +71,8 @@ class LLMJudge(Judge):
         )
         #: Counters of the last run: requests sent, answered from the cache, failed.
         self.stats: dict[str, int] = {}
+        #: The batches of the last :meth:`submit_batch`.
+        self.batch_ids: list[str] = []
 
     # -- planning (judges.llm.planning) --------------------------------------------------------------------
     def template_for(self, task: str) -> Template:
@@ -262,8 +268,8 @@ class LLMJudge(Judge):
         task: str,
         *,
         resume: Sequence[str] = (),
-        max_wait: float = 86_400.0,
-        poll_interval: float = 30.0,
+        max_wait: float = BATCH_MAX_WAIT,
+        poll_interval: float = BATCH_POLL,
         max_requests: int = batch_api.MAX_BATCH_REQUESTS,
         max_bytes: int = batch_api.MAX_BATCH_BYTES,
         sleep: Callable[[float], None] = time.sleep,
@@ -305,8 +311,15 @@ class LLMJudge(Judge):
                         )  # fmt: skip
         finally:
             client.close()
-        self.stats = {"sent": len(lines), "from_cache": len(planned) - len(lines) if not resume else 0}
         labels = self._batch_labels(items, task, results.errors)
+        self.stats = {
+            "sent": len(lines),
+            "from_cache": len(planned) - len(lines) if not resume else 0,
+            "malformed_lines": results.malformed,
+        }
+        self.batch_ids = list(ids)
+        if results.malformed:
+            log.warning("%d batch result lines were not JSON objects with a custom_id", results.malformed)
         message = batch_api.incomplete(self.config, labels, waited, results, requests=len(planned), ids=ids)
         if message is not None:
             raise transport.JudgeRunIncomplete(message, labels)

@@ -67,7 +67,7 @@ class BatchServer:
         self.log: list[tuple[str, str]] = []
         self.lock = threading.Lock()
         self._httpd = _Listener(("127.0.0.1", port), _handler(self))
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
 
     @property
     def base_url(self) -> str:
