@@ -1,8 +1,10 @@
 """``auditor judge ITEMS --judge openai:MODEL|rm:PATH_OR_ID ... --out LABELS``: judge items, write a labels file.
 
-``--judge openai:MODEL`` judges through an OpenAI-compatible endpoint (:mod:`judges.llm`); ``--judge rm:PATH_OR_ID``
-scores with a local reward model (:mod:`judges.reward_model`, imported only then).  The labels file is written
-atomically; the API key is read from the environment and never printed.
+``--judge openai:MODEL`` judges through an OpenAI-compatible endpoint (:mod:`judges.llm`), request by request,
+or through the OpenAI Batch API (``--batch-submit`` / ``--batch-wait``, :mod:`judges.llm.batch_api`);
+``--judge rm:PATH_OR_ID`` scores with a local reward model (:mod:`judges.reward_model`, imported only then), and
+``--judge rm:MODEL --base-url URL`` with one served by vLLM's pooling API (:mod:`judges.reward_server`).  The
+labels file is written atomically; the API key is read from the environment and never printed.
 """
 
 from __future__ import annotations
@@ -164,6 +166,7 @@ def run_judge(
     batch_size: int = 64,
     batch_tokens: int | None = 8192,
     tie_margin: float = 0.0,
+    rm_endpoint: str = "classify",
     progress: bool = True,
 ) -> str:
     """What ``auditor judge`` does; returns the one-line summary it prints."""
@@ -196,16 +199,41 @@ def run_judge(
     if kind == "rm":
         if batch_modes:
             raise ConfigError(f"{batch_modes[0]} applies to openai: judges only")
+        if base_url is not None:  # a reward model served by vLLM's pooling API (judges.reward_server)
+            from judges.reward_server import ServedRewardModelJudge
+
+            rm_judge: Any = ServedRewardModelJudge(
+                model, base_url=base_url, endpoint=rm_endpoint, api_key_env=api_key_env, concurrency=concurrency,
+                timeout=timeout, max_retries=max_retries, max_error_rate=max_error_rate, tie_margin=tie_margin,
+                name=name, http_client=http_client,
+            )  # fmt: skip
+        else:
+            try:
+                from judges.reward_model import RewardModelJudge
+            except ImportError as exc:
+                raise ConfigError(
+                    f"reward-model judges need torch and transformers (pip install 'judge-auditor[rm]'): {exc}"
+                ) from exc
+            rm_judge = RewardModelJudge(
+                model,
+                device=device,
+                batch_size=batch_size,
+                max_batch_tokens=batch_tokens,
+                tie_margin=tie_margin,
+            )
+        from judges.llm.transport import JudgeRunIncomplete
+
         try:
-            from judges.reward_model import RewardModelJudge
-        except ImportError as exc:
-            raise ConfigError(
-                f"reward-model judges need torch and transformers (pip install 'judge-auditor[rm]'): {exc}"
-            ) from exc
-        rm_judge = RewardModelJudge(
-            model, device=device, batch_size=batch_size, max_batch_tokens=batch_tokens, tie_margin=tie_margin
-        )
-        labels = rm_judge.judge_items(items, task)
+            labels = rm_judge.judge_items(items, task)
+        except JudgeRunIncomplete as exc:  # exit code 3, after writing the labels the run has
+            if name and exc.labels is not None:
+                exc.labels["judge"] = name
+            if exc.labels is None or out is None:
+                raise
+            write_table(exc.labels, out)
+            raise JudgeRunIncomplete(
+                f"{exc}; wrote {out}: {_summary(exc.labels, None)}", exc.labels
+            ) from None
         if name:
             labels["judge"] = name
         assert out is not None
@@ -295,7 +323,9 @@ def register(app: typer.Typer) -> None:
     @app.command("judge")
     def judge_command(
         items: Annotated[Path, typer.Argument(help="Items file (.jsonl, .csv, .parquet).")],
-        judge: Annotated[str, typer.Option(help="openai:MODEL or rm:PATH_OR_ID.")],
+        judge: Annotated[
+            str, typer.Option(help="openai:MODEL, rm:PATH_OR_ID (local) or rm:MODEL with --base-url (vLLM).")
+        ],
         out: Annotated[
             Path | None, typer.Option(help="Labels file to write (.jsonl, .csv, .parquet).")
         ] = None,
@@ -368,9 +398,17 @@ def register(app: typer.Typer) -> None:
             typer.Option(help="rm: most padded tokens in one forward pass (batches are sorted by length)."),
         ] = 8192,
         tie_margin: Annotated[float, typer.Option(help="rm: |r_b - r_a| at most this is a tie.")] = 0.0,
+        rm_endpoint: Annotated[
+            str,
+            typer.Option(
+                help="rm: with --base-url, the vLLM pooling route that scores: classify (/classify, the raw "
+                "logit) or pooling (/pooling)."
+            ),
+        ] = "classify",
         quiet: QuietOption = False,
     ) -> None:
-        """Judge ITEMS with an LLM (openai:MODEL) or a reward model (rm:PATH) and write a labels file."""
+        """Judge ITEMS with an LLM (openai:MODEL) or a reward model (rm:PATH, or rm:MODEL --base-url URL served
+        by vLLM) and write a labels file."""
         message = run_judge(
             items,
             judge=judge,
@@ -419,6 +457,7 @@ def register(app: typer.Typer) -> None:
             batch_size=batch_size,
             batch_tokens=batch_tokens,
             tie_margin=tie_margin,
+            rm_endpoint=rm_endpoint,
             progress=not quiet,
         )
         typer.echo(message, err=True)
