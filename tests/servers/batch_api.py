@@ -33,17 +33,18 @@ import email.policy
 import json
 import threading
 import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from servers.latency_server import completion_body
+from servers.threaded import JSONHandler, ThreadedServer
 
 FAULTS = ("failed", "expired", "cancelled", "error_lines", "missing", "malformed", "never", "upload_401")
 #: Polls a healthy batch takes: validating -> in_progress -> finalizing -> completed.
 STEPS = ("validating", "in_progress", "finalizing", "completed")
 
 
-class BatchServer:
+class BatchServer(ThreadedServer):
     """The Files + Batch API on ``127.0.0.1:port`` (0: a free port), served by a thread; a context manager."""
 
     def __init__(
@@ -66,26 +67,7 @@ class BatchServer:
         self.polls: dict[str, int] = {}
         self.log: list[tuple[str, str]] = []
         self.lock = threading.Lock()
-        self._httpd = _Listener(("127.0.0.1", port), _handler(self))
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
-
-    def start(self) -> BatchServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    def __enter__(self) -> BatchServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().__init__(_handler(self), port)
 
     # -- state ---------------------------------------------------------------------------------------------
     def add_file(self, purpose: str, content: bytes, filename: str = "upload.jsonl") -> dict[str, Any]:
@@ -194,11 +176,6 @@ def _error_line(number: int, custom_id: str, code: str, message: str) -> str:
     })  # fmt: skip
 
 
-class _Listener(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
 def _multipart(content_type: str, payload: bytes) -> dict[str, tuple[str | None, bytes]]:
     """The fields of a ``multipart/form-data`` body: name -> (filename, bytes)."""
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
@@ -212,33 +189,13 @@ def _multipart(content_type: str, payload: bytes) -> dict[str, tuple[str | None,
 
 
 def _handler(server: BatchServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True  # headers and body leave together (no 40 ms delayed-ACK stall)
-        wbufsize = 1 << 16
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence the stderr log
-            pass
-
-        def _send(self, status: int, payload: bytes, content_type: str = "application/json") -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def _json(self, status: int, obj: Any) -> None:
-            self._send(status, json.dumps(obj).encode("utf-8"))
-
+    class Handler(JSONHandler):
         def _authorised(self) -> bool:
             server.log.append((self.command, self.path))
             if server.api_key is None or self.headers.get("Authorization") == f"Bearer {server.api_key}":
                 return True
-            self._json(401, {"error": {"message": "Incorrect API key provided.", "code": "invalid_api_key"}})
+            self.json(401, {"error": {"message": "Incorrect API key provided.", "code": "invalid_api_key"}})
             return False
-
-        def _body(self) -> bytes:
-            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             if not self._authorised():
@@ -246,38 +203,34 @@ def _handler(server: BatchServer) -> type[BaseHTTPRequestHandler]:
             parts = self.path.split("?")[0].strip("/").split("/")
             if parts[:2] == ["v1", "batches"] and len(parts) == 3:
                 batch = server.poll(parts[2])
-                return (
-                    self._json(200, batch) if batch else self._json(404, {"error": {"message": "No batch"}})
-                )
+                return self.json(200, batch) if batch else self.json(404, {"error": {"message": "No batch"}})
             if parts[:2] == ["v1", "files"] and len(parts) == 4 and parts[3] == "content":
                 found = server.files.get(parts[2])
                 if found is None:
-                    return self._json(404, {"error": {"message": f"No such File object: {parts[2]}"}})
-                return self._send(200, found[1], "application/octet-stream")
-            self._json(404, {"error": {"message": f"unknown route {self.path}"}})
+                    return self.json(404, {"error": {"message": f"No such File object: {parts[2]}"}})
+                return self.send(200, found[1], "application/octet-stream")
+            self.json(404, {"error": {"message": f"unknown route {self.path}"}})
 
         def do_POST(self) -> None:  # noqa: N802
-            payload = self._body()
+            payload = self.body()
             if not self._authorised():
                 return
             parts = self.path.split("?")[0].strip("/").split("/")
             if parts == ["v1", "files"]:
                 if server.fault == "upload_401":
-                    return self._json(401, {"error": {"message": "Incorrect API key provided."}})
+                    return self.json(401, {"error": {"message": "Incorrect API key provided."}})
                 fields = _multipart(self.headers.get("Content-Type", ""), payload)
                 if "file" not in fields or fields.get("purpose", (None, b""))[1] != b"batch":
-                    return self._json(400, {"error": {"message": "file and purpose=batch are required"}})
+                    return self.json(400, {"error": {"message": "file and purpose=batch are required"}})
                 filename, content = fields["file"]
-                return self._json(200, server.add_file("batch", content, filename or "upload.jsonl"))
+                return self.json(200, server.add_file("batch", content, filename or "upload.jsonl"))
             if parts == ["v1", "batches"]:
                 status, obj = server.create_batch(json.loads(payload or b"{}"))
-                return self._json(status, obj)
+                return self.json(status, obj)
             if parts[:2] == ["v1", "batches"] and len(parts) == 4 and parts[3] == "cancel":
                 batch = server.cancel(parts[2])
-                return (
-                    self._json(200, batch) if batch else self._json(404, {"error": {"message": "No batch"}})
-                )
-            self._json(404, {"error": {"message": f"unknown route {self.path}"}})
+                return self.json(200, batch) if batch else self.json(404, {"error": {"message": "No batch"}})
+            self.json(404, {"error": {"message": f"unknown route {self.path}"}})
 
     return Handler
 

@@ -18,11 +18,13 @@ from __future__ import annotations
 import json
 import math
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from servers.threaded import JSONHandler, ThreadedServer
 
-class RewardServer:
+
+class RewardServer(ThreadedServer):
     """The pooling API for the reward model in ``model_path`` on ``127.0.0.1`` (a free port); a context manager."""
 
     def __init__(self, model_path: str, *, api_key: str | None = None, max_tokens: int = 2048) -> None:
@@ -34,21 +36,7 @@ class RewardServer:
         self.max_tokens = max_tokens
         self.requests = 0
         self.lock = threading.Lock()  # one forward pass at a time
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
-
-    def __enter__(self) -> RewardServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        super().__init__(_handler(self))
 
     def reward(self, messages: list[dict[str, str]]) -> tuple[float, int]:
         """The raw reward of one conversation and its token count."""
@@ -97,29 +85,14 @@ class RewardServer:
 
 
 def _handler(server: RewardServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
-        wbufsize = 1 << 16
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence the stderr log
-            pass
-
-        def _json(self, status: int, obj: Any) -> None:
-            payload = json.dumps(obj).encode("utf-8")
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
+    class Handler(JSONHandler):
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-            payload = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            payload = self.body()
             if server.api_key is not None and self.headers.get("Authorization") != f"Bearer {server.api_key}":
-                return self._json(401, {"error": {"message": "Unauthorized", "code": 401}})
+                return self.json(401, {"error": {"message": "Unauthorized", "code": 401}})
             route = self.path.split("?")[0].strip("/")
             if route not in ("classify", "pooling"):
-                return self._json(404, {"error": {"message": f"Not Found: /{route}", "code": 404}})
-            self._json(*server.answer(route, json.loads(payload or b"{}")))
+                return self.json(404, {"error": {"message": f"Not Found: /{route}", "code": 404}})
+            self.json(*server.answer(route, json.loads(payload or b"{}")))
 
     return Handler

@@ -23,20 +23,6 @@ SENTINEL = "sk-SENTINEL-batch-7f1e2d9c"
 LABEL_OF = {("ab", "A"): "a", ("ab", "B"): "b", ("ba", "A"): "b", ("ba", "B"): "a"}
 
 
-@pytest.fixture
-def batch_server():
-    servers: list[BatchServer] = []
-
-    def start(**kwargs: object) -> BatchServer:
-        server = BatchServer(**kwargs).start()  # type: ignore[arg-type]
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
-
-
 def _uploads(server: BatchServer) -> list[list[dict]]:
     """The request lines of every uploaded input file, in upload order."""
     return [
