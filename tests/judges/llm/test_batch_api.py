@@ -170,3 +170,17 @@ def test_batch_modes_exclude_each_other(tmp_path, capsys):
             "--out", str(tmp_path / "l.jsonl"), "--batch-submit", "--batch-wait", "batch_1"]  # fmt: skip
     assert main(args) == 2
     assert "--batch-submit, --batch-wait" in capsys.readouterr().err
+
+
+@pytest.mark.full
+def test_100000_requests_go_out_in_two_batches_of_openais_50000_limit(batch_server, tmp_path):
+    """python -m pytest -m full tests/judges/llm/test_batch_api.py (about a minute)."""
+    server = batch_server()
+    items = make_items(50_000)
+    config = LLMJudgeConfig(model="fake-judge", base_url=server.base_url, progress=False)
+    judge = LLMJudge(config, orders=("ab", "ba"), cache=tmp_path / "cache.sqlite")
+    labels = judge.submit_batch(items, "pairwise", poll_interval=0.001)
+    assert [len(lines) for lines in _uploads(server)] == [50_000, 50_000]
+    assert len(labels) == 100_000 and labels["exclusion"].isna().all()
+    assert judge.submit_batch(items, "pairwise", poll_interval=0.001)["label"].equals(labels["label"])
+    assert len(_uploads(server)) == 2, "the rerun finds every answer in the cache"
