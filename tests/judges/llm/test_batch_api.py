@@ -174,7 +174,7 @@ def test_batch_modes_exclude_each_other(tmp_path, capsys):
 
 @pytest.mark.full
 def test_100000_requests_go_out_in_two_batches_of_openais_50000_limit(batch_server, tmp_path):
-    """python -m pytest -m full tests/judges/llm/test_batch_api.py (about a minute)."""
+    """python -m pytest -m full tests/judges/llm/test_batch_api.py (about 3 minutes on the shared 2-core machine)."""
     server = batch_server()
     items = make_items(50_000)
     config = LLMJudgeConfig(model="fake-judge", base_url=server.base_url, progress=False)
