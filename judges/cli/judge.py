@@ -292,8 +292,13 @@ def run_judge(
             if batch_wait is not None and not resume:
                 raise ConfigError("--batch-wait needs the batch ids, e.g. --batch-wait batch_abc,batch_def")
             labels = llm_judge.submit_batch(
-                items, task, resume=resume, max_wait=batch_max_wait, poll_interval=batch_poll
-            )
+                items, task, resume=resume, max_wait=batch_max_wait, poll_interval=batch_poll,
+                on_submit=lambda ids: typer.echo(
+                    f"submitted {len(ids)} batch{'es' if len(ids) != 1 else ''}: {','.join(ids)} (if this wait "
+                    f"is cut short, --batch-wait {','.join(ids)} resumes it)",
+                    err=True,
+                ),
+            )  # fmt: skip
         else:
             labels = llm_judge.judge_items(items, task)
     except JudgeRunIncomplete as exc:  # exit code 3, after writing the labels the run has

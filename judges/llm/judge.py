@@ -273,6 +273,7 @@ class LLMJudge(Judge):
         max_requests: int = batch_api.MAX_BATCH_REQUESTS,
         max_bytes: int = batch_api.MAX_BATCH_BYTES,
         sleep: Callable[[float], None] = time.sleep,
+        on_submit: Callable[[list[str]], None] | None = None,
     ) -> pd.DataFrame:
         """Judge ``items`` through the OpenAI Batch API (:mod:`judges.llm.batch_api`) and return the labels.
 
@@ -300,6 +301,8 @@ class LLMJudge(Judge):
             if lines:
                 chunks = batch_api.split_lines(lines, max_requests, max_bytes)
                 ids = client.submit(chunks, metadata={"created_by": "judge-auditor", "judge": self.name})
+                if on_submit is not None:  # e.g. to show the ids a wait cut short can be resumed with
+                    on_submit(ids)
             waited = client.wait(ids, max_wait=max_wait, poll_interval=poll_interval, sleep=sleep)
             for batch_id, ended in waited.ended.items():
                 for file_id in (ended.output_file_id, ended.error_file_id):

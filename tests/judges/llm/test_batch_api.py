@@ -124,6 +124,9 @@ def test_a_batch_still_running_ends_the_wait_then_batch_wait_collects_it(batch_s
     assert main(_cli(items, server, tmp_path, "--batch-max-wait", "0")) == 3
     err = capsys.readouterr().err
     assert "batch_0001 still running" in err and "rerun with --batch-wait batch_0001" in err
+    assert (
+        "submitted 1 batch: batch_0001 (if this wait is cut short, --batch-wait batch_0001 resumes it)" in err
+    )
     assert pd.read_json(tmp_path / "labels.jsonl", lines=True)["exclusion"].eq("not_in_batch_results").all()
 
     server.fault = None  # the batch completes on its next polls
