@@ -215,12 +215,12 @@ class ServedRewardModelJudge(Judge):
     async def _send_all(self, bodies: dict[int, dict[str, Any]]) -> dict[int, float | tuple[str, str]]:
         import openai
 
-        from judges.llm.config import LLMJudgeConfig, resolved_http_client
+        from judges.llm.config import resolved_http_client
         from judges.llm.transport import NO_KEY_PLACEHOLDER, Redactor, http_client
 
         key = os.environ.get(self.api_key_env)
         redactor = Redactor(key)
-        kind = resolved_http_client(LLMJudgeConfig(model=self.model, http_client=self.http_client))
+        kind = resolved_http_client(self.http_client)
         client = openai.AsyncOpenAI(
             api_key=key or NO_KEY_PLACEHOLDER,
             base_url=self.base_url,

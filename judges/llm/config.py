@@ -174,11 +174,11 @@ def aiohttp_installed() -> bool:
     return importlib.util.find_spec("aiohttp") is not None
 
 
-def resolved_http_client(config: LLMJudgeConfig) -> str:
-    """``httpx`` or ``aiohttp``: the transport a run uses (``auto`` is aiohttp when aiohttp is installed and the
-    ``openai`` client has its aiohttp transport, ``DefaultAioHttpClient``)."""
-    if config.http_client != "auto":
-        return config.http_client
+def resolved_http_client(kind: str) -> str:
+    """``httpx`` or ``aiohttp``: the transport a run with ``--http-client kind`` uses (``auto`` is aiohttp when
+    aiohttp is installed and the ``openai`` client has its aiohttp transport, ``DefaultAioHttpClient``)."""
+    if kind != "auto":
+        return kind
     if not aiohttp_installed():
         return "httpx"
     import openai

@@ -247,7 +247,7 @@ async def request_all(
     run = RunState(config, len(bodies), Redactor(os.environ.get(config.api_key_env)))
     clients = []
     for _ in range(shards):
-        http = http_client(per_client, resolved_http_client(config))
+        http = http_client(per_client, resolved_http_client(config.http_client))
         client = openai.AsyncOpenAI(
             api_key=key_value,
             base_url=config.base_url,

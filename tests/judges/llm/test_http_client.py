@@ -21,8 +21,8 @@ pytestmark = pytest.mark.skipif(
 
 
 def test_auto_picks_aiohttp_when_installed_and_each_kind_builds_its_transport():
-    assert resolved_http_client(LLMJudgeConfig(model="m")) == "aiohttp"
-    assert resolved_http_client(LLMJudgeConfig(model="m", http_client="httpx")) == "httpx"
+    assert LLMJudgeConfig(model="m").http_client == "auto" and resolved_http_client("auto") == "aiohttp"
+    assert resolved_http_client("httpx") == "httpx"
     assert type(http_client(4, "aiohttp")._transport).__name__ == "AiohttpTransport"
     assert type(http_client(4, "httpx")._transport).__name__ == "AsyncHTTPTransport"
     with pytest.raises(ConfigError, match="--http-client must be auto, httpx or aiohttp"):
