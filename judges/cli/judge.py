@@ -382,8 +382,9 @@ def register(app: typer.Typer) -> None:
         batch_submit: Annotated[
             bool,
             typer.Option(
+                "--batch-submit",
                 help="Judge through the OpenAI Batch API (files + batches at --base-url): submit the requests "
-                "not in the cache, wait, read the results."
+                "not in the cache, wait, read the results.",
             ),
         ] = False,
         batch_wait: Annotated[

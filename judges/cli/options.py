@@ -119,7 +119,7 @@ HttpClientOption = Annotated[
     str,
     typer.Option(
         "--http-client",
-        help="The openai client's HTTP transport: auto (aiohttp when 'judge-auditor[aiohttp]' is installed, "
+        help="The openai client's HTTP transport: auto (aiohttp when it is installed, the 'aiohttp' extra; "
         "else httpx), httpx or aiohttp.",
     ),
 ]
