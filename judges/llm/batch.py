@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditor.errors import InputError
 from auditor.io import write_text
 from judges.cache import JudgeCache
 from judges.llm.planning import PlannedRequest
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +50,20 @@ def write_requests(
     lines = request_lines(planned, stored, url=url)
     write_text(path, "".join(lines))
     return len(lines)
+
+
+def unanswered(labels: pd.DataFrame) -> Counter[str]:
+    """The requests of a labels table without an answer, by exclusion reason (each request once; rows without a
+    request, e.g. an item missing a response, are not requests)."""
+    rows = labels.loc[
+        labels["request_key"].notna() & labels["exclusion"].notna(), ["request_key", "exclusion"]
+    ]
+    return Counter(rows.drop_duplicates("request_key")["exclusion"])
+
+
+def counted(reasons: Counter[str]) -> str:
+    """``reason count, ...``, the most frequent first."""
+    return ", ".join(f"{reason} {count}" for reason, count in reasons.most_common())
 
 
 #: Responses stored in one transaction while a results file is read.

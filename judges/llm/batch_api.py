@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from auditor.errors import ConfigError
-from judges.llm.batch import CHAT_PATH, BatchResults
+from judges.llm.batch import CHAT_PATH, BatchResults, counted, unanswered
 from judges.llm.config import LLMJudgeConfig
 from judges.llm.transport import JudgeRunError, Redactor, api_key, server_message
 
@@ -206,21 +206,16 @@ def incomplete(
     are at most ``max_error_rate`` of the ``requests``); else one line: the batches and how each ended, the
     requests answered and the failures by reason, the malformed result lines, what a failed batch said, and the
     ids to resume with."""
-    answered = labels.loc[labels["request_key"].notna()]
-    failed_keys = answered.loc[answered["exclusion"].notna(), ["request_key", "exclusion"]].drop_duplicates(
-        "request_key"
-    )
-    failed = len(failed_keys)
+    reasons = unanswered(labels)
+    failed = sum(reasons.values())
     if not waited.running and (not failed or failed <= config.max_error_rate * requests):
         return None
     states = ", ".join(
         [f"{batch_id} {waited.ended[batch_id].status}" for batch_id in ids if batch_id in waited.ended]
         + [f"{batch_id} still running" for batch_id in waited.running]
     )
-    reasons = failed_keys["exclusion"].value_counts()
-    counted = ", ".join(f"{reason} {count}" for reason, count in reasons.items())
     line = (
-        f"batch run incomplete: {failed} of {requests} requests have no answer ({counted or 'none'}) from "
+        f"batch run incomplete: {failed} of {requests} requests have no answer ({counted(reasons) or 'none'}) from "
         f"{len(ids)} batch{'es' if len(ids) != 1 else ''} at {config.base_url or 'https://api.openai.com/v1'} "
         f"({states or 'none'})"
     )

@@ -256,11 +256,23 @@ class LLMJudge(Judge):
 
         Lines whose ``custom_id`` matches no request of these items and options are refused (their count is in
         the error), so a result file can never be attached to the wrong prompts.  Requests without a result
-        become exclusions ``not_in_batch_results``; a result line with an error becomes ``batch_error``.
+        become exclusions ``not_in_batch_results``; a result line with an error becomes ``batch_error``.  More of
+        them than ``max_error_rate`` of the requests raise :class:`~judges.llm.transport.JudgeRunIncomplete` (exit
+        code 3), with the labels.
         """
         planned = {p.key: p for p in self.plan(items, task) if not p.skip}
         results = batch.read_results(Path(path), planned, self.cache)
-        return self._batch_labels(items, task, results.errors)
+        labels = self._batch_labels(items, task, results.errors)
+        reasons = batch.unanswered(labels)
+        failed = sum(reasons.values())
+        if failed > self.config.max_error_rate * len(planned):
+            raise transport.JudgeRunIncomplete(
+                f"batch import incomplete: {failed} of {len(planned)} requests have no answer in {path} "
+                f"({batch.counted(reasons)}), more than --max-error-rate {self.config.max_error_rate:g} allows; "
+                "--batch-export writes the requests still without an answer (those in the cache are left out)",
+                labels,
+            )
+        return labels
 
     def submit_batch(
         self,

@@ -166,6 +166,38 @@ def test_a_malformed_line_of_an_imported_results_file_is_exit_2_naming_file_and_
     assert not (tmp_path / "labels.jsonl").exists()
 
 
+def test_an_imported_results_file_missing_more_than_max_error_rate_is_exit_3_after_writing_the_labels(
+    batch_server, tmp_path, capsys
+):
+    """The vLLM run-batch / hand-carried path: results of 12 of the 20 requests (the rest missing or errors)."""
+    server = batch_server(fault="error_lines", error_every=4)
+    items = tmp_path / "items.jsonl"
+    make_items(20).to_json(items, orient="records", lines=True)
+    base = ["judge", str(items), "--judge", "openai:fake-judge", "--base-url", server.base_url, "--quiet",
+            "--cache", str(tmp_path / "export.sqlite"), "--out", str(tmp_path / "labels.jsonl")]  # fmt: skip
+    assert main([*base, "--batch-export", str(tmp_path / "requests.jsonl")]) == 0
+    # the server plays the batch runner over the exported file: every 4th line an error line
+    uploaded = server.add_file("batch", (tmp_path / "requests.jsonl").read_bytes())
+    status, created = server.create_batch(
+        {"input_file_id": uploaded["id"], "endpoint": "/v1/chat/completions"}
+    )
+    while server.poll(created["id"])["status"] != "completed":
+        pass
+    batch = server.batches[created["id"]]
+    lines = server.files[batch["output_file_id"]][1].decode().splitlines()[:-3]  # and the last 3 results lost
+    (tmp_path / "results.jsonl").write_text(
+        "\n".join(lines + server.files[batch["error_file_id"]][1].decode().splitlines())
+    )
+
+    args = [*base[:-4], "--no-cache", "--out", str(tmp_path / "labels.jsonl")]
+    assert main([*args, "--batch-import", str(tmp_path / "results.jsonl")]) == 3
+    err = capsys.readouterr().err
+    assert "batch import incomplete: 8 of 20 requests have no answer" in err
+    assert "batch_error 5" in err and "not_in_batch_results 3" in err
+    labels = pd.read_json(tmp_path / "labels.jsonl", lines=True)
+    assert labels["exclusion"].value_counts().to_dict() == {"batch_error": 5, "not_in_batch_results": 3}
+
+
 def test_batch_modes_exclude_each_other(tmp_path, capsys):
     items = tmp_path / "items.jsonl"
     make_items(2).to_json(items, orient="records", lines=True)
