@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +41,19 @@ def resolve_inputs(
     return resolve_study(labels, items, config)
 
 
-def write_outputs(result: Any, out: Path, formats: list[str], quiet: bool, gates: Any = None) -> list[Path]:
-    """Write the reports of an audit result into ``out`` (report.md states ``gates``' verdict when given), all
-    together (:func:`auditor.io.staged_folder`: a run stopped at any moment leaves ``out`` with the old set of files
-    or the new one); unless ``quiet``, print the terminal summary and the paths."""
+def write_outputs(
+    result: Any,
+    out: Path,
+    formats: list[str],
+    quiet: bool,
+    gates: Any = None,
+    subfolders: Sequence[tuple[str, Any]] = (),
+) -> dict[str, list[Path]]:
+    """Write the reports of an audit result into ``out`` (report.md states ``gates``' verdict when given) and those
+    of each ``(folder, result)`` of ``subfolders`` into ``out/folder``, all together (:func:`auditor.io.
+    staged_folder`: a run stopped at any moment leaves ``out`` with the old set of files or the new one); unless
+    ``quiet``, print the terminal summary and the paths of the main audit.  Returns the paths written per folder
+    (``""`` for ``out`` itself)."""
     from rich.console import Console
 
     import reports
@@ -52,9 +62,13 @@ def write_outputs(result: Any, out: Path, formats: list[str], quiet: bool, gates
     check_writable(out, "folder")
     model = reports.build_model(result.to_dict())  # built once for the files and the terminal
     with staged_folder(out) as stage:
-        written = [out / path.name for path in reports.write_reports(model, stage, formats, gates=gates)]
+        main = reports.write_reports(model, stage, formats, gates=gates)
+        written = {"": [out / path.name for path in main]}
+        for folder, sub in subfolders:
+            paths = reports.write_reports(sub.to_dict(), stage / folder, formats)
+            written[folder] = [out / folder / path.name for path in paths]
     if not quiet:
         reports.render_terminal(model, Console())
-        for path in written:
+        for path in written[""]:
             typer.echo(f"wrote {path}")
     return written

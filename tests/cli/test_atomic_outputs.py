@@ -106,10 +106,14 @@ def _instrument(monkeypatch, on_step):
     return count
 
 
-def _write(result, out: Path) -> None:
+def _write(result, out: Path, subfolders: tuple[str, ...] = ()) -> None:
+    """The reports of ``result`` into ``out``, and again into each of ``subfolders`` (as ``auditor demo`` writes
+    its stages' reports beside the main ones)."""
     from auditor.cli.common import write_outputs
 
-    write_outputs(result, out, ["json", "md", "html"], quiet=True)
+    write_outputs(
+        result, out, ["json", "md", "html"], quiet=True, subfolders=[(f, result) for f in subfolders]
+    )
 
 
 def _write_set(files: dict[str, bytes], out: Path) -> None:
@@ -126,18 +130,21 @@ def _leftovers(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.name.endswith(".tmp"))
 
 
-def test_every_moment_of_a_run_leaves_the_old_or_the_new_set(tmp_path, monkeypatch, two_results):
-    """The state after each file-system change is what a kill at that moment leaves."""
+@pytest.mark.parametrize("subfolders", [(), ("probes",)], ids=["audit", "with-subfolder"])
+def test_every_moment_of_a_run_leaves_the_old_or_the_new_set(tmp_path, monkeypatch, two_results, subfolders):
+    """The state after each file-system change is what a kill at that moment leaves (with a subfolder: the main
+    reports and the subfolder's together, as ``auditor demo`` writes its stages)."""
     old_result, new_result = two_results
     out = tmp_path / "out"
-    _write(old_result, out)
+    _write(old_result, out, subfolders)
     old = _snapshot(out)
     states = []
     with monkeypatch.context() as patched:
         count = _instrument(patched, lambda step: states.append(_snapshot(out)))
-        _write(new_result, out)
+        _write(new_result, out, subfolders)
     new = _snapshot(out)
-    assert old != new and set(old) == set(new) == {"audit.json", "report.md", "report.html"}
+    names = {"audit.json", "report.md", "report.html"}
+    assert old != new and set(old) == set(new) == names | {f"{f}/{n}" for f in subfolders for n in names}
     assert count[0] > 10 and states[0] == old and states[-1] == new, count[0]
     mixed = [step for step, state in enumerate(states, start=1) if state not in (old, new)]
     assert not mixed, f"after steps {mixed} of {count[0]} the folder mixes the two sets"
