@@ -8,14 +8,27 @@ from typing import Any
 
 from auditor.io import write_text
 from reports.model import ReportModel, build_model
-from reports.render import html, json, markdown
 
 FILE_NAMES: dict[str, str] = {"md": "report.md", "html": "report.html", "json": "audit.json"}
 
+
+def _renderer(module: str) -> Callable[[ReportModel], str]:
+    """``reports.render.<module>.render``, imported on first use (``--format json`` loads neither jinja2 nor
+    matplotlib)."""
+
+    def render(model: ReportModel) -> str:
+        from importlib import import_module
+
+        return import_module(f"reports.render.{module}").render(model)
+
+    render.__name__ = render.__qualname__ = f"render_{module}"
+    return render
+
+
 RENDERERS: dict[str, Callable[[ReportModel], str]] = {
-    "md": markdown.render,
-    "html": html.render,
-    "json": json.render,
+    "md": _renderer("markdown"),
+    "html": _renderer("html"),
+    "json": _renderer("json"),
 }
 
 

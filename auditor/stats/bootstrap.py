@@ -17,8 +17,7 @@ from functools import lru_cache
 from typing import Literal
 
 import numpy as np
-from scipy.special import ndtr, ndtri
-from scipy.stats import t as student_t
+from scipy.special import ndtr, ndtri, stdtrit
 
 Method = Literal["bca", "percentile"]
 
@@ -101,7 +100,9 @@ def expanded_tail(alpha: float, clusters: int | None) -> float:
 @lru_cache(maxsize=256)
 def _expanded_tail(alpha: float, clusters: float) -> float:
     g = float(clusters)
-    return float(ndtr(np.sqrt(g / (g - 1.0)) * student_t.ppf(alpha, g - 1.0)))
+    # ``stdtrit(df, p)`` is the Student-t quantile (what ``scipy.stats.t.ppf`` computes for 0 < p < 1), without
+    # importing scipy.stats
+    return float(ndtr(np.sqrt(g / (g - 1.0)) * stdtrit(g - 1.0, alpha)))
 
 
 def boundary_interval(value: float, units: int, level: float = 0.95) -> tuple[float, float]:

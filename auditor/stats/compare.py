@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as sps
 
 from auditor.stats import agreement as ag
 from auditor.stats import correlation as co
@@ -129,6 +128,8 @@ def correlation_metrics(p: Pairing, rs: Resampler) -> dict[str, Estimate]:
     out["spearman"] = rs.weighted(spearman, n, occupied, chunk=64)
 
     def kendall(weights: np.ndarray) -> np.ndarray:
+        from scipy import stats as sps  # scipy.stats costs ~0.6 s to import: only where it is used
+
         res = np.empty(weights.shape[0])
         for i, w in enumerate(weights[:, cluster].astype(np.int64)):
             idx = np.repeat(np.arange(x.size), w)
@@ -171,4 +172,6 @@ def mcnemar_exact(judge: np.ndarray, reference: np.ndarray) -> float:
     c = int(np.sum((judge == 0) & (reference == 1)))
     if b + c == 0:
         return 1.0
+    from scipy import stats as sps  # scipy.stats costs ~0.6 s to import: only where it is used
+
     return float(sps.binomtest(b, b + c, 0.5).pvalue)
