@@ -202,7 +202,6 @@ def statistics(data: dict, resamples: int, seed: int) -> list[dict]:
     weights = cluster_weights(n_clusters, resamples, seed)
     boot = weights @ per_cluster
     total = per_cluster.sum(axis=0)
-    occupied = np.flatnonzero(np.any(per_cluster != 0, axis=1))
     rows: list[dict] = []
 
     def estimates(name: str, fn) -> tuple[float, np.ndarray, np.ndarray, int]:
