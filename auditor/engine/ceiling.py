@@ -152,6 +152,7 @@ def multi_rater(
             sums,
             lambda s: compare.ag.krippendorff_alpha_interval_from_sums(*np.moveaxis(s, -1, 0)),
             int(ok.sum()),
+            defer=True,
         )
         if raters is not None and 2 <= n_raters <= MAX_RATER_PAIRS_RATERS:
             out.update(_icc(ctx, items, raters, n_raters, x))
@@ -166,10 +167,10 @@ def multi_rater(
     per_cluster = np.zeros((ctx.n_clusters, ctx.k, ctx.k))
     np.add.at(per_cluster, ctx.cluster[ok], coinc)
     out["krippendorff_alpha"] = ctx.rs.sums(
-        per_cluster, lambda o: compare.ag.krippendorff_alpha_from_coincidence(o, level), n
+        per_cluster, lambda o: compare.ag.krippendorff_alpha_from_coincidence(o, level), n, defer=True
     )
     gwet = _cluster_sums(ctx, compare.ag.gwet_item_stats(counts))
-    out["gwet_ac1"] = ctx.rs.sums(gwet, compare.ag.gwet_ac, n)
+    out["gwet_ac1"] = ctx.rs.sums(gwet, compare.ag.gwet_ac, n, defer=True)
     rated = n_i[n_i > 0]
     if rated.size and np.all(rated == rated[0]):  # complete data: both conventions are Fleiss (1971) exactly;
         # the pooled form keeps the numbers of audits without missing ratings identical to the last bit
@@ -179,10 +180,13 @@ def multi_rater(
         np.add.at(sums, ctx.cluster[ok], cols)
         k = ctx.k
         out["fleiss_kappa"] = ctx.rs.sums(
-            sums, lambda s: compare.ag.fleiss_kappa(s[..., 0], s[..., 1], s[..., 2 : 2 + k], s[..., 2 + k]), n
+            sums,
+            lambda s: compare.ag.fleiss_kappa(s[..., 0], s[..., 1], s[..., 2 : 2 + k], s[..., 2 + k]),
+            n,
+            defer=True,
         )
     else:  # Gwet's convention for missing ratings (irrCAC)
-        out["fleiss_kappa"] = ctx.rs.sums(gwet, compare.ag.fleiss_kappa_gwet, n)
+        out["fleiss_kappa"] = ctx.rs.sums(gwet, compare.ag.fleiss_kappa_gwet, n, defer=True)
     if ctx.task in ("pairwise", "likert"):
         w = compare.ag.agreement_weights(compare.AUDIT_WEIGHTS, ctx.k)
         weighted = _cluster_sums(ctx, compare.ag.gwet_item_stats(counts, w))
@@ -190,7 +194,7 @@ def multi_rater(
             "fleiss_kappa_weighted": lambda s: compare.ag.fleiss_kappa_gwet(s, w),
             "gwet_ac2": lambda s: compare.ag.gwet_ac(s, w),
         }
-        out.update(ctx.rs.sums_many(weighted, fns, n))
+        out.update(ctx.rs.sums_many(weighted, fns, n, defer=True))
     if raters is not None and 2 <= n_raters <= MAX_CONGER_RATERS:
         k = ctx.k
         by_rater = np.zeros((ctx.n_clusters, n_raters, k))
@@ -203,6 +207,7 @@ def multi_rater(
                 s[..., :width], s[..., width:].reshape(s.shape[:-1] + (n_raters, k))
             ),
             n,
+            defer=True,
         )
         if n_raters <= MAX_RATER_PAIRS_RATERS:
             out["light_kappa"] = _light(ctx, items, raters, n_raters, codes, n)
@@ -237,7 +242,7 @@ def _light(
     for p, (a, b) in enumerate(pairs):
         on = np.flatnonzero(np.isfinite(wide[:, a]) & np.isfinite(wide[:, b]))
         np.add.at(per_cluster, (ctx.cluster[on], p, wide[on, a].astype(int), wide[on, b].astype(int)), 1.0)
-    return ctx.rs.sums(per_cluster, compare.ag.light_kappa, n)
+    return ctx.rs.sums(per_cluster, compare.ag.light_kappa, n, defer=True)
 
 
 def _icc(
@@ -251,4 +256,4 @@ def _icc(
     stats = np.zeros((ctx.n_items, n_raters + 3))
     stats[complete] = compare.icc.icc_item_stats(wide[complete])
     fns = {"icc_a1": compare.icc.icc_a1, "icc_c1": compare.icc.icc_c1}
-    return ctx.rs.sums_many(_cluster_sums(ctx, stats), fns, int(complete.sum()))
+    return ctx.rs.sums_many(_cluster_sums(ctx, stats), fns, int(complete.sum()), defer=True)

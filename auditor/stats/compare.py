@@ -58,7 +58,7 @@ def agreement_metrics(p: Pairing, rs: Resampler, *, weighted: bool, alpha_level:
     free-marginal kappa (chance 1/q over the task's q categories); when ``weighted``, Gwet's AC2 and weighted
     Scott's pi / Fleiss' kappa too (:data:`AUDIT_WEIGHTS`; with two ratings per item Fleiss' weighted kappa is
     Scott's weighted pi)."""
-    return rs.sums_many(p.confusion_by_cluster(), agreement_functions(weighted, alpha_level), p.n)
+    return rs.sums_many(p.confusion_by_cluster(), agreement_functions(weighted, alpha_level), p.n, defer=True)
 
 
 def agreement_functions(weighted: bool, alpha_level: str) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
@@ -157,8 +157,9 @@ def rate_estimates(
     sums = np.stack([np.bincount(cluster, weights=c, minlength=n_clusters) for c in cols], axis=1)
     n = int(values.size)
     fns = {name: (lambda s, i=i: _ratio(s[..., [0, i]])) for i, name in enumerate(names, start=1)}
-    fns["mean_score"] = lambda s: _ratio(s[..., [0, len(cols) - 1]])
-    return rs.sums_many(sums, fns, n)
+    last = len(cols) - 1
+    fns["mean_score"] = lambda s: _ratio(s[..., [0, last]])
+    return rs.sums_many(sums, fns, n, defer=True)
 
 
 def _ratio(s: np.ndarray) -> np.ndarray:
