@@ -42,6 +42,7 @@ def cluster_weights(n_clusters: int, resamples: int, rng: np.random.Generator) -
 _COUNT_BLOCK = 1 << 20  # draws counted at a time by :func:`cluster_weights`
 _RECENT_SUMS = 16  # resample sums kept by :meth:`Resampler.resample` for reuse
 _EXACT_FLOAT32 = float(1 << 24)  # integers below this are exact in float32, whatever the order of summation
+_DYADIC_BITS = 4  # :meth:`Resampler._exact32` tries the scales 1, 2, 4, 8
 
 
 class Estimate:
@@ -231,7 +232,7 @@ class _Pending:
 
     key: bytes
     flat: np.ndarray
-    exact32: bool
+    scale: float | None  # see :meth:`Resampler._exact32`
     out: np.ndarray | None = None
 
 
@@ -263,9 +264,8 @@ class Resampler:
 
         Integer statistics (counts, indicators) whose weighted sums stay below 2**24 are summed in float32 at half
         the memory traffic: every partial sum is then an exactly representable integer, so the result equals the
-        float64 product bit for bit, whatever else is in the product.  Anything else takes one float64 product
-        over the columns of every pending flat side by side (each result column is the same dot products as when
-        it is computed alone).  The same per-cluster sums recur (e.g. the reference's rates beside every judge that
+        float64 product bit for bit, whatever else is in the product (so are multiples of 1/2, 1/4, 1/8 scaled to
+        integers, :meth:`_exact32`).  Anything else takes its own float64 product.  The same per-cluster sums recur (e.g. the reference's rates beside every judge that
         labelled the same items): the last :data:`_RECENT_SUMS` results are kept, keyed by content, and reused.
         """
         flat = np.ascontiguousarray(flat, dtype=float)
@@ -286,10 +286,22 @@ class Resampler:
             self._pending.append(pending)
         return lambda: self._result(pending)
 
-    def _exact32(self, flat: np.ndarray) -> bool:
-        """Whether the float32 product of ``flat`` is exact: integers whose weighted sums stay below 2**24."""
+    def _exact32(self, flat: np.ndarray) -> float | None:
+        """A power of two ``2**j`` (``j`` < :data:`_DYADIC_BITS`) that turns ``flat`` into integers whose weighted
+        sums stay below 2**24, so that its float32 product, divided by ``2**j``, is exact; None if there is none.
+
+        Counts and indicators take 1, a mean of 0 / 0.5 / 1 values (pairwise) 2: the float64 product of such
+        numbers is exact too (every partial sum is a multiple of ``2**-j`` below ``2**(24 - j)``), so the two are
+        equal bit for bit."""
         magnitude = np.abs(flat).sum(axis=0).max() * self._max_weight
-        return bool(magnitude < _EXACT_FLOAT32 and np.array_equal(flat, np.rint(flat)))
+        for j in range(_DYADIC_BITS):
+            scale = float(1 << j)
+            if magnitude * scale >= _EXACT_FLOAT32:
+                return None
+            scaled = flat * scale
+            if np.array_equal(scaled, np.rint(scaled)):
+                return scale
+        return None
 
     def _result(self, pending: _Pending) -> np.ndarray:
         if pending.out is None:
@@ -297,28 +309,29 @@ class Resampler:
         return pending.out.copy()
 
     def flush(self) -> None:
-        """Compute every pending product: one float32 product for the exact integer ones, one float64 product for
-        the others."""
+        """Compute every pending product: one float32 product for all the exact ones (:meth:`_exact32`), a float64
+        product for each of the others."""
         pending, self._pending = self._pending, []
-        for exact in (True, False):
-            group = [p for p in pending if p.exact32 == exact]
-            if not group:
-                continue
-            if exact:
-                if self._weights32 is None:
-                    self._weights32 = self.weights.astype(np.float32)
-                columns = np.concatenate([p.flat.astype(np.float32) for p in group], axis=1)
-                sums = (self._weights32 @ columns).astype(float)
-            else:
-                sums = self.weights @ np.concatenate([p.flat for p in group], axis=1)
+        exact = [p for p in pending if p.scale is not None]
+        if exact:
+            if self._weights32 is None:
+                self._weights32 = self.weights.astype(np.float32)
+            columns = np.concatenate([(p.flat * p.scale).astype(np.float32) for p in exact], axis=1)
+            sums = (self._weights32 @ columns).astype(float)
             start = 0
-            for p in group:
+            for p in exact:
                 width = p.flat.shape[1]
-                p.out = np.ascontiguousarray(sums[:, start : start + width])
+                p.out = sums[:, start : start + width] / p.scale
                 start += width
-                self._recent[p.key] = (p.flat, p.out)
-                if len(self._recent) > _RECENT_SUMS:
-                    self._recent.popitem(last=False)
+        for (
+            p
+        ) in pending:  # the others one by one: a float64 product's last bits may depend on its other columns
+            if p.scale is None:
+                p.out = self.weights @ p.flat
+        for p in pending:
+            self._recent[p.key] = (p.flat, p.out)
+            if len(self._recent) > _RECENT_SUMS:
+                self._recent.popitem(last=False)
 
     def sums(
         self, per_cluster: np.ndarray, fn: Callable[[np.ndarray], np.ndarray], n: int, *, defer: bool = False
