@@ -13,9 +13,10 @@ user) is written to Parquet once, then, alternately ``--repeats`` times, each in
   audit.json);
 - ``benchmarks/lower_bound.py`` on the same files (import, read, statistics, write).
 
-Wall and CPU seconds (``time.process_time``, the process's user + system time) per stage, the median over the
+``--tree PATH`` measures the ``auditor`` of another checkout (e.g. the main branch, for before / after).  Wall and
+CPU seconds (``time.process_time``, the process's user + system time) per stage, the median over the
 repeats; peak RSS (``ru_maxrss``) of each process.  Every row the lower bound writes is compared with audit.json
-(largest absolute difference of value and interval ends).  Then ``python -c "import auditor"`` against
+(largest absolute difference of value and interval ends; exit 1 above 1e-9).  Then ``python -c "import auditor"`` against
 ``python -c "import numpy, pyarrow"`` (and what the command line imports before it reads), ``--imports`` runs
 each, alternated, median.
 """
@@ -79,9 +80,12 @@ print(json.dumps({"code": code, "stages": stages,
 """
 
 
+TREE = [ROOT]  # the tree whose ``auditor`` is measured (``--tree``)
+
+
 def child_env() -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
+    env["PYTHONPATH"] = os.pathsep.join([str(TREE[0])] + [p for p in [env.get("PYTHONPATH")] if p])
     return env
 
 
@@ -111,7 +115,7 @@ def run_cli(labels: Path, items: Path, out: Path) -> dict:
         capture_output=True,
         text=True,
         env=child_env(),
-        cwd=str(ROOT),
+        cwd=str(TREE[0]),
     )
     if res.returncode != 0:
         raise SystemExit(f"auditor audit failed:\n{res.stderr[-2000:]}")
@@ -164,7 +168,11 @@ def totals(runs: list[dict]) -> dict[str, float]:
 LOWER_STAGE = {"import": "import", "read + validate": "read", "write": "write"}
 
 
-def side_by_side(size: str, folder: Path, repeats: int) -> None:
+#: the lower bound's rows must equal audit.json's to this (else the benchmark exits 1)
+TOLERANCE = 1e-9
+
+
+def side_by_side(size: str, folder: Path, repeats: int) -> bool:
     labels, items, n_rows = make_data(folder, size)
     cli_runs, lb_runs = [], []
     for _ in range(repeats):  # alternated, so both see the same load
@@ -207,6 +215,7 @@ def side_by_side(size: str, folder: Path, repeats: int) -> None:
         f"the lower bound's {compared} rows equal audit.json's to {diff:.1e}",
         flush=True,
     )
+    return diff <= TOLERANCE
 
 
 def import_times(runs: int) -> None:
@@ -219,7 +228,7 @@ def import_times(runs: int) -> None:
     for _ in range(runs):
         for name, code in commands.items():
             start = time.perf_counter()
-            subprocess.run([sys.executable, "-c", code], check=True, env=child_env(), cwd=str(ROOT))
+            subprocess.run([sys.executable, "-c", code], check=True, env=child_env(), cwd=str(TREE[0]))
             times[name].append(time.perf_counter() - start)
     base = statistics.median(times["import numpy, pyarrow"])
     print(f"\n### Import (fresh `python -c`, median of {runs}, alternated)\n")
@@ -235,19 +244,26 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--imports", type=int, default=7, help="runs of each import command")
     parser.add_argument("--data", type=Path, default=None, help="keep the Parquet files here (reused)")
+    parser.add_argument(
+        "--tree", type=Path, default=ROOT, help="measure the auditor of this tree (default: this one)"
+    )
     args = parser.parse_args()
+    TREE[0] = args.tree.resolve()
     print(
         f"# The CLI audit beside the lower bound\n\nmachine: {platform.machine()}, Python "
         f"{platform.python_version()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; "
-        f"{time.strftime('%Y-%m-%d %H:%M')}"
+        f"{time.strftime('%Y-%m-%d %H:%M')}; auditor from {TREE[0]}"
     )
+    same = True
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.data or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         for size in [s.strip() for s in args.sizes.split(",") if s.strip()]:
-            side_by_side(size, folder, args.repeats)
+            same = side_by_side(size, folder, args.repeats) and same
     import_times(args.imports)
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
+    if not same:
+        raise SystemExit(f"the lower bound's numbers differ from audit.json's by more than {TOLERANCE}")
 
 
 if __name__ == "__main__":
