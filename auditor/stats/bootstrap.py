@@ -22,20 +22,29 @@ from scipy.special import ndtr, ndtri, stdtrit
 Method = Literal["bca", "percentile"]
 
 
-def cluster_weights(n_clusters: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
-    """``(resamples, n_clusters)`` multinomial counts: how often each cluster is drawn in each resample."""
+def cluster_weights(
+    n_clusters: int, resamples: int, rng: np.random.Generator, *, out32: np.ndarray | None = None
+) -> np.ndarray:
+    """``(resamples, n_clusters)`` multinomial counts: how often each cluster is drawn in each resample.
+
+    The draws are ``rng.integers(0, n_clusters, (resamples, n_clusters))``, made and counted a block of rows at a
+    time (the bit generator keeps its state between calls, so the blocks continue one stream: the same counts as
+    one call, without its ``resamples x n_clusters`` temporary).  ``out32``: a float32 array of the same shape that
+    receives the counts too (exact: a count is at most ``n_clusters``)."""
     if n_clusters == 0 or resamples == 0:
         return np.zeros((resamples, n_clusters))
     # int32 draws are the same stream as int64 ones (numpy draws bounded integers below 2**32 from 32-bit halves
-    # either way) at half the memory; counting in blocks of rows keeps the temporaries small
+    # either way) at half the memory
     dtype = np.int32 if n_clusters <= np.iinfo(np.int32).max else np.int64
-    draws = rng.integers(0, n_clusters, size=(resamples, n_clusters), dtype=dtype)
     out = np.empty((resamples, n_clusters))
     block = max(1, _COUNT_BLOCK // n_clusters)
     for start in range(0, resamples, block):
-        rows = draws[start : start + block]
+        rows = rng.integers(0, n_clusters, size=(min(block, resamples - start), n_clusters), dtype=dtype)
         offsets = (np.arange(rows.shape[0])[:, None] * n_clusters + rows).ravel()
-        out[start : start + rows.shape[0]] = np.bincount(offsets, minlength=rows.size).reshape(rows.shape)
+        counts = np.bincount(offsets, minlength=rows.size).reshape(rows.shape)
+        out[start : start + rows.shape[0]] = counts
+        if out32 is not None:
+            out32[start : start + rows.shape[0]] = counts
     return out
 
 
@@ -244,9 +253,10 @@ class Resampler:
         self.resamples = resamples
         self.seed = seed
         rng = np.random.default_rng(seed)
-        self.weights = cluster_weights(n_clusters, resamples, rng)
+        # a float32 copy, for sums of integers (see :meth:`deferred`), filled as the weights are drawn
+        self._weights32 = np.empty((resamples, n_clusters), dtype=np.float32)
+        self.weights = cluster_weights(n_clusters, resamples, rng, out32=self._weights32)
         self.jackknife = jackknife and n_clusters > 2
-        self._weights32: np.ndarray | None = None  # float32 copy, for sums of integers (see :meth:`resample`)
         self._max_weight = float(self.weights.max()) if self.weights.size else 0.0
         # the same per-cluster sums recur (e.g. the reference's rates beside every judge that labelled the same
         # items): their resample sums are kept, keyed by content, and reused
@@ -314,8 +324,6 @@ class Resampler:
         pending, self._pending = self._pending, []
         exact = [p for p in pending if p.scale is not None]
         if exact:
-            if self._weights32 is None:
-                self._weights32 = self.weights.astype(np.float32)
             columns = np.concatenate([(p.flat * p.scale).astype(np.float32) for p in exact], axis=1)
             sums = (self._weights32 @ columns).astype(float)
             start = 0

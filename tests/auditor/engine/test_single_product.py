@@ -11,6 +11,7 @@ import auditor
 from auditor.engine import ceiling
 from auditor.engine.context import AuditContext
 from auditor.stats import agreement as ag
+from auditor.stats import bootstrap
 from auditor.stats.bootstrap import Estimate, Resampler
 
 
@@ -105,3 +106,17 @@ def test_the_human_ceiling_from_one_count_table_equals_one_pass_per_rater(task, 
     assert {"raters=r0~r1", "raters=r2~r3"} <= set(ceiling_rows["slice"].dropna())
     assert {"agreement", "cohen_kappa", "fleiss_kappa", "krippendorff_alpha"} <= set(ceiling_rows["metric"])
     pd.testing.assert_frame_equal(by_table, by_masks)
+
+
+@pytest.mark.parametrize("block", [7, 1 << 20])
+def test_weights_drawn_block_by_block_are_the_one_call_stream(block, monkeypatch):
+    """The weights drawn and counted a few rows at a time equal the counts of one ``integers`` call on the same
+    seed (odd sizes, a block that does not divide the rows), and the float32 copy equals them."""
+    monkeypatch.setattr(bootstrap, "_COUNT_BLOCK", block * 13)  # ``block`` rows of 13 clusters at a time
+    draws = np.random.default_rng(11).integers(0, 13, size=(101, 13), dtype=np.int32)
+    expected = np.stack([np.bincount(row, minlength=13) for row in draws]).astype(float)
+    out32 = np.empty((101, 13), dtype=np.float32)
+    got = bootstrap.cluster_weights(13, 101, np.random.default_rng(11), out32=out32)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(out32, expected)
+    np.testing.assert_array_equal(Resampler(13, 101, seed=11).weights, expected)
