@@ -8,27 +8,23 @@ from typing import Any
 
 from auditor.io import write_text
 from reports.model import ReportModel, build_model
+from reports.render import json, markdown
 
 FILE_NAMES: dict[str, str] = {"md": "report.md", "html": "report.html", "json": "audit.json"}
 
 
-def _renderer(module: str) -> Callable[[ReportModel], str]:
-    """``reports.render.<module>.render``, imported on first use (``--format json`` loads neither jinja2 nor
-    matplotlib)."""
+def _render_html(model: ReportModel) -> str:
+    """:func:`reports.render.html.render`, imported on first use (it loads jinja2 and matplotlib, which
+    ``--format json`` / ``md`` never need)."""
+    from reports.render import html
 
-    def render(model: ReportModel) -> str:
-        from importlib import import_module
-
-        return import_module(f"reports.render.{module}").render(model)
-
-    render.__name__ = render.__qualname__ = f"render_{module}"
-    return render
+    return html.render(model)
 
 
 RENDERERS: dict[str, Callable[[ReportModel], str]] = {
-    "md": _renderer("markdown"),
-    "html": _renderer("html"),
-    "json": _renderer("json"),
+    "md": markdown.render,
+    "html": _render_html,
+    "json": json.render,
 }
 
 
