@@ -1,5 +1,6 @@
-"""One weights product for many statistics, and the human ceiling from one count table: the same numbers as one
-product per statistic and one pass over the label rows per rater (bit for bit)."""
+"""Faster paths, the same results: one weights product for many statistics (bit for bit equal to one product per
+statistic), the human ceiling from one count table (equal to one pass over the label rows per rater), and the weights
+drawn block by block (the same stream)."""
 
 from __future__ import annotations
 
