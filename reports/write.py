@@ -8,13 +8,22 @@ from typing import Any
 
 from auditor.io import write_text
 from reports.model import ReportModel, build_model
-from reports.render import html, json, markdown
+from reports.render import json, markdown
 
 FILE_NAMES: dict[str, str] = {"md": "report.md", "html": "report.html", "json": "audit.json"}
 
+
+def _render_html(model: ReportModel) -> str:
+    """:func:`reports.render.html.render`, imported on first use (it loads jinja2 and matplotlib, which
+    ``--format json`` / ``md`` never need)."""
+    from reports.render import html
+
+    return html.render(model)
+
+
 RENDERERS: dict[str, Callable[[ReportModel], str]] = {
     "md": markdown.render,
-    "html": html.render,
+    "html": _render_html,
     "json": json.render,
 }
 

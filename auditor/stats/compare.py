@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as sps
 
 from auditor.stats import agreement as ag
 from auditor.stats import correlation as co
@@ -59,7 +58,7 @@ def agreement_metrics(p: Pairing, rs: Resampler, *, weighted: bool, alpha_level:
     free-marginal kappa (chance 1/q over the task's q categories); when ``weighted``, Gwet's AC2 and weighted
     Scott's pi / Fleiss' kappa too (:data:`AUDIT_WEIGHTS`; with two ratings per item Fleiss' weighted kappa is
     Scott's weighted pi)."""
-    return rs.sums_many(p.confusion_by_cluster(), agreement_functions(weighted, alpha_level), p.n)
+    return rs.sums_many(p.confusion_by_cluster(), agreement_functions(weighted, alpha_level), p.n, defer=True)
 
 
 def agreement_functions(weighted: bool, alpha_level: str) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
@@ -129,6 +128,8 @@ def correlation_metrics(p: Pairing, rs: Resampler) -> dict[str, Estimate]:
     out["spearman"] = rs.weighted(spearman, n, occupied, chunk=64)
 
     def kendall(weights: np.ndarray) -> np.ndarray:
+        from scipy import stats as sps  # scipy.stats costs ~0.6 s to import: only where it is used
+
         res = np.empty(weights.shape[0])
         for i, w in enumerate(weights[:, cluster].astype(np.int64)):
             idx = np.repeat(np.arange(x.size), w)
@@ -156,8 +157,9 @@ def rate_estimates(
     sums = np.stack([np.bincount(cluster, weights=c, minlength=n_clusters) for c in cols], axis=1)
     n = int(values.size)
     fns = {name: (lambda s, i=i: _ratio(s[..., [0, i]])) for i, name in enumerate(names, start=1)}
-    fns["mean_score"] = lambda s: _ratio(s[..., [0, len(cols) - 1]])
-    return rs.sums_many(sums, fns, n)
+    last = len(cols) - 1
+    fns["mean_score"] = lambda s: _ratio(s[..., [0, last]])
+    return rs.sums_many(sums, fns, n, defer=True)
 
 
 def _ratio(s: np.ndarray) -> np.ndarray:
@@ -171,4 +173,6 @@ def mcnemar_exact(judge: np.ndarray, reference: np.ndarray) -> float:
     c = int(np.sum((judge == 0) & (reference == 1)))
     if b + c == 0:
         return 1.0
+    from scipy import stats as sps  # scipy.stats costs ~0.6 s to import: only where it is used
+
     return float(sps.binomtest(b, b + c, 0.5).pvalue)
