@@ -442,6 +442,7 @@ _SVG_GEOMETRY = re.compile(
 )
 _SVG_TEXT = re.compile(r'<text style="([^"]*)"([^>]*)>([^<]*)</text>')
 _SVG_PATH = re.compile(r'<path d="M ([^"]*)"')
+_SVG_USES = re.compile(r'<g clip-path="([^"]*)">((?:<use [^>]*/>)+)</g>')
 # A circle as matplotlib draws it: 8 cubic Béziers of 45° each, whose control points lie this far out (in radii).
 _CIRCLE_CONTROL = float(np.hypot(1, 4 / 3 * np.tan(np.pi / 16)))
 
@@ -474,7 +475,24 @@ def _svg_number(match: re.Match[str]) -> str:
     return "0" if text in ("-0", "") else text
 
 
+def _svg_uses(match: re.Match[str]) -> str:
+    """A group of markers of one style (a scatter's dots) with the style written once, on the group."""
+    uses = match.group(2)
+    styles = set(re.findall(r' style="([^"]*)"', uses))
+    if len(styles) != 1 or uses.count("<use ") != uses.count(" style="):
+        return match.group(0)
+    style = styles.pop()
+    if re.search(r"(?:^|;)\s*opacity", style):  # not inherited: on the group it would fade the dots as one
+        return match.group(0)
+    uses = uses.replace(f' style="{style}"', "")
+    return f'<g clip-path="{match.group(1)}" style="{style}">{uses}</g>'
+
+
 def _svg_geometry(match: re.Match[str]) -> str:
+    if match.group(1) == ' transform="' and not re.fullmatch(
+        r"(?:(?:translate|rotate)\([^)]*\)\s*)+", match.group(2)
+    ):
+        return match.group(0)  # a scale or matrix keeps its precision (0.1 of a factor is no rounding)
     value = _SVG_NUMBER.sub(_svg_number, match.group(2))
     if match.group(1) == ' d="':  # path data: commands need no spaces around them
         value = re.sub(r"\s*([MLCQZz])\s*", r"\1", value.strip())
@@ -512,9 +530,10 @@ def _svg_text(match: re.Match[str]) -> str:
 
 def figure_to_svg(fig: Figure, salt: str = "auditor") -> str:
     """The figure as a compact inline ``<svg>`` element: text as ``<text>`` in DejaVu Sans (:data:`SVG_FONTS`, each
-    held to the width matplotlib laid out), circles as ``<circle>``, coordinates to :data:`SVG_DECIMALS` decimals, no metadata or
-    indentation, no date, ids salted per figure, and each shortened name's full text as an SVG ``<title>`` (shown
-    on hover), XML-escaped. The same figure gives the same bytes."""
+    held to the width matplotlib laid out), whole circles as ``<circle>``, a scatter's common style once on its
+    group, coordinates to :data:`SVG_DECIMALS` decimals, no metadata or indentation, no date, ids salted per
+    figure, and each shortened name's full text as an SVG ``<title>`` (shown on hover), XML-escaped. The same
+    figure gives the same bytes."""
     buffer = io.StringIO()
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": salt}):
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
@@ -526,6 +545,7 @@ def figure_to_svg(fig: Figure, salt: str = "auditor") -> str:
     text = _SVG_PATH.sub(_svg_circle, text)
     text = _SVG_GEOMETRY.sub(_svg_geometry, text)
     text = re.sub(r">\s+<", "><", text).strip()
+    text = _SVG_USES.sub(_svg_uses, text)
     text = text.replace(
         "<svg ", f'<svg style="font-family: {html.escape(SVG_FONTS, quote=True)}; white-space: pre" ', 1
     )
