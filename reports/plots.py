@@ -142,8 +142,12 @@ def _color_labels(labels: Sequence[Any], names: Sequence[str], colors: Mapping[s
 
 
 def _caption(fig: Figure, key: str, v: AuditView) -> None:
-    """The one-line caption under the figure (constrained layout keeps room for it)."""
-    fig.supxlabel(caption(key, v), fontsize="small", style="italic", color="#333333")
+    """The one-line caption under the figure (constrained layout keeps room for it); a figure narrower than its
+    caption (one panel of scores) is widened to hold it whole."""
+    text = fig.supxlabel(caption(key, v), fontsize="small", style="italic", color="#333333")
+    width = text.get_window_extent(fig.canvas.get_renderer()).width / fig.dpi + 0.2  # inches, with a margin
+    if width > fig.get_figwidth():
+        fig.set_figwidth(width)
 
 
 def _legend_outside(fig: Figure, ncol: int) -> None:

@@ -152,6 +152,18 @@ def test_every_plot_has_a_one_line_caption_saying_what_a_good_judge_looks_like(e
     assert plots.caption("gaps", relevance).endswith("(as many items marked relevant as by humans).")
 
 
+def test_captions_stay_whole_inside_even_a_one_panel_figure(extensions_figures):
+    _, figures = extensions_figures
+    one_panel = plots.score_scatter(
+        build_likert_audit()
+    )  # one judge's scores: narrower than its caption once
+    for fig in [*figures.values(), one_panel]:
+        if fig is None:
+            continue
+        extent = fig._supxlabel.get_window_extent(_drawn(fig))
+        assert fig.bbox.x0 <= extent.x0 and extent.x1 <= fig.bbox.x1, fig._supxlabel.get_text()
+
+
 def test_legends_and_tick_labels_stay_inside_the_figure_and_off_the_data(extensions_figures):
     _, figures = extensions_figures
     for make, fig in figures.items():
@@ -257,7 +269,9 @@ def test_svg_is_compact_deterministic_and_keeps_text_as_text():
     fig = plots.score_scatter(audit)
     svg = plots.figure_to_svg(fig, salt="scores")
     assert svg == plots.figure_to_svg(plots.score_scatter(build_likert_audit()), salt="scores")  # same bytes
-    assert len(svg) < 0.45 * len(_plain_svg(fig))  # measured: 0.34 (its dots stay <use>s, their style on the group)
+    assert len(svg) < 0.45 * len(
+        _plain_svg(fig)
+    )  # measured: 0.34 (its dots stay <use>s, their style on the group)
     forest = plots.forest_plot(audit)
     assert len(plots.figure_to_svg(forest)) < 0.3 * len(_plain_svg(forest))  # measured: 0.21
     assert "<metadata" not in svg and "\n" not in svg and "DejaVu Sans" in svg.split(">", 1)[0]
