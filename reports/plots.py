@@ -504,29 +504,34 @@ def _svg_geometry(match: re.Match[str]) -> str:
 
 
 @lru_cache(maxsize=4096)
-def _text_width(text: str, size: float, weight: str, style: str) -> float:
-    """The width matplotlib gives ``text`` in DejaVu Sans at ``size`` px, in the SVG's units (pt)."""
+def _text_width(text: str, family: str, size: float, weight: str, style: str) -> float:
+    """The width matplotlib gives ``text`` in ``family`` (the first of the text's font list: the one it laid out
+    with) at ``size`` px, in the SVG's units (pt: the SVG backend draws at 72 dpi), unhinted as the glyph paths it
+    would otherwise draw."""
     from matplotlib.font_manager import FontProperties
     from matplotlib.textpath import TextToPath
 
-    prop = FontProperties(family="DejaVu Sans", size=size, weight=weight, style=style)
+    prop = FontProperties(family=family, size=size, weight=weight, style=style)
     width, _, _ = TextToPath().get_text_width_height_descent(text, prop, ismath=False)
     return width
 
 
 def _svg_text(match: re.Match[str]) -> str:
-    """A ``<text>`` without the font list (the ``<svg>`` element carries it), with the width matplotlib laid out."""
+    """A ``<text>`` held to the width matplotlib laid out, without its font list when that starts with DejaVu Sans
+    (the ``<svg>`` element carries :data:`SVG_FONTS`; a font restyled in rcParams stays on its text)."""
     style, rest, content = match.groups()
     fields = dict(
         (k.strip(), v.strip()) for k, _, v in (part.partition(":") for part in style.split(";")) if k.strip()
     )
-    fields.pop("font-family", None)
+    families = tuple(f.strip().strip("'\"") for f in fields.get("font-family", "DejaVu Sans").split(","))
+    if families[0] == "DejaVu Sans":
+        fields.pop("font-family", None)
     rest = re.sub(r' transform="rotate\(-?0 [^"]*\)"', "", rest)
     length = ""
     if content.strip():
         size = float(fields.get("font-size", "10px").removesuffix("px"))
         weight, slant = fields.get("font-weight", "normal"), fields.get("font-style", "normal")
-        width = _text_width(html.unescape(content), size, weight, slant)
+        width = _text_width(html.unescape(content), families[0], size, weight, slant)
         length = f' textLength="{width}" lengthAdjust="spacingAndGlyphs"'
     style = "; ".join(f"{k}: {v}" for k, v in fields.items())
     return f'<text style="{style}"{rest}{length}>{content}</text>'

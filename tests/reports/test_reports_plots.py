@@ -321,3 +321,15 @@ def test_svg_bubbles_are_circles_where_matplotlib_drew_them():
     assert len(circles) == len(bubbles) > 0
     for got, want in zip(sorted(circles), sorted(bubbles), strict=True):
         assert np.allclose(got, want, atol=0.11), (got, want)
+
+
+def test_svg_text_restyled_in_another_font_keeps_it_and_its_width():
+    with matplotlib.rc_context({"font.family": "DejaVu Serif"}):
+        fig = plots.forest_plot(build_pairwise_audit())
+        svg = plots.figure_to_svg(fig)
+    (label,) = re.findall(r'<text style="([^"]*)"[^>]*textLength="([\d.]+)"[^>]*>gpt-3.5-turbo</text>', svg)
+    assert "font-family: 'DejaVu Serif'" in label[0]
+    plain = plots.figure_to_svg(plots.forest_plot(build_pairwise_audit()))
+    (sans,) = re.findall(r'<text style="([^"]*)"[^>]*textLength="([\d.]+)"[^>]*>gpt-3.5-turbo</text>', plain)
+    assert "font-family" not in sans[0]  # DejaVu Sans: the <svg> element's font list serves it
+    assert float(label[1]) != float(sans[1])  # each measured in its own font
