@@ -142,8 +142,12 @@ def _color_labels(labels: Sequence[Any], names: Sequence[str], colors: Mapping[s
 
 
 def _caption(fig: Figure, key: str, v: AuditView) -> None:
-    """The one-line caption under the figure (constrained layout keeps room for it)."""
-    fig.supxlabel(caption(key, v), fontsize="small", style="italic", color="#333333")
+    """The one-line caption under the figure (constrained layout keeps room for it); a figure narrower than its
+    caption (one panel of scores) is widened to hold it whole."""
+    text = fig.supxlabel(caption(key, v), fontsize="small", style="italic", color="#333333")
+    width = text.get_window_extent(fig.canvas.get_renderer()).width / fig.dpi + 0.2  # inches, with a margin
+    if width > fig.get_figwidth():
+        fig.set_figwidth(width)
 
 
 def _legend_outside(fig: Figure, ncol: int) -> None:
@@ -431,15 +435,129 @@ def gap_plot(audit: Mapping[str, Any] | AuditView, metric: str | None = None) ->
     return fig
 
 
+#: The fonts a plot's text is drawn in: matplotlib laid the text out with DejaVu Sans (its bundled font), so that
+#: first; Bitstream Vera Sans has the same metrics; Verdana is the closest common one. ``textLength`` holds each
+#: text to the width matplotlib measured whatever font the browser picks.
+SVG_FONTS = "'DejaVu Sans', 'Bitstream Vera Sans', Verdana, sans-serif"
+SVG_DECIMALS = 1  # coordinates in pt (1/72 in): 0.1 pt is under a fifth of a pixel at any size the page shows
+_SVG_NUMBER = re.compile(r"-?\d+\.\d+(?:e-?\d+)?")
+_SVG_GEOMETRY = re.compile(
+    r'( (?:d|x|y|x1|x2|y1|y2|cx|cy|r|width|height|transform|points|textLength)=")([^"]*)"'
+)
+_SVG_TEXT = re.compile(r'<text style="([^"]*)"([^>]*)>([^<]*)</text>')
+_SVG_PATH = re.compile(r'<path d="M ([^"]*)"')
+_SVG_USES = re.compile(r'<g clip-path="([^"]*)">((?:<use [^>]*/>)+)</g>')
+# A circle as matplotlib draws it: 8 cubic Béziers of 45° each, whose control points lie this far out (in radii).
+_CIRCLE_CONTROL = float(np.hypot(1, 4 / 3 * np.tan(np.pi / 16)))
+
+
+def _svg_circle(match: re.Match[str]) -> str:
+    """A path that is a whole circle (a marker or a scatter's bubble) as a ``<circle>``: a tenth of the bytes."""
+    data = match.group(1)
+    if data.count("C") != 8 or not re.fullmatch(r"[\d.\-e ]+(?:\s*C[\d.\-e ]+){8}\s*z\s*", data):
+        return match.group(0)
+    points = np.array([float(n) for n in re.findall(r"-?[\d.]+(?:e-?\d+)?", data)]).reshape(-1, 2)
+    anchors = points[[0, *range(3, 25, 3)]]
+    center = (anchors.max(axis=0) + anchors.min(axis=0)) / 2
+    radius = float(np.ptp(anchors[:, 0])) / 2
+    distance = np.hypot(*(points - center).T)
+    controls = np.delete(distance, [0, *range(3, 25, 3)])
+    tolerance = 1e-3 * max(radius, 1.0)
+    if (
+        len(points) != 25
+        or radius <= 0
+        or np.abs(distance[[0, *range(3, 25, 3)]] - radius).max() > tolerance
+        or np.abs(controls - radius * _CIRCLE_CONTROL).max() > 10 * tolerance
+    ):
+        return match.group(0)
+    return f'<circle cx="{center[0]}" cy="{center[1]}" r="{radius}"'
+
+
+def _svg_number(match: re.Match[str]) -> str:
+    value = round(float(match.group(0)), SVG_DECIMALS)
+    text = f"{value:.{SVG_DECIMALS}f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def _svg_uses(match: re.Match[str]) -> str:
+    """A group of markers of one style (a scatter's dots) with the style written once, on the group."""
+    uses = match.group(2)
+    styles = set(re.findall(r' style="([^"]*)"', uses))
+    if len(styles) != 1 or uses.count("<use ") != uses.count(" style="):
+        return match.group(0)
+    style = styles.pop()
+    if re.search(r"(?:^|;)\s*opacity", style):  # not inherited: on the group it would fade the dots as one
+        return match.group(0)
+    uses = uses.replace(f' style="{style}"', "")
+    return f'<g clip-path="{match.group(1)}" style="{style}">{uses}</g>'
+
+
+def _svg_geometry(match: re.Match[str]) -> str:
+    if match.group(1) == ' transform="' and not re.fullmatch(
+        r"(?:(?:translate|rotate)\([^)]*\)\s*)+", match.group(2)
+    ):
+        return match.group(0)  # a scale or matrix keeps its precision (0.1 of a factor is no rounding)
+    value = _SVG_NUMBER.sub(_svg_number, match.group(2))
+    if match.group(1) == ' d="':  # path data: commands need no spaces around them
+        value = re.sub(r"\s*([MLCQZz])\s*", r"\1", value.strip())
+    return f'{match.group(1)}{value}"'
+
+
+@lru_cache(maxsize=4096)
+def _text_width(text: str, family: str, size: float, weight: str, style: str) -> float:
+    """The width matplotlib gives ``text`` in ``family`` (the first of the text's font list: the one it laid out
+    with) at ``size`` px, in the SVG's units (pt: the SVG backend draws at 72 dpi), unhinted as the glyph paths it
+    would otherwise draw."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    prop = FontProperties(family=family, size=size, weight=weight, style=style)
+    width, _, _ = TextToPath().get_text_width_height_descent(text, prop, ismath=False)
+    return width
+
+
+def _svg_text(match: re.Match[str]) -> str:
+    """A ``<text>`` held to the width matplotlib laid out, without its font list when that starts with DejaVu Sans
+    (the ``<svg>`` element carries :data:`SVG_FONTS`; a font restyled in rcParams stays on its text)."""
+    style, rest, content = match.groups()
+    fields = dict(
+        (k.strip(), v.strip()) for k, _, v in (part.partition(":") for part in style.split(";")) if k.strip()
+    )
+    families = tuple(f.strip().strip("'\"") for f in fields.get("font-family", "DejaVu Sans").split(","))
+    if families[0] == "DejaVu Sans":
+        fields.pop("font-family", None)
+    rest = re.sub(r' transform="rotate\(-?0 [^"]*\)"', "", rest)
+    length = ""
+    if content.strip():
+        size = float(fields.get("font-size", "10px").removesuffix("px"))
+        weight, slant = fields.get("font-weight", "normal"), fields.get("font-style", "normal")
+        width = _text_width(html.unescape(content), families[0], size, weight, slant)
+        length = f' textLength="{width}" lengthAdjust="spacingAndGlyphs"'
+    style = "; ".join(f"{k}: {v}" for k, v in fields.items())
+    return f'<text style="{style}"{rest}{length}>{content}</text>'
+
+
 def figure_to_svg(fig: Figure, salt: str = "auditor") -> str:
-    """The figure as an inline ``<svg>`` element: text drawn as paths, no date, ids salted per figure, and each
-    shortened name's full text as an SVG ``<title>`` (shown on hover), XML-escaped."""
+    """The figure as a compact inline ``<svg>`` element: text as ``<text>`` in DejaVu Sans (:data:`SVG_FONTS`, each
+    held to the width matplotlib laid out), whole circles as ``<circle>``, a scatter's common style once on its
+    group, coordinates to :data:`SVG_DECIMALS` decimals, no metadata or indentation, no date, ids salted per
+    figure, and each shortened name's full text as an SVG ``<title>`` (shown on hover), XML-escaped. The same
+    figure gives the same bytes."""
     buffer = io.StringIO()
-    with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": salt}):
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": salt}):
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     text = buffer.getvalue()
     start = text.find("<svg")
     text = text[start:] if start >= 0 else text
+    text = re.sub(r"\s*<metadata>.*?</metadata>", "", text, flags=re.S)
+    text = _SVG_TEXT.sub(_svg_text, text)
+    text = _SVG_PATH.sub(_svg_circle, text)
+    text = _SVG_GEOMETRY.sub(_svg_geometry, text)
+    text = re.sub(r">\s+<", "><", text).strip()
+    text = _SVG_USES.sub(_svg_uses, text)
+    text = text.replace(
+        "<svg ", f'<svg style="font-family: {html.escape(SVG_FONTS, quote=True)}; white-space: pre" ', 1
+    )
     hover = getattr(fig, "_auditor_hover", {})
     if hover:
 
