@@ -207,6 +207,15 @@ _register(
     ascii="Light's kappa",
 )
 _register(
+    "category_kappa",
+    "agreement",
+    "coefficient",
+    "Category κ",
+    "Cohen's kappa of one category against all others together (one versus rest), per category (slice "
+    "category=<label>)",
+    ascii="Category kappa",
+)
+_register(
     "icc_a1",
     "agreement",
     "coefficient",

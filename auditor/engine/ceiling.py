@@ -154,6 +154,13 @@ def multi_rater(
             "gwet_ac2": lambda s: compare.ag.gwet_ac(s, w),
         }
         out.update(ctx.rs.sums_many(weighted, fns, n))
+    weights = (
+        compare.ag.agreement_weights(compare.AUDIT_WEIGHTS, ctx.k)
+        if ctx.task in ("pairwise", "likert")
+        else None
+    )
+    for metric, se in compare.multi_rater_errors(counts, weights, level).items():
+        out[metric].analytic = se
     if raters is not None and 2 <= n_raters <= MAX_CONGER_RATERS:
         k = ctx.k
         by_rater = np.zeros((ctx.n_clusters, n_raters, k))

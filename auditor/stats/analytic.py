@@ -67,6 +67,15 @@ def analytic_interval(value: float, a: Analytic, level: float = 0.95) -> tuple[f
     return float(value - half), float(min(1.0, value + half)), p
 
 
+def standard_error(variance: float | np.ndarray) -> float:
+    """``sqrt(variance)`` as a float; NaN for an undefined variance (an undefined coefficient), 0 for a rounding
+    error below 0."""
+    v = float(variance)
+    if not np.isfinite(v) or v < -1e-12:
+        return float("nan")
+    return float(np.sqrt(max(v, 0.0)))
+
+
 # -- Gwet's linearised variances ---------------------------------------------------------------------------------
 def gwet_variance(
     counts: np.ndarray,

@@ -20,6 +20,8 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 from scipy.stats import t as student_t
 
+from auditor.stats.analytic import Analytic
+
 Method = Literal["bca", "percentile"]
 
 
@@ -54,6 +56,7 @@ class Estimate:
     jack: np.ndarray | None  # leave-one-cluster-out values, one per cluster (NaN: the cluster holds no data)
     n: int
     clusters: int | None = None  # clusters that hold data: the sample size the interval's expansion uses
+    analytic: Analytic | None = None  # an analytic standard error beside the bootstrap (independent items)
 
     def filled_jack(self) -> np.ndarray | None:
         """Jackknife values with the clusters this estimate holds no data for set to the full-sample value (leaving

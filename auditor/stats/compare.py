@@ -14,6 +14,7 @@ import numpy as np
 from scipy import stats as sps
 
 from auditor.stats import agreement as ag
+from auditor.stats import analytic as an
 from auditor.stats import correlation as co
 from auditor.stats import icc
 from auditor.stats.bootstrap import Estimate, Resampler
@@ -59,7 +60,82 @@ def agreement_metrics(p: Pairing, rs: Resampler, *, weighted: bool, alpha_level:
     free-marginal kappa (chance 1/q over the task's q categories); when ``weighted``, Gwet's AC2 and weighted
     Scott's pi / Fleiss' kappa too (:data:`AUDIT_WEIGHTS`; with two ratings per item Fleiss' weighted kappa is
     Scott's weighted pi)."""
-    return rs.sums_many(p.confusion_by_cluster(), agreement_functions(weighted, alpha_level), p.n)
+    per_cluster = p.confusion_by_cluster()
+    out = rs.sums_many(per_cluster, agreement_functions(weighted, alpha_level), p.n)
+    for name, se in analytic_errors(per_cluster.sum(axis=0), weighted, alpha_level).items():
+        out[name].analytic = se
+    return out
+
+
+def analytic_errors(confusion: np.ndarray, weighted: bool, alpha_level: str) -> dict[str, an.Analytic]:
+    """Analytic standard errors (independent items) of :func:`agreement_metrics`' coefficients from the summed
+    ``(k, k)`` confusion matrix: Fleiss-Cohen-Everitt for Cohen's kappas (linear / quadratic: Gwet's agreement
+    weights ``1 - |i - j| / (k - 1)``, ``1 - (i - j)**2 / (k - 1)**2``, the same kappas), Gwet's for the others
+    (two ratings per item; Krippendorff's alpha at the nominal level only: Gwet gives none for Krippendorff's
+    ordinal metric).  Raw agreement has none."""
+    k = confusion.shape[-1]
+    n = float(confusion.sum())
+    out = {}
+    cohen = {"cohen_kappa": None}
+    gwet: dict[str, tuple[an.GwetCoefficient, np.ndarray | None]] = {
+        "scott_pi": ("fleiss", None),
+        "fleiss_kappa": ("fleiss", None),
+        "gwet_ac1": ("gwet", None),
+        "brennan_prediger": ("brennan_prediger", None),
+    }
+    if alpha_level == "nominal":
+        gwet["krippendorff_alpha"] = ("krippendorff", None)
+    if weighted:
+        cohen["cohen_kappa_linear"] = ag.agreement_weights("linear", k)
+        cohen["cohen_kappa_quadratic"] = ag.agreement_weights("quadratic", k)
+        w = ag.agreement_weights(AUDIT_WEIGHTS, k)
+        gwet |= {
+            "gwet_ac2": ("gwet", w),
+            "scott_pi_weighted": ("fleiss", w),
+            "fleiss_kappa_weighted": ("fleiss", w),
+        }
+    for name, w in cohen.items():
+        _, var, var0 = an.cohen_kappa_variance(confusion, w)
+        out[name] = an.Analytic(
+            an.standard_error(var), None, an.FLEISS_COHEN_EVERITT, an.standard_error(var0)
+        )
+    for name, (coefficient, w) in gwet.items():
+        _, var, _ = an.gwet_from_confusion(confusion, coefficient, w)
+        out[name] = an.Analytic(an.standard_error(var), n - 1.0, an.GWET)
+    return out
+
+
+def multi_rater_errors(counts: np.ndarray, weights: np.ndarray | None, level: str) -> dict[str, an.Analytic]:
+    """Gwet's analytic standard errors (independent items) of the multi-rater coefficients from an ``(items, k)``
+    table of rating counts (Gwet's missing-data convention): ``fleiss_kappa``, ``gwet_ac1``, nominal
+    ``krippendorff_alpha`` and, with ``weights``, ``fleiss_kappa_weighted`` and ``gwet_ac2``."""
+    specs: dict[str, tuple[an.GwetCoefficient, np.ndarray | None]] = {
+        "fleiss_kappa": ("fleiss", None),
+        "gwet_ac1": ("gwet", None),
+    }
+    if level == "nominal":
+        specs["krippendorff_alpha"] = ("krippendorff", None)
+    if weights is not None:
+        specs |= {"fleiss_kappa_weighted": ("fleiss", weights), "gwet_ac2": ("gwet", weights)}
+    out = {}
+    for name, (coefficient, w) in specs.items():
+        _, var, n = an.gwet_variance(counts, coefficient, w)
+        out[name] = an.Analytic(an.standard_error(var), float(n) - 1.0, an.GWET)
+    return out
+
+
+def category_kappas(p: Pairing, rs: Resampler) -> list[Estimate]:
+    """Category-wise kappa (:func:`auditor.stats.analytic.category_kappa`, one versus rest) of every category, in
+    category order, each with its Fleiss-Cohen-Everitt analytic standard error."""
+    per_cluster = p.confusion_by_cluster()
+    fns = {str(i): (lambda c, i=i: an.category_kappa(c)[..., i]) for i in range(p.k)}
+    found = rs.sums_many(per_cluster, fns, p.n)
+    _, var, var0 = an.cohen_kappa_variance(an.one_vs_rest(per_cluster.sum(axis=0)))
+    for i, est in enumerate(found.values()):
+        est.analytic = an.Analytic(
+            an.standard_error(var[i]), None, an.FLEISS_COHEN_EVERITT, an.standard_error(var0[i])
+        )
+    return list(found.values())
 
 
 def agreement_functions(weighted: bool, alpha_level: str) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
