@@ -217,7 +217,7 @@ class AuditContext:
             else (np.nan, np.nan)
         )
         analytic = None
-        if est.analytic is not None:
+        if est.analytic is not None and np.isfinite(est.analytic.se):
             analytic = (est.analytic.se, *analytic_interval(est.value, est.analytic, self.cfg.level))
             analytic += (est.analytic.method,)
         self.rows.append(

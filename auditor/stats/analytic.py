@@ -49,13 +49,14 @@ class Analytic:
 def analytic_interval(value: float, a: Analytic, level: float = 0.95) -> tuple[float, float, float]:
     """``(ci_low, ci_high, p_value)`` of an analytic standard error at ``level``: ``value -+ q se`` with ``q``
     Student's t quantile (``df``) or the normal one, the upper bound capped at 1 (no coefficient exceeds it); the
-    two-sided p-value of ``value = 0`` (with ``se_null`` when given).  NaN where the SE is not finite.
+    two-sided p-value of ``value = 0`` (with ``se_null`` when given).  NaN where the SE is not finite or there
+    are fewer than 1 degree of freedom.
 
     >>> lo, hi, p = analytic_interval(0.5, Analytic(0.1, None, "x"))
     >>> round(lo, 6), round(hi, 6), round(p, 8)
     (0.304004, 0.695996, 5.7e-07)
     """
-    if not (np.isfinite(value) and np.isfinite(a.se)):
+    if not (np.isfinite(value) and np.isfinite(a.se)) or (a.df is not None and not a.df >= 1):
         return float("nan"), float("nan"), float("nan")
     tail = (1.0 + level) / 2.0
     dist = sps.norm if a.df is None else sps.t(a.df)

@@ -327,3 +327,11 @@ def test_interval_conventions():
     assert hi == 1.0 and lo == pytest.approx(0.9 - student_t.ppf(0.975, 9) * 0.2, abs=1e-12)
     assert np.isnan(an.analytic_interval(float("nan"), an.Analytic(0.1, 9, an.GWET))[0])
     assert an.analytic_interval(0.0, an.Analytic(0.0, None, an.GWET))[2] == 1.0
+
+
+def test_undefined_cases_give_nan_not_a_bound():
+    assert all(np.isnan(an.analytic_interval(0.5, an.Analytic(0.1, 0.0, an.GWET))))  # one item: no df
+    assert all(np.isnan(an.analytic_interval(0.5, an.Analytic(float("nan"), 9.0, an.GWET))))
+    one_category = np.array([[5.0, 0, 0], [0, 0, 0], [0, 0, 0]])  # kappa undefined
+    assert np.isnan(an.standard_error(an.cohen_kappa_variance(one_category)[1]))
+    assert an.standard_error(-1e-17) == 0.0 and np.isnan(an.standard_error(-0.5))
