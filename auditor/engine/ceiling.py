@@ -174,6 +174,10 @@ def multi_rater(
             ),
             n,
         )
+        wide = _wide(ctx, items, raters, n_raters, codes.astype(float))
+        out["conger_kappa"].analytic = compare.conger_error(
+            np.where(np.isfinite(wide), wide, -1).astype(int), k
+        )
         if n_raters <= MAX_RATER_PAIRS_RATERS:
             out["light_kappa"] = _light(ctx, items, raters, n_raters, codes, n)
     return out

@@ -164,6 +164,55 @@ def _krippendorff(
     return value, var, n
 
 
+def conger_variance(
+    codes: np.ndarray, q: int, weights: np.ndarray | None = None, population: float = np.inf
+) -> tuple[float, float, int]:
+    """``(kappa, variance, n)`` of Conger's kappa from an ``(items, raters)`` table of category codes ``0..q-1``
+    (``-1``: the rater did not rate the item), Gwet's linearisation as irrCAC's ``CAC.conger``: ``p_a`` as Fleiss',
+    the chance term's item contribution from ``lambda_ig = sum_k (n / n_g) sum_l w_kl (d_igl - (e_ig - n_g / n)
+    p_gl) (r pbar_k - p_gk)``, ``pe_i = sum_g lambda_ig / (r (r - 1))`` (``d_igl``: rater ``g`` put item ``i`` in
+    ``l``; ``e_ig``: it rated the item; ``n_g`` its items, ``p_gl`` its share of ``l``).  Items nobody rated are
+    left out; a rater who rated nothing is left out (as the audit's :func:`~auditor.stats.agreement.conger_kappa`).
+    """
+    codes = np.asarray(codes, dtype=np.int64)
+    codes = codes[(codes >= 0).any(axis=1)]
+    codes = codes[:, (codes >= 0).any(axis=0)]
+    n, r = codes.shape
+    w = np.eye(q) if weights is None else np.asarray(weights, float)
+    rated = (codes >= 0).astype(float)
+    counts = np.zeros((n, q))
+    np.add.at(counts, (np.nonzero(rated)[0], codes[codes >= 0]), 1.0)
+    by_rater = np.zeros((r, q))
+    np.add.at(by_rater, (np.nonzero(rated)[1], codes[codes >= 0]), 1.0)
+    n_g = by_rater.sum(axis=1)
+    p_g = by_rater / n_g[:, None]
+    p_bar = p_g.mean(axis=0)
+    with np.errstate(**_ERR):
+        s2 = (p_g.T @ p_g - r * np.outer(p_bar, p_bar)) / (r - 1.0)
+        pe = float((w * (np.outer(p_bar, p_bar) - s2 / r)).sum())
+        ri = counts.sum(axis=1)
+        two = ri >= 2
+        sum_q = (counts * (counts @ w.T - 1.0)).sum(axis=1)
+        pa_i = np.where(two, sum_q / np.where(two, ri * (ri - 1.0), 1.0), 0.0)
+        n2 = float(two.sum())
+        pa = float(pa_i.sum() / n2)
+        kappa = (pa - pe) / (1.0 - pe)
+        centred = r * p_bar[None, :] - p_g  # (r, q): r pbar_k - p_gk
+        lam = np.empty(n)
+        block = max(1, 2_000_000 // max(1, r * q))
+        for start in range(0, n, block):
+            c, e = codes[start : start + block], rated[start : start + block]
+            onehot = (c[:, :, None] == np.arange(q)).astype(float)  # (b, r, q)
+            term = onehot - (e - n_g / n)[:, :, None] * p_g[None, :, :]
+            by_k = (term @ w.T) * (n / n_g)[None, :, None]  # sum_l w_kl term_l, scaled per rater
+            lam[start : start + block] = (by_k * centred[None, :, :]).sum(axis=(1, 2))
+        pe_i = lam / (r * (r - 1.0))
+        c_i = (n / n2) * (pa_i - pe * two) / (1.0 - pe)
+        x_i = c_i - 2.0 * (1.0 - kappa) * (pe_i - pe) / (1.0 - pe)
+        var = (1.0 - n / population) / (n * (n - 1.0)) * float(((x_i - kappa) ** 2).sum())
+    return float(kappa), var, n
+
+
 def confusion_patterns(k: int) -> np.ndarray:
     """The ``(k * k, k)`` rating counts of an item rated ``i`` by one rater and ``j`` by the other, cell by cell
     in the order of a flattened ``(k, k)`` confusion matrix."""

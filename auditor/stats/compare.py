@@ -124,6 +124,13 @@ def multi_rater_errors(counts: np.ndarray, weights: np.ndarray | None, level: st
     return out
 
 
+def conger_error(codes: np.ndarray, k: int) -> an.Analytic:
+    """Gwet's analytic standard error (independent items) of Conger's kappa from an ``(items, raters)`` table of
+    category codes (``-1``: not rated), :func:`auditor.stats.analytic.conger_variance`."""
+    _, var, n = an.conger_variance(codes, k)
+    return an.Analytic(an.standard_error(var), n - 1.0, an.GWET)
+
+
 def category_kappas(p: Pairing, rs: Resampler) -> list[Estimate]:
     """Category-wise kappa (:func:`auditor.stats.analytic.category_kappa`, one versus rest) of every category, in
     category order, each with its Fleiss-Cohen-Everitt analytic standard error."""

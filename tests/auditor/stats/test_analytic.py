@@ -193,6 +193,44 @@ IRRCAC_SE = {
         0.004160415140858964,
     ),
 }
+# (dataset, weights): Conger's kappa (se, ci_low, ci_high, p_value), irrCAC 0.4.4 ``CAC.conger``
+IRRCAC_CONGER_SE = {
+    ("raw_4raters", "identity"): (0.1491681524801737, 0.4345005513361571, 1.0, 0.00033670657720907826),
+    ("raw_4raters", "quadratic"): (0.14367066382873345, 0.5414936571949767, 1.0, 9.31997899367154e-05),
+    ("raw_5observers", "identity"): (
+        0.11666345485981727,
+        0.21905605364282077,
+        0.7194925035424922,
+        0.0012593642748883749,
+    ),
+    ("raw_5observers", "quadratic"): (
+        0.09250482135281728,
+        0.5633849511033739,
+        0.9601911699148482,
+        9.759132035824791e-07,
+    ),
+    ("raw_g1g2", "identity"): (
+        0.14599748829662618,
+        0.3431805960348281,
+        0.9739973913114768,
+        0.0005854324178404813,
+    ),
+    ("raw_g1g2", "quadratic"): (0.14155744055454486, 0.5035044782413407, 1.0, 7.085839402432015e-05),
+    ("raw_gender", "identity"): (
+        0.12120596165007014,
+        -0.09424016119317609,
+        0.42568170489351653,
+        0.19309410870766652,
+    ),
+    ("raw_gender", "quadratic"): (
+        0.13579343580501815,
+        -0.16290030309277523,
+        0.41959560374967236,
+        0.36060083671622967,
+    ),
+    ("raw_ben_gerry", "identity"): (0.17943035411641575, 0.26221931046263847, 1.0, 0.0037389967391803225),
+    ("raw_ben_gerry", "quadratic"): (0.30438553228618087, -0.1040565666402614, 1.0, 0.08994618509079544),
+}
 ABSTRACTORS = np.array([[13, 0, 0], [0, 20, 7], [0, 4, 56]], float)  # cont3x3abstractors
 R_TABLE_SE = {
     "fleiss": 0.05905473,
@@ -210,6 +248,22 @@ def test_gwet_variances_match_irrcac_on_gwets_datasets(key):
     value, var, n = an.gwet_variance(counts, coefficient, w)
     lo, hi, p = an.analytic_interval(float(value), an.Analytic(float(np.sqrt(var)), float(n) - 1, an.GWET))
     assert np.allclose([np.sqrt(var), lo, hi, p], IRRCAC_SE[key], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("key", sorted(IRRCAC_CONGER_SE))
+def test_conger_variance_matches_irrcac(key):
+    name, weights = key
+    rows = [[None if v in (None, "N") else v for v in row] for row in RAW[name]]
+    cats = sorted({v for row in rows for v in row if v is not None})
+    codes = np.array([[-1 if v is None else cats.index(v) for v in row] for row in rows])
+    counts, per_rater, values = tables(name)
+    w = ag.agreement_weights(weights, len(cats), values)
+    kappa, var, n = an.conger_variance(codes, len(cats), w)
+    assert kappa == pytest.approx(
+        float(ag.conger_kappa(ag.gwet_item_stats(counts, w).sum(0), per_rater, w)), abs=1e-12
+    )
+    lo, hi, p = an.analytic_interval(kappa, an.Analytic(float(np.sqrt(var)), n - 1.0, an.GWET))
+    assert np.allclose([np.sqrt(var), lo, hi, p], IRRCAC_CONGER_SE[key], rtol=1e-9, atol=1e-12)
 
 
 def test_coefficients_are_the_projects():

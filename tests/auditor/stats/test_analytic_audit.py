@@ -11,7 +11,7 @@ from statsmodels.stats.inter_rater import cohens_kappa as sm_cohens_kappa
 
 from auditor import metrics
 from auditor.stats import analytic as an
-from tests.auditor.stats.test_analytic import IRRCAC_SE
+from tests.auditor.stats.test_analytic import IRRCAC_CONGER_SE, IRRCAC_SE
 from tests.auditor.stats.test_gwet_family import RAW
 from tests.auditor.stats.test_human_ceiling_coefficients import run, study
 
@@ -34,6 +34,9 @@ def test_ceiling_rows_carry_irrcacs_multi_rater_standard_errors(result):
         got = [row["se_analytic"], row["ci_low_analytic"], row["ci_high_analytic"], row["p_analytic"]]
         assert np.allclose(got, [se, lo, hi, p], rtol=1e-9), metric
         assert row["analytic_method"] == an.GWET
+    row = result.metric("conger_kappa", "human")
+    got = [row["se_analytic"], row["ci_low_analytic"], row["ci_high_analytic"], row["p_analytic"]]
+    assert np.allclose(got, IRRCAC_CONGER_SE[("raw_g1g2", "identity")], rtol=1e-9)
 
 
 def test_leave_one_out_ceiling_rows_have_no_analytic_error_and_multi_rater_ones_are_listed(result):
