@@ -77,6 +77,16 @@ def standard_error(variance: float | np.ndarray) -> float:
     return float(np.sqrt(max(v, 0.0)))
 
 
+def gwet_error(variance: float | np.ndarray, n: float | np.ndarray) -> Analytic:
+    """Gwet's standard error of a coefficient over ``n`` items: Student's t with ``n - 1`` degrees of freedom."""
+    return Analytic(standard_error(variance), float(n) - 1.0, GWET)
+
+
+def kappa_error(variance: float | np.ndarray, variance_null: float | np.ndarray) -> Analytic:
+    """Fleiss, Cohen and Everitt's standard error of Cohen's kappa: normal, the p-value from the null variance."""
+    return Analytic(standard_error(variance), None, FLEISS_COHEN_EVERITT, standard_error(variance_null))
+
+
 # -- Gwet's linearised variances ---------------------------------------------------------------------------------
 def gwet_variance(
     counts: np.ndarray,

@@ -74,8 +74,6 @@ def analytic_errors(confusion: np.ndarray, weighted: bool, alpha_level: str) -> 
     (two ratings per item; Krippendorff's alpha at the nominal level only: Gwet gives none for Krippendorff's
     ordinal metric).  Raw agreement has none."""
     k = confusion.shape[-1]
-    n = float(confusion.sum())
-    out = {}
     cohen = {"cohen_kappa": None}
     gwet: dict[str, tuple[an.GwetCoefficient, np.ndarray | None]] = {
         "scott_pi": ("fleiss", None),
@@ -94,14 +92,9 @@ def analytic_errors(confusion: np.ndarray, weighted: bool, alpha_level: str) -> 
             "scott_pi_weighted": ("fleiss", w),
             "fleiss_kappa_weighted": ("fleiss", w),
         }
-    for name, w in cohen.items():
-        _, var, var0 = an.cohen_kappa_variance(confusion, w)
-        out[name] = an.Analytic(
-            an.standard_error(var), None, an.FLEISS_COHEN_EVERITT, an.standard_error(var0)
-        )
+    out = {name: an.kappa_error(*an.cohen_kappa_variance(confusion, w)[1:]) for name, w in cohen.items()}
     for name, (coefficient, w) in gwet.items():
-        _, var, _ = an.gwet_from_confusion(confusion, coefficient, w)
-        out[name] = an.Analytic(an.standard_error(var), n - 1.0, an.GWET)
+        out[name] = an.gwet_error(*an.gwet_from_confusion(confusion, coefficient, w)[1:])
     return out
 
 
@@ -117,18 +110,13 @@ def multi_rater_errors(counts: np.ndarray, weights: np.ndarray | None, level: st
         specs["krippendorff_alpha"] = ("krippendorff", None)
     if weights is not None:
         specs |= {"fleiss_kappa_weighted": ("fleiss", weights), "gwet_ac2": ("gwet", weights)}
-    out = {}
-    for name, (coefficient, w) in specs.items():
-        _, var, n = an.gwet_variance(counts, coefficient, w)
-        out[name] = an.Analytic(an.standard_error(var), float(n) - 1.0, an.GWET)
-    return out
+    return {name: an.gwet_error(*an.gwet_variance(counts, c, w)[1:]) for name, (c, w) in specs.items()}
 
 
 def conger_error(codes: np.ndarray, k: int) -> an.Analytic:
     """Gwet's analytic standard error (independent items) of Conger's kappa from an ``(items, raters)`` table of
     category codes (``-1``: not rated), :func:`auditor.stats.analytic.conger_variance`."""
-    _, var, n = an.conger_variance(codes, k)
-    return an.Analytic(an.standard_error(var), n - 1.0, an.GWET)
+    return an.gwet_error(*an.conger_variance(codes, k)[1:])
 
 
 def category_kappas(p: Pairing, rs: Resampler) -> list[Estimate]:
@@ -139,9 +127,7 @@ def category_kappas(p: Pairing, rs: Resampler) -> list[Estimate]:
     found = rs.sums_many(per_cluster, fns, p.n)
     _, var, var0 = an.cohen_kappa_variance(an.one_vs_rest(per_cluster.sum(axis=0)))
     for i, est in enumerate(found.values()):
-        est.analytic = an.Analytic(
-            an.standard_error(var[i]), None, an.FLEISS_COHEN_EVERITT, an.standard_error(var0[i])
-        )
+        est.analytic = an.kappa_error(var[i], var0[i])
     return list(found.values())
 
 
