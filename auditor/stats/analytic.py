@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import stats as sps
+from scipy.special import ndtr, ndtri, stdtr, stdtrit
 
 GwetCoefficient = Literal["fleiss", "gwet", "brennan_prediger", "krippendorff"]
 
@@ -59,12 +59,12 @@ def analytic_interval(value: float, a: Analytic, level: float = 0.95) -> tuple[f
     if not (np.isfinite(value) and np.isfinite(a.se)) or (a.df is not None and not a.df >= 1):
         return float("nan"), float("nan"), float("nan")
     tail = (1.0 + level) / 2.0
-    dist = sps.norm if a.df is None else sps.t(a.df)
-    half = float(dist.ppf(tail)) * a.se
+    quantile = ndtri(tail) if a.df is None else stdtrit(a.df, tail)
+    half = float(quantile) * a.se
     se0 = a.se if a.se_null is None else a.se_null
     with np.errstate(**_ERR):
         z = abs(value) / se0 if se0 > 0 else (0.0 if value == 0 else np.inf)
-    p = float(2.0 * dist.sf(z))
+    p = float(2.0 * (ndtr(-z) if a.df is None else stdtr(a.df, -z)))
     return float(value - half), float(min(1.0, value + half)), p
 
 
