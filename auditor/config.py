@@ -138,6 +138,17 @@ class ProbesConfig:
     variants: bool = True
 
 
+@dataclass(frozen=True)
+class MonitorConfig:
+    """``auditor monitor`` (:mod:`auditor.monitor`): the ``band`` ``[low, high]`` the judge-minus-reference gap
+    should stay in (None: none), the confidence sequence's ``level`` and ``method`` and the monitored ``rate``."""
+
+    band: tuple[float, ...] | None = None
+    level: float = 0.95
+    rate: str = "no_better_rate"
+    method: str = "betting"
+
+
 #: The nested options of the analyses, by TOML table; their keys and types are the dataclasses' fields.
 _ANALYSIS_TABLES = {
     "ppi": PPIConfig,
@@ -146,6 +157,7 @@ _ANALYSIS_TABLES = {
     "baselines": BaselinesConfig,
     "personalization": PersonalizationConfig,
     "probes": ProbesConfig,
+    "monitor": MonitorConfig,
 }
 ANALYSES = tuple(_ANALYSIS_TABLES)  # the nested options of AuditConfig
 
@@ -198,6 +210,7 @@ class AuditConfig:
     baselines: BaselinesConfig = field(default_factory=BaselinesConfig)
     personalization: PersonalizationConfig = field(default_factory=PersonalizationConfig)
     probes: ProbesConfig = field(default_factory=ProbesConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
 
     # -- derived -------------------------------------------------------------------------------------------
     @property
@@ -704,6 +717,10 @@ def _table_value(kind: str, value: Any, where: str | None, column: str) -> Any:
         return _as(int, value, where, column, "an integer")
     if kind.startswith("tuple[str"):
         return _strings(value, where, column)
+    if kind.startswith("tuple[float"):
+        if not isinstance(value, list):
+            raise ConfigError(f"has {value!r}; expected a list of numbers", file=where, column=column)
+        return tuple(_as(float, v, where, column, "a list of numbers") for v in value)
     return str(value)
 
 

@@ -67,6 +67,7 @@ COMMANDS = [
     "report",
     "plan",
     "drift",
+    "monitor",
     "probe",
     "judge",
     "injection",
