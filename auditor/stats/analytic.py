@@ -297,3 +297,17 @@ def category_kappa(confusion: np.ndarray) -> np.ndarray:
     from auditor.stats.agreement import cohen_kappa
 
     return cohen_kappa(one_vs_rest(confusion))
+
+
+def category_kappa_of(confusion: np.ndarray, k: int) -> np.ndarray:
+    """:func:`category_kappa` of category ``k`` alone, ``(...)`` from ``(..., K, K)`` (for the bootstrap, which
+    evaluates one category per function): ``p_o = (a + d) / N``, ``p_e = ((a + b)(a + c) + (c + d)(b + d)) / N**2``
+    for the one-versus-rest cells ``a = C_kk``, ``b`` the rest of row ``k``, ``c`` of column ``k``."""
+    c = np.asarray(confusion, dtype=float)
+    n = c.sum(axis=(-2, -1))
+    a = c[..., k, k]
+    row, col = c[..., k, :].sum(axis=-1), c[..., :, k].sum(axis=-1)
+    with np.errstate(**_ERR):
+        po = (n - row - col + 2.0 * a) / n
+        pe = (row * col + (n - row) * (n - col)) / n**2
+        return (po - pe) / (1.0 - pe)

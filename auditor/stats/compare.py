@@ -123,7 +123,7 @@ def category_kappas(p: Pairing, rs: Resampler) -> list[Estimate]:
     """Category-wise kappa (:func:`auditor.stats.analytic.category_kappa`, one versus rest) of every category, in
     category order, each with its Fleiss-Cohen-Everitt analytic standard error."""
     per_cluster = p.confusion_by_cluster()
-    fns = {str(i): (lambda c, i=i: an.category_kappa(c)[..., i]) for i in range(p.k)}
+    fns = {str(i): (lambda c, i=i: an.category_kappa_of(c, i)) for i in range(p.k)}
     found = rs.sums_many(per_cluster, fns, p.n)
     _, var, var0 = an.cohen_kappa_variance(an.one_vs_rest(per_cluster.sum(axis=0)))
     for i, est in enumerate(found.values()):

@@ -372,6 +372,9 @@ def test_category_kappa_is_one_vs_rest_cohen_kappa():
         )
         collapsed[1, 1] = confusion.sum() - collapsed.sum()
         assert got[k] == pytest.approx(sm_cohens_kappa(collapsed).kappa, abs=1e-12)
+    assert np.allclose([an.category_kappa_of(confusion, k) for k in range(4)], got, rtol=1e-12)
+    batch = np.stack([confusion, confusion.T, confusion + 1])
+    assert np.allclose(an.category_kappa_of(batch, 2), an.category_kappa(batch)[:, 2], rtol=1e-12)
     two = TABLES["binary"]
     assert np.allclose(an.category_kappa(two), ag.cohen_kappa(two), atol=1e-12)
 
