@@ -199,13 +199,13 @@ def conger_variance(
     p_bar = p_g.mean(axis=0)
     with np.errstate(**_ERR):
         s2 = (p_g.T @ p_g - r * np.outer(p_bar, p_bar)) / (r - 1.0)
-        pe = float((w * (np.outer(p_bar, p_bar) - s2 / r)).sum())
+        pe = np.float64((w * (np.outer(p_bar, p_bar) - s2 / r)).sum())  # numpy scalars: 0 / 0 is NaN
         ri = counts.sum(axis=1)
         two = ri >= 2
         sum_q = (counts * (counts @ w.T - 1.0)).sum(axis=1)
         pa_i = np.where(two, sum_q / np.where(two, ri * (ri - 1.0), 1.0), 0.0)
-        n2 = float(two.sum())
-        pa = float(pa_i.sum() / n2)
+        n2 = np.float64(two.sum())
+        pa = pa_i.sum() / n2
         kappa = (pa - pe) / (1.0 - pe)
         centred = r * p_bar[None, :] - p_g  # (r, q): r pbar_k - p_gk
         lam = np.empty(n)
@@ -219,8 +219,9 @@ def conger_variance(
         pe_i = lam / (r * (r - 1.0))
         c_i = (n / n2) * (pa_i - pe * two) / (1.0 - pe)
         x_i = c_i - 2.0 * (1.0 - kappa) * (pe_i - pe) / (1.0 - pe)
-        var = (1.0 - n / population) / (n * (n - 1.0)) * float(((x_i - kappa) ** 2).sum())
-    return float(kappa), var, n
+        m = np.float64(n)
+        var = (1.0 - m / population) / (m * (m - 1.0)) * ((x_i - kappa) ** 2).sum()
+    return float(kappa), float(var), n
 
 
 def confusion_patterns(k: int) -> np.ndarray:

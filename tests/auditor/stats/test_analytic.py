@@ -386,6 +386,16 @@ def test_interval_conventions():
     assert an.analytic_interval(0.0, an.Analytic(0.0, None, an.GWET))[2] == 1.0
 
 
+def test_degenerate_ratings_give_nan_not_an_error():
+    constant = np.zeros((5, 3), dtype=int)  # every rater says category 0: chance agreement 1
+    assert np.isnan(an.conger_variance(constant, 2)[1])
+    assert np.isnan(an.conger_variance(np.array([[0, 1]]), 2)[1])  # one item
+    counts = np.array([[3.0, 0.0]] * 4)
+    for coefficient in ("fleiss", "gwet", "krippendorff"):
+        value, var, _ = an.gwet_variance(counts, coefficient)
+        assert np.isnan(var) or np.isnan(value) or var == 0.0, coefficient
+
+
 def test_undefined_cases_give_nan_not_a_bound():
     assert all(np.isnan(an.analytic_interval(0.5, an.Analytic(0.1, 0.0, an.GWET))))  # one item: no df
     assert all(np.isnan(an.analytic_interval(0.5, an.Analytic(float("nan"), 9.0, an.GWET))))
