@@ -14,8 +14,8 @@ two sides are exchangeable, so it equals Scott's pi) and Gwet's AC1 follow from 
   user are alike, the analytic intervals (which assume independent items) undercover, the cluster bootstrap keeps
   its coverage.
 
-The analytic side is vectorised over all studies at once; the default run has 400 studies per case (13 s on
-a busy 2-core machine, mostly the bootstrap's 400 resamples per study), ``-m full`` 2,000 (about a minute) (``python -m pytest tests/simulation/test_analytic_coverage.py -m full -s``).
+The analytic side is vectorised over all studies at once; the default run has 400 studies per case (about 4 s on
+2 cores, mostly the bootstrap's 400 resamples per study), ``-m full`` 2,000 (about a minute) (``python -m pytest tests/simulation/test_analytic_coverage.py -m full -s``).
 """
 
 from __future__ import annotations
