@@ -25,7 +25,7 @@ from auditor.contract import (
     PAIRWISE_LABELS,
     TASK_KINDS,
 )
-from auditor.errors import FRONT, ConfigError
+from auditor.errors import FRONT, ConfigError, InputError
 
 AGGREGATES = ("majority", "median", "mean")
 TIE_BREAKS = ("tie", "exclude", "neutral", "lower", "upper")
@@ -67,9 +67,12 @@ class Scale:
 
 @dataclass(frozen=True)
 class PPIConfig:
-    """Prediction-powered rates (``ppi_*`` rows, :mod:`auditor.analyses.ppi`)."""
+    """Prediction-powered and corrected rates (``ppi_*``, ``stratified_ppi_*``, ``rogan_gladen_*`` rows,
+    :mod:`auditor.analyses.ppi`); ``strata``: the item column stratified PPI splits by (the user column, a persona
+    column; None: no stratified estimate)."""
 
     enabled: bool = True
+    strata: str | None = None
 
 
 @dataclass(frozen=True)
@@ -300,8 +303,20 @@ class AuditConfig:
         return text
 
     def with_overrides(self, **overrides: Any) -> AuditConfig:
+        """A copy with the given fields replaced (None: keep the config's); a value that fails validation is blamed
+        on the option that gave it (``--bootstrap`` on the command line, ``resamples=`` in Python), never on the
+        config file."""
         clean = {k: v for k, v in overrides.items() if v is not None}
-        return replace(self, **clean).validated()
+        try:
+            return replace(self, **clean).validated()
+        except ConfigError as exc:
+            given = next((k for k in clean if exc.column in _OVERRIDE_KEYS.get(k, (k,))), None)
+            if given is None:
+                raise
+            if FRONT.get() == "cli":
+                name = _OVERRIDE_FLAGS.get(given, "--" + given.replace("_", "-"))
+                raise ConfigError(exc.detail, column=name) from None
+            raise ConfigError(exc.detail, column=given) from None
 
     def with_input_options(
         self,
@@ -530,6 +545,11 @@ class AuditConfig:
         return self
 
 
+#: The keys :meth:`AuditConfig.validated` names for an overridable field, where they differ from the field's name.
+_OVERRIDE_KEYS = {"judge_aggregate": ("aggregate.judges",), "slice_by": ("slice_by", "by")}
+#: The command-line flag of an overridable field, where it differs from ``--field-name``.
+_OVERRIDE_FLAGS = {"resamples": "--bootstrap", "slice_by": "--by"}
+
 _TOP_KEYS = {
     "task",
     "reference",
@@ -553,16 +573,20 @@ _TOP_KEYS = {
 
 def load_config(path: str | Path) -> AuditConfig:
     """Read an ``audit.toml``; unknown keys are errors (a misspelt key would otherwise be ignored silently)."""
+    from auditor.files import read_input
+
     path = Path(path)
     where = str(path)
-    if not path.exists():
-        raise ConfigError("does not exist", file=where)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_input(path, "an audit.toml file").decode("utf-8"))
+    except InputError as exc:
+        raise ConfigError(exc.detail, file=where) from None
     except UnicodeDecodeError:
         raise ConfigError("is not valid UTF-8", file=where) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"is not valid TOML: {exc}", file=where) from None
+    except RecursionError:
+        raise ConfigError("is not valid TOML: nested too deep", file=where) from None
     return config_from_mapping(data, where)
 
 

@@ -65,6 +65,9 @@ DEFAULT_REFERENCE = "human"
 # -- outputs -----------------------------------------------------------------------------------------------------
 #: Version of the audit.json document; a reader refuses other versions.
 SCHEMA_VERSION = 1
+#: Below this many clusters (users) a metric's interval is unreliable: the audit's ``few_clusters`` warning counts such
+#: rows, and the reports mark each one.
+MIN_CLUSTERS = 30
 
 #: The analytic standard error beside the bootstrap's interval (agreement coefficients; null elsewhere).
 ANALYTIC_COLUMNS = ("se_analytic", "ci_low_analytic", "ci_high_analytic", "p_analytic", "analytic_method")

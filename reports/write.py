@@ -41,16 +41,20 @@ def parse_formats(formats: Sequence[str] | str) -> list[str]:
 
 
 def write_reports(
-    audit: Mapping[str, Any] | ReportModel, out_dir: Path, formats: Sequence[str]
+    audit: Mapping[str, Any] | ReportModel, out_dir: Path, formats: Sequence[str], gates: Any = None
 ) -> list[Path]:
     """Render every requested format, then write them to ``out_dir`` (created if missing).
 
     Formats among ``md``, ``html``, ``json`` (files ``report.md``, ``report.html``, ``audit.json``). Everything is
-    rendered before anything is written, so a rendering error leaves no new file behind.
+    rendered before anything is written, so a rendering error leaves no new file behind.  ``gates``: an
+    :class:`auditor.gates.GateReport` whose verdict report.md states in its summary.
     """
     names = parse_formats(formats)
     model = build_model(audit)  # built once, laid out by every renderer
-    rendered = [(FILE_NAMES[name], RENDERERS[name](model)) for name in names]
+    rendered = [
+        (FILE_NAMES[name], markdown.render(model, gates=gates) if name == "md" else RENDERERS[name](model))
+        for name in names
+    ]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []

@@ -9,6 +9,24 @@ labelled / unlabelled counts, the human-only and the judge-only (the judge's own
 estimates with their intervals, both interval widths and "the judge was worth N extra human labels"
 (``extra_labels = n * (width_human / width_ppi)^2 - n``).  Valid when the labelled items are a random sample of
 the judged ones.
+
+Beside them, per rate:
+
+- ``stratified_ppi_*`` (Fisch et al. 2024): PPI++ within each stratum with its own ``lam``, weighted by the strata's
+  shares of the judged items, Wald interval (:func:`auditor.stats.ppi.stratified_ppi_mean`), when the config names
+  the strata: the item column ``config.ppi.strata`` (the user column, a persona column, ...; none by default).
+  Within a stratum the sampling unit is the item when the strata are the users, else the user (the cluster).
+  Strata with fewer than ten labelled items are pooled, and inside the pool the user is the unit.  The shares are
+  taken as known: with users as strata the estimate is for these users.
+- ``rogan_gladen_win_rate`` / ``rogan_gladen_no_better_rate`` (Rogan & Gladen 1978; Lee et al. 2025): the judge's
+  rate on the judged items *without* a reference label, corrected by its sensitivity and specificity on the items
+  *with* one (:mod:`auditor.stats.misclassification`); the row's interval is the audit's cluster bootstrap, and the
+  section gives Lee et al.'s analytic interval (independent items) beside it.
+- ``confidence_driven_*`` (Gligoric et al. 2025), when the items carry an ``inclusion_probability`` column (as
+  ``auditor plan --select-out`` writes it for the items it chose): the labelled items were drawn with those
+  probabilities, so the estimate weights their errors by ``1 / pi``
+  (:func:`auditor.stats.confidence_driven.confidence_driven_mean`, Wald interval over the selection); the
+  ``ppi_*`` rows, which assume a uniformly random labelled sample, are then flagged in the section.
 """
 
 from __future__ import annotations
@@ -16,13 +34,15 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from auditor.config import AuditConfig
-from auditor.engine.context import AuditContext
+from auditor.engine.context import AuditContext, direct_row
 from auditor.engine.step import StepOutput
+from auditor.errors import ConfigError, InputError
 from auditor.io import json_safe
-from auditor.metrics import PPI_RATES
-from auditor.stats import ppi
+from auditor.metrics import PPI_RATES, ROGAN_GLADEN_RATES
+from auditor.stats import confidence_driven, misclassification, ppi
 from auditor.stats.bootstrap import Estimate, interval
 
 DESIGN = (
@@ -33,7 +53,7 @@ DESIGN = (
 def step(ctx: AuditContext, config: AuditConfig) -> StepOutput:
     if not config.ppi.enabled:
         return StepOutput()
-    return StepOutput(sections={"ppi": json_safe(ppi_rows(ctx))})
+    return StepOutput(sections={"ppi": json_safe(ppi_rows(ctx, config.ppi.strata))})
 
 
 def _width(est: Estimate, ctx: AuditContext) -> float:
@@ -49,11 +69,173 @@ def _bounds(est: Estimate, ctx: AuditContext) -> list[float]:
     return [float(x) for x in interval(est, ctx.cfg.level, ctx.cfg.method)]
 
 
-def ppi_rows(ctx: AuditContext) -> dict[str, Any]:
-    """Add ``ppi_*`` rows for every judge that labelled items without a reference label; returns the section."""
+def strata_of(ctx: AuditContext, column: str | None) -> tuple[str | None, np.ndarray | None, np.ndarray]:
+    """The strata column's name, its value per item (None: no strata) and the sampling unit per item inside a
+    stratum (the item when the strata are the users, else the cluster; the pooled small strata always by cluster)."""
+    items = ctx.t.items
+    if column is None:
+        return None, None, ctx.cluster
+    if column not in items.columns:
+        raise ConfigError(
+            f"stratified PPI: the items have no column {column!r}", file=ctx.cfg.source, column="ppi.strata"
+        )
+    values = items[column].astype(object).where(items[column].notna(), "(missing)").astype(str).to_numpy()
+    return column, values, np.arange(ctx.n_items) if column == ctx.cfg.cluster else ctx.cluster
+
+
+def stratified_entry(
+    ctx: AuditContext, name: str, judge: str, strata: tuple[str | None, np.ndarray | None, np.ndarray], arrays
+) -> dict[str, Any] | None:
+    """The stratified PPI++ row and its section entry (None when there is at most one stratum)."""
+    column, values, unit = strata
+    y, yhat, yhat_u, labelled, judged = arrays
+    if values is None:
+        return None
+    r = ppi.stratified_ppi_mean(
+        y,
+        yhat,
+        yhat_u,
+        values[labelled],
+        values[judged],
+        cluster=unit[labelled],
+        cluster_unlabelled=unit[judged],
+        pooled_cluster=ctx.cluster[labelled],
+        pooled_cluster_unlabelled=ctx.cluster[judged],
+        level=ctx.cfg.level,
+    )
+    if r.n_strata < 2:
+        return {
+            "by": column,
+            "n_strata": r.n_strata,
+            "note": "fewer than 2 strata with 10 or more labelled items (the others are pooled)",
+        }
+    ctx.rows.append(
+        direct_row(
+            f"stratified_ppi_{name}",
+            judge,
+            ctx.cfg.reference,
+            r.value,
+            r.ci_low,
+            r.ci_high,
+            judged.size,
+            None,
+            None,
+        )
+    )
+    return {
+        "by": column,
+        "value": r.value,
+        "ci": [r.ci_low, r.ci_high],
+        "se": r.se,
+        "n_strata": r.n_strata,
+        "n_pooled": r.n_pooled,
+        "interval": "Wald, strata shares as known",
+    }
+
+
+def rogan_gladen_entry(ctx: AuditContext, name: str, judge: str, y, yhat, yhat_test, labelled, test) -> dict:
+    """The Rogan-Gladen row (cluster bootstrap) and its section entry with Lee et al.'s analytic interval."""
+    y, yhat, yhat_test = (np.asarray(a, bool) for a in (y, yhat, yhat_test))
+    r = misclassification.rogan_gladen(yhat_test, y, yhat, level=ctx.cfg.level)
+    entry = {
+        "value": r.value,
+        "analytic_ci": [r.ci_low, r.ci_high],
+        "judge_rate": r.judge_rate,
+        "sensitivity": r.sensitivity,
+        "specificity": r.specificity,
+        "n_test": r.n_test,
+        "n_calibration_positive": r.n_calibration_positive,
+        "n_calibration_negative": r.n_calibration_negative,
+    }
+    if not r.identified or min(r.n_calibration_positive, r.n_calibration_negative) == 0:
+        entry["note"] = (
+            "sensitivity + specificity <= 1 (or a class missing from the labelled items): no correction"
+        )
+        return entry
+    g = ctx.n_clusters
+    c_l, c_t = ctx.cluster[labelled], ctx.cluster[test]
+    per_cluster = np.column_stack(
+        [
+            np.bincount(c_t, minlength=g),
+            np.bincount(c_t, weights=yhat_test, minlength=g),
+            np.bincount(c_l, weights=y, minlength=g),
+            np.bincount(c_l, weights=y & yhat, minlength=g),
+            np.bincount(c_l, weights=~y, minlength=g),
+            np.bincount(c_l, weights=~y & ~yhat, minlength=g),
+        ]
+    ).astype(float)
+
+    def corrected(s: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return misclassification.rogan_gladen_point(
+                s[..., 1] / s[..., 0], s[..., 5] / s[..., 4], s[..., 3] / s[..., 2]
+            )
+
+    est = ctx.rs.sums(per_cluster, corrected, int(test.size))
+    ctx.add(f"rogan_gladen_{name}", judge, ctx.cfg.reference, est)
+    entry["ci"] = _bounds(est, ctx)
+    return entry
+
+
+INCLUSION = "inclusion_probability"
+
+
+def inclusion_probabilities(ctx: AuditContext) -> np.ndarray | None:
+    """Per item, the probability it was chosen for a reference label (the items' ``inclusion_probability`` column;
+    None without one).  A labelled item needs one in (0, 1]: checked where it is used."""
+    items = ctx.t.items
+    if INCLUSION not in items.columns:
+        return None
+    return pd.to_numeric(items[INCLUSION], errors="coerce").to_numpy(float)
+
+
+def confidence_driven_entry(
+    ctx: AuditContext, name: str, judge: str, pi: np.ndarray, y, yhat_u, labelled, judged
+) -> dict[str, Any]:
+    """The inverse-probability-weighted row and its section entry."""
+    bad = ~((pi[labelled] > 0) & (pi[labelled] <= 1))
+    if bad.any():
+        item = ctx.item_pos[labelled[np.flatnonzero(bad)[0]]]
+        raise InputError(
+            f"item {item!r} has a reference label but no inclusion probability in (0, 1]", column=INCLUSION
+        )
+    position = np.searchsorted(judged, labelled)
+    chosen = np.zeros(judged.size, bool)
+    chosen[position] = True
+    y_all = np.full(judged.size, np.nan)
+    y_all[position] = np.asarray(y, float)
+    r = confidence_driven.confidence_driven_mean(
+        np.asarray(yhat_u, float), y_all, chosen, np.where(chosen, pi[judged], 1.0), level=ctx.cfg.level
+    )
+    ctx.rows.append(
+        direct_row(
+            f"confidence_driven_{name}",
+            judge,
+            ctx.cfg.reference,
+            r.value,
+            r.ci_low,
+            r.ci_high,
+            judged.size,
+            None,
+            None,
+        )
+    )
+    return {"value": r.value, "ci": [r.ci_low, r.ci_high], "se": r.se, "n_labelled": r.n_labelled}
+
+
+def ppi_rows(ctx: AuditContext, strata_column: str | None = None) -> dict[str, Any]:
+    """Add ``ppi_*``, ``stratified_ppi_*`` and ``rogan_gladen_*`` rows for every judge that labelled items without a
+    reference label; returns the section."""
     ref, ref_name = ctx.ref, ctx.cfg.reference
     ref_ok = ctx.usable(ref)
-    section: dict[str, Any] = {"design": DESIGN, "judges": []}
+    strata = strata_of(ctx, strata_column)
+    pi = inclusion_probabilities(ctx)
+    section: dict[str, Any] = {"design": DESIGN, "strata": strata[0], "judges": []}
+    if pi is not None:
+        section["selection"] = (
+            "the labelled items were chosen with the items' inclusion_probability: read confidence_driven_*; "
+            "the ppi_*, stratified_ppi_* and rogan_gladen_* rows assume a uniformly random labelled sample"
+        )
     for judge, side in ctx.sides.items():
         judged = np.flatnonzero(ctx.usable(side))
         labelled = np.flatnonzero(ctx.usable(side) & ref_ok)
@@ -83,6 +265,7 @@ def ppi_rows(ctx: AuditContext) -> dict[str, Any]:
         if ctx.task in ("likert", "score", "pairwise", "binary"):
             targets["mean_score"] = (ref.value[labelled], side.value[labelled], side.value[judged])
         metrics = []
+        test = np.flatnonzero(ctx.usable(side) & ~ref_ok)
         for name, (y, yhat, yhat_u) in targets.items():
             sums = ppi.cluster_sums(
                 y, yhat, ctx.cluster[labelled], yhat_u, ctx.cluster[judged], ctx.n_clusters
@@ -109,8 +292,20 @@ def ppi_rows(ctx: AuditContext) -> dict[str, Any]:
                     "ci_width_human_only": w_human,
                     "effective_labels": eff,
                     "extra_labels": eff - labelled.size,
+                    "tuning": "cluster",
                 }
             )
+            stratified = stratified_entry(ctx, name, judge, strata, (y, yhat, yhat_u, labelled, judged))
+            if stratified is not None:
+                metrics[-1]["stratified"] = stratified
+            if pi is not None:
+                metrics[-1]["confidence_driven"] = confidence_driven_entry(
+                    ctx, name, judge, pi, y, yhat_u, labelled, judged
+                )
+            if name in ROGAN_GLADEN_RATES:
+                metrics[-1]["rogan_gladen"] = rogan_gladen_entry(
+                    ctx, name, judge, y, yhat, u_ind[name][np.isin(judged, test)], labelled, test
+                )
         entry["metrics"] = metrics
         section["judges"].append(entry)
     return section
