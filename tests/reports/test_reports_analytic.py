@@ -32,7 +32,7 @@ def test_full_agreement_table_shows_the_analytic_interval_after_the_bootstraps(m
     assert cell.endswith(f"{bootstrap} / {analytic}")
     agreement = next(r for r in table.rows if r[0] == "llm")[table.metric_columns.index("agreement")]
     assert " / " not in agreement  # raw agreement has no analytic interval
-    markdown = reports.render_markdown(result.to_dict())
+    markdown = reports.render_markdown(result.to_dict()).replace("\u00a0", " ")  # no-break spaces in numbers
     assert " / [" in markdown and " / \\[" not in markdown  # a number cell, not escaped as text
 
 
