@@ -15,11 +15,15 @@ labels table (long, one row per verdict)
 
 metric rows (``AuditResult.metrics``, ``audit.json`` ``metrics``)
     ``metric, judge, reference, value, ci_low, ci_high, n, p_value, p_adjusted, slice, n_clusters, p_at_floor,
-    p_adjusted_at_floor``; ``slice`` is empty for the whole audit; ``n_clusters`` counts the clusters (users) that
+    p_adjusted_at_floor, se_analytic, ci_low_analytic, ci_high_analytic, p_analytic, analytic_method``; ``slice`` is
+    empty for the whole audit; ``n_clusters`` counts the clusters (users) that
     hold the row's data (empty when unknown).  ``p_at_floor``: the p-value is a resampling p-value at its floor
     ``1 / (B + 1)`` (no replicate as extreme as the estimate), so it is an upper bound, not an estimate;
     ``p_adjusted_at_floor``: the adjusted p-value depends on such a floor (it is the bound times the correction's
-    factor), likewise a bound.  Metric names and what they mean: :mod:`auditor.metrics`.
+    factor), likewise a bound.  The ``*_analytic`` columns (null where there is none): a large-sample standard error,
+    its interval at the audit's level and the two-sided p-value of ``value = 0`` (not adjusted), by
+    ``analytic_method`` (:mod:`auditor.stats.analytic`: Gwet 2014, or Fleiss, Cohen and Everitt 1969 for Cohen's
+    kappa); they assume independent items, where the bootstrap's interval resamples clusters.  Metric names and what they mean: :mod:`auditor.metrics`.
 
 judge variants
     A re-run of a judge under a probe is named ``"<judge>|<key>=<value>"``, e.g. ``gpt-4o|persona=removed`` or
@@ -65,6 +69,8 @@ SCHEMA_VERSION = 1
 #: rows, and the reports mark each one.
 MIN_CLUSTERS = 30
 
+#: The analytic standard error beside the bootstrap's interval (agreement coefficients; null elsewhere).
+ANALYTIC_COLUMNS = ("se_analytic", "ci_low_analytic", "ci_high_analytic", "p_analytic", "analytic_method")
 METRIC_COLUMNS = [
     "metric",
     "judge",
@@ -79,6 +85,7 @@ METRIC_COLUMNS = [
     "n_clusters",
     "p_at_floor",
     "p_adjusted_at_floor",
+    *ANALYTIC_COLUMNS,
 ]
 EXCLUSION_COLUMNS = ["judge", "reason", "count"]
 
@@ -104,6 +111,11 @@ class MetricRow(TypedDict):
     n_clusters: int | None
     p_at_floor: bool
     p_adjusted_at_floor: bool
+    se_analytic: float | None
+    ci_low_analytic: float | None
+    ci_high_analytic: float | None
+    p_analytic: float | None
+    analytic_method: str | None
 
 
 class ExclusionRow(TypedDict):
@@ -186,7 +198,17 @@ class AuditDocument(TypedDict, total=False):
 
 # -- validation of a saved document ------------------------------------------------------------------------------
 #: Metric-row fields that hold a number or null (a string such as ``"NaN"`` is refused, never read as a number).
-METRIC_NUMBERS = ("value", "ci_low", "ci_high", "p_value", "p_adjusted")
+METRIC_NUMBERS = (
+    "value",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "p_adjusted",
+    "se_analytic",
+    "ci_low_analytic",
+    "ci_high_analytic",
+    "p_analytic",
+)
 #: Top-level keys holding a count (a whole number >= 0) when present.
 DOCUMENT_COUNTS = ("n_items", "n_items_with_reference", "n_clusters")
 #: Top-level keys holding one analysis's section: an object (or null) when present.
@@ -258,6 +280,8 @@ def validate_document(doc: Any, source: str | None = None) -> None:
         for key in METRIC_NUMBERS:
             if row.get(key) is not None and not _is_number(row.get(key)):
                 raise bad(f"metrics.{key}", "a number or null", row.get(key), row=i)
+        if row.get("analytic_method") is not None and not isinstance(row.get("analytic_method"), str):
+            raise bad("metrics.analytic_method", "a method name or null", row.get("analytic_method"), row=i)
         if row.get("n") is not None and not _is_count(row.get("n")):
             raise bad("metrics.n", "a whole number >= 0 or null", row.get("n"), row=i)
     for i, row in enumerate(doc.get("exclusions", []), start=1):

@@ -207,6 +207,15 @@ _register(
     ascii="Light's kappa",
 )
 _register(
+    "category_kappa",
+    "agreement",
+    "coefficient",
+    "Category κ",
+    "Cohen's kappa of one category against all others together (one versus rest), per category (slice "
+    "category=<label>)",
+    ascii="Category kappa",
+)
+_register(
     "icc_a1",
     "agreement",
     "coefficient",
@@ -549,6 +558,21 @@ _register(
     "Mean pairwise κ",
     "mean Cohen's kappa over the pairs of one kind (human~human, human~judge, judge~judge)",
     ascii="Mean pairwise kappa",
+)
+
+#: Metrics whose human-ceiling row (judge = reference = the reference's name, no slice) is the coefficient over all
+#: reference raters at once (:func:`auditor.engine.ceiling.multi_rater`); the ceiling row of every other agreement
+#: or correlation metric is the mean over raters of one rater against the others' aggregate (leave one rater out).
+MULTI_RATER_CEILING: tuple[str, ...] = (
+    "fleiss_kappa",
+    "fleiss_kappa_weighted",
+    "gwet_ac1",
+    "gwet_ac2",
+    "conger_kappa",
+    "light_kappa",
+    "krippendorff_alpha",
+    "icc_a1",
+    "icc_c1",
 )
 
 #: Every metric, by name (read only).

@@ -52,8 +52,11 @@ def fmt_interval(low: Any, high: Any, kind: str = "number", digits: int | None =
     return f"[{lo * scale:.{places}f}, {hi * scale:.{places}f}]"
 
 
-def fmt_estimate(row: Mapping[str, Any] | None, kind: str | None = None, signed: bool | None = None) -> str:
-    """``value [ci_low, ci_high]`` for one metric row; ``—`` when the row or its value is missing."""
+def fmt_estimate(
+    row: Mapping[str, Any] | None, kind: str | None = None, signed: bool | None = None, analytic: bool = False
+) -> str:
+    """``value [ci_low, ci_high]`` for one metric row; ``—`` when the row or its value is missing.  ``analytic``:
+    followed by `` / [ci_low_analytic, ci_high_analytic]`` where the row has an analytic interval."""
     if not row:
         return "—"
     metric = str(row.get("metric", ""))
@@ -64,7 +67,9 @@ def fmt_estimate(row: Mapping[str, Any] | None, kind: str | None = None, signed:
     if text == "—":
         return text
     interval = fmt_interval(row.get("ci_low"), row.get("ci_high"), kind)
-    return f"{text} {interval}" if interval else text
+    text = f"{text} {interval}" if interval else text
+    second = fmt_interval(row.get("ci_low_analytic"), row.get("ci_high_analytic"), kind) if analytic else ""
+    return f"{text} / {second}" if second else text
 
 
 def _ceil_significant(number: float, digits: int = 2) -> str:

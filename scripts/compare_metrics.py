@@ -81,6 +81,8 @@ ADDED_SINCE_BASELINE: tuple[str, ...] = (
     "light_kappa",
     "icc_a1",
     "icc_c1",
+    # issue 19: category-wise kappa (one vs rest), one row per category
+    "category_kappa@category=*",
     "*@ties=excluded",
     *(f"{name}@source=*" for name in CORE_METRICS),
 )

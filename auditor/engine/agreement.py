@@ -29,6 +29,22 @@ def agreement_family(ctx: AuditContext, p: compare.Pairing) -> dict[str, Estimat
     return out
 
 
+#: Tasks with category-wise kappa rows: nominal categories (pairwise a / tie / b, categorical), three or more.
+CATEGORY_KAPPA_TASKS = ("pairwise", "categorical")
+#: The slice of a category-wise kappa row: ``category=<label>``.
+CATEGORY_SLICE = "category="
+
+
+def category_kappas(ctx: AuditContext, judge: str, p: compare.Pairing) -> None:
+    """Add ``category_kappa`` per category (one versus rest, slice ``category=<label>``) for the tasks of
+    :data:`CATEGORY_KAPPA_TASKS` with three or more categories; for two categories both would equal Cohen's
+    kappa."""
+    if ctx.task not in CATEGORY_KAPPA_TASKS or ctx.k < 3 or p.n == 0:
+        return
+    for label, est in zip(ctx.categories, compare.category_kappas(p, ctx.rs), strict=True):
+        ctx.add("category_kappa", judge, ctx.cfg.reference, est, slice=f"{CATEGORY_SLICE}{label}")
+
+
 def has_rates(task: str) -> bool:
     """Whether the task has outcome rates (every task kind but categorical)."""
     return task in ("likert", "pairwise", "binary") or (task == "score")
@@ -74,6 +90,8 @@ def judge_metrics(
     found = agreement_family(ctx, p) if agreement else {}
     for name, est in found.items():
         ctx.add(name, judge, ctx.cfg.reference, est, slice=slice)
+    if found and slice is None:
+        category_kappas(ctx, judge, p)
     if p.n and has_rates(ctx.task):
         j_ind = ctx.indicators(side, idx) or {}
         r_ind = ctx.indicators(ref, idx) or {}

@@ -195,6 +195,13 @@ def multi_rater(
             "gwet_ac2": lambda s: compare.ag.gwet_ac(s, w),
         }
         out.update(ctx.rs.sums_many(weighted, fns, n, defer=True))
+    weights = (
+        compare.ag.agreement_weights(compare.AUDIT_WEIGHTS, ctx.k)
+        if ctx.task in ("pairwise", "likert")
+        else None
+    )
+    for metric, se in compare.multi_rater_errors(counts, weights, level).items():
+        out[metric].analytic = se
     if raters is not None and 2 <= n_raters <= MAX_CONGER_RATERS:
         k = ctx.k
         by_rater = np.zeros((ctx.n_clusters, n_raters, k))
@@ -208,6 +215,10 @@ def multi_rater(
             ),
             n,
             defer=True,
+        )
+        wide = _wide(ctx, items, raters, n_raters, codes.astype(float))
+        out["conger_kappa"].analytic = compare.conger_error(
+            np.where(np.isfinite(wide), wide, -1).astype(int), k
         )
         if n_raters <= MAX_RATER_PAIRS_RATERS:
             out["light_kappa"] = _light(ctx, items, raters, n_raters, codes, n)

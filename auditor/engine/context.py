@@ -15,12 +15,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from auditor.contract import METRIC_COLUMNS
+from auditor.contract import ANALYTIC_COLUMNS, METRIC_COLUMNS
 from auditor.data import CLUSTER, JudgmentTable
 from auditor.engine import aggregation as agg
 from auditor.errors import ConfigError
 from auditor.metrics import PROPORTION_METRICS
 from auditor.stats import compare
+from auditor.stats.analytic import analytic_interval
 from auditor.stats.bootstrap import Estimate, Resampler, bootstrap_test, interval
 
 
@@ -223,6 +224,10 @@ class AuditContext:
         replicates of every statistic added before then come from one weights product
         (:meth:`auditor.stats.bootstrap.Resampler.deferred`)."""
         test = p_value if isinstance(p_value, _Test) else None
+        analytic = None
+        if est.analytic is not None and np.isfinite(est.analytic.se):
+            analytic = (est.analytic.se, *analytic_interval(est.value, est.analytic, self.cfg.level))
+            analytic += (est.analytic.method,)
         row = metric_row(
             metric,
             judge,
@@ -235,6 +240,7 @@ class AuditContext:
             slice,
             n_clusters=occupied_clusters(est),
             p_at_floor=False if test else bool(p_at_floor),
+            analytic=analytic,
         )
         self._rows.append(row)
         self._unresolved.append((row, est, test))
@@ -307,9 +313,11 @@ def metric_row(
     *,
     n_clusters: int | None = None,
     p_at_floor: bool = False,
+    analytic: tuple[float, float, float, float, str] | None = None,
 ) -> dict[str, Any]:
     """One metric row in :data:`auditor.contract.METRIC_COLUMNS` (``p_adjusted`` and ``p_adjusted_at_floor`` are
-    filled in after every step)."""
+    filled in after every step); ``analytic``: ``(se, ci_low, ci_high, p, method)`` of
+    :data:`auditor.contract.ANALYTIC_COLUMNS`."""
     values = (
         metric,
         judge,
@@ -324,6 +332,7 @@ def metric_row(
         n_clusters,
         bool(p_at_floor),
         False,
+        *(analytic or (None,) * len(ANALYTIC_COLUMNS)),
     )
     return dict(zip(METRIC_COLUMNS, values, strict=True))
 

@@ -19,6 +19,8 @@ from typing import Literal
 import numpy as np
 from scipy.special import ndtr, ndtri, stdtrit
 
+from auditor.stats.analytic import Analytic
+
 Method = Literal["bca", "percentile"]
 
 
@@ -59,11 +61,12 @@ class Estimate:
 
     ``value``, ``boot`` (the replicates), ``jack`` (leave-one-cluster-out values, one per cluster; NaN: the cluster
     holds no data; None: no jackknife), ``n`` and ``clusters`` (clusters that hold data: the sample size the
-    interval's expansion uses).  ``boot`` may be given as a function of nothing that returns it: it is then computed
+    interval's expansion uses), ``analytic`` (an analytic standard error beside the bootstrap, assuming
+    independent items, or None).  ``boot`` may be given as a function of nothing that returns it: it is then computed
     on first use (see :meth:`Resampler.sums_many`'s ``defer``), so that many statistics share one weights product.
     """
 
-    __slots__ = ("value", "_boot", "jack", "n", "clusters")
+    __slots__ = ("value", "_boot", "jack", "n", "clusters", "analytic")
 
     def __init__(
         self,
@@ -72,12 +75,14 @@ class Estimate:
         jack: np.ndarray | None,
         n: int,
         clusters: int | None = None,
+        analytic: Analytic | None = None,
     ) -> None:
         self.value = value
         self._boot = boot
         self.jack = jack
         self.n = n
         self.clusters = clusters
+        self.analytic = analytic
 
     @property
     def boot(self) -> np.ndarray:
@@ -92,7 +97,7 @@ class Estimate:
     def __repr__(self) -> str:
         return (
             f"Estimate(value={self.value!r}, boot={self.boot!r}, jack={self.jack!r}, n={self.n!r}, "
-            f"clusters={self.clusters!r})"
+            f"clusters={self.clusters!r}, analytic={self.analytic!r})"
         )
 
     def filled_jack(self) -> np.ndarray | None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from auditor.stats import agreement as ag
+from auditor.stats import analytic as an
 from auditor.stats import correlation as co
 from auditor.stats import icc
 from auditor.stats.bootstrap import Estimate, Resampler
@@ -58,7 +59,75 @@ def agreement_metrics(p: Pairing, rs: Resampler, *, weighted: bool, alpha_level:
     free-marginal kappa (chance 1/q over the task's q categories); when ``weighted``, Gwet's AC2 and weighted
     Scott's pi / Fleiss' kappa too (:data:`AUDIT_WEIGHTS`; with two ratings per item Fleiss' weighted kappa is
     Scott's weighted pi)."""
-    return rs.sums_many(p.confusion_by_cluster(), agreement_functions(weighted, alpha_level), p.n, defer=True)
+    per_cluster = p.confusion_by_cluster()
+    out = rs.sums_many(per_cluster, agreement_functions(weighted, alpha_level), p.n, defer=True)
+    for name, se in analytic_errors(per_cluster.sum(axis=0), weighted, alpha_level).items():
+        out[name].analytic = se
+    return out
+
+
+def analytic_errors(confusion: np.ndarray, weighted: bool, alpha_level: str) -> dict[str, an.Analytic]:
+    """Analytic standard errors (independent items) of :func:`agreement_metrics`' coefficients from the summed
+    ``(k, k)`` confusion matrix: Fleiss-Cohen-Everitt for Cohen's kappas (linear / quadratic: Gwet's agreement
+    weights ``1 - |i - j| / (k - 1)``, ``1 - (i - j)**2 / (k - 1)**2``, the same kappas), Gwet's for the others
+    (two ratings per item; Krippendorff's alpha at the nominal level only: Gwet gives none for Krippendorff's
+    ordinal metric).  Raw agreement has none."""
+    k = confusion.shape[-1]
+    cohen = {"cohen_kappa": None}
+    gwet: dict[str, tuple[an.GwetCoefficient, np.ndarray | None]] = {
+        "scott_pi": ("fleiss", None),
+        "fleiss_kappa": ("fleiss", None),
+        "gwet_ac1": ("gwet", None),
+        "brennan_prediger": ("brennan_prediger", None),
+    }
+    if alpha_level == "nominal":
+        gwet["krippendorff_alpha"] = ("krippendorff", None)
+    if weighted:
+        cohen["cohen_kappa_linear"] = ag.agreement_weights("linear", k)
+        cohen["cohen_kappa_quadratic"] = ag.agreement_weights("quadratic", k)
+        w = ag.agreement_weights(AUDIT_WEIGHTS, k)
+        gwet |= {
+            "gwet_ac2": ("gwet", w),
+            "scott_pi_weighted": ("fleiss", w),
+            "fleiss_kappa_weighted": ("fleiss", w),
+        }
+    out = {name: an.kappa_error(*an.cohen_kappa_variance(confusion, w)[1:]) for name, w in cohen.items()}
+    for name, (coefficient, w) in gwet.items():
+        out[name] = an.gwet_error(*an.gwet_from_confusion(confusion, coefficient, w)[1:])
+    return out
+
+
+def multi_rater_errors(counts: np.ndarray, weights: np.ndarray | None, level: str) -> dict[str, an.Analytic]:
+    """Gwet's analytic standard errors (independent items) of the multi-rater coefficients from an ``(items, k)``
+    table of rating counts (Gwet's missing-data convention): ``fleiss_kappa``, ``gwet_ac1``, nominal
+    ``krippendorff_alpha`` and, with ``weights``, ``fleiss_kappa_weighted`` and ``gwet_ac2``."""
+    specs: dict[str, tuple[an.GwetCoefficient, np.ndarray | None]] = {
+        "fleiss_kappa": ("fleiss", None),
+        "gwet_ac1": ("gwet", None),
+    }
+    if level == "nominal":
+        specs["krippendorff_alpha"] = ("krippendorff", None)
+    if weights is not None:
+        specs |= {"fleiss_kappa_weighted": ("fleiss", weights), "gwet_ac2": ("gwet", weights)}
+    return {name: an.gwet_error(*an.gwet_variance(counts, c, w)[1:]) for name, (c, w) in specs.items()}
+
+
+def conger_error(codes: np.ndarray, k: int) -> an.Analytic:
+    """Gwet's analytic standard error (independent items) of Conger's kappa from an ``(items, raters)`` table of
+    category codes (``-1``: not rated), :func:`auditor.stats.analytic.conger_variance`."""
+    return an.gwet_error(*an.conger_variance(codes, k)[1:])
+
+
+def category_kappas(p: Pairing, rs: Resampler) -> list[Estimate]:
+    """Category-wise kappa (:func:`auditor.stats.analytic.category_kappa`, one versus rest) of every category, in
+    category order, each with its Fleiss-Cohen-Everitt analytic standard error."""
+    per_cluster = p.confusion_by_cluster()
+    fns = {str(i): (lambda c, i=i: an.category_kappa_of(c, i)) for i in range(p.k)}
+    found = rs.sums_many(per_cluster, fns, p.n)
+    _, var, var0 = an.cohen_kappa_variance(an.one_vs_rest(per_cluster.sum(axis=0)))
+    for i, est in enumerate(found.values()):
+        est.analytic = an.kappa_error(var[i], var0[i])
+    return list(found.values())
 
 
 def agreement_functions(weighted: bool, alpha_level: str) -> dict[str, Callable[[np.ndarray], np.ndarray]]:

@@ -45,7 +45,7 @@ _URL_SAFE = (
 )
 
 # a number cell: digits, intervals, p-values (``p_adj = 3.0e-06``, ``< 0.0005``) and the few-clusters mark
-_NUMERIC_CELL = re.compile(r"[0-9\s.,%\[\]\u2212+\-\u2014<=padjtse_\u2020]*")
+_NUMERIC_CELL = re.compile(r"[0-9\s.,%\[\]\u2212+\-\u2014<=padjtse_\u2020/]*")
 
 
 def _cell(text: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from auditor.metrics import MULTI_RATER_CEILING
 from reports.format import as_int, fmt_estimate, p_text
 from reports.labels import (
     AGREEMENT_METRICS,
@@ -59,11 +60,29 @@ def _ceiling_label(v: AuditView, slice_: str | None = None) -> str:
     return f"{raters} (ceiling)"
 
 
-def agreement_table(v: AuditView, slice_: str | None = None, compact: bool = False) -> Table:
+def _ceiling_note(metrics: list[str]) -> str:
+    """What the ceiling row of each column is: multi-rater (:data:`auditor.metrics.MULTI_RATER_CEILING`) or the
+    leave-one-rater-out mean."""
+    multi = [metric_label(m) for m in metrics if m in MULTI_RATER_CEILING]
+    loo = [metric_label(m) for m in metrics if m not in MULTI_RATER_CEILING]
+    if not multi:
+        return "Ceiling: each reference rater against the majority of the others (leave one out), averaged. "
+    parts = [", ".join(multi) + " over all reference raters at once"]
+    if loo:
+        parts.append(
+            ", ".join(loo) + " each rater against the majority of the others (leave one out), averaged"
+        )
+    return "Ceiling: " + "; ".join(parts) + ". "
+
+
+def agreement_table(
+    v: AuditView, slice_: str | None = None, compact: bool = False, analytic: bool = False
+) -> Table:
     """Each judge's agreement and correlation with the reference, under the reference raters' own ceiling.
 
-    ``compact`` keeps raw agreement, Cohen's kappa, the task's lead coefficient, Krippendorff's alpha and one
-    correlation.
+    ``compact`` keeps raw agreement, Cohen's kappa, the task's lead coefficient, Krippendorff's alpha, one
+    correlation and the category-wise kappa (its own slices); ``analytic`` adds the analytic interval beside the
+    bootstrap's.
     """
     metrics = v.present(AGREEMENT_METRICS + CORRELATION_METRICS, slice_)
     if compact:
@@ -73,6 +92,7 @@ def agreement_table(v: AuditView, slice_: str | None = None, compact: bool = Fal
             "krippendorff_alpha",
             v.primary_agreement(),
             v.first_present(PRIMARY_CORRELATION, slice_),
+            "category_kappa",
         }
         metrics = [m for m in metrics if m in keep]
     table = Table(
@@ -82,27 +102,40 @@ def agreement_table(v: AuditView, slice_: str | None = None, compact: bool = Fal
         ascii_columns=_headers(metrics, ascii_only=True),
         rows=[],
         metric_columns=["", ""] + metrics,
-        note=(
-            "Ceiling: each reference rater against the majority of the others (leave one out), averaged. "
-            "Intervals: cluster bootstrap."
-        ),
+        note=_ceiling_note(metrics)
+        + "Intervals: cluster bootstrap."
+        + (ANALYTIC_NOTE if analytic and _has_analytic(v, metrics, slice_) else ""),
     )
     if not metrics:
         return table
     if any(v.own(m, slice_) for m in metrics):
         table.rows.append(
             [_ceiling_label(v, slice_), _n_of(v, v.reference, v.reference, metrics, slice_)]
-            + [fmt_estimate(v.own(m, slice_)) for m in metrics]
+            + [fmt_estimate(v.own(m, slice_), analytic=analytic) for m in metrics]
         )
         table.row_roles.append("ceiling")
-    _append_judge_rows(table, v, metrics, slice_)
+    _append_judge_rows(table, v, metrics, slice_, analytic)
     return table
 
 
-def _append_judge_rows(table: Table, v: AuditView, metrics: list[str], slice_: str | None) -> None:
-    """One row per judge with at least one of ``metrics``: name, n, then each metric with its interval."""
+#: The note of a table whose cells show the analytic interval after the bootstrap's.
+ANALYTIC_NOTE = (
+    " After /: the analytic interval (Gwet 2014; Fleiss, Cohen and Everitt 1969 for Cohen's κ), which assumes"
+    " independent items."
+)
+
+
+def _has_analytic(v: AuditView, metrics: list[str], slice_: str | None) -> bool:
+    return any(row.get("ci_low_analytic") is not None for m in metrics for row in v.rows_for(m, slice_))
+
+
+def _append_judge_rows(
+    table: Table, v: AuditView, metrics: list[str], slice_: str | None, analytic: bool = False
+) -> None:
+    """One row per judge with at least one of ``metrics``: name, n, then each metric with its interval (and the
+    analytic one after it, with ``analytic``)."""
     for judge in v.judges:
-        cells = [fmt_estimate(v.metric(m, judge, None, slice_)) for m in metrics]
+        cells = [fmt_estimate(v.metric(m, judge, None, slice_), analytic=analytic) for m in metrics]
         if all(cell == "—" for cell in cells):
             continue
         table.rows.append([judge, _n_of(v, judge, v.reference, metrics, slice_)] + cells)
@@ -201,13 +234,16 @@ def other_metrics_table(
 
 
 def full_agreement_table(v: AuditView, slice_: str | None = None) -> Table | None:
-    """Every agreement coefficient, when the compact table leaves some out (else ``None``)."""
-    full = agreement_table(v, slice_)
+    """Every agreement coefficient with the analytic interval beside the bootstrap's, when the compact table leaves
+    some out or an analytic interval is there to show (else ``None``)."""
+    full = agreement_table(v, slice_, analytic=True)
     compact = agreement_table(v, slice_, compact=True)
-    if not full or len(full.columns) == len(compact.columns):
+    if not full or (len(full.columns) == len(compact.columns) and not full.note.endswith(ANALYTIC_NOTE)):
         return None
     full.key = "agreement-all"
     full.title = f"All agreement coefficients with {v.reference}"
+    if full.note.endswith(ANALYTIC_NOTE):
+        full.title += " (after /: analytic interval, independent items)"
     return full
 
 

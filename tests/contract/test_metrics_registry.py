@@ -68,3 +68,19 @@ def test_lookup_and_labels() -> None:
     assert metrics.lookup("made_up_metric") is None
     with pytest.raises(ValueError, match="unknown family"):
         metrics.names("no_such_family")
+
+
+def test_readme_metric_table_lists_every_registry_metric() -> None:
+    """README's metric table (section "The metrics") has a row for every registered metric, by name or by a
+    ``*`` pattern (``*_gap``), each with its formula, its missing-data convention column and its reference."""
+    import fnmatch
+    import re
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split("## The metrics", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    cells = [[cell.strip() for cell in line.strip()[1:-1].split("|")] for line in rows]
+    assert all(len(row) == 4 for row in cells), [row[0] for row in cells if len(row) != 4]
+    listed = [name for row in cells for name in re.findall(r"`([a-z0-9_*]+)`", row[0])]
+    missing = [m for m in metrics.METRICS if not any(fnmatch.fnmatchcase(m, pattern) for pattern in listed)]
+    assert missing == []
