@@ -160,11 +160,21 @@ def assemble(ctx: Context) -> AuditResult:
     )
 
 
-def meta(ctx: Context) -> dict[str, Any]:
+def meta(
+    ctx: Context,
+    *,
+    cluster: str | None = None,
+    judges: list[str] | None = None,
+    n_items_with_reference: int | None = None,
+) -> dict[str, Any]:
     """audit.json's description of the run, then the steps' sections (which may restate ``description`` and
-    ``policy``: a stand-in reference, the core's split-tie count, the extraction stage's policy)."""
+    ``policy``: a stand-in reference, the core's split-tie count, the extraction stage's policy).  An engine that
+    aggregates elsewhere (no ``ctx.t``) passes the cluster column, the judges and the reference's item count."""
     cfg, task = ctx.cfg, ctx.task
-    cluster = cfg.cluster if cfg.cluster in ctx.t.items.columns else "item_id"
+    if ctx.t is not None:
+        cluster = cfg.cluster if cfg.cluster in ctx.t.items.columns else "item_id"
+        judges = list(ctx.t.judges)
+        n_items_with_reference = int(ctx.usable(ctx.ref).sum())
     ind = ctx.indicators(ctx.ref, np.flatnonzero(ctx.usable(ctx.ref)))
     return {
         "title": cfg.title or "Judge audit",
@@ -180,10 +190,10 @@ def meta(ctx: Context) -> dict[str, Any]:
         "reference": cfg.reference,
         "policy": {"text": cfg.policy_text()},
         "n_items": ctx.n_items,
-        "n_items_with_reference": int(ctx.usable(ctx.ref).sum()),
+        "n_items_with_reference": n_items_with_reference,
         "n_clusters": ctx.n_clusters,
         "cluster": cluster,
-        "judges": list(ctx.t.judges),
+        "judges": judges,
         "rates": list(ind) if ind else [],
         "bootstrap": {
             "resamples": cfg.resamples,

@@ -430,8 +430,12 @@ def _shown(value: object) -> object:
     return value
 
 
-def canonicalise(labels: pd.DataFrame, config: AuditConfig) -> tuple[pd.DataFrame, tuple[str, ...] | None]:
-    """Map every label to the task's canonical set; adds ``label_text``, ``code``, ``value`` and ``excluded``."""
+def canonicalise(
+    labels: pd.DataFrame, config: AuditConfig, row_counts: np.ndarray | None = None
+) -> tuple[pd.DataFrame, tuple[str, ...] | None]:
+    """Map every label to the task's canonical set; adds ``label_text``, ``code``, ``value`` and ``excluded``.
+    ``row_counts``: how many label rows each row of ``labels`` stands for (an engine that canonicalises the
+    distinct labels only, :mod:`auditor.engine.outofcore`; the unknown-label message counts rows with it)."""
     task = config.require_task()
     categories = config.canonical_categories()
     aliases = config.aliases
@@ -497,7 +501,8 @@ def canonicalise(labels: pd.DataFrame, config: AuditConfig) -> tuple[pd.DataFram
         unknown = unknown_value[row_code]
         if unknown.any():
             pos = int(np.flatnonzero(unknown)[0])
-            counts = np.bincount(row_code[unknown], minlength=len(before))
+            weights = None if row_counts is None else np.asarray(row_counts, dtype=float)[unknown]
+            counts = np.bincount(row_code[unknown], weights=weights, minlength=len(before)).astype(np.int64)
             found = {str(before.iloc[code]): int(counts[code]) for code in np.flatnonzero(counts)}
             raise InputError(
                 _unknown_label_message(task, categories, config, _shown(labels["label"].iloc[pos]), found),
