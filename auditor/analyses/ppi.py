@@ -13,6 +13,7 @@ the judged ones.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -51,66 +52,89 @@ def _bounds(est: Estimate, ctx: AuditContext) -> list[float]:
 
 def ppi_rows(ctx: AuditContext) -> dict[str, Any]:
     """Add ``ppi_*`` rows for every judge that labelled items without a reference label; returns the section."""
-    ref, ref_name = ctx.ref, ctx.cfg.reference
+    ref = ctx.ref
     ref_ok = ctx.usable(ref)
     section: dict[str, Any] = {"design": DESIGN, "judges": []}
     for judge, side in ctx.sides.items():
         judged = np.flatnonzero(ctx.usable(side))
         labelled = np.flatnonzero(ctx.usable(side) & ref_ok)
-        entry: dict[str, Any] = {
-            "judge": judge,
-            "reference": ref_name,
-            "n_labelled": int(labelled.size),
-            "n_unlabelled": int(judged.size),
-            "n_reference_without_judge": int(np.sum(ref_ok & ~ctx.usable(side))),
-        }
-        if labelled.size < 2 or judged.size == labelled.size:
-            entry["note"] = (
-                "every item the judge labelled has a reference label: the PPI estimate equals the "
-                "reference's own rate"
-                if labelled.size >= 2
-                else "fewer than 2 labelled items"
-            )
-            section["judges"].append(entry)
-            continue
-        y_ind = ctx.indicators(ref, labelled) or {}
-        yhat_ind = ctx.indicators(side, labelled) or {}
-        u_ind = ctx.indicators(side, judged) or {}
-        targets: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        for name in PPI_RATES:
-            if name in y_ind:
-                targets[name] = (y_ind[name], yhat_ind[name], u_ind[name])
-        if ctx.task in ("likert", "score", "pairwise", "binary"):
-            targets["mean_score"] = (ref.value[labelled], side.value[labelled], side.value[judged])
-        metrics = []
-        for name, (y, yhat, yhat_u) in targets.items():
-            sums = ppi.cluster_sums(
-                y, yhat, ctx.cluster[labelled], yhat_u, ctx.cluster[judged], ctx.n_clusters
-            )
-            point = ppi.point(sums)
-            est = ppi.ppi_estimate(sums, ctx.rs, int(judged.size))
-            human = ppi.classical_estimate(sums, ctx.rs, int(labelled.size))
-            ctx.add(f"ppi_{name}", judge, ref_name, est)
-            judge_only = ctx.rs.sums(sums, lambda s: s[..., 1] / s[..., 0], int(judged.size))
-            w_ppi, w_human = _width(est, ctx), _width(human, ctx)
-            if not np.isfinite(w_ppi):  # no bootstrap: compare the sandwich standard errors instead
-                w_ppi, w_human = np.sqrt(point["variance"]), np.sqrt(point["classical_variance"])
-            eff = ppi.effective_labels(int(labelled.size), w_human, w_ppi)
-            metrics.append(
-                {
-                    "metric": f"ppi_{name}",
-                    "value": point["value"],
-                    "lam": point["lam"],
-                    "human_only_value": point["classical_value"],
-                    "human_only_ci": _bounds(human, ctx),
-                    "judge_only_value": judge_only.value,
-                    "judge_only_ci": _bounds(judge_only, ctx),
-                    "ci_width_ppi": w_ppi,
-                    "ci_width_human_only": w_human,
-                    "effective_labels": eff,
-                    "extra_labels": eff - labelled.size,
-                }
-            )
-        entry["metrics"] = metrics
-        section["judges"].append(entry)
+
+        def target_sums(side=side, judged=judged, labelled=labelled) -> dict[str, np.ndarray]:
+            y_ind = ctx.indicators(ref, labelled) or {}
+            yhat_ind = ctx.indicators(side, labelled) or {}
+            u_ind = ctx.indicators(side, judged) or {}
+            targets: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+            for name in PPI_RATES:
+                if name in y_ind:
+                    targets[name] = (y_ind[name], yhat_ind[name], u_ind[name])
+            if ctx.task in ("likert", "score", "pairwise", "binary"):
+                targets["mean_score"] = (ref.value[labelled], side.value[labelled], side.value[judged])
+            return {
+                name: ppi.cluster_sums(
+                    y, yhat, ctx.cluster[labelled], yhat_u, ctx.cluster[judged], ctx.n_clusters
+                )
+                for name, (y, yhat, yhat_u) in targets.items()
+            }
+
+        reference_only = int(np.sum(ref_ok & ~ctx.usable(side)))
+        section["judges"].append(
+            judge_entry(ctx, judge, int(labelled.size), int(judged.size), reference_only, target_sums)
+        )
     return section
+
+
+def judge_entry(
+    ctx: AuditContext,
+    judge: str,
+    n_labelled: int,
+    n_judged: int,
+    n_reference_without_judge: int,
+    target_sums: Callable[[], dict[str, np.ndarray]],
+) -> dict[str, Any]:
+    """One judge's entry of the ``ppi`` section, adding its ``ppi_*`` rows; ``target_sums()`` gives per target
+    (``win_rate``, ..., ``mean_score``) the ``(G, 30)`` per-cluster sums of :func:`auditor.stats.ppi.cluster_sums`
+    (called only when the judge labelled items without a reference label)."""
+    ref_name = ctx.cfg.reference
+    entry: dict[str, Any] = {
+        "judge": judge,
+        "reference": ref_name,
+        "n_labelled": n_labelled,
+        "n_unlabelled": n_judged,
+        "n_reference_without_judge": n_reference_without_judge,
+    }
+    if n_labelled < 2 or n_judged == n_labelled:
+        entry["note"] = (
+            "every item the judge labelled has a reference label: the PPI estimate equals the "
+            "reference's own rate"
+            if n_labelled >= 2
+            else "fewer than 2 labelled items"
+        )
+        return entry
+    metrics = []
+    for name, sums in target_sums().items():
+        point = ppi.point(sums)
+        est = ppi.ppi_estimate(sums, ctx.rs, n_judged)
+        human = ppi.classical_estimate(sums, ctx.rs, n_labelled)
+        ctx.add(f"ppi_{name}", judge, ref_name, est)
+        judge_only = ctx.rs.sums(sums, lambda s: s[..., 1] / s[..., 0], n_judged)
+        w_ppi, w_human = _width(est, ctx), _width(human, ctx)
+        if not np.isfinite(w_ppi):  # no bootstrap: compare the sandwich standard errors instead
+            w_ppi, w_human = np.sqrt(point["variance"]), np.sqrt(point["classical_variance"])
+        eff = ppi.effective_labels(n_labelled, w_human, w_ppi)
+        metrics.append(
+            {
+                "metric": f"ppi_{name}",
+                "value": point["value"],
+                "lam": point["lam"],
+                "human_only_value": point["classical_value"],
+                "human_only_ci": _bounds(human, ctx),
+                "judge_only_value": judge_only.value,
+                "judge_only_ci": _bounds(judge_only, ctx),
+                "ci_width_ppi": w_ppi,
+                "ci_width_human_only": w_human,
+                "effective_labels": eff,
+                "extra_labels": eff - n_labelled,
+            }
+        )
+    entry["metrics"] = metrics
+    return entry

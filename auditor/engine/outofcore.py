@@ -1,0 +1,545 @@
+"""The out-of-core audit: label rows aggregated by a query engine (DuckDB here, Spark in
+:mod:`auditor.engine.spark`), the existing bootstrap on the per-cluster sums.
+
+How it runs (the same on every engine; the SQL below is written once and executed by each):
+
+1. ``raw``: the engine's scan of the label files (Parquet / CSV / JSONL, globs, hive-partitioned folders), columns
+   named as the contract's (``[columns]``), each row with its file, its 1-based data row and its file's position.
+2. ``keyed``: item ids, judges and clusters as text (:data:`KEYED_SQL`); an empty key is the in-memory error.
+3. The distinct ``(judge, label, exclusion, score given)`` tuples (:data:`DISTINCT_SQL`, with their row counts and
+   first row) are canonicalised in Python by :func:`auditor.data.canonicalise` itself, so every label error and
+   exclusion reason keeps the in-memory wording, file and row; the result goes back as the ``label_map`` table.
+4. One pass over the rows (:func:`item_counts_sql`): per item, its cluster and, for the reference and each judge,
+   the votes per category (a score task: the sum and count of values).  Its rows are streamed in batches to
+   :func:`cluster_statistics`, which aggregates each item's verdict with the in-memory rule
+   (:meth:`AuditContext.from_counts`) and adds it to per-cluster sums; the rows are never in memory at once.
+5. :func:`finish`: the metrics from the per-cluster sums through the shared :class:`Resampler`, in the in-memory
+   order, so that every row equals the in-memory engine's.
+
+What it computes (the rows equal the in-memory engine's: value, interval, n, clusters, p-value): the core step's
+reference rates, each judge's agreement family (categorical tasks: from per-cluster confusion tables), outcome
+rates and gaps (McNemar's exact p-value when every cluster holds one item, as in memory), confusion tables and
+exclusions, and the PPI step.  What it leaves to the in-memory engine (:data:`NOT_COMPUTED`, stated in
+audit.json's ``engine`` section): the human ceiling and the other steps that need rows or ranks (ties-excluded
+and per-column slices, jury, baselines, alt-test, personalization, position, length, self-preference, variants,
+correlations and the score-task agreement family, integrity warnings, cases, score pairs), the ``mean_score``
+judge calibration, and the ``order`` column's check.  The p-values are adjusted over the rows it computes.
+"""
+
+from __future__ import annotations
+
+import glob as globbing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from auditor.config import AuditConfig
+from auditor.contract import EXCLUSION_COLUMNS, METRIC_COLUMNS
+from auditor.data import _COMBINED_HINTS, _no_reference_message, _require_columns, canonicalise
+from auditor.engine.agreement import has_rates
+from auditor.engine.context import AuditContext, Side
+from auditor.engine.pvalues import adjust_p_values
+from auditor.errors import InputError
+from auditor.io import FILE, ROW
+from auditor.metrics import PPI_RATES
+from auditor.result import AuditResult
+from auditor.stats import compare, ppi
+from auditor.stats.bootstrap import interval
+
+ENGINES = ("auto", "memory", "duckdb", "spark")
+#: ``--engine auto``: label files larger than this in total are audited out of core (DuckDB).
+LARGE_INPUT_BYTES = 1 << 30
+#: Rows per batch streamed from the per-item query.
+BATCH_ROWS = 1 << 20
+NOT_COMPUTED = (
+    "human ceiling",
+    "ties-excluded and per-column slices",
+    "jury, baselines, alt-test, personalization, position, length, self-preference and variants steps",
+    "correlations and the score-task agreement family",
+    "integrity warnings, cases and score pairs",
+)
+_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "csv", ".jsonl": "json"}
+_SUFFIXES |= {".ndjson": "json"}
+
+
+def input_bytes(sources: Sequence[Any]) -> int:
+    """The total size on disk of the label files among ``sources`` (globs and folders expanded; 0 for others)."""
+    total = 0
+    for source in sources:
+        if isinstance(source, (str, Path)) and "://" not in str(source):
+            total += sum(os.path.getsize(f) for f in expand(str(source)) if os.path.isfile(f))
+    return total
+
+
+def choose_engine(engine: str, sources: Sequence[Any]) -> str:
+    """``memory``, ``duckdb`` or ``spark``: ``auto`` takes DuckDB for label files above :data:`LARGE_INPUT_BYTES`
+    (or a glob / folder / URL, which only it reads) and memory otherwise."""
+    if engine not in ENGINES:
+        raise InputError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}", column="engine")
+    if engine != "auto":
+        return engine
+    paths = [str(s) for s in sources if isinstance(s, (str, Path))]
+    if len(paths) < len(sources):
+        return "memory"  # DataFrames are in memory already
+    if any(_is_pattern(p) or "://" in p or Path(p).is_dir() for p in paths):
+        return "duckdb"
+    return "duckdb" if input_bytes(paths) > LARGE_INPUT_BYTES else "memory"
+
+
+def _is_pattern(path: str) -> bool:
+    return any(ch in path for ch in "*?[")
+
+
+def expand(source: str) -> list[str]:
+    """The files of one source: a file, a glob (sorted) or a folder (its Parquet / CSV / JSONL files, recursively:
+    a hive-partitioned dataset)."""
+    if Path(source).is_dir():
+        found = sorted(
+            str(f) for f in Path(source).rglob("*") if f.is_file() and f.suffix.lower() in _SUFFIXES
+        )
+        if not found:
+            raise InputError(f"holds no Parquet, CSV or JSONL files ({', '.join(_SUFFIXES)})", file=source)
+        return found
+    if _is_pattern(source):
+        found = sorted(globbing.glob(source, recursive=True))
+        if not found:
+            raise InputError("matches no file", file=source)
+        return found
+    return [source]
+
+
+def file_format(path: str) -> str:
+    suffix = Path(path.split("?")[0]).suffix.lower()
+    if suffix not in _SUFFIXES:
+        raise InputError(
+            f"has an unknown suffix {suffix!r}; the out-of-core engine reads {', '.join(_SUFFIXES)}", file=path
+        )
+    return _SUFFIXES[suffix]
+
+
+# -- the SQL, written once --------------------------------------------------------------------------------------
+#: Placeholders filled per input: ``{item}``, ``{judge}``, ``{cluster}`` (key expressions, :func:`key_sql`),
+#: ``{label}``, ``{exclusion}``, ``{score}`` (a column or NULL).  Standard SQL that DuckDB and Spark both run.
+KEYED_SQL = """
+SELECT {item} AS item_id, {judge} AS judge, {cluster} AS cluster_text,
+       {label} AS label,
+       CASE WHEN {label} IS NULL THEN 'N' ELSE 'V' || CAST({label} AS STRING) END AS label_key,
+       {exclusion} AS exclusion,
+       CASE WHEN {score} IS NULL OR TRIM(CAST({score} AS STRING)) = '' THEN FALSE ELSE TRUE END AS score_given,
+       TRY_CAST({score} AS DOUBLE) AS score_num,
+       CAST({score} AS STRING) AS score_text,
+       __file, __src, __fidx, __row
+FROM raw
+"""
+
+#: The first row (in file order) where a key column is empty: ``{column}`` is item_id or judge.
+EMPTY_KEY_SQL = """
+SELECT __file, __row FROM keyed WHERE {column} IS NULL OR {column} = ''
+ORDER BY __src, __fidx, __row LIMIT 1
+"""
+
+#: The first row with a score that is given but not a finite number.
+BAD_SCORE_SQL = """
+SELECT __file, __row, score_text FROM keyed
+WHERE score_given AND NOT (score_num BETWEEN -1.7976931348623157e308 AND 1.7976931348623157e308)
+ORDER BY __src, __fidx, __row LIMIT 1
+"""
+
+#: The distinct label tuples with their row counts and first row, in the order of their first row.
+DISTINCT_SQL = """
+SELECT judge, label_key, exclusion, score_given, MIN(label) AS label, COUNT(*) AS n_rows,
+       MIN(__src * 1000000000000000 + __fidx * 10000000000 + __row) AS first_position
+FROM keyed GROUP BY judge, label_key, exclusion, score_given
+"""
+
+#: Each item's cluster name, from the labels (a combined table) with the number of distinct values per item.
+ITEMS_FROM_LABELS_SQL = """
+SELECT item_id, MIN(cluster_text) AS cluster_text, COUNT(DISTINCT cluster_text) AS n_values,
+       MIN(__src * 1000000000000000 + __fidx * 10000000000 + __row) AS first_position
+FROM keyed GROUP BY item_id
+"""
+
+#: Each item's cluster index: clusters sorted by name (pandas' ``factorize(sort=True)``), an item without a cluster
+#: value is its own cluster ``item:<id>``.
+CLUSTERS_SQL = """
+SELECT i.item_id AS item_id, c.g AS g FROM
+  (SELECT item_id, COALESCE(cluster_text, 'item:' || item_id) AS cluster_name FROM items) i
+  JOIN (SELECT cluster_name, DENSE_RANK() OVER (ORDER BY cluster_name) - 1 AS g FROM
+          (SELECT DISTINCT COALESCE(cluster_text, 'item:' || item_id) AS cluster_name FROM items) d) c
+  ON i.cluster_name = c.cluster_name
+"""
+
+#: The first label row whose item is not in the items table, and how many such rows there are.
+UNKNOWN_ITEMS_SQL = """
+SELECT k.item_id, k.__file, k.__row, COUNT(*) OVER () AS n_unknown FROM keyed k
+LEFT JOIN items i ON k.item_id = i.item_id WHERE i.item_id IS NULL
+ORDER BY k.__src, k.__fidx, k.__row LIMIT 1
+"""
+
+
+def key_sql(column: str | None, kind: str) -> str:
+    """A key column as text, as :func:`auditor.data._key_text` writes it: text trimmed, integers as integers,
+    integral floats without ``.0``; NULL for an empty value or an absent column."""
+    if column is None:
+        return "CAST(NULL AS STRING)"
+    if kind == "string":
+        return f"NULLIF(TRIM({column}), '')"
+    if kind == "float":
+        return (
+            f"CASE WHEN {column} = FLOOR({column}) THEN CAST(CAST({column} AS BIGINT) AS STRING) "
+            f"ELSE CAST({column} AS STRING) END"
+        )
+    if kind == "bool":
+        return f"LOWER(CAST({column} AS STRING))"
+    return f"CAST({column} AS STRING)"
+
+
+def item_counts_sql(task: str, n_sides: int, k: int) -> str:
+    """The one pass over the label rows: per item, its cluster ``g`` and for side ``j`` (0 = the reference, then
+    the judges) ``c_j_c`` = its usable rows with category ``c``, or for a score task ``s_j`` / ``n_j`` = the sum
+    and count of its values (a finite ``score``, else the label's number)."""
+    columns = []
+    for j in range(n_sides):
+        if task == "score":
+            value = "CASE WHEN k.score_given THEN k.score_num ELSE m.label_value END"
+            columns.append(f"SUM(CASE WHEN m.side = {j} THEN {value} ELSE 0.0 END) AS s_{j}")
+            columns.append(f"SUM(CASE WHEN m.side = {j} THEN 1 ELSE 0 END) AS n_{j}")
+        else:
+            columns += [f"SUM(CASE WHEN m.side = {j} AND m.code = {c} THEN 1 ELSE 0 END) AS c_{j}_{c}" for c in range(k)]
+    return f"""
+SELECT c.g AS g, {", ".join(columns)}
+FROM keyed k
+JOIN label_map m ON k.judge = m.judge AND k.label_key = m.label_key
+  AND COALESCE(k.exclusion, '') = m.exclusion AND k.score_given = m.score_given
+JOIN clusters c ON k.item_id = c.item_id
+WHERE m.usable
+GROUP BY k.item_id, c.g
+"""
+
+
+# -- the engine interface ---------------------------------------------------------------------------------------
+class Engine:
+    """What a query engine provides: the ``raw`` view of the label files (and ``items_raw`` of an items file),
+    SQL to pandas for small results, small tables registered from pandas, and the per-cluster sums of a query's
+    rows through a Python function of a batch."""
+
+    name = "engine"
+
+    def scan(self, name: str, sources: Sequence[str], renames: dict[str, str]) -> dict[str, str]:
+        """Create view ``name`` over the files of ``sources`` (columns renamed, plus ``__file``, ``__src``,
+        ``__fidx``, ``__row``); returns its columns with their kind (string, integer, float, bool, other)."""
+        raise NotImplementedError
+
+    def view(self, name: str, sql: str) -> None:
+        raise NotImplementedError
+
+    def frame(self, sql: str) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def register(self, name: str, frame: pd.DataFrame) -> None:
+        raise NotImplementedError
+
+    def cluster_sums(
+        self, sql: str, fn: Callable[[pd.DataFrame], np.ndarray], n_clusters: int, width: int
+    ) -> np.ndarray:
+        """``(n_clusters, width)``: the sum over the batches of ``sql``'s rows of ``fn(batch)``."""
+        raise NotImplementedError
+
+
+class DuckDBEngine(Engine):
+    """DuckDB, embedded: reads files lazily, spills its aggregation to disk beyond ``memory_limit``."""
+
+    name = "duckdb"
+
+    def __init__(self, memory_limit: str | None = None, temp_directory: str | None = None) -> None:
+        import duckdb
+
+        self.con = duckdb.connect()
+        self.con.execute("SET preserve_insertion_order = true")
+        if memory_limit:
+            self.con.execute(f"SET memory_limit = '{memory_limit}'")
+        if temp_directory:
+            self.con.execute(f"SET temp_directory = '{temp_directory}'")
+
+    def _read(self, path: str, delimiter: str | None) -> str:
+        fmt, quoted = file_format(path), "'" + path.replace("'", "''") + "'"
+        if fmt == "parquet":
+            return f"SELECT *, file_row_number + 1 AS __row FROM read_parquet({quoted}, file_row_number = true, hive_partitioning = true)"
+        if fmt == "csv":
+            sep = delimiter or ("\t" if path.lower().endswith(".tsv") else ",")
+            reader = f"read_csv({quoted}, header = true, all_varchar = true, delim = '{sep}')"
+        else:
+            reader = f"read_json({quoted}, format = 'newline_delimited')"
+        return f"SELECT *, row_number() OVER () AS __row FROM {reader}"
+
+    def scan(self, name: str, sources: Sequence[str], renames: dict[str, str], delimiter: str | None = None):
+        parts = []
+        for src, source in enumerate(sources):
+            for fidx, path in enumerate(expand(source)):
+                quoted = "'" + path.replace("'", "''") + "'"
+                inner = self._read(path, delimiter)
+                drop = " EXCLUDE (file_row_number)" if file_format(path) == "parquet" else ""
+                parts.append(f"SELECT *{drop}, {quoted} AS __file, {src} AS __src, {fidx} AS __fidx FROM ({inner})")
+        union = "\nUNION ALL BY NAME\n".join(parts)
+        renamed = ", ".join(f'"{found}" AS "{contract}"' for found, contract in renames.items())
+        select = f"SELECT * RENAME ({renamed}) FROM ({union})" if renamed else union
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {select}")
+        kinds = {}
+        for column, dtype in self.con.execute(f"DESCRIBE {name}").fetchall()[:0] or [
+            (r[0], r[1]) for r in self.con.execute(f"DESCRIBE {name}").fetchall()
+        ]:
+            kinds[column] = _kind(str(dtype))
+        return kinds
+
+    def view(self, name: str, sql: str) -> None:
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
+
+    def frame(self, sql: str) -> pd.DataFrame:
+        return self.con.execute(sql).df()
+
+    def register(self, name: str, frame: pd.DataFrame) -> None:
+        self.con.register(name, frame)
+
+    def cluster_sums(self, sql, fn, n_clusters, width):
+        total = np.zeros((n_clusters, width))
+        reader = self.con.execute(sql).fetch_record_batch(BATCH_ROWS)
+        for batch in reader:
+            total += fn(batch.to_pandas())
+        return total
+
+
+def _kind(dtype: str) -> str:
+    dtype = dtype.upper()
+    if dtype in ("VARCHAR", "STRING") or dtype.startswith("VARCHAR"):
+        return "string"
+    if dtype in ("BOOLEAN",):
+        return "bool"
+    if any(dtype.startswith(t) for t in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINY", "USMALL", "UINTEGER", "UBIGINT", "INT", "LONG", "SHORT", "BYTE")):
+        return "integer"
+    if any(dtype.startswith(t) for t in ("DOUBLE", "FLOAT", "REAL", "DECIMAL")):
+        return "float"
+    return "other"
+
+
+# -- per-cluster statistics -------------------------------------------------------------------------------------
+@dataclass
+class Layout:
+    """Where each per-cluster statistic sits in the columns of the ``(G, width)`` sums."""
+
+    columns: dict[str, slice] = field(default_factory=dict)
+    width: int = 0
+
+    def add(self, name: str, n: int) -> None:
+        self.columns[name] = slice(self.width, self.width + n)
+        self.width += n
+
+    def __getitem__(self, name: str) -> slice:
+        return self.columns[name]
+
+
+def _rate_names(ctx: AuditContext) -> list[str]:
+    ind = ctx.indicators(Side(np.zeros(0, np.int64), np.zeros(0), np.zeros(0, bool)), np.zeros(0, np.int64))
+    return list(ind or {})
+
+
+def _ppi_targets(ctx: AuditContext, names: list[str]) -> list[str]:
+    targets = [name for name in PPI_RATES if name in names]
+    if ctx.task in ("likert", "score", "pairwise", "binary"):
+        targets.append("mean_score")
+    return targets
+
+
+def statistics_layout(ctx: AuditContext, judges: list[str]) -> Layout:
+    names = _rate_names(ctx)
+    layout = Layout()
+    layout.add("ref_rates", len(names) + 2)
+    layout.add("ref_counts", 2)  # items with a reference label, without a usable one
+    for j in judges:
+        layout.add(f"{j}/counts", 4)  # labelled, lost (no majority), usable without a reference, reference only
+        if ctx.task != "score":
+            layout.add(f"{j}/confusion", ctx.k * ctx.k)
+        layout.add(f"{j}/rates", len(names) + 2)
+        layout.add(f"{j}/ref_rates", len(names) + 2)
+        layout.add(f"{j}/discordant", 2 * len(names))
+        layout.add(f"{j}/ppi", ppi.N_STATS * len(_ppi_targets(ctx, names)))
+    return layout
+
+
+def _sides(ctx: AuditContext, batch: pd.DataFrame, n_sides: int) -> list[Side]:
+    sides = []
+    for j in range(n_sides):
+        if ctx.task == "score":
+            n = batch[f"n_{j}"].to_numpy(np.int64)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                value = np.where(n > 0, batch[f"s_{j}"].to_numpy(float) / np.maximum(n, 1), np.nan)
+            sides.append(Side(np.full(len(batch), -1, np.int64), value, n > 0))
+        else:
+            counts = np.column_stack([batch[f"c_{j}_{c}"].to_numpy(np.int64) for c in range(ctx.k)])
+            sides.append(ctx.from_counts(counts, counts.sum(axis=1) > 0))
+    return sides
+
+
+def _indicator_columns(ctx: AuditContext, side: Side, idx: np.ndarray, names: list[str]) -> list[np.ndarray]:
+    ind = ctx.indicators(side, idx) or {}
+    return [np.ones(idx.size)] + [ind[name].astype(float) for name in names] + [side.value[idx]]
+
+
+def cluster_statistics(
+    ctx: AuditContext, layout: Layout, judges: list[str], batch: pd.DataFrame
+) -> np.ndarray:
+    """A batch of per-item rows (:func:`item_counts_sql`) as ``(G, width)`` per-cluster sums (:class:`Layout`)."""
+    g = batch["g"].to_numpy(np.int64)
+    out = np.zeros((ctx.n_clusters, layout.width))
+    names = _rate_names(ctx)
+    targets = _ppi_targets(ctx, names)
+
+    def put(name: str, idx: np.ndarray, columns: list[np.ndarray]) -> None:
+        part = layout[name]
+        for offset, column in enumerate(columns):
+            out[:, part.start + offset] += np.bincount(g[idx], weights=column, minlength=ctx.n_clusters)
+
+    sides = _sides(ctx, batch, 1 + len(judges))
+    ref = sides[0]
+    ref_ok = ctx.usable(ref)
+    every = np.arange(len(batch))
+    ref_idx = np.flatnonzero(ref_ok)
+    put("ref_rates", ref_idx, _indicator_columns(ctx, ref, ref_idx, names))
+    put("ref_counts", every, [ref.has.astype(float), (ref.has & ~ref_ok).astype(float)])
+    for judge, side in zip(judges, sides[1:], strict=True):
+        ok = ctx.usable(side)
+        put(f"{judge}/counts", every, [x.astype(float) for x in (side.has, side.has & ~ok, ok & ~ref_ok, ref_ok & ~ok)])
+        paired = np.flatnonzero(ok & ref_ok)
+        if ctx.task != "score":
+            flat = ref.code[paired] * ctx.k + side.code[paired]
+            put(f"{judge}/confusion", paired, [(flat == c).astype(float) for c in range(ctx.k * ctx.k)])
+        j_cols = _indicator_columns(ctx, side, paired, names)
+        r_cols = _indicator_columns(ctx, ref, paired, names)
+        put(f"{judge}/rates", paired, j_cols)
+        put(f"{judge}/ref_rates", paired, r_cols)
+        discordant = []
+        for i in range(1, len(names) + 1):
+            discordant += [j_cols[i] * (1 - r_cols[i]), (1 - j_cols[i]) * r_cols[i]]
+        put(f"{judge}/discordant", paired, discordant)
+        judged = np.flatnonzero(ok)
+        u_cols = _indicator_columns(ctx, side, judged, names)
+        v_cols: list[tuple[np.ndarray, list[np.ndarray]]] = []
+        for target in targets:
+            i = names.index(target) + 1 if target in names else len(names) + 1
+            v_cols.append((judged, [np.ones(judged.size), u_cols[i]]))
+            v_cols.append((paired, [np.ones(paired.size), r_cols[i], j_cols[i]]))
+        part = layout[f"{judge}/ppi"]
+        offset = part.start
+        for idx, columns in v_cols:
+            for column in columns:
+                out[:, offset] += np.bincount(g[idx], weights=column, minlength=ctx.n_clusters)
+                offset += 1
+    return out
+
+
+# -- the metrics ------------------------------------------------------------------------------------------------
+def finish(
+    ctx: AuditContext, layout: Layout, judges: list[str], sums: np.ndarray, n_items: int
+) -> None:
+    """The core and PPI rows from the per-cluster ``sums``, in the in-memory order (:mod:`auditor.analyses.core`,
+    :mod:`auditor.analyses.ppi`)."""
+    cfg, ref_name = ctx.cfg, ctx.cfg.reference
+    names = _rate_names(ctx)
+    rates_on = has_rates(ctx.task)
+    ref_counts = sums[:, layout["ref_counts"]].sum(axis=0)
+    with_ref, no_majority = int(ref_counts[0]), int(ref_counts[1])
+    if no_majority:
+        ctx.exclusions.append(
+            {"judge": ref_name, "reason": "no majority among the reference labels", "count": no_majority}
+        )
+    missing_ref = n_items - with_ref
+    if missing_ref:
+        ctx.warnings.append(
+            {
+                "code": "items_without_reference",
+                "message": f"{missing_ref} items have no {ref_name} label; judges are compared "
+                "on the items that do",
+                "count": missing_ref,
+            }
+        )
+    ref_rates = sums[:, layout["ref_rates"]]
+    n_ref = int(ref_rates[:, 0].sum())
+    if n_ref and rates_on:
+        for name, est in compare.rates_from_sums(ref_rates, names, n_ref, ctx.rs).items():
+            ctx.add(name, ref_name, ref_name, est)
+    for judge in judges:
+        counts = sums[:, layout[f"{judge}/counts"]].sum(axis=0).astype(np.int64)
+        if counts[1]:
+            ctx.exclusions.append(
+                {"judge": judge, "reason": "no majority among the judge's labels", "count": int(counts[1])}
+            )
+        if counts[2]:
+            ctx.exclusions.append(
+                {"judge": judge, "reason": "no reference label for the item", "count": int(counts[2])}
+            )
+        j_rates, r_rates = sums[:, layout[f"{judge}/rates"]], sums[:, layout[f"{judge}/ref_rates"]]
+        n_paired = int(j_rates[:, 0].sum())
+        if n_paired and ctx.task != "score":
+            confusion = sums[:, layout[f"{judge}/confusion"]].reshape(ctx.n_clusters, ctx.k, ctx.k)
+            level = {"likert": "ordinal"}.get(ctx.task, "nominal")
+            fns = compare.agreement_functions(ctx.task in ("pairwise", "likert"), level)
+            for name, est in ctx.rs.sums_many(confusion, fns, n_paired).items():
+                ctx.add(name, judge, ref_name, est)
+        if n_paired and rates_on:
+            judge_est = compare.rates_from_sums(j_rates, names, n_paired, ctx.rs)
+            ref_est = compare.rates_from_sums(r_rates, names, n_paired, ctx.rs)
+            singletons = bool(np.all(j_rates[:, 0] <= 1))
+            discordant = sums[:, layout[f"{judge}/discordant"]].sum(axis=0)
+            for name in judge_est:
+                ctx.add(name, judge, ref_name, judge_est[name])
+                gap = judge_est[name] - ref_est[name]
+                if singletons and name in names:
+                    i = names.index(name)
+                    b, c = int(round(discordant[2 * i])), int(round(discordant[2 * i + 1]))
+                    test = {"p_value": compare.mcnemar_exact_counts(b, c)}
+                else:
+                    test = ctx.test(gap)
+                ctx.add(f"{name}_gap", judge, ref_name, gap, **test)
+        if n_paired and ctx.k:
+            conf = sums[:, layout[f"{judge}/confusion"]].sum(axis=0).reshape(ctx.k, ctx.k)
+            ctx.confusion.append(
+                {
+                    "judge": judge,
+                    "reference": ref_name,
+                    "categories": list(ctx.categories),
+                    "counts": np.rint(conf).astype(np.int64).tolist(),
+                }
+            )
+    if cfg.ppi.enabled:
+        ctx.sections["ppi"] = _ppi_section(ctx, layout, judges, sums, names)
+
+
+def _ppi_section(
+    ctx: AuditContext, layout: Layout, judges: list[str], sums: np.ndarray, names: list[str]
+) -> dict[str, Any]:
+    """:func:`auditor.analyses.ppi.ppi_rows` from the per-cluster sums."""
+    from auditor.analyses.ppi import DESIGN, judge_entry
+    from auditor.io import json_safe
+
+    section: dict[str, Any] = {"design": DESIGN, "judges": []}
+    targets = _ppi_targets(ctx, names)
+    for judge in judges:
+        counts = sums[:, layout[f"{judge}/counts"]].sum(axis=0)
+        block = sums[:, layout[f"{judge}/ppi"]].reshape(ctx.n_clusters, len(targets), ppi.N_STATS)
+        n_judged = int(round(block[:, 0, 0].sum())) if targets else 0
+        n_labelled = int(round(block[:, 0, 2].sum())) if targets else 0
+        section["judges"].append(
+            judge_entry(
+                ctx,
+                judge,
+                n_labelled,
+                n_judged,
+                int(round(counts[3])),
+                lambda block=block: {name: ppi.with_outer(block[:, t, :]) for t, name in enumerate(targets)},
+            )
+        )
+    return json_safe(section)
