@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import glob as globbing
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,7 +49,6 @@ from auditor.io import FILE, ROW
 from auditor.metrics import PPI_RATES
 from auditor.result import AuditResult
 from auditor.stats import compare, ppi
-from auditor.stats.bootstrap import interval
 
 ENGINES = ("auto", "memory", "duckdb", "spark")
 #: ``--engine auto``: label files larger than this in total are audited out of core (DuckDB).
@@ -117,7 +116,8 @@ def file_format(path: str) -> str:
     suffix = Path(path.split("?")[0]).suffix.lower()
     if suffix not in _SUFFIXES:
         raise InputError(
-            f"has an unknown suffix {suffix!r}; the out-of-core engine reads {', '.join(_SUFFIXES)}", file=path
+            f"has an unknown suffix {suffix!r}; the out-of-core engine reads {', '.join(_SUFFIXES)}",
+            file=path,
         )
     return _SUFFIXES[suffix]
 
@@ -153,25 +153,42 @@ ORDER BY __src, __fidx, __row LIMIT 1
 #: The distinct label tuples with their row counts and first row, in the order of their first row.
 DISTINCT_SQL = """
 SELECT judge, label_key, exclusion, score_given, MIN(label) AS label, COUNT(*) AS n_rows,
+       SUM(CASE WHEN score_given AND NOT (score_num BETWEEN -1.7976931348623157e308
+                AND 1.7976931348623157e308) THEN 1 ELSE 0 END) AS n_bad_scores,
        MIN(__src * 1000000000000000 + __fidx * 10000000000 + __row) AS first_position
 FROM keyed GROUP BY judge, label_key, exclusion, score_given
 """
 
 #: Each item's cluster name, from the labels (a combined table) with the number of distinct values per item.
 ITEMS_FROM_LABELS_SQL = """
-SELECT item_id, MIN(cluster_text) AS cluster_text, COUNT(DISTINCT cluster_text) AS n_values,
-       MIN(__src * 1000000000000000 + __fidx * 10000000000 + __row) AS first_position
+SELECT item_id, MIN(cluster_text) AS cluster_text, COUNT(DISTINCT cluster_text) AS n_values
 FROM keyed GROUP BY item_id
+"""
+
+#: The items of an items table (keys as text).
+ITEMS_FROM_FILE_SQL = """
+SELECT {item} AS item_id, {cluster} AS cluster_text, 1 AS n_values, __file, __src, __fidx, __row FROM items_raw
+"""
+
+#: The first row of an item id that an earlier row of the items table holds already.
+DUPLICATE_ITEMS_SQL = """
+SELECT item_id, __file, __row, first_row FROM (
+  SELECT item_id, __file, __src, __fidx, __row,
+         ROW_NUMBER() OVER (PARTITION BY item_id ORDER BY __src, __fidx, __row) AS rn,
+         MIN(__row) OVER (PARTITION BY item_id) AS first_row
+  FROM items) d
+WHERE rn = 2 ORDER BY __src, __fidx, __row LIMIT 1
 """
 
 #: Each item's cluster index: clusters sorted by name (pandas' ``factorize(sort=True)``), an item without a cluster
 #: value is its own cluster ``item:<id>``.
 CLUSTERS_SQL = """
-SELECT i.item_id AS item_id, c.g AS g FROM
-  (SELECT item_id, COALESCE(cluster_text, 'item:' || item_id) AS cluster_name FROM items) i
-  JOIN (SELECT cluster_name, DENSE_RANK() OVER (ORDER BY cluster_name) - 1 AS g FROM
-          (SELECT DISTINCT COALESCE(cluster_text, 'item:' || item_id) AS cluster_name FROM items) d) c
-  ON i.cluster_name = c.cluster_name
+SELECT cluster_name, CAST(DENSE_RANK() OVER (ORDER BY cluster_name) - 1 AS BIGINT) AS g, n_items, n_empty,
+       n_conflicts FROM
+  (SELECT COALESCE(cluster_text, 'item:' || item_id) AS cluster_name, COUNT(*) AS n_items,
+          SUM(CASE WHEN item_id IS NULL OR item_id = '' THEN 1 ELSE 0 END) AS n_empty,
+          SUM(CASE WHEN n_values > 1 THEN 1 ELSE 0 END) AS n_conflicts
+   FROM items GROUP BY COALESCE(cluster_text, 'item:' || item_id)) d
 """
 
 #: The first label row whose item is not in the items table, and how many such rows there are.
@@ -199,10 +216,11 @@ def key_sql(column: str | None, kind: str) -> str:
     return f"CAST({column} AS STRING)"
 
 
-def item_counts_sql(task: str, n_sides: int, k: int) -> str:
-    """The one pass over the label rows: per item, its cluster ``g`` and for side ``j`` (0 = the reference, then
-    the judges) ``c_j_c`` = its usable rows with category ``c``, or for a score task ``s_j`` / ``n_j`` = the sum
-    and count of its values (a finite ``score``, else the label's number)."""
+def item_counts_sql(task: str, n_sides: int, k: int, items_file: bool) -> str:
+    """The one pass over the label rows: per item, its cluster index ``g`` and for side ``j`` (0 = the reference,
+    then the judges) ``c_j_c`` = its usable rows with category ``c``, or for a score task ``s_j`` / ``n_j`` = the
+    sum and count of its values (a finite ``score``, else the label's number).  The item's cluster comes from the
+    items table (``items_file``) or from its label rows (a combined table)."""
     columns = []
     for j in range(n_sides):
         if task == "score":
@@ -210,15 +228,28 @@ def item_counts_sql(task: str, n_sides: int, k: int) -> str:
             columns.append(f"SUM(CASE WHEN m.side = {j} THEN {value} ELSE 0.0 END) AS s_{j}")
             columns.append(f"SUM(CASE WHEN m.side = {j} THEN 1 ELSE 0 END) AS n_{j}")
         else:
-            columns += [f"SUM(CASE WHEN m.side = {j} AND m.code = {c} THEN 1 ELSE 0 END) AS c_{j}_{c}" for c in range(k)]
+            columns += [
+                f"SUM(CASE WHEN m.side = {j} AND m.code = {c} THEN 1 ELSE 0 END) AS c_{j}_{c}"
+                for c in range(k)
+            ]
+    names = ", ".join(f"x.{c.rsplit(' AS ', 1)[1]}" for c in columns)
+    if items_file:
+        cluster, join = (
+            "MIN(COALESCE(i.cluster_text, 'item:' || k.item_id))",
+            "JOIN items i ON k.item_id = i.item_id",
+        )
+    else:
+        cluster, join = "MIN(COALESCE(k.cluster_text, 'item:' || k.item_id))", ""
     return f"""
-SELECT c.g AS g, {", ".join(columns)}
-FROM keyed k
-JOIN label_map m ON k.judge = m.judge AND k.label_key = m.label_key
-  AND COALESCE(k.exclusion, '') = m.exclusion AND k.score_given = m.score_given
-JOIN clusters c ON k.item_id = c.item_id
-WHERE m.usable
-GROUP BY k.item_id, c.g
+SELECT c.g AS g, {names} FROM (
+  SELECT {cluster} AS cluster_name, {", ".join(columns)}
+  FROM keyed k
+  JOIN label_map m ON k.judge = m.judge AND k.label_key = m.label_key
+    AND COALESCE(k.exclusion, '') = m.exclusion AND k.score_given = m.score_given
+  {join}
+  WHERE m.usable
+  GROUP BY k.item_id
+) x JOIN cluster_index c ON x.cluster_name = c.cluster_name
 """
 
 
@@ -284,17 +315,14 @@ class DuckDBEngine(Engine):
                 quoted = "'" + path.replace("'", "''") + "'"
                 inner = self._read(path, delimiter)
                 drop = " EXCLUDE (file_row_number)" if file_format(path) == "parquet" else ""
-                parts.append(f"SELECT *{drop}, {quoted} AS __file, {src} AS __src, {fidx} AS __fidx FROM ({inner})")
+                parts.append(
+                    f"SELECT *{drop}, {quoted} AS __file, {src} AS __src, {fidx} AS __fidx FROM ({inner})"
+                )
         union = "\nUNION ALL BY NAME\n".join(parts)
         renamed = ", ".join(f'"{found}" AS "{contract}"' for found, contract in renames.items())
         select = f"SELECT * RENAME ({renamed}) FROM ({union})" if renamed else union
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {select}")
-        kinds = {}
-        for column, dtype in self.con.execute(f"DESCRIBE {name}").fetchall()[:0] or [
-            (r[0], r[1]) for r in self.con.execute(f"DESCRIBE {name}").fetchall()
-        ]:
-            kinds[column] = _kind(str(dtype))
-        return kinds
+        return {row[0]: _kind(str(row[1])) for row in self.con.execute(f"DESCRIBE {name}").fetchall()}
 
     def view(self, name: str, sql: str) -> None:
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
@@ -319,7 +347,24 @@ def _kind(dtype: str) -> str:
         return "string"
     if dtype in ("BOOLEAN",):
         return "bool"
-    if any(dtype.startswith(t) for t in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINY", "USMALL", "UINTEGER", "UBIGINT", "INT", "LONG", "SHORT", "BYTE")):
+    if any(
+        dtype.startswith(t)
+        for t in (
+            "TINYINT",
+            "SMALLINT",
+            "INTEGER",
+            "BIGINT",
+            "HUGEINT",
+            "UTINY",
+            "USMALL",
+            "UINTEGER",
+            "UBIGINT",
+            "INT",
+            "LONG",
+            "SHORT",
+            "BYTE",
+        )
+    ):
         return "integer"
     if any(dtype.startswith(t) for t in ("DOUBLE", "FLOAT", "REAL", "DECIMAL")):
         return "float"
@@ -360,7 +405,9 @@ def statistics_layout(ctx: AuditContext, judges: list[str]) -> Layout:
     layout.add("ref_rates", len(names) + 2)
     layout.add("ref_counts", 2)  # items with a reference label, without a usable one
     for j in judges:
-        layout.add(f"{j}/counts", 4)  # labelled, lost (no majority), usable without a reference, reference only
+        layout.add(
+            f"{j}/counts", 4
+        )  # labelled, lost (no majority), usable without a reference, reference only
         if ctx.task != "score":
             layout.add(f"{j}/confusion", ctx.k * ctx.k)
         layout.add(f"{j}/rates", len(names) + 2)
@@ -412,7 +459,11 @@ def cluster_statistics(
     put("ref_counts", every, [ref.has.astype(float), (ref.has & ~ref_ok).astype(float)])
     for judge, side in zip(judges, sides[1:], strict=True):
         ok = ctx.usable(side)
-        put(f"{judge}/counts", every, [x.astype(float) for x in (side.has, side.has & ~ok, ok & ~ref_ok, ref_ok & ~ok)])
+        put(
+            f"{judge}/counts",
+            every,
+            [x.astype(float) for x in (side.has, side.has & ~ok, ok & ~ref_ok, ref_ok & ~ok)],
+        )
         paired = np.flatnonzero(ok & ref_ok)
         if ctx.task != "score":
             flat = ref.code[paired] * ctx.k + side.code[paired]
@@ -442,9 +493,7 @@ def cluster_statistics(
 
 
 # -- the metrics ------------------------------------------------------------------------------------------------
-def finish(
-    ctx: AuditContext, layout: Layout, judges: list[str], sums: np.ndarray, n_items: int
-) -> None:
+def finish(ctx: AuditContext, layout: Layout, judges: list[str], sums: np.ndarray, n_items: int) -> None:
     """The core and PPI rows from the per-cluster ``sums``, in the in-memory order (:mod:`auditor.analyses.core`,
     :mod:`auditor.analyses.ppi`)."""
     cfg, ref_name = ctx.cfg, ctx.cfg.reference
@@ -543,3 +592,246 @@ def _ppi_section(
             )
         )
     return json_safe(section)
+
+
+# -- the driver -------------------------------------------------------------------------------------------------
+_SRC, _FIDX = 1_000_000_000_000_000, 10_000_000_000
+
+
+def _location(sources: Sequence[str], position: int) -> tuple[str, int]:
+    """The file and 1-based row of a ``first_position`` (source, file within it, row)."""
+    src, rest = divmod(int(position), _SRC)
+    fidx, row = divmod(rest, _FIDX)
+    return expand(sources[src])[fidx], int(row)
+
+
+def _first_row(engine: Engine, sql: str) -> tuple[str, int] | None:
+    found = engine.frame(sql)
+    return None if found.empty else (str(found["__file"].iloc[0]), int(found["__row"].iloc[0]))
+
+
+def _empty_key(engine: Engine, column: str) -> InputError:
+    found = _first_row(engine, EMPTY_KEY_SQL.format(column=column))
+    file, row = found if found else (None, None)
+    return InputError("is empty; every row needs a value here", file=file, row=row, column=column)
+
+
+def _check_columns(columns: dict[str, str], required: tuple[str, ...], what: str, where: str) -> None:
+    """:func:`auditor.data._require_columns` on the scanned columns (the same message)."""
+    shown = [c for c in columns if c not in ("__file", "__src", "__fidx", "__row")]
+    frame = pd.DataFrame(columns=shown)
+    frame.attrs["path"] = where
+    _require_columns(frame, required, what)
+
+
+def _labels_map(
+    engine: Engine, config: AuditConfig, sources: Sequence[str], where: str
+) -> tuple[pd.DataFrame, tuple[str, ...] | None, list[str], pd.DataFrame]:
+    """The distinct label tuples canonicalised by :func:`auditor.data.canonicalise`; returns the map (registered as
+    ``label_map``), the categories, the judges (first row order, the reference left out) and the loader's
+    exclusions."""
+    distinct = engine.frame(DISTINCT_SQL).sort_values("first_position", kind="stable").reset_index(drop=True)
+    if distinct["judge"].isna().any() or (distinct["judge"] == "").any():
+        raise _empty_key(engine, "judge")
+    if distinct["n_bad_scores"].sum():
+        found = engine.frame(BAD_SCORE_SQL)
+        raise InputError(
+            f"has {found['score_text'].iloc[0]!r}; expected a finite number or empty",
+            file=str(found["__file"].iloc[0]),
+            row=int(found["__row"].iloc[0]),
+            column="score",
+        )
+    located = [_location(sources, p) for p in distinct["first_position"]]
+    frame = pd.DataFrame(
+        {
+            "judge": distinct["judge"].astype(object),
+            "label": distinct["label"],
+            "exclusion": distinct["exclusion"].astype(object).where(distinct["exclusion"].notna(), None),
+            "score": np.where(distinct["score_given"].to_numpy(bool), 0.0, np.nan),
+            FILE: [f for f, _ in located],
+            ROW: [r for _, r in located],
+        }
+    )
+    frame.attrs["path"] = where
+    canonical, categories = canonicalise(frame, config, distinct["n_rows"].to_numpy())
+    judge_names = list(dict.fromkeys(frame["judge"]))
+    reference = config.reference
+    if reference not in judge_names:
+        raise InputError(
+            _no_reference_message(reference, set(judge_names), where), file=where, column="judge"
+        )
+    judges = [j for j in judge_names if j != reference]
+    side = {reference: 0, **{j: i + 1 for i, j in enumerate(judges)}}
+    label_map = pd.DataFrame(
+        {
+            "judge": frame["judge"].astype(str),
+            "label_key": distinct["label_key"].astype(str),
+            "exclusion": distinct["exclusion"].fillna("").astype(str),
+            "score_given": distinct["score_given"].astype(bool),
+            "side": frame["judge"].map(side).astype(np.int64),
+            "code": canonical["code"].astype(np.int64),
+            "label_value": canonical["value"].astype(float),
+            "usable": canonical["excluded"].isna().to_numpy(),
+        }
+    )
+    engine.register("label_map", label_map)
+    excluded = canonical["excluded"].notna().to_numpy()
+    exclusions = (
+        pd.DataFrame(
+            {
+                "judge": frame["judge"][excluded],
+                "reason": canonical["excluded"][excluded],
+                "count": distinct["n_rows"][excluded],
+            }
+        )
+        .groupby(["judge", "reason"], sort=True)["count"]
+        .sum()
+        .reset_index()
+    )
+    return label_map, categories, judges, exclusions
+
+
+def audit_out_of_core(
+    labels: str | Path | Sequence[str | Path],
+    items: str | Path | None,
+    config: AuditConfig,
+    engine: Engine | str = "duckdb",
+) -> AuditResult:
+    """Audit label files out of core: see the module's description (what is computed, what is not)."""
+    config = config.validated()
+    task = config.require_task()
+    if config.judge_aggregate == "mean_score":
+        raise InputError(
+            "the mean-score judge calibration needs every label row; the out-of-core engine votes. "
+            "Run it with --engine memory",
+            column="judge_aggregate",
+        )
+    if isinstance(engine, str):
+        engine = make_engine(engine)
+    sources = [str(s) for s in (labels if isinstance(labels, (list, tuple)) else [labels])]
+    where = " + ".join(sources)
+    renames = {found: contract for contract, found in config.columns.items()}
+    columns = engine.scan("raw", sources, renames, config.delimiter)
+    _check_columns(
+        columns, ("item_id", "judge", *(() if "score" in columns else ("label",))), "labels", where
+    )
+    combined = items is None and any(c in columns for c in _COMBINED_HINTS)
+    cluster_column = config.cluster if combined and config.cluster in columns else None
+
+    def present(column: str) -> str:
+        return column if column in columns else "CAST(NULL AS STRING)"
+
+    engine.view(
+        "keyed",
+        KEYED_SQL.format(
+            item=key_sql("item_id", columns["item_id"]),
+            judge=key_sql("judge", columns["judge"]),
+            cluster=key_sql(cluster_column, columns.get(cluster_column or "", "other")),
+            label=present("label"),
+            exclusion=key_sql("exclusion", columns["exclusion"])
+            if "exclusion" in columns
+            else "CAST(NULL AS STRING)",
+            score=present("score"),
+        ),
+    )
+    if items is not None:
+        item_columns = engine.scan("items_raw", [str(items)], renames, config.delimiter)
+        _check_columns(item_columns, ("item_id",), "items", str(items))
+        item_cluster = config.cluster if config.cluster in item_columns else None
+        cluster_column = item_cluster
+        engine.view(
+            "items",
+            ITEMS_FROM_FILE_SQL.format(
+                item=key_sql("item_id", item_columns["item_id"]),
+                cluster=key_sql(item_cluster, item_columns.get(item_cluster or "", "other")),
+            ),
+        )
+    else:
+        engine.view("items", ITEMS_FROM_LABELS_SQL)
+    clusters = engine.frame(CLUSTERS_SQL)
+    if clusters["n_empty"].sum():
+        if items is None:
+            raise _empty_key(engine, "item_id")
+        found = _first_row(
+            engine,
+            "SELECT __file, __row FROM items WHERE item_id IS NULL ORDER BY __src, __fidx, __row LIMIT 1",
+        )
+        raise InputError(
+            "is empty; every row needs a value here", file=found[0], row=found[1], column="item_id"
+        )
+    n_items = int(clusters["n_items"].sum())
+    if items is not None:
+        distinct_items = int(engine.frame("SELECT COUNT(DISTINCT item_id) AS n FROM items")["n"].iloc[0])
+        if distinct_items < n_items:
+            dup = engine.frame(DUPLICATE_ITEMS_SQL)
+            raise InputError(
+                f"duplicate item_id {dup['item_id'].iloc[0]!r} (first seen in row {int(dup['first_row'].iloc[0])}); "
+                "item ids must be unique",
+                file=str(dup["__file"].iloc[0]),
+                row=int(dup["__row"].iloc[0]),
+                column="item_id",
+            )
+        unknown = engine.frame(UNKNOWN_ITEMS_SQL)
+        if not unknown.empty:
+            raise InputError(
+                f"names item {unknown['item_id'].iloc[0]!r}, which is not in the items table {items} "
+                f"({int(unknown['n_unknown'].iloc[0])} label rows name unknown items)",
+                file=str(unknown["__file"].iloc[0]),
+                row=int(unknown["__row"].iloc[0]),
+                column="item_id",
+            )
+    elif clusters["n_conflicts"].sum():
+        raise InputError(
+            f"{int(clusters['n_conflicts'].sum())} items have different {cluster_column!r} values in their rows; "
+            "a combined table must repeat item columns identically",
+            file=where,
+            column=cluster_column,
+        )
+    _, categories, judges, loader_exclusions = _labels_map(engine, config, sources, where)
+    engine.register("cluster_index", clusters[["cluster_name", "g"]].astype({"g": np.int64}))
+    ctx = AuditContext.for_aggregates(config, categories, n_items, len(clusters))
+    layout = statistics_layout(ctx, judges)
+    sql = item_counts_sql(task, 1 + len(judges), ctx.k, items is not None)
+    sums = engine.cluster_sums(
+        sql, lambda batch: cluster_statistics(ctx, layout, judges, batch), ctx.n_clusters, layout.width
+    )
+    finish(ctx, layout, judges, sums, n_items)
+    return _result(ctx, judges, loader_exclusions, sums, layout, cluster_column, engine.name)
+
+
+def make_engine(name: str) -> Engine:
+    if name == "duckdb":
+        return DuckDBEngine(os.environ.get("AUDITOR_DUCKDB_MEMORY"), os.environ.get("AUDITOR_DUCKDB_TEMP"))
+    if name == "spark":
+        from auditor.engine.spark import SparkEngine
+
+        return SparkEngine()
+    raise InputError(f"unknown out-of-core engine {name!r}; expected duckdb or spark", column="engine")
+
+
+def _result(
+    ctx: AuditContext,
+    judges: list[str],
+    loader_exclusions: pd.DataFrame,
+    sums: np.ndarray,
+    layout: Layout,
+    cluster_column: str | None,
+    engine_name: str,
+) -> AuditResult:
+    from auditor.audit import meta
+
+    ctx.ref = Side(np.zeros(0, np.int64), np.zeros(0), np.zeros(0, bool))
+    with_ref = sums[:, layout["ref_counts"]].sum(axis=0)
+    described = meta(
+        ctx,
+        cluster=cluster_column or "item_id",
+        judges=judges,
+        n_items_with_reference=int(round(with_ref[0] - with_ref[1])),
+    )
+    described["engine"] = {"name": engine_name, "not_computed": list(NOT_COMPUTED)}
+    metrics = adjust_p_values(pd.DataFrame(ctx.rows, columns=METRIC_COLUMNS), ctx.cfg.correction)
+    exclusions = pd.concat(
+        [loader_exclusions, pd.DataFrame(ctx.exclusions, columns=EXCLUSION_COLUMNS)], ignore_index=True
+    )
+    exclusions["count"] = exclusions["count"].astype(int)
+    return AuditResult(described, metrics, exclusions, ctx.warnings, ctx.confusion, [], {})
