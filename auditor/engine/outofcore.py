@@ -335,7 +335,7 @@ class DuckDBEngine(Engine):
 
     def cluster_sums(self, sql, fn, n_clusters, width):
         total = np.zeros((n_clusters, width))
-        reader = self.con.execute(sql).fetch_record_batch(BATCH_ROWS)
+        reader = self.con.sql(sql).to_arrow_reader(BATCH_ROWS)
         for batch in reader:
             total += fn(batch.to_pandas())
         return total
