@@ -74,6 +74,7 @@ def audit(
     columns: str | Sequence[str] | Mapping[str, str] | None = None,
     delimiter: str | None = None,
     sheet: str | None = None,
+    engine: str = "memory",
 ) -> AuditResult:
     """Audit judges against the reference judge (default ``human``).
 
@@ -86,6 +87,10 @@ def audit(
     (``"A=a,B=b,Tie=tie"``, ``"human:A=a"``, several, or a dict), ``scale`` (``"1-7"``) and ``neutral``,
     ``columns`` (``"item_id=Item ID"``, several, or a dict: contract column -> the file's), ``delimiter`` and
     ``sheet``.
+
+    ``engine``: ``memory`` (every step), ``duckdb`` / ``spark`` (label files aggregated out of core: the core and
+    PPI steps, :mod:`auditor.engine.outofcore`) or ``auto`` (DuckDB for globs, folders, URLs and label files above
+    :data:`~auditor.engine.outofcore.LARGE_INPUT_BYTES`).
     """
     labels, items, config = resolve_study(labels, items, config)
     if isinstance(config, (str, Path)):
@@ -103,8 +108,13 @@ def audit(
         slice_by=slice_by,
         judge_aggregate=judge_aggregate,
     )
-    table = load(labels, items, config)
-    result = run_audit(table)
+    from auditor.engine.outofcore import audit_out_of_core, choose_engine
+
+    chosen = choose_engine(engine, labels if isinstance(labels, (list, tuple)) else [labels])
+    if chosen == "memory":
+        result = run_audit(load(labels, items, config))
+    else:
+        result = audit_out_of_core(labels, items, config, chosen)
     inputs = {}
     for name, source in (("labels", labels), ("items", items)):
         named = [

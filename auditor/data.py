@@ -613,6 +613,11 @@ def resolve_study(
         if isinstance(source, (str, Path)) and Path(source).is_dir():
             directory = Path(source)
             found = find_table(directory, "labels")
+            if found is None and any(
+                f.suffix in (".parquet", ".csv", ".jsonl") for f in directory.rglob("*")
+            ):  # a partitioned dataset (hive folders): the out-of-core engine reads it whole
+                out.append(source)
+                continue
             if found is None:
                 raise InputError(
                     f"holds no labels table (labels with one of {', '.join(STUDY_SUFFIXES)})",
