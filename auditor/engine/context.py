@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from auditor.contract import METRIC_COLUMNS
 from auditor.config import AuditConfig
+from auditor.contract import METRIC_COLUMNS
 from auditor.data import CLUSTER, JudgmentTable
 from auditor.engine import aggregation as agg
 from auditor.errors import ConfigError
