@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from auditor.config import AuditConfig
-from auditor.contract import EXCLUSION_COLUMNS, METRIC_COLUMNS
+from auditor.contract import EXCLUSION_COLUMNS, ITEM_COLUMNS_KNOWN, METRIC_COLUMNS
 from auditor.data import _COMBINED_HINTS, _no_reference_message, _require_columns, canonicalise
 from auditor.engine.agreement import has_rates
 from auditor.engine.context import AuditContext, Side
@@ -616,7 +616,7 @@ def _empty_key(engine: Engine, column: str) -> InputError:
     return InputError("is empty; every row needs a value here", file=file, row=row, column=column)
 
 
-def _check_columns(columns: dict[str, str], required: tuple[str, ...], what: str, where: str) -> None:
+def _check_columns(columns: Sequence[str], required: tuple[str, ...], what: str, where: str) -> None:
     """:func:`auditor.data._require_columns` on the scanned columns (the same message)."""
     shown = [c for c in columns if c not in ("__file", "__src", "__fidx", "__row")]
     frame = pd.DataFrame(columns=shown)
@@ -712,10 +712,10 @@ def audit_out_of_core(
     where = " + ".join(sources)
     renames = {found: contract for contract, found in config.columns.items()}
     columns = engine.scan("raw", sources, renames, config.delimiter)
-    _check_columns(
-        columns, ("item_id", "judge", *(() if "score" in columns else ("label",))), "labels", where
-    )
     combined = items is None and any(c in columns for c in _COMBINED_HINTS)
+    label_columns = [c for c in columns if not combined or c == "item_id" or c not in ITEM_COLUMNS_KNOWN]
+    required = ("item_id", "judge", *(() if "score" in columns else ("label",)))
+    _check_columns(label_columns, required, "labels", where)
     cluster_column = config.cluster if combined and config.cluster in columns else None
 
     def present(column: str) -> str:
