@@ -53,6 +53,9 @@ from auditor.stats import compare, ppi
 ENGINES = ("auto", "memory", "duckdb", "spark")
 #: ``--engine auto``: label files larger than this in total are audited out of core (DuckDB).
 LARGE_INPUT_BYTES = 1 << 30
+#: Label rows aggregated per pass by DuckDB: more rows are split into passes over buckets of items (a hash of the
+#: item id), so that the per-item table of one pass stays within a bounded memory.
+ROWS_PER_PASS = 20_000_000
 #: Rows per batch streamed from the per-item query.
 BATCH_ROWS = 1 << 20
 NOT_COMPUTED = (
@@ -126,7 +129,7 @@ def file_format(path: str) -> str:
 #: Placeholders filled per input: ``{item}``, ``{judge}``, ``{cluster}`` (key expressions, :func:`key_sql`),
 #: ``{label}``, ``{exclusion}``, ``{score}`` (a column or NULL).  Standard SQL that DuckDB and Spark both run.
 KEYED_SQL = """
-SELECT {item} AS item_id, {judge} AS judge, {cluster} AS cluster_text,
+SELECT {item} AS item_id, {item_key} AS item_key, {judge} AS judge, {cluster} AS cluster_text,
        {label} AS label,
        CASE WHEN {label} IS NULL THEN 'N' ELSE 'V' || CAST({label} AS STRING) END AS label_key,
        {exclusion} AS exclusion,
@@ -139,7 +142,7 @@ FROM raw
 
 #: The first row (in file order) where a key column is empty: ``{column}`` is item_id or judge.
 EMPTY_KEY_SQL = """
-SELECT __file, __row FROM keyed WHERE {column} IS NULL OR {column} = ''
+SELECT __file, __row FROM {table} WHERE {column} IS NULL OR {column} = ''
 ORDER BY __src, __fidx, __row LIMIT 1
 """
 
@@ -150,24 +153,20 @@ WHERE score_given AND NOT (score_num BETWEEN -1.7976931348623157e308 AND 1.79769
 ORDER BY __src, __fidx, __row LIMIT 1
 """
 
-#: The distinct label tuples with their row counts and first row, in the order of their first row.
+#: The distinct label tuples with their row counts and first row (sorted by it later), the label rows without an
+#: item id and those with a score that is not a finite number.
 DISTINCT_SQL = """
 SELECT judge, label_key, exclusion, score_given, MIN(label) AS label, COUNT(*) AS n_rows,
-       SUM(CASE WHEN score_given AND NOT (score_num BETWEEN -1.7976931348623157e308
-                AND 1.7976931348623157e308) THEN 1 ELSE 0 END) AS n_bad_scores,
+       COUNT(CASE WHEN score_given AND NOT (score_num BETWEEN -1.7976931348623157e308
+                  AND 1.7976931348623157e308) THEN 1 END) AS n_bad_scores,
+       COUNT(CASE WHEN item_id IS NULL THEN 1 END) AS n_empty_items,
        MIN(__src * 1000000000000000 + __fidx * 10000000000 + __row) AS first_position
 FROM keyed GROUP BY judge, label_key, exclusion, score_given
 """
 
-#: Each item's cluster name, from the labels (a combined table) with the number of distinct values per item.
-ITEMS_FROM_LABELS_SQL = """
-SELECT item_id, MIN(cluster_text) AS cluster_text, COUNT(DISTINCT cluster_text) AS n_values
-FROM keyed GROUP BY item_id
-"""
-
 #: The items of an items table (keys as text).
 ITEMS_FROM_FILE_SQL = """
-SELECT {item} AS item_id, {cluster} AS cluster_text, 1 AS n_values, __file, __src, __fidx, __row FROM items_raw
+SELECT {item} AS item_id, {cluster} AS cluster_text, __file, __src, __fidx, __row FROM items_raw
 """
 
 #: The first row of an item id that an earlier row of the items table holds already.
@@ -180,15 +179,18 @@ SELECT item_id, __file, __row, first_row FROM (
 WHERE rn = 2 ORDER BY __src, __fidx, __row LIMIT 1
 """
 
-#: Each item's cluster index: clusters sorted by name (pandas' ``factorize(sort=True)``), an item without a cluster
-#: value is its own cluster ``item:<id>``.
+#: The clusters sorted by name (pandas' ``factorize(sort=True)``) with their index ``g``; an item without a cluster
+#: value is its own cluster ``item:<id>``.  ``{source}``: ``keyed`` (clusters from the label rows) or ``items``.
 CLUSTERS_SQL = """
-SELECT cluster_name, CAST(DENSE_RANK() OVER (ORDER BY cluster_name) - 1 AS BIGINT) AS g, n_items, n_empty,
-       n_conflicts FROM
-  (SELECT COALESCE(cluster_text, 'item:' || item_id) AS cluster_name, COUNT(*) AS n_items,
-          SUM(CASE WHEN item_id IS NULL OR item_id = '' THEN 1 ELSE 0 END) AS n_empty,
-          SUM(CASE WHEN n_values > 1 THEN 1 ELSE 0 END) AS n_conflicts
-   FROM items GROUP BY COALESCE(cluster_text, 'item:' || item_id)) d
+SELECT cluster_name, CAST(DENSE_RANK() OVER (ORDER BY cluster_name) - 1 AS BIGINT) AS g FROM
+  (SELECT DISTINCT COALESCE(cluster_text, 'item:' || item_id) AS cluster_name FROM {source}
+   WHERE item_id IS NOT NULL) d
+"""
+
+#: Each item of an items table with its cluster index.
+ITEM_CLUSTERS_SQL = """
+SELECT i.item_id AS item_id, c.g AS g FROM items i
+JOIN cluster_index c ON COALESCE(i.cluster_text, 'item:' || i.item_id) = c.cluster_name
 """
 
 #: The first label row whose item is not in the items table, and how many such rows there are.
@@ -216,40 +218,41 @@ def key_sql(column: str | None, kind: str) -> str:
     return f"CAST({column} AS STRING)"
 
 
-def item_counts_sql(task: str, n_sides: int, k: int, items_file: bool) -> str:
-    """The one pass over the label rows: per item, its cluster index ``g`` and for side ``j`` (0 = the reference,
-    then the judges) ``c_j_c`` = its usable rows with category ``c``, or for a score task ``s_j`` / ``n_j`` = the
-    sum and count of its values (a finite ``score``, else the label's number).  The item's cluster comes from the
-    items table (``items_file``) or from its label rows (a combined table)."""
+def item_counts_sql(
+    task: str, n_sides: int, k: int, items_file: bool, buckets: int = 1, bucket: int = 0
+) -> str:
+    """The one pass over the label rows: per item (every item with a label row, usable or not), its cluster index
+    ``g`` (``g_last``: the largest, which differs from ``g`` where an item's rows disagree on its cluster) and for
+    side ``j`` (0 = the reference, then the judges) ``c_j_c`` = its usable rows with category ``c``, or for a score
+    task ``s_j`` / ``n_j`` = the sum and count of its usable values (a finite ``score``, else the label's number).
+    The cluster comes from the items table (``items_file``) or the label rows (a combined table).  ``buckets``: the
+    items are split by a hash of their id and this query takes bucket ``bucket`` (bounded memory per pass)."""
     columns = []
     for j in range(n_sides):
+        usable = f"m.usable AND m.side = {j}"
         if task == "score":
             value = "CASE WHEN k.score_given THEN k.score_num ELSE m.label_value END"
-            columns.append(f"SUM(CASE WHEN m.side = {j} THEN {value} ELSE 0.0 END) AS s_{j}")
-            columns.append(f"SUM(CASE WHEN m.side = {j} THEN 1 ELSE 0 END) AS n_{j}")
+            columns.append(f"SUM(CASE WHEN {usable} THEN {value} END) AS s_{j}")
+            columns.append(f"COUNT(CASE WHEN {usable} THEN 1 END) AS n_{j}")
         else:
             columns += [
-                f"SUM(CASE WHEN m.side = {j} AND m.code = {c} THEN 1 ELSE 0 END) AS c_{j}_{c}"
-                for c in range(k)
+                f"COUNT(CASE WHEN {usable} AND m.code = {c} THEN 1 END) AS c_{j}_{c}" for c in range(k)
             ]
-    names = ", ".join(f"x.{c.rsplit(' AS ', 1)[1]}" for c in columns)
     if items_file:
-        cluster, join = (
-            "MIN(COALESCE(i.cluster_text, 'item:' || k.item_id))",
-            "JOIN items i ON k.item_id = i.item_id",
-        )
+        join = "JOIN item_clusters c ON k.item_id = c.item_id"
     else:
-        cluster, join = "MIN(COALESCE(k.cluster_text, 'item:' || k.item_id))", ""
+        join = "JOIN cluster_index c ON COALESCE(k.cluster_text, 'item:' || k.item_id) = c.cluster_name"
+    where = (
+        f"(((hash(k.item_key) % {buckets}) + {buckets}) % {buckets}) = {bucket}" if buckets > 1 else "TRUE"
+    )
     return f"""
-SELECT c.g AS g, {names} FROM (
-  SELECT {cluster} AS cluster_name, {", ".join(columns)}
-  FROM keyed k
-  JOIN label_map m ON k.judge = m.judge AND k.label_key = m.label_key
-    AND COALESCE(k.exclusion, '') = m.exclusion AND k.score_given = m.score_given
-  {join}
-  WHERE m.usable
-  GROUP BY k.item_id
-) x JOIN cluster_index c ON x.cluster_name = c.cluster_name
+SELECT MIN(c.g) AS g, MAX(c.g) AS g_last, {", ".join(columns)}
+FROM keyed k
+JOIN label_map m ON k.judge = m.judge AND k.label_key = m.label_key
+  AND COALESCE(k.exclusion, '') = m.exclusion AND k.score_given = m.score_given
+{join}
+WHERE {where}
+GROUP BY k.item_key
 """
 
 
@@ -274,6 +277,10 @@ class Engine:
 
     def register(self, name: str, frame: pd.DataFrame) -> None:
         raise NotImplementedError
+
+    def buckets(self, rows: int) -> int:
+        """Into how many passes (item buckets) the per-item aggregation of ``rows`` label rows is split."""
+        return 1
 
     def cluster_sums(
         self, sql: str, fn: Callable[[pd.DataFrame], np.ndarray], n_clusters: int, width: int
@@ -333,7 +340,12 @@ class DuckDBEngine(Engine):
     def register(self, name: str, frame: pd.DataFrame) -> None:
         self.con.register(name, frame)
 
+    def buckets(self, rows: int) -> int:
+        return max(1, -(-rows // ROWS_PER_PASS))
+
     def cluster_sums(self, sql, fn, n_clusters, width):
+        # the rows' order does not matter to sums (and keeping it costs memory); the error queries keep it
+        self.con.execute("SET preserve_insertion_order = false")
         total = np.zeros((n_clusters, width))
         reader = self.con.sql(sql).to_arrow_reader(BATCH_ROWS)
         for batch in reader:
@@ -423,7 +435,8 @@ def _sides(ctx: AuditContext, batch: pd.DataFrame, n_sides: int) -> list[Side]:
         if ctx.task == "score":
             n = batch[f"n_{j}"].to_numpy(np.int64)
             with np.errstate(divide="ignore", invalid="ignore"):
-                value = np.where(n > 0, batch[f"s_{j}"].to_numpy(float) / np.maximum(n, 1), np.nan)
+                total = batch[f"s_{j}"].fillna(0.0).to_numpy(float)
+                value = np.where(n > 0, total / np.maximum(n, 1), np.nan)
             sides.append(Side(np.full(len(batch), -1, np.int64), value, n > 0))
         else:
             counts = np.column_stack([batch[f"c_{j}_{c}"].to_numpy(np.int64) for c in range(ctx.k)])
@@ -610,8 +623,8 @@ def _first_row(engine: Engine, sql: str) -> tuple[str, int] | None:
     return None if found.empty else (str(found["__file"].iloc[0]), int(found["__row"].iloc[0]))
 
 
-def _empty_key(engine: Engine, column: str) -> InputError:
-    found = _first_row(engine, EMPTY_KEY_SQL.format(column=column))
+def _empty_key(engine: Engine, column: str, table: str = "keyed") -> InputError:
+    found = _first_row(engine, EMPTY_KEY_SQL.format(column=column, table=table))
     file, row = found if found else (None, None)
     return InputError("is empty; every row needs a value here", file=file, row=row, column=column)
 
@@ -624,13 +637,12 @@ def _check_columns(columns: Sequence[str], required: tuple[str, ...], what: str,
     _require_columns(frame, required, what)
 
 
-def _labels_map(
-    engine: Engine, config: AuditConfig, sources: Sequence[str], where: str
-) -> tuple[pd.DataFrame, tuple[str, ...] | None, list[str], pd.DataFrame]:
-    """The distinct label tuples canonicalised by :func:`auditor.data.canonicalise`; returns the map (registered as
-    ``label_map``), the categories, the judges (first row order, the reference left out) and the loader's
-    exclusions."""
+def _distinct_labels(engine: Engine) -> pd.DataFrame:
+    """The distinct label tuples in the order of their first row; an empty item id or judge, or a score that is
+    not a number, is the in-memory error (in its order: item id, judge, score)."""
     distinct = engine.frame(DISTINCT_SQL).sort_values("first_position", kind="stable").reset_index(drop=True)
+    if distinct["n_empty_items"].sum():
+        raise _empty_key(engine, "item_id")
     if distinct["judge"].isna().any() or (distinct["judge"] == "").any():
         raise _empty_key(engine, "judge")
     if distinct["n_bad_scores"].sum():
@@ -641,6 +653,14 @@ def _labels_map(
             row=int(found["__row"].iloc[0]),
             column="score",
         )
+    return distinct
+
+
+def _labels_map(
+    engine: Engine, distinct: pd.DataFrame, config: AuditConfig, sources: Sequence[str], where: str
+) -> tuple[tuple[str, ...] | None, list[str], pd.DataFrame]:
+    """The distinct label tuples canonicalised by :func:`auditor.data.canonicalise` (registered as ``label_map``);
+    returns the categories, the judges (first row order, the reference left out) and the loader's exclusions."""
     located = [_location(sources, p) for p in distinct["first_position"]]
     frame = pd.DataFrame(
         {
@@ -688,7 +708,34 @@ def _labels_map(
         .sum()
         .reset_index()
     )
-    return label_map, categories, judges, exclusions
+    return categories, judges, exclusions
+
+
+def _check_items(engine: Engine, items: str) -> int:
+    """An items table's checks (empty and duplicate ids, label rows naming unknown items) with the in-memory
+    wording; returns its number of items."""
+    if int(engine.frame("SELECT COUNT(*) AS n FROM items WHERE item_id IS NULL")["n"].iloc[0]):
+        raise _empty_key(engine, "item_id", "items")
+    counts = engine.frame("SELECT COUNT(*) AS n, COUNT(DISTINCT item_id) AS n_distinct FROM items")
+    if int(counts["n_distinct"].iloc[0]) < int(counts["n"].iloc[0]):
+        dup = engine.frame(DUPLICATE_ITEMS_SQL)
+        raise InputError(
+            f"duplicate item_id {dup['item_id'].iloc[0]!r} (first seen in row {int(dup['first_row'].iloc[0])}); "
+            "item ids must be unique",
+            file=str(dup["__file"].iloc[0]),
+            row=int(dup["__row"].iloc[0]),
+            column="item_id",
+        )
+    unknown = engine.frame(UNKNOWN_ITEMS_SQL)
+    if not unknown.empty:
+        raise InputError(
+            f"names item {unknown['item_id'].iloc[0]!r}, which is not in the items table {items} "
+            f"({int(unknown['n_unknown'].iloc[0])} label rows name unknown items)",
+            file=str(unknown["__file"].iloc[0]),
+            row=int(unknown["__row"].iloc[0]),
+            column="item_id",
+        )
+    return int(counts["n"].iloc[0])
 
 
 def audit_out_of_core(
@@ -721,10 +768,12 @@ def audit_out_of_core(
     def present(column: str) -> str:
         return column if column in columns else "CAST(NULL AS STRING)"
 
+    item_key = "item_id" if columns["item_id"] == "integer" else key_sql("item_id", columns["item_id"])
     engine.view(
         "keyed",
         KEYED_SQL.format(
             item=key_sql("item_id", columns["item_id"]),
+            item_key=item_key,
             judge=key_sql("judge", columns["judge"]),
             cluster=key_sql(cluster_column, columns.get(cluster_column or "", "other")),
             label=present("label"),
@@ -734,69 +783,62 @@ def audit_out_of_core(
             score=present("score"),
         ),
     )
+    distinct = _distinct_labels(engine)
+    n_items = None
     if items is not None:
         item_columns = engine.scan("items_raw", [str(items)], renames, config.delimiter)
         _check_columns(item_columns, ("item_id",), "items", str(items))
-        item_cluster = config.cluster if config.cluster in item_columns else None
-        cluster_column = item_cluster
+        cluster_column = config.cluster if config.cluster in item_columns else None
         engine.view(
             "items",
             ITEMS_FROM_FILE_SQL.format(
                 item=key_sql("item_id", item_columns["item_id"]),
-                cluster=key_sql(item_cluster, item_columns.get(item_cluster or "", "other")),
+                cluster=key_sql(cluster_column, item_columns.get(cluster_column or "", "other")),
             ),
         )
-    else:
-        engine.view("items", ITEMS_FROM_LABELS_SQL)
-    clusters = engine.frame(CLUSTERS_SQL)
-    if clusters["n_empty"].sum():
-        if items is None:
-            raise _empty_key(engine, "item_id")
-        found = _first_row(
-            engine,
-            "SELECT __file, __row FROM items WHERE item_id IS NULL ORDER BY __src, __fidx, __row LIMIT 1",
-        )
-        raise InputError(
-            "is empty; every row needs a value here", file=found[0], row=found[1], column="item_id"
-        )
-    n_items = int(clusters["n_items"].sum())
+        n_items = _check_items(engine, str(items))
+    categories, judges, loader_exclusions = _labels_map(engine, distinct, config, sources, where)
+    clusters = engine.frame(CLUSTERS_SQL.format(source="keyed" if items is None else "items"))
+    engine.register("cluster_index", clusters[["cluster_name", "g"]].astype({"g": np.int64}))
     if items is not None:
-        distinct_items = int(engine.frame("SELECT COUNT(DISTINCT item_id) AS n FROM items")["n"].iloc[0])
-        if distinct_items < n_items:
-            dup = engine.frame(DUPLICATE_ITEMS_SQL)
-            raise InputError(
-                f"duplicate item_id {dup['item_id'].iloc[0]!r} (first seen in row {int(dup['first_row'].iloc[0])}); "
-                "item ids must be unique",
-                file=str(dup["__file"].iloc[0]),
-                row=int(dup["__row"].iloc[0]),
-                column="item_id",
-            )
-        unknown = engine.frame(UNKNOWN_ITEMS_SQL)
-        if not unknown.empty:
-            raise InputError(
-                f"names item {unknown['item_id'].iloc[0]!r}, which is not in the items table {items} "
-                f"({int(unknown['n_unknown'].iloc[0])} label rows name unknown items)",
-                file=str(unknown["__file"].iloc[0]),
-                row=int(unknown["__row"].iloc[0]),
-                column="item_id",
-            )
-    elif clusters["n_conflicts"].sum():
+        engine.view("item_clusters", ITEM_CLUSTERS_SQL)
+    ctx = AuditContext.for_aggregates(config, categories, n_items or 0, len(clusters))
+    layout = statistics_layout(ctx, judges)
+    rows = int(distinct["n_rows"].sum())
+    buckets = engine.buckets(rows)
+    sums = np.zeros((ctx.n_clusters, layout.width + 2))
+    for bucket in range(buckets):
+        sql = item_counts_sql(task, 1 + len(judges), ctx.k, items is not None, buckets, bucket)
+        sums += engine.cluster_sums(
+            sql, lambda batch: _with_items(ctx, layout, judges, batch), ctx.n_clusters, layout.width + 2
+        )
+    conflicts = int(sums[:, -1].sum())
+    if conflicts:
         raise InputError(
-            f"{int(clusters['n_conflicts'].sum())} items have different {cluster_column!r} values in their rows; "
-            "a combined table must repeat item columns identically",
+            f"{conflicts} items have different {cluster_column!r} values in their rows; a combined table must "
+            "repeat item columns identically",
             file=where,
             column=cluster_column,
         )
-    _, categories, judges, loader_exclusions = _labels_map(engine, config, sources, where)
-    engine.register("cluster_index", clusters[["cluster_name", "g"]].astype({"g": np.int64}))
-    ctx = AuditContext.for_aggregates(config, categories, n_items, len(clusters))
-    layout = statistics_layout(ctx, judges)
-    sql = item_counts_sql(task, 1 + len(judges), ctx.k, items is not None)
-    sums = engine.cluster_sums(
-        sql, lambda batch: cluster_statistics(ctx, layout, judges, batch), ctx.n_clusters, layout.width
-    )
+    if n_items is None:
+        n_items = int(sums[:, -2].sum())
+        ctx.n_items = n_items
+    sums = sums[:, : layout.width]
     finish(ctx, layout, judges, sums, n_items)
     return _result(ctx, judges, loader_exclusions, sums, layout, cluster_column, engine.name)
+
+
+def _with_items(ctx: AuditContext, layout: Layout, judges: list[str], batch: pd.DataFrame) -> np.ndarray:
+    """:func:`cluster_statistics` plus two columns: the items, and those whose rows disagree on their cluster."""
+    g = batch["g"].to_numpy(np.int64)
+    conflicts = (batch["g_last"].to_numpy(np.int64) != g).astype(float)
+    extra = np.column_stack(
+        [
+            np.bincount(g, minlength=ctx.n_clusters),
+            np.bincount(g, weights=conflicts, minlength=ctx.n_clusters),
+        ]
+    )
+    return np.hstack([cluster_statistics(ctx, layout, judges, batch), extra])
 
 
 def make_engine(name: str) -> Engine:
