@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import glob as globbing
 import os
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,8 +57,11 @@ LARGE_INPUT_BYTES = 1 << 30
 #: Label rows aggregated per pass by DuckDB: more rows are split into passes over buckets of items (a hash of the
 #: item id), so that the per-item table of one pass stays within a bounded memory.
 ROWS_PER_PASS = 20_000_000
+#: DuckDB's memory limit (``AUDITOR_DUCKDB_MEMORY`` overrides it); beyond it DuckDB spills to
+#: ``AUDITOR_DUCKDB_TEMP`` (default: the system's temp folder).  The process peaks about 0.4 GB above it.
+DUCKDB_MEMORY = "1GB"
 #: Rows per batch streamed from the per-item query.
-BATCH_ROWS = 1 << 20
+BATCH_ROWS = 1 << 17
 NOT_COMPUTED = (
     "human ceiling",
     "ties-excluded and per-column slices",
@@ -843,7 +847,8 @@ def _with_items(ctx: AuditContext, layout: Layout, judges: list[str], batch: pd.
 
 def make_engine(name: str) -> Engine:
     if name == "duckdb":
-        return DuckDBEngine(os.environ.get("AUDITOR_DUCKDB_MEMORY"), os.environ.get("AUDITOR_DUCKDB_TEMP"))
+        temp = os.environ.get("AUDITOR_DUCKDB_TEMP") or str(Path(tempfile.gettempdir()) / "auditor-duckdb")
+        return DuckDBEngine(os.environ.get("AUDITOR_DUCKDB_MEMORY", DUCKDB_MEMORY), temp)
     if name == "spark":
         from auditor.engine.spark import SparkEngine
 
