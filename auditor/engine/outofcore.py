@@ -807,6 +807,9 @@ def audit_out_of_core(
     if items is not None:
         engine.view("item_clusters", ITEM_CLUSTERS_SQL)
     ctx = AuditContext.for_aggregates(config, categories, n_items or 0, len(clusters))
+    # the per-batch statistics need the rules, not the bootstrap: a context without resamples travels light (to
+    # Spark's executors)
+    light = AuditContext.for_aggregates(config.with_overrides(resamples=0), categories, 0, len(clusters))
     layout = statistics_layout(ctx, judges)
     rows = int(distinct["n_rows"].sum())
     buckets = engine.buckets(rows)
@@ -814,7 +817,7 @@ def audit_out_of_core(
     for bucket in range(buckets):
         sql = item_counts_sql(task, 1 + len(judges), ctx.k, items is not None, buckets, bucket)
         sums += engine.cluster_sums(
-            sql, lambda batch: _with_items(ctx, layout, judges, batch), ctx.n_clusters, layout.width + 2
+            sql, lambda batch: _with_items(light, layout, judges, batch), ctx.n_clusters, layout.width + 2
         )
     conflicts = int(sums[:, -1].sum())
     if conflicts:
