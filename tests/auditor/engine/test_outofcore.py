@@ -231,3 +231,17 @@ def test_cli_engine_duckdb_writes_audit_json(tmp_path: Path) -> None:
     document = json.loads((tmp_path / "out" / "audit.json").read_text())
     assert document["engine"]["name"] == "duckdb" and document["n_items"] == 400
     assert {m["metric"] for m in document["metrics"]} >= {"cohen_kappa", "win_rate_gap"}
+
+
+def test_item_buckets_give_the_same_audit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large inputs are aggregated in several passes over buckets of items: the same sums as one pass."""
+    from auditor.engine import outofcore
+
+    labels = _pairwise(300)
+    labels.loc[5, "label"] = None  # an excluded row, counted once whatever the pass
+    labels.to_parquet(tmp_path / "labels.parquet", index=False)
+    config = AuditConfig().with_overrides(task="pairwise", resamples=100)
+    memory = auditor.audit(tmp_path / "labels.parquet", config=config)
+    monkeypatch.setattr(outofcore, "ROWS_PER_PASS", 400)
+    assert outofcore.DuckDBEngine().buckets(len(labels)) == 5
+    assert assert_same_rows(memory, audit_out_of_core(tmp_path / "labels.parquet", None, config)) >= 30
