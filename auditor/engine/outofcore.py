@@ -31,7 +31,8 @@ from __future__ import annotations
 import glob as globbing
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,11 +42,17 @@ import pandas as pd
 
 from auditor.config import AuditConfig
 from auditor.contract import EXCLUSION_COLUMNS, ITEM_COLUMNS_KNOWN, METRIC_COLUMNS
-from auditor.data import _COMBINED_HINTS, _no_reference_message, _require_columns, canonicalise
+from auditor.data import (
+    _COMBINED_HINTS,
+    _check_mapped_columns,
+    _no_reference_message,
+    _require_columns,
+    canonicalise,
+)
 from auditor.engine.agreement import has_rates
 from auditor.engine.context import AuditContext, Side
 from auditor.engine.pvalues import adjust_p_values
-from auditor.errors import InputError
+from auditor.errors import AuditorError, InputError
 from auditor.io import FILE, ROW
 from auditor.metrics import PPI_RATES
 from auditor.result import AuditResult
@@ -302,11 +309,16 @@ class DuckDBEngine(Engine):
         import duckdb
 
         self.con = duckdb.connect()
+        self.memory_limit = memory_limit
+        self.sources: list[str] = []
         self.con.execute("SET preserve_insertion_order = true")
-        if memory_limit:
-            self.con.execute(f"SET memory_limit = '{memory_limit}'")
-        if temp_directory:
-            self.con.execute(f"SET temp_directory = '{temp_directory}'")
+        try:
+            if memory_limit:
+                self.con.execute(f"SET memory_limit = '{memory_limit}'")
+            if temp_directory:
+                self.con.execute("SET temp_directory = '" + temp_directory.replace("'", "''") + "'")
+        except duckdb.Error as exc:
+            raise InputError(f"DuckDB refused the setting: {exc}", column="AUDITOR_DUCKDB_MEMORY") from None
 
     def _read(self, path: str, delimiter: str | None) -> str:
         fmt, quoted = file_format(path), "'" + path.replace("'", "''") + "'"
@@ -320,6 +332,7 @@ class DuckDBEngine(Engine):
         return f"SELECT *, row_number() OVER () AS __row FROM {reader}"
 
     def scan(self, name: str, sources: Sequence[str], renames: dict[str, str], delimiter: str | None = None):
+        self.sources = list(sources)
         parts = []
         for src, source in enumerate(sources):
             for fidx, path in enumerate(expand(source)):
@@ -330,16 +343,37 @@ class DuckDBEngine(Engine):
                     f"SELECT *{drop}, {quoted} AS __file, {src} AS __src, {fidx} AS __fidx FROM ({inner})"
                 )
         union = "\nUNION ALL BY NAME\n".join(parts)
-        renamed = ", ".join(f'"{found}" AS "{contract}"' for found, contract in renames.items())
-        select = f"SELECT * RENAME ({renamed}) FROM ({union})" if renamed else union
-        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {select}")
-        return {row[0]: _kind(str(row[1])) for row in self.con.execute(f"DESCRIBE {name}").fetchall()}
+        with self._guard(sources):
+            found = [row[0] for row in self.con.execute(f"DESCRIBE {union}").fetchall()]
+            renamed = ", ".join(f'"{f}" AS "{c}"' for f, c in renames.items() if f in found)
+            select = f"SELECT * RENAME ({renamed}) FROM ({union})" if renamed else union
+            self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {select}")
+            return {row[0]: _kind(str(row[1])) for row in self.con.execute(f"DESCRIBE {name}").fetchall()}
+
+    @contextmanager
+    def _guard(self, sources: Sequence[str] | None = None) -> Iterator[None]:
+        """DuckDB's errors as the project's: a file it cannot read is bad input (one line naming the files), and
+        running out of its memory limit says how to raise it."""
+        import duckdb
+
+        try:
+            yield
+        except duckdb.OutOfMemoryException as exc:
+            raise AuditorError(
+                f"the out-of-core engine ran out of its memory limit ({self.memory_limit or 'default'}): raise "
+                "it with AUDITOR_DUCKDB_MEMORY=4GB (DuckDB spills the rest to AUDITOR_DUCKDB_TEMP)"
+            ) from exc
+        except (duckdb.IOException, duckdb.InvalidInputException, duckdb.ConversionException) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InputError(f"could not be read: {first}", file=" + ".join(sources or self.sources)) from exc
 
     def view(self, name: str, sql: str) -> None:
-        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
+        with self._guard():
+            self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
 
     def frame(self, sql: str) -> pd.DataFrame:
-        return self.con.execute(sql).df()
+        with self._guard():
+            return self.con.execute(sql).df()
 
     def register(self, name: str, frame: pd.DataFrame) -> None:
         self.con.register(name, frame)
@@ -351,9 +385,10 @@ class DuckDBEngine(Engine):
         # the rows' order does not matter to sums (and keeping it costs memory); the error queries keep it
         self.con.execute("SET preserve_insertion_order = false")
         total = np.zeros((n_clusters, width))
-        reader = self.con.sql(sql).to_arrow_reader(BATCH_ROWS)
-        for batch in reader:
-            total += fn(batch.to_pandas())
+        with self._guard():
+            for batch in self.con.sql(sql).to_arrow_reader(BATCH_ROWS):
+                total += fn(batch.to_pandas())
+        self.con.execute("SET preserve_insertion_order = true")
         return total
 
 
@@ -763,6 +798,9 @@ def audit_out_of_core(
     where = " + ".join(sources)
     renames = {found: contract for contract, found in config.columns.items()}
     columns = engine.scan("raw", sources, renames, config.delimiter)
+    scanned = pd.DataFrame(columns=[c for c in columns if not c.startswith("__")])
+    scanned.attrs["path"] = where
+    _check_mapped_columns(config, [scanned])
     combined = items is None and any(c in columns for c in _COMBINED_HINTS)
     label_columns = [c for c in columns if not combined or c == "item_id" or c not in ITEM_COLUMNS_KNOWN]
     required = ("item_id", "judge", *(() if "score" in columns else ("label",)))

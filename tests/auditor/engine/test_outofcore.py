@@ -69,13 +69,14 @@ def pandalm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     study.write(out)
     study.labels.to_parquet(out / "labels.parquet", index=False)
     _ppi_design(study.labels, 3).to_csv(out / "ppi.csv", index=False)
+    study.items[["item_id", "model_a", "model_b"]].to_parquet(out / "items.parquet", index=False)
     return out
 
 
 def test_pandalm_rows_equal_in_memory(pandalm: Path) -> None:
-    config = load_config(pandalm / "audit.toml").with_overrides(resamples=200)
-    for labels in ("labels.jsonl", "labels.parquet", "ppi.csv"):
-        memory, outofcore = both_engines(pandalm / labels, pandalm / "items.jsonl", config)
+    config = load_config(pandalm / "audit.toml").with_overrides(resamples=100)
+    for labels in ("labels.parquet", "ppi.csv"):
+        memory, outofcore = both_engines(pandalm / labels, pandalm / "items.parquet", config)
         assert assert_same_rows(memory, outofcore) >= 30
         assert outofcore.meta["engine"]["name"] == "duckdb"
     assert any("metrics" in j for j in outofcore.meta["ppi"]["judges"])  # the PPI design ran PPI
@@ -84,13 +85,13 @@ def test_pandalm_rows_equal_in_memory(pandalm: Path) -> None:
 def test_hanna_score_rows_equal_in_memory(tmp_path: Path) -> None:
     from auditor.datasets import hanna
 
-    study = hanna.load(shared_dataset("hanna").parent, llm=None, prompt=1)
+    study = hanna.load(shared_dataset("hanna").parent, llm="ChatGPT", prompt=(1, 2))
     study.write(tmp_path)
     _ppi_design(study.labels, 4).to_parquet(tmp_path / "ppi.parquet", index=False)
-    config = load_config(tmp_path / "audit.toml").with_overrides(resamples=200)
-    for labels in ("labels.jsonl", "ppi.parquet"):
-        memory, outofcore = both_engines(tmp_path / labels, tmp_path / "items.jsonl", config)
-        assert assert_same_rows(memory, outofcore) >= 10
+    config = load_config(tmp_path / "audit.toml").with_overrides(resamples=100)
+    memory, outofcore = both_engines(tmp_path / "ppi.parquet", tmp_path / "items.jsonl", config)
+    # the reference's mean score; per judge its mean score, the gap and the PPI mean score
+    assert assert_same_rows(memory, outofcore) == 1 + 2 * 3
 
 
 def test_simulated_study_with_unlabelled_users_equal_in_memory(tmp_path: Path) -> None:
@@ -99,7 +100,7 @@ def test_simulated_study_with_unlabelled_users_equal_in_memory(tmp_path: Path) -
 
     study = simulate_study(seed=3, n_users=30, n_items=200, with_truth=False, n_unlabelled=300)
     study.write(tmp_path)
-    config = load_config(tmp_path / "audit.toml").with_overrides(resamples=200)
+    config = load_config(tmp_path / "audit.toml").with_overrides(resamples=100)
     memory, outofcore = both_engines(tmp_path / "labels.jsonl", tmp_path / "items.jsonl", config)
     assert outofcore.meta["n_clusters"] > 30
     assert assert_same_rows(memory, outofcore) >= 50
