@@ -28,10 +28,9 @@ judge calibration, and the ``order`` column's check.  The p-values are adjusted 
 
 from __future__ import annotations
 
-import glob as globbing
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +51,7 @@ from auditor.data import (
 from auditor.engine.agreement import has_rates
 from auditor.engine.context import AuditContext, Side
 from auditor.engine.pvalues import adjust_p_values
+from auditor.engine.query import Engine, expand, file_format, is_pattern
 from auditor.errors import AuditorError, InputError
 from auditor.io import FILE, ROW
 from auditor.metrics import PPI_RATES
@@ -76,8 +76,6 @@ NOT_COMPUTED = (
     "correlations and the score-task agreement family",
     "integrity warnings, cases and score pairs",
 )
-_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "csv", ".jsonl": "json"}
-_SUFFIXES |= {".ndjson": "json"}
 
 
 def input_bytes(sources: Sequence[Any]) -> int:
@@ -99,41 +97,9 @@ def choose_engine(engine: str, sources: Sequence[Any]) -> str:
     paths = [str(s) for s in sources if isinstance(s, (str, Path))]
     if len(paths) < len(sources):
         return "memory"  # DataFrames are in memory already
-    if any(_is_pattern(p) or "://" in p or Path(p).is_dir() for p in paths):
+    if any(is_pattern(p) or "://" in p or Path(p).is_dir() for p in paths):
         return "duckdb"
     return "duckdb" if input_bytes(paths) > LARGE_INPUT_BYTES else "memory"
-
-
-def _is_pattern(path: str) -> bool:
-    return any(ch in path for ch in "*?[")
-
-
-def expand(source: str) -> list[str]:
-    """The files of one source: a file, a glob (sorted) or a folder (its Parquet / CSV / JSONL files, recursively:
-    a hive-partitioned dataset)."""
-    if Path(source).is_dir():
-        found = sorted(
-            str(f) for f in Path(source).rglob("*") if f.is_file() and f.suffix.lower() in _SUFFIXES
-        )
-        if not found:
-            raise InputError(f"holds no Parquet, CSV or JSONL files ({', '.join(_SUFFIXES)})", file=source)
-        return found
-    if _is_pattern(source):
-        found = sorted(globbing.glob(source, recursive=True))
-        if not found:
-            raise InputError("matches no file", file=source)
-        return found
-    return [source]
-
-
-def file_format(path: str) -> str:
-    suffix = Path(path.split("?")[0]).suffix.lower()
-    if suffix not in _SUFFIXES:
-        raise InputError(
-            f"has an unknown suffix {suffix!r}; the out-of-core engine reads {', '.join(_SUFFIXES)}",
-            file=path,
-        )
-    return _SUFFIXES[suffix]
 
 
 # -- the SQL, written once --------------------------------------------------------------------------------------
@@ -265,39 +231,6 @@ JOIN label_map m ON k.judge = m.judge AND k.label_key = m.label_key
 WHERE {where}
 GROUP BY k.item_key
 """
-
-
-# -- the engine interface ---------------------------------------------------------------------------------------
-class Engine:
-    """What a query engine provides: the ``raw`` view of the label files (and ``items_raw`` of an items file),
-    SQL to pandas for small results, small tables registered from pandas, and the per-cluster sums of a query's
-    rows through a Python function of a batch."""
-
-    name = "engine"
-
-    def scan(self, name: str, sources: Sequence[str], renames: dict[str, str]) -> dict[str, str]:
-        """Create view ``name`` over the files of ``sources`` (columns renamed, plus ``__file``, ``__src``,
-        ``__fidx``, ``__row``); returns its columns with their kind (string, integer, float, bool, other)."""
-        raise NotImplementedError
-
-    def view(self, name: str, sql: str) -> None:
-        raise NotImplementedError
-
-    def frame(self, sql: str) -> pd.DataFrame:
-        raise NotImplementedError
-
-    def register(self, name: str, frame: pd.DataFrame) -> None:
-        raise NotImplementedError
-
-    def buckets(self, rows: int) -> int:
-        """Into how many passes (item buckets) the per-item aggregation of ``rows`` label rows is split."""
-        return 1
-
-    def cluster_sums(
-        self, sql: str, fn: Callable[[pd.DataFrame], np.ndarray], n_clusters: int, width: int
-    ) -> np.ndarray:
-        """``(n_clusters, width)``: the sum over the batches of ``sql``'s rows of ``fn(batch)``."""
-        raise NotImplementedError
 
 
 class DuckDBEngine(Engine):
@@ -906,7 +839,7 @@ def _result(
     cluster_column: str | None,
     engine_name: str,
 ) -> AuditResult:
-    from auditor.audit import meta
+    from auditor.engine.describe import meta
 
     ctx.ref = Side(np.zeros(0, np.int64), np.zeros(0), np.zeros(0, bool))
     with_ref = sums[:, layout["ref_counts"]].sum(axis=0)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from auditor.engine.outofcore import Engine, expand, file_format
+from auditor.engine.query import Engine, expand, file_format
 
 _KINDS = {
     "string": "string",
