@@ -6,7 +6,9 @@
 
 Parts: ``stats`` (statistics engine: 10k / 100k / 1M label rows, side by side with the reference libraries),
 ``judges`` (judge runner against a fixed-latency loopback server next to raw ``openai`` calls, cached rerun, tokens
-per template), ``rm`` (reward-model batching against one-at-a-time scoring; ``--quick`` runs the tiny model only).
+per template), ``rm`` (reward-model batching against one-at-a-time scoring; ``--quick`` runs the tiny model only),
+``outofcore`` (10M and 100M judge verdicts from partitioned Parquet through ``--engine duckdb``; ``--quick``: 1M
+and 10M).
 Exit status: the first non-zero status of a part (a benchmark fails when its results disagree with the baseline).
 """
 
@@ -23,6 +25,7 @@ PARTS = {
     "stats": (["bench_stats.py"], ["--quick"]),
     "judges": (["bench_judges.py"], ["--quick"]),
     "rm": (["bench_reward_model.py"], ["--models", "tiny"]),
+    "outofcore": (["bench_outofcore.py"], ["--rows", "1000000,10000000"]),
 }
 
 
