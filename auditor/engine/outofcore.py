@@ -63,7 +63,7 @@ ENGINES = ("auto", "memory", "duckdb", "spark")
 LARGE_INPUT_BYTES = 1 << 30
 #: Label rows aggregated per pass by DuckDB: more rows are split into passes over buckets of items (a hash of the
 #: item id), so that the per-item table of one pass stays within a bounded memory.
-ROWS_PER_PASS = 200_000_000
+ROWS_PER_PASS = 25_000_000
 #: DuckDB's memory limit (``AUDITOR_DUCKDB_MEMORY`` overrides it); beyond it DuckDB spills to
 #: ``AUDITOR_DUCKDB_TEMP`` (default: the system's temp folder).  The process peaks about 0.4 GB above it.
 DUCKDB_MEMORY = "1GB"
