@@ -13,6 +13,8 @@ How it runs (the same on every engine; the SQL below is written once and execute
    the votes per category (a score task: the sum and count of values).  Its rows are streamed in batches to
    :func:`cluster_statistics`, which aggregates each item's verdict with the in-memory rule
    (:meth:`AuditContext.from_counts`) and adds it to per-cluster sums; the rows are never in memory at once.
+   Beyond :data:`ROWS_PER_PASS` label rows the pass is repeated over buckets of items (a hash of the item id),
+   so that DuckDB's per-item table stays within its memory limit.
 5. :func:`finish`: the metrics from the per-cluster sums through the shared :class:`Resampler`, in the in-memory
    order, so that every row equals the in-memory engine's.
 
