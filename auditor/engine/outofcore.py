@@ -25,7 +25,7 @@ exclusions, and the PPI step.  What it leaves to the in-memory engine (:data:`NO
 audit.json's ``engine`` section): the human ceiling and the other steps that need rows or ranks (ties-excluded
 and per-column slices, jury, baselines, alt-test, personalization, position, length, self-preference, variants,
 correlations and the score-task agreement family, integrity warnings, cases, score pairs), the ``mean_score``
-judge calibration, and the ``order`` column's check.  The p-values are adjusted over the rows it computes.
+judge calibration.  The p-values are adjusted over the rows it computes.
 """
 
 from __future__ import annotations
@@ -115,6 +115,7 @@ SELECT {item} AS item_id, {item_key} AS item_key, {judge} AS judge, {cluster} AS
        CASE WHEN {score} IS NULL OR TRIM(CAST({score} AS STRING)) = '' THEN FALSE ELSE TRUE END AS score_given,
        TRY_CAST({score} AS DOUBLE) AS score_num,
        CAST({score} AS STRING) AS score_text,
+       {order} AS order_text,
        __file, __src, __fidx, __row
 FROM raw
 """
@@ -122,6 +123,13 @@ FROM raw
 #: The first row (in file order) where a key column is empty: ``{column}`` is item_id or judge.
 EMPTY_KEY_SQL = """
 SELECT __file, __row FROM {table} WHERE {column} IS NULL OR {column} = ''
+ORDER BY __src, __fidx, __row LIMIT 1
+"""
+
+#: The first row whose presentation order is neither ``ab`` nor ``ba`` (nor empty).
+BAD_ORDER_SQL = """
+SELECT __file, __row, order_text FROM keyed
+WHERE order_text IS NOT NULL AND order_text NOT IN ('ab', 'ba')
 ORDER BY __src, __fidx, __row LIMIT 1
 """
 
@@ -139,6 +147,7 @@ SELECT judge, label_key, exclusion, score_given, MIN(label) AS label, COUNT(*) A
        COUNT(CASE WHEN score_given AND NOT (score_num BETWEEN -1.7976931348623157e308
                   AND 1.7976931348623157e308) THEN 1 END) AS n_bad_scores,
        COUNT(CASE WHEN item_id IS NULL THEN 1 END) AS n_empty_items,
+       COUNT(CASE WHEN order_text IS NOT NULL AND order_text NOT IN ('ab', 'ba') THEN 1 END) AS n_bad_orders,
        MIN(__src * 1000000000000000 + __fidx * 10000000000 + __row) AS first_position
 FROM keyed GROUP BY judge, label_key, exclusion, score_given
 """
@@ -612,13 +621,22 @@ def _check_columns(columns: Sequence[str], required: tuple[str, ...], what: str,
 
 
 def _distinct_labels(engine: Engine) -> pd.DataFrame:
-    """The distinct label tuples in the order of their first row; an empty item id or judge, or a score that is
-    not a number, is the in-memory error (in its order: item id, judge, score)."""
+    """The distinct label tuples in the order of their first row; an empty item id or judge, an order other than
+    ``ab`` / ``ba``, or a score that is not a number, is the in-memory error (in its order: item id, judge, order,
+    score)."""
     distinct = engine.frame(DISTINCT_SQL).sort_values("first_position", kind="stable").reset_index(drop=True)
     if distinct["n_empty_items"].sum():
         raise _empty_key(engine, "item_id")
     if distinct["judge"].isna().any() or (distinct["judge"] == "").any():
         raise _empty_key(engine, "judge")
+    if distinct["n_bad_orders"].sum():
+        found = engine.frame(BAD_ORDER_SQL)
+        raise InputError(
+            f"has {found['order_text'].iloc[0]!r}; expected 'ab', 'ba' or empty",
+            file=str(found["__file"].iloc[0]),
+            row=int(found["__row"].iloc[0]),
+            column="order",
+        )
     if distinct["n_bad_scores"].sum():
         found = engine.frame(BAD_SCORE_SQL)
         raise InputError(
@@ -758,6 +776,9 @@ def audit_out_of_core(
             if "exclusion" in columns
             else "CAST(NULL AS STRING)",
             score=present("score"),
+            order=key_sql(engine.quote("order"), columns["order"])
+            if "order" in columns
+            else "CAST(NULL AS STRING)",
         ),
     )
     distinct = _distinct_labels(engine)

@@ -58,6 +58,10 @@ class Engine:
 
     name = "engine"
 
+    def quote(self, column: str) -> str:
+        """A column name as an identifier in this engine's SQL (``order`` is a keyword)."""
+        return '"' + column.replace('"', '""') + '"'
+
     def scan(self, name: str, sources: Sequence[str], renames: dict[str, str]) -> dict[str, str]:
         """Create view ``name`` over the files of ``sources`` (columns renamed, plus ``__file``, ``__src``,
         ``__fidx``, ``__row``); returns its columns with their kind (string, integer, float, bool, other)."""

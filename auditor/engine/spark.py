@@ -36,6 +36,9 @@ _KINDS = {
 class SparkEngine(Engine):
     name = "spark"
 
+    def quote(self, column: str) -> str:
+        return "`" + column.replace("`", "``") + "`"
+
     def __init__(self, session: Any = None) -> None:
         if session is None:
             from pyspark.sql import SparkSession

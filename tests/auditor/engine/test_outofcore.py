@@ -186,12 +186,16 @@ def test_errors_keep_the_in_memory_wording(tmp_path: Path, suffix: str) -> None:
     empty.loc[23, "judge"] = None
     cases["empty judge"] = empty
     cases["missing column"] = labels.drop(columns=["judge"])
+    cases["bad order"] = labels.assign(order=["ab", "ba"] * (len(labels) // 2)).astype({"order": object})
+    cases["bad order"].loc[31, "order"] = "ba "  # trimmed: fine
+    cases["bad order"].loc[33, "order"] = "a-b"
     cases["no reference"] = labels[labels["judge"] != "human"]
     for name, frame in cases.items():
         memory, outofcore = _both_errors(write(frame, name.replace(" ", "_")), config)
         assert memory == outofcore, name
     assert "row 18, column 'label'" in _both_errors(tmp_path / f"unknown_label{suffix}", config)[1]
     assert "'maybe' (2 rows)" in _both_errors(tmp_path / f"unknown_label{suffix}", config)[1]
+    assert "row 34, column 'order': has 'a-b'" in _both_errors(tmp_path / f"bad_order{suffix}", config)[1]
 
 
 def test_unknown_and_empty_items_keep_the_in_memory_wording(tmp_path: Path) -> None:
