@@ -206,41 +206,45 @@ def key_sql(column: str | None, kind: str) -> str:
     return f"CAST({column} AS STRING)"
 
 
-def item_counts_sql(
-    task: str, n_sides: int, k: int, items_file: bool, buckets: int = 1, bucket: int = 0
-) -> str:
-    """The one pass over the label rows: per item (every item with a label row, usable or not), its cluster index
-    ``g`` (``g_last``: the largest, which differs from ``g`` where an item's rows disagree on its cluster) and for
-    side ``j`` (0 = the reference, then the judges) ``c_j_c`` = its usable rows with category ``c``, or for a score
-    task ``s_j`` / ``n_j`` = the sum and count of its usable values (a finite ``score``, else the label's number).
-    The cluster comes from the items table (``items_file``) or the label rows (a combined table).  ``buckets``: the
-    items are split by a hash of their id and this query takes bucket ``bucket`` (bounded memory per pass)."""
-    columns = []
-    for j in range(n_sides):
-        usable = f"m.usable AND m.side = {j}"
-        if task == "score":
-            value = "CASE WHEN k.score_given THEN k.score_num ELSE m.label_value END"
-            columns.append(f"SUM(CASE WHEN {usable} THEN {value} END) AS s_{j}")
-            columns.append(f"COUNT(CASE WHEN {usable} THEN 1 END) AS n_{j}")
-        else:
-            columns += [
-                f"COUNT(CASE WHEN {usable} AND m.code = {c} THEN 1 END) AS c_{j}_{c}" for c in range(k)
-            ]
+def canonical_rows_sql(items_file: bool) -> str:
+    """Every label row reduced to what the per-item pass needs: its item key, cluster index ``g``, side (0 = the
+    reference, then the judges), whether it is usable, its category ``code`` and its ``value`` (a finite
+    ``score``, else the label's number).  The cluster comes from the items table (``items_file``) or the label
+    rows (a combined table)."""
     if items_file:
         join = "JOIN item_clusters c ON k.item_id = c.item_id"
     else:
         join = "JOIN cluster_index c ON COALESCE(k.cluster_text, 'item:' || k.item_id) = c.cluster_name"
-    where = (
-        f"(((hash(k.item_key) % {buckets}) + {buckets}) % {buckets}) = {bucket}" if buckets > 1 else "TRUE"
-    )
     return f"""
-SELECT MIN(c.g) AS g, MAX(c.g) AS g_last, {", ".join(columns)}
+SELECT k.item_key AS item_key, c.g AS g, m.side AS side, m.usable AS usable, m.code AS code,
+       CASE WHEN k.score_given THEN k.score_num ELSE m.label_value END AS value
 FROM keyed k
 JOIN label_map m ON k.judge = m.judge AND k.label_key = m.label_key
   AND COALESCE(k.exclusion, '') = m.exclusion AND k.score_given = m.score_given
 {join}
+"""
+
+
+def item_counts_sql(task: str, n_sides: int, k: int, buckets: int = 1, bucket: int = 0) -> str:
+    """The per-item pass over ``canonical_rows`` (:func:`canonical_rows_sql`): per item (every item with a label
+    row, usable or not), its cluster index ``g`` (``g_last``: the largest, which differs from ``g`` where an item's
+    rows disagree on its cluster) and for side ``j`` ``c_j_c`` = its usable rows with category ``c``, or for a
+    score task ``s_j`` / ``n_j`` = the sum and count of its usable values.  ``buckets``: the items are split by a
+    hash of their key and this query takes bucket ``bucket`` (bounded memory per pass)."""
+    columns = []
+    for j in range(n_sides):
+        usable = f"usable AND side = {j}"
+        if task == "score":
+            columns.append(f"SUM(CASE WHEN {usable} THEN value END) AS s_{j}")
+            columns.append(f"COUNT(CASE WHEN {usable} THEN 1 END) AS n_{j}")
+        else:
+            columns += [f"COUNT(CASE WHEN {usable} AND code = {c} THEN 1 END) AS c_{j}_{c}" for c in range(k)]
+    where = f"(((hash(item_key) % {buckets}) + {buckets}) % {buckets}) = {bucket}" if buckets > 1 else "TRUE"
+    return f"""
+SELECT MIN(g) AS g, MAX(g) AS g_last, {", ".join(columns)}
+FROM canonical_rows
 WHERE {where}
-GROUP BY k.item_key
+GROUP BY item_key
 """
 
 
@@ -807,9 +811,10 @@ def audit_out_of_core(
     layout = statistics_layout(ctx, judges)
     rows = int(distinct["n_rows"].sum())
     buckets = engine.buckets(rows)
+    engine.view("canonical_rows", canonical_rows_sql(items is not None))
     sums = np.zeros((ctx.n_clusters, layout.width + 2))
     for bucket in range(buckets):
-        sql = item_counts_sql(task, 1 + len(judges), ctx.k, items is not None, buckets, bucket)
+        sql = item_counts_sql(task, 1 + len(judges), ctx.k, buckets, bucket)
         sums += engine.cluster_sums(
             sql, lambda batch: _with_items(light, layout, judges, batch), ctx.n_clusters, layout.width + 2
         )
