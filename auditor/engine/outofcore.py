@@ -206,11 +206,15 @@ def key_sql(column: str | None, kind: str) -> str:
     return f"CAST({column} AS STRING)"
 
 
-def canonical_rows_sql(items_file: bool) -> str:
+def canonical_rows_sql(items_file: bool, buckets: int = 1, bucket: int = 0) -> str:
     """Every label row reduced to what the per-item pass needs: its item key, cluster index ``g``, side (0 = the
     reference, then the judges), whether it is usable, its category ``code`` and its ``value`` (a finite
     ``score``, else the label's number).  The cluster comes from the items table (``items_file``) or the label
-    rows (a combined table)."""
+    rows (a combined table).  ``buckets``: the items are split by a hash of their key and only bucket ``bucket``'s
+    rows are kept (filtered before the joins)."""
+    where = (
+        f"(((hash(k.item_key) % {buckets}) + {buckets}) % {buckets}) = {bucket}" if buckets > 1 else "TRUE"
+    )
     if items_file:
         join = "JOIN item_clusters c ON k.item_id = c.item_id"
     else:
@@ -222,15 +226,15 @@ FROM keyed k
 JOIN label_map m ON k.judge = m.judge AND k.label_key = m.label_key
   AND COALESCE(k.exclusion, '') = m.exclusion AND k.score_given = m.score_given
 {join}
+WHERE {where}
 """
 
 
-def item_counts_sql(task: str, n_sides: int, k: int, buckets: int = 1, bucket: int = 0) -> str:
+def item_counts_sql(task: str, n_sides: int, k: int) -> str:
     """The per-item pass over ``canonical_rows`` (:func:`canonical_rows_sql`): per item (every item with a label
     row, usable or not), its cluster index ``g`` (``g_last``: the largest, which differs from ``g`` where an item's
     rows disagree on its cluster) and for side ``j`` ``c_j_c`` = its usable rows with category ``c``, or for a
-    score task ``s_j`` / ``n_j`` = the sum and count of its usable values.  ``buckets``: the items are split by a
-    hash of their key and this query takes bucket ``bucket`` (bounded memory per pass)."""
+    score task ``s_j`` / ``n_j`` = the sum and count of its usable values."""
     columns = []
     for j in range(n_sides):
         usable = f"usable AND side = {j}"
@@ -239,11 +243,9 @@ def item_counts_sql(task: str, n_sides: int, k: int, buckets: int = 1, bucket: i
             columns.append(f"COUNT(CASE WHEN {usable} THEN 1 END) AS n_{j}")
         else:
             columns += [f"COUNT(CASE WHEN {usable} AND code = {c} THEN 1 END) AS c_{j}_{c}" for c in range(k)]
-    where = f"(((hash(item_key) % {buckets}) + {buckets}) % {buckets}) = {bucket}" if buckets > 1 else "TRUE"
     return f"""
 SELECT MIN(g) AS g, MAX(g) AS g_last, {", ".join(columns)}
 FROM canonical_rows
-WHERE {where}
 GROUP BY item_key
 """
 
@@ -811,10 +813,10 @@ def audit_out_of_core(
     layout = statistics_layout(ctx, judges)
     rows = int(distinct["n_rows"].sum())
     buckets = engine.buckets(rows)
-    engine.view("canonical_rows", canonical_rows_sql(items is not None))
     sums = np.zeros((ctx.n_clusters, layout.width + 2))
     for bucket in range(buckets):
-        sql = item_counts_sql(task, 1 + len(judges), ctx.k, buckets, bucket)
+        engine.view("canonical_rows", canonical_rows_sql(items is not None, buckets, bucket))
+        sql = item_counts_sql(task, 1 + len(judges), ctx.k)
         sums += engine.cluster_sums(
             sql, lambda batch: _with_items(light, layout, judges, batch), ctx.n_clusters, layout.width + 2
         )
