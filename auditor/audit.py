@@ -159,8 +159,12 @@ def collect(ctx: Context, out: StepOutput) -> None:
 def assemble(ctx: Context) -> AuditResult:
     """The :class:`AuditResult`: adjusted p-values, integrity warnings, exclusions, meta, the cases."""
     cfg = ctx.cfg
-    metrics = adjust_p_values(pd.DataFrame(ctx.rows, columns=METRIC_COLUMNS), cfg.correction)
-    warnings = ctx.warnings + integrity.integrity_warnings(ctx.t, ctx.sides, ctx.ref, cfg)
+    cluster = cfg.cluster if cfg.cluster in ctx.t.items.columns else "item_id"
+    rows, cluster_warnings = integrity.interval_reliability(
+        pd.DataFrame(ctx.rows, columns=METRIC_COLUMNS), cluster
+    )
+    metrics = adjust_p_values(rows, cfg.correction)
+    warnings = ctx.warnings + integrity.integrity_warnings(ctx.t, ctx.sides, ctx.ref, cfg) + cluster_warnings
     exclusions = pd.concat(
         [ctx.t.exclusions, pd.DataFrame(ctx.exclusions, columns=EXCLUSION_COLUMNS)], ignore_index=True
     )

@@ -25,7 +25,7 @@ from auditor.contract import (
     PAIRWISE_LABELS,
     TASK_KINDS,
 )
-from auditor.errors import FRONT, ConfigError
+from auditor.errors import FRONT, ConfigError, InputError
 
 AGGREGATES = ("majority", "median", "mean")
 TIE_BREAKS = ("tie", "exclude", "neutral", "lower", "upper")
@@ -67,9 +67,12 @@ class Scale:
 
 @dataclass(frozen=True)
 class PPIConfig:
-    """Prediction-powered rates (``ppi_*`` rows, :mod:`auditor.analyses.ppi`)."""
+    """Prediction-powered and corrected rates (``ppi_*``, ``stratified_ppi_*``, ``rogan_gladen_*`` rows,
+    :mod:`auditor.analyses.ppi`); ``strata``: the item column stratified PPI splits by (the user column, a persona
+    column; None: no stratified estimate)."""
 
     enabled: bool = True
+    strata: str | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,17 @@ class ProbesConfig:
     variants: bool = True
 
 
+@dataclass(frozen=True)
+class MonitorConfig:
+    """``auditor monitor`` (:mod:`auditor.monitor`): the ``band`` ``[low, high]`` the judge-minus-reference gap
+    should stay in (None: none), the confidence sequence's ``level`` and ``method`` and the monitored ``rate``."""
+
+    band: tuple[float, ...] | None = None
+    level: float = 0.95
+    rate: str = "no_better_rate"
+    method: str = "betting"
+
+
 #: The nested options of the analyses, by TOML table; their keys and types are the dataclasses' fields.
 _ANALYSIS_TABLES = {
     "ppi": PPIConfig,
@@ -146,6 +160,7 @@ _ANALYSIS_TABLES = {
     "baselines": BaselinesConfig,
     "personalization": PersonalizationConfig,
     "probes": ProbesConfig,
+    "monitor": MonitorConfig,
 }
 ANALYSES = tuple(_ANALYSIS_TABLES)  # the nested options of AuditConfig
 
@@ -198,6 +213,7 @@ class AuditConfig:
     baselines: BaselinesConfig = field(default_factory=BaselinesConfig)
     personalization: PersonalizationConfig = field(default_factory=PersonalizationConfig)
     probes: ProbesConfig = field(default_factory=ProbesConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
 
     # -- derived -------------------------------------------------------------------------------------------
     @property
@@ -287,8 +303,20 @@ class AuditConfig:
         return text
 
     def with_overrides(self, **overrides: Any) -> AuditConfig:
+        """A copy with the given fields replaced (None: keep the config's); a value that fails validation is blamed
+        on the option that gave it (``--bootstrap`` on the command line, ``resamples=`` in Python), never on the
+        config file."""
         clean = {k: v for k, v in overrides.items() if v is not None}
-        return replace(self, **clean).validated()
+        try:
+            return replace(self, **clean).validated()
+        except ConfigError as exc:
+            given = next((k for k in clean if exc.column in _OVERRIDE_KEYS.get(k, (k,))), None)
+            if given is None:
+                raise
+            if FRONT.get() == "cli":
+                name = _OVERRIDE_FLAGS.get(given, "--" + given.replace("_", "-"))
+                raise ConfigError(exc.detail, column=name) from None
+            raise ConfigError(exc.detail, column=given) from None
 
     def with_input_options(
         self,
@@ -517,6 +545,11 @@ class AuditConfig:
         return self
 
 
+#: The keys :meth:`AuditConfig.validated` names for an overridable field, where they differ from the field's name.
+_OVERRIDE_KEYS = {"judge_aggregate": ("aggregate.judges",), "slice_by": ("slice_by", "by")}
+#: The command-line flag of an overridable field, where it differs from ``--field-name``.
+_OVERRIDE_FLAGS = {"resamples": "--bootstrap", "slice_by": "--by"}
+
 _TOP_KEYS = {
     "task",
     "reference",
@@ -540,16 +573,20 @@ _TOP_KEYS = {
 
 def load_config(path: str | Path) -> AuditConfig:
     """Read an ``audit.toml``; unknown keys are errors (a misspelt key would otherwise be ignored silently)."""
+    from auditor.files import read_input
+
     path = Path(path)
     where = str(path)
-    if not path.exists():
-        raise ConfigError("does not exist", file=where)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_input(path, "an audit.toml file").decode("utf-8"))
+    except InputError as exc:
+        raise ConfigError(exc.detail, file=where) from None
     except UnicodeDecodeError:
         raise ConfigError("is not valid UTF-8", file=where) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"is not valid TOML: {exc}", file=where) from None
+    except RecursionError:
+        raise ConfigError("is not valid TOML: nested too deep", file=where) from None
     return config_from_mapping(data, where)
 
 
@@ -704,6 +741,10 @@ def _table_value(kind: str, value: Any, where: str | None, column: str) -> Any:
         return _as(int, value, where, column, "an integer")
     if kind.startswith("tuple[str"):
         return _strings(value, where, column)
+    if kind.startswith("tuple[float"):
+        if not isinstance(value, list):
+            raise ConfigError(f"has {value!r}; expected a list of numbers", file=where, column=column)
+        return tuple(_as(float, v, where, column, "a list of numbers") for v in value)
     return str(value)
 
 

@@ -61,6 +61,9 @@ DEFAULT_REFERENCE = "human"
 # -- outputs -----------------------------------------------------------------------------------------------------
 #: Version of the audit.json document; a reader refuses other versions.
 SCHEMA_VERSION = 1
+#: Below this many clusters (users) a metric's interval is unreliable: the audit's ``few_clusters`` warning counts such
+#: rows, and the reports mark each one.
+MIN_CLUSTERS = 30
 
 METRIC_COLUMNS = [
     "metric",

@@ -16,9 +16,18 @@ import pandas as pd
 
 from auditor.config import AuditConfig, fix_text, option_text, toml_value
 from auditor.contract import ITEM_COLUMNS_KNOWN, ORDERS
-from auditor.errors import FRONT, InputError
-from auditor.io import FILE, ROW, is_missing, read_table
-from auditor.suggest import UNKNOWN, Inspection, integers, suggest_aliases, suggest_task
+from auditor.errors import FRONT, InputError, shown
+from auditor.io import FILE, ROW, JsonNumber, is_missing, read_table
+from auditor.suggest import (
+    UNKNOWN,
+    Inspection,
+    did_you_mean,
+    integers,
+    same_looking,
+    spelling_difference,
+    suggest_aliases,
+    suggest_task,
+)
 
 CLUSTER = "__cluster__"
 
@@ -36,16 +45,33 @@ def _row_of(frame: pd.DataFrame, position: int) -> int:
     return position + 1
 
 
+#: Integers up to this size are exact as floats: a float id beyond it may stand for several integers.
+EXACT_FLOAT_LIMIT = 2**53
+
+
+class InexactId(ValueError):
+    """An id stored as a floating-point number too large to name one integer (e.g. ``1e20`` in a float column)."""
+
+
 def _key_text(value: object) -> str | None:
-    """Item ids, user ids, judges and raters as text: ints stay ints (``3`` not ``3.0``)."""
+    """Item ids, user ids, judges and raters as exact text: ints as their digits (``3``, never ``3.0``, and
+    ``12345678901234567891`` whole), a JSON number with a fraction or exponent as written (``1e20``, ``0.5``;
+    ``3.0`` is ``3``), a float as its integer below 2**53 (a float column of integer ids) and else an error."""
     if is_missing(value):
         return None
     if isinstance(value, bool):
         return str(value).lower()
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, (int, np.integer)):
         return str(int(value))
-    if isinstance(value, (np.integer,)):
-        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        if number.is_integer() and abs(number) < EXACT_FLOAT_LIMIT:
+            return str(int(number))
+        if isinstance(value, JsonNumber):
+            return value.text
+        if number.is_integer():
+            raise InexactId(repr(number))
+        return repr(number)
     if isinstance(value, (list, dict)):
         raise TypeError("nested value")
     return str(value).strip()
@@ -57,11 +83,18 @@ def _fast_text(series: pd.Series) -> pd.Series | None:
     if kind in ("string", "empty"):
         text = series.astype("string").str.strip()
     elif kind == "integer":
-        text = series.astype("Int64").astype("string")
+        try:
+            text = series.astype("Int64").astype("string")
+        except (OverflowError, TypeError, ValueError):  # beyond int64: Python's ints, one by one
+            return None
     elif kind == "floating":
         values = series.to_numpy(dtype=float, na_value=np.nan)
         finite = values[np.isfinite(values)]
-        if finite.size != np.count_nonzero(~np.isnan(values)) or np.any(finite != np.round(finite)):
+        if (
+            finite.size != np.count_nonzero(~np.isnan(values))
+            or np.any(finite != np.round(finite))
+            or np.any(np.abs(finite) >= EXACT_FLOAT_LIMIT)
+        ):
             return None
         text = series.astype("Float64").astype("Int64").astype("string")
     else:
@@ -145,6 +178,14 @@ def _key_column_slow(frame: pd.DataFrame, column: str, *, required: bool) -> pd.
     for pos, value in enumerate(frame[column].tolist()):
         try:
             text = _key_text(value)
+        except InexactId:
+            raise InputError(
+                f"holds the id {value!r} as a floating-point number beyond 2**53, which stands for several "
+                "integers: store ids as text or as integers (JSON numbers and integer columns are read exactly)",
+                file=_where(frame, pos),
+                row=_row_of(frame, pos),
+                column=column,
+            ) from None
         except TypeError:
             raise InputError(
                 f"holds a {type(value).__name__}; expected a text or integer id",
@@ -430,6 +471,24 @@ def _shown(value: object) -> object:
     return value
 
 
+def _refuse_booleans(labels: pd.DataFrame, task: str) -> None:
+    """A JSON ``true`` / ``false`` (or a boolean column) is never a rating or a score: bad input naming the row."""
+    series = labels["label"]
+    if pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty", "integer", "floating"):
+        return
+    flags = series.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
+    if flags.any():
+        pos = int(np.flatnonzero(flags)[0])
+        word = "true" if series.iloc[pos] else "false"
+        raise InputError(
+            f"has the boolean {word}, which is not a {task} {'rating' if task == 'likert' else 'score'}: write "
+            "it as a number",
+            file=_where(labels, pos),
+            row=_row_of(labels, pos),
+            column="label",
+        )
+
+
 def canonicalise(
     labels: pd.DataFrame, config: AuditConfig, row_counts: np.ndarray | None = None
 ) -> tuple[pd.DataFrame, tuple[str, ...] | None]:
@@ -437,6 +496,8 @@ def canonicalise(
     ``row_counts``: how many label rows each row of ``labels`` stands for (an engine that canonicalises the
     distinct labels only, :mod:`auditor.engine.outofcore`; the unknown-label message counts rows with it)."""
     task = config.require_task()
+    if task in ("likert", "score"):
+        _refuse_booleans(labels, task)
     categories = config.canonical_categories()
     aliases = config.aliases
     unusable = list(config.unusable)
@@ -739,6 +800,12 @@ def _reference_like(judges: list[str]) -> str | None:
 def _no_reference_message(reference: str, judge_names: set[str], where: str | None) -> str:
     """No row of the reference judge: the judges found and the fix (its labels file, or another reference)."""
     judges = sorted(judge_names)
+    twin = same_looking(reference, judges)
+    if twin is not None:
+        return (
+            f"has no labels from the reference judge {shown(reference)}; the judge {shown(twin)} looks the same but "
+            f"differs by {spelling_difference(twin, reference)}: write the judge's name the same way everywhere"
+        )
     likely = _reference_like(judges)
     files = " ".join(part for part in str(where).split(" + ")) if where else "LABELS"
     if FRONT.get() == "cli":
@@ -749,6 +816,55 @@ def _no_reference_message(reference: str, judge_names: set[str], where: str | No
         f"has no labels from the reference judge {reference!r}; judges found: {', '.join(judges[:10])}. Fix: "
         f"{add}, or name the judge to compare the others with: {option_text(reference=likely)} (in audit.toml: "
         f"reference = {toml_value(likely)})"
+    )
+
+
+def _unknown_item_message(item: str, known: set[str], items_path: object) -> str:
+    """A label's item that is not in the items table, shortened and escaped (an id may be megabytes long or hold
+    control characters); an item id that looks the same but is other text (Unicode normal form, invisible
+    characters) is named, with the difference."""
+    message = f"names item {shown(item)}, which is not in the items table {items_path}"
+    twin = same_looking(item, known)
+    if twin is None:
+        return message
+    return (
+        f"{message}; the items table has {shown(twin)}, which looks the same but differs by "
+        f"{spelling_difference(item, twin)}: write every id the same way in every file (NFC, no invisible "
+        "characters)"
+    )
+
+
+def _check_cluster_column(column: str, items: pd.DataFrame, config: AuditConfig) -> None:
+    """A declared cluster column (``[bootstrap] cluster``) that the items lack is bad input naming the close matches:
+    falling back to one cluster per item would give narrower intervals than the declared design.  The default,
+    ``user_id``, may be absent (every item its own cluster, with a warning)."""
+    if column in items.columns or column == AuditConfig.cluster:
+        return
+    found = [str(c) for c in items.columns if c not in (ROW, FILE, CLUSTER)]
+    raise InputError(
+        f"the items have no cluster column {shown(column)}{did_you_mean(column, found)}; columns found: "
+        f"{', '.join(shown(c, 40) for c in found[:20])}. Fix: name the column that holds the clusters (users) "
+        "under [bootstrap] cluster = ..., or leave it out for one cluster per item",
+        file=config.source or _where(items),
+        column="bootstrap.cluster",
+    )
+
+
+def _require_usable_reference(labels: pd.DataFrame, reference: str) -> None:
+    """A reference judge none of whose labels is usable (all empty, unusable or unparseable) leaves no metric to
+    compute: bad input, not an empty audit."""
+    own = (labels["judge"] == reference).to_numpy(dtype=bool)
+    if not own.any() or labels["excluded"][own].isna().any():
+        return
+    reasons = labels["excluded"][own].value_counts()
+    listed = ", ".join(f"{shown(reason, 40)} ({count} rows)" for reason, count in reasons.head(5).items())
+    pos = int(np.flatnonzero(own)[0])
+    raise InputError(
+        f"the reference judge {shown(reference)} has {int(own.sum())} label rows and none usable ({listed}); "
+        "no metric can be computed without reference labels",
+        file=_where(labels, pos),
+        row=_row_of(labels, pos),
+        column="label",
     )
 
 
@@ -801,8 +917,8 @@ def load(
     if unknown.any():
         pos = int(np.flatnonzero(unknown.to_numpy())[0])
         raise InputError(
-            f"names item {label_frame['item_id'].iloc[pos]!r}, which is not in the items table "
-            f"{item_frame.attrs.get('path')} ({int(unknown.sum())} label rows name unknown items)",
+            _unknown_item_message(label_frame["item_id"].iloc[pos], known, item_frame.attrs.get("path"))
+            + f" ({int(unknown.sum())} label rows name unknown items)",
             file=_where(label_frame, pos),
             row=_row_of(label_frame, pos),
             column="item_id",
@@ -821,6 +937,7 @@ def load(
 
     # clusters: user_id where given, else the item itself
     cluster_col = config.cluster
+    _check_cluster_column(cluster_col, item_frame, config)
     if cluster_col in item_frame.columns:
         clusters = item_frame[cluster_col].where(
             item_frame[cluster_col].notna(), "item:" + item_frame["item_id"]
@@ -850,6 +967,7 @@ def load(
             file=_where(label_frame),
             column="judge",
         )
+    _require_usable_reference(label_frame, config.reference)
     if FILE in label_frame.columns:  # the files were for the error messages
         usable = usable.drop(columns=FILE)
         label_frame = label_frame.drop(columns=FILE)

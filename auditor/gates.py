@@ -40,7 +40,6 @@ JUnit file, ``$GITHUB_STEP_SUMMARY`` and GitHub ``::error::`` annotations.  The 
 
 from __future__ import annotations
 
-import difflib
 import math
 import numbers
 import operator
@@ -60,6 +59,7 @@ from auditor.errors import ConfigError, InputError, shown
 from auditor.escape import markdown_safe, terminal_safe, xml_safe
 from auditor.io import is_missing
 from auditor.metrics import METRICS
+from auditor.suggest import did_you_mean
 
 __all__ = [
     "BOUNDS",
@@ -147,8 +147,7 @@ def _fmt_threshold(threshold: float | bool) -> str:
 
 
 def _suggest(word: str, candidates: Iterable[str]) -> str:
-    close = difflib.get_close_matches(str(word), sorted(set(candidates)), n=3, cutoff=0.6)
-    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return did_you_mean(word, candidates)
 
 
 def _listed(names: Iterable[str], limit: int = 10, *, quote: bool = True) -> str:

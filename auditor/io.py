@@ -21,16 +21,20 @@ import json
 import math
 import os
 import re
+import secrets
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from auditor.errors import InputError
+from auditor.errors import InputError, shown
+from auditor.files import check_input_file, read_input
 
 ROW = "__row__"  # hidden column: the row number to cite in error messages
 FILE = (
@@ -66,20 +70,97 @@ def _decode(path: Path, data: bytes) -> str:
     return text
 
 
-_SCAN = json.JSONDecoder().scan_once  # the scanner behind json.loads(line), without its per-call checks
+class JsonNumber(float):
+    """A JSON number with a fraction or an exponent, as a float that keeps the text it was written as (``1e20``):
+    an id written as a number is read as exactly that text (:func:`auditor.data`'s keys), never through float."""
+
+    __slots__ = ("text",)
+
+    def __new__(cls, text: str) -> JsonNumber:
+        number = super().__new__(cls, text)
+        number.text = text
+        return number
+
+
+class DuplicateKey(Exception):
+    """A JSON object holds the same key twice (JSON parsers would keep the last value silently)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    record = dict(pairs)
+    if len(record) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
+    return record
+
+
+#: The one JSON reader of data files: duplicate keys refused, numbers with a fraction or exponent kept with their text.
+JSON_DECODER = json.JSONDecoder(object_pairs_hook=_json_object, parse_float=JsonNumber)
+_SCAN = JSON_DECODER.scan_once  # the scanner behind decode(line), without its per-call checks
+_WHITESPACE = re.compile(r"[ \t\n\r]*")  # JSON's own whitespace
+
+
+def _json_failure(path: Path, row: int, exc: BaseException, what: str) -> InputError:
+    """The one-line error of a JSON value that cannot be read: invalid, nested too deep, a key given twice."""
+    if isinstance(exc, DuplicateKey):
+        return InputError(
+            f"holds the key {shown(exc.key)} twice in one JSON object; each key once (JSON readers differ on "
+            "which value wins)",
+            file=str(path),
+            row=row,
+            column=exc.key if len(exc.key) <= 60 and exc.key.isprintable() else shown(exc.key),
+        )
+    if isinstance(exc, RecursionError):
+        return InputError(
+            f"holds a JSON value nested too deep to read (a list or object inside another, hundreds of levels "
+            f"down); {what}",
+            file=str(path),
+            row=row,
+        )
+    if isinstance(exc, json.JSONDecodeError):
+        return InputError(
+            f"is not valid JSON ({exc.msg} at character {exc.colno}); {what}", file=str(path), row=row
+        )
+    return InputError(f"is not valid JSON; {what}", file=str(path), row=row)
+
+
+def _decode_json(text: str, start: int = 0) -> tuple[Any, int]:
+    """One JSON value of ``text`` from ``start`` (after JSON whitespace): the value and where it ends."""
+    start = _WHITESPACE.match(text, start).end()
+    try:
+        return _SCAN(text, start)
+    except StopIteration as exc:
+        raise json.JSONDecodeError("Expecting value", text, exc.value) from None
+
+
+def _jsonl_lines(text: str) -> Iterator[tuple[int, str]]:
+    """The lines of a JSON Lines text, numbered from 1: split at ``\\n`` only (a raw U+2028 / U+2029 inside a
+    string is valid JSON, not a line end), a ``\\r`` before it dropped."""
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        yield lineno, line[:-1] if line.endswith("\r") else line
 
 
 def _read_jsonl(path: Path, text: str) -> pd.DataFrame:
     records = []
     rows = []
     scan = _SCAN
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        # fast path: a line that is exactly one JSON object (no surrounding blanks, no BOM) is what json.loads(line)
-        # would return; anything else takes json.loads below, with its checks and messages
+    expected = "expected one JSON object per line"
+    for lineno, line in _jsonl_lines(text):
+        # fast path: a line that is exactly one JSON object (no surrounding blanks) is what decode(line) would
+        # return; anything else takes the checked path below, with its messages
         try:
             record, end = scan(line, 0)
         except (StopIteration, ValueError):
             end = -1
+        except (DuplicateKey, RecursionError) as exc:
+            raise _json_failure(path, lineno, exc, expected) from None
         if end == len(line) and type(record) is dict:
             records.append(record)
             rows.append(lineno)
@@ -87,43 +168,77 @@ def _read_jsonl(path: Path, text: str) -> pd.DataFrame:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(
-                f"is not valid JSON ({exc.msg} at character {exc.colno}); expected one JSON object per line",
-                file=str(path),
-                row=lineno,
-            ) from None
+            record, end = _decode_json(line)
+            if _WHITESPACE.match(line, end).end() != len(line):
+                raise json.JSONDecodeError("Extra data", line, end)
+        except (ValueError, DuplicateKey, RecursionError) as exc:
+            raise _json_failure(path, lineno, exc, expected) from None
         if not isinstance(record, dict):
             raise InputError(
-                f"holds a JSON {type(record).__name__}; expected one JSON object per line",
+                f"holds a JSON {type(record).__name__}; {expected}",
                 file=str(path),
                 row=lineno,
             )
         records.append(record)
         rows.append(lineno)
-    frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
+    return _records_frame(records, rows)
+
+
+def _records_frame(records: list[dict], rows: list[int] | range) -> pd.DataFrame:
+    """The records as a table of Python objects: no column is converted (an integer column with a missing value
+    would become float, and an id beyond 2**53 another id)."""
+    frame = pd.DataFrame(records, dtype=object) if records else pd.DataFrame()
     frame[ROW] = rows
     return frame
 
 
 def _read_json_array(path: Path, text: str) -> pd.DataFrame:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"is not valid JSON ({exc.msg})", file=str(path), row=exc.lineno) from None
-    if isinstance(data, dict):
-        data = [data]
-    if not isinstance(data, list):
-        raise InputError("expected a JSON array of objects", file=str(path))
-    for i, record in enumerate(data, start=1):
-        if not isinstance(record, dict):
+    """A JSON array of objects (or one object); rows are the records, counted from 1."""
+    expected = "expected a JSON array of objects"
+    position = _WHITESPACE.match(text).end()
+    if text.startswith("{", position):
+        items: list[Any] = []
+        ends = [position]
+    elif text.startswith("[", position):
+        items, ends = [], [position + 1]
+    else:
+        try:
+            _decode_json(text, position)
+        except (ValueError, RecursionError) as exc:
+            raise _json_failure(path, 1, exc, expected) from None
+        raise InputError(expected, file=str(path))
+    single = text.startswith("{", position)
+    position = ends[0]
+    while True:
+        position = _WHITESPACE.match(text, position).end()
+        if not single and not items and text.startswith("]", position):
+            position += 1
+            break
+        row = len(items) + 1
+        try:
+            value, position = _decode_json(text, position)
+        except (ValueError, DuplicateKey, RecursionError) as exc:
+            raise _json_failure(path, row, exc, expected) from None
+        if not isinstance(value, dict):
             raise InputError(
-                f"holds a JSON {type(record).__name__}; expected an object", file=str(path), row=i
+                f"holds a JSON {type(value).__name__}; expected an object", file=str(path), row=row
             )
-    frame = pd.DataFrame.from_records(data) if data else pd.DataFrame()
-    frame[ROW] = range(1, len(frame) + 1)
-    return frame
+        items.append(value)
+        if single:
+            break
+        position = _WHITESPACE.match(text, position).end()
+        if text.startswith(",", position):
+            position += 1
+            continue
+        if text.startswith("]", position):
+            position += 1
+            break
+        error = json.JSONDecodeError("Expecting ',' delimiter or ']'", text, position)
+        raise _json_failure(path, row, error, expected)
+    if _WHITESPACE.match(text, position).end() != len(text):
+        error = json.JSONDecodeError("Extra data", text, position)
+        raise _json_failure(path, len(items), error, expected)
+    return _records_frame(items, range(1, len(items) + 1))
 
 
 MAX_COLUMNS = 10_000
@@ -182,11 +297,21 @@ def _cells_as_objects(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _first_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception's message on one line, cut to ``limit`` characters (a library's message may run to pages)."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _read_parquet(path: Path, source: Path | io.BytesIO) -> pd.DataFrame:
+    """A Parquet file with nullable column types (an int64 column with a missing value stays integer, so an id
+    beyond 2**53 keeps its digits), every cell then a Python object."""
     try:
-        frame = pd.read_parquet(source)
+        frame = pd.read_parquet(source, dtype_backend="numpy_nullable")
     except Exception as exc:  # pyarrow raises many types for a broken file
-        raise InputError(f"cannot be read as Parquet: {type(exc).__name__}: {exc}", file=str(path)) from None
+        raise InputError(
+            f"cannot be read as Parquet: {type(exc).__name__}: {_first_line(exc)}", file=str(path)
+        ) from None
     return _cells_as_objects(frame)
 
 
@@ -246,14 +371,10 @@ def read_table(path: str | Path, *, delimiter: str | None = None, sheet: str | N
     the sheet of an Excel file (default the first).
     """
     path = Path(path)
-    if not path.exists():
-        raise InputError("does not exist", file=str(path))
-    if path.is_dir():
-        raise InputError(
-            f"is a folder; expected a table file ({', '.join(TABLE_SUFFIXES)}, or one of them "
-            f"{' / '.join(COMPRESSED_SUFFIXES)})",
-            file=str(path),
-        )
+    check_input_file(
+        path,
+        f"a table file ({', '.join(TABLE_SUFFIXES)}, or one of them {' / '.join(COMPRESSED_SUFFIXES)})",
+    )
     suffixes = [s.lower() for s in path.suffixes]
     compression = suffixes.pop() if suffixes and suffixes[-1] in COMPRESSED_SUFFIXES else None
     suffix = suffixes[-1] if suffixes else ""
@@ -267,7 +388,7 @@ def read_table(path: str | Path, *, delimiter: str | None = None, sheet: str | N
         frame = _read_parquet(path, path)
         frame.attrs["path"] = str(path)
         return _nonempty(frame, path)
-    data = path.read_bytes()
+    data = read_input(path, "a table file")
     if compression is not None:
         data = _decompress(path, data, compression)
     if suffix in (".parquet", ".pq"):
@@ -332,19 +453,21 @@ def _new_file_mode(target: Path) -> int:
     try:
         return target.stat().st_mode & 0o777
     except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+        return 0o666 & ~_umask()
 
 
 @contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success it is flushed to disk and replaces ``target`` (readers
     see the old file or the whole new one), on failure it is removed.  The one atomic writer: every write of the
-    project goes through it."""
+    project goes through it.  The temporary file is ``.NAME.PID.XXXX.tmp``: one that a killed run left behind is
+    removed by the next write of ``target``."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    _remove_stale_stages(target)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f"{_stage_prefix(target)}{os.getpid()}.", suffix=".tmp", dir=target.parent
+    )
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -358,6 +481,129 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
         raise
 
 
+#: ``renameat2``'s flag that swaps two paths in one step (Linux 3.15+, glibc 2.28+).
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two existing paths in one step (``renameat2(RENAME_EXCHANGE)``); False where the system cannot."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_cwd = -100
+    result = renameat2(at_cwd, os.fsencode(first), at_cwd, os.fsencode(second), _RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    errno = ctypes.get_errno()
+    if errno in (22, 38, 95):  # EINVAL, ENOSYS, EOPNOTSUPP: this file system or kernel cannot swap
+        return False
+    raise OSError(errno, os.strerror(errno), str(second))
+
+
+def _stage_prefix(target: Path) -> str:
+    return f".{target.name}."
+
+
+def _remove_stale_stages(target: Path) -> None:
+    """Remove the temporary files and staging folders that runs killed mid-write left beside ``target``
+    (``.NAME.PID.XXXX.tmp`` whose process is gone)."""
+    prefix = _stage_prefix(target)
+    for stage in target.parent.glob(f"{glob_escape(prefix)}*.tmp"):
+        pid = stage.name[len(prefix) :].partition(".")[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # that run is still going
+        except ProcessLookupError:
+            pass
+        except OSError:
+            continue
+        if stage.is_dir() and not stage.is_symlink():
+            shutil.rmtree(stage, ignore_errors=True)
+        else:
+            stage.unlink(missing_ok=True)
+
+
+def _link_tree(source: Path, stage: Path) -> None:
+    """``source``'s files into ``stage`` as hard links (copies where the file system has none), its folders as
+    new folders: the files a run does not rewrite stay as they were."""
+    for entry in source.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.copytree(entry, stage / entry.name, symlinks=True, copy_function=_link_or_copy)
+        else:
+            _link_or_copy(entry, stage / entry.name)
+
+
+def _link_or_copy(source: str | Path, target: str | Path) -> None:
+    if Path(source).is_symlink():
+        os.symlink(os.readlink(source), target)
+        return
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+@contextmanager
+def staged_folder(target: str | Path) -> Iterator[Path]:
+    """Yield a staging folder beside ``target`` holding what ``target`` holds (hard links); the caller writes a
+    run's outputs into it.  On success the staging folder takes ``target``'s place in one step (an atomic swap
+    of the two folders, then the old one is removed), so a run killed at any moment leaves ``target`` with either
+    its old set of files or the new set, never a mix; on failure the staging folder is removed.  A staging folder
+    is hidden (``.NAME.PID.XXXX.tmp``); one left by a killed run is removed by the next run into ``target``.
+
+    Where one step is impossible (no ``renameat2``, e.g. macOS; or ``target`` holds the working directory), the
+    files are written into ``target`` itself, each atomically (:func:`atomic_path`)."""
+    target = Path(target)
+    if target.is_symlink():
+        target = target.resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_stages(target)
+    cwd = Path.cwd().resolve()
+    if target.exists() and (cwd == target.resolve() or target.resolve() in cwd.parents):
+        target.mkdir(exist_ok=True)
+        yield target
+        return
+    stage = target.parent / f"{_stage_prefix(target)}{os.getpid()}.{secrets.token_hex(6)}.tmp"
+    taken = False  # the name is another run's: never removed
+    try:
+        try:
+            os.mkdir(stage, 0o700)
+        except FileExistsError:
+            taken = True
+            raise
+        os.chmod(stage, target.stat().st_mode & 0o7777 if target.exists() else 0o777 & ~_umask())
+        if target.exists():
+            _link_tree(target, stage)
+        yield stage
+        if not target.exists():
+            os.rename(stage, target)
+            return
+        if not _exchange(stage, target):  # no one-step swap here: the files one by one, each atomic
+            for entry in stage.iterdir():
+                old = target / entry.name
+                if entry.is_file() and not (old.exists() and old.samefile(entry)):
+                    os.replace(entry, old)
+    finally:  # on failure the new set, on success the old one (swapped into the staging folder)
+        if not taken:
+            try:
+                shutil.rmtree(stage, ignore_errors=True)
+            except BaseException:  # stopped while removing it: once more, then stop
+                shutil.rmtree(stage, ignore_errors=True)
+                raise
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
 def check_writable(path: str | Path, kind: Literal["table", "file", "folder"] = "file") -> Path:
     """Check, before any work, that a command can write ``path``: an :class:`~auditor.errors.InputError` naming it
     when it cannot.
@@ -366,13 +612,13 @@ def check_writable(path: str | Path, kind: Literal["table", "file", "folder"] = 
     ``file`` (any file, e.g. a cache) or ``folder`` (a folder the command writes files into).  A file must not be
     an existing folder (nor a folder an existing file), an existing file must be writable, and the folder it goes
     into must exist or be creatable (as :func:`atomic_path` creates it): the nearest existing folder on the way
-    must take a new file, which is tried for real (a temporary file, removed at once).
+    must take a new file, which is tried for real (a temporary file, removed at once).  An output folder is
+    written as a staging folder beside it (:func:`staged_folder`), so its parent is the one tried.
     """
     path = Path(path)
     if kind == "folder":
         if path.exists() and not path.is_dir():
             raise InputError("exists and is not a folder; expected an output folder", file=str(path))
-        folder = path.absolute()
     else:
         if path.is_dir():
             raise InputError("is a folder; expected a file to write", file=str(path))
@@ -384,14 +630,16 @@ def check_writable(path: str | Path, kind: Literal["table", "file", "folder"] = 
             )
         if path.exists() and not os.access(path, os.W_OK):
             raise InputError("exists and is not writable", file=str(path))
-        folder = path.absolute().parent
-    existing = folder
+    existing = path.absolute().parent  # a folder is written as a staging folder beside it (staged_folder)
     while not existing.exists():
         existing = existing.parent
     if not existing.is_dir():
         raise InputError(f"cannot be written: {existing} is a file, not a folder", file=str(path))
     try:
-        handle, probe = tempfile.mkstemp(prefix=".write-check.", dir=existing)
+        # named as a temporary file of ``path``: one left by a run killed right here is removed by the next run
+        handle, probe = tempfile.mkstemp(
+            prefix=f"{_stage_prefix(path)}{os.getpid()}.", suffix=".tmp", dir=existing
+        )
     except OSError as exc:
         raise InputError(
             f"cannot be written: the folder {existing} does not take new files ({exc.strerror})",

@@ -291,6 +291,35 @@ for _name in PPI_RATES:
         f"{_name.replace('_', ' ')} from the judge's labels on every item and the reference's on a subset",
     )
 
+for _name in PPI_RATES:
+    _register(
+        f"stratified_ppi_{_name}",
+        "corrected",
+        "rate" if _name != "mean_score" else "mean",
+        f"Stratified PPI {_OUTCOMES[_name][0].lower()}",
+        f"stratified prediction-powered estimate of the reference's {_name.replace('_', ' ')}: PPI++ within each "
+        "stratum (user or persona), weighted by the strata's shares of the judged items",
+    )
+for _name in PPI_RATES:
+    _register(
+        f"confidence_driven_{_name}",
+        "corrected",
+        "rate" if _name != "mean_score" else "mean",
+        f"Confidence-driven {_OUTCOMES[_name][0].lower()}",
+        f"the reference's {_name.replace('_', ' ')} from the judge's labels on every item and the reference's on items "
+        "chosen with the items' inclusion_probability (inverse-probability weighted)",
+    )
+ROGAN_GLADEN_RATES: tuple[str, ...] = ("win_rate", "no_better_rate")
+for _name in ROGAN_GLADEN_RATES:
+    _register(
+        f"rogan_gladen_{_name}",
+        "corrected",
+        "rate",
+        f"Rogan-Gladen {_OUTCOMES[_name][0].lower()}",
+        f"the judge's {_name.replace('_', ' ')} on the items without a reference label, corrected for its "
+        "sensitivity and specificity measured on the items with one",
+    )
+
 # -- alternative annotator test (Calderon et al. 2025) ------------------------------------------------------
 _register(
     "alt_test_pass",

@@ -140,14 +140,11 @@ class AuditResult:
         :class:`~auditor.errors.InputError` (one line, exit 2)."""
         from auditor.contract import validate_document
         from auditor.errors import InputError
+        from auditor.files import read_input
 
         path = Path(path)
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InputError("does not exist", file=str(path)) from None
-        except IsADirectoryError:
-            raise InputError("is a folder; expected a saved audit.json file", file=str(path)) from None
+            doc = json.loads(read_input(path, "a saved audit.json file").decode("utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise InputError(f"is not a valid audit.json: {exc}", file=str(path)) from None
         except RecursionError:

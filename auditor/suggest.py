@@ -13,7 +13,9 @@ correct / good / positive / relevant -> ``1``, their opposites -> ``0``.  A valu
 
 from __future__ import annotations
 
+import difflib
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -188,3 +190,54 @@ def config_toml(inspection: Inspection, config: object, command: str) -> str:
     if reading:
         lines += ["", "[input]"] + [f"{key} = {toml_value(value)}" for key, value in reading.items()]
     return "\n".join(lines) + "\n"
+
+
+def close_matches(word: str, candidates: Iterable[str], n: int = 3) -> list[str]:
+    """The candidates spelt most like ``word`` (difflib's ratio of at least 0.6), best first; none for a word
+    over 200 characters (a hostile name costs no quadratic comparison)."""
+    word = str(word)
+    if len(word) > 200:
+        return []
+    return difflib.get_close_matches(word, sorted({str(c) for c in candidates if len(str(c)) <= 200}), n, 0.6)
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """``"; did you mean 'x' or 'y'?"`` for the :func:`close_matches` of ``word``, else ``""``."""
+    close = close_matches(word, candidates)
+    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
+#: Characters that show as nothing: zero-width spaces and joiners, the word joiner, the soft hyphen, the byte-order
+#: mark and the bidirectional marks, overrides and isolates.
+INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+
+
+def _seen_as(text: str) -> str:
+    """The text as a reader sees it: without invisible characters, in Unicode normal form NFC."""
+    return unicodedata.normalize("NFC", INVISIBLE.sub("", text))
+
+
+def _form(text: str) -> str:
+    if unicodedata.is_normalized("NFC", text):
+        return "NFC"
+    return "NFD" if unicodedata.is_normalized("NFD", text) else "neither NFC nor NFD"
+
+
+def same_looking(name: str, known: Iterable[str]) -> str | None:
+    """The first of ``known`` that looks the same as ``name`` but is other text (another Unicode normal form, or
+    invisible characters), else None."""
+    target = _seen_as(name)
+    return next((k for k in known if k != name and _seen_as(k) == target), None)
+
+
+def spelling_difference(name: str, other: str) -> str:
+    """Why two texts that look the same differ, in words: ``"Unicode normal form (NFD here, NFC there)"`` and / or
+    ``"invisible characters (U+200B)"``."""
+    reasons = []
+    hidden = sorted({f"U+{ord(c):04X}" for c in INVISIBLE.findall(name + other)})
+    if hidden:
+        reasons.append(f"invisible characters ({', '.join(hidden)})")
+    bare, bare_other = INVISIBLE.sub("", name), INVISIBLE.sub("", other)
+    if bare != bare_other:
+        reasons.append(f"Unicode normal form ({_form(bare)} here, {_form(bare_other)} there)")
+    return " and ".join(reasons)

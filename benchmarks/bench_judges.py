@@ -8,7 +8,9 @@ Three parts, each printed as a table:
    ``chat.completions.create`` calls from ``c`` workers (nothing else), and the project's runner
    (``judges.llm.LLMJudge.judge_items``: planning, prompt rendering, cache lookups and writes to an SQLite file,
    parsing, the labels table).  Each run judges ``rounds x c`` items, so an ideal run lasts ``rounds x latency``
-   seconds; ideal throughput is ``c / latency``.  Reported: judgments/s, share of ideal, the most requests the
+   seconds; ideal throughput is ``c / latency``.  Both run over each HTTP transport of the ``openai`` client, side
+   by side: ``httpx`` (its default) and ``aiohttp`` (``DefaultAioHttpClient``, the ``openai[aiohttp]`` extra, when
+   installed; the runner's ``--http-client``).  Reported: judgments/s, share of ideal, the most requests the
    server saw in flight at once, CPU ms per judgment of the client process, and the runner's overhead per
    judgment over the baseline (wall and CPU).
 2. **Cached rerun.**  ``--cache-items`` items (default 100,000) whose responses are all in a ``JudgeCache`` file
@@ -134,11 +136,15 @@ def judge_config(base_url: str, concurrency: int, **overrides: Any) -> LLMJudgeC
 
 
 # -- 1. throughput ----------------------------------------------------------------------------------------------
-async def _baseline(base_url: str, bodies: list[dict[str, Any]], concurrency: int) -> None:
-    """Raw ``openai.AsyncOpenAI`` calls from ``concurrency`` workers: the floor any runner is measured against."""
+async def _baseline(base_url: str, bodies: list[dict[str, Any]], concurrency: int, transport: str) -> None:
+    """Raw ``openai.AsyncOpenAI`` calls from ``concurrency`` workers over ``transport`` (``httpx``, the client's
+    default, or ``aiohttp``, its ``DefaultAioHttpClient``): the floor any runner is measured against."""
     import openai
 
-    client = openai.AsyncOpenAI(api_key="EMPTY", base_url=base_url, max_retries=2, timeout=60.0)
+    http = openai.DefaultAioHttpClient() if transport == "aiohttp" else None
+    client = openai.AsyncOpenAI(
+        api_key="EMPTY", base_url=base_url, max_retries=2, timeout=60.0, http_client=http
+    )
     pending = list(reversed(bodies))
 
     async def worker() -> None:
@@ -152,21 +158,23 @@ async def _baseline(base_url: str, bodies: list[dict[str, Any]], concurrency: in
         await client.close()
 
 
-def run_baseline(server: ServerProcess, items: pd.DataFrame, concurrency: int) -> dict[str, float]:
+def run_baseline(
+    server: ServerProcess, items: pd.DataFrame, concurrency: int, transport: str = "httpx"
+) -> dict[str, float]:
     planner = LLMJudge(judge_config(server.base_url, concurrency))
     bodies = [p.body for p in planner.plan(items, "pairwise")]
     planner.close()
     server.reset()
     wall, cpu = time.perf_counter(), time.process_time()
-    asyncio.run(_baseline(server.base_url, bodies, concurrency))
+    asyncio.run(_baseline(server.base_url, bodies, concurrency, transport))
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     return {"wall": wall, "cpu": cpu, "max_in_flight": server.stats()["max_in_flight"], "n": len(bodies)}
 
 
 def run_runner(
-    server: ServerProcess, items: pd.DataFrame, concurrency: int, cache_path: Path
+    server: ServerProcess, items: pd.DataFrame, concurrency: int, cache_path: Path, transport: str = "httpx"
 ) -> dict[str, float]:
-    judge = LLMJudge(judge_config(server.base_url, concurrency), cache=cache_path)
+    judge = LLMJudge(judge_config(server.base_url, concurrency, http_client=transport), cache=cache_path)
     server.reset()
     wall, cpu = time.perf_counter(), time.process_time()
     labels = judge.judge_items(items, "pairwise")
@@ -178,49 +186,62 @@ def run_runner(
     return {"wall": wall, "cpu": cpu, "max_in_flight": server.stats()["max_in_flight"], "n": len(labels)}
 
 
+def transports() -> list[str]:
+    """``httpx``, and ``aiohttp`` when the ``openai[aiohttp]`` extra is installed."""
+    from judges.llm.config import aiohttp_installed
+
+    return ["httpx", "aiohttp"] if aiohttp_installed() else ["httpx"]
+
+
 def bench_throughput(
     latency: float, concurrencies: Sequence[int], rounds: int, repeats: int, workdir: Path
 ) -> list[dict[str, Any]]:
+    """One row per concurrency and transport; every kind of run (baseline and runner over each transport) is
+    repeated ``repeats`` times, interleaved, and the fastest of each kept."""
     rows = []
     os.environ.setdefault(KEY_ENV, "EMPTY")
+    kinds = [(role, transport) for transport in transports() for role in ("baseline", "runner")]
     with ServerProcess(latency) as server:
-        # warm up imports, the client and the server
-        run_baseline(server, bench_items(8, tag="-warm"), 4)
-        run_runner(server, bench_items(8, tag="-warm2"), 4, workdir / "warm.sqlite")
+        for transport in transports():  # warm up imports, the clients and the server
+            run_baseline(server, bench_items(8, tag=f"-warm-{transport}"), 4, transport)
+            run_runner(
+                server, bench_items(8, tag=f"-warm2-{transport}"), 4, workdir / "warm.sqlite", transport
+            )
         for concurrency in concurrencies:
             n = rounds * concurrency
-            best: dict[str, dict[str, float]] = {}
+            best: dict[tuple[str, str], dict[str, float]] = {}
             for repeat in range(repeats):
-                for kind in ("baseline", "runner"):
-                    items = bench_items(n, tag=f"-c{concurrency}-r{repeat}-{kind}")
-                    if kind == "baseline":
-                        result = run_baseline(server, items, concurrency)
+                for role, transport in kinds:
+                    items = bench_items(n, tag=f"-c{concurrency}-r{repeat}-{role}-{transport}")
+                    if role == "baseline":
+                        result = run_baseline(server, items, concurrency, transport)
                     else:
-                        result = run_runner(
-                            server, items, concurrency, workdir / f"runner-{concurrency}-{repeat}.sqlite"
-                        )
-                    if kind not in best or result["wall"] < best[kind]["wall"]:
-                        best[kind] = result
+                        cache = workdir / f"runner-{concurrency}-{repeat}-{transport}.sqlite"
+                        result = run_runner(server, items, concurrency, cache, transport)
+                    if (role, transport) not in best or result["wall"] < best[role, transport]["wall"]:
+                        best[role, transport] = result
             ideal = concurrency / latency
-            base, run = best["baseline"], best["runner"]
-            rows.append(
-                {
-                    "concurrency": concurrency,
-                    "judgments": n,
-                    "ideal_per_s": ideal,
-                    "baseline_per_s": n / base["wall"],
-                    "baseline_share": n / base["wall"] / ideal,
-                    "runner_per_s": n / run["wall"],
-                    "runner_share": n / run["wall"] / ideal,
-                    "runner_vs_baseline": base["wall"] / run["wall"],
-                    "in_flight_baseline": base["max_in_flight"],
-                    "in_flight_runner": run["max_in_flight"],
-                    "baseline_cpu_ms": 1e3 * base["cpu"] / n,
-                    "runner_cpu_ms": 1e3 * run["cpu"] / n,
-                    "overhead_wall_ms": 1e3 * (run["wall"] - base["wall"]) / n,
-                    "overhead_cpu_ms": 1e3 * (run["cpu"] - base["cpu"]) / n,
-                }
-            )
+            for transport in transports():
+                base, run = best["baseline", transport], best["runner", transport]
+                rows.append(
+                    {
+                        "concurrency": concurrency,
+                        "transport": transport,
+                        "judgments": n,
+                        "ideal_per_s": ideal,
+                        "baseline_per_s": n / base["wall"],
+                        "baseline_share": n / base["wall"] / ideal,
+                        "runner_per_s": n / run["wall"],
+                        "runner_share": n / run["wall"] / ideal,
+                        "runner_vs_baseline": base["wall"] / run["wall"],
+                        "in_flight_baseline": base["max_in_flight"],
+                        "in_flight_runner": run["max_in_flight"],
+                        "baseline_cpu_ms": 1e3 * base["cpu"] / n,
+                        "runner_cpu_ms": 1e3 * run["cpu"] / n,
+                        "overhead_wall_ms": 1e3 * (run["wall"] - base["wall"]) / n,
+                        "overhead_cpu_ms": 1e3 * (run["cpu"] - base["cpu"]) / n,
+                    }
+                )
     return rows
 
 
@@ -463,13 +484,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows = bench_throughput(args.latency, concurrencies, rounds, repeats, workdir)
             print_table(
                 (
-                    "concurrency", "judgments", "ideal /s", "baseline /s", "baseline % ideal", "runner /s",
+                    "concurrency", "judgments", "ideal /s", "transport", "baseline /s", "baseline % ideal",
+                    "runner /s",
                     "runner % ideal", "max in flight (base / runner)", "client CPU ms/judgment (base / runner)",
                     "runner overhead ms/judgment (wall / CPU)",
                 ),
                 [
                     (
-                        r["concurrency"], f"{r['judgments']:,}", f"{r['ideal_per_s']:.0f}",
+                        r["concurrency"], f"{r['judgments']:,}", f"{r['ideal_per_s']:.0f}", r["transport"],
                         f"{r['baseline_per_s']:.0f}", f"{100 * r['baseline_share']:.1f}%",
                         f"{r['runner_per_s']:.0f}", f"{100 * r['runner_share']:.1f}%",
                         f"{r['in_flight_baseline']} / {r['in_flight_runner']}",

@@ -10,3 +10,7 @@ MAX_WAIT = 60.0
 REQUEST_DEADLINE = 300.0
 #: The largest answer body read, in bytes (1 MiB).
 MAX_ANSWER_BYTES = 1_048_576
+#: The longest wait for the batches of ``--batch-submit`` / ``--batch-wait`` (seconds): a day, OpenAI's window.
+BATCH_MAX_WAIT = 86_400.0
+#: Seconds between two polls of a batch's status.
+BATCH_POLL = 30.0

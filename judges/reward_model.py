@@ -39,7 +39,7 @@ from __future__ import annotations
 import inspect
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -48,7 +48,15 @@ import pandas as pd
 from auditor.errors import AuditorError, InputError
 from judges.base import LABEL_COLUMNS, Judge
 
-__all__ = ["RewardModelJudge", "default_judge_name", "pairwise_label", "plan_batches", "select_device"]
+__all__ = [
+    "RewardModelJudge",
+    "conversation",
+    "default_judge_name",
+    "pairwise_label",
+    "plan_batches",
+    "reward_labels",
+    "select_device",
+]
 
 INSTALL_HINT = "pip install 'judge-auditor[rm]'"
 SUPPORTED_TASKS = ("pairwise", "score")
@@ -344,9 +352,10 @@ class RewardModelJudge(Judge):
 
     # ------------------------------------------------------------------------------------------- rendering
     def render(self, prompt: str, response: str, profile: str | None = None) -> str:
-        """The text the model reads: the chat template over [system profile], user prompt, assistant response.
+        """The text the model reads: the chat template over [system profile], user prompt, assistant response
+        (:func:`conversation`).
 
-        Without a chat template: ``[profile]\\n\\n prompt \\n\\n response`` (empty parts left out).
+        Without a chat template: ``[profile]\n\n prompt \n\n response`` (empty parts left out).
         """
         profile = profile if (self.profile_in_prompt and profile and profile.strip()) else None
         template = getattr(self.tokenizer, "chat_template", None)
@@ -354,15 +363,13 @@ class RewardModelJudge(Judge):
             parts = [PROFILE_HEADER + profile] if profile else []
             parts += [part for part in (prompt, response) if part]
             return "\n\n".join(parts)
-        conversation = [{"role": "user", "content": prompt}, {"role": "assistant", "content": response}]
-        if profile:
-            try:
-                return self._apply_template(
-                    [{"role": "system", "content": PROFILE_HEADER + profile}, *conversation]
-                )
-            except Exception:  # noqa: BLE001 - templates that reject a system role raise their own errors
-                conversation[0] = {"role": "user", "content": f"{PROFILE_HEADER}{profile}\n\n{prompt}"}
-        return self._apply_template(conversation)
+        messages = conversation(prompt, response, profile)
+        try:
+            return self._apply_template(messages)
+        except Exception:  # noqa: BLE001 - templates that reject a system role raise their own errors
+            if not profile:
+                raise
+            return self._apply_template(conversation(prompt, response, profile, system=False))
 
     def _apply_template(self, messages: list[dict[str, str]]) -> str:
         return self.tokenizer.apply_chat_template(messages, tokenize=False)
@@ -528,66 +535,97 @@ class RewardModelJudge(Judge):
         ``task="pairwise"`` scores ``response_a`` and ``response_b`` (``score = r_b - r_a``);
         ``task="score"`` scores ``response`` (``score = r``, empty ``label``).
         """
-        if task not in SUPPORTED_TASKS:
-            raise AuditorError(
-                f"a reward model cannot judge task {task!r}; it supports {', '.join(SUPPORTED_TASKS)} "
-                "(for likert items use pairwise: the reward difference r_b - r_a is in 'score')"
-            )
-        needed = ("item_id", "response_a", "response_b") if task == "pairwise" else ("item_id", "response")
-        for column in needed:
-            if column not in items.columns:
-                raise InputError(f"task {task!r} needs this column in the items table", column=column)
-        item_ids = items["item_id"].astype(str)
-        duplicated = item_ids[item_ids.duplicated()]
-        if not duplicated.empty:
-            first = duplicated.index[0]
-            raise InputError(
-                f"item_id {duplicated.iloc[0]!r} is not unique",
-                row=int(items.index.get_loc(first)) + 1,
-                column="item_id",
-            )
-        count = len(items)
-        prompts = list(items["prompt"]) if "prompt" in items.columns else [""] * count
-        profiles = list(items["profile"]) if "profile" in items.columns else None
-
-        if task == "score":
-            scores, reasons, raws = self._score_with_reasons(prompts, list(items["response"]), profiles)
-            labels: list[str | None] = [None] * count
-        else:
-            both_rewards, both_reasons, both_details = self._score_with_reasons(
-                prompts + prompts,
-                list(items["response_a"]) + list(items["response_b"]),
-                None if profiles is None else profiles + profiles,
-            )
-            reward_a, reward_b = both_rewards[:count], both_rewards[count:]
-            reasons = [
-                reason_a or reason_b
-                for reason_a, reason_b in zip(both_reasons[:count], both_reasons[count:], strict=True)
-            ]
-            scores = reward_b - reward_a
-            labels = [pairwise_label(float(value), self.tie_margin) for value in scores]
-            raws = []
-            for index in range(count):
-                detail_a, detail_b = both_details[index], both_details[count + index]
-                if reasons[index] is None:
-                    raws.append(f"r_a={reward_a[index]:.6g} r_b={reward_b[index]:.6g}")
-                else:
-                    parts = [f"response_{side}: {d}" for side, d in (("a", detail_a), ("b", detail_b)) if d]
-                    raws.append("; ".join(parts))
-        # The dtypes of judges.base.judgments_to_frame, so that labels of every judge concatenate cleanly.
-        return pd.DataFrame(
-            {
-                "item_id": pd.array(item_ids.to_numpy(dtype=object), dtype="string"),
-                "judge": pd.array([self.name] * count, dtype="string"),
-                "rater": pd.array(["0"] * count, dtype="string"),
-                "label": pd.array(labels, dtype="string"),
-                "order": pd.array([None] * count, dtype="string"),
-                "score": pd.array(np.asarray(scores, dtype=np.float64), dtype="Float64"),
-                "raw": pd.array(raws, dtype="string"),
-                "exclusion": pd.array(reasons, dtype="string"),
-            },
-            columns=list(LABEL_COLUMNS),
+        return reward_labels(
+            items, task, self._score_with_reasons, name=self.name, tie_margin=self.tie_margin
         )
+
+
+def conversation(
+    prompt: str, response: str, profile: str | None, *, system: bool = True
+) -> list[dict[str, str]]:
+    """The messages a reward model reads: [system ``User profile:`` + profile], user prompt, assistant response;
+    with ``system=False`` (a template that refuses a system role) the profile goes before the prompt instead."""
+    messages = [{"role": "user", "content": prompt}, {"role": "assistant", "content": response}]
+    if profile and system:
+        return [{"role": "system", "content": PROFILE_HEADER + profile}, *messages]
+    if profile:
+        messages[0] = {"role": "user", "content": f"{PROFILE_HEADER}{profile}\n\n{prompt}"}
+    return messages
+
+
+#: ``score_with_reasons(prompts, responses, profiles)``: rewards (NaN where not scored), the exclusion reason of
+#: each text and a short detail of it.
+ScoreWithReasons = Callable[
+    [Sequence[Any], Sequence[Any], Sequence[Any] | None],
+    tuple[np.ndarray, list[str | None], list[str | None]],
+]
+
+
+def reward_labels(
+    items: pd.DataFrame, task: str, score_with_reasons: ScoreWithReasons, *, name: str, tie_margin: float
+) -> pd.DataFrame:
+    """The labels table of a reward model judge (local or served) from its ``score_with_reasons``: pairwise
+    ``score = r_b - r_a`` with :func:`pairwise_label`, ``raw`` both rewards; score ``score = r``."""
+    if task not in SUPPORTED_TASKS:
+        raise AuditorError(
+            f"a reward model cannot judge task {task!r}; it supports {', '.join(SUPPORTED_TASKS)} "
+            "(for likert items use pairwise: the reward difference r_b - r_a is in 'score')"
+        )
+    needed = ("item_id", "response_a", "response_b") if task == "pairwise" else ("item_id", "response")
+    for column in needed:
+        if column not in items.columns:
+            raise InputError(f"task {task!r} needs this column in the items table", column=column)
+    item_ids = items["item_id"].astype(str)
+    duplicated = item_ids[item_ids.duplicated()]
+    if not duplicated.empty:
+        first = duplicated.index[0]
+        raise InputError(
+            f"item_id {duplicated.iloc[0]!r} is not unique",
+            row=int(items.index.get_loc(first)) + 1,
+            column="item_id",
+        )
+    count = len(items)
+    prompts = list(items["prompt"]) if "prompt" in items.columns else [""] * count
+    profiles = list(items["profile"]) if "profile" in items.columns else None
+
+    if task == "score":
+        scores, reasons, raws = score_with_reasons(prompts, list(items["response"]), profiles)
+        labels: list[str | None] = [None] * count
+    else:
+        both_rewards, both_reasons, both_details = score_with_reasons(
+            prompts + prompts,
+            list(items["response_a"]) + list(items["response_b"]),
+            None if profiles is None else profiles + profiles,
+        )
+        reward_a, reward_b = both_rewards[:count], both_rewards[count:]
+        reasons = [
+            reason_a or reason_b
+            for reason_a, reason_b in zip(both_reasons[:count], both_reasons[count:], strict=True)
+        ]
+        scores = reward_b - reward_a
+        labels = [pairwise_label(float(value), tie_margin) for value in scores]
+        raws = []
+        for index in range(count):
+            detail_a, detail_b = both_details[index], both_details[count + index]
+            if reasons[index] is None:
+                raws.append(f"r_a={reward_a[index]:.6g} r_b={reward_b[index]:.6g}")
+            else:
+                parts = [f"response_{side}: {d}" for side, d in (("a", detail_a), ("b", detail_b)) if d]
+                raws.append("; ".join(parts))
+    # The dtypes of judges.base.judgments_to_frame, so that labels of every judge concatenate cleanly.
+    return pd.DataFrame(
+        {
+            "item_id": pd.array(item_ids.to_numpy(dtype=object), dtype="string"),
+            "judge": pd.array([name] * count, dtype="string"),
+            "rater": pd.array(["0"] * count, dtype="string"),
+            "label": pd.array(labels, dtype="string"),
+            "order": pd.array([None] * count, dtype="string"),
+            "score": pd.array(np.asarray(scores, dtype=np.float64), dtype="Float64"),
+            "raw": pd.array(raws, dtype="string"),
+            "exclusion": pd.array(reasons, dtype="string"),
+        },
+        columns=list(LABEL_COLUMNS),
+    )
 
 
 def _forward_parameters(model: Any) -> set[str]:

@@ -30,14 +30,30 @@ metrics, ``sections/`` holds one module per report section, ``model.build_model`
 
 from __future__ import annotations
 
-from reports import plots
+from importlib import import_module
+
 from reports.model import ReportModel, build_model
-from reports.render.html import render_html
 from reports.render.json import render_json
 from reports.render.markdown import render_markdown
-from reports.render.terminal import render_terminal
 from reports.sections.headline import headline
 from reports.write import FILE_NAMES, parse_formats, write_reports
+
+#: Imported on first use (PEP 562): matplotlib, jinja2 and rich load only for the figures, HTML and the terminal.
+_LAZY = {
+    "plots": "reports.plots",
+    "render_html": "reports.render.html",
+    "render_terminal": "reports.render.terminal",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        module = import_module(_LAZY[name])
+        value = module if name == "plots" else getattr(module, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "FILE_NAMES",

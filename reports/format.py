@@ -117,3 +117,52 @@ def interval_excludes_zero(row: Mapping[str, Any] | None) -> bool | None:
     if lo is None or hi is None:
         return None
     return lo > 0 or hi < 0
+
+
+_NAME_BREAKS = "|=@:/_-. "
+
+
+def abbreviate_middle(name: str, limit: int) -> str:
+    """``name`` shortened to at most ``limit`` characters by cutting its middle (``gpt-4o…outputs@start``): the
+    start says which model, the end which variant, so names that differ only at the end stay apart.  The cut
+    falls at a separator (``| = @ : / _ - .`` or a space) when that loses at most 5 characters and keeps 60% of the
+    end's room.
+
+    >>> abbreviate_middle("gpt-4o|profile_view=outputs@start", 20)
+    'gpt-4o…outputs@start'
+    >>> abbreviate_middle("gpt-4o", 20)
+    'gpt-4o'
+    """
+    if len(name) <= limit:
+        return name
+    if limit < 5:
+        return name[: max(limit - 1, 0)] + "…"
+    head_size = max(limit // 3, 2)
+    head = name[:head_size]
+    tail = name[-(limit - head_size - 1) :]
+    cut = next((i for i in range(len(tail) - 1) if tail[i] in _NAME_BREAKS), None)
+    if cut is not None and cut <= 5 and len(tail) - cut - 1 >= 0.6 * len(tail):
+        tail = tail[cut + 1 :]
+        room = limit - len(tail) - 1  # the characters the trimmed tail gave back go to the head
+        head = name[:room]
+        stop = max((i for i in range(len(head)) if head[i] in _NAME_BREAKS), default=None)
+        if stop is not None and room - stop <= 5 and stop >= 2:
+            head = head[:stop]
+    return f"{head}…{tail}"
+
+
+def short_names(names: list[str], limit: int) -> dict[str, str]:
+    """Each name's :func:`abbreviate_middle` form, distinct from every other short and full name (a clash keeps
+    more of the end, then gets a number)."""
+    out: dict[str, str] = {}
+    taken: set[str] = set(n for n in names if len(n) <= limit)
+    for name in dict.fromkeys(names):
+        short = abbreviate_middle(name, limit)
+        k = 1
+        while short != name and short in taken:
+            k += 1
+            suffix = f"~{k}"
+            short = abbreviate_middle(name, limit - len(suffix)) + suffix
+        taken.add(short)
+        out[name] = short
+    return out

@@ -25,6 +25,7 @@ from reports.sections.exclusions import exclusions_table, warnings_table
 from reports.sections.headline import headline
 from reports.sections.judges import full_agreement_table, metric_tables
 from reports.sections.method import method_lines, policy_text
+from reports.sections.summary import summary_table
 from reports.view import AuditView, view
 
 # The dedicated sections in report order; each returns an empty Section when its data are missing.
@@ -98,9 +99,19 @@ class ReportModel:
         return case_summary(self.view)
 
     @cached_property
+    def summary(self) -> Table:
+        """The judges at a glance: the lead rate, its gap with p, the lead coefficient and the built-in checks
+        (what a short report, such as a pull-request comment, leads with)."""
+        return summary_table(self.view)
+
+    @cached_property
     def cases(self) -> CaseBrowser:
         """The cases the case browser shows (built on first use: only the HTML page needs them)."""
         return case_browser(self.view)
+
+    def cases_within(self, budget: int) -> CaseBrowser:
+        """The case browser's cases held to ``budget`` bytes of JSON (a page that must stay small)."""
+        return case_browser(self.view, budget)
 
 
 def build_model(audit: Mapping[str, Any] | AuditView | ReportModel | None) -> ReportModel:

@@ -8,13 +8,22 @@ from typing import Any
 
 from auditor.io import write_text
 from reports.model import ReportModel, build_model
-from reports.render import html, json, markdown
+from reports.render import json, markdown
 
 FILE_NAMES: dict[str, str] = {"md": "report.md", "html": "report.html", "json": "audit.json"}
 
+
+def _render_html(model: ReportModel) -> str:
+    """:func:`reports.render.html.render`, imported on first use (it loads jinja2 and matplotlib, which
+    ``--format json`` / ``md`` never need)."""
+    from reports.render import html
+
+    return html.render(model)
+
+
 RENDERERS: dict[str, Callable[[ReportModel], str]] = {
     "md": markdown.render,
-    "html": html.render,
+    "html": _render_html,
     "json": json.render,
 }
 
@@ -41,16 +50,20 @@ def parse_formats(formats: Sequence[str] | str) -> list[str]:
 
 
 def write_reports(
-    audit: Mapping[str, Any] | ReportModel, out_dir: Path, formats: Sequence[str]
+    audit: Mapping[str, Any] | ReportModel, out_dir: Path, formats: Sequence[str], gates: Any = None
 ) -> list[Path]:
     """Render every requested format, then write them to ``out_dir`` (created if missing).
 
     Formats among ``md``, ``html``, ``json`` (files ``report.md``, ``report.html``, ``audit.json``). Everything is
-    rendered before anything is written, so a rendering error leaves no new file behind.
+    rendered before anything is written, so a rendering error leaves no new file behind.  ``gates``: an
+    :class:`auditor.gates.GateReport` whose verdict report.md states in its summary.
     """
     names = parse_formats(formats)
     model = build_model(audit)  # built once, laid out by every renderer
-    rendered = [(FILE_NAMES[name], RENDERERS[name](model)) for name in names]
+    rendered = [
+        (FILE_NAMES[name], markdown.render(model, gates=gates) if name == "md" else RENDERERS[name](model))
+        for name in names
+    ]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []

@@ -106,7 +106,7 @@ _SORTED_PAIRS = (
 CHANGED_BY_DESIGN: dict[str, dict] = {
     "demo": {
         "judges": ("jury", "tuned-judge"),
-        "metrics": ("ppi_", "mean_pairwise_kappa"),
+        "metrics": ("ppi_", "mean_pairwise_kappa", "rogan_gladen_"),
         "other_references": True,
         "fields": ("value", "n"),
         "why": (
@@ -114,7 +114,10 @@ CHANGED_BY_DESIGN: dict[str, dict] = {
             "intervals and p-values move with the bootstrap's clusters, the juries gain a member, PPI++ rows appear, "
             "the judges' own "
             "rows (reference = the judge, the kappa table) cover their new items; value and n are compared on the "
-            "rest (the 550 human-rated conversations are the same); " + _SORTED_PAIRS
+            "rest (the 550 human-rated conversations are the same); "
+            + _SORTED_PAIRS
+            + "; issue 19: the corrected "
+            "rates rogan_gladen_* are new rows beside PPI++"
         ),
     },
     "demo/extraction": {

@@ -146,6 +146,19 @@ def llama_key(monkeypatch: pytest.MonkeyPatch) -> str:
     return LLAMA_KEY_ENV
 
 
+# The suite runs on every core (pytest-xdist, `-n auto --dist loadgroup` in pyproject.toml).  Each test module
+# stays on one worker (its module fixtures are built once), and every test that uses the llama.cpp server runs on
+# the same worker, so one server is started per run (two would compete for the same cores).  tryfirst: xdist
+# turns the marks into group names in its own hook of the same name.
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue
+        group = "llama-server" if "llama_server" in item.fixturenames else item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 # A run in which no test ran is not a pass.  pytest itself exits with 5 when nothing is collected (e.g. a -m
 # expression that selects nothing); these hooks give the same exit code when tests were collected but every one
 # was skipped (a missing component, a missing data folder), so such a run never shows as green.

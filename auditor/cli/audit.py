@@ -107,8 +107,10 @@ def audit(
     """Audit every judge against the reference and write audit.json and the reports."""
     import auditor
     from auditor.gates import evaluate_gates, load_rules, run_gates
+    from auditor.io import check_writable
 
     formats = parse_formats(format)
+    check_writable(out, "folder")  # before any work
     if gate is not None:
         load_rules(gate)
     sources, items, config = resolve_inputs(labels, items, config)
@@ -139,9 +141,10 @@ def audit(
         )
     else:
         result = auditor.audit(labels, items=items, engine=engine, **options)
-    if gate is not None:
-        evaluate_gates(result.to_dict(), gate)  # unknown metric / judge: exit 2 before anything is written
-    write_outputs(result, out, formats, quiet)
+    verdict = None
+    if gate is not None:  # unknown metric / judge: exit 2 before anything is written
+        verdict = evaluate_gates(result.to_dict(), gate)
+    write_outputs(result, out, formats, quiet, gates=verdict)
     if gate is not None:
         code = run_gates(result.to_dict(), gate, junit=junit)
         if code:

@@ -50,24 +50,26 @@ def demo(
     study.write(study_dir)
     labels, items, config = resolve_inputs(study_dir, None, None)
     result = auditor.audit(labels, items=items, config=config, resamples=bootstrap)
-    write_outputs(result, out, formats, quiet)
-    # the two earlier stages of the personalization pipeline, each its own simulated study and audit
+    # the two earlier stages of the personalization pipeline, each its own simulated study and audit; every
+    # report (main and stages) is then written in one step, so a stopped run never leaves a mix of two runs'
+    stages = []
     for folder, stage, make, options in (
         ("extraction", "extraction", simulate_extraction_study, {"with_truth": False}),
         ("relevance", "relevance", simulate_relevance_study, {"with_truth": False}),
         ("probes", "generation", simulate_probe_study, {}),
     ):
-        stage_dir = out / folder
         stage_study = make(seed=study_seed, **options)
-        stage_study.write(stage_dir / "study")
-        labels, items, config = resolve_inputs(stage_dir / "study", None, None)
+        stage_study.write(out / folder / "study")
+        labels, items, config = resolve_inputs(out / folder / "study", None, None)
         stage_result = audit_stage(labels, items, stage=stage, config=config, resamples=bootstrap)
-        written = reports.write_reports(stage_result.to_dict(), stage_dir, formats)
-        if not quiet:
-            typer.echo(f"\n{folder}: {stage_study.config()['title']}")
+        stages.append((folder, stage_study.config()["title"], stage_result))
+    written = write_outputs(result, out, formats, quiet, subfolders=[(f, r) for f, _, r in stages])
+    if not quiet:
+        for folder, title, stage_result in stages:
+            typer.echo(f"\n{folder}: {title}")
             for line in reports.headline(stage_result.to_dict()):
                 typer.echo(f"  {line}")
-            for path in written:
+            for path in written[folder]:
                 typer.echo(f"wrote {path}")
 
 

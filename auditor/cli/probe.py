@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from auditor.cli.common import DEFAULT_FORMATS, parse_formats
 from auditor.errors import ConfigError
 from judges.cli.options import (
     ApiKeyEnvOption,
@@ -110,6 +111,7 @@ def probe(
     from judges.cli.options import resume_note
     from judges.llm import JudgeRunIncomplete, LLMJudge, LLMJudgeConfig
 
+    formats = parse_formats(DEFAULT_FORMATS)  # a bad $AUDITOR_REPORT_URL is bad input before any request
     check_outputs(out, "folder", cache=cache)
     frame = use_profile_column(read_table(items), profile_column, items)
     config = LLMJudgeConfig(
@@ -177,7 +179,7 @@ def probe(
         reference_fallback=judge_name,
         judge_aggregate=judge_aggregate,
     )
-    written = reports.write_reports(result.to_dict(), out, ["json", "md", "html"])
+    written = reports.write_reports(result.to_dict(), out, formats)
     if not quiet:
         for path in [out / "labels.jsonl", *written]:
             typer.echo(f"wrote {path}")

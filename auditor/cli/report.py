@@ -17,11 +17,13 @@ def report(
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Re-render a saved audit without recomputing anything."""
+    from auditor.io import check_writable
     from auditor.result import AuditResult
 
     result = AuditResult.load(audit_json)
     formats = parse_formats(format)
     target = out or audit_json.parent
+    check_writable(target, "folder")  # before any work
     if "json" in formats and target.resolve() == audit_json.parent.resolve():
         formats.remove("json")  # never rewrite the input in place
     write_outputs(result, target, formats, quiet)

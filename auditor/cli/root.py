@@ -7,7 +7,20 @@ from collections.abc import Sequence
 
 import typer
 
-from auditor.cli import audit, convert, demo, drift, gate, init, judging, plan, probe, report, simulate
+from auditor.cli import (
+    audit,
+    convert,
+    demo,
+    drift,
+    gate,
+    init,
+    judging,
+    monitor,
+    plan,
+    probe,
+    report,
+    simulate,
+)
 from auditor.cli.exits import run as run_command
 from auditor.errors import cli_wording
 
@@ -18,7 +31,7 @@ app = typer.Typer(
     help="Measure how far LLM judges and reward models agree with human judges.",
 )
 
-for command in (audit, init, simulate, demo, convert, report, plan, drift, probe, judging, gate):
+for command in (audit, init, simulate, demo, convert, report, plan, drift, monitor, probe, judging, gate):
     command.register(app)
 
 

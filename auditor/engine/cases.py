@@ -1,6 +1,17 @@
-"""The cases behind the gaps: the items where a judge and the reference disagree, those that matter most first
-(a judge calls b better where the reference finds it no better, then the largest differences), with every
-verdict and the item's texts, for the reports' case browser."""
+"""The cases behind the gaps: the items where a judge and the reference disagree, those that matter most first,
+with every verdict and the item's texts, for the reports' case browser.
+
+What counts as a disagreement: a judge's aggregated verdict falls in another outcome than the reference's.  On a
+pairwise or binary task that is any other label; on a Likert scale (or a score task with a neutral point) it is
+another side of the neutral point (b better / neutral / a better), so a 4 against a reference's 5 is no
+disagreement while a 4 against a 3 is; on a categorical task any other category.
+
+How much a case matters (its ``distance``, the ranking key): the largest distance over its disagreeing judges,
+in scale steps between the judge's and the reference's verdict (Likert: ``|judge - reference|`` across the
+neutral point, 1 to ``max - min``; pairwise: 1 for a against tie or tie against b, 2 for a against b), in score
+units for a score task, and 1 for a categorical or binary task.  Ties in distance go to the case with more
+disagreeing judges, then to a judge calling b better where the reference finds it no better, then to item order.
+"""
 
 from __future__ import annotations
 
@@ -11,51 +22,67 @@ import numpy as np
 import pandas as pd
 
 from auditor.engine.context import AuditContext, Side
+from auditor.engine.slicing import slice_columns
 
 CASE_TEXT_LIMIT = 20_000
 RAW_TEXT_LIMIT = 4_000
 KINDS = ("other", "judge_no_better_reference_better", "judge_better_reference_no_better")
+#: The outcome a verdict falls in (a disagreement is another outcome), by the indicator that marks it.
+OUTCOMES = ("win_rate", "tie_rate", "loss_rate")
+
+
+def _outcome(indicators: dict[str, np.ndarray] | None, side: Side) -> np.ndarray:
+    """Per item: the index in :data:`OUTCOMES` of the side's outcome (-1 none); the category code where a task has
+    no outcomes (categorical, a score task without a neutral point)."""
+    if indicators is None:
+        return side.code.astype(np.int64)
+    out = np.full(len(side.code), -1, dtype=np.int64)
+    for k, name in enumerate(OUTCOMES):
+        if name in indicators:
+            out[indicators[name]] = k
+    return out
+
+
+def _distance(ctx: AuditContext, side: Side, ref: Side) -> np.ndarray:
+    """Per item: how far the side's verdict is from the reference's (scale steps, score units, or 1)."""
+    if ctx.task in ("pairwise", "likert"):
+        return np.abs(side.code - ref.code).astype(float)
+    if ctx.task == "score":
+        return np.abs(np.nan_to_num(side.value - ref.value))
+    return np.ones(len(side.code))
 
 
 def select_cases(ctx: AuditContext) -> dict[str, Any]:
-    """The ``cases`` part of audit.json: at most ``config.max_cases`` items, with the total and a note."""
+    """The ``cases`` part of audit.json: at most ``config.max_cases`` items, those that matter most first (see
+    the module's docstring), with the number of all disagreement cases and a note."""
     ref, sides, n_items = ctx.ref, ctx.sides, ctx.n_items
     all_idx = np.arange(n_items)
     ref_ind = ctx.indicators(ref, all_idx)
-    severity = np.zeros(n_items)
-    priority = np.zeros(n_items, dtype=int)
-    flagged: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # judge -> (differs per item, kind per item)
+    ref_outcome = _outcome(ref_ind, ref)
+    distance = np.zeros(n_items)
+    n_disagreeing = np.zeros(n_items, dtype=int)
+    key = np.zeros(n_items, dtype=bool)
+    flagged: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # judge -> (differs, kind, distance)
     for judge, side in sides.items():
-        both = ctx.usable(ref) & ctx.usable(side)
-        j_ind = ctx.indicators(side, all_idx)
         if ctx.task == "score" and ref_ind is None:
             continue
-        differ = both & (side.code != ref.code) if ctx.task != "score" else both
+        both = ctx.usable(ref) & ctx.usable(side)
+        j_ind = ctx.indicators(side, all_idx)
+        differ = both & (_outcome(j_ind, side) != ref_outcome)
         kind = np.zeros(n_items, dtype=np.int8)  # 0 other, 1 judge no better / ref better, 2 reverse
         if ref_ind is not None and j_ind is not None:
             kind[j_ind["no_better_rate"] & ref_ind["win_rate"]] = 1
             kind[j_ind["win_rate"] & ref_ind["no_better_rate"]] = 2
-            if ctx.task == "score":
-                differ = both & (kind > 0)
-        flagged[judge] = (differ, kind)
-        gap = np.where(differ, np.abs(np.nan_to_num(side.value - ref.value)), 0.0)
-        severity = np.maximum(severity, gap)
-        priority = np.maximum(priority, np.where(differ, kind, 0))
-    any_differ = np.zeros(n_items, dtype=bool)
-    for differ, _ in flagged.values():
-        any_differ |= differ
-    total = int(any_differ.sum())
-    ids = np.flatnonzero(any_differ)
+        gap = np.where(differ, _distance(ctx, side, ref), 0.0)
+        flagged[judge] = (differ, kind, gap)
+        distance = np.maximum(distance, gap)
+        n_disagreeing += differ
+        key |= differ & (kind == 2)
+    total = int((n_disagreeing > 0).sum())
+    ids = np.flatnonzero(n_disagreeing > 0)
     if ids.size:
-        ids = ids[np.lexsort((ids, -severity[ids], -priority[ids]))][: ctx.cfg.max_cases]
-    per_item = {
-        int(i): [
-            {"judge": judge, "type": KINDS[kind[i]], "judge_label": label_text(ctx, sides[judge], i)}
-            for judge, (differ, kind) in flagged.items()
-            if differ[i]
-        ]
-        for i in ids
-    }
+        order = np.lexsort((ids, ~key[ids], -n_disagreeing[ids], -distance[ids]))
+        ids = ids[order][: ctx.cfg.max_cases]
     raw = ctx.t.raw_labels
     item_rows = ctx.t.items
     chosen = item_rows["item_id"].to_numpy()[ids]
@@ -72,14 +99,17 @@ def select_cases(ctx: AuditContext) -> dict[str, Any]:
         for c in ("prompt", "profile", "response_a", "response_b", "response", "source")
         if c in item_rows.columns
     ]
+    slices = slice_columns(ctx)
     cases = []
     for i, item in zip(ids, item_rows.iloc[ids].to_dict("records"), strict=True):
         rows = records.get(item["item_id"], [])
         case = {
             "item_id": item["item_id"],
             "user_id": _text(item.get("user_id")),
+            "distance": _number(distance[i]),
             "reference_label": label_text(ctx, ref, int(i)),
             "reference_labels": [_label_of(r) for r in rows if r["judge"] == ctx.cfg.reference],
+            "judge_labels": {judge: label_text(ctx, side, int(i)) for judge, side in sides.items()},
             "verdicts": [
                 {
                     "judge": r["judge"],
@@ -92,19 +122,38 @@ def select_cases(ctx: AuditContext) -> dict[str, Any]:
                 }
                 for r in rows
             ],
-            "disagreements": per_item[int(i)],
+            "disagreements": [
+                {
+                    "judge": judge,
+                    "type": KINDS[kind[i]],
+                    "judge_label": label_text(ctx, sides[judge], int(i)),
+                    "distance": _number(gap[i]),
+                }
+                for judge, (differ, kind, gap) in flagged.items()
+                if differ[i]
+            ],
         }
         for column in item_columns:
             case[column] = _text(item.get(column), CASE_TEXT_LIMIT)
+        if slices:
+            case["slices"] = {column: _text(item.get(column)) for column in slices}
         cases.append(case)
     sampled = total > len(cases)
+    order_text = (
+        "the largest distance across the neutral point" if ctx.task == "likert" else "the largest distance"
+    )
     note = (
-        f"showing the {len(cases)} of {total} items with disagreements that matter most (a judge calls "
-        "b better where the reference finds it no better first, then the largest differences)"
+        f"showing the {len(cases)} of {total} items with disagreements that matter most ({order_text} first, "
+        "then more disagreeing judges, then a judge calling b better where the reference finds it no better)"
         if sampled
-        else f"all {total} items where a judge and the reference disagree"
+        else f"all {total} items where a judge and the reference disagree, {order_text} first"
     )
     return {"total": total, "shown": len(cases), "sampled": sampled, "note": note, "items": cases}
+
+
+def _number(value: float) -> float | int:
+    """A whole distance as an int (scale steps), any other as a float."""
+    return int(value) if float(value).is_integer() else float(value)
 
 
 def label_text(ctx: AuditContext, side: Side, i: int) -> str | None:

@@ -13,14 +13,16 @@ Rows with judge = reference = the reference's name:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import combinations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from auditor.engine import aggregation as agg
 from auditor.engine.agreement import agreement_family
-from auditor.engine.context import AuditContext
+from auditor.engine.context import AuditContext, Side
 from auditor.stats import compare
 from auditor.stats.bootstrap import Estimate
 
@@ -59,17 +61,10 @@ def human_ceiling(ctx: AuditContext, ref_mask: np.ndarray) -> list[dict[str, Any
     per_item = np.bincount(ctx.row_item[ref_mask], minlength=ctx.n_items)
     if len(all_raters) < 2 or per_item.max(initial=0) < 2:
         return warnings
-    positions = np.flatnonzero(ref_mask)
-    full_mask_for = {}
-    for r in all_raters:
-        m = np.zeros_like(ref_mask)
-        m[positions[rater_ids == r]] = True
-        full_mask_for[r] = m
+    rater_side, others_side = _rater_sides(ctx, ref_mask, rater_ids, all_raters)
     loo: dict[str, list[Estimate]] = {}
     for r in all_raters:
-        mine = ctx.side(full_mask_for[r])
-        others = ctx.side(ref_mask & ~full_mask_for[r])
-        p, _ = ctx.pairing(others, mine)
+        p, _ = ctx.pairing(others_side(r), rater_side(r))
         if p.n < 2:
             continue
         for metric, est in agreement_family(ctx, p).items():
@@ -81,13 +76,55 @@ def human_ceiling(ctx: AuditContext, ref_mask: np.ndarray) -> list[dict[str, Any
         ctx.add(metric, name, name, est)
     if len(all_raters) <= MAX_RATER_PAIRS_RATERS:  # every pair of raters, as slices
         for r1, r2 in combinations(all_raters, 2):
-            p, _ = ctx.pairing(ctx.side(full_mask_for[r1]), ctx.side(full_mask_for[r2]))
+            p, _ = ctx.pairing(rater_side(r1), rater_side(r2))
             if p.n < 2:
                 continue
             for metric, est in agreement_family(ctx, p).items():
                 if metric in PAIR_METRICS:
                     ctx.add(metric, name, name, est, slice=f"raters={r1}~{r2}")
     return warnings
+
+
+#: Up to this many cells (raters x items x categories) the raters' verdicts come from one count table.
+MAX_RATER_TABLE_CELLS = 50_000_000
+
+
+def _rater_sides(
+    ctx: AuditContext, ref_mask: np.ndarray, rater_ids: np.ndarray, all_raters: list[Any]
+) -> tuple[Callable[[Any], Side], Callable[[Any], Side]]:
+    """Per rater ``r``: ``mine(r)``, the verdicts of ``r``'s labels, and ``others(r)``, those of the other raters'
+    labels, each as ``ctx.side`` of the matching rows would give them.
+
+    A labelled task takes them from one ``(raters, items, k)`` count table built in one pass over the reference's
+    rows (the others' votes are the item's total minus the rater's own), so no per-rater pass over the label rows;
+    a score task, or a table above :data:`MAX_RATER_TABLE_CELLS`, takes ``ctx.side`` of row masks."""
+    n_raters, n_items = len(all_raters), ctx.n_items
+    if ctx.task == "score" or n_raters * n_items * max(ctx.k, 1) > MAX_RATER_TABLE_CELLS:
+        positions = np.flatnonzero(ref_mask)
+        masks = {}
+        for r in all_raters:
+            m = np.zeros_like(ref_mask)
+            m[positions[rater_ids == r]] = True
+            masks[r] = m
+        return (lambda r: ctx.side(masks[r])), (lambda r: ctx.side(ref_mask & ~masks[r]))
+    index = {r: i for i, r in enumerate(all_raters)}
+    rater = pd.Series(rater_ids).map(index).to_numpy(np.int64)
+    cell = rater * n_items + ctx.row_item[ref_mask]
+    rows = np.bincount(cell, minlength=n_raters * n_items).reshape(n_raters, n_items)
+    codes = ctx.t.labels["code"].to_numpy(np.int64)[ref_mask]
+    counts = np.bincount(cell * ctx.k + codes, minlength=n_raters * n_items * ctx.k)
+    counts = counts.reshape(n_raters, n_items, ctx.k).astype(np.int64)
+    total, total_rows = counts.sum(axis=0), rows.sum(axis=0)
+
+    def mine(r: Any) -> Side:
+        i = index[r]
+        return ctx.from_counts(counts[i], rows[i] > 0)
+
+    def others(r: Any) -> Side:
+        i = index[r]
+        return ctx.from_counts(total - counts[i], total_rows - rows[i] > 0)
+
+    return mine, others
 
 
 def multi_rater(
@@ -115,6 +152,7 @@ def multi_rater(
             sums,
             lambda s: compare.ag.krippendorff_alpha_interval_from_sums(*np.moveaxis(s, -1, 0)),
             int(ok.sum()),
+            defer=True,
         )
         if raters is not None and 2 <= n_raters <= MAX_RATER_PAIRS_RATERS:
             out.update(_icc(ctx, items, raters, n_raters, x))
@@ -129,10 +167,10 @@ def multi_rater(
     per_cluster = np.zeros((ctx.n_clusters, ctx.k, ctx.k))
     np.add.at(per_cluster, ctx.cluster[ok], coinc)
     out["krippendorff_alpha"] = ctx.rs.sums(
-        per_cluster, lambda o: compare.ag.krippendorff_alpha_from_coincidence(o, level), n
+        per_cluster, lambda o: compare.ag.krippendorff_alpha_from_coincidence(o, level), n, defer=True
     )
     gwet = _cluster_sums(ctx, compare.ag.gwet_item_stats(counts))
-    out["gwet_ac1"] = ctx.rs.sums(gwet, compare.ag.gwet_ac, n)
+    out["gwet_ac1"] = ctx.rs.sums(gwet, compare.ag.gwet_ac, n, defer=True)
     rated = n_i[n_i > 0]
     if rated.size and np.all(rated == rated[0]):  # complete data: both conventions are Fleiss (1971) exactly;
         # the pooled form keeps the numbers of audits without missing ratings identical to the last bit
@@ -142,10 +180,13 @@ def multi_rater(
         np.add.at(sums, ctx.cluster[ok], cols)
         k = ctx.k
         out["fleiss_kappa"] = ctx.rs.sums(
-            sums, lambda s: compare.ag.fleiss_kappa(s[..., 0], s[..., 1], s[..., 2 : 2 + k], s[..., 2 + k]), n
+            sums,
+            lambda s: compare.ag.fleiss_kappa(s[..., 0], s[..., 1], s[..., 2 : 2 + k], s[..., 2 + k]),
+            n,
+            defer=True,
         )
     else:  # Gwet's convention for missing ratings (irrCAC)
-        out["fleiss_kappa"] = ctx.rs.sums(gwet, compare.ag.fleiss_kappa_gwet, n)
+        out["fleiss_kappa"] = ctx.rs.sums(gwet, compare.ag.fleiss_kappa_gwet, n, defer=True)
     if ctx.task in ("pairwise", "likert"):
         w = compare.ag.agreement_weights(compare.AUDIT_WEIGHTS, ctx.k)
         weighted = _cluster_sums(ctx, compare.ag.gwet_item_stats(counts, w))
@@ -153,7 +194,7 @@ def multi_rater(
             "fleiss_kappa_weighted": lambda s: compare.ag.fleiss_kappa_gwet(s, w),
             "gwet_ac2": lambda s: compare.ag.gwet_ac(s, w),
         }
-        out.update(ctx.rs.sums_many(weighted, fns, n))
+        out.update(ctx.rs.sums_many(weighted, fns, n, defer=True))
     if raters is not None and 2 <= n_raters <= MAX_CONGER_RATERS:
         k = ctx.k
         by_rater = np.zeros((ctx.n_clusters, n_raters, k))
@@ -166,6 +207,7 @@ def multi_rater(
                 s[..., :width], s[..., width:].reshape(s.shape[:-1] + (n_raters, k))
             ),
             n,
+            defer=True,
         )
         if n_raters <= MAX_RATER_PAIRS_RATERS:
             out["light_kappa"] = _light(ctx, items, raters, n_raters, codes, n)
@@ -200,7 +242,7 @@ def _light(
     for p, (a, b) in enumerate(pairs):
         on = np.flatnonzero(np.isfinite(wide[:, a]) & np.isfinite(wide[:, b]))
         np.add.at(per_cluster, (ctx.cluster[on], p, wide[on, a].astype(int), wide[on, b].astype(int)), 1.0)
-    return ctx.rs.sums(per_cluster, compare.ag.light_kappa, n)
+    return ctx.rs.sums(per_cluster, compare.ag.light_kappa, n, defer=True)
 
 
 def _icc(
@@ -214,4 +256,4 @@ def _icc(
     stats = np.zeros((ctx.n_items, n_raters + 3))
     stats[complete] = compare.icc.icc_item_stats(wide[complete])
     fns = {"icc_a1": compare.icc.icc_a1, "icc_c1": compare.icc.icc_c1}
-    return ctx.rs.sums_many(_cluster_sums(ctx, stats), fns, int(complete.sum()))
+    return ctx.rs.sums_many(_cluster_sums(ctx, stats), fns, int(complete.sum()), defer=True)

@@ -78,7 +78,9 @@ class AuditContext:
         self.categories = categories
         self.k = len(self.categories) if self.categories else 0
         self.rs = Resampler(self.n_clusters, self.cfg.resamples, self.cfg.seed)
-        self.rows: list[dict[str, Any]] = []
+        self._rows: list[dict[str, Any]] = []
+        # rows whose interval and p-value wait for their replicates (:meth:`add`), filled in by :meth:`_resolve`
+        self._unresolved: list[tuple[dict[str, Any], Estimate, _Test | None]] = []
         self.exclusions: list[dict[str, Any]] = []
         self.warnings: list[dict[str, Any]] = []
         self.sections: dict[str, Any] = {}
@@ -214,6 +216,12 @@ class AuditContext:
         return None
 
     # -- rows -----------------------------------------------------------------------------------------------
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """The metric rows found so far (each with its interval and p-value)."""
+        self._resolve()
+        return self._rows
+
     def add(
         self,
         metric: str,
@@ -221,41 +229,54 @@ class AuditContext:
         reference: str,
         est: Estimate,
         *,
-        p_value: float | None = None,
+        p_value: float | _Test | None = None,
         slice: str | None = None,
-        p_at_floor: bool = False,
+        p_at_floor: bool | _Test = False,
     ) -> None:
         """Append a metric row with its interval from the shared bootstrap (exact binomial at 0 / 1 for the
         proportions of :data:`auditor.metrics.PROPORTION_METRICS`); ``p_at_floor``: ``p_value`` is a bootstrap
-        p-value at its floor (:func:`auditor.stats.bootstrap.bootstrap_test`)."""
-        lo, hi = (
-            interval(est, self.cfg.level, self.cfg.method, proportion=metric in PROPORTION_METRICS)
-            if self.cfg.resamples
-            else (np.nan, np.nan)
+        p-value at its floor (:func:`auditor.stats.bootstrap.bootstrap_test`).
+
+        The interval (and a p-value from :meth:`test`) is filled in when :attr:`rows` is next read, so that the
+        replicates of every statistic added before then come from one weights product
+        (:meth:`auditor.stats.bootstrap.Resampler.deferred`)."""
+        test = p_value if isinstance(p_value, _Test) else None
+        row = metric_row(
+            metric,
+            judge,
+            reference,
+            est.value,
+            np.nan,
+            np.nan,
+            est.n,
+            None if test else p_value,
+            slice,
+            n_clusters=occupied_clusters(est),
+            p_at_floor=False if test else bool(p_at_floor),
         )
-        self.rows.append(
-            metric_row(
-                metric,
-                judge,
-                reference,
-                est.value,
-                lo,
-                hi,
-                est.n,
-                p_value,
-                slice,
-                n_clusters=occupied_clusters(est),
-                p_at_floor=p_at_floor,
-            )
-        )
+        self._rows.append(row)
+        self._unresolved.append((row, est, test))
+
+    def _resolve(self) -> None:
+        """Fill in the intervals and p-values of the rows added since the last call."""
+        unresolved, self._unresolved = self._unresolved, []
+        level, method = self.cfg.level, self.cfg.method
+        for row, est, test in unresolved:
+            if self.cfg.resamples:
+                row["ci_low"], row["ci_high"] = interval(
+                    est, level, method, proportion=row["metric"] in PROPORTION_METRICS
+                )
+            if test is not None:
+                row["p_value"], row["p_at_floor"] = bootstrap_test(test.est)
+                row["p_at_floor"] = bool(row["p_at_floor"])
 
     def test(self, est: Estimate) -> dict[str, Any]:
         """``ctx.add`` keywords for a bootstrap test of ``value == 0`` (none without resamples):
-        ``ctx.add(..., **ctx.test(gap))``."""
+        ``ctx.add(..., **ctx.test(gap))``; the p-value is computed with the row's interval."""
         if not self.cfg.resamples:
             return {"p_value": None}
-        p, floor = bootstrap_test(est)
-        return {"p_value": p, "p_at_floor": floor}
+        test = _Test(est)
+        return {"p_value": test, "p_at_floor": test}
 
     def pairing(
         self, ref: Side, judge: Side, items: np.ndarray | None = None
@@ -273,6 +294,13 @@ class AuditContext:
             self.k,
         )
         return p, idx
+
+
+@dataclass
+class _Test:
+    """A bootstrap test of ``value == 0`` waiting for its replicates (see :meth:`AuditContext.test`)."""
+
+    est: Estimate
 
 
 def occupied_clusters(est: Estimate) -> int | None:

@@ -33,6 +33,15 @@ Codes, and what each one flags:
     the labels hold the reference judge only: the audit can only report the agreement among its raters.
 ``unclustered``
     no cluster column (``user_id`` by default): intervals treat every item as independent.
+
+And, from the metric rows (:func:`interval_reliability`, which also takes the intervals off rows on one cluster):
+
+``single_cluster``
+    metric rows computed on one cluster: a cluster bootstrap cannot resample it (every resample is the data itself,
+    so the interval would have zero width); these rows keep their value and lose their interval and p-value.
+``few_clusters``
+    metric rows whose interval rests on fewer than :data:`MIN_CLUSTERS` clusters: unreliable (the reports mark
+    each such row).
 """
 
 from __future__ import annotations
@@ -45,6 +54,8 @@ import numpy as np
 import pandas as pd
 
 from auditor.config import AuditConfig
+from auditor.contract import MIN_CLUSTERS
+from auditor.suggest import did_you_mean
 
 if TYPE_CHECKING:
     from auditor.data import JudgmentTable
@@ -186,14 +197,50 @@ def shifted_responses(items: pd.DataFrame) -> list[dict[str, Any]]:
 def unclustered(items: pd.DataFrame, config: AuditConfig) -> list[dict[str, Any]]:
     if config.cluster in items.columns:
         return []
+    like = did_you_mean(config.cluster, [str(c) for c in items.columns if not str(c).startswith("__")])
     return [
         _warning(
             "unclustered",
             len(items),
-            f"no {config.cluster} column: every item is its own cluster, so "
+            f"no {config.cluster} column{like}: every item is its own cluster, so "
             "intervals assume independent items",
         )
     ]
+
+
+def interval_reliability(metrics: pd.DataFrame, cluster: str) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """The metric rows without the interval and p-value of rows on one cluster, and the ``single_cluster`` and
+    ``few_clusters`` warnings (see the module docstring); ``cluster`` names the cluster column for the messages."""
+    clusters = pd.to_numeric(metrics["n_clusters"], errors="coerce")
+    uncertain = ["ci_low", "ci_high", "p_value"]
+    with_value = metrics["value"].notna() & clusters.notna()
+    has_interval = metrics[uncertain].notna().any(axis=1)
+    found = []
+    one = (with_value & (clusters <= 1) & has_interval).to_numpy(dtype=bool)
+    if one.any():
+        metrics = metrics.copy()
+        metrics.loc[one, uncertain] = np.nan
+        found.append(
+            _warning(
+                "single_cluster",
+                int(one.sum()),
+                f"{int(one.sum())} metric rows rest on a single cluster ({cluster}): a cluster bootstrap cannot "
+                "estimate their uncertainty, so they have no interval and no p-value (a gate on their interval "
+                "cannot be evaluated)",
+            )
+        )
+    few = with_value & (clusters > 1) & (clusters < MIN_CLUSTERS) & metrics["ci_low"].notna()
+    if few.any():
+        fewest = int(clusters[few].min())
+        found.append(
+            _warning(
+                "few_clusters",
+                int(few.sum()),
+                f"{int(few.sum())} metric rows have an interval resting on fewer than {MIN_CLUSTERS} clusters "
+                f"({cluster}; as few as {fewest}): those intervals are unreliable",
+            )
+        )
+    return metrics, found
 
 
 # -- labels -------------------------------------------------------------------------------------------------------
@@ -382,4 +429,11 @@ def integrity_warnings(
     return found
 
 
-__all__ = ["integrity_warnings", "mismatched_items", "MIN_ITEMS_CONSTANT", "MIN_SHARED_TEXT"]
+__all__ = [
+    "integrity_warnings",
+    "interval_reliability",
+    "mismatched_items",
+    "MIN_CLUSTERS",
+    "MIN_ITEMS_CONSTANT",
+    "MIN_SHARED_TEXT",
+]

@@ -77,6 +77,7 @@ NOT_COMPUTED = (
     "jury, baselines, alt-test, personalization, position, length, self-preference and variants steps",
     "correlations and the score-task agreement family",
     "integrity warnings, cases and score pairs",
+    "the stratified, Rogan-Gladen and confidence-driven PPI variants",
 )
 
 
@@ -572,27 +573,25 @@ def finish(ctx: AuditContext, layout: Layout, judges: list[str], sums: np.ndarra
 def _ppi_section(
     ctx: AuditContext, layout: Layout, judges: list[str], sums: np.ndarray, names: list[str]
 ) -> dict[str, Any]:
-    """:func:`auditor.analyses.ppi.ppi_rows` from the per-cluster sums."""
-    from auditor.analyses.ppi import DESIGN, judge_entry
+    """The ``ppi`` rows and section of :func:`auditor.analyses.ppi.ppi_rows` from the per-cluster sums (its
+    stratified, Rogan-Gladen and confidence-driven variants need the items: left to the in-memory engine)."""
+    from auditor.analyses.ppi import DESIGN, judge_entry, ppi_metric
     from auditor.io import json_safe
 
-    section: dict[str, Any] = {"design": DESIGN, "judges": []}
+    section: dict[str, Any] = {"design": DESIGN, "strata": None, "judges": []}
     targets = _ppi_targets(ctx, names)
     for judge in judges:
         counts = sums[:, layout[f"{judge}/counts"]].sum(axis=0)
         block = sums[:, layout[f"{judge}/ppi"]].reshape(ctx.n_clusters, len(targets), ppi.N_STATS)
         n_judged = int(round(block[:, 0, 0].sum())) if targets else 0
         n_labelled = int(round(block[:, 0, 2].sum())) if targets else 0
-        section["judges"].append(
-            judge_entry(
-                ctx,
-                judge,
-                n_labelled,
-                n_judged,
-                int(round(counts[3])),
-                lambda block=block: {name: ppi.with_outer(block[:, t, :]) for t, name in enumerate(targets)},
-            )
-        )
+        entry = judge_entry(judge, ctx.cfg.reference, n_labelled, n_judged, int(round(counts[3])))
+        if "note" not in entry:
+            entry["metrics"] = [
+                ppi_metric(ctx, name, judge, ppi.with_outer(block[:, t, :]), n_judged, n_labelled)
+                for t, name in enumerate(targets)
+            ]
+        section["judges"].append(entry)
     return json_safe(section)
 
 

@@ -17,43 +17,83 @@ from functools import lru_cache
 from typing import Literal
 
 import numpy as np
-from scipy.special import ndtr, ndtri
-from scipy.stats import t as student_t
+from scipy.special import ndtr, ndtri, stdtrit
 
 Method = Literal["bca", "percentile"]
 
 
-def cluster_weights(n_clusters: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
-    """``(resamples, n_clusters)`` multinomial counts: how often each cluster is drawn in each resample."""
+def cluster_weights(
+    n_clusters: int, resamples: int, rng: np.random.Generator, *, out32: np.ndarray | None = None
+) -> np.ndarray:
+    """``(resamples, n_clusters)`` multinomial counts: how often each cluster is drawn in each resample.
+
+    The draws are ``rng.integers(0, n_clusters, (resamples, n_clusters))``, made and counted a block of rows at a
+    time (the bit generator keeps its state between calls, so the blocks continue one stream: the same counts as
+    one call, without its ``resamples x n_clusters`` temporary).  ``out32``: a float32 array of the same shape that
+    receives the counts too (exact: a count is at most ``n_clusters``)."""
     if n_clusters == 0 or resamples == 0:
         return np.zeros((resamples, n_clusters))
     # int32 draws are the same stream as int64 ones (numpy draws bounded integers below 2**32 from 32-bit halves
-    # either way) at half the memory; counting in blocks of rows keeps the temporaries small
+    # either way) at half the memory
     dtype = np.int32 if n_clusters <= np.iinfo(np.int32).max else np.int64
-    draws = rng.integers(0, n_clusters, size=(resamples, n_clusters), dtype=dtype)
     out = np.empty((resamples, n_clusters))
     block = max(1, _COUNT_BLOCK // n_clusters)
     for start in range(0, resamples, block):
-        rows = draws[start : start + block]
+        rows = rng.integers(0, n_clusters, size=(min(block, resamples - start), n_clusters), dtype=dtype)
         offsets = (np.arange(rows.shape[0])[:, None] * n_clusters + rows).ravel()
-        out[start : start + rows.shape[0]] = np.bincount(offsets, minlength=rows.size).reshape(rows.shape)
+        counts = np.bincount(offsets, minlength=rows.size).reshape(rows.shape)
+        out[start : start + rows.shape[0]] = counts
+        if out32 is not None:
+            out32[start : start + rows.shape[0]] = counts
     return out
 
 
 _COUNT_BLOCK = 1 << 20  # draws counted at a time by :func:`cluster_weights`
 _RECENT_SUMS = 16  # resample sums kept by :meth:`Resampler.resample` for reuse
 _EXACT_FLOAT32 = float(1 << 24)  # integers below this are exact in float32, whatever the order of summation
+_DYADIC_BITS = 4  # :meth:`Resampler._exact32` tries the scales 1, 2, 4, 8
 
 
-@dataclass
 class Estimate:
-    """A statistic's point value with its bootstrap replicates and leave-one-cluster-out jackknife values."""
+    """A statistic's point value with its bootstrap replicates and leave-one-cluster-out jackknife values.
 
-    value: float
-    boot: np.ndarray
-    jack: np.ndarray | None  # leave-one-cluster-out values, one per cluster (NaN: the cluster holds no data)
-    n: int
-    clusters: int | None = None  # clusters that hold data: the sample size the interval's expansion uses
+    ``value``, ``boot`` (the replicates), ``jack`` (leave-one-cluster-out values, one per cluster; NaN: the cluster
+    holds no data; None: no jackknife), ``n`` and ``clusters`` (clusters that hold data: the sample size the
+    interval's expansion uses).  ``boot`` may be given as a function of nothing that returns it: it is then computed
+    on first use (see :meth:`Resampler.sums_many`'s ``defer``), so that many statistics share one weights product.
+    """
+
+    __slots__ = ("value", "_boot", "jack", "n", "clusters")
+
+    def __init__(
+        self,
+        value: float,
+        boot: np.ndarray | Callable[[], np.ndarray],
+        jack: np.ndarray | None,
+        n: int,
+        clusters: int | None = None,
+    ) -> None:
+        self.value = value
+        self._boot = boot
+        self.jack = jack
+        self.n = n
+        self.clusters = clusters
+
+    @property
+    def boot(self) -> np.ndarray:
+        if callable(self._boot):
+            self._boot = self._boot()
+        return self._boot
+
+    @boot.setter
+    def boot(self, boot: np.ndarray) -> None:
+        self._boot = boot
+
+    def __repr__(self) -> str:
+        return (
+            f"Estimate(value={self.value!r}, boot={self.boot!r}, jack={self.jack!r}, n={self.n!r}, "
+            f"clusters={self.clusters!r})"
+        )
 
     def filled_jack(self) -> np.ndarray | None:
         """Jackknife values with the clusters this estimate holds no data for set to the full-sample value (leaving
@@ -71,21 +111,32 @@ class Estimate:
             None if self.clusters is None or other.clusters is None else min(self.clusters, other.clusters)
         )
         return Estimate(
-            self.value - other.value, self.boot - other.boot, jack, min(self.n, other.n), clusters
+            self.value - other.value, lambda: self.boot - other.boot, jack, min(self.n, other.n), clusters
         )
 
     @staticmethod
     def mean(estimates: list[Estimate]) -> Estimate:
         """Element-wise mean: the point, every replicate and every jackknife value are averaged."""
+
+        def quiet_nanmean(arrays: list[np.ndarray]) -> np.ndarray:
+            with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+                warnings.simplefilter(
+                    "ignore", RuntimeWarning
+                )  # a cluster no rater covers: NaN, not a warning
+                return np.nanmean(np.vstack(arrays), axis=0)
+
         with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # a cluster no rater covers: NaN, not a warning
+            warnings.simplefilter("ignore", RuntimeWarning)
             value = float(np.nanmean([e.value for e in estimates])) if estimates else float("nan")
-            boot = np.nanmean(np.vstack([e.boot for e in estimates]), axis=0)
-            jacks = [e.jack for e in estimates]
-            jack = None if any(j is None for j in jacks) else np.nanmean(np.vstack(jacks), axis=0)
+        jacks = [e.jack for e in estimates]
+        jack = None if any(j is None for j in jacks) else quiet_nanmean(jacks)
         clusters = [e.clusters for e in estimates if e.clusters is not None]
         return Estimate(
-            value, boot, jack, int(sum(e.n for e in estimates)), max(clusters) if clusters else None
+            value,
+            lambda: quiet_nanmean([e.boot for e in estimates]),
+            jack,
+            int(sum(e.n for e in estimates)),
+            max(clusters) if clusters else None,
         )
 
 
@@ -101,7 +152,9 @@ def expanded_tail(alpha: float, clusters: int | None) -> float:
 @lru_cache(maxsize=256)
 def _expanded_tail(alpha: float, clusters: float) -> float:
     g = float(clusters)
-    return float(ndtr(np.sqrt(g / (g - 1.0)) * student_t.ppf(alpha, g - 1.0)))
+    # ``stdtrit(df, p)`` is the Student-t quantile (what ``scipy.stats.t.ppf`` computes for 0 < p < 1), without
+    # importing scipy.stats
+    return float(ndtr(np.sqrt(g / (g - 1.0)) * stdtrit(g - 1.0, alpha)))
 
 
 def boundary_interval(value: float, units: int, level: float = 0.95) -> tuple[float, float]:
@@ -182,6 +235,16 @@ def bootstrap_test(est: Estimate, null: float = 0.0) -> tuple[float, bool]:
     return float(min(1.0, p)), beyond == 0
 
 
+@dataclass
+class _Pending:
+    """A weights product waiting for :meth:`Resampler.flush`."""
+
+    key: bytes
+    flat: np.ndarray
+    scale: float | None  # see :meth:`Resampler._exact32`
+    out: np.ndarray | None = None
+
+
 class Resampler:
     """Evaluates statistics of per-cluster sums for the point, every bootstrap resample and the jackknife."""
 
@@ -190,67 +253,141 @@ class Resampler:
         self.resamples = resamples
         self.seed = seed
         rng = np.random.default_rng(seed)
-        self.weights = cluster_weights(n_clusters, resamples, rng)
+        # a float32 copy, for sums of integers (see :meth:`deferred`), filled as the weights are drawn
+        self._weights32 = np.empty((resamples, n_clusters), dtype=np.float32)
+        self.weights = cluster_weights(n_clusters, resamples, rng, out32=self._weights32)
         self.jackknife = jackknife and n_clusters > 2
-        self._weights32: np.ndarray | None = None  # float32 copy, for sums of integers (see :meth:`resample`)
         self._max_weight = float(self.weights.max()) if self.weights.size else 0.0
         # the same per-cluster sums recur (e.g. the reference's rates beside every judge that labelled the same
         # items): their resample sums are kept, keyed by content, and reused
         self._recent: OrderedDict[bytes, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._pending: list[_Pending] = []  # products not computed yet (see :meth:`deferred`)
 
     def resample(self, flat: np.ndarray) -> np.ndarray:
-        """``weights @ flat``: the sums of every resample, ``(resamples, k)`` from ``(clusters, k)``.
+        """``weights @ flat``: the sums of every resample, ``(resamples, k)`` from ``(clusters, k)`` (computed at
+        once, together with every product still pending, see :meth:`deferred`)."""
+        return self.deferred(flat)()
+
+    def deferred(self, flat: np.ndarray) -> Callable[[], np.ndarray]:
+        """``weights @ flat``, as a function of nothing that returns it: the product is computed on the first call
+        of any such function, for every flat then pending at once, so the weights are read once for all of them.
 
         Integer statistics (counts, indicators) whose weighted sums stay below 2**24 are summed in float32 at half
         the memory traffic: every partial sum is then an exactly representable integer, so the result equals the
-        float64 product bit for bit.  Anything else takes the float64 product.
+        float64 product bit for bit, whatever else is in the product (so are multiples of 1/2, 1/4, 1/8 scaled to
+        integers, :meth:`_exact32`).  Anything else takes its own float64 product.  The same per-cluster sums recur (e.g. the reference's rates beside every judge that
+        labelled the same items): the last :data:`_RECENT_SUMS` results are kept, keyed by content, and reused.
         """
         flat = np.ascontiguousarray(flat, dtype=float)
+        if not (flat.size and flat.shape[1] > 0 and self.resamples):
+            empty = self.weights @ flat
+            return lambda: empty.copy()
         key = hashlib.blake2b(flat.tobytes(), digest_size=16, person=str(flat.shape).encode()[:16]).digest()
         hit = self._recent.get(key)
         if hit is not None and np.array_equal(hit[0], flat):
             self._recent.move_to_end(key)
-            return hit[1].copy()
-        out = self._product(flat)
-        self._recent[key] = (flat.copy(), out.copy())
-        if len(self._recent) > _RECENT_SUMS:
-            self._recent.popitem(last=False)
-        return out
+            done = hit[1]
+            return lambda: done.copy()
+        for pending in self._pending:
+            if pending.key == key and np.array_equal(pending.flat, flat):
+                break
+        else:
+            pending = _Pending(key, flat.copy(), self._exact32(flat))  # the caller may reuse its array
+            self._pending.append(pending)
+        return lambda: self._result(pending)
 
-    def _product(self, flat: np.ndarray) -> np.ndarray:
-        if flat.size and flat.shape[1] > 0 and self.resamples:
-            magnitude = np.abs(flat).sum(axis=0).max() * self._max_weight
-            if magnitude < _EXACT_FLOAT32 and np.array_equal(flat, np.rint(flat)):
-                if self._weights32 is None:
-                    self._weights32 = self.weights.astype(np.float32)
-                return (self._weights32 @ flat.astype(np.float32)).astype(float)
-        return self.weights @ flat
+    def _exact32(self, flat: np.ndarray) -> float | None:
+        """A power of two ``2**j`` (``j`` < :data:`_DYADIC_BITS`) that turns ``flat`` into integers whose weighted
+        sums stay below 2**24, so that its float32 product, divided by ``2**j``, is exact; None if there is none.
 
-    def sums(self, per_cluster: np.ndarray, fn: Callable[[np.ndarray], np.ndarray], n: int) -> Estimate:
+        Counts and indicators take 1, a mean of 0 / 0.5 / 1 values (pairwise) 2: the float64 product of such
+        numbers is exact too (every partial sum is a multiple of ``2**-j`` below ``2**(24 - j)``), so the two are
+        equal bit for bit."""
+        magnitude = np.abs(flat).sum(axis=0).max() * self._max_weight
+        for j in range(_DYADIC_BITS):
+            scale = float(1 << j)
+            if magnitude * scale >= _EXACT_FLOAT32:
+                return None
+            scaled = flat * scale
+            if np.array_equal(scaled, np.rint(scaled)):
+                return scale
+        return None
+
+    def _result(self, pending: _Pending) -> np.ndarray:
+        if pending.out is None:
+            self.flush()
+        return pending.out.copy()
+
+    def flush(self) -> None:
+        """Compute every pending product: one float32 product for all the exact ones (:meth:`_exact32`), a float64
+        product for each of the others."""
+        pending, self._pending = self._pending, []
+        exact = [p for p in pending if p.scale is not None]
+        if exact:
+            columns = np.concatenate([(p.flat * p.scale).astype(np.float32) for p in exact], axis=1)
+            sums = (self._weights32 @ columns).astype(float)
+            start = 0
+            for p in exact:
+                width = p.flat.shape[1]
+                p.out = sums[:, start : start + width] / p.scale
+                start += width
+        for (
+            p
+        ) in pending:  # the others one by one: a float64 product's last bits may depend on its other columns
+            if p.scale is None:
+                p.out = self.weights @ p.flat
+        for p in pending:
+            self._recent[p.key] = (p.flat, p.out)
+            if len(self._recent) > _RECENT_SUMS:
+                self._recent.popitem(last=False)
+
+    def sums(
+        self, per_cluster: np.ndarray, fn: Callable[[np.ndarray], np.ndarray], n: int, *, defer: bool = False
+    ) -> Estimate:
         """``fn`` maps summed statistics (leading axis = replicate) to values; ``per_cluster`` is ``(G, ...)``."""
-        return self.sums_many(per_cluster, {"_": fn}, n)["_"]
+        return self.sums_many(per_cluster, {"_": fn}, n, defer=defer)["_"]
 
     def sums_many(
-        self, per_cluster: np.ndarray, fns: dict[str, Callable[[np.ndarray], np.ndarray]], n: int
+        self,
+        per_cluster: np.ndarray,
+        fns: dict[str, Callable[[np.ndarray], np.ndarray]],
+        n: int,
+        *,
+        defer: bool = False,
     ) -> dict[str, Estimate]:
-        """Several statistics of the same per-cluster sums: one resampling product serves them all."""
+        """Several statistics of the same per-cluster sums: one resampling product serves them all.
+
+        ``defer``: the replicates are computed on first use (:meth:`deferred`), so that the weights product is
+        shared with every other deferred statistic; ``fns`` must then not depend on anything that changes later
+        (a closure over a loop variable)."""
         per_cluster = np.asarray(per_cluster, dtype=float)
         total = per_cluster.sum(axis=0)
         flat = per_cluster.reshape(per_cluster.shape[0], -1)
-        boot_sums = self.resample(flat).reshape((self.resamples,) + per_cluster.shape[1:])
+        product = self.deferred(flat)
+        shape = (self.resamples,) + per_cluster.shape[1:]
         occupied = np.flatnonzero(np.any(flat != 0, axis=1))
         # leaving out an empty cluster changes nothing: only occupied clusters enter the jackknife, the others
         # stay NaN so that estimates over different clusters still line up cluster by cluster
         jack_sums = total[None, ...] - per_cluster[occupied] if self.jackknife else None
+        shared: list[np.ndarray] = []
+
+        def boot_sums() -> np.ndarray:
+            if not shared:
+                shared.append(product().reshape(shape))
+            return shared[0]
+
         out = {}
         for name, fn in fns.items():
             value = float(np.asarray(fn(total[None, ...]))[0])
-            boot = np.asarray(fn(boot_sums), dtype=float)
+
+            def boot(fn: Callable[[np.ndarray], np.ndarray] = fn) -> np.ndarray:
+                return np.asarray(fn(boot_sums()), dtype=float)
+
             jack = None
             if jack_sums is not None:
                 jack = np.full(self.n_clusters, np.nan)
                 jack[occupied] = np.asarray(fn(jack_sums), dtype=float)
-            out[name] = Estimate(value, boot, jack, n, int(occupied.size))
+            out[name] = Estimate(value, boot if defer else boot(), jack, n, int(occupied.size))
         return out
 
     def weighted(

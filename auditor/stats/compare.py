@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as sps
 
 from auditor.stats import agreement as ag
 from auditor.stats import correlation as co
@@ -59,7 +58,7 @@ def agreement_metrics(p: Pairing, rs: Resampler, *, weighted: bool, alpha_level:
     free-marginal kappa (chance 1/q over the task's q categories); when ``weighted``, Gwet's AC2 and weighted
     Scott's pi / Fleiss' kappa too (:data:`AUDIT_WEIGHTS`; with two ratings per item Fleiss' weighted kappa is
     Scott's weighted pi)."""
-    return rs.sums_many(p.confusion_by_cluster(), agreement_functions(weighted, alpha_level), p.n)
+    return rs.sums_many(p.confusion_by_cluster(), agreement_functions(weighted, alpha_level), p.n, defer=True)
 
 
 def agreement_functions(weighted: bool, alpha_level: str) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
@@ -129,6 +128,8 @@ def correlation_metrics(p: Pairing, rs: Resampler) -> dict[str, Estimate]:
     out["spearman"] = rs.weighted(spearman, n, occupied, chunk=64)
 
     def kendall(weights: np.ndarray) -> np.ndarray:
+        from scipy import stats as sps  # scipy.stats costs ~0.6 s to import: only where it is used
+
         res = np.empty(weights.shape[0])
         for i, w in enumerate(weights[:, cluster].astype(np.int64)):
             idx = np.repeat(np.arange(x.size), w)
@@ -162,7 +163,7 @@ def rates_from_sums(sums: np.ndarray, names: list[str], n: int, rs: Resampler) -
     of ``names``, the values (as an engine that aggregates elsewhere computes them)."""
     fns = {name: (lambda s, i=i: _ratio(s[..., [0, i]])) for i, name in enumerate(names, start=1)}
     fns["mean_score"] = lambda s: _ratio(s[..., [0, len(names) + 1]])
-    return rs.sums_many(sums, fns, n)
+    return rs.sums_many(sums, fns, n, defer=True)
 
 
 def _ratio(s: np.ndarray) -> np.ndarray:
@@ -181,4 +182,6 @@ def mcnemar_exact_counts(b: int, c: int) -> float:
     """:func:`mcnemar_exact` from its discordant counts: ``b`` pairs judge 1 / reference 0, ``c`` the reverse."""
     if b + c == 0:
         return 1.0
+    from scipy import stats as sps  # scipy.stats costs ~0.6 s to import: only where it is used
+
     return float(sps.binomtest(b, b + c, 0.5).pvalue)

@@ -1,8 +1,10 @@
 """``auditor judge ITEMS --judge openai:MODEL|rm:PATH_OR_ID ... --out LABELS``: judge items, write a labels file.
 
-``--judge openai:MODEL`` judges through an OpenAI-compatible endpoint (:mod:`judges.llm`); ``--judge rm:PATH_OR_ID``
-scores with a local reward model (:mod:`judges.reward_model`, imported only then).  The labels file is written
-atomically; the API key is read from the environment and never printed.
+``--judge openai:MODEL`` judges through an OpenAI-compatible endpoint (:mod:`judges.llm`), request by request,
+or through the OpenAI Batch API (``--batch-submit`` / ``--batch-wait``, :mod:`judges.llm.batch_api`);
+``--judge rm:PATH_OR_ID`` scores with a local reward model (:mod:`judges.reward_model`, imported only then), and
+``--judge rm:MODEL --base-url URL`` with one served by vLLM's pooling API (:mod:`judges.reward_server`).  The
+labels file is written atomically; the API key is read from the environment and never printed.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from judges.cli.options import (
     ConcurrencyOption,
     DropFieldOption,
     ExtraOption,
+    HttpClientOption,
     JsonFormatOption,
     MaxAnswerBytesOption,
     MaxErrorRateOption,
@@ -49,7 +52,14 @@ from judges.cli.options import (
     resume_note,
     use_profile_column,
 )
-from judges.defaults import MAX_ANSWER_BYTES, MAX_ERROR_RATE, MAX_WAIT, REQUEST_DEADLINE
+from judges.defaults import (
+    BATCH_MAX_WAIT,
+    BATCH_POLL,
+    MAX_ANSWER_BYTES,
+    MAX_ERROR_RATE,
+    MAX_WAIT,
+    REQUEST_DEADLINE,
+)
 
 
 def load_prices(path: Path, model: str) -> tuple[float, float]:
@@ -99,6 +109,8 @@ def _summary(labels: Any, stats: dict[str, int] | None, *, sources: bool = False
         line += f"; unparseable {unparseable} ({unparseable / total:.0%})"
     if stats:
         line += f"; {stats.get('sent', 0)} requests sent, {stats.get('from_cache', 0)} from the cache"
+        if stats.get("malformed_lines"):
+            line += f"; {stats['malformed_lines']} batch result lines malformed"
     if "cost" in labels.columns and labels["cost"].notna().any():
         fresh = labels.loc[~labels["cached"].fillna(False).astype(bool), "cost"].sum()
         line += f"; cost {float(labels['cost'].sum()):.4f} USD ({float(fresh):.4f} this run)"
@@ -138,6 +150,7 @@ def run_judge(
     max_wait: float = MAX_WAIT,
     request_deadline: float = REQUEST_DEADLINE,
     max_answer_bytes: int = MAX_ANSWER_BYTES,
+    http_client: str = "auto",
     extra: str | None = None,
     price_in: float | None = None,
     price_out: float | None = None,
@@ -145,10 +158,15 @@ def run_judge(
     max_response_chars: int | None = None,
     batch_export: Path | None = None,
     batch_import: Path | None = None,
+    batch_submit: bool = False,
+    batch_wait: str | None = None,
+    batch_max_wait: float = BATCH_MAX_WAIT,
+    batch_poll: float = BATCH_POLL,
     device: str | None = None,
     batch_size: int = 64,
     batch_tokens: int | None = 8192,
     tie_margin: float = 0.0,
+    rm_endpoint: str = "classify",
     progress: bool = True,
 ) -> str:
     """What ``auditor judge`` does; returns the one-line summary it prints."""
@@ -160,8 +178,18 @@ def run_judge(
     kind, _, model = judge.partition(":")
     if not model:
         raise ConfigError(f"--judge {judge!r} names no model")
-    if batch_export is not None and batch_import is not None:
-        raise ConfigError("use --batch-export or --batch-import, not both")
+    batch_modes = [
+        flag
+        for flag, used in (
+            ("--batch-export", batch_export is not None),
+            ("--batch-import", batch_import is not None),
+            ("--batch-submit", batch_submit),
+            ("--batch-wait", batch_wait is not None),
+        )
+        if used
+    ]
+    if len(batch_modes) > 1:
+        raise ConfigError(f"use one of {', '.join(batch_modes)}, not several")
     if out is None and batch_export is None:
         raise ConfigError("--out LABELS is required (unless --batch-export)")
     check_outputs(out, "table", cache=cache_file(no_cache, cache) if kind == "openai" else None)
@@ -169,18 +197,43 @@ def run_judge(
     items = use_profile_column(read_items(items_path), profile_column, items_path)
 
     if kind == "rm":
-        if batch_export or batch_import:
-            raise ConfigError("--batch-export/--batch-import apply to openai: judges only")
+        if batch_modes:
+            raise ConfigError(f"{batch_modes[0]} applies to openai: judges only")
+        if base_url is not None:  # a reward model served by vLLM's pooling API (judges.reward_server)
+            from judges.reward_server import ServedRewardModelJudge
+
+            rm_judge: Any = ServedRewardModelJudge(
+                model, base_url=base_url, endpoint=rm_endpoint, api_key_env=api_key_env, concurrency=concurrency,
+                timeout=timeout, max_retries=max_retries, max_error_rate=max_error_rate, tie_margin=tie_margin,
+                name=name, http_client=http_client,
+            )  # fmt: skip
+        else:
+            try:
+                from judges.reward_model import RewardModelJudge
+            except ImportError as exc:
+                raise ConfigError(
+                    f"reward-model judges need torch and transformers (pip install 'judge-auditor[rm]'): {exc}"
+                ) from exc
+            rm_judge = RewardModelJudge(
+                model,
+                device=device,
+                batch_size=batch_size,
+                max_batch_tokens=batch_tokens,
+                tie_margin=tie_margin,
+            )
+        from judges.llm.transport import JudgeRunIncomplete
+
         try:
-            from judges.reward_model import RewardModelJudge
-        except ImportError as exc:
-            raise ConfigError(
-                f"reward-model judges need torch and transformers (pip install 'judge-auditor[rm]'): {exc}"
-            ) from exc
-        rm_judge = RewardModelJudge(
-            model, device=device, batch_size=batch_size, max_batch_tokens=batch_tokens, tie_margin=tie_margin
-        )
-        labels = rm_judge.judge_items(items, task)
+            labels = rm_judge.judge_items(items, task)
+        except JudgeRunIncomplete as exc:  # exit code 3, after writing the labels the run has
+            if name and exc.labels is not None:
+                exc.labels["judge"] = name
+            if exc.labels is None or out is None:
+                raise
+            write_table(exc.labels, out)
+            raise JudgeRunIncomplete(
+                f"{exc}; wrote {out}: {_summary(exc.labels, None)}", exc.labels
+            ) from None
         if name:
             labels["judge"] = name
         assert out is not None
@@ -215,6 +268,7 @@ def run_judge(
             max_wait=max_wait,
             request_deadline=request_deadline,
             max_answer_bytes=max_answer_bytes,
+            http_client=http_client,
             samples=samples,
             prices=prices,
             progress=progress,
@@ -233,6 +287,18 @@ def run_judge(
             return f"wrote {written} requests to {batch_export} (requests already in the cache are left out)"
         if batch_import is not None:
             labels = llm_judge.import_batch(items, task, batch_import)
+        elif batch_submit or batch_wait is not None:
+            resume = [part.strip() for part in (batch_wait or "").split(",") if part.strip()]
+            if batch_wait is not None and not resume:
+                raise ConfigError("--batch-wait needs the batch ids, e.g. --batch-wait batch_abc,batch_def")
+            labels = llm_judge.submit_batch(
+                items, task, resume=resume, max_wait=batch_max_wait, poll_interval=batch_poll,
+                on_submit=lambda ids: typer.echo(
+                    f"submitted {len(ids)} batch{'es' if len(ids) != 1 else ''}: {','.join(ids)} (if this wait "
+                    f"is cut short, --batch-wait {','.join(ids)} resumes it)",
+                    err=True,
+                ),
+            )  # fmt: skip
         else:
             labels = llm_judge.judge_items(items, task)
     except JudgeRunIncomplete as exc:  # exit code 3, after writing the labels the run has
@@ -247,6 +313,10 @@ def run_judge(
         llm_judge.close()
     assert out is not None
     write_table(labels, out)
+    if llm_judge.batch_ids:
+        return f"wrote {out} (batches {','.join(llm_judge.batch_ids)}): " + _summary(
+            labels, llm_judge.stats, sources=True
+        )
     return f"wrote {out}: " + _summary(
         labels, llm_judge.stats if batch_import is None else None, sources=True
     )
@@ -258,7 +328,9 @@ def register(app: typer.Typer) -> None:
     @app.command("judge")
     def judge_command(
         items: Annotated[Path, typer.Argument(help="Items file (.jsonl, .csv, .parquet).")],
-        judge: Annotated[str, typer.Option(help="openai:MODEL or rm:PATH_OR_ID.")],
+        judge: Annotated[
+            str, typer.Option(help="openai:MODEL, rm:PATH_OR_ID (local) or rm:MODEL with --base-url (vLLM).")
+        ],
         out: Annotated[
             Path | None, typer.Option(help="Labels file to write (.jsonl, .csv, .parquet).")
         ] = None,
@@ -292,6 +364,7 @@ def register(app: typer.Typer) -> None:
         max_wait: MaxWaitOption = MAX_WAIT,
         request_deadline: RequestDeadlineOption = REQUEST_DEADLINE,
         max_answer_bytes: MaxAnswerBytesOption = MAX_ANSWER_BYTES,
+        http_client: HttpClientOption = "auto",
         extra: ExtraOption = None,
         price_in: Annotated[float | None, typer.Option(help="USD per million input tokens.")] = None,
         price_out: Annotated[float | None, typer.Option(help="USD per million output tokens.")] = None,
@@ -306,6 +379,24 @@ def register(app: typer.Typer) -> None:
         batch_import: Annotated[
             Path | None, typer.Option(help="Read a batch output file into labels.")
         ] = None,
+        batch_submit: Annotated[
+            bool,
+            typer.Option(
+                "--batch-submit",
+                help="Judge through the OpenAI Batch API (files + batches at --base-url): submit the requests "
+                "not in the cache, wait, read the results.",
+            ),
+        ] = False,
+        batch_wait: Annotated[
+            str | None,
+            typer.Option(help="Wait for batches an earlier --batch-submit created (ids, comma-separated)."),
+        ] = None,
+        batch_max_wait: Annotated[
+            float, typer.Option(help="Longest wait for the batches (seconds); then exit 3 naming their ids.")
+        ] = BATCH_MAX_WAIT,
+        batch_poll: Annotated[
+            float, typer.Option(help="Seconds between two polls of the batches.")
+        ] = BATCH_POLL,
         device: Annotated[str | None, typer.Option(help="rm: cuda, mps or cpu (default: automatic).")] = None,
         batch_size: Annotated[int, typer.Option(help="rm: most texts in one forward pass.")] = 64,
         batch_tokens: Annotated[
@@ -313,9 +404,17 @@ def register(app: typer.Typer) -> None:
             typer.Option(help="rm: most padded tokens in one forward pass (batches are sorted by length)."),
         ] = 8192,
         tie_margin: Annotated[float, typer.Option(help="rm: |r_b - r_a| at most this is a tie.")] = 0.0,
+        rm_endpoint: Annotated[
+            str,
+            typer.Option(
+                help="rm: with --base-url, the vLLM pooling route that scores: classify (/classify, the raw "
+                "logit) or pooling (/pooling)."
+            ),
+        ] = "classify",
         quiet: QuietOption = False,
     ) -> None:
-        """Judge ITEMS with an LLM (openai:MODEL) or a reward model (rm:PATH) and write a labels file."""
+        """Judge ITEMS with an LLM (openai:MODEL) or a reward model (rm:PATH, or rm:MODEL --base-url URL served
+        by vLLM) and write a labels file."""
         message = run_judge(
             items,
             judge=judge,
@@ -348,6 +447,7 @@ def register(app: typer.Typer) -> None:
             max_wait=max_wait,
             request_deadline=request_deadline,
             max_answer_bytes=max_answer_bytes,
+            http_client=http_client,
             extra=extra,
             price_in=price_in,
             price_out=price_out,
@@ -355,10 +455,15 @@ def register(app: typer.Typer) -> None:
             max_response_chars=max_response_chars,
             batch_export=batch_export,
             batch_import=batch_import,
+            batch_submit=batch_submit,
+            batch_wait=batch_wait,
+            batch_max_wait=batch_max_wait,
+            batch_poll=batch_poll,
             device=device,
             batch_size=batch_size,
             batch_tokens=batch_tokens,
             tie_margin=tie_margin,
+            rm_endpoint=rm_endpoint,
             progress=not quiet,
         )
         typer.echo(message, err=True)

@@ -115,6 +115,14 @@ ProfileColumnOption = Annotated[
         help="Items column holding the profile the judge sees (e.g. relevant_profile in converted Re-Centering data).",
     ),
 ]
+HttpClientOption = Annotated[
+    str,
+    typer.Option(
+        "--http-client",
+        help="The openai client's HTTP transport: auto (aiohttp when it is installed, the 'aiohttp' extra; "
+        "else httpx), httpx or aiohttp.",
+    ),
+]
 QuietOption = Annotated[bool, typer.Option("--quiet", help="No progress bar.")]
 
 DEFAULT_CACHE_NAME = "judge-cache.sqlite"

@@ -16,6 +16,7 @@ The parts, one job each:
 - :mod:`judges.llm.planning`: which requests a run needs, their bodies, cache keys, plan keys and parser keys.
 - :mod:`judges.llm.transport`: the ``openai`` clients, concurrency, retries, error classification, cache writes.
 - :mod:`judges.llm.batch`: OpenAI Batch / vLLM ``run-batch`` input and result files.
+- :mod:`judges.llm.batch_api`: the OpenAI Batch API through the ``openai`` client (upload, create, poll, download).
 - :mod:`judges.llm.rows`: the labels table's rows, built by column name.
 - :mod:`judges.llm.judge`: :class:`LLMJudge`, which runs the others in order.
 

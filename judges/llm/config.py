@@ -23,13 +23,16 @@ REASONING_MAX_TOKENS = {"json": 2048, "text": 4096}
 FIXED_FIELDS: tuple[str, ...] = ("model", "messages")
 #: How the JSON schema of a ``json`` verdict is asked for.
 JSON_FORMATS: tuple[str, ...] = ("json_schema", "json_object")
+#: The HTTP transports of the ``openai`` client: ``auto`` is ``aiohttp`` when the ``openai[aiohttp]`` extra is
+#: installed (about half the client CPU per request), else ``httpx`` (the client's default).
+HTTP_CLIENTS: tuple[str, ...] = ("auto", "httpx", "aiohttp")
 #: The orders a pair can be shown in.
 ORDERS: tuple[str, ...] = ("ab", "ba")
 #: Config fields that steer the run but not the request bodies (left out of the plan keys).
 RUN_ONLY_OPTIONS = frozenset(
     {
         "concurrency", "timeout", "max_retries", "max_error_rate", "max_wait", "request_deadline",
-        "max_answer_bytes", "progress", "prices", "name", "api_key_env", "min_verdict_mass",
+        "max_answer_bytes", "progress", "prices", "name", "api_key_env", "min_verdict_mass", "http_client",
     }
 )  # fmt: skip
 
@@ -51,6 +54,8 @@ class LLMJudgeConfig:
     ``Retry-After`` honoured up to ``max_wait`` seconds, answers of at most ``max_answer_bytes`` bytes; a run whose
     failed requests are more than ``max_error_rate`` of its requests raises
     :class:`~judges.llm.transport.JudgeRunIncomplete` (unparseable verdicts are answers, not failures).
+    ``http_client``: the ``openai`` client's HTTP transport, ``auto`` (aiohttp when ``openai[aiohttp]`` is
+    installed, else httpx), ``httpx`` or ``aiohttp`` (:data:`HTTP_CLIENTS`).
 
     ``request_profile``: ``chat`` (the body ``model, messages, temperature, max_tokens`` plus ``logprobs,
     top_logprobs`` or ``response_format`` by verdict mode) or ``reasoning`` (``model, messages,
@@ -87,6 +92,7 @@ class LLMJudgeConfig:
     samples: int = 1
     prices: tuple[float, float] | None = None
     progress: bool = True
+    http_client: str = "auto"
 
     def __post_init__(self) -> None:
         if self.verdict_mode is None:
@@ -135,6 +141,12 @@ def validate_options(
     unique = tuple(dict.fromkeys(o.strip() for o in orders))
     if not unique or any(o not in ORDERS for o in unique):
         raise ConfigError(f"--orders must be ab, ba or ab,ba, not {','.join(unique)!r}")
+    if config.http_client not in HTTP_CLIENTS:
+        raise ConfigError(f"--http-client must be auto, httpx or aiohttp, not {config.http_client!r}")
+    if config.http_client == "aiohttp" and not aiohttp_installed():
+        raise ConfigError(
+            "--http-client aiohttp needs the aiohttp extra of the openai client: pip install 'judge-auditor[aiohttp]'"
+        )
     if config.concurrency < 1:
         raise ConfigError("--concurrency must be at least 1")
     if config.samples < 1:
@@ -153,6 +165,25 @@ def validate_options(
         raise ConfigError("--max-tokens must be at least 1")
     shape_body(default_body(config, [], 0, {}), config)  # a ConfigError for a field the body does not have
     return unique
+
+
+def aiohttp_installed() -> bool:
+    """Whether the ``openai`` client's aiohttp transport can be used (``pip install 'openai[aiohttp]'``)."""
+    import importlib.util
+
+    return importlib.util.find_spec("aiohttp") is not None
+
+
+def resolved_http_client(kind: str) -> str:
+    """``httpx`` or ``aiohttp``: the transport a run with ``--http-client kind`` uses (``auto`` is aiohttp when
+    aiohttp is installed and the ``openai`` client has its aiohttp transport, ``DefaultAioHttpClient``)."""
+    if kind != "auto":
+        return kind
+    if not aiohttp_installed():
+        return "httpx"
+    import openai
+
+    return "aiohttp" if hasattr(openai, "DefaultAioHttpClient") else "httpx"
 
 
 def default_body(

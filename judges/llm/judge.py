@@ -4,7 +4,9 @@ table (:mod:`~judges.llm.rows`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +15,15 @@ import pandas as pd
 from auditor.errors import ConfigError
 from judges.base import TASKS, Judge, Judgment
 from judges.cache import CachedResponse, JudgeCache
-from judges.llm import batch, planning, rows, transport
+from judges.defaults import BATCH_MAX_WAIT, BATCH_POLL
+from judges.llm import batch, batch_api, planning, rows, transport
 from judges.llm.batch import CHAT_PATH
 from judges.llm.config import LLMJudgeConfig, validate_options
 from judges.llm.planning import PlannedRequest
 from judges.parsing import answer_problem
 from judges.templates import Template
+
+log = logging.getLogger(__name__)
 
 
 class LLMJudge(Judge):
@@ -66,6 +71,8 @@ class LLMJudge(Judge):
         )
         #: Counters of the last run: requests sent, answered from the cache, failed.
         self.stats: dict[str, int] = {}
+        #: The batches of the last :meth:`submit_batch`.
+        self.batch_ids: list[str] = []
 
     # -- planning (judges.llm.planning) --------------------------------------------------------------------
     def template_for(self, task: str) -> Template:
@@ -249,10 +256,92 @@ class LLMJudge(Judge):
 
         Lines whose ``custom_id`` matches no request of these items and options are refused (their count is in
         the error), so a result file can never be attached to the wrong prompts.  Requests without a result
-        become exclusions ``not_in_batch_results``; a result line with an error becomes ``batch_error``.
+        become exclusions ``not_in_batch_results``; a result line with an error becomes ``batch_error``.  More of
+        them than ``max_error_rate`` of the requests raise :class:`~judges.llm.transport.JudgeRunIncomplete` (exit
+        code 3), with the labels.
         """
         planned = {p.key: p for p in self.plan(items, task) if not p.skip}
-        errors = batch.read_results(Path(path), planned, self.cache)
+        results = batch.read_results(Path(path), planned, self.cache)
+        labels = self._batch_labels(items, task, results.errors)
+        reasons = batch.unanswered(labels)
+        failed = sum(reasons.values())
+        if failed > self.config.max_error_rate * len(planned):
+            raise transport.JudgeRunIncomplete(
+                f"batch import incomplete: {failed} of {len(planned)} requests have no answer in {path} "
+                f"({batch.counted(reasons)}), more than --max-error-rate {self.config.max_error_rate:g} allows; "
+                "--batch-export writes the requests still without an answer (those in the cache are left out)",
+                labels,
+            )
+        return labels
+
+    def submit_batch(
+        self,
+        items: pd.DataFrame,
+        task: str,
+        *,
+        resume: Sequence[str] = (),
+        max_wait: float = BATCH_MAX_WAIT,
+        poll_interval: float = BATCH_POLL,
+        max_requests: int = batch_api.MAX_BATCH_REQUESTS,
+        max_bytes: int = batch_api.MAX_BATCH_BYTES,
+        sleep: Callable[[float], None] = time.sleep,
+        on_submit: Callable[[list[str]], None] | None = None,
+    ) -> pd.DataFrame:
+        """Judge ``items`` through the OpenAI Batch API (:mod:`judges.llm.batch_api`) and return the labels.
+
+        The requests not in the cache are uploaded as batches of at most ``max_requests`` lines and ``max_bytes``
+        bytes (none when the cache holds every answer), or, with ``resume``, the batches of those ids (created by
+        an earlier run) are waited for instead.  After the wait (at most ``max_wait`` seconds, a poll every
+        ``poll_interval``), the output and error files of every batch that ended are stored in the cache, so a
+        rerun never pays twice.  Exclusions: ``batch_error`` (an error line), ``not_in_batch_results`` (no result:
+        a failed, expired, cancelled or still running batch, a line missing or malformed).
+
+        Raises :class:`~judges.llm.transport.JudgeRunIncomplete` (exit code 3), with the labels, when a batch is
+        still running at the end of the wait (the message names the ids to resume with) or more than
+        ``max_error_rate`` of the requests have no answer; the message counts every kind of failure.
+        """
+        if task not in TASKS:
+            raise ConfigError(f"--task must be one of {', '.join(TASKS)}, not {task!r}")
+        batch_api.check_wait_options(max_wait, poll_interval)
+        planned_list = self.plan(items, task)
+        planned = {p.key: p for p in planned_list if not p.skip}
+        client = batch_api.BatchClient(self.config)
+        results = batch.BatchResults()
+        try:
+            ids = list(resume)
+            lines = [] if ids else batch.request_lines(planned_list, self.cache.keys())
+            if lines:
+                chunks = batch_api.split_lines(lines, max_requests, max_bytes)
+                ids = client.submit(chunks, metadata={"created_by": "judge-auditor", "judge": self.name})
+                if on_submit is not None:  # e.g. to show the ids a wait cut short can be resumed with
+                    on_submit(ids)
+            waited = client.wait(ids, max_wait=max_wait, poll_interval=poll_interval, sleep=sleep)
+            for batch_id, ended in waited.ended.items():
+                for file_id in (ended.output_file_id, ended.error_file_id):
+                    if file_id:
+                        text = client.download(file_id)
+                        batch.read_result_lines(
+                            text.splitlines(), f"batch {batch_id}, file {file_id}", planned, self.cache,
+                            strict=False, redact=client.redactor.value, into=results,
+                        )  # fmt: skip
+        finally:
+            client.close()
+        labels = self._batch_labels(items, task, results.errors)
+        self.stats = {
+            "sent": len(lines),
+            "from_cache": len(planned) - len(lines) if not resume else 0,
+            "malformed_lines": results.malformed,
+        }
+        self.batch_ids = list(ids)
+        if results.malformed:
+            log.warning("%d batch result lines were not JSON objects with a custom_id", results.malformed)
+        message = batch_api.incomplete(self.config, labels, waited, results, requests=len(planned), ids=ids)
+        if message is not None:
+            raise transport.JudgeRunIncomplete(message, labels)
+        return labels
+
+    def _batch_labels(self, items: pd.DataFrame, task: str, errors: dict[str, str]) -> pd.DataFrame:
+        """The labels of ``items`` from the cache alone, the requests with an error line marked ``batch_error``."""
         labels = transport.run_sync(self.ajudge_items(items, task, offline=True))
         for key, error in errors.items():
             mask = (labels["request_key"] == key) & labels["label"].isna() & labels["score"].isna()

@@ -47,7 +47,7 @@ from urllib.parse import urlsplit
 
 from auditor.errors import AuditorError, ConfigError
 from judges.cache import CachedResponse, JudgeCache
-from judges.llm.config import LLMJudgeConfig
+from judges.llm.config import LLMJudgeConfig, resolved_http_client
 from judges.parsing import answer_problem
 
 if TYPE_CHECKING:
@@ -158,6 +158,10 @@ class Redactor:
             return response
         return self._walk(response)
 
+    def value(self, value: Any) -> Any:
+        """``value`` (a parsed answer or a text) with the key redacted in every string."""
+        return value if self.key is None else self._walk(value)
+
     def _walk(self, value: Any) -> Any:
         if isinstance(value, str):
             return self.text(value)
@@ -243,7 +247,7 @@ async def request_all(
     run = RunState(config, len(bodies), Redactor(os.environ.get(config.api_key_env)))
     clients = []
     for _ in range(shards):
-        http = http_client(per_client)
+        http = http_client(per_client, resolved_http_client(config.http_client))
         client = openai.AsyncOpenAI(
             api_key=key_value,
             base_url=config.base_url,
@@ -382,7 +386,7 @@ def _failed(
     import openai
 
     http = _http()
-    if isinstance(exc, TimeoutError | openai.APITimeoutError | http.TimeoutException):
+    if isinstance(exc, TimeoutError | openai.APITimeoutError | http.TimeoutException) and _timed_out(exc):
         return ("timeout", f"no answer within --timeout {config.timeout:g} s"), _backoff(attempt)
     if isinstance(exc, AnswerTooLarge):
         return (
@@ -430,17 +434,32 @@ def server_message(exc: Any) -> str:
     return ""
 
 
-def connection_failure(exc: BaseException) -> tuple[str, bool]:
-    """What a connection failure was (``connection refused``, ``DNS: ...``, ``TLS: ...``, else the HTTP library's
-    own words), and whether it is certain to repeat (the connection was never made)."""
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and its causes and contexts, breadth first, each once."""
     chain: list[BaseException] = []
     waiting: list[BaseException | None] = [exc]
-    while waiting:  # the causes and contexts of the error, breadth first
+    while waiting:
         node = waiting.pop(0)
         if node is None or any(node is seen for seen in chain):
             continue
         chain.append(node)
         waiting += [node.__cause__, node.__context__]
+    return chain
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """Whether a failure that the HTTP layer calls a timeout is one.  The aiohttp transport reports every aiohttp
+    connection error (refused, dropped) as httpx's ``ConnectTimeout``; the aiohttp error it wraps decides."""
+    for node in _chain(exc):
+        if type(node).__module__.split(".")[0] == "aiohttp":
+            return isinstance(node, TimeoutError)
+    return True
+
+
+def connection_failure(exc: BaseException) -> tuple[str, bool]:
+    """What a connection failure was (``connection refused``, ``DNS: ...``, ``TLS: ...``, else the HTTP library's
+    own words), and whether it is certain to repeat (the connection was never made)."""
+    chain = _chain(exc)
     for node in chain:
         if isinstance(node, ConnectionRefusedError):
             return "connection refused", True
@@ -555,8 +574,10 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return scheme, (parts.hostname or "").lower(), parts.port or {"http": 80, "https": 443}.get(scheme)
 
 
-def http_client(concurrency: int) -> Any:
-    """The client's default HTTP transport with a pool that keeps ``concurrency`` connections alive.
+def http_client(concurrency: int, kind: str = "httpx") -> Any:
+    """The client's HTTP transport (``httpx``: ``openai.DefaultAsyncHttpxClient``; ``aiohttp``:
+    ``openai.DefaultAioHttpClient``, the ``openai[aiohttp]`` extra) with a pool that keeps ``concurrency``
+    connections alive.
 
     The ``openai`` default keeps 100 idle connections (of at most 1,000): above 100 concurrent requests, every
     response past the 100th closed its connection and the next request opened a new one.
@@ -569,6 +590,8 @@ def http_client(concurrency: int) -> Any:
         max_keepalive_connections=max(default.max_keepalive_connections or 0, concurrency),
         keepalive_expiry=default.keepalive_expiry,
     )
+    if kind == "aiohttp":
+        return openai.DefaultAioHttpClient(limits=limits)
     return openai.DefaultAsyncHttpxClient(limits=limits)
 
 

@@ -1,12 +1,16 @@
-"""One self-contained HTML report: inline CSS, inline JS, inline SVG plots, server-rendered case browser.
+"""One self-contained HTML report: inline CSS, inline JS, inline SVG plots, and a case browser the page's own
+script renders from one embedded JSON document.
 
-Safety: the page is rendered by jinja2 with autoescape on, and no data value is ever marked safe. The inline
-script only shows, hides and reorders the case cards already in the DOM (it never writes HTML), and a
-Content-Security-Policy allows only that script (by hash), inline styles and nothing from any network.
+Safety: the page is rendered by jinja2 with autoescape on, and the one data value marked safe is the case
+browser's JSON document (``CaseBrowser.json``), serialised with ``<``, ``>`` and ``&`` escaped as ``\\u003c`` ...
+(:func:`reports.sections.cases.embedded_json`), so no text in it can end its ``<script type="application/json">``
+element.  The inline script builds the browser
+with ``createElement`` / ``textContent`` only (it never writes HTML), and a Content-Security-Policy allows only
+that script (by hash), inline styles and nothing from any network.
 
-Size: the case browser (:mod:`reports.sections.cases`) shows at most ``MAX_CASES`` cases, each text capped at
-``MAX_TEXT_CHARS`` and all of them within ``CASE_BUDGET_CHARS``; the page says how many cases exist, how many it
-shows and why.
+Size: the case browser (:mod:`reports.sections.cases`) holds at most ``MAX_CASES`` cases, each text capped at
+``MAX_TEXT_CHARS``, repeated texts stored once and all of it within ``CASE_BUDGET_CHARS``; the page says how many
+cases exist, how many it holds and why, and shows ``PAGE_SIZE`` collapsed rows at a time.
 """
 
 from __future__ import annotations
@@ -104,8 +108,17 @@ def _plots(v: AuditView) -> list[PlotView]:
     return out
 
 
+#: The page's size goal: the case browser's data get what the rest of the page leaves of it (at least
+#: ``MIN_CASE_BUDGET_BYTES``, at most ``cases.CASE_BUDGET_BYTES``), less ``BUDGET_MARGIN_BYTES`` for the lists of
+#: users and the notes that change with the cases held.
+PAGE_BUDGET_BYTES = 1_000_000
+MIN_CASE_BUDGET_BYTES = 50_000
+BUDGET_MARGIN_BYTES = 4_000
+
+
 def render(model: ReportModel) -> str:
-    """The model as one self-contained HTML page (no request to any network; opens from disk)."""
+    """The model as one self-contained HTML page (no request to any network; opens from disk) of at most
+    ``PAGE_BUDGET_BYTES`` when its parts other than the cases leave room for ``MIN_CASE_BUDGET_BYTES``."""
     script = _asset("report.js")
     css = _asset("report.css")
     context = {
@@ -121,7 +134,6 @@ def render(model: ReportModel) -> str:
         "policy": model.policy,
         "method": model.method,
         "plots": _plots(model.view),
-        "browser": model.cases,
         "css": Markup(css),
         "script": Markup(script),
         "csp": (
@@ -131,7 +143,17 @@ def render(model: ReportModel) -> str:
         ),
         "svg": Markup,
     }
-    return _environment().get_template("report.html.j2").render(**context)
+    template = _environment().get_template("report.html.j2")
+    browser = model.cases
+    data = browser.json
+    page = template.render(browser=browser, case_json=Markup(data), **context)
+    size = len(page.encode("utf-8"))
+    if size > PAGE_BUDGET_BYTES:
+        rest = size - len(data.encode("utf-8"))
+        budget = max(MIN_CASE_BUDGET_BYTES, PAGE_BUDGET_BYTES - rest - BUDGET_MARGIN_BYTES)
+        browser = model.cases_within(budget)
+        page = template.render(browser=browser, case_json=Markup(browser.json), **context)
+    return page
 
 
 def render_html(audit: Mapping[str, Any] | ReportModel) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from auditor.contract import MIN_CLUSTERS as _MIN_CLUSTERS
 from reports.format import as_float, as_int
 
 
@@ -40,13 +41,15 @@ class Table:
         return replace(self, columns=list(self.ascii_columns))
 
     def keep_columns(self, indices: list[int]) -> Table:
-        """The table with only the given columns, in that order."""
+        """The table with only the given columns, in that order (the leading text columns among them stay
+        text)."""
         return replace(
             self,
             columns=[self.columns[i] for i in indices],
             rows=[[row[i] for i in indices] for row in self.rows],
-            metric_columns=[self.metric_columns[i] for i in indices],
+            metric_columns=[self.metric_columns[i] for i in indices] if self.metric_columns else [],
             ascii_columns=None if self.ascii_columns is None else [self.ascii_columns[i] for i in indices],
+            text_columns=sum(1 for i in indices if i < self.text_columns),
         )
 
 
@@ -71,8 +74,9 @@ def row_value(row: Mapping[str, Any] | None) -> float | None:
     return as_float((row or {}).get("value"))
 
 
-#: Below this many clusters (users) a metric's interval is unreliable: its rows carry a warning.
-MIN_CLUSTERS = 30
+#: Below this many clusters (users) a metric's interval is unreliable: its rows carry a warning (the audit's
+#: ``few_clusters`` warning counts them).
+MIN_CLUSTERS = _MIN_CLUSTERS
 
 
 def clusters_of(row: Mapping[str, Any] | None) -> int | None:

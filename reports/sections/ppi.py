@@ -12,6 +12,11 @@ KEY = "ppi"
 PREFIX = "ppi_"
 
 
+STRATIFIED = "stratified_ppi_"
+ROGAN_GLADEN = "rogan_gladen_"
+CONFIDENCE_DRIVEN = "confidence_driven_"
+
+
 def estimate_label(metric: str) -> str:
     """What a ``ppi_*`` row estimates, by the label of the rate it corrects (``ppi_win_rate`` -> ``Win (b better)``);
     any other name as it is."""
@@ -19,10 +24,100 @@ def estimate_label(metric: str) -> str:
     return corrected.label if corrected is not None and registry.lookup(metric) is not None else metric
 
 
+def _row_estimate(v: AuditView, section: Section, name: str, judge: str, reference: str, kind: str) -> str:
+    """A corrected row's value with its interval (marked as shown by this section), or ``—``."""
+    row = v.metric(name, judge, reference)
+    if not row:
+        return "—"
+    section.rendered.add((name, judge, reference))
+    return fmt_estimate(row, kind=kind, signed=False)
+
+
 def value_with_interval(value: object, bounds: object, kind: str = "rate") -> str:
     """A value with its ``[low, high]`` when the audit has them (older audits: the value, or ``—``)."""
     lo, hi = bounds if isinstance(bounds, (list, tuple)) and len(bounds) == 2 else (None, None)
     return f"{fmt_number(value, kind)} {fmt_interval(as_float(lo), as_float(hi), kind)}".strip()
+
+
+NOTES = {
+    "stratified": (
+        "Stratified PPI (Fisch et al. 2024): PPI++ within each stratum, weighted by the strata's shares of the judged "
+        "items, Wald interval (strata shares taken as known: with users as strata, the rate of these users); strata "
+        "with fewer than 10 labelled items pooled."
+    ),
+    "rogan_gladen": (
+        "Rogan-Gladen (Lee et al. 2025): the judge's rate on the items without a reference label, corrected by its "
+        "sensitivity and specificity on the items with one; interval from the cluster bootstrap, and Lee et al.'s "
+        "(independent items) beside it."
+    ),
+    "confidence_driven": (
+        "Confidence-driven (Gligoric et al. 2025): the labelled items were chosen with the items' "
+        "inclusion_probability, their errors weighted by its inverse; the other estimates assume a uniformly random "
+        "labelled sample."
+    ),
+}
+
+
+def corrected_table(v: AuditView, section: Section, judges: list[dict]) -> Table:
+    """Stratified PPI, the Rogan-Gladen rate and (for a confidence-driven sample) the inverse-probability-weighted
+    estimate beside PPI++, one row per judge and rate; a column group only when some metric has that estimate."""
+    present = [
+        key
+        for key in NOTES
+        if any(isinstance(m.get(key), dict) for e in judges for m in entries(e.get("metrics")))
+    ]
+    groups = {
+        "stratified": ["Stratified PPI", "Strata"],
+        "rogan_gladen": [
+            "Rogan-Gladen",
+            "Rogan-Gladen, Lee et al. interval",
+            "Judge sensitivity / specificity",
+        ],
+        "confidence_driven": ["Confidence-driven"],
+    }
+    columns = ["Judge", "Estimate", "PPI++"] + [c for key in present for c in groups[key]]
+    table = Table(
+        key="ppi_corrected",
+        title="Other corrected estimates of the reference's rates",
+        columns=columns,
+        rows=[],
+        metric_columns=[""] * len(columns),
+        text_columns=2,
+        note=" ".join(NOTES[key] for key in present),
+    )
+    for entry in judges:
+        judge = str(entry.get("judge", ""))
+        reference = str(entry.get("reference") or v.reference)
+        for m in entries(entry.get("metrics")):
+            if not any(isinstance(m.get(key), dict) for key in present):
+                continue
+            name = str(m.get("metric", ""))
+            rate, kind = name.removeprefix(PREFIX), metric_kind(name)
+            cells = [judge, estimate_label(name), fmt_number(m.get("value"), kind)]
+            if "stratified" in present:
+                stratified, strata = m.get("stratified"), "—"
+                if isinstance(stratified, dict):
+                    pooled = as_int(stratified.get("n_pooled")) or 0
+                    strata = f"{stratified.get('by')}: {as_int(stratified.get('n_strata')) or 0}"
+                    strata += f" ({pooled:,} pooled)" if pooled else ""
+                cells += [_row_estimate(v, section, STRATIFIED + rate, judge, reference, kind), strata]
+            if "rogan_gladen" in present:
+                rogan, lee, sens_spec = m.get("rogan_gladen"), "—", "—"
+                if isinstance(rogan, dict):
+                    lee = value_with_interval(rogan.get("value"), rogan.get("analytic_ci"), "rate")
+                    sens, spec = as_float(rogan.get("sensitivity")), as_float(rogan.get("specificity"))
+                    if sens is not None and spec is not None:
+                        sens_spec = f"{fmt_number(sens, 'rate')} / {fmt_number(spec, 'rate')}"
+                cells += [
+                    _row_estimate(v, section, ROGAN_GLADEN + rate, judge, reference, "rate"),
+                    lee,
+                    sens_spec,
+                ]
+            if "confidence_driven" in present:
+                cells.append(_row_estimate(v, section, CONFIDENCE_DRIVEN + rate, judge, reference, kind))
+            table.rows.append(cells)
+            table.row_roles.append("judge")
+    return table
 
 
 def ppi_section(v: AuditView) -> Section:
@@ -105,6 +200,9 @@ def ppi_section(v: AuditView) -> Section:
     )
     if table:
         section.tables.append(table)
+        corrected = corrected_table(v, section, judges)
+        if corrected:
+            section.tables.append(corrected)
     if not_applicable:
         if table:
             section.lines.append(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import re
 import tomllib
 import xml.etree.ElementTree as ET
@@ -65,9 +66,12 @@ def good_doc(tmp_path_factory) -> dict:
 
 def _audit_file(case: dict, doc: dict, folder: Path) -> Path:
     kind = case.get("audit", "good")
-    if kind == "folder":
+    if kind in ("folder", "fifo"):
         path = folder / "audit_folder.json"
-        path.mkdir()
+        if kind == "folder":
+            path.mkdir()
+        else:
+            os.mkfifo(path)
         return path
     path = folder / "audit.json"
     if kind == "deep":
@@ -99,10 +103,165 @@ def _rules_file(case: dict, folder: Path) -> Path:
     return path
 
 
+# -- data, config and output cases: `auditor audit` on files the case describes -----------------------------------
+#: A JSON value nested this deep: far beyond any parser's recursion limit.
+DEEP = 100_000
+
+
+def _parquet(path: Path, columns: dict) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({k: pa.array(v[0], type=v[1]) for k, v in columns.items()}), path)
+
+
+def _make(kind: str, path: Path) -> None:
+    """A file no TOML string can hold (binary, huge, or not a file at all)."""
+    import pyarrow as pa
+
+    pairwise = {
+        "judge": (["human", "llm", "human", "llm"], pa.string()),
+        "label": (["a", "b", "b", "b"], pa.string()),
+    }
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "deep_jsonl":
+        path.write_text('{"item_id": "i0", "judge": "human", "label": ' + "[" * DEEP + "]" * DEEP + "}\n")
+    elif kind == "deep_json":
+        path.write_text("[" * DEEP + "]" * DEEP)
+    elif kind == "not_utf8":
+        path.write_bytes(b'task = "pairwise"\n# \xff\xfe\n')
+    elif kind == "deep_toml":
+        path.write_text("task = " + "[" * DEEP + "]" * DEEP + "\n")
+    elif kind == "long_id":  # a 10 MB id that no item has, after a good row
+        lines = [
+            {"item_id": "i0", "judge": "human", "label": "a"},
+            {"item_id": "x" * 10_000_000, "judge": "human"},
+        ]
+        path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    elif kind == "parquet_corrupt":
+        path.write_bytes(b"PAR1" + bytes(range(256)) * 40 + b"PAR1")
+    elif kind == "parquet_truncated":
+        _parquet(path, {"item_id": (["i0", "i0", "i1", "i1"], pa.string()), **pairwise})
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif kind == "parquet_int64_ids":  # ids beyond 2**53 in an int64 column with a missing rater
+        ids = [2**53 + 1, 2**53 + 1, 2**53, 2**53]
+        _parquet(
+            path,
+            {"item_id": (ids, pa.int64()), "rater": ([None, "0", "r", "0"], pa.string()), **pairwise},
+        )
+    elif kind == "parquet_uint64_ids":  # beyond int64
+        ids = [2**64 - 1, 2**64 - 1, 2**64 - 2, 2**64 - 2]
+        _parquet(path, {"item_id": (ids, pa.uint64()), **pairwise})
+    elif kind == "parquet_float_ids":  # 1e20 as a float: several integers at once
+        _parquet(path, {"item_id": ([1e20, 1e20, 2e20, 2e20], pa.float64()), **pairwise})
+    elif kind == "written_by_us":  # a labels file the tool wrote, with a raw U+2028 / U+2029 in a text
+        import pandas as pd
+
+        from auditor.io import write_table
+
+        frame = pd.DataFrame(
+            {
+                "item_id": ["i0", "i0", "i1", "i1"],
+                "judge": ["human", "llm", "human", "llm"],
+                "label": ["a", "b", "b", "b"],
+                "raw": ["line\u2028break", "para\u2029graph", "x", "y"],
+            }
+        )
+        write_table(frame, path)
+    else:
+        raise ValueError(kind)
+
+
+def _input(case: dict, what: str, folder: Path, default: Path | None) -> Path | None:
+    """The case's ``what`` file (labels, items, config): its text, a made file, or ``default``."""
+    name = case.get(
+        f"{what}_name", {"labels": "labels.jsonl", "items": "items.jsonl", "config": "audit.toml"}[what]
+    )
+    path = folder / name
+    if f"{what}_make" in case:
+        _make(case[f"{what}_make"], path)
+    elif what in case:
+        path.write_text(case[what], encoding="utf-8")
+    else:
+        return default
+    return path
+
+
+def _run_audit_case(case: dict, inputs: Path, out: Path) -> tuple[int, str, str, dict[str, Path]]:
+    files = {
+        "labels": _input(case, "labels", inputs, GOOD / "good_labels.jsonl"),
+        "items": None if case.get("no_items") else _input(case, "items", inputs, GOOD / "good_items.jsonl"),
+        "config": _input(case, "config", inputs, None),
+        "rules": None,
+    }
+    argv = ["audit", str(files["labels"]), "--out", str(out), "--quiet", "--format", "json"]
+    if files["items"] is not None:
+        argv += ["--items", str(files["items"])]
+    if files["config"] is not None:
+        argv += ["--config", str(files["config"])]
+    if case.get("task", "pairwise"):
+        argv += ["--task", case.get("task", "pairwise")]
+    if "gate" in case:
+        files["rules"] = inputs / "gates.toml"
+        files["rules"].write_text(case["gate"], encoding="utf-8")
+        argv += ["--gate", str(files["rules"])]
+    if case.get("bootstrap", 0) != "":
+        argv += ["--bootstrap", str(case.get("bootstrap", 0))]
+    argv += case.get("args", [])
+    return (*run(*argv), files)
+
+
+def _prepare_out(case: dict, out: Path) -> dict[str, bytes]:
+    """The output folder before the run: absent, a file, or the outputs of an earlier run (which a failed run must
+    leave exactly as they were)."""
+    kind = case.get("out")
+    if kind == "file":
+        out.write_text("not a folder", encoding="utf-8")
+    elif kind == "under_file":
+        out.parent.write_text("a file, not a folder", encoding="utf-8")
+    elif kind == "old":
+        out.mkdir()
+        for name in ("audit.json", "report.md", "report.html"):
+            (out / name).write_text(f"previous {name}", encoding="utf-8")
+    return {p.name: p.read_bytes() for p in out.iterdir()} if out.is_dir() else {}
+
+
+def _check_accepted(case: dict, out: Path, stderr: str) -> None:
+    """An exit-0 case: the audit is written, with the items and warnings the case expects."""
+    assert "error" not in stderr and "Traceback" not in stderr, stderr[-2000:]
+    doc = json.loads((out / "audit.json").read_text(encoding="utf-8"))
+    if "n_items" in case:
+        assert doc["n_items"] == case["n_items"], doc["n_items"]
+    codes = {w["code"] for w in doc["warnings"]}
+    for code in case.get("warnings", []):
+        assert code in codes, f"no {code!r} warning: {sorted(codes)}"
+    if case.get("no_interval_on_one_cluster"):
+        rows = [m for m in doc["metrics"] if m["n_clusters"] == 1 and m["value"] is not None]
+        assert rows and all(m["ci_low"] is None and m["ci_high"] is None for m in rows)
+    assert not [p for p in out.parent.rglob("*") if p.name.endswith(".tmp")]
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
 def test_hostile_case(case, good_doc, tmp_path):
     inputs, out = tmp_path / "in", tmp_path / "out"
     inputs.mkdir()
+    if case.get("out") == "under_file":
+        out = tmp_path / "afile" / "out"
+    before = _prepare_out(case, out)
+    if case["as"] == "audit":
+        code, stdout, stderr, files = _run_audit_case(case, inputs, out)
+        assert code == case.get("exit", 2), f"exit {code}: {stderr[-2000:]} {stdout[-2000:]}"
+        if code == 0:
+            _check_accepted(case, out, stderr)
+            return
+        _check_message(case, stderr, files.get(case.get("blame", "labels")) or case.get("blame"), out)
+        after = {p.name: p.read_bytes() for p in out.iterdir()} if out.is_dir() else {}
+        assert after == before, "a failed run changed the output folder"
+        assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
+        return
     audit_json = _audit_file(case, good_doc, inputs)
     if case["as"] == "gate":
         rules = _rules_file(case, inputs)
@@ -115,19 +274,34 @@ def test_hostile_case(case, good_doc, tmp_path):
             "report", str(audit_json), "--out", str(out), "--format", "md,html", "--quiet"
         )
     assert code == case.get("exit", 2), f"exit {code}: {stderr[-2000:]} {stdout[-2000:]}"
+    blamed = {"rules": rules, "out": "out"}.get(case.get("blame"), audit_json)
+    _check_message(case, stderr, blamed, out)
+    after = {p.name: p.read_bytes() for p in out.iterdir()} if out.is_dir() else {}
+    assert after == before, "a failed run changed the output folder"
+
+
+def _check_message(case: dict, stderr: str, blamed: Path | str, out: Path) -> None:
+    """One line, no traceback and no control character, naming the blamed file (``"none"``: no file at all, as
+    for a command-line option), the key, the row and the case's fragments."""
     assert "Traceback" not in stderr
     message = stderr.strip()
     assert message.startswith("error: ") and len(message.splitlines()) == 1, message[:3000]
     assert len(message) < MAX_MESSAGE, f"a {len(message)}-character message"
-    blamed = rules if case.get("blame") == "rules" else audit_json
-    assert f"file {blamed}" in message, f"the message does not name {blamed}: {message}"
+    assert not TERMINAL_CONTROLS.findall(message), repr(message[:300])
+    if blamed == "none":
+        assert "file " not in message, message
+    elif blamed == "out":
+        assert f"file {out}" in message, f"the message does not name {out}: {message}"
+    else:
+        assert f"file {blamed}" in message, f"the message does not name {blamed}: {message}"
+    for fragment in case.get("absent", []):
+        assert fragment not in message, f"{fragment!r} in: {message}"
     if case.get("key") is not None:
         assert f"column '{case['key']}'" in message, message
     if case.get("row") is not None:
-        assert f"row {case['row']}," in message, message
+        assert re.search(rf"row {case['row']}[,:]", message), message
     for fragment in case.get("fragments", []):
         assert fragment in message, f"expected {fragment!r} in: {message}"
-    assert not out.exists() or not any(out.iterdir()), sorted(p.name for p in out.iterdir())
 
 
 def test_corpus_covers_every_class():
@@ -142,9 +316,24 @@ def test_corpus_covers_every_class():
         "bootstrap",
         "cases",
         "reference",
+        "fifo",
+        "nfd",
+        "zero_width",
+        "2_53",
+        "1e20",
+        "u2028",
+        "duplicate",
+        "one_cluster",
+        "six_clusters",
+        "reference_labels_all",
+        "cluster_column_typo",
+        "bootstrap_billion_on_the_command_line",
+        "keeps_the_previous_outputs",
     ):
         assert word in names, word
-    assert len(CASES) >= 40
+    kinds = {c["name"].split("_")[0] for c in CASES}
+    assert {"data", "design", "config", "gate", "report", "outputs"} <= kinds, kinds
+    assert len(CASES) >= 100
 
 
 # -- outputs: names from the data escaped for each medium -------------------------------------------------------

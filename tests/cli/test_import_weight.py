@@ -67,6 +67,7 @@ COMMANDS = [
     "report",
     "plan",
     "drift",
+    "monitor",
     "probe",
     "judge",
     "injection",
@@ -125,3 +126,29 @@ def test_auditor_audit_stays_the_function_whatever_is_imported_first(first):
         "assert len(steps) >= 9 and all(callable(step) for step in steps), steps\n"
     )
     assert "auditor.audit" in _modules_after(script)
+
+
+def test_an_audit_written_as_json_loads_neither_the_plotting_nor_the_html_stack(tmp_path):
+    """``auditor audit ... --format json`` imports only what it uses: no matplotlib or jinja2 (figures and HTML);
+    and the pipeline's modules load without scipy.stats (the interval arithmetic comes from scipy.special; the
+    steps that need scipy.stats or statsmodels import them when they run)."""
+    rows = [
+        (f"i{i}", "human" if r < 3 else "judge", f"h{r}" if r < 3 else "0", "abt"[(i * (r + 1)) % 3])
+        for i in range(60)
+        for r in range(4)
+    ]
+    labels = tmp_path / "labels.csv"
+    labels.write_text("item_id,judge,rater,label\n" + "".join(",".join(r) + "\n" for r in rows))
+    labels.write_text(labels.read_text().replace(",t\n", ",tie\n"))
+    items = tmp_path / "items.csv"
+    items.write_text("item_id,user_id\n" + "".join(f"i{i},u{i % 6}\n" for i in range(60)))
+    argv = [str(labels), "--items", str(items), "--task", "pairwise", "--bootstrap", "100"]
+    argv += ["--out", str(tmp_path / "out"), "--format", "json", "-q"]
+    modules = _modules_after(
+        "import sys\nfrom auditor.cli import main\nimport auditor.audit, reports\n"
+        "assert 'scipy.stats' not in sys.modules, 'the pipeline imports scipy.stats'\n"
+        f"assert main(['audit', *{argv!r}]) == 0"
+    )
+    assert (tmp_path / "out" / "audit.json").exists() and "auditor.audit" in modules
+    heavy = _under(modules, ("matplotlib", "jinja2", "reports.plots", "reports.render.html"))
+    assert not heavy, f"auditor audit --format json loaded {heavy}"

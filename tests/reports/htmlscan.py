@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
@@ -27,6 +28,13 @@ class Page:
 
     def ids(self) -> set[str]:
         return {e.attrs["id"] for e in self.elements if "id" in e.attrs}
+
+    def case_data(self) -> dict | None:
+        """The case browser's embedded JSON document (``<script type="application/json" id="case-data">``)."""
+        for element, text in zip(self.find("script"), self.scripts, strict=True):
+            if element.attrs.get("id") == "case-data":
+                return json.loads(text)
+        return None
 
 
 class _Scanner(HTMLParser):

@@ -11,7 +11,7 @@ from markdown_it import MarkdownIt
 
 @dataclass
 class ParsedTable:
-    heading: str  # the nearest heading above the table
+    heading: str  # the nearest heading (or <details> summary line) above the table
     header: list[str]
     rows: list[list[str]]
 
@@ -32,8 +32,12 @@ def markdown_parser() -> MarkdownIt:
 
 
 def _visible(md: MarkdownIt, inline) -> str:
+    """The cell's visible text; no-break spaces (which hold an estimate and its interval together) read as spaces."""
     rendered = md.renderer.renderInline(inline.children or [], md.options, {})
-    return html.unescape(re.sub(r"<[^>]+>", "", rendered)).strip()
+    return html.unescape(re.sub(r"<[^>]+>", "", rendered)).replace("\u00a0", " ").strip()
+
+
+_SUMMARY = re.compile(r"<summary>(.*?)</summary>", re.S)
 
 
 def parse_tables(text: str) -> list[ParsedTable]:
@@ -47,6 +51,8 @@ def parse_tables(text: str) -> list[ParsedTable]:
     for i, token in enumerate(tokens):
         if token.type == "heading_open":
             heading = _visible(md, tokens[i + 1])
+        elif token.type == "html_block" and _SUMMARY.search(token.content):  # a collapsed block's title
+            heading = html.unescape(re.sub(r"<[^>]+>", "", _SUMMARY.search(token.content).group(1))).strip()
         elif token.type == "table_open":
             current = ParsedTable(heading, [], [])
         elif token.type == "thead_open":

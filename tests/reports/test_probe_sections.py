@@ -169,7 +169,7 @@ def test_persona_table_holds_flip_rates_and_shifts_with_intervals(probe_audit):
 def test_the_section_explains_itself_and_names_the_best_view_and_its_token_cost(probe_audit):
     text = reports.render_markdown(probe_audit)
     plain = markdown_parser().render(text)
-    assert "<h2>Persona and profile views</h2>" in plain
+    assert "<summary>Persona and profile views</summary>" in plain  # a collapsed block of report.md
     assert "not judging personalization" in plain
     best = _best_view(probe_audit)
     assert f"with the profile view {best}" in plain

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
 import matplotlib
+import matplotlib.colors as mcolors
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
-from report_fixtures import build_likert_audit, build_pairwise_audit, xss_audit
+from report_fixtures import (
+    build_extensions_audit,
+    build_likert_audit,
+    build_pairwise_audit,
+    metric,
+    xss_audit,
+)
 
 from reports import plots
 
@@ -101,3 +110,133 @@ def test_svg_export_has_no_script_and_no_raw_data_text():
 def test_confusion_svg_is_vector():
     svg = plots.figure_to_svg(plots.confusion_matrices(build_likert_audit()))
     assert "<image" not in svg and "data:" not in svg
+
+
+KEYS = dict(zip(PLOTS, ["forest", "outcomes", "confusion", "scores", "gaps"], strict=True))
+
+
+def _drawn_tick_labels(ax):
+    """The tick labels matplotlib draws: those of ticks inside the axes' view."""
+    out = []
+    for axis in (ax.xaxis, ax.yaxis):
+        low, high = sorted(axis.get_view_interval())
+        out += [
+            t.label1 for t in axis.get_major_ticks() if low <= t.get_loc() <= high and t.label1.get_visible()
+        ]
+    return out
+
+
+def _drawn(fig):
+    fig.canvas.draw()
+    return fig.canvas.get_renderer()
+
+
+@pytest.fixture(scope="module")
+def extensions_figures():
+    """Every plot of an audit with long variant names (probes), a jury and a position probe, drawn once."""
+    audit = build_extensions_audit()
+    return audit, {make: make(audit) for make in PLOTS}
+
+
+def test_every_plot_has_a_one_line_caption_saying_what_a_good_judge_looks_like(extensions_figures):
+    audit, figures = extensions_figures
+    for make, fig in figures.items():
+        if fig is None:
+            continue
+        text = fig._supxlabel.get_text()
+        assert text == plots.caption(KEYS[make], audit) and text.startswith("A good judge: ")
+        assert "\n" not in text
+    pairwise = plots.caption("gaps", build_pairwise_audit())
+    assert pairwise.endswith("(it finds response b no better as often as humans do).")
+    relevance = {"task": "binary", "personalization": {"stage": "relevance"}}
+    assert plots.caption("gaps", relevance).endswith("(as many items marked relevant as by humans).")
+
+
+def test_legends_and_tick_labels_stay_inside_the_figure_and_off_the_data(extensions_figures):
+    _, figures = extensions_figures
+    for make, fig in figures.items():
+        if fig is None:
+            continue
+        renderer = _drawn(fig)
+        box = fig.bbox
+        for ax in fig.axes:
+            if not ax.get_visible():
+                continue
+            for label in _drawn_tick_labels(ax):
+                if label.get_text():
+                    extent = label.get_window_extent(renderer)
+                    assert extent.x0 >= box.x0 - 1 and extent.x1 <= box.x1 + 1, (
+                        make.__name__,
+                        label.get_text(),
+                    )
+                    assert extent.y0 >= box.y0 - 1 and extent.y1 <= box.y1 + 1, (
+                        make.__name__,
+                        label.get_text(),
+                    )
+            assert ax.get_legend() is None  # no legend drawn over an axes' data
+        for legend in fig.legends:
+            extent = legend.get_window_extent(renderer)
+            for ax in fig.axes:
+                assert not extent.overlaps(ax.get_window_extent(renderer)), make.__name__
+
+
+def test_long_variant_names_keep_their_distinguishing_end_and_the_full_name_on_hover(extensions_figures):
+    _, figures = extensions_figures
+    fig = figures[plots.forest_plot]
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert "gpt-4o…view=outputs@start" in labels and "gpt-4o|profile_view=full@start" in labels
+    assert len(set(labels)) == len(labels) and all(len(label) <= plots.NAME_LIMIT for label in labels)
+    svg = plots.figure_to_svg(fig, salt="forest")
+    titles = re.findall(r'<g id="forest-auditor-name-\d+"><title>([^<]*)</title>', svg)
+    assert "gpt-4o|profile_view=outputs@start" in titles
+
+
+def test_hover_titles_are_escaped():
+    audit = build_pairwise_audit()
+    evil = "<script>alert(1)</script>" + "x" * 40
+    audit["judges"].append(evil)
+    audit["metrics"].append(metric("cohen_kappa", evil, 0.3))
+    svg = plots.figure_to_svg(plots.forest_plot(audit))
+    assert "<script" not in svg and "&lt;script&gt;alert(1)&lt;/script&gt;xxx" in svg
+
+
+def test_a_judge_keeps_one_colour_in_every_plot_of_a_report():
+    audit = build_likert_audit()
+    colors = plots.judge_colors(audit)
+    assert plots.judge_colors(audit) is colors  # built once per report's judges
+    assert len({colors[j] for j in audit["judges"]}) == len(audit["judges"])
+    judge = (
+        "rm-skywork"  # in every plot: the forest, gap and outcome rows, a score panel and a confusion matrix
+    )
+    expected = mcolors.to_rgba(colors[judge])
+    forest, gaps, scores, outcomes, confusion = (
+        plots.forest_plot(audit),
+        plots.gap_plot(audit),
+        plots.score_scatter(audit),
+        plots.outcome_bars(audit),
+        plots.confusion_matrices(audit),
+    )
+    for fig in (forest, gaps, outcomes):  # the judge's name on the axis, and its marks
+        ax = fig.axes[0]
+        label = next(t for t in ax.get_yticklabels() if t.get_text() == judge)
+        assert mcolors.to_rgba(label.get_color()) == expected
+    for fig in (forest, gaps):
+        y = next(
+            t
+            for t, label in zip(fig.axes[0].get_yticks(), fig.axes[0].get_yticklabels(), strict=True)
+            if label.get_text() == judge
+        )
+        marks = [line for line in fig.axes[0].lines if list(line.get_ydata()) == [y]]
+        assert marks and all(mcolors.to_rgba(m.get_color()) == expected for m in marks)
+    for fig in (scores, confusion):
+        title = next(ax.title for ax in fig.axes if ax.get_title().startswith(judge))
+        assert mcolors.to_rgba(title.get_color()) == expected
+
+
+def test_confusion_labels_are_whole_and_slanted_when_long():
+    audit = build_pairwise_audit()
+    audit["confusion"][0]["categories"] = ["accept", "uncertain", "reject"]
+    ax = plots.confusion_matrices(audit).axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["accept", "uncertain", "reject"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["accept", "uncertain", "reject"]
+    assert all(t.get_rotation() == 35 for t in ax.get_xticklabels())

@@ -61,7 +61,10 @@ def test_rows_with_and_without_ties_side_by_side_in_the_report(tie_heavy):
     table = _table(without, "Agreement with human")
     assert table.row("judge")["Agreement"].startswith("81.8% [")
     assert table.row("judge")["n"] == f"11 {MARK}"  # 11 clusters: marked, and the note says why
-    assert FEW_CLUSTERS_NOTE.replace("(", "\\(").replace(")", "\\)") in markdown.split("## By slice", 1)[1]
+    assert (
+        FEW_CLUSTERS_NOTE.replace("(", "\\(").replace(")", "\\)")
+        in markdown.split("<summary>By slice</summary>", 1)[1]
+    )
 
 
 def _renders(audit: dict) -> dict[str, str]:

@@ -22,14 +22,6 @@ def _disjoint(seed: int = 0, n: int = 200, big_n: int = 2000, accuracy: float = 
     return y, yhat, yhat_u
 
 
-def _ppi_py_lambda(y, yhat, yhat_u):
-    """ppi_py's tuning for a mean, written out: cov_n(Y, Yhat) / ((1 + n/N) var(Yhat over both sets, ddof 1))."""
-    n, big_n = y.size, yhat_u.size
-    cov = np.mean((y - y.mean()) * (yhat - yhat.mean()))
-    var = np.var(np.concatenate([yhat, yhat_u]), ddof=1)
-    return float(np.clip(cov / ((1 + n / big_n) * var), 0, 1))
-
-
 @pytest.mark.parametrize("lam", [0.0, 0.3, 1.0])
 def test_fixed_lambda_interval_equals_ppi_py(lam):
     ppi_py = pytest.importorskip("ppi_py")
@@ -40,28 +32,6 @@ def test_fixed_lambda_interval_equals_ppi_py(lam):
         float(ppi_py.ppi_mean_pointestimate(y, yhat, yhat_u, lam=lam)[0]), abs=1e-12
     )
     assert (ours.ci_low, ours.ci_high) == pytest.approx((float(lo[0]), float(hi[0])), abs=1e-12)
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_tuned_lambda_agrees_with_ppi_py(seed):
-    """ppi_py pools both sets for var(Yhat); we centre each set on its own mean (the sandwich's minimiser).  The
-    two tunings agree to O(1/n), and with ppi_py's lambda our interval is ppi_py's tuned interval exactly."""
-    ppi_py = pytest.importorskip("ppi_py")
-    y, yhat, yhat_u = _disjoint(seed)
-    lam_ppi_py = _ppi_py_lambda(y, yhat, yhat_u)
-    tuned = ppi_py.ppi_mean_ci(y, yhat, yhat_u, alpha=0.05, lam=None)
-    assert np.allclose(
-        tuned, ppi_py.ppi_mean_ci(y, yhat, yhat_u, alpha=0.05, lam=lam_ppi_py)
-    )  # formula as theirs
-    with_theirs = ppi.ppi_mean(y, yhat, yhat_u, lam=lam_ppi_py)
-    assert (with_theirs.ci_low, with_theirs.ci_high) == pytest.approx((tuned[0][0], tuned[1][0]), abs=1e-12)
-    ours = ppi.ppi_mean(y, yhat, yhat_u)
-    n, big_n = y.size, yhat_u.size
-    cov = np.mean((y - y.mean()) * (yhat - yhat.mean()))
-    expected = cov / n / (np.var(yhat) / n + np.var(yhat_u) / big_n)  # hand-derived sandwich minimiser
-    assert ours.lam == pytest.approx(np.clip(expected, 0, 1), abs=1e-12)
-    assert ours.lam == pytest.approx(lam_ppi_py, abs=0.02)
-    assert (ours.ci_low, ours.ci_high) == pytest.approx((tuned[0][0], tuned[1][0]), abs=2e-3)
 
 
 def test_lambda_zero_is_the_human_only_mean():
@@ -214,6 +184,14 @@ def test_pairwise_audit_ppi_uses_the_majority_of_the_raters_and_the_no_better_ca
     assert result.metric("ppi_no_better_rate", "llm")["value"] == pytest.approx(direct.value)
     # the corrected rate moves from the lenient judge's own rate toward the humans'
     assert abs(direct.value - y[labelled].mean()) < abs(yhat.mean() - y[labelled].mean())
+    # Rogan-Gladen on the pairwise no-better call: the judge's calls on the unlabelled items, corrected by its
+    # sensitivity and specificity against the raters' majority on the labelled ones
+    from auditor.stats import misclassification
+
+    rg = misclassification.rogan_gladen(yhat[~labelled] == 1, y[labelled] == 1, yhat[labelled] == 1)
+    assert result.metric("rogan_gladen_no_better_rate", "llm")["value"] == pytest.approx(rg.value, abs=1e-12)
+    win = misclassification.rogan_gladen(judge[~labelled] == 2, majority[labelled] == 2, judge[labelled] == 2)
+    assert result.metric("rogan_gladen_win_rate", "llm")["value"] == pytest.approx(win.value, abs=1e-12)
 
 
 def test_the_demo_shows_the_corrected_rate_with_far_more_judged_than_labelled_items(demo_json):
@@ -241,3 +219,175 @@ def test_the_demo_shows_the_corrected_rate_with_far_more_judged_than_labelled_it
     # exact 5-point agreement: the calibrated judges do not beat "always 4", the informative judge does
     flagged = next(line for line in headline(doc) if "NOT BEATING THE BASELINES" in line)
     assert "gpt-4o" in flagged and "tuned-judge" not in flagged
+
+
+def _persona_study(seed: int = 11):
+    """The binary study with a persona per user (3 personas): enough labelled items per persona to stratify."""
+    items, labels, arrays = binary_study(seed=seed, n_users=60, per_user=6, labelled_share=0.4)
+    persona = np.array(["student", "parent", "retiree"])[arrays["user"] % 3]
+    return items.assign(persona=persona), labels, arrays, persona
+
+
+def test_audit_stratified_ppi_by_persona_matches_the_pure_function():
+    from auditor.config import AuditConfig
+
+    items, labels, arrays, persona = _persona_study()
+    config = AuditConfig().with_options(ppi={"strata": "persona"})
+    result = auditor.audit(labels, items=items, task="binary", resamples=0, config=config)
+    lab = np.isfinite(arrays["y"])
+    user = arrays["user"]
+    direct = ppi.stratified_ppi_mean(
+        arrays["y"][lab],
+        arrays["yhat"][lab],
+        arrays["yhat"],
+        persona[lab],
+        persona,
+        cluster=user[lab],  # within a persona the users are the sampling units
+        cluster_unlabelled=user,
+    )
+    row = result.metric("stratified_ppi_mean_score", "judge")
+    assert (row["value"], row["ci_low"], row["ci_high"]) == pytest.approx(
+        (direct.value, direct.ci_low, direct.ci_high), abs=1e-12
+    )
+    assert row["n"] == arrays["yhat"].size
+    entry = next(m for m in result.meta["ppi"]["judges"][0]["metrics"] if m["metric"] == "ppi_mean_score")
+    assert entry["stratified"]["by"] == "persona" and entry["stratified"]["n_strata"] == 3
+    assert result.meta["ppi"]["strata"] == "persona"
+
+
+def test_audit_stratifies_only_when_the_config_names_the_strata():
+    from auditor.config import AuditConfig
+
+    items, labels, arrays = binary_study(seed=12, n_users=30, per_user=20, labelled_share=0.5)
+    plain = auditor.audit(labels, items=items, task="binary", resamples=0)
+    assert not plain.metrics["metric"].str.startswith("stratified_ppi_").any()
+    assert "stratified" not in plain.meta["ppi"]["judges"][0]["metrics"][0]
+    by_user = auditor.audit(
+        labels,
+        items=items,
+        task="binary",
+        resamples=0,
+        config=AuditConfig().with_options(ppi={"strata": "user_id"}),
+    )
+    lab, user = np.isfinite(arrays["y"]), arrays["user"]
+    ids = np.arange(user.size)
+    direct = ppi.stratified_ppi_mean(
+        arrays["y"][lab],
+        arrays["yhat"][lab],
+        arrays["yhat"],
+        user[lab],
+        user,
+        cluster=ids[lab],  # users as strata: items are the units inside a user ...
+        cluster_unlabelled=ids,
+        pooled_cluster=user[lab],  # ... and users inside the pool of users with under 10 labels
+        pooled_cluster_unlabelled=user,
+    )
+    assert direct.n_pooled > 0 and direct.n_strata > 2
+    assert by_user.metric("stratified_ppi_mean_score", "judge")["value"] == pytest.approx(
+        direct.value, abs=1e-12
+    )
+
+
+def test_audit_unknown_strata_column_is_a_config_error():
+    from auditor.config import AuditConfig
+    from auditor.errors import ConfigError
+
+    items, labels, _ = binary_study(seed=13)
+    config = AuditConfig().with_options(ppi={"strata": "persona"})
+    with pytest.raises(ConfigError, match="no column 'persona'"):
+        auditor.audit(labels, items=items, task="binary", resamples=0, config=config)
+
+
+def test_audit_rogan_gladen_rows_correct_the_judges_rate_on_the_unlabelled_items():
+    from auditor.stats import misclassification
+
+    items, labels, arrays = binary_study(seed=14, n_users=80)
+    result = auditor.audit(labels, items=items, task="binary", resamples=400)
+    lab = np.isfinite(arrays["y"])
+    y, yhat = arrays["y"], arrays["yhat"]
+    direct = misclassification.rogan_gladen(yhat[~lab] == 1, y[lab] == 1, yhat[lab] == 1)
+    row = result.metric("rogan_gladen_win_rate", "judge")
+    assert row["value"] == pytest.approx(direct.value, abs=1e-12)
+    assert row["n"] == int((~lab).sum())
+    assert row["ci_low"] < row["value"] < row["ci_high"]  # the cluster bootstrap
+    entry = next(m for m in result.meta["ppi"]["judges"][0]["metrics"] if m["metric"] == "ppi_win_rate")
+    assert entry["rogan_gladen"]["analytic_ci"] == pytest.approx([direct.ci_low, direct.ci_high], abs=1e-12)
+    assert entry["rogan_gladen"]["sensitivity"] == pytest.approx(direct.sensitivity)
+    # binary: "no better" is label 0, its correction the complement of the win rate's
+    nb = result.metric("rogan_gladen_no_better_rate", "judge")
+    assert nb["value"] == pytest.approx(1 - row["value"], abs=1e-12)
+
+
+def test_audit_weights_a_confidence_driven_sample_by_its_inclusion_probabilities():
+    """Items chosen for human labels with the probabilities `auditor plan --select-out` writes: the
+    confidence_driven_* rows are the inverse-probability-weighted estimate, and the section flags the others."""
+    from auditor.stats import confidence_driven
+
+    rng = np.random.default_rng(15)
+    n = 400
+    ids = np.array([f"i{i:03d}" for i in range(n)])
+    confidence = np.clip(rng.beta(5, 1.5, n), 0.5, 1.0)
+    y = rng.random(n) < 0.4
+    yhat = np.where(rng.random(n) < confidence, y, ~y)
+    pi = confidence_driven.selection_probabilities(1 - confidence, 120)
+    chosen = rng.random(n) < pi
+    items = pd.DataFrame({"item_id": ids, "inclusion_probability": np.where(chosen, pi, np.nan)})
+    labels = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "item_id": ids[chosen],
+                    "judge": "human",
+                    "rater": "r",
+                    "label": y[chosen].astype(int).astype(str),
+                }
+            ),
+            pd.DataFrame(
+                {"item_id": ids, "judge": "judge", "rater": "0", "label": yhat.astype(int).astype(str)}
+            ),
+        ]
+    )
+    result = auditor.audit(labels, items=items, task="binary", resamples=0)
+    direct = confidence_driven.confidence_driven_mean(
+        yhat.astype(float), np.where(chosen, y, np.nan), chosen, np.where(chosen, pi, 1.0)
+    )
+    row = result.metric("confidence_driven_mean_score", "judge")
+    assert (row["value"], row["ci_low"], row["ci_high"]) == pytest.approx(
+        (direct.value, direct.ci_low, direct.ci_high), abs=1e-12
+    )
+    assert "confidence_driven" in result.meta["ppi"]["selection"]
+
+
+def test_audit_labelled_item_without_inclusion_probability_is_bad_input():
+    from auditor.errors import InputError
+
+    items, labels, arrays = binary_study(seed=16)
+    items = items.assign(inclusion_probability=np.nan)
+    with pytest.raises(InputError, match="no inclusion probability"):
+        auditor.audit(labels, items=items, task="binary", resamples=0)
+
+
+def test_the_report_shows_the_corrected_estimates_in_the_ppi_section_only():
+    from auditor.config import AuditConfig
+    from reports import build_model
+
+    items, labels, _, _ = _persona_study(17)
+    config = AuditConfig().with_options(ppi={"strata": "persona"})
+    doc = auditor.audit(labels, items=items, task="binary", resamples=100, config=config).to_dict()
+    model = build_model(doc)
+    section = next(s for s in model.sections if s.key == "ppi")
+    table = next(t for t in section.tables if t.key == "ppi_corrected")
+    assert table.columns[3:] == [
+        "Stratified PPI",
+        "Strata",
+        "Rogan-Gladen",
+        "Rogan-Gladen, Lee et al. interval",
+        "Judge sensitivity / specificity",
+    ]
+    win = next(r for r in table.rows if r[1] == "Win (b better)")
+    assert win[4] == "persona: 3"
+    rg = next(r for r in doc["metrics"] if r["metric"] == "rogan_gladen_win_rate")
+    assert win[5].startswith(f"{100 * rg['value']:.1f}%")
+    assert ("rogan_gladen_win_rate", "judge", "human") in section.rendered
+    shown_in_tables = {cell for t in model.tables for row in t.rows for cell in row}
+    assert not any("Rogan-Gladen" in str(cell) or "Stratified PPI" in str(cell) for cell in shown_in_tables)

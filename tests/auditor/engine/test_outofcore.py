@@ -38,10 +38,17 @@ def assert_same_rows(memory: auditor.AuditResult, outofcore: auditor.AuditResult
     pd.testing.assert_frame_equal(shown[0], shown[1], check_dtype=False)
     for key in ("n_items", "n_items_with_reference", "n_clusters", "judges", "categories", "cluster"):
         assert memory.meta[key] == outofcore.meta[key], key
-    if "ppi" in memory.meta:
-        assert json.dumps(memory.meta["ppi"], sort_keys=True) == json.dumps(
-            outofcore.meta["ppi"], sort_keys=True
-        )
+    if (
+        "ppi" in memory.meta
+    ):  # what the out-of-core section holds (not the stratified / Rogan-Gladen variants)
+        judges = zip(memory.meta["ppi"]["judges"], outofcore.meta["ppi"]["judges"], strict=True)
+        for in_memory, out_of_core in judges:
+            assert {k: in_memory[k] for k in out_of_core if k != "metrics"} == {
+                k: v for k, v in out_of_core.items() if k != "metrics"
+            }
+            metrics = zip(in_memory.get("metrics", []), out_of_core.get("metrics", []), strict=True)
+            for a, b in metrics:
+                assert json.dumps({k: a[k] for k in b}, sort_keys=True) == json.dumps(b, sort_keys=True)
     assert memory.confusion == outofcore.confusion
     return len(ooc)
 

@@ -7,6 +7,7 @@ Three ways in: a local typer app that ``auditor.cli.gate.register`` fills (CliRu
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -208,7 +209,7 @@ def test_audit_with_gate_in_one_go(gates_file, misspelt_file, tmp_path):
         "--bootstrap",
         "300",
         "--format",
-        "json",
+        "json,md",
         "--quiet",
         "--gate",
         str(gates_file),
@@ -219,6 +220,10 @@ def test_audit_with_gate_in_one_go(gates_file, misspelt_file, tmp_path):
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert (out / "audit.json").exists()
     _assert_one_failure(junit)
+    summary = (out / "report.md").read_text(encoding="utf-8").split("<details>", 1)[0]
+    assert re.search(
+        r"\*\*Gates: ❌ 1 of \d+ gate checks fail\.\*\*", summary
+    )  # the verdict in the PR comment
 
     out2 = tmp_path / "audit-out-2"
     proc = run_cli(

@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pandas as pd
 import pytest
@@ -17,27 +18,41 @@ TESTS_DIR = str(REPO_ROOT / "tests")
 if TESTS_DIR not in sys.path:
     sys.path.insert(0, TESTS_DIR)
 
+from servers.batch_api import BatchServer  # noqa: E402
 from servers.fake_openai import FakeJudgeServer  # noqa: E402
 
 from tests.conftest import LLAMA_KEY_ENV, SHARED_DATA  # noqa: E402,F401  (the llama.cpp fixtures: tests/conftest.py)
 
 # ../shared/data, or $AUDITOR_SHARED_DATA, as everywhere else in the tests
+T = TypeVar("T")
+
 STAGE3_ITEMS = SHARED_DATA / "recentering" / "stage3" / "task6_items.jsonl"
 
 
-@pytest.fixture
-def fake_server() -> Iterator[Callable[..., FakeJudgeServer]]:
-    """A factory of started :class:`FakeJudgeServer` objects, all stopped at teardown."""
-    servers: list[FakeJudgeServer] = []
+def _factory(server_class: type[T]) -> Iterator[Callable[..., T]]:
+    """A factory of started ``server_class`` objects (``start()`` / ``stop()``), all stopped at teardown."""
+    servers: list[Any] = []
 
-    def start(**kwargs: object) -> FakeJudgeServer:
-        server = FakeJudgeServer(**kwargs).start()  # type: ignore[arg-type]
+    def start(**kwargs: object) -> T:
+        server = server_class(**kwargs).start()  # type: ignore[call-arg]
         servers.append(server)
         return server
 
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def fake_server() -> Iterator[Callable[..., FakeJudgeServer]]:
+    """A factory of started :class:`FakeJudgeServer` objects, all stopped at teardown."""
+    yield from _factory(FakeJudgeServer)
+
+
+@pytest.fixture
+def batch_server() -> Iterator[Callable[..., BatchServer]]:
+    """A factory of started loopback Files + Batch APIs (:class:`servers.batch_api.BatchServer`)."""
+    yield from _factory(BatchServer)
 
 
 @pytest.fixture(scope="session")

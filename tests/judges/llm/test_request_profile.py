@@ -246,6 +246,20 @@ def test_bad_flags_of_the_body_stop_before_any_request(fake_server, fake_key, tm
     assert server.log == []
 
 
+def test_probe_refuses_a_bad_report_url_before_any_request(
+    fake_server, fake_key, tmp_path, capsys, monkeypatch
+):
+    """probe writes report.md, which links $AUDITOR_REPORT_URL: a link it cannot write is bad input, said first."""
+    server = fake_server()
+    monkeypatch.setenv("AUDITOR_REPORT_URL", "javascript:alert(1)")
+    out = tmp_path / "probe"
+    argv = ["probe", str(_items_file(tmp_path, 2)), "--model", "m", "--out", str(out)]
+    assert main([*argv, "--base-url", server.base_url, "--api-key-env", "FAKE_KEY", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "AUDITOR_REPORT_URL" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert server.log == [] and not out.exists()
+
+
 def _read_only_folder(tmp_path: Path) -> Path:
     """A folder no new file can be created in: ``/sys`` for root (whom permissions do not stop; sysfs takes no
     new files), else a folder without write permission."""

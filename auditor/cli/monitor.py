@@ -1,0 +1,125 @@
+"""``auditor monitor BATCH... --state monitor.json --band LOW,HIGH``: anytime-valid monitoring of the judge-human
+gap and the anchor flip rate over a stream of batches (:mod:`auditor.monitor`); exit 1 when a judge's gap has left
+the band."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+
+def _line(row: dict[str, Any], band: tuple[float, float] | None) -> str:
+    from auditor.escape import terminal_safe
+    from reports.format import fmt_interval, fmt_number
+
+    text = f"{terminal_safe(row['judge'])}: "
+    if row["gap"] is None:
+        text += "no spot-checked items yet"
+    else:
+        text += (
+            f"gap {fmt_number(row['gap'], 'rate_gap', signed=True)} "
+            f"{fmt_interval(row['gap_low'], row['gap_high'], 'rate_gap')} on {row['gap_n']} spot-checked items"
+        )
+        if band is not None:
+            where = {"inside": "overlapping", "above": "wholly ABOVE", "below": "wholly BELOW"}[row["status"]]
+            text += f", {where} the band {fmt_interval(band[0], band[1], 'rate_gap')}"
+    if row["flip_rate"] is not None:
+        text += (
+            f"; flip rate {fmt_number(row['flip_rate'], 'rate')} "
+            f"{fmt_interval(row['flip_rate_low'], row['flip_rate_high'], 'rate')} on {row['flip_rate_n']} "
+            "re-judged anchor items"
+        )
+    return text
+
+
+def monitor(
+    batches: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Batches in order: labels tables (judge rows, human spot checks) or saved audit.json."
+        ),
+    ],
+    state: Annotated[
+        Path | None,
+        typer.Option(help="State file (JSON): read if it exists, the new batches added, written back."),
+    ] = None,
+    band: Annotated[
+        str | None,
+        typer.Option(help="LOW,HIGH: the band the judge-minus-human gap must stay in (exit 1 if not)."),
+    ] = None,
+    level: Annotated[
+        float | None, typer.Option(help="Confidence level of the sequences (default 0.95).")
+    ] = None,
+    rate: Annotated[
+        str | None, typer.Option(help="The rate whose gap is monitored (default no_better_rate).")
+    ] = None,
+    method: Annotated[
+        str | None, typer.Option(help="betting (default, narrower) | empirical-bernstein (closed form).")
+    ] = None,
+    task: Annotated[str | None, typer.Option(help="pairwise | likert | binary | categorical | score")] = None,
+    config: Annotated[Path | None, typer.Option(help="audit.toml (task, scale, aliases, [monitor]).")] = None,
+    quiet: Annotated[bool, typer.Option(help="Print nothing but errors.")] = False,
+) -> None:
+    """Anytime-valid confidence sequences for each judge's gap to the humans and its flip rate on an anchor set,
+    updated batch by batch; exit 1 when a gap has left the band, 2 on bad input."""
+    from auditor.config import AuditConfig, load_config
+    from auditor.io import check_writable, write_json
+    from auditor.monitor import MonitorSettings, new_state, parse_band, read_state, report, update
+
+    cfg = load_config(config) if config is not None else AuditConfig()
+    cfg = cfg.with_overrides(task=task)
+    declared = cfg.monitor
+    settings = MonitorSettings(
+        level=float(declared.level),
+        rate=declared.rate,
+        method=declared.method,
+        band=_declared_band(declared.band, cfg.source),
+    ).validated(cfg.source, prefix="monitor.")
+    flags = {
+        "level": level,
+        "rate": rate,
+        "method": method,
+        "band": None if band is None else parse_band(band),
+    }
+    settings = replace(settings, **{k: v for k, v in flags.items() if v is not None}).validated(prefix="--")
+    if state is not None:
+        check_writable(state)
+    current = read_state(state, settings) if state is not None and state.exists() else new_state(settings)
+    updated, notes = update(current, batches, cfg, settings)
+    document = report(updated, settings)
+    if state is not None:
+        write_json(state, document)
+    if not quiet:
+        from auditor.escape import terminal_safe
+
+        for note in notes:
+            typer.echo(terminal_safe(note))
+        for row in document["judges"]:
+            typer.echo(_line(row, settings.band))
+        count = len(updated["batches"])
+        typer.echo(
+            f"{count} batch{'' if count == 1 else 'es'}; anytime-valid {settings.level:.0%} {settings.method} "
+            "confidence sequences per judge"
+            + ("" if settings.band is None else f"; decision: {document['decision']}")
+        )
+        if state is not None:
+            typer.echo(f"wrote {state}")
+    if document["decision"] == "outside":
+        raise typer.Exit(1)
+
+
+def _declared_band(band: tuple[float, ...] | None, source: str | None) -> tuple[float, float] | None:
+    from auditor.errors import ConfigError
+
+    if band is None:
+        return None
+    if len(band) != 2:
+        raise ConfigError(f"has {list(band)}; expected [LOW, HIGH]", file=source, column="monitor.band")
+    return band[0], band[1]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("monitor")(monitor)

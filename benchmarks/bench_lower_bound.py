@@ -1,0 +1,270 @@
+"""The CLI audit beside the lower bound (``benchmarks/lower_bound.py``), stage by stage, in one run.
+
+    python benchmarks/bench_lower_bound.py                 # 1M and 10M label rows, 7 import runs each
+    python benchmarks/bench_lower_bound.py --sizes 1m --repeats 3 --data /tmp/bench-data
+
+For each size, the pairwise workload (``benchmarks/workload.py``: 3 human raters and 7 judges per item, 20 items per
+user) is written to Parquet once, then, alternately ``--repeats`` times, each in a fresh process:
+
+- ``auditor audit labels.parquet --items items.parquet --task pairwise --format json -q`` with the PPI / alt-test /
+  jury extension off (as ``bench_stats.py``), timed per stage by wrapping the pipeline's functions: import (the
+  command line and ``auditor.audit``), read + validate (``auditor.data.load``), setup (the audit context: clusters,
+  weights), each pipeline step, assemble (p-value adjustment, integrity warnings, cases), write (reports and
+  audit.json);
+- ``benchmarks/lower_bound.py`` on the same files (import, read, statistics, write).
+
+``--tree PATH`` measures the ``auditor`` of another checkout (e.g. the main branch, for before / after).  Wall and
+CPU seconds (``time.process_time``, the process's user + system time) per stage, the median over the
+repeats; peak RSS (``ru_maxrss``) of each process.  Every row the lower bound writes is compared with audit.json
+(largest absolute difference of value and interval ends; exit 1 above 1e-9).  Then ``python -c "import auditor"`` against
+``python -c "import numpy, pyarrow"`` (and what the command line imports before it reads), ``--imports`` runs
+each, alternated, median.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SIZES = {"1m": (100_000, 5_000), "10m": (1_000_000, 50_000)}
+CONFIG = "[ppi]\nenabled = false\n[alt_test]\nenabled = false\n[jury]\nenabled = false\n"
+
+CLI_CHILD = r"""
+import time
+_t0 = (time.perf_counter(), time.process_time())
+import json, resource, sys
+from auditor.cli import main
+import auditor.audit, auditor.cli.audit
+audit_module = sys.modules["auditor.audit"]  # the attribute ``auditor.audit`` is the function
+cli_audit = sys.modules["auditor.cli.audit"]
+
+stages = {}
+last = [_t0]
+
+def mark(name):
+    now = (time.perf_counter(), time.process_time())
+    prev = stages.get(name, {"wall": 0.0, "cpu": 0.0})
+    stages[name] = {"wall": prev["wall"] + now[0] - last[0][0], "cpu": prev["cpu"] + now[1] - last[0][1]}
+    last[0] = now
+
+def timed(name, fn):
+    def wrapper(*args, **kwargs):
+        mark("other")
+        out = fn(*args, **kwargs)
+        mark(name)
+        return out
+    return wrapper
+
+mark("import")
+audit_module.load = timed("read + validate", audit_module.load)
+audit_module.Context = timed("setup (context, weights)", audit_module.Context)
+audit_module.assemble = timed("assemble (integrity, cases)", audit_module.assemble)
+steps = tuple(timed("step " + step.__module__.rsplit(".", 1)[-1], step) for step in audit_module.STEPS)
+audit_module.run_audit.__defaults__ = (steps,)
+audit_module.run_steps.__defaults__ = (steps,)
+cli_audit.write_outputs = timed("write", cli_audit.write_outputs)
+code = main(ARGV)
+mark("other")
+print(json.dumps({"code": code, "stages": stages,
+                  "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+TREE = [ROOT]  # the tree whose ``auditor`` is measured (``--tree``)
+
+
+def child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(TREE[0])] + [p for p in [env.get("PYTHONPATH")] if p])
+    return env
+
+
+def make_data(folder: Path, size: str) -> tuple[Path, Path, int]:
+    sys.path.insert(0, str(HERE))
+    from workload import pairwise_workload
+
+    labels, items = folder / f"labels_{size}.parquet", folder / f"items_{size}.parquet"
+    if not labels.exists() or not items.exists():
+        n_items, n_users = SIZES[size]
+        item_frame, label_frame = pairwise_workload(n_items=n_items, n_users=n_users)
+        label_frame.to_parquet(labels, index=False)
+        item_frame.to_parquet(items, index=False)
+        del item_frame, label_frame
+    import pyarrow.parquet as pq
+
+    return labels, items, pq.ParquetFile(labels).metadata.num_rows
+
+
+def run_cli(labels: Path, items: Path, out: Path) -> dict:
+    config = out.parent / "audit.toml"
+    config.write_text(CONFIG, encoding="utf-8")
+    argv = ["audit", str(labels), "--items", str(items), "--task", "pairwise", "--config", str(config)]
+    argv += ["--out", str(out), "--format", "json", "-q"]
+    res = subprocess.run(
+        [sys.executable, "-c", CLI_CHILD.replace("ARGV", repr(argv))],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        cwd=str(TREE[0]),
+    )
+    if res.returncode != 0:
+        raise SystemExit(f"auditor audit failed:\n{res.stderr[-2000:]}")
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def run_lower_bound(labels: Path, items: Path, out: Path) -> dict:
+    res = subprocess.run(
+        [sys.executable, str(HERE / "lower_bound.py"), str(labels), str(items), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def largest_difference(lower_bound_json: Path, audit_json: Path) -> tuple[float, int]:
+    """The largest absolute difference between the lower bound's rows and audit.json's, and the rows compared."""
+    rows = json.loads(audit_json.read_text())["metrics"]
+    index = {(r["metric"], r["judge"]): r for r in rows if r["slice"] is None}
+    worst = 0.0
+    mine = json.loads(lower_bound_json.read_text())["metrics"]
+    for r in mine:
+        other = index[(r["metric"], r["judge"])]
+        if r["n"] != other["n"]:
+            raise SystemExit(f"{r['metric']} {r['judge']}: n {r['n']} vs {other['n']}")
+        worst = max(worst, *(abs(r[f] - other[f]) for f in ("value", "ci_low", "ci_high")))
+    return worst, len(mine)
+
+
+def median_stages(runs: list[dict]) -> dict[str, dict[str, float]]:
+    names = list(dict.fromkeys(name for run in runs for name in run["stages"]))
+    return {
+        name: {
+            kind: statistics.median(run["stages"].get(name, {kind: 0.0})[kind] for run in runs)
+            for kind in ("wall", "cpu")
+        }
+        for name in names
+    }
+
+
+def totals(runs: list[dict]) -> dict[str, float]:
+    return {
+        kind: statistics.median(sum(s[kind] for s in run["stages"].values()) for run in runs)
+        for kind in ("wall", "cpu")
+    }
+
+
+#: the lower bound's stage each of the tool's stages is compared with
+LOWER_STAGE = {"import": "import", "read + validate": "read", "write": "write"}
+
+
+#: the lower bound's rows must equal audit.json's to this (else the benchmark exits 1)
+TOLERANCE = 1e-9
+
+
+def side_by_side(size: str, folder: Path, repeats: int) -> bool:
+    labels, items, n_rows = make_data(folder, size)
+    cli_runs, lb_runs = [], []
+    for _ in range(repeats):  # alternated, so both see the same load
+        cli_runs.append(run_cli(labels, items, folder / f"out_{size}"))
+        lb_runs.append(run_lower_bound(labels, items, folder / f"lower_bound_{size}.json"))
+    diff, compared = largest_difference(
+        folder / f"lower_bound_{size}.json", folder / f"out_{size}" / "audit.json"
+    )
+    cli, lb = median_stages(cli_runs), median_stages(lb_runs)
+    print(f"\n### {n_rows:,} label rows from Parquet (median of {repeats})\n")
+    print(
+        "| stage | tool wall s | tool CPU s | lower bound wall s | lower bound CPU s | ratio wall | ratio CPU |"
+    )
+    print("|--|--:|--:|--:|--:|--:|--:|")
+    statistics_stages = [name for name in cli if name not in LOWER_STAGE]
+    for name in cli:
+        print(f"| {name} | {cli[name]['wall']:.2f} | {cli[name]['cpu']:.2f} | | | | |")
+    for group, names in (
+        ("import", ["import"]),
+        ("read + validate", ["read + validate"]),
+        ("statistics (setup, steps, assemble, other)", statistics_stages),
+        ("write", ["write"]),
+    ):
+        lower = lb["statistics" if group.startswith("statistics") else LOWER_STAGE[names[0]]]
+        wall = sum(cli[n]["wall"] for n in names)
+        cpu = sum(cli[n]["cpu"] for n in names)
+        print(
+            f"| **{group}** | {wall:.2f} | {cpu:.2f} | {lower['wall']:.3f} | {lower['cpu']:.3f} | "
+            f"{wall / max(lower['wall'], 1e-9):.1f}x | {cpu / max(lower['cpu'], 1e-9):.1f}x |"
+        )
+    t_cli, t_lb = totals(cli_runs), totals(lb_runs)
+    print(
+        f"| **total** | {t_cli['wall']:.2f} | {t_cli['cpu']:.2f} | {t_lb['wall']:.2f} | {t_lb['cpu']:.2f} | "
+        f"**{t_cli['wall'] / t_lb['wall']:.2f}x** | **{t_cli['cpu'] / t_lb['cpu']:.2f}x** |"
+    )
+    rss_cli = statistics.median(r["maxrss_mb"] for r in cli_runs)
+    rss_lb = statistics.median(r["maxrss_mb"] for r in lb_runs)
+    print(
+        f"\npeak RSS: tool {rss_cli:.0f} MB, lower bound {rss_lb:.0f} MB ({rss_cli / rss_lb:.2f}x); "
+        f"the lower bound's {compared} rows equal audit.json's to {diff:.1e}",
+        flush=True,
+    )
+    return diff <= TOLERANCE
+
+
+def import_times(runs: int) -> None:
+    commands = {
+        "import numpy, pyarrow": "import numpy, pyarrow",
+        "import auditor": "import auditor",
+        "import auditor.audit (what `auditor audit` loads before reading)": "import auditor.cli, auditor.audit",
+    }
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, code in commands.items():
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], check=True, env=child_env(), cwd=str(TREE[0]))
+            times[name].append(time.perf_counter() - start)
+    base = statistics.median(times["import numpy, pyarrow"])
+    print(f"\n### Import (fresh `python -c`, median of {runs}, alternated)\n")
+    print("| command | median s | min s | minus `import numpy, pyarrow` s |\n|--|--:|--:|--:|")
+    for name, values in times.items():
+        med = statistics.median(values)
+        print(f"| `{name}` | {med:.3f} | {min(values):.3f} | {med - base:+.3f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="1m,10m", help="comma-separated among 1m, 10m")
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--imports", type=int, default=7, help="runs of each import command")
+    parser.add_argument("--data", type=Path, default=None, help="keep the Parquet files here (reused)")
+    parser.add_argument(
+        "--tree", type=Path, default=ROOT, help="measure the auditor of this tree (default: this one)"
+    )
+    args = parser.parse_args()
+    TREE[0] = args.tree.resolve()
+    print(
+        f"# The CLI audit beside the lower bound\n\nmachine: {platform.machine()}, Python "
+        f"{platform.python_version()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; "
+        f"{time.strftime('%Y-%m-%d %H:%M')}; auditor from {TREE[0]}"
+    )
+    same = True
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = args.data or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        for size in [s.strip() for s in args.sizes.split(",") if s.strip()]:
+            same = side_by_side(size, folder, args.repeats) and same
+    import_times(args.imports)
+    print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
+    if not same:
+        raise SystemExit(f"the lower bound's numbers differ from audit.json's by more than {TOLERANCE}")
+
+
+if __name__ == "__main__":
+    main()

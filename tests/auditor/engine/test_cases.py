@@ -1,0 +1,103 @@
+"""The cases behind the gaps (``auditor.engine.cases``): only a verdict in another outcome than the reference's is
+a disagreement (Likert: another side of the neutral point), and cases are ranked by how far the verdicts lie apart.
+Expected values are worked out by hand in each test."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from auditor import audit
+from auditor.config import config_from_mapping
+
+
+def _likert(ref: list[int], judges: dict[str, list[int]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One human and the given judges on items i0, i1, ... of a 1-5 scale (neutral 3)."""
+    rows = [{"item_id": f"i{i}", "judge": "human", "rater": "r1", "label": r} for i, r in enumerate(ref)]
+    for judge, labels in judges.items():
+        rows += [{"item_id": f"i{i}", "judge": judge, "label": x} for i, x in enumerate(labels)]
+    items = pd.DataFrame({"item_id": [f"i{i}" for i in range(len(ref))], "user_id": "u0"})
+    return pd.DataFrame(rows), items
+
+
+def _run(labels: pd.DataFrame, items: pd.DataFrame, task: str, **options) -> dict:
+    return audit(labels, items, task=task, resamples=0, **options).cases
+
+
+def test_likert_counts_only_verdicts_across_the_neutral_point_ranked_by_distance():
+    #            i0 i1 i2 i3 i4 i5
+    ref = [5, 3, 1, 2, 4, 3]
+    judge = [4, 4, 5, 1, 1, 2]
+    # i0: 4 vs 5, both "b better": no disagreement; i3: 1 vs 2, both "a better": none either.
+    # i1: 4 vs 3 (b better vs neutral), distance 1, the key kind; i2: 5 vs 1, distance 4, key kind;
+    # i4: 1 vs 4 (a better vs b better), distance 3; i5: 2 vs 3 (a better vs neutral), distance 1, other.
+    cases = _run(*_likert(ref, {"j": judge}), "likert")
+    assert cases["total"] == 4 and cases["shown"] == 4 and not cases["sampled"]
+    order = [c["item_id"] for c in cases["items"]]
+    assert order == ["i2", "i4", "i1", "i5"]  # distance 4, 3, then 1 and 1 with the key kind (i1) first
+    assert [c["distance"] for c in cases["items"]] == [4, 3, 1, 1]
+    kinds = {c["item_id"]: c["disagreements"][0]["type"] for c in cases["items"]}
+    assert kinds == {
+        "i2": "judge_better_reference_no_better",
+        "i4": "judge_no_better_reference_better",
+        "i1": "judge_better_reference_no_better",
+        "i5": "other",
+    }
+    first = cases["items"][0]
+    assert first["judge_labels"] == {"j": "5"} and first["reference_label"] == "1"
+    assert first["disagreements"] == [
+        {"judge": "j", "type": "judge_better_reference_no_better", "judge_label": "5", "distance": 4}
+    ]
+    assert "across the neutral point" in cases["note"]
+
+
+def test_more_disagreeing_judges_rank_first_at_equal_distance_and_max_cases_keeps_the_top():
+    ref = [3, 3, 3]
+    # i0: one judge at distance 2; i1: two judges at distance 2; i2: one judge at distance 1
+    labels, items = _likert(ref, {"j1": [5, 5, 4], "j2": [3, 1, 3]})
+    cases = _run(labels, items, "likert")
+    assert [c["item_id"] for c in cases["items"]] == ["i1", "i0", "i2"]
+    assert [len(c["disagreements"]) for c in cases["items"]] == [2, 1, 1]
+    capped = _run(
+        labels, items, "likert", config=config_from_mapping({"task": "likert", "report": {"max_cases": 2}})
+    )
+    assert capped["total"] == 3 and capped["shown"] == 2 and capped["sampled"]
+    assert [c["item_id"] for c in capped["items"]] == ["i1", "i0"]
+    assert capped["note"].startswith("showing the 2 of 3 items with disagreements that matter most")
+
+
+def test_pairwise_distance_is_two_for_a_against_b_and_categorical_any_other_category_counts_one():
+    rows = [
+        {"item_id": "p0", "judge": "human", "label": "a"},
+        {"item_id": "p0", "judge": "j", "label": "b"},  # a vs b: 2 steps
+        {"item_id": "p1", "judge": "human", "label": "tie"},
+        {"item_id": "p1", "judge": "j", "label": "b"},  # tie vs b: 1 step
+        {"item_id": "p2", "judge": "human", "label": "b"},
+        {"item_id": "p2", "judge": "j", "label": "b"},  # agreement
+    ]
+    items = pd.DataFrame({"item_id": ["p0", "p1", "p2"], "user_id": ["u0", "u1", "u2"]})
+    cases = _run(pd.DataFrame(rows), items, "pairwise")
+    assert [(c["item_id"], c["distance"]) for c in cases["items"]] == [("p0", 2), ("p1", 1)]
+
+    rows = [
+        {"item_id": "c0", "judge": "human", "label": "x"},
+        {"item_id": "c0", "judge": "j", "label": "z"},
+        {"item_id": "c1", "judge": "human", "label": "x"},
+        {"item_id": "c1", "judge": "j", "label": "y"},
+        {"item_id": "c2", "judge": "human", "label": "y"},
+        {"item_id": "c2", "judge": "j", "label": "y"},
+    ]
+    items = pd.DataFrame({"item_id": ["c0", "c1", "c2"], "user_id": "u0"})
+    config = config_from_mapping({"task": "categorical", "labels": {"categories": ["x", "y", "z"]}})
+    cases = _run(pd.DataFrame(rows), items, "categorical", config=config)
+    # unordered categories: x vs z is no farther than x vs y, so item order decides
+    assert [(c["item_id"], c["distance"]) for c in cases["items"]] == [("c0", 1), ("c1", 1)]
+
+
+def test_a_case_carries_its_slice_values():
+    labels, items = _likert([3, 3], {"j": [5, 5]})
+    items["source"] = ["real", "synthetic"]
+    cases = _run(labels, items, "likert")
+    assert {c["item_id"]: c["slices"] for c in cases["items"]} == {
+        "i0": {"source": "real"},
+        "i1": {"source": "synthetic"},
+    }
