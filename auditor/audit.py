@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from auditor.analyses import (
@@ -34,6 +33,7 @@ from auditor.data import JudgmentTable, load, resolve_study
 from auditor.engine import integrity
 from auditor.engine.cases import select_cases
 from auditor.engine.context import AuditContext as Context
+from auditor.engine.describe import meta
 from auditor.engine.pvalues import adjust_p_values
 from auditor.engine.step import Step, StepOutput
 from auditor.result import AuditResult
@@ -74,6 +74,7 @@ def audit(
     columns: str | Sequence[str] | Mapping[str, str] | None = None,
     delimiter: str | None = None,
     sheet: str | None = None,
+    engine: str = "memory",
 ) -> AuditResult:
     """Audit judges against the reference judge (default ``human``).
 
@@ -86,6 +87,10 @@ def audit(
     (``"A=a,B=b,Tie=tie"``, ``"human:A=a"``, several, or a dict), ``scale`` (``"1-7"``) and ``neutral``,
     ``columns`` (``"item_id=Item ID"``, several, or a dict: contract column -> the file's), ``delimiter`` and
     ``sheet``.
+
+    ``engine``: ``memory`` (every step), ``duckdb`` / ``spark`` (label files aggregated out of core: the core and
+    PPI steps, :mod:`auditor.engine.outofcore`) or ``auto`` (DuckDB for globs, folders, URLs and label files above
+    :data:`~auditor.engine.outofcore.LARGE_INPUT_BYTES`).
     """
     labels, items, config = resolve_study(labels, items, config)
     if isinstance(config, (str, Path)):
@@ -103,8 +108,13 @@ def audit(
         slice_by=slice_by,
         judge_aggregate=judge_aggregate,
     )
-    table = load(labels, items, config)
-    result = run_audit(table)
+    from auditor.engine.outofcore import audit_out_of_core, choose_engine
+
+    chosen = choose_engine(engine, labels if isinstance(labels, (list, tuple)) else [labels])
+    if chosen == "memory":
+        result = run_audit(load(labels, items, config))
+    else:
+        result = audit_out_of_core(labels, items, config, chosen)
     inputs = {}
     for name, source in (("labels", labels), ("items", items)):
         named = [
@@ -162,51 +172,6 @@ def assemble(ctx: Context) -> AuditResult:
     return AuditResult(
         meta(ctx), metrics, exclusions, warnings, ctx.confusion, ctx.score_pairs, select_cases(ctx)
     )
-
-
-def meta(ctx: Context) -> dict[str, Any]:
-    """audit.json's description of the run, then the steps' sections (which may restate ``description`` and
-    ``policy``: a stand-in reference, the core's split-tie count, the extraction stage's policy)."""
-    cfg, task = ctx.cfg, ctx.task
-    cluster = cfg.cluster if cfg.cluster in ctx.t.items.columns else "item_id"
-    ind = ctx.indicators(ctx.ref, np.flatnonzero(ctx.usable(ctx.ref)))
-    return {
-        "title": cfg.title or "Judge audit",
-        "description": cfg.description,
-        "simulated": bool(cfg.simulated),
-        "task": task,
-        "scale": (
-            {"min": cfg.scale.min, "max": cfg.scale.max, "neutral": cfg.scale.neutral}
-            if task == "likert"
-            else None
-        ),
-        "categories": list(ctx.categories) if ctx.categories else None,
-        "reference": cfg.reference,
-        "policy": {"text": cfg.policy_text()},
-        "n_items": ctx.n_items,
-        "n_items_with_reference": int(ctx.usable(ctx.ref).sum()),
-        "n_clusters": ctx.n_clusters,
-        "cluster": cluster,
-        "judges": list(ctx.t.judges),
-        "rates": list(ind) if ind else [],
-        "bootstrap": {
-            "resamples": cfg.resamples,
-            "seed": cfg.seed,
-            "level": cfg.level,
-            "method": cfg.method,
-            "cluster": cluster,
-        },
-        "aggregation": {
-            "rule": cfg.aggregate_rule,
-            "tie_break": cfg.tie_break_rule,
-            "judges": cfg.judge_aggregate,
-            "judge_margin": cfg.judge_margin,
-        },
-        "p_value_correction": cfg.correction,
-        "arms": dict(cfg.arms) if cfg.arms else None,
-        "slice_by": list(cfg.slice_by),
-        **ctx.sections,
-    }
 
 
 __all__ = ["audit", "run_audit", "run_steps", "STEPS", "collect", "assemble", "meta"]

@@ -489,8 +489,12 @@ def _refuse_booleans(labels: pd.DataFrame, task: str) -> None:
         )
 
 
-def canonicalise(labels: pd.DataFrame, config: AuditConfig) -> tuple[pd.DataFrame, tuple[str, ...] | None]:
-    """Map every label to the task's canonical set; adds ``label_text``, ``code``, ``value`` and ``excluded``."""
+def canonicalise(
+    labels: pd.DataFrame, config: AuditConfig, row_counts: np.ndarray | None = None
+) -> tuple[pd.DataFrame, tuple[str, ...] | None]:
+    """Map every label to the task's canonical set; adds ``label_text``, ``code``, ``value`` and ``excluded``.
+    ``row_counts``: how many label rows each row of ``labels`` stands for (an engine that canonicalises the
+    distinct labels only, :mod:`auditor.engine.outofcore`; the unknown-label message counts rows with it)."""
     task = config.require_task()
     if task in ("likert", "score"):
         _refuse_booleans(labels, task)
@@ -558,7 +562,8 @@ def canonicalise(labels: pd.DataFrame, config: AuditConfig) -> tuple[pd.DataFram
         unknown = unknown_value[row_code]
         if unknown.any():
             pos = int(np.flatnonzero(unknown)[0])
-            counts = np.bincount(row_code[unknown], minlength=len(before))
+            weights = None if row_counts is None else np.asarray(row_counts, dtype=float)[unknown]
+            counts = np.bincount(row_code[unknown], weights=weights, minlength=len(before)).astype(np.int64)
             found = {str(before.iloc[code]): int(counts[code]) for code in np.flatnonzero(counts)}
             raise InputError(
                 _unknown_label_message(task, categories, config, _shown(labels["label"].iloc[pos]), found),
@@ -669,6 +674,11 @@ def resolve_study(
         if isinstance(source, (str, Path)) and Path(source).is_dir():
             directory = Path(source)
             found = find_table(directory, "labels")
+            if found is None and any(
+                f.suffix in (".parquet", ".csv", ".jsonl") for f in directory.rglob("*")
+            ):  # a partitioned dataset (hive folders): the out-of-core engine reads it whole
+                out.append(source)
+                continue
             if found is None:
                 raise InputError(
                     f"holds no labels table (labels with one of {', '.join(STUDY_SUFFIXES)})",

@@ -7,7 +7,9 @@
 Parts: ``stats`` (statistics engine: 10k / 100k / 1M label rows, side by side with the reference libraries),
 ``lower_bound`` (the CLI audit of 1M / 10M label rows beside a minimal numpy / pyarrow program, per stage),
 ``judges`` (judge runner against a fixed-latency loopback server next to raw ``openai`` calls, cached rerun, tokens
-per template), ``rm`` (reward-model batching against one-at-a-time scoring; ``--quick`` runs the tiny model only).
+per template), ``rm`` (reward-model batching against one-at-a-time scoring; ``--quick`` runs the tiny model only),
+``outofcore`` (10M and 100M judge verdicts from partitioned Parquet through ``--engine duckdb``; ``--quick``: 1M
+and 10M).
 Exit status: the first non-zero status of a part (a benchmark fails when its results disagree with the baseline).
 """
 
@@ -25,6 +27,7 @@ PARTS = {
     "lower_bound": (["bench_lower_bound.py"], ["--sizes", "1m", "--imports", "3"]),
     "judges": (["bench_judges.py"], ["--quick"]),
     "rm": (["bench_reward_model.py"], ["--models", "tiny"]),
+    "outofcore": (["bench_outofcore.py"], ["--rows", "1000000,10000000"]),
 }
 
 

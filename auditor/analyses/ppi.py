@@ -239,20 +239,10 @@ def ppi_rows(ctx: AuditContext, strata_column: str | None = None) -> dict[str, A
     for judge, side in ctx.sides.items():
         judged = np.flatnonzero(ctx.usable(side))
         labelled = np.flatnonzero(ctx.usable(side) & ref_ok)
-        entry: dict[str, Any] = {
-            "judge": judge,
-            "reference": ref_name,
-            "n_labelled": int(labelled.size),
-            "n_unlabelled": int(judged.size),
-            "n_reference_without_judge": int(np.sum(ref_ok & ~ctx.usable(side))),
-        }
-        if labelled.size < 2 or judged.size == labelled.size:
-            entry["note"] = (
-                "every item the judge labelled has a reference label: the PPI estimate equals the "
-                "reference's own rate"
-                if labelled.size >= 2
-                else "fewer than 2 labelled items"
-            )
+        entry = judge_entry(
+            judge, ref_name, int(labelled.size), int(judged.size), int(np.sum(ref_ok & ~ctx.usable(side)))
+        )
+        if "note" in entry:
             section["judges"].append(entry)
             continue
         y_ind = ctx.indicators(ref, labelled) or {}
@@ -270,31 +260,7 @@ def ppi_rows(ctx: AuditContext, strata_column: str | None = None) -> dict[str, A
             sums = ppi.cluster_sums(
                 y, yhat, ctx.cluster[labelled], yhat_u, ctx.cluster[judged], ctx.n_clusters
             )
-            point = ppi.point(sums)
-            est = ppi.ppi_estimate(sums, ctx.rs, int(judged.size))
-            human = ppi.classical_estimate(sums, ctx.rs, int(labelled.size))
-            ctx.add(f"ppi_{name}", judge, ref_name, est)
-            judge_only = ctx.rs.sums(sums, lambda s: s[..., 1] / s[..., 0], int(judged.size))
-            w_ppi, w_human = _width(est, ctx), _width(human, ctx)
-            if not np.isfinite(w_ppi):  # no bootstrap: compare the sandwich standard errors instead
-                w_ppi, w_human = np.sqrt(point["variance"]), np.sqrt(point["classical_variance"])
-            eff = ppi.effective_labels(int(labelled.size), w_human, w_ppi)
-            metrics.append(
-                {
-                    "metric": f"ppi_{name}",
-                    "value": point["value"],
-                    "lam": point["lam"],
-                    "human_only_value": point["classical_value"],
-                    "human_only_ci": _bounds(human, ctx),
-                    "judge_only_value": judge_only.value,
-                    "judge_only_ci": _bounds(judge_only, ctx),
-                    "ci_width_ppi": w_ppi,
-                    "ci_width_human_only": w_human,
-                    "effective_labels": eff,
-                    "extra_labels": eff - labelled.size,
-                    "tuning": "cluster",
-                }
-            )
+            metrics.append(ppi_metric(ctx, name, judge, sums, int(judged.size), int(labelled.size)))
             stratified = stratified_entry(ctx, name, judge, strata, (y, yhat, yhat_u, labelled, judged))
             if stratified is not None:
                 metrics[-1]["stratified"] = stratified
@@ -309,3 +275,56 @@ def ppi_rows(ctx: AuditContext, strata_column: str | None = None) -> dict[str, A
         entry["metrics"] = metrics
         section["judges"].append(entry)
     return section
+
+
+def judge_entry(
+    judge: str, reference: str, n_labelled: int, n_judged: int, n_reference_without_judge: int
+) -> dict[str, Any]:
+    """One judge's entry of the ``ppi`` section before its metrics: the counts, and a ``note`` when there is
+    nothing to estimate (every judged item has a reference label, or fewer than 2 do)."""
+    entry: dict[str, Any] = {
+        "judge": judge,
+        "reference": reference,
+        "n_labelled": n_labelled,
+        "n_unlabelled": n_judged,
+        "n_reference_without_judge": n_reference_without_judge,
+    }
+    if n_labelled < 2 or n_judged == n_labelled:
+        entry["note"] = (
+            "every item the judge labelled has a reference label: the PPI estimate equals the "
+            "reference's own rate"
+            if n_labelled >= 2
+            else "fewer than 2 labelled items"
+        )
+    return entry
+
+
+def ppi_metric(
+    ctx: AuditContext, name: str, judge: str, sums: np.ndarray, n_judged: int, n_labelled: int
+) -> dict[str, Any]:
+    """Add the ``ppi_<name>`` row of ``judge`` from its ``(G, 30)`` per-cluster sums
+    (:func:`auditor.stats.ppi.cluster_sums`) and return its entry in the ``ppi`` section (also used by the
+    out-of-core engine, :mod:`auditor.engine.outofcore`)."""
+    point = ppi.point(sums)
+    est = ppi.ppi_estimate(sums, ctx.rs, n_judged)
+    human = ppi.classical_estimate(sums, ctx.rs, n_labelled)
+    ctx.add(f"ppi_{name}", judge, ctx.cfg.reference, est)
+    judge_only = ctx.rs.sums(sums, lambda s: s[..., 1] / s[..., 0], n_judged)
+    w_ppi, w_human = _width(est, ctx), _width(human, ctx)
+    if not np.isfinite(w_ppi):  # no bootstrap: compare the sandwich standard errors instead
+        w_ppi, w_human = np.sqrt(point["variance"]), np.sqrt(point["classical_variance"])
+    eff = ppi.effective_labels(n_labelled, w_human, w_ppi)
+    return {
+        "metric": f"ppi_{name}",
+        "value": point["value"],
+        "lam": point["lam"],
+        "human_only_value": point["classical_value"],
+        "human_only_ci": _bounds(human, ctx),
+        "judge_only_value": judge_only.value,
+        "judge_only_ci": _bounds(judge_only, ctx),
+        "ci_width_ppi": w_ppi,
+        "ci_width_human_only": w_human,
+        "effective_labels": eff,
+        "extra_labels": eff - n_labelled,
+        "tuning": "cluster",
+    }

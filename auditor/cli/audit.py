@@ -96,6 +96,13 @@ def audit(
             "their probability-expected scores)."
         ),
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="memory | duckdb | spark | auto: duckdb / spark aggregate the label files out of core (globs, "
+            "hive-partitioned folders; the core and PPI metrics); auto takes duckdb above 1 GB of label files."
+        ),
+    ] = "auto",
 ) -> None:
     """Audit every judge against the reference and write audit.json and the reports."""
     import auditor
@@ -133,7 +140,7 @@ def audit(
             labels, items, stage=stage, problematic=kinds, reference_fallback=reference_fallback, **options
         )
     else:
-        result = auditor.audit(labels, items=items, **options)
+        result = auditor.audit(labels, items=items, engine=engine, **options)
     verdict = None
     if gate is not None:  # unknown metric / judge: exit 2 before anything is written
         verdict = evaluate_gates(result.to_dict(), gate)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from auditor.config import AuditConfig
 from auditor.contract import ANALYTIC_COLUMNS, METRIC_COLUMNS
 from auditor.data import CLUSTER, JudgmentTable
 from auditor.engine import aggregation as agg
@@ -48,17 +49,35 @@ class AuditContext:
 
     def __init__(self, table: JudgmentTable) -> None:
         self.t = table
-        self.cfg = table.config
-        self.task = self.cfg.require_task()
         items = table.items
-        self.n_items = len(items)
         self.item_pos = pd.Index(items["item_id"])
         cluster_codes, cluster_names = pd.factorize(items[CLUSTER], sort=True)
         self.cluster = cluster_codes.astype(np.int64)
-        self.n_clusters = len(cluster_names)
-        self.categories = table.categories
-        self.k = len(self.categories) if self.categories else 0
         self.row_item = table.item_positions()  # each distinct item id looked up once, by the loader
+        self.ref_mask = np.zeros(len(table.labels), dtype=bool)
+        self._setup(table.config, table.categories, len(items), len(cluster_names))
+
+    @classmethod
+    def for_aggregates(
+        cls, config: AuditConfig, categories: tuple[str, ...] | None, n_items: int, n_clusters: int
+    ) -> AuditContext:
+        """A context without a table, for an engine that aggregates the label rows itself
+        (:mod:`auditor.engine.outofcore`): the config, categories, rule checks, indicators, the shared bootstrap
+        and the rows, but no ``t``, ``cluster`` or ``row_item``."""
+        ctx = cls.__new__(cls)
+        ctx.t = None  # type: ignore[assignment]
+        ctx._setup(config, categories, n_items, n_clusters)
+        return ctx
+
+    def _setup(
+        self, config: AuditConfig, categories: tuple[str, ...] | None, n_items: int, n_clusters: int
+    ) -> None:
+        self.cfg = config
+        self.task = self.cfg.require_task()
+        self.n_items = n_items
+        self.n_clusters = n_clusters
+        self.categories = categories
+        self.k = len(self.categories) if self.categories else 0
         self.rs = Resampler(self.n_clusters, self.cfg.resamples, self.cfg.seed)
         self._rows: list[dict[str, Any]] = []
         # rows whose interval and p-value wait for their replicates (:meth:`add`), filled in by :meth:`_resolve`
@@ -68,7 +87,6 @@ class AuditContext:
         self.sections: dict[str, Any] = {}
         self.confusion: list[dict[str, Any]] = []
         self.score_pairs: list[dict[str, Any]] = []
-        self.ref_mask = np.zeros(len(table.labels), dtype=bool)
         self.ref: Side | None = None
         self.sides: dict[str, Side] = {}
         self.juries: dict[str, Side] = {}

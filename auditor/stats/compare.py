@@ -224,10 +224,14 @@ def rate_estimates(
     names = list(indicators)
     cols = [np.ones_like(values)] + [indicators[k].astype(float) for k in names] + [values]
     sums = np.stack([np.bincount(cluster, weights=c, minlength=n_clusters) for c in cols], axis=1)
-    n = int(values.size)
+    return rates_from_sums(sums, names, int(values.size), rs)
+
+
+def rates_from_sums(sums: np.ndarray, names: list[str], n: int, rs: Resampler) -> dict[str, Estimate]:
+    """:func:`rate_estimates` from its ``(clusters, 2 + len(names))`` per-cluster sums: the items, each indicator
+    of ``names``, the values (as an engine that aggregates elsewhere computes them)."""
     fns = {name: (lambda s, i=i: _ratio(s[..., [0, i]])) for i, name in enumerate(names, start=1)}
-    last = len(cols) - 1
-    fns["mean_score"] = lambda s: _ratio(s[..., [0, last]])
+    fns["mean_score"] = lambda s: _ratio(s[..., [0, len(names) + 1]])
     return rs.sums_many(sums, fns, n, defer=True)
 
 
@@ -238,8 +242,13 @@ def _ratio(s: np.ndarray) -> np.ndarray:
 
 def mcnemar_exact(judge: np.ndarray, reference: np.ndarray) -> float:
     """Exact McNemar test of paired 0/1 outcomes: a two-sided binomial test on the discordant pairs."""
-    b = int(np.sum((judge == 1) & (reference == 0)))
-    c = int(np.sum((judge == 0) & (reference == 1)))
+    return mcnemar_exact_counts(
+        int(np.sum((judge == 1) & (reference == 0))), int(np.sum((judge == 0) & (reference == 1)))
+    )
+
+
+def mcnemar_exact_counts(b: int, c: int) -> float:
+    """:func:`mcnemar_exact` from its discordant counts: ``b`` pairs judge 1 / reference 0, ``c`` the reverse."""
     if b + c == 0:
         return 1.0
     from scipy import stats as sps  # scipy.stats costs ~0.6 s to import: only where it is used

@@ -81,7 +81,12 @@ def cluster_sums(
             np.bincount(cluster, weights=yhat, minlength=n_clusters),
         ]
     )
-    outer = (v[:, :, None] * v[:, None, :]).reshape(n_clusters, N_STATS * N_STATS)
+    return with_outer(v)
+
+
+def with_outer(v: np.ndarray) -> np.ndarray:
+    """``(G, 30)`` from the ``(G, 5)`` per-cluster sums ``v_g``: ``v_g`` and the flattened ``v_g v_g^T``."""
+    outer = (v[:, :, None] * v[:, None, :]).reshape(v.shape[0], N_STATS * N_STATS)
     return np.hstack([v, outer])
 
 
