@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from auditor.engine.context import AuditContext, Side
@@ -35,13 +37,14 @@ CATEGORY_KAPPA_TASKS = ("pairwise", "categorical")
 CATEGORY_SLICE = "category="
 
 
-def category_kappas(ctx: AuditContext, judge: str, p: compare.Pairing) -> None:
+def category_kappas(ctx: AuditContext, judge: str, confusion: Callable[[], np.ndarray], n: int) -> None:
     """Add ``category_kappa`` per category (one versus rest, slice ``category=<label>``) for the tasks of
-    :data:`CATEGORY_KAPPA_TASKS` with three or more categories; for two categories both would equal Cohen's
-    kappa."""
-    if ctx.task not in CATEGORY_KAPPA_TASKS or ctx.k < 3 or p.n == 0:
+    :data:`CATEGORY_KAPPA_TASKS` with three or more categories, from the ``(clusters, k, k)`` confusion tables
+    (``confusion()``, asked only for those tasks) of ``n`` paired items; for two categories both would equal
+    Cohen's kappa."""
+    if ctx.task not in CATEGORY_KAPPA_TASKS or ctx.k < 3 or n == 0:
         return
-    for label, est in zip(ctx.categories, compare.category_kappas(p, ctx.rs), strict=True):
+    for label, est in zip(ctx.categories, compare.category_kappas(confusion(), n, ctx.rs), strict=True):
         ctx.add("category_kappa", judge, ctx.cfg.reference, est, slice=f"{CATEGORY_SLICE}{label}")
 
 
@@ -91,7 +94,7 @@ def judge_metrics(
     for name, est in found.items():
         ctx.add(name, judge, ctx.cfg.reference, est, slice=slice)
     if found and slice is None:
-        category_kappas(ctx, judge, p)
+        category_kappas(ctx, judge, p.confusion_by_cluster, p.n)
     if p.n and has_rates(ctx.task):
         j_ind = ctx.indicators(side, idx) or {}
         r_ind = ctx.indicators(ref, idx) or {}

@@ -50,7 +50,7 @@ from auditor.data import (
     _require_columns,
     canonicalise,
 )
-from auditor.engine.agreement import has_rates
+from auditor.engine.agreement import category_kappas, has_rates
 from auditor.engine.context import AuditContext, Side
 from auditor.engine.pvalues import adjust_p_values
 from auditor.engine.query import Engine, expand, file_format, is_pattern
@@ -538,9 +538,13 @@ def finish(ctx: AuditContext, layout: Layout, judges: list[str], sums: np.ndarra
         if n_paired and ctx.task != "score":
             confusion = sums[:, layout[f"{judge}/confusion"]].reshape(ctx.n_clusters, ctx.k, ctx.k)
             level = {"likert": "ordinal"}.get(ctx.task, "nominal")
-            fns = compare.agreement_functions(ctx.task in ("pairwise", "likert"), level)
-            for name, est in ctx.rs.sums_many(confusion, fns, n_paired).items():
+            weighted = ctx.task in ("pairwise", "likert")
+            found = compare.confusion_metrics(
+                confusion, n_paired, ctx.rs, weighted=weighted, alpha_level=level
+            )
+            for name, est in found.items():
                 ctx.add(name, judge, ref_name, est)
+            category_kappas(ctx, judge, lambda c=confusion: c, n_paired)
         if n_paired and rates_on:
             judge_est = compare.rates_from_sums(j_rates, names, n_paired, ctx.rs)
             ref_est = compare.rates_from_sums(r_rates, names, n_paired, ctx.rs)

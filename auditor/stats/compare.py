@@ -59,8 +59,15 @@ def agreement_metrics(p: Pairing, rs: Resampler, *, weighted: bool, alpha_level:
     free-marginal kappa (chance 1/q over the task's q categories); when ``weighted``, Gwet's AC2 and weighted
     Scott's pi / Fleiss' kappa too (:data:`AUDIT_WEIGHTS`; with two ratings per item Fleiss' weighted kappa is
     Scott's weighted pi)."""
-    per_cluster = p.confusion_by_cluster()
-    out = rs.sums_many(per_cluster, agreement_functions(weighted, alpha_level), p.n, defer=True)
+    return confusion_metrics(p.confusion_by_cluster(), p.n, rs, weighted=weighted, alpha_level=alpha_level)
+
+
+def confusion_metrics(
+    per_cluster: np.ndarray, n: int, rs: Resampler, *, weighted: bool, alpha_level: str
+) -> dict[str, Estimate]:
+    """:func:`agreement_metrics` from the ``(clusters, k, k)`` confusion tables of ``n`` paired items (what the
+    in-memory and the out-of-core engines share), each with its analytic standard error."""
+    out = rs.sums_many(per_cluster, agreement_functions(weighted, alpha_level), n, defer=True)
     for name, se in analytic_errors(per_cluster.sum(axis=0), weighted, alpha_level).items():
         out[name].analytic = se
     return out
@@ -118,12 +125,12 @@ def conger_error(codes: np.ndarray, k: int) -> an.Analytic:
     return an.gwet_error(*an.conger_variance(codes, k)[1:])
 
 
-def category_kappas(p: Pairing, rs: Resampler) -> list[Estimate]:
+def category_kappas(per_cluster: np.ndarray, n: int, rs: Resampler) -> list[Estimate]:
     """Category-wise kappa (:func:`auditor.stats.analytic.category_kappa`, one versus rest) of every category, in
-    category order, each with its Fleiss-Cohen-Everitt analytic standard error."""
-    per_cluster = p.confusion_by_cluster()
-    fns = {str(i): (lambda c, i=i: an.category_kappa_of(c, i)) for i in range(p.k)}
-    found = rs.sums_many(per_cluster, fns, p.n)
+    category order, from the ``(clusters, k, k)`` confusion tables of ``n`` paired items, each with its
+    Fleiss-Cohen-Everitt analytic standard error."""
+    fns = {str(i): (lambda c, i=i: an.category_kappa_of(c, i)) for i in range(per_cluster.shape[-1])}
+    found = rs.sums_many(per_cluster, fns, n)
     _, var, var0 = an.cohen_kappa_variance(an.one_vs_rest(per_cluster.sum(axis=0)))
     for i, est in enumerate(found.values()):
         est.analytic = an.kappa_error(var[i], var0[i])

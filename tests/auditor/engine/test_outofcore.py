@@ -19,7 +19,18 @@ from tests.conftest import run_cli, shared_dataset
 pytest.importorskip("duckdb")
 
 KEY = ["metric", "judge", "reference", "slice"]
-NUMBERS = ["value", "ci_low", "ci_high", "n", "p_value", "n_clusters"]
+NUMBERS = [
+    "value",
+    "ci_low",
+    "ci_high",
+    "n",
+    "p_value",
+    "n_clusters",
+    "se_analytic",
+    "ci_low_analytic",
+    "ci_high_analytic",
+    "p_analytic",
+]
 
 
 def assert_same_rows(memory: auditor.AuditResult, outofcore: auditor.AuditResult) -> int:
