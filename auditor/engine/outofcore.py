@@ -883,6 +883,14 @@ def _result(
         n_items_with_reference=int(round(with_ref[0] - with_ref[1])),
     )
     described["engine"] = {"name": engine_name, "not_computed": list(NOT_COMPUTED)}
+    ctx.warnings.append(  # shown in every report: this audit is not the whole in-memory audit
+        {
+            "code": "out_of_core_engine",
+            "message": f"computed by the {engine_name} engine (out of core), which leaves out: "
+            f"{'; '.join(NOT_COMPUTED)}; run with --engine memory for the full audit",
+            "count": None,
+        }
+    )
     metrics = adjust_p_values(pd.DataFrame(ctx.rows, columns=METRIC_COLUMNS), ctx.cfg.correction)
     exclusions = pd.concat(
         [loader_exclusions, pd.DataFrame(ctx.exclusions, columns=EXCLUSION_COLUMNS)], ignore_index=True

@@ -44,6 +44,8 @@ def assert_same_rows(memory: auditor.AuditResult, outofcore: auditor.AuditResult
         b = both[f"{column}_ooc"].astype(float).to_numpy()
         assert np.array_equal(np.isnan(a), np.isnan(b)), column
         np.testing.assert_allclose(a[~np.isnan(a)], b[~np.isnan(b)], rtol=0, atol=1e-12, err_msg=column)
+    (warning,) = [w for w in outofcore.warnings if w["code"] == "out_of_core_engine"]  # every report says so
+    assert "human ceiling" in warning["message"] and "--engine memory" in warning["message"]
     exclusions = [memory.exclusions, outofcore.exclusions]
     shown = [e.sort_values(["judge", "reason"]).reset_index(drop=True) for e in exclusions]
     pd.testing.assert_frame_equal(shown[0], shown[1], check_dtype=False)
