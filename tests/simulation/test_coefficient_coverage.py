@@ -196,10 +196,10 @@ def coverage(oh: np.ndarray, scores: np.ndarray, truth: dict[str, float], resamp
     return {name: count / studies for name, count in hits.items()}
 
 
-#: Found undercovering, reported (README) and held to a lower band: with 40 users the ICCs' cluster-bootstrap BCa
-#: intervals cover in about 90-93% of studies (0.90-0.91 over these 300 studies).  The estimator is biased down with
-#: few users (two raters: mean ICC(C,1) 0.794 against 0.800, spread 0.028), and the bootstrap spread from 40
-#: users is too narrow; with 160 users of 10 items coverage is back at 93-94%.
+#: Held to a lower band in the default run only (``-m full`` holds them to 93-97%), and reported (README): with 40 users the ICCs' intervals cover a little
+#: less than the categorical coefficients' (93.3-94.5% over the 2,000 studies of ``-m full``, against 94.2-95.9%), and
+#: the default run's 300 studies happen to give 90.0-91.3%.  The estimator is biased down with few users (two
+#: raters: mean ICC(C,1) 0.794 against 0.800, spread 0.028); with 160 users of 10 items coverage is 93.7-94%.
 UNDERCOVER = ("icc2 icc_a1", "icc2 icc_c1", "icc4 icc_a1", "icc4 icc_c1")
 UNDERCOVER_BAND = (0.87, 0.975)
 
@@ -207,11 +207,13 @@ UNDERCOVER_BAND = (0.87, 0.975)
 CASES = {"independent": (150, 1, False), "clustered": (40, 10, True)}
 
 
-def check(case: str, studies: int, resamples: int, band: tuple[float, float]) -> dict[str, float]:
+def check(
+    case: str, studies: int, resamples: int, band: tuple[float, float], lenient_icc: bool = False
+) -> dict[str, float]:
     users, per_user, clustered = CASES[case]
     oh, scores = simulate(np.random.default_rng(191 + clustered), studies, users, per_user, clustered)
     found = coverage(oh, scores, population(clustered), resamples)
-    known = UNDERCOVER if clustered else ()
+    known = UNDERCOVER if clustered and lenient_icc else ()
     outside = {k: v for k, v in found.items() if k not in known and not band[0] <= v <= band[1]}
     outside |= {k: v for k in known if not UNDERCOVER_BAND[0] <= (v := found[k]) <= band[1]}
     print(case, {k: round(v, 4) for k, v in found.items()})
@@ -247,7 +249,7 @@ def test_population_values_are_the_estimators_limits(clustered, users, per_user,
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_bootstrap_intervals_cover(case):
-    check(case, 300, 300, (0.925, 0.975))
+    check(case, 300, 300, (0.925, 0.975), lenient_icc=True)
 
 
 @pytest.mark.full
