@@ -300,6 +300,7 @@ def _check_label_columns(
             keys["order"] = found
     else:
         frame["order"] = None
+        keys["order"] = (np.full(len(frame), -1, dtype=np.int64), np.array([None], dtype=object))
     if "score" in frame.columns:
         raw_scores = frame["score"]
         kind = pd.api.types.infer_dtype(raw_scores, skipna=True)

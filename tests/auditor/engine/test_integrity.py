@@ -268,7 +268,7 @@ def _context(items, labels):
 
 def _messy_labels(task: str, seed: int) -> pd.DataFrame:
     """Label rows with every key problem at once: repeats, ids that differ only by surrounding blanks, missing
-    raters and orders, integer rater ids, excluded rows, constant and one-item raters, items with fewer labels."""
+    raters and orders, integer rater ids and no order column (seed 1), excluded rows, constant and one-item raters, items with fewer labels."""
     rng = np.random.default_rng(seed)
     n = 400
     items = rng.integers(0, 40, n)
@@ -293,6 +293,8 @@ def _messy_labels(task: str, seed: int) -> pd.DataFrame:
     else:
         frame["label"] = rng.choice(["a", "b", "tie", ""], n, p=[0.4, 0.4, 0.15, 0.05])
         frame.loc[frame.index[::5], "label"] = "tie"
+    if seed == 1:
+        frame = frame.drop(columns="order")
     frame = pd.concat([frame, frame.iloc[:30]], ignore_index=True)  # repeated rows
     lonely = {"item_id": "i3", "judge": "human", "rater": "lonely" if seed == 0 else 99}
     frame.loc[len(frame)] = {**lonely, **({"score": 1.0} if task == "score" else {"label": "a"})}
