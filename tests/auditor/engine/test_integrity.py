@@ -268,7 +268,8 @@ def _context(items, labels):
 
 def _messy_labels(task: str, seed: int) -> pd.DataFrame:
     """Label rows with every key problem at once: repeats, ids that differ only by surrounding blanks, missing
-    raters and orders, integer rater ids and no order column (seed 1), excluded rows, constant and one-item raters, items with fewer labels."""
+    raters and orders, integer rater ids and no order column (seed 1), excluded rows, constant and one-item raters,
+    items with fewer labels."""
     rng = np.random.default_rng(seed)
     n = 400
     items = rng.integers(0, 40, n)
