@@ -255,10 +255,15 @@ def duplicate_labels(
         return []
     keys = [c for c in ("item_id", "judge", "rater", "order") if c in raw_labels.columns]
     if codes is not None and all(c in codes for c in keys):
-        rows = np.flatnonzero(codes["rater"][0] >= 0)
-        key = _row_keys([codes[c][0][rows] for c in keys], [len(codes[c][1]) for c in keys])
-        dup = np.zeros(len(raw_labels), dtype=bool)
-        dup[rows[pd.Series(key).duplicated(keep="first").to_numpy()]] = True
+        rated = codes["rater"][0] >= 0
+        every = bool(rated.all())  # then no copy of the columns' rows
+        columns = [codes[c][0] if every else codes[c][0][rated] for c in keys]
+        repeated = pd.Series(_row_keys(columns, [len(codes[c][1]) for c in keys])).duplicated(keep="first")
+        if every:
+            dup = repeated.to_numpy()
+        else:
+            dup = np.zeros(len(raw_labels), dtype=bool)
+            dup[np.flatnonzero(rated)[repeated.to_numpy()]] = True
         count = int(dup.sum())
         ids = raw_labels["item_id"].to_numpy()[dup].tolist() if count else []
     else:

@@ -315,6 +315,11 @@ def test_label_checks_on_the_loaders_codes_match_the_text_columns(task: str, see
     coded = rater_warnings(table.labels, "human", categories, task, table.key_codes("labels"))
     assert {w["code"] for w in coded} >= {"single_item_raters", "constant_rater", "fewer_raters"}
     assert coded == rater_warnings(table.labels, "human", categories, task)
+    every = _messy_labels(task, seed)
+    every["rater"] = every["rater"].where(every["rater"].notna(), "r1" if seed == 0 else 1)  # all rows rated
+    table = load(every, config=AuditConfig(task=task, resamples=0))
+    coded = duplicate_labels(table.raw_labels, table.key_codes())
+    assert coded and coded == duplicate_labels(table.raw_labels)
 
 
 def test_replaced_label_frames_have_no_codes() -> None:
