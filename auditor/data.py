@@ -273,7 +273,12 @@ def _check_label_columns(
         frame[column], found = _key_column_codes(frame, column, required=True)
         if found is not None:
             keys[column] = found
-    frame["rater"] = _key_column(frame, "rater", required=False) if "rater" in frame.columns else None
+    if "rater" in frame.columns:
+        frame["rater"], found = _key_column_codes(frame, "rater", required=False)
+        if found is not None:
+            keys["rater"] = found
+    else:
+        frame["rater"] = None
     if "order" in frame.columns:
         orders, found = _key_column_codes(frame, "order", required=False)
         if found is not None:
@@ -291,8 +296,11 @@ def _check_label_columns(
                 column="order",
             )
         frame["order"] = orders
+        if found is not None:
+            keys["order"] = found
     else:
         frame["order"] = None
+        keys["order"] = (np.full(len(frame), -1, dtype=np.int64), np.array([None], dtype=object))
     if "score" in frame.columns:
         raw_scores = frame["score"]
         kind = pd.api.types.infer_dtype(raw_scores, skipna=True)
@@ -364,12 +372,33 @@ class JudgmentTable:
     warnings: list[dict] = field(default_factory=list)
     # the position in `items` of each row of `labels`, with the labels frame it was computed for
     label_items: tuple[pd.DataFrame, np.ndarray] | None = field(default=None, repr=False)
+    # the loader's integer codes of the key columns of `raw_labels` (see :meth:`key_codes`), with that frame, the
+    # `labels` frame made from it and which of its rows that holds
+    raw_keys: (
+        tuple[pd.DataFrame, pd.DataFrame, np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]] | None
+    ) = field(default=None, repr=False)
 
     def item_positions(self) -> np.ndarray:
         """The position in ``items`` of each row of ``labels`` (-1: an item not in ``items``)."""
         if self.label_items is not None and self.label_items[0] is self.labels:
             return self.label_items[1]
         return pd.Index(self.items["item_id"]).get_indexer(self.labels["item_id"]).astype(np.int64)
+
+    def key_codes(self, frame: str = "raw_labels") -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """The key columns (``item_id``, ``judge``, ``rater``, ``order``) of ``raw_labels`` (or, with ``frame`` =
+        ``"labels"``, of ``labels``) as integer codes, where the loader knew them: per column, each row's code (-1:
+        missing) and the distinct texts (code ``k`` is ``texts[k]``; equal texts, equal codes).  Empty when the
+        frame was replaced after loading."""
+        if self.raw_keys is None or self.raw_keys[0] is not self.raw_labels:
+            return {}
+        raw, usable, keep, codes = self.raw_keys
+        if frame == "raw_labels":
+            return codes
+        if self.labels is not usable:
+            return {}
+        if keep.all():
+            return codes
+        return {column: (code[keep], texts) for column, (code, texts) in codes.items()}
 
     @property
     def judges(self) -> list[str]:
@@ -980,7 +1009,22 @@ def load(
         exclusions=exclusions,
         raw_labels=label_frame,
         label_items=label_items,
+        raw_keys=(
+            label_frame,
+            usable,
+            keep,
+            {column: _distinct_codes(*found) for column, found in keys.items()},
+        ),
     )
+
+
+def _distinct_codes(codes: np.ndarray, per_value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The codes of :func:`_by_value` (one per raw value, ``per_value[-1]`` None) as codes of the distinct texts
+    (``" a"`` and ``"a"`` are one text), -1 where missing, and those texts."""
+    texts = pd.Series(per_value[:-1], dtype=object)
+    again, uniques = pd.factorize(texts, use_na_sentinel=True)
+    again = np.append(again, -1).astype(np.int64)
+    return again[codes], np.asarray(uniques, dtype=object)
 
 
 def inspect_files(sources: Source | list[Source], config: AuditConfig | None = None) -> Inspection:

@@ -244,31 +244,76 @@ def interval_reliability(metrics: pd.DataFrame, cluster: str) -> tuple[pd.DataFr
 
 
 # -- labels -------------------------------------------------------------------------------------------------------
-def duplicate_labels(raw_labels: pd.DataFrame) -> list[dict[str, Any]]:
-    """Label rows repeating an (item, judge, rater, order) already seen (rows with a rater id only)."""
+def duplicate_labels(
+    raw_labels: pd.DataFrame, codes: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None
+) -> list[dict[str, Any]]:
+    """Label rows repeating an (item, judge, rater, order) already seen (rows with a rater id only).
+
+    ``codes``: the loader's codes of those columns (:meth:`~auditor.data.JudgmentTable.key_codes`), used when it
+    has every one of them (the same answer as from the text columns, in a fraction of the time)."""
     if "rater" not in raw_labels.columns:
         return []
     keys = [c for c in ("item_id", "judge", "rater", "order") if c in raw_labels.columns]
-    with_rater = raw_labels[raw_labels["rater"].notna()]
-    dup = with_rater.duplicated(subset=keys, keep="first")
-    if not dup.any():
+    if codes is not None and all(c in codes for c in keys):
+        rated = codes["rater"][0] >= 0
+        every = bool(rated.all())  # then no copy of the columns' rows
+        columns = [codes[c][0] if every else codes[c][0][rated] for c in keys]
+        repeated = pd.Series(_row_keys(columns, [len(codes[c][1]) for c in keys])).duplicated(keep="first")
+        if every:
+            dup = repeated.to_numpy()
+        else:
+            dup = np.zeros(len(raw_labels), dtype=bool)
+            dup[np.flatnonzero(rated)[repeated.to_numpy()]] = True
+        count = int(dup.sum())
+        ids = raw_labels["item_id"].to_numpy()[dup].tolist() if count else []
+    else:
+        with_rater = raw_labels[raw_labels["rater"].notna()]
+        repeated = with_rater.duplicated(subset=keys, keep="first")
+        count = int(repeated.sum())
+        ids = with_rater.loc[repeated, "item_id"].tolist()
+    if not count:
         return []
-    ids = with_rater.loc[dup, "item_id"].tolist()
     return [
         _warning(
             "duplicate_labels",
-            int(dup.sum()),
-            f"{int(dup.sum())} label rows repeat an (item, judge, "
+            count,
+            f"{count} label rows repeat an (item, judge, "
             f"rater, order) already seen (items {_examples(dict.fromkeys(ids))}); each counts as a separate "
             "verdict",
         )
     ]
 
 
+def _row_keys(columns: list[np.ndarray], sizes: list[int]) -> np.ndarray:
+    """One int64 per row, equal exactly where every column's code (-1 .. size - 1) is equal."""
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    span = 1
+    for code, size in zip(columns, sizes, strict=True):
+        if span * (size + 1) >= 2**62:  # renumber the combinations seen so far before they could overflow
+            key, seen = pd.factorize(key)
+            span = len(seen)
+        key = key * (size + 1) + (code.astype(np.int64) + 1)
+        span *= size + 1
+    return key
+
+
+def _sorted_texts(texts: np.ndarray, codes: np.ndarray) -> list[str]:
+    """The texts of ``codes``, sorted as a group-by on the text column sorts its groups."""
+    return sorted(texts[codes].tolist())
+
+
 def rater_warnings(
-    labels: pd.DataFrame, reference: str, categories: tuple[str, ...] | None, task: str
+    labels: pd.DataFrame,
+    reference: str,
+    categories: tuple[str, ...] | None,
+    task: str,
+    codes: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Constant raters, raters with one item, and items with fewer reference labels than usual."""
+    """Constant raters, raters with one item, and items with fewer reference labels than usual.
+
+    ``codes``: the loader's codes of the key columns of ``labels`` (see :func:`duplicate_labels`)."""
+    if codes is not None and all(c in codes for c in ("item_id", "judge", "rater")):
+        return _rater_warnings_coded(labels, reference, categories, task, codes)
     ref = labels[labels["judge"] == reference]
     out: list[dict[str, Any]] = []
     if ref.empty:
@@ -315,6 +360,90 @@ def rater_warnings(
                     len(fewer),
                     f"{len(fewer)} items have fewer {reference} labels than "
                     f"the usual {modal} ({_examples(fewer.index)})",
+                )
+            )
+    return out
+
+
+def _rater_warnings_coded(
+    labels: pd.DataFrame,
+    reference: str,
+    categories: tuple[str, ...] | None,
+    task: str,
+    codes: Mapping[str, tuple[np.ndarray, np.ndarray]],
+) -> list[dict[str, Any]]:
+    """:func:`rater_warnings` on the loader's integer codes: counts by ``bincount`` and distinct pairs by one
+    combined int64 key, never a group-by on text; the same warnings, examples in the same (sorted) order."""
+    judge_code, judge_texts = codes["judge"]
+    item_code, item_texts = codes["item_id"]
+    rater_code, rater_texts = codes["rater"]
+    found = np.flatnonzero(judge_texts == reference)
+    ref = np.flatnonzero(judge_code == found[0]) if found.size else np.zeros(0, dtype=np.int64)
+    out: list[dict[str, Any]] = []
+    if not ref.size:
+        return out
+    items, raters = item_code[ref], rater_code[ref]
+    n_items, n_raters = len(item_texts), len(rater_texts)
+    rated = raters >= 0
+    if rated.any():
+        r, i = raters[rated], items[rated]
+        per_rater = np.bincount(pd.unique(r * n_items + i) // n_items, minlength=n_raters)
+        lonely = np.flatnonzero(per_rater == 1)
+        if lonely.size:
+            out.append(
+                _warning(
+                    "single_item_raters",
+                    lonely.size,
+                    f"{lonely.size} {reference} raters labelled only one item "
+                    f"({_examples(_sorted_texts(rater_texts, lonely))})",
+                )
+            )
+        if task == "score":
+            values = labels["value"].to_numpy(dtype=float)[ref][rated]
+            usable = ~np.isnan(values)
+        else:
+            values = labels["code"].to_numpy(dtype=np.int64)[ref][rated]
+            usable = values >= 0
+        r, i, values = r[usable], i[usable], values[usable]
+        value_code, distinct = pd.factorize(values)
+        n_values = max(len(distinct), 1)
+        spread = np.bincount(pd.unique(r * n_values + value_code) // n_values, minlength=n_raters)
+        count = np.bincount(pd.unique(r * n_items + i) // n_items, minlength=n_raters)
+        constant = np.flatnonzero((spread == 1) & (count >= MIN_ITEMS_CONSTANT))
+        if constant.size:
+            present, first_row = np.unique(r, return_index=True)
+            first = dict(zip(present.tolist(), values[first_row].tolist(), strict=True))
+            shown = []
+            for code in sorted(constant.tolist(), key=lambda c: rater_texts[c])[:EXAMPLES]:
+                # as the group-by's rows gave it: numpy's float for a score, a category by its name
+                value = first[code]
+                if task == "score":
+                    label = np.float64(value)
+                else:
+                    label = categories[value] if categories else np.int64(value)
+                shown.append(f"{rater_texts[code]!r} always {label!r}")
+            out.append(
+                _warning(
+                    "constant_rater",
+                    constant.size,
+                    f"{constant.size} {reference} raters give the same "
+                    f"label on every item they rated ({', '.join(shown)}): check for a default value or a "
+                    "broken annotation form",
+                )
+            )
+    per_item = np.bincount(items, minlength=n_items)
+    given = per_item[per_item > 0]
+    if given.size and given.max() > 1:
+        counts, times = np.unique(given, return_counts=True)
+        modal = int(counts[times == times.max()].max())
+        fewer = np.flatnonzero((per_item > 0) & (per_item < modal))
+        if fewer.size:
+            out.append(
+                _warning(
+                    "fewer_raters",
+                    fewer.size,
+                    f"{fewer.size} items have fewer {reference} labels than "
+                    f"the usual {modal} ({_examples(_sorted_texts(item_texts, fewer))})",
                 )
             )
     return out
@@ -421,8 +550,8 @@ def integrity_warnings(
     found += duplicate_items(items)
     found += identical_responses(items)
     found += shifted_responses(items)
-    found += duplicate_labels(raw)
-    found += rater_warnings(labels, config.reference, categories, task)
+    found += duplicate_labels(raw, table.key_codes())
+    found += rater_warnings(labels, config.reference, categories, task, table.key_codes("labels"))
     found += constant_judges(everyone, categories)
     found += mismatch_ties(items, everyone, _tie_code(task, categories, config))
     found += unclustered(items, config)

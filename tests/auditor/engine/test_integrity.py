@@ -6,14 +6,22 @@ raise that warning.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pytest
 
 import auditor
 from auditor.audit import run_steps
 from auditor.config import AuditConfig
 from auditor.data import load
 from auditor.engine.context import AuditContext
-from auditor.engine.integrity import MIN_ITEMS_CONSTANT, integrity_warnings, mismatched_items
+from auditor.engine.integrity import (
+    MIN_ITEMS_CONSTANT,
+    duplicate_labels,
+    integrity_warnings,
+    mismatched_items,
+    rater_warnings,
+)
 
 N = 12
 TOPICS = [
@@ -256,3 +264,68 @@ def _context(items, labels):
     )
     run_steps(ctx)
     return ctx.t, ctx.sides, ctx.ref, ctx.cfg
+
+
+def _messy_labels(task: str, seed: int) -> pd.DataFrame:
+    """Label rows with every key problem at once: repeats, ids that differ only by surrounding blanks, missing
+    raters and orders, integer rater ids and no order column (seed 1), excluded rows, constant and one-item raters,
+    items with fewer labels."""
+    rng = np.random.default_rng(seed)
+    n = 400
+    items = rng.integers(0, 40, n)
+    raters = rng.integers(0, 12, n)
+    frame = pd.DataFrame(
+        {
+            "item_id": [f"i{i}" if k % 3 else f" i{i} " for k, i in enumerate(items)],
+            "judge": rng.choice(["human", "human", " human", "llm"], n),
+            "rater": [None if r == 0 else (f"r{r}" if seed == 0 else int(r)) for r in raters],
+            "order": rng.choice(["ab", "ba", None], n),
+        }
+    )
+    seven = "r77" if seed == 0 else 77  # a constant rater (as " r77 " too: the same rater)
+    frame.loc[frame.index[::5], "rater"] = seven
+    if seed == 0:
+        frame.loc[frame.index[::10], "rater"] = " r77 "
+    if task == "score":
+        frame["score"] = rng.integers(1, 4, n).astype(float)
+        frame.loc[frame.index[::5], "score"] = 2.0
+        frame.loc[frame.index[::17], "score"] = np.nan  # excluded rows
+        frame["label"] = None
+    else:
+        frame["label"] = rng.choice(["a", "b", "tie", ""], n, p=[0.4, 0.4, 0.15, 0.05])
+        frame.loc[frame.index[::5], "label"] = "tie"
+    if seed == 1:
+        frame = frame.drop(columns="order")
+    frame = pd.concat([frame, frame.iloc[:30]], ignore_index=True)  # repeated rows
+    lonely = {"item_id": "i3", "judge": "human", "rater": "lonely" if seed == 0 else 99}
+    frame.loc[len(frame)] = {**lonely, **({"score": 1.0} if task == "score" else {"label": "a"})}
+    return frame
+
+
+@pytest.mark.parametrize("task", ["pairwise", "score"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_label_checks_on_the_loaders_codes_match_the_text_columns(task: str, seed: int) -> None:
+    """duplicate_labels and rater_warnings on the loader's integer codes give exactly the warnings of the
+    group-bys on the text columns, on data with every kind of key problem."""
+    table = load(_messy_labels(task, seed), config=AuditConfig(task=task, resamples=0))
+    assert set(table.key_codes()) == {"item_id", "judge", "rater", "order"}
+    coded = duplicate_labels(table.raw_labels, table.key_codes())
+    assert coded and coded == duplicate_labels(table.raw_labels)
+    categories = table.categories
+    coded = rater_warnings(table.labels, "human", categories, task, table.key_codes("labels"))
+    assert {w["code"] for w in coded} >= {"single_item_raters", "constant_rater", "fewer_raters"}
+    assert coded == rater_warnings(table.labels, "human", categories, task)
+    every = _messy_labels(task, seed)
+    every["rater"] = every["rater"].where(every["rater"].notna(), "r1" if seed == 0 else 1)  # all rows rated
+    table = load(every, config=AuditConfig(task=task, resamples=0))
+    coded = duplicate_labels(table.raw_labels, table.key_codes())
+    assert coded and coded == duplicate_labels(table.raw_labels)
+
+
+def test_replaced_label_frames_have_no_codes() -> None:
+    table = load(_messy_labels("pairwise", 0), config=AuditConfig(task="pairwise", resamples=0))
+    assert table.key_codes("labels")
+    table.labels = table.labels.iloc[:10]
+    assert table.key_codes("labels") == {} and table.key_codes()
+    table.raw_labels = table.raw_labels.copy()
+    assert table.key_codes() == {}
