@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 
 Weights = Literal["none", "linear", "quadratic"]
-Level = Literal["nominal", "ordinal", "interval"]
+Level = Literal["nominal", "ordinal", "interval", "ratio"]
 
 _ERR = {"divide": "ignore", "invalid": "ignore"}
 
@@ -147,8 +147,21 @@ def coincidence_from_confusion(confusion: np.ndarray) -> np.ndarray:
     return c + np.swapaxes(c, -1, -2)
 
 
-def _delta_squared(margins: np.ndarray, level: Level, values: np.ndarray | None) -> np.ndarray:
+def _delta_squared(margins: np.ndarray, level: Level | np.ndarray, values: np.ndarray | None) -> np.ndarray:
     k = margins.shape[-1]
+    if not isinstance(level, str):  # a custom distance: the (k, k) matrix of squared differences itself
+        d = np.asarray(level, dtype=float)
+        if d.shape != (k, k) or not np.all(np.isfinite(d)) or np.any(d < 0) or np.any(np.diag(d) != 0):
+            raise ValueError(
+                f"a custom distance must be a {k}x{k} matrix of finite values >= 0, 0 on the diagonal"
+            )
+        return np.broadcast_to(d, margins.shape[:-1] + (k, k))
+    if level == "ratio":  # ((c - k) / (c + k))**2 over the category values (0 where both are 0)
+        v = np.arange(k, dtype=float) if values is None else np.asarray(values, float)
+        total = v[:, None] + v[None, :]
+        with np.errstate(**_ERR):
+            d = np.where(total == 0, 0.0, ((v[:, None] - v[None, :]) / total) ** 2)
+        return np.broadcast_to(d, margins.shape[:-1] + (k, k))
     if level == "nominal":
         return np.broadcast_to((~np.eye(k, dtype=bool)).astype(float), margins.shape[:-1] + (k, k))
     if level == "interval":
@@ -168,12 +181,15 @@ def _delta_squared(margins: np.ndarray, level: Level, values: np.ndarray | None)
 
 
 def krippendorff_alpha_from_coincidence(
-    coincidence: np.ndarray, level: Level = "nominal", values: np.ndarray | None = None
+    coincidence: np.ndarray, level: Level | np.ndarray = "nominal", values: np.ndarray | None = None
 ) -> np.ndarray:
     """Krippendorff's alpha ``1 - (n - 1) sum(o_ck d_ck) / sum(n_c n_k d_ck)`` from a coincidence matrix.
 
-    ``values`` are the numeric values of the categories for the interval level (default ``0..K-1``).
-    Matches the ``krippendorff`` package for ``nominal``, ``ordinal`` and ``interval``.
+    ``level``: ``nominal``, ``ordinal``, ``interval`` (``d = (c - k)**2``), ``ratio`` (``d = ((c - k) / (c +
+    k))**2``, Krippendorff 2011), or a custom distance: a ``(K, K)`` matrix of the squared differences ``d_ck``
+    (finite, non-negative, zero on the diagonal).  ``values`` are the numeric values of the categories for the
+    interval and ratio levels (default ``0..K-1``).  Matches the ``krippendorff`` package for every level and for
+    a custom distance function.
     """
     o = np.asarray(coincidence, dtype=float)
     margins = o.sum(axis=-1)

@@ -53,7 +53,7 @@ def test_cohen_kappa_matches_sklearn(pair, weights):
     assert ag.cohen_kappa(confusion(x, y, k), weights) == pytest.approx(expected, abs=1e-12)
 
 
-@pytest.mark.parametrize("level", ["nominal", "ordinal", "interval"])
+@pytest.mark.parametrize("level", ["nominal", "ordinal", "interval", "ratio"])
 def test_krippendorff_two_raters_matches_package(pair, level):
     x, y, k = pair
     expected = krippendorff.alpha(
@@ -63,7 +63,7 @@ def test_krippendorff_two_raters_matches_package(pair, level):
     assert got == pytest.approx(expected, abs=1e-12)
 
 
-@pytest.mark.parametrize("level", ["nominal", "ordinal", "interval"])
+@pytest.mark.parametrize("level", ["nominal", "ordinal", "interval", "ratio"])
 def test_krippendorff_many_raters_with_missing_matches_package(level):
     rng = np.random.default_rng(7)
     truth = rng.integers(0, 4, 150)
@@ -73,6 +73,34 @@ def test_krippendorff_many_raters_with_missing_matches_package(level):
     got = ag.krippendorff_alpha_from_coincidence(ag.coincidence_from_counts(counts).sum(0), level)
     expected = krippendorff.alpha(reliability_data=data, level_of_measurement=level)
     assert got == pytest.approx(expected, abs=1e-10)
+
+
+def test_krippendorff_custom_distance_matches_package():
+    """A custom distance (here |c - k|**1.5 over the category values 1, 2, 4, 8) given as the (K, K) matrix of
+    squared differences equals the package's alpha with the same distance as a function."""
+    values = np.array([1.0, 2.0, 4.0, 8.0])
+    matrix = np.abs(values[:, None] - values[None, :]) ** 1.5
+
+    def distance(v1, v2, i1, i2, n_v, dtype=np.float64):
+        return (np.abs(v1 - v2) ** 1.5).astype(dtype)
+
+    rng = np.random.default_rng(11)
+    truth = rng.integers(0, 4, 120)
+    codes = np.where(rng.random((5, 120)) < 0.55, truth, rng.integers(0, 4, (5, 120))).astype(float)
+    codes[rng.random(codes.shape) < 0.25] = np.nan
+    counts = np.stack([(codes == v).sum(0) for v in range(4)], axis=1)
+    got = ag.krippendorff_alpha_from_coincidence(ag.coincidence_from_counts(counts).sum(0), matrix)
+    data = np.where(np.isnan(codes), np.nan, values[np.nan_to_num(codes).astype(int)])
+    expected = krippendorff.alpha(reliability_data=data, level_of_measurement=distance)
+    assert got == pytest.approx(expected, abs=1e-10)
+    # the ratio level over these values is the custom distance ((c - k) / (c + k))**2
+    ratio = ((values[:, None] - values[None, :]) / (values[:, None] + values[None, :])) ** 2
+    coincidence = ag.coincidence_from_counts(counts).sum(0)
+    assert ag.krippendorff_alpha_from_coincidence(coincidence, "ratio", values) == pytest.approx(
+        ag.krippendorff_alpha_from_coincidence(coincidence, ratio), abs=1e-15
+    )
+    with pytest.raises(ValueError, match="custom distance must be a 4x4 matrix"):
+        ag.krippendorff_alpha_from_coincidence(coincidence, -matrix)
 
 
 def test_krippendorff_interval_from_sums_matches_package():
