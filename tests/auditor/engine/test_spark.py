@@ -1,5 +1,5 @@
 """The same aggregation on Spark (local mode): the same rows, exclusions and PPI section as the in-memory and the
-DuckDB engines, on PandaLM and the simulated study.  Spark's JVM start and its jobs take a minute on a 2-core
+DuckDB engines, on PandaLM, HANNA and the simulated study.  Spark's JVM start and its jobs take a minute on a 2-core
 machine, so these run with ``python -m pytest -m full tests/auditor/engine/test_spark.py``."""
 
 from __future__ import annotations
@@ -53,6 +53,24 @@ def test_spark_equals_in_memory_on_pandalm_ppi_design(spark, tmp_path: Path) -> 
     )
     assert on_spark.meta["engine"]["name"] == "spark"
     assert assert_same_rows(memory, on_spark) >= 30
+
+
+def test_spark_equals_in_memory_on_hanna_scores(spark, tmp_path: Path) -> None:
+    """A score task in the PPI design: the reference's mean score, each judge's mean score, its gap and its PPI
+    mean score."""
+    from auditor.datasets import hanna
+    from auditor.engine.spark import SparkEngine
+
+    study = hanna.load(shared_dataset("hanna").parent, llm="ChatGPT", prompt=(1, 2))
+    study.write(tmp_path)
+    _ppi_design(study.labels, 4).to_parquet(tmp_path / "ppi.parquet", index=False)
+    config = load_config(tmp_path / "audit.toml").with_overrides(resamples=100)
+    memory = auditor.audit(tmp_path / "ppi.parquet", items=tmp_path / "items.jsonl", config=config)
+    on_spark = audit_out_of_core(
+        tmp_path / "ppi.parquet", tmp_path / "items.jsonl", config, SparkEngine(spark)
+    )
+    assert on_spark.meta["engine"]["name"] == "spark"
+    assert assert_same_rows(memory, on_spark) == 1 + 2 * 3
 
 
 def test_spark_equals_duckdb_on_the_simulated_study_and_csv(spark, tmp_path: Path) -> None:
