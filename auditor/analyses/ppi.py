@@ -109,19 +109,7 @@ def stratified_entry(
             "n_strata": r.n_strata,
             "note": "fewer than 2 strata with 10 or more labelled items (the others are pooled)",
         }
-    ctx.rows.append(
-        direct_row(
-            f"stratified_ppi_{name}",
-            judge,
-            ctx.cfg.reference,
-            r.value,
-            r.ci_low,
-            r.ci_high,
-            judged.size,
-            None,
-            None,
-        )
-    )
+    _add_interval_row(ctx, f"stratified_ppi_{name}", judge, r, judged.size)
     return {
         "by": column,
         "value": r.value,
@@ -207,19 +195,7 @@ def confidence_driven_entry(
     r = confidence_driven.confidence_driven_mean(
         np.asarray(yhat_u, float), y_all, chosen, np.where(chosen, pi[judged], 1.0), level=ctx.cfg.level
     )
-    ctx.rows.append(
-        direct_row(
-            f"confidence_driven_{name}",
-            judge,
-            ctx.cfg.reference,
-            r.value,
-            r.ci_low,
-            r.ci_high,
-            judged.size,
-            None,
-            None,
-        )
-    )
+    _add_interval_row(ctx, f"confidence_driven_{name}", judge, r, judged.size)
     return {"value": r.value, "ci": [r.ci_low, r.ci_high], "se": r.se, "n_labelled": r.n_labelled}
 
 
@@ -328,3 +304,9 @@ def ppi_metric(
         "extra_labels": eff - n_labelled,
         "tuning": "cluster",
     }
+
+
+def _add_interval_row(ctx: AuditContext, metric: str, judge: str, r: Any, n: int) -> None:
+    """A row of an estimate with its own interval (``r.value``, ``r.ci_low``, ``r.ci_high``): no p-value, the
+    whole sample."""
+    ctx.rows.append(direct_row(metric, judge, ctx.cfg.reference, r.value, r.ci_low, r.ci_high, n, None, None))

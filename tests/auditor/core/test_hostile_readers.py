@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,6 +23,7 @@ from auditor.data import read_labels
 from auditor.errors import AuditorError, InputError
 from auditor.io import read_table
 from auditor.suggest import close_matches, same_looking, spelling_difference
+from tests.opcount import lines_executed
 
 FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 #: Integer ids around the edges: float's exact range (2**53), int64 and beyond.
@@ -153,23 +153,8 @@ def test_an_id_with_an_invisible_character_is_named_beside_its_twin(base, hidden
 
 
 def operations(call) -> int:
-    """Python lines executed by ``call()`` (``sys.settrace`` line events in it and everything it calls)."""
-    count = 0
-
-    def tracer(frame, event, arg):
-        nonlocal count
-        if event == "line":
-            count += 1
-        return tracer
-
-    sys.settrace(tracer)
-    try:
-        call()
-    except AuditorError:
-        pass
-    finally:
-        sys.settrace(None)
-    return count
+    """Python lines executed by ``call()`` (an :class:`AuditorError` it raises ends it)."""
+    return lines_executed(call, AuditorError)[0]
 
 
 def test_suggestions_for_a_hostile_name_cost_constant_operations():

@@ -8,13 +8,12 @@ below the cap the count grows linearly with the length (twice the clauses, at mo
 
 from __future__ import annotations
 
-import sys
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditor.errors import ConfigError
 from auditor.gates import MAX_RULE_CHARS, Rule, parse_rule
+from tests.opcount import lines_executed
 
 #: Operations per character allowed below the cap (measured: about 20 for shlex and the clause loop) plus a constant.
 OPS_PER_CHAR = 60
@@ -23,22 +22,7 @@ OPS_CONSTANT = 3_000
 
 def operations(text: str) -> tuple[int, Rule | ConfigError]:
     """(Python lines executed by ``parse_rule(text)``, its rule or its error)."""
-    count = 0
-
-    def tracer(frame, event, arg):
-        nonlocal count
-        if event == "line":
-            count += 1
-        return tracer
-
-    sys.settrace(tracer)
-    try:
-        outcome: Rule | ConfigError = parse_rule(text)
-    except ConfigError as exc:
-        outcome = exc
-    finally:
-        sys.settrace(None)
-    return count, outcome
+    return lines_executed(lambda: parse_rule(text), ConfigError)
 
 
 PIECES = st.sampled_from(
