@@ -639,22 +639,21 @@ def _distinct_labels(engine: Engine) -> pd.DataFrame:
     if distinct["judge"].isna().any() or (distinct["judge"] == "").any():
         raise _empty_key(engine, "judge")
     if distinct["n_bad_orders"].sum():
-        found = engine.frame(BAD_ORDER_SQL)
-        raise InputError(
-            f"has {found['order_text'].iloc[0]!r}; expected 'ab', 'ba' or empty",
-            file=str(found["__file"].iloc[0]),
-            row=int(found["__row"].iloc[0]),
-            column="order",
-        )
+        raise _first_bad(engine, BAD_ORDER_SQL, "order", "'ab', 'ba' or empty")
     if distinct["n_bad_scores"].sum():
-        found = engine.frame(BAD_SCORE_SQL)
-        raise InputError(
-            f"has {found['score_text'].iloc[0]!r}; expected a finite number or empty",
-            file=str(found["__file"].iloc[0]),
-            row=int(found["__row"].iloc[0]),
-            column="score",
-        )
+        raise _first_bad(engine, BAD_SCORE_SQL, "score", "a finite number or empty")
     return distinct
+
+
+def _first_bad(engine: Engine, sql: str, column: str, expected: str) -> InputError:
+    """The error naming the first row ``sql`` finds (its ``__file``, ``__row`` and ``<column>_text``)."""
+    found = engine.frame(sql)
+    return InputError(
+        f"has {found[f'{column}_text'].iloc[0]!r}; expected {expected}",
+        file=str(found["__file"].iloc[0]),
+        row=int(found["__row"].iloc[0]),
+        column=column,
+    )
 
 
 def _labels_map(
