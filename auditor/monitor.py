@@ -40,11 +40,14 @@ import numpy as np
 
 from auditor.config import AuditConfig
 from auditor.errors import InputError
+from auditor.files import read_input
 from auditor.stats.confseq import METHODS, BatchSums, three_point_sequence
 
 #: The rates whose judge-minus-reference gap can be monitored.
 RATES = ("no_better_rate", "win_rate", "tie_rate", "loss_rate")
 STATE_KIND = "auditor-monitor"
+#: What a batch file is, in messages.
+BATCH_FILE = "a labels table or an audit.json"
 STATE_VERSION = 1
 INSIDE, ABOVE, BELOW, NO_BAND = "inside", "above", "below", "no band"
 
@@ -248,7 +251,7 @@ def read_batch(
     """One batch: a saved ``audit.json`` (a ``.json`` file holding an object with ``metrics``, validated with
     :func:`auditor.contract.validate_document`) or a labels table."""
     if path.suffix.lower() == ".json" and path.is_file():
-        doc = _read_json(path)
+        doc = _read_json(path, BATCH_FILE)
         if isinstance(doc, dict) and "metrics" in doc:
             from auditor.contract import validate_document
 
@@ -258,11 +261,10 @@ def read_batch(
     return labels_batch(path, config, settings, anchors)
 
 
-def _read_json(path: Path) -> Any:
+def _read_json(path: Path, expected: str) -> Any:
+    """The JSON document in ``path`` (read through :func:`auditor.files.read_input`: a FIFO is never opened)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"cannot be read ({exc.strerror or exc})", file=str(path)) from None
+        return json.loads(read_input(path, expected).decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"is not valid JSON: {exc}", file=str(path)) from None
     except RecursionError:
@@ -270,14 +272,7 @@ def _read_json(path: Path) -> Any:
 
 
 def _digest(path: Path) -> str:
-    if not path.exists():
-        raise InputError("does not exist", file=str(path))
-    if path.is_dir():
-        raise InputError("is a folder; expected a labels table or an audit.json", file=str(path))
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError as exc:
-        raise InputError(f"cannot be read ({exc.strerror or exc})", file=str(path)) from None
+    return hashlib.sha256(read_input(path, BATCH_FILE)).hexdigest()
 
 
 # -- the state -----------------------------------------------------------------------------------------------------
@@ -312,7 +307,7 @@ def _usable_sums(sums: Any, low: float, high: float) -> bool:
 def read_state(path: Path, settings: MonitorSettings) -> dict[str, Any]:
     """A state written by an earlier run; its level and rate must be the ones asked for (a changed level or rate
     would void the guarantee: start a new state file)."""
-    state = _read_json(path)
+    state = _read_json(path, "a monitor state file (JSON)")
     where = str(path)
     if not isinstance(state, dict) or state.get("kind") != STATE_KIND:
         raise InputError(

@@ -5,6 +5,7 @@ confidence sequences of the judge-human gap and the anchor flip rate out; increm
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -257,6 +258,16 @@ def test_a_broken_state_file_is_bad_input_and_left_alone(stream, tmp_path, capsy
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
     assert state.read_text(encoding="utf-8") == state_text
+
+
+def test_a_fifo_as_batch_or_state_is_refused_without_opening_it(stream, tmp_path, capsys):
+    """Opening a FIFO waits for a writer for ever: monitor refuses one at once, like every other reader."""
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    assert main(["monitor", str(fifo), "--task", "pairwise"]) == 2
+    assert "is a FIFO (named pipe)" in capsys.readouterr().err
+    assert main(["monitor", str(stream[0]), "--task", "pairwise", "--state", str(fifo)]) == 2
+    assert "is a FIFO (named pipe)" in capsys.readouterr().err
 
 
 def test_an_audit_json_with_a_broken_confusion_table_is_bad_input(tmp_path, capsys):
