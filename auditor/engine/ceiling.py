@@ -40,7 +40,7 @@ def human_ceiling(ctx: AuditContext, ref_mask: np.ndarray) -> list[dict[str, Any
     warnings: list[dict[str, Any]] = []
     labels = ctx.t.labels
     name = ctx.cfg.reference
-    sub = labels[ref_mask]
+    sub = labels.loc[ref_mask, ["item_id", "rater"]]
     raters = sub["rater"]
     if raters.isna().all():
         slots = sub.groupby("item_id").cumcount().map(lambda i: f"slot{i + 1}")
@@ -56,12 +56,11 @@ def human_ceiling(ctx: AuditContext, ref_mask: np.ndarray) -> list[dict[str, Any
             )
     else:
         rater_ids = raters.fillna("unknown").to_numpy()
-    # sorted, so pair slices are named canonically (``raters=r1~r2`` with r1 < r2) whatever the order of the rows
-    all_raters = sorted(dict.fromkeys(rater_ids.tolist()), key=str)
+    all_raters, rater_index = _rater_positions(rater_ids)
     per_item = np.bincount(ctx.row_item[ref_mask], minlength=ctx.n_items)
     if len(all_raters) < 2 or per_item.max(initial=0) < 2:
         return warnings
-    rater_side, others_side = _rater_sides(ctx, ref_mask, rater_ids, all_raters)
+    rater_side, others_side = _rater_sides(ctx, ref_mask, rater_index, all_raters)
     loo: dict[str, list[Estimate]] = {}
     for r in all_raters:
         p, _ = ctx.pairing(others_side(r), rater_side(r))
@@ -85,15 +84,26 @@ def human_ceiling(ctx: AuditContext, ref_mask: np.ndarray) -> list[dict[str, Any
     return warnings
 
 
+def _rater_positions(rater_ids: np.ndarray) -> tuple[list[Any], np.ndarray]:
+    """The distinct rater ids, sorted by their text so that pair slices are named canonically (``raters=r1~r2``
+    with r1 < r2) whatever the order of the rows, and each row's position among them (one hash pass over the
+    rows, then a look-up per distinct id)."""
+    codes, distinct = pd.factorize(rater_ids, use_na_sentinel=False)
+    all_raters = sorted(distinct.tolist(), key=str)
+    index = {r: i for i, r in enumerate(all_raters)}
+    return all_raters, np.array([index[r] for r in distinct.tolist()], dtype=np.int64)[codes]
+
+
 #: Up to this many cells (raters x items x categories) the raters' verdicts come from one count table.
 MAX_RATER_TABLE_CELLS = 50_000_000
 
 
 def _rater_sides(
-    ctx: AuditContext, ref_mask: np.ndarray, rater_ids: np.ndarray, all_raters: list[Any]
+    ctx: AuditContext, ref_mask: np.ndarray, rater_index: np.ndarray, all_raters: list[Any]
 ) -> tuple[Callable[[Any], Side], Callable[[Any], Side]]:
     """Per rater ``r``: ``mine(r)``, the verdicts of ``r``'s labels, and ``others(r)``, those of the other raters'
-    labels, each as ``ctx.side`` of the matching rows would give them.
+    labels, each as ``ctx.side`` of the matching rows would give them (``rater_index``: per row of ``ref_mask``,
+    its rater's position in ``all_raters``).
 
     A labelled task takes them from one ``(raters, items, k)`` count table built in one pass over the reference's
     rows (the others' votes are the item's total minus the rater's own), so no per-rater pass over the label rows;
@@ -102,14 +112,13 @@ def _rater_sides(
     if ctx.task == "score" or n_raters * n_items * max(ctx.k, 1) > MAX_RATER_TABLE_CELLS:
         positions = np.flatnonzero(ref_mask)
         masks = {}
-        for r in all_raters:
+        for i, r in enumerate(all_raters):
             m = np.zeros_like(ref_mask)
-            m[positions[rater_ids == r]] = True
+            m[positions[rater_index == i]] = True
             masks[r] = m
         return (lambda r: ctx.side(masks[r])), (lambda r: ctx.side(ref_mask & ~masks[r]))
     index = {r: i for i, r in enumerate(all_raters)}
-    rater = pd.Series(rater_ids).map(index).to_numpy(np.int64)
-    cell = rater * n_items + ctx.row_item[ref_mask]
+    cell = rater_index * n_items + ctx.row_item[ref_mask]
     rows = np.bincount(cell, minlength=n_raters * n_items).reshape(n_raters, n_items)
     codes = ctx.t.labels["code"].to_numpy(np.int64)[ref_mask]
     counts = np.bincount(cell * ctx.k + codes, minlength=n_raters * n_items * ctx.k)
@@ -136,7 +145,10 @@ def multi_rater(
     out: dict[str, Estimate] = {}
     raters = None
     if rater_ids is not None:
-        names, raters = np.unique(np.asarray(rater_ids, dtype=str), return_inverse=True)
+        # the raters as text in sorted order (each distinct id converted once), and each row's position there
+        codes, distinct = pd.factorize(np.asarray(rater_ids), use_na_sentinel=False)
+        names, text_index = np.unique(np.asarray(distinct, dtype=str), return_inverse=True)
+        raters = text_index[codes]
         n_raters = len(names)
     if ctx.task == "score":
         x = ctx.t.labels["value"].to_numpy(float)[ref_mask]
