@@ -78,9 +78,8 @@ def human_ceiling(ctx: AuditContext, ref_mask: np.ndarray) -> list[dict[str, Any
             p, _ = ctx.pairing(rater_side(r1), rater_side(r2))
             if p.n < 2:
                 continue
-            for metric, est in agreement_family(ctx, p).items():
-                if metric in PAIR_METRICS:
-                    ctx.add(metric, name, name, est, slice=f"raters={r1}~{r2}")
+            for metric, est in agreement_family(ctx, p, PAIR_METRICS).items():
+                ctx.add(metric, name, name, est, slice=f"raters={r1}~{r2}")
     return warnings
 
 
