@@ -50,10 +50,7 @@ def cluster_weights(
     return out
 
 
-#: Draws counted at a time by :func:`cluster_weights` (at least one resample): small enough that the block's
-#: temporaries (draws, offsets, counts: about 20 bytes a draw) are reused from the heap and stay in cache; blocks
-#: of 2**20 draws took fresh memory for each block (0.11-0.29 s CPU for 2,000 x 5,000 weights against 0.08 s).
-_COUNT_BLOCK = 1 << 15
+_COUNT_BLOCK = 1 << 20  # draws counted at a time by :func:`cluster_weights`
 _RECENT_SUMS = 16  # resample sums kept by :meth:`Resampler.resample` for reuse
 _EXACT_FLOAT32 = float(1 << 24)  # integers below this are exact in float32, whatever the order of summation
 _DYADIC_BITS = 4  # :meth:`Resampler._exact32` tries the scales 1, 2, 4, 8
