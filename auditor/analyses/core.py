@@ -69,8 +69,8 @@ def step(ctx: AuditContext, config: AuditConfig) -> StepOutput:
             )
         p, _ = judge_metrics(ctx, judge, ref, side)
         if ctx.k and p.n:
-            conf = np.zeros((ctx.k, ctx.k), dtype=np.int64)
-            np.add.at(conf, (p.ref_code, p.judge_code), 1)
+            k = ctx.k
+            conf = np.bincount(p.ref_code * k + p.judge_code, minlength=k * k).reshape(k, k)
             out.confusion.append(
                 {
                     "judge": judge,

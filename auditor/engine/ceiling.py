@@ -175,8 +175,7 @@ def multi_rater(
     n = int(ok.sum())
     level = "ordinal" if ctx.task == "likert" else "nominal"
     coinc = compare.ag.coincidence_from_counts(counts[ok])
-    per_cluster = np.zeros((ctx.n_clusters, ctx.k, ctx.k))
-    np.add.at(per_cluster, ctx.cluster[ok], coinc)
+    per_cluster = _cluster_sums(ctx, coinc, ctx.cluster[ok])
     out["krippendorff_alpha"] = ctx.rs.sums(
         per_cluster, lambda o: compare.ag.krippendorff_alpha_from_coincidence(o, level), n, defer=True
     )
@@ -187,8 +186,7 @@ def multi_rater(
         # the pooled form keeps the numbers of audits without missing ratings identical to the last bit
         p_i = compare.ag.fleiss_item_terms(counts[ok])
         cols = np.column_stack([np.ones(n), p_i, counts[ok].astype(float), n_i[ok].astype(float)])
-        sums = np.zeros((ctx.n_clusters, cols.shape[1]))
-        np.add.at(sums, ctx.cluster[ok], cols)
+        sums = _cluster_sums(ctx, cols, ctx.cluster[ok])
         k = ctx.k
         out["fleiss_kappa"] = ctx.rs.sums(
             sums,
@@ -215,8 +213,7 @@ def multi_rater(
         out[metric].analytic = se
     if raters is not None and 2 <= n_raters <= MAX_CONGER_RATERS:
         k = ctx.k
-        by_rater = np.zeros((ctx.n_clusters, n_raters, k))
-        np.add.at(by_rater, (ctx.cluster[items], raters, codes), 1.0)
+        by_rater = _cell_counts((ctx.cluster[items], raters, codes), (ctx.n_clusters, n_raters, k))
         both = np.concatenate([gwet, by_rater.reshape(ctx.n_clusters, -1)], axis=1)
         width = gwet.shape[1]
         out["conger_kappa"] = ctx.rs.sums(
@@ -236,11 +233,23 @@ def multi_rater(
     return out
 
 
-def _cluster_sums(ctx: AuditContext, per_item: np.ndarray) -> np.ndarray:
-    """``(items, ...)`` per-item statistics summed per cluster."""
-    sums = np.zeros((ctx.n_clusters,) + per_item.shape[1:])
-    np.add.at(sums, ctx.cluster, per_item)
-    return sums
+def _cluster_sums(ctx: AuditContext, per_item: np.ndarray, cluster: np.ndarray | None = None) -> np.ndarray:
+    """``(items, ...)`` per-item statistics summed per cluster (``cluster``: each row's, by default
+    ``ctx.cluster``), one ``bincount`` per column: the same sums, added in the same order, as ``np.add.at``
+    (several times faster)."""
+    cluster = ctx.cluster if cluster is None else cluster
+    columns = per_item.reshape(len(per_item), -1)
+    sums = np.zeros((ctx.n_clusters, columns.shape[1]))
+    for j in range(columns.shape[1]):
+        sums[:, j] = np.bincount(cluster, weights=columns[:, j], minlength=ctx.n_clusters)
+    return sums.reshape((ctx.n_clusters,) + per_item.shape[1:])
+
+
+def _cell_counts(index: tuple[np.ndarray, ...], shape: tuple[int, ...]) -> np.ndarray:
+    """How many rows fall in each cell of a table of ``shape`` (``index``: each row's position along every
+    axis), as floats: one ``bincount`` of the flat cell."""
+    cells = np.ravel_multi_index(index, shape) if len(index[0]) else np.zeros(0, dtype=np.int64)
+    return np.bincount(cells, minlength=int(np.prod(shape))).reshape(shape).astype(float)
 
 
 def _wide(
@@ -263,7 +272,8 @@ def _light(
     per_cluster = np.zeros((ctx.n_clusters, len(pairs), k, k))
     for p, (a, b) in enumerate(pairs):
         on = np.flatnonzero(np.isfinite(wide[:, a]) & np.isfinite(wide[:, b]))
-        np.add.at(per_cluster, (ctx.cluster[on], p, wide[on, a].astype(int), wide[on, b].astype(int)), 1.0)
+        cells = (ctx.cluster[on], wide[on, a].astype(int), wide[on, b].astype(int))
+        per_cluster[:, p] = _cell_counts(cells, (ctx.n_clusters, k, k))
     return ctx.rs.sums(per_cluster, compare.ag.light_kappa, n, defer=True)
 
 

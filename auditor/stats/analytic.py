@@ -192,10 +192,10 @@ def conger_variance(
     n, r = codes.shape
     w = np.eye(q) if weights is None else np.asarray(weights, float)
     rated = (codes >= 0).astype(float)
-    counts = np.zeros((n, q))
-    np.add.at(counts, (np.nonzero(rated)[0], codes[codes >= 0]), 1.0)
-    by_rater = np.zeros((r, q))
-    np.add.at(by_rater, (np.nonzero(rated)[1], codes[codes >= 0]), 1.0)
+    item_of, rater_of = np.nonzero(rated)  # every rating, row by row
+    code_of = codes[codes >= 0]
+    counts = np.bincount(item_of * q + code_of, minlength=n * q).reshape(n, q).astype(float)
+    by_rater = np.bincount(rater_of * q + code_of, minlength=r * q).reshape(r, q).astype(float)
     n_g = by_rater.sum(axis=1)
     p_g = by_rater / n_g[:, None]
     p_bar = p_g.mean(axis=0)
