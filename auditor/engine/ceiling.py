@@ -68,7 +68,7 @@ def human_ceiling(ctx: AuditContext, ref_mask: np.ndarray) -> list[dict[str, Any
             continue
         for metric, est in agreement_family(ctx, p).items():
             loo.setdefault(metric, []).append(est)
-    multi = multi_rater(ctx, ref_mask, rater_ids)
+    multi = multi_rater(ctx, ref_mask, (all_raters, rater_index))
     for metric, ests in loo.items():
         ctx.add(metric, name, name, multi.pop(metric, None) or Estimate.mean(ests))
     for metric, est in multi.items():  # multi-rater coefficients with no judge-against-reference counterpart
@@ -136,18 +136,19 @@ def _rater_sides(
 
 
 def multi_rater(
-    ctx: AuditContext, ref_mask: np.ndarray, rater_ids: np.ndarray | None = None
+    ctx: AuditContext, ref_mask: np.ndarray, rater_positions: tuple[list[Any], np.ndarray] | None = None
 ) -> dict[str, Estimate]:
-    """Multi-rater coefficients over all reference raters at once (see the module docstring); ``rater_ids`` (one
-    per row of ``ref_mask``) enable Conger's and Light's kappa and the ICCs."""
+    """Multi-rater coefficients over all reference raters at once (see the module docstring);
+    ``rater_positions``, the distinct rater ids and each row's position among them (:func:`_rater_positions`, one
+    per row of ``ref_mask``), enable Conger's and Light's kappa and the ICCs."""
     items = ctx.row_item[ref_mask]
     out: dict[str, Estimate] = {}
     raters = None
-    if rater_ids is not None:
-        # the raters as text in sorted order (each distinct id converted once), and each row's position there
-        codes, distinct = pd.factorize(np.asarray(rater_ids), use_na_sentinel=False)
-        names, text_index = np.unique(np.asarray(distinct, dtype=str), return_inverse=True)
-        raters = text_index[codes]
+    if rater_positions is not None:
+        # the raters as text in sorted order (ids with the same text are one rater), and each row's position there
+        all_raters, rater_index = rater_positions
+        names, text_index = np.unique(np.asarray(all_raters, dtype=str), return_inverse=True)
+        raters = text_index[rater_index]
         n_raters = len(names)
     if ctx.task == "score":
         x = ctx.t.labels["value"].to_numpy(float)[ref_mask]
