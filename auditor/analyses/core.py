@@ -6,9 +6,11 @@ or more values) and audit.json's
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from auditor.config import AuditConfig
 from auditor.engine.aggregation import split_ties
@@ -25,8 +27,8 @@ def step(ctx: AuditContext, config: AuditConfig) -> StepOutput:
     out = StepOutput()
     labels = ctx.t.labels
     ref_name = config.reference
-    judge_col = labels["judge"].to_numpy()
-    ctx.ref_mask = judge_col == ref_name
+    rows_of = judge_rows(labels["judge"])
+    ctx.ref_mask = rows_of(ref_name)
     ref = ctx.side(ctx.ref_mask, calibrate=True)
     ctx.ref = ref
     ref_ok = ctx.usable(ref)
@@ -52,7 +54,7 @@ def step(ctx: AuditContext, config: AuditConfig) -> StepOutput:
     sides: dict[str, Side] = {}
     ctx.sides = sides
     for judge in ctx.t.judges:
-        side = ctx.side(judge_col == judge, calibrate=True)
+        side = ctx.side(rows_of(judge), calibrate=True)
         sides[judge] = side
         usable = ctx.usable(side)
         lost = int(np.sum(side.has & ~usable))
@@ -67,8 +69,8 @@ def step(ctx: AuditContext, config: AuditConfig) -> StepOutput:
             )
         p, _ = judge_metrics(ctx, judge, ref, side)
         if ctx.k and p.n:
-            conf = np.zeros((ctx.k, ctx.k), dtype=np.int64)
-            np.add.at(conf, (p.ref_code, p.judge_code), 1)
+            k = ctx.k
+            conf = np.bincount(p.ref_code * k + p.judge_code, minlength=k * k).reshape(k, k)
             out.confusion.append(
                 {
                     "judge": judge,
@@ -102,6 +104,15 @@ def step(ctx: AuditContext, config: AuditConfig) -> StepOutput:
         if column not in config.slice_by:
             out.warnings.extend(core_slices(ctx, column, agreement=False))
     return out
+
+
+def judge_rows(judges: pd.Series) -> Callable[[str], np.ndarray]:
+    """``rows_of(name)``: the mask of the label rows whose judge is ``name`` (all False for a name not there), from
+    one factorisation of the judge column instead of a text comparison over every row per judge."""
+    codes, names = pd.factorize(judges)
+    position = {name: i for i, name in enumerate(names)}
+    absent = len(names)  # no row has this code (a missing judge is -1)
+    return lambda name: codes == position.get(name, absent)
 
 
 def reference_policy(ctx: AuditContext) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import numpy as np
 
@@ -11,23 +11,26 @@ from auditor.stats import compare
 from auditor.stats.bootstrap import Estimate
 
 
-def agreement_family(ctx: AuditContext, p: compare.Pairing) -> dict[str, Estimate]:
-    """Agreement, kappa, Krippendorff's alpha (and correlations for likert / score) on a pairing."""
+def agreement_family(
+    ctx: AuditContext, p: compare.Pairing, metrics: Collection[str] | None = None
+) -> dict[str, Estimate]:
+    """Agreement, kappa, Krippendorff's alpha (and correlations for likert / score) on a pairing; ``metrics``:
+    only these (all when None; the others are not computed)."""
     out: dict[str, Estimate] = {}
     if p.n == 0:
         return out
     if ctx.task != "score":
         level = {"likert": "ordinal"}.get(ctx.task, "nominal")
+        weighted = ctx.task in ("pairwise", "likert")
         out.update(
-            compare.agreement_metrics(
-                p, ctx.rs, weighted=ctx.task in ("pairwise", "likert"), alpha_level=level
-            )
+            compare.agreement_metrics(p, ctx.rs, weighted=weighted, alpha_level=level, metrics=metrics)
         )
     else:
-        out["krippendorff_alpha"] = compare.krippendorff_interval_pairs(p, ctx.rs)
-        out.update(compare.icc_metrics(p, ctx.rs))
+        if metrics is None or "krippendorff_alpha" in metrics:
+            out["krippendorff_alpha"] = compare.krippendorff_interval_pairs(p, ctx.rs)
+        out.update(compare.icc_metrics(p, ctx.rs, metrics))
     if ctx.task in ("likert", "score"):
-        out.update(compare.correlation_metrics(p, ctx.rs))
+        out.update(compare.correlation_metrics(p, ctx.rs, metrics))
     return out
 
 

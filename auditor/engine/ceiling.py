@@ -40,7 +40,7 @@ def human_ceiling(ctx: AuditContext, ref_mask: np.ndarray) -> list[dict[str, Any
     warnings: list[dict[str, Any]] = []
     labels = ctx.t.labels
     name = ctx.cfg.reference
-    sub = labels[ref_mask]
+    sub = labels.loc[ref_mask, ["item_id", "rater"]]
     raters = sub["rater"]
     if raters.isna().all():
         slots = sub.groupby("item_id").cumcount().map(lambda i: f"slot{i + 1}")
@@ -56,12 +56,11 @@ def human_ceiling(ctx: AuditContext, ref_mask: np.ndarray) -> list[dict[str, Any
             )
     else:
         rater_ids = raters.fillna("unknown").to_numpy()
-    # sorted, so pair slices are named canonically (``raters=r1~r2`` with r1 < r2) whatever the order of the rows
-    all_raters = sorted(dict.fromkeys(rater_ids.tolist()), key=str)
+    all_raters, rater_index = _rater_positions(rater_ids)
     per_item = np.bincount(ctx.row_item[ref_mask], minlength=ctx.n_items)
     if len(all_raters) < 2 or per_item.max(initial=0) < 2:
         return warnings
-    rater_side, others_side = _rater_sides(ctx, ref_mask, rater_ids, all_raters)
+    rater_side, others_side = _rater_sides(ctx, ref_mask, rater_index, all_raters)
     loo: dict[str, list[Estimate]] = {}
     for r in all_raters:
         p, _ = ctx.pairing(others_side(r), rater_side(r))
@@ -69,7 +68,7 @@ def human_ceiling(ctx: AuditContext, ref_mask: np.ndarray) -> list[dict[str, Any
             continue
         for metric, est in agreement_family(ctx, p).items():
             loo.setdefault(metric, []).append(est)
-    multi = multi_rater(ctx, ref_mask, rater_ids)
+    multi = multi_rater(ctx, ref_mask, (all_raters, rater_index))
     for metric, ests in loo.items():
         ctx.add(metric, name, name, multi.pop(metric, None) or Estimate.mean(ests))
     for metric, est in multi.items():  # multi-rater coefficients with no judge-against-reference counterpart
@@ -79,10 +78,19 @@ def human_ceiling(ctx: AuditContext, ref_mask: np.ndarray) -> list[dict[str, Any
             p, _ = ctx.pairing(rater_side(r1), rater_side(r2))
             if p.n < 2:
                 continue
-            for metric, est in agreement_family(ctx, p).items():
-                if metric in PAIR_METRICS:
-                    ctx.add(metric, name, name, est, slice=f"raters={r1}~{r2}")
+            for metric, est in agreement_family(ctx, p, PAIR_METRICS).items():
+                ctx.add(metric, name, name, est, slice=f"raters={r1}~{r2}")
     return warnings
+
+
+def _rater_positions(rater_ids: np.ndarray) -> tuple[list[Any], np.ndarray]:
+    """The distinct rater ids, sorted by their text so that pair slices are named canonically (``raters=r1~r2``
+    with r1 < r2) whatever the order of the rows, and each row's position among them (one hash pass over the
+    rows, then a look-up per distinct id)."""
+    codes, distinct = pd.factorize(rater_ids, use_na_sentinel=False)
+    all_raters = sorted(distinct.tolist(), key=str)
+    index = {r: i for i, r in enumerate(all_raters)}
+    return all_raters, np.array([index[r] for r in distinct.tolist()], dtype=np.int64)[codes]
 
 
 #: Up to this many cells (raters x items x categories) the raters' verdicts come from one count table.
@@ -90,10 +98,11 @@ MAX_RATER_TABLE_CELLS = 50_000_000
 
 
 def _rater_sides(
-    ctx: AuditContext, ref_mask: np.ndarray, rater_ids: np.ndarray, all_raters: list[Any]
+    ctx: AuditContext, ref_mask: np.ndarray, rater_index: np.ndarray, all_raters: list[Any]
 ) -> tuple[Callable[[Any], Side], Callable[[Any], Side]]:
     """Per rater ``r``: ``mine(r)``, the verdicts of ``r``'s labels, and ``others(r)``, those of the other raters'
-    labels, each as ``ctx.side`` of the matching rows would give them.
+    labels, each as ``ctx.side`` of the matching rows would give them (``rater_index``: per row of ``ref_mask``,
+    its rater's position in ``all_raters``).
 
     A labelled task takes them from one ``(raters, items, k)`` count table built in one pass over the reference's
     rows (the others' votes are the item's total minus the rater's own), so no per-rater pass over the label rows;
@@ -102,14 +111,13 @@ def _rater_sides(
     if ctx.task == "score" or n_raters * n_items * max(ctx.k, 1) > MAX_RATER_TABLE_CELLS:
         positions = np.flatnonzero(ref_mask)
         masks = {}
-        for r in all_raters:
+        for i, r in enumerate(all_raters):
             m = np.zeros_like(ref_mask)
-            m[positions[rater_ids == r]] = True
+            m[positions[rater_index == i]] = True
             masks[r] = m
         return (lambda r: ctx.side(masks[r])), (lambda r: ctx.side(ref_mask & ~masks[r]))
     index = {r: i for i, r in enumerate(all_raters)}
-    rater = pd.Series(rater_ids).map(index).to_numpy(np.int64)
-    cell = rater * n_items + ctx.row_item[ref_mask]
+    cell = rater_index * n_items + ctx.row_item[ref_mask]
     rows = np.bincount(cell, minlength=n_raters * n_items).reshape(n_raters, n_items)
     codes = ctx.t.labels["code"].to_numpy(np.int64)[ref_mask]
     counts = np.bincount(cell * ctx.k + codes, minlength=n_raters * n_items * ctx.k)
@@ -128,15 +136,19 @@ def _rater_sides(
 
 
 def multi_rater(
-    ctx: AuditContext, ref_mask: np.ndarray, rater_ids: np.ndarray | None = None
+    ctx: AuditContext, ref_mask: np.ndarray, rater_positions: tuple[list[Any], np.ndarray] | None = None
 ) -> dict[str, Estimate]:
-    """Multi-rater coefficients over all reference raters at once (see the module docstring); ``rater_ids`` (one
-    per row of ``ref_mask``) enable Conger's and Light's kappa and the ICCs."""
+    """Multi-rater coefficients over all reference raters at once (see the module docstring);
+    ``rater_positions``, the distinct rater ids and each row's position among them (:func:`_rater_positions`, one
+    per row of ``ref_mask``), enable Conger's and Light's kappa and the ICCs."""
     items = ctx.row_item[ref_mask]
     out: dict[str, Estimate] = {}
     raters = None
-    if rater_ids is not None:
-        names, raters = np.unique(np.asarray(rater_ids, dtype=str), return_inverse=True)
+    if rater_positions is not None:
+        # the raters as text in sorted order (ids with the same text are one rater), and each row's position there
+        all_raters, rater_index = rater_positions
+        names, text_index = np.unique(np.asarray(all_raters, dtype=str), return_inverse=True)
+        raters = text_index[rater_index]
         n_raters = len(names)
     if ctx.task == "score":
         x = ctx.t.labels["value"].to_numpy(float)[ref_mask]
@@ -164,8 +176,7 @@ def multi_rater(
     n = int(ok.sum())
     level = "ordinal" if ctx.task == "likert" else "nominal"
     coinc = compare.ag.coincidence_from_counts(counts[ok])
-    per_cluster = np.zeros((ctx.n_clusters, ctx.k, ctx.k))
-    np.add.at(per_cluster, ctx.cluster[ok], coinc)
+    per_cluster = _cluster_sums(ctx, coinc, ctx.cluster[ok])
     out["krippendorff_alpha"] = ctx.rs.sums(
         per_cluster, lambda o: compare.ag.krippendorff_alpha_from_coincidence(o, level), n, defer=True
     )
@@ -176,8 +187,7 @@ def multi_rater(
         # the pooled form keeps the numbers of audits without missing ratings identical to the last bit
         p_i = compare.ag.fleiss_item_terms(counts[ok])
         cols = np.column_stack([np.ones(n), p_i, counts[ok].astype(float), n_i[ok].astype(float)])
-        sums = np.zeros((ctx.n_clusters, cols.shape[1]))
-        np.add.at(sums, ctx.cluster[ok], cols)
+        sums = _cluster_sums(ctx, cols, ctx.cluster[ok])
         k = ctx.k
         out["fleiss_kappa"] = ctx.rs.sums(
             sums,
@@ -204,8 +214,7 @@ def multi_rater(
         out[metric].analytic = se
     if raters is not None and 2 <= n_raters <= MAX_CONGER_RATERS:
         k = ctx.k
-        by_rater = np.zeros((ctx.n_clusters, n_raters, k))
-        np.add.at(by_rater, (ctx.cluster[items], raters, codes), 1.0)
+        by_rater = _cell_counts((ctx.cluster[items], raters, codes), (ctx.n_clusters, n_raters, k))
         both = np.concatenate([gwet, by_rater.reshape(ctx.n_clusters, -1)], axis=1)
         width = gwet.shape[1]
         out["conger_kappa"] = ctx.rs.sums(
@@ -225,11 +234,23 @@ def multi_rater(
     return out
 
 
-def _cluster_sums(ctx: AuditContext, per_item: np.ndarray) -> np.ndarray:
-    """``(items, ...)`` per-item statistics summed per cluster."""
-    sums = np.zeros((ctx.n_clusters,) + per_item.shape[1:])
-    np.add.at(sums, ctx.cluster, per_item)
-    return sums
+def _cluster_sums(ctx: AuditContext, per_item: np.ndarray, cluster: np.ndarray | None = None) -> np.ndarray:
+    """``(items, ...)`` per-item statistics summed per cluster (``cluster``: each row's, by default
+    ``ctx.cluster``), one ``bincount`` per column: the same sums, added in the same order, as ``np.add.at``
+    (several times faster)."""
+    cluster = ctx.cluster if cluster is None else cluster
+    columns = per_item.reshape(len(per_item), -1)
+    sums = np.zeros((ctx.n_clusters, columns.shape[1]))
+    for j in range(columns.shape[1]):
+        sums[:, j] = np.bincount(cluster, weights=columns[:, j], minlength=ctx.n_clusters)
+    return sums.reshape((ctx.n_clusters,) + per_item.shape[1:])
+
+
+def _cell_counts(index: tuple[np.ndarray, ...], shape: tuple[int, ...]) -> np.ndarray:
+    """How many rows fall in each cell of a table of ``shape`` (``index``: each row's position along every
+    axis), as floats: one ``bincount`` of the flat cell."""
+    cells = np.ravel_multi_index(index, shape) if len(index[0]) else np.zeros(0, dtype=np.int64)
+    return np.bincount(cells, minlength=int(np.prod(shape))).reshape(shape).astype(float)
 
 
 def _wide(
@@ -252,7 +273,8 @@ def _light(
     per_cluster = np.zeros((ctx.n_clusters, len(pairs), k, k))
     for p, (a, b) in enumerate(pairs):
         on = np.flatnonzero(np.isfinite(wide[:, a]) & np.isfinite(wide[:, b]))
-        np.add.at(per_cluster, (ctx.cluster[on], p, wide[on, a].astype(int), wide[on, b].astype(int)), 1.0)
+        cells = (ctx.cluster[on], wide[on, a].astype(int), wide[on, b].astype(int))
+        per_cluster[:, p] = _cell_counts(cells, (ctx.n_clusters, k, k))
     return ctx.rs.sums(per_cluster, compare.ag.light_kappa, n, defer=True)
 
 

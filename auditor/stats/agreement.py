@@ -270,6 +270,19 @@ def agreement_weights(kind: WeightKind | np.ndarray, k: int, values: np.ndarray 
     return 1.0 - dis / dis.max()
 
 
+def weighted_counts(counts: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``counts @ weights.T`` (``r*_ik = sum_l w_kl r_il`` per row ``i``), for tall tables of counts.
+
+    The transposed weights are first laid out in C order: OpenBLAS's threaded product of a tall matrix with a
+    transposed small one is pathologically slow (about 40 ms for 100,000 x 3 rows on two threads, against 0.2 ms
+    with the copy).  Both products run the same kernel and give the same numbers bit for bit, except for a single
+    row, which numpy hands to a matrix-vector product whose order of summation follows the layout: a table of one
+    row per matrix keeps the plain product."""
+    if counts.ndim < 2 or counts.shape[-2] < 2:
+        return counts @ weights.T
+    return counts @ np.ascontiguousarray(weights.T)
+
+
 def gwet_item_stats(counts: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     """Per-item terms of Gwet's generalised coefficients from an ``(items, K)`` table of rating counts.
 
@@ -283,7 +296,7 @@ def gwet_item_stats(counts: np.ndarray, weights: np.ndarray | None = None) -> np
     w = np.eye(k) if weights is None else np.asarray(weights, float)
     r = counts.sum(axis=1)
     pairs = r * (r - 1.0)
-    agree = (counts * (counts @ w.T - 1.0)).sum(axis=1)
+    agree = (counts * (weighted_counts(counts, w) - 1.0)).sum(axis=1)
     with np.errstate(**_ERR):
         pa_i = np.where(r >= 2, agree / np.where(pairs > 0, pairs, 1.0), 0.0)
         shares = np.where(r[:, None] > 0, counts / np.where(r > 0, r, 1.0)[:, None], 0.0)

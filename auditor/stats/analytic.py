@@ -26,6 +26,8 @@ from typing import Literal
 import numpy as np
 from scipy.special import ndtr, ndtri, stdtr, stdtrit
 
+from auditor.stats.agreement import weighted_counts
+
 GwetCoefficient = Literal["fleiss", "gwet", "brennan_prediger", "krippendorff"]
 
 #: Method names written beside the analytic columns of a metric row.
@@ -111,7 +113,7 @@ def gwet_variance(
     w = np.eye(q) if weights is None else np.asarray(weights, float)
     f = np.ones(counts.shape[0]) if freq is None else np.asarray(freq, dtype=float)
     r = counts.sum(axis=1)
-    sum_q = (counts * (counts @ w.T - 1.0)).sum(axis=1)  # sum_k r_ik (r*_ik - 1)
+    sum_q = (counts * (weighted_counts(counts, w) - 1.0)).sum(axis=1)  # sum_k r_ik (r*_ik - 1)
     if coefficient == "krippendorff":
         return _krippendorff(counts, r, sum_q, w, np.where(r >= 2, f, 0.0), population)
     f = np.where(r >= 1, f, 0.0)
@@ -190,10 +192,10 @@ def conger_variance(
     n, r = codes.shape
     w = np.eye(q) if weights is None else np.asarray(weights, float)
     rated = (codes >= 0).astype(float)
-    counts = np.zeros((n, q))
-    np.add.at(counts, (np.nonzero(rated)[0], codes[codes >= 0]), 1.0)
-    by_rater = np.zeros((r, q))
-    np.add.at(by_rater, (np.nonzero(rated)[1], codes[codes >= 0]), 1.0)
+    item_of, rater_of = np.nonzero(rated)  # every rating, row by row
+    code_of = codes[codes >= 0]
+    counts = np.bincount(item_of * q + code_of, minlength=n * q).reshape(n, q).astype(float)
+    by_rater = np.bincount(rater_of * q + code_of, minlength=r * q).reshape(r, q).astype(float)
     n_g = by_rater.sum(axis=1)
     p_g = by_rater / n_g[:, None]
     p_bar = p_g.mean(axis=0)
@@ -202,7 +204,7 @@ def conger_variance(
         pe = np.float64((w * (np.outer(p_bar, p_bar) - s2 / r)).sum())  # numpy scalars: 0 / 0 is NaN
         ri = counts.sum(axis=1)
         two = ri >= 2
-        sum_q = (counts * (counts @ w.T - 1.0)).sum(axis=1)
+        sum_q = (counts * (weighted_counts(counts, w) - 1.0)).sum(axis=1)
         pa_i = np.where(two, sum_q / np.where(two, ri * (ri - 1.0), 1.0), 0.0)
         n2 = np.float64(two.sum())
         pa = pa_i.sum() / n2
@@ -214,7 +216,7 @@ def conger_variance(
             c, e = codes[start : start + block], rated[start : start + block]
             onehot = (c[:, :, None] == np.arange(q)).astype(float)  # (b, r, q)
             term = onehot - (e - n_g / n)[:, :, None] * p_g[None, :, :]
-            by_k = (term @ w.T) * (n / n_g)[None, :, None]  # sum_l w_kl term_l, scaled per rater
+            by_k = weighted_counts(term, w) * (n / n_g)[None, :, None]  # sum_l w_kl term_l, scaled per rater
             lam[start : start + block] = (by_k * centred[None, :, :]).sum(axis=(1, 2))
         pe_i = lam / (r * (r - 1.0))
         c_i = (n / n2) * (pa_i - pe * two) / (1.0 - pe)

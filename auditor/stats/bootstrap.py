@@ -336,9 +336,11 @@ class Resampler:
                 width = p.flat.shape[1]
                 p.out = sums[:, start : start + width] / p.scale
                 start += width
-        for (
-            p
-        ) in pending:  # the others one by one: a float64 product's last bits may depend on its other columns
+        # the others one by one: a float64 product's last bits may depend on its other columns (with OpenBLAS 0.3
+        # on two threads a one-column product differs from the same column inside a wider one), and they depend on
+        # the BLAS thread count (OPENBLAS_NUM_THREADS=1 moves four human-ceiling bounds of a 1M-row audit in the
+        # last bits), so audit.json is byte-identical on one machine, not across thread counts
+        for p in pending:
             if p.scale is None:
                 p.out = self.weights @ p.flat
         for p in pending:

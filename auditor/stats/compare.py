@@ -7,7 +7,7 @@ estimate, the bootstrap replicates and the jackknife come from the same sums.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,24 +53,46 @@ class Pairing:
         )
 
 
-def agreement_metrics(p: Pairing, rs: Resampler, *, weighted: bool, alpha_level: str) -> dict[str, Estimate]:
+def agreement_metrics(
+    p: Pairing, rs: Resampler, *, weighted: bool, alpha_level: str, metrics: Collection[str] | None = None
+) -> dict[str, Estimate]:
     """Raw agreement, Cohen's kappa (plain, and linear / quadratic when ``weighted``), Scott's pi, Fleiss' kappa
     (two ratings per item, i.e. judge and reference), Krippendorff's alpha, Gwet's AC1 and Brennan-Prediger's
     free-marginal kappa (chance 1/q over the task's q categories); when ``weighted``, Gwet's AC2 and weighted
     Scott's pi / Fleiss' kappa too (:data:`AUDIT_WEIGHTS`; with two ratings per item Fleiss' weighted kappa is
-    Scott's weighted pi)."""
-    return confusion_metrics(p.confusion_by_cluster(), p.n, rs, weighted=weighted, alpha_level=alpha_level)
+    Scott's weighted pi).  ``metrics``: only these (all when None)."""
+    return confusion_metrics(
+        p.confusion_by_cluster(), p.n, rs, weighted=weighted, alpha_level=alpha_level, metrics=metrics
+    )
 
 
 def confusion_metrics(
-    per_cluster: np.ndarray, n: int, rs: Resampler, *, weighted: bool, alpha_level: str
+    per_cluster: np.ndarray,
+    n: int,
+    rs: Resampler,
+    *,
+    weighted: bool,
+    alpha_level: str,
+    metrics: Collection[str] | None = None,
 ) -> dict[str, Estimate]:
     """:func:`agreement_metrics` from the ``(clusters, k, k)`` confusion tables of ``n`` paired items (what the
-    in-memory and the out-of-core engines share), each with its analytic standard error."""
-    out = rs.sums_many(per_cluster, agreement_functions(weighted, alpha_level), n, defer=True)
+    in-memory and the out-of-core engines share), each with its analytic standard error; ``metrics``: only these
+    (all when None)."""
+    fns = _only(agreement_functions(weighted, alpha_level), metrics)
+    if not fns:
+        return {}
+    out = rs.sums_many(per_cluster, fns, n, defer=True)
     for name, se in analytic_errors(per_cluster.sum(axis=0), weighted, alpha_level).items():
-        out[name].analytic = se
+        if name in out:
+            out[name].analytic = se
     return out
+
+
+def _only(
+    fns: dict[str, Callable[..., np.ndarray]], metrics: Collection[str] | None
+) -> dict[str, Callable[..., np.ndarray]]:
+    """The functions of ``fns`` named in ``metrics`` (all when None), in their order."""
+    return fns if metrics is None else {name: fn for name, fn in fns.items() if name in metrics}
 
 
 def analytic_errors(confusion: np.ndarray, weighted: bool, alpha_level: str) -> dict[str, an.Analytic]:
@@ -130,7 +152,7 @@ def category_kappas(per_cluster: np.ndarray, n: int, rs: Resampler) -> list[Esti
     category order, from the ``(clusters, k, k)`` confusion tables of ``n`` paired items, each with its
     Fleiss-Cohen-Everitt analytic standard error."""
     fns = {str(i): (lambda c, i=i: an.category_kappa_of(c, i)) for i in range(per_cluster.shape[-1])}
-    found = rs.sums_many(per_cluster, fns, n)
+    found = rs.sums_many(per_cluster, fns, n, defer=True)
     _, var, var0 = an.cohen_kappa_variance(an.one_vs_rest(per_cluster.sum(axis=0)))
     for i, est in enumerate(found.values()):
         est.analytic = an.kappa_error(var[i], var0[i])
@@ -164,10 +186,14 @@ def agreement_functions(weighted: bool, alpha_level: str) -> dict[str, Callable[
     return fns
 
 
-def icc_metrics(p: Pairing, rs: Resampler) -> dict[str, Estimate]:
-    """ICC(A,1) and ICC(C,1) of the reference's and the judge's values (two raters on every paired item)."""
+def icc_metrics(p: Pairing, rs: Resampler, metrics: Collection[str] | None = None) -> dict[str, Estimate]:
+    """ICC(A,1) and ICC(C,1) of the reference's and the judge's values (two raters on every paired item);
+    ``metrics``: only these (all when None)."""
+    fns = _only({"icc_a1": icc.icc_a1, "icc_c1": icc.icc_c1}, metrics)
+    if not fns:
+        return {}
     sums = p.sums_by_cluster(list(icc.icc_item_stats(np.column_stack([p.ref_value, p.judge_value])).T))
-    return rs.sums_many(sums, {"icc_a1": icc.icc_a1, "icc_c1": icc.icc_c1}, p.n)
+    return rs.sums_many(sums, fns, p.n)
 
 
 def _table_plan(values: np.ndarray) -> tuple[np.ndarray, int] | None:
@@ -177,23 +203,29 @@ def _table_plan(values: np.ndarray) -> tuple[np.ndarray, int] | None:
     return inverse, uniq.size
 
 
-def correlation_metrics(p: Pairing, rs: Resampler) -> dict[str, Estimate]:
+def correlation_metrics(
+    p: Pairing, rs: Resampler, metrics: Collection[str] | None = None
+) -> dict[str, Estimate]:
     """Pearson (from sums), Spearman and Kendall's tau-b (from the joint table of distinct values when both sides
-    have few; otherwise Spearman by weighted re-ranking and Kendall by explicit resampling)."""
+    have few; otherwise Spearman by weighted re-ranking and Kendall by explicit resampling); ``metrics``: only
+    these (all when None)."""
     x, y = p.ref_value, p.judge_value
     n = p.n
-    sums = p.sums_by_cluster([np.ones_like(x), x, y, x * x, y * y, x * y])
-    out = {"pearson": rs.sums(sums, lambda s: co.pearson_from_sums(*np.moveaxis(s, -1, 0)), n)}
+    out = {}
+    if metrics is None or "pearson" in metrics:
+        sums = p.sums_by_cluster([np.ones_like(x), x, y, x * x, y * y, x * y])
+        out["pearson"] = rs.sums(sums, lambda s: co.pearson_from_sums(*np.moveaxis(s, -1, 0)), n)
+    ranked = _only(
+        {"spearman": co.spearman_from_table, "kendall_tau_b": co.kendall_tau_b_from_table}, metrics
+    )
+    if not ranked:
+        return out
     px, py = _table_plan(x), _table_plan(y)
     if px is not None and py is not None:
         (ix, kx), (iy, ky) = px, py
         flat = np.bincount(p.cluster * kx * ky + ix * ky + iy, minlength=p.n_clusters * kx * ky)
         tables = flat.reshape(p.n_clusters, kx, ky).astype(float)
-        out.update(
-            rs.sums_many(
-                tables, {"spearman": co.spearman_from_table, "kendall_tau_b": co.kendall_tau_b_from_table}, n
-            )
-        )
+        out.update(rs.sums_many(tables, ranked, n))
         return out
     cluster = p.cluster
 
@@ -201,7 +233,8 @@ def correlation_metrics(p: Pairing, rs: Resampler) -> dict[str, Estimate]:
         return co.spearman_weighted(x, y, weights[:, cluster])
 
     occupied = np.unique(cluster)
-    out["spearman"] = rs.weighted(spearman, n, occupied, chunk=64)
+    if "spearman" in ranked:
+        out["spearman"] = rs.weighted(spearman, n, occupied, chunk=64)
 
     def kendall(weights: np.ndarray) -> np.ndarray:
         from scipy import stats as sps  # scipy.stats costs ~0.6 s to import: only where it is used
@@ -212,7 +245,8 @@ def correlation_metrics(p: Pairing, rs: Resampler) -> dict[str, Estimate]:
             res[i] = sps.kendalltau(x[idx], y[idx]).statistic if idx.size > 1 else np.nan
         return res
 
-    out["kendall_tau_b"] = rs.weighted(kendall, n, occupied, chunk=64)
+    if "kendall_tau_b" in ranked:
+        out["kendall_tau_b"] = rs.weighted(kendall, n, occupied, chunk=64)
     return out
 
 

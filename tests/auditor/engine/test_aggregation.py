@@ -22,6 +22,27 @@ def test_majority_with_declared_tie_breaks():
     assert agg.majority(counts, "upper").tolist() == [0, 2, -1, 2]
 
 
+def test_majority_equals_a_row_by_row_vote_on_random_tables():
+    """The column-at-a-time majority against the rule written out per row: the most frequent category, the first
+    of several (lower), the last (upper), the tie code, or none."""
+    rng = np.random.default_rng(7)
+    for k in (1, 2, 3, 5):
+        counts = rng.integers(0, 3, (200, k))
+        for tie_break, tie_code in (("tie", k // 2), ("exclude", None), ("lower", None), ("upper", None)):
+            expected = []
+            for row in counts:
+                winners = np.flatnonzero(row == row.max())
+                if row.max() == 0:
+                    expected.append(agg.NONE)
+                elif len(winners) == 1 or tie_break == "lower":
+                    expected.append(int(winners[0]))
+                elif tie_break == "upper":
+                    expected.append(int(winners[-1]))
+                else:
+                    expected.append(agg.NONE if tie_code is None else tie_code)
+            assert agg.majority(counts, tie_break, tie_code).tolist() == expected
+
+
 def test_median_rounds_toward_neutral_by_default():
     # likert 1..5 as codes 0..4, neutral code 2
     counts = np.array(

@@ -121,3 +121,19 @@ def test_weights_drawn_block_by_block_are_the_one_call_stream(block, monkeypatch
     np.testing.assert_array_equal(got, expected)
     np.testing.assert_array_equal(out32, expected)
     np.testing.assert_array_equal(Resampler(13, 101, seed=11).weights, expected)
+
+
+def test_cluster_sums_by_bincount_equal_np_add_at_bit_for_bit():
+    """The ceiling's per-cluster sums (one ``bincount`` per column) and cell counts equal ``np.add.at``'s, on
+    fractional values whose sum depends on the order of addition."""
+    rng = np.random.default_rng(5)
+    cluster = rng.integers(0, 30, 2_000)
+    ctx = type("Ctx", (), {"cluster": cluster, "n_clusters": 31})()  # the last cluster holds no item
+    per_item = rng.random((2_000, 3, 3)) / 3.0
+    expected = np.zeros((31, 3, 3))
+    np.add.at(expected, cluster, per_item)
+    assert np.array_equal(ceiling._cluster_sums(ctx, per_item), expected)
+    codes = rng.integers(0, 3, 2_000)
+    counts = np.zeros((31, 3))
+    np.add.at(counts, (cluster, codes), 1.0)
+    assert np.array_equal(ceiling._cell_counts((cluster, codes), (31, 3)), counts)

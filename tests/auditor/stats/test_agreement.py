@@ -217,3 +217,18 @@ def test_brennan_prediger_row_in_an_audit_by_hand():
     row = result.metric("brennan_prediger", "llm")
     assert row["value"] == pytest.approx(0.5, abs=1e-12)
     assert row["n"] == 6
+
+
+@pytest.mark.parametrize("rows", [1, 2, 4097, 100_001])
+@pytest.mark.parametrize("k", [3, 7])
+def test_weighted_counts_equals_the_plain_product_bit_for_bit(rows, k):
+    """The contiguous layout of the transposed weights (a speed fix for OpenBLAS) changes no bit: integer counts
+    and fractional values, Gwet's non-dyadic weights (7 categories: multiples of 1/36), stacks of tables too."""
+    rng = np.random.default_rng(rows * 10 + k)
+    weights = [ag.agreement_weights("quadratic", k), rng.random((k, k))]
+    tables = [rng.integers(0, 5, (rows, k)).astype(float), rng.random((rows, k)) * 3]
+    for w in weights:
+        for x in tables + [t.reshape(rows, 1, k) for t in tables]:
+            assert np.array_equal(ag.weighted_counts(x, w), x @ w.T)
+    stacked = rng.random((rows, 3, k))  # (items, raters, categories), as Conger's variance uses it
+    assert np.array_equal(ag.weighted_counts(stacked, weights[1]), stacked @ weights[1].T)
