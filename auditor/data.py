@@ -17,7 +17,7 @@ import pandas as pd
 from auditor.config import AuditConfig, fix_text, option_text, toml_value
 from auditor.contract import ITEM_COLUMNS_KNOWN, ORDERS
 from auditor.errors import FRONT, InputError, shown
-from auditor.io import FILE, ROW, JsonNumber, is_missing, read_table
+from auditor.io import FILE, ROW, JsonNumber, decoded, is_missing, read_table
 from auditor.suggest import (
     UNKNOWN,
     Inspection,
@@ -124,13 +124,23 @@ def _by_value(
     gives None, or where the column mixes kinds of values (``1`` and ``True`` are one distinct value to pandas, not
     to ``fn``).
     """
-    if pd.api.types.infer_dtype(series, skipna=True) not in _BY_VALUE_KINDS:
+    if _value_kind(series) not in _BY_VALUE_KINDS:
         return None
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    if isinstance(uniques.dtype, pd.CategoricalDtype):  # factorised by its codes: no value hashed again
+        uniques = pd.Index(np.asarray(uniques, dtype=object), dtype=object)
     got = fn(pd.Series(uniques))
     if got is None:
         return None
     return codes, np.append(got.to_numpy(dtype=object), None)
+
+
+def _value_kind(series: pd.Series) -> str:
+    """pandas' kind of the values of ``series`` (``string``, ``integer``, ``mixed``, ...), missing ones skipped; of
+    a categorical, the kind of its categories (each one a value, :func:`auditor.io.read_table`'s ``coded``)."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return pd.api.types.infer_dtype(series.cat.categories, skipna=True)
+    return pd.api.types.infer_dtype(series, skipna=True)
 
 
 def _spread(codes: np.ndarray, per_value: np.ndarray, index: pd.Index) -> pd.Series:
@@ -233,10 +243,17 @@ def _require_columns(frame: pd.DataFrame, columns: tuple[str, ...], what: str) -
             )
 
 
+#: The columns read as codes (a categorical, :func:`auditor.io.read_table`'s ``coded``) that validation takes as
+#: such: each distinct value is checked and made text once, then spread over the rows as Python objects; every
+#: other column is made Python objects as it is read.  ``label`` stays coded until :func:`canonicalise`.
+_CODED_ITEM_COLUMNS = ("item_id", "user_id")
+_CODED_LABEL_COLUMNS = ("item_id", "judge", "rater", "order", "label")
+
+
 def validate_items(frame: pd.DataFrame) -> pd.DataFrame:
     """Check an items table: ``item_id`` present, non-empty and unique; ids normalised to text."""
     _require_columns(frame, ("item_id",), "items")
-    frame = _copy(frame)
+    frame = _copy(decoded(frame, keep=_CODED_ITEM_COLUMNS))
     frame["item_id"] = _key_column(frame, "item_id", required=True)
     dup = frame["item_id"].duplicated(keep="first")
     if dup.any():
@@ -267,7 +284,7 @@ def _check_label_columns(
     if "label" not in frame.columns and "score" in frame.columns:
         frame = frame.assign(label=None)
     _require_columns(frame, ("item_id", "judge", "label"), "labels")
-    frame = _copy(frame)
+    frame = _copy(decoded(frame, keep=_CODED_LABEL_COLUMNS))
     keys: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for column in ("item_id", "judge"):
         frame[column], found = _key_column_codes(frame, column, required=True)
@@ -503,7 +520,7 @@ def _shown(value: object) -> object:
 def _refuse_booleans(labels: pd.DataFrame, task: str) -> None:
     """A JSON ``true`` / ``false`` (or a boolean column) is never a rating or a score: bad input naming the row."""
     series = labels["label"]
-    if pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty", "integer", "floating"):
+    if _value_kind(series) in ("string", "empty", "integer", "floating"):
         return
     flags = series.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
     if flags.any():
@@ -532,6 +549,7 @@ def canonicalise(
     unusable = list(config.unusable)
     # every step below up to the numbers is a function of the label alone: computed once per distinct label
     row_code, before = _label_codes(labels)  # before[-1] is None: the rows without a label (code -1)
+    labels = _copy(decoded(labels))  # a coded label column as Python objects, now that its codes are known
     if config.judge_aliases:
         row_code, before = _judge_aliased(labels, config.judge_aliases, row_code, before)
     before = pd.Series(before, dtype=object)
@@ -550,7 +568,6 @@ def canonicalise(
         excluded[is_unusable] = reasons[row_code[is_unusable]]
     texts = texts.where(~unusable_value, None)
     text_value = texts.to_numpy(dtype=object)
-    labels = _copy(labels)
     labels["label_text"] = pd.Series(text_value[row_code], index=labels.index, dtype=object)
 
     if task == "categorical" and categories is None:
@@ -722,7 +739,7 @@ def resolve_study(
     return (out if several else out[0]), items, config
 
 
-def _as_frame(source: Source, name: str, config: AuditConfig) -> pd.DataFrame:
+def _as_frame(source: Source, name: str, config: AuditConfig, *, coded: bool = False) -> pd.DataFrame:
     if isinstance(source, pd.DataFrame):
         frame = source.copy()
         frame.attrs.setdefault("path", f"<{name} DataFrame>")
@@ -731,7 +748,7 @@ def _as_frame(source: Source, name: str, config: AuditConfig) -> pd.DataFrame:
         if len(frame) == 0:
             raise InputError("has no rows", file=frame.attrs["path"])
     else:
-        frame = read_table(source, delimiter=config.delimiter, sheet=config.sheet)
+        frame = read_table(source, delimiter=config.delimiter, sheet=config.sheet, coded=coded)
     return _renamed(frame, config.columns)
 
 
@@ -758,11 +775,14 @@ def read_sources(sources: Source | list[Source], config: AuditConfig | None = No
     return _read_sources(sources, "labels", config or AuditConfig())
 
 
-def _read_sources(sources: Source | list[Source], name: str, config: AuditConfig) -> list[pd.DataFrame]:
+def _read_sources(
+    sources: Source | list[Source], name: str, config: AuditConfig, *, coded: bool = False
+) -> list[pd.DataFrame]:
+    """``coded``: text columns read as codes where the format allows (:func:`auditor.io.read_table`)."""
     listed = list(sources) if isinstance(sources, (list, tuple)) else [sources]
     if not listed:
         raise InputError(f"no {name} given: expected at least one table", column=name)
-    return [_as_frame(source, name, config) for source in listed]
+    return [_as_frame(source, name, config, coded=coded) for source in listed]
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -910,14 +930,16 @@ def load(
     """
     config = (config or AuditConfig()).validated()
     config.require_task()
-    label_frames = _read_sources(labels, "labels", config)
-    item_frames = [] if items is None else _read_sources(items, "items", config)
+    label_frames = _read_sources(labels, "labels", config, coded=True)
+    item_frames = [] if items is None else _read_sources(items, "items", config, coded=True)
     _check_mapped_columns(config, label_frames + item_frames)
     if items is None:
         split = []
         for position, frame in enumerate(label_frames):
             if any(c in frame.columns for c in _COMBINED_HINTS):
-                found_items, label_frames[position] = split_combined(frame)
+                found_items, label_frames[position] = split_combined(
+                    decoded(frame, keep=_CODED_LABEL_COLUMNS[1:])
+                )
                 split.append(found_items)
         item_frame = _merge_items(split) if split else None
     else:
