@@ -124,27 +124,17 @@ def _by_value(
     gives None, or where the column mixes kinds of values (``1`` and ``True`` are one distinct value to pandas, not
     to ``fn``).
     """
-    if _value_kind(series) not in _BY_VALUE_KINDS:
+    if pd.api.types.infer_dtype(series, skipna=True) not in _BY_VALUE_KINDS:
         return None
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    if isinstance(uniques.dtype, pd.CategoricalDtype):  # factorised by its codes: no value hashed again
-        uniques = pd.Index(np.asarray(uniques, dtype=object), dtype=object)
     got = fn(pd.Series(uniques))
     if got is None:
         return None
     return codes, np.append(got.to_numpy(dtype=object), None)
 
 
-def _value_kind(series: pd.Series) -> str:
-    """pandas' kind of the values of ``series`` (``string``, ``integer``, ``mixed``, ...), missing ones skipped; of
-    a categorical, the kind of its categories (each one a value, :func:`auditor.io.read_table`'s ``coded``)."""
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        return pd.api.types.infer_dtype(series.cat.categories, skipna=True)
-    return pd.api.types.infer_dtype(series, skipna=True)
-
-
 def _spread(codes: np.ndarray, per_value: np.ndarray, index: pd.Index) -> pd.Series:
-    return pd.Series(per_value[codes], index=index, dtype=object)
+    return pd.Series(per_value[codes], index=index, dtype=object, copy=False)
 
 
 def _key_column(frame: pd.DataFrame, column: str, *, required: bool) -> pd.Series:
@@ -243,17 +233,10 @@ def _require_columns(frame: pd.DataFrame, columns: tuple[str, ...], what: str) -
             )
 
 
-#: The columns read as codes (a categorical, :func:`auditor.io.read_table`'s ``coded``) that validation takes as
-#: such: each distinct value is checked and made text once, then spread over the rows as Python objects; every
-#: other column is made Python objects as it is read.  ``label`` stays coded until :func:`canonicalise`.
-_CODED_ITEM_COLUMNS = ("item_id", "user_id")
-_CODED_LABEL_COLUMNS = ("item_id", "judge", "rater", "order", "label")
-
-
 def validate_items(frame: pd.DataFrame) -> pd.DataFrame:
     """Check an items table: ``item_id`` present, non-empty and unique; ids normalised to text."""
     _require_columns(frame, ("item_id",), "items")
-    frame = _copy(decoded(frame, keep=_CODED_ITEM_COLUMNS))
+    frame = _copy(frame)
     frame["item_id"] = _key_column(frame, "item_id", required=True)
     dup = frame["item_id"].duplicated(keep="first")
     if dup.any():
@@ -284,7 +267,7 @@ def _check_label_columns(
     if "label" not in frame.columns and "score" in frame.columns:
         frame = frame.assign(label=None)
     _require_columns(frame, ("item_id", "judge", "label"), "labels")
-    frame = _copy(decoded(frame, keep=_CODED_LABEL_COLUMNS))
+    frame = _copy(frame)
     keys: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for column in ("item_id", "judge"):
         frame[column], found = _key_column_codes(frame, column, required=True)
@@ -520,7 +503,7 @@ def _shown(value: object) -> object:
 def _refuse_booleans(labels: pd.DataFrame, task: str) -> None:
     """A JSON ``true`` / ``false`` (or a boolean column) is never a rating or a score: bad input naming the row."""
     series = labels["label"]
-    if _value_kind(series) in ("string", "empty", "integer", "floating"):
+    if pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty", "integer", "floating"):
         return
     flags = series.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
     if flags.any():
@@ -549,7 +532,6 @@ def canonicalise(
     unusable = list(config.unusable)
     # every step below up to the numbers is a function of the label alone: computed once per distinct label
     row_code, before = _label_codes(labels)  # before[-1] is None: the rows without a label (code -1)
-    labels = _copy(decoded(labels))  # a coded label column as Python objects, now that its codes are known
     if config.judge_aliases:
         row_code, before = _judge_aliased(labels, config.judge_aliases, row_code, before)
     before = pd.Series(before, dtype=object)
@@ -568,7 +550,8 @@ def canonicalise(
         excluded[is_unusable] = reasons[row_code[is_unusable]]
     texts = texts.where(~unusable_value, None)
     text_value = texts.to_numpy(dtype=object)
-    labels["label_text"] = pd.Series(text_value[row_code], index=labels.index, dtype=object)
+    labels = _copy(labels)
+    labels["label_text"] = pd.Series(text_value[row_code], index=labels.index, dtype=object, copy=False)
 
     if task == "categorical" and categories is None:
         categories = tuple(sorted(set(texts.dropna().tolist())))
@@ -739,7 +722,14 @@ def resolve_study(
     return (out if several else out[0]), items, config
 
 
-def _as_frame(source: Source, name: str, config: AuditConfig, *, coded: bool = False) -> pd.DataFrame:
+#: The key columns of each table that validation reads whole from pyarrow's text (:func:`_by_value`: each
+#: distinct value checked and made text once, then spread over the rows as Python objects).
+_KEY_COLUMNS = {"labels": ("item_id", "judge", "rater", "order"), "items": ("item_id", "user_id")}
+
+
+def _as_frame(source: Source, name: str, config: AuditConfig, *, arrow_text: bool = False) -> pd.DataFrame:
+    """``source`` as a table whose columns are contract names.  ``arrow_text``: read the key columns of a Parquet
+    file as pyarrow's text (:data:`_KEY_COLUMNS`, for :func:`load`), every other column as Python objects."""
     if isinstance(source, pd.DataFrame):
         frame = source.copy()
         frame.attrs.setdefault("path", f"<{name} DataFrame>")
@@ -747,9 +737,9 @@ def _as_frame(source: Source, name: str, config: AuditConfig, *, coded: bool = F
             frame[ROW] = range(1, len(frame) + 1)
         if len(frame) == 0:
             raise InputError("has no rows", file=frame.attrs["path"])
-    else:
-        frame = read_table(source, delimiter=config.delimiter, sheet=config.sheet, coded=coded)
-    return _renamed(frame, config.columns)
+        return _renamed(frame, config.columns)
+    frame = read_table(source, delimiter=config.delimiter, sheet=config.sheet, arrow_text=arrow_text)
+    return decoded(_renamed(frame, config.columns), keep=_KEY_COLUMNS[name])
 
 
 def _renamed(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
@@ -776,13 +766,12 @@ def read_sources(sources: Source | list[Source], config: AuditConfig | None = No
 
 
 def _read_sources(
-    sources: Source | list[Source], name: str, config: AuditConfig, *, coded: bool = False
+    sources: Source | list[Source], name: str, config: AuditConfig, *, arrow_text: bool = False
 ) -> list[pd.DataFrame]:
-    """``coded``: text columns read as codes where the format allows (:func:`auditor.io.read_table`)."""
     listed = list(sources) if isinstance(sources, (list, tuple)) else [sources]
     if not listed:
         raise InputError(f"no {name} given: expected at least one table", column=name)
-    return [_as_frame(source, name, config, coded=coded) for source in listed]
+    return [_as_frame(source, name, config, arrow_text=arrow_text) for source in listed]
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -899,10 +888,19 @@ def _check_cluster_column(column: str, items: pd.DataFrame, config: AuditConfig)
     )
 
 
-def _require_usable_reference(labels: pd.DataFrame, reference: str) -> None:
+def _holds(
+    frame: pd.DataFrame, keys: dict[str, tuple[np.ndarray, np.ndarray]], column: str, text: str
+) -> np.ndarray:
+    """Which rows of ``frame`` hold ``text`` in the key ``column``: by its codes (:func:`_by_value`) where known."""
+    if column in keys:
+        codes, per_value = keys[column]
+        return (per_value == text)[codes]
+    return (frame[column] == text).to_numpy(dtype=bool)
+
+
+def _require_usable_reference(labels: pd.DataFrame, reference: str, own: np.ndarray) -> None:
     """A reference judge none of whose labels is usable (all empty, unusable or unparseable) leaves no metric to
-    compute: bad input, not an empty audit."""
-    own = (labels["judge"] == reference).to_numpy(dtype=bool)
+    compute: bad input, not an empty audit.  ``own``: which rows are the reference's (:func:`_holds`)."""
     if not own.any() or labels["excluded"][own].isna().any():
         return
     reasons = labels["excluded"][own].value_counts()
@@ -930,16 +928,14 @@ def load(
     """
     config = (config or AuditConfig()).validated()
     config.require_task()
-    label_frames = _read_sources(labels, "labels", config, coded=True)
-    item_frames = [] if items is None else _read_sources(items, "items", config, coded=True)
+    label_frames = _read_sources(labels, "labels", config, arrow_text=True)
+    item_frames = [] if items is None else _read_sources(items, "items", config, arrow_text=True)
     _check_mapped_columns(config, label_frames + item_frames)
     if items is None:
         split = []
         for position, frame in enumerate(label_frames):
             if any(c in frame.columns for c in _COMBINED_HINTS):
-                found_items, label_frames[position] = split_combined(
-                    decoded(frame, keep=_CODED_LABEL_COLUMNS[1:])
-                )
+                found_items, label_frames[position] = split_combined(decoded(frame))
                 split.append(found_items)
         item_frame = _merge_items(split) if split else None
     else:
@@ -959,14 +955,16 @@ def load(
         item_frame = pd.DataFrame({"item_id": ids})
         item_frame.attrs["path"] = "<items derived from labels>"
     item_frame = validate_items(item_frame)
-    known = set(item_frame["item_id"])
-    if item_codes is not None:
+    row_items = None  # the position in the items of each label row's item, when the item codes are known
+    if item_codes is not None:  # each distinct item id looked up once (the ids are unique: validated)
         codes, per_value = item_codes
-        unknown = pd.Series(np.array([v not in known for v in per_value], dtype=bool)[codes])
+        row_items = pd.Index(item_frame["item_id"]).get_indexer(per_value[:-1]).astype(np.int64)[codes]
+        unknown = row_items < 0
     else:
-        unknown = ~label_frame["item_id"].isin(known)
+        unknown = ~label_frame["item_id"].isin(set(item_frame["item_id"])).to_numpy()
     if unknown.any():
-        pos = int(np.flatnonzero(unknown.to_numpy())[0])
+        pos = int(np.flatnonzero(unknown)[0])
+        known = set(item_frame["item_id"])
         raise InputError(
             _unknown_item_message(label_frame["item_id"].iloc[pos], known, item_frame.attrs.get("path"))
             + f" ({int(unknown.sum())} label rows name unknown items)",
@@ -1006,11 +1004,7 @@ def load(
     )
     keep = label_frame["excluded"].isna().to_numpy()
     usable = _copy(label_frame) if keep.all() else label_frame[keep].copy()
-    label_items = None
-    if item_codes is not None:  # each distinct item id looked up once
-        codes, per_value = item_codes
-        positions = pd.Index(item_frame["item_id"]).get_indexer(per_value[:-1]).astype(np.int64)
-        label_items = (usable, positions[codes][keep])
+    label_items = None if row_items is None else (usable, row_items[keep])
     judge_names = set(keys["judge"][1][:-1]) if "judge" in keys else set(label_frame["judge"])
     if config.reference not in judge_names:
         raise InputError(
@@ -1018,7 +1012,9 @@ def load(
             file=_where(label_frame),
             column="judge",
         )
-    _require_usable_reference(label_frame, config.reference)
+    _require_usable_reference(
+        label_frame, config.reference, _holds(label_frame, keys, "judge", config.reference)
+    )
     if FILE in label_frame.columns:  # the files were for the error messages
         usable = usable.drop(columns=FILE)
         label_frame = label_frame.drop(columns=FILE)

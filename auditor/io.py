@@ -290,53 +290,36 @@ def _read_delimited(path: Path, text: str, sep: str, *, chosen: bool = False) ->
     return frame
 
 
-def _cells_as_objects(frame: pd.DataFrame, *, coded: bool = False) -> pd.DataFrame:
-    """Missing cells as None, every other cell as it was read (binary readers give NaN for an empty cell).
-
-    A text column (pandas' string type, as pyarrow reads Parquet text) is factorised first, so each distinct text
-    becomes a Python ``str`` once, never once per row (:func:`_coded_text`); with ``coded`` it stays that
-    categorical, for a reader that works on the codes (:func:`auditor.data.load`), else its rows become those
-    ``str`` objects (:func:`_as_objects`)."""
+def _cells_as_objects(frame: pd.DataFrame, *, arrow_text: bool = False) -> pd.DataFrame:
+    """Missing cells as None, every other cell as it was read (binary readers give NaN for an empty cell); with
+    ``arrow_text``, a text column pyarrow read (pandas' string type) is left as it is (:func:`decoded`)."""
     frame = frame.copy(deep=False)
     for position in range(frame.shape[1]):
         column = frame.iloc[:, position]
-        if isinstance(column.dtype, pd.StringDtype):
-            column = _coded_text(column)
-            frame.isetitem(position, column if coded else _as_objects(column))
-        else:
-            frame.isetitem(position, column.astype(object).where(column.notna(), None))
+        if not (arrow_text and isinstance(column.dtype, pd.StringDtype)):
+            frame.isetitem(position, _as_objects(column))
     frame[ROW] = range(1, len(frame) + 1)
     return frame
 
 
-def _coded_text(column: pd.Series) -> pd.Series:
-    """A text column as a categorical: its distinct texts (Python ``str``, in order of first appearance) and each
-    row's code into them (-1: missing)."""
-    codes, uniques = pd.factorize(column, use_na_sentinel=True)
-    texts = pd.Index(np.asarray(uniques, dtype=object), dtype=object)
-    return pd.Series(
-        pd.Categorical.from_codes(codes, categories=texts), index=column.index, name=column.name, copy=False
-    )
-
-
 def _as_objects(column: pd.Series) -> pd.Series:
-    """A column as Python objects, None where a value is missing.  A categorical of Python objects (as
-    :func:`_coded_text` makes) takes each row's category itself: no value is converted again."""
-    dtype = column.dtype
-    if isinstance(dtype, pd.CategoricalDtype) and dtype.categories.dtype == object:
-        codes = column.array.codes
-        values = np.append(dtype.categories.to_numpy(dtype=object), None)[codes]
+    """A column as Python objects, None where a value is missing.  A text column (pandas' string type) is
+    factorised first: each distinct text becomes a Python ``str`` once, shared by its rows (a column of ten million
+    rows and a million distinct ids makes a million strings, not ten million)."""
+    if isinstance(column.dtype, pd.StringDtype):
+        codes, uniques = pd.factorize(column, use_na_sentinel=True)
+        values = np.append(np.asarray(uniques, dtype=object), None)[codes]  # code -1 (missing): None
         return pd.Series(values, index=column.index, name=column.name, dtype=object, copy=False)
     return column.astype(object).where(column.notna(), None)
 
 
 def decoded(frame: pd.DataFrame, keep: tuple[str, ...] = ()) -> pd.DataFrame:
-    """``frame`` with every categorical column but those named in ``keep`` as Python objects (:func:`_as_objects`);
-    ``frame`` itself is not changed."""
+    """``frame`` with every text column :func:`read_table` left as pyarrow read it (``arrow_text``) as Python objects,
+    but those named in ``keep``; ``frame`` itself is not changed."""
     found = [
         position
         for position, (name, dtype) in enumerate(frame.dtypes.items())
-        if isinstance(dtype, pd.CategoricalDtype) and name not in keep
+        if isinstance(dtype, pd.StringDtype) and name not in keep
     ]
     if not found:
         return frame
@@ -352,17 +335,17 @@ def _first_line(exc: BaseException, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _read_parquet(path: Path, source: Path | io.BytesIO, coded: bool = False) -> pd.DataFrame:
+def _read_parquet(path: Path, source: Path | io.BytesIO, arrow_text: bool = False) -> pd.DataFrame:
     """A Parquet file with nullable column types (an int64 column with a missing value stays integer, so an id
-    beyond 2**53 keeps its digits), every cell then a Python object; with ``coded`` the text columns as
-    categoricals (:func:`_cells_as_objects`)."""
+    beyond 2**53 keeps its digits), every cell then a Python object (the text columns too, unless ``arrow_text``:
+    :func:`_cells_as_objects`)."""
     try:
         frame = pd.read_parquet(source, dtype_backend="numpy_nullable")
     except Exception as exc:  # pyarrow raises many types for a broken file
         raise InputError(
             f"cannot be read as Parquet: {type(exc).__name__}: {_first_line(exc)}", file=str(path)
         ) from None
-    return _cells_as_objects(frame, coded=coded)
+    return _cells_as_objects(frame, arrow_text=arrow_text)
 
 
 def _read_excel(path: Path, data: bytes, sheet: str | None) -> pd.DataFrame:
@@ -414,15 +397,16 @@ def _decompress(path: Path, data: bytes, suffix: str) -> bytes:
 
 
 def read_table(
-    path: str | Path, *, delimiter: str | None = None, sheet: str | None = None, coded: bool = False
+    path: str | Path, *, delimiter: str | None = None, sheet: str | None = None, arrow_text: bool = False
 ) -> pd.DataFrame:
     """Read a table by its suffix (``.gz`` / ``.zst`` decompressed first, the suffix before them the format); adds
     the hidden ``__row__`` column used to cite rows in errors.
 
     ``delimiter``: the column separator of a CSV / TSV file (default ``,`` for .csv, a tab for .tsv); ``sheet``:
-    the sheet of an Excel file (default the first).  ``coded``: the text columns of a Parquet file as categoricals
-    of their distinct texts (:func:`_coded_text`; :func:`decoded` turns them into Python objects), every other
-    column and format as without it.
+    the sheet of an Excel file (default the first).  ``arrow_text``: the text columns of a Parquet file as pyarrow
+    reads them (pandas' string type), not yet Python objects: for a reader that works on whole columns and turns
+    only what it keeps into objects (:func:`auditor.data.load`, :func:`decoded`); every other column and format as
+    without it.
     """
     path = Path(path)
     check_input_file(
@@ -439,14 +423,14 @@ def read_table(
             file=str(path),
         )
     if suffix in (".parquet", ".pq") and compression is None:  # read by pyarrow from the file itself
-        frame = _read_parquet(path, path, coded)
+        frame = _read_parquet(path, path, arrow_text)
         frame.attrs["path"] = str(path)
         return _nonempty(frame, path)
     data = read_input(path, "a table file")
     if compression is not None:
         data = _decompress(path, data, compression)
     if suffix in (".parquet", ".pq"):
-        frame = _read_parquet(path, io.BytesIO(data), coded)
+        frame = _read_parquet(path, io.BytesIO(data), arrow_text)
     elif suffix == ".xlsx":
         frame = _read_excel(path, data, sheet)
     else:
