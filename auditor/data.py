@@ -17,7 +17,7 @@ import pandas as pd
 from auditor.config import AuditConfig, fix_text, option_text, toml_value
 from auditor.contract import ITEM_COLUMNS_KNOWN, ORDERS
 from auditor.errors import FRONT, InputError, shown
-from auditor.io import FILE, ROW, JsonNumber, decoded, is_missing, read_table
+from auditor.io import FILE, ROW, JsonNumber, decoded, is_missing, read_table, text_codes
 from auditor.suggest import (
     UNKNOWN,
     Inspection,
@@ -115,18 +115,23 @@ def _copy(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _by_value(
-    series: pd.Series, fn: Callable[[pd.Series], pd.Series | None]
+    series: pd.Series,
+    fn: Callable[[pd.Series], pd.Series | None],
+    factorised: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """``fn`` (element-wise: a Series of values to an object Series, or None) applied to the distinct values only.
 
     Returns the code of each row's distinct value (-1: a missing value) and ``fn``'s result per distinct value with
     a final None for the missing ones (so that ``per_value[codes]`` spreads it over the rows); None where ``fn``
     gives None, or where the column mixes kinds of values (``1`` and ``True`` are one distinct value to pandas, not
-    to ``fn``).
+    to ``fn``).  ``factorised``: ``series`` already factorised (:func:`auditor.io.text_codes`).
     """
     if pd.api.types.infer_dtype(series, skipna=True) not in _BY_VALUE_KINDS:
         return None
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    if factorised is None:
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    else:
+        codes, uniques = factorised[0], pd.Index(factorised[1][:-1], dtype=object)
     got = fn(pd.Series(uniques))
     if got is None:
         return None
@@ -473,10 +478,13 @@ def _label_values(series: pd.Series) -> pd.Series:
     return pd.Series([_normalise_label(v) for v in series.tolist()], index=series.index, dtype=object)
 
 
-def _label_codes(labels: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def _label_codes(
+    labels: pd.DataFrame, factorised: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Each row's code into the distinct label texts before aliases (-1: no label) and those texts, with a final
-    None that code -1 picks: :func:`_label_texts` is ``per_value[codes]``, computed once per distinct label."""
-    found = _by_value(labels["label"], _label_values)
+    None that code -1 picks: :func:`_label_texts` is ``per_value[codes]``, computed once per distinct label.
+    ``factorised``: the label column already factorised (see :func:`_by_value`)."""
+    found = _by_value(labels["label"], _label_values, factorised)
     if found is not None:
         return found
     codes, uniques = pd.factorize(_label_texts(labels), use_na_sentinel=True)  # texts: exact as hash keys
@@ -531,7 +539,13 @@ def canonicalise(
     aliases = config.aliases
     unusable = list(config.unusable)
     # every step below up to the numbers is a function of the label alone: computed once per distinct label
-    row_code, before = _label_codes(labels)  # before[-1] is None: the rows without a label (code -1)
+    # a label column of pyarrow's text (a Parquet file, :func:`load`) is factorised once: for the codes, and to
+    # become Python objects like every other
+    arrow = text_codes(labels["label"]) if isinstance(labels["label"].dtype, pd.StringDtype) else None
+    row_code, before = _label_codes(labels, arrow)  # before[-1] is None: the rows without a label (code -1)
+    labels = _copy(labels)
+    if arrow is not None:
+        labels["label"] = _spread(*arrow, labels.index)
     if config.judge_aliases:
         row_code, before = _judge_aliased(labels, config.judge_aliases, row_code, before)
     before = pd.Series(before, dtype=object)
@@ -550,7 +564,6 @@ def canonicalise(
         excluded[is_unusable] = reasons[row_code[is_unusable]]
     texts = texts.where(~unusable_value, None)
     text_value = texts.to_numpy(dtype=object)
-    labels = _copy(labels)
     labels["label_text"] = pd.Series(text_value[row_code], index=labels.index, dtype=object, copy=False)
 
     if task == "categorical" and categories is None:
@@ -722,14 +735,15 @@ def resolve_study(
     return (out if several else out[0]), items, config
 
 
-#: The key columns of each table that validation reads whole from pyarrow's text (:func:`_by_value`: each
-#: distinct value checked and made text once, then spread over the rows as Python objects).
-_KEY_COLUMNS = {"labels": ("item_id", "judge", "rater", "order"), "items": ("item_id", "user_id")}
+#: The columns of each table that :func:`load` reads whole from pyarrow's text (a Parquet file): each distinct
+#: value checked and made text once (:func:`_by_value`), then spread over the rows as Python objects, the labels
+#: by :func:`canonicalise`.  Every other column becomes Python objects as it is read.
+_ARROW_COLUMNS = {"labels": ("item_id", "judge", "rater", "order", "label"), "items": ("item_id", "user_id")}
 
 
 def _as_frame(source: Source, name: str, config: AuditConfig, *, arrow_text: bool = False) -> pd.DataFrame:
-    """``source`` as a table whose columns are contract names.  ``arrow_text``: read the key columns of a Parquet
-    file as pyarrow's text (:data:`_KEY_COLUMNS`, for :func:`load`), every other column as Python objects."""
+    """``source`` as a table whose columns are contract names.  ``arrow_text``: read the columns of
+    :data:`_ARROW_COLUMNS` as pyarrow's text where the file is Parquet, every other column as Python objects."""
     if isinstance(source, pd.DataFrame):
         frame = source.copy()
         frame.attrs.setdefault("path", f"<{name} DataFrame>")
@@ -739,7 +753,7 @@ def _as_frame(source: Source, name: str, config: AuditConfig, *, arrow_text: boo
             raise InputError("has no rows", file=frame.attrs["path"])
         return _renamed(frame, config.columns)
     frame = read_table(source, delimiter=config.delimiter, sheet=config.sheet, arrow_text=arrow_text)
-    return decoded(_renamed(frame, config.columns), keep=_KEY_COLUMNS[name])
+    return decoded(_renamed(frame, config.columns), keep=_ARROW_COLUMNS[name])
 
 
 def _renamed(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:

@@ -302,14 +302,20 @@ def _cells_as_objects(frame: pd.DataFrame, *, arrow_text: bool = False) -> pd.Da
     return frame
 
 
+def text_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A text column (pandas' string type) factorised: each row's code (-1: missing) and the distinct texts as
+    Python ``str`` in order of first appearance, with a final None, so that ``texts[codes]`` is the column as
+    Python objects (each distinct text one ``str`` shared by its rows: ten million rows of a million distinct ids
+    make a million strings, not ten million)."""
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    return codes, np.append(np.asarray(uniques, dtype=object), None)
+
+
 def _as_objects(column: pd.Series) -> pd.Series:
-    """A column as Python objects, None where a value is missing.  A text column (pandas' string type) is
-    factorised first: each distinct text becomes a Python ``str`` once, shared by its rows (a column of ten million
-    rows and a million distinct ids makes a million strings, not ten million)."""
+    """A column as Python objects, None where a value is missing (a text column by way of :func:`text_codes`)."""
     if isinstance(column.dtype, pd.StringDtype):
-        codes, uniques = pd.factorize(column, use_na_sentinel=True)
-        values = np.append(np.asarray(uniques, dtype=object), None)[codes]  # code -1 (missing): None
-        return pd.Series(values, index=column.index, name=column.name, dtype=object, copy=False)
+        codes, texts = text_codes(column)
+        return pd.Series(texts[codes], index=column.index, name=column.name, dtype=object, copy=False)
     return column.astype(object).where(column.notna(), None)
 
 
