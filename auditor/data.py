@@ -568,9 +568,8 @@ def canonicalise(
 
     if task == "categorical" and categories is None:
         categories = tuple(sorted(set(texts.dropna().tolist())))
-    codes = np.full(len(labels), -1, dtype=np.int64)
-    values = np.full(len(labels), np.nan)
     if task == "score":
+        codes = np.full(len(labels), -1, dtype=np.int64)
         scores = labels["score"].to_numpy(dtype=float)
         # the numbers of the distinct texts; None among them only where a row has no label, as when converted row
         # by row (the result's type is chosen from the whole set of values)
@@ -613,10 +612,10 @@ def canonicalise(
                 row=_row_of(labels, pos),
                 column="label",
             )
-        numeric = _category_values(task, categories, config)
-        values = np.where(codes >= 0, numeric[np.maximum(codes, 0)], np.nan)
+        numeric = np.append(_category_values(task, categories, config), np.nan)  # code -1: NaN
+        values = numeric[codes]
     labels["excluded"] = excluded
-    labels["code"] = codes.astype(np.int64)
+    labels["code"] = codes.astype(np.int64, copy=False)
     labels["value"] = values
     return labels, categories
 
@@ -1009,14 +1008,14 @@ def load(
         clusters = "item:" + item_frame["item_id"]
     item_frame[CLUSTER] = clusters.astype(str)
 
-    excluded = label_frame[label_frame["excluded"].notna()]
+    keep = label_frame["excluded"].isna().to_numpy()
+    excluded = label_frame[~keep]
     exclusions = (
         excluded.groupby(["judge", "excluded"], sort=True)
         .size()
         .reset_index(name="count")
         .rename(columns={"excluded": "reason"})
     )
-    keep = label_frame["excluded"].isna().to_numpy()
     usable = _copy(label_frame) if keep.all() else label_frame[keep].copy()
     label_items = None if row_items is None else (usable, row_items[keep])
     judge_names = set(keys["judge"][1][:-1]) if "judge" in keys else set(label_frame["judge"])
