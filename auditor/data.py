@@ -959,6 +959,7 @@ def load(
                 frame, ("item_id", "judge", *(() if "score" in frame.columns else ("label",))), "labels"
             )
     label_frame = _concat(label_frames)
+    del label_frames, item_frames  # the columns as read go as soon as validation has replaced them
     label_frame, keys = _check_label_columns(label_frame)
     item_codes = keys.get("item_id")  # each row's code into the distinct item ids, when known
     if item_frame is None:
@@ -1017,7 +1018,7 @@ def load(
         .rename(columns={"excluded": "reason"})
     )
     usable = _copy(label_frame) if keep.all() else label_frame[keep].copy()
-    label_items = None if row_items is None else (usable, row_items[keep])
+    label_items = None if row_items is None else (usable, row_items if keep.all() else row_items[keep])
     judge_names = set(keys["judge"][1][:-1]) if "judge" in keys else set(label_frame["judge"])
     if config.reference not in judge_names:
         raise InputError(
@@ -1051,9 +1052,12 @@ def load(
 
 def _distinct_codes(codes: np.ndarray, per_value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The codes of :func:`_by_value` (one per raw value, ``per_value[-1]`` None) as codes of the distinct texts
-    (``" a"`` and ``"a"`` are one text), -1 where missing, and those texts."""
+    (``" a"`` and ``"a"`` are one text), -1 where missing, and those texts.  Where every raw value has its own
+    text (the usual case), they are the same codes: ``codes`` itself is returned, not a copy."""
     texts = pd.Series(per_value[:-1], dtype=object)
     again, uniques = pd.factorize(texts, use_na_sentinel=True)
+    if np.array_equal(again, np.arange(len(texts))):
+        return codes.astype(np.int64, copy=False), np.asarray(uniques, dtype=object)
     again = np.append(again, -1).astype(np.int64)
     return again[codes], np.asarray(uniques, dtype=object)
 
