@@ -17,7 +17,7 @@ import pandas as pd
 from auditor.config import AuditConfig, fix_text, option_text, toml_value
 from auditor.contract import ITEM_COLUMNS_KNOWN, ORDERS
 from auditor.errors import FRONT, InputError, shown
-from auditor.io import FILE, ROW, JsonNumber, decoded, is_missing, read_table, text_codes
+from auditor.io import FILE, ROW, JsonNumber, is_missing, is_read_text, read_table, text_codes
 from auditor.suggest import (
     UNKNOWN,
     Inspection,
@@ -541,7 +541,7 @@ def canonicalise(
     # every step below up to the numbers is a function of the label alone: computed once per distinct label
     # a label column of pyarrow's text (a Parquet file, :func:`load`) is factorised once: for the codes, and to
     # become Python objects like every other
-    arrow = text_codes(labels["label"]) if isinstance(labels["label"].dtype, pd.StringDtype) else None
+    arrow = text_codes(labels["label"]) if is_read_text(labels["label"]) else None
     row_code, before = _label_codes(labels, arrow)  # before[-1] is None: the rows without a label (code -1)
     labels = _copy(labels)
     if arrow is not None:
@@ -734,15 +734,15 @@ def resolve_study(
     return (out if several else out[0]), items, config
 
 
-#: The columns of each table that :func:`load` reads whole from pyarrow's text (a Parquet file): each distinct
+#: The columns of each table that :func:`load` validates whole from pyarrow's text (a Parquet file): each distinct
 #: value checked and made text once (:func:`_by_value`), then spread over the rows as Python objects, the labels
 #: by :func:`canonicalise`.  Every other column becomes Python objects as it is read.
-_ARROW_COLUMNS = {"labels": ("item_id", "judge", "rater", "order", "label"), "items": ("item_id", "user_id")}
+_WHOLE_COLUMNS = {"labels": ("item_id", "judge", "rater", "order", "label"), "items": ("item_id", "user_id")}
 
 
-def _as_frame(source: Source, name: str, config: AuditConfig, *, arrow_text: bool = False) -> pd.DataFrame:
-    """``source`` as a table whose columns are contract names.  ``arrow_text``: read the columns of
-    :data:`_ARROW_COLUMNS` as pyarrow's text where the file is Parquet, every other column as Python objects."""
+def _as_frame(source: Source, name: str, config: AuditConfig, *, whole: bool = False) -> pd.DataFrame:
+    """``source`` as a table whose columns are contract names.  ``whole``: the columns of :data:`_WHOLE_COLUMNS`
+    of a Parquet file left as pyarrow's text (:func:`auditor.io.read_table`'s ``texts``)."""
     if isinstance(source, pd.DataFrame):
         frame = source.copy()
         frame.attrs.setdefault("path", f"<{name} DataFrame>")
@@ -751,8 +751,9 @@ def _as_frame(source: Source, name: str, config: AuditConfig, *, arrow_text: boo
         if len(frame) == 0:
             raise InputError("has no rows", file=frame.attrs["path"])
         return _renamed(frame, config.columns)
-    frame = read_table(source, delimiter=config.delimiter, sheet=config.sheet, arrow_text=arrow_text)
-    return decoded(_renamed(frame, config.columns), keep=_ARROW_COLUMNS[name])
+    texts = tuple(config.columns.get(column, column) for column in _WHOLE_COLUMNS[name]) if whole else ()
+    frame = read_table(source, delimiter=config.delimiter, sheet=config.sheet, texts=texts)
+    return _renamed(frame, config.columns)
 
 
 def _renamed(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
@@ -779,12 +780,12 @@ def read_sources(sources: Source | list[Source], config: AuditConfig | None = No
 
 
 def _read_sources(
-    sources: Source | list[Source], name: str, config: AuditConfig, *, arrow_text: bool = False
+    sources: Source | list[Source], name: str, config: AuditConfig, *, whole: bool = False
 ) -> list[pd.DataFrame]:
     listed = list(sources) if isinstance(sources, (list, tuple)) else [sources]
     if not listed:
         raise InputError(f"no {name} given: expected at least one table", column=name)
-    return [_as_frame(source, name, config, arrow_text=arrow_text) for source in listed]
+    return [_as_frame(source, name, config, whole=whole) for source in listed]
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -941,14 +942,14 @@ def load(
     """
     config = (config or AuditConfig()).validated()
     config.require_task()
-    label_frames = _read_sources(labels, "labels", config, arrow_text=True)
-    item_frames = [] if items is None else _read_sources(items, "items", config, arrow_text=True)
+    label_frames = _read_sources(labels, "labels", config, whole=True)
+    item_frames = [] if items is None else _read_sources(items, "items", config, whole=True)
     _check_mapped_columns(config, label_frames + item_frames)
     if items is None:
         split = []
         for position, frame in enumerate(label_frames):
             if any(c in frame.columns for c in _COMBINED_HINTS):
-                found_items, label_frames[position] = split_combined(decoded(frame))
+                found_items, label_frames[position] = split_combined(frame)
                 split.append(found_items)
         item_frame = _merge_items(split) if split else None
     else:

@@ -24,7 +24,7 @@ import re
 import secrets
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from glob import escape as glob_escape
 from pathlib import Path
@@ -290,16 +290,22 @@ def _read_delimited(path: Path, text: str, sep: str, *, chosen: bool = False) ->
     return frame
 
 
-def _cells_as_objects(frame: pd.DataFrame, *, arrow_text: bool = False) -> pd.DataFrame:
-    """Missing cells as None, every other cell as it was read (binary readers give NaN for an empty cell); with
-    ``arrow_text``, a text column pyarrow read (pandas' string type) is left as it is (:func:`decoded`)."""
+def _cells_as_objects(frame: pd.DataFrame, *, texts: Collection[str] = ()) -> pd.DataFrame:
+    """Missing cells as None, every other cell as it was read (binary readers give NaN for an empty cell); a text
+    column named in ``texts`` is left as the Parquet reader gave it (:func:`is_read_text`)."""
     frame = frame.copy(deep=False)
-    for position in range(frame.shape[1]):
+    for position, name in enumerate(frame.columns):
         column = frame.iloc[:, position]
-        if not (arrow_text and isinstance(column.dtype, pd.StringDtype)):
+        if not (name in texts and is_read_text(column)):
             frame.isetitem(position, _as_objects(column))
     frame[ROW] = range(1, len(frame) + 1)
     return frame
+
+
+def is_read_text(column: pd.Series) -> bool:
+    """A text column as the Parquet reader gives it (pandas' nullable string type, missing as ``pd.NA``; pyarrow
+    text under pandas 3), not yet Python objects: :func:`read_table`'s ``texts``."""
+    return isinstance(column.dtype, pd.StringDtype) and column.dtype.na_value is pd.NA
 
 
 def text_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -319,39 +325,23 @@ def _as_objects(column: pd.Series) -> pd.Series:
     return column.astype(object).where(column.notna(), None)
 
 
-def decoded(frame: pd.DataFrame, keep: tuple[str, ...] = ()) -> pd.DataFrame:
-    """``frame`` with every text column :func:`read_table` left as pyarrow read it (``arrow_text``) as Python objects,
-    but those named in ``keep``; ``frame`` itself is not changed."""
-    found = [
-        position
-        for position, (name, dtype) in enumerate(frame.dtypes.items())
-        if isinstance(dtype, pd.StringDtype) and name not in keep
-    ]
-    if not found:
-        return frame
-    frame = frame.copy(deep=False)
-    for position in found:
-        frame.isetitem(position, _as_objects(frame.iloc[:, position]))
-    return frame
-
-
 def _first_line(exc: BaseException, limit: int = 200) -> str:
     """An exception's message on one line, cut to ``limit`` characters (a library's message may run to pages)."""
     text = " ".join(str(exc).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _read_parquet(path: Path, source: Path | io.BytesIO, arrow_text: bool = False) -> pd.DataFrame:
+def _read_parquet(path: Path, source: Path | io.BytesIO, texts: Collection[str] = ()) -> pd.DataFrame:
     """A Parquet file with nullable column types (an int64 column with a missing value stays integer, so an id
-    beyond 2**53 keeps its digits), every cell then a Python object (the text columns too, unless ``arrow_text``:
-    :func:`_cells_as_objects`)."""
+    beyond 2**53 keeps its digits), every cell then a Python object but in the text columns named in ``texts``
+    (:func:`_cells_as_objects`)."""
     try:
         frame = pd.read_parquet(source, dtype_backend="numpy_nullable")
     except Exception as exc:  # pyarrow raises many types for a broken file
         raise InputError(
             f"cannot be read as Parquet: {type(exc).__name__}: {_first_line(exc)}", file=str(path)
         ) from None
-    return _cells_as_objects(frame, arrow_text=arrow_text)
+    return _cells_as_objects(frame, texts=texts)
 
 
 def _read_excel(path: Path, data: bytes, sheet: str | None) -> pd.DataFrame:
@@ -403,15 +393,19 @@ def _decompress(path: Path, data: bytes, suffix: str) -> bytes:
 
 
 def read_table(
-    path: str | Path, *, delimiter: str | None = None, sheet: str | None = None, arrow_text: bool = False
+    path: str | Path,
+    *,
+    delimiter: str | None = None,
+    sheet: str | None = None,
+    texts: Collection[str] = (),
 ) -> pd.DataFrame:
     """Read a table by its suffix (``.gz`` / ``.zst`` decompressed first, the suffix before them the format); adds
     the hidden ``__row__`` column used to cite rows in errors.
 
     ``delimiter``: the column separator of a CSV / TSV file (default ``,`` for .csv, a tab for .tsv); ``sheet``:
-    the sheet of an Excel file (default the first).  ``arrow_text``: the text columns of a Parquet file as pyarrow
-    reads them (pandas' string type), not yet Python objects: for a reader that works on whole columns and turns
-    only what it keeps into objects (:func:`auditor.data.load`, :func:`decoded`); every other column and format as
+    the sheet of an Excel file (default the first).  ``texts``: text columns of a Parquet file to leave as
+    pyarrow read them (:func:`is_read_text`), for a reader that validates whole columns and makes Python objects of
+    their distinct values only (:func:`auditor.data.load`); every other column, and every other format, as
     without it.
     """
     path = Path(path)
@@ -429,14 +423,14 @@ def read_table(
             file=str(path),
         )
     if suffix in (".parquet", ".pq") and compression is None:  # read by pyarrow from the file itself
-        frame = _read_parquet(path, path, arrow_text)
+        frame = _read_parquet(path, path, texts)
         frame.attrs["path"] = str(path)
         return _nonempty(frame, path)
     data = read_input(path, "a table file")
     if compression is not None:
         data = _decompress(path, data, compression)
     if suffix in (".parquet", ".pq"):
-        frame = _read_parquet(path, io.BytesIO(data), arrow_text)
+        frame = _read_parquet(path, io.BytesIO(data), texts)
     elif suffix == ".xlsx":
         frame = _read_excel(path, data, sheet)
     else:
