@@ -751,9 +751,17 @@ def _as_frame(source: Source, name: str, config: AuditConfig, *, whole: bool = F
         if len(frame) == 0:
             raise InputError("has no rows", file=frame.attrs["path"])
         return _renamed(frame, config.columns)
-    texts = tuple(config.columns.get(column, column) for column in _WHOLE_COLUMNS[name]) if whole else ()
+    texts = _file_columns(_WHOLE_COLUMNS[name], config.columns) if whole else ()
     frame = read_table(source, delimiter=config.delimiter, sheet=config.sheet, texts=texts)
     return _renamed(frame, config.columns)
+
+
+def _file_columns(contract: tuple[str, ...], columns: dict[str, str]) -> tuple[str, ...]:
+    """The names in the file of the ``contract`` columns (``[columns]`` / ``--column``: contract name -> file
+    column; a file column mapped to another contract name is not one of them)."""
+    renames = {found: name for name, found in columns.items()}
+    found = ((name, columns.get(name, name)) for name in contract)
+    return tuple(column for name, column in found if renames.get(column, name) == name)
 
 
 def _renamed(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:

@@ -213,3 +213,17 @@ def test_a_parquet_categorical_column_reads_as_its_texts(tmp_path):
     frame.to_parquet(tmp_path / "t.parquet")
     got = read_table(tmp_path / "t.parquet")
     assert got["judge"].tolist() == ["h", None, "llm"] and got["judge"].dtype == object
+
+
+def test_mapped_columns_are_read_under_their_file_names(tmp_path):
+    """``[columns]`` maps contract names to the file's: the file's ``rater`` column mapped to ``raw`` is free text
+    (Python objects in the table, no rater), its ``model`` column the judge."""
+    labels, items = _rows()
+    renamed = [
+        {"id": row["item_id"], "model": row["judge"], "verdict": row.get("label"), "rater": row.get("raw")}
+        for row in labels
+    ]
+    columns = {"item_id": "id", "judge": "model", "label": "verdict", "raw": "rater"}
+    from_parquet, from_jsonl = _both(renamed, items, tmp_path, columns=columns)
+    _same_table(from_parquet, from_jsonl)
+    assert from_parquet.raw_labels["raw"].dtype == object
