@@ -742,7 +742,7 @@ _WHOLE_COLUMNS = {"labels": ("item_id", "judge", "rater", "order", "label"), "it
 
 def _as_frame(source: Source, name: str, config: AuditConfig, *, whole: bool = False) -> pd.DataFrame:
     """``source`` as a table whose columns are contract names.  ``whole``: the columns of :data:`_WHOLE_COLUMNS`
-    of a Parquet file left as pyarrow's text (:func:`auditor.io.read_table`'s ``texts``)."""
+    of a Parquet file left as pyarrow's text (:func:`auditor.io.read_table`'s ``text_columns``)."""
     if isinstance(source, pd.DataFrame):
         frame = source.copy()
         frame.attrs.setdefault("path", f"<{name} DataFrame>")
@@ -751,8 +751,8 @@ def _as_frame(source: Source, name: str, config: AuditConfig, *, whole: bool = F
         if len(frame) == 0:
             raise InputError("has no rows", file=frame.attrs["path"])
         return _renamed(frame, config.columns)
-    texts = _file_columns(_WHOLE_COLUMNS[name], config.columns) if whole else ()
-    frame = read_table(source, delimiter=config.delimiter, sheet=config.sheet, texts=texts)
+    text_columns = _file_columns(_WHOLE_COLUMNS[name], config.columns) if whole else ()
+    frame = read_table(source, delimiter=config.delimiter, sheet=config.sheet, text_columns=text_columns)
     return _renamed(frame, config.columns)
 
 
