@@ -72,11 +72,11 @@ def _same_table(got, expected) -> None:
             assert left[column][1].tolist() == right[column][1].tolist()
 
 
-def _both(labels: list[dict], items: list[dict] | None, folder: Path, **config):
+def _both(labels: list[dict], items: list[dict] | None, folder: Path, row_group_size: int = 3, **config):
     """Load the rows from Parquet and from JSON Lines: the two tables, or the two error messages (file names cut)."""
     config = AuditConfig(**{"task": "pairwise", "unusable": ("invalid",), **config})
-    label_files = _write(labels, folder, "labels")
-    item_files = _write(items, folder, "items") if items is not None else (None, None)
+    label_files = _write(labels, folder, "labels", row_group_size)
+    item_files = _write(items, folder, "items", row_group_size) if items is not None else (None, None)
     out = []
     for labels_path, items_path in zip(label_files, item_files, strict=True):
         try:
@@ -227,3 +227,24 @@ def test_mapped_columns_are_read_under_their_file_names(tmp_path):
     from_parquet, from_jsonl = _both(renamed, items, tmp_path, columns=columns)
     _same_table(from_parquet, from_jsonl)
     assert from_parquet.raw_labels["raw"].dtype == object
+
+
+def test_larger_row_groups_load_the_same_and_name_the_row(tmp_path):
+    """2,400 label rows in row groups of 1,000 (pyarrow reads each in chunks): the same table, and a missing judge
+    in the third row group is named at its row."""
+    items = [{"item_id": f"item{n}", "user_id": f"u{n % 40}"} for n in range(600)]
+    labels = [
+        {"item_id": f"item{n}", "judge": judge, "rater": rater, "label": "ab"[(n + len(judge)) % 2]}
+        for n in range(600)
+        for judge, rater in (
+            ("human", "h0"),
+            ("human", "h1"),
+            ("human", None if n % 7 else "h2"),
+            ("llm", None),
+        )
+    ]
+    from_parquet, from_jsonl = _both(labels, items, tmp_path, row_group_size=1_000)
+    _same_table(from_parquet, from_jsonl)
+    labels[2_345]["judge"] = None
+    from_parquet, from_jsonl = _both(labels, items, tmp_path, row_group_size=1_000)
+    assert "row 2346, column 'judge': is empty" in from_jsonl and from_parquet == from_jsonl
