@@ -248,3 +248,14 @@ def test_larger_row_groups_load_the_same_and_name_the_row(tmp_path):
     labels[2_345]["judge"] = None
     from_parquet, from_jsonl = _both(labels, items, tmp_path, row_group_size=1_000)
     assert "row 2346, column 'judge': is empty" in from_jsonl and from_parquet == from_jsonl
+
+
+def test_a_categorical_task_without_any_label_is_bad_input_not_a_crash(tmp_path):
+    """No label at all gives no category: every row's value is NaN (before: an IndexError on the empty value
+    table), and the reference has no usable label, which is bad input naming the row."""
+    rows = [
+        {"item_id": "i0", "judge": "human", "label": None},
+        {"item_id": "i1", "judge": "llm", "label": None},
+    ]
+    from_parquet, from_jsonl = _both(rows, None, tmp_path, task="categorical")
+    assert "none usable ('empty label' (1 rows))" in from_jsonl and from_parquet == from_jsonl
