@@ -17,7 +17,7 @@ import pandas as pd
 from auditor.config import AuditConfig, fix_text, option_text, toml_value
 from auditor.contract import ITEM_COLUMNS_KNOWN, ORDERS
 from auditor.errors import FRONT, InputError, shown
-from auditor.io import FILE, ROW, JsonNumber, is_missing, read_table
+from auditor.io import FILE, ROW, JsonNumber, is_missing, is_read_text, read_table, text_codes
 from auditor.suggest import (
     UNKNOWN,
     Inspection,
@@ -115,18 +115,23 @@ def _copy(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _by_value(
-    series: pd.Series, fn: Callable[[pd.Series], pd.Series | None]
+    series: pd.Series,
+    fn: Callable[[pd.Series], pd.Series | None],
+    factorised: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """``fn`` (element-wise: a Series of values to an object Series, or None) applied to the distinct values only.
 
     Returns the code of each row's distinct value (-1: a missing value) and ``fn``'s result per distinct value with
     a final None for the missing ones (so that ``per_value[codes]`` spreads it over the rows); None where ``fn``
     gives None, or where the column mixes kinds of values (``1`` and ``True`` are one distinct value to pandas, not
-    to ``fn``).
+    to ``fn``).  ``factorised``: ``series`` already factorised (:func:`auditor.io.text_codes`).
     """
     if pd.api.types.infer_dtype(series, skipna=True) not in _BY_VALUE_KINDS:
         return None
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    if factorised is None:
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    else:
+        codes, uniques = factorised[0], pd.Index(factorised[1][:-1], dtype=object)
     got = fn(pd.Series(uniques))
     if got is None:
         return None
@@ -134,7 +139,7 @@ def _by_value(
 
 
 def _spread(codes: np.ndarray, per_value: np.ndarray, index: pd.Index) -> pd.Series:
-    return pd.Series(per_value[codes], index=index, dtype=object)
+    return pd.Series(per_value[codes], index=index, dtype=object, copy=False)
 
 
 def _key_column(frame: pd.DataFrame, column: str, *, required: bool) -> pd.Series:
@@ -473,10 +478,13 @@ def _label_values(series: pd.Series) -> pd.Series:
     return pd.Series([_normalise_label(v) for v in series.tolist()], index=series.index, dtype=object)
 
 
-def _label_codes(labels: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def _label_codes(
+    labels: pd.DataFrame, factorised: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Each row's code into the distinct label texts before aliases (-1: no label) and those texts, with a final
-    None that code -1 picks: :func:`_label_texts` is ``per_value[codes]``, computed once per distinct label."""
-    found = _by_value(labels["label"], _label_values)
+    None that code -1 picks: :func:`_label_texts` is ``per_value[codes]``, computed once per distinct label.
+    ``factorised``: the label column already factorised (see :func:`_by_value`)."""
+    found = _by_value(labels["label"], _label_values, factorised)
     if found is not None:
         return found
     codes, uniques = pd.factorize(_label_texts(labels), use_na_sentinel=True)  # texts: exact as hash keys
@@ -531,7 +539,13 @@ def canonicalise(
     aliases = config.aliases
     unusable = list(config.unusable)
     # every step below up to the numbers is a function of the label alone: computed once per distinct label
-    row_code, before = _label_codes(labels)  # before[-1] is None: the rows without a label (code -1)
+    # a label column of pyarrow's text (a Parquet file, :func:`load`) is factorised once: for the codes, and to
+    # become Python objects like every other
+    arrow = text_codes(labels["label"]) if is_read_text(labels["label"]) else None
+    row_code, before = _label_codes(labels, arrow)  # before[-1] is None: the rows without a label (code -1)
+    labels = _copy(labels)
+    if arrow is not None:
+        labels["label"] = _spread(*arrow, labels.index)
     if config.judge_aliases:
         row_code, before = _judge_aliased(labels, config.judge_aliases, row_code, before)
     before = pd.Series(before, dtype=object)
@@ -550,14 +564,12 @@ def canonicalise(
         excluded[is_unusable] = reasons[row_code[is_unusable]]
     texts = texts.where(~unusable_value, None)
     text_value = texts.to_numpy(dtype=object)
-    labels = _copy(labels)
-    labels["label_text"] = pd.Series(text_value[row_code], index=labels.index, dtype=object)
+    labels["label_text"] = pd.Series(text_value[row_code], index=labels.index, dtype=object, copy=False)
 
     if task == "categorical" and categories is None:
         categories = tuple(sorted(set(texts.dropna().tolist())))
-    codes = np.full(len(labels), -1, dtype=np.int64)
-    values = np.full(len(labels), np.nan)
     if task == "score":
+        codes = np.full(len(labels), -1, dtype=np.int64)
         scores = labels["score"].to_numpy(dtype=float)
         # the numbers of the distinct texts; None among them only where a row has no label, as when converted row
         # by row (the result's type is chosen from the whole set of values)
@@ -600,10 +612,10 @@ def canonicalise(
                 row=_row_of(labels, pos),
                 column="label",
             )
-        numeric = _category_values(task, categories, config)
-        values = np.where(codes >= 0, numeric[np.maximum(codes, 0)], np.nan)
+        numeric = np.append(_category_values(task, categories, config), np.nan)  # code -1: NaN
+        values = numeric[codes]
     labels["excluded"] = excluded
-    labels["code"] = codes.astype(np.int64)
+    labels["code"] = codes.astype(np.int64, copy=False)
     labels["value"] = values
     return labels, categories
 
@@ -722,7 +734,15 @@ def resolve_study(
     return (out if several else out[0]), items, config
 
 
-def _as_frame(source: Source, name: str, config: AuditConfig) -> pd.DataFrame:
+#: The columns of each table that :func:`load` validates whole from pyarrow's text (a Parquet file): each distinct
+#: value checked and made text once (:func:`_by_value`), then spread over the rows as Python objects, the labels
+#: by :func:`canonicalise`.  Every other column becomes Python objects as it is read.
+_WHOLE_COLUMNS = {"labels": ("item_id", "judge", "rater", "order", "label"), "items": ("item_id", "user_id")}
+
+
+def _as_frame(source: Source, name: str, config: AuditConfig, *, whole: bool = False) -> pd.DataFrame:
+    """``source`` as a table whose columns are contract names.  ``whole``: the columns of :data:`_WHOLE_COLUMNS`
+    of a Parquet file left as pyarrow's text (:func:`auditor.io.read_table`'s ``text_columns``)."""
     if isinstance(source, pd.DataFrame):
         frame = source.copy()
         frame.attrs.setdefault("path", f"<{name} DataFrame>")
@@ -730,9 +750,18 @@ def _as_frame(source: Source, name: str, config: AuditConfig) -> pd.DataFrame:
             frame[ROW] = range(1, len(frame) + 1)
         if len(frame) == 0:
             raise InputError("has no rows", file=frame.attrs["path"])
-    else:
-        frame = read_table(source, delimiter=config.delimiter, sheet=config.sheet)
+        return _renamed(frame, config.columns)
+    text_columns = _file_columns(_WHOLE_COLUMNS[name], config.columns) if whole else ()
+    frame = read_table(source, delimiter=config.delimiter, sheet=config.sheet, text_columns=text_columns)
     return _renamed(frame, config.columns)
+
+
+def _file_columns(contract: tuple[str, ...], columns: dict[str, str]) -> tuple[str, ...]:
+    """The names in the file of the ``contract`` columns (``[columns]`` / ``--column``: contract name -> file
+    column; a file column mapped to another contract name is not one of them)."""
+    renames = {found: name for name, found in columns.items()}
+    found = ((name, columns.get(name, name)) for name in contract)
+    return tuple(column for name, column in found if renames.get(column, name) == name)
 
 
 def _renamed(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
@@ -758,11 +787,13 @@ def read_sources(sources: Source | list[Source], config: AuditConfig | None = No
     return _read_sources(sources, "labels", config or AuditConfig())
 
 
-def _read_sources(sources: Source | list[Source], name: str, config: AuditConfig) -> list[pd.DataFrame]:
+def _read_sources(
+    sources: Source | list[Source], name: str, config: AuditConfig, *, whole: bool = False
+) -> list[pd.DataFrame]:
     listed = list(sources) if isinstance(sources, (list, tuple)) else [sources]
     if not listed:
         raise InputError(f"no {name} given: expected at least one table", column=name)
-    return [_as_frame(source, name, config) for source in listed]
+    return [_as_frame(source, name, config, whole=whole) for source in listed]
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -879,10 +910,19 @@ def _check_cluster_column(column: str, items: pd.DataFrame, config: AuditConfig)
     )
 
 
-def _require_usable_reference(labels: pd.DataFrame, reference: str) -> None:
+def _holds(
+    frame: pd.DataFrame, keys: dict[str, tuple[np.ndarray, np.ndarray]], column: str, text: str
+) -> np.ndarray:
+    """Which rows of ``frame`` hold ``text`` in the key ``column``: by its codes (:func:`_by_value`) where known."""
+    if column in keys:
+        codes, per_value = keys[column]
+        return (per_value == text)[codes]
+    return (frame[column] == text).to_numpy(dtype=bool)
+
+
+def _require_usable_reference(labels: pd.DataFrame, reference: str, own: np.ndarray) -> None:
     """A reference judge none of whose labels is usable (all empty, unusable or unparseable) leaves no metric to
-    compute: bad input, not an empty audit."""
-    own = (labels["judge"] == reference).to_numpy(dtype=bool)
+    compute: bad input, not an empty audit.  ``own``: which rows are the reference's (:func:`_holds`)."""
     if not own.any() or labels["excluded"][own].isna().any():
         return
     reasons = labels["excluded"][own].value_counts()
@@ -910,8 +950,8 @@ def load(
     """
     config = (config or AuditConfig()).validated()
     config.require_task()
-    label_frames = _read_sources(labels, "labels", config)
-    item_frames = [] if items is None else _read_sources(items, "items", config)
+    label_frames = _read_sources(labels, "labels", config, whole=True)
+    item_frames = [] if items is None else _read_sources(items, "items", config, whole=True)
     _check_mapped_columns(config, label_frames + item_frames)
     if items is None:
         split = []
@@ -928,6 +968,7 @@ def load(
                 frame, ("item_id", "judge", *(() if "score" in frame.columns else ("label",))), "labels"
             )
     label_frame = _concat(label_frames)
+    del label_frames, item_frames  # the columns as read go as soon as validation has replaced them
     label_frame, keys = _check_label_columns(label_frame)
     item_codes = keys.get("item_id")  # each row's code into the distinct item ids, when known
     if item_frame is None:
@@ -937,14 +978,16 @@ def load(
         item_frame = pd.DataFrame({"item_id": ids})
         item_frame.attrs["path"] = "<items derived from labels>"
     item_frame = validate_items(item_frame)
-    known = set(item_frame["item_id"])
-    if item_codes is not None:
+    row_items = None  # the position in the items of each label row's item, when the item codes are known
+    if item_codes is not None:  # each distinct item id looked up once (the ids are unique: validated)
         codes, per_value = item_codes
-        unknown = pd.Series(np.array([v not in known for v in per_value], dtype=bool)[codes])
+        row_items = pd.Index(item_frame["item_id"]).get_indexer(per_value[:-1]).astype(np.int64)[codes]
+        unknown = row_items < 0
     else:
-        unknown = ~label_frame["item_id"].isin(known)
+        unknown = ~label_frame["item_id"].isin(set(item_frame["item_id"])).to_numpy()
     if unknown.any():
-        pos = int(np.flatnonzero(unknown.to_numpy())[0])
+        pos = int(np.flatnonzero(unknown)[0])
+        known = set(item_frame["item_id"])
         raise InputError(
             _unknown_item_message(label_frame["item_id"].iloc[pos], known, item_frame.attrs.get("path"))
             + f" ({int(unknown.sum())} label rows name unknown items)",
@@ -975,20 +1018,16 @@ def load(
         clusters = "item:" + item_frame["item_id"]
     item_frame[CLUSTER] = clusters.astype(str)
 
-    excluded = label_frame[label_frame["excluded"].notna()]
+    keep = label_frame["excluded"].isna().to_numpy()
+    excluded = label_frame[~keep]
     exclusions = (
         excluded.groupby(["judge", "excluded"], sort=True)
         .size()
         .reset_index(name="count")
         .rename(columns={"excluded": "reason"})
     )
-    keep = label_frame["excluded"].isna().to_numpy()
     usable = _copy(label_frame) if keep.all() else label_frame[keep].copy()
-    label_items = None
-    if item_codes is not None:  # each distinct item id looked up once
-        codes, per_value = item_codes
-        positions = pd.Index(item_frame["item_id"]).get_indexer(per_value[:-1]).astype(np.int64)
-        label_items = (usable, positions[codes][keep])
+    label_items = None if row_items is None else (usable, row_items if keep.all() else row_items[keep])
     judge_names = set(keys["judge"][1][:-1]) if "judge" in keys else set(label_frame["judge"])
     if config.reference not in judge_names:
         raise InputError(
@@ -996,7 +1035,9 @@ def load(
             file=_where(label_frame),
             column="judge",
         )
-    _require_usable_reference(label_frame, config.reference)
+    _require_usable_reference(
+        label_frame, config.reference, _holds(label_frame, keys, "judge", config.reference)
+    )
     if FILE in label_frame.columns:  # the files were for the error messages
         usable = usable.drop(columns=FILE)
         label_frame = label_frame.drop(columns=FILE)
@@ -1020,9 +1061,12 @@ def load(
 
 def _distinct_codes(codes: np.ndarray, per_value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The codes of :func:`_by_value` (one per raw value, ``per_value[-1]`` None) as codes of the distinct texts
-    (``" a"`` and ``"a"`` are one text), -1 where missing, and those texts."""
+    (``" a"`` and ``"a"`` are one text), -1 where missing, and those texts.  Where every raw value has its own
+    text (the usual case), they are the same codes: ``codes`` itself is returned, not a copy."""
     texts = pd.Series(per_value[:-1], dtype=object)
     again, uniques = pd.factorize(texts, use_na_sentinel=True)
+    if np.array_equal(again, np.arange(len(texts))):
+        return codes.astype(np.int64, copy=False), np.asarray(uniques, dtype=object)
     again = np.append(again, -1).astype(np.int64)
     return again[codes], np.asarray(uniques, dtype=object)
 

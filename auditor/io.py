@@ -24,7 +24,7 @@ import re
 import secrets
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from glob import escape as glob_escape
 from pathlib import Path
@@ -290,11 +290,39 @@ def _read_delimited(path: Path, text: str, sep: str, *, chosen: bool = False) ->
     return frame
 
 
-def _cells_as_objects(frame: pd.DataFrame) -> pd.DataFrame:
-    """Missing cells as None, every other cell as it was read (binary readers give NaN for an empty cell)."""
-    frame = frame.astype(object).where(frame.notna(), None)
+def _cells_as_objects(frame: pd.DataFrame, *, text_columns: Collection[str] = ()) -> pd.DataFrame:
+    """Missing cells as None, every other cell as it was read (binary readers give NaN for an empty cell); a text
+    column named in ``text_columns`` is left as the Parquet reader gave it (:func:`is_read_text`)."""
+    frame = frame.copy(deep=False)
+    for position, name in enumerate(frame.columns):
+        column = frame.iloc[:, position]
+        if not (name in text_columns and is_read_text(column)):
+            frame.isetitem(position, _as_objects(column))
     frame[ROW] = range(1, len(frame) + 1)
     return frame
+
+
+def is_read_text(column: pd.Series) -> bool:
+    """A text column as the Parquet reader gives it (pandas' nullable string type, missing as ``pd.NA``; pyarrow
+    text under pandas 3), not yet Python objects: :func:`read_table`'s ``text_columns``."""
+    return isinstance(column.dtype, pd.StringDtype) and column.dtype.na_value is pd.NA
+
+
+def text_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A text column (pandas' string type) factorised: each row's code (-1: missing) and the distinct texts as
+    Python ``str`` in order of first appearance, with a final None, so that ``texts[codes]`` is the column as
+    Python objects (each distinct text one ``str`` shared by its rows: ten million rows of a million distinct ids
+    make a million strings, not ten million)."""
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    return codes, np.append(np.asarray(uniques, dtype=object), None)
+
+
+def _as_objects(column: pd.Series) -> pd.Series:
+    """A column as Python objects, None where a value is missing (a text column by way of :func:`text_codes`)."""
+    if isinstance(column.dtype, pd.StringDtype):
+        codes, texts = text_codes(column)
+        return pd.Series(texts[codes], index=column.index, name=column.name, dtype=object, copy=False)
+    return column.astype(object).where(column.notna(), None)
 
 
 def _first_line(exc: BaseException, limit: int = 200) -> str:
@@ -303,16 +331,17 @@ def _first_line(exc: BaseException, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _read_parquet(path: Path, source: Path | io.BytesIO) -> pd.DataFrame:
+def _read_parquet(path: Path, source: Path | io.BytesIO, text_columns: Collection[str] = ()) -> pd.DataFrame:
     """A Parquet file with nullable column types (an int64 column with a missing value stays integer, so an id
-    beyond 2**53 keeps its digits), every cell then a Python object."""
+    beyond 2**53 keeps its digits), every cell then a Python object, but in the text columns named in
+    ``text_columns`` (:func:`_cells_as_objects`)."""
     try:
         frame = pd.read_parquet(source, dtype_backend="numpy_nullable")
     except Exception as exc:  # pyarrow raises many types for a broken file
         raise InputError(
             f"cannot be read as Parquet: {type(exc).__name__}: {_first_line(exc)}", file=str(path)
         ) from None
-    return _cells_as_objects(frame)
+    return _cells_as_objects(frame, text_columns=text_columns)
 
 
 def _read_excel(path: Path, data: bytes, sheet: str | None) -> pd.DataFrame:
@@ -363,12 +392,21 @@ def _decompress(path: Path, data: bytes, suffix: str) -> bytes:
         raise InputError(f"cannot be decompressed as {kind}: {exc}", file=str(path)) from None
 
 
-def read_table(path: str | Path, *, delimiter: str | None = None, sheet: str | None = None) -> pd.DataFrame:
+def read_table(
+    path: str | Path,
+    *,
+    delimiter: str | None = None,
+    sheet: str | None = None,
+    text_columns: Collection[str] = (),
+) -> pd.DataFrame:
     """Read a table by its suffix (``.gz`` / ``.zst`` decompressed first, the suffix before them the format); adds
     the hidden ``__row__`` column used to cite rows in errors.
 
     ``delimiter``: the column separator of a CSV / TSV file (default ``,`` for .csv, a tab for .tsv); ``sheet``:
-    the sheet of an Excel file (default the first).
+    the sheet of an Excel file (default the first).  ``text_columns``: text columns of a Parquet file to leave as
+    pyarrow read them (:func:`is_read_text`), for a reader that validates whole columns and makes Python objects of
+    their distinct values only (:func:`auditor.data.load`); every other column, and every other format, as
+    without it.
     """
     path = Path(path)
     check_input_file(
@@ -385,14 +423,14 @@ def read_table(path: str | Path, *, delimiter: str | None = None, sheet: str | N
             file=str(path),
         )
     if suffix in (".parquet", ".pq") and compression is None:  # read by pyarrow from the file itself
-        frame = _read_parquet(path, path)
+        frame = _read_parquet(path, path, text_columns)
         frame.attrs["path"] = str(path)
         return _nonempty(frame, path)
     data = read_input(path, "a table file")
     if compression is not None:
         data = _decompress(path, data, compression)
     if suffix in (".parquet", ".pq"):
-        frame = _read_parquet(path, io.BytesIO(data))
+        frame = _read_parquet(path, io.BytesIO(data), text_columns)
     elif suffix == ".xlsx":
         frame = _read_excel(path, data, sheet)
     else:
