@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from auditor.config import AuditConfig
 from auditor.engine.context import AuditContext, Side
@@ -41,16 +42,26 @@ def neutral_value(ctx: AuditContext) -> float | None:
 
 def order_sides(ctx: AuditContext) -> dict[str, tuple[Side, Side]]:
     """Per judge that has verdicts in both orders: its aggregated verdict in ``ab`` and in ``ba``."""
-    order_col = ctx.label_orders
-    if order_col is None or ctx.task not in ("pairwise", "likert"):
+    labels = ctx.t.labels
+    if (
+        ctx.task not in ("pairwise", "likert")
+        or "order" not in labels.columns
+        or labels["order"].isna().all()
+    ):
         return {}
-    judge_col = ctx.t.labels["judge"].to_numpy()
+    order_col = ctx.label_orders
+    in_ab, in_ba = order_col == "ab", order_col == "ba"
+    judge_code, judge_names = pd.factorize(labels["judge"])  # one pass over the rows, then integers
+    code_of = {name: code for code, name in enumerate(judge_names)}
+    has_ab = np.bincount(judge_code[in_ab], minlength=len(judge_names)) > 0
+    has_ba = np.bincount(judge_code[in_ba], minlength=len(judge_names)) > 0
     out = {}
     for judge in ctx.sides:
-        mine = judge_col == judge
-        if not (np.any(mine & (order_col == "ab")) and np.any(mine & (order_col == "ba"))):
+        code = code_of.get(judge)
+        if code is None or not (has_ab[code] and has_ba[code]):
             continue
-        out[judge] = (ctx.side(mine & (order_col == "ab")), ctx.side(mine & (order_col == "ba")))
+        mine = judge_code == code
+        out[judge] = (ctx.side(mine & in_ab), ctx.side(mine & in_ba))
     return out
 
 
