@@ -106,12 +106,13 @@ def audit(
 ) -> None:
     """Audit every judge against the reference and write audit.json and the reports."""
     import auditor
-    from auditor.gates import evaluate_gates, load_rules, run_gates
     from auditor.io import check_writable
 
     formats = parse_formats(format)
     check_writable(out, "folder")  # before any work
-    if gate is not None:
+    if gate is not None:  # the gates module loads only for a run that has gates
+        from auditor.gates import evaluate_gates, load_rules, run_gates
+
         load_rules(gate)
     sources, items, config = resolve_inputs(labels, items, config)
     labels = sources if len(sources) > 1 else sources[0]
