@@ -159,9 +159,7 @@ def _rows_of_items(table: JudgmentTable, item_ids: np.ndarray) -> np.ndarray:
     if coded is None:
         return np.flatnonzero(table.raw_labels["item_id"].isin(set(item_ids)).to_numpy())
     row_codes, texts = coded
-    wanted = np.zeros(len(texts) + 1, dtype=bool)  # the last one for code -1 (no item id): never wanted
-    found = pd.Index(texts).get_indexer(item_ids)
-    wanted[found[found >= 0]] = True
+    wanted = np.append(pd.Index(texts).isin(item_ids), False)  # per code; the last for code -1 (no item id)
     return np.flatnonzero(wanted[row_codes])
 
 

@@ -46,6 +46,7 @@ And, from the metric rows (:func:`interval_reliability`, which also takes the in
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
@@ -68,6 +69,8 @@ MIN_MISMATCHED_ITEMS = 5
 MISMATCH_TIE_RATE = 0.5
 MISMATCH_TIE_EXCESS = 0.2
 EXAMPLES = 5
+BITMAP_BYTES_PER_ROW = 16
+"""The largest bitmap, in bytes per label row, that the repeated-label check may use before it hashes every row."""
 CONTENT_COLUMNS = ("user_id", "profile", "prompt", "response_a", "response_b", "response")
 """What makes an item: the same prompt and responses for another user (or profile) is another item."""
 
@@ -258,12 +261,12 @@ def duplicate_labels(
         rated = codes["rater"][0] >= 0
         every = bool(rated.all())  # then no copy of the columns' rows
         columns = [codes[c][0] if every else codes[c][0][rated] for c in keys]
-        repeated = pd.Series(_row_keys(columns, [len(codes[c][1]) for c in keys])).duplicated(keep="first")
+        repeated = _repeated(columns, [len(codes[c][1]) for c in keys])
         if every:
-            dup = repeated.to_numpy()
+            dup = repeated
         else:
             dup = np.zeros(len(raw_labels), dtype=bool)
-            dup[np.flatnonzero(rated)[repeated.to_numpy()]] = True
+            dup[np.flatnonzero(rated)[repeated]] = True
         count = int(dup.sum())
         ids = raw_labels["item_id"].to_numpy()[dup].tolist() if count else []
     else:
@@ -282,6 +285,22 @@ def duplicate_labels(
             "verdict",
         )
     ]
+
+
+def _repeated(columns: list[np.ndarray], sizes: list[int]) -> np.ndarray:
+    """Per row: whether its codes (one array per column, -1 .. size - 1) repeat an earlier row's.
+
+    Where every combination of codes fits a bitmap of at most :data:`BITMAP_BYTES_PER_ROW` bytes a row, the bitmap
+    of the combinations present answers "none" (the usual answer) without hashing every row; otherwise, or when
+    some combination repeats, pandas' hash ``duplicated`` on one int64 key per row finds the repeats."""
+    key = _row_keys(columns, sizes)
+    combinations = math.prod(size + 1 for size in sizes)
+    if combinations <= BITMAP_BYTES_PER_ROW * len(key) + 2**16:
+        present = np.zeros(combinations, dtype=bool)
+        present[key] = True
+        if np.count_nonzero(present) == len(key):  # as many combinations as rows: none repeats
+            return np.zeros(len(key), dtype=bool)
+    return pd.Series(key).duplicated(keep="first").to_numpy()
 
 
 def _row_keys(columns: list[np.ndarray], sizes: list[int]) -> np.ndarray:

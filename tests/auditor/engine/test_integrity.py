@@ -329,3 +329,21 @@ def test_replaced_label_frames_have_no_codes() -> None:
     assert table.key_codes("labels") == {} and table.key_codes()
     table.raw_labels = table.raw_labels.copy()
     assert table.key_codes() == {}
+
+
+@pytest.mark.parametrize("repeats", [False, True])
+def test_repeated_rows_by_bitmap_or_hash_equal_pandas_duplicated(repeats: bool, monkeypatch) -> None:
+    """``_repeated`` marks exactly the rows pandas' ``duplicated(keep="first")`` marks on the code columns, with
+    the bitmap of the combinations and without it (its size limit set to nothing)."""
+    from auditor.engine import integrity
+
+    rng = np.random.default_rng(3)
+    sizes = [500, 4, 6, 2]
+    rows = [(i, j, r, o) for i in range(500) for j in range(4) for r in range(-1, 6) for o in range(-1, 2)]
+    picked = rng.choice(len(rows), 3_000, replace=repeats)
+    columns = [np.array([rows[p][c] for p in picked], dtype=np.int64) for c in range(4)]
+    expected = pd.DataFrame(dict(enumerate(columns))).duplicated(keep="first").to_numpy()
+    assert expected.any() == repeats
+    assert np.array_equal(integrity._repeated(columns, sizes), expected)
+    monkeypatch.setattr(integrity, "BITMAP_BYTES_PER_ROW", -(2**20))  # no bitmap: hash every row
+    assert np.array_equal(integrity._repeated(columns, sizes), expected)
