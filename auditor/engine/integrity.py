@@ -290,17 +290,30 @@ def duplicate_labels(
 def _repeated(columns: list[np.ndarray], sizes: list[int]) -> np.ndarray:
     """Per row: whether its codes (one array per column, -1 .. size - 1) repeat an earlier row's.
 
-    Where every combination of codes fits a bitmap of at most :data:`BITMAP_BYTES_PER_ROW` bytes a row, the bitmap
-    of the combinations present answers "none" (the usual answer) without hashing every row; otherwise, or when
-    some combination repeats, pandas' hash ``duplicated`` on one int64 key per row finds the repeats."""
+    Where the combinations of codes fit a bitmap (:func:`_bitmap`), it answers "none" (the usual answer) without
+    hashing every row; otherwise, or when some combination repeats, pandas' hash ``duplicated`` on one int64 key
+    per row finds the repeats."""
     key = _row_keys(columns, sizes)
-    combinations = math.prod(size + 1 for size in sizes)
-    if combinations <= BITMAP_BYTES_PER_ROW * len(key) + 2**16:
-        present = np.zeros(combinations, dtype=bool)
-        present[key] = True
-        if np.count_nonzero(present) == len(key):  # as many combinations as rows: none repeats
-            return np.zeros(len(key), dtype=bool)
+    present = _bitmap(key, math.prod(size + 1 for size in sizes))
+    if present is not None and np.count_nonzero(present) == len(key):  # as many combinations as rows
+        return np.zeros(len(key), dtype=bool)
     return pd.Series(key).duplicated(keep="first").to_numpy()
+
+
+def _bitmap(key: np.ndarray, combinations: int) -> np.ndarray | None:
+    """Which of the integers 0 .. ``combinations`` - 1 occur in ``key``, one bool each; None where that takes
+    more than :data:`BITMAP_BYTES_PER_ROW` bytes per key (then the callers hash the keys instead)."""
+    if combinations > BITMAP_BYTES_PER_ROW * len(key) + 2**16:
+        return None
+    present = np.zeros(combinations, dtype=bool)
+    present[key] = True
+    return present
+
+
+def _distinct(key: np.ndarray, combinations: int) -> np.ndarray:
+    """The distinct values of ``key`` (integers 0 .. ``combinations`` - 1), in no particular order."""
+    present = _bitmap(key, combinations)
+    return pd.unique(key) if present is None else np.flatnonzero(present)
 
 
 def _row_keys(columns: list[np.ndarray], sizes: list[int]) -> np.ndarray:
@@ -406,7 +419,7 @@ def _rater_warnings_coded(
     rated = raters >= 0
     if rated.any():
         r, i = raters[rated], items[rated]
-        per_rater = np.bincount(pd.unique(r * n_items + i) // n_items, minlength=n_raters)
+        per_rater = np.bincount(_distinct(r * n_items + i, n_raters * n_items) // n_items, minlength=n_raters)
         lonely = np.flatnonzero(per_rater == 1)
         if lonely.size:
             out.append(
@@ -426,8 +439,10 @@ def _rater_warnings_coded(
         r, i, values = r[usable], i[usable], values[usable]
         value_code, distinct = pd.factorize(values)
         n_values = max(len(distinct), 1)
-        spread = np.bincount(pd.unique(r * n_values + value_code) // n_values, minlength=n_raters)
-        count = np.bincount(pd.unique(r * n_items + i) // n_items, minlength=n_raters)
+        spread = np.bincount(
+            _distinct(r * n_values + value_code, n_raters * n_values) // n_values, minlength=n_raters
+        )
+        count = np.bincount(_distinct(r * n_items + i, n_raters * n_items) // n_items, minlength=n_raters)
         constant = np.flatnonzero((spread == 1) & (count >= MIN_ITEMS_CONSTANT))
         if constant.size:
             present, first_row = np.unique(r, return_index=True)
