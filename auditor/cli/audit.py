@@ -142,12 +142,13 @@ def audit(
         )
     else:
         result = auditor.audit(labels, items=items, engine=engine, **options)
-    verdict = None
+    verdict = document = None
     if gate is not None:  # unknown metric / judge: exit 2 before anything is written
-        verdict = evaluate_gates(result.to_dict(), gate)
+        document = result.to_dict()  # the gates read audit.json's document, made once
+        verdict = evaluate_gates(document, gate)
     write_outputs(result, out, formats, quiet, gates=verdict)
     if gate is not None:
-        code = run_gates(result.to_dict(), gate, junit=junit)
+        code = run_gates(document, gate, junit=junit)
         if code:
             raise typer.Exit(code)
 
