@@ -130,10 +130,9 @@ def duplicate_items(items: pd.DataFrame) -> list[dict[str, Any]]:
     responses = _response_columns(items)
     if not responses:  # a prompt alone does not identify an item (one conversation can hold several)
         return []
-    texts = pd.DataFrame({c: _text_column(items, c) for c in content})
+    texts = pd.DataFrame({c: _text_column(items, c) for c in content}, dtype=object)  # no conversion to Arrow
     filled = texts[responses].notna().any(axis=1)
-    key = texts.fillna("\x00").astype(str).agg("\x1f".join, axis=1)
-    repeated = key.duplicated(keep="first") & filled
+    repeated = texts.fillna("\x00").duplicated(keep="first") & filled
     if not repeated.any():
         return []
     ids = items["item_id"][repeated].tolist()
@@ -170,27 +169,30 @@ def shifted_responses(items: pd.DataFrame) -> list[dict[str, Any]]:
     """The same response text under different prompts (in any response column): a shifted-rows bug."""
     if "prompt" not in items.columns:
         return []
-    prompts = _text_column(items, "prompt")
-    pairs = []
+    prompts = _text_column(items, "prompt").to_numpy()
+    has_prompt = np.array([p is not None for p in prompts], dtype=bool)
+    ids, prompt_of, text_of = [], [], []  # per (response column, item) with a long enough text and a prompt
     for column in _response_columns(items):
-        text = _text_column(items, column)
-        ok = text.notna() & prompts.notna() & (text.str.len() >= MIN_SHARED_TEXT)
-        pairs.append(pd.DataFrame({"item_id": items["item_id"][ok], "prompt": prompts[ok], "text": text[ok]}))
-    if not pairs:
+        text = _text_column(items, column).to_numpy()
+        ok = has_prompt & np.array([t is not None and len(t) >= MIN_SHARED_TEXT for t in text], dtype=bool)
+        ids.append(items["item_id"].to_numpy()[ok])
+        prompt_of.append(prompts[ok])
+        text_of.append(text[ok])
+    if not ids or not sum(len(i) for i in ids):
         return []
-    found = pd.concat(pairs, ignore_index=True)
-    if found.empty:
+    text_code, texts = pd.factorize(np.concatenate(text_of))
+    prompt_code, distinct_prompts = pd.factorize(np.concatenate(prompt_of))
+    n_prompts = len(distinct_prompts)
+    pairs = _distinct(text_code * n_prompts + prompt_code, len(texts) * n_prompts)
+    shared = np.bincount(pairs // n_prompts, minlength=len(texts)) > 1  # per text: under 2+ prompts
+    if not shared.any():
         return []
-    per_text = found.groupby("text")["prompt"].nunique()
-    shared = per_text[per_text > 1].index
-    if not len(shared):
-        return []
-    ids = list(dict.fromkeys(found.loc[found["text"].isin(shared), "item_id"].tolist()))
+    ids = list(dict.fromkeys(np.concatenate(ids)[shared[text_code]].tolist()))
     return [
         _warning(
             "shifted_responses",
             len(ids),
-            f"{len(shared)} response texts appear under different prompts, "
+            f"{int(shared.sum())} response texts appear under different prompts, "
             f"in {len(ids)} items ({_examples(ids)}); check that responses were not shifted against "
             "their prompts",
         )
@@ -510,13 +512,27 @@ def mismatched_items(items: pd.DataFrame) -> np.ndarray:
     responses = _response_columns(items)
     if "prompt" not in items.columns or not responses:
         return np.zeros(len(items), dtype=bool)
-    prompts = _text_column(items, "prompt").map(_content_words).tolist()
-    texts = [_text_column(items, c).map(_content_words).tolist() for c in responses]
+    prompts = _text_column(items, "prompt").tolist()
+    texts = [_text_column(items, c).tolist() for c in responses]
     out = np.zeros(len(items), dtype=bool)
-    for i, words in enumerate(prompts):
-        given = [t[i] for t in texts if t[i]]
-        out[i] = len(words) >= 3 and bool(given) and all(not (words & t) for t in given)
+    for i, prompt in enumerate(prompts):
+        words = _content_words(prompt)
+        if len(words) >= 3:
+            out[i] = _shares_no_word(words, [t[i] for t in texts])
     return out
+
+
+def _shares_no_word(words: set[str], responses: list[str | None]) -> bool:
+    """Whether some response has a content word and none has one of ``words`` (content words).  The responses
+    are read only as far as needed: the first shared word ends the search (most responses share one early)."""
+    has_words = False
+    for text in responses:
+        for match in _WORD.finditer(text or ""):
+            word = match.group().lower()
+            if word in words:
+                return False
+            has_words = has_words or word not in _STOPWORDS
+    return has_words
 
 
 def mismatch_ties(
