@@ -111,10 +111,19 @@ def _text_column(items: pd.DataFrame, column: str) -> pd.Series:
     return pd.Series(out, index=items.index, dtype=object)
 
 
+#: The items' text columns as :func:`_text_column` cleans them, made once per audit by :func:`integrity_warnings`
+#: for every item check (each check makes the ones it reads when called alone)
+ItemTexts = Mapping[str, pd.Series]
+
+
+def _texts(items: pd.DataFrame, texts: ItemTexts | None, column: str) -> pd.Series:
+    return texts[column] if texts is not None and column in texts else _text_column(items, column)
+
+
 def _content_words(text: str | None) -> set[str]:
     if not text:
         return set()
-    return {w for w in (m.lower() for m in _WORD.findall(text)) if w not in _STOPWORDS}
+    return {match.lower() for match in _WORD.findall(text)} - _STOPWORDS
 
 
 def _response_columns(items: pd.DataFrame) -> list[str]:
@@ -122,7 +131,7 @@ def _response_columns(items: pd.DataFrame) -> list[str]:
 
 
 # -- items --------------------------------------------------------------------------------------------------------
-def duplicate_items(items: pd.DataFrame) -> list[dict[str, Any]]:
+def duplicate_items(items: pd.DataFrame, texts: ItemTexts | None = None) -> list[dict[str, Any]]:
     """Items whose responses, prompt, user and profile (where given) repeat another item's exactly.
 
     Only items with at least one response are compared: a prompt alone does not identify an item."""
@@ -130,9 +139,11 @@ def duplicate_items(items: pd.DataFrame) -> list[dict[str, Any]]:
     responses = _response_columns(items)
     if not responses:  # a prompt alone does not identify an item (one conversation can hold several)
         return []
-    texts = pd.DataFrame({c: _text_column(items, c) for c in content}, dtype=object)  # no conversion to Arrow
-    filled = texts[responses].notna().any(axis=1)
-    repeated = texts.fillna("\x00").duplicated(keep="first") & filled
+    frame = pd.DataFrame(
+        {c: _texts(items, texts, c) for c in content}, dtype=object
+    )  # no conversion to Arrow
+    filled = frame[responses].notna().any(axis=1)
+    repeated = frame.fillna("\x00").duplicated(keep="first") & filled
     if not repeated.any():
         return []
     ids = items["item_id"][repeated].tolist()
@@ -146,11 +157,11 @@ def duplicate_items(items: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-def identical_responses(items: pd.DataFrame) -> list[dict[str, Any]]:
+def identical_responses(items: pd.DataFrame, texts: ItemTexts | None = None) -> list[dict[str, Any]]:
     """Pairwise items whose two responses are the same text."""
     if not {"response_a", "response_b"} <= set(items.columns):
         return []
-    a, b = _text_column(items, "response_a"), _text_column(items, "response_b")
+    a, b = _texts(items, texts, "response_a"), _texts(items, texts, "response_b")
     same = (a == b) & a.notna()
     if not same.any():
         return []
@@ -165,15 +176,15 @@ def identical_responses(items: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-def shifted_responses(items: pd.DataFrame) -> list[dict[str, Any]]:
+def shifted_responses(items: pd.DataFrame, texts: ItemTexts | None = None) -> list[dict[str, Any]]:
     """The same response text under different prompts (in any response column): a shifted-rows bug."""
     if "prompt" not in items.columns:
         return []
-    prompts = _text_column(items, "prompt").to_numpy()
+    prompts = _texts(items, texts, "prompt").to_numpy()
     has_prompt = np.array([p is not None for p in prompts], dtype=bool)
     ids, prompt_of, text_of = [], [], []  # per (response column, item) with a long enough text and a prompt
     for column in _response_columns(items):
-        text = _text_column(items, column).to_numpy()
+        text = _texts(items, texts, column).to_numpy()
         ok = has_prompt & np.array([t is not None and len(t) >= MIN_SHARED_TEXT for t in text], dtype=bool)
         ids.append(items["item_id"].to_numpy()[ok])
         prompt_of.append(prompts[ok])
@@ -507,18 +518,18 @@ def constant_judges(
     return out
 
 
-def mismatched_items(items: pd.DataFrame) -> np.ndarray:
+def mismatched_items(items: pd.DataFrame, texts: ItemTexts | None = None) -> np.ndarray:
     """Items whose responses share no content word (4+ letters, not a stop word) with a prompt that has 3+ of them."""
     responses = _response_columns(items)
     if "prompt" not in items.columns or not responses:
         return np.zeros(len(items), dtype=bool)
-    prompts = _text_column(items, "prompt").tolist()
-    texts = [_text_column(items, c).tolist() for c in responses]
+    prompts = _texts(items, texts, "prompt").tolist()
+    answers = [_texts(items, texts, c).tolist() for c in responses]
     out = np.zeros(len(items), dtype=bool)
     for i, prompt in enumerate(prompts):
         words = _content_words(prompt)
         if len(words) >= 3:
-            out[i] = _shares_no_word(words, [t[i] for t in texts])
+            out[i] = _shares_no_word(words, [answer[i] for answer in answers])
     return out
 
 
@@ -536,12 +547,12 @@ def _shares_no_word(words: set[str], responses: list[str | None]) -> bool:
 
 
 def mismatch_ties(
-    items: pd.DataFrame, sides: Mapping[str, SideLike], tie_code: int | None
+    items: pd.DataFrame, sides: Mapping[str, SideLike], tie_code: int | None, texts: ItemTexts | None = None
 ) -> list[dict[str, Any]]:
     """A judge that calls ties far more often on items whose responses do not match their prompt."""
     if tie_code is None:
         return []
-    off = mismatched_items(items)
+    off = mismatched_items(items, texts)
     if off.sum() < MIN_MISMATCHED_ITEMS:
         return []
     out = []
@@ -597,13 +608,14 @@ def integrity_warnings(
                 "is no judge to audit, only the agreement among its raters",
             )
         )
-    found += duplicate_items(items)
-    found += identical_responses(items)
-    found += shifted_responses(items)
+    texts = {c: _text_column(items, c) for c in CONTENT_COLUMNS if c in items.columns}
+    found += duplicate_items(items, texts)
+    found += identical_responses(items, texts)
+    found += shifted_responses(items, texts)
     found += duplicate_labels(raw, table.key_codes())
     found += rater_warnings(labels, config.reference, categories, task, table.key_codes("labels"))
     found += constant_judges(everyone, categories)
-    found += mismatch_ties(items, everyone, _tie_code(task, categories, config))
+    found += mismatch_ties(items, everyone, _tie_code(task, categories, config), texts)
     found += unclustered(items, config)
     return found
 
