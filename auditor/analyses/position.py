@@ -49,8 +49,8 @@ def order_sides(ctx: AuditContext) -> dict[str, tuple[Side, Side]]:
         or labels["order"].isna().all()
     ):
         return {}
-    order_col = ctx.label_orders
-    in_ab, in_ba = order_col == "ab", order_col == "ba"
+    orders = labels["order"].to_numpy(dtype=object)  # "ab", "ba" or missing (the loader checked them)
+    in_ab, in_ba = orders == "ab", orders == "ba"
     judge_code, judge_names = pd.factorize(labels["judge"])  # one pass over the rows, then integers
     code_of = {name: code for code, name in enumerate(judge_names)}
     has_ab = np.bincount(judge_code[in_ab], minlength=len(judge_names)) > 0
@@ -94,12 +94,14 @@ def position_probe(ctx: AuditContext) -> dict[str, Any]:
                 idx = np.flatnonzero(den)
                 if idx.size:
                     s = cluster_sums(ctx, idx, [np.ones(idx.size), num[idx]])
-                    out[(metric, judge, reference)] = ctx.rs.sums(s, lambda s: ratio(s, 1, 0), idx.size)
+                    out[(metric, judge, reference)] = ctx.rs.sums(
+                        s, lambda s: ratio(s, 1, 0), idx.size, defer=True
+                    )
             idx = np.flatnonzero(decisive > 0)
             if idx.size:
                 s = cluster_sums(ctx, idx, [decisive[idx], first[idx]])
                 out[("first_position_rate", judge, judge)] = ctx.rs.sums(
-                    s, lambda s: ratio(s, 1, 0), int(decisive[idx].sum())
+                    s, lambda s: ratio(s, 1, 0), int(decisive[idx].sum()), defer=True
                 )
         return out
 
