@@ -37,6 +37,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from auditor.config import AuditConfig
 from auditor.engine import aggregation as agg
@@ -111,8 +112,7 @@ def add_baseline(ctx: AuditContext, name: str) -> str | None:
         items = ctx.t.items
         if not {"response_a", "response_b"} <= set(items.columns):
             return "the items have no response_a / response_b texts"
-        a = items["response_a"].astype("string").str.len().to_numpy("float", na_value=np.nan)
-        b = items["response_b"].astype("string").str.len().to_numpy("float", na_value=np.nan)
+        a, b = text_lengths(items["response_a"]), text_lengths(items["response_b"])
         on = ref_ok & np.isfinite(a) & np.isfinite(b)
         missing = int(np.sum(ref_ok & ~on))
         if not on.any():
@@ -125,6 +125,20 @@ def add_baseline(ctx: AuditContext, name: str) -> str | None:
     for row in ctx.rows[before:]:  # a baseline is no hypothesis: keep it out of the judges' test families
         row["p_value"] = None
     return None
+
+
+def text_lengths(column: pd.Series) -> np.ndarray:
+    """Each value's length in characters, NaN where missing: ``astype("string").str.len()``, measured on the Python
+    texts directly where the column holds only texts and missing values (no copy of long texts into a string
+    array); any other column as pandas measures it."""
+    if column.dtype == object:
+        values = column.to_numpy()
+        texts = np.array([isinstance(v, str) for v in values], dtype=bool)
+        if np.all(texts | pd.isna(values)):
+            lengths = np.full(len(values), np.nan)
+            lengths[texts] = [len(v) for v in values[texts]]
+            return lengths
+    return column.astype("string").str.len().to_numpy("float", na_value=np.nan)
 
 
 def _zero(est: Estimate) -> Estimate:
