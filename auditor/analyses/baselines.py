@@ -64,12 +64,15 @@ def step(ctx: AuditContext, config: AuditConfig) -> StepOutput:
     if ctx.task in ("score",) or not np.any(ctx.usable(ctx.ref)):
         section["skipped"].append({"baseline": "all", "reason": f"no baselines for a {ctx.task} task"})
     else:
+        before = len(ctx.rows)
         for name in config.baselines.names:
             reason = add_baseline(ctx, name)
             if reason:
                 section["skipped"].append({"baseline": f"{PREFIX}{name}", "reason": reason})
             else:
                 section["baselines"].append(f"{PREFIX}{name}")
+        for row in ctx.rows[before:]:  # a baseline is no hypothesis: keep it out of the judges' test families
+            row["p_value"] = None
     judges = list(ctx.sides) + list(ctx.juries)
     section["lead"] = lead_coefficient(ctx.task)
     section["z_vs_ceiling"] = z_scores(ctx, judges)
@@ -91,7 +94,8 @@ def _lean(ctx: AuditContext, direction: np.ndarray, on: np.ndarray) -> Side:
 
 
 def add_baseline(ctx: AuditContext, name: str) -> str | None:
-    """Audit one baseline (rows added); returns why it was left out, or None."""
+    """Audit one baseline (rows added, their intervals filled in with the other baselines' when the rows are next
+    read, from one weights product); returns why it was left out, or None."""
     judge = f"{PREFIX}{name}"
     ref_ok = ctx.usable(ctx.ref)
     if name == "random":
@@ -120,10 +124,7 @@ def add_baseline(ctx: AuditContext, name: str) -> str | None:
         side = _lean(ctx, np.sign(np.nan_to_num(b - a)).astype(np.int64), on)
     else:
         raise ValueError(f"unknown baseline {name!r}")
-    before = len(ctx.rows)
     judge_metrics(ctx, judge, ctx.ref, side)
-    for row in ctx.rows[before:]:  # a baseline is no hypothesis: keep it out of the judges' test families
-        row["p_value"] = None
     return None
 
 
@@ -165,7 +166,9 @@ def _random_rows(ctx: AuditContext, judge: str) -> None:
 
         return value
 
-    found = ctx.rs.sums_many(counts, {name: expected(fn) for name, fn in fns.items()}, int(idx.size))
+    found = ctx.rs.sums_many(
+        counts, {name: expected(fn) for name, fn in fns.items()}, int(idx.size), defer=True
+    )
     for name, est in found.items():
         ctx.add(name, judge, ctx.cfg.reference, est)
     if has_rates(ctx.task):
