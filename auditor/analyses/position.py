@@ -16,8 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
+from auditor.analyses.core import judge_rows
 from auditor.config import AuditConfig
 from auditor.engine.context import AuditContext, Side
 from auditor.engine.slicing import Key, cluster_sums, over_slices, ratio
@@ -51,17 +51,13 @@ def order_sides(ctx: AuditContext) -> dict[str, tuple[Side, Side]]:
         return {}
     orders = labels["order"].to_numpy(dtype=object)  # "ab", "ba" or missing (the loader checked them)
     in_ab, in_ba = orders == "ab", orders == "ba"
-    judge_code, judge_names = pd.factorize(labels["judge"])  # one pass over the rows, then integers
-    code_of = {name: code for code, name in enumerate(judge_names)}
-    has_ab = np.bincount(judge_code[in_ab], minlength=len(judge_names)) > 0
-    has_ba = np.bincount(judge_code[in_ba], minlength=len(judge_names)) > 0
+    rows_of = judge_rows(labels["judge"])
     out = {}
     for judge in ctx.sides:
-        code = code_of.get(judge)
-        if code is None or not (has_ab[code] and has_ba[code]):
-            continue
-        mine = judge_code == code
-        out[judge] = (ctx.side(mine & in_ab), ctx.side(mine & in_ba))
+        mine = rows_of(judge)
+        ab, ba = mine & in_ab, mine & in_ba
+        if ab.any() and ba.any():
+            out[judge] = (ctx.side(ab), ctx.side(ba))
     return out
 
 
