@@ -37,6 +37,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from auditor.config import AuditConfig
 from auditor.engine import aggregation as agg
@@ -63,12 +64,15 @@ def step(ctx: AuditContext, config: AuditConfig) -> StepOutput:
     if ctx.task in ("score",) or not np.any(ctx.usable(ctx.ref)):
         section["skipped"].append({"baseline": "all", "reason": f"no baselines for a {ctx.task} task"})
     else:
+        before = len(ctx.rows)
         for name in config.baselines.names:
             reason = add_baseline(ctx, name)
             if reason:
                 section["skipped"].append({"baseline": f"{PREFIX}{name}", "reason": reason})
             else:
                 section["baselines"].append(f"{PREFIX}{name}")
+        for row in ctx.rows[before:]:  # a baseline is no hypothesis: keep it out of the judges' test families
+            row["p_value"] = None
     judges = list(ctx.sides) + list(ctx.juries)
     section["lead"] = lead_coefficient(ctx.task)
     section["z_vs_ceiling"] = z_scores(ctx, judges)
@@ -90,7 +94,8 @@ def _lean(ctx: AuditContext, direction: np.ndarray, on: np.ndarray) -> Side:
 
 
 def add_baseline(ctx: AuditContext, name: str) -> str | None:
-    """Audit one baseline (rows added); returns why it was left out, or None."""
+    """Audit one baseline (rows added, their intervals filled in with the other baselines' when the rows are next
+    read, from one weights product); returns why it was left out, or None."""
     judge = f"{PREFIX}{name}"
     ref_ok = ctx.usable(ctx.ref)
     if name == "random":
@@ -111,8 +116,7 @@ def add_baseline(ctx: AuditContext, name: str) -> str | None:
         items = ctx.t.items
         if not {"response_a", "response_b"} <= set(items.columns):
             return "the items have no response_a / response_b texts"
-        a = items["response_a"].astype("string").str.len().to_numpy("float", na_value=np.nan)
-        b = items["response_b"].astype("string").str.len().to_numpy("float", na_value=np.nan)
+        a, b = text_lengths(items["response_a"]), text_lengths(items["response_b"])
         on = ref_ok & np.isfinite(a) & np.isfinite(b)
         missing = int(np.sum(ref_ok & ~on))
         if not on.any():
@@ -120,11 +124,22 @@ def add_baseline(ctx: AuditContext, name: str) -> str | None:
         side = _lean(ctx, np.sign(np.nan_to_num(b - a)).astype(np.int64), on)
     else:
         raise ValueError(f"unknown baseline {name!r}")
-    before = len(ctx.rows)
     judge_metrics(ctx, judge, ctx.ref, side)
-    for row in ctx.rows[before:]:  # a baseline is no hypothesis: keep it out of the judges' test families
-        row["p_value"] = None
     return None
+
+
+def text_lengths(column: pd.Series) -> np.ndarray:
+    """Each value's length in characters, NaN where missing: ``astype("string").str.len()``, measured on the Python
+    texts directly where the column holds only texts and missing values (no copy of long texts into a string
+    array); any other column as pandas measures it."""
+    if column.dtype == object:
+        values = column.to_numpy()
+        texts = np.array([isinstance(v, str) for v in values], dtype=bool)
+        if np.all(texts | pd.isna(values)):
+            lengths = np.full(len(values), np.nan)
+            lengths[texts] = [len(v) for v in values[texts]]
+            return lengths
+    return column.astype("string").str.len().to_numpy("float", na_value=np.nan)
 
 
 def _zero(est: Estimate) -> Estimate:
@@ -151,7 +166,9 @@ def _random_rows(ctx: AuditContext, judge: str) -> None:
 
         return value
 
-    found = ctx.rs.sums_many(counts, {name: expected(fn) for name, fn in fns.items()}, int(idx.size))
+    found = ctx.rs.sums_many(
+        counts, {name: expected(fn) for name, fn in fns.items()}, int(idx.size), defer=True
+    )
     for name, est in found.items():
         ctx.add(name, judge, ctx.cfg.reference, est)
     if has_rates(ctx.task):

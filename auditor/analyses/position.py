@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from auditor.analyses.core import judge_rows
 from auditor.config import AuditConfig
 from auditor.engine.context import AuditContext, Side
 from auditor.engine.slicing import Key, cluster_sums, over_slices, ratio
@@ -41,16 +42,22 @@ def neutral_value(ctx: AuditContext) -> float | None:
 
 def order_sides(ctx: AuditContext) -> dict[str, tuple[Side, Side]]:
     """Per judge that has verdicts in both orders: its aggregated verdict in ``ab`` and in ``ba``."""
-    order_col = ctx.label_orders
-    if order_col is None or ctx.task not in ("pairwise", "likert"):
+    labels = ctx.t.labels
+    if (
+        ctx.task not in ("pairwise", "likert")
+        or "order" not in labels.columns
+        or labels["order"].isna().all()
+    ):
         return {}
-    judge_col = ctx.t.labels["judge"].to_numpy()
+    orders = labels["order"].to_numpy(dtype=object)  # "ab", "ba" or missing (the loader checked them)
+    in_ab, in_ba = orders == "ab", orders == "ba"
+    rows_of = judge_rows(labels["judge"])
     out = {}
     for judge in ctx.sides:
-        mine = judge_col == judge
-        if not (np.any(mine & (order_col == "ab")) and np.any(mine & (order_col == "ba"))):
-            continue
-        out[judge] = (ctx.side(mine & (order_col == "ab")), ctx.side(mine & (order_col == "ba")))
+        mine = rows_of(judge)
+        ab, ba = mine & in_ab, mine & in_ba
+        if ab.any() and ba.any():
+            out[judge] = (ctx.side(ab), ctx.side(ba))
     return out
 
 
@@ -83,12 +90,14 @@ def position_probe(ctx: AuditContext) -> dict[str, Any]:
                 idx = np.flatnonzero(den)
                 if idx.size:
                     s = cluster_sums(ctx, idx, [np.ones(idx.size), num[idx]])
-                    out[(metric, judge, reference)] = ctx.rs.sums(s, lambda s: ratio(s, 1, 0), idx.size)
+                    out[(metric, judge, reference)] = ctx.rs.sums(
+                        s, lambda s: ratio(s, 1, 0), idx.size, defer=True
+                    )
             idx = np.flatnonzero(decisive > 0)
             if idx.size:
                 s = cluster_sums(ctx, idx, [decisive[idx], first[idx]])
                 out[("first_position_rate", judge, judge)] = ctx.rs.sums(
-                    s, lambda s: ratio(s, 1, 0), int(decisive[idx].sum())
+                    s, lambda s: ratio(s, 1, 0), int(decisive[idx].sum()), defer=True
                 )
         return out
 

@@ -106,12 +106,13 @@ def audit(
 ) -> None:
     """Audit every judge against the reference and write audit.json and the reports."""
     import auditor
-    from auditor.gates import evaluate_gates, load_rules, run_gates
     from auditor.io import check_writable
 
     formats = parse_formats(format)
     check_writable(out, "folder")  # before any work
-    if gate is not None:
+    if gate is not None:  # the gates module loads only for a run that has gates
+        from auditor.gates import evaluate_gates, load_rules, run_gates
+
         load_rules(gate)
     sources, items, config = resolve_inputs(labels, items, config)
     labels = sources if len(sources) > 1 else sources[0]
@@ -141,12 +142,13 @@ def audit(
         )
     else:
         result = auditor.audit(labels, items=items, engine=engine, **options)
-    verdict = None
+    verdict = document = None
     if gate is not None:  # unknown metric / judge: exit 2 before anything is written
-        verdict = evaluate_gates(result.to_dict(), gate)
+        document = result.to_dict()  # the gates read audit.json's document, made once
+        verdict = evaluate_gates(document, gate)
     write_outputs(result, out, formats, quiet, gates=verdict)
     if gate is not None:
-        code = run_gates(result.to_dict(), gate, junit=junit)
+        code = run_gates(document, gate, junit=junit)
         if code:
             raise typer.Exit(code)
 

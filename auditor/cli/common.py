@@ -54,8 +54,6 @@ def write_outputs(
     staged_folder`: a run stopped at any moment leaves ``out`` with the old set of files or the new one); unless
     ``quiet``, print the terminal summary and the paths of the main audit.  Returns the paths written per folder
     (``""`` for ``out`` itself)."""
-    from rich.console import Console
-
     import reports
     from auditor.io import check_writable, staged_folder
 
@@ -68,6 +66,8 @@ def write_outputs(
             paths = reports.write_reports(sub.to_dict(), stage / folder, formats)
             written[folder] = [out / folder / path.name for path in paths]
     if not quiet:
+        from rich.console import Console  # imported only to print (rich costs 20 ms to import)
+
         reports.render_terminal(model, Console())
         for path in written[""]:
             typer.echo(f"wrote {path}")

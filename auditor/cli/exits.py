@@ -19,15 +19,14 @@ input (2).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import TYPE_CHECKING
-
-from rich.console import Console
-from rich.markup import escape
 
 from auditor.errors import AuditorError
 
 if TYPE_CHECKING:
     import click
+    from rich.console import Console
 
 OK = 0
 GATE_FAILED = 1
@@ -35,7 +34,14 @@ BAD_INPUT = 2
 RUN_INCOMPLETE = 3
 INTERRUPTED = 130
 
-err_console = Console(stderr=True)
+
+@cache
+def err_console() -> Console:
+    """The console on stderr that the errors and notes are printed to (rich is imported on the first one: a run
+    that prints nothing never loads it)."""
+    from rich.console import Console
+
+    return Console(stderr=True)
 
 
 def error_exit_code(error: AuditorError) -> int:
@@ -52,20 +58,22 @@ def run(command: click.Command, argv: Sequence[str] | None = None, *, prog_name:
             args=None if argv is None else list(argv), prog_name=prog_name, standalone_mode=False
         )
     except AuditorError as exc:
+        from rich.markup import escape
+
         from auditor.escape import terminal_safe  # here, so that --help loads no more of the core
 
         message = terminal_safe(str(exc)).replace("\n", " ")  # one line, no escape sequence from the data
-        err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+        err_console().print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
         return error_exit_code(exc)
     except KeyboardInterrupt:
-        err_console.print("interrupted")
+        err_console().print("interrupted")
         return INTERRUPTED
     except Exception as exc:  # click's (or typer's vendored click's) Exit, usage errors and Abort
         name = type(exc).__name__
         if name == "Exit":
             return int(getattr(exc, "exit_code", OK) or OK)
         if name == "Abort":
-            err_console.print("aborted")
+            err_console().print("aborted")
             return INTERRUPTED
         if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()

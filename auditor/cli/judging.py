@@ -12,6 +12,6 @@ def register(app: typer.Typer) -> None:
     try:
         from judges.cli import register as register_judges
     except ImportError as exc:  # judges is part of the distribution; a broken install should still audit
-        err_console.print(f"[yellow]note:[/] the judge command is unavailable ({exc})")
+        err_console().print(f"[yellow]note:[/] the judge command is unavailable ({exc})")
         return
     register_judges(app)

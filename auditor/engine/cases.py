@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from auditor.data import JudgmentTable
 from auditor.engine.context import AuditContext, Side
 from auditor.engine.slicing import slice_columns
 
@@ -92,7 +93,7 @@ def select_cases(ctx: AuditContext) -> dict[str, Any]:
         if c in raw.columns
     ]
     records: dict[str, list[dict[str, Any]]] = {}
-    for r in raw.loc[raw["item_id"].isin(set(chosen)), columns].to_dict("records"):
+    for r in raw.iloc[_rows_of_items(ctx.t, chosen)][columns].to_dict("records"):
         records.setdefault(r["item_id"], []).append(r)
     item_columns = [
         c
@@ -149,6 +150,17 @@ def select_cases(ctx: AuditContext) -> dict[str, Any]:
         else f"all {total} items where a judge and the reference disagree, {order_text} first"
     )
     return {"total": total, "shown": len(cases), "sampled": sampled, "note": note, "items": cases}
+
+
+def _rows_of_items(table: JudgmentTable, item_ids: np.ndarray) -> np.ndarray:
+    """The positions, in order, of the raw label rows of the items ``item_ids``: on the loader's item codes where
+    it kept them (:meth:`~auditor.data.JudgmentTable.key_codes`; equal texts, equal codes), else on the texts."""
+    coded = table.key_codes().get("item_id")
+    if coded is None:
+        return np.flatnonzero(table.raw_labels["item_id"].isin(set(item_ids)).to_numpy())
+    row_codes, texts = coded
+    wanted = np.append(pd.Index(texts).isin(item_ids), False)  # per code; the last for code -1 (no item id)
+    return np.flatnonzero(wanted[row_codes])
 
 
 def _number(value: float) -> float | int:

@@ -46,6 +46,7 @@ And, from the metric rows (:func:`interval_reliability`, which also takes the in
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
@@ -68,6 +69,8 @@ MIN_MISMATCHED_ITEMS = 5
 MISMATCH_TIE_RATE = 0.5
 MISMATCH_TIE_EXCESS = 0.2
 EXAMPLES = 5
+BITMAP_BYTES_PER_ROW = 16
+"""The largest bitmap, in bytes per label row, that the repeated-label check may use before it hashes every row."""
 CONTENT_COLUMNS = ("user_id", "profile", "prompt", "response_a", "response_b", "response")
 """What makes an item: the same prompt and responses for another user (or profile) is another item."""
 
@@ -108,10 +111,19 @@ def _text_column(items: pd.DataFrame, column: str) -> pd.Series:
     return pd.Series(out, index=items.index, dtype=object)
 
 
+#: The items' text columns as :func:`_text_column` cleans them, made once per audit by :func:`integrity_warnings`
+#: for every item check (each check makes the ones it reads when called alone)
+ItemTexts = Mapping[str, pd.Series]
+
+
+def _texts(items: pd.DataFrame, texts: ItemTexts | None, column: str) -> pd.Series:
+    return texts[column] if texts is not None and column in texts else _text_column(items, column)
+
+
 def _content_words(text: str | None) -> set[str]:
     if not text:
         return set()
-    return {w for w in (m.lower() for m in _WORD.findall(text)) if w not in _STOPWORDS}
+    return {match.lower() for match in _WORD.findall(text)} - _STOPWORDS
 
 
 def _response_columns(items: pd.DataFrame) -> list[str]:
@@ -119,7 +131,7 @@ def _response_columns(items: pd.DataFrame) -> list[str]:
 
 
 # -- items --------------------------------------------------------------------------------------------------------
-def duplicate_items(items: pd.DataFrame) -> list[dict[str, Any]]:
+def duplicate_items(items: pd.DataFrame, texts: ItemTexts | None = None) -> list[dict[str, Any]]:
     """Items whose responses, prompt, user and profile (where given) repeat another item's exactly.
 
     Only items with at least one response are compared: a prompt alone does not identify an item."""
@@ -127,10 +139,11 @@ def duplicate_items(items: pd.DataFrame) -> list[dict[str, Any]]:
     responses = _response_columns(items)
     if not responses:  # a prompt alone does not identify an item (one conversation can hold several)
         return []
-    texts = pd.DataFrame({c: _text_column(items, c) for c in content})
-    filled = texts[responses].notna().any(axis=1)
-    key = texts.fillna("\x00").astype(str).agg("\x1f".join, axis=1)
-    repeated = key.duplicated(keep="first") & filled
+    frame = pd.DataFrame(
+        {c: _texts(items, texts, c) for c in content}, dtype=object
+    )  # no conversion to Arrow
+    filled = frame[responses].notna().any(axis=1)
+    repeated = frame.fillna("\x00").duplicated(keep="first") & filled
     if not repeated.any():
         return []
     ids = items["item_id"][repeated].tolist()
@@ -144,11 +157,11 @@ def duplicate_items(items: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-def identical_responses(items: pd.DataFrame) -> list[dict[str, Any]]:
+def identical_responses(items: pd.DataFrame, texts: ItemTexts | None = None) -> list[dict[str, Any]]:
     """Pairwise items whose two responses are the same text."""
     if not {"response_a", "response_b"} <= set(items.columns):
         return []
-    a, b = _text_column(items, "response_a"), _text_column(items, "response_b")
+    a, b = _texts(items, texts, "response_a"), _texts(items, texts, "response_b")
     same = (a == b) & a.notna()
     if not same.any():
         return []
@@ -163,31 +176,34 @@ def identical_responses(items: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-def shifted_responses(items: pd.DataFrame) -> list[dict[str, Any]]:
+def shifted_responses(items: pd.DataFrame, texts: ItemTexts | None = None) -> list[dict[str, Any]]:
     """The same response text under different prompts (in any response column): a shifted-rows bug."""
     if "prompt" not in items.columns:
         return []
-    prompts = _text_column(items, "prompt")
-    pairs = []
+    prompts = _texts(items, texts, "prompt").to_numpy()
+    has_prompt = np.array([p is not None for p in prompts], dtype=bool)
+    ids, prompt_of, text_of = [], [], []  # per (response column, item) with a long enough text and a prompt
     for column in _response_columns(items):
-        text = _text_column(items, column)
-        ok = text.notna() & prompts.notna() & (text.str.len() >= MIN_SHARED_TEXT)
-        pairs.append(pd.DataFrame({"item_id": items["item_id"][ok], "prompt": prompts[ok], "text": text[ok]}))
-    if not pairs:
+        text = _texts(items, texts, column).to_numpy()
+        ok = has_prompt & np.array([t is not None and len(t) >= MIN_SHARED_TEXT for t in text], dtype=bool)
+        ids.append(items["item_id"].to_numpy()[ok])
+        prompt_of.append(prompts[ok])
+        text_of.append(text[ok])
+    if not ids or not sum(len(i) for i in ids):
         return []
-    found = pd.concat(pairs, ignore_index=True)
-    if found.empty:
+    text_code, texts = pd.factorize(np.concatenate(text_of))
+    prompt_code, distinct_prompts = pd.factorize(np.concatenate(prompt_of))
+    n_prompts = len(distinct_prompts)
+    pairs = _distinct(text_code * n_prompts + prompt_code, len(texts) * n_prompts)
+    shared = np.bincount(pairs // n_prompts, minlength=len(texts)) > 1  # per text: under 2+ prompts
+    if not shared.any():
         return []
-    per_text = found.groupby("text")["prompt"].nunique()
-    shared = per_text[per_text > 1].index
-    if not len(shared):
-        return []
-    ids = list(dict.fromkeys(found.loc[found["text"].isin(shared), "item_id"].tolist()))
+    ids = list(dict.fromkeys(np.concatenate(ids)[shared[text_code]].tolist()))
     return [
         _warning(
             "shifted_responses",
             len(ids),
-            f"{len(shared)} response texts appear under different prompts, "
+            f"{int(shared.sum())} response texts appear under different prompts, "
             f"in {len(ids)} items ({_examples(ids)}); check that responses were not shifted against "
             "their prompts",
         )
@@ -258,12 +274,12 @@ def duplicate_labels(
         rated = codes["rater"][0] >= 0
         every = bool(rated.all())  # then no copy of the columns' rows
         columns = [codes[c][0] if every else codes[c][0][rated] for c in keys]
-        repeated = pd.Series(_row_keys(columns, [len(codes[c][1]) for c in keys])).duplicated(keep="first")
+        repeated = _repeated(columns, [len(codes[c][1]) for c in keys])
         if every:
-            dup = repeated.to_numpy()
+            dup = repeated
         else:
             dup = np.zeros(len(raw_labels), dtype=bool)
-            dup[np.flatnonzero(rated)[repeated.to_numpy()]] = True
+            dup[np.flatnonzero(rated)[repeated]] = True
         count = int(dup.sum())
         ids = raw_labels["item_id"].to_numpy()[dup].tolist() if count else []
     else:
@@ -282,6 +298,35 @@ def duplicate_labels(
             "verdict",
         )
     ]
+
+
+def _repeated(columns: list[np.ndarray], sizes: list[int]) -> np.ndarray:
+    """Per row: whether its codes (one array per column, -1 .. size - 1) repeat an earlier row's.
+
+    Where the combinations of codes fit a bitmap (:func:`_bitmap`), it answers "none" (the usual answer) without
+    hashing every row; otherwise, or when some combination repeats, pandas' hash ``duplicated`` on one int64 key
+    per row finds the repeats."""
+    key = _row_keys(columns, sizes)
+    present = _bitmap(key, math.prod(size + 1 for size in sizes))
+    if present is not None and np.count_nonzero(present) == len(key):  # as many combinations as rows
+        return np.zeros(len(key), dtype=bool)
+    return pd.Series(key).duplicated(keep="first").to_numpy()
+
+
+def _bitmap(key: np.ndarray, combinations: int) -> np.ndarray | None:
+    """Which of the integers 0 .. ``combinations`` - 1 occur in ``key``, one bool each; None where that takes
+    more than :data:`BITMAP_BYTES_PER_ROW` bytes per key (then the callers hash the keys instead)."""
+    if combinations > BITMAP_BYTES_PER_ROW * len(key) + 2**16:
+        return None
+    present = np.zeros(combinations, dtype=bool)
+    present[key] = True
+    return present
+
+
+def _distinct(key: np.ndarray, combinations: int) -> np.ndarray:
+    """The distinct values of ``key`` (integers 0 .. ``combinations`` - 1), in no particular order."""
+    present = _bitmap(key, combinations)
+    return pd.unique(key) if present is None else np.flatnonzero(present)
 
 
 def _row_keys(columns: list[np.ndarray], sizes: list[int]) -> np.ndarray:
@@ -387,7 +432,7 @@ def _rater_warnings_coded(
     rated = raters >= 0
     if rated.any():
         r, i = raters[rated], items[rated]
-        per_rater = np.bincount(pd.unique(r * n_items + i) // n_items, minlength=n_raters)
+        per_rater = np.bincount(_distinct(r * n_items + i, n_raters * n_items) // n_items, minlength=n_raters)
         lonely = np.flatnonzero(per_rater == 1)
         if lonely.size:
             out.append(
@@ -407,8 +452,10 @@ def _rater_warnings_coded(
         r, i, values = r[usable], i[usable], values[usable]
         value_code, distinct = pd.factorize(values)
         n_values = max(len(distinct), 1)
-        spread = np.bincount(pd.unique(r * n_values + value_code) // n_values, minlength=n_raters)
-        count = np.bincount(pd.unique(r * n_items + i) // n_items, minlength=n_raters)
+        spread = np.bincount(
+            _distinct(r * n_values + value_code, n_raters * n_values) // n_values, minlength=n_raters
+        )
+        count = np.bincount(_distinct(r * n_items + i, n_raters * n_items) // n_items, minlength=n_raters)
         constant = np.flatnonzero((spread == 1) & (count >= MIN_ITEMS_CONSTANT))
         if constant.size:
             present, first_row = np.unique(r, return_index=True)
@@ -471,27 +518,41 @@ def constant_judges(
     return out
 
 
-def mismatched_items(items: pd.DataFrame) -> np.ndarray:
+def mismatched_items(items: pd.DataFrame, texts: ItemTexts | None = None) -> np.ndarray:
     """Items whose responses share no content word (4+ letters, not a stop word) with a prompt that has 3+ of them."""
     responses = _response_columns(items)
     if "prompt" not in items.columns or not responses:
         return np.zeros(len(items), dtype=bool)
-    prompts = _text_column(items, "prompt").map(_content_words).tolist()
-    texts = [_text_column(items, c).map(_content_words).tolist() for c in responses]
+    prompts = _texts(items, texts, "prompt").tolist()
+    answers = [_texts(items, texts, c).tolist() for c in responses]
     out = np.zeros(len(items), dtype=bool)
-    for i, words in enumerate(prompts):
-        given = [t[i] for t in texts if t[i]]
-        out[i] = len(words) >= 3 and bool(given) and all(not (words & t) for t in given)
+    for i, prompt in enumerate(prompts):
+        words = _content_words(prompt)
+        if len(words) >= 3:
+            out[i] = _shares_no_word(words, [answer[i] for answer in answers])
     return out
 
 
+def _shares_no_word(words: set[str], responses: list[str | None]) -> bool:
+    """Whether some response has a content word and none has one of ``words`` (content words).  The responses
+    are read only as far as needed: the first shared word ends the search (most responses share one early)."""
+    has_words = False
+    for text in responses:
+        for match in _WORD.finditer(text or ""):
+            word = match.group().lower()
+            if word in words:
+                return False
+            has_words = has_words or word not in _STOPWORDS
+    return has_words
+
+
 def mismatch_ties(
-    items: pd.DataFrame, sides: Mapping[str, SideLike], tie_code: int | None
+    items: pd.DataFrame, sides: Mapping[str, SideLike], tie_code: int | None, texts: ItemTexts | None = None
 ) -> list[dict[str, Any]]:
     """A judge that calls ties far more often on items whose responses do not match their prompt."""
     if tie_code is None:
         return []
-    off = mismatched_items(items)
+    off = mismatched_items(items, texts)
     if off.sum() < MIN_MISMATCHED_ITEMS:
         return []
     out = []
@@ -547,13 +608,14 @@ def integrity_warnings(
                 "is no judge to audit, only the agreement among its raters",
             )
         )
-    found += duplicate_items(items)
-    found += identical_responses(items)
-    found += shifted_responses(items)
+    texts = {c: _text_column(items, c) for c in CONTENT_COLUMNS if c in items.columns}
+    found += duplicate_items(items, texts)
+    found += identical_responses(items, texts)
+    found += shifted_responses(items, texts)
     found += duplicate_labels(raw, table.key_codes())
     found += rater_warnings(labels, config.reference, categories, task, table.key_codes("labels"))
     found += constant_judges(everyone, categories)
-    found += mismatch_ties(items, everyone, _tie_code(task, categories, config))
+    found += mismatch_ties(items, everyone, _tie_code(task, categories, config), texts)
     found += unclustered(items, config)
     return found
 

@@ -129,7 +129,8 @@ def test_auditor_audit_stays_the_function_whatever_is_imported_first(first):
 
 
 def test_an_audit_written_as_json_loads_neither_the_plotting_nor_the_html_stack(tmp_path):
-    """``auditor audit ... --format json`` imports only what it uses: no matplotlib or jinja2 (figures and HTML);
+    """``auditor audit ... --format json -q`` imports only what it uses: no matplotlib or jinja2 (figures and HTML),
+    no rich (the terminal summary);
     and the pipeline's modules load without scipy.stats (the interval arithmetic comes from scipy.special; the
     steps that need scipy.stats or statsmodels import them when they run)."""
     rows = [
@@ -150,5 +151,5 @@ def test_an_audit_written_as_json_loads_neither_the_plotting_nor_the_html_stack(
         f"assert main(['audit', *{argv!r}]) == 0"
     )
     assert (tmp_path / "out" / "audit.json").exists() and "auditor.audit" in modules
-    heavy = _under(modules, ("matplotlib", "jinja2", "reports.plots", "reports.render.html"))
-    assert not heavy, f"auditor audit --format json loaded {heavy}"
+    heavy = _under(modules, ("matplotlib", "jinja2", "rich", "reports.plots", "reports.render.html"))
+    assert not heavy, f"auditor audit --format json -q loaded {heavy}"

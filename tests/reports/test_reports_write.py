@@ -79,3 +79,29 @@ def test_written_files_are_readable_like_ordinary_files(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_audit_json_has_one_line_per_key_metric_row_and_case_and_loads_back_equal(tmp_path):
+    """audit.json's layout: an object one key per line (two spaces a level), every metric row, case and
+    confusion entry on its own single line, a list of plain values on one line; the text loads back to the
+    document it was written from, in the same key order."""
+    audit = build_pairwise_audit()
+    audit["cases"]["items"] = [
+        {"item_id": "i1", "verdicts": [{"judge": "human", "label": "a"}], "judge_labels": {"gpt": "b"}},
+        {"item_id": 'i2 \u00e9 "quoted"\nline', "verdicts": [], "judge_labels": {}},
+    ]
+    (path,) = reports.write_reports(audit, tmp_path, ["json"])
+    text = path.read_text(encoding="utf-8")
+    assert json.loads(text) == json.loads(json.dumps(audit, default=str))
+    assert list(json.loads(text)) == list(audit)
+    lines = text.splitlines()
+    assert lines[0] == "{" and lines[-1] == "}" and text.endswith("}\n")
+    assert lines[1] == f'  "auditor_version": {json.dumps(audit["auditor_version"])},'
+    assert f'  "judges": {json.dumps(audit["judges"])},' in lines
+    for key in ("metrics", "confusion"):
+        rows = [json.loads(line.strip().rstrip(",")) for line in lines if line.startswith("    {")]
+        assert all(row in rows for row in audit[key]), key
+    assert '  "cases": {' in lines
+    case_lines = [line for line in lines if line.startswith('      {"item_id": ')]
+    assert [json.loads(line.strip().rstrip(",")) for line in case_lines] == audit["cases"]["items"]
+    assert "\u00e9" in text  # UTF-8, not \u escapes

@@ -116,3 +116,22 @@ def test_the_baselines_table_of_the_config_chooses_them(study, tmp_path):
     result = auditor.audit(labels, items=items, config=load_config(path), resamples=0)
     judges = set(result.metrics["judge"])
     assert "baseline:random" in judges and not {"baseline:majority", "baseline:longer"} & judges
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        pd.Series(["abc", None, "héllo 🎉", "", float("nan"), pd.NA, "  x "], dtype=object),
+        pd.Series([12, 2.5, None, "ab"], dtype=object),  # numbers: measured as pandas writes them
+        pd.Series(["a", "bb", None], dtype="string"),
+        pd.Series([None, None], dtype=object),
+        pd.Series([], dtype=object),
+    ],
+)
+def test_text_lengths_equal_pandas_string_lengths(column):
+    """The "longer" baseline's lengths in characters (NaN where missing) are pandas' ``str.len()`` of the
+    column as text, whether measured on the Python texts directly or by pandas."""
+    from auditor.analyses.baselines import text_lengths
+
+    expected = column.astype("string").str.len().to_numpy("float", na_value=np.nan)
+    assert np.array_equal(text_lengths(column), expected, equal_nan=True)

@@ -101,3 +101,36 @@ def test_a_case_carries_its_slice_values():
         "i0": {"source": "real"},
         "i1": {"source": "synthetic"},
     }
+
+
+def test_a_case_lists_the_same_verdicts_from_the_loaders_item_codes_as_from_the_item_id_texts():
+    """The verdicts of each case, found through the loader's item codes, are those found by comparing the texts
+    (a label frame replaced after loading has no codes): on ids written with blanks around them, an excluded
+    verdict and an item without labels, every row of the chosen items and no other."""
+    import sys
+
+    from auditor.config import AuditConfig
+    from auditor.data import load
+
+    audit_module = sys.modules["auditor.audit"]
+    labels = pd.DataFrame(
+        [
+            {"item_id": item if k % 2 else f" {item} ", "judge": judge, "rater": rater, "label": label}
+            for k, (item, judge, rater, label) in enumerate(
+                [(f"i{i}", "human", f"r{r}", "ab"[(i + r) % 2]) for i in range(12) for r in range(2)]
+                + [(f"i{i}", "llm", None, "abt"[i % 3].replace("t", "tie")) for i in range(12)]
+                + [("i4", "llm", None, "")]  # an empty verdict: excluded
+            )
+        ]
+    )
+    items = pd.DataFrame({"item_id": [f"i{i}" for i in range(13)], "user_id": "u0"})
+    table = load(labels, items, AuditConfig(task="pairwise", resamples=0))
+    assert table.key_codes()
+    coded = audit_module.run_audit(table).cases
+    table.raw_labels = table.raw_labels.copy()  # no codes: the text path
+    assert not table.key_codes()
+    assert audit_module.run_audit(table).cases == coded
+    assert coded["total"] == 8 and coded["shown"] == 8
+    i4 = next(case for case in coded["items"] if case["item_id"] == "i4")
+    assert len(i4["verdicts"]) == 4 and sum(v["excluded"] is not None for v in i4["verdicts"]) == 1
+    assert sum(len(case["verdicts"]) for case in coded["items"]) == 8 * 3 + 1

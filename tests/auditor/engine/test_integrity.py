@@ -329,3 +329,102 @@ def test_replaced_label_frames_have_no_codes() -> None:
     assert table.key_codes("labels") == {} and table.key_codes()
     table.raw_labels = table.raw_labels.copy()
     assert table.key_codes() == {}
+
+
+@pytest.mark.parametrize("repeats", [False, True])
+def test_repeated_rows_by_bitmap_or_hash_equal_pandas_duplicated(repeats: bool, monkeypatch) -> None:
+    """``_repeated`` marks exactly the rows pandas' ``duplicated(keep="first")`` marks on the code columns, with
+    the bitmap of the combinations and without it (its size limit set to nothing)."""
+    from auditor.engine import integrity
+
+    rng = np.random.default_rng(3)
+    sizes = [500, 4, 6, 2]
+    rows = [(i, j, r, o) for i in range(500) for j in range(4) for r in range(-1, 6) for o in range(-1, 2)]
+    picked = rng.choice(len(rows), 3_000, replace=repeats)
+    columns = [np.array([rows[p][c] for p in picked], dtype=np.int64) for c in range(4)]
+    expected = pd.DataFrame(dict(enumerate(columns))).duplicated(keep="first").to_numpy()
+    assert expected.any() == repeats
+    assert np.array_equal(integrity._repeated(columns, sizes), expected)
+    monkeypatch.setattr(integrity, "BITMAP_BYTES_PER_ROW", -(2**20))  # no bitmap: hash every row
+    assert np.array_equal(integrity._repeated(columns, sizes), expected)
+
+
+# -- the item checks against their first, row-by-row implementations ------------------------------------------
+def _reference_item_warnings(items: pd.DataFrame) -> tuple[list, list, np.ndarray]:
+    """duplicate_items, shifted_responses and mismatched_items as first written (a joined text key per row, a
+    group-by on the texts, every response's word set): the reference the faster versions must equal."""
+    from auditor.engine import integrity as m
+
+    content = [c for c in m.CONTENT_COLUMNS if c in items.columns]
+    texts = pd.DataFrame({c: m._text_column(items, c) for c in content})
+    filled = texts[m._response_columns(items)].notna().any(axis=1)
+    repeated = texts.fillna("\x00").astype(str).agg("\x1f".join, axis=1).duplicated(keep="first") & filled
+    ids = items["item_id"][repeated].tolist()
+    duplicates = [len(ids), m._examples(ids)] if ids else []
+    prompts = m._text_column(items, "prompt")
+    pairs = []
+    for column in m._response_columns(items):
+        text = m._text_column(items, column)
+        ok = text.notna() & prompts.notna() & (text.str.len() >= m.MIN_SHARED_TEXT)
+        pairs.append(pd.DataFrame({"item_id": items["item_id"][ok], "prompt": prompts[ok], "text": text[ok]}))
+    found = pd.concat(pairs, ignore_index=True)
+    per_text = found.groupby("text")["prompt"].nunique()
+    shared = per_text[per_text > 1].index
+    ids = list(dict.fromkeys(found.loc[found["text"].isin(shared), "item_id"].tolist()))
+    shifted = [len(shared), len(ids), m._examples(ids)] if len(shared) else []
+    words = m._text_column(items, "prompt").map(m._content_words).tolist()
+    answers = [m._text_column(items, c).map(m._content_words).tolist() for c in m._response_columns(items)]
+    off = np.zeros(len(items), dtype=bool)
+    for i, prompt_words in enumerate(words):
+        given = [a[i] for a in answers if a[i]]
+        off[i] = len(prompt_words) >= 3 and bool(given) and all(not (prompt_words & a) for a in given)
+    return duplicates, shifted, off
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_item_checks_equal_their_row_by_row_reference(seed: int) -> None:
+    """Random items from a small vocabulary (so that repeats, shifted texts and mismatches all occur), with
+    blanks, missing values, stop words, capitals and non-ASCII letters (Greek final sigma, dotted capital I):
+    duplicate_items, shifted_responses and mismatched_items give what the row-by-row versions gave."""
+    from auditor.engine import integrity as m
+
+    rng = np.random.default_rng(seed)
+    vocabulary = ["Volcano", "lava", "ΟΔΟΣ", "İstanbul", "about", "there", "bread", "yeast", "x9", "résumé"]
+
+    def text(n_words: int) -> str | None:
+        pick = rng.random()
+        if pick < 0.05:
+            return None
+        if pick < 0.1:
+            return "   "
+        return " ".join(rng.choice(vocabulary, rng.integers(1, n_words))) + rng.choice(["", ".", " ", "!"])
+
+    n = 300
+    items = pd.DataFrame(
+        {
+            "item_id": [f"i{i}" for i in range(n)],
+            "user_id": [f"u{i % 3}" for i in range(n)],
+            "prompt": [text(5) for _ in range(n)],
+            "response_a": [text(8) for _ in range(n)],
+            "response_b": [text(8) if seed % 2 else float("nan") for _ in range(n)],
+        }
+    )
+    items.iloc[10:15, 1:] = items.iloc[0:5, 1:].to_numpy()  # repeated items under other ids
+    items.loc[40:50, "prompt"] = [f"Question number {k} about lava" for k in range(11)]
+    items.loc[40:50, "response_a"] = [f"Answer number {k} about yeast" for k in range(11)]
+    items.loc[40:49, "response_a"] = items.loc[41:50, "response_a"].to_numpy()  # shifted by one row
+    duplicates, shifted, off = _reference_item_warnings(items)
+    found = m.duplicate_items(items)
+    assert [[w["count"], w["message"]] for w in found] == (
+        [[duplicates[0], found[0]["message"]]] if duplicates else []
+    )
+    if duplicates:
+        assert duplicates[1] in found[0]["message"]
+    found = m.shifted_responses(items)
+    assert bool(found) == bool(shifted)
+    if shifted:
+        assert found[0]["count"] == shifted[1]
+        assert found[0]["message"].startswith(f"{shifted[0]} response texts appear under different prompts")
+        assert shifted[2] in found[0]["message"]
+    assert np.array_equal(m.mismatched_items(items), off)
+    assert duplicates and shifted and off.any() and not off.all()
