@@ -703,10 +703,30 @@ def write_bytes(path: str | Path, data: bytes) -> Path:
     return Path(path)
 
 
-def write_json(path: str | Path, document: Any, *, indent: int | None = 1) -> Path:
-    """Write a JSON document atomically, cleaned by :func:`json_safe` (strict JSON: no NaN)."""
-    text = json.dumps(json_safe(document), indent=indent, ensure_ascii=False, allow_nan=False)
-    return write_text(path, text + "\n")
+#: One value as one line of JSON (``json``'s C encoder: no indent, strict UTF-8 JSON)
+_one_line = json.JSONEncoder(ensure_ascii=False, allow_nan=False, default=str).encode
+
+
+def json_text(value: Any, indent: str = "") -> str:
+    """``value`` (already :func:`json_safe`) as the JSON text every file of ours is written in (audit.json, the
+    monitor's state, ``AuditResult.to_json``), laid out for reading and for line diffs: an object has one key per
+    line, indented two spaces a level; a list of objects or lists has one item per line, each item on that one line
+    (a metric row, a case, a confusion matrix); a list of plain values (the judges, the categories) stays on one
+    line.  Every line comes from ``json``'s C encoder: an indent would make ``json`` take its pure-Python encoder for
+    the whole document, ten times slower on a case list.  ``indent`` is the indent of the line ``value`` starts on."""
+    inner = indent + "  "
+    if isinstance(value, dict) and value:
+        keys = [f"{inner}{_one_line(str(key))}: {json_text(item, inner)}" for key, item in value.items()]
+        return "{\n" + ",\n".join(keys) + "\n" + indent + "}"
+    if isinstance(value, list) and any(isinstance(item, (dict, list)) for item in value):
+        return "[\n" + ",\n".join(inner + _one_line(item) for item in value) + "\n" + indent + "]"
+    return _one_line(value)
+
+
+def write_json(path: str | Path, document: Any) -> Path:
+    """Write a JSON document atomically, cleaned by :func:`json_safe` (strict JSON: no NaN), laid out by
+    :func:`json_text`."""
+    return write_text(path, json_text(json_safe(document)) + "\n")
 
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> Path:

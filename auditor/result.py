@@ -17,7 +17,7 @@ import pandas as pd
 from auditor import __version__
 from auditor.contract import METRIC_COLUMNS, SCHEMA_VERSION
 from auditor.errors import AuditorError
-from auditor.io import json_safe, write_text
+from auditor.io import json_safe, json_text, write_text
 
 
 class MetricNotFound(AuditorError, KeyError):
@@ -89,8 +89,9 @@ class AuditResult:
         }
         return json_safe(doc)
 
-    def to_json(self, indent: int | None = 1) -> str:
-        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
+    def to_json(self) -> str:
+        """The audit.json text, laid out as the command line writes it (:func:`auditor.io.json_text`)."""
+        return json_text(self.to_dict())
 
     def save(self, path: str | Path) -> Path:
         """Write ``audit.json`` atomically."""
