@@ -9,12 +9,12 @@ user) is written to Parquet once, then, alternately ``--repeats`` times, each in
 - ``auditor audit labels.parquet --items items.parquet --task pairwise --format json -q`` with the PPI / alt-test /
   jury extension off (as ``bench_stats.py``), timed per stage by wrapping the pipeline's functions: import (the
   command line and ``auditor.audit``), read + validate (``auditor.data.load``), setup (the audit context: clusters,
-  weights), each pipeline step, assemble (p-value adjustment, integrity warnings, cases), write (reports and
+  weights), each pipeline step, collect (each step's rows get their deferred intervals), assemble (p-value adjustment, integrity warnings, cases), write (reports and
   audit.json);
 - ``benchmarks/lower_bound.py`` on the same files (import, read, statistics, write).
 
-Every child process runs with the measured tree's bytecode compiled beforehand (``PYTHONPYCACHEPREFIX``, as an
-installed package has it), never paying for compiling auditor's modules.  ``--tree PATH`` measures the ``auditor``
+Every child process runs with the measured tree's bytecode compiled beforehand (in its ``__pycache__`` folders, as
+an installed package has it), never paying for compiling auditor's modules.  ``--tree PATH`` measures the ``auditor``
 of another checkout (e.g. the main branch, for before / after).  Wall and CPU seconds (``time.process_time``, the
 process's user + system time) per stage, the median over the repeats; peak RSS (``ru_maxrss``) of each process.
 Every row the lower bound writes is compared with audit.json (largest absolute difference of value and interval
@@ -70,6 +70,8 @@ mark("import")
 audit_module.load = timed("read + validate", audit_module.load)
 audit_module.Context = timed("setup (context, weights)", audit_module.Context)
 audit_module.assemble = timed("assemble (integrity, cases)", audit_module.assemble)
+# a step's rows get their deferred intervals (the shared weights product, BCa) when collect reads them
+audit_module.collect = timed("collect (deferred intervals)", audit_module.collect)
 steps = tuple(timed("step " + step.__module__.rsplit(".", 1)[-1], step) for step in audit_module.STEPS)
 audit_module.run_audit.__defaults__ = (steps,)
 audit_module.run_steps.__defaults__ = (steps,)
@@ -84,22 +86,18 @@ print(json.dumps({"code": code, "stages": stages,
 TREE = [ROOT]  # the tree whose ``auditor`` is measured (``--tree``)
 
 
-#: Compiled modules of the measured tree, kept outside it (``PYTHONPYCACHEPREFIX``): an installed package has its
-#: bytecode (pip compiles it), so no run pays for compiling auditor's modules, even where the environment sets
-#: ``PYTHONDONTWRITEBYTECODE`` (this machine's does).
-PYCACHE = Path(tempfile.gettempdir()) / "auditor-bench-pycache"
-
-
 def child_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(TREE[0])] + [p for p in [env.get("PYTHONPATH")] if p])
+    # an installed package has its bytecode (pip compiles it): no run pays for compiling auditor's modules, even
+    # where the environment sets PYTHONDONTWRITEBYTECODE (this machine's does); see compile_tree
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
     return env
 
 
 def compile_tree() -> None:
-    """Compile the measured tree's packages once, before any timed run (as ``pip install`` does)."""
+    """Compile the measured tree's packages once, before any timed run, into their ``__pycache__`` folders (as
+    ``pip install`` does; git ignores them)."""
     packages = [str(TREE[0] / name) for name in ("auditor", "reports", "judges")]
     subprocess.run(
         [sys.executable, "-m", "compileall", "-q", *packages],
@@ -214,7 +212,7 @@ def side_by_side(size: str, folder: Path, repeats: int) -> bool:
     for group, names in (
         ("import", ["import"]),
         ("read + validate", ["read + validate"]),
-        ("statistics (setup, steps, assemble, other)", statistics_stages),
+        ("statistics (setup, steps, collect, assemble, other)", statistics_stages),
         ("write", ["write"]),
     ):
         lower = lb["statistics" if group.startswith("statistics") else LOWER_STAGE[names[0]]]
