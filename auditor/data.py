@@ -128,6 +128,8 @@ def _by_value(
     """
     if pd.api.types.infer_dtype(series, skipna=True) not in _BY_VALUE_KINDS:
         return None
+    if factorised is None and is_read_text(series):
+        factorised = text_codes(series)
     if factorised is None:
         codes, uniques = pd.factorize(series, use_na_sentinel=True)
     else:

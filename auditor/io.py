@@ -313,8 +313,34 @@ def text_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     Python ``str`` in order of first appearance, with a final None, so that ``texts[codes]`` is the column as
     Python objects (each distinct text one ``str`` shared by its rows: ten million rows of a million distinct ids
     make a million strings, not ten million)."""
-    codes, uniques = pd.factorize(column, use_na_sentinel=True)
-    return codes, np.append(np.asarray(uniques, dtype=object), None)
+    if column.dtype.storage != "pyarrow":
+        codes, uniques = pd.factorize(column, use_na_sentinel=True)
+        return codes, np.append(np.asarray(uniques, dtype=object), None)
+    import pyarrow as pa
+
+    data = pa.array(column.array)  # the column's own Arrow data: one array, or (as read) one per row group
+    encoded = (data if isinstance(data, pa.ChunkedArray) else pa.chunked_array([data])).dictionary_encode()
+    chunks = encoded.chunks
+    if not chunks:
+        return np.empty(0, dtype=np.int64), np.array([None], dtype=object)
+    if not all(_same_buffers(chunk.dictionary, chunks[0].dictionary) for chunk in chunks[1:]):
+        chunks = [encoded.combine_chunks()]  # one dictionary for every chunk (what pandas' factorize does)
+    codes = np.empty(len(column), dtype=np.int64)
+    start = 0
+    for chunk in chunks:
+        indices = chunk.indices.fill_null(-1) if chunk.null_count else chunk.indices
+        codes[start : start + len(chunk)] = indices.to_numpy()
+        start += len(chunk)
+    texts = chunks[0].dictionary.to_numpy(zero_copy_only=False)
+    return codes, np.append(texts.astype(object, copy=False), None)
+
+
+def _same_buffers(first: Any, second: Any) -> bool:
+    """Two Arrow arrays on the same memory (a chunked array's dictionary encoding gives every chunk the one
+    dictionary of the whole column: checked, not assumed, since merging 77 copies of it costs seconds at 10M rows)."""
+    return len(first) == len(second) and [b and b.address for b in first.buffers()] == [
+        b and b.address for b in second.buffers()
+    ]
 
 
 def _as_objects(column: pd.Series) -> pd.Series:
