@@ -141,7 +141,18 @@ def _by_value(
 
 
 def _spread(codes: np.ndarray, per_value: np.ndarray, index: pd.Index) -> pd.Series:
-    return pd.Series(per_value[codes], index=index, dtype=object, copy=False)
+    return _column(per_value[codes], index)
+
+
+def _column(values: np.ndarray, index: pd.Index) -> pd.Series:
+    """A new array as a column: assigned as a Series, pandas keeps it (an array is copied: 80 MB at 10M rows)."""
+    return pd.Series(values, index=index, dtype=values.dtype, copy=False)  # object stays object, never `str`
+
+
+def _nones(index: pd.Index) -> pd.Series:
+    """A column of None.  One such Series may fill several columns of a frame: pandas copies on write, so they
+    share their memory until one of them is written to."""
+    return _column(np.full(len(index), None, dtype=object), index)
 
 
 def _key_column(frame: pd.DataFrame, column: str, *, required: bool) -> pd.Series:
@@ -275,6 +286,9 @@ def _check_label_columns(
         frame = frame.assign(label=None)
     _require_columns(frame, ("item_id", "judge", "label"), "labels")
     frame = _copy(frame)
+    absent = [c for c in ("rater", "order", "raw", "exclusion") if c not in frame.columns]
+    # every optional column the table lacks is the same column of None (it stays so until written to)
+    nones = _nones(frame.index) if absent else None
     keys: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for column in ("item_id", "judge"):
         frame[column], found = _key_column_codes(frame, column, required=True)
@@ -285,7 +299,7 @@ def _check_label_columns(
         if found is not None:
             keys["rater"] = found
     else:
-        frame["rater"] = None
+        frame["rater"] = nones
     if "order" in frame.columns:
         orders, found = _key_column_codes(frame, "order", required=False)
         if found is not None:
@@ -306,7 +320,7 @@ def _check_label_columns(
         if found is not None:
             keys["order"] = found
     else:
-        frame["order"] = None
+        frame["order"] = nones
         keys["order"] = (np.full(len(frame), -1, dtype=np.int64), np.array([None], dtype=object))
     if "score" in frame.columns:
         raw_scores = frame["score"]
@@ -334,7 +348,7 @@ def _check_label_columns(
         frame["score"] = np.nan
     for column in ("raw", "exclusion"):
         if column not in frame.columns:
-            frame[column] = None
+            frame[column] = nones
     return frame, keys
 
 
@@ -566,7 +580,7 @@ def canonicalise(
         excluded[is_unusable] = reasons[row_code[is_unusable]]
     texts = texts.where(~unusable_value, None)
     text_value = texts.to_numpy(dtype=object)
-    labels["label_text"] = pd.Series(text_value[row_code], index=labels.index, dtype=object, copy=False)
+    labels["label_text"] = _spread(row_code, text_value, labels.index)
 
     if task == "categorical" and categories is None:
         categories = tuple(sorted(set(texts.dropna().tolist())))
@@ -616,9 +630,9 @@ def canonicalise(
             )
         numeric = np.append(_category_values(task, categories, config), np.nan)  # code -1: NaN
         values = numeric[codes]
-    labels["excluded"] = excluded
-    labels["code"] = codes.astype(np.int64, copy=False)
-    labels["value"] = values
+    labels["excluded"] = _column(excluded, labels.index)
+    labels["code"] = _column(codes.astype(np.int64, copy=False), labels.index)
+    labels["value"] = _column(values, labels.index)
     return labels, categories
 
 
