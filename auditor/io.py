@@ -140,11 +140,13 @@ def _decode_json(text: str, start: int = 0) -> tuple[Any, int]:
         raise json.JSONDecodeError("Expecting value", text, exc.value) from None
 
 
-def _jsonl_lines(text: str) -> Iterator[tuple[int, str]]:
-    """The lines of a JSON Lines text, numbered from 1: split at ``\\n`` only (a raw U+2028 / U+2029 inside a
-    string is valid JSON, not a line end), a ``\\r`` before it dropped."""
-    for lineno, line in enumerate(text.split("\n"), start=1):
-        yield lineno, line[:-1] if line.endswith("\r") else line
+def _jsonl_lines(text: str) -> list[str]:
+    """The lines of a JSON Lines text: split at ``\\n`` only (a raw U+2028 / U+2029 inside a string is valid
+    JSON, not a line end), a ``\\r`` before it dropped (looked for only in a text that has one)."""
+    lines = text.split("\n")
+    if "\r" in text:
+        lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+    return lines
 
 
 def _read_jsonl(path: Path, text: str) -> pd.DataFrame:
@@ -152,7 +154,7 @@ def _read_jsonl(path: Path, text: str) -> pd.DataFrame:
     rows = []
     scan = _SCAN
     expected = "expected one JSON object per line"
-    for lineno, line in _jsonl_lines(text):
+    for lineno, line in enumerate(_jsonl_lines(text), start=1):
         # fast path: a line that is exactly one JSON object (no surrounding blanks) is what decode(line) would
         # return; anything else takes the checked path below, with its messages
         try:
