@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from auditor.config import AuditConfig
 from auditor.data import load
 from auditor.errors import InputError
-from auditor.io import read_table
+from auditor.io import is_read_text, read_table, text_codes
 
 FAST = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 TEXT = st.text(alphabet=st.sampled_from(list("ab1 é\t") + ["\u200b", "\u0301"]), min_size=0, max_size=4)
@@ -259,3 +259,36 @@ def test_a_categorical_task_without_any_label_is_bad_input_not_a_crash(tmp_path)
     ]
     from_parquet, from_jsonl = _both(rows, None, tmp_path, task="categorical")
     assert "none usable ('empty label' (1 rows))" in from_jsonl and from_parquet == from_jsonl
+
+
+def test_text_codes_of_a_column_in_many_chunks_equal_pandas_factorize():
+    """Arrow's dictionary encoding, read chunk by chunk, against pandas' own factorisation: the same codes (-1 where
+    missing) and the same distinct texts in order of first appearance, across chunk boundaries."""
+    chunks = [["b", None, "a"], ["a", "c", None], [], ["b", " a", "é"]]
+    column = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array(chunks, type=pa.large_string())))
+    assert is_read_text(column) and pa.array(column.array).num_chunks == 4
+    codes, texts = text_codes(column)
+    expected_codes, expected_texts = pd.factorize(column.astype(object), use_na_sentinel=True)
+    assert codes.dtype == np.int64
+    assert codes.tolist() == expected_codes.tolist() == [0, -1, 1, 1, 2, -1, 0, 3, 4]
+    assert texts.tolist() == [*expected_texts.tolist(), None] == ["b", "a", "c", " a", "é", None]
+    assert all(type(text) is str for text in texts[:-1])
+
+
+def test_the_label_columns_a_table_lacks_share_one_column_of_none_until_written(tmp_path):
+    """rater, order, raw and exclusion absent from the file: one column of None fills them (one array, not four
+    of 8 bytes a row), and pandas' copy on write keeps them apart when one of them is written to."""
+    rows = [
+        {"item_id": f"i{n}", "judge": judge, "label": "ab"[n % 2]}
+        for n in range(4)
+        for judge in ("human", "m")
+    ]
+    parquet, _ = _write(rows, tmp_path, "labels")
+    table = load(parquet, None, AuditConfig(task="pairwise"))
+    labels = table.raw_labels
+    arrays = [labels[column].to_numpy() for column in ("rater", "order", "raw", "exclusion")]
+    assert all(np.shares_memory(arrays[0], other) for other in arrays[1:])
+    assert all(labels[column].dtype == object and labels[column].isna().all() for column in ("rater", "raw"))
+    labels.loc[0, "raw"] = "written"
+    assert labels["raw"].iloc[0] == "written"
+    assert labels["rater"].isna().all() and labels["order"].isna().all() and labels["exclusion"].isna().all()
