@@ -17,7 +17,16 @@ import pandas as pd
 from auditor.config import AuditConfig, fix_text, option_text, toml_value
 from auditor.contract import ITEM_COLUMNS_KNOWN, ORDERS
 from auditor.errors import FRONT, InputError, shown
-from auditor.io import FILE, ROW, JsonNumber, is_missing, is_read_text, read_table, text_codes
+from auditor.io import (
+    FILE,
+    ROW,
+    JsonNumber,
+    distinct_texts,
+    is_missing,
+    is_read_text,
+    read_table,
+    text_codes,
+)
 from auditor.suggest import (
     UNKNOWN,
     Inspection,
@@ -128,13 +137,14 @@ def _by_value(
     """
     if pd.api.types.infer_dtype(series, skipna=True) not in _BY_VALUE_KINDS:
         return None
-    if factorised is None and is_read_text(series):
-        factorised = text_codes(series)
-    if factorised is None:
-        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    if factorised is not None:
+        codes, uniques = factorised[0], pd.Series(factorised[1][:-1], dtype=object)
+    elif is_read_text(series):  # the distinct texts stay pyarrow's text for ``fn``, which strips them as such
+        codes, uniques = distinct_texts(series)
     else:
-        codes, uniques = factorised[0], pd.Index(factorised[1][:-1], dtype=object)
-    got = fn(pd.Series(uniques))
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        uniques = pd.Series(uniques)
+    got = fn(uniques)
     if got is None:
         return None
     return codes, np.append(got.to_numpy(dtype=object), None)

@@ -315,16 +315,23 @@ def text_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     Python ``str`` in order of first appearance, with a final None, so that ``texts[codes]`` is the column as
     Python objects (each distinct text one ``str`` shared by its rows: ten million rows of a million distinct ids
     make a million strings, not ten million)."""
+    codes, distinct = distinct_texts(column)
+    return codes, np.append(distinct.to_numpy(dtype=object), None)
+
+
+def distinct_texts(column: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """:func:`text_codes` with the distinct texts still in the column's string type (no final None): for a caller
+    that works on them as text (strips them) before it makes Python objects of them."""
     if column.dtype.storage != "pyarrow":
         codes, uniques = pd.factorize(column, use_na_sentinel=True)
-        return codes, np.append(np.asarray(uniques, dtype=object), None)
+        return codes.astype(np.int64, copy=False), pd.Series(uniques, dtype=column.dtype)
     import pyarrow as pa
 
     data = pa.array(column.array)  # the column's own Arrow data: one array, or (as read) one per row group
     encoded = (data if isinstance(data, pa.ChunkedArray) else pa.chunked_array([data])).dictionary_encode()
     chunks = encoded.chunks
     if not chunks:
-        return np.empty(0, dtype=np.int64), np.array([None], dtype=object)
+        return np.empty(0, dtype=np.int64), pd.Series([], dtype=column.dtype)
     if not all(_same_buffers(chunk.dictionary, chunks[0].dictionary) for chunk in chunks[1:]):
         chunks = [encoded.combine_chunks()]  # one dictionary for every chunk (what pandas' factorize does)
     codes = np.empty(len(column), dtype=np.int64)
@@ -333,8 +340,7 @@ def text_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         indices = chunk.indices.fill_null(-1) if chunk.null_count else chunk.indices
         codes[start : start + len(chunk)] = indices.to_numpy()
         start += len(chunk)
-    texts = chunks[0].dictionary.to_numpy(zero_copy_only=False)
-    return codes, np.append(texts.astype(object, copy=False), None)
+    return codes, pd.Series(pd.arrays.ArrowStringArray(chunks[0].dictionary), dtype=column.dtype)
 
 
 def _same_buffers(first: Any, second: Any) -> bool:
