@@ -590,7 +590,10 @@ def canonicalise(
         excluded[is_unusable] = reasons[row_code[is_unusable]]
     texts = texts.where(~unusable_value, None)
     text_value = texts.to_numpy(dtype=object)
-    labels["label_text"] = _spread(row_code, text_value, labels.index)
+    if arrow is not None and row_code is arrow[0] and text_value.tolist() == arrow[1].tolist():
+        labels["label_text"] = labels["label"]  # every label already canonical text: the one column, shared
+    else:
+        labels["label_text"] = _spread(row_code, text_value, labels.index)
 
     if task == "categorical" and categories is None:
         categories = tuple(sorted(set(texts.dropna().tolist())))

@@ -292,3 +292,19 @@ def test_the_label_columns_a_table_lacks_share_one_column_of_none_until_written(
     labels.loc[0, "raw"] = "written"
     assert labels["raw"].iloc[0] == "written"
     assert labels["rater"].isna().all() and labels["order"].isna().all() and labels["exclusion"].isna().all()
+
+
+@pytest.mark.parametrize("aliases", [{}, {"left": "a"}])
+def test_label_text_is_the_label_column_itself_when_every_label_is_canonical(aliases, tmp_path):
+    """Parquet labels that are all canonical already (``a``, ``b``, ``tie``): ``label_text`` is the ``label`` column
+    (one array); a label that an alias maps (``left`` -> ``a``) gives ``label_text`` its own column.  Either way the
+    table is the one read row by row from JSON Lines."""
+    words = ["a", "b", "tie", "left" if aliases else "a"]
+    rows = [
+        {"item_id": f"i{n}", "judge": judge, "label": words[n]} for n in range(4) for judge in ("human", "m")
+    ]
+    from_parquet, from_jsonl = _both(rows, None, tmp_path, aliases=aliases)
+    _same_table(from_parquet, from_jsonl)
+    labels = from_parquet.labels
+    assert np.shares_memory(labels["label"].to_numpy(), labels["label_text"].to_numpy()) is not bool(aliases)
+    assert labels["label_text"].tolist() == [w for w in ["a", "b", "tie", "a"] for _ in range(2)]
