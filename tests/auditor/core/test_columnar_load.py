@@ -308,3 +308,25 @@ def test_label_text_is_the_label_column_itself_when_every_label_is_canonical(ali
     labels = from_parquet.labels
     assert np.shares_memory(labels["label"].to_numpy(), labels["label_text"].to_numpy()) is not bool(aliases)
     assert labels["label_text"].tolist() == [w for w in ["a", "b", "tie", "a"] for _ in range(2)]
+
+
+@pytest.mark.parametrize("odd_id", ["i\U0001f600", "i\\ud83d\\ude00", "1e400"])
+def test_each_label_row_finds_its_item_whatever_text_the_ids_hold(odd_id, tmp_path):
+    """The label rows' items are found by one hash join of the distinct ids (pyarrow's, on their UTF-8): each row's
+    position is that of its item id in the items table (an emoji, written or as a JSON surrogate pair, is one
+    id), and an unknown id is named."""
+    items = "".join(f'{{"item_id": "{i}"}}\n' for i in ("b", odd_id, "a"))
+    rows = [(odd_id, "human", "a"), ("a", "human", "b"), ("a", "m", "tie"), (odd_id, "m", "b")]
+    labels = "".join(f'{{"item_id": "{i}", "judge": "{j}", "label": "{v}"}}\n' for i, j, v in rows)
+    (tmp_path / "items.jsonl").write_text(items, encoding="utf-8")
+    (tmp_path / "labels.jsonl").write_text(labels, encoding="utf-8")
+    table = load(tmp_path / "labels.jsonl", tmp_path / "items.jsonl", AuditConfig(task="pairwise"))
+    assert table.item_positions().tolist() == [1, 2, 2, 1]
+    assert table.items["item_id"].iloc[1] == json.loads(f'"{odd_id}"')
+    (tmp_path / "labels.jsonl").write_text(
+        labels + '{"item_id": "c", "judge": "m", "label": "a"}\n', encoding="utf-8"
+    )
+    with pytest.raises(
+        InputError, match=r"names item 'c', which is not in the items table .*\(1 label rows name"
+    ):
+        load(tmp_path / "labels.jsonl", tmp_path / "items.jsonl", AuditConfig(task="pairwise"))
