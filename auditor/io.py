@@ -140,11 +140,13 @@ def _decode_json(text: str, start: int = 0) -> tuple[Any, int]:
         raise json.JSONDecodeError("Expecting value", text, exc.value) from None
 
 
-def _jsonl_lines(text: str) -> Iterator[tuple[int, str]]:
-    """The lines of a JSON Lines text, numbered from 1: split at ``\\n`` only (a raw U+2028 / U+2029 inside a
-    string is valid JSON, not a line end), a ``\\r`` before it dropped."""
-    for lineno, line in enumerate(text.split("\n"), start=1):
-        yield lineno, line[:-1] if line.endswith("\r") else line
+def _jsonl_lines(text: str) -> list[str]:
+    """The lines of a JSON Lines text: split at ``\\n`` only (a raw U+2028 / U+2029 inside a string is valid
+    JSON, not a line end), a ``\\r`` before it dropped (looked for only in a text that has one)."""
+    lines = text.split("\n")
+    if "\r" in text:
+        lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+    return lines
 
 
 def _read_jsonl(path: Path, text: str) -> pd.DataFrame:
@@ -152,7 +154,7 @@ def _read_jsonl(path: Path, text: str) -> pd.DataFrame:
     rows = []
     scan = _SCAN
     expected = "expected one JSON object per line"
-    for lineno, line in _jsonl_lines(text):
+    for lineno, line in enumerate(_jsonl_lines(text), start=1):
         # fast path: a line that is exactly one JSON object (no surrounding blanks) is what decode(line) would
         # return; anything else takes the checked path below, with its messages
         try:
@@ -313,8 +315,40 @@ def text_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     Python ``str`` in order of first appearance, with a final None, so that ``texts[codes]`` is the column as
     Python objects (each distinct text one ``str`` shared by its rows: ten million rows of a million distinct ids
     make a million strings, not ten million)."""
-    codes, uniques = pd.factorize(column, use_na_sentinel=True)
-    return codes, np.append(np.asarray(uniques, dtype=object), None)
+    codes, distinct = distinct_texts(column)
+    return codes, np.append(distinct.to_numpy(dtype=object), None)
+
+
+def distinct_texts(column: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """:func:`text_codes` with the distinct texts still in the column's string type (no final None): for a caller
+    that works on them as text (strips them) before it makes Python objects of them."""
+    if column.dtype.storage != "pyarrow":
+        codes, uniques = pd.factorize(column, use_na_sentinel=True)
+        return codes.astype(np.int64, copy=False), pd.Series(uniques, dtype=column.dtype)
+    import pyarrow as pa
+
+    data = pa.array(column.array)  # the column's own Arrow data: one array, or (as read) one per row group
+    encoded = (data if isinstance(data, pa.ChunkedArray) else pa.chunked_array([data])).dictionary_encode()
+    chunks = encoded.chunks
+    if not chunks:
+        return np.empty(0, dtype=np.int64), pd.Series([], dtype=column.dtype)
+    if not all(_same_buffers(chunk.dictionary, chunks[0].dictionary) for chunk in chunks[1:]):
+        chunks = [encoded.combine_chunks()]  # one dictionary for every chunk (what pandas' factorize does)
+    codes = np.empty(len(column), dtype=np.int64)
+    start = 0
+    for chunk in chunks:
+        indices = chunk.indices.fill_null(-1) if chunk.null_count else chunk.indices
+        codes[start : start + len(chunk)] = indices.to_numpy()
+        start += len(chunk)
+    return codes, pd.Series(pd.arrays.ArrowStringArray(chunks[0].dictionary), dtype=column.dtype)
+
+
+def _same_buffers(first: Any, second: Any) -> bool:
+    """Two Arrow arrays on the same memory (a chunked array's dictionary encoding gives every chunk the one
+    dictionary of the whole column: checked, not assumed, since merging 77 copies of it costs seconds at 10M rows)."""
+    return len(first) == len(second) and [b and b.address for b in first.buffers()] == [
+        b and b.address for b in second.buffers()
+    ]
 
 
 def _as_objects(column: pd.Series) -> pd.Series:

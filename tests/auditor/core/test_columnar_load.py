@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from auditor.config import AuditConfig
 from auditor.data import load
 from auditor.errors import InputError
-from auditor.io import read_table
+from auditor.io import is_read_text, read_table, text_codes
 
 FAST = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 TEXT = st.text(alphabet=st.sampled_from(list("ab1 é\t") + ["\u200b", "\u0301"]), min_size=0, max_size=4)
@@ -259,3 +259,74 @@ def test_a_categorical_task_without_any_label_is_bad_input_not_a_crash(tmp_path)
     ]
     from_parquet, from_jsonl = _both(rows, None, tmp_path, task="categorical")
     assert "none usable ('empty label' (1 rows))" in from_jsonl and from_parquet == from_jsonl
+
+
+def test_text_codes_of_a_column_in_many_chunks_equal_pandas_factorize():
+    """Arrow's dictionary encoding, read chunk by chunk, against pandas' own factorisation: the same codes (-1 where
+    missing) and the same distinct texts in order of first appearance, across chunk boundaries."""
+    chunks = [["b", None, "a"], ["a", "c", None], [], ["b", " a", "é"]]
+    column = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array(chunks, type=pa.large_string())))
+    assert is_read_text(column) and pa.array(column.array).num_chunks == 4
+    codes, texts = text_codes(column)
+    expected_codes, expected_texts = pd.factorize(column.astype(object), use_na_sentinel=True)
+    assert codes.dtype == np.int64
+    assert codes.tolist() == expected_codes.tolist() == [0, -1, 1, 1, 2, -1, 0, 3, 4]
+    assert texts.tolist() == [*expected_texts.tolist(), None] == ["b", "a", "c", " a", "é", None]
+    assert all(type(text) is str for text in texts[:-1])
+
+
+def test_the_label_columns_a_table_lacks_share_one_column_of_none_until_written(tmp_path):
+    """rater, order, raw and exclusion absent from the file: one column of None fills them (one array, not four
+    of 8 bytes a row), and pandas' copy on write keeps them apart when one of them is written to."""
+    rows = [
+        {"item_id": f"i{n}", "judge": judge, "label": "ab"[n % 2]}
+        for n in range(4)
+        for judge in ("human", "m")
+    ]
+    parquet, _ = _write(rows, tmp_path, "labels")
+    table = load(parquet, None, AuditConfig(task="pairwise"))
+    labels = table.raw_labels
+    arrays = [labels[column].to_numpy() for column in ("rater", "order", "raw", "exclusion")]
+    assert all(np.shares_memory(arrays[0], other) for other in arrays[1:])
+    assert all(labels[column].dtype == object and labels[column].isna().all() for column in ("rater", "raw"))
+    labels.loc[0, "raw"] = "written"
+    assert labels["raw"].iloc[0] == "written"
+    assert labels["rater"].isna().all() and labels["order"].isna().all() and labels["exclusion"].isna().all()
+
+
+@pytest.mark.parametrize("aliases", [{}, {"left": "a"}])
+def test_label_text_is_the_label_column_itself_when_every_label_is_canonical(aliases, tmp_path):
+    """Parquet labels that are all canonical already (``a``, ``b``, ``tie``): ``label_text`` is the ``label`` column
+    (one array); a label that an alias maps (``left`` -> ``a``) gives ``label_text`` its own column.  Either way the
+    table is the one read row by row from JSON Lines."""
+    words = ["a", "b", "tie", "left" if aliases else "a"]
+    rows = [
+        {"item_id": f"i{n}", "judge": judge, "label": words[n]} for n in range(4) for judge in ("human", "m")
+    ]
+    from_parquet, from_jsonl = _both(rows, None, tmp_path, aliases=aliases)
+    _same_table(from_parquet, from_jsonl)
+    labels = from_parquet.labels
+    assert np.shares_memory(labels["label"].to_numpy(), labels["label_text"].to_numpy()) is not bool(aliases)
+    assert labels["label_text"].tolist() == [w for w in ["a", "b", "tie", "a"] for _ in range(2)]
+
+
+@pytest.mark.parametrize("odd_id", ["i\U0001f600", "i\\ud83d\\ude00", "1e400"])
+def test_each_label_row_finds_its_item_whatever_text_the_ids_hold(odd_id, tmp_path):
+    """The label rows' items are found by one hash join of the distinct ids (pyarrow's, on their UTF-8): each row's
+    position is that of its item id in the items table (an emoji, written or as a JSON surrogate pair, is one
+    id), and an unknown id is named."""
+    items = "".join(f'{{"item_id": "{i}"}}\n' for i in ("b", odd_id, "a"))
+    rows = [(odd_id, "human", "a"), ("a", "human", "b"), ("a", "m", "tie"), (odd_id, "m", "b")]
+    labels = "".join(f'{{"item_id": "{i}", "judge": "{j}", "label": "{v}"}}\n' for i, j, v in rows)
+    (tmp_path / "items.jsonl").write_text(items, encoding="utf-8")
+    (tmp_path / "labels.jsonl").write_text(labels, encoding="utf-8")
+    table = load(tmp_path / "labels.jsonl", tmp_path / "items.jsonl", AuditConfig(task="pairwise"))
+    assert table.item_positions().tolist() == [1, 2, 2, 1]
+    assert table.items["item_id"].iloc[1] == json.loads(f'"{odd_id}"')
+    (tmp_path / "labels.jsonl").write_text(
+        labels + '{"item_id": "c", "judge": "m", "label": "a"}\n', encoding="utf-8"
+    )
+    with pytest.raises(
+        InputError, match=r"names item 'c', which is not in the items table .*\(1 label rows name"
+    ):
+        load(tmp_path / "labels.jsonl", tmp_path / "items.jsonl", AuditConfig(task="pairwise"))
