@@ -186,6 +186,52 @@ def _read_jsonl(path: Path, text: str) -> pd.DataFrame:
     return _records_frame(records, rows)
 
 
+#: A JSON escape of a UTF-16 surrogate (``\\uD800``-``\\uDFFF``): half of a pair, or, alone, a lone surrogate
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _lone_surrogate(value: Any) -> str | None:
+    """The first text in ``value`` (a cell: text, or a list / object of them) holding a lone surrogate, or None."""
+    if isinstance(value, str):
+        return value if _SURROGATE.search(value) else None
+    if isinstance(value, dict):
+        value = [*value.keys(), *value.values()]
+    if isinstance(value, list):
+        for item in value:
+            found = _lone_surrogate(item)
+            if found is not None:
+                return found
+    return None
+
+
+def _refuse_lone_surrogates(path: Path, text: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Refuse a text that a JSON escape made a lone surrogate (``"\\ud800"`` without its pair): it is not a
+    character, so no UTF-8 column, report or file can hold it.  Looked for only when the file has a surrogate escape
+    at all (a valid pair decodes to one character and passes)."""
+    if _SURROGATE_ESCAPE.search(text) is None:
+        return frame
+    for column in frame.columns:
+        if _lone_surrogate(column) is not None:
+            raise InputError(
+                f"has a column name {shown(column)} holding a lone surrogate escape (half of a UTF-16 pair, not a "
+                "character); write the character itself, or both halves of its pair",
+                file=str(path),
+            )
+    for column in frame.columns.drop(ROW):
+        for row, value in zip(frame[ROW], frame[column], strict=True):
+            found = _lone_surrogate(value)
+            if found is not None:
+                raise InputError(
+                    f"holds a lone surrogate escape in {shown(found)} (half of a UTF-16 pair, not a character: no "
+                    "UTF-8 text can hold it); write the character itself, or both halves of its pair",
+                    file=str(path),
+                    row=int(row),
+                    column=column,
+                )
+    return frame
+
+
 def _records_frame(records: list[dict], rows: list[int] | range) -> pd.DataFrame:
     """The records as a table of Python objects: no column is converted (an integer column with a missing value
     would become float, and an id beyond 2**53 another id)."""
@@ -472,9 +518,9 @@ def read_table(
             raise InputError("is empty: expected a header or records", file=str(path))
         text = _decode(path, data)
         if suffix in (".jsonl", ".ndjson"):
-            frame = _read_jsonl(path, text)
+            frame = _refuse_lone_surrogates(path, text, _read_jsonl(path, text))
         elif suffix == ".json":
-            frame = _read_json_array(path, text)
+            frame = _refuse_lone_surrogates(path, text, _read_json_array(path, text))
         else:
             sep = delimiter or ("," if suffix == ".csv" else "\t")
             frame = _read_delimited(path, text, sep, chosen=delimiter is not None)

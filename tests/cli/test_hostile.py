@@ -323,6 +323,7 @@ def test_corpus_covers_every_class():
         "1e20",
         "u2028",
         "duplicate",
+        "lone_surrogate",
         "one_cluster",
         "six_clusters",
         "reference_labels_all",
