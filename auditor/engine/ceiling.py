@@ -180,7 +180,8 @@ def multi_rater(
     out["krippendorff_alpha"] = ctx.rs.sums(
         per_cluster, lambda o: compare.ag.krippendorff_alpha_from_coincidence(o, level), n, defer=True
     )
-    gwet = _cluster_sums(ctx, compare.ag.gwet_item_stats(counts))
+    table = compare.ag.RatingTable(counts)  # per-item terms shared by Gwet's coefficients and their variances
+    gwet = _cluster_sums(ctx, compare.ag.gwet_item_stats(table))
     out["gwet_ac1"] = ctx.rs.sums(gwet, compare.ag.gwet_ac, n, defer=True)
     rated = n_i[n_i > 0]
     if rated.size and np.all(rated == rated[0]):  # complete data: both conventions are Fleiss (1971) exactly;
@@ -199,7 +200,7 @@ def multi_rater(
         out["fleiss_kappa"] = ctx.rs.sums(gwet, compare.ag.fleiss_kappa_gwet, n, defer=True)
     if ctx.task in ("pairwise", "likert"):
         w = compare.ag.agreement_weights(compare.AUDIT_WEIGHTS, ctx.k)
-        weighted = _cluster_sums(ctx, compare.ag.gwet_item_stats(counts, w))
+        weighted = _cluster_sums(ctx, compare.ag.gwet_item_stats(table, w))
         fns = {
             "fleiss_kappa_weighted": lambda s: compare.ag.fleiss_kappa_gwet(s, w),
             "gwet_ac2": lambda s: compare.ag.gwet_ac(s, w),
@@ -210,7 +211,7 @@ def multi_rater(
         if ctx.task in ("pairwise", "likert")
         else None
     )
-    for metric, se in compare.multi_rater_errors(counts, weights, level).items():
+    for metric, se in compare.multi_rater_errors(table, weights, level).items():
         out[metric].analytic = se
     if raters is not None and 2 <= n_raters <= MAX_CONGER_RATERS:
         k = ctx.k

@@ -26,7 +26,7 @@ from typing import Literal
 import numpy as np
 from scipy.special import ndtr, ndtri, stdtr, stdtrit
 
-from auditor.stats.agreement import weighted_counts
+from auditor.stats.agreement import RatingTable, item_agreement, rating_table, row_sums, weighted_counts
 
 GwetCoefficient = Literal["fleiss", "gwet", "brennan_prediger", "krippendorff"]
 
@@ -91,7 +91,7 @@ def kappa_error(variance: float | np.ndarray, variance_null: float | np.ndarray)
 
 # -- Gwet's linearised variances ---------------------------------------------------------------------------------
 def gwet_variance(
-    counts: np.ndarray,
+    counts: np.ndarray | RatingTable,
     coefficient: GwetCoefficient,
     weights: np.ndarray | None = None,
     freq: np.ndarray | None = None,
@@ -106,21 +106,23 @@ def gwet_variance(
     :func:`auditor.stats.agreement.fleiss_kappa_gwet` / ``gwet_ac`` (Gwet's missing-data convention) and, for
     ``krippendorff`` with identity weights, the nominal alpha.  The variance is irrCAC's (``CAC.fleiss``,
     ``gwet``, ``bp``, ``krippendorff``); an item rated once adds nothing to ``p_a`` (irrCAC divides its zero
-    agreement by -1 instead, which differs only for a custom weight matrix whose diagonal is not 1).
+    agreement by -1 instead, which differs only for a custom weight matrix whose diagonal is not 1).  ``counts``
+    may be a :class:`~auditor.stats.agreement.RatingTable`, whose per-item terms other calls share.
     """
-    counts = np.asarray(counts, dtype=float)
+    table = rating_table(counts)
+    counts = table.counts
     q = counts.shape[1]
     w = np.eye(q) if weights is None else np.asarray(weights, float)
     f = np.ones(counts.shape[0]) if freq is None else np.asarray(freq, dtype=float)
-    r = counts.sum(axis=1)
-    sum_q = (counts * (weighted_counts(counts, w) - 1.0)).sum(axis=1)  # sum_k r_ik (r*_ik - 1)
+    r = table.ratings
+    sum_q = table.agreement(w)  # sum_k r_ik (r*_ik - 1)
     if coefficient == "krippendorff":
         return _krippendorff(counts, r, sum_q, w, np.where(r >= 2, f, 0.0), population)
     f = np.where(r >= 1, f, 0.0)
     two = r >= 2
     with np.errstate(**_ERR):
         pa_i = np.where(two, sum_q / np.where(two, r * (r - 1.0), 1.0), 0.0)
-        shares = np.where(r[:, None] > 0, counts / np.where(r > 0, r, 1.0)[:, None], 0.0)
+        shares = table.shares
         n = f.sum(axis=-1)
         n2 = (f * two).sum(axis=-1)
         pa = (f * pa_i).sum(axis=-1) / n2
@@ -202,9 +204,9 @@ def conger_variance(
     with np.errstate(**_ERR):
         s2 = (p_g.T @ p_g - r * np.outer(p_bar, p_bar)) / (r - 1.0)
         pe = np.float64((w * (np.outer(p_bar, p_bar) - s2 / r)).sum())  # numpy scalars: 0 / 0 is NaN
-        ri = counts.sum(axis=1)
+        ri = row_sums(counts)
         two = ri >= 2
-        sum_q = (counts * (weighted_counts(counts, w) - 1.0)).sum(axis=1)
+        sum_q = item_agreement(counts, w)
         pa_i = np.where(two, sum_q / np.where(two, ri * (ri - 1.0), 1.0), 0.0)
         n2 = np.float64(two.sum())
         pa = pa_i.sum() / n2
