@@ -212,14 +212,18 @@ def conger_variance(
         pa = pa_i.sum() / n2
         kappa = (pa - pe) / (1.0 - pe)
         centred = r * p_bar[None, :] - p_g  # (r, q): r pbar_k - p_gk
+        # rater g's terms of lambda_ig depend on item i only through g's rating of it (a category, or none: state
+        # q): computed once per rater and state, then looked up per item
+        onehot = np.vstack([np.eye(q), np.zeros((1, q))])[:, None, :]  # (q + 1, 1, q)
+        e = np.append(np.ones(q), 0.0)[:, None]  # (q + 1, 1): rated or not
+        term = onehot - (e - n_g / n)[:, :, None] * p_g[None, :, :]  # (q + 1, r, q)
+        by_k = weighted_counts(term, w) * (n / n_g)[None, :, None]  # sum_l w_kl term_l, scaled per rater
+        terms = by_k * centred[None, :, :]
+        state = np.where(codes >= 0, codes, q)
         lam = np.empty(n)
         block = max(1, 2_000_000 // max(1, r * q))
         for start in range(0, n, block):
-            c, e = codes[start : start + block], rated[start : start + block]
-            onehot = (c[:, :, None] == np.arange(q)).astype(float)  # (b, r, q)
-            term = onehot - (e - n_g / n)[:, :, None] * p_g[None, :, :]
-            by_k = weighted_counts(term, w) * (n / n_g)[None, :, None]  # sum_l w_kl term_l, scaled per rater
-            lam[start : start + block] = (by_k * centred[None, :, :]).sum(axis=(1, 2))
+            lam[start : start + block] = terms[state[start : start + block], np.arange(r)].sum(axis=(1, 2))
         pe_i = lam / (r * (r - 1.0))
         c_i = (n / n2) * (pa_i - pe * two) / (1.0 - pe)
         x_i = c_i - 2.0 * (1.0 - kappa) * (pe_i - pe) / (1.0 - pe)
