@@ -22,6 +22,29 @@ Level = Literal["nominal", "ordinal", "interval", "ratio"]
 _ERR = {"divide": "ignore", "invalid": "ignore"}
 
 
+#: Below this many columns numpy sums a row left to right (from eight on, pairwise).
+_LEFT_TO_RIGHT_COLUMNS = 8
+_ROW_SUM_DTYPES = (np.dtype(np.float64), np.dtype(np.int64))
+
+
+def row_sums(table: np.ndarray) -> np.ndarray:
+    """``table.sum(axis=1)`` of an ``(rows, K)`` table, bit for bit: numpy adds fewer than
+    :data:`_LEFT_TO_RIGHT_COLUMNS` columns of a row left to right, which adding the columns in turn repeats
+    several times faster on a tall table (numpy reduces a short last axis row by row).  Other shapes, and dtypes
+    but float64 and int64 (whose sum would change dtype), take numpy's sum."""
+    table = np.asarray(table)
+    if (
+        table.ndim != 2
+        or not 1 <= table.shape[1] < _LEFT_TO_RIGHT_COLUMNS
+        or table.dtype not in _ROW_SUM_DTYPES
+    ):
+        return table.sum(axis=1)
+    total = table[:, 0].copy()
+    for j in range(1, table.shape[1]):
+        total += table[:, j]
+    return total
+
+
 def percent_agreement(confusion: np.ndarray) -> np.ndarray:
     """Raw agreement: ``trace(C) / sum(C)``."""
     c = np.asarray(confusion, dtype=float)
@@ -133,13 +156,14 @@ def coincidence_from_counts(counts: np.ndarray) -> np.ndarray:
     Units with fewer than two values are not pairable and contribute zero.
     """
     counts = np.asarray(counts, dtype=float)
-    m = counts.sum(axis=1)
+    m = row_sums(counts)
     outer = counts[:, :, None] * counts[:, None, :]
     idx = np.arange(counts.shape[1])
     outer[:, idx, idx] -= counts
     with np.errstate(**_ERR):
         scale = np.where(m > 1, 1.0 / (m - 1.0), 0.0)
-    return outer * scale[:, None, None]
+    outer *= scale[:, None, None]
+    return outer
 
 
 def coincidence_from_confusion(confusion: np.ndarray) -> np.ndarray:
@@ -315,23 +339,6 @@ def _exact_sums(counts: np.ndarray, weights: np.ndarray) -> bool:
         return False
     bound = float(np.abs(counts).max()) * float(np.abs(scaled).sum(axis=1).max())
     return bound < float(1 << 53)
-
-
-#: Below this many columns numpy sums a row left to right (from eight on, pairwise).
-_LEFT_TO_RIGHT_COLUMNS = 8
-
-
-def row_sums(table: np.ndarray) -> np.ndarray:
-    """``table.sum(axis=1)`` of an ``(rows, K)`` table, bit for bit: numpy adds fewer than
-    :data:`_LEFT_TO_RIGHT_COLUMNS` columns of a row left to right, which adding the columns in turn repeats
-    several times faster on a tall table (numpy reduces a short last axis row by row)."""
-    table = np.asarray(table)
-    if table.ndim != 2 or not 1 <= table.shape[1] < _LEFT_TO_RIGHT_COLUMNS:
-        return table.sum(axis=1)
-    total = table[:, 0].copy()
-    for j in range(1, table.shape[1]):
-        total += table[:, j]
-    return total
 
 
 def item_agreement(counts: np.ndarray, weights: np.ndarray) -> np.ndarray:
