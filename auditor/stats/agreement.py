@@ -30,7 +30,8 @@ _ROW_SUM_DTYPES = (np.dtype(np.float64), np.dtype(np.int64))
 def row_sums(table: np.ndarray) -> np.ndarray:
     """``table.sum(axis=1)`` of an ``(rows, K)`` table, bit for bit: numpy adds fewer than
     :data:`_LEFT_TO_RIGHT_COLUMNS` columns of a row left to right, which adding the columns in turn repeats
-    several times faster on a tall table (numpy reduces a short last axis row by row).  Other shapes, and dtypes
+    several times faster on a tall table (numpy reduces a short last axis row by row), starting from 0 as numpy
+    does.  Other shapes, and dtypes
     but float64 and int64 (whose sum would change dtype), take numpy's sum."""
     table = np.asarray(table)
     if (
@@ -39,7 +40,7 @@ def row_sums(table: np.ndarray) -> np.ndarray:
         or table.dtype not in _ROW_SUM_DTYPES
     ):
         return table.sum(axis=1)
-    total = table[:, 0].copy()
+    total = table[:, 0] + table.dtype.type(0)  # numpy's sum starts from 0: a -0.0 becomes 0.0
     for j in range(1, table.shape[1]):
         total += table[:, j]
     return total
