@@ -121,7 +121,7 @@ def _rater_sides(
     rows = np.bincount(cell, minlength=n_raters * n_items).reshape(n_raters, n_items)
     codes = ctx.t.labels["code"].to_numpy(np.int64)[ref_mask]
     counts = np.bincount(cell * ctx.k + codes, minlength=n_raters * n_items * ctx.k)
-    counts = counts.reshape(n_raters, n_items, ctx.k).astype(np.int64)
+    counts = counts.reshape(n_raters, n_items, ctx.k).astype(np.int64, copy=False)
     total, total_rows = counts.sum(axis=0), rows.sum(axis=0)
 
     def mine(r: Any) -> Side:

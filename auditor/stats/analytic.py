@@ -189,15 +189,17 @@ def conger_variance(
     left out; a rater who rated nothing is left out (as the audit's :func:`~auditor.stats.agreement.conger_kappa`).
     """
     codes = np.asarray(codes, dtype=np.int64)
-    codes = codes[(codes >= 0).any(axis=1)]
-    codes = codes[:, (codes >= 0).any(axis=0)]
-    n, r = codes.shape
+    state = np.where(codes >= 0, codes, q)  # the category each rater gave each item; q: none
+    counts = _state_counts(state, q, axis=1)
+    by_rater = _state_counts(state, q, axis=0)
+    rated_items = row_sums(counts) > 0
+    if not rated_items.all():
+        state, counts = state[rated_items], counts[rated_items]
+    raters = by_rater.sum(axis=1) > 0
+    if not raters.all():
+        state, by_rater = state[:, raters], by_rater[raters]
+    n, r = state.shape
     w = np.eye(q) if weights is None else np.asarray(weights, float)
-    rated = (codes >= 0).astype(float)
-    item_of, rater_of = np.nonzero(rated)  # every rating, row by row
-    code_of = codes[codes >= 0]
-    counts = np.bincount(item_of * q + code_of, minlength=n * q).reshape(n, q).astype(float)
-    by_rater = np.bincount(rater_of * q + code_of, minlength=r * q).reshape(r, q).astype(float)
     n_g = by_rater.sum(axis=1)
     p_g = by_rater / n_g[:, None]
     p_bar = p_g.mean(axis=0)
@@ -219,7 +221,6 @@ def conger_variance(
         term = onehot - (e - n_g / n)[:, :, None] * p_g[None, :, :]  # (q + 1, r, q)
         by_k = weighted_counts(term, w) * (n / n_g)[None, :, None]  # sum_l w_kl term_l, scaled per rater
         terms = by_k * centred[None, :, :]
-        state = np.where(codes >= 0, codes, q)
         lam = np.empty(n)
         block = max(1, 2_000_000 // max(1, r * q))
         for start in range(0, n, block):
@@ -230,6 +231,16 @@ def conger_variance(
         m = np.float64(n)
         var = (1.0 - m / population) / (m * (m - 1.0)) * ((x_i - kappa) ** 2).sum()
     return float(kappa), float(var), n
+
+
+def _state_counts(state: np.ndarray, q: int, axis: int) -> np.ndarray:
+    """From an ``(items, raters)`` table of rating states (a category ``0..q-1``, or ``q``: not rated), how many
+    ratings of each category every item (``axis=1``: ``(items, q)``) or every rater (``axis=0``: ``(raters,
+    q)``) has, as floats: one ``bincount``."""
+    owner = np.arange(state.shape[1 - axis]) * (q + 1)
+    cells = (owner[:, None] + state) if axis == 1 else (owner[None, :] + state)
+    table = np.bincount(cells.ravel(), minlength=owner.size * (q + 1)).reshape(owner.size, q + 1)
+    return table[:, :q].astype(float)
 
 
 def confusion_patterns(k: int) -> np.ndarray:

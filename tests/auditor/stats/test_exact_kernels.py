@@ -120,3 +120,14 @@ def test_conger_variance_per_rating_state_equals_the_item_by_item_terms(kind):
     )
     m = np.float64(n)
     assert var == float(1.0 / (m * (m - 1.0)) * ((x_i - kappa) ** 2).sum())
+
+
+def test_conger_variance_leaves_out_items_and_raters_without_ratings():
+    rng = np.random.default_rng(12)
+    codes = rng.integers(0, 3, (400, 3))
+    padded = np.full((450, 5), -1)
+    rows = np.sort(rng.choice(450, 400, replace=False))
+    padded[np.ix_(rows, [0, 2, 4])] = codes
+    got = an.conger_variance(padded, 3, ag.agreement_weights("quadratic", 3))
+    want = an.conger_variance(codes, 3, ag.agreement_weights("quadratic", 3))
+    assert got == want and got[2] == 400
