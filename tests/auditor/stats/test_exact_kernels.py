@@ -131,3 +131,16 @@ def test_conger_variance_leaves_out_items_and_raters_without_ratings():
     got = an.conger_variance(padded, 3, ag.agreement_weights("quadratic", 3))
     want = an.conger_variance(codes, 3, ag.agreement_weights("quadratic", 3))
     assert got == want and got[2] == 400
+
+
+def test_float64_flats_share_one_product_with_their_own_bits():
+    """Non-integer per-cluster sums of two or more columns share one float64 weights product; each flat's
+    replicates are those of a product of its own, bit for bit (a single column keeps its own product)."""
+    from auditor.stats.bootstrap import Resampler
+
+    rs = Resampler(3000, 400, seed=3)
+    rng = np.random.default_rng(4)
+    flats = [rng.standard_normal((3000, width)) / 3.0 for width in (2, 6, 1, 15, 3)]
+    products = [rs.deferred(flat) for flat in flats]
+    for flat, product in zip(flats, products, strict=True):
+        assert same_bits(product(), rs.weights @ flat)
