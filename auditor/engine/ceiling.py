@@ -14,6 +14,7 @@ Rows with judge = reference = the reference's name:
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from itertools import combinations
 from typing import Any
 
@@ -106,7 +107,8 @@ def _rater_sides(
 
     A labelled task takes them from one ``(raters, items, k)`` count table built in one pass over the reference's
     rows (the others' votes are the item's total minus the rater's own), so no per-rater pass over the label rows;
-    a score task, or a table above :data:`MAX_RATER_TABLE_CELLS`, takes ``ctx.side`` of row masks."""
+    a score task, or a table above :data:`MAX_RATER_TABLE_CELLS`, takes ``ctx.side`` of row masks.  A rater's own
+    verdicts, read for the leave-one-out and for each of its pairs, are aggregated once."""
     n_raters, n_items = len(all_raters), ctx.n_items
     if ctx.task == "score" or n_raters * n_items * max(ctx.k, 1) > MAX_RATER_TABLE_CELLS:
         positions = np.flatnonzero(ref_mask)
@@ -115,7 +117,7 @@ def _rater_sides(
             m = np.zeros_like(ref_mask)
             m[positions[rater_index == i]] = True
             masks[r] = m
-        return (lambda r: ctx.side(masks[r])), (lambda r: ctx.side(ref_mask & ~masks[r]))
+        return cache(lambda r: ctx.side(masks[r])), (lambda r: ctx.side(ref_mask & ~masks[r]))
     index = {r: i for i, r in enumerate(all_raters)}
     cell = rater_index * n_items + ctx.row_item[ref_mask]
     rows = np.bincount(cell, minlength=n_raters * n_items).reshape(n_raters, n_items)
@@ -132,7 +134,7 @@ def _rater_sides(
         i = index[r]
         return ctx.from_counts(total - counts[i], total_rows - rows[i] > 0)
 
-    return mine, others
+    return cache(mine), others
 
 
 def multi_rater(
