@@ -16,7 +16,7 @@ NONE = -1  # no aggregate label (nothing rated, or excluded by the tie-break)
 def count_table(item_index: np.ndarray, codes: np.ndarray, n_items: int, k: int) -> np.ndarray:
     """``(n_items, k)`` counts of each category per item."""
     flat = np.bincount(item_index * k + codes, minlength=n_items * k)
-    return flat.reshape(n_items, k).astype(np.int64)
+    return flat.reshape(n_items, k).astype(np.int64, copy=False)  # bincount's counts are int64 already
 
 
 def majority(counts: np.ndarray, tie_break: str, tie_code: int | None = None) -> np.ndarray:

@@ -14,6 +14,7 @@ Rows with judge = reference = the reference's name:
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from itertools import combinations
 from typing import Any
 
@@ -106,7 +107,8 @@ def _rater_sides(
 
     A labelled task takes them from one ``(raters, items, k)`` count table built in one pass over the reference's
     rows (the others' votes are the item's total minus the rater's own), so no per-rater pass over the label rows;
-    a score task, or a table above :data:`MAX_RATER_TABLE_CELLS`, takes ``ctx.side`` of row masks."""
+    a score task, or a table above :data:`MAX_RATER_TABLE_CELLS`, takes ``ctx.side`` of row masks.  A rater's own
+    verdicts, read for the leave-one-out and for each of its pairs, are aggregated once."""
     n_raters, n_items = len(all_raters), ctx.n_items
     if ctx.task == "score" or n_raters * n_items * max(ctx.k, 1) > MAX_RATER_TABLE_CELLS:
         positions = np.flatnonzero(ref_mask)
@@ -115,13 +117,13 @@ def _rater_sides(
             m = np.zeros_like(ref_mask)
             m[positions[rater_index == i]] = True
             masks[r] = m
-        return (lambda r: ctx.side(masks[r])), (lambda r: ctx.side(ref_mask & ~masks[r]))
+        return cache(lambda r: ctx.side(masks[r])), (lambda r: ctx.side(ref_mask & ~masks[r]))
     index = {r: i for i, r in enumerate(all_raters)}
     cell = rater_index * n_items + ctx.row_item[ref_mask]
     rows = np.bincount(cell, minlength=n_raters * n_items).reshape(n_raters, n_items)
     codes = ctx.t.labels["code"].to_numpy(np.int64)[ref_mask]
     counts = np.bincount(cell * ctx.k + codes, minlength=n_raters * n_items * ctx.k)
-    counts = counts.reshape(n_raters, n_items, ctx.k).astype(np.int64)
+    counts = counts.reshape(n_raters, n_items, ctx.k).astype(np.int64, copy=False)
     total, total_rows = counts.sum(axis=0), rows.sum(axis=0)
 
     def mine(r: Any) -> Side:
@@ -132,7 +134,7 @@ def _rater_sides(
         i = index[r]
         return ctx.from_counts(total - counts[i], total_rows - rows[i] > 0)
 
-    return mine, others
+    return cache(mine), others
 
 
 def multi_rater(
@@ -180,7 +182,8 @@ def multi_rater(
     out["krippendorff_alpha"] = ctx.rs.sums(
         per_cluster, lambda o: compare.ag.krippendorff_alpha_from_coincidence(o, level), n, defer=True
     )
-    gwet = _cluster_sums(ctx, compare.ag.gwet_item_stats(counts))
+    table = compare.ag.RatingTable(counts)  # per-item terms shared by Gwet's coefficients and their variances
+    gwet = _cluster_sums(ctx, compare.ag.gwet_item_stats(table))
     out["gwet_ac1"] = ctx.rs.sums(gwet, compare.ag.gwet_ac, n, defer=True)
     rated = n_i[n_i > 0]
     if rated.size and np.all(rated == rated[0]):  # complete data: both conventions are Fleiss (1971) exactly;
@@ -199,7 +202,7 @@ def multi_rater(
         out["fleiss_kappa"] = ctx.rs.sums(gwet, compare.ag.fleiss_kappa_gwet, n, defer=True)
     if ctx.task in ("pairwise", "likert"):
         w = compare.ag.agreement_weights(compare.AUDIT_WEIGHTS, ctx.k)
-        weighted = _cluster_sums(ctx, compare.ag.gwet_item_stats(counts, w))
+        weighted = _cluster_sums(ctx, compare.ag.gwet_item_stats(table, w))
         fns = {
             "fleiss_kappa_weighted": lambda s: compare.ag.fleiss_kappa_gwet(s, w),
             "gwet_ac2": lambda s: compare.ag.gwet_ac(s, w),
@@ -210,7 +213,7 @@ def multi_rater(
         if ctx.task in ("pairwise", "likert")
         else None
     )
-    for metric, se in compare.multi_rater_errors(counts, weights, level).items():
+    for metric, se in compare.multi_rater_errors(table, weights, level).items():
         out[metric].analytic = se
     if raters is not None and 2 <= n_raters <= MAX_CONGER_RATERS:
         k = ctx.k

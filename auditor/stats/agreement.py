@@ -11,6 +11,7 @@ confusion ``C[i, j]``: number of items the reference put in category ``i`` and t
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -19,6 +20,30 @@ Weights = Literal["none", "linear", "quadratic"]
 Level = Literal["nominal", "ordinal", "interval", "ratio"]
 
 _ERR = {"divide": "ignore", "invalid": "ignore"}
+
+
+#: Below this many columns numpy sums a row left to right (from eight on, pairwise).
+_LEFT_TO_RIGHT_COLUMNS = 8
+_ROW_SUM_DTYPES = (np.dtype(np.float64), np.dtype(np.int64))
+
+
+def row_sums(table: np.ndarray) -> np.ndarray:
+    """``table.sum(axis=1)`` of an ``(rows, K)`` table, bit for bit: numpy adds fewer than
+    :data:`_LEFT_TO_RIGHT_COLUMNS` columns of a row left to right, which adding the columns in turn repeats
+    several times faster on a tall table (numpy reduces a short last axis row by row), starting from 0 as numpy
+    does.  Other shapes, and dtypes
+    but float64 and int64 (whose sum would change dtype), take numpy's sum."""
+    table = np.asarray(table)
+    if (
+        table.ndim != 2
+        or not 1 <= table.shape[1] < _LEFT_TO_RIGHT_COLUMNS
+        or table.dtype not in _ROW_SUM_DTYPES
+    ):
+        return table.sum(axis=1)
+    total = table[:, 0] + table.dtype.type(0)  # numpy's sum starts from 0: a -0.0 becomes 0.0
+    for j in range(1, table.shape[1]):
+        total += table[:, j]
+    return total
 
 
 def percent_agreement(confusion: np.ndarray) -> np.ndarray:
@@ -132,13 +157,14 @@ def coincidence_from_counts(counts: np.ndarray) -> np.ndarray:
     Units with fewer than two values are not pairable and contribute zero.
     """
     counts = np.asarray(counts, dtype=float)
-    m = counts.sum(axis=1)
+    m = row_sums(counts)
     outer = counts[:, :, None] * counts[:, None, :]
     idx = np.arange(counts.shape[1])
     outer[:, idx, idx] -= counts
     with np.errstate(**_ERR):
         scale = np.where(m > 1, 1.0 / (m - 1.0), 0.0)
-    return outer * scale[:, None, None]
+    outer *= scale[:, None, None]
+    return outer
 
 
 def coincidence_from_confusion(confusion: np.ndarray) -> np.ndarray:
@@ -273,34 +299,108 @@ def agreement_weights(kind: WeightKind | np.ndarray, k: int, values: np.ndarray 
 def weighted_counts(counts: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """``counts @ weights.T`` (``r*_ik = sum_l w_kl r_il`` per row ``i``), for tall tables of counts.
 
-    The transposed weights are first laid out in C order: OpenBLAS's threaded product of a tall matrix with a
-    transposed small one is pathologically slow (about 40 ms for 100,000 x 3 rows on two threads, against 0.2 ms
-    with the copy).  Both products run the same kernel and give the same numbers bit for bit, except for a single
-    row, which numpy hands to a matrix-vector product whose order of summation follows the layout: a table of one
-    row per matrix keeps the plain product."""
+    Identity weights (plain agreement) return ``counts + 0.0`` without a product: every term but ``r_ik * 1`` is
+    a zero, so the product is ``r_ik`` exactly, a negative zero made positive as ``+ 0.0`` does (a table with a
+    non-finite entry, whose zero terms are NaN, takes the product).  Otherwise the transposed weights are first
+    laid out in C order: OpenBLAS's threaded product of a tall matrix with a transposed small one is
+    pathologically slow (about 40 ms for 100,000 x 3 rows on two threads, against 0.2 ms with the copy).  Both
+    products run the same kernel and give the same numbers bit for bit, except for a single row, which numpy
+    hands to a matrix-vector product whose order of summation follows the layout: a table of one row per matrix
+    keeps the plain product."""
+    k = weights.shape[-1]
+    if counts.shape[-1] == k and np.array_equal(weights, np.eye(k)) and np.isfinite(counts).all():
+        return counts + 0.0
+    if _exact_sums(counts, weights):
+        out = np.empty(counts.shape[:-1] + (k,))
+        for i in range(k):
+            out[..., i] = counts[..., 0] * weights[i, 0]
+            for j in range(1, k):
+                out[..., i] += counts[..., j] * weights[i, j]
+        return out
     if counts.ndim < 2 or counts.shape[-2] < 2:
         return counts @ weights.T
     return counts @ np.ascontiguousarray(weights.T)
 
 
-def gwet_item_stats(counts: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+#: :func:`weighted_counts` sums a column at a time weights that are multiples of ``2**-_DYADIC_BITS``.
+_DYADIC_BITS = 8
+
+
+def _exact_sums(counts: np.ndarray, weights: np.ndarray) -> bool:
+    """Whether every product ``r_il w_kl`` and every partial sum of them is exact in float64, so that any order of
+    summation gives the same numbers bit for bit: integer counts, weights that are multiples of
+    ``2**-_DYADIC_BITS``, and sums below ``2**53`` in those units (the weights of quadratic or linear agreement on
+    three or five categories, e.g. 0.75, are; on seven they are not, 1 / 36)."""
+    if counts.size == 0 or counts.ndim < 2 or weights.ndim != 2:
+        return False
+    scaled = weights * float(1 << _DYADIC_BITS)
+    if not (np.isfinite(scaled).all() and np.array_equal(scaled, np.rint(scaled))):
+        return False
+    if not (np.isfinite(counts).all() and np.array_equal(counts, np.rint(counts))):
+        return False
+    bound = float(np.abs(counts).max()) * float(np.abs(scaled).sum(axis=1).max())
+    return bound < float(1 << 53)
+
+
+def item_agreement(counts: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``sum_k r_ik (r*_ik - 1)`` per row of an ``(items, K)`` table of rating counts (``r*_ik = sum_l w_kl
+    r_il``): twice the agreeing (weighted) pairs of ratings of item ``i``, the numerator of Gwet's ``p_a,i``."""
+    return row_sums(counts * (weighted_counts(counts, weights) - 1.0))
+
+
+class RatingTable:
+    """An ``(items, K)`` table of rating counts (``counts``, as floats) with the per-item terms that Gwet's
+    coefficients and their variances read, each computed once however many of them read it: ``ratings``
+    (``r_i``), ``shares`` (``r_ik / r_i``, 0 for an item nobody rated) and :meth:`agreement` per weights."""
+
+    def __init__(self, counts: np.ndarray) -> None:
+        self.counts = np.asarray(counts, dtype=float)
+        self._agreement: dict[bytes, np.ndarray] = {}
+
+    @cached_property
+    def ratings(self) -> np.ndarray:
+        return row_sums(self.counts)
+
+    @cached_property
+    def shares(self) -> np.ndarray:
+        r = self.ratings
+        with np.errstate(**_ERR):
+            return np.where(r[:, None] > 0, self.counts / np.where(r > 0, r, 1.0)[:, None], 0.0)
+
+    def agreement(self, weights: np.ndarray) -> np.ndarray:
+        """:func:`item_agreement` with these weights."""
+        w = np.asarray(weights, dtype=float)
+        key = w.tobytes()
+        if key not in self._agreement:
+            self._agreement[key] = item_agreement(self.counts, w)
+        return self._agreement[key]
+
+
+def rating_table(counts: np.ndarray | RatingTable) -> RatingTable:
+    """``counts`` as a :class:`RatingTable` (itself if it is one)."""
+    return counts if isinstance(counts, RatingTable) else RatingTable(counts)
+
+
+def gwet_item_stats(counts: np.ndarray | RatingTable, weights: np.ndarray | None = None) -> np.ndarray:
     """Per-item terms of Gwet's generalised coefficients from an ``(items, K)`` table of rating counts.
 
     Columns: ``[r_i >= 2, p_a,i, r_i >= 1, r_ik / r_i for k = 1..K]`` with ``r_i`` the item's ratings,
     ``p_a,i = sum_k r_ik (r*_ik - 1) / (r_i (r_i - 1))`` (``r*_ik = sum_l w_kl r_il``; 0 below two ratings) and the
     shares 0 for an item nobody rated.  Sum the rows over items (or clusters) and pass the sums to
-    :func:`fleiss_kappa_gwet` or :func:`gwet_ac`.
+    :func:`fleiss_kappa_gwet` or :func:`gwet_ac`.  ``counts`` may be a :class:`RatingTable` whose terms other
+    calls share.
     """
-    counts = np.asarray(counts, dtype=float)
-    k = counts.shape[1]
+    table = rating_table(counts)
+    k = table.counts.shape[1]
     w = np.eye(k) if weights is None else np.asarray(weights, float)
-    r = counts.sum(axis=1)
+    r = table.ratings
     pairs = r * (r - 1.0)
-    agree = (counts * (weighted_counts(counts, w) - 1.0)).sum(axis=1)
+    agree = table.agreement(w)
     with np.errstate(**_ERR):
         pa_i = np.where(r >= 2, agree / np.where(pairs > 0, pairs, 1.0), 0.0)
-        shares = np.where(r[:, None] > 0, counts / np.where(r > 0, r, 1.0)[:, None], 0.0)
-    return np.column_stack([(r >= 2).astype(float), pa_i, (r >= 1).astype(float), shares])
+    stats = np.empty((len(r), 3 + k))
+    stats[:, 0], stats[:, 1], stats[:, 2], stats[:, 3:] = r >= 2, pa_i, r >= 1, table.shares
+    return stats
 
 
 def _gwet_pa_pi(stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -26,7 +26,7 @@ from typing import Literal
 import numpy as np
 from scipy.special import ndtr, ndtri, stdtr, stdtrit
 
-from auditor.stats.agreement import weighted_counts
+from auditor.stats.agreement import RatingTable, item_agreement, rating_table, row_sums, weighted_counts
 
 GwetCoefficient = Literal["fleiss", "gwet", "brennan_prediger", "krippendorff"]
 
@@ -91,7 +91,7 @@ def kappa_error(variance: float | np.ndarray, variance_null: float | np.ndarray)
 
 # -- Gwet's linearised variances ---------------------------------------------------------------------------------
 def gwet_variance(
-    counts: np.ndarray,
+    counts: np.ndarray | RatingTable,
     coefficient: GwetCoefficient,
     weights: np.ndarray | None = None,
     freq: np.ndarray | None = None,
@@ -106,21 +106,23 @@ def gwet_variance(
     :func:`auditor.stats.agreement.fleiss_kappa_gwet` / ``gwet_ac`` (Gwet's missing-data convention) and, for
     ``krippendorff`` with identity weights, the nominal alpha.  The variance is irrCAC's (``CAC.fleiss``,
     ``gwet``, ``bp``, ``krippendorff``); an item rated once adds nothing to ``p_a`` (irrCAC divides its zero
-    agreement by -1 instead, which differs only for a custom weight matrix whose diagonal is not 1).
+    agreement by -1 instead, which differs only for a custom weight matrix whose diagonal is not 1).  ``counts``
+    may be a :class:`~auditor.stats.agreement.RatingTable`, whose per-item terms other calls share.
     """
-    counts = np.asarray(counts, dtype=float)
+    table = rating_table(counts)
+    counts = table.counts
     q = counts.shape[1]
     w = np.eye(q) if weights is None else np.asarray(weights, float)
     f = np.ones(counts.shape[0]) if freq is None else np.asarray(freq, dtype=float)
-    r = counts.sum(axis=1)
-    sum_q = (counts * (weighted_counts(counts, w) - 1.0)).sum(axis=1)  # sum_k r_ik (r*_ik - 1)
+    r = table.ratings
+    sum_q = table.agreement(w)  # sum_k r_ik (r*_ik - 1)
     if coefficient == "krippendorff":
         return _krippendorff(counts, r, sum_q, w, np.where(r >= 2, f, 0.0), population)
     f = np.where(r >= 1, f, 0.0)
     two = r >= 2
     with np.errstate(**_ERR):
         pa_i = np.where(two, sum_q / np.where(two, r * (r - 1.0), 1.0), 0.0)
-        shares = np.where(r[:, None] > 0, counts / np.where(r > 0, r, 1.0)[:, None], 0.0)
+        shares = table.shares
         n = f.sum(axis=-1)
         n2 = (f * two).sum(axis=-1)
         pa = (f * pa_i).sum(axis=-1) / n2
@@ -187,43 +189,58 @@ def conger_variance(
     left out; a rater who rated nothing is left out (as the audit's :func:`~auditor.stats.agreement.conger_kappa`).
     """
     codes = np.asarray(codes, dtype=np.int64)
-    codes = codes[(codes >= 0).any(axis=1)]
-    codes = codes[:, (codes >= 0).any(axis=0)]
-    n, r = codes.shape
+    state = np.where(codes >= 0, codes, q)  # the category each rater gave each item; q: none
+    counts = _state_counts(state, q, axis=1)
+    by_rater = _state_counts(state, q, axis=0)
+    rated_items = row_sums(counts) > 0
+    if not rated_items.all():
+        state, counts = state[rated_items], counts[rated_items]
+    raters = by_rater.sum(axis=1) > 0
+    if not raters.all():
+        state, by_rater = state[:, raters], by_rater[raters]
+    n, r = state.shape
     w = np.eye(q) if weights is None else np.asarray(weights, float)
-    rated = (codes >= 0).astype(float)
-    item_of, rater_of = np.nonzero(rated)  # every rating, row by row
-    code_of = codes[codes >= 0]
-    counts = np.bincount(item_of * q + code_of, minlength=n * q).reshape(n, q).astype(float)
-    by_rater = np.bincount(rater_of * q + code_of, minlength=r * q).reshape(r, q).astype(float)
     n_g = by_rater.sum(axis=1)
     p_g = by_rater / n_g[:, None]
     p_bar = p_g.mean(axis=0)
     with np.errstate(**_ERR):
         s2 = (p_g.T @ p_g - r * np.outer(p_bar, p_bar)) / (r - 1.0)
         pe = np.float64((w * (np.outer(p_bar, p_bar) - s2 / r)).sum())  # numpy scalars: 0 / 0 is NaN
-        ri = counts.sum(axis=1)
+        ri = row_sums(counts)
         two = ri >= 2
-        sum_q = (counts * (weighted_counts(counts, w) - 1.0)).sum(axis=1)
+        sum_q = item_agreement(counts, w)
         pa_i = np.where(two, sum_q / np.where(two, ri * (ri - 1.0), 1.0), 0.0)
         n2 = np.float64(two.sum())
         pa = pa_i.sum() / n2
         kappa = (pa - pe) / (1.0 - pe)
         centred = r * p_bar[None, :] - p_g  # (r, q): r pbar_k - p_gk
+        # rater g's terms of lambda_ig depend on item i only through g's rating of it (a category, or none: state
+        # q): computed once per rater and state, then looked up per item
+        onehot = np.vstack([np.eye(q), np.zeros((1, q))])[:, None, :]  # (q + 1, 1, q)
+        e = np.append(np.ones(q), 0.0)[:, None]  # (q + 1, 1): rated or not
+        term = onehot - (e - n_g / n)[:, :, None] * p_g[None, :, :]  # (q + 1, r, q)
+        by_k = weighted_counts(term, w) * (n / n_g)[None, :, None]  # sum_l w_kl term_l, scaled per rater
+        terms = by_k * centred[None, :, :]
         lam = np.empty(n)
         block = max(1, 2_000_000 // max(1, r * q))
         for start in range(0, n, block):
-            c, e = codes[start : start + block], rated[start : start + block]
-            onehot = (c[:, :, None] == np.arange(q)).astype(float)  # (b, r, q)
-            term = onehot - (e - n_g / n)[:, :, None] * p_g[None, :, :]
-            by_k = weighted_counts(term, w) * (n / n_g)[None, :, None]  # sum_l w_kl term_l, scaled per rater
-            lam[start : start + block] = (by_k * centred[None, :, :]).sum(axis=(1, 2))
+            lam[start : start + block] = terms[state[start : start + block], np.arange(r)].sum(axis=(1, 2))
         pe_i = lam / (r * (r - 1.0))
         c_i = (n / n2) * (pa_i - pe * two) / (1.0 - pe)
         x_i = c_i - 2.0 * (1.0 - kappa) * (pe_i - pe) / (1.0 - pe)
         m = np.float64(n)
         var = (1.0 - m / population) / (m * (m - 1.0)) * ((x_i - kappa) ** 2).sum()
     return float(kappa), float(var), n
+
+
+def _state_counts(state: np.ndarray, q: int, axis: int) -> np.ndarray:
+    """From an ``(items, raters)`` table of rating states (a category ``0..q-1``, or ``q``: not rated), how many
+    ratings of each category every item (``axis=1``: ``(items, q)``) or every rater (``axis=0``: ``(raters,
+    q)``) has, as floats: one ``bincount``."""
+    owner = np.arange(state.shape[1 - axis]) * (q + 1)
+    cells = (owner[:, None] + state) if axis == 1 else (owner[None, :] + state)
+    table = np.bincount(cells.ravel(), minlength=owner.size * (q + 1)).reshape(owner.size, q + 1)
+    return table[:, :q].astype(float)
 
 
 def confusion_patterns(k: int) -> np.ndarray:

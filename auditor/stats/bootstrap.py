@@ -324,8 +324,8 @@ class Resampler:
         return pending.out.copy()
 
     def flush(self) -> None:
-        """Compute every pending product: one float32 product for all the exact ones (:meth:`_exact32`), a float64
-        product for each of the others."""
+        """Compute every pending product: one float32 product for all the exact ones (:meth:`_exact32`), one
+        float64 product for the others of two or more columns, and one for each other single column."""
         pending, self._pending = self._pending, []
         exact = [p for p in pending if p.scale is not None]
         if exact:
@@ -336,12 +336,23 @@ class Resampler:
                 width = p.flat.shape[1]
                 p.out = sums[:, start : start + width] / p.scale
                 start += width
-        # the others one by one: a float64 product's last bits may depend on its other columns (with OpenBLAS 0.3
-        # on two threads a one-column product differs from the same column inside a wider one), and they depend on
-        # the BLAS thread count (OPENBLAS_NUM_THREADS=1 moves four human-ceiling bounds of a 1M-row audit in the
-        # last bits), so audit.json is byte-identical on one machine, not across thread counts
+        # the others in float64: a one-column product goes to a matrix-vector kernel whose order of summation
+        # differs from the matrix product's (with OpenBLAS 0.3 its last bits differ from the same column inside a
+        # wider product), so each single column takes its own; every flat of two or more columns shares one matrix
+        # product, whose kernel adds each column's terms in the same order whatever its neighbours (measured: the
+        # same bits as a product of its own, on one thread and on two; and one pass over the weights, not one per
+        # flat).  The last bits depend on the BLAS thread count (OPENBLAS_NUM_THREADS=1 moves four human-ceiling
+        # bounds of a 1M-row audit), so audit.json is byte-identical on one machine, not across thread counts.
+        wide = [p for p in pending if p.scale is None and p.flat.shape[1] > 1]
+        if wide:
+            sums = self.weights @ np.concatenate([p.flat for p in wide], axis=1)
+            start = 0
+            for p in wide:
+                width = p.flat.shape[1]
+                p.out = sums[:, start : start + width]
+                start += width
         for p in pending:
-            if p.scale is None:
+            if p.scale is None and p.flat.shape[1] == 1:
                 p.out = self.weights @ p.flat
         for p in pending:
             self._recent[p.key] = (p.flat, p.out)

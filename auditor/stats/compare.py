@@ -126,10 +126,14 @@ def analytic_errors(confusion: np.ndarray, weighted: bool, alpha_level: str) -> 
     return out
 
 
-def multi_rater_errors(counts: np.ndarray, weights: np.ndarray | None, level: str) -> dict[str, an.Analytic]:
+def multi_rater_errors(
+    counts: np.ndarray | ag.RatingTable, weights: np.ndarray | None, level: str
+) -> dict[str, an.Analytic]:
     """Gwet's analytic standard errors (independent items) of the multi-rater coefficients from an ``(items, k)``
     table of rating counts (Gwet's missing-data convention): ``fleiss_kappa``, ``gwet_ac1``, nominal
-    ``krippendorff_alpha`` and, with ``weights``, ``fleiss_kappa_weighted`` and ``gwet_ac2``."""
+    ``krippendorff_alpha`` and, with ``weights``, ``fleiss_kappa_weighted`` and ``gwet_ac2`` (their per-item
+    terms computed once, :class:`~auditor.stats.agreement.RatingTable`)."""
+    counts = ag.rating_table(counts)
     specs: dict[str, tuple[an.GwetCoefficient, np.ndarray | None]] = {
         "fleiss_kappa": ("fleiss", None),
         "gwet_ac1": ("gwet", None),
