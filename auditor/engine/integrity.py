@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -347,6 +347,14 @@ def _sorted_texts(texts: np.ndarray, codes: np.ndarray) -> list[str]:
     return sorted(texts[codes].tolist())
 
 
+def _constant_label(value: Any, task: str, categories: Sequence[str] | None) -> str:
+    """A constant rater's one label as the message shows it: a score as a plain number (``2.0``, never numpy's
+    ``np.float64(2.0)``), a category by its quoted name."""
+    if task == "score" or not categories:
+        return repr(float(value)) if task == "score" else repr(int(value))
+    return repr(categories[int(value)])
+
+
 def rater_warnings(
     labels: pd.DataFrame,
     reference: str,
@@ -383,8 +391,7 @@ def rater_warnings(
         if len(constant):
             shown = []
             for rater, row in constant.head(EXAMPLES).iterrows():
-                label = row["first"] if task == "score" or not categories else categories[int(row["first"])]
-                shown.append(f"{rater!r} always {label!r}")
+                shown.append(f"{rater!r} always {_constant_label(row['first'], task, categories)}")
             out.append(
                 _warning(
                     "constant_rater",
@@ -462,13 +469,7 @@ def _rater_warnings_coded(
             first = dict(zip(present.tolist(), values[first_row].tolist(), strict=True))
             shown = []
             for code in sorted(constant.tolist(), key=lambda c: rater_texts[c])[:EXAMPLES]:
-                # as the group-by's rows gave it: numpy's float for a score, a category by its name
-                value = first[code]
-                if task == "score":
-                    label = np.float64(value)
-                else:
-                    label = categories[value] if categories else np.int64(value)
-                shown.append(f"{rater_texts[code]!r} always {label!r}")
+                shown.append(f"{rater_texts[code]!r} always {_constant_label(first[code], task, categories)}")
             out.append(
                 _warning(
                     "constant_rater",

@@ -128,6 +128,18 @@ def test_constant_rater():
     assert w["constant_rater"]["count"] == 1 and "'h3' always 'b'" in w["constant_rater"]["message"]
 
 
+@pytest.mark.parametrize("first_rater", ["h1", 1], ids=["codes", "mixed_kinds_text_path"])
+def test_constant_rater_on_scores_shows_a_plain_number(first_rater):
+    # both ways the check runs (the loader's key codes; a rater column of mixed kinds, read a value at a time)
+    labels = []
+    for i in range(N):
+        for rater, score in ((first_rater, 1 + i % 5), ("h2", 1 + (i * 3) % 5), ("h3", 2.0)):
+            labels.append({"item_id": f"i{i}", "judge": "human", "rater": rater, "score": score})
+        labels.append({"item_id": f"i{i}", "judge": "llm", "rater": "0", "score": 1 + (i * 2) % 5})
+    message = warnings_for(clean_items(), labels, task="score")["constant_rater"]["message"]
+    assert "'h3' always 2.0" in message and "np." not in message, message
+
+
 def test_rater_who_labels_one_item():
     labels = clean_labels()
     labels.append({"item_id": "i4", "judge": "human", "rater": "h9", "label": "a"})
