@@ -16,6 +16,7 @@ from judges.cli.options import (
     BaseUrlOption,
     ConcurrencyOption,
     DropFieldOption,
+    HttpClientOption,
     JsonFormatOption,
     MaxAnswerBytesOption,
     MaxErrorRateOption,
@@ -86,6 +87,7 @@ def probe(
     max_wait: MaxWaitOption = MAX_WAIT,
     request_deadline: RequestDeadlineOption = REQUEST_DEADLINE,
     max_answer_bytes: MaxAnswerBytesOption = MAX_ANSWER_BYTES,
+    http_client: HttpClientOption = "auto",
     bootstrap: Annotated[int | None, typer.Option(help="Bootstrap resamples.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the profile swap.")] = 0,
     judge_aggregate: Annotated[
@@ -130,6 +132,7 @@ def probe(
         max_wait=max_wait,
         request_deadline=request_deadline,
         max_answer_bytes=max_answer_bytes,
+        http_client=http_client,
         progress=not quiet,
     )
     shared = JudgeCache(cache if cache is not None else ":memory:")

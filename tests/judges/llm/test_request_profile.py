@@ -231,18 +231,36 @@ def test_the_summary_names_the_verdict_sources_and_the_share_unparseable(
     assert "\n" not in line
 
 
+def _command(command: str, items: str, tmp_path: Path) -> list[str]:
+    """The command line of a judging command on ``items``, its outputs under ``tmp_path`` (no cache)."""
+    return {
+        "judge": ["judge", items, "--judge", "openai:m", "--out", str(tmp_path / "l.jsonl"), "--no-cache"],
+        "injection": ["injection", items, "--model", "m", "--out", str(tmp_path / "inj"), "--no-cache"],
+        "probe": ["probe", items, "--model", "m", "--out", str(tmp_path / "probe")],
+    }[command]
+
+
 @pytest.mark.parametrize("command", ["judge", "injection", "probe"])
 def test_bad_flags_of_the_body_stop_before_any_request(fake_server, fake_key, tmp_path, capsys, command):
     server = fake_server()
     items = str(_items_file(tmp_path, 2))
     common = ["--base-url", server.base_url, "--api-key-env", "FAKE_KEY", "--drop-field", "temprature"]
-    argv = {
-        "judge": ["judge", items, "--judge", "openai:m", "--out", str(tmp_path / "l.jsonl"), "--no-cache"],
-        "injection": ["injection", items, "--model", "m", "--out", str(tmp_path / "inj"), "--no-cache"],
-        "probe": ["probe", items, "--model", "m", "--out", str(tmp_path / "probe")],
-    }[command]
+    argv = _command(command, items, tmp_path)
     assert main([*argv, *common, "--quiet"]) == 2
     assert "--drop-field temprature: the request body has no field 'temprature'" in capsys.readouterr().err
+    assert server.log == []
+
+
+@pytest.mark.parametrize("command", ["judge", "injection", "probe"])
+def test_every_judging_command_takes_http_client_and_refuses_a_bad_one_before_any_request(
+    fake_server, fake_key, tmp_path, capsys, command
+):
+    server = fake_server()
+    items = str(_items_file(tmp_path, 2))
+    argv = _command(command, items, tmp_path)
+    common = ["--base-url", server.base_url, "--api-key-env", "FAKE_KEY", "--quiet"]
+    assert main([*argv, *common, "--http-client", "curl"]) == 2
+    assert "--http-client must be auto, httpx or aiohttp, not 'curl'" in capsys.readouterr().err
     assert server.log == []
 
 
