@@ -34,7 +34,8 @@ def _logit_slope(
     y: np.ndarray, x: np.ndarray, controls: list[np.ndarray], groups: np.ndarray, level: float
 ) -> tuple[float, float, float, float] | str:
     """Coefficient of ``x`` (after an intercept) with a cluster-robust Wald interval and p-value, or a reason."""
-    import statsmodels.api as sm
+    # the model's own module (about 0.08 s) rather than statsmodels.api (0.3 s more: every model it exports)
+    from statsmodels.discrete.discrete_model import Logit
 
     columns = [np.ones_like(x), x] + [c for c in controls if 0 < c.sum() < c.size]
     design = np.column_stack(columns)
@@ -45,7 +46,7 @@ def _logit_slope(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fit = sm.Logit(y, design).fit(disp=0, cov_type="cluster", cov_kwds={"groups": groups})
+            fit = Logit(y, design).fit(disp=0, cov_type="cluster", cov_kwds={"groups": groups})
     except Exception as exc:  # statsmodels raises several types (perfect separation, singular matrix)
         return f"logistic regression failed: {type(exc).__name__}: {exc}"
     lo, hi = fit.conf_int(alpha=1 - level)[1]
