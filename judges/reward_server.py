@@ -123,7 +123,7 @@ class ServedRewardModelJudge(Judge):
         profile_in_prompt: bool = True,
         http_client: str = "auto",
     ) -> None:
-        from judges.llm.config import HTTP_CLIENTS
+        from judges.llm.config import check_http_client
 
         if endpoint not in ENDPOINTS:
             raise ConfigError(f"--rm-endpoint must be classify or pooling, not {endpoint!r}")
@@ -131,8 +131,7 @@ class ServedRewardModelJudge(Judge):
             raise ConfigError("--concurrency must be at least 1")
         if tie_margin < 0:
             raise ConfigError(f"--tie-margin must not be negative, not {tie_margin:g}")
-        if http_client not in HTTP_CLIENTS:
-            raise ConfigError(f"--http-client must be auto, httpx or aiohttp, not {http_client!r}")
+        check_http_client(http_client)
         self.model = model
         self.base_url = server_root(base_url)
         self.endpoint = endpoint

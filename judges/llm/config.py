@@ -141,12 +141,7 @@ def validate_options(
     unique = tuple(dict.fromkeys(o.strip() for o in orders))
     if not unique or any(o not in ORDERS for o in unique):
         raise ConfigError(f"--orders must be ab, ba or ab,ba, not {','.join(unique)!r}")
-    if config.http_client not in HTTP_CLIENTS:
-        raise ConfigError(f"--http-client must be auto, httpx or aiohttp, not {config.http_client!r}")
-    if config.http_client == "aiohttp" and not aiohttp_installed():
-        raise ConfigError(
-            "--http-client aiohttp needs the aiohttp extra of the openai client: pip install 'judge-auditor[aiohttp]'"
-        )
+    check_http_client(config.http_client)
     if config.concurrency < 1:
         raise ConfigError("--concurrency must be at least 1")
     if config.samples < 1:
@@ -165,6 +160,17 @@ def validate_options(
         raise ConfigError("--max-tokens must be at least 1")
     shape_body(default_body(config, [], 0, {}), config)  # a ConfigError for a field the body does not have
     return unique
+
+
+def check_http_client(kind: str) -> None:
+    """A :class:`ConfigError` for an ``--http-client`` that is not one of :data:`HTTP_CLIENTS`, or ``aiohttp``
+    without the aiohttp extra; every judge that sends requests checks its transport here."""
+    if kind not in HTTP_CLIENTS:
+        raise ConfigError(f"--http-client must be auto, httpx or aiohttp, not {kind!r}")
+    if kind == "aiohttp" and not aiohttp_installed():
+        raise ConfigError(
+            "--http-client aiohttp needs the aiohttp extra of the openai client: pip install 'judge-auditor[aiohttp]'"
+        )
 
 
 def aiohttp_installed() -> bool:
