@@ -6,11 +6,9 @@ or more values) and audit.json's
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from auditor.config import AuditConfig
 from auditor.engine.aggregation import split_ties
@@ -25,10 +23,8 @@ MAX_SCORE_PAIRS = 2000
 
 def step(ctx: AuditContext, config: AuditConfig) -> StepOutput:
     out = StepOutput()
-    labels = ctx.t.labels
     ref_name = config.reference
-    rows_of = judge_rows(labels["judge"])
-    ctx.ref_mask = rows_of(ref_name)
+    ctx.ref_mask = ctx.judge_rows(ref_name)
     ref = ctx.side(ctx.ref_mask, calibrate=True)
     ctx.ref = ref
     ref_ok = ctx.usable(ref)
@@ -54,7 +50,7 @@ def step(ctx: AuditContext, config: AuditConfig) -> StepOutput:
     sides: dict[str, Side] = {}
     ctx.sides = sides
     for judge in ctx.t.judges:
-        side = ctx.side(rows_of(judge), calibrate=True)
+        side = ctx.side(ctx.judge_rows(judge), calibrate=True)
         sides[judge] = side
         usable = ctx.usable(side)
         lost = int(np.sum(side.has & ~usable))
@@ -104,15 +100,6 @@ def step(ctx: AuditContext, config: AuditConfig) -> StepOutput:
         if column not in config.slice_by:
             out.warnings.extend(core_slices(ctx, column, agreement=False))
     return out
-
-
-def judge_rows(judges: pd.Series) -> Callable[[str], np.ndarray]:
-    """``rows_of(name)``: the mask of the label rows whose judge is ``name`` (all False for a name not there), from
-    one factorisation of the judge column instead of a text comparison over every row per judge."""
-    codes, names = pd.factorize(judges)
-    position = {name: i for i, name in enumerate(names)}
-    absent = len(names)  # no row has this code (a missing judge is -1)
-    return lambda name: codes == position.get(name, absent)
 
 
 def reference_policy(ctx: AuditContext) -> dict[str, Any]:

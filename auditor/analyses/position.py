@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from auditor.analyses.core import judge_rows
 from auditor.config import AuditConfig
 from auditor.engine.context import AuditContext, Side
 from auditor.engine.slicing import Key, cluster_sums, over_slices, ratio
@@ -51,10 +50,9 @@ def order_sides(ctx: AuditContext) -> dict[str, tuple[Side, Side]]:
         return {}
     orders = labels["order"].to_numpy(dtype=object)  # "ab", "ba" or missing (the loader checked them)
     in_ab, in_ba = orders == "ab", orders == "ba"
-    rows_of = judge_rows(labels["judge"])
     out = {}
     for judge in ctx.sides:
-        mine = rows_of(judge)
+        mine = ctx.judge_rows(judge)
         ab, ba = mine & in_ab, mine & in_ba
         if ab.any() and ba.any():
             out[judge] = (ctx.side(ab), ctx.side(ba))

@@ -174,6 +174,20 @@ class AuditContext:
         return None
 
     @cached_property
+    def _judge_codes(self) -> tuple[np.ndarray, dict[Any, int]]:
+        """Each label row's judge as an integer code, and each judge name's code: the loader's codes where it kept
+        them (:meth:`JudgmentTable.key_codes`), else one factorisation of the judge column; made once per audit."""
+        found = self.t.key_codes("labels").get("judge")
+        codes, names = found if found is not None else pd.factorize(self.t.labels["judge"])
+        return codes, {name: i for i, name in enumerate(names.tolist())}
+
+    def judge_rows(self, name: str) -> np.ndarray:
+        """The mask of the label rows whose judge is ``name`` (all False for a name not there), by the judges'
+        codes instead of a text comparison over every row."""
+        codes, position = self._judge_codes
+        return codes == position.get(name, -2)  # -2: no row's code (a missing judge is -1)
+
+    @cached_property
     def label_orders(self) -> np.ndarray | None:
         """Each label row's presentation order as text (``ab`` / ``ba``, ``""`` for none), or None when the labels
         have no ``order`` column; computed once per audit."""
