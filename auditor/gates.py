@@ -874,19 +874,24 @@ def github_annotations(report: GateReport) -> list[str]:
 
 
 def run_gates(doc: dict, rules_path: Path, *, junit: Path | None = None, console=None) -> int:
-    """Evaluate the rules in ``rules_path`` on the audit ``doc`` and report them; returns the exit code.
+    """Evaluate the rules in ``rules_path`` on the audit ``doc`` and report them (:func:`report_gates`); returns
+    the exit code.  A gate that cannot be evaluated raises :class:`~auditor.errors.ConfigError` (exit 2) before
+    anything is written."""
+    return report_gates(evaluate_gates(doc, Path(rules_path)), junit=junit, console=console)
+
+
+def report_gates(report: GateReport, *, junit: Path | None = None, console=None) -> int:
+    """Report evaluated gates; returns the exit code: 0 every check passes, 1 one fails.
 
     Prints the table to ``console`` (default: stdout); writes ``junit`` (JUnit XML, atomically) when given;
     appends the Markdown summary to ``$GITHUB_STEP_SUMMARY`` when set; prints ``::error::`` annotations for failed
-    checks when ``$GITHUB_ACTIONS`` is set.  0 every check passes, 1 one fails; a gate that cannot be evaluated
-    raises :class:`~auditor.errors.ConfigError` (exit 2) before anything is written.
+    checks when ``$GITHUB_ACTIONS`` is set.
     """
     from rich.console import Console
     from rich.markup import escape
 
     from auditor.io import write_text
 
-    report = evaluate_gates(doc, Path(rules_path))
     console = console or Console()
     report.print_table(console)
     if junit is not None:

@@ -110,10 +110,13 @@ def audit(
 
     formats = parse_formats(format)
     check_writable(out, "folder")  # before any work
-    if gate is not None:  # the gates module loads only for a run that has gates
-        from auditor.gates import evaluate_gates, load_rules, run_gates
+    rules = None
+    if (
+        gate is not None
+    ):  # the gates module loads only for a run that has gates; bad rules stop before any work
+        from auditor.gates import evaluate_gates, load_rules, report_gates
 
-        load_rules(gate)
+        rules = load_rules(gate)
     sources, items, config = resolve_inputs(labels, items, config)
     labels = sources if len(sources) > 1 else sources[0]
     slice_by = tuple(c.strip() for c in by.split(",") if c.strip()) if by else None
@@ -142,13 +145,12 @@ def audit(
         )
     else:
         result = auditor.audit(labels, items=items, engine=engine, **options)
-    verdict = document = None
+    verdict = None
     if gate is not None:  # unknown metric / judge: exit 2 before anything is written
-        document = result.to_dict()  # the gates read audit.json's document, made once
-        verdict = evaluate_gates(document, gate)
+        verdict = evaluate_gates(result.to_dict(), rules)  # the rules read and evaluated once
     write_outputs(result, out, formats, quiet, gates=verdict)
-    if gate is not None:
-        code = run_gates(document, gate, junit=junit)
+    if verdict is not None:
+        code = report_gates(verdict, junit=junit)
         if code:
             raise typer.Exit(code)
 
