@@ -288,6 +288,31 @@ for _name, (_label, _meaning, _prop, _kind) in _OUTCOMES.items():
     )
 GAP_METRICS: tuple[str, ...] = tuple(f"{name}_gap" for name in OUTCOME_RATES)
 
+
+def outcome_categories(doc: Mapping, categories: Iterable[str], rate: str) -> list[bool] | None:
+    """Per category of a saved audit's confusion table (audit.json's ``task`` and ``scale``): whether a label in
+    it counts toward the outcome ``rate`` (``win_rate``: b better; ``tie_rate``; ``loss_rate``: a better;
+    ``no_better_rate``: tie or a better; a likert rating against the scale's neutral point, 3 when not given);
+    None for a task without that rate."""
+    task = doc.get("task")
+    if task == "pairwise":
+        counted = {"win_rate": {"b"}, "tie_rate": {"tie"}, "loss_rate": {"a"}, "no_better_rate": {"a", "tie"}}
+        return [c in counted[rate] for c in categories]
+    if task == "likert":
+        scale = doc.get("scale")
+        neutral = int(scale.get("neutral", 3) if isinstance(scale, Mapping) else 3)
+        counts = {
+            "win_rate": lambda r: r > neutral,
+            "tie_rate": lambda r: r == neutral,
+            "loss_rate": lambda r: r < neutral,
+            "no_better_rate": lambda r: r <= neutral,
+        }[rate]
+        return [counts(int(c)) for c in categories]
+    if task == "binary" and rate != "tie_rate":
+        return [c == ("1" if rate == "win_rate" else "0") for c in categories]
+    return None
+
+
 # -- prediction-powered estimates ----------------------------------------------------------------------------
 PPI_RATES: tuple[str, ...] = ("win_rate", "no_better_rate", "mean_score")
 for _name in PPI_RATES:

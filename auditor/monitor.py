@@ -41,6 +41,7 @@ import numpy as np
 from auditor.config import AuditConfig
 from auditor.errors import InputError
 from auditor.files import read_input
+from auditor.metrics import outcome_categories
 from auditor.stats.confseq import METHODS, BatchSums, three_point_sequence
 
 #: The rates whose judge-minus-reference gap can be monitored.
@@ -107,23 +108,10 @@ def _sums(values: np.ndarray) -> dict[str, float]:
 
 def _category_outcomes(doc: dict[str, Any], categories: list[str], rate: str) -> np.ndarray:
     """Per category of an audit's confusion table: whether a label in it counts for ``rate``."""
-    task = doc.get("task")
-    if task == "pairwise":
-        sets = {"win_rate": {"b"}, "tie_rate": {"tie"}, "loss_rate": {"a"}, "no_better_rate": {"a", "tie"}}
-        return np.array([c in sets[rate] for c in categories])
-    if task == "likert":
-        scale = doc.get("scale")
-        neutral = int(scale.get("neutral", 3) if isinstance(scale, dict) else 3)
-        ops = {
-            "win_rate": np.greater,
-            "tie_rate": np.equal,
-            "loss_rate": np.less,
-            "no_better_rate": np.less_equal,
-        }
-        return ops[rate](np.array([int(c) for c in categories]), neutral)
-    if task == "binary" and rate != "tie_rate":
-        return np.array([c == ("1" if rate == "win_rate" else "0") for c in categories])
-    raise ValueError(f"a {task} audit has no {rate} gap to monitor")
+    counted = outcome_categories(doc, categories, rate)
+    if counted is None:
+        raise ValueError(f"a {doc.get('task')} audit has no {rate} gap to monitor")
+    return np.array(counted, dtype=bool)
 
 
 def audit_batch(path: Path, doc: dict[str, Any], settings: MonitorSettings) -> dict[str, Any]:

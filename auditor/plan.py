@@ -49,6 +49,8 @@ from typing import Any
 import numpy as np
 from scipy.special import ndtri
 
+from auditor.metrics import outcome_categories
+
 
 @dataclass
 class LabelPlan:
@@ -195,15 +197,10 @@ def plan_labels(
 
 
 def _no_better_set(doc: dict[str, Any], categories: list[str]) -> list[bool]:
-    task = doc.get("task")
-    if task == "pairwise":
-        return [c in ("a", "tie") for c in categories]
-    if task == "likert":
-        neutral = (doc.get("scale") or {}).get("neutral", 3)
-        return [int(c) <= int(neutral) for c in categories]
-    if task == "binary":
-        return [c == "0" for c in categories]
-    raise ValueError(f"a {task} audit has no no-better rate to plan for")
+    counted = outcome_categories(doc, categories, "no_better_rate")
+    if counted is None:
+        raise ValueError(f"a {doc.get('task')} audit has no no-better rate to plan for")
+    return counted
 
 
 def pilot_rates(doc: dict[str, Any]) -> dict[str, Any]:
