@@ -67,6 +67,7 @@ def plan(
     from auditor.errors import InputError
     from auditor.plan import plan_from_audit, plan_labels
 
+    pilot_doc = None  # the pilot audit.json, read and validated once
     try:
         if judged is None and (select_out is not None or budget is not None):
             raise InputError("--budget and --select-out go with --judged FILE", column="--judged")
@@ -75,7 +76,10 @@ def plan(
         elif pilot is not None:
             if not pilot.exists():
                 raise InputError("does not exist", file=str(pilot))
-            plans = plan_from_audit(pilot, half_width, judged_items=items, level=level, judges=judge)
+            from auditor.result import AuditResult
+
+            pilot_doc = AuditResult.load(pilot).to_dict()
+            plans = plan_from_audit(pilot_doc, half_width, judged_items=items, level=level, judges=judge)
             if design_effect is not None:
                 pilot_plans = plans
                 plans = [
@@ -113,8 +117,9 @@ def plan(
             ]
         selection = None
         if judged is not None:  # last: it may write the selected items
+            pilot_task = pilot_doc.get("task") if pilot_doc is not None else None
             selection = _selection(
-                judged, pilot, task, judge, budget, half_width, level, uniform_share, select_out, seed
+                judged, pilot_task, task, judge, budget, half_width, level, uniform_share, select_out, seed
             )
     except ValueError as exc:
         raise InputError(str(exc)) from None
@@ -123,7 +128,7 @@ def plan(
 
 def _selection(
     judged: Path,
-    pilot: Path | None,
+    pilot_task: str | None,
     task: str | None,
     judge: list[str] | None,
     budget: int | None,
@@ -133,7 +138,8 @@ def _selection(
     select_out: Path | None,
     seed: int,
 ) -> SelectionPlan:
-    """Read the judged file, plan the confidence-driven selection and write the selected items when asked."""
+    """Read the judged file, plan the confidence-driven selection and write the selected items when asked
+    (``pilot_task``: the pilot audit's task, used when ``--task`` is not given)."""
     from auditor.errors import InputError
     from auditor.io import check_writable, read_table, write_table
     from auditor.plan import plan_selection, select_items, verdict_confidence
@@ -152,10 +158,7 @@ def _selection(
     missing = [c for c in ("item_id", "judge", "label") if c not in frame.columns]
     if missing:
         raise InputError(f"missing column {missing[0]!r}", file=str(judged), column=missing[0])
-    if task is None and pilot is not None:
-        import json
-
-        task = json.loads(pilot.read_text(encoding="utf-8")).get("task")
+    task = task or pilot_task
     if task is None:
         labels = set(frame["label"].dropna().astype(str))
         task = "pairwise" if labels <= {"a", "tie", "b"} else "binary" if labels <= {"0", "1"} else None
