@@ -213,10 +213,11 @@ def ppi_rows(ctx: AuditContext, strata_column: str | None = None) -> dict[str, A
             "the ppi_*, stratified_ppi_* and rogan_gladen_* rows assume a uniformly random labelled sample"
         )
     for judge, side in ctx.sides.items():
-        judged = np.flatnonzero(ctx.usable(side))
-        labelled = np.flatnonzero(ctx.usable(side) & ref_ok)
+        usable = ctx.usable(side)
+        judged = np.flatnonzero(usable)
+        labelled = np.flatnonzero(usable & ref_ok)
         entry = judge_entry(
-            judge, ref_name, int(labelled.size), int(judged.size), int(np.sum(ref_ok & ~ctx.usable(side)))
+            judge, ref_name, int(labelled.size), int(judged.size), int(np.sum(ref_ok & ~usable))
         )
         if "note" in entry:
             section["judges"].append(entry)
@@ -231,7 +232,8 @@ def ppi_rows(ctx: AuditContext, strata_column: str | None = None) -> dict[str, A
         if ctx.task in ("likert", "score", "pairwise", "binary"):
             targets["mean_score"] = (ref.value[labelled], side.value[labelled], side.value[judged])
         metrics = []
-        test = np.flatnonzero(ctx.usable(side) & ~ref_ok)
+        unlabelled = ~ref_ok[judged]  # of the judged items, those without a reference label
+        test = judged[unlabelled]
         for name, (y, yhat, yhat_u) in targets.items():
             sums = ppi.cluster_sums(
                 y, yhat, ctx.cluster[labelled], yhat_u, ctx.cluster[judged], ctx.n_clusters
@@ -246,7 +248,7 @@ def ppi_rows(ctx: AuditContext, strata_column: str | None = None) -> dict[str, A
                 )
             if name in ROGAN_GLADEN_RATES:
                 metrics[-1]["rogan_gladen"] = rogan_gladen_entry(
-                    ctx, name, judge, y, yhat, u_ind[name][np.isin(judged, test)], labelled, test
+                    ctx, name, judge, y, yhat, u_ind[name][unlabelled], labelled, test
                 )
         entry["metrics"] = metrics
         section["judges"].append(entry)
