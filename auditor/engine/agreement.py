@@ -70,21 +70,16 @@ def reference_rates(
     if not idx.size or not has_rates(ctx.task):
         return {}
     found = compare.rate_estimates(
-        _only_rates(ctx.indicators(ref, idx), rates), ref.value[idx], ctx.cluster[idx], ctx.n_clusters, ctx.rs
+        compare.only_named(ctx.indicators(ref, idx) or {}, rates),
+        ref.value[idx],
+        ctx.cluster[idx],
+        ctx.n_clusters,
+        ctx.rs,
     )
     rates = {name: est for name, est in found.items() if rates is None or name in rates}
     for name, est in rates.items():
         ctx.add(name, ctx.cfg.reference, ctx.cfg.reference, est, slice=slice)
     return rates
-
-
-def _only_rates(
-    indicators: dict[str, np.ndarray] | None, rates: tuple[str, ...] | None
-) -> dict[str, np.ndarray]:
-    """The outcome indicators of ``rates`` (all when None; none for a task without rates): the others' rates are
-    not computed.  Their per-cluster sums are counts, exact in any product, so leaving columns out changes no
-    number."""
-    return {name: ind for name, ind in (indicators or {}).items() if rates is None or name in rates}
 
 
 def judge_metrics(
@@ -108,8 +103,10 @@ def judge_metrics(
     if found and slice is None:
         category_kappas(ctx, judge, p.confusion_by_cluster, p.n)
     if p.n and has_rates(ctx.task):
-        j_ind = _only_rates(ctx.indicators(side, idx), rates)
-        r_ind = _only_rates(ctx.indicators(ref, idx), rates)
+        # only the rates asked for: their per-cluster sums are counts, exact in any product, so leaving the
+        # others' columns out changes no number
+        j_ind = compare.only_named(ctx.indicators(side, idx) or {}, rates)
+        r_ind = compare.only_named(ctx.indicators(ref, idx) or {}, rates)
         j_rates = compare.rate_estimates(j_ind, side.value[idx], p.cluster, ctx.n_clusters, ctx.rs)
         r_rates = compare.rate_estimates(r_ind, ref.value[idx], p.cluster, ctx.n_clusters, ctx.rs)
         singletons = np.all(np.bincount(p.cluster, minlength=ctx.n_clusters) <= 1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -24,6 +25,9 @@ MAX_TABLE_VALUES = 64
 #: ``fleiss_kappa_weighted``) on ordered labels (pairwise ``a < tie < b``, likert): quadratic, the weights of
 #: ``cohen_kappa_quadratic``; see :func:`auditor.stats.agreement.agreement_weights` for the others.
 AUDIT_WEIGHTS: ag.WeightKind = "quadratic"
+
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -78,7 +82,7 @@ def confusion_metrics(
     """:func:`agreement_metrics` from the ``(clusters, k, k)`` confusion tables of ``n`` paired items (what the
     in-memory and the out-of-core engines share), each with its analytic standard error; ``metrics``: only these
     (all when None)."""
-    fns = _only(agreement_functions(weighted, alpha_level), metrics)
+    fns = only_named(agreement_functions(weighted, alpha_level), metrics)
     if not fns:
         return {}
     out = rs.sums_many(per_cluster, fns, n, defer=True)
@@ -88,11 +92,10 @@ def confusion_metrics(
     return out
 
 
-def _only(
-    fns: dict[str, Callable[..., np.ndarray]], metrics: Collection[str] | None
-) -> dict[str, Callable[..., np.ndarray]]:
-    """The functions of ``fns`` named in ``metrics`` (all when None), in their order."""
-    return fns if metrics is None else {name: fn for name, fn in fns.items() if name in metrics}
+def only_named(found: dict[str, T], names: Collection[str] | None) -> dict[str, T]:
+    """The entries of ``found`` named in ``names`` (all when None), in their order: the statistics not asked for
+    are never computed."""
+    return found if names is None else {name: value for name, value in found.items() if name in names}
 
 
 def analytic_errors(confusion: np.ndarray, weighted: bool, alpha_level: str) -> dict[str, an.Analytic]:
@@ -193,7 +196,7 @@ def agreement_functions(weighted: bool, alpha_level: str) -> dict[str, Callable[
 def icc_metrics(p: Pairing, rs: Resampler, metrics: Collection[str] | None = None) -> dict[str, Estimate]:
     """ICC(A,1) and ICC(C,1) of the reference's and the judge's values (two raters on every paired item);
     ``metrics``: only these (all when None)."""
-    fns = _only({"icc_a1": icc.icc_a1, "icc_c1": icc.icc_c1}, metrics)
+    fns = only_named({"icc_a1": icc.icc_a1, "icc_c1": icc.icc_c1}, metrics)
     if not fns:
         return {}
     sums = p.sums_by_cluster(list(icc.icc_item_stats(np.column_stack([p.ref_value, p.judge_value])).T))
@@ -219,7 +222,7 @@ def correlation_metrics(
     if metrics is None or "pearson" in metrics:
         sums = p.sums_by_cluster([np.ones_like(x), x, y, x * x, y * y, x * y])
         out["pearson"] = rs.sums(sums, lambda s: co.pearson_from_sums(*np.moveaxis(s, -1, 0)), n)
-    ranked = _only(
+    ranked = only_named(
         {"spearman": co.spearman_from_table, "kendall_tau_b": co.kendall_tau_b_from_table}, metrics
     )
     if not ranked:
