@@ -32,14 +32,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from auditor.config import AuditConfig
-from auditor.errors import InputError
+from auditor.config import AuditConfig, MonitorConfig
+from auditor.errors import ConfigError, InputError
 from auditor.files import read_input
 from auditor.metrics import outcome_categories
 from auditor.stats.confseq import METHODS, BatchSums, three_point_sequence
@@ -53,40 +53,37 @@ STATE_VERSION = 1
 INSIDE, ABOVE, BELOW, NO_BAND = "inside", "above", "below", "no band"
 
 
-@dataclass(frozen=True)
-class MonitorSettings:
-    """What the sequence is of and how it is judged: the confidence ``level`` (fixed for a stream: changing it
-    would void the guarantee), the monitored ``rate`` and the ``band`` the gap should stay in (None: none)."""
-
-    level: float = 0.95
-    rate: str = "no_better_rate"
-    band: tuple[float, float] | None = None
-    method: str = "betting"
-
-    def validated(self, where: str | None = None, prefix: str = "") -> MonitorSettings:
-        """Checked, or an :class:`InputError` naming ``where`` and the setting as ``prefix + name`` (``--level`` on
-        the command line, ``monitor.level`` in audit.toml)."""
-        if not (isinstance(self.level, float) and 0 < self.level < 1):
+def checked_settings(settings: MonitorConfig, where: str | None = None, prefix: str = "") -> MonitorConfig:
+    """``settings`` (:class:`auditor.config.MonitorConfig`: what the sequence is of and how it is judged: the
+    confidence ``level``, fixed for a stream since changing it would void the guarantee, the monitored ``rate``, the
+    ``method`` and the ``band`` the gap should stay in, None: none) checked, or an :class:`InputError` naming
+    ``where`` and the setting as ``prefix + name`` (``--level`` on the command line, ``monitor.level`` in
+    audit.toml)."""
+    if not (isinstance(settings.level, float) and 0 < settings.level < 1):
+        raise InputError(
+            f"level must lie between 0 and 1, got {settings.level!r}", file=where, column=f"{prefix}level"
+        )
+    for key, known in (("method", METHODS), ("rate", RATES)):
+        if getattr(settings, key) not in known:
             raise InputError(
-                f"level must lie between 0 and 1, got {self.level!r}", file=where, column=f"{prefix}level"
+                f"unknown {key} {getattr(settings, key)!r}; expected one of {', '.join(known)}",
+                file=where,
+                column=f"{prefix}{key}",
             )
-        for key, known in (("method", METHODS), ("rate", RATES)):
-            if getattr(self, key) not in known:
-                raise InputError(
-                    f"unknown {key} {getattr(self, key)!r}; expected one of {', '.join(known)}",
-                    file=where,
-                    column=f"{prefix}{key}",
-                )
-        if self.band is not None:
-            low, high = self.band
-            if not (-1 <= low < high <= 1):
-                raise InputError(
-                    f"band must be LOW,HIGH with -1 <= LOW < HIGH <= 1 (a gap lies in [-1, 1]), got "
-                    f"{low:g},{high:g}",
-                    file=where,
-                    column=f"{prefix}band",
-                )
-        return self
+    if settings.band is not None:
+        if len(settings.band) != 2:
+            raise ConfigError(
+                f"has {list(settings.band)}; expected [LOW, HIGH]", file=where, column=f"{prefix}band"
+            )
+        low, high = settings.band
+        if not (-1 <= low < high <= 1):
+            raise InputError(
+                f"band must be LOW,HIGH with -1 <= LOW < HIGH <= 1 (a gap lies in [-1, 1]), got "
+                f"{low:g},{high:g}",
+                file=where,
+                column=f"{prefix}band",
+            )
+    return settings
 
 
 def parse_band(text: str) -> tuple[float, float]:
@@ -114,7 +111,7 @@ def _category_outcomes(doc: dict[str, Any], categories: list[str], rate: str) ->
     return np.array(counted, dtype=bool)
 
 
-def audit_batch(path: Path, doc: dict[str, Any], settings: MonitorSettings) -> dict[str, Any]:
+def audit_batch(path: Path, doc: dict[str, Any], settings: MonitorConfig) -> dict[str, Any]:
     """The gap observations of one saved audit, per judge, from its confusion tables."""
     judges: dict[str, Any] = {}
     for i, conf in enumerate(doc.get("confusion", []), start=1):
@@ -173,7 +170,7 @@ def _verdicts(ctx: Any, side: Any, idx: np.ndarray) -> list[str] | None:
 
 
 def labels_batch(
-    path: Path, config: AuditConfig, settings: MonitorSettings, anchors: dict[str, dict[str, str]]
+    path: Path, config: AuditConfig, settings: MonitorConfig, anchors: dict[str, dict[str, str]]
 ) -> dict[str, Any]:
     """The gap and flip observations of one labels table, per judge; ``anchors`` (judge -> item -> first verdict)
     gains the items of a judge's first batch."""
@@ -234,7 +231,7 @@ def labels_batch(
 
 
 def read_batch(
-    path: Path, config: AuditConfig, settings: MonitorSettings, anchors: dict[str, dict[str, str]]
+    path: Path, config: AuditConfig, settings: MonitorConfig, anchors: dict[str, dict[str, str]]
 ) -> dict[str, Any]:
     """One batch: a saved ``audit.json`` (a ``.json`` file holding an object with ``metrics``, validated with
     :func:`auditor.contract.validate_document`) or a labels table."""
@@ -264,7 +261,7 @@ def _digest(path: Path) -> str:
 
 
 # -- the state -----------------------------------------------------------------------------------------------------
-def new_state(settings: MonitorSettings) -> dict[str, Any]:
+def new_state(settings: MonitorConfig) -> dict[str, Any]:
     return {
         "kind": STATE_KIND,
         "version": STATE_VERSION,
@@ -292,7 +289,7 @@ def _usable_sums(sums: Any, low: float, high: float) -> bool:
     return bool(np.all(counts > -1e-9) and np.allclose(counts, np.round(counts), atol=1e-9))
 
 
-def read_state(path: Path, settings: MonitorSettings) -> dict[str, Any]:
+def read_state(path: Path, settings: MonitorConfig) -> dict[str, Any]:
     """A state written by an earlier run; its level and rate must be the ones asked for (a changed level or rate
     would void the guarantee: start a new state file)."""
     state = _read_json(path, "a monitor state file (JSON)")
@@ -349,7 +346,7 @@ def read_state(path: Path, settings: MonitorSettings) -> dict[str, Any]:
 
 
 def update(
-    state: dict[str, Any], paths: list[Path], config: AuditConfig, settings: MonitorSettings
+    state: dict[str, Any], paths: list[Path], config: AuditConfig, settings: MonitorConfig
 ) -> tuple[dict[str, Any], list[str]]:
     """The state with the batches in ``paths`` added in order (a copy; ``state`` is not changed), and the notes
     on batches skipped because the state already counts them."""
@@ -376,7 +373,7 @@ def update(
 
 
 # -- the sequences and the decision ---------------------------------------------------------------------------------
-def sequences(state: dict[str, Any], settings: MonitorSettings) -> list[dict[str, Any]]:
+def sequences(state: dict[str, Any], settings: MonitorConfig) -> list[dict[str, Any]]:
     """One row per judge and batch holding its observations: the running estimate and the confidence sequence of
     the gap and of the flip rate (null where the judge has none yet), and the gap's place against the band."""
     alpha = 1 - settings.level
@@ -437,7 +434,7 @@ def latest(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(last.values())
 
 
-def report(state: dict[str, Any], settings: MonitorSettings) -> dict[str, Any]:
+def report(state: dict[str, Any], settings: MonitorConfig) -> dict[str, Any]:
     """The state with its sequences, each judge's latest row and the decision: ``outside`` when some judge's gap
     sequence has left the band (``alarms`` names them), else ``inside`` (``no band`` without one)."""
     rows = sequences(state, settings)

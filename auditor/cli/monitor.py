@@ -67,24 +67,22 @@ def monitor(
     updated batch by batch; exit 1 when a gap has left the band, 2 on bad input."""
     from auditor.config import AuditConfig, load_config
     from auditor.io import check_writable, write_json
-    from auditor.monitor import MonitorSettings, new_state, parse_band, read_state, report, update
+    from auditor.monitor import checked_settings, new_state, parse_band, read_state, report, update
 
     cfg = load_config(config) if config is not None else AuditConfig()
     cfg = cfg.with_overrides(task=task)
-    declared = cfg.monitor
-    settings = MonitorSettings(
-        level=float(declared.level),
-        rate=declared.rate,
-        method=declared.method,
-        band=_declared_band(declared.band, cfg.source),
-    ).validated(cfg.source, prefix="monitor.")
+    settings = checked_settings(
+        replace(cfg.monitor, level=float(cfg.monitor.level)), cfg.source, prefix="monitor."
+    )
     flags = {
         "level": level,
         "rate": rate,
         "method": method,
         "band": None if band is None else parse_band(band),
     }
-    settings = replace(settings, **{k: v for k, v in flags.items() if v is not None}).validated(prefix="--")
+    settings = checked_settings(
+        replace(settings, **{k: v for k, v in flags.items() if v is not None}), prefix="--"
+    )
     if state is not None:
         check_writable(state)
     current = read_state(state, settings) if state is not None and state.exists() else new_state(settings)
@@ -109,16 +107,6 @@ def monitor(
             typer.echo(f"wrote {state}")
     if document["decision"] == "outside":
         raise typer.Exit(1)
-
-
-def _declared_band(band: tuple[float, ...] | None, source: str | None) -> tuple[float, float] | None:
-    from auditor.errors import ConfigError
-
-    if band is None:
-        return None
-    if len(band) != 2:
-        raise ConfigError(f"has {list(band)}; expected [LOW, HIGH]", file=source, column="monitor.band")
-    return band[0], band[1]
 
 
 def register(app: typer.Typer) -> None:

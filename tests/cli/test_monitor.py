@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from auditor.cli.root import main
-from auditor.config import AuditConfig
-from auditor.monitor import MonitorSettings, new_state, report, update
+from auditor.config import AuditConfig, MonitorConfig
+from auditor.monitor import new_state, report, update
 from auditor.stats.confseq import BatchSums, three_point_sequence
 from tests.conftest import run_cli
 
@@ -50,7 +50,7 @@ def stream(tmp_path: Path) -> list[Path]:
 
 
 def test_sums_per_batch_are_counted_by_hand(stream):
-    state, notes = update(new_state(MonitorSettings()), stream, PAIRWISE, MonitorSettings())
+    state, notes = update(new_state(MonitorConfig()), stream, PAIRWISE, MonitorConfig())
     assert notes == []
     judged = [b["judges"]["gpt"] for b in state["batches"]]
     assert judged[0] == {"gap": {"n": 4, "sum": 0.0, "squares": 2.0}}
@@ -70,7 +70,7 @@ def test_sums_per_batch_are_counted_by_hand(stream):
 
 
 def test_sequence_is_the_kernels_and_carries_over_batches_without_spot_checks(stream):
-    settings = MonitorSettings(band=(-0.5, 0.5))
+    settings = MonitorConfig(band=(-0.5, 0.5))
     doc = report(update(new_state(settings), stream, PAIRWISE, settings)[0], settings)
     lo, hi = three_point_sequence(BatchSums.of([4, 3], [0.0, -2.0], [2.0, 2.0]), 0.05, -1, 1, "betting")
     rows = doc["sequence"]
@@ -125,7 +125,7 @@ def test_an_audit_json_batch_gives_the_audits_gap(stream, tmp_path):
     result = auditor.audit(labels, task="pairwise", resamples=0)
     path = tmp_path / "audit.json"
     path.write_text(json.dumps(result.to_dict()), encoding="utf-8")
-    settings = MonitorSettings()
+    settings = MonitorConfig()
     state, _ = update(new_state(settings), [path], PAIRWISE, settings)
     gap = state["batches"][0]["judges"]["gpt"]["gap"]
     m = result.metrics
