@@ -349,7 +349,9 @@ def update(
     state: dict[str, Any], paths: list[Path], config: AuditConfig, settings: MonitorConfig
 ) -> tuple[dict[str, Any], list[str]]:
     """The state with the batches in ``paths`` added in order (a copy; ``state`` is not changed), and the notes
-    on batches skipped because the state already counts them."""
+    on batches skipped because the state already counts them.  A batch is known by the SHA-256 of its contents, taken
+    before and after it is read: a file that changed in between is an :class:`InputError` (its digest would name
+    contents other than the ones counted, and the completed file would later be counted again)."""
     state = json.loads(json.dumps(state))
     seen = {b.get("sha256") for b in state["batches"]}
     notes = []
@@ -359,6 +361,14 @@ def update(
             notes.append(f"{path}: already counted (same contents as an earlier batch), skipped")
             continue
         batch = read_batch(path, config, settings, state["anchors"])
+        if (
+            _digest(path) != digest
+        ):  # a writer still appending: the batch counted is not the one named by digest
+            raise InputError(
+                "changed while it was being read (is a writer still appending to it?); nothing was counted: run "
+                "again once the file is complete",
+                file=str(path),
+            )
         tasks = {b.get("task") for b in state["batches"]} - {None}
         if batch["task"] is not None and tasks and batch["task"] not in tasks:
             raise InputError(

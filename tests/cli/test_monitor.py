@@ -93,6 +93,34 @@ def test_incremental_runs_equal_one_run_and_a_batch_is_counted_once(stream, tmp_
     assert a["sequence"] == b["sequence"] and a["anchors"] == b["anchors"]
 
 
+def test_a_batch_that_changes_while_it_is_read_is_refused_and_nothing_is_written(
+    stream, tmp_path, capsys, monkeypatch
+):
+    """A logging pipeline still appending to the batch: the rows counted and the digest that marks the batch as
+    counted would describe different contents (and the completed file would be counted again), so the run stops."""
+    import auditor.monitor as monitor
+
+    state = tmp_path / "state.json"
+    assert main(["monitor", str(stream[0]), "--task", "pairwise", "--state", str(state)]) == 0
+    before = state.read_bytes()
+    read_batch = monitor.read_batch
+
+    def read_then_append(path, *args):  # the writer appends a row right after the batch was parsed
+        batch = read_batch(path, *args)
+        with path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps({"item_id": "2-9", "judge": "gpt", "label": "a"}) + "\n")
+        return batch
+
+    monkeypatch.setattr(monitor, "read_batch", read_then_append)
+    assert main(["monitor", str(stream[1]), "--task", "pairwise", "--state", str(state)]) == 2
+    err = capsys.readouterr().err
+    assert f"file {stream[1]}: changed while it was being read" in err and len(err.strip().splitlines()) == 1
+    assert state.read_bytes() == before
+    monkeypatch.setattr(monitor, "read_batch", read_batch)  # the completed file is counted, once
+    assert main(["monitor", str(stream[1]), "--task", "pairwise", "--state", str(state)]) == 0
+    assert len(json.loads(state.read_text())["batches"]) == 2
+
+
 def _drifting(tmp_path: Path, batches: int) -> list[Path]:
     """The judge calls every spot-checked item better (b) where the humans call it a tie: gap -1 per item."""
     return [_batch(tmp_path, k, ["b"] * 12, ["tie"] * 12, {}) for k in range(1, batches + 1)]
