@@ -3,7 +3,7 @@
 
     python scripts/compare_metrics.py                        # baseline c074434 (main before issue 14)
     python scripts/compare_metrics.py --baseline main --only pandalm,hanna
-    python scripts/compare_metrics.py --files before/audit.json after/audit.json
+    python scripts/compare_metrics.py --files before/audit.json after/audit.json [--strict]
 
 The baseline revision is checked out into a temporary ``git worktree``; each side runs in its own subprocesses
 with ``PYTHONPATH`` at its own tree (and that tree as the working directory), through the command line a user
@@ -21,7 +21,11 @@ integer not turned into a float, null for null, which is how ``audit.json`` writ
 only is a difference too, and so is a command that fails on one side, with one exception: rows of a metric added
 on purpose since the baseline (:data:`ADDED_SINCE_BASELINE`, or ``--added NAMES``; ``METRIC@SLICE`` for a metric's
 rows in some slices only) are listed as added, not as
-differences, when they exist in the current tree only.
+differences, when they exist in the current tree only.  The changes made on purpose since the default baseline
+(:data:`ADDED_SINCE_BASELINE`, :data:`CHANGED_BY_DESIGN`, :data:`CEILING_CHANGED_BY_DESIGN`, the added judges) are
+set aside only when the baseline is that revision: against any other (``--baseline main`` while refactoring)
+every row is compared on every field; two ``--files`` are compared as against the default baseline unless
+``--strict`` (two outputs of one revision before and after a change).
 
 Exit 0: every row identical.  Exit 1: differences (the first 30 and the counts).  Exit 2: bad input (an unknown
 revision, a missing data folder or tree), one line.
@@ -194,6 +198,10 @@ class Comparison:
     ceiling_by_design: dict[str, int] = field(default_factory=dict)  # metric -> rows left out, every audit
     added_entries: dict[str, None] = field(default_factory=dict)  # the entries that matched, in order
     failed: int = 0  # commands or audit.json files present on one side only
+    # the changes made on purpose since DEFAULT_BASELINE (CHANGED_BY_DESIGN, CEILING_CHANGED_BY_DESIGN, the added
+    # judges) are left out only against that baseline: against any other revision, or between two files, every row
+    # is compared on every field
+    by_design_since_default: bool = False
 
     @property
     def identical(self) -> bool:
@@ -206,7 +214,8 @@ class Comparison:
         ceiling = {
             k
             for k in before.keys() & after.keys()
-            if k[0] in CEILING_CHANGED_BY_DESIGN
+            if self.by_design_since_default
+            and k[0] in CEILING_CHANGED_BY_DESIGN
             and k[1] == k[2]
             and k[3] is None
             and not _same(before[k].get("n"), after[k].get("n"))
@@ -216,7 +225,7 @@ class Comparison:
         before = {k: v for k, v in before.items() if k not in ceiling}
         after = {k: v for k, v in after.items() if k not in ceiling}
         fields = VALUE_FIELDS
-        if name in CHANGED_BY_DESIGN:
+        if self.by_design_since_default and name in CHANGED_BY_DESIGN:
             spec = CHANGED_BY_DESIGN[name]
             fields = spec["fields"]
             left_out = {
@@ -245,7 +254,11 @@ class Comparison:
                 self.differences.append(f"{name}: {_label(key)}: {detail}")
         for key in after.keys() - before.keys():
             entry = added_entry(key, self.added_metrics)
-            if entry is None and key[1].startswith(ADDED_JUDGES_SINCE_BASELINE):
+            if (
+                entry is None
+                and self.by_design_since_default
+                and key[1].startswith(ADDED_JUDGES_SINCE_BASELINE)
+            ):
                 entry = "judges " + ", ".join(p + "*" for p in ADDED_JUDGES_SINCE_BASELINE)
             if entry is not None:
                 self.added += 1
@@ -363,9 +376,10 @@ def compare_outputs(
     baseline: dict[str, Path | str],
     current: dict[str, Path | str],
     added: tuple[str, ...] = ADDED_SINCE_BASELINE,
+    by_design_since_default: bool = True,
 ) -> Comparison:
     """Compare two sides' audits: ``{audit name: audit.json path, or the error message of its failed run}``."""
-    comparison = Comparison(added_metrics=added)
+    comparison = Comparison(added_metrics=added, by_design_since_default=by_design_since_default)
     for name in list(baseline) + [n for n in current if n not in baseline]:
         before, after = baseline.get(name), current.get(name)
         problems = [
@@ -535,12 +549,18 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         help="only compare the metric rows of two saved audit.json files",
     )
     parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="with --files: compare every row on every field, setting nothing aside as changed or added by design "
+        "since the default baseline (what --baseline does against any other revision)",
+    )
+    parser.add_argument(
         "--added",
-        default=",".join(ADDED_SINCE_BASELINE),
+        default=None,
         metavar="NAMES",
         help="metrics added on purpose since the baseline, comma-separated, each METRIC or METRIC@SLICE (shell "
-        "patterns): their rows in the current tree only are listed, not differences (default: "
-        "ADDED_SINCE_BASELINE)",
+        f"patterns): their rows in the current tree only are listed, not differences (default: "
+        f"ADDED_SINCE_BASELINE against the default baseline {DEFAULT_BASELINE}, none otherwise)",
     )
     return parser.parse_args(argv)
 
@@ -558,9 +578,11 @@ def _data_root(args: argparse.Namespace, audits: Sequence[str]) -> Path:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
     try:
-        added = tuple(name.strip() for name in args.added.split(",") if name.strip())
+        added = tuple(name.strip() for name in (args.added or "").split(",") if name.strip())
         if args.files:
-            comparison = Comparison(added_metrics=added)
+            if args.added is None and not args.strict:
+                added = ADDED_SINCE_BASELINE
+            comparison = Comparison(added_metrics=added, by_design_since_default=not args.strict)
             comparison.add_audit(args.files[1].name, metric_rows(args.files[0]), metric_rows(args.files[1]))
             print(comparison.report())
             return 0 if comparison.identical else 1
@@ -576,6 +598,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         data = _data_root(args, audits).resolve()
         repo = Path(_git(tree, "rev-parse", "--show-toplevel").stdout.strip() or TREE)
         commit = resolve_revision(repo, args.baseline)
+        try:
+            since_default = commit == resolve_revision(repo, DEFAULT_BASELINE)
+        except BadInput:  # a shallow clone without the default baseline: nothing to set aside
+            since_default = False
+        if args.added is None and since_default:
+            added = ADDED_SINCE_BASELINE
         _check_imports_from(tree)
         with tempfile.TemporaryDirectory(prefix="compare-metrics-") as scratch:
             scratch = Path(scratch)
@@ -601,7 +629,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(
                         f"  {side} total: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True
                     )
-                comparison = compare_outputs(sides["baseline"], sides["current"], added)
+                comparison = compare_outputs(sides["baseline"], sides["current"], added, since_default)
         print(comparison.report())
         return 0 if comparison.identical else 1
     except BadInput as exc:

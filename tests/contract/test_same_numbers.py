@@ -148,6 +148,49 @@ def test_rows_of_a_metric_added_on_purpose_are_listed_not_differences(tmp_path):
     assert "1 rows of metrics or judges added since the baseline (brennan_prediger)" in listed.stdout
     strict = _compare("--files", str(before), str(after), "--added", "")
     assert strict.returncode == 1 and "row only in the current tree" in strict.stdout
+    assert _compare("--files", str(before), str(after), "--strict").returncode == 1
+
+
+def test_strict_comparison_sets_nothing_aside(tmp_path):
+    """What is set aside against the default baseline (a human-ceiling gwet_ac1 row whose n changed, the rows of
+    a trivial baseline judge, the demo's PPI rows compared on value and n only) is a difference when the baseline is
+    another revision (``--baseline main``, where ``main`` calls ``compare_outputs(..., by_design_since_default=False)``)
+    or with ``--files ... --strict``."""
+    row = {
+        "metric": "agreement",
+        "judge": "j",
+        "reference": "human",
+        "value": 0.5,
+        "ci_low": 0.4,
+        "ci_high": 0.6,
+        "n": 10,
+        "p_value": None,
+        "p_adjusted": None,
+        "slice": None,
+    }
+    ceiling = {**row, "metric": "gwet_ac1", "judge": "human"}
+    baseline_judge = {**row, "judge": "baseline:random"}
+    before = [row, ceiling]
+    after = [row, {**ceiling, "n": 3, "value": 0.9}, baseline_judge]
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import compare_metrics
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    lenient = compare_metrics.Comparison(by_design_since_default=True)
+    lenient.add_audit("pandalm", before, after)
+    assert lenient.identical and lenient.ceiling_by_design == {"gwet_ac1": 1} and lenient.added == 1
+    strict = compare_metrics.Comparison(added_metrics=(), by_design_since_default=False)
+    strict.add_audit("pandalm", before, after)
+    assert not strict.identical and strict.changed_rows == 1 and strict.only_current == 1
+    ppi = {**row, "metric": "ppi_win_rate", "ci_low": 0.3}
+    demo = compare_metrics.Comparison(added_metrics=(), by_design_since_default=False)
+    demo.add_audit("demo", [row, {**ppi, "ci_low": 0.35}], [row, ppi])
+    assert demo.changed_rows == 1, "the demo's PPI intervals are compared too"
+    for name, text in (("before.json", before), ("after.json", after)):
+        (tmp_path / name).write_text(json.dumps({"metrics": text}), encoding="utf-8")
+    files = _compare("--files", str(tmp_path / "before.json"), str(tmp_path / "after.json"), "--strict")
+    assert files.returncode == 1 and "gwet_ac1 [human vs human]: value 0.5 -> 0.9" in files.stdout
 
 
 def test_a_changed_default_in_the_code_fails_end_to_end(tmp_path):
