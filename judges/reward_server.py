@@ -22,6 +22,11 @@ that fails is an exclusion naming the failure (``http_400``, ``connection_error`
 ``malformed_response``, or ``run_stopped`` once a 401, 403 or 404 has stopped the run); a run with more failures
 than ``max_error_rate`` of its requests raises :class:`judges.llm.JudgeRunIncomplete` (exit code 3) with the labels.
 The API key comes from the environment and appears in no message.
+
+Every answer that gives a reward is stored in a :class:`judges.cache.JudgeCache` as it arrives (committed from the
+cache's writer thread, as the LLM judge's), keyed by :func:`judges.cache.request_key` of the route and the body
+(the key never holds the API key), so a run that stopped (exit code 3, Ctrl-C, ``kill -9``) is resumed by a rerun
+that sends only the requests without a stored answer; failed requests are never stored.
 """
 
 from __future__ import annotations
@@ -30,8 +35,10 @@ import asyncio
 import json
 import math
 import os
+import time
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,6 +46,7 @@ import pandas as pd
 
 from auditor.errors import ConfigError
 from judges.base import Judge
+from judges.cache import JudgeCache, request_key
 from judges.defaults import MAX_ERROR_RATE
 from judges.reward_model import conversation, default_judge_name, reward_labels
 
@@ -105,6 +113,8 @@ class ServedRewardModelJudge(Judge):
         judge's, so the two judges' labels are the same judge's).
     http_client
         ``auto``, ``httpx`` or ``aiohttp`` (:data:`judges.llm.config.HTTP_CLIENTS`).
+    cache
+        A :class:`judges.cache.JudgeCache` or the path of its file (None: one in memory, for this object's life).
     """
 
     def __init__(
@@ -122,6 +132,7 @@ class ServedRewardModelJudge(Judge):
         name: str | None = None,
         profile_in_prompt: bool = True,
         http_client: str = "auto",
+        cache: JudgeCache | str | Path | None = None,
     ) -> None:
         from judges.llm.config import check_http_client
 
@@ -144,7 +155,12 @@ class ServedRewardModelJudge(Judge):
         self.name = name or default_judge_name(model)
         self.profile_in_prompt = profile_in_prompt
         self.http_client = http_client
-        #: Requests sent by the last :meth:`judge_items`, and its failures by ``(reason, detail)``.
+        self._owns_cache = not isinstance(cache, JudgeCache)
+        self.cache = (
+            cache if isinstance(cache, JudgeCache) else JudgeCache(cache if cache is not None else ":memory:")
+        )
+        #: The last :meth:`judge_items`'s requests ``sent`` and answers ``from_cache``, and its failures by
+        #: ``(reason, detail)``.
         self.stats: dict[str, int] = {}
         self.failures: Counter[tuple[str, str]] = Counter()
         #: Why the last run stopped early (a 401, 403 or 404), else None.
@@ -164,7 +180,7 @@ class ServedRewardModelJudge(Judge):
         labels = reward_labels(
             items, task, self.score_with_reasons, name=self.name, tie_margin=self.tie_margin
         )
-        failed, requests = sum(self.failures.values()), self.stats.get("requests", 0)
+        failed, requests = sum(self.failures.values()), self.stats.get("sent", 0)
         if self.stopped or failed > self.max_error_rate * requests:
             (reason, detail), _ = self.failures.most_common(1)[0]
             counted = ", ".join(
@@ -202,7 +218,14 @@ class ServedRewardModelJudge(Judge):
             profile_text = profile if (self.profile_in_prompt and profile.strip()) else None
             messages = conversation(_text(prompts[index]), response, profile_text)
             bodies[index] = request_body(self.endpoint, self.model, messages)
-        outcomes = run_sync(self._send_all(bodies))
+        keys = {index: self.cache_key(body) for index, body in bodies.items()}
+        stored = self.cache.get_many(keys.values(), with_request=False)
+        for index, key in keys.items():
+            if key in stored:  # only answers that gave a reward are stored
+                rewards[index] = reward_of(self.endpoint, stored[key].response)
+        missing = {index: body for index, body in bodies.items() if keys[index] not in stored}
+        self.stats["from_cache"] = self.stats.get("from_cache", 0) + len(bodies) - len(missing)
+        outcomes = run_sync(self._send_all(missing, keys))
         for index, outcome in outcomes.items():
             if isinstance(outcome, float):
                 rewards[index] = outcome
@@ -211,11 +234,22 @@ class ServedRewardModelJudge(Judge):
                 self.failures[outcome] += 1
         return rewards, reasons, details
 
-    async def _send_all(self, bodies: dict[int, dict[str, Any]]) -> dict[int, float | tuple[str, str]]:
+    def cache_key(self, body: dict[str, Any]) -> str:
+        """The cache key of one request: its route and body (model, messages, ``use_activation``)."""
+        return request_key(endpoint=self.url, body=body, template=f"reward-model:{self.endpoint}")
+
+    def close(self) -> None:
+        """Close the cache if this judge opened it."""
+        if self._owns_cache:
+            self.cache.close()
+
+    async def _send_all(
+        self, bodies: dict[int, dict[str, Any]], keys: dict[int, str]
+    ) -> dict[int, float | tuple[str, str]]:
         import openai
 
         from judges.llm.config import resolved_http_client
-        from judges.llm.transport import NO_KEY_PLACEHOLDER, Redactor, http_client
+        from judges.llm.transport import NO_KEY_PLACEHOLDER, CacheWriter, Redactor, http_client
 
         key = os.environ.get(self.api_key_env)
         redactor = Redactor(key)
@@ -231,25 +265,32 @@ class ServedRewardModelJudge(Judge):
         waiting.reverse()
         outcomes: dict[int, float | tuple[str, str]] = {}
         stopped: list[str] = []
+        writer = CacheWriter(self.cache, asyncio.get_running_loop())
 
         async def worker() -> None:
             while waiting and not stopped:
                 index, body = waiting.pop()
-                outcomes[index] = await self._send(client, body, redactor, stopped)
+                started = time.perf_counter()
+                outcome, answer = await self._send(client, body, redactor, stopped)
+                if answer is not None:  # a reward: stored before it counts as done
+                    await writer.put(keys[index], body, answer, time.perf_counter() - started)
+                outcomes[index] = outcome
 
         try:
             await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(bodies)) or 1)))
         finally:
+            writer.close()
             await client.close()
         for index in bodies:
             outcomes.setdefault(index, ("run_stopped", stopped[0] if stopped else ""))
-        self.stats = {"requests": self.stats.get("requests", 0) + len(bodies)}
+        self.stats["sent"] = self.stats.get("sent", 0) + len(bodies)
         self.stopped = self.stopped or (stopped[0] if stopped else None)
         return outcomes
 
     async def _send(
         self, client: Any, body: dict[str, Any], redactor: Any, stopped: list[str]
-    ) -> float | tuple[str, str]:
+    ) -> tuple[float | tuple[str, str], dict[str, Any] | None]:
+        """The reward or the failure ``(reason, detail)`` of one request, and the answer when it gave a reward."""
         import openai
 
         from judges.llm.transport import _http, server_message
@@ -258,17 +299,17 @@ class ServedRewardModelJudge(Judge):
             response = await client.post(f"/{self.endpoint}", cast_to=_http().Response, body=body)
             answer = json.loads(response.content)
         except openai.APITimeoutError:
-            return ("timeout", f"no answer within --timeout {self.timeout:g} s")
+            return ("timeout", f"no answer within --timeout {self.timeout:g} s"), None
         except openai.APIStatusError as exc:
             message = redactor.line(server_message(exc))
             if exc.status_code in REFUSING_STATUSES and not stopped:
                 stopped.append(f"HTTP {exc.status_code} from {self.url}: {message}")
-            return (f"http_{exc.status_code}", message)
+            return (f"http_{exc.status_code}", message), None
         except openai.APIConnectionError as exc:
-            return ("connection_error", redactor.line(str(exc.__cause__ or exc)))
+            return ("connection_error", redactor.line(str(exc.__cause__ or exc))), None
         except (json.JSONDecodeError, UnicodeDecodeError):
-            return ("malformed_response", "the answer is not JSON")
+            return ("malformed_response", "the answer is not JSON"), None
         try:
-            return reward_of(self.endpoint, answer)
+            return reward_of(self.endpoint, answer), answer
         except ValueError as exc:
-            return ("malformed_response", str(exc))
+            return ("malformed_response", str(exc)), None

@@ -192,7 +192,8 @@ def run_judge(
         raise ConfigError(f"use one of {', '.join(batch_modes)}, not several")
     if out is None and batch_export is None:
         raise ConfigError("--out LABELS is required (unless --batch-export)")
-    check_outputs(out, "table", cache=cache_file(no_cache, cache) if kind == "openai" else None)
+    sends = kind == "openai" or (kind == "rm" and base_url is not None)  # requests whose answers are cached
+    check_outputs(out, "table", cache=cache_file(no_cache, cache) if sends else None)
     check_outputs(batch_export, "file", cache=None)
     items = use_profile_column(read_items(items_path), profile_column, items_path)
 
@@ -205,7 +206,7 @@ def run_judge(
             rm_judge: Any = ServedRewardModelJudge(
                 model, base_url=base_url, endpoint=rm_endpoint, api_key_env=api_key_env, concurrency=concurrency,
                 timeout=timeout, max_retries=max_retries, max_error_rate=max_error_rate, tie_margin=tie_margin,
-                name=name, http_client=http_client,
+                name=name, http_client=http_client, cache=cache_file(no_cache, cache),
             )  # fmt: skip
         else:
             try:
@@ -223,6 +224,7 @@ def run_judge(
             )
         from judges.llm.transport import JudgeRunIncomplete
 
+        served = base_url is not None
         try:
             labels = rm_judge.judge_items(items, task)
         except JudgeRunIncomplete as exc:  # exit code 3, after writing the labels the run has
@@ -231,14 +233,19 @@ def run_judge(
             if exc.labels is None or out is None:
                 raise
             write_table(exc.labels, out)
+            note = f"; {resume_note(cached=not no_cache)}" if served else ""
             raise JudgeRunIncomplete(
-                f"{exc}; wrote {out}: {_summary(exc.labels, None)}", exc.labels
+                f"{exc}; wrote {out}: {_summary(exc.labels, rm_judge.stats if served else None)}{note}",
+                exc.labels,
             ) from None
+        finally:
+            if served:
+                rm_judge.close()
         if name:
             labels["judge"] = name
         assert out is not None
         write_table(labels, out)
-        return f"wrote {out}: " + _summary(labels, None)
+        return f"wrote {out}: " + _summary(labels, rm_judge.stats if served else None)
     if kind != "openai":
         raise ConfigError(f"--judge must start with openai: or rm:, not {kind + ':'!r}")
 

@@ -3,6 +3,8 @@ REAL transformers reward model (tests/servers/reward_server.py): the served scor
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -67,20 +69,28 @@ def test_served_scores_equal_the_local_reward_model(reward_server, llama_judge, 
 
 
 def test_auditor_judge_rm_with_base_url_scores_on_the_server(
-    reward_server, llama_judge, tmp_path, monkeypatch
+    reward_server, llama_judge, tmp_path, monkeypatch, capsys
 ):
     monkeypatch.setenv("RM_KEY", SENTINEL)
-    items_path, out = tmp_path / "items.jsonl", tmp_path / "labels.jsonl"
+    items_path, out, cache = tmp_path / "items.jsonl", tmp_path / "labels.jsonl", tmp_path / "cache.sqlite"
     _items().to_json(items_path, orient="records", lines=True)
     before = reward_server.requests
     args = ["judge", str(items_path), "--judge", f"rm:{reward_server.model_name}", "--base-url",
-            reward_server.base_url, "--api-key-env", "RM_KEY", "--out", str(out), "--tie-margin", "0.01"]  # fmt: skip
+            reward_server.base_url, "--api-key-env", "RM_KEY", "--out", str(out), "--tie-margin", "0.01",
+            "--cache", str(cache)]  # fmt: skip
     assert main(args) == 0
     assert reward_server.requests - before == 23  # 12 pairs, one empty response never sent
+    assert "23 requests sent, 0 from the cache" in capsys.readouterr().err
     written = pd.read_json(out, lines=True, dtype={"item_id": str})
     local = llama_judge.judge_items(_items(), "pairwise")
     np.testing.assert_allclose(written["score"].astype(float), local["score"].astype(float), atol=1e-4)
     assert SENTINEL.encode() not in out.read_bytes()
+    first = out.read_bytes()
+    assert main(args) == 0  # a rerun answers every request from the cache
+    assert reward_server.requests - before == 23
+    assert "0 requests sent, 23 from the cache" in capsys.readouterr().err
+    assert out.read_bytes() == first
+    assert all(SENTINEL.encode() not in f.read_bytes() for f in tmp_path.glob("cache.sqlite*"))
 
 
 def test_a_refused_key_and_too_long_conversations_end_with_exit_3_after_writing_the_labels(
@@ -91,7 +101,8 @@ def test_a_refused_key_and_too_long_conversations_end_with_exit_3_after_writing_
     monkeypatch.setenv("RM_KEY", SENTINEL + "-wrong")
     with RewardServer(llama_reward_model, api_key=SENTINEL, max_tokens=40) as server:
         args = ["judge", str(items_path), "--judge", "rm:tiny", "--base-url", server.base_url,
-                "--api-key-env", "RM_KEY", "--out", str(out), "--concurrency", "1", "--max-retries", "0"]  # fmt: skip
+                "--api-key-env", "RM_KEY", "--out", str(out), "--concurrency", "1", "--max-retries", "0",
+                "--cache", str(tmp_path / "cache.sqlite")]  # fmt: skip
         assert main(args) == 3
         err = capsys.readouterr().err
         assert "stopped early: HTTP 401" in err and "SENTINEL" not in err
@@ -102,8 +113,19 @@ def test_a_refused_key_and_too_long_conversations_end_with_exit_3_after_writing_
         assert main(args) == 3  # the longer conversations exceed the server's 40 tokens
         err = capsys.readouterr().err
         assert "http_400" in err and "maximum context length is 40 tokens" in err
+        assert "a rerun with the same cache sends only the requests without an answer" in err
         labels = pd.read_json(out, lines=True)
         assert (labels["exclusion"] == "http_400").any() and labels["label"].notna().any()
+
+        failed = int(re.search(r"(\d+) of 23 requests to \S+ failed", err).group(1))
+        assert 0 < failed < 23 and f"{failed} of 23 requests" in err
+
+        # the rerun sends only the requests that failed (they fail again); the rewards stored are read back
+        assert main(args) == 3
+        again = capsys.readouterr().err
+        assert f"{failed} of {failed} requests to" in again
+        assert f"{failed} requests sent, {23 - failed} from the cache" in again
+        pd.testing.assert_frame_equal(pd.read_json(out, lines=True), labels)
 
 
 def test_answers_are_read_by_their_documented_shape():
