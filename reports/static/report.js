@@ -1,8 +1,9 @@
 /* Case browser: renders the cases of the embedded JSON document (#case-data) as one compact row per item, a page
    at a time, each row opening to its texts and verdicts. It never writes HTML: every node is made with
    createElement and filled with textContent, so a text from the data can only ever show as text.
-   Filters: judge, disagreement kind, user, slice, free text; sort; keys (see #case-keys); #case=<item> opens a
-   case (a permalink). */
+   Filters: judge, disagreement kind, user, slice, free text; sort (a column's name again: the reverse order); keys
+   (see #case-keys); #case=<item> opens a case (a permalink); the filters and the sort are kept in the address as
+   #cases?judge=..&type=..&user=..&slice=..&q=..&sort=..&desc=1, so a filtered view can be linked to. */
 (function () {
   "use strict";
   var source = document.getElementById("case-data");
@@ -35,7 +36,9 @@
 
   var byItem = {};
   cases.forEach(function (c, i) { byItem[c.item] = i; });
-  var state = { rows: [], page: 0, active: -1, open: {} };
+  var state = { rows: [], page: 0, active: -1, open: {}, desc: false };
+  var VIEW = ["judge", "type", "user", "slice", "text", "sort"];  // the controls kept in the address
+  var PARAM = { text: "q" };  // a control's name in the address, where it differs
 
   function el(tag, className, text) {
     var node = document.createElement(tag);
@@ -93,7 +96,8 @@
     else if (by === "user") { result = text(x.user, y.user); }
     else if (by === "ref") { result = text(x.ref, y.ref); }
     else if (by === "ndis") { result = y.n_disagree - x.n_disagree; }
-    return result || x.rank - y.rank;
+    result = result || x.rank - y.rank;
+    return state.desc ? -result : result;
   }
 
   function pages() { return Math.max(1, Math.ceil(state.rows.length / pageSize)); }
@@ -104,7 +108,50 @@
     state.rows.sort(compare);
     state.page = 0;
     state.active = state.rows.length ? 0 : -1;
+    markSort();
+    var view = viewHash();  // an open case's permalink stays; a page opened without an address keeps none
+    if (!/^#case=/.test(location.hash) && (location.hash || view !== "#cases")) { setHash(view); }
     render();
+  }
+
+  // the view in the address: #cases, then the controls that are not at their default
+  function viewHash() {
+    var parts = [];
+    VIEW.forEach(function (name) {
+      var value = control[name] ? control[name].value : "";
+      if (value && !(name === "sort" && value === "rank")) {
+        parts.push((PARAM[name] || name) + "=" + encodeURIComponent(value));
+      }
+    });
+    if (state.desc) { parts.push("desc=1"); }
+    return "#cases" + (parts.length ? "?" + parts.join("&") : "");
+  }
+
+  // #cases?... sets the controls it names (a value a list does not offer is left out) and shows that view
+  function viewFromHash() {
+    var match = /^#cases\?(.*)$/.exec(location.hash);
+    if (!match) { return false; }
+    var params;
+    try { params = new URLSearchParams(match[1]); } catch (error) { return false; }
+    VIEW.forEach(function (name) {
+      var field = control[name];
+      if (!field) { return; }
+      var value = params.get(PARAM[name] || name) || "";
+      field.value = value;
+      if (field.value !== value) { field.value = name === "sort" ? "rank" : ""; }
+    });
+    state.desc = params.get("desc") === "1";
+    apply();
+    return true;
+  }
+
+  function markSort() {
+    var by = control.sort ? control.sort.value : "rank";
+    Array.prototype.forEach.call(document.querySelectorAll("#case-table button.sort"), function (button) {
+      var on = button.getAttribute("data-sort") === by;
+      button.parentNode.setAttribute("aria-sort", on ? (state.desc ? "descending" : "ascending") : "none");
+      button.setAttribute("data-dir", on ? (state.desc ? "reversed" : "default") : "");
+    });
   }
 
   function cell(c, k) {
@@ -270,7 +317,7 @@
     var item = cases[index].item;
     if (state.open[item]) {
       delete state.open[item];
-      if (location.hash === "#case=" + encodeURIComponent(item)) { setHash("#cases"); }
+      if (location.hash === "#case=" + encodeURIComponent(item)) { setHash(viewHash()); }
     } else {
       state.open[item] = true;
       setHash("#case=" + encodeURIComponent(item));
@@ -310,9 +357,10 @@
     if (tr) { tr.scrollIntoView({ block: "center" }); tr.focus({ preventScroll: true }); }
   }
 
-  ["judge", "type", "user", "slice", "sort"].forEach(function (name) {
+  ["judge", "type", "user", "slice"].forEach(function (name) {
     if (control[name]) { control[name].addEventListener("change", apply); }
   });
+  if (control.sort) { control.sort.addEventListener("change", function () { state.desc = false; apply(); }); }
   if (control.text) { control.text.addEventListener("input", apply); }
   var form = byId("case-controls");
   if (form) { form.addEventListener("submit", function (event) { event.preventDefault(); }); }
@@ -320,10 +368,14 @@
   pager.prev.addEventListener("click", function () { turn(state.page - 1); });
   pager.next.addEventListener("click", function () { turn(state.page + 1); });
   pager.last.addEventListener("click", function () { turn(pages() - 1); });
-  window.addEventListener("hashchange", openFromHash);
+  window.addEventListener("hashchange", function () { if (!viewFromHash()) { openFromHash(); } });
   Array.prototype.forEach.call(document.querySelectorAll("#case-table button.sort"), function (button) {
-    button.addEventListener("click", function () {
-      if (control.sort) { control.sort.value = button.getAttribute("data-sort"); }
+    button.addEventListener("click", function () {  // a column's name: sort by it; again: the reverse order
+      var by = button.getAttribute("data-sort");
+      if (control.sort) {
+        state.desc = control.sort.value === by ? !state.desc : false;
+        control.sort.value = by;
+      }
       apply();
     });
   });
@@ -350,7 +402,7 @@
     }
   });
 
-  apply();
+  if (!viewFromHash()) { apply(); }
   openFromHash();
   if (window.performance && performance.mark) { performance.mark("auditor-cases-rendered"); }
 }());

@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from chromium_cdp import Chromium, find_chromium
@@ -237,8 +238,40 @@ def test_demo_report_case_browser_pages_filters_sorts_keys_and_links(browser, tm
     assert users == sorted(users, key=natural_key) and users[0] == min(
         (c["user"] for c in data["cases"]), key=natural_key
     )
+    page.evaluate(
+        "document.querySelector('#case-table button[data-sort=\"user\"]').click()"
+    )  # the same column's name again: the reverse order
+    reversed_users = [c["user"] for c in visible()]
+    assert reversed_users == sorted(reversed_users, key=natural_key, reverse=True)
+    assert reversed_users[0] == max((c["user"] for c in data["cases"]), key=natural_key)
+    assert page.evaluate("document.querySelector('th.c-user').getAttribute('aria-sort')") == "descending"
+    assert page.evaluate("location.hash") == "#cases?sort=user&desc=1"
     set_control(page, "f-sort", "rank")
-    assert rows(page) == ranked[:25]
+    assert rows(page) == ranked[:25] and page.evaluate("location.hash") == "#cases"
+
+    # the view in the address: filters and sort, restored by a page opened at that address
+    set_control(page, "f-judge", judge)
+    set_control(page, "f-text", "the", "input")
+    page.evaluate("document.querySelector('#case-table button[data-sort=\"item\"]').click()")
+    page.evaluate("document.querySelector('#case-table button[data-sort=\"item\"]').click()")
+    view, shown, counted = page.evaluate("location.hash"), rows(page), text_of(page, "f-count")
+    assert view == f"#cases?judge={quote(judge)}&q=the&sort=item&desc=1", view
+    assert shown == sorted(shown, key=natural_key, reverse=True)
+    page.events.clear()
+    page.call("Page.reload")
+    page.wait_for("Page.loadEventFired", timeout=30)
+    page.drain(0.3)
+    assert rows(page) == shown and text_of(page, "f-count") == counted
+    assert page.evaluate("document.getElementById('f-judge').value") == judge
+    assert page.evaluate("document.getElementById('f-text').value") == "the"
+    # a value the lists do not offer is left out, the rest still applies
+    page.evaluate("location.hash = '#cases?judge=no-such-judge&sort=ndis'")
+    page.drain(0.3)
+    assert page.evaluate("document.getElementById('f-judge').value") == ""
+    assert text_of(page, "f-count") == f"{held} of {held} cases match"
+    assert page.evaluate("location.hash") == "#cases?sort=ndis"
+    set_control(page, "f-sort", "rank")
+    assert rows(page) == ranked[:25] and page.console_errors() == []
 
     # keyboard: j moves down, Enter opens (and sets the permalink), Escape closes, n turns the page, / searches
     page.evaluate("document.activeElement.blur()")
