@@ -27,7 +27,7 @@ from auditor.analyses import (
     self_preference,
     variants,
 )
-from auditor.config import AuditConfig, load_config
+from auditor.config import AuditConfig, load_config, parse_metrics
 from auditor.contract import EXCLUSION_COLUMNS, METRIC_COLUMNS
 from auditor.data import JudgmentTable, load, resolve_study
 from auditor.engine import integrity
@@ -68,6 +68,7 @@ def audit(
     method: str | None = None,
     slice_by: tuple[str, ...] | None = None,
     judge_aggregate: str | None = None,
+    metrics: str | Sequence[str] | None = None,
     labels_map: str | Sequence[str] | Mapping[str, str] | None = None,
     scale: str | Sequence[int] | None = None,
     neutral: int | None = None,
@@ -88,6 +89,9 @@ def audit(
     ``columns`` (``"item_id=Item ID"``, several, or a dict: contract column -> the file's), ``delimiter`` and
     ``sheet``.
 
+    ``metrics``: compute only these metric rows (``"cohen_kappa,no_better_rate"`` or a list of registry names, :mod:`auditor.engine.selection`; None: every
+    metric, or the config's ``metrics``).
+
     ``engine``: ``memory`` (every step), ``duckdb`` / ``spark`` (label files aggregated out of core: the core and
     PPI steps, :mod:`auditor.engine.outofcore`) or ``auto`` (DuckDB for globs, folders, URLs and label files above
     :data:`~auditor.engine.outofcore.LARGE_INPUT_BYTES`).
@@ -107,6 +111,7 @@ def audit(
         method=method,
         slice_by=slice_by,
         judge_aggregate=judge_aggregate,
+        metrics=None if metrics is None else parse_metrics(metrics),
     )
     from auditor.engine.outofcore import audit_out_of_core, choose_engine
 
@@ -160,8 +165,9 @@ def assemble(ctx: Context) -> AuditResult:
     """The :class:`AuditResult`: adjusted p-values, integrity warnings, exclusions, meta, the cases."""
     cfg = ctx.cfg
     cluster = cfg.cluster if cfg.cluster in ctx.t.items.columns else "item_id"
+    selected = [row for row in ctx.rows if ctx.wants(row["metric"])]  # rows a step made without ctx.add too
     rows, cluster_warnings = integrity.interval_reliability(
-        pd.DataFrame(ctx.rows, columns=METRIC_COLUMNS), cluster
+        pd.DataFrame(selected, columns=METRIC_COLUMNS), cluster
     )
     metrics = adjust_p_values(rows, cfg.correction)
     warnings = ctx.warnings + integrity.integrity_warnings(ctx.t, ctx.sides, ctx.ref, cfg) + cluster_warnings

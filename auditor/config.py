@@ -194,6 +194,9 @@ class AuditConfig:
     correction: str = "holm"
     max_cases: int = 500
     slice_by: tuple[str, ...] = ()  # item columns to split every metric by (e.g. source)
+    # the metric rows to compute (``metrics = [...]``, ``--metrics``; registry names, :mod:`auditor.engine.
+    # selection`); None: every metric
+    metrics: tuple[str, ...] | None = None
     arms: dict[str, str] = field(
         default_factory=dict
     )  # names of a and b, e.g. {"a": "generic response", ...}
@@ -508,6 +511,10 @@ class AuditConfig:
             raise ConfigError(
                 f"unknown p-value correction {self.correction!r}", file=where, column="correction"
             )
+        if self.metrics is not None:
+            from auditor.engine.selection import check
+
+            check(self.metrics, self.task, self.score_neutral, where=where)
         alt = self.alt_test
         if alt.alignment is not None and alt.alignment not in ALIGNMENTS:
             raise ConfigError(
@@ -563,6 +570,7 @@ _TOP_KEYS = {
     "score",
     "report",
     "slice_by",
+    "metrics",
     "arms",
     "stage",
     "columns",
@@ -652,6 +660,8 @@ def config_from_mapping(data: dict[str, Any], where: str | None = None) -> Audit
     if "slice_by" in data:
         value = data["slice_by"]
         kwargs["slice_by"] = _strings(value, where, "slice_by")
+    if "metrics" in data:
+        kwargs["metrics"] = _strings(data["metrics"], where, "metrics")
 
     def section(name: str, allowed: set[str]) -> dict[str, Any]:
         sec = data.get(name, {})
@@ -839,6 +849,13 @@ def parse_columns(value: str | Sequence[str] | Mapping[str, str]) -> dict[str, s
             )
         out[name.strip()] = column
     return out
+
+
+def parse_metrics(value: str | Sequence[str]) -> tuple[str, ...]:
+    """``"cohen_kappa, no_better_rate"`` (or a list of names) -> ``("cohen_kappa", "no_better_rate")``: the
+    metric selection, blanks dropped (an empty result is refused by :func:`auditor.engine.selection.check`)."""
+    texts = value.split(",") if isinstance(value, str) else [str(v) for v in value]
+    return tuple(t.strip() for t in texts if t.strip())
 
 
 # -- the fix in an error message, worded for the front door in use -------------------------------------------------

@@ -69,6 +69,7 @@ __all__ = [
     "Check",
     "GateReport",
     "load_rules",
+    "check_selection",
     "parse_rule",
     "evaluate_gates",
     "run_gates",
@@ -465,6 +466,27 @@ def _rules_from_toml(text: str, source: str) -> list[Rule]:
     if not rules:
         raise ConfigError("holds no rule; a gate needs at least one", file=_file(source))
     return rules
+
+
+def check_selection(
+    rules: Iterable[Rule], selected: Iterable[str] | None, task: str | None, option: str
+) -> None:
+    """Refuse (:class:`~auditor.errors.ConfigError`, exit 2) a rule on a metric that an audit with the metric
+    selection ``selected`` (``option``: where it was given) does not compute, before the audit runs; no selection
+    (None) computes every metric."""
+    if selected is None:
+        return
+    from auditor.engine.selection import computed
+
+    kept = computed(selected, task or "")
+    for rule in rules:
+        if rule.metric in KNOWN_METRICS and rule.metric not in kept:
+            raise _problem(
+                rule.where,
+                rule.source,
+                f"tests {rule.metric!r}, which {option} leaves out (it selects {', '.join(sorted(kept))}); "
+                f"add {rule.metric} to {option} or drop the rule",
+            )
 
 
 # -- evaluation -------------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ do juries; a rule naming ``baseline:majority`` tests one):
   (neutral) when equal.  Without both text columns it is left out and the section says so.
 
 ``agreement_z_vs_ceiling`` [judge / reference]: ``(c_judge - c_ceiling) / sqrt(se_judge^2 + se_ceiling^2)``,
-``c`` the task's lead coefficient (:data:`LEAD`: quadratic-weighted kappa for likert, Krippendorff's alpha for
+``c`` the task's lead coefficient (:func:`~auditor.engine.selection.lead_coefficient`: quadratic-weighted kappa for likert, Krippendorff's alpha for
 scores, Cohen's kappa otherwise), ``c_ceiling`` the reference raters' leave-one-out ceiling row and each ``se`` its
 95% interval's width / (2 x 1.96).  The judge's and the ceiling's estimates share items and are positively
 correlated, so treating them as independent overstates the standard error: ``|z|`` is conservative.  The
@@ -41,20 +41,16 @@ import pandas as pd
 
 from auditor.config import AuditConfig
 from auditor.engine import aggregation as agg
-from auditor.engine.agreement import has_rates, judge_metrics
+from auditor.engine.agreement import judge_metrics, wanted_rates
 from auditor.engine.context import AuditContext, Side
+from auditor.engine.selection import lead_coefficient
 from auditor.engine.step import StepOutput
 from auditor.io import json_safe
 from auditor.stats import compare
 from auditor.stats.bootstrap import Estimate
 
 PREFIX = "baseline:"
-LEAD = {"likert": "cohen_kappa_quadratic", "score": "krippendorff_alpha"}
 Z = 1.959963984540054  # the normal quantile of a 95% interval
-
-
-def lead_coefficient(task: str) -> str:
-    return LEAD.get(task, "cohen_kappa")
 
 
 def step(ctx: AuditContext, config: AuditConfig) -> StepOutput:
@@ -75,7 +71,7 @@ def step(ctx: AuditContext, config: AuditConfig) -> StepOutput:
             row["p_value"] = None
     judges = list(ctx.sides) + list(ctx.juries)
     section["lead"] = lead_coefficient(ctx.task)
-    section["z_vs_ceiling"] = z_scores(ctx, judges)
+    section["z_vs_ceiling"] = z_scores(ctx, judges) if ctx.wants("agreement_z_vs_ceiling") else []
     section["judges"] = beats(ctx, judges, section["baselines"])
     return StepOutput(sections={"baselines": json_safe(section)})
 
@@ -154,7 +150,7 @@ def _random_rows(ctx: AuditContext, judge: str) -> None:
     np.add.at(counts, (ctx.cluster[idx], ctx.ref.code[idx]), 1.0)
     weighted = ctx.task in ("pairwise", "likert")
     level = "ordinal" if ctx.task == "likert" else "nominal"
-    fns = compare.agreement_functions(weighted, level)
+    fns = compare.only_named(compare.agreement_functions(weighted, level), ctx.selected(None))
 
     def expected(fn: Any) -> Any:
         def value(totals: np.ndarray) -> np.ndarray:
@@ -166,18 +162,26 @@ def _random_rows(ctx: AuditContext, judge: str) -> None:
 
         return value
 
-    found = ctx.rs.sums_many(
-        counts, {name: expected(fn) for name, fn in fns.items()}, int(idx.size), defer=True
-    )
-    for name, est in found.items():
-        ctx.add(name, judge, ctx.cfg.reference, est)
-    if has_rates(ctx.task):
-        rates = compare.rate_estimates(
-            ctx.indicators(ctx.ref, idx) or {}, ctx.ref.value[idx], ctx.cluster[idx], ctx.n_clusters, ctx.rs
+    if fns:
+        found = ctx.rs.sums_many(
+            counts, {name: expected(fn) for name, fn in fns.items()}, int(idx.size), defer=True
         )
-        if ctx.task == "likert":
-            for name in ("pearson", "spearman", "kendall_tau_b"):
-                ctx.add(name, judge, ctx.cfg.reference, _zero(rates["mean_score"]))
+        for name, est in found.items():
+            ctx.add(name, judge, ctx.cfg.reference, est)
+    correlations = ctx.selected(("pearson", "spearman", "kendall_tau_b")) if ctx.task == "likert" else ()
+    rate_names = wanted_rates(ctx)
+    if rate_names == () and correlations:  # the zero correlations lean on the mean score's items
+        rate_names = ("mean_score",)
+    if rate_names != ():
+        rates = compare.rate_estimates(
+            compare.only_named(ctx.indicators(ctx.ref, idx) or {}, rate_names),
+            ctx.ref.value[idx],
+            ctx.cluster[idx],
+            ctx.n_clusters,
+            ctx.rs,
+        )
+        for name in correlations:
+            ctx.add(name, judge, ctx.cfg.reference, _zero(rates["mean_score"]))
         for name, est in rates.items():
             ctx.add(name, judge, ctx.cfg.reference, est)
             ctx.add(f"{name}_gap", judge, ctx.cfg.reference, _zero(est))

@@ -38,6 +38,14 @@ def audit(
             "(e.g. source): per value and the paired differences.",
         ),
     ] = None,
+    metrics: Annotated[
+        str | None,
+        typer.Option(
+            "--metrics",
+            help="Compute only these metric rows, comma-separated registry names, e.g. cohen_kappa,no_better_rate_gap "
+            "(a gap brings its rate; audit.toml metrics = [...]; default: every metric).",
+        ),
+    ] = None,
     format: Annotated[
         str, typer.Option("--format", help="Reports to write: json, md, html.")
     ] = DEFAULT_FORMATS,
@@ -106,6 +114,7 @@ def audit(
 ) -> None:
     """Audit every judge against the reference and write audit.json and the reports."""
     import auditor
+    from auditor.config import parse_metrics
     from auditor.io import check_writable
 
     formats = parse_formats(format)
@@ -120,6 +129,17 @@ def audit(
     sources, items, config = resolve_inputs(labels, items, config)
     labels = sources if len(sources) > 1 else sources[0]
     slice_by = tuple(c.strip() for c in by.split(",") if c.strip()) if by else None
+    selection = None if metrics is None else parse_metrics(metrics)
+    if rules is not None:  # a rule on a metric the selection leaves out: exit 2 before any work
+        from auditor.config import AuditConfig, load_config
+        from auditor.gates import check_selection
+
+        chosen = (load_config(config) if config else AuditConfig()).with_overrides(
+            task=task, metrics=selection
+        )
+        check_selection(
+            rules, chosen.metrics, chosen.task, "--metrics" if selection else "metrics in audit.toml"
+        )
     options = dict(
         task=task,
         config=config,
@@ -129,6 +149,7 @@ def audit(
         level=level,
         slice_by=slice_by,
         judge_aggregate=judge_aggregate,
+        metrics=selection,
         labels_map=labels_map or None,
         scale=scale,
         neutral=neutral,

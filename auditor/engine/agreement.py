@@ -7,6 +7,8 @@ from collections.abc import Callable, Collection
 import numpy as np
 
 from auditor.engine.context import AuditContext, Side
+from auditor.engine.selection import CATEGORY_KAPPA_TASKS, agreement_names
+from auditor.metrics import OUTCOME_RATES
 from auditor.stats import compare
 from auditor.stats.bootstrap import Estimate
 
@@ -15,9 +17,11 @@ def agreement_family(
     ctx: AuditContext, p: compare.Pairing, metrics: Collection[str] | None = None
 ) -> dict[str, Estimate]:
     """Agreement, kappa, Krippendorff's alpha (and correlations for likert / score) on a pairing; ``metrics``:
-    only these (all when None; the others are not computed)."""
+    only these (all when None; the others are not computed), within the audit's selection (:meth:`AuditContext.
+    wants`)."""
     out: dict[str, Estimate] = {}
-    if p.n == 0:
+    metrics = ctx.selected(metrics)
+    if p.n == 0 or (metrics is not None and agreement_names().isdisjoint(metrics)):
         return out
     if ctx.task != "score":
         level = {"likert": "ordinal"}.get(ctx.task, "nominal")
@@ -34,8 +38,6 @@ def agreement_family(
     return out
 
 
-#: Tasks with category-wise kappa rows: nominal categories (pairwise a / tie / b, categorical), three or more.
-CATEGORY_KAPPA_TASKS = ("pairwise", "categorical")
 #: The slice of a category-wise kappa row: ``category=<label>``.
 CATEGORY_SLICE = "category="
 
@@ -45,7 +47,7 @@ def category_kappas(ctx: AuditContext, judge: str, confusion: Callable[[], np.nd
     :data:`CATEGORY_KAPPA_TASKS` with three or more categories, from the ``(clusters, k, k)`` confusion tables
     (``confusion()``, asked only for those tasks) of ``n`` paired items; for two categories both would equal
     Cohen's kappa."""
-    if ctx.task not in CATEGORY_KAPPA_TASKS or ctx.k < 3 or n == 0:
+    if ctx.task not in CATEGORY_KAPPA_TASKS or ctx.k < 3 or n == 0 or not ctx.wants("category_kappa"):
         return
     for label, est in zip(ctx.categories, compare.category_kappas(confusion(), n, ctx.rs), strict=True):
         ctx.add("category_kappa", judge, ctx.cfg.reference, est, slice=f"{CATEGORY_SLICE}{label}")
@@ -54,6 +56,17 @@ def category_kappas(ctx: AuditContext, judge: str, confusion: Callable[[], np.nd
 def has_rates(task: str) -> bool:
     """Whether the task has outcome rates (every task kind but categorical)."""
     return task in ("likert", "pairwise", "binary") or (task == "score")
+
+
+def wanted_rates(ctx: AuditContext, rates: Collection[str] | None = None) -> Collection[str] | None:
+    """Of the outcome rates ``rates`` (None: all), those the audit computes (None: all); empty when the task has
+    none or the selection asks for none, so that no rate is computed."""
+    if not has_rates(ctx.task):
+        return ()
+    wanted = ctx.selected(rates)
+    if wanted is not None and not any(name in wanted for name in OUTCOME_RATES):
+        return ()
+    return wanted
 
 
 def reference_rates(
@@ -67,7 +80,8 @@ def reference_rates(
     only these (all when None)."""
     ok = ctx.usable(ref) if items is None else ctx.usable(ref) & items
     idx = np.flatnonzero(ok)
-    if not idx.size or not has_rates(ctx.task):
+    rates = wanted_rates(ctx, rates)
+    if not idx.size or rates == ():
         return {}
     found = compare.rate_estimates(
         compare.only_named(ctx.indicators(ref, idx) or {}, rates),
@@ -100,25 +114,30 @@ def judge_metrics(
     found = agreement_family(ctx, p) if agreement else {}
     for name, est in found.items():
         ctx.add(name, judge, ctx.cfg.reference, est, slice=slice)
-    if found and slice is None:
+    if agreement and slice is None:
         category_kappas(ctx, judge, p.confusion_by_cluster, p.n)
-    if p.n and has_rates(ctx.task):
+    rates = wanted_rates(ctx, rates)
+    if p.n and rates != ():
         # only the rates asked for: their per-cluster sums are counts, exact in any product, so leaving the
         # others' columns out changes no number
         j_ind = compare.only_named(ctx.indicators(side, idx) or {}, rates)
-        r_ind = compare.only_named(ctx.indicators(ref, idx) or {}, rates)
         j_rates = compare.rate_estimates(j_ind, side.value[idx], p.cluster, ctx.n_clusters, ctx.rs)
-        r_rates = compare.rate_estimates(r_ind, ref.value[idx], p.cluster, ctx.n_clusters, ctx.rs)
+        gaps = [r for r in j_rates if (rates is None or r in rates) and ctx.wants(f"{r}_gap")]
+        if gaps:  # the reference's rates on the same items: only for the gaps
+            r_ind = compare.only_named(ctx.indicators(ref, idx) or {}, rates)
+            r_rates = compare.rate_estimates(r_ind, ref.value[idx], p.cluster, ctx.n_clusters, ctx.rs)
         singletons = np.all(np.bincount(p.cluster, minlength=ctx.n_clusters) <= 1)
         for name in [r for r in j_rates if rates is None or r in rates]:
             ctx.add(name, judge, ctx.cfg.reference, j_rates[name], slice=slice)
+            found[name] = j_rates[name]
+            if name not in gaps:
+                continue
             gap = j_rates[name] - r_rates[name]
             if singletons and name in j_ind:
                 test = {"p_value": compare.mcnemar_exact(j_ind[name].astype(int), r_ind[name].astype(int))}
             else:
                 test = ctx.test(gap)
             ctx.add(f"{name}_gap", judge, ctx.cfg.reference, gap, slice=slice, **test)
-            found[name] = j_rates[name]
             found[f"{name}_gap"] = gap
     return p, found
 

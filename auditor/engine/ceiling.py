@@ -24,6 +24,7 @@ import pandas as pd
 from auditor.engine import aggregation as agg
 from auditor.engine.agreement import agreement_family
 from auditor.engine.context import AuditContext, Side
+from auditor.engine.selection import agreement_names
 from auditor.stats import compare
 from auditor.stats.bootstrap import Estimate
 
@@ -61,6 +62,8 @@ def human_ceiling(ctx: AuditContext, ref_mask: np.ndarray) -> list[dict[str, Any
     per_item = np.bincount(ctx.row_item[ref_mask], minlength=ctx.n_items)
     if len(all_raters) < 2 or per_item.max(initial=0) < 2:
         return warnings
+    if ctx.metrics is not None and agreement_names().isdisjoint(ctx.metrics):  # no ceiling row selected
+        return warnings
     rater_side, others_side = _rater_sides(ctx, ref_mask, rater_index, all_raters)
     loo: dict[str, list[Estimate]] = {}
     for r in all_raters:
@@ -74,12 +77,13 @@ def human_ceiling(ctx: AuditContext, ref_mask: np.ndarray) -> list[dict[str, Any
         ctx.add(metric, name, name, multi.pop(metric, None) or Estimate.mean(ests))
     for metric, est in multi.items():  # multi-rater coefficients with no judge-against-reference counterpart
         ctx.add(metric, name, name, est)
-    if len(all_raters) <= MAX_RATER_PAIRS_RATERS:  # every pair of raters, as slices
+    pair_metrics = ctx.selected(PAIR_METRICS)
+    if pair_metrics and len(all_raters) <= MAX_RATER_PAIRS_RATERS:  # every pair of raters, as slices
         for r1, r2 in combinations(all_raters, 2):
             p, _ = ctx.pairing(rater_side(r1), rater_side(r2))
             if p.n < 2:
                 continue
-            for metric, est in agreement_family(ctx, p, PAIR_METRICS).items():
+            for metric, est in agreement_family(ctx, p, pair_metrics).items():
                 ctx.add(metric, name, name, est, slice=f"raters={r1}~{r2}")
     return warnings
 
@@ -142,7 +146,8 @@ def multi_rater(
 ) -> dict[str, Estimate]:
     """Multi-rater coefficients over all reference raters at once (see the module docstring);
     ``rater_positions``, the distinct rater ids and each row's position among them (:func:`_rater_positions`, one
-    per row of ``ref_mask``), enable Conger's and Light's kappa and the ICCs."""
+    per row of ``ref_mask``), enable Conger's and Light's kappa and the ICCs.  Only those the audit computes
+    (:meth:`AuditContext.wants`)."""
     items = ctx.row_item[ref_mask]
     out: dict[str, Estimate] = {}
     raters = None
@@ -161,13 +166,14 @@ def multi_rater(
         with np.errstate(divide="ignore", invalid="ignore"):
             term = np.where(ok, 2.0 * (m * sxx - sx**2) / (m - 1), 0.0)
         cols = [term, np.where(ok, m, 0), np.where(ok, sx, 0), np.where(ok, sxx, 0)]
-        sums = np.stack([np.bincount(ctx.cluster, weights=c, minlength=ctx.n_clusters) for c in cols], 1)
-        out["krippendorff_alpha"] = ctx.rs.sums(
-            sums,
-            lambda s: compare.ag.krippendorff_alpha_interval_from_sums(*np.moveaxis(s, -1, 0)),
-            int(ok.sum()),
-            defer=True,
-        )
+        if ctx.wants("krippendorff_alpha"):
+            sums = np.stack([np.bincount(ctx.cluster, weights=c, minlength=ctx.n_clusters) for c in cols], 1)
+            out["krippendorff_alpha"] = ctx.rs.sums(
+                sums,
+                lambda s: compare.ag.krippendorff_alpha_interval_from_sums(*np.moveaxis(s, -1, 0)),
+                int(ok.sum()),
+                defer=True,
+            )
         if raters is not None and 2 <= n_raters <= MAX_RATER_PAIRS_RATERS:
             out.update(_icc(ctx, items, raters, n_raters, x))
         return out
@@ -177,45 +183,58 @@ def multi_rater(
     ok = n_i > 1
     n = int(ok.sum())
     level = "ordinal" if ctx.task == "likert" else "nominal"
-    coinc = compare.ag.coincidence_from_counts(counts[ok])
-    per_cluster = _cluster_sums(ctx, coinc, ctx.cluster[ok])
-    out["krippendorff_alpha"] = ctx.rs.sums(
-        per_cluster, lambda o: compare.ag.krippendorff_alpha_from_coincidence(o, level), n, defer=True
-    )
-    table = compare.ag.RatingTable(counts)  # per-item terms shared by Gwet's coefficients and their variances
-    gwet = _cluster_sums(ctx, compare.ag.gwet_item_stats(table))
-    out["gwet_ac1"] = ctx.rs.sums(gwet, compare.ag.gwet_ac, n, defer=True)
-    rated = n_i[n_i > 0]
-    if rated.size and np.all(rated == rated[0]):  # complete data: both conventions are Fleiss (1971) exactly;
-        # the pooled form keeps the numbers of audits without missing ratings identical to the last bit
-        p_i = compare.ag.fleiss_item_terms(counts[ok])
-        cols = np.column_stack([np.ones(n), p_i, counts[ok].astype(float), n_i[ok].astype(float)])
-        sums = _cluster_sums(ctx, cols, ctx.cluster[ok])
-        k = ctx.k
-        out["fleiss_kappa"] = ctx.rs.sums(
-            sums,
-            lambda s: compare.ag.fleiss_kappa(s[..., 0], s[..., 1], s[..., 2 : 2 + k], s[..., 2 + k]),
-            n,
-            defer=True,
+    if ctx.wants("krippendorff_alpha"):
+        coinc = compare.ag.coincidence_from_counts(counts[ok])
+        per_cluster = _cluster_sums(ctx, coinc, ctx.cluster[ok])
+        out["krippendorff_alpha"] = ctx.rs.sums(
+            per_cluster, lambda o: compare.ag.krippendorff_alpha_from_coincidence(o, level), n, defer=True
         )
-    else:  # Gwet's convention for missing ratings (irrCAC)
-        out["fleiss_kappa"] = ctx.rs.sums(gwet, compare.ag.fleiss_kappa_gwet, n, defer=True)
+    table = compare.ag.RatingTable(counts)  # per-item terms shared by Gwet's coefficients and their variances
+    gwet = (
+        None  # Gwet's per-item terms summed per cluster: for AC1, Fleiss' kappa with missing data, Conger's
+    )
+    if any(ctx.wants(m) for m in ("gwet_ac1", "fleiss_kappa", "conger_kappa")):
+        gwet = _cluster_sums(ctx, compare.ag.gwet_item_stats(table))
+    if ctx.wants("gwet_ac1"):
+        out["gwet_ac1"] = ctx.rs.sums(gwet, compare.ag.gwet_ac, n, defer=True)
+    rated = n_i[n_i > 0]
+    if ctx.wants("fleiss_kappa"):
+        if rated.size and np.all(
+            rated == rated[0]
+        ):  # complete data: both conventions are Fleiss (1971) exactly;
+            # the pooled form keeps the numbers of audits without missing ratings identical to the last bit
+            p_i = compare.ag.fleiss_item_terms(counts[ok])
+            cols = np.column_stack([np.ones(n), p_i, counts[ok].astype(float), n_i[ok].astype(float)])
+            sums = _cluster_sums(ctx, cols, ctx.cluster[ok])
+            k = ctx.k
+            out["fleiss_kappa"] = ctx.rs.sums(
+                sums,
+                lambda s: compare.ag.fleiss_kappa(s[..., 0], s[..., 1], s[..., 2 : 2 + k], s[..., 2 + k]),
+                n,
+                defer=True,
+            )
+        else:  # Gwet's convention for missing ratings (irrCAC)
+            out["fleiss_kappa"] = ctx.rs.sums(gwet, compare.ag.fleiss_kappa_gwet, n, defer=True)
     if ctx.task in ("pairwise", "likert"):
         w = compare.ag.agreement_weights(compare.AUDIT_WEIGHTS, ctx.k)
-        weighted = _cluster_sums(ctx, compare.ag.gwet_item_stats(table, w))
         fns = {
             "fleiss_kappa_weighted": lambda s: compare.ag.fleiss_kappa_gwet(s, w),
             "gwet_ac2": lambda s: compare.ag.gwet_ac(s, w),
         }
-        out.update(ctx.rs.sums_many(weighted, fns, n, defer=True))
+        fns = compare.only_named(fns, ctx.selected(None))
+        if fns:
+            weighted = _cluster_sums(ctx, compare.ag.gwet_item_stats(table, w))
+            out.update(ctx.rs.sums_many(weighted, fns, n, defer=True))
     weights = (
         compare.ag.agreement_weights(compare.AUDIT_WEIGHTS, ctx.k)
         if ctx.task in ("pairwise", "likert")
         else None
     )
-    for metric, se in compare.multi_rater_errors(table, weights, level).items():
-        out[metric].analytic = se
-    if raters is not None and 2 <= n_raters <= MAX_CONGER_RATERS:
+    if out:  # the analytic errors of the coefficients above
+        for metric, se in compare.multi_rater_errors(table, weights, level).items():
+            if metric in out:
+                out[metric].analytic = se
+    if raters is not None and 2 <= n_raters <= MAX_CONGER_RATERS and ctx.wants("conger_kappa"):
         k = ctx.k
         by_rater = _cell_counts((ctx.cluster[items], raters, codes), (ctx.n_clusters, n_raters, k))
         both = np.concatenate([gwet, by_rater.reshape(ctx.n_clusters, -1)], axis=1)
@@ -232,8 +251,8 @@ def multi_rater(
         out["conger_kappa"].analytic = compare.conger_error(
             np.where(np.isfinite(wide), wide, -1).astype(int), k
         )
-        if n_raters <= MAX_RATER_PAIRS_RATERS:
-            out["light_kappa"] = _light(ctx, items, raters, n_raters, codes, n)
+    if raters is not None and 2 <= n_raters <= MAX_RATER_PAIRS_RATERS and ctx.wants("light_kappa"):
+        out["light_kappa"] = _light(ctx, items, raters, n_raters, codes, n)
     return out
 
 
@@ -291,5 +310,7 @@ def _icc(
         return {}
     stats = np.zeros((ctx.n_items, n_raters + 3))
     stats[complete] = compare.icc.icc_item_stats(wide[complete])
-    fns = {"icc_a1": compare.icc.icc_a1, "icc_c1": compare.icc.icc_c1}
+    fns = compare.only_named({"icc_a1": compare.icc.icc_a1, "icc_c1": compare.icc.icc_c1}, ctx.selected(None))
+    if not fns:
+        return {}
     return ctx.rs.sums_many(_cluster_sums(ctx, stats), fns, int(complete.sum()), defer=True)

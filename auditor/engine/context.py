@@ -8,6 +8,7 @@ reference's and every judge's aggregated verdicts, and the metric rows found so 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -19,6 +20,7 @@ from auditor.config import AuditConfig
 from auditor.contract import ANALYTIC_COLUMNS, METRIC_COLUMNS
 from auditor.data import CLUSTER, JudgmentTable
 from auditor.engine import aggregation as agg
+from auditor.engine.selection import computed
 from auditor.errors import ConfigError
 from auditor.metrics import PROPORTION_METRICS
 from auditor.stats import compare
@@ -78,6 +80,8 @@ class AuditContext:
         self.n_clusters = n_clusters
         self.categories = categories
         self.k = len(self.categories) if self.categories else 0
+        #: the metrics this audit computes (the config's selection and what it needs; None: every metric)
+        self.metrics = computed(self.cfg.metrics, self.task)
         self.rs = Resampler(self.n_clusters, self.cfg.resamples, self.cfg.seed)
         self._rows: list[dict[str, Any]] = []
         # rows whose interval and p-value wait for their replicates (:meth:`add`), filled in by :meth:`_resolve`
@@ -230,6 +234,18 @@ class AuditContext:
             }
         return None
 
+    # -- the metric selection ----------------------------------------------------------------------------
+    def wants(self, metric: str) -> bool:
+        """Whether this audit computes ``metric`` (the config's ``metrics`` selection, :mod:`auditor.engine.
+        selection`; every metric without one)."""
+        return self.metrics is None or metric in self.metrics
+
+    def selected(self, names: Collection[str] | None) -> Collection[str] | None:
+        """Of ``names`` (None: every metric), those this audit computes (None: every metric)."""
+        if self.metrics is None:
+            return names
+        return self.metrics if names is None else [n for n in names if n in self.metrics]
+
     # -- rows -----------------------------------------------------------------------------------------------
     @property
     def rows(self) -> list[dict[str, Any]]:
@@ -254,7 +270,10 @@ class AuditContext:
 
         The interval (and a p-value from :meth:`test`) is filled in when :attr:`rows` is next read, so that the
         replicates of every statistic added before then come from one weights product
-        (:meth:`auditor.stats.bootstrap.Resampler.deferred`)."""
+        (:meth:`auditor.stats.bootstrap.Resampler.deferred`).  A metric the selection leaves out is not added
+        (:meth:`wants`)."""
+        if not self.wants(metric):
+            return
         test = p_value if isinstance(p_value, _Test) else None
         analytic = None
         if est.analytic is not None and np.isfinite(est.analytic.se):

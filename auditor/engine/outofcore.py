@@ -50,7 +50,7 @@ from auditor.data import (
     _require_columns,
     canonicalise,
 )
-from auditor.engine.agreement import category_kappas, has_rates
+from auditor.engine.agreement import category_kappas, has_rates, wanted_rates
 from auditor.engine.context import AuditContext, Side
 from auditor.engine.pvalues import adjust_p_values
 from auditor.engine.query import Engine, expand, file_format, is_pattern
@@ -59,6 +59,7 @@ from auditor.io import FILE, ROW
 from auditor.metrics import PPI_RATES
 from auditor.result import AuditResult
 from auditor.stats import compare, ppi
+from auditor.stats.bootstrap import Estimate
 
 ENGINES = ("auto", "memory", "duckdb", "spark")
 #: ``--engine auto``: label files larger than this in total are audited out of core (DuckDB).
@@ -518,10 +519,12 @@ def finish(ctx: AuditContext, layout: Layout, judges: list[str], sums: np.ndarra
                 "count": missing_ref,
             }
         )
+    wanted = wanted_rates(ctx)
+    rates_on = rates_on and wanted != ()
     ref_rates = sums[:, layout["ref_rates"]]
     n_ref = int(ref_rates[:, 0].sum())
     if n_ref and rates_on:
-        for name, est in compare.rates_from_sums(ref_rates, names, n_ref, ctx.rs).items():
+        for name, est in _rates(ctx, ref_rates, names, n_ref).items():
             ctx.add(name, ref_name, ref_name, est)
     for judge in judges:
         counts = sums[:, layout[f"{judge}/counts"]].sum(axis=0).astype(np.int64)
@@ -540,18 +543,21 @@ def finish(ctx: AuditContext, layout: Layout, judges: list[str], sums: np.ndarra
             level = {"likert": "ordinal"}.get(ctx.task, "nominal")
             weighted = ctx.task in ("pairwise", "likert")
             found = compare.confusion_metrics(
-                confusion, n_paired, ctx.rs, weighted=weighted, alpha_level=level
+                confusion, n_paired, ctx.rs, weighted=weighted, alpha_level=level, metrics=ctx.selected(None)
             )
             for name, est in found.items():
                 ctx.add(name, judge, ref_name, est)
             category_kappas(ctx, judge, lambda c=confusion: c, n_paired)
         if n_paired and rates_on:
-            judge_est = compare.rates_from_sums(j_rates, names, n_paired, ctx.rs)
-            ref_est = compare.rates_from_sums(r_rates, names, n_paired, ctx.rs)
+            judge_est = _rates(ctx, j_rates, names, n_paired)
+            gaps = [name for name in judge_est if ctx.wants(f"{name}_gap")]
+            ref_est = _rates(ctx, r_rates, names, n_paired) if gaps else {}
             singletons = bool(np.all(j_rates[:, 0] <= 1))
             discordant = sums[:, layout[f"{judge}/discordant"]].sum(axis=0)
             for name in judge_est:
                 ctx.add(name, judge, ref_name, judge_est[name])
+                if name not in gaps:
+                    continue
                 gap = judge_est[name] - ref_est[name]
                 if singletons and name in names:
                     i = names.index(name)
@@ -572,6 +578,18 @@ def finish(ctx: AuditContext, layout: Layout, judges: list[str], sums: np.ndarra
             )
     if cfg.ppi.enabled:
         ctx.sections["ppi"] = _ppi_section(ctx, layout, judges, sums, names)
+
+
+def _rates(ctx: AuditContext, sums: np.ndarray, names: list[str], n: int) -> dict[str, Estimate]:
+    """:func:`auditor.stats.compare.rates_from_sums` of the rates the audit computes (:func:`auditor.engine.
+    agreement.wanted_rates`), from the columns of ``sums`` (items, each rate of ``names``, values) they need."""
+    wanted = wanted_rates(ctx)
+    if wanted is None:
+        return compare.rates_from_sums(sums, names, n, ctx.rs)
+    kept = [name for name in names if name in wanted]
+    columns = [0, *(names.index(name) + 1 for name in kept), len(names) + 1]
+    found = compare.rates_from_sums(sums[:, columns], kept, n, ctx.rs)
+    return {name: est for name, est in found.items() if name in wanted}
 
 
 def _ppi_section(
@@ -890,7 +908,8 @@ def _result(
             "count": None,
         }
     )
-    metrics = adjust_p_values(pd.DataFrame(ctx.rows, columns=METRIC_COLUMNS), ctx.cfg.correction)
+    selected = [row for row in ctx.rows if ctx.wants(row["metric"])]  # the PPI section's direct rows too
+    metrics = adjust_p_values(pd.DataFrame(selected, columns=METRIC_COLUMNS), ctx.cfg.correction)
     exclusions = pd.concat(
         [loader_exclusions, pd.DataFrame(ctx.exclusions, columns=EXCLUSION_COLUMNS)], ignore_index=True
     )

@@ -1,0 +1,157 @@
+"""Metric selection: which metric rows an audit computes (``metrics = [...]`` in audit.toml, ``--metrics`` on
+``auditor audit``).
+
+The names are those of the metrics registry (:mod:`auditor.metrics`).  :func:`check` refuses an empty list, an
+unknown name (with the closest names, else the names the task has) and a name the task cannot have (a rate on a
+task without outcome rates, a correlation on a nominal task, a weighted coefficient on unordered labels).
+:func:`computed` adds what a selected row needs: a ``*_gap`` row its rate (the judge's and the reference's rate
+rows), ``agreement_z_vs_ceiling`` the task's lead coefficient (the judge's and the human ceiling's rows).  The
+engine asks :meth:`~auditor.engine.context.AuditContext.wants` before computing a metric and never computes one
+that is not in the computed set; ``None`` everywhere means every metric (no selection).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+
+from auditor.errors import ConfigError
+from auditor.metrics import METRICS, names
+
+#: The lead agreement coefficient per task (the one ``agreement_z_vs_ceiling`` compares); Cohen's kappa otherwise.
+LEAD = {"likert": "cohen_kappa_quadratic", "score": "krippendorff_alpha"}
+#: The families whose metrics the core step, the human ceiling and the baselines compute.
+AGREEMENT_FAMILIES = ("agreement", "correlation")
+#: Coefficients that need ordered labels (the weighted members of the agreement family).
+WEIGHTED = (
+    "cohen_kappa_linear",
+    "cohen_kappa_quadratic",
+    "gwet_ac2",
+    "scott_pi_weighted",
+    "fleiss_kappa_weighted",
+)
+#: Coefficients of labels that only the human ceiling computes (several raters at once).
+CEILING_ONLY = ("conger_kappa", "light_kappa")
+#: Tasks whose category-wise kappa rows exist (= :data:`auditor.engine.agreement.CATEGORY_KAPPA_TASKS`).
+CATEGORY_KAPPA_TASKS = ("pairwise", "categorical")
+#: Families written by analyses that decide from the data whether they apply: accepted for every task.
+DATA_DRIVEN = (
+    "alt_test",
+    "jury",
+    "position",
+    "length",
+    "self_preference",
+    "variants",
+    "extraction",
+    "relevance",
+    "generation",
+    "pairwise_kappa",
+)
+
+
+def lead_coefficient(task: str) -> str:
+    """The task's lead agreement coefficient: quadratic-weighted kappa (likert), Krippendorff's alpha (score),
+    Cohen's kappa otherwise."""
+    return LEAD.get(task, "cohen_kappa")
+
+
+def outcome_rates(task: str, score_neutral: float | None = None) -> tuple[str, ...]:
+    """The outcome rates a task has (as :meth:`~auditor.engine.context.AuditContext.indicators` gives them), plus
+    ``mean_score`` for every task with rates; none for categorical tasks."""
+    if task in ("pairwise", "likert") or (task == "score" and score_neutral is not None):
+        return ("win_rate", "tie_rate", "loss_rate", "no_better_rate", "mean_score")
+    if task == "binary":
+        return ("win_rate", "loss_rate", "no_better_rate", "mean_score")
+    if task == "score":
+        return ("mean_score",)
+    return ()
+
+
+def _not_for(name: str, task: str, score_neutral: float | None) -> str | None:
+    """Why metric ``name`` does not apply to ``task`` (None: it does)."""
+    metric = METRICS[name]
+    if metric.family in ("outcome", "gap", "corrected"):
+        rate = name.removesuffix("_gap")
+        for prefix in ("ppi_", "stratified_ppi_", "confidence_driven_", "rogan_gladen_"):
+            rate = rate.removeprefix(prefix)
+        if rate in outcome_rates(task, score_neutral):
+            return None
+        if not outcome_rates(task, score_neutral):
+            return f"a {task} task has no outcome rates"
+        if task == "score" and score_neutral is None:
+            return "a score task has outcome rates only with a neutral point ([score] neutral in audit.toml)"
+        return f"a {task} task has no {rate.replace('_', ' ')}"
+    if metric.family == "correlation" and task not in ("likert", "score"):
+        return f"correlations are computed for likert and score tasks, not {task}"
+    if metric.family == "agreement":
+        if task == "score" and name not in (
+            "krippendorff_alpha",
+            "icc_a1",
+            "icc_c1",
+            "agreement_z_vs_ceiling",
+        ):
+            return "a score task's agreement coefficients are krippendorff_alpha, icc_a1 and icc_c1"
+        if task != "score" and name in ("icc_a1", "icc_c1"):
+            return f"intraclass correlations are computed for score tasks, not {task}"
+        if name in WEIGHTED and task not in ("pairwise", "likert"):
+            return f"weighted coefficients need ordered labels (pairwise, likert), not a {task} task"
+        if name == "category_kappa" and task not in CATEGORY_KAPPA_TASKS:
+            return f"category-wise kappa is computed for pairwise and categorical tasks, not {task}"
+    return None
+
+
+def task_metrics(task: str, score_neutral: float | None = None) -> tuple[str, ...]:
+    """Every metric name the audit of a ``task`` can write, in registry order."""
+    kinds = ("agreement", "correlation", "outcome", "gap", "corrected", *DATA_DRIVEN)
+    return tuple(n for n in names(*kinds) if _not_for(n, task, score_neutral) is None)
+
+
+def check(
+    selected: Collection[str],
+    task: str | None,
+    score_neutral: float | None = None,
+    *,
+    where: str | None = None,
+    column: str = "metrics",
+) -> None:
+    """Raise a :class:`~auditor.errors.ConfigError` (exit 2) for an empty selection, a name the registry does not
+    know (the closest names, else the task's) or a name the task cannot have (when ``task`` is known)."""
+    from auditor.suggest import did_you_mean
+
+    if not selected:
+        raise ConfigError(
+            "is empty; list at least one metric name (leave it out to compute every metric)",
+            file=where,
+            column=column,
+        )
+    candidates = task_metrics(task, score_neutral) if task else tuple(METRICS)
+    for name in selected:
+        if name not in METRICS:
+            hint = did_you_mean(name, candidates) or (
+                f"; a {task} audit has: {', '.join(candidates)}" if task else "; see `auditor/metrics.py`"
+            )
+            raise ConfigError(f"unknown metric {name!r}{hint}", file=where, column=column)
+        reason = _not_for(name, task, score_neutral) if task else None
+        if reason:
+            raise ConfigError(f"{name!r} does not apply: {reason}", file=where, column=column)
+
+
+def computed(selected: Iterable[str] | None, task: str) -> frozenset[str] | None:
+    """The metrics an audit with the selection ``selected`` computes: the selected ones, each ``*_gap``'s rate and,
+    for ``agreement_z_vs_ceiling``, the task's lead coefficient (None: every metric)."""
+    if selected is None:
+        return None
+    out = set(selected)
+    for name in selected:
+        if METRICS[name].family == "gap":
+            out.add(name.removesuffix("_gap"))
+        if name == "agreement_z_vs_ceiling":
+            out.add(lead_coefficient(task))
+    return frozenset(out)
+
+
+def agreement_names() -> frozenset[str]:
+    """The metrics of the agreement and correlation families (what the human ceiling can write)."""
+    return frozenset(names(*AGREEMENT_FAMILIES))
+
+
+__all__ = ["check", "computed", "task_metrics", "outcome_rates", "lead_coefficient", "agreement_names"]
