@@ -20,7 +20,7 @@ from auditor.config import AuditConfig
 from auditor.contract import ANALYTIC_COLUMNS, METRIC_COLUMNS
 from auditor.data import CLUSTER, JudgmentTable
 from auditor.engine import aggregation as agg
-from auditor.engine.selection import computed
+from auditor.engine.selection import analyses_switched, computed
 from auditor.errors import ConfigError
 from auditor.metrics import PROPORTION_METRICS
 from auditor.stats import compare
@@ -74,7 +74,7 @@ class AuditContext:
     def _setup(
         self, config: AuditConfig, categories: tuple[str, ...] | None, n_items: int, n_clusters: int
     ) -> None:
-        self.cfg = config
+        self.cfg = analyses_switched(config)  # analyses none of whose metrics are selected do not run
         self.task = self.cfg.require_task()
         self.n_items = n_items
         self.n_clusters = n_clusters

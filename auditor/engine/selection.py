@@ -13,9 +13,13 @@ that is not in the computed set; ``None`` everywhere means every metric (no sele
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
+from typing import TYPE_CHECKING
 
 from auditor.errors import ConfigError
 from auditor.metrics import METRICS, names
+
+if TYPE_CHECKING:
+    from auditor.config import AuditConfig
 
 #: The lead agreement coefficient per task (the one ``agreement_z_vs_ceiling`` compares); Cohen's kappa otherwise.
 LEAD = {"likert": "cohen_kappa_quadratic", "score": "krippendorff_alpha"}
@@ -149,9 +153,42 @@ def computed(selected: Iterable[str] | None, task: str) -> frozenset[str] | None
     return frozenset(out)
 
 
+#: Analyses that write only metrics of these families (their TOML table and switch): with a selection that holds
+#: none of them they do not run.  The core, the juries, the baselines, the variants probe (it repeats every row of a
+#: profile-view judge) and the personalization stages run and compute only what is selected.
+SELF_CONTAINED = {
+    ("ppi", "enabled"): "corrected",
+    ("alt_test", "enabled"): "alt_test",
+    ("probes", "position"): "position",
+    ("probes", "length"): "length",
+    ("probes", "self_preference"): "self_preference",
+}
+
+
+def analyses_switched(config: AuditConfig) -> AuditConfig:
+    """``config`` with the analyses of :data:`SELF_CONTAINED` that can write none of its selected metrics switched
+    off (``config`` itself without a selection)."""
+    if config.metrics is None:
+        return config
+    chosen = {METRICS[name].family for name in config.metrics}
+    changes: dict[str, dict[str, bool]] = {}
+    for (table, switch), family in SELF_CONTAINED.items():
+        if family not in chosen:
+            changes.setdefault(table, {})[switch] = False
+    return config.with_options(**changes)
+
+
 def agreement_names() -> frozenset[str]:
     """The metrics of the agreement and correlation families (what the human ceiling can write)."""
     return frozenset(names(*AGREEMENT_FAMILIES))
 
 
-__all__ = ["check", "computed", "task_metrics", "outcome_rates", "lead_coefficient", "agreement_names"]
+__all__ = [
+    "check",
+    "computed",
+    "analyses_switched",
+    "task_metrics",
+    "outcome_rates",
+    "lead_coefficient",
+    "agreement_names",
+]
