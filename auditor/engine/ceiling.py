@@ -146,8 +146,11 @@ def multi_rater(
 ) -> dict[str, Estimate]:
     """Multi-rater coefficients over all reference raters at once (see the module docstring);
     ``rater_positions``, the distinct rater ids and each row's position among them (:func:`_rater_positions`, one
-    per row of ``ref_mask``), enable Conger's and Light's kappa and the ICCs.  Only those the audit computes
-    (:meth:`AuditContext.wants`)."""
+    per row of ``ref_mask``), enable Conger's and Light's kappa and the ICCs.
+
+    With a metric selection (:meth:`AuditContext.wants`) only the selected coefficients are evaluated (their
+    replicates, jackknife, analytic errors), but every per-cluster sum is still made and its weights product
+    registered (:func:`_evaluate`)."""
     items = ctx.row_item[ref_mask]
     out: dict[str, Estimate] = {}
     raters = None
@@ -166,14 +169,13 @@ def multi_rater(
         with np.errstate(divide="ignore", invalid="ignore"):
             term = np.where(ok, 2.0 * (m * sxx - sx**2) / (m - 1), 0.0)
         cols = [term, np.where(ok, m, 0), np.where(ok, sx, 0), np.where(ok, sxx, 0)]
-        if ctx.wants("krippendorff_alpha"):
-            sums = np.stack([np.bincount(ctx.cluster, weights=c, minlength=ctx.n_clusters) for c in cols], 1)
-            out["krippendorff_alpha"] = ctx.rs.sums(
-                sums,
-                lambda s: compare.ag.krippendorff_alpha_interval_from_sums(*np.moveaxis(s, -1, 0)),
-                int(ok.sum()),
-                defer=True,
+        sums = np.stack([np.bincount(ctx.cluster, weights=c, minlength=ctx.n_clusters) for c in cols], 1)
+        alpha = {
+            "krippendorff_alpha": lambda s: compare.ag.krippendorff_alpha_interval_from_sums(
+                *np.moveaxis(s, -1, 0)
             )
+        }
+        out.update(_evaluate(ctx, sums, alpha, int(ok.sum())))
         if raters is not None and 2 <= n_raters <= MAX_RATER_PAIRS_RATERS:
             out.update(_icc(ctx, items, raters, n_raters, x))
         return out
@@ -183,77 +185,74 @@ def multi_rater(
     ok = n_i > 1
     n = int(ok.sum())
     level = "ordinal" if ctx.task == "likert" else "nominal"
-    if ctx.wants("krippendorff_alpha"):
-        coinc = compare.ag.coincidence_from_counts(counts[ok])
-        per_cluster = _cluster_sums(ctx, coinc, ctx.cluster[ok])
-        out["krippendorff_alpha"] = ctx.rs.sums(
-            per_cluster, lambda o: compare.ag.krippendorff_alpha_from_coincidence(o, level), n, defer=True
-        )
+    coinc = compare.ag.coincidence_from_counts(counts[ok])
+    per_cluster = _cluster_sums(ctx, coinc, ctx.cluster[ok])
+    alpha = {"krippendorff_alpha": lambda o: compare.ag.krippendorff_alpha_from_coincidence(o, level)}
+    out.update(_evaluate(ctx, per_cluster, alpha, n))
     table = compare.ag.RatingTable(counts)  # per-item terms shared by Gwet's coefficients and their variances
-    gwet = (
-        None  # Gwet's per-item terms summed per cluster: for AC1, Fleiss' kappa with missing data, Conger's
-    )
-    if any(ctx.wants(m) for m in ("gwet_ac1", "fleiss_kappa", "conger_kappa")):
-        gwet = _cluster_sums(ctx, compare.ag.gwet_item_stats(table))
-    if ctx.wants("gwet_ac1"):
-        out["gwet_ac1"] = ctx.rs.sums(gwet, compare.ag.gwet_ac, n, defer=True)
+    gwet = _cluster_sums(ctx, compare.ag.gwet_item_stats(table))
+    out.update(_evaluate(ctx, gwet, {"gwet_ac1": compare.ag.gwet_ac}, n))
     rated = n_i[n_i > 0]
-    if ctx.wants("fleiss_kappa"):
-        if rated.size and np.all(
-            rated == rated[0]
-        ):  # complete data: both conventions are Fleiss (1971) exactly;
-            # the pooled form keeps the numbers of audits without missing ratings identical to the last bit
-            p_i = compare.ag.fleiss_item_terms(counts[ok])
-            cols = np.column_stack([np.ones(n), p_i, counts[ok].astype(float), n_i[ok].astype(float)])
-            sums = _cluster_sums(ctx, cols, ctx.cluster[ok])
-            k = ctx.k
-            out["fleiss_kappa"] = ctx.rs.sums(
-                sums,
-                lambda s: compare.ag.fleiss_kappa(s[..., 0], s[..., 1], s[..., 2 : 2 + k], s[..., 2 + k]),
-                n,
-                defer=True,
+    if rated.size and np.all(rated == rated[0]):  # complete data: both conventions are Fleiss (1971) exactly;
+        # the pooled form keeps the numbers of audits without missing ratings identical to the last bit
+        p_i = compare.ag.fleiss_item_terms(counts[ok])
+        cols = np.column_stack([np.ones(n), p_i, counts[ok].astype(float), n_i[ok].astype(float)])
+        sums = _cluster_sums(ctx, cols, ctx.cluster[ok])
+        k = ctx.k
+        fleiss = {
+            "fleiss_kappa": lambda s: compare.ag.fleiss_kappa(
+                s[..., 0], s[..., 1], s[..., 2 : 2 + k], s[..., 2 + k]
             )
-        else:  # Gwet's convention for missing ratings (irrCAC)
-            out["fleiss_kappa"] = ctx.rs.sums(gwet, compare.ag.fleiss_kappa_gwet, n, defer=True)
+        }
+        out.update(_evaluate(ctx, sums, fleiss, n))
+    else:  # Gwet's convention for missing ratings (irrCAC)
+        out.update(_evaluate(ctx, gwet, {"fleiss_kappa": compare.ag.fleiss_kappa_gwet}, n))
     if ctx.task in ("pairwise", "likert"):
         w = compare.ag.agreement_weights(compare.AUDIT_WEIGHTS, ctx.k)
+        weighted = _cluster_sums(ctx, compare.ag.gwet_item_stats(table, w))
         fns = {
             "fleiss_kappa_weighted": lambda s: compare.ag.fleiss_kappa_gwet(s, w),
             "gwet_ac2": lambda s: compare.ag.gwet_ac(s, w),
         }
-        fns = compare.only_named(fns, ctx.selected(None))
-        if fns:
-            weighted = _cluster_sums(ctx, compare.ag.gwet_item_stats(table, w))
-            out.update(ctx.rs.sums_many(weighted, fns, n, defer=True))
+        out.update(_evaluate(ctx, weighted, fns, n))
     weights = (
         compare.ag.agreement_weights(compare.AUDIT_WEIGHTS, ctx.k)
         if ctx.task in ("pairwise", "likert")
         else None
     )
-    if out:  # the analytic errors of the coefficients above
+    if out:
         for metric, se in compare.multi_rater_errors(table, weights, level).items():
             if metric in out:
                 out[metric].analytic = se
-    if raters is not None and 2 <= n_raters <= MAX_CONGER_RATERS and ctx.wants("conger_kappa"):
+    if raters is not None and 2 <= n_raters <= MAX_CONGER_RATERS:
         k = ctx.k
         by_rater = _cell_counts((ctx.cluster[items], raters, codes), (ctx.n_clusters, n_raters, k))
         both = np.concatenate([gwet, by_rater.reshape(ctx.n_clusters, -1)], axis=1)
         width = gwet.shape[1]
-        out["conger_kappa"] = ctx.rs.sums(
-            both,
-            lambda s: compare.ag.conger_kappa(
+        conger = {
+            "conger_kappa": lambda s: compare.ag.conger_kappa(
                 s[..., :width], s[..., width:].reshape(s.shape[:-1] + (n_raters, k))
-            ),
-            n,
-            defer=True,
-        )
-        wide = _wide(ctx, items, raters, n_raters, codes.astype(float))
-        out["conger_kappa"].analytic = compare.conger_error(
-            np.where(np.isfinite(wide), wide, -1).astype(int), k
-        )
-    if raters is not None and 2 <= n_raters <= MAX_RATER_PAIRS_RATERS and ctx.wants("light_kappa"):
-        out["light_kappa"] = _light(ctx, items, raters, n_raters, codes, n)
+            )
+        }
+        out.update(_evaluate(ctx, both, conger, n))
+        if "conger_kappa" in out:
+            wide = _wide(ctx, items, raters, n_raters, codes.astype(float))
+            out["conger_kappa"].analytic = compare.conger_error(
+                np.where(np.isfinite(wide), wide, -1).astype(int), k
+            )
+        if n_raters <= MAX_RATER_PAIRS_RATERS:
+            out.update(_light(ctx, items, raters, n_raters, codes, n))
     return out
+
+
+def _evaluate(
+    ctx: AuditContext, per_cluster: np.ndarray, fns: dict[str, Callable[[np.ndarray], np.ndarray]], n: int
+) -> dict[str, Estimate]:
+    """``ctx.rs.sums_many`` (deferred) of the ``fns`` the audit computes.  The weights product of ``per_cluster``
+    is registered even when none is: a float64 product's last bits depend on the other columns computed with it
+    (OpenBLAS treats a column by its place in the matrix), so a selected coefficient keeps the full audit's bits
+    only if the ceiling's products hold the same columns in the same order."""
+    return ctx.rs.sums_many(per_cluster, compare.only_named(fns, ctx.selected(None)), n, defer=True)
 
 
 def _cluster_sums(ctx: AuditContext, per_item: np.ndarray, cluster: np.ndarray | None = None) -> np.ndarray:
@@ -287,7 +286,7 @@ def _wide(
 
 def _light(
     ctx: AuditContext, items: np.ndarray, raters: np.ndarray, n_raters: int, codes: np.ndarray, n: int
-) -> Estimate:
+) -> dict[str, Estimate]:
     """Light's kappa: Cohen's kappa of every pair of raters on the items both labelled, averaged over pairs."""
     wide = _wide(ctx, items, raters, n_raters, codes.astype(float))
     pairs = list(combinations(range(n_raters), 2))
@@ -297,7 +296,7 @@ def _light(
         on = np.flatnonzero(np.isfinite(wide[:, a]) & np.isfinite(wide[:, b]))
         cells = (ctx.cluster[on], wide[on, a].astype(int), wide[on, b].astype(int))
         per_cluster[:, p] = _cell_counts(cells, (ctx.n_clusters, k, k))
-    return ctx.rs.sums(per_cluster, compare.ag.light_kappa, n, defer=True)
+    return _evaluate(ctx, per_cluster, {"light_kappa": compare.ag.light_kappa}, n)
 
 
 def _icc(
@@ -310,7 +309,5 @@ def _icc(
         return {}
     stats = np.zeros((ctx.n_items, n_raters + 3))
     stats[complete] = compare.icc.icc_item_stats(wide[complete])
-    fns = compare.only_named({"icc_a1": compare.icc.icc_a1, "icc_c1": compare.icc.icc_c1}, ctx.selected(None))
-    if not fns:
-        return {}
-    return ctx.rs.sums_many(_cluster_sums(ctx, stats), fns, int(complete.sum()), defer=True)
+    fns = {"icc_a1": compare.icc.icc_a1, "icc_c1": compare.icc.icc_c1}
+    return _evaluate(ctx, _cluster_sums(ctx, stats), fns, int(complete.sum()))
