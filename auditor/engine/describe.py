@@ -9,6 +9,14 @@ import numpy as np
 from auditor.engine.context import AuditContext as Context
 
 
+def selection(ctx: Context) -> dict[str, Any]:
+    """audit.json's ``selection`` when the config selects metrics (``metrics``: as given, ``computed``: with what
+    they need, :func:`auditor.engine.selection.computed`); nothing without one, so such an audit.json is unchanged."""
+    if ctx.metrics is None:
+        return {}
+    return {"selection": {"metrics": list(ctx.cfg.metrics), "computed": sorted(ctx.metrics)}}
+
+
 def meta(
     ctx: Context,
     *,
@@ -60,5 +68,6 @@ def meta(
         "p_value_correction": cfg.correction,
         "arms": dict(cfg.arms) if cfg.arms else None,
         "slice_by": list(cfg.slice_by),
+        **selection(ctx),
         **ctx.sections,
     }

@@ -22,9 +22,14 @@ def baselines_section(v: AuditView) -> Section:
     if not names and not z_rows:
         return section
     if names:
+        compared = (
+            "A judge whose agreement interval is not wholly above the best of them does not beat the baselines."
+            if rows or not section_dict(v, "selection")
+            else "Agreement was not computed (metric selection), so no judge is compared with them."
+        )
         section.lines.append(
             f"Trivial judges audited like judges (every metric in the per-judge tables): {', '.join(names)}. "
-            "A judge whose agreement interval is not wholly above the best of them does not beat the baselines."
+            + compared
         )
     for skipped in entries(meta.get("skipped")):
         section.lines.append(f"Left out: {skipped.get('baseline')}: {skipped.get('reason')}.")

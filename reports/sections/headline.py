@@ -16,7 +16,7 @@ from reports.format import (
 )
 from reports.labels import PRIMARY_CORRELATION, STAGE_RATES, metric_label
 from reports.sections.base import entries, few_clusters_note, n_text
-from reports.sections.method import split_ties_text
+from reports.sections.method import selection_text, split_ties_text
 from reports.sections.ppi import value_with_interval
 from reports.sections.probes import persona_sentences, view_sentences
 from reports.view import AuditView, grouped_variants, section_dict, view
@@ -442,6 +442,7 @@ def headline(audit: Mapping[str, Any] | AuditView) -> list[str]:
         )
     if not sentences:
         sentences.append("This audit holds no metric that can be summarised.")
+    sentences += [text for text in (selection_text(v),) if text]
     if v.simulated:
         sentences.insert(
             0, "SIMULATED DATA: these numbers come from a simulated study, not from real raters."

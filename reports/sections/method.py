@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from reports.format import as_float, as_int, fmt_number
-from reports.view import AuditView
+from reports.labels import metric_label
+from reports.view import AuditView, section_dict
 
 
 def default_policy(v: AuditView) -> str:
@@ -52,6 +53,19 @@ def split_ties_text(v: AuditView) -> str:
     return (
         f"{split:,} of the {ties:,} {v.reference} ties{share} are split votes that the policy turns into ties: "
         f"no majority of the {v.reference} raters said tie" + (f" ({policy})." if policy else ".")
+    )
+
+
+def selection_text(v: AuditView) -> str:
+    """``Only the selected metrics were computed: ...``, for an audit run with a metric selection (audit.json's
+    ``selection``); empty without one."""
+    chosen = section_dict(v, "selection").get("computed")
+    if not isinstance(chosen, list) or not chosen:
+        return ""
+    return (
+        "Only the selected metrics were computed (`metrics` in audit.toml or `--metrics`): "
+        + ", ".join(metric_label(str(name)) for name in chosen)
+        + ". Other metrics, and the analyses that make only other metrics, were not run."
     )
 
 
