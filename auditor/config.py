@@ -194,8 +194,8 @@ class AuditConfig:
     correction: str = "holm"
     max_cases: int = 500
     slice_by: tuple[str, ...] = ()  # item columns to split every metric by (e.g. source)
-    # the metric rows to compute (``metrics = [...]``, ``--metrics``; registry names, :mod:`auditor.engine.
-    # selection`); None: every metric
+    # the metric rows to compute (``metrics = [...]``, ``--metrics``; registry names, checked against the task by
+    # :func:`auditor.engine.selection.check` when the audit starts); None: every metric
     metrics: tuple[str, ...] | None = None
     arms: dict[str, str] = field(
         default_factory=dict
@@ -511,10 +511,6 @@ class AuditConfig:
             raise ConfigError(
                 f"unknown p-value correction {self.correction!r}", file=where, column="correction"
             )
-        if self.metrics is not None:
-            from auditor.engine.selection import check
-
-            check(self.metrics, self.task, self.score_neutral, where=where)
         alt = self.alt_test
         if alt.alignment is not None and alt.alignment not in ALIGNMENTS:
             raise ConfigError(

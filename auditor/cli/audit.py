@@ -114,7 +114,8 @@ def audit(
 ) -> None:
     """Audit every judge against the reference and write audit.json and the reports."""
     import auditor
-    from auditor.config import parse_metrics
+    from auditor.config import AuditConfig, load_config, parse_metrics
+    from auditor.engine.selection import check
     from auditor.io import check_writable
 
     formats = parse_formats(format)
@@ -130,16 +131,19 @@ def audit(
     labels = sources if len(sources) > 1 else sources[0]
     slice_by = tuple(c.strip() for c in by.split(",") if c.strip()) if by else None
     selection = None if metrics is None else parse_metrics(metrics)
-    if rules is not None:  # a rule on a metric the selection leaves out: exit 2 before any work
-        from auditor.config import AuditConfig, load_config
-        from auditor.gates import check_selection
+    chosen = (load_config(config) if config else AuditConfig()).with_overrides(task=task, metrics=selection)
+    if (
+        chosen.metrics is not None
+    ):  # a bad selection, or a gate rule on a metric it leaves out: before any work
+        given = "--metrics" if selection is not None else "metrics"
+        where = None if selection is not None else chosen.source
+        check(chosen.metrics, chosen.task, chosen.score_neutral, where=where, column=given)
+        if rules is not None:
+            from auditor.gates import check_selection
 
-        chosen = (load_config(config) if config else AuditConfig()).with_overrides(
-            task=task, metrics=selection
-        )
-        check_selection(
-            rules, chosen.metrics, chosen.task, "--metrics" if selection else "metrics in audit.toml"
-        )
+            check_selection(
+                rules, chosen.metrics, chosen.task, given if selection else "metrics in audit.toml"
+            )
     options = dict(
         task=task,
         config=config,

@@ -20,7 +20,7 @@ from auditor.config import AuditConfig
 from auditor.contract import ANALYTIC_COLUMNS, METRIC_COLUMNS
 from auditor.data import CLUSTER, JudgmentTable
 from auditor.engine import aggregation as agg
-from auditor.engine.selection import analyses_switched, computed
+from auditor.engine.selection import check, computed, switched_off
 from auditor.errors import ConfigError
 from auditor.metrics import PROPORTION_METRICS
 from auditor.stats import compare
@@ -74,7 +74,11 @@ class AuditContext:
     def _setup(
         self, config: AuditConfig, categories: tuple[str, ...] | None, n_items: int, n_clusters: int
     ) -> None:
-        self.cfg = analyses_switched(config)  # analyses none of whose metrics are selected do not run
+        if config.metrics is not None:
+            check(config.metrics, config.require_task(), config.score_neutral, where=config.source)
+        # the analyses that can make none of the selected metrics do not run
+        off = switched_off(config.metrics)
+        self.cfg = config.with_options(**off) if off else config
         self.task = self.cfg.require_task()
         self.n_items = n_items
         self.n_clusters = n_clusters

@@ -13,13 +13,9 @@ that is not in the computed set; ``None`` everywhere means every metric (no sele
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from typing import TYPE_CHECKING
 
 from auditor.errors import ConfigError
 from auditor.metrics import METRICS, names
-
-if TYPE_CHECKING:
-    from auditor.config import AuditConfig
 
 #: The lead agreement coefficient per task (the one ``agreement_z_vs_ceiling`` compares); Cohen's kappa otherwise.
 LEAD = {"likert": "cohen_kappa_quadratic", "score": "krippendorff_alpha"}
@@ -165,17 +161,17 @@ SELF_CONTAINED = {
 }
 
 
-def analyses_switched(config: AuditConfig) -> AuditConfig:
-    """``config`` with the analyses of :data:`SELF_CONTAINED` that can write none of its selected metrics switched
-    off (``config`` itself without a selection)."""
-    if config.metrics is None:
-        return config
-    chosen = {METRICS[name].family for name in config.metrics}
+def switched_off(selected: Iterable[str] | None) -> dict[str, dict[str, bool]]:
+    """The analyses of :data:`SELF_CONTAINED` that can write none of the ``selected`` metrics, as
+    :meth:`AuditConfig.with_options` keywords that switch them off (none without a selection)."""
+    if selected is None:
+        return {}
+    chosen = {METRICS[name].family for name in selected}
     changes: dict[str, dict[str, bool]] = {}
     for (table, switch), family in SELF_CONTAINED.items():
         if family not in chosen:
             changes.setdefault(table, {})[switch] = False
-    return config.with_options(**changes)
+    return changes
 
 
 def agreement_names() -> frozenset[str]:
@@ -186,7 +182,7 @@ def agreement_names() -> frozenset[str]:
 __all__ = [
     "check",
     "computed",
-    "analyses_switched",
+    "switched_off",
     "task_metrics",
     "outcome_rates",
     "lead_coefficient",

@@ -13,7 +13,7 @@ import pytest
 
 import auditor
 from auditor.config import AuditConfig, config_from_mapping, parse_metrics
-from auditor.engine.selection import computed, task_metrics
+from auditor.engine.selection import check, computed, task_metrics
 from auditor.errors import ConfigError
 from auditor.simulate import simulate_study
 from auditor.stats.bootstrap import Resampler
@@ -256,14 +256,20 @@ def test_metrics_from_toml_and_from_the_option():
     ],
 )
 def test_bad_selections_name_the_key_and_the_reason(mapping, message):
+    config = config_from_mapping(mapping, "audit.toml")  # read as given; checked against the task when used
     with pytest.raises(ConfigError) as info:
-        config_from_mapping(mapping, "audit.toml")
+        check(config.metrics, config.task, config.score_neutral, where=config.source)
     text = str(info.value)
     assert message in text and "audit.toml" in text and "metrics" in text
     assert "\n" not in text
+    labels, items = pairwise_study(n_items=20, n_users=4)
+    if mapping["task"] == "pairwise":  # the audit refuses it before computing anything
+        with pytest.raises(ConfigError, match="metrics"):
+            auditor.audit(labels, items, config=config)
 
 
 def test_every_name_a_task_offers_is_accepted():
     for task in ("pairwise", "likert", "binary", "categorical", "score"):
-        offered = task_metrics(task, 0.0 if task == "score" else None)
-        assert AuditConfig(task=task, metrics=offered, score_neutral=0.0).validated().metrics == offered
+        offered = task_metrics(task, 0.0)
+        check(offered, task, 0.0)  # no error
+        assert set(offered) >= set(computed(offered, task))  # what a selection needs is offered too

@@ -66,6 +66,21 @@ def test_a_bad_selection_is_one_line_and_exit_2(study, tmp_path, option, message
     assert not (tmp_path / "out").exists()
 
 
+def test_a_bad_name_in_audit_toml_is_one_line_naming_the_file(study, tmp_path):
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    for name in ("items.jsonl", "labels.jsonl"):
+        (folder / name).write_bytes((study / name).read_bytes())
+    toml = (study / "audit.toml").read_text(encoding="utf-8").replace('"cohen_kappa"', '"no_beter_rate"')
+    (folder / "audit.toml").write_text(toml, encoding="utf-8")
+    done = audit(folder, tmp_path / "out", "-q")
+    assert done.returncode == 2
+    assert "audit.toml, column 'metrics': unknown metric 'no_beter_rate'; did you mean 'no_better_rate'" in (
+        done.stderr
+    )
+    assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
 def test_a_gate_on_a_metric_left_out_stops_before_any_work(study, tmp_path):
     gates = tmp_path / "gates.toml"
     gates.write_text('rule = ["cohen_kappa ci_low >= 0", "no_better_rate_gap ci_high <= 0.1"]\n')
