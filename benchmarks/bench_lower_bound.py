@@ -6,19 +6,25 @@
 For each size, the pairwise workload (``benchmarks/workload.py``: 3 human raters and 7 judges per item, 20 items per
 user) is written to Parquet once, then, alternately ``--repeats`` times, each in a fresh process:
 
-- ``auditor audit labels.parquet --items items.parquet --task pairwise --format json -q`` with the PPI / alt-test /
-  jury extension off (as ``bench_stats.py``), timed per stage by wrapping the pipeline's functions: import (the
-  command line and ``auditor.audit``), read + validate (``auditor.data.load``), setup (the audit context: clusters,
-  weights), each pipeline step, collect (each step's rows get their deferred intervals), assemble (p-value adjustment, integrity warnings, cases), write (reports and
-  audit.json);
-- ``benchmarks/lower_bound.py`` on the same files (import, read, statistics, write).
+- ``benchmarks/lower_bound.py`` on the same files (import, read, statistics, write);
+- "full audit": ``auditor audit labels.parquet --items items.parquet --task pairwise --format json -q`` with the PPI /
+  alt-test / jury extension off (as ``bench_stats.py``), timed per stage by wrapping the pipeline's functions: import
+  (the command line and ``auditor.audit``), read + validate (``auditor.data.load``), setup (the audit context:
+  clusters, weights), each pipeline step, collect (each step's rows get their deferred intervals), assemble (p-value
+  adjustment, integrity warnings, cases), write (reports and audit.json);
+- "same statistics": the same command with ``--metrics`` set to exactly the metric names the lower bound writes
+  (read from its output: agreement, Cohen's and Fleiss' kappa, the four outcome rates and their gaps), the baselines
+  off (``[baselines] enabled = false``) and the position probe off (``[probes] position = false``).  It still
+  writes what those names cover beyond the lower bound's 75 rows (the human ceiling's agreement and Cohen's kappa
+  with its rater pairs, every judge's Fleiss' kappa, the ties-excluded slice) plus the confusion tables,
+  integrity warnings, exclusions and cases.
 
 Every child process runs with the measured tree's bytecode compiled beforehand (in its ``__pycache__`` folders, as
 an installed package has it), never paying for compiling auditor's modules.  ``--tree PATH`` measures the ``auditor``
 of another checkout (e.g. the main branch, for before / after).  Wall and CPU seconds (``time.process_time``, the
 process's user + system time) per stage, the median over the repeats; peak RSS (``ru_maxrss``) of each process.
-Every row the lower bound writes is compared with audit.json (largest absolute difference of value and interval
-ends; exit 1 above 1e-9).  Then ``python -c "import auditor"`` against ``python -c "import numpy, pyarrow"`` (and
+Every row the lower bound writes is compared with both configurations' audit.json (largest absolute difference of
+value and interval ends; exit 1 above 1e-9).  Then ``python -c "import auditor"`` against ``python -c "import numpy, pyarrow"`` (and
 what the command line imports before it reads), ``--imports`` runs each, alternated, median.
 """
 
@@ -39,6 +45,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SIZES = {"1m": (100_000, 5_000), "10m": (1_000_000, 50_000)}
 CONFIG = "[ppi]\nenabled = false\n[alt_test]\nenabled = false\n[jury]\nenabled = false\n"
+#: The "same statistics" configuration adds: no baselines, no position probe (and ``--metrics``, the lower bound's).
+SAME_CONFIG = CONFIG + "[baselines]\nenabled = false\n[probes]\nposition = false\n"
 
 CLI_CHILD = r"""
 import time
@@ -123,11 +131,14 @@ def make_data(folder: Path, size: str) -> tuple[Path, Path, int]:
     return labels, items, pq.ParquetFile(labels).metadata.num_rows
 
 
-def run_cli(labels: Path, items: Path, out: Path) -> dict:
-    config = out.parent / "audit.toml"
-    config.write_text(CONFIG, encoding="utf-8")
+def run_cli(labels: Path, items: Path, out: Path, metrics: list[str] | None = None) -> dict:
+    """One timed ``auditor audit`` run: the full audit, or with ``metrics`` the "same statistics" configuration."""
+    config = out.parent / ("audit.toml" if metrics is None else "audit_same_statistics.toml")
+    config.write_text(CONFIG if metrics is None else SAME_CONFIG, encoding="utf-8")
     argv = ["audit", str(labels), "--items", str(items), "--task", "pairwise", "--config", str(config)]
     argv += ["--out", str(out), "--format", "json", "-q"]
+    if metrics is not None:
+        argv += ["--metrics", ",".join(metrics)]
     res = subprocess.run(
         [sys.executable, "-c", CLI_CHILD.replace("ARGV", repr(argv))],
         capture_output=True,
@@ -149,6 +160,12 @@ def run_lower_bound(labels: Path, items: Path, out: Path) -> dict:
         env=child_env(),
     )
     return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def lower_bound_metrics(lower_bound_json: Path) -> list[str]:
+    """The metric names the lower bound writes, in its order."""
+    rows = json.loads(lower_bound_json.read_text())["metrics"]
+    return list(dict.fromkeys(r["metric"] for r in rows))
 
 
 def largest_difference(lower_bound_json: Path, audit_json: Path) -> tuple[float, int]:
@@ -193,48 +210,63 @@ TOLERANCE = 1e-9
 
 def side_by_side(size: str, folder: Path, repeats: int) -> bool:
     labels, items, n_rows = make_data(folder, size)
-    cli_runs, lb_runs = [], []
-    for _ in range(repeats):  # alternated, so both see the same load
-        cli_runs.append(run_cli(labels, items, folder / f"out_{size}"))
-        lb_runs.append(run_lower_bound(labels, items, folder / f"lower_bound_{size}.json"))
-    diff, compared = largest_difference(
-        folder / f"lower_bound_{size}.json", folder / f"out_{size}" / "audit.json"
-    )
-    cli, lb = median_stages(cli_runs), median_stages(lb_runs)
+    lower_json = folder / f"lower_bound_{size}.json"
+    outs = {"full": folder / f"out_{size}", "same": folder / f"out_same_statistics_{size}"}
+    runs: dict[str, list[dict]] = {"full": [], "same": [], "lower": []}
+    for _ in range(repeats):  # alternated, so all three see the same load
+        runs["lower"].append(run_lower_bound(labels, items, lower_json))
+        runs["full"].append(run_cli(labels, items, outs["full"]))
+        runs["same"].append(run_cli(labels, items, outs["same"], lower_bound_metrics(lower_json)))
+    checked = {name: largest_difference(lower_json, out / "audit.json") for name, out in outs.items()}
+    full, same, lb = (median_stages(runs[name]) for name in ("full", "same", "lower"))
     print(f"\n### {n_rows:,} label rows from Parquet (median of {repeats})\n")
     print(
-        "| stage | tool wall s | tool CPU s | lower bound wall s | lower bound CPU s | ratio wall | ratio CPU |"
+        f"same statistics: `--metrics {','.join(lower_bound_metrics(lower_json))}`, baselines and position off\n"
+    )
+    print(
+        "| stage | full audit wall s | full CPU s | same statistics wall s | same CPU s | lower bound wall s | lower CPU s |"
     )
     print("|--|--:|--:|--:|--:|--:|--:|")
-    statistics_stages = [name for name in cli if name not in LOWER_STAGE]
-    for name in cli:
-        print(f"| {name} | {cli[name]['wall']:.2f} | {cli[name]['cpu']:.2f} | | | | |")
-    for group, names in (
-        ("import", ["import"]),
-        ("read + validate", ["read + validate"]),
-        ("statistics (setup, steps, collect, assemble, other)", statistics_stages),
-        ("write", ["write"]),
+    for name in dict.fromkeys([*full, *same]):
+        f, m = full.get(name, {"wall": 0.0, "cpu": 0.0}), same.get(name, {"wall": 0.0, "cpu": 0.0})
+        print(f"| {name} | {f['wall']:.2f} | {f['cpu']:.2f} | {m['wall']:.2f} | {m['cpu']:.2f} | | |")
+    for group, lower_name in (
+        ("import", "import"),
+        ("read + validate", "read"),
+        ("statistics (setup, steps, collect, assemble, other)", "statistics"),
+        ("write", "write"),
     ):
-        lower = lb["statistics" if group.startswith("statistics") else LOWER_STAGE[names[0]]]
-        wall = sum(cli[n]["wall"] for n in names)
-        cpu = sum(cli[n]["cpu"] for n in names)
+        sums = {}
+        for label, stages in (("full", full), ("same", same)):
+            names = [
+                n for n in stages if group.startswith("statistics") and n not in LOWER_STAGE or n == group
+            ]
+            sums[label] = {k: sum(stages[n][k] for n in names) for k in ("wall", "cpu")}
+        lower = lb[lower_name]
         print(
-            f"| **{group}** | {wall:.2f} | {cpu:.2f} | {lower['wall']:.3f} | {lower['cpu']:.3f} | "
-            f"{wall / max(lower['wall'], 1e-9):.1f}x | {cpu / max(lower['cpu'], 1e-9):.1f}x |"
+            f"| **{group}** | {sums['full']['wall']:.2f} | {sums['full']['cpu']:.2f} | {sums['same']['wall']:.2f} | "
+            f"{sums['same']['cpu']:.2f} | {lower['wall']:.3f} | {lower['cpu']:.3f} |"
         )
-    t_cli, t_lb = totals(cli_runs), totals(lb_runs)
+    t = {name: totals(runs[name]) for name in runs}
     print(
-        f"| **total** | {t_cli['wall']:.2f} | {t_cli['cpu']:.2f} | {t_lb['wall']:.2f} | {t_lb['cpu']:.2f} | "
-        f"**{t_cli['wall'] / t_lb['wall']:.2f}x** | **{t_cli['cpu'] / t_lb['cpu']:.2f}x** |"
+        f"| **total** | {t['full']['wall']:.2f} | {t['full']['cpu']:.2f} | {t['same']['wall']:.2f} | "
+        f"{t['same']['cpu']:.2f} | {t['lower']['wall']:.2f} | {t['lower']['cpu']:.2f} |"
     )
-    rss_cli = statistics.median(r["maxrss_mb"] for r in cli_runs)
-    rss_lb = statistics.median(r["maxrss_mb"] for r in lb_runs)
+    for label, name in (("full audit", "full"), ("same statistics", "same")):
+        print(
+            f"| **{label} / lower bound** | **{t[name]['wall'] / t['lower']['wall']:.2f}x** | "
+            f"**{t[name]['cpu'] / t['lower']['cpu']:.2f}x** | | | | |"
+        )
+    rss = {name: statistics.median(r["maxrss_mb"] for r in runs[name]) for name in runs}
+    rows = {name: len(json.loads((out / "audit.json").read_text())["metrics"]) for name, out in outs.items()}
     print(
-        f"\npeak RSS: tool {rss_cli:.0f} MB, lower bound {rss_lb:.0f} MB ({rss_cli / rss_lb:.2f}x); "
-        f"the lower bound's {compared} rows equal audit.json's to {diff:.1e}",
+        f"\npeak RSS: full audit {rss['full']:.0f} MB, same statistics {rss['same']:.0f} MB, lower bound "
+        f"{rss['lower']:.0f} MB; metric rows: full audit {rows['full']}, same statistics {rows['same']}; the lower "
+        f"bound's {checked['full'][1]} rows equal the full audit's to {checked['full'][0]:.1e} and the same "
+        f"statistics' to {checked['same'][0]:.1e}",
         flush=True,
     )
-    return diff <= TOLERANCE
+    return max(diff for diff, _ in checked.values()) <= TOLERANCE
 
 
 def import_times(runs: int) -> None:
