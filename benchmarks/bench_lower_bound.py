@@ -238,10 +238,8 @@ def side_by_side(size: str, folder: Path, repeats: int) -> bool:
     ):
         sums = {}
         for label, stages in (("full", full), ("same", same)):
-            names = [
-                n for n in stages if group.startswith("statistics") and n not in LOWER_STAGE or n == group
-            ]
-            sums[label] = {k: sum(stages[n][k] for n in names) for k in ("wall", "cpu")}
+            names = [n for n in stages if n not in LOWER_STAGE] if lower_name == "statistics" else [group]
+            sums[label] = {k: sum(stages[n][k] for n in names if n in stages) for k in ("wall", "cpu")}
         lower = lb[lower_name]
         print(
             f"| **{group}** | {sums['full']['wall']:.2f} | {sums['full']['cpu']:.2f} | {sums['same']['wall']:.2f} | "
