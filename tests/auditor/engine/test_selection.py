@@ -48,9 +48,12 @@ def likert_study():
     return study.labels, study.items, config_from_mapping(study.config()).with_overrides(resamples=200)
 
 
-def pairwise_study(n_items: int = 400, n_users: int = 40, seed: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
+def pairwise_study(
+    n_items: int = 400, n_users: int = 40, seed: int = 3, labels: tuple[str, ...] = ("a", "tie", "b")
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A small pairwise study: 3 human raters and 3 judges of rising noise, a ``source`` column (sliced
-    automatically) and response texts (the ``longer`` baseline)."""
+    automatically) and response texts (the ``longer`` baseline); ``labels``: the verdicts below -0.4, between and
+    above 0.4 (two of them: below and above 0)."""
     rng = np.random.default_rng(seed)
     user = rng.integers(0, n_users, n_items)
     latent = rng.normal(size=n_items) + rng.normal(size=n_users)[user] * 0.5
@@ -68,7 +71,10 @@ def pairwise_study(n_items: int = 400, n_users: int = 40, seed: int = 3) -> tupl
     for judge, raters, noise in (("human", 3, 0.6), ("j1", 1, 0.5), ("j2", 1, 1.0), ("j3", 1, 2.0)):
         for r in range(raters):
             x = latent + rng.normal(scale=noise, size=n_items)
-            verdict = np.where(x > 0.4, "b", np.where(x < -0.4, "a", "tie"))
+            if len(labels) == 2:
+                verdict = np.where(x > 0, labels[1], labels[0])
+            else:
+                verdict = np.where(x > 0.4, labels[2], np.where(x < -0.4, labels[0], labels[1]))
             rows.append(pd.DataFrame({"item_id": ids, "judge": judge, "rater": f"r{r}", "label": verdict}))
     return pd.concat(rows, ignore_index=True), items
 
@@ -123,6 +129,21 @@ def test_selected_rows_equal_the_full_audit_on_a_pairwise_study():
         ["gwet_ac1", "brennan_prediger", "agreement_z_vs_ceiling"],
     ):
         assert_selected_equal_full(full, auditor.audit(labels, items, config=config, metrics=names), names)
+
+
+@pytest.mark.parametrize(
+    ("task", "labels", "selections"),
+    [
+        ("binary", ("0", "1"), (["win_rate_gap", "gwet_ac1"], ["krippendorff_alpha"])),
+        ("categorical", ("x", "y", "z"), (["category_kappa", "scott_pi"], ["agreement_z_vs_ceiling"])),
+    ],
+)
+def test_selected_rows_equal_the_full_audit_on_binary_and_categorical_studies(task, labels, selections):
+    data, items = pairwise_study(n_items=200, n_users=20, labels=labels)
+    config = AuditConfig(task=task, resamples=200, categories=labels if task == "categorical" else None)
+    full = auditor.audit(data, items, config=config)
+    for names in selections:
+        assert_selected_equal_full(full, auditor.audit(data, items, config=config, metrics=names), names)
 
 
 def test_selected_rows_equal_the_full_audit_on_pandalm():
