@@ -6,8 +6,10 @@ unknown name (with the closest names, else the names the task has) and a name th
 task without outcome rates, a correlation on a nominal task, a weighted coefficient on unordered labels).
 :func:`computed` adds what a selected row needs: a ``*_gap`` row its rate (the judge's and the reference's rate
 rows), ``agreement_z_vs_ceiling`` the task's lead coefficient (the judge's and the human ceiling's rows).  The
-engine asks :meth:`~auditor.engine.context.AuditContext.wants` before computing a metric and never computes one
-that is not in the computed set; ``None`` everywhere means every metric (no selection).
+engine asks :meth:`~auditor.engine.context.AuditContext.wants` before computing a metric and never evaluates one
+that is not in the computed set (the human ceiling still makes the per-cluster sums of all its coefficients, so
+that its float64 weights products stay those of a full audit: :func:`auditor.engine.ceiling.multi_rater`);
+``None`` everywhere means every metric (no selection).
 """
 
 from __future__ import annotations
@@ -29,23 +31,8 @@ WEIGHTED = (
     "scott_pi_weighted",
     "fleiss_kappa_weighted",
 )
-#: Coefficients of labels that only the human ceiling computes (several raters at once).
-CEILING_ONLY = ("conger_kappa", "light_kappa")
-#: Tasks whose category-wise kappa rows exist (= :data:`auditor.engine.agreement.CATEGORY_KAPPA_TASKS`).
+#: Tasks with category-wise kappa rows: nominal categories (pairwise a / tie / b, categorical), three or more.
 CATEGORY_KAPPA_TASKS = ("pairwise", "categorical")
-#: Families written by analyses that decide from the data whether they apply: accepted for every task.
-DATA_DRIVEN = (
-    "alt_test",
-    "jury",
-    "position",
-    "length",
-    "self_preference",
-    "variants",
-    "extraction",
-    "relevance",
-    "generation",
-    "pairwise_kappa",
-)
 
 
 def lead_coefficient(task: str) -> str:
@@ -100,9 +87,10 @@ def _not_for(name: str, task: str, score_neutral: float | None) -> str | None:
 
 
 def task_metrics(task: str, score_neutral: float | None = None) -> tuple[str, ...]:
-    """Every metric name the audit of a ``task`` can write, in registry order."""
-    kinds = ("agreement", "correlation", "outcome", "gap", "corrected", *DATA_DRIVEN)
-    return tuple(n for n in names(*kinds) if _not_for(n, task, score_neutral) is None)
+    """Every metric name the audit of a ``task`` can write, in registry order (the metrics of the analyses that
+    decide from the data whether they apply, such as the position probe or the personalization stages, for every
+    task)."""
+    return tuple(n for n in names() if _not_for(n, task, score_neutral) is None)
 
 
 def check(
