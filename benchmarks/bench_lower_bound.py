@@ -208,62 +208,83 @@ LOWER_STAGE = {"import": "import", "read + validate": "read", "write": "write"}
 TOLERANCE = 1e-9
 
 
+def has_metrics_option() -> bool:
+    """Whether the measured tree's ``auditor audit`` takes ``--metrics`` (a tree from before it runs the full audit
+    only)."""
+    res = subprocess.run(
+        [sys.executable, "-m", "auditor", "audit", "--help"],
+        capture_output=True,
+        text=True,
+        env={**child_env(), "COLUMNS": "200"},
+        cwd=str(TREE[0]),
+    )
+    return "--metrics" in res.stdout
+
+
 def side_by_side(size: str, folder: Path, repeats: int) -> bool:
     labels, items, n_rows = make_data(folder, size)
     lower_json = folder / f"lower_bound_{size}.json"
     outs = {"full": folder / f"out_{size}", "same": folder / f"out_same_statistics_{size}"}
-    runs: dict[str, list[dict]] = {"full": [], "same": [], "lower": []}
+    if not has_metrics_option():
+        print(f"\n(the auditor of {TREE[0]} has no --metrics: the same-statistics configuration is not run)")
+        del outs["same"]
+    runs: dict[str, list[dict]] = {name: [] for name in ("full", "same", "lower")}
     for _ in range(repeats):  # alternated, so all three see the same load
         runs["lower"].append(run_lower_bound(labels, items, lower_json))
         runs["full"].append(run_cli(labels, items, outs["full"]))
-        runs["same"].append(run_cli(labels, items, outs["same"], lower_bound_metrics(lower_json)))
-    checked = {name: largest_difference(lower_json, out / "audit.json") for name, out in outs.items()}
-    full, same, lb = (median_stages(runs[name]) for name in ("full", "same", "lower"))
+        if "same" in outs:
+            runs["same"].append(run_cli(labels, items, outs["same"], lower_bound_metrics(lower_json)))
+    configs = [name for name in ("full", "same") if runs[name]]
+    checked = {name: largest_difference(lower_json, outs[name] / "audit.json") for name in configs}
+    stages = {name: median_stages(runs[name]) for name in (*configs, "lower")}
+    t = {name: totals(runs[name]) for name in (*configs, "lower")}
+    none = {"wall": float("nan"), "cpu": float("nan")}
+
+    def cells(name: str, numbers: dict[str, float]) -> str:
+        return " — | — |" if name not in configs else f" {numbers['wall']:.2f} | {numbers['cpu']:.2f} |"
+
     print(f"\n### {n_rows:,} label rows from Parquet (median of {repeats})\n")
+    if "same" in configs:
+        names = ",".join(lower_bound_metrics(lower_json))
+        print(f"same statistics: `--metrics {names}`, baselines and position off\n")
     print(
-        f"same statistics: `--metrics {','.join(lower_bound_metrics(lower_json))}`, baselines and position off\n"
+        "| stage | full audit wall s | full CPU s | same statistics wall s | same CPU s | lower bound wall s | "
+        "lower CPU s |\n|--|--:|--:|--:|--:|--:|--:|"
     )
-    print(
-        "| stage | full audit wall s | full CPU s | same statistics wall s | same CPU s | lower bound wall s | lower CPU s |"
-    )
-    print("|--|--:|--:|--:|--:|--:|--:|")
-    for name in dict.fromkeys([*full, *same]):
-        f, m = full.get(name, {"wall": 0.0, "cpu": 0.0}), same.get(name, {"wall": 0.0, "cpu": 0.0})
-        print(f"| {name} | {f['wall']:.2f} | {f['cpu']:.2f} | {m['wall']:.2f} | {m['cpu']:.2f} | | |")
+    for stage in dict.fromkeys(n for name in configs for n in stages[name]):
+        line = "".join(cells(name, stages.get(name, {}).get(stage, none)) for name in ("full", "same"))
+        print(f"| {stage} |{line} | |")
     for group, lower_name in (
         ("import", "import"),
         ("read + validate", "read"),
         ("statistics (setup, steps, collect, assemble, other)", "statistics"),
         ("write", "write"),
     ):
-        sums = {}
-        for label, stages in (("full", full), ("same", same)):
-            names = [n for n in stages if n not in LOWER_STAGE] if lower_name == "statistics" else [group]
-            sums[label] = {k: sum(stages[n][k] for n in names if n in stages) for k in ("wall", "cpu")}
-        lower = lb[lower_name]
+        line = ""
+        for name in ("full", "same"):
+            mine = stages.get(name, {})
+            parts = [n for n in mine if n not in LOWER_STAGE] if lower_name == "statistics" else [group]
+            line += cells(name, {k: sum(mine[n][k] for n in parts if n in mine) for k in ("wall", "cpu")})
+        lower = stages["lower"][lower_name]
+        print(f"| **{group}** |{line} {lower['wall']:.3f} | {lower['cpu']:.3f} |")
+    line = "".join(cells(name, t.get(name, none)) for name in ("full", "same"))
+    print(f"| **total** |{line} {t['lower']['wall']:.2f} | {t['lower']['cpu']:.2f} |")
+    line = ""
+    for name in ("full", "same"):
+        ratios = [t[name][k] / t["lower"][k] for k in ("wall", "cpu")] if name in configs else []
+        line += "".join(f" **{r:.2f}x** |" for r in ratios) if ratios else " — | — |"
+    print(f"| **ratio to the lower bound** |{line} | |")
+    rss = {name: statistics.median(r["maxrss_mb"] for r in runs[name]) for name in (*configs, "lower")}
+    for name in configs:
+        rows = len(json.loads((outs[name] / "audit.json").read_text())["metrics"])
+        diff, compared = checked[name]
+        label = {"full": "full audit", "same": "same statistics"}[name]
         print(
-            f"| **{group}** | {sums['full']['wall']:.2f} | {sums['full']['cpu']:.2f} | {sums['same']['wall']:.2f} | "
-            f"{sums['same']['cpu']:.2f} | {lower['wall']:.3f} | {lower['cpu']:.3f} |"
+            f"\n{label}: peak RSS {rss[name]:.0f} MB (lower bound {rss['lower']:.0f} MB), {rows} metric rows; "
+            f"the lower bound's {compared} rows equal its audit.json's to {diff:.1e}",
+            end="",
         )
-    t = {name: totals(runs[name]) for name in runs}
-    print(
-        f"| **total** | {t['full']['wall']:.2f} | {t['full']['cpu']:.2f} | {t['same']['wall']:.2f} | "
-        f"{t['same']['cpu']:.2f} | {t['lower']['wall']:.2f} | {t['lower']['cpu']:.2f} |"
-    )
-    for label, name in (("full audit", "full"), ("same statistics", "same")):
-        print(
-            f"| **{label} / lower bound** | **{t[name]['wall'] / t['lower']['wall']:.2f}x** | "
-            f"**{t[name]['cpu'] / t['lower']['cpu']:.2f}x** | | | | |"
-        )
-    rss = {name: statistics.median(r["maxrss_mb"] for r in runs[name]) for name in runs}
-    rows = {name: len(json.loads((out / "audit.json").read_text())["metrics"]) for name, out in outs.items()}
-    print(
-        f"\npeak RSS: full audit {rss['full']:.0f} MB, same statistics {rss['same']:.0f} MB, lower bound "
-        f"{rss['lower']:.0f} MB; metric rows: full audit {rows['full']}, same statistics {rows['same']}; the lower "
-        f"bound's {checked['full'][1]} rows equal the full audit's to {checked['full'][0]:.1e} and the same "
-        f"statistics' to {checked['same'][0]:.1e}",
-        flush=True,
-    )
+    print(flush=True)
     return max(diff for diff, _ in checked.values()) <= TOLERANCE
 
 
