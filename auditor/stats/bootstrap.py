@@ -336,13 +336,16 @@ class Resampler:
                 width = p.flat.shape[1]
                 p.out = sums[:, start : start + width] / p.scale
                 start += width
-        # the others in float64: a one-column product goes to a matrix-vector kernel whose order of summation
-        # differs from the matrix product's (with OpenBLAS 0.3 its last bits differ from the same column inside a
-        # wider product), so each single column takes its own; every flat of two or more columns shares one matrix
-        # product, whose kernel adds each column's terms in the same order whatever its neighbours (measured: the
-        # same bits as a product of its own, on one thread and on two; and one pass over the weights, not one per
-        # flat).  The last bits depend on the BLAS thread count (OPENBLAS_NUM_THREADS=1 moves four human-ceiling
-        # bounds of a 1M-row audit), so audit.json is byte-identical on one machine, not across thread counts.
+        # the others in float64: a one-column product goes to a matrix-vector kernel, so each single column takes
+        # its own; every flat of two or more columns shares one matrix product (one pass over the weights, not one
+        # per flat).  A column's last bits depend on where it falls in the product: OpenBLAS's kernel sums the
+        # columns of a full block of its width in one order and the left-over columns of a narrower product in
+        # another (with a 200 x 300 weights matrix, columns 8-11 of a 12-column product differ in the last bits from
+        # the same columns inside a 40-column one).  So a statistic's last bits follow the set of statistics
+        # computed with it (fixed for a given audit and configuration: a metric selection keeps the human
+        # ceiling's sums in the product for that reason) and the BLAS thread count (OPENBLAS_NUM_THREADS=1 moves
+        # four human-ceiling bounds of a 1M-row audit): audit.json is byte-identical for the same inputs and
+        # configuration on one machine, and equal to ~1e-16 relative otherwise.
         wide = [p for p in pending if p.scale is None and p.flat.shape[1] > 1]
         if wide:
             sums = self.weights @ np.concatenate([p.flat for p in wide], axis=1)
