@@ -289,12 +289,28 @@ for _name, (_label, _meaning, _prop, _kind) in _OUTCOMES.items():
 GAP_METRICS: tuple[str, ...] = tuple(f"{name}_gap" for name in OUTCOME_RATES)
 
 
+def task_outcome_rates(task: str | None, score_neutral: float | None = None) -> tuple[str, ...]:
+    """The outcome rates an audit of ``task`` writes (and their gaps), ``mean_score`` included: every rate for
+    pairwise, likert and a score task with a neutral point; no tie rate for binary; a score task without a neutral
+    point only ``mean_score``; none for categorical.  :meth:`auditor.engine.context.AuditContext.indicators` gives
+    these rates per item; :func:`outcome_categories` says which labels count toward them."""
+    if task in ("pairwise", "likert") or (task == "score" and score_neutral is not None):
+        return OUTCOME_RATES
+    if task == "binary":
+        return ("win_rate", "loss_rate", "no_better_rate", "mean_score")
+    if task == "score":
+        return ("mean_score",)
+    return ()
+
+
 def outcome_categories(doc: Mapping, categories: Iterable[str], rate: str) -> list[bool] | None:
     """Per category of a saved audit's confusion table (audit.json's ``task`` and ``scale``): whether a label in
     it counts toward the outcome ``rate`` (``win_rate``: b better; ``tie_rate``; ``loss_rate``: a better;
     ``no_better_rate``: tie or a better; a likert rating against the scale's neutral point, 3 when not given);
     None for a task without that rate."""
     task = doc.get("task")
+    if rate not in task_outcome_rates(task if task != "score" else None):
+        return None
     if task == "pairwise":
         counted = {"win_rate": {"b"}, "tie_rate": {"tie"}, "loss_rate": {"a"}, "no_better_rate": {"a", "tie"}}
         return [c in counted[rate] for c in categories]
@@ -308,9 +324,7 @@ def outcome_categories(doc: Mapping, categories: Iterable[str], rate: str) -> li
             "no_better_rate": lambda r: r <= neutral,
         }[rate]
         return [counts(int(c)) for c in categories]
-    if task == "binary" and rate != "tie_rate":
-        return [c == ("1" if rate == "win_rate" else "0") for c in categories]
-    return None
+    return [c == ("1" if rate == "win_rate" else "0") for c in categories]  # binary
 
 
 # -- prediction-powered estimates ----------------------------------------------------------------------------

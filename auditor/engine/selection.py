@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 
 from auditor.errors import ConfigError
-from auditor.metrics import METRICS, names
+from auditor.metrics import METRICS, names, task_outcome_rates
 
 #: The lead agreement coefficient per task (the one ``agreement_z_vs_ceiling`` compares); Cohen's kappa otherwise.
 LEAD = {"likert": "cohen_kappa_quadratic", "score": "krippendorff_alpha"}
@@ -41,18 +41,6 @@ def lead_coefficient(task: str) -> str:
     return LEAD.get(task, "cohen_kappa")
 
 
-def outcome_rates(task: str, score_neutral: float | None = None) -> tuple[str, ...]:
-    """The outcome rates a task has (as :meth:`~auditor.engine.context.AuditContext.indicators` gives them), plus
-    ``mean_score`` for every task with rates; none for categorical tasks."""
-    if task in ("pairwise", "likert") or (task == "score" and score_neutral is not None):
-        return ("win_rate", "tie_rate", "loss_rate", "no_better_rate", "mean_score")
-    if task == "binary":
-        return ("win_rate", "loss_rate", "no_better_rate", "mean_score")
-    if task == "score":
-        return ("mean_score",)
-    return ()
-
-
 def _not_for(name: str, task: str, score_neutral: float | None) -> str | None:
     """Why metric ``name`` does not apply to ``task`` (None: it does)."""
     metric = METRICS[name]
@@ -60,9 +48,9 @@ def _not_for(name: str, task: str, score_neutral: float | None) -> str | None:
         rate = name.removesuffix("_gap")
         for prefix in ("ppi_", "stratified_ppi_", "confidence_driven_", "rogan_gladen_"):
             rate = rate.removeprefix(prefix)
-        if rate in outcome_rates(task, score_neutral):
+        if rate in task_outcome_rates(task, score_neutral):
             return None
-        if not outcome_rates(task, score_neutral):
+        if not task_outcome_rates(task, score_neutral):
             return f"a {task} task has no outcome rates"
         if task == "score" and score_neutral is None:
             return "a score task has outcome rates only with a neutral point ([score] neutral in audit.toml)"
@@ -172,7 +160,6 @@ __all__ = [
     "computed",
     "switched_off",
     "task_metrics",
-    "outcome_rates",
     "lead_coefficient",
     "agreement_names",
 ]
