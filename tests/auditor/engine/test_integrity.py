@@ -440,3 +440,30 @@ def test_item_checks_equal_their_row_by_row_reference(seed: int) -> None:
         assert shifted[2] in found[0]["message"]
     assert np.array_equal(m.mismatched_items(items), off)
     assert duplicates and shifted and off.any() and not off.all()
+
+
+def test_row_keys_renumbered_before_overflow_stay_equal_exactly_where_rows_are_equal() -> None:
+    """Columns whose code ranges multiply past 2**62 (ids of a billion-row table): the combinations seen so far are
+    renumbered first, and two rows still get one key exactly when every code is equal (-1 included)."""
+    from auditor.engine import integrity
+
+    rng = np.random.default_rng(5)
+    sizes = [3_000_000_000, 3_000_000_000, 3]
+    columns = [np.asarray(rng.choice([-1, 0, 1, size - 1], 400), dtype=np.int64) for size in sizes]
+    key = integrity._row_keys(columns, sizes)
+    rows = list(zip(*(c.tolist() for c in columns), strict=True))
+    for a in range(0, 400, 7):
+        assert np.array_equal(key == key[a], np.array([row == rows[a] for row in rows]))
+
+
+def test_item_texts_are_cleaned_once_and_only_when_read() -> None:
+    from auditor.engine import integrity
+
+    items = pd.DataFrame({"item_id": ["a", "b"], "user_id": [" u1 ", "  "], "prompt": ["p", None]})
+    texts = integrity._ItemTexts(items)
+    assert list(texts) == ["user_id", "prompt"] and "response_a" not in texts
+    assert texts._made == {}
+    assert texts["user_id"].tolist() == ["u1", None] and list(texts._made) == ["user_id"]
+    assert texts["user_id"] is texts["user_id"]
+    assert integrity.duplicate_items(items, texts) == []  # no response column: nothing more cleaned
+    assert list(texts._made) == ["user_id"]
