@@ -433,8 +433,13 @@ class JudgmentTable:
 
     @property
     def judges(self) -> list[str]:
+        """Every judge but the reference, in order of first appearance in ``raw_labels``: the loader's distinct
+        judge texts where it kept them (they are in that order, and every one names some row), else a pass over
+        the column."""
         ref = self.config.reference
-        return [j for j in pd.unique(self.raw_labels["judge"]).tolist() if j != ref]
+        coded = self.key_codes().get("judge")
+        names = coded[1].tolist() if coded is not None else pd.unique(self.raw_labels["judge"]).tolist()
+        return [j for j in names if j != ref]
 
 
 def _normalise_label(value: object) -> str | None:

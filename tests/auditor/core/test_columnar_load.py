@@ -63,6 +63,9 @@ def _same_table(got, expected) -> None:
         assert _cells(left) == _cells(right), name
     assert got.categories == expected.categories
     assert got.judges == expected.judges
+    for table in (got, expected):  # from the key codes, as a pass over the judge column finds them
+        unique = pd.unique(table.raw_labels["judge"]).tolist()
+        assert table.judges == [j for j in unique if j != table.config.reference]
     np.testing.assert_array_equal(got.item_positions(), expected.item_positions())
     for frame in ("raw_labels", "labels"):
         left, right = got.key_codes(frame), expected.key_codes(frame)
