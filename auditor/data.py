@@ -162,7 +162,13 @@ def _column(values: np.ndarray, index: pd.Index) -> pd.Series:
 def _nones(index: pd.Index) -> pd.Series:
     """A column of None.  One such Series may fill several columns of a frame: pandas copies on write, so they
     share their memory until one of them is written to."""
-    return _column(np.full(len(index), None, dtype=object), index)
+    return _column(_none_array(len(index)), index)
+
+
+def _none_array(size: int) -> np.ndarray:
+    """``size`` times None: numpy fills a new object array with None (documented for ``np.empty``), in one pass
+    where ``np.full`` makes two."""
+    return np.empty(size, dtype=object)
 
 
 def _key_column(frame: pd.DataFrame, column: str, *, required: bool) -> pd.Series:
@@ -177,7 +183,7 @@ def _key_column_codes(
     if found is None:
         return _key_column_slow(frame, column, required=required), None
     codes, per_value = found
-    if required:
+    if required and _any_missing(codes, per_value):
         empty = pd.isna(per_value)[codes]
         if empty.any():
             raise InputError(
@@ -187,6 +193,17 @@ def _key_column_codes(
                 column=column,
             )
     return _spread(codes, per_value, frame.index), found
+
+
+def _any_missing(codes: np.ndarray, per_value: np.ndarray) -> bool:
+    """Whether some row's value (``per_value[codes]``, see :func:`_by_value`) is missing."""
+    return _any_row(pd.isna(per_value), codes)
+
+
+def _any_row(flags: np.ndarray, codes: np.ndarray) -> bool:
+    """Whether ``flags[codes]`` (one flag per distinct value and a last one for code -1) holds a True, from the
+    flags alone: every distinct value names some row (:func:`_by_value`), so no mask over the rows is made."""
+    return bool(flags[:-1].any()) or bool(flags[-1] and codes.size and int(codes.min()) < 0)
 
 
 def _key_column_slow(frame: pd.DataFrame, column: str, *, required: bool) -> pd.Series:
@@ -331,7 +348,8 @@ def _check_label_columns(
             keys["order"] = found
     else:
         frame["order"] = nones
-        keys["order"] = (np.full(len(frame), -1, dtype=np.int64), np.array([None], dtype=object))
+        # every row's code -1 (missing): one value seen as a column (read-only, no 80 MB array at 10M rows)
+        keys["order"] = (np.broadcast_to(np.int64(-1), (len(frame),)), np.array([None], dtype=object))
     if "score" in frame.columns:
         raw_scores = frame["score"]
         kind = pd.api.types.infer_dtype(raw_scores, skipna=True)
@@ -583,14 +601,12 @@ def canonicalise(
     texts = before.map(lambda t: aliases.get(t, t) if t is not None else None) if aliases else before
     present_value = texts.notna().to_numpy()
     unusable_value = (before.isin(unusable) | texts.isin(unusable)).to_numpy() & present_value
-    present = present_value[row_code]
-    is_unusable = unusable_value[row_code]
-    excluded = np.full(len(labels), None, dtype=object)
-    if task != "score":
-        empty = ~present
-        if empty.any():
-            excluded[empty] = _declared_exclusions(labels, empty).fillna("empty label").to_numpy(dtype=object)
-    if is_unusable.any():
+    excluded = _none_array(len(labels))
+    if task != "score" and _any_row(~present_value, row_code):  # the masks over the rows only where needed
+        empty = ~present_value[row_code]
+        excluded[empty] = _declared_exclusions(labels, empty).fillna("empty label").to_numpy(dtype=object)
+    if _any_row(unusable_value, row_code):
+        is_unusable = unusable_value[row_code]
         reasons = ("unusable label " + before.map(repr)).to_numpy(dtype=object)
         excluded[is_unusable] = reasons[row_code[is_unusable]]
     texts = texts.where(~unusable_value, None)
@@ -613,6 +629,7 @@ def canonicalise(
         )
         from_label = from_value[row_code]
         usable = pd.isna(excluded)
+        present, is_unusable = present_value[row_code], unusable_value[row_code]
         bad = usable & ~np.isfinite(scores) & present & ~is_unusable & ~np.isfinite(from_label)
         if bad.any():
             pos = int(np.flatnonzero(bad)[0])
@@ -634,8 +651,8 @@ def canonicalise(
         code_value = pd.Index(categories).get_indexer(texts.astype(object))
         unknown_value = (code_value < 0) & texts.notna().to_numpy()
         codes = code_value[row_code]
-        unknown = unknown_value[row_code]
-        if unknown.any():
+        if _any_row(unknown_value, row_code):
+            unknown = unknown_value[row_code]
             pos = int(np.flatnonzero(unknown)[0])
             weights = None if row_counts is None else np.asarray(row_counts, dtype=float)[unknown]
             counts = np.bincount(row_code[unknown], weights=weights, minlength=len(before)).astype(np.int64)
