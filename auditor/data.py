@@ -971,10 +971,13 @@ def _holds(
     return (frame[column] == text).to_numpy(dtype=bool)
 
 
-def _require_usable_reference(labels: pd.DataFrame, reference: str, own: np.ndarray) -> None:
+def _require_usable_reference(
+    labels: pd.DataFrame, reference: str, own: np.ndarray, usable: np.ndarray
+) -> None:
     """A reference judge none of whose labels is usable (all empty, unusable or unparseable) leaves no metric to
-    compute: bad input, not an empty audit.  ``own``: which rows are the reference's (:func:`_holds`)."""
-    if not own.any() or labels["excluded"][own].isna().any():
+    compute: bad input, not an empty audit.  ``own``: which rows are the reference's (:func:`_holds`); ``usable``:
+    which rows have no ``excluded`` reason."""
+    if not own.any() or usable[own].any():
         return
     reasons = labels["excluded"][own].value_counts()
     listed = ", ".join(f"{shown(reason, 40)} ({count} rows)" for reason, count in reasons.head(5).items())
@@ -1062,9 +1065,10 @@ def load(
     cluster_col = config.cluster
     _check_cluster_column(cluster_col, item_frame, config)
     if cluster_col in item_frame.columns:
-        clusters = item_frame[cluster_col].where(
-            item_frame[cluster_col].notna(), "item:" + item_frame["item_id"]
-        )
+        clusters = item_frame[cluster_col]
+        unclustered = clusters.isna()
+        if unclustered.any():  # the ids made text only where an item has no cluster
+            clusters = clusters.where(~unclustered, "item:" + item_frame["item_id"])
     else:
         clusters = "item:" + item_frame["item_id"]
     item_frame[CLUSTER] = clusters.astype(str)
@@ -1087,7 +1091,7 @@ def load(
             column="judge",
         )
     _require_usable_reference(
-        label_frame, config.reference, _holds(label_frame, keys, "judge", config.reference)
+        label_frame, config.reference, _holds(label_frame, keys, "judge", config.reference), keep
     )
     if FILE in label_frame.columns:  # the files were for the error messages
         usable = usable.drop(columns=FILE)
