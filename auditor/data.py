@@ -436,7 +436,7 @@ class JudgmentTable:
     def key_codes(self, frame: str = "raw_labels") -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """The key columns (``item_id``, ``judge``, ``rater``, ``order``) of ``raw_labels`` (or, with ``frame`` =
         ``"labels"``, of ``labels``) as integer codes, where the loader knew them: per column, each row's code (-1:
-        missing) and the distinct texts (code ``k`` is ``texts[k]``; equal texts, equal codes).  Empty when the
+        missing; int32 or int64, so widen them before arithmetic) and the distinct texts (code ``k`` is ``texts[k]``; equal texts, equal codes).  Empty when the
         frame was replaced after loading."""
         if self.raw_keys is None or self.raw_keys[0] is not self.raw_labels:
             return {}
@@ -1133,8 +1133,8 @@ def _distinct_codes(codes: np.ndarray, per_value: np.ndarray) -> tuple[np.ndarra
     text (the usual case), they are the same codes: ``codes`` itself is returned, not a copy."""
     texts = pd.Series(per_value[:-1], dtype=object)
     again, uniques = pd.factorize(texts, use_na_sentinel=True)
-    if np.array_equal(again, np.arange(len(texts))):
-        return codes.astype(np.int64, copy=False), np.asarray(uniques, dtype=object)
+    if len(uniques) == len(texts):  # every text distinct and given: ``again`` is 0, 1, 2, ...
+        return codes, np.asarray(uniques, dtype=object)
     again = np.append(again, -1).astype(np.int64)
     return again[codes], np.asarray(uniques, dtype=object)
 

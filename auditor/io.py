@@ -357,7 +357,8 @@ def is_read_text(column: pd.Series) -> bool:
 
 
 def text_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """A text column (pandas' string type) factorised: each row's code (-1: missing) and the distinct texts as
+    """A text column (pandas' string type) factorised: each row's code (-1: missing; int32 for pyarrow's text,
+    Arrow's dictionary index type, else pandas' int64) and the distinct texts as
     Python ``str`` in order of first appearance, with a final None, so that ``texts[codes]`` is the column as
     Python objects (each distinct text one ``str`` shared by its rows: ten million rows of a million distinct ids
     make a million strings, not ten million)."""
@@ -377,10 +378,10 @@ def distinct_texts(column: pd.Series) -> tuple[np.ndarray, pd.Series]:
     encoded = (data if isinstance(data, pa.ChunkedArray) else pa.chunked_array([data])).dictionary_encode()
     chunks = encoded.chunks
     if not chunks:
-        return np.empty(0, dtype=np.int64), pd.Series([], dtype=column.dtype)
+        return np.empty(0, dtype=np.int32), pd.Series([], dtype=column.dtype)
     if not all(_same_buffers(chunk.dictionary, chunks[0].dictionary) for chunk in chunks[1:]):
         chunks = [encoded.combine_chunks()]  # one dictionary for every chunk (what pandas' factorize does)
-    codes = np.empty(len(column), dtype=np.int64)
+    codes = np.empty(len(column), dtype=np.int32)  # Arrow's own index type: half of int64's 80 MB at 10M rows
     start = 0
     for chunk in chunks:
         indices = chunk.indices.fill_null(-1) if chunk.null_count else chunk.indices

@@ -462,7 +462,7 @@ def _rater_warnings_coded(
     out: list[dict[str, Any]] = []
     if not ref.size:
         return out
-    items, raters = item_code[ref], rater_code[ref]
+    items, raters = item_code[ref], rater_code[ref].astype(np.int64)  # int64: raters x items can pass 2**31
     n_items, n_raters = len(item_texts), len(rater_texts)
     rated = raters >= 0
     if rated.any():
