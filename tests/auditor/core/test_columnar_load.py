@@ -115,6 +115,8 @@ def test_a_parquet_table_loads_as_its_rows_read_one_by_one(tmp_path):
     _same_table(from_parquet, from_jsonl)
     assert from_parquet.raw_labels["label"].dtype == object  # a Python object per row, as from every reader
     assert len(from_parquet.exclusions) == 2  # the empty and the unusable label: the test covers exclusions
+    for frame in (from_parquet.raw_labels, from_parquet.labels):  # row numbers were for the error messages
+        assert "__row__" not in frame.columns and "__file__" not in frame.columns
 
 
 def test_without_an_items_table_the_items_come_from_the_labels_in_order(tmp_path):
