@@ -467,3 +467,29 @@ def test_item_texts_are_cleaned_once_and_only_when_read() -> None:
     assert texts["user_id"] is texts["user_id"]
     assert integrity.duplicate_items(items, texts) == []  # no response column: nothing more cleaned
     assert list(texts._made) == ["user_id"]
+
+
+def test_rater_checks_on_int32_codes_whose_rater_item_pairs_pass_2_to_the_31() -> None:
+    """The loader's codes of Parquet text are int32: with 70,000 raters and 40,000 items a (rater, item) pair's
+    number passes 2**31, and the checks on the codes still give the text columns' warnings (the sum is widened)."""
+    raters, items = np.array([69_999, 69_999, 69_998, 5]), np.array([39_999, 39_998, 39_999, 0])
+    rater_texts = np.array([f"r{k}" for k in range(70_000)], dtype=object)
+    item_texts = np.array([f"i{k}" for k in range(40_000)], dtype=object)
+    labels = pd.DataFrame(
+        {
+            "item_id": item_texts[items],
+            "judge": "human",
+            "rater": rater_texts[raters],
+            "code": [0, 2, 1, 0],
+            "value": [0.0, 1.0, 0.5, 0.0],
+        }
+    )
+    codes = {
+        "item_id": (items.astype(np.int32), item_texts),
+        "judge": (np.zeros(4, dtype=np.int32), np.array(["human"], dtype=object)),
+        "rater": (raters.astype(np.int32), rater_texts),
+    }
+    categories = ("a", "tie", "b")
+    coded = rater_warnings(labels, "human", categories, "pairwise", codes)
+    assert coded == rater_warnings(labels, "human", categories, "pairwise")
+    assert [w["code"] for w in coded] == ["single_item_raters"] and coded[0]["count"] == 2
