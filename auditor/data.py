@@ -49,9 +49,19 @@ def _where(frame: pd.DataFrame, position: int | None = None) -> str | None:
 
 
 def _row_of(frame: pd.DataFrame, position: int) -> int:
+    """The row number to cite for ``frame``'s row at ``position``: its :data:`ROW` where the reader gave one, else
+    ``position + 1`` (a Parquet file read without it, :func:`_as_frame`)."""
     if ROW in frame.columns:
         return int(frame[ROW].iloc[position])
     return position + 1
+
+
+def _numbered(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its :data:`ROW` column, made from the positions where the reader gave none: for the steps
+    that keep row numbers through a selection of rows or a concatenation."""
+    if ROW in frame.columns:
+        return frame
+    return frame.assign(**{ROW: range(1, len(frame) + 1)})
 
 
 #: Integers up to this size are exact as floats: a float id beyond it may stand for several integers.
@@ -386,7 +396,7 @@ def split_combined(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     An item column whose value differs between two rows of the same item is bad input.
     """
     item_cols = [c for c in frame.columns if c in ITEM_COLUMNS_KNOWN]
-    frame = _copy(frame)
+    frame = _numbered(_copy(frame))
     frame["item_id"] = _key_column(frame, "item_id", required=True)
     items = frame[item_cols + [ROW]].drop_duplicates(subset=item_cols, keep="first")
     dup = items["item_id"].duplicated(keep=False)
@@ -803,7 +813,15 @@ def _as_frame(source: Source, name: str, config: AuditConfig, *, whole: bool = F
             raise InputError("has no rows", file=frame.attrs["path"])
         return _renamed(frame, config.columns)
     text_columns = _file_columns(_WHOLE_COLUMNS[name], config.columns) if whole else ()
-    frame = read_table(source, delimiter=config.delimiter, sheet=config.sheet, text_columns=text_columns)
+    # a labels file validated whole cites its rows by position (_row_of): a Parquet file needs no row-number column
+    # (80 MB at 10M rows); the steps that select or concatenate rows add it (_numbered)
+    frame = read_table(
+        source,
+        delimiter=config.delimiter,
+        sheet=config.sheet,
+        text_columns=text_columns,
+        row_numbers=not (whole and name == "labels"),
+    )
     return _renamed(frame, config.columns)
 
 
@@ -852,7 +870,7 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     row number in that file, for the error messages."""
     if len(frames) == 1:
         return frames[0]
-    frame = pd.concat([f.assign(**{FILE: _where(f)}) for f in frames], ignore_index=True)
+    frame = pd.concat([_numbered(f).assign(**{FILE: _where(f)}) for f in frames], ignore_index=True)
     frame = frame.astype(object).where(frame.notna(), None)
     frame.attrs["path"] = " + ".join(str(_where(f)) for f in frames)
     return frame

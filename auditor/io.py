@@ -338,15 +338,19 @@ def _read_delimited(path: Path, text: str, sep: str, *, chosen: bool = False) ->
     return frame
 
 
-def _cells_as_objects(frame: pd.DataFrame, *, text_columns: Collection[str] = ()) -> pd.DataFrame:
+def _cells_as_objects(
+    frame: pd.DataFrame, *, text_columns: Collection[str] = (), row_numbers: bool = True
+) -> pd.DataFrame:
     """Missing cells as None, every other cell as it was read (binary readers give NaN for an empty cell); a text
-    column named in ``text_columns`` is left as the Parquet reader gave it (:func:`is_read_text`)."""
+    column named in ``text_columns`` is left as the Parquet reader gave it (:func:`is_read_text`).  Each record's
+    row number in :data:`ROW` (here its position + 1) unless ``row_numbers`` is False."""
     frame = frame.copy(deep=False)
     for position, name in enumerate(frame.columns):
         column = frame.iloc[:, position]
         if not (name in text_columns and is_read_text(column)):
             frame.isetitem(position, _as_objects(column))
-    frame[ROW] = range(1, len(frame) + 1)
+    if row_numbers:
+        frame[ROW] = range(1, len(frame) + 1)
     return frame
 
 
@@ -412,7 +416,9 @@ def _first_line(exc: BaseException, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _read_parquet(path: Path, source: Path | io.BytesIO, text_columns: Collection[str] = ()) -> pd.DataFrame:
+def _read_parquet(
+    path: Path, source: Path | io.BytesIO, text_columns: Collection[str] = (), row_numbers: bool = True
+) -> pd.DataFrame:
     """A Parquet file with nullable column types (an int64 column with a missing value stays integer, so an id
     beyond 2**53 keeps its digits), every cell then a Python object, but in the text columns named in
     ``text_columns`` (:func:`_cells_as_objects`)."""
@@ -422,7 +428,7 @@ def _read_parquet(path: Path, source: Path | io.BytesIO, text_columns: Collectio
         raise InputError(
             f"cannot be read as Parquet: {type(exc).__name__}: {_first_line(exc)}", file=str(path)
         ) from None
-    return _cells_as_objects(frame, text_columns=text_columns)
+    return _cells_as_objects(frame, text_columns=text_columns, row_numbers=row_numbers)
 
 
 def _read_excel(path: Path, data: bytes, sheet: str | None) -> pd.DataFrame:
@@ -479,6 +485,7 @@ def read_table(
     delimiter: str | None = None,
     sheet: str | None = None,
     text_columns: Collection[str] = (),
+    row_numbers: bool = True,
 ) -> pd.DataFrame:
     """Read a table by its suffix (``.gz`` / ``.zst`` decompressed first, the suffix before them the format); adds
     the hidden ``__row__`` column used to cite rows in errors.
@@ -487,7 +494,8 @@ def read_table(
     the sheet of an Excel file (default the first).  ``text_columns``: text columns of a Parquet file to leave as
     pyarrow read them (:func:`is_read_text`), for a reader that validates whole columns and makes Python objects of
     their distinct values only (:func:`auditor.data.load`); every other column, and every other format, as
-    without it.
+    without it.  ``row_numbers=False``: a Parquet file without the ``__row__`` column, for a reader that cites a
+    record by its position (a Parquet file's record ``k`` is its row ``k + 1``); every other format keeps it.
     """
     path = Path(path)
     check_input_file(
@@ -504,14 +512,14 @@ def read_table(
             file=str(path),
         )
     if suffix in (".parquet", ".pq") and compression is None:  # read by pyarrow from the file itself
-        frame = _read_parquet(path, path, text_columns)
+        frame = _read_parquet(path, path, text_columns, row_numbers)
         frame.attrs["path"] = str(path)
         return _nonempty(frame, path)
     data = read_input(path, "a table file")
     if compression is not None:
         data = _decompress(path, data, compression)
     if suffix in (".parquet", ".pq"):
-        frame = _read_parquet(path, io.BytesIO(data), text_columns)
+        frame = _read_parquet(path, io.BytesIO(data), text_columns, row_numbers)
     elif suffix == ".xlsx":
         frame = _read_excel(path, data, sheet)
     else:

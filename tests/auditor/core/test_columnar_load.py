@@ -335,3 +335,25 @@ def test_each_label_row_finds_its_item_whatever_text_the_ids_hold(odd_id, tmp_pa
         InputError, match=r"names item 'c', which is not in the items table .*\(1 label rows name"
     ):
         load(tmp_path / "labels.jsonl", tmp_path / "items.jsonl", AuditConfig(task="pairwise"))
+
+
+def test_several_parquet_files_load_as_their_json_lines_and_name_rows_in_their_own_file(tmp_path):
+    """A Parquet file read whole has no row-number column (a record's row is its position + 1): several files, a
+    Parquet one beside a JSON Lines one too, give the same table as JSON Lines files, and an error in the second
+    file names the row in that file."""
+    labels, items = _rows()
+    items_path, _ = _write(items, tmp_path, "items")
+    _write(labels[:12], tmp_path, "first")
+    _write(labels[12:], tmp_path, "second")
+    config = AuditConfig(task="pairwise", unusable=("invalid",))
+    from_jsonl = load([tmp_path / "first.jsonl", tmp_path / "second.jsonl"], items_path, config)
+    for pair in (("first.parquet", "second.parquet"), ("first.parquet", "second.jsonl")):
+        _same_table(load([tmp_path / name for name in pair], items_path, config), from_jsonl)
+    labels[16]["judge"] = None  # the second file's row 5
+    _write(labels[12:], tmp_path, "second")
+    messages = []
+    for suffix in (".parquet", ".jsonl"):
+        with pytest.raises(InputError) as caught:
+            load([tmp_path / f"first{suffix}", tmp_path / f"second{suffix}"], items_path, config)
+        messages.append(str(caught.value).replace(suffix, ".*"))
+    assert "second.*, row 5, column 'judge': is empty" in messages[0] and messages[0] == messages[1]
