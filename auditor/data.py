@@ -342,11 +342,11 @@ def _check_label_columns(
         if found is not None:
             codes, per_value = found
             bad_value = np.array([v is not None and v not in ORDERS for v in per_value], dtype=bool)
-            bad = pd.Series(bad_value[codes], index=orders.index)
+            bad = bad_value[codes] if _any_row(bad_value, codes) else None
         else:
-            bad = orders.notna() & ~orders.isin(ORDERS)
-        if bad.any():
-            pos = int(np.flatnonzero(bad.to_numpy())[0])
+            bad = (orders.notna() & ~orders.isin(ORDERS)).to_numpy(dtype=bool)
+        if bad is not None and bad.any():
+            pos = int(np.flatnonzero(bad)[0])
             raise InputError(
                 f"has {orders.iloc[pos]!r}; expected 'ab', 'ba' or empty",
                 file=_where(frame, pos),
