@@ -34,8 +34,12 @@ _START = (time.perf_counter(), time.process_time())
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import os  # noqa: E402
 import resource  # noqa: E402
 from statistics import NormalDist  # noqa: E402
+
+# the auditor command line's setting (auditor/cli/root.py): numpy's huge-page advice off unless the user set it
+os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
 
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402

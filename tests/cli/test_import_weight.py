@@ -153,3 +153,27 @@ def test_an_audit_written_as_json_loads_neither_the_plotting_nor_the_html_stack(
     assert (tmp_path / "out" / "audit.json").exists() and "auditor.audit" in modules
     heavy = _under(modules, ("matplotlib", "jinja2", "rich", "reports.plots", "reports.render.html"))
     assert not heavy, f"auditor audit --format json -q loaded {heavy}"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="numpy advises huge pages on Linux only")
+@pytest.mark.parametrize(("setting", "advised"), [(None, False), ("1", True), ("0", False)])
+def test_the_command_line_turns_numpys_huge_page_advice_off_unless_the_user_set_it(setting, advised):
+    """The command line loads before numpy and sets NUMPY_MADVISE_HUGEPAGE=0 unless the environment has it (the
+    first touch of fresh memory costs several times more with the advice where the kernel compacts on a fault);
+    the Python API leaves numpy's default."""
+    code = (
+        "from auditor.cli import main\nimport numpy._core.multiarray as m\n"
+        "import sys\nprint(m._get_madvise_hugepage(), file=sys.stderr)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
+    if setting is not None:
+        env["NUMPY_MADVISE_HUGEPAGE"] = setting
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == str(advised)
+    api = subprocess.run(
+        [sys.executable, "-c", "import auditor, numpy._core.multiarray as m; print(m._get_madvise_hugepage())"],
+        cwd=REPO, env={k: v for k, v in env.items() if k != "NUMPY_MADVISE_HUGEPAGE"}, capture_output=True, text=True,
+    )  # fmt: skip
+    assert api.stdout.strip() == "True", "the Python API leaves numpy's own default"
