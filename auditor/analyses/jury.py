@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from auditor import metrics as registry
 from auditor.config import AuditConfig
 from auditor.engine import aggregation as agg
 from auditor.engine.agreement import judge_metrics
@@ -136,11 +135,9 @@ def audit_side(ctx: AuditContext, name: str, side: Side, can_abstain: bool = Fal
     decided = Side(np.where(undecided, agg.NONE, side.code), side.value, side.has)
     scored = np.flatnonzero(ctx.usable(ref) & (side.code >= 0))
     counts = {"n_items": int(scored.size), "undecided": int(undecided[scored].sum())}
-    before = len(ctx.rows)
-    judge_metrics(ctx, name, ref, decided)
-    if counts["undecided"]:  # the agreement family again, with "undecided" as its own category
-        family = set(registry.names("agreement")) | set(registry.names("correlation"))
-        ctx.rows[before:] = [row for row in ctx.rows[before:] if row["metric"] not in family]
+    # with undecided items, the agreement family is computed below with "undecided" as its own category instead
+    judge_metrics(ctx, name, ref, decided, agreement=not counts["undecided"])
+    if counts["undecided"]:
         p = compare.Pairing(
             ref.code[scored],
             side.code[scored],
@@ -150,8 +147,10 @@ def audit_side(ctx: AuditContext, name: str, side: Side, can_abstain: bool = Fal
             ctx.n_clusters,
             ctx.k + 1,
         )
-        found = compare.agreement_metrics(p, ctx.rs, weighted=False, alpha_level="nominal")
-        for metric in NOMINAL_WITH_UNDECIDED:
+        found = compare.agreement_metrics(
+            p, ctx.rs, weighted=False, alpha_level="nominal", metrics=ctx.selected(NOMINAL_WITH_UNDECIDED)
+        )
+        for metric in ctx.selected(NOMINAL_WITH_UNDECIDED):
             ctx.add(metric, name, ctx.cfg.reference, found[metric])
     if can_abstain and scored.size:
         share = compare.rate_estimates(
