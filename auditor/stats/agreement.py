@@ -46,11 +46,66 @@ def row_sums(table: np.ndarray) -> np.ndarray:
     return total
 
 
-def percent_agreement(confusion: np.ndarray) -> np.ndarray:
+class ConfusionTable:
+    """A ``(..., K, K)`` stack of confusion matrices (``counts``, as floats) with the terms that the two-rater
+    coefficients share, each computed once however many coefficients read it (the bootstrap evaluates a dozen of
+    them on the same replicates): ``total`` (``N``), ``rows`` and ``cols`` (the margins), ``trace``, ``pooled``
+    (``(rows + cols) / 2N``, the pooled shares), ``expected`` (``rows cols^T / N``) and :meth:`weighted_total`
+    per weights.  Each is the expression the coefficients computed on their own, so sharing it changes no bit."""
+
+    def __init__(self, confusion: np.ndarray) -> None:
+        self.counts = np.asarray(confusion, dtype=float)
+        self._weighted: dict[bytes, np.ndarray] = {}
+
+    @property
+    def k(self) -> int:
+        return self.counts.shape[-1]
+
+    @cached_property
+    def total(self) -> np.ndarray:
+        return self.counts.sum(axis=(-2, -1))
+
+    @cached_property
+    def rows(self) -> np.ndarray:
+        return self.counts.sum(axis=-1)
+
+    @cached_property
+    def cols(self) -> np.ndarray:
+        return self.counts.sum(axis=-2)
+
+    @cached_property
+    def trace(self) -> np.ndarray:
+        return np.trace(self.counts, axis1=-2, axis2=-1)
+
+    @cached_property
+    def pooled(self) -> np.ndarray:
+        with np.errstate(**_ERR):
+            return (self.rows + self.cols) / (2.0 * self.total[..., None])
+
+    @cached_property
+    def expected(self) -> np.ndarray:
+        with np.errstate(**_ERR):
+            return self.rows[..., :, None] * self.cols[..., None, :] / self.total[..., None, None]
+
+    def weighted_total(self, weights: np.ndarray) -> np.ndarray:
+        """``sum_kl w_kl C_kl`` per matrix."""
+        w = np.asarray(weights, dtype=float)
+        key = w.tobytes()
+        if key not in self._weighted:
+            self._weighted[key] = (w * self.counts).sum(axis=(-2, -1))
+        return self._weighted[key]
+
+
+def confusion_table(confusion: np.ndarray | ConfusionTable) -> ConfusionTable:
+    """``confusion`` as a :class:`ConfusionTable` (itself if it is one)."""
+    return confusion if isinstance(confusion, ConfusionTable) else ConfusionTable(confusion)
+
+
+def percent_agreement(confusion: np.ndarray | ConfusionTable) -> np.ndarray:
     """Raw agreement: ``trace(C) / sum(C)``."""
-    c = np.asarray(confusion, dtype=float)
+    c = confusion_table(confusion)
     with np.errstate(**_ERR):
-        return np.trace(c, axis1=-2, axis2=-1) / c.sum(axis=(-2, -1))
+        return c.trace / c.total
 
 
 def _disagreement_weights(k: int, weights: Weights) -> np.ndarray:
@@ -64,47 +119,37 @@ def _disagreement_weights(k: int, weights: Weights) -> np.ndarray:
     raise ValueError(f"unknown weights {weights!r}")
 
 
-def cohen_kappa(confusion: np.ndarray, weights: Weights = "none") -> np.ndarray:
+def cohen_kappa(confusion: np.ndarray | ConfusionTable, weights: Weights = "none") -> np.ndarray:
     """Cohen's kappa, ``1 - sum(w * C) / sum(w * E)`` with ``E`` the product of the margins / N.
 
     ``weights`` are disagreement weights: ``none`` (0 on the diagonal, 1 off it; plain kappa), ``linear``
     ``|i - j|`` or ``quadratic`` ``(i - j)**2``; the same as scikit-learn's ``cohen_kappa_score``.
     """
-    c = np.asarray(confusion, dtype=float)
-    k = c.shape[-1]
-    w = _disagreement_weights(k, weights)
-    n = c.sum(axis=(-2, -1))
-    rows = c.sum(axis=-1)
-    cols = c.sum(axis=-2)
+    c = confusion_table(confusion)
+    w = _disagreement_weights(c.k, weights)
     with np.errstate(**_ERR):
-        expected = rows[..., :, None] * cols[..., None, :] / n[..., None, None]
-        return 1.0 - (w * c).sum(axis=(-2, -1)) / (w * expected).sum(axis=(-2, -1))
+        return 1.0 - c.weighted_total(w) / (w * c.expected).sum(axis=(-2, -1))
 
 
-def scott_pi(confusion: np.ndarray) -> np.ndarray:
+def scott_pi(confusion: np.ndarray | ConfusionTable) -> np.ndarray:
     """Scott's pi: chance agreement from the pooled margins, ``p_e = sum(((r + c) / 2N)**2)``."""
-    c = np.asarray(confusion, dtype=float)
-    n = c.sum(axis=(-2, -1))
+    c = confusion_table(confusion)
     with np.errstate(**_ERR):
-        pooled = (c.sum(axis=-1) + c.sum(axis=-2)) / (2.0 * n[..., None])
-        pe = (pooled**2).sum(axis=-1)
-        po = np.trace(c, axis1=-2, axis2=-1) / n
+        pe = (c.pooled**2).sum(axis=-1)
+        po = c.trace / c.total
         return (po - pe) / (1.0 - pe)
 
 
-def gwet_ac1(confusion: np.ndarray) -> np.ndarray:
+def gwet_ac1(confusion: np.ndarray | ConfusionTable) -> np.ndarray:
     """Gwet's AC1 for two raters: ``p_e = sum(pi_k (1 - pi_k)) / (K - 1)``, ``pi_k`` the pooled share."""
-    c = np.asarray(confusion, dtype=float)
-    k = c.shape[-1]
-    n = c.sum(axis=(-2, -1))
+    c = confusion_table(confusion)
     with np.errstate(**_ERR):
-        pooled = (c.sum(axis=-1) + c.sum(axis=-2)) / (2.0 * n[..., None])
-        pe = (pooled * (1.0 - pooled)).sum(axis=-1) / (k - 1)
-        po = np.trace(c, axis1=-2, axis2=-1) / n
+        pe = (c.pooled * (1.0 - c.pooled)).sum(axis=-1) / (c.k - 1)
+        po = c.trace / c.total
         return (po - pe) / (1.0 - pe)
 
 
-def brennan_prediger(confusion: np.ndarray) -> np.ndarray:
+def brennan_prediger(confusion: np.ndarray | ConfusionTable) -> np.ndarray:
     """Brennan and Prediger's free-marginal kappa: ``(p_o - 1/q) / (1 - 1/q)`` for ``q`` categories.
 
     Chance is a uniform guess over the ``q`` categories of the task (the matrix's size, whether or not every
@@ -113,10 +158,10 @@ def brennan_prediger(confusion: np.ndarray) -> np.ndarray:
     >>> round(float(brennan_prediger(np.array([[20, 5], [10, 15]]))), 12)  # p_o = 0.7, chance 1/2
     0.4
     """
-    c = np.asarray(confusion, dtype=float)
-    q = c.shape[-1]
+    c = confusion_table(confusion)
+    q = c.k
     with np.errstate(**_ERR):
-        po = np.trace(c, axis1=-2, axis2=-1) / c.sum(axis=(-2, -1))
+        po = c.trace / c.total
         if q < 2:
             return np.full_like(po, np.nan)
         chance = 1.0 / q
@@ -511,29 +556,25 @@ def light_kappa(pair_confusions: np.ndarray) -> np.ndarray:
         return np.where(defined, kappas, 0.0).sum(axis=-1) / defined.sum(axis=-1)
 
 
-def scott_pi_weighted(confusion: np.ndarray, weights: np.ndarray) -> np.ndarray:
+def scott_pi_weighted(confusion: np.ndarray | ConfusionTable, weights: np.ndarray) -> np.ndarray:
     """Weighted Scott's pi for two raters (irrCAC's ``scott2.table``): ``p_a = sum_kl w_kl C_kl / N``,
     ``p_e = sum_kl w_kl pi_k pi_l`` with ``pi`` the pooled share ``(rows + columns) / 2N``.  With two ratings per
     item it is also Fleiss' weighted kappa."""
-    c = np.asarray(confusion, dtype=float)
+    c = confusion_table(confusion)
     w = np.asarray(weights, float)
-    n = c.sum(axis=(-2, -1))
     with np.errstate(**_ERR):
-        pi = (c.sum(axis=-1) + c.sum(axis=-2)) / (2.0 * n[..., None])
-        pa = (w * c).sum(axis=(-2, -1)) / n
-        pe = np.einsum("...k,kl,...l->...", pi, w, pi)
+        pa = c.weighted_total(w) / c.total
+        pe = np.einsum("...k,kl,...l->...", c.pooled, w, c.pooled)
         return (pa - pe) / (1.0 - pe)
 
 
-def gwet_ac2(confusion: np.ndarray, weights: np.ndarray) -> np.ndarray:
+def gwet_ac2(confusion: np.ndarray | ConfusionTable, weights: np.ndarray) -> np.ndarray:
     """Gwet's AC2 for two raters (irrCAC's ``gwet.ac1.table`` with weights): ``p_a = sum_kl w_kl C_kl / N``,
     ``p_e = sum(w) / (q (q - 1)) * sum_k pi_k (1 - pi_k)`` with ``pi`` the pooled share; identity weights give AC1."""
-    c = np.asarray(confusion, dtype=float)
+    c = confusion_table(confusion)
     w = np.asarray(weights, float)
-    q = c.shape[-1]
-    n = c.sum(axis=(-2, -1))
+    q = c.k
     with np.errstate(**_ERR):
-        pi = (c.sum(axis=-1) + c.sum(axis=-2)) / (2.0 * n[..., None])
-        pa = (w * c).sum(axis=(-2, -1)) / n
-        pe = w.sum() * (pi * (1.0 - pi)).sum(axis=-1) / (q * (q - 1.0))
+        pa = c.weighted_total(w) / c.total
+        pe = w.sum() * (c.pooled * (1.0 - c.pooled)).sum(axis=-1) / (q * (q - 1.0))
         return (pa - pe) / (1.0 - pe)

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from scipy.special import ndtr, ndtri, stdtrit
@@ -375,12 +375,15 @@ class Resampler:
         n: int,
         *,
         defer: bool = False,
+        view: Callable[[np.ndarray], Any] | None = None,
     ) -> dict[str, Estimate]:
         """Several statistics of the same per-cluster sums: one resampling product serves them all.
 
         ``defer``: the replicates are computed on first use (:meth:`deferred`), so that the weights product is
         shared with every other deferred statistic; ``fns`` must then not depend on anything that changes later
-        (a closure over a loop variable)."""
+        (a closure over a loop variable).  ``view``: ``fns`` take ``view(sums)`` instead of the summed statistics,
+        one view per evaluation (the point, the jackknife, the replicates) shared by every function (e.g.
+        :class:`~auditor.stats.agreement.ConfusionTable`, which computes the margins once for all of them)."""
         per_cluster = np.asarray(per_cluster, dtype=float)
         total = per_cluster.sum(axis=0)
         flat = per_cluster.reshape(per_cluster.shape[0], -1)
@@ -390,24 +393,27 @@ class Resampler:
         # leaving out an empty cluster changes nothing: only occupied clusters enter the jackknife, the others
         # stay NaN so that estimates over different clusters still line up cluster by cluster
         jack_sums = total[None, ...] - per_cluster[occupied] if self.jackknife else None
-        shared: list[np.ndarray] = []
+        look = view or (lambda sums: sums)
+        point = look(total[None, ...])
+        jack_view = look(jack_sums) if jack_sums is not None else None
+        shared: list[Any] = []
 
-        def boot_sums() -> np.ndarray:
+        def boot_sums() -> Any:
             if not shared:
-                shared.append(product().reshape(shape))
+                shared.append(look(product().reshape(shape)))
             return shared[0]
 
         out = {}
         for name, fn in fns.items():
-            value = float(np.asarray(fn(total[None, ...]))[0])
+            value = float(np.asarray(fn(point))[0])
 
             def boot(fn: Callable[[np.ndarray], np.ndarray] = fn) -> np.ndarray:
                 return np.asarray(fn(boot_sums()), dtype=float)
 
             jack = None
-            if jack_sums is not None:
+            if jack_view is not None:
                 jack = np.full(self.n_clusters, np.nan)
-                jack[occupied] = np.asarray(fn(jack_sums), dtype=float)
+                jack[occupied] = np.asarray(fn(jack_view), dtype=float)
             out[name] = Estimate(value, boot if defer else boot(), jack, n, int(occupied.size))
         return out
 

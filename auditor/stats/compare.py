@@ -85,7 +85,7 @@ def confusion_metrics(
     fns = only_named(agreement_functions(weighted, alpha_level), metrics)
     if not fns:
         return {}
-    out = rs.sums_many(per_cluster, fns, n, defer=True)
+    out = rs.sums_many(per_cluster, fns, n, defer=True, view=ag.ConfusionTable)
     for name, se in analytic_errors(per_cluster.sum(axis=0), weighted, alpha_level).items():
         if name in out:
             out[name].analytic = se
@@ -167,11 +167,12 @@ def category_kappas(per_cluster: np.ndarray, n: int, rs: Resampler) -> list[Esti
 
 
 def agreement_functions(weighted: bool, alpha_level: str) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
-    """The coefficients of :func:`agreement_metrics` as functions of a ``(..., k, k)`` confusion matrix."""
+    """The coefficients of :func:`agreement_metrics` as functions of a ``(..., k, k)`` confusion matrix or a
+    :class:`~auditor.stats.agreement.ConfusionTable` (whose margins they then share)."""
 
-    def fleiss(c: np.ndarray) -> np.ndarray:
-        total = c.sum(axis=(-2, -1))
-        return ag.fleiss_kappa(total, np.trace(c, axis1=-2, axis2=-1), c.sum(-1) + c.sum(-2), 2 * total)
+    def fleiss(confusion: np.ndarray | ag.ConfusionTable) -> np.ndarray:
+        c = ag.confusion_table(confusion)
+        return ag.fleiss_kappa(c.total, c.trace, c.rows + c.cols, 2 * c.total)
 
     fns = {"agreement": ag.percent_agreement, "cohen_kappa": ag.cohen_kappa}
     if weighted:
@@ -180,17 +181,21 @@ def agreement_functions(weighted: bool, alpha_level: str) -> dict[str, Callable[
     fns["scott_pi"] = ag.scott_pi
     fns["fleiss_kappa"] = fleiss
     fns["krippendorff_alpha"] = lambda c: ag.krippendorff_alpha_from_coincidence(
-        ag.coincidence_from_confusion(c), alpha_level
+        ag.coincidence_from_confusion(ag.confusion_table(c).counts), alpha_level
     )
     fns["gwet_ac1"] = ag.gwet_ac1
     fns["brennan_prediger"] = ag.brennan_prediger
     if weighted:
-        fns["gwet_ac2"] = lambda c: ag.gwet_ac2(c, ag.agreement_weights(AUDIT_WEIGHTS, c.shape[-1]))
+        fns["gwet_ac2"] = lambda c: ag.gwet_ac2(c, ag.agreement_weights(AUDIT_WEIGHTS, _categories(c)))
         fns["scott_pi_weighted"] = lambda c: ag.scott_pi_weighted(
-            c, ag.agreement_weights(AUDIT_WEIGHTS, c.shape[-1])
+            c, ag.agreement_weights(AUDIT_WEIGHTS, _categories(c))
         )
         fns["fleiss_kappa_weighted"] = fns["scott_pi_weighted"]
     return fns
+
+
+def _categories(confusion: np.ndarray | ag.ConfusionTable) -> int:
+    return ag.confusion_table(confusion).k
 
 
 def icc_metrics(p: Pairing, rs: Resampler, metrics: Collection[str] | None = None) -> dict[str, Estimate]:

@@ -12,6 +12,7 @@ import pytest
 
 from auditor.stats import agreement as ag
 from auditor.stats import analytic as an
+from auditor.stats import compare
 
 
 def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
@@ -144,3 +145,84 @@ def test_float64_flats_share_one_product_with_their_own_bits():
     products = [rs.deferred(flat) for flat in flats]
     for flat, product in zip(flats, products, strict=True):
         assert same_bits(product(), rs.weights @ flat)
+
+
+# -- the two-rater coefficients on a shared ConfusionTable ---------------------------------------------------------
+def plain_coefficients(c: np.ndarray, k: int) -> dict[str, np.ndarray]:
+    """The coefficients as each computed its own margins before :class:`ConfusionTable` (their previous code)."""
+    w_agree = ag.agreement_weights("quadratic", k)
+    out = {}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n = c.sum(axis=(-2, -1))
+        trace = np.trace(c, axis1=-2, axis2=-1)
+        out["agreement"] = trace / c.sum(axis=(-2, -1))
+        for weights in ("none", "linear", "quadratic"):
+            i, j = np.indices((k, k))
+            w = {"none": (i != j), "linear": np.abs(i - j), "quadratic": (i - j) ** 2}[weights].astype(float)
+            expected = c.sum(axis=-1)[..., :, None] * c.sum(axis=-2)[..., None, :] / n[..., None, None]
+            out[f"cohen_{weights}"] = 1.0 - (w * c).sum(axis=(-2, -1)) / (w * expected).sum(axis=(-2, -1))
+        pooled = (c.sum(axis=-1) + c.sum(axis=-2)) / (2.0 * n[..., None])
+        pe = (pooled**2).sum(axis=-1)
+        out["scott_pi"] = (trace / n - pe) / (1.0 - pe)
+        pe = (pooled * (1.0 - pooled)).sum(axis=-1) / (k - 1)
+        out["gwet_ac1"] = (trace / n - pe) / (1.0 - pe)
+        out["brennan_prediger"] = (trace / n - 1.0 / k) / (1.0 - 1.0 / k)
+        pa = (w_agree * c).sum(axis=(-2, -1)) / n
+        pe = np.einsum("...k,kl,...l->...", pooled, w_agree, pooled)
+        out["scott_pi_weighted"] = (pa - pe) / (1.0 - pe)
+        pe = w_agree.sum() * (pooled * (1.0 - pooled)).sum(axis=-1) / (k * (k - 1.0))
+        out["gwet_ac2"] = (pa - pe) / (1.0 - pe)
+        total = c.sum(axis=(-2, -1))
+        out["fleiss_kappa"] = ag.fleiss_kappa(total, trace, c.sum(-1) + c.sum(-2), 2 * total)
+    return out
+
+
+def shared_coefficients(c: np.ndarray | ag.ConfusionTable, k: int) -> dict[str, np.ndarray]:
+    w_agree = ag.agreement_weights("quadratic", k)
+    fns = compare.agreement_functions(weighted=True, alpha_level="nominal")
+    return {
+        "agreement": ag.percent_agreement(c),
+        "cohen_none": ag.cohen_kappa(c),
+        "cohen_linear": ag.cohen_kappa(c, "linear"),
+        "cohen_quadratic": ag.cohen_kappa(c, "quadratic"),
+        "scott_pi": ag.scott_pi(c),
+        "gwet_ac1": ag.gwet_ac1(c),
+        "brennan_prediger": ag.brennan_prediger(c),
+        "scott_pi_weighted": ag.scott_pi_weighted(c, w_agree),
+        "gwet_ac2": ag.gwet_ac2(c, w_agree),
+        "fleiss_kappa": fns["fleiss_kappa"](c),
+    }
+
+
+@pytest.mark.parametrize("k", [2, 3, 5])
+def test_coefficients_on_a_shared_confusion_table_keep_every_bit(k):
+    """Counts (what the bootstrap evaluates), and floats with signed zeros, NaN and empty tables: each coefficient
+    read from one shared :class:`ConfusionTable` equals its plain computation bit for bit."""
+    rng = np.random.default_rng(k)
+    counts = rng.poisson(2.0, (3000, k, k)).astype(float)
+    counts[:5] = 0.0  # N = 0: NaN coefficients
+    floats = rng.standard_normal((3000, k, k)) * 10.0 ** rng.integers(-3, 3, (3000, k, k))
+    floats.reshape(-1)[::13] = -0.0
+    floats[7, 0, 0] = np.nan
+    for c in (counts, floats, counts[:1], counts[3]):
+        want = plain_coefficients(c, k)
+        table = ag.ConfusionTable(c)
+        for got in (shared_coefficients(table, k), shared_coefficients(c, k)):
+            assert want.keys() == got.keys()
+            assert all(same_bits(got[name], want[name]) for name in want), k
+
+
+def test_a_view_shared_by_the_agreement_functions_changes_no_estimate():
+    """``sums_many(..., view=ConfusionTable)`` gives the same point, jackknife and replicates as each function on
+    the plain sums."""
+    from auditor.stats.bootstrap import Resampler
+
+    rng = np.random.default_rng(5)
+    per_cluster = rng.poisson(1.5, (400, 3, 3)).astype(float)
+    per_cluster[::9] = 0.0  # empty clusters: left out of the jackknife
+    fns = compare.agreement_functions(weighted=True, alpha_level="nominal")
+    plain = Resampler(400, 300, seed=1).sums_many(per_cluster, fns, 1000)
+    shared = Resampler(400, 300, seed=1).sums_many(per_cluster, fns, 1000, defer=True, view=ag.ConfusionTable)
+    for name, est in plain.items():
+        assert est.value == shared[name].value or (np.isnan(est.value) and np.isnan(shared[name].value))
+        assert same_bits(est.jack, shared[name].jack) and same_bits(est.boot, shared[name].boot), name
