@@ -250,6 +250,32 @@ class _Pending:
     out: np.ndarray | None = None
 
 
+def _distinct_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of a C-ordered 2-D array, bit for bit (``-0.0`` is not ``0.0``), in order of first
+    occurrence, and each row's position among them.  Rows are grouped by a sample of their entries (every
+    :data:`_SAMPLE_STRIDE`-th), then compared in full within a group."""
+    sample = rows[:, ::_SAMPLE_STRIDE]
+    bits = rows.view(np.uint8)  # equal bits, not equal values
+    # a sample's bytes -> the positions in ``order`` of the distinct rows with that sample
+    groups: dict[bytes, list[int]] = {}
+    order: list[int] = []
+    where = np.empty(len(rows), dtype=np.intp)
+    for i in range(len(rows)):
+        group = groups.setdefault(sample[i].tobytes(), [])
+        for j in group:
+            if np.array_equal(bits[order[j]], bits[i]):
+                where[i] = j
+                break
+        else:
+            group.append(len(order))
+            where[i] = len(order)
+            order.append(i)
+    return rows[order], where
+
+
+_SAMPLE_STRIDE = 64  # :func:`_distinct_rows` groups rows by every 64th entry
+
+
 class Resampler:
     """Evaluates statistics of per-cluster sums for the point, every bootstrap resample and the jackknife."""
 
@@ -324,13 +350,21 @@ class Resampler:
         return pending.out.copy()
 
     def flush(self) -> None:
-        """Compute every pending product: one float32 product for all the exact ones (:meth:`_exact32`), one
-        float64 product for the others of two or more columns, and one for each other single column."""
+        """Compute every pending product: one float32 product for all the exact ones (:meth:`_exact32`; each
+        distinct column once), one float64 product for the others of two or more columns, and one for each other
+        single column."""
         pending, self._pending = self._pending, []
         exact = [p for p in pending if p.scale is not None]
         if exact:
-            columns = np.concatenate([(p.flat * p.scale).astype(np.float32) for p in exact], axis=1)
-            sums = (self._weights32 @ columns).astype(float)
+            # the same column recurs (every rate's item counts, a judge's and the reference's; empty slices):
+            # each distinct one enters the product once, exact whatever its neighbours
+            columns = np.empty((sum(p.flat.shape[1] for p in exact), self.n_clusters), dtype=np.float32)
+            start = 0
+            for p in exact:
+                columns[start : start + p.flat.shape[1]] = (p.flat * p.scale).T
+                start += p.flat.shape[1]
+            distinct, where = _distinct_rows(columns)
+            sums = (self._weights32 @ distinct.T).astype(float)[:, where]
             start = 0
             for p in exact:
                 width = p.flat.shape[1]

@@ -226,3 +226,27 @@ def test_a_view_shared_by_the_agreement_functions_changes_no_estimate():
     for name, est in plain.items():
         assert est.value == shared[name].value or (np.isnan(est.value) and np.isnan(shared[name].value))
         assert same_bits(est.jack, shared[name].jack) and same_bits(est.boot, shared[name].boot), name
+
+
+def test_repeated_integer_columns_enter_the_float32_product_once_with_the_same_bits():
+    """Exact (integer) per-cluster sums: a column repeated within a flat or across flats, and an empty one, enters
+    the float32 product once; every flat still gets the float64 product's numbers bit for bit."""
+    from auditor.stats.bootstrap import Resampler, _distinct_rows
+
+    rs = Resampler(700, 300, seed=8)
+    rng = np.random.default_rng(9)
+    counts = rng.poisson(2.0, (700, 4)).astype(float)
+    halves = rng.integers(0, 7, (700, 2)) / 2.0  # a mean of 0 / 0.5 / 1 values: scaled by 2
+    flats = [
+        counts,
+        counts[:, [2, 0]],  # repeats of another flat's columns
+        np.column_stack([counts[:, 1], np.zeros(700), counts[:, 1], -np.zeros(700)]),  # within one flat
+        halves,
+        np.column_stack([halves[:, 0] * 2.0, counts[:, 3]]),  # halves[:, 0] scaled: the same float32 column
+    ]
+    products = [rs.deferred(flat) for flat in flats]
+    for flat, product in zip(flats, products, strict=True):
+        assert same_bits(product(), rs.weights @ flat)
+    rows = np.array([[1.0, 2.0], [0.0, 0.0], [1.0, 2.0], [-0.0, 0.0], [0.0, 0.0]], dtype=np.float32)
+    distinct, where = _distinct_rows(rows)
+    assert same_bits(distinct, rows[[0, 1, 3]]) and where.tolist() == [0, 1, 0, 2, 1]  # -0.0 is not 0.0
