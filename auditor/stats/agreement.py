@@ -22,28 +22,35 @@ Level = Literal["nominal", "ordinal", "interval", "ratio"]
 _ERR = {"divide": "ignore", "invalid": "ignore"}
 
 
-#: Below this many columns numpy sums a row left to right (from eight on, pairwise).
+#: Below this many entries numpy sums along an axis left to right (from eight on, along the last axis, pairwise).
 _LEFT_TO_RIGHT_COLUMNS = 8
 _ROW_SUM_DTYPES = (np.dtype(np.float64), np.dtype(np.int64))
 
 
-def row_sums(table: np.ndarray) -> np.ndarray:
-    """``table.sum(axis=1)`` of an ``(rows, K)`` table, bit for bit: numpy adds fewer than
-    :data:`_LEFT_TO_RIGHT_COLUMNS` columns of a row left to right, which adding the columns in turn repeats
-    several times faster on a tall table (numpy reduces a short last axis row by row), starting from 0 as numpy
-    does.  Other shapes, and dtypes
-    but float64 and int64 (whose sum would change dtype), take numpy's sum."""
+def axis_sums(table: np.ndarray, axis: int = -1) -> np.ndarray:
+    """``table.sum(axis=axis)``, bit for bit, for an axis of fewer than :data:`_LEFT_TO_RIGHT_COLUMNS` entries:
+    numpy adds them left to right starting from 0 (a -0.0 becomes 0.0), which adding the slices in turn repeats
+    several times faster on a tall table (numpy reduces a short axis element by element).  Longer axes, and
+    dtypes but float64 and int64 (whose sum would change dtype), take numpy's sum."""
     table = np.asarray(table)
     if (
-        table.ndim != 2
-        or not 1 <= table.shape[1] < _LEFT_TO_RIGHT_COLUMNS
+        table.ndim == 0
+        or not 1 <= table.shape[axis] < _LEFT_TO_RIGHT_COLUMNS
         or table.dtype not in _ROW_SUM_DTYPES
     ):
-        return table.sum(axis=1)
-    total = table[:, 0] + table.dtype.type(0)  # numpy's sum starts from 0: a -0.0 becomes 0.0
-    for j in range(1, table.shape[1]):
-        total += table[:, j]
+        return table.sum(axis=axis)
+    parts = np.moveaxis(table, axis, 0)
+    total = parts[0] + table.dtype.type(0)  # numpy's sum starts from 0
+    for part in parts[1:]:
+        total += part
     return total
+
+
+def row_sums(table: np.ndarray) -> np.ndarray:
+    """``table.sum(axis=1)`` of an ``(rows, K)`` table, bit for bit (:func:`axis_sums`); other shapes take
+    numpy's sum."""
+    table = np.asarray(table)
+    return axis_sums(table, 1) if table.ndim == 2 else table.sum(axis=1)
 
 
 class ConfusionTable:
@@ -67,11 +74,11 @@ class ConfusionTable:
 
     @cached_property
     def rows(self) -> np.ndarray:
-        return self.counts.sum(axis=-1)
+        return axis_sums(self.counts, -1)
 
     @cached_property
     def cols(self) -> np.ndarray:
-        return self.counts.sum(axis=-2)
+        return axis_sums(self.counts, -2)
 
     @cached_property
     def trace(self) -> np.ndarray:
@@ -263,8 +270,8 @@ def krippendorff_alpha_from_coincidence(
     a custom distance function.
     """
     o = np.asarray(coincidence, dtype=float)
-    margins = o.sum(axis=-1)
-    n = margins.sum(axis=-1)
+    margins = axis_sums(o, -1)
+    n = axis_sums(margins, -1)
     d = _delta_squared(margins, level, values)
     observed = (o * d).sum(axis=(-2, -1))
     expected = (margins[..., :, None] * margins[..., None, :] * d).sum(axis=(-2, -1))

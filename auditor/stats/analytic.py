@@ -26,7 +26,14 @@ from typing import Literal
 import numpy as np
 from scipy.special import ndtr, ndtri, stdtr, stdtrit
 
-from auditor.stats.agreement import RatingTable, item_agreement, rating_table, row_sums, weighted_counts
+from auditor.stats.agreement import (
+    RatingTable,
+    axis_sums,
+    item_agreement,
+    rating_table,
+    row_sums,
+    weighted_counts,
+)
 
 GwetCoefficient = Literal["fleiss", "gwet", "brennan_prediger", "krippendorff"]
 
@@ -326,7 +333,7 @@ def category_kappa_of(confusion: np.ndarray, k: int) -> np.ndarray:
     c = np.asarray(confusion, dtype=float)
     n = c.sum(axis=(-2, -1))
     a = c[..., k, k]
-    row, col = c[..., k, :].sum(axis=-1), c[..., :, k].sum(axis=-1)
+    row, col = axis_sums(c[..., k, :], -1), axis_sums(c[..., :, k], -1)
     with np.errstate(**_ERR):
         po = (n - row - col + 2.0 * a) / n
         pe = (row * col + (n - row) * (n - col)) / n**2

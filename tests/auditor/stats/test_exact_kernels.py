@@ -32,6 +32,24 @@ def test_row_sums_are_numpys_sum_bit_for_bit(columns):
     assert same_bits(ag.row_sums(flags), flags.sum(axis=1))
 
 
+@pytest.mark.parametrize("size", range(1, 10))
+def test_axis_sums_are_numpys_sum_bit_for_bit(size):
+    """Every axis of stacks of tables (the confusion tables' margins), signed zeros (first entries included), NaN
+    and infinities; axes of eight or more entries and other dtypes take numpy's own sum."""
+    rng = np.random.default_rng(100 + size)
+    for shape in [(size,), (700, size), (300, size, size), (40, 3, size, size), (size, 1, 5)]:
+        floats = rng.standard_normal(shape) * 10.0 ** rng.integers(-8, 8, shape)
+        floats.reshape(-1)[rng.random(floats.size) < 0.2] = -0.0
+        floats.reshape(-1)[::97] = np.nan
+        floats.reshape(-1)[5::101] = -np.inf
+        ints = rng.integers(-50, 50, shape)
+        for table in (floats, ints, ints > 0, floats.astype(np.float32)):
+            for axis in range(-table.ndim, table.ndim):
+                assert same_bits(ag.axis_sums(table, axis), table.sum(axis=axis)), (shape, axis, table.dtype)
+    negative_zeros = np.full((4, size, size), -0.0)
+    assert same_bits(ag.axis_sums(negative_zeros, -2), negative_zeros.sum(axis=-2))  # 0.0, as numpy
+
+
 def blas_product(counts: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """What ``weighted_counts`` computed before its fast paths (the C-ordered transposed weights)."""
     if counts.ndim < 2 or counts.shape[-2] < 2:
