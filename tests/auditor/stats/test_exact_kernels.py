@@ -268,3 +268,23 @@ def test_repeated_integer_columns_enter_the_float32_product_once_with_the_same_b
     rows = np.array([[1.0, 2.0], [0.0, 0.0], [1.0, 2.0], [-0.0, 0.0], [0.0, 0.0]], dtype=np.float32)
     distinct, where = _distinct_rows(rows)
     assert same_bits(distinct, rows[[0, 1, 3]]) and where.tolist() == [0, 1, 0, 2, 1]  # -0.0 is not 0.0
+
+
+def test_recurring_sums_are_found_by_their_bits():
+    """A flat deferred again (pending or already computed) reuses its product; one that differs only in a signed
+    zero is a different flat."""
+    from auditor.stats.bootstrap import Resampler
+
+    rs = Resampler(50, 40, seed=2)
+    flat = np.random.default_rng(3).standard_normal((50, 3))
+    first, again = rs.deferred(flat), rs.deferred(flat.copy())
+    assert len(rs._pending) == 1
+    assert same_bits(first(), again()) and same_bits(first(), rs.weights @ flat)
+    reused = rs.deferred(flat.copy())
+    assert not rs._pending and same_bits(reused(), rs.weights @ flat)
+    signed = flat.copy()
+    signed[0, 0] = 0.0
+    rs.deferred(signed)
+    signed[0, 0] = -0.0
+    rs.deferred(signed)
+    assert len(rs._pending) == 2
