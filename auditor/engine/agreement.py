@@ -121,11 +121,11 @@ def judge_metrics(
         # only the rates asked for: their per-cluster sums are counts, exact in any product, so leaving the
         # others' columns out changes no number
         j_ind = compare.only_named(ctx.indicators(side, idx) or {}, rates)
-        j_rates = compare.rate_estimates(j_ind, side.value[idx], p.cluster, ctx.n_clusters, ctx.rs)
+        j_rates = compare.rate_estimates(j_ind, p.judge_value, p.cluster, ctx.n_clusters, ctx.rs)
         gaps = [r for r in j_rates if (rates is None or r in rates) and ctx.wants(f"{r}_gap")]
         if gaps:  # the reference's rates on the same items: only for the gaps
             r_ind = compare.only_named(ctx.indicators(ref, idx) or {}, rates)
-            r_rates = compare.rate_estimates(r_ind, ref.value[idx], p.cluster, ctx.n_clusters, ctx.rs)
+            r_rates = compare.rate_estimates(r_ind, p.ref_value, p.cluster, ctx.n_clusters, ctx.rs)
         singletons = np.all(np.bincount(p.cluster, minlength=ctx.n_clusters) <= 1)
         for name in [r for r in j_rates if rates is None or r in rates]:
             ctx.add(name, judge, ctx.cfg.reference, j_rates[name], slice=slice)

@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from auditor.engine import aggregation as agg
 from auditor.engine.agreement import agreement_family
 from auditor.engine.context import AuditContext, Side
 from auditor.engine.selection import agreement_names
@@ -180,7 +179,7 @@ def multi_rater(
             out.update(_icc(ctx, items, raters, n_raters, x))
         return out
     codes = ctx.t.labels["code"].to_numpy(np.int64)[ref_mask]
-    counts = agg.count_table(items, codes, ctx.n_items, ctx.k)
+    counts = ctx.vote_counts(ref_mask)  # the reference's votes per item, as its verdicts were voted
     n_i = counts.sum(1)
     ok = n_i > 1
     n = int(ok.sum())

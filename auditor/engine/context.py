@@ -96,6 +96,7 @@ class AuditContext:
         self.confusion: list[dict[str, Any]] = []
         self.score_pairs: list[dict[str, Any]] = []
         self.ref: Side | None = None
+        self._reference_votes: tuple[np.ndarray, np.ndarray] | None = None  # see :meth:`vote_counts`
         self.sides: dict[str, Side] = {}
         self.juries: dict[str, Side] = {}
         rule = self.cfg.aggregate_rule
@@ -141,7 +142,18 @@ class AuditContext:
         return side
 
     def vote_counts(self, mask: np.ndarray) -> np.ndarray:
-        """``(n_items, k)``: how many of the label rows in ``mask`` give each category, per item."""
+        """``(n_items, k)``: how many of the label rows in ``mask`` give each category, per item.  The reference's
+        (``mask`` is :attr:`ref_mask`, which is replaced, never changed in place), read by the core step, the human
+        ceiling and the policy, is counted once and returned read-only."""
+        if mask is not self.ref_mask:
+            return self._count_votes(mask)
+        if self._reference_votes is None or self._reference_votes[0] is not mask:
+            counts = self._count_votes(mask)
+            counts.flags.writeable = False
+            self._reference_votes = (mask, counts)
+        return self._reference_votes[1]
+
+    def _count_votes(self, mask: np.ndarray) -> np.ndarray:
         codes = self.t.labels["code"].to_numpy(np.int64)[mask]
         return agg.count_table(self.row_item[mask], codes, self.n_items, self.k)
 
@@ -209,9 +221,10 @@ class AuditContext:
 
     # -- outcome indicators -------------------------------------------------------------------------------
     def indicators(self, s: Side, idx: np.ndarray) -> dict[str, np.ndarray] | None:
-        """Per item in ``idx``: whether ``s`` calls b better (``win_rate``), a tie, worse, no better."""
-        code, value = s.code[idx], s.value[idx]
+        """Per item in ``idx``: whether ``s`` calls b better (``win_rate``), a tie, worse, no better (each task
+        reads its verdicts' codes or their values, whichever it needs)."""
         if self.task == "pairwise":
+            code = s.code[idx]
             return {
                 "win_rate": code == 2,
                 "tie_rate": code == 1,
@@ -220,6 +233,7 @@ class AuditContext:
             }
         if self.task == "likert":
             neutral = float(self.cfg.scale.neutral)
+            value = s.value[idx]
             return {
                 "win_rate": value > neutral,
                 "tie_rate": value == neutral,
@@ -227,9 +241,11 @@ class AuditContext:
                 "no_better_rate": value <= neutral,
             }
         if self.task == "binary":
+            code = s.code[idx]
             return {"win_rate": code == 1, "loss_rate": code == 0, "no_better_rate": code == 0}
         if self.task == "score" and self.cfg.score_neutral is not None:
             c, m = self.cfg.score_neutral, self.cfg.score_tie_margin
+            value = s.value[idx]
             return {
                 "win_rate": value > c + m,
                 "tie_rate": np.abs(value - c) <= m,
