@@ -146,17 +146,20 @@ def _zero(est: Estimate) -> Estimate:
 def _random_rows(ctx: AuditContext, judge: str) -> None:
     """The expected rows of a judge drawing from the reference's label shares (see the module docstring)."""
     idx = np.flatnonzero(ctx.usable(ctx.ref))
-    counts = np.zeros((ctx.n_clusters, ctx.k))
-    np.add.at(counts, (ctx.cluster[idx], ctx.ref.code[idx]), 1.0)
+    cells = ctx.cluster[idx] * ctx.k + ctx.ref.code[idx]
+    counts = np.bincount(cells, minlength=ctx.n_clusters * ctx.k).reshape(ctx.n_clusters, ctx.k).astype(float)
     weighted = ctx.task in ("pairwise", "likert")
     level = "ordinal" if ctx.task == "likert" else "nominal"
     fns = compare.only_named(compare.agreement_functions(weighted, level), ctx.selected(None))
 
-    def expected(fn: Any) -> Any:
-        def value(totals: np.ndarray) -> np.ndarray:
-            n = totals.sum(axis=-1)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                conf = totals[..., :, None] * totals[..., None, :] / n[..., None, None]
+    def expected_confusion(totals: np.ndarray) -> compare.ag.ConfusionTable:
+        """``N q q^T`` from the reference's label counts, once for every coefficient (their shared view)."""
+        n = totals.sum(axis=-1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return compare.ag.ConfusionTable(totals[..., :, None] * totals[..., None, :] / n[..., None, None])
+
+    def exact_zeros(fn: Any) -> Any:
+        def value(conf: compare.ag.ConfusionTable) -> np.ndarray:
             out = np.asarray(fn(conf), float)
             return np.where(np.abs(out) < 1e-12, 0.0, out)  # exact zeros, not rounding noise
 
@@ -164,7 +167,11 @@ def _random_rows(ctx: AuditContext, judge: str) -> None:
 
     if fns:
         found = ctx.rs.sums_many(
-            counts, {name: expected(fn) for name, fn in fns.items()}, int(idx.size), defer=True
+            counts,
+            {name: exact_zeros(fn) for name, fn in fns.items()},
+            int(idx.size),
+            defer=True,
+            view=expected_confusion,
         )
         for name, est in found.items():
             ctx.add(name, judge, ctx.cfg.reference, est)
