@@ -184,8 +184,8 @@ def multi_rater(
     ok = n_i > 1
     n = int(ok.sum())
     level = "ordinal" if ctx.task == "likert" else "nominal"
-    coinc = compare.ag.coincidence_from_counts(counts[ok])
-    per_cluster = _cluster_sums(ctx, coinc, ctx.cluster[ok])
+    cells = compare.ag.coincidence_cells(counts[ok]).reshape(ctx.k * ctx.k, -1)  # a cell per row
+    per_cluster = _column_sums(ctx, cells, ctx.cluster[ok]).reshape(-1, ctx.k, ctx.k)
     alpha = {"krippendorff_alpha": lambda o: compare.ag.krippendorff_alpha_from_coincidence(o, level)}
     out.update(_evaluate(ctx, per_cluster, alpha, n))
     table = compare.ag.RatingTable(counts)  # per-item terms shared by Gwet's coefficients and their variances
@@ -195,8 +195,8 @@ def multi_rater(
     if rated.size and np.all(rated == rated[0]):  # complete data: both conventions are Fleiss (1971) exactly;
         # the pooled form keeps the numbers of audits without missing ratings identical to the last bit
         p_i = compare.ag.fleiss_item_terms(counts[ok])
-        cols = np.column_stack([np.ones(n), p_i, counts[ok].astype(float), n_i[ok].astype(float)])
-        sums = _cluster_sums(ctx, cols, ctx.cluster[ok])
+        columns = np.vstack([np.ones(n), p_i, counts[ok].T, n_i[ok]]).astype(float, copy=False)
+        sums = _column_sums(ctx, columns, ctx.cluster[ok])
         k = ctx.k
         fleiss = {
             "fleiss_kappa": lambda s: compare.ag.fleiss_kappa(
@@ -258,12 +258,18 @@ def _cluster_sums(ctx: AuditContext, per_item: np.ndarray, cluster: np.ndarray |
     """``(items, ...)`` per-item statistics summed per cluster (``cluster``: each row's, by default
     ``ctx.cluster``), one ``bincount`` per column: the same sums, added in the same order, as ``np.add.at``
     (several times faster)."""
+    columns = per_item.reshape(len(per_item), -1).T
+    return _column_sums(ctx, columns, cluster).reshape((ctx.n_clusters,) + per_item.shape[1:])
+
+
+def _column_sums(ctx: AuditContext, columns: np.ndarray, cluster: np.ndarray | None = None) -> np.ndarray:
+    """:func:`_cluster_sums` of statistics laid out a statistic per row, ``(statistics, items)`` (each row
+    contiguous, as ``bincount`` reads it): ``(clusters, statistics)``."""
     cluster = ctx.cluster if cluster is None else cluster
-    columns = per_item.reshape(len(per_item), -1)
-    sums = np.zeros((ctx.n_clusters, columns.shape[1]))
-    for j in range(columns.shape[1]):
-        sums[:, j] = np.bincount(cluster, weights=columns[:, j], minlength=ctx.n_clusters)
-    return sums.reshape((ctx.n_clusters,) + per_item.shape[1:])
+    sums = np.zeros((ctx.n_clusters, len(columns)))
+    for j, column in enumerate(columns):
+        sums[:, j] = np.bincount(cluster, weights=column, minlength=ctx.n_clusters)
+    return sums
 
 
 def _cell_counts(index: tuple[np.ndarray, ...], shape: tuple[int, ...]) -> np.ndarray:

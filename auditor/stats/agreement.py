@@ -204,19 +204,32 @@ def fleiss_item_terms(counts: np.ndarray) -> np.ndarray:
 
 
 def coincidence_from_counts(counts: np.ndarray) -> np.ndarray:
-    """Per-unit coincidence matrices ``(n n^T - diag(n)) / (m - 1)`` from ``(units, K)`` counts.
+    """Per-unit coincidence matrices ``(n n^T - diag(n)) / (m - 1)`` from ``(units, K)`` counts, ``(units, K, K)``
+    (:func:`coincidence_cells` laid out unit by unit).
 
     Units with fewer than two values are not pairable and contribute zero.
     """
+    return np.ascontiguousarray(np.moveaxis(coincidence_cells(counts), -1, 0))
+
+
+def coincidence_cells(counts: np.ndarray) -> np.ndarray:
+    """:func:`coincidence_from_counts` cell by cell, ``(K, K, units)``: each cell's values over the units in one
+    row (what per-cluster sums read), computed with the same operations, so the same bits."""
     counts = np.asarray(counts, dtype=float)
     m = row_sums(counts)
-    outer = counts[:, :, None] * counts[:, None, :]
-    idx = np.arange(counts.shape[1])
-    outer[:, idx, idx] -= counts
     with np.errstate(**_ERR):
         scale = np.where(m > 1, 1.0 / (m - 1.0), 0.0)
-    outer *= scale[:, None, None]
-    return outer
+    k = counts.shape[1]
+    cells = np.empty((k, k, len(counts)))
+    for i in range(k):
+        for j in range(i, k):  # n_i n_j = n_j n_i: one product per pair of categories
+            cell = counts[:, i] * counts[:, j]
+            if i == j:
+                cell -= counts[:, i]
+            cell *= scale
+            cells[i, j] = cell
+            cells[j, i] = cell
+    return cells
 
 
 def coincidence_from_confusion(confusion: np.ndarray) -> np.ndarray:

@@ -288,3 +288,29 @@ def test_recurring_sums_are_found_by_their_bits():
     signed[0, 0] = -0.0
     rs.deferred(signed)
     assert len(rs._pending) == 2
+
+
+def coincidence_as_before(counts: np.ndarray) -> np.ndarray:
+    """:func:`coincidence_from_counts` as it computed the whole ``(units, K, K)`` outer product first."""
+    counts = np.asarray(counts, dtype=float)
+    m = counts.sum(axis=1)
+    outer = counts[:, :, None] * counts[:, None, :]
+    idx = np.arange(counts.shape[1])
+    outer[:, idx, idx] -= counts
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(m > 1, 1.0 / (m - 1.0), 0.0)
+    outer *= scale[:, None, None]
+    return outer
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 6])
+def test_coincidences_cell_by_cell_keep_every_bit(k):
+    rng = np.random.default_rng(20 + k)
+    counts = rng.integers(0, 4, (4000, k)).astype(float)
+    floats = rng.standard_normal((4000, k)) * 10.0 ** rng.integers(-5, 5, (4000, k))
+    floats.reshape(-1)[::9] = -0.0
+    floats[3, 0] = np.nan
+    for table in (counts, floats, counts[:0], counts[:1]):
+        want = coincidence_as_before(table)
+        assert same_bits(ag.coincidence_from_counts(table), want)
+        assert same_bits(ag.coincidence_cells(table), np.ascontiguousarray(np.moveaxis(want, 0, -1)))
