@@ -122,20 +122,20 @@ def _rater_sides(
             masks[r] = m
         return cache(lambda r: ctx.side(masks[r])), (lambda r: ctx.side(ref_mask & ~masks[r]))
     index = {r: i for i, r in enumerate(all_raters)}
-    cell = rater_index * n_items + ctx.row_item[ref_mask]
-    rows = np.bincount(cell, minlength=n_raters * n_items).reshape(n_raters, n_items)
     codes = ctx.t.labels["code"].to_numpy(np.int64)[ref_mask]
-    counts = np.bincount(cell * ctx.k + codes, minlength=n_raters * n_items * ctx.k)
-    counts = counts.reshape(n_raters, n_items, ctx.k).astype(np.int64, copy=False)
-    total, total_rows = counts.sum(axis=0), rows.sum(axis=0)
+    cell = (rater_index * n_items + ctx.row_item[ref_mask]) * ctx.k + codes
+    counts = np.bincount(cell, minlength=n_raters * n_items * ctx.k).reshape(n_raters, n_items, ctx.k)
+    total = ctx.vote_counts(ref_mask)  # every rater's votes: the same counts, summed over the raters
+
+    def verdicts(votes: np.ndarray) -> Side:
+        # every label row has a category: an item with a vote is an item with a label
+        return ctx.from_counts(votes, compare.ag.row_sums(votes) > 0)
 
     def mine(r: Any) -> Side:
-        i = index[r]
-        return ctx.from_counts(counts[i], rows[i] > 0)
+        return verdicts(counts[index[r]])
 
     def others(r: Any) -> Side:
-        i = index[r]
-        return ctx.from_counts(total - counts[i], total_rows - rows[i] > 0)
+        return verdicts(total - counts[index[r]])
 
     return cache(mine), others
 
