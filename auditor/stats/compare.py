@@ -8,7 +8,7 @@ estimate, the bootstrap replicates and the jackknife come from the same sums.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import numpy as np
@@ -39,17 +39,23 @@ class Pairing:
     cluster: np.ndarray  # cluster index per item, 0..G-1
     n_clusters: int
     k: int  # number of categories (0 for score tasks)
+    _confusion: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def n(self) -> int:
         return int(self.cluster.size)
 
     def confusion_by_cluster(self) -> np.ndarray:
-        k = self.k
-        flat = np.bincount(
-            self.cluster * k * k + self.ref_code * k + self.judge_code, minlength=self.n_clusters * k * k
-        )
-        return flat.reshape(self.n_clusters, k, k).astype(float)
+        """``(clusters, k, k)`` confusion tables (reference by judge), counted once however often asked for (the
+        agreement family and the category-wise kappas read them), read-only."""
+        if self._confusion is None:
+            k = self.k
+            flat = np.bincount(
+                self.cluster * k * k + self.ref_code * k + self.judge_code, minlength=self.n_clusters * k * k
+            )
+            self._confusion = flat.reshape(self.n_clusters, k, k).astype(float)
+            self._confusion.flags.writeable = False
+        return self._confusion
 
     def sums_by_cluster(self, columns: list[np.ndarray]) -> np.ndarray:
         return np.stack(
