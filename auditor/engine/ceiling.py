@@ -41,22 +41,23 @@ def human_ceiling(ctx: AuditContext, ref_mask: np.ndarray) -> list[dict[str, Any
     warnings: list[dict[str, Any]] = []
     labels = ctx.t.labels
     name = ctx.cfg.reference
-    sub = labels.loc[ref_mask, ["item_id", "rater"]]
-    raters = sub["rater"]
-    if raters.isna().all():
-        slots = sub.groupby("item_id").cumcount().map(lambda i: f"slot{i + 1}")
+    raters = labels["rater"][ref_mask]
+    missing = raters.isna()
+    if missing.all():
+        items = labels["item_id"][ref_mask]
+        slots = items.groupby(items).cumcount().map(lambda i: f"slot{i + 1}")
         rater_ids = slots.to_numpy()
-        if len(sub) > sub["item_id"].nunique():
+        if len(items) > items.nunique():
             warnings.append(
                 {
                     "code": "no_rater_ids",
                     "message": f"{name} labels carry no rater ids: the "
                     "human ceiling treats the n-th label of each item as rater 'slot n'",
-                    "count": int(len(sub)),
+                    "count": int(len(items)),
                 }
             )
     else:
-        rater_ids = raters.fillna("unknown").to_numpy()
+        rater_ids = (raters.fillna("unknown") if missing.any() else raters).to_numpy()
     all_raters, rater_index = _rater_positions(rater_ids)
     per_item = np.bincount(ctx.row_item[ref_mask], minlength=ctx.n_items)
     if len(all_raters) < 2 or per_item.max(initial=0) < 2:
