@@ -250,9 +250,12 @@ class _Pending:
     out: np.ndarray | None = None
 
 
-def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
-    """Whether two float64 arrays hold the same bits (``-0.0`` is not ``0.0``; a NaN equals itself)."""
-    return a.shape == b.shape and np.array_equal(a.view(np.uint64), b.view(np.uint64))
+def _same_sums(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two float64 arrays of per-cluster sums are the same: the same bits (``-0.0`` is not ``0.0``) and
+    equal values (a NaN is equal to nothing, so sums holding one are never reused)."""
+    return (
+        a.shape == b.shape and np.array_equal(a.view(np.uint64), b.view(np.uint64)) and np.array_equal(a, b)
+    )
 
 
 def _distinct_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -320,12 +323,12 @@ class Resampler:
             return lambda: empty.copy()
         key = (flat.shape, zlib.crc32(flat))  # a checksum to find candidates; equal bits decide
         hit = self._recent.get(key)
-        if hit is not None and _same_bits(hit[0], flat):
+        if hit is not None and _same_sums(hit[0], flat):
             self._recent.move_to_end(key)
             done = hit[1]
             return lambda: done.copy()
         for pending in self._pending:
-            if pending.key == key and _same_bits(pending.flat, flat):
+            if pending.key == key and _same_sums(pending.flat, flat):
                 break
         else:
             pending = _Pending(key, flat.copy(), self._exact32(flat))  # the caller may reuse its array
