@@ -190,7 +190,7 @@ def multi_rater(
     alpha = {"krippendorff_alpha": lambda o: compare.ag.krippendorff_alpha_from_coincidence(o, level)}
     out.update(_evaluate(ctx, per_cluster, alpha, n))
     table = compare.ag.RatingTable(counts)  # per-item terms shared by Gwet's coefficients and their variances
-    gwet = _cluster_sums(ctx, compare.ag.gwet_item_stats(table))
+    gwet = _column_sums(ctx, compare.ag.gwet_item_columns(table))
     out.update(_evaluate(ctx, gwet, {"gwet_ac1": compare.ag.gwet_ac}, n))
     rated = n_i[n_i > 0]
     if rated.size and np.all(rated == rated[0]):  # complete data: both conventions are Fleiss (1971) exactly;
@@ -209,7 +209,7 @@ def multi_rater(
         out.update(_evaluate(ctx, gwet, {"fleiss_kappa": compare.ag.fleiss_kappa_gwet}, n))
     if ctx.task in ("pairwise", "likert"):
         w = compare.ag.agreement_weights(compare.AUDIT_WEIGHTS, ctx.k)
-        weighted = _cluster_sums(ctx, compare.ag.gwet_item_stats(table, w))
+        weighted = _column_sums(ctx, compare.ag.gwet_item_columns(table, w))
         fns = {
             "fleiss_kappa_weighted": lambda s: compare.ag.fleiss_kappa_gwet(s, w),
             "gwet_ac2": lambda s: compare.ag.gwet_ac(s, w),

@@ -455,17 +455,23 @@ def gwet_item_stats(counts: np.ndarray | RatingTable, weights: np.ndarray | None
     :func:`fleiss_kappa_gwet` or :func:`gwet_ac`.  ``counts`` may be a :class:`RatingTable` whose terms other
     calls share.
     """
+    return np.ascontiguousarray(gwet_item_columns(counts, weights).T)
+
+
+def gwet_item_columns(counts: np.ndarray | RatingTable, weights: np.ndarray | None = None) -> np.ndarray:
+    """:func:`gwet_item_stats` a term per row, ``(3 + K, items)`` (what per-cluster sums read): the same
+    numbers."""
     table = rating_table(counts)
     k = table.counts.shape[1]
     w = np.eye(k) if weights is None else np.asarray(weights, float)
     r = table.ratings
     pairs = r * (r - 1.0)
     agree = table.agreement(w)
+    columns = np.empty((3 + k, len(r)))
     with np.errstate(**_ERR):
-        pa_i = np.where(r >= 2, agree / np.where(pairs > 0, pairs, 1.0), 0.0)
-    stats = np.empty((len(r), 3 + k))
-    stats[:, 0], stats[:, 1], stats[:, 2], stats[:, 3:] = r >= 2, pa_i, r >= 1, table.shares
-    return stats
+        columns[1] = np.where(r >= 2, agree / np.where(pairs > 0, pairs, 1.0), 0.0)
+    columns[0], columns[2], columns[3:] = r >= 2, r >= 1, table.shares.T
+    return columns
 
 
 def _gwet_pa_pi(stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

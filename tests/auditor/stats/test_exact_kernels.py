@@ -314,3 +314,27 @@ def test_coincidences_cell_by_cell_keep_every_bit(k):
         want = coincidence_as_before(table)
         assert same_bits(ag.coincidence_from_counts(table), want)
         assert same_bits(ag.coincidence_cells(table), np.ascontiguousarray(np.moveaxis(want, 0, -1)))
+
+
+def gwet_item_stats_as_before(counts: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """:func:`gwet_item_stats` as it filled an ``(items, 3 + K)`` table column by column."""
+    counts = np.asarray(counts, dtype=float)
+    r = counts.sum(axis=1)
+    pairs = r * (r - 1.0)
+    agree = (counts * (counts @ weights.T - 1.0)).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pa_i = np.where(r >= 2, agree / np.where(pairs > 0, pairs, 1.0), 0.0)
+        shares = np.where(r[:, None] > 0, counts / np.where(r > 0, r, 1.0)[:, None], 0.0)
+    stats = np.empty((len(r), 3 + counts.shape[1]))
+    stats[:, 0], stats[:, 1], stats[:, 2], stats[:, 3:] = r >= 2, pa_i, r >= 1, shares
+    return stats
+
+
+@pytest.mark.parametrize("kind", ["identity", "quadratic"])
+def test_gwet_item_terms_a_term_per_row_keep_every_bit(kind):
+    rng = np.random.default_rng(31)
+    counts = rng.integers(0, 4, (5000, 3)).astype(float)  # items rated 0, 1 or more times
+    w = ag.agreement_weights(kind, 3)
+    want = gwet_item_stats_as_before(counts, w)
+    assert same_bits(ag.gwet_item_stats(counts, w), want)
+    assert same_bits(ag.gwet_item_columns(ag.RatingTable(counts), w), np.ascontiguousarray(want.T))
