@@ -250,6 +250,10 @@ class _Pending:
     out: np.ndarray | None = None
 
 
+def _integers(values: np.ndarray) -> bool:
+    return bool(np.array_equal(values, np.rint(values)))
+
+
 def _same_sums(a: np.ndarray, b: np.ndarray) -> bool:
     """Whether two float64 arrays of per-cluster sums are the same: the same bits (``-0.0`` is not ``0.0``) and
     equal values (a NaN is equal to nothing, so sums holding one are never reused)."""
@@ -347,9 +351,10 @@ class Resampler:
             scale = float(1 << j)
             if magnitude * scale >= _EXACT_FLOAT32:
                 return None
-            scaled = flat * scale
-            if np.array_equal(scaled, np.rint(scaled)):
+            if _integers(flat * scale if j else flat):  # times 1: the same numbers
                 return scale
+            if j == 0 and not _integers(flat * float(1 << (_DYADIC_BITS - 1))):
+                return None  # not integers at the largest scale: at none (most float statistics end here)
         return None
 
     def _result(self, pending: _Pending) -> np.ndarray:

@@ -289,14 +289,15 @@ def rate_estimates(
 def rates_from_sums(sums: np.ndarray, names: list[str], n: int, rs: Resampler) -> dict[str, Estimate]:
     """:func:`rate_estimates` from its ``(clusters, 2 + len(names))`` per-cluster sums: the items, each indicator
     of ``names``, the values (as an engine that aggregates elsewhere computes them)."""
-    fns = {name: (lambda s, i=i: _ratio(s[..., [0, i]])) for i, name in enumerate(names, start=1)}
-    fns["mean_score"] = lambda s: _ratio(s[..., [0, len(names) + 1]])
+    fns = {name: (lambda s, i=i: _ratio(s, i)) for i, name in enumerate(names, start=1)}
+    fns["mean_score"] = lambda s: _ratio(s, len(names) + 1)
     return rs.sums_many(sums, fns, n, defer=True)
 
 
-def _ratio(s: np.ndarray) -> np.ndarray:
+def _ratio(s: np.ndarray, column: int) -> np.ndarray:
+    """A column of the sums over the first (the items)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return s[..., 1] / s[..., 0]
+        return s[..., column] / s[..., 0]
 
 
 def mcnemar_exact(judge: np.ndarray, reference: np.ndarray) -> float:

@@ -338,3 +338,33 @@ def test_gwet_item_terms_a_term_per_row_keep_every_bit(kind):
     want = gwet_item_stats_as_before(counts, w)
     assert same_bits(ag.gwet_item_stats(counts, w), want)
     assert same_bits(ag.gwet_item_columns(ag.RatingTable(counts), w), np.ascontiguousarray(want.T))
+
+
+def test_the_float32_scale_is_found_as_before():
+    """:meth:`Resampler._exact32` rejects a flat that is not integers at the largest scale at once: the same scale
+    (or None) as trying every scale in turn, for counts, halves to sixteenths, floats, NaN and large values."""
+    from auditor.stats.bootstrap import _DYADIC_BITS, _EXACT_FLOAT32, Resampler
+
+    rs = Resampler(400, 50, seed=4)
+
+    def every_scale(flat: np.ndarray) -> float | None:
+        magnitude = np.abs(flat).sum(axis=0).max() * rs._max_weight
+        for j in range(_DYADIC_BITS):
+            scale = float(1 << j)
+            if magnitude * scale >= _EXACT_FLOAT32:
+                return None
+            scaled = flat * scale
+            if np.array_equal(scaled, np.rint(scaled)):
+                return scale
+        return None
+
+    rng = np.random.default_rng(13)
+    found = set()
+    for step in (1.0, 0.5, 0.25, 0.125, 0.0625, 1.0 / 3.0):
+        for size in (3, 2_000, 300_000):
+            flat = rng.integers(-size, size, (400, 3)) * step
+            for variant in (flat, flat + 1e-9, np.where(flat > 0, np.nan, flat), flat * 2.0**40):
+                want = every_scale(variant)
+                assert rs._exact32(variant) == want
+                found.add(want)
+    assert found == {None, 1.0, 2.0, 4.0, 8.0}
