@@ -185,9 +185,9 @@ def test_what_is_not_selected_is_not_computed(monkeypatch):
     evaluated: list[str] = []
     sums_many = Resampler.sums_many
 
-    def recording(self, per_cluster, fns, n, *, defer=False):
+    def recording(self, per_cluster, fns, n, **options):
         evaluated.extend(fns)
-        return sums_many(self, per_cluster, fns, n, defer=defer)
+        return sums_many(self, per_cluster, fns, n, **options)
 
     monkeypatch.setattr(Resampler, "sums_many", recording)
     labels, items = pairwise_study(n_items=120, n_users=12)
