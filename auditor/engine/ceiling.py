@@ -235,13 +235,13 @@ def multi_rater(
             )
         }
         out.update(_evaluate(ctx, both, conger, n))
-        if "conger_kappa" in out:
-            wide = _wide(ctx, items, raters, n_raters, codes.astype(float))
-            out["conger_kappa"].analytic = compare.conger_error(
-                np.where(np.isfinite(wide), wide, -1).astype(int), k
-            )
-        if n_raters <= MAX_RATER_PAIRS_RATERS:
-            out.update(_light(ctx, items, raters, n_raters, codes, n))
+        light = n_raters <= MAX_RATER_PAIRS_RATERS
+        if "conger_kappa" in out or light:
+            rated = _wide(ctx, items, raters, n_raters, codes, NO_RATING)  # each rater's category per item
+            if "conger_kappa" in out:
+                out["conger_kappa"].analytic = compare.conger_error(rated, k)
+            if light:
+                out.update(_light(ctx, rated, n))
     return out
 
 
@@ -280,27 +280,34 @@ def _cell_counts(index: tuple[np.ndarray, ...], shape: tuple[int, ...]) -> np.nd
     return np.bincount(cells, minlength=int(np.prod(shape))).reshape(shape).astype(float)
 
 
+#: In the ``(items, raters)`` table of category codes: the rater gave the item none.
+NO_RATING = -1
+
+
 def _wide(
-    ctx: AuditContext, items: np.ndarray, raters: np.ndarray, n_raters: int, values: np.ndarray
+    ctx: AuditContext,
+    items: np.ndarray,
+    raters: np.ndarray,
+    n_raters: int,
+    values: np.ndarray,
+    none: float = np.nan,
 ) -> np.ndarray:
-    """``(items, raters)`` table of one value per item and rater (NaN where the rater gave none; of repeated labels
-    by one rater on one item, the last)."""
-    wide = np.full((ctx.n_items, n_raters), np.nan)
+    """``(items, raters)`` table of one value per item and rater, of ``values``' dtype (``none`` where the rater
+    gave none; of repeated labels by one rater on one item, the last)."""
+    wide = np.full((ctx.n_items, n_raters), none, dtype=values.dtype)
     wide[items, raters] = values
     return wide
 
 
-def _light(
-    ctx: AuditContext, items: np.ndarray, raters: np.ndarray, n_raters: int, codes: np.ndarray, n: int
-) -> dict[str, Estimate]:
-    """Light's kappa: Cohen's kappa of every pair of raters on the items both labelled, averaged over pairs."""
-    wide = _wide(ctx, items, raters, n_raters, codes.astype(float))
-    pairs = list(combinations(range(n_raters), 2))
+def _light(ctx: AuditContext, rated: np.ndarray, n: int) -> dict[str, Estimate]:
+    """Light's kappa: Cohen's kappa of every pair of raters on the items both labelled, averaged over pairs
+    (``rated``: the ``(items, raters)`` table of category codes, :data:`NO_RATING` for none)."""
+    pairs = list(combinations(range(rated.shape[1]), 2))
     k = ctx.k
     per_cluster = np.zeros((ctx.n_clusters, len(pairs), k, k))
     for p, (a, b) in enumerate(pairs):
-        on = np.flatnonzero(np.isfinite(wide[:, a]) & np.isfinite(wide[:, b]))
-        cells = (ctx.cluster[on], wide[on, a].astype(int), wide[on, b].astype(int))
+        on = np.flatnonzero((rated[:, a] != NO_RATING) & (rated[:, b] != NO_RATING))
+        cells = (ctx.cluster[on], rated[on, a], rated[on, b])
         per_cluster[:, p] = _cell_counts(cells, (ctx.n_clusters, k, k))
     return _evaluate(ctx, per_cluster, {"light_kappa": compare.ag.light_kappa}, n)
 
