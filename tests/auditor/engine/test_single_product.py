@@ -138,3 +138,21 @@ def test_cluster_sums_by_bincount_equal_np_add_at_bit_for_bit():
     counts = np.zeros((31, 3))
     np.add.at(counts, (cluster, codes), 1.0)
     assert np.array_equal(ceiling._cell_counts((cluster, codes), (31, 3)), counts)
+
+
+def test_the_reference_votes_are_counted_once_and_read_only():
+    """The reference's vote counts (its verdicts, the human ceiling, the policy) are made once per ``ref_mask``
+    and cannot be changed by a reader; a replaced ``ref_mask`` is counted anew."""
+    from auditor.config import AuditConfig
+    from auditor.data import load
+
+    items, labels = _ceiling_study(np.random.default_rng(8), "pairwise")
+    ctx = AuditContext(load(labels, items, AuditConfig(task="pairwise", resamples=0)))
+    ctx.ref_mask = ctx.judge_rows("human")
+    votes = ctx.vote_counts(ctx.ref_mask)
+    assert ctx.vote_counts(ctx.ref_mask) is votes and not votes.flags.writeable
+    fresh = ctx.vote_counts(ctx.ref_mask.copy())  # another mask of the same rows: counted, not cached
+    assert fresh is not votes and np.array_equal(fresh, votes) and fresh.flags.writeable
+    ctx.ref_mask = ctx.judge_rows("judge")
+    assert np.array_equal(ctx.vote_counts(ctx.ref_mask), ctx.vote_counts(ctx.ref_mask.copy()))
+    assert not np.array_equal(ctx.vote_counts(ctx.ref_mask), votes)
