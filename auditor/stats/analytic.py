@@ -27,8 +27,9 @@ import numpy as np
 from scipy.special import ndtr, ndtri, stdtr, stdtrit
 
 from auditor.stats.agreement import (
+    ConfusionTable,
     RatingTable,
-    axis_sums,
+    confusion_table,
     item_agreement,
     rating_table,
     row_sums,
@@ -326,14 +327,16 @@ def category_kappa(confusion: np.ndarray) -> np.ndarray:
     return cohen_kappa(one_vs_rest(confusion))
 
 
-def category_kappa_of(confusion: np.ndarray, k: int) -> np.ndarray:
+def category_kappa_of(confusion: np.ndarray | ConfusionTable, k: int) -> np.ndarray:
     """:func:`category_kappa` of category ``k`` alone, ``(...)`` from ``(..., K, K)`` (for the bootstrap, which
     evaluates one category per function): ``p_o = (a + d) / N``, ``p_e = ((a + b)(a + c) + (c + d)(b + d)) / N**2``
-    for the one-versus-rest cells ``a = C_kk``, ``b`` the rest of row ``k``, ``c`` of column ``k``."""
-    c = np.asarray(confusion, dtype=float)
-    n = c.sum(axis=(-2, -1))
-    a = c[..., k, k]
-    row, col = axis_sums(c[..., k, :], -1), axis_sums(c[..., :, k], -1)
+    for the one-versus-rest cells ``a = C_kk``, ``b`` the rest of row ``k``, ``c`` of column ``k``.  ``confusion``
+    may be a :class:`~auditor.stats.agreement.ConfusionTable` whose margins every category shares (row ``k``'s
+    sum is the same addition, so the same number, as ``rows[..., k]``)."""
+    c = confusion_table(confusion)
+    n = c.total
+    a = c.counts[..., k, k]
+    row, col = c.rows[..., k], c.cols[..., k]
     with np.errstate(**_ERR):
         po = (n - row - col + 2.0 * a) / n
         pe = (row * col + (n - row) * (n - col)) / n**2

@@ -165,7 +165,7 @@ def category_kappas(per_cluster: np.ndarray, n: int, rs: Resampler) -> list[Esti
     category order, from the ``(clusters, k, k)`` confusion tables of ``n`` paired items, each with its
     Fleiss-Cohen-Everitt analytic standard error."""
     fns = {str(i): (lambda c, i=i: an.category_kappa_of(c, i)) for i in range(per_cluster.shape[-1])}
-    found = rs.sums_many(per_cluster, fns, n, defer=True)
+    found = rs.sums_many(per_cluster, fns, n, defer=True, view=ag.ConfusionTable)
     _, var, var0 = an.cohen_kappa_variance(an.one_vs_rest(per_cluster.sum(axis=0)))
     for i, est in enumerate(found.values()):
         est.analytic = an.kappa_error(var[i], var0[i])

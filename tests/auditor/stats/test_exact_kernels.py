@@ -192,6 +192,11 @@ def plain_coefficients(c: np.ndarray, k: int) -> dict[str, np.ndarray]:
         out["gwet_ac2"] = (pa - pe) / (1.0 - pe)
         total = c.sum(axis=(-2, -1))
         out["fleiss_kappa"] = ag.fleiss_kappa(total, trace, c.sum(-1) + c.sum(-2), 2 * total)
+        for i in range(k):  # category-wise kappa, one versus rest
+            a, row, col = c[..., i, i], c[..., i, :].sum(axis=-1), c[..., :, i].sum(axis=-1)
+            po = (n - row - col + 2.0 * a) / n
+            pe = (row * col + (n - row) * (n - col)) / n**2
+            out[f"category_{i}"] = (po - pe) / (1.0 - pe)
     return out
 
 
@@ -209,7 +214,7 @@ def shared_coefficients(c: np.ndarray | ag.ConfusionTable, k: int) -> dict[str, 
         "scott_pi_weighted": ag.scott_pi_weighted(c, w_agree),
         "gwet_ac2": ag.gwet_ac2(c, w_agree),
         "fleiss_kappa": fns["fleiss_kappa"](c),
-    }
+    } | {f"category_{i}": an.category_kappa_of(c, i) for i in range(k)}
 
 
 @pytest.mark.parametrize("k", [2, 3, 5])
