@@ -374,7 +374,7 @@ class Resampler:
             columns = np.empty((sum(p.flat.shape[1] for p in exact), self.n_clusters), dtype=np.float32)
             start = 0
             for p in exact:
-                columns[start : start + p.flat.shape[1]] = (p.flat * p.scale).T
+                columns[start : start + p.flat.shape[1]] = (p.flat if p.scale == 1.0 else p.flat * p.scale).T
                 start += p.flat.shape[1]
             distinct, where = _distinct_rows(columns)
             sums = (self._weights32 @ distinct.T).astype(float)[:, where]
