@@ -240,11 +240,20 @@ def bootstrap_test(est: Estimate, null: float = 0.0) -> tuple[float, bool]:
     return float(min(1.0, p)), beyond == 0
 
 
+_Key = tuple[tuple[int, ...], int, int]
+
+
+def _key(flat: np.ndarray) -> _Key:
+    """A C-ordered array's shape and two 32-bit checksums of its bytes (CRC-32, Adler-32): several times faster than
+    a cryptographic digest, and a shared key is still only a candidate (:func:`_same_sums` decides)."""
+    return flat.shape, zlib.crc32(flat), zlib.adler32(flat)
+
+
 @dataclass
 class _Pending:
     """A weights product waiting for :meth:`Resampler.flush`."""
 
-    key: tuple[tuple[int, ...], int]  # shape and CRC-32 (see :meth:`Resampler.deferred`)
+    key: _Key
     flat: np.ndarray
     scale: float | None  # see :meth:`Resampler._exact32`
     out: np.ndarray | None = None
@@ -303,7 +312,7 @@ class Resampler:
         self._max_weight = float(self.weights.max()) if self.weights.size else 0.0
         # the same per-cluster sums recur (e.g. the reference's rates beside every judge that labelled the same
         # items): their resample sums are kept, keyed by content, and reused
-        self._recent: OrderedDict[tuple[tuple[int, ...], int], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._recent: OrderedDict[_Key, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._pending: list[_Pending] = []  # products not computed yet (see :meth:`deferred`)
 
     def resample(self, flat: np.ndarray) -> np.ndarray:
@@ -325,7 +334,7 @@ class Resampler:
         if not (flat.size and flat.shape[1] > 0 and self.resamples):
             empty = self.weights @ flat
             return lambda: empty.copy()
-        key = (flat.shape, zlib.crc32(flat))  # a checksum to find candidates; equal bits decide
+        key = _key(flat)
         hit = self._recent.get(key)
         if hit is not None and _same_sums(hit[0], flat):
             self._recent.move_to_end(key)
