@@ -220,10 +220,8 @@ def multi_rater(
         if ctx.task in ("pairwise", "likert")
         else None
     )
-    if out:
-        for metric, se in compare.multi_rater_errors(table, weights, level).items():
-            if metric in out:
-                out[metric].analytic = se
+    for metric, se in compare.multi_rater_errors(table, weights, level, out).items():  # those computed
+        out[metric].analytic = se
     if raters is not None and 2 <= n_raters <= MAX_CONGER_RATERS:
         k = ctx.k
         by_rater = _cell_counts((ctx.cluster[items], raters, codes), (ctx.n_clusters, n_raters, k))

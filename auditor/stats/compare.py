@@ -136,12 +136,16 @@ def analytic_errors(confusion: np.ndarray, weighted: bool, alpha_level: str) -> 
 
 
 def multi_rater_errors(
-    counts: np.ndarray | ag.RatingTable, weights: np.ndarray | None, level: str
+    counts: np.ndarray | ag.RatingTable,
+    weights: np.ndarray | None,
+    level: str,
+    metrics: Collection[str] | None = None,
 ) -> dict[str, an.Analytic]:
     """Gwet's analytic standard errors (independent items) of the multi-rater coefficients from an ``(items, k)``
     table of rating counts (Gwet's missing-data convention): ``fleiss_kappa``, ``gwet_ac1``, nominal
     ``krippendorff_alpha`` and, with ``weights``, ``fleiss_kappa_weighted`` and ``gwet_ac2`` (their per-item
-    terms computed once, :class:`~auditor.stats.agreement.RatingTable`)."""
+    terms computed once, :class:`~auditor.stats.agreement.RatingTable`); ``metrics``: only these (all when
+    None)."""
     counts = ag.rating_table(counts)
     specs: dict[str, tuple[an.GwetCoefficient, np.ndarray | None]] = {
         "fleiss_kappa": ("fleiss", None),
@@ -151,6 +155,7 @@ def multi_rater_errors(
         specs["krippendorff_alpha"] = ("krippendorff", None)
     if weights is not None:
         specs |= {"fleiss_kappa_weighted": ("fleiss", weights), "gwet_ac2": ("gwet", weights)}
+    specs = only_named(specs, metrics)
     return {name: an.gwet_error(*an.gwet_variance(counts, c, w)[1:]) for name, (c, w) in specs.items()}
 
 
