@@ -229,16 +229,38 @@ def conger_variance(
         term = onehot - (e - n_g / n)[:, :, None] * p_g[None, :, :]  # (q + 1, r, q)
         by_k = weighted_counts(term, w) * (n / n_g)[None, :, None]  # sum_l w_kl term_l, scaled per rater
         terms = by_k * centred[None, :, :]
-        lam = np.empty(n)
-        block = max(1, 2_000_000 // max(1, r * q))
-        for start in range(0, n, block):
-            lam[start : start + block] = terms[state[start : start + block], np.arange(r)].sum(axis=(1, 2))
+        lam = _rater_term_sums(terms, state, r)
         pe_i = lam / (r * (r - 1.0))
         c_i = (n / n2) * (pa_i - pe * two) / (1.0 - pe)
         x_i = c_i - 2.0 * (1.0 - kappa) * (pe_i - pe) / (1.0 - pe)
         m = np.float64(n)
         var = (1.0 - m / population) / (m * (m - 1.0)) * ((x_i - kappa) ** 2).sum()
     return float(kappa), float(var), n
+
+
+#: :func:`_rater_term_sums` sums the terms once per combination of states up to this many combinations.
+MAX_STATE_COMBINATIONS = 1 << 16
+
+
+def _rater_term_sums(terms: np.ndarray, state: np.ndarray, r: int) -> np.ndarray:
+    """Per item, ``sum_g sum_k terms[state_ig, g, k]`` (``terms``: ``(states, raters, K)``; ``state``: ``(items,
+    raters)``), numpy's sum over each item's ``(raters, K)`` terms.  An item's sum depends only on its raters'
+    states: with few raters (at most :data:`MAX_STATE_COMBINATIONS` combinations, and no more than the items) it
+    is computed once per combination, the same sum of the same terms, and looked up per item; otherwise a block of
+    items at a time."""
+    n, n_states = len(state), terms.shape[0]
+    raters = np.arange(r)
+    if n_states**r <= min(n, MAX_STATE_COMBINATIONS):
+        shape = (n_states,) * r
+        # every combination of states, in the order of ravel_multi_index
+        combinations = np.indices(shape).reshape(r, -1).T
+        per_combination = terms[combinations, raters].sum(axis=(1, 2))
+        return per_combination[np.ravel_multi_index(tuple(state.T), shape)]
+    lam = np.empty(n)
+    block = max(1, 2_000_000 // max(1, r * terms.shape[2]))
+    for start in range(0, n, block):
+        lam[start : start + block] = terms[state[start : start + block], raters].sum(axis=(1, 2))
+    return lam
 
 
 def _state_counts(state: np.ndarray, q: int, axis: int) -> np.ndarray:

@@ -373,3 +373,27 @@ def test_the_float32_scale_is_found_as_before():
                 assert rs._exact32(variant) == want
                 found.add(want)
     assert found == {None, 1.0, 2.0, 4.0, 8.0}
+
+
+@pytest.mark.parametrize(("raters", "q"), [(2, 2), (3, 3), (4, 2), (3, 5)])
+def test_conger_terms_summed_per_combination_of_states_keep_every_bit(raters, q, monkeypatch):
+    """With few raters each item's sum of its raters' terms is looked up per combination of states: the same
+    kappa and variance, bit for bit, as summing them item by item (missing ratings included)."""
+    rng = np.random.default_rng(40 + raters * q)
+    codes = rng.integers(-1, q, (3000, raters))
+    codes = codes[(codes >= 0).sum(axis=1) >= 1]
+    w = ag.agreement_weights("quadratic", q)
+    terms = rng.standard_normal((q + 1, raters, q)) * 10.0 ** rng.integers(-4, 4, (q + 1, raters, q))
+    state = np.where(codes >= 0, codes, q)
+    looked_up = an._rater_term_sums(terms, state, raters)
+    monkeypatch.setattr(an, "MAX_STATE_COMBINATIONS", 0)
+    assert same_bits(looked_up, an._rater_term_sums(terms, state, raters))
+    assert same_bits(looked_up, terms[state, np.arange(raters)].sum(axis=(1, 2)))
+    monkeypatch.undo()
+    for weights in (None, w):
+        by_combination = an.conger_variance(codes, q, weights)
+        monkeypatch.setattr(an, "MAX_STATE_COMBINATIONS", 0)  # item by item, a block at a time
+        by_item = an.conger_variance(codes, q, weights)
+        monkeypatch.undo()
+        assert by_combination == by_item
+        assert np.float64(by_combination[1]).tobytes() == np.float64(by_item[1]).tobytes()
