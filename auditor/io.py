@@ -315,11 +315,12 @@ def _read_delimited(path: Path, text: str, sep: str, *, chosen: bool = False) ->
     except pd.errors.EmptyDataError:
         raise InputError("is empty: expected a header row and data rows", file=str(path)) from None
     except pd.errors.ParserError as exc:
-        match = re.search(r"line (\d+)", str(exc))
+        reason = " ".join(str(exc).split())  # one line: pandas ends some of its messages with a newline
+        match = re.search(r"line (\d+)", reason)
         row = int(match.group(1)) - 1 if match else None
         raise InputError(
             f"cannot be parsed as {'TSV' if sep == chr(9) else 'CSV'} with {_delimiter_name(sep)} between "
-            f"columns: {exc}",
+            f"columns: {reason}",
             file=str(path),
             row=row,
         ) from None
