@@ -127,19 +127,23 @@ def test_a_number_moved_by_one_ulp_fails_with_a_readable_diff(pandalm_run, tmp_p
     assert f"  ... and {len(doc['metrics']) - 30} more" in many.stdout
 
 
+#: One metric row of audit.json, for the comparisons of hand-made files.
+ROW = {
+    "metric": "agreement",
+    "judge": "j",
+    "reference": "human",
+    "value": 0.5,
+    "ci_low": 0.4,
+    "ci_high": 0.6,
+    "n": 10,
+    "p_value": None,
+    "p_adjusted": None,
+    "slice": None,
+}
+
+
 def test_rows_of_a_metric_added_on_purpose_are_listed_not_differences(tmp_path):
-    row = {
-        "metric": "agreement",
-        "judge": "j",
-        "reference": "human",
-        "value": 0.5,
-        "ci_low": 0.4,
-        "ci_high": 0.6,
-        "n": 10,
-        "p_value": None,
-        "p_adjusted": None,
-        "slice": None,
-    }
+    row = dict(ROW)
     before, after = tmp_path / "before.json", tmp_path / "after.json"
     before.write_text(json.dumps({"metrics": [row]}), encoding="utf-8")
     after.write_text(json.dumps({"metrics": [row, {**row, "metric": "brennan_prediger"}]}), encoding="utf-8")
@@ -156,18 +160,7 @@ def test_strict_comparison_sets_nothing_aside(tmp_path):
     a trivial baseline judge, the demo's PPI rows compared on value and n only) is a difference when the baseline is
     another revision (``--baseline main``, where ``main`` calls ``compare_outputs(..., by_design_since_default=False)``)
     or with ``--files ... --strict``."""
-    row = {
-        "metric": "agreement",
-        "judge": "j",
-        "reference": "human",
-        "value": 0.5,
-        "ci_low": 0.4,
-        "ci_high": 0.6,
-        "n": 10,
-        "p_value": None,
-        "p_adjusted": None,
-        "slice": None,
-    }
+    row = dict(ROW)
     ceiling = {**row, "metric": "gwet_ac1", "judge": "human"}
     baseline_judge = {**row, "judge": "baseline:random"}
     before = [row, ceiling]
