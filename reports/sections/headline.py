@@ -120,6 +120,21 @@ def _variants_pointer(v: AuditView) -> list[str]:
     ]
 
 
+def _level_text(v: AuditView) -> str:
+    level = as_float(v.bootstrap.get("level")) or 0.95
+    return f"{level:.0%}"
+
+
+def _test_significant(v: AuditView, row: Mapping[str, Any]) -> bool | None:
+    """Whether the p-value that :func:`p_text` shows (adjusted when present) is below ``1 - level``; None without
+    one."""
+    p = as_float(row.get("p_adjusted"))
+    p = as_float(row.get("p_value")) if p is None else p
+    if p is None:
+        return None
+    return p < 1.0 - (as_float(v.bootstrap.get("level")) or 0.95)
+
+
 def _rate(row: Mapping[str, Any] | None) -> str:
     return fmt_estimate(row, kind="rate", signed=False)
 
@@ -138,14 +153,24 @@ def _gap_sentence(v: AuditView, judge: str, gap: Mapping[str, Any]) -> str:
     p_part = few_clusters_note(gap) + (f" ({p})" if p else "")
     thing = "personalization" if v.is_personalization else f"how often {v.arm_b} is better"
     clear = interval_excludes_zero(gap)
+    # the interval (BCa, asymmetric) and the paired test (symmetric; adjusted across judges) can fall on either
+    # side of the audit's level at the margin: then the sentence says so instead of picking one of them
+    significant = _test_significant(v, gap)
     if clear is False or value == 0:
         signed = fmt_number(value, "rate_gap", signed=True).replace(" pts", " points")
         interval = fmt_interval(lo, hi, "rate_gap")
+        if significant and value != 0:
+            return (
+                f"mixed evidence: the {_level_text(v)} interval of its gap to {v.reference_plural} includes no "
+                f"difference ({signed} {interval}), the paired test does not ({p})" + few_clusters_note(gap)
+            )
         return (
             f"within noise of {v.reference_plural} (gap {signed} {interval}".rstrip()
             + (f", {p})" if p else ")")
             + few_clusters_note(gap)
         )
+    if significant is False:  # the interval leaves no difference out, the (adjusted) test does not
+        p_part = few_clusters_note(gap) + f" (mixed evidence: the paired test gives {p})"
     points = fmt_number(abs(value), "rate_gap").replace(" pts", " points")
     if value < 0:
         interval = fmt_interval(-hi, -lo, "rate_gap") if lo is not None and hi is not None else ""

@@ -27,6 +27,50 @@ def test_gap_whose_interval_straddles_zero_is_called_noise():
     assert "overstates" not in line and "understates" not in line
 
 
+def _with_gap(audit: dict, judge: str, row: dict) -> dict:
+    audit["metrics"] = [
+        m for m in audit["metrics"] if not (m["metric"] == "no_better_rate_gap" and m["judge"] == judge)
+    ] + [row]
+    return audit
+
+
+def test_an_interval_and_a_paired_test_that_disagree_are_both_named_as_mixed_evidence():
+    """The gap's BCa interval and its symmetric paired test (adjusted across judges) can fall on either side of
+    the audit's level at the margin (a 4M-row PPI audit: [-1.7, 0.1] with p_adj = 0.042): the sentence never calls
+    such a gap 'within noise' beside a significant p-value, nor a clear difference beside a non-significant one."""
+    straddles = metric(
+        "no_better_rate_gap", "gpt-3.5-turbo", -0.009, half=0.0, p_value=0.042, p_adjusted=0.042
+    )
+    straddles.update(ci_low=-0.017, ci_high=0.001)
+    line = next(
+        x
+        for x in reports.headline(_with_gap(build_pairwise_audit(), "gpt-3.5-turbo", straddles))
+        if x.startswith("gpt-3.5-turbo")
+    )
+    assert "within noise" not in line
+    assert (
+        "mixed evidence: the 95% interval of its gap to humans includes no difference (-0.9 points [-1.7, 0.1]), "
+        "the paired test does not (p_adj = 0.042)" in line
+    )
+    clear = metric("no_better_rate_gap", "gpt-3.5-turbo", -0.05, half=0.03, p_value=0.02, p_adjusted=0.06)
+    line = next(
+        x
+        for x in reports.headline(_with_gap(build_pairwise_audit(), "gpt-3.5-turbo", clear))
+        if x.startswith("gpt-3.5-turbo")
+    )
+    assert "overstates how often response b is better by 5.0 points [2.0, 8.0]" in line
+    assert "(mixed evidence: the paired test gives p_adj = 0.060)" in line
+    agreeing = metric(
+        "no_better_rate_gap", "gpt-3.5-turbo", -0.05, half=0.03, p_value=0.001, p_adjusted=0.003
+    )
+    line = next(
+        x
+        for x in reports.headline(_with_gap(build_pairwise_audit(), "gpt-3.5-turbo", agreeing))
+        if x.startswith("gpt-3.5-turbo")
+    )
+    assert "mixed evidence" not in line and "(p_adj = 0.003)" in line
+
+
 def test_neutral_wording_when_not_a_personalization_study():
     lines = reports.headline(build_pairwise_audit())
     assert (
