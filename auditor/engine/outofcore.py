@@ -96,9 +96,18 @@ def choose_engine(engine: str, sources: Sequence[Any]) -> str:
     (or a glob / folder / URL, which only it reads) and memory otherwise."""
     if engine not in ENGINES:
         raise InputError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}", column="engine")
+    paths = [str(s) for s in sources if isinstance(s, (str, Path))]
+    if engine == "memory":
+        for path in paths:  # (a study folder is its labels file by now)
+            if is_pattern(path) or "://" in path or Path(path).is_dir():
+                kind = "a glob" if is_pattern(path) else "a URL" if "://" in path else "a partitioned folder"
+                raise InputError(
+                    f"is {kind}, which only the out-of-core engines read: --engine duckdb (or auto, the default); "
+                    "--engine memory reads table files and study folders",
+                    file=path,
+                )
     if engine != "auto":
         return engine
-    paths = [str(s) for s in sources if isinstance(s, (str, Path))]
     if len(paths) < len(sources):
         return "memory"  # DataFrames are in memory already
     if any(is_pattern(p) or "://" in p or Path(p).is_dir() for p in paths):

@@ -159,6 +159,17 @@ def test_hive_folder_and_glob_equal_one_file(tmp_path: Path) -> None:
     for source in (tmp_path / "hive", str(tmp_path / "hive" / "*" / "*.parquet")):
         assert choose_engine("auto", [source]) == "duckdb"
         assert assert_same_rows(memory, auditor.audit(source, config=config, engine="auto")) >= 30
+    # the in-memory engine reads neither: one line naming the source and the engine that does
+    for source, kind in (
+        (tmp_path / "hive", "a partitioned folder"),
+        (str(tmp_path / "*.parquet"), "a glob"),
+    ):
+        with pytest.raises(InputError) as caught:
+            auditor.audit(source, config=config, engine="memory")
+        assert str(caught.value) == (
+            f"file {source}: is {kind}, which only the out-of-core engines read: --engine duckdb (or auto, the "
+            "default); --engine memory reads table files and study folders"
+        )
 
 
 def test_auto_engine_keeps_small_files_in_memory(tmp_path: Path) -> None:
