@@ -315,7 +315,7 @@ def _read_delimited(path: Path, text: str, sep: str, *, chosen: bool = False) ->
     except pd.errors.EmptyDataError:
         raise InputError("is empty: expected a header row and data rows", file=str(path)) from None
     except pd.errors.ParserError as exc:
-        reason = " ".join(str(exc).split())  # one line: pandas ends some of its messages with a newline
+        reason = _first_line(exc)  # pandas ends some of its messages with a newline
         match = re.search(r"line (\d+)", reason)
         row = int(match.group(1)) - 1 if match else None
         raise InputError(
