@@ -8,7 +8,7 @@ import numpy as np
 
 from auditor.engine.context import AuditContext, Side
 from auditor.engine.selection import CATEGORY_KAPPA_TASKS, agreement_names
-from auditor.metrics import OUTCOME_RATES
+from auditor.metrics import OUTCOME_RATES, task_outcome_rates
 from auditor.stats import compare
 from auditor.stats.bootstrap import Estimate
 
@@ -54,8 +54,9 @@ def category_kappas(ctx: AuditContext, judge: str, confusion: Callable[[], np.nd
 
 
 def has_rates(task: str) -> bool:
-    """Whether the task has outcome rates (every task kind but categorical)."""
-    return task in ("likert", "pairwise", "binary") or (task == "score")
+    """Whether the task has outcome rates, ``mean_score`` at least (every task kind but categorical:
+    :func:`auditor.metrics.task_outcome_rates`)."""
+    return bool(task_outcome_rates(task))
 
 
 def wanted_rates(ctx: AuditContext, rates: Collection[str] | None = None) -> Collection[str] | None:
