@@ -148,7 +148,7 @@ def run_steps(ctx: Context, steps: Sequence[Step] = STEPS) -> AuditResult:
 def collect(ctx: Context, out: StepOutput) -> None:
     """Put a step's output into the context: rows, warnings, exclusions, tables and audit.json sections (a
     ``parent.child`` section only when non-empty, its parent only once it has a child)."""
-    ctx.rows.extend(out.rows)
+    ctx.add_direct(out.rows)
     ctx.warnings.extend(out.warnings)
     ctx.exclusions.extend(out.exclusions)
     ctx.confusion.extend(out.confusion)
@@ -165,9 +165,8 @@ def assemble(ctx: Context) -> AuditResult:
     """The :class:`AuditResult`: adjusted p-values, integrity warnings, exclusions, meta, the cases."""
     cfg = ctx.cfg
     cluster = cfg.cluster if cfg.cluster in ctx.t.items.columns else "item_id"
-    selected = [row for row in ctx.rows if ctx.wants(row["metric"])]  # rows a step made without ctx.add too
     rows, cluster_warnings = integrity.interval_reliability(
-        pd.DataFrame(selected, columns=METRIC_COLUMNS), cluster
+        pd.DataFrame(ctx.rows, columns=METRIC_COLUMNS), cluster
     )
     metrics = adjust_p_values(rows, cfg.correction)
     warnings = ctx.warnings + integrity.integrity_warnings(ctx.t, ctx.sides, ctx.ref, cfg) + cluster_warnings

@@ -311,4 +311,6 @@ def ppi_metric(
 def _add_interval_row(ctx: AuditContext, metric: str, judge: str, r: Any, n: int) -> None:
     """A row of an estimate with its own interval (``r.value``, ``r.ci_low``, ``r.ci_high``): no p-value, the
     whole sample."""
-    ctx.rows.append(direct_row(metric, judge, ctx.cfg.reference, r.value, r.ci_low, r.ci_high, n, None, None))
+    ctx.add_direct(
+        [direct_row(metric, judge, ctx.cfg.reference, r.value, r.ci_low, r.ci_high, n, None, None)]
+    )

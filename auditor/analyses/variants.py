@@ -107,7 +107,7 @@ def variant_probe(ctx: AuditContext) -> dict[str, Any]:
                 and row["judge"] in ctx.sides
                 and row["slice"] is None
             ]
-            ctx.rows.extend(copies)
+            ctx.add_direct(copies)
             entry: dict[str, Any] = {"rows": len(copies)}
             if "prompt_tokens" in raw.columns:
                 mine = raw[

@@ -8,7 +8,7 @@ reference's and every judge's aggregated verdicts, and the metric rows found so 
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -315,6 +315,11 @@ class AuditContext:
         )
         self._rows.append(row)
         self._unresolved.append((row, est, test))
+
+    def add_direct(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Append rows that carry their own interval (:func:`direct_row`: a step's own estimates, the PPI variants),
+        those of the metrics the selection computes (:meth:`wants`), as :meth:`add` does."""
+        self.rows.extend(row for row in rows if self.wants(row["metric"]))
 
     def _resolve(self) -> None:
         """Fill in the intervals and p-values of the rows added since the last call."""

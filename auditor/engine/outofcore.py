@@ -917,8 +917,7 @@ def _result(
             "count": None,
         }
     )
-    selected = [row for row in ctx.rows if ctx.wants(row["metric"])]  # the PPI section's direct rows too
-    metrics = adjust_p_values(pd.DataFrame(selected, columns=METRIC_COLUMNS), ctx.cfg.correction)
+    metrics = adjust_p_values(pd.DataFrame(ctx.rows, columns=METRIC_COLUMNS), ctx.cfg.correction)
     exclusions = pd.concat(
         [loader_exclusions, pd.DataFrame(ctx.exclusions, columns=EXCLUSION_COLUMNS)], ignore_index=True
     )
