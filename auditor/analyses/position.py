@@ -41,15 +41,12 @@ def neutral_value(ctx: AuditContext) -> float | None:
 
 def order_sides(ctx: AuditContext) -> dict[str, tuple[Side, Side]]:
     """Per judge that has verdicts in both orders: its aggregated verdict in ``ab`` and in ``ba``."""
-    labels = ctx.t.labels
-    if (
-        ctx.task not in ("pairwise", "likert")
-        or "order" not in labels.columns
-        or labels["order"].isna().all()
-    ):
+    orders = ctx.label_orders if ctx.task in ("pairwise", "likert") else None
+    if orders is None:
         return {}
-    orders = labels["order"].to_numpy(dtype=object)  # "ab", "ba" or missing (the loader checked them)
     in_ab, in_ba = orders == "ab", orders == "ba"
+    if not (in_ab.any() and in_ba.any()):
+        return {}
     out = {}
     for judge in ctx.sides:
         mine = ctx.judge_rows(judge)

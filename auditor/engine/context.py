@@ -209,12 +209,15 @@ class AuditContext:
 
     @cached_property
     def label_orders(self) -> np.ndarray | None:
-        """Each label row's presentation order as text (``ab`` / ``ba``, ``""`` for none), or None when the labels
-        have no ``order`` column; computed once per audit."""
+        """Each label row's presentation order (``"ab"`` / ``"ba"``, ``""`` for none: the loader checked them), an
+        object array, or None when no label row has an order; computed once per audit (the position probe and the
+        variants step read it)."""
         labels = self.t.labels
         if "order" not in labels.columns:
             return None
-        return labels["order"].astype(object).where(labels["order"].notna(), "").astype(str).to_numpy()
+        orders = labels["order"].to_numpy(dtype=object)
+        missing = pd.isna(orders)
+        return None if missing.all() else np.where(missing, "", orders)
 
     def usable(self, s: Side) -> np.ndarray:
         return np.isfinite(s.value) if self.task == "score" else s.code >= 0
