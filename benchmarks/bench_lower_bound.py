@@ -25,7 +25,10 @@ of another checkout (e.g. the main branch, for before / after).  Wall and CPU se
 process's user + system time) per stage, the median over the repeats; peak RSS (``ru_maxrss``) of each process.
 Every row the lower bound writes is compared with both configurations' audit.json (largest absolute difference of
 value and interval ends; exit 1 above 1e-9).  Then ``python -c "import auditor"`` against ``python -c "import numpy, pyarrow"`` (and
-what the command line imports before it reads), ``--imports`` runs each, alternated, median.
+what the command line imports before it reads, the lower bound's own imports, and those plus the product's fixed
+libraries that the command line loads before it reads: pandas, ``scipy.special`` and typer with the pydantic layer
+typer 0.29 imports to coerce options; that last line is the floor under any audit command on this stack),
+``--imports`` runs each, alternated, median.
 """
 
 from __future__ import annotations
@@ -288,11 +291,19 @@ def side_by_side(size: str, folder: Path, repeats: int) -> bool:
     return max(diff for diff, _ in checked.values()) <= TOLERANCE
 
 
+LOWER_BOUND_IMPORTS = "import numpy, pyarrow, pyarrow.compute, pyarrow.parquet"
+FIXED_STACK_IMPORTS = LOWER_BOUND_IMPORTS + ", pandas, scipy.special, typer, typer._adapters"
+
+
 def import_times(runs: int) -> None:
     commands = {
         "import numpy, pyarrow": "import numpy, pyarrow",
         "import auditor": "import auditor",
         "import auditor.audit (what `auditor audit` loads before reading)": "import auditor.cli, auditor.audit",
+        # the floor under any audit on the product's fixed stack: the lower bound's own imports, then the fixed
+        # libraries the command line loads before it reads (typer 0.29 imports pydantic to coerce the options)
+        "lower bound's imports": LOWER_BOUND_IMPORTS,
+        "lower bound's + pandas, scipy.special, typer (fixed stack)": FIXED_STACK_IMPORTS,
     }
     times: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(runs):
