@@ -20,9 +20,14 @@ from the same population, the items independent given the past), the chance that
 when the sequence lies wholly above ``high`` or wholly below ``low``; so while the true gap stays inside the band,
 the chance of a false alarm over the whole stream is at most ``1 - level`` (per judge: with ``J`` judges, at most
 ``J (1 - level)`` that any of them alarms). The flip-rate sequence has the same guarantee for a flip probability
-that is the same for every re-judgment given the past; the same anchor items are re-judged in every batch, so an
-item whose verdict flipped once and stays flipped makes later flips depend on earlier ones: read the flip rate as a
-drift signal, it takes no part in the decision.
+``r`` that is the same for every re-judgment given the past (a stable judge sampling afresh: ``r`` is the anchors'
+mean chance of differing from their first verdict, given it); with a **maximum flip rate** ``R`` a judge fails when
+its flip-rate sequence lies wholly above ``R``, so while ``r <= R`` the chance that it ever fails is at most ``1 -
+level``.  The same anchor items are re-judged in every batch, so an item whose verdict flipped once and stays
+flipped (a changed judge keeping its new verdict) is counted again in every later batch, as if it were new
+evidence: the decision is then about the anchors' re-judgments, not about the judge's other items; and the
+sequence is of one rate over the whole stream, so a change after a long stable stretch is caught late (README,
+*The flip-rate gate*).
 
 The state (:func:`update`) keeps every batch's sums and the anchor verdicts, so a run per batch (in CI) adds the
 new batch and recomputes the whole sequence; a batch already counted (same file contents) is skipped.
