@@ -41,20 +41,25 @@ def _stream(path: Path, flipped: int) -> list[str]:
     return [str(_anchor_batch(path, k, 0 if k == 1 else flipped)) for k in (1, 2, 3)]
 
 
-def test_a_judge_whose_anchors_flip_often_fails_the_run_naming_the_judge_and_the_bound(tmp_path):
-    """Half the 20 anchors flip in each of two re-judgments: 20 flips in 40 observations.  The 95% betting sequence
-    after them is [25.1%, 74.9%] (the kernel, tested against confseq), wholly above 5%: exit 1."""
-    state = tmp_path / "monitor.json"
-    out = run_cli(
+def _gated(path: Path, flipped: int) -> list[str]:
+    """``auditor monitor`` on :func:`_stream` with the maximum flip rate 5% and the state ``monitor.json``."""
+    state = path / "monitor.json"
+    return [
         "monitor",
-        *_stream(tmp_path, 10),
+        *_stream(path, flipped),
         "--task",
         "pairwise",
         "--max-flip-rate",
         "0.05",
         "--state",
         str(state),
-    )
+    ]
+
+
+def test_a_judge_whose_anchors_flip_often_fails_the_run_naming_the_judge_and_the_bound(tmp_path):
+    """Half the 20 anchors flip in each of two re-judgments: 20 flips in 40 observations.  The 95% betting sequence
+    after them is [25.1%, 74.9%] (the kernel, tested against confseq), wholly above 5%: exit 1."""
+    out = run_cli(*_gated(tmp_path, 10))
     assert out.returncode == 1, out.stderr
     lo, hi = three_point_sequence(BatchSums.of([20, 20], [10.0, 10.0], [10.0, 10.0]), 0.05, 0, 1, "betting")
     assert (lo[-1], hi[-1]) == (pytest.approx(0.251), pytest.approx(0.749)) and lo[-1] > 0.05
@@ -64,7 +69,7 @@ def test_a_judge_whose_anchors_flip_often_fails_the_run_naming_the_judge_and_the
         "flip rate 50.0% [25.1, 74.9] on 40 re-judged anchor items, wholly ABOVE the maximum 5.0%"
     )
     assert "decision: outside" in out.stdout
-    doc = json.loads(state.read_text(encoding="utf-8"))
+    doc = json.loads((tmp_path / "monitor.json").read_text(encoding="utf-8"))
     assert doc["decision"] == "outside" and doc["flip_alarms"] == ["gpt"] and doc["alarms"] == []
     assert doc["max_flip_rate"] == 0.05
     assert [r["flip_status"] for r in doc["sequence"]] == ["inside", "above", "above"]
@@ -74,29 +79,14 @@ def test_a_judge_whose_anchors_flip_often_fails_the_run_naming_the_judge_and_the
 def test_a_stable_judge_passes_and_the_line_says_so(tmp_path, capsys):
     """No anchor flips: the sequence [0.0%, 16.2%] on 40 re-judgments reaches below 5%, exit 0 (a sequence of
     zero flips can never lie above any R >= 0)."""
-    state = tmp_path / "monitor.json"
-    assert (
-        main(
-            [
-                "monitor",
-                *_stream(tmp_path, 0),
-                "--task",
-                "pairwise",
-                "--max-flip-rate",
-                "0.05",
-                "--state",
-                str(state),
-            ]
-        )
-        == 0
-    )
+    assert main(_gated(tmp_path, 0)) == 0
     out = capsys.readouterr().out
     assert (
         "gpt: " in out
         and "flip rate 0.0% [0.0, 16.2] on 40 re-judged anchor items, not wholly above the maximum 5.0%"
         in out
     )
-    doc = json.loads(state.read_text(encoding="utf-8"))
+    doc = json.loads((tmp_path / "monitor.json").read_text(encoding="utf-8"))
     assert doc["decision"] == "inside" and doc["flip_alarms"] == []
     assert (
         main(["monitor", *_stream(tmp_path, 10), "--task", "pairwise"]) == 0
