@@ -56,8 +56,9 @@ def monitor(
     max_flip_rate: Annotated[
         str | None,
         typer.Option(
+            metavar="R",
             help="R in [0, 1): exit 1 when a judge's anchor flip rate lies wholly above R (its sequence's lower "
-            "bound > R)."
+            "bound > R).",
         ),
     ] = None,
     level: Annotated[
