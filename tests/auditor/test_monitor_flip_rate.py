@@ -226,3 +226,19 @@ def test_settings_default_to_no_maximum_and_an_unflagged_run_is_unchanged(tmp_pa
     doc = report(state, settings)
     assert doc["decision"] == "no band" and doc["max_flip_rate"] is None
     assert {r["flip_status"] for r in doc["sequence"]} == {"no limit"}
+
+
+@pytest.mark.parametrize(
+    "method, delays", [("betting", (3, 99, None)), ("empirical-bernstein", (3, 16, 130))]
+)
+def test_a_change_after_a_stable_stretch_is_caught_late(method, delays):
+    """README's second caveat, deterministic: 40 anchors, none flipping for 0, 10 or 40 batches, then 8 of them (20%)
+    changed for good.  The sequence is of one rate over the whole stream, so the batches until it lies wholly above
+    R = 5% grow with the stable stretch before the change (None: not within 200 batches after it)."""
+    for stable, delay in zip((0, 10, 40), delays, strict=True):
+        flips = np.array([0.0] * stable + [8.0] * 200)
+        lo, _ = three_point_sequence(
+            BatchSums.of(np.full(flips.size, 40.0), flips, flips), 0.05, 0, 1, method
+        )
+        above = np.flatnonzero(lo > 0.05)
+        assert (int(above[0]) - stable + 1 if above.size else None) == delay
