@@ -144,9 +144,11 @@ class ProbesConfig:
 @dataclass(frozen=True)
 class MonitorConfig:
     """``auditor monitor`` (:mod:`auditor.monitor`): the ``band`` ``[low, high]`` the judge-minus-reference gap
-    should stay in (None: none), the confidence sequence's ``level`` and ``method`` and the monitored ``rate``."""
+    should stay in and the ``max_flip_rate`` the anchor flip rate should not be wholly above (None: none), the
+    confidence sequence's ``level`` and ``method`` and the monitored ``rate``."""
 
     band: tuple[float, ...] | None = None
+    max_flip_rate: float | None = None
     level: float = 0.95
     rate: str = "no_better_rate"
     method: str = "betting"
@@ -741,7 +743,7 @@ def _table_value(kind: str, value: Any, where: str | None, column: str) -> Any:
     analysis table)."""
     if kind == "bool":
         return _bool(value, where, column)
-    if kind == "float":
+    if kind in ("float", "float | None"):
         return _as(float, value, where, column, "a number")
     if kind == "int":
         return _as(int, value, where, column, "an integer")

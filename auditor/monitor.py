@@ -20,9 +20,14 @@ from the same population, the items independent given the past), the chance that
 when the sequence lies wholly above ``high`` or wholly below ``low``; so while the true gap stays inside the band,
 the chance of a false alarm over the whole stream is at most ``1 - level`` (per judge: with ``J`` judges, at most
 ``J (1 - level)`` that any of them alarms). The flip-rate sequence has the same guarantee for a flip probability
-that is the same for every re-judgment given the past; the same anchor items are re-judged in every batch, so an
-item whose verdict flipped once and stays flipped makes later flips depend on earlier ones: read the flip rate as a
-drift signal, it takes no part in the decision.
+``r`` that is the same for every re-judgment given the past (a stable judge sampling afresh: ``r`` is the anchors'
+mean chance of differing from their first verdict, given it); with a **maximum flip rate** ``R`` a judge fails when
+its flip-rate sequence lies wholly above ``R``, so while ``r <= R`` the chance that it ever fails is at most ``1 -
+level``.  The same anchor items are re-judged in every batch, so an item whose verdict flipped once and stays
+flipped (a changed judge keeping its new verdict) is counted again in every later batch, as if it were new
+evidence: the decision is then about the anchors' re-judgments, not about the judge's other items; and the
+sequence is of one rate over the whole stream, so a change after a long stable stretch is caught late (README,
+*The flip-rate gate*).
 
 The state (:func:`update`) keeps every batch's sums and the anchor verdicts, so a run per batch (in CI) adds the
 new batch and recomputes the whole sequence; a batch already counted (same file contents) is skipped.
@@ -50,14 +55,15 @@ STATE_KIND = "auditor-monitor"
 #: What a batch file is, in messages.
 BATCH_FILE = "a labels table or an audit.json"
 STATE_VERSION = 1
-INSIDE, ABOVE, BELOW, NO_BAND = "inside", "above", "below", "no band"
+INSIDE, ABOVE, BELOW, NO_BAND, NO_LIMIT = "inside", "above", "below", "no band", "no limit"
 
 
 def checked_settings(settings: MonitorConfig, where: str | None = None, prefix: str = "") -> MonitorConfig:
     """``settings`` (:class:`auditor.config.MonitorConfig`: what the sequence is of and how it is judged: the
     confidence ``level``, fixed for a stream since changing it would void the guarantee, the monitored ``rate``, the
-    ``method`` and the ``band`` the gap should stay in, None: none) checked, or an :class:`InputError` naming
-    ``where`` and the setting as ``prefix + name`` (``--level`` on the command line, ``monitor.level`` in
+    ``method``, the ``band`` the gap should stay in and the ``max_flip_rate`` the flip rate should not be wholly
+    above, None: none) checked, or an :class:`InputError` naming ``where`` and the setting as ``prefix + name``
+    (``--level`` / ``--max-flip-rate`` on the command line, ``monitor.level`` / ``monitor.max_flip_rate`` in
     audit.toml)."""
     if not (isinstance(settings.level, float) and 0 < settings.level < 1):
         raise InputError(
@@ -83,6 +89,16 @@ def checked_settings(settings: MonitorConfig, where: str | None = None, prefix: 
                 file=where,
                 column=f"{prefix}band",
             )
+    limit = settings.max_flip_rate
+    if limit is not None and not (
+        isinstance(limit, (int, float)) and not isinstance(limit, bool) and 0 <= limit < 1
+    ):
+        name = "max-flip-rate" if prefix.startswith("--") else "max_flip_rate"
+        raise InputError(
+            f"the maximum flip rate must be a number with 0 <= R < 1 (a flip rate lies in [0, 1]), got {limit!r}",
+            file=where,
+            column=f"{prefix}{name}",
+        )
     return settings
 
 
@@ -96,6 +112,18 @@ def parse_band(text: str) -> tuple[float, float]:
     if not (np.isfinite(low) and np.isfinite(high)):
         raise InputError(f"expected two finite numbers, got {text!r}", column="--band")
     return low, high
+
+
+def parse_max_flip_rate(text: str) -> float:
+    """``"0.05"`` -> ``0.05``; text that is not a number is an :class:`InputError` naming ``--max-flip-rate`` (the
+    range, which also refuses NaN and infinity, is checked by :func:`checked_settings`)."""
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        raise InputError(
+            f"expected a number R with 0 <= R < 1, got {text!r}", column="--max-flip-rate"
+        ) from None
+    return value
 
 
 # -- one batch -----------------------------------------------------------------------------------------------------
@@ -385,7 +413,8 @@ def update(
 # -- the sequences and the decision ---------------------------------------------------------------------------------
 def sequences(state: dict[str, Any], settings: MonitorConfig) -> list[dict[str, Any]]:
     """One row per judge and batch holding its observations: the running estimate and the confidence sequence of
-    the gap and of the flip rate (null where the judge has none yet), and the gap's place against the band."""
+    the gap and of the flip rate (null where the judge has none yet), the gap's place against the band
+    (``status``) and the flip rate's against the maximum (``flip_status``)."""
     alpha = 1 - settings.level
     judges = list(dict.fromkeys(j for b in state["batches"] for j in b["judges"]))
     rows = []
@@ -420,6 +449,7 @@ def sequences(state: dict[str, Any], settings: MonitorConfig) -> list[dict[str, 
                 out[k].update(carried)  # a batch without observations keeps the sequence where it was
         for row in out.values():
             row["status"] = band_status(row["gap_low"], row["gap_high"], settings.band)
+            row["flip_status"] = flip_status(row["flip_rate_low"], settings.max_flip_rate)
             rows.append(row)
     return sorted(rows, key=lambda r: (r["batch"], judges.index(r["judge"])))
 
@@ -436,6 +466,15 @@ def band_status(low: float | None, high: float | None, band: tuple[float, float]
     return INSIDE
 
 
+def flip_status(low: float | None, limit: float | None) -> str:
+    """``above`` when the flip rate's sequence lies wholly above ``limit`` (its lower bound > ``limit``), else
+    ``inside`` (the sequence reaches into ``[0, limit]``; also before any re-judged anchor); ``no limit`` without
+    one."""
+    if limit is None:
+        return NO_LIMIT
+    return ABOVE if low is not None and low > limit else INSIDE
+
+
 def latest(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each judge's row after its last batch."""
     last: dict[str, dict[str, Any]] = {}
@@ -446,20 +485,29 @@ def latest(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def report(state: dict[str, Any], settings: MonitorConfig) -> dict[str, Any]:
     """The state with its sequences, each judge's latest row and the decision: ``outside`` when some judge's gap
-    sequence has left the band (``alarms`` names them), else ``inside`` (``no band`` without one)."""
+    sequence has left the band (``alarms`` names them) or its flip-rate sequence lies wholly above the maximum
+    flip rate (``flip_alarms``), else ``inside`` (``no band`` with neither a band nor a maximum)."""
     rows = sequences(state, settings)
     now = latest(rows)
     alarms = [r["judge"] for r in now if r["status"] in (ABOVE, BELOW)]
-    decision = NO_BAND if settings.band is None else ("outside" if alarms else INSIDE)
+    flip_alarms = [r["judge"] for r in now if r["flip_status"] == ABOVE]
+    if settings.band is None and settings.max_flip_rate is None:
+        decision = NO_BAND
+    else:
+        decision = "outside" if alarms or flip_alarms else INSIDE
     return {
         **state,
         "band": None if settings.band is None else list(settings.band),
+        "max_flip_rate": settings.max_flip_rate,
         "convention": (
             f"{settings.method} confidence sequence (Waudby-Smith & Ramdas 2023) over the batches; gap = judge minus "
-            f"reference {settings.rate} on the same items; anytime-valid at level {settings.level:g} per judge"
+            f"reference {settings.rate} on the same items; flip rate = share of re-judged anchor items whose "
+            f"verdict differs from their first batch's; anytime-valid at level {settings.level:g} per judge and "
+            "sequence"
         ),
         "decision": decision,
         "alarms": alarms,
+        "flip_alarms": flip_alarms,
         "judges": now,
         "sequence": rows,
     }

@@ -1,6 +1,6 @@
-"""``auditor monitor BATCH... --state monitor.json --band LOW,HIGH``: anytime-valid monitoring of the judge-human
-gap and the anchor flip rate over a stream of batches (:mod:`auditor.monitor`); exit 1 when a judge's gap has left
-the band."""
+"""``auditor monitor BATCH... --state monitor.json --band LOW,HIGH --max-flip-rate R``: anytime-valid monitoring of
+the judge-human gap and the anchor flip rate over a stream of batches (:mod:`auditor.monitor`); exit 1 when a judge's
+gap has left the band or its flip rate lies wholly above R."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 
-def _line(row: dict[str, Any], band: tuple[float, float] | None) -> str:
+def _line(row: dict[str, Any], band: tuple[float, float] | None, max_flip_rate: float | None) -> str:
     from auditor.escape import terminal_safe
     from reports.format import fmt_interval, fmt_number
 
@@ -32,6 +32,9 @@ def _line(row: dict[str, Any], band: tuple[float, float] | None) -> str:
             f"{fmt_interval(row['flip_rate_low'], row['flip_rate_high'], 'rate')} on {row['flip_rate_n']} "
             "re-judged anchor items"
         )
+        if max_flip_rate is not None:
+            where = "wholly ABOVE" if row["flip_status"] == "above" else "not wholly above"
+            text += f", {where} the maximum {fmt_number(max_flip_rate, 'rate')}"
     return text
 
 
@@ -50,6 +53,14 @@ def monitor(
         str | None,
         typer.Option(help="LOW,HIGH: the band the judge-minus-human gap must stay in (exit 1 if not)."),
     ] = None,
+    max_flip_rate: Annotated[
+        str | None,
+        typer.Option(
+            metavar="R",
+            help="R in [0, 1): exit 1 when a judge's anchor flip rate lies wholly above R (its sequence's lower "
+            "bound > R).",
+        ),
+    ] = None,
     level: Annotated[
         float | None, typer.Option(help="Confidence level of the sequences (default 0.95).")
     ] = None,
@@ -64,10 +75,19 @@ def monitor(
     quiet: Annotated[bool, typer.Option(help="Print nothing but errors.")] = False,
 ) -> None:
     """Anytime-valid confidence sequences for each judge's gap to the humans and its flip rate on an anchor set,
-    updated batch by batch; exit 1 when a gap has left the band, 2 on bad input."""
+    updated batch by batch; exit 1 when a gap has left the band or a flip rate lies wholly above the maximum, 2 on
+    bad input."""
     from auditor.config import AuditConfig, load_config
     from auditor.io import check_writable, write_json
-    from auditor.monitor import checked_settings, new_state, parse_band, read_state, report, update
+    from auditor.monitor import (
+        checked_settings,
+        new_state,
+        parse_band,
+        parse_max_flip_rate,
+        read_state,
+        report,
+        update,
+    )
 
     cfg = load_config(config) if config is not None else AuditConfig()
     cfg = cfg.with_overrides(task=task)
@@ -79,6 +99,7 @@ def monitor(
         "rate": rate,
         "method": method,
         "band": None if band is None else parse_band(band),
+        "max_flip_rate": None if max_flip_rate is None else parse_max_flip_rate(max_flip_rate),
     }
     settings = checked_settings(
         replace(settings, **{k: v for k, v in flags.items() if v is not None}), prefix="--"
@@ -96,12 +117,12 @@ def monitor(
         for note in notes:
             typer.echo(terminal_safe(note))
         for row in document["judges"]:
-            typer.echo(_line(row, settings.band))
+            typer.echo(_line(row, settings.band, settings.max_flip_rate))
         count = len(updated["batches"])
         typer.echo(
             f"{count} batch{'' if count == 1 else 'es'}; anytime-valid {settings.level:.0%} {settings.method} "
             "confidence sequences per judge"
-            + ("" if settings.band is None else f"; decision: {document['decision']}")
+            + ("" if document["decision"] == "no band" else f"; decision: {document['decision']}")
         )
         if state is not None:
             typer.echo(f"wrote {state}")
