@@ -20,17 +20,29 @@ from the same population, the items independent given the past), the chance that
 when the sequence lies wholly above ``high`` or wholly below ``low``; so while the true gap stays inside the band,
 the chance of a false alarm over the whole stream is at most ``1 - level`` (per judge: with ``J`` judges, at most
 ``J (1 - level)`` that any of them alarms). The flip-rate sequence has the same guarantee for a flip probability
-``r`` that is the same for every re-judgment given the past (a stable judge sampling afresh: ``r`` is the anchors'
-mean chance of differing from their first verdict, given it); with a **maximum flip rate** ``R`` a judge fails when
-its flip-rate sequence lies wholly above ``R``, so while ``r <= R`` the chance that it ever fails is at most ``1 -
-level``.  The same anchor items are re-judged in every batch, so an item whose verdict flipped once and stays
-flipped (a changed judge keeping its new verdict) is counted again in every later batch, as if it were new
-evidence: the decision is then about the anchors' re-judgments, not about the judge's other items; and the
-sequence is of one rate over the whole stream, so a change after a long stable stretch is caught late (README,
-*The flip-rate gate*).
+``r`` that is the same for every re-judgment given the past; it is shown, but it is not what decides.
+
+With a **maximum flip rate** ``R`` the decision is a change detector, :func:`flip_log_evidence` (an e-detector,
+Shin, Ramdas & Rinaldo 2022): for each start ``s`` (the judge's ``s``-th batch with re-judged anchors) a betting
+capital against "every re-judgment from batch ``s`` on flips with chance ``<= R`` given the past", the mean over a
+fixed grid of bets of ``prod (1 + lambda (x - R))``, and their mixture ``M_t = sum_s w_s E_{s,t}``, ``w_s = 1 / (s
+(s + 1))``.  A judge fails once ``M_t >= 1 / alpha`` (``alpha = 1 - level``) and stays failed.  The guarantee: if
+no re-judgment ever flips with chance above ``R`` given the past (a batch's re-judgments independent given the past;
+their chances may differ from anchor to anchor as long as their mean is ``<= R``: a stable judge sampling afresh
+has ``r`` = the anchors' mean chance of differing from their first verdict), ``M`` is a nonnegative supermartingale
+starting at 1, so the chance that a judge ever fails, however long the monitoring runs, is at most ``alpha`` (Ville;
+per judge).  Unlike the sequence of one rate over the whole stream, a start at the change needs only the flips
+since then (and ``log(s (s + 1))`` more evidence): 20% of 40 anchors changed after 0, 10, 40 quiet batches is
+caught 1, 2, 3 batches later (the sequence: 3, 99, not within 200).  The same anchor items are re-judged in every
+batch, so an item whose verdict changed for good is counted again in every later batch: given the past it flips
+with chance 1, so a judge changed on more than ``R`` of the *anchors* is rightly caught (3 of 40 changed, ``R =
+5%``: at the 23rd batch), but the alarm is about the anchors; how many of the judge's other items changed, a few
+anchors only estimate (README, *The flip-rate gate*).
 
 The state (:func:`update`) keeps every batch's sums and the anchor verdicts, so a run per batch (in CI) adds the
-new batch and recomputes the whole sequence; a batch already counted (same file contents) is skipped.
+new batch and recomputes the whole sequence and the detector (a bet is fixed within a batch, so a batch's factor
+``(1 + lambda (1 - R))^f (1 - lambda R)^(n - f)`` needs only its counts); a batch already counted (same file
+contents) is skipped.
 """
 
 from __future__ import annotations
@@ -61,8 +73,8 @@ INSIDE, ABOVE, BELOW, NO_BAND, NO_LIMIT = "inside", "above", "below", "no band",
 def checked_settings(settings: MonitorConfig, where: str | None = None, prefix: str = "") -> MonitorConfig:
     """``settings`` (:class:`auditor.config.MonitorConfig`: what the sequence is of and how it is judged: the
     confidence ``level``, fixed for a stream since changing it would void the guarantee, the monitored ``rate``, the
-    ``method``, the ``band`` the gap should stay in and the ``max_flip_rate`` the flip rate should not be wholly
-    above, None: none) checked, or an :class:`InputError` naming ``where`` and the setting as ``prefix + name``
+    ``method``, the ``band`` the gap should stay in and the ``max_flip_rate`` the anchors' flip rate should not
+    exceed since any batch, None: none) checked, or an :class:`InputError` naming ``where`` and the setting as ``prefix + name``
     (``--level`` / ``--max-flip-rate`` on the command line, ``monitor.level`` / ``monitor.max_flip_rate`` in
     audit.toml)."""
     if not (isinstance(settings.level, float) and 0 < settings.level < 1):
@@ -415,6 +427,9 @@ def update(
 #: 1/1024``.  Bet ``c`` is the likelihood ratio of a flip rate ``q = R + c (1 - R)`` against ``R`` (a flip multiplies
 #: the capital by ``q / R``, a kept verdict by ``(1 - q) / (1 - R)``), so the grid covers excess rates from half the
 #: way to 1 down to a thousandth of it; averaging them costs at most ``log 10`` of evidence against the best one.
+#: A fixed mixture rather than a predictable bet chosen from earlier batches: for a start at a change, such a bet
+#: would come from the quiet batches before it (a small one) or be guessed, while every bet of the grid is in play
+#: from the change's first batch; and an average of test supermartingales is one, with no estimate to carry.
 BET_FRACTIONS = 0.5 ** np.arange(1, 11)
 
 
