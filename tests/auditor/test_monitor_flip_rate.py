@@ -289,7 +289,7 @@ def _alarms(n: np.ndarray, flips: np.ndarray, limit: object, level: float = 0.95
 
 def _upper_95(alarms: np.ndarray) -> float:
     """The one-sided 95% Clopper-Pearson upper bound of the share of streams that alarmed."""
-    from scipy.special import betaincinv  # the Beta quantile (scipy.stats.beta.ppf) without scipy.stats' import
+    from scipy.special import betaincinv  # scipy.stats.beta.ppf, without importing scipy.stats
 
     k, total = int(alarms.sum()), alarms.size
     return 1.0 if k == total else float(betaincinv(k + 1, total - k, 0.95))
