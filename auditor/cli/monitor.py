@@ -12,7 +12,10 @@ import typer
 
 
 def _line(
-    row: dict[str, Any], band: tuple[float, float] | None, max_flip_rate: float | None, threshold: float
+    row: dict[str, Any],
+    band: tuple[float, float] | None,
+    max_flip_rate: float | None,
+    threshold: float | None,
 ) -> str:
     from auditor.escape import terminal_safe
     from reports.format import fmt_interval, fmt_number
@@ -34,7 +37,7 @@ def _line(
             f"{fmt_interval(row['flip_rate_low'], row['flip_rate_high'], 'rate')} on {row['flip_rate_n']} "
             "re-judged anchor items"
         )
-        if max_flip_rate is not None:
+        if max_flip_rate is not None and threshold is not None:
             text += "; " + _flip_decision(row, fmt_number(max_flip_rate, "rate"), threshold)
     return text
 
@@ -138,11 +141,13 @@ def monitor(
         for note in notes:
             typer.echo(terminal_safe(note))
         for row in document["judges"]:
-            typer.echo(_line(row, settings.band, settings.max_flip_rate, 1 / (1 - settings.level)))
+            typer.echo(_line(row, settings.band, settings.max_flip_rate, document["flip_threshold"]))
         count = len(updated["batches"])
         typer.echo(
             f"{count} batch{'' if count == 1 else 'es'}; anytime-valid {settings.level:.0%} {settings.method} "
-            "confidence sequences per judge"
+            "confidence sequences"
+            + ("" if document["flip_threshold"] is None else " and a flip-rate change detector")
+            + " per judge"
             + ("" if document["decision"] == "no band" else f"; decision: {document['decision']}")
         )
         if state is not None:

@@ -96,7 +96,7 @@ def test_a_judge_whose_anchors_flip_often_fails_the_run_naming_the_judge_the_bat
         "flip rate 50.0% [25.1, 74.9] on 40 re-judged anchor items; flips ABOVE the maximum 5.0% since batch 2: "
         "evidence 1.29e+13 >= 20"
     )
-    assert "decision: outside" in out.stdout
+    assert "confidence sequences and a flip-rate change detector per judge; decision: outside" in out.stdout
     doc = json.loads((tmp_path / "monitor.json").read_text(encoding="utf-8"))
     assert doc["decision"] == "outside" and doc["flip_alarms"] == ["gpt"] and doc["alarms"] == []
     assert doc["max_flip_rate"] == 0.05 and doc["flip_threshold"] == pytest.approx(20)
