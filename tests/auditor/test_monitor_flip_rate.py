@@ -360,15 +360,16 @@ def test_a_change_after_a_stable_stretch_is_caught_within_a_few_batches():
     (20%) changed for good.  The detector fails R = 5% at the 1st, 2nd and 3rd batch after the change (the start
     at the change carries weight 1 / (s (s + 1)), so the delay grows with log s); the confidence sequence of one
     rate over the whole stream took 3, 99 and more than 200 (betting) or 3, 16 and 130 (empirical-Bernstein)."""
-    for stable, delay, late_by in ((0, 1, 3), (10, 2, 99), (40, 3, None)):
+    for stable, delay, betting, bernstein in ((0, 1, 3, 3), (10, 2, 99, 16), (40, 3, None, 130)):
         flips = np.array([0.0] * stable + [8.0] * 200)
         n = np.full(flips.size, 40.0)
         above = np.flatnonzero(flip_log_evidence(n, flips, 0.05) >= np.log(20))
         assert int(above[0]) - stable + 1 == delay
         assert flip_top_starts(n, flips, 0.05)[above[0]] == stable  # "since" the change's batch
-        lo, _ = three_point_sequence(BatchSums.of(n, flips, flips), 0.05, 0, 1, "betting")
-        late = np.flatnonzero(lo > 0.05)
-        assert (int(late[0]) - stable + 1 if late.size else None) == late_by
+        for method, late_by in (("betting", betting), ("empirical-bernstein", bernstein)):
+            lo, _ = three_point_sequence(BatchSums.of(n, flips, flips), 0.05, 0, 1, method)
+            late = np.flatnonzero(lo > 0.05)
+            assert (int(late[0]) - stable + 1 if late.size else None) == late_by
 
 
 def test_a_simulated_change_is_caught_within_a_few_batches():
