@@ -144,7 +144,7 @@ class ProbesConfig:
 @dataclass(frozen=True)
 class MonitorConfig:
     """``auditor monitor`` (:mod:`auditor.monitor`): the ``band`` ``[low, high]`` the judge-minus-reference gap
-    should stay in and the ``max_flip_rate`` the anchor flip rate should not be wholly above (None: none), the
+    should stay in and the ``max_flip_rate`` the anchor flip rate should not exceed since any batch (None: none), the
     confidence sequence's ``level`` and ``method`` and the monitored ``rate``."""
 
     band: tuple[float, ...] | None = None

@@ -20,17 +20,29 @@ from the same population, the items independent given the past), the chance that
 when the sequence lies wholly above ``high`` or wholly below ``low``; so while the true gap stays inside the band,
 the chance of a false alarm over the whole stream is at most ``1 - level`` (per judge: with ``J`` judges, at most
 ``J (1 - level)`` that any of them alarms). The flip-rate sequence has the same guarantee for a flip probability
-``r`` that is the same for every re-judgment given the past (a stable judge sampling afresh: ``r`` is the anchors'
-mean chance of differing from their first verdict, given it); with a **maximum flip rate** ``R`` a judge fails when
-its flip-rate sequence lies wholly above ``R``, so while ``r <= R`` the chance that it ever fails is at most ``1 -
-level``.  The same anchor items are re-judged in every batch, so an item whose verdict flipped once and stays
-flipped (a changed judge keeping its new verdict) is counted again in every later batch, as if it were new
-evidence: the decision is then about the anchors' re-judgments, not about the judge's other items; and the
-sequence is of one rate over the whole stream, so a change after a long stable stretch is caught late (README,
-*The flip-rate gate*).
+``r`` that is the same for every re-judgment given the past; it is shown, but it is not what decides.
+
+With a **maximum flip rate** ``R`` the decision is a change detector, :func:`flip_log_evidence` (an e-detector,
+Shin, Ramdas & Rinaldo 2022): for each start ``s`` (the judge's ``s``-th batch with re-judged anchors) a betting
+capital against "every re-judgment from batch ``s`` on flips with chance ``<= R`` given the past", the mean over a
+fixed grid of bets of ``prod (1 + lambda (x - R))``, and their mixture ``M_t = sum_s w_s E_{s,t}``, ``w_s = 1 / (s
+(s + 1))``.  A judge fails once ``M_t >= 1 / alpha`` (``alpha = 1 - level``) and stays failed.  The guarantee: if
+no re-judgment ever flips with chance above ``R`` given the past (a batch's re-judgments independent given the past;
+their chances may differ from anchor to anchor as long as their mean is ``<= R``: a stable judge sampling afresh
+has ``r`` = the anchors' mean chance of differing from their first verdict), ``M`` is a nonnegative supermartingale
+starting at 1, so the chance that a judge ever fails, however long the monitoring runs, is at most ``alpha`` (Ville;
+per judge).  Unlike the sequence of one rate over the whole stream, a start at the change needs only the flips
+since then (and ``log(s (s + 1))`` more evidence): 20% of 40 anchors changed after 0, 10, 40 quiet batches is
+caught 1, 2, 3 batches later (the sequence: 3, 99, not within 200).  The same anchor items are re-judged in every
+batch, so an item whose verdict changed for good is counted again in every later batch: given the past it flips
+with chance 1, so a judge changed on more than ``R`` of the *anchors* is rightly caught (3 of 40 changed, ``R =
+5%``: at the 23rd batch), but the alarm is about the anchors; how many of the judge's other items changed, a few
+anchors only estimate (README, *The flip-rate gate*).
 
 The state (:func:`update`) keeps every batch's sums and the anchor verdicts, so a run per batch (in CI) adds the
-new batch and recomputes the whole sequence; a batch already counted (same file contents) is skipped.
+new batch and recomputes the whole sequence and the detector (a bet is fixed within a batch, so a batch's factor
+``(1 + lambda (1 - R))^f (1 - lambda R)^(n - f)`` needs only its counts); a batch already counted (same file
+contents) is skipped.
 """
 
 from __future__ import annotations
@@ -61,8 +73,8 @@ INSIDE, ABOVE, BELOW, NO_BAND, NO_LIMIT = "inside", "above", "below", "no band",
 def checked_settings(settings: MonitorConfig, where: str | None = None, prefix: str = "") -> MonitorConfig:
     """``settings`` (:class:`auditor.config.MonitorConfig`: what the sequence is of and how it is judged: the
     confidence ``level``, fixed for a stream since changing it would void the guarantee, the monitored ``rate``, the
-    ``method``, the ``band`` the gap should stay in and the ``max_flip_rate`` the flip rate should not be wholly
-    above, None: none) checked, or an :class:`InputError` naming ``where`` and the setting as ``prefix + name``
+    ``method``, the ``band`` the gap should stay in and the ``max_flip_rate`` the anchors' flip rate should not
+    exceed since any batch, None: none) checked, or an :class:`InputError` naming ``where`` and the setting as ``prefix + name``
     (``--level`` / ``--max-flip-rate`` on the command line, ``monitor.level`` / ``monitor.max_flip_rate`` in
     audit.toml)."""
     if not (isinstance(settings.level, float) and 0 < settings.level < 1):
@@ -410,11 +422,109 @@ def update(
     return state, notes
 
 
+# -- the flip-rate detector -----------------------------------------------------------------------------------------
+#: The bets of the flip-rate detector as fractions ``c`` of the largest one, ``lambda = c / R``: ``1/2, 1/4, ...,
+#: 1/1024``.  Bet ``c`` is the likelihood ratio of a flip rate ``q = R + c (1 - R)`` against ``R`` (a flip multiplies
+#: the capital by ``q / R``, a kept verdict by ``(1 - q) / (1 - R)``), so the grid covers excess rates from half the
+#: way to 1 down to a thousandth of it; averaging them costs at most ``log 10`` of evidence against the best one.
+#: A fixed mixture rather than a predictable bet chosen from earlier batches: for a start at a change, such a bet
+#: would come from the quiet batches before it (a small one) or be guessed, while every bet of the grid is in play
+#: from the change's first batch; and an average of test supermartingales is one, with no estimate to carry.
+BET_FRACTIONS = 0.5 ** np.arange(1, 11)
+
+
+def _log_bets(limit: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per bet of :data:`BET_FRACTIONS`: the log factor of a flip, ``log(1 + lambda (1 - R))`` (infinite when
+    ``R = 0``: a flip refutes a flip chance of 0), and of a kept verdict, ``log(1 - lambda R)``."""
+    with np.errstate(divide="ignore"):
+        flip = (
+            np.log1p(BET_FRACTIONS * (1 - limit) / limit)
+            if limit > 0
+            else np.full(BET_FRACTIONS.shape, np.inf)
+        )
+    return flip, np.log1p(-BET_FRACTIONS)
+
+
+def _log_capital(flips: np.ndarray, kept: np.ndarray, limit: float) -> np.ndarray:
+    """``log prod (1 + lambda (x - R))`` over ``flips`` flipped and ``kept`` kept re-judgments, per bet (a new
+    last axis); a count of 0 contributes nothing (also where a flip's factor is infinite)."""
+    flip, keep = _log_bets(limit)
+    flips, kept = np.asarray(flips, float)[..., None], np.asarray(kept, float)[..., None]
+    with np.errstate(invalid="ignore"):  # 0 x inf where R = 0: no flip, no factor
+        return np.where(flips > 0, flips * flip, 0.0) + kept * keep
+
+
+def _start_weights(batches: int) -> np.ndarray:
+    """``log w_s`` with ``w_s = 1 / (s (s + 1))`` for the starts ``s = 1 ... batches`` (``sum_s w_s = 1``)."""
+    s = np.arange(1, batches + 1, dtype=float)
+    return -np.log(s) - np.log(s + 1)
+
+
+def flip_log_evidence(n: object, flips: object, limit: float) -> np.ndarray:
+    """``log M_t`` of the flip-rate change detector after each batch ``t`` of re-judged anchors (last axis; leading
+    axes: independent streams), from the batches' counts ``n`` (re-judged) and ``flips`` (flipped).
+
+    ``M_t = sum_s w_s E_{s,t}``, ``w_s = 1 / (s (s + 1))``, ``E_{s,t} = 1`` for ``t < s`` and else the average over
+    the bets ``lambda`` of :data:`BET_FRACTIONS` of ``prod_{k=s..t} (1 + lambda (1 - R))^f_k (1 - lambda R)^(n_k -
+    f_k)``: an e-detector (Shin, Ramdas & Rinaldo 2022) whose every ``E_{s,t}`` is a test supermartingale for "each
+    re-judgment from batch ``s`` on flips with chance ``<= R`` given the past" (the bets are fixed in advance: an
+    average of test supermartingales is one).  If no re-judgment ever flips with chance above ``R``, ``M`` is a
+    nonnegative supermartingale with ``M_0 = 1``, so ``P(M_t >= 1 / alpha for some t) <= alpha`` (Ville).  Computed
+    in ``O(batches x bets)``: ``E_{s,t} = exp(L(t) - L(s - 1))`` with ``L`` the cumulated log capital, and ``sum_{s
+    <= t} w_s exp(-L(s - 1))`` a running log-sum-exp.
+
+    >>> [round(float(np.exp(v)), 3) for v in flip_log_evidence([40, 40, 40], [0, 8, 8], 0.05)]
+    [0.718, 8.703, 1274.077]
+    """
+    n, flips = np.asarray(n, float), np.asarray(flips, float)
+    log_capital = np.cumsum(_log_capital(flips, n - flips, limit), axis=-2)  # (..., t, bet)
+    before = np.concatenate([np.zeros_like(log_capital[..., :1, :]), log_capital[..., :-1, :]], axis=-2)
+    log_w = _start_weights(n.shape[-1])[:, None]
+    started = np.logaddexp.accumulate(log_w - before, axis=-2)  # log sum_{s <= t} w_s exp(-L(s - 1))
+    mixture = _logmeanexp(log_capital + started, axis=-1)
+    not_started = -np.log(np.arange(2, n.shape[-1] + 2, dtype=float))  # sum_{s > t} w_s = 1 / (t + 1)
+    return np.logaddexp(mixture, not_started)
+
+
+def _logmeanexp(values: np.ndarray, axis: int) -> np.ndarray:
+    top = np.max(values, axis=axis, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        out = np.log(np.mean(np.exp(values - top), axis=axis, keepdims=True)) + top
+    return np.squeeze(out, axis=axis)
+
+
+def flip_top_starts(n: object, flips: object, limit: float) -> np.ndarray:
+    """For each batch ``t`` of one stream, the start ``s`` (0-based) whose term ``w_s E_{s,t}`` of
+    :func:`flip_log_evidence` is the largest: the batch since which the flips say most clearly that the rate is
+    above ``R`` (the earliest such start on a tie; with ``R = 0``, where every start before a flip has infinite
+    evidence, the first batch with a flip).  ``O(batches^2 x bets)``, in blocks of ``t``."""
+    n, flips = np.asarray(n, float), np.asarray(flips, float)
+    batches = n.size
+    cum_flips = np.concatenate([[0.0], np.cumsum(flips)])
+    cum_kept = np.concatenate([[0.0], np.cumsum(n - flips)])
+    log_w = _start_weights(batches)
+    top = np.zeros(batches, dtype=int)
+    block = max(1, 4_000_000 // max(1, batches * BET_FRACTIONS.size))
+    for first in range(0, batches, block):
+        t = np.arange(first, min(batches, first + block))
+        flipped = cum_flips[t + 1][:, None] - cum_flips[None, :batches]  # (t, s): flips in batches s..t
+        kept = cum_kept[t + 1][:, None] - cum_kept[None, :batches]
+        terms = log_w + _logmeanexp(_log_capital(flipped, kept, limit), axis=-1)
+        terms = np.where(np.arange(batches)[None, :] <= t[:, None], terms, -np.inf)
+        infinite = np.isposinf(terms) & (flips > 0)[None, :]
+        top[t] = np.where(infinite.any(axis=1), np.argmax(infinite, axis=1), np.argmax(terms, axis=1))
+    return top
+
+
 # -- the sequences and the decision ---------------------------------------------------------------------------------
 def sequences(state: dict[str, Any], settings: MonitorConfig) -> list[dict[str, Any]]:
     """One row per judge and batch holding its observations: the running estimate and the confidence sequence of
     the gap and of the flip rate (null where the judge has none yet), the gap's place against the band
-    (``status``) and the flip rate's against the maximum (``flip_status``)."""
+    (``status``) and, with a maximum flip rate, the flip detector's evidence (``flip_evidence``: ``M_t`` of
+    :func:`flip_log_evidence`; ``flip_since``: the batch of the start contributing most), its decision
+    (``flip_status``: ``above`` from the first batch where the evidence reached ``1 / alpha`` on, for good) and
+    that first alarm (``flip_alarm``: its batch, evidence and start)."""
     alpha = 1 - settings.level
     judges = list(dict.fromkeys(j for b in state["batches"] for j in b["judges"]))
     rows = []
@@ -447,11 +557,38 @@ def sequences(state: dict[str, Any], settings: MonitorConfig) -> list[dict[str, 
                         f"{name}_high": float(hi[i]),
                     }
                 out[k].update(carried)  # a batch without observations keeps the sequence where it was
+        _detect_flips(out, [(k, e["flips"]) for k, e in entries if "flips" in e], settings)
         for row in out.values():
             row["status"] = band_status(row["gap_low"], row["gap_high"], settings.band)
-            row["flip_status"] = flip_status(row["flip_rate_low"], settings.max_flip_rate)
             rows.append(row)
     return sorted(rows, key=lambda r: (r["batch"], judges.index(r["judge"])))
+
+
+def _detect_flips(
+    out: dict[int, dict[str, Any]], got: list[tuple[int, dict[str, Any]]], settings: MonitorConfig
+) -> None:
+    """Adds the flip detector's fields to one judge's rows ``out`` (batch -> row) from its batches with re-judged
+    anchors ``got``; a batch without them keeps the detector where it was (its starts count those batches only)."""
+    limit = settings.max_flip_rate
+    blank = {"flip_evidence": None, "flip_since": None, "flip_alarm": None}
+    if limit is None or not got:
+        for row in out.values():
+            row.update(blank, flip_status=NO_LIMIT if limit is None else INSIDE)
+        return
+    n = np.array([s["n"] for _, s in got], float)
+    flips = np.array([s["sum"] for _, s in got], float)
+    log_evidence = flip_log_evidence(n, flips, limit)
+    tops = flip_top_starts(n, flips, limit)
+    threshold = -np.log(1 - settings.level)
+    got_at = {k: i for i, (k, _) in enumerate(got)}
+    carried, alarm = dict(blank), None
+    for k in sorted(out):
+        if k in got_at:
+            i = got_at[k]
+            carried = {"flip_evidence": float(np.exp(log_evidence[i])), "flip_since": got[int(tops[i])][0]}
+            if alarm is None and log_evidence[i] >= threshold:
+                alarm = {"batch": k, "evidence": carried["flip_evidence"], "since": carried["flip_since"]}
+        out[k].update(carried, flip_alarm=alarm, flip_status=INSIDE if alarm is None else ABOVE)
 
 
 def band_status(low: float | None, high: float | None, band: tuple[float, float] | None) -> str:
@@ -466,15 +603,6 @@ def band_status(low: float | None, high: float | None, band: tuple[float, float]
     return INSIDE
 
 
-def flip_status(low: float | None, limit: float | None) -> str:
-    """``above`` when the flip rate's sequence lies wholly above ``limit`` (its lower bound > ``limit``), else
-    ``inside`` (the sequence reaches into ``[0, limit]``; also before any re-judged anchor); ``no limit`` without
-    one."""
-    if limit is None:
-        return NO_LIMIT
-    return ABOVE if low is not None and low > limit else INSIDE
-
-
 def latest(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each judge's row after its last batch."""
     last: dict[str, dict[str, Any]] = {}
@@ -485,8 +613,9 @@ def latest(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def report(state: dict[str, Any], settings: MonitorConfig) -> dict[str, Any]:
     """The state with its sequences, each judge's latest row and the decision: ``outside`` when some judge's gap
-    sequence has left the band (``alarms`` names them) or its flip-rate sequence lies wholly above the maximum
-    flip rate (``flip_alarms``), else ``inside`` (``no band`` with neither a band nor a maximum)."""
+    sequence has left the band (``alarms`` names them) or its flip detector has raised an alarm (its evidence
+    reached ``flip_threshold`` = ``1 / alpha`` at some batch: ``flip_alarms``), else ``inside`` (``no band`` with
+    neither a band nor a maximum)."""
     rows = sequences(state, settings)
     now = latest(rows)
     alarms = [r["judge"] for r in now if r["status"] in (ABOVE, BELOW)]
@@ -495,15 +624,25 @@ def report(state: dict[str, Any], settings: MonitorConfig) -> dict[str, Any]:
         decision = NO_BAND
     else:
         decision = "outside" if alarms or flip_alarms else INSIDE
+    limit = settings.max_flip_rate
     return {
         **state,
         "band": None if settings.band is None else list(settings.band),
-        "max_flip_rate": settings.max_flip_rate,
+        "max_flip_rate": limit,
+        "flip_threshold": None if limit is None else 1 / (1 - settings.level),
         "convention": (
             f"{settings.method} confidence sequence (Waudby-Smith & Ramdas 2023) over the batches; gap = judge minus "
             f"reference {settings.rate} on the same items; flip rate = share of re-judged anchor items whose "
             f"verdict differs from their first batch's; anytime-valid at level {settings.level:g} per judge and "
             "sequence"
+            + (
+                ""
+                if limit is None
+                else f"; flip decision: e-detector (Shin, Ramdas & Rinaldo 2022), flip_evidence = sum over start "
+                f"batches s of w_s E_s, w_s = 1/(s(s+1)), E_s = betting capital against a flip chance <= {limit:g} "
+                f"since s (mean over the bets lambda = c/R, c = 1/2 ... 1/1024); alarm, for good, once it reaches "
+                f"1/alpha = {1 / (1 - settings.level):g}"
+            )
         ),
         "decision": decision,
         "alarms": alarms,

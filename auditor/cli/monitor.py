@@ -1,6 +1,6 @@
 """``auditor monitor BATCH... --state monitor.json --band LOW,HIGH --max-flip-rate R``: anytime-valid monitoring of
 the judge-human gap and the anchor flip rate over a stream of batches (:mod:`auditor.monitor`); exit 1 when a judge's
-gap has left the band or its flip rate lies wholly above R."""
+gap has left the band or its flip-rate detector has enough evidence of flips above R since some batch."""
 
 from __future__ import annotations
 
@@ -11,7 +11,12 @@ from typing import Annotated, Any
 import typer
 
 
-def _line(row: dict[str, Any], band: tuple[float, float] | None, max_flip_rate: float | None) -> str:
+def _line(
+    row: dict[str, Any],
+    band: tuple[float, float] | None,
+    max_flip_rate: float | None,
+    threshold: float | None,
+) -> str:
     from auditor.escape import terminal_safe
     from reports.format import fmt_interval, fmt_number
 
@@ -32,10 +37,29 @@ def _line(row: dict[str, Any], band: tuple[float, float] | None, max_flip_rate: 
             f"{fmt_interval(row['flip_rate_low'], row['flip_rate_high'], 'rate')} on {row['flip_rate_n']} "
             "re-judged anchor items"
         )
-        if max_flip_rate is not None:
-            where = "wholly ABOVE" if row["flip_status"] == "above" else "not wholly above"
-            text += f", {where} the maximum {fmt_number(max_flip_rate, 'rate')}"
+        if max_flip_rate is not None and threshold is not None:
+            text += "; " + _flip_decision(row, fmt_number(max_flip_rate, "rate"), threshold)
     return text
+
+
+def _evidence(value: float) -> str:
+    """An e-value in three significant digits (``31.2``, ``0.718``, ``1.26e+05``); ``infinite`` past a float."""
+    return f"{value:.3g}" if value < float("inf") else "infinite"
+
+
+def _flip_decision(row: dict[str, Any], maximum: str, threshold: float) -> str:
+    """``flips ABOVE the maximum 5.0% since batch 12: evidence 31.2 >= 20`` while the evidence is at least the
+    threshold, ``... evidence reached 31.2 >= 20 at batch 15 (now 4.1)`` after it has fallen back (an alarm stays
+    raised), ``evidence of flips above the maximum 5.0%: 1.3 < 20`` before any alarm."""
+    alarm, now = row["flip_alarm"], row["flip_evidence"]
+    if alarm is None:
+        return f"evidence of flips above the maximum {maximum}: {_evidence(now)} < {threshold:g}"
+    if now >= threshold:
+        return f"flips ABOVE the maximum {maximum} since batch {row['flip_since']}: evidence {_evidence(now)} >= {threshold:g}"
+    return (
+        f"flips ABOVE the maximum {maximum} since batch {alarm['since']}: evidence reached "
+        f"{_evidence(alarm['evidence'])} >= {threshold:g} at batch {alarm['batch']} (now {_evidence(now)})"
+    )
 
 
 def monitor(
@@ -57,8 +81,8 @@ def monitor(
         str | None,
         typer.Option(
             metavar="R",
-            help="R in [0, 1): exit 1 when a judge's anchor flip rate lies wholly above R (its sequence's lower "
-            "bound > R).",
+            help="R in [0, 1): exit 1 once a judge's anchor verdicts flip more often than R since some batch "
+            "(change detector; evidence >= 1/(1 - level)).",
         ),
     ] = None,
     level: Annotated[
@@ -75,8 +99,8 @@ def monitor(
     quiet: Annotated[bool, typer.Option(help="Print nothing but errors.")] = False,
 ) -> None:
     """Anytime-valid confidence sequences for each judge's gap to the humans and its flip rate on an anchor set,
-    updated batch by batch; exit 1 when a gap has left the band or a flip rate lies wholly above the maximum, 2 on
-    bad input."""
+    updated batch by batch; exit 1 when a gap has left the band or a judge's anchors flip more often than the maximum
+    since some batch, 2 on bad input."""
     from auditor.config import AuditConfig, load_config
     from auditor.io import check_writable, write_json
     from auditor.monitor import (
@@ -117,11 +141,13 @@ def monitor(
         for note in notes:
             typer.echo(terminal_safe(note))
         for row in document["judges"]:
-            typer.echo(_line(row, settings.band, settings.max_flip_rate))
+            typer.echo(_line(row, settings.band, settings.max_flip_rate, document["flip_threshold"]))
         count = len(updated["batches"])
         typer.echo(
             f"{count} batch{'' if count == 1 else 'es'}; anytime-valid {settings.level:.0%} {settings.method} "
-            "confidence sequences per judge"
+            "confidence sequences"
+            + ("" if document["flip_threshold"] is None else " and a flip-rate change detector")
+            + " per judge"
             + ("" if document["decision"] == "no band" else f"; decision: {document['decision']}")
         )
         if state is not None:

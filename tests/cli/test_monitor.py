@@ -83,14 +83,17 @@ def test_sequence_is_the_kernels_and_carries_over_batches_without_spot_checks(st
 
 
 def test_incremental_runs_equal_one_run_and_a_batch_is_counted_once(stream, tmp_path, capsys):
+    """Also the flip detector: recomputed from the stored counts, its evidence is the same either way."""
     one, inc = tmp_path / "one.json", tmp_path / "inc.json"
-    assert main(["monitor", *map(str, stream), "--task", "pairwise", "--state", str(one)]) == 0
+    gate = ["--task", "pairwise", "--max-flip-rate", "0.3", "--state"]
+    assert main(["monitor", *map(str, stream), *gate, str(one)]) == 0
     for batch in stream:
-        assert main(["monitor", str(batch), "--task", "pairwise", "--state", str(inc)]) == 0
-    assert main(["monitor", str(stream[1]), "--task", "pairwise", "--state", str(inc)]) == 0
+        assert main(["monitor", str(batch), *gate, str(inc)]) == 0
+    assert main(["monitor", str(stream[1]), *gate, str(inc)]) == 0
     assert "already counted" in capsys.readouterr().out
     a, b = json.loads(one.read_text()), json.loads(inc.read_text())
     assert a["sequence"] == b["sequence"] and a["anchors"] == b["anchors"]
+    assert [r["flip_evidence"] is None for r in b["sequence"]] == [True, False, False]
 
 
 def test_a_batch_that_changes_while_it_is_read_is_refused_and_nothing_is_written(
