@@ -470,6 +470,9 @@ class JudgmentTable:
         return [j for j in names if j != ref]
 
 
+_BOOLEAN_WORDS = tuple(BOOLEAN_LABELS)
+
+
 def _boolean_word(text: str) -> str:
     """``text``, or ``true`` / ``false`` where it is that word in any case (``True``, ``TRUE``): a boolean label's
     one text in every format (:data:`~auditor.contract.BOOLEAN_LABELS`)."""
@@ -533,7 +536,7 @@ def _fast_label_texts(series: pd.Series, kind: str) -> pd.Series | None:
             fast = fast.copy()
             fast[integral] = as_text[integral].str.replace(r"\.0+$", "", regex=True).astype(object)
         lowered = as_text.str.lower()
-        words = (lowered.isin(tuple(BOOLEAN_LABELS)) & (lowered != as_text)).fillna(False).to_numpy(dtype=bool)
+        words = (lowered.isin(_BOOLEAN_WORDS) & (lowered != as_text)).fillna(False).to_numpy(dtype=bool)
         if words.any():  # True / TRUE: the boolean's one text
             fast = fast.copy()
             fast[words] = lowered[words].astype(object)
@@ -584,7 +587,7 @@ def _refuse_booleans(labels: pd.DataFrame, texts: pd.Series, row_code: np.ndarra
     """A boolean (JSON ``true`` / ``false``, a boolean column, or the word as text in any case) is never a rating
     or a score, unless an alias maps it: bad input naming the first row.  ``texts``: the labels' texts after the
     aliases, per distinct label (:func:`canonicalise`)."""
-    flags = texts.isin(tuple(BOOLEAN_LABELS)).to_numpy(dtype=bool)
+    flags = texts.isin(_BOOLEAN_WORDS).to_numpy(dtype=bool)
     if _any_row(flags, row_code):
         pos = int(np.flatnonzero(flags[row_code])[0])
         word = texts.iloc[row_code[pos]]
@@ -637,7 +640,7 @@ def canonicalise(
         reasons = ("unusable label " + before.map(repr)).to_numpy(dtype=object)
         excluded[is_unusable] = reasons[row_code[is_unusable]]
     texts = texts.where(~unusable_value, None)
-    if task == "binary":  # true / false (a boolean in any format, the word in any case) are 1 / 0 without an alias
+    if task == "binary":  # true / false (a boolean in any format, the word in any case) are 1 / 0: no alias
         texts = texts.map(lambda t: BOOLEAN_LABELS.get(t.lower(), t) if t is not None else None)
     elif task in ("likert", "score"):
         _refuse_booleans(labels, texts, row_code, task)
