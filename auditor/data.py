@@ -641,7 +641,7 @@ def canonicalise(
         excluded[is_unusable] = reasons[row_code[is_unusable]]
     texts = texts.where(~unusable_value, None)
     if task == "binary":  # true / false (a boolean in any format, the word in any case) are 1 / 0: no alias
-        texts = texts.map(lambda t: BOOLEAN_LABELS.get(t.lower(), t) if t is not None else None)
+        texts = texts.map(lambda t: BOOLEAN_LABELS.get(t.lower(), t) if isinstance(t, str) else t)
     elif task in ("likert", "score"):
         _refuse_booleans(labels, texts, row_code, task)
     text_value = texts.to_numpy(dtype=object)
@@ -690,7 +690,9 @@ def canonicalise(
             pos = int(np.flatnonzero(unknown)[0])
             weights = None if row_counts is None else np.asarray(row_counts, dtype=float)[unknown]
             counts = np.bincount(row_code[unknown], weights=weights, minlength=len(before)).astype(np.int64)
-            found = {str(before.iloc[code]): int(counts[code]) for code in np.flatnonzero(counts)}
+            found: dict[str, int] = {}
+            for code in np.flatnonzero(counts):  # two raw labels of one text (``True``, ``true``) add up
+                found[str(before.iloc[code])] = found.get(str(before.iloc[code]), 0) + int(counts[code])
             raise InputError(
                 _unknown_label_message(task, categories, config, _shown(labels["label"].iloc[pos]), found),
                 file=_where(labels, pos),
