@@ -1,0 +1,174 @@
+"""Boolean labels: one text in every file format and engine.
+
+A boolean label (a JSON / Parquet / Excel boolean, or the word as CSV text in any case: ``true`` as DuckDB and
+Spark write it, ``True`` as pandas does, ``TRUE`` as R and Excel do) is the text ``true`` / ``false``: the categorical
+task's category names are ``false`` / ``true`` whatever the format, and the binary task reads them as 1 / 0 without
+an alias.  A likert rating or a score is never a boolean: one error naming the file, row and column, in every
+format.  The same 40-item table written in each format must give the same audit document (every metric row, the
+category names, the confusion tables, the exclusions); only ``inputs`` (the file names) differ.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import auditor
+from auditor.errors import InputError
+
+pytest.importorskip("duckdb")
+
+RESAMPLES = 200
+#: What the out-of-core engine reads (it has no reader for a JSON array or Excel).
+DUCKDB_FORMATS = ("csv", "csv_pandas", "jsonl", "parquet")
+FORMATS = (*DUCKDB_FORMATS, "json", "xlsx", "frame")
+
+
+def _table() -> pd.DataFrame:
+    """40 items, a human and a judge that agrees on about 80% of them; the judge's label on item i7 is missing
+    (an excluded row, which every format must count alike)."""
+    rng = np.random.default_rng(11)
+    rows = []
+    for i in range(40):
+        human = bool(rng.random() < 0.5)
+        judge = human if rng.random() < 0.8 else not human
+        rows.append({"item_id": f"i{i}", "judge": "human", "label": human})
+        rows.append({"item_id": f"i{i}", "judge": "gpt", "label": None if i == 7 else judge})
+    return pd.DataFrame(rows)
+
+
+def _csv_words(frame: pd.DataFrame, true: str, false: str) -> pd.DataFrame:
+    return frame.assign(label=frame["label"].map({True: true, False: false}))
+
+
+@pytest.fixture(scope="module")
+def table() -> pd.DataFrame:
+    return _table()
+
+
+@pytest.fixture(scope="module")
+def written(table: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """The table in every format: ``csv`` with ``true`` / ``false`` (DuckDB's and Spark's CSV), ``csv_pandas`` as
+    pandas writes a boolean column (``True`` / ``False``, an empty field for the missing label), ``jsonl``, a
+    ``json`` array, ``parquet`` (a boolean column with a null), ``xlsx`` (boolean cells) and the DataFrame itself."""
+    folder = tmp_path_factory.mktemp("boolean-labels")
+    suffix = {
+        "csv": "csv",
+        "csv_pandas": "csv",
+        "jsonl": "jsonl",
+        "json": "json",
+        "parquet": "parquet",
+        "xlsx": "xlsx",
+    }
+    paths: dict[str, object] = {name: folder / f"labels_{name}.{ext}" for name, ext in suffix.items()}
+    _csv_words(table, "true", "false").to_csv(paths["csv"], index=False)
+    table.to_csv(paths["csv_pandas"], index=False)
+    assert ",True\n" in paths["csv_pandas"].read_text()  # pandas' own spelling
+    table.to_json(paths["jsonl"], orient="records", lines=True)
+    paths["json"].write_text(json.dumps(table.to_dict("records")), encoding="utf-8")
+    table.to_parquet(paths["parquet"], index=False)
+    table.to_excel(paths["xlsx"], index=False)
+    return {**paths, "frame": table}
+
+
+def _document(source: object, task: str, engine: str, **options: object) -> dict:
+    doc = auditor.audit(source, task=task, resamples=RESAMPLES, engine=engine, **options).to_dict()
+    doc.pop("inputs")
+    return doc
+
+
+@pytest.mark.parametrize("engine", ["memory", "duckdb"])
+@pytest.mark.parametrize("task", ["categorical", "binary"])
+def test_the_same_table_gives_the_same_audit_in_every_format(written, table, task: str, engine: str) -> None:
+    formats = DUCKDB_FORMATS if engine == "duckdb" else FORMATS
+    docs = {name: _document(written[name], task, engine) for name in formats}
+    first = docs["csv"]
+    assert first["categories"] == (["false", "true"] if task == "categorical" else ["0", "1"])
+    for name, doc in docs.items():
+        assert doc == first, f"{name} differs from the CSV text true / false ({engine}, {task})"
+    # the numbers: raw agreement on the 39 items where both labelled (i7's judge label is missing), by hand
+    both = table.pivot(index="item_id", columns="judge", values="label").dropna()
+    expected = float((both["human"] == both["gpt"]).mean())
+    (agreement,) = [
+        r for r in first["metrics"] if (r["metric"], r["judge"], r["slice"]) == ("agreement", "gpt", None)
+    ]
+    assert (agreement["value"], agreement["n"]) == (expected, 39)
+    assert [(e["judge"], e["reason"], e["count"]) for e in first["exclusions"]] == [("gpt", "empty label", 1)]
+
+
+@pytest.mark.parametrize("engine", ["memory", "duckdb"])
+def test_binary_booleans_are_the_numbers_1_and_0(written, table, tmp_path: Path, engine: str) -> None:
+    """``true`` is 1 and ``false`` is 0: the same audit as the table written with the integers."""
+    numbers = tmp_path / "labels.jsonl"
+    table.assign(label=table["label"].map({True: 1, False: 0})).to_json(numbers, orient="records", lines=True)
+    assert _document(written["jsonl"], "binary", engine) == _document(numbers, "binary", engine)
+
+
+def test_binary_reads_the_words_in_any_case_and_an_alias_still_wins(tmp_path: Path, table) -> None:
+    """``TRUE`` / ``True`` / ``true`` (and their ``false``) in one CSV are 1 / 0; an alias written with pandas'
+    spelling (``True=0``: e.g. a column that says the response failed) maps the boolean of every format, before
+    the built-in reading: every judge's mean score becomes one minus the plain one."""
+    spellings = [("TRUE", "FALSE"), ("True", "False"), ("true", "false")]
+    words = [None if v is None else spellings[i % 3][0 if v else 1] for i, v in enumerate(table["label"])]
+    table.assign(label=words).to_csv(tmp_path / "mixed.csv", index=False)
+    table.to_json(tmp_path / "labels.jsonl", orient="records", lines=True)
+    plain = _document(tmp_path / "labels.jsonl", "binary", "memory")
+    assert _document(tmp_path / "mixed.csv", "binary", "memory") == plain
+    inverted = _document(tmp_path / "labels.jsonl", "binary", "memory", labels_map="True=0,False=1")
+    assert inverted == _document(tmp_path / "mixed.csv", "binary", "memory", labels_map="True=0,False=1")
+
+    def means(doc: dict) -> dict[str, float]:
+        return {r["judge"]: r["value"] for r in doc["metrics"] if r["metric"] == "mean_score"}
+
+    assert set(means(plain)) >= {"human", "gpt"}
+    for judge in ("human", "gpt"):
+        assert means(inverted)[judge] == pytest.approx(1 - means(plain)[judge], abs=1e-12)
+
+
+@pytest.mark.parametrize("engine", ["memory", "duckdb"])
+@pytest.mark.parametrize("task", ["likert", "score"])
+@pytest.mark.parametrize("name", ["csv_pandas", "jsonl", "parquet"])
+def test_a_boolean_is_never_a_rating_or_a_score(written, name: str, task: str, engine: str) -> None:
+    """One error naming the file, the first row (record 1: the human's ``False`` or ``True`` on item i0) and the
+    column, the same words in every format and engine."""
+    with pytest.raises(InputError) as raised:
+        auditor.audit(written[name], task=task, resamples=RESAMPLES, engine=engine)
+    error = raised.value
+    word = "true" if _table()["label"].iloc[0] else "false"
+    assert (error.file, error.row, error.column) == (str(written[name]), 1, "label")
+    noun = "likert rating" if task == "likert" else "score score"
+    assert error.detail == f"has the boolean {word}, which is not a {noun}: write it as a number"
+
+
+def test_a_boolean_rating_mapped_by_an_alias_is_read(written) -> None:
+    """Declared, never guessed: ``--labels-map "true=5,false=1"`` makes the booleans ratings, in every format."""
+    docs = [
+        _document(written[name], "likert", "memory", labels_map="true=5,false=1")
+        for name in ("csv", "parquet")
+    ]
+    assert docs[0] == docs[1] and docs[0]["scale"]["min"] == 1
+
+
+@pytest.mark.parametrize("name", ["csv_pandas", "jsonl"])
+def test_a_pairwise_boolean_needs_an_alias(written, table, name: str) -> None:
+    """Which response ``true`` prefers is the user's to declare: without an alias one error naming the first row,
+    the rows of each word and the fix (``?`` to fill in); with ``true=a,false=b`` every format gives one audit."""
+    with pytest.raises(InputError) as raised:
+        auditor.audit(written[name], task="pairwise", resamples=RESAMPLES)
+    error = raised.value
+    counts = table["label"].value_counts()
+    assert (error.file, error.row, error.column) == (str(written[name]), 1, "label")
+    assert "which is not a pairwise label" in error.detail
+    assert (
+        f"'true' ({counts[True]} rows)" in error.detail and f"'false' ({counts[False]} rows)" in error.detail
+    )
+    assert "=?" in error.detail
+
+
+def test_pairwise_booleans_mapped_alike_in_every_format(written) -> None:
+    docs = [_document(written[name], "pairwise", "memory", labels_map="true=a,false=b") for name in FORMATS]
+    assert all(doc == docs[0] for doc in docs)
