@@ -172,3 +172,22 @@ def test_a_pairwise_boolean_needs_an_alias(written, table, name: str) -> None:
 def test_pairwise_booleans_mapped_alike_in_every_format(written) -> None:
     docs = [_document(written[name], "pairwise", "memory", labels_map="true=a,false=b") for name in FORMATS]
     assert all(doc == docs[0] for doc in docs)
+
+
+def test_a_jsonl_column_mixing_booleans_and_text_is_read_alike_by_both_engines(tmp_path: Path) -> None:
+    """``true``, ``"TRUE"`` and ``"unsure"`` in one JSON Lines column (DuckDB reads it as its JSON type): the
+    booleans and the word are ``true`` / ``false``, the text is itself (no JSON quotes), on both engines."""
+    values = [True, False, "unsure", "TRUE"]
+    rows = [
+        {"item_id": f"i{i}", "judge": judge, "label": values[(i + shift) % 4]}
+        for i in range(12)
+        for judge, shift in (("human", 0), ("gpt", 1))
+    ]
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    memory, duckdb = (_document(path, "categorical", engine) for engine in ("memory", "duckdb"))
+    assert memory["categories"] == duckdb["categories"] == ["false", "true", "unsure"]
+    # rows the human's label, columns gpt's (the next value of the cycle), 3 items each: (true, false) after
+    # True, (false, unsure) after False, (unsure, true) after "unsure", (true, true) after "TRUE"
+    assert memory["confusion"] == duckdb["confusion"]
+    assert memory["confusion"][0]["counts"] == [[0, 0, 3], [3, 3, 0], [0, 3, 0]]
