@@ -191,3 +191,16 @@ def test_a_jsonl_column_mixing_booleans_and_text_is_read_alike_by_both_engines(t
     # True, (false, unsure) after False, (unsure, true) after "unsure", (true, true) after "TRUE"
     assert memory["confusion"] == duckdb["confusion"]
     assert memory["confusion"][0]["counts"] == [[0, 0, 3], [3, 3, 0], [0, 3, 0]]
+
+
+def test_auditor_init_suggests_binary_without_aliases_for_booleans(written) -> None:
+    """``auditor init``'s reading of the files: the booleans are ``true`` / ``false`` in every format, a binary
+    task, and no alias for them (the binary task reads them); another yes / no word still gets its alias."""
+    from auditor.data import inspect_files
+    from auditor.suggest import suggest_aliases
+
+    for name in ("csv_pandas", "jsonl", "parquet"):
+        inspection = inspect_files(written[name])
+        assert set(inspection.labels["human"]) == {"false", "true"}, name
+        assert (inspection.suggestion.task, inspection.suggestion.aliases) == ("binary", {}), name
+    assert suggest_aliases("binary", ["true", "false", "yes", "No"]) == {"yes": "1", "No": "0"}
