@@ -480,6 +480,12 @@ def _boolean_word(text: str) -> str:
     return low if low in BOOLEAN_LABELS else text
 
 
+def _folded_aliases(aliases: dict[str, str]) -> dict[str, str]:
+    """Declared aliases with the boolean words as the labels have them, on both sides (``True=0`` maps the label
+    ``true``, whatever the format wrote)."""
+    return {_boolean_word(raw): _boolean_word(target) for raw, target in aliases.items()}
+
+
 def _normalise_label(value: object) -> str | None:
     if is_missing(value):
         return None
@@ -611,7 +617,7 @@ def canonicalise(
     # a boolean's one text: a declared ``True`` (category, alias, unusable label) is the label ``true`` as read
     if categories is not None:
         categories = tuple(dict.fromkeys(_boolean_word(c) for c in categories))
-    aliases = {_boolean_word(raw): target for raw, target in config.aliases.items()}
+    aliases = _folded_aliases(config.aliases)
     unusable = [_boolean_word(u) for u in config.unusable]
     # every step below up to the numbers is a function of the label alone: computed once per distinct label
     # a label column of pyarrow's text (a Parquet file, :func:`load`) is factorised once: for the codes, and to
@@ -622,10 +628,7 @@ def canonicalise(
     if arrow is not None:
         labels["label"] = _spread(*arrow, labels.index)
     if config.judge_aliases:
-        judge_aliases = {
-            judge: {_boolean_word(raw): target for raw, target in mapping.items()}
-            for judge, mapping in config.judge_aliases.items()
-        }
+        judge_aliases = {judge: _folded_aliases(mapping) for judge, mapping in config.judge_aliases.items()}
         row_code, before = _judge_aliased(labels, judge_aliases, row_code, before)
     before = pd.Series(before, dtype=object)
     texts = before.map(lambda t: aliases.get(t, t) if t is not None else None) if aliases else before

@@ -81,6 +81,11 @@ def _document(source: object, task: str, engine: str, **options: object) -> dict
     return doc
 
 
+def _means(doc: dict) -> dict[str, float]:
+    """Each judge's ``mean_score`` (binary: the share of 1s)."""
+    return {r["judge"]: r["value"] for r in doc["metrics"] if r["metric"] == "mean_score"}
+
+
 @pytest.mark.parametrize("engine", ["memory", "duckdb"])
 @pytest.mark.parametrize("task", ["categorical", "binary"])
 def test_the_same_table_gives_the_same_audit_in_every_format(written, table, task: str, engine: str) -> None:
@@ -121,12 +126,9 @@ def test_binary_reads_the_words_in_any_case_and_an_alias_still_wins(tmp_path: Pa
     inverted = _document(tmp_path / "labels.jsonl", "binary", "memory", labels_map="True=0,False=1")
     assert inverted == _document(tmp_path / "mixed.csv", "binary", "memory", labels_map="True=0,False=1")
 
-    def means(doc: dict) -> dict[str, float]:
-        return {r["judge"]: r["value"] for r in doc["metrics"] if r["metric"] == "mean_score"}
-
-    assert set(means(plain)) >= {"human", "gpt"}
+    assert set(_means(plain)) >= {"human", "gpt"}
     for judge in ("human", "gpt"):
-        assert means(inverted)[judge] == pytest.approx(1 - means(plain)[judge], abs=1e-12)
+        assert _means(inverted)[judge] == pytest.approx(1 - _means(plain)[judge], abs=1e-12)
 
 
 @pytest.mark.parametrize("engine", ["memory", "duckdb"])
@@ -204,3 +206,28 @@ def test_auditor_init_suggests_binary_without_aliases_for_booleans(written) -> N
         assert set(inspection.labels["human"]) == {"false", "true"}, name
         assert (inspection.suggestion.task, inspection.suggestion.aliases) == ("binary", {}), name
     assert suggest_aliases("binary", ["true", "false", "yes", "No"]) == {"yes": "1", "No": "0"}
+
+
+def test_declared_words_are_matched_as_the_labels_have_them(written, table) -> None:
+    """What a user declared with pandas' spelling (categories ``True`` / ``False``, ``unusable = ["True"]``, one
+    judge's alias ``gpt:True=0``) applies to the booleans of every format."""
+    from auditor.config import AuditConfig
+
+    plain = auditor.audit(written["jsonl"], task="categorical", resamples=RESAMPLES)
+    declared = AuditConfig().with_overrides(
+        task="categorical", resamples=RESAMPLES, categories=("True", "False")
+    )
+    for name in ("jsonl", "csv"):
+        result = auditor.audit(written[name], config=declared)
+        assert result.meta["categories"] == ["true", "false"], name  # the declared order, the labels' text
+        assert result.confusion[0]["counts"] == [row[::-1] for row in plain.confusion[0]["counts"][::-1]]
+    unusable = AuditConfig().with_overrides(task="binary", resamples=RESAMPLES, unusable=("True",))
+    excluded = auditor.audit(written["parquet"], config=unusable).exclusions
+    unusable_rows = excluded[excluded["reason"] == "unusable label 'true'"].set_index("judge")["count"]
+    n_true = {judge: int(labels.eq(True).sum()) for judge, labels in table.groupby("judge")["label"]}
+    assert unusable_rows.to_dict() == n_true and min(n_true.values()) > 0
+
+    base = _document(written["parquet"], "binary", "memory")
+    one_judge = _document(written["parquet"], "binary", "memory", labels_map="gpt:True=0,False=1")
+    assert _means(one_judge)["human"] == _means(base)["human"]
+    assert _means(one_judge)["gpt"] == pytest.approx(1 - _means(base)["gpt"], abs=1e-12)
