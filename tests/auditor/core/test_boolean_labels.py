@@ -81,6 +81,20 @@ def _document(source: object, task: str, engine: str, **options: object) -> dict
     return doc
 
 
+def _agreement(doc: dict) -> dict:
+    """The judge's raw agreement row (the whole data, no slice)."""
+    (row,) = [
+        r for r in doc["metrics"] if (r["metric"], r["judge"], r["slice"]) == ("agreement", "gpt", None)
+    ]
+    return row
+
+
+def _agreement_by_hand(table: pd.DataFrame) -> float:
+    """The share of the items both labelled on which they gave the same label."""
+    both = table.pivot(index="item_id", columns="judge", values="label").dropna()
+    return float((both["human"] == both["gpt"]).mean())
+
+
 def _means(doc: dict) -> dict[str, float]:
     """Each judge's ``mean_score`` (binary: the share of 1s)."""
     return {r["judge"]: r["value"] for r in doc["metrics"] if r["metric"] == "mean_score"}
@@ -96,12 +110,8 @@ def test_the_same_table_gives_the_same_audit_in_every_format(written, table, tas
     for name, doc in docs.items():
         assert doc == first, f"{name} differs from the CSV text true / false ({engine}, {task})"
     # the numbers: raw agreement on the 39 items where both labelled (i7's judge label is missing), by hand
-    both = table.pivot(index="item_id", columns="judge", values="label").dropna()
-    expected = float((both["human"] == both["gpt"]).mean())
-    (agreement,) = [
-        r for r in first["metrics"] if (r["metric"], r["judge"], r["slice"]) == ("agreement", "gpt", None)
-    ]
-    assert (agreement["value"], agreement["n"]) == (expected, 39)
+    agreement = _agreement(first)
+    assert (agreement["value"], agreement["n"]) == (_agreement_by_hand(table), 39)
     assert [(e["judge"], e["reason"], e["count"]) for e in first["exclusions"]] == [("gpt", "empty label", 1)]
 
 
@@ -113,17 +123,16 @@ def test_binary_booleans_are_the_numbers_1_and_0(written, table, tmp_path: Path,
     assert _document(written["jsonl"], "binary", engine) == _document(numbers, "binary", engine)
 
 
-def test_binary_reads_the_words_in_any_case_and_an_alias_still_wins(tmp_path: Path, table) -> None:
+def test_binary_reads_the_words_in_any_case_and_an_alias_still_wins(written, table, tmp_path: Path) -> None:
     """``TRUE`` / ``True`` / ``true`` (and their ``false``) in one CSV are 1 / 0; an alias written with pandas'
     spelling (``True=0``: e.g. a column that says the response failed) maps the boolean of every format, before
     the built-in reading: every judge's mean score becomes one minus the plain one."""
     spellings = [("TRUE", "FALSE"), ("True", "False"), ("true", "false")]
     words = [None if v is None else spellings[i % 3][0 if v else 1] for i, v in enumerate(table["label"])]
     table.assign(label=words).to_csv(tmp_path / "mixed.csv", index=False)
-    table.to_json(tmp_path / "labels.jsonl", orient="records", lines=True)
-    plain = _document(tmp_path / "labels.jsonl", "binary", "memory")
+    plain = _document(written["jsonl"], "binary", "memory")
     assert _document(tmp_path / "mixed.csv", "binary", "memory") == plain
-    inverted = _document(tmp_path / "labels.jsonl", "binary", "memory", labels_map="True=0,False=1")
+    inverted = _document(written["jsonl"], "binary", "memory", labels_map="True=0,False=1")
     assert inverted == _document(tmp_path / "mixed.csv", "binary", "memory", labels_map="True=0,False=1")
 
     assert set(_means(plain)) >= {"human", "gpt"}
@@ -134,25 +143,27 @@ def test_binary_reads_the_words_in_any_case_and_an_alias_still_wins(tmp_path: Pa
 @pytest.mark.parametrize("engine", ["memory", "duckdb"])
 @pytest.mark.parametrize("task", ["likert", "score"])
 @pytest.mark.parametrize("name", ["csv_pandas", "jsonl", "parquet"])
-def test_a_boolean_is_never_a_rating_or_a_score(written, name: str, task: str, engine: str) -> None:
+def test_a_boolean_is_never_a_rating_or_a_score(written, table, name: str, task: str, engine: str) -> None:
     """One error naming the file, the first row (record 1: the human's ``False`` or ``True`` on item i0) and the
     column, the same words in every format and engine."""
     with pytest.raises(InputError) as raised:
         auditor.audit(written[name], task=task, resamples=RESAMPLES, engine=engine)
     error = raised.value
-    word = "true" if _table()["label"].iloc[0] else "false"
+    word = "true" if table["label"].iloc[0] else "false"
     assert (error.file, error.row, error.column) == (str(written[name]), 1, "label")
     noun = "likert rating" if task == "likert" else "score score"
     assert error.detail == f"has the boolean {word}, which is not a {noun}: write it as a number"
 
 
-def test_a_boolean_rating_mapped_by_an_alias_is_read(written) -> None:
-    """Declared, never guessed: ``--labels-map "true=5,false=1"`` makes the booleans ratings, in every format."""
+def test_a_boolean_rating_mapped_by_an_alias_is_read(written, table) -> None:
+    """Declared, never guessed: ``--labels-map "true=5,false=1"`` makes the booleans ratings, in every format
+    (exact agreement: the share of items where both gave the same rating, by hand)."""
     docs = [
         _document(written[name], "likert", "memory", labels_map="true=5,false=1")
-        for name in ("csv", "parquet")
+        for name in ("csv_pandas", "parquet")
     ]
-    assert docs[0] == docs[1] and docs[0]["scale"]["min"] == 1
+    assert docs[0] == docs[1]
+    assert _agreement(docs[0])["value"] == _agreement_by_hand(table)
 
 
 @pytest.mark.parametrize("name", ["csv_pandas", "jsonl"])
@@ -168,7 +179,7 @@ def test_a_pairwise_boolean_needs_an_alias(written, table, name: str) -> None:
     assert (
         f"'true' ({counts[True]} rows)" in error.detail and f"'false' ({counts[False]} rows)" in error.detail
     )
-    assert "=?" in error.detail
+    assert "true=?" in error.detail and "false=?" in error.detail
 
 
 def test_pairwise_booleans_mapped_alike_in_every_format(written) -> None:
