@@ -24,7 +24,7 @@ pytest.importorskip("duckdb")
 
 RESAMPLES = 200
 #: What the out-of-core engine reads (it has no reader for a JSON array or Excel).
-DUCKDB_FORMATS = ("csv", "csv_pandas", "jsonl", "parquet")
+DUCKDB_FORMATS = ("csv", "csv_pandas", "jsonl", "parquet", "parquet_text")
 FORMATS = (*DUCKDB_FORMATS, "json", "xlsx", "frame")
 
 
@@ -54,7 +54,8 @@ def table() -> pd.DataFrame:
 def written(table: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """The table in every format: ``csv`` with ``true`` / ``false`` (DuckDB's and Spark's CSV), ``csv_pandas`` as
     pandas writes a boolean column (``True`` / ``False``, an empty field for the missing label), ``jsonl``, a
-    ``json`` array, ``parquet`` (a boolean column with a null), ``xlsx`` (boolean cells) and the DataFrame itself."""
+    ``json`` array, ``parquet`` (a boolean column with a null), ``parquet_text`` (the words as text, ``True`` /
+    ``FALSE``), ``xlsx`` (boolean cells) and the DataFrame itself."""
     folder = tmp_path_factory.mktemp("boolean-labels")
     suffix = {
         "csv": "csv",
@@ -62,6 +63,7 @@ def written(table: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> di
         "jsonl": "jsonl",
         "json": "json",
         "parquet": "parquet",
+        "parquet_text": "parquet",
         "xlsx": "xlsx",
     }
     paths: dict[str, object] = {name: folder / f"labels_{name}.{ext}" for name, ext in suffix.items()}
@@ -71,6 +73,7 @@ def written(table: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> di
     table.to_json(paths["jsonl"], orient="records", lines=True)
     paths["json"].write_text(json.dumps(table.to_dict("records")), encoding="utf-8")
     table.to_parquet(paths["parquet"], index=False)
+    _csv_words(table, "True", "FALSE").to_parquet(paths["parquet_text"], index=False)  # a text column
     table.to_excel(paths["xlsx"], index=False)
     return {**paths, "frame": table}
 
