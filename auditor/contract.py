@@ -59,6 +59,9 @@ LABEL_REQUIRED = ("item_id", "judge", "label")
 LABEL_COLUMNS = ("item_id", "judge", "rater", "label", "order", "score", "raw", "exclusion")  # contract order
 
 PAIRWISE_LABELS = ("a", "tie", "b")  # ordered: a better < tie < b better
+#: A boolean label's text in every format: a JSON / Parquet / Excel boolean, and the same word written as text in
+#: any case (``True`` by pandas, ``TRUE`` by R / Excel); the binary task reads it as its number, false = 0, true = 1.
+BOOLEAN_LABELS = {"false": "0", "true": "1"}
 ORDERS = ("ab", "ba")
 DEFAULT_REFERENCE = "human"
 

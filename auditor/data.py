@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from auditor.config import AuditConfig, fix_text, option_text, toml_value
-from auditor.contract import ITEM_COLUMNS_KNOWN, ORDERS
+from auditor.contract import BOOLEAN_LABELS, ITEM_COLUMNS_KNOWN, ORDERS
 from auditor.errors import FRONT, InputError, shown
 from auditor.io import (
     FILE,
@@ -470,11 +470,27 @@ class JudgmentTable:
         return [j for j in names if j != ref]
 
 
+_BOOLEAN_WORDS = tuple(BOOLEAN_LABELS)
+
+
+def _boolean_word(text: str) -> str:
+    """``text``, or ``true`` / ``false`` where it is that word in any case (``True``, ``TRUE``): a boolean label's
+    one text in every format (:data:`~auditor.contract.BOOLEAN_LABELS`)."""
+    low = text.lower()
+    return low if low in BOOLEAN_LABELS else text
+
+
+def _folded_aliases(aliases: dict[str, str]) -> dict[str, str]:
+    """Declared aliases with the boolean words as the labels have them, on both sides (``True=0`` maps the label
+    ``true``, whatever the format wrote)."""
+    return {_boolean_word(raw): _boolean_word(target) for raw, target in aliases.items()}
+
+
 def _normalise_label(value: object) -> str | None:
     if is_missing(value):
         return None
-    if isinstance(value, bool):
-        return "1" if value else "0"
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
     if isinstance(value, (int, np.integer)):
         return str(int(value))
     if isinstance(value, (float, np.floating)):
@@ -488,15 +504,16 @@ def _normalise_label(value: object) -> str | None:
             return str(int(number))
     except ValueError:
         pass
-    return text
+    return _boolean_word(text)
 
 
 def _label_texts(labels: pd.DataFrame) -> pd.Series:
-    """Every label as canonical text before aliases: ints as ``"3"`` (also from ``3.0``), booleans as 1 / 0."""
+    """Every label as canonical text before aliases: ints as ``"3"`` (also from ``3.0``), booleans (and the words
+    in any case) as ``true`` / ``false``."""
     series = labels["label"]
     kind = pd.api.types.infer_dtype(series, skipna=True)
     if kind == "boolean":
-        out = series.map({True: "1", False: "0"}).astype(object)
+        out = series.map({True: "true", False: "false"}).astype(object)
         return out.where(series.notna(), None)
     if kind in ("string", "empty", "integer", "floating"):
         fast = _fast_label_texts(series, kind)
@@ -524,6 +541,11 @@ def _fast_label_texts(series: pd.Series, kind: str) -> pd.Series | None:
         if integral.any():
             fast = fast.copy()
             fast[integral] = as_text[integral].str.replace(r"\.0+$", "", regex=True).astype(object)
+        lowered = as_text.str.lower()
+        words = (lowered.isin(_BOOLEAN_WORDS) & (lowered != as_text)).fillna(False).to_numpy(dtype=bool)
+        if words.any():  # True / TRUE: the boolean's one text
+            fast = fast.copy()
+            fast[words] = lowered[words].astype(object)
     return fast
 
 
@@ -567,15 +589,14 @@ def _shown(value: object) -> object:
     return value
 
 
-def _refuse_booleans(labels: pd.DataFrame, task: str) -> None:
-    """A JSON ``true`` / ``false`` (or a boolean column) is never a rating or a score: bad input naming the row."""
-    series = labels["label"]
-    if pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty", "integer", "floating"):
-        return
-    flags = series.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
-    if flags.any():
-        pos = int(np.flatnonzero(flags)[0])
-        word = "true" if series.iloc[pos] else "false"
+def _refuse_booleans(labels: pd.DataFrame, texts: pd.Series, row_code: np.ndarray, task: str) -> None:
+    """A boolean (JSON ``true`` / ``false``, a boolean column, or the word as text in any case) is never a rating
+    or a score, unless an alias maps it: bad input naming the first row.  ``texts``: the labels' texts after the
+    aliases, per distinct label (:func:`canonicalise`)."""
+    flags = texts.isin(_BOOLEAN_WORDS).to_numpy(dtype=bool)
+    if _any_row(flags, row_code):
+        pos = int(np.flatnonzero(flags[row_code])[0])
+        word = texts.iloc[row_code[pos]]
         raise InputError(
             f"has the boolean {word}, which is not a {task} {'rating' if task == 'likert' else 'score'}: write "
             "it as a number",
@@ -592,11 +613,12 @@ def canonicalise(
     ``row_counts``: how many label rows each row of ``labels`` stands for (an engine that canonicalises the
     distinct labels only, :mod:`auditor.engine.outofcore`; the unknown-label message counts rows with it)."""
     task = config.require_task()
-    if task in ("likert", "score"):
-        _refuse_booleans(labels, task)
     categories = config.canonical_categories()
-    aliases = config.aliases
-    unusable = list(config.unusable)
+    # a boolean's one text: a declared ``True`` (category, alias, unusable label) is the label ``true`` as read
+    if categories is not None:
+        categories = tuple(dict.fromkeys(_boolean_word(c) for c in categories))
+    aliases = _folded_aliases(config.aliases)
+    unusable = [_boolean_word(u) for u in config.unusable]
     # every step below up to the numbers is a function of the label alone: computed once per distinct label
     # a label column of pyarrow's text (a Parquet file, :func:`load`) is factorised once: for the codes, and to
     # become Python objects like every other
@@ -606,7 +628,8 @@ def canonicalise(
     if arrow is not None:
         labels["label"] = _spread(*arrow, labels.index)
     if config.judge_aliases:
-        row_code, before = _judge_aliased(labels, config.judge_aliases, row_code, before)
+        judge_aliases = {judge: _folded_aliases(mapping) for judge, mapping in config.judge_aliases.items()}
+        row_code, before = _judge_aliased(labels, judge_aliases, row_code, before)
     before = pd.Series(before, dtype=object)
     texts = before.map(lambda t: aliases.get(t, t) if t is not None else None) if aliases else before
     present_value = texts.notna().to_numpy()
@@ -620,6 +643,10 @@ def canonicalise(
         reasons = ("unusable label " + before.map(repr)).to_numpy(dtype=object)
         excluded[is_unusable] = reasons[row_code[is_unusable]]
     texts = texts.where(~unusable_value, None)
+    if task == "binary":  # true / false (a boolean in any format, the word in any case) are 1 / 0: no alias
+        texts = texts.map(lambda t: BOOLEAN_LABELS.get(t.lower(), t) if isinstance(t, str) else t)
+    elif task in ("likert", "score"):
+        _refuse_booleans(labels, texts, row_code, task)
     text_value = texts.to_numpy(dtype=object)
     if arrow is not None and row_code is arrow[0] and text_value.tolist() == arrow[1].tolist():
         labels["label_text"] = labels["label"]  # every label already canonical text: the one column, shared
@@ -666,7 +693,9 @@ def canonicalise(
             pos = int(np.flatnonzero(unknown)[0])
             weights = None if row_counts is None else np.asarray(row_counts, dtype=float)[unknown]
             counts = np.bincount(row_code[unknown], weights=weights, minlength=len(before)).astype(np.int64)
-            found = {str(before.iloc[code]): int(counts[code]) for code in np.flatnonzero(counts)}
+            found: dict[str, int] = {}
+            for code in np.flatnonzero(counts):  # two raw labels of one text (``True``, ``true``) add up
+                found[str(before.iloc[code])] = found.get(str(before.iloc[code]), 0) + int(counts[code])
             raise InputError(
                 _unknown_label_message(task, categories, config, _shown(labels["label"].iloc[pos]), found),
                 file=_where(labels, pos),

@@ -19,7 +19,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from auditor.contract import PAIRWISE_LABELS
+from auditor.contract import BOOLEAN_LABELS, PAIRWISE_LABELS
 
 UNKNOWN = "?"
 _TIE_WORDS = {"tie", "draw", "equal", "same", "both", "neither", "none", "even", "tied", "no preference"}
@@ -94,12 +94,13 @@ def suggest_scale(low: int, high: int) -> tuple[int, int, int]:
 
 
 def suggest_aliases(task: str, values: Iterable[str]) -> dict[str, str]:
-    """``raw -> canonical`` for the values of a ``pairwise`` or ``binary`` task (``?`` where none fits)."""
+    """``raw -> canonical`` for the values of a ``pairwise`` or ``binary`` task (``?`` where none fits); a binary
+    task reads ``true`` / ``false`` without one (:data:`~auditor.contract.BOOLEAN_LABELS`)."""
     guess = pairwise_label if task == "pairwise" else binary_label
     out = {}
     for value in values:
         found = guess(value)
-        if found != value:
+        if found != value and not (task == "binary" and value.lower() in BOOLEAN_LABELS):
             out[value] = found if found is not None else UNKNOWN
     return out
 

@@ -217,6 +217,17 @@ def key_sql(column: str | None, kind: str) -> str:
     return f"CAST({column} AS STRING)"
 
 
+def label_sql(column: str | None, kind: str) -> str:
+    """The label column as the engine reads it, or NULL for an absent one; a column of mixed JSON values as each
+    value's own text (``"unsure"`` is ``unsure``, ``true`` is ``true``, ``3`` is ``3``), as the in-memory reader
+    has them, never as JSON (``"unsure"`` with its quotes)."""
+    if column is None:
+        return "CAST(NULL AS STRING)"
+    if kind == "json":
+        return f"({column} ->> '$')"
+    return column
+
+
 def canonical_rows_sql(items_file: bool, buckets: int = 1, bucket: int = 0) -> str:
     """Every label row reduced to what the per-item pass needs: its item key, cluster index ``g``, side (0 = the
     reference, then the judges), whether it is usable, its category ``code`` and its ``value`` (a finite
@@ -359,6 +370,8 @@ def _kind(dtype: str) -> str:
         return "string"
     if dtype in ("BOOLEAN",):
         return "bool"
+    if dtype == "JSON":  # a JSON Lines column of mixed kinds (``true``, ``"unsure"``, ``3``)
+        return "json"
     if any(
         dtype.startswith(t)
         for t in (
@@ -806,7 +819,7 @@ def audit_out_of_core(
             item_key=item_key,
             judge=key_sql("judge", columns["judge"]),
             cluster=key_sql(cluster_column, columns.get(cluster_column or "", "other")),
-            label=present("label"),
+            label=label_sql("label" if "label" in columns else None, columns.get("label", "other")),
             exclusion=key_sql("exclusion", columns["exclusion"])
             if "exclusion" in columns
             else "CAST(NULL AS STRING)",

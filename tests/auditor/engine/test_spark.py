@@ -90,3 +90,24 @@ def test_spark_equals_duckdb_on_the_simulated_study_and_csv(spark, tmp_path: Pat
         assert_same_rows(duck, audit_out_of_core(tmp_path / "pairs.csv", None, pairwise, SparkEngine(spark)))
         >= 30
     )
+
+
+@pytest.mark.parametrize("task", ["categorical", "binary"])
+def test_spark_reads_boolean_labels_as_duckdb(spark, tmp_path: Path, task: str) -> None:
+    """The boolean table of ``tests/auditor/core/test_boolean_labels.py`` (which checks DuckDB against every format)
+    as CSV (pandas' ``True``), JSON Lines and Parquet: on Spark the categories ``false`` / ``true`` (categorical)
+    or 0 / 1 (binary), and DuckDB's rows."""
+    from auditor.config import AuditConfig
+    from auditor.engine.spark import SparkEngine
+    from tests.auditor.core.test_boolean_labels import _table
+
+    table = _table()
+    table.to_csv(tmp_path / "labels.csv", index=False)
+    table.to_json(tmp_path / "labels.jsonl", orient="records", lines=True)
+    table.to_parquet(tmp_path / "labels.parquet", index=False)
+    config = AuditConfig().with_overrides(task=task, resamples=200)
+    duck = audit_out_of_core(tmp_path / "labels.jsonl", None, config, "duckdb")
+    assert duck.meta["categories"] == (["false", "true"] if task == "categorical" else ["0", "1"])
+    for name in ("labels.csv", "labels.jsonl", "labels.parquet"):
+        on_spark = audit_out_of_core(tmp_path / name, None, config, SparkEngine(spark))
+        assert assert_same_rows(duck, on_spark) >= 7, name
