@@ -284,35 +284,53 @@ def interval_reliability(metrics: pd.DataFrame, cluster: str) -> tuple[pd.DataFr
 
 
 # -- labels -------------------------------------------------------------------------------------------------------
+#: One column's codes: each row's code (-1: missing) and the distinct values (code ``k`` is ``texts[k]``)
+Codes = tuple[np.ndarray, np.ndarray]
+
+
+def _key_codes(
+    frame: pd.DataFrame, columns: Sequence[str], codes: Mapping[str, Codes] | None
+) -> dict[str, Codes]:
+    """The codes of ``columns`` of ``frame``: the loader's where it kept them
+    (:meth:`~auditor.data.JudgmentTable.key_codes`), else one factorisation of the column (a column it could not
+    code, a table built without the loader): equal values, equal codes; a missing value -1, as the loader's.  The
+    label checks below work on these codes only, whichever gave them; the texts only name raters and items."""
+    out = {}
+    for column in columns:
+        if codes is not None and column in codes:
+            out[column] = codes[column]
+        else:
+            code, texts = pd.factorize(frame[column], use_na_sentinel=True)
+            out[column] = (code, np.asarray(texts, dtype=object))
+    return out
+
+
 def duplicate_labels(
-    raw_labels: pd.DataFrame, codes: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None
+    raw_labels: pd.DataFrame, codes: Mapping[str, Codes] | None = None
 ) -> list[dict[str, Any]]:
     """Label rows repeating an (item, judge, rater, order) already seen (rows with a rater id only).
 
-    ``codes``: the loader's codes of those columns (:meth:`~auditor.data.JudgmentTable.key_codes`), used when it
-    has every one of them (the same answer as from the text columns, in a fraction of the time)."""
+    ``codes``: the loader's codes of those columns (:meth:`~auditor.data.JudgmentTable.key_codes`); a column
+    without them is coded here (:func:`_key_codes`)."""
     if "rater" not in raw_labels.columns:
         return []
     keys = [c for c in ("item_id", "judge", "rater", "order") if c in raw_labels.columns]
-    if codes is not None and all(c in codes for c in keys):
-        rated = codes["rater"][0] >= 0
-        every = bool(rated.all())  # then no copy of the columns' rows
-        columns = [codes[c][0] if every else codes[c][0][rated] for c in keys]
-        repeated = _repeated(columns, [len(codes[c][1]) for c in keys])
-        if every:
-            dup = repeated
-        else:
-            dup = np.zeros(len(raw_labels), dtype=bool)
-            dup[np.flatnonzero(rated)[repeated]] = True
-        count = int(dup.sum())
-        ids = raw_labels["item_id"].to_numpy()[dup].tolist() if count else []
+    coded = _key_codes(raw_labels, keys, codes)
+    rated = coded["rater"][0] >= 0
+    every = bool(rated.all())  # then no copy of the columns' rows
+    if not every and not rated.any():
+        return []
+    columns = [coded[c][0] if every else coded[c][0][rated] for c in keys]
+    repeated = _repeated(columns, [len(coded[c][1]) for c in keys])
+    if every:
+        dup = repeated
     else:
-        with_rater = raw_labels[raw_labels["rater"].notna()]
-        repeated = with_rater.duplicated(subset=keys, keep="first")
-        count = int(repeated.sum())
-        ids = with_rater.loc[repeated, "item_id"].tolist()
+        dup = np.zeros(len(raw_labels), dtype=bool)
+        dup[np.flatnonzero(rated)[repeated]] = True
+    count = int(dup.sum())
     if not count:
         return []
+    ids = raw_labels["item_id"].to_numpy()[dup].tolist()
     return [
         _warning(
             "duplicate_labels",
@@ -388,72 +406,14 @@ def rater_warnings(
     reference: str,
     categories: tuple[str, ...] | None,
     task: str,
-    codes: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    codes: Mapping[str, Codes] | None = None,
 ) -> list[dict[str, Any]]:
     """Constant raters, raters with one item, and items with fewer reference labels than usual.
 
-    ``codes``: the loader's codes of the key columns of ``labels`` (see :func:`duplicate_labels`)."""
-    if codes is not None and all(c in codes for c in ("item_id", "judge", "rater")):
-        return _rater_warnings_coded(labels, reference, categories, task, codes)
-    ref = labels[labels["judge"] == reference]
-    out: list[dict[str, Any]] = []
-    if ref.empty:
-        return out
-    if "rater" in ref.columns and ref["rater"].notna().any():
-        rated = ref[ref["rater"].notna()]
-        per_rater = rated.groupby("rater")["item_id"].nunique()
-        lonely = per_rater[per_rater == 1]
-        if len(lonely):
-            out.append(
-                _warning(
-                    "single_item_raters",
-                    len(lonely),
-                    f"{len(lonely)} {reference} raters labelled only one item ({_examples(lonely.index)})",
-                )
-            )
-        column = "value" if task == "score" else "code"
-        usable = rated[rated[column].notna() & (rated[column] >= 0 if column == "code" else True)]
-        spread = usable.groupby("rater")[column].agg(["nunique", "first"])
-        count = usable.groupby("rater")["item_id"].nunique()
-        constant = spread[(spread["nunique"] == 1) & (count.reindex(spread.index) >= MIN_ITEMS_CONSTANT)]
-        if len(constant):
-            shown = []
-            for rater, row in constant.head(EXAMPLES).iterrows():
-                shown.append(f"{rater!r} always {_constant_label(row['first'], task, categories)}")
-            out.append(
-                _warning(
-                    "constant_rater",
-                    len(constant),
-                    f"{len(constant)} {reference} raters give the same "
-                    f"label on every item they rated ({', '.join(shown)}): check for a default value or a "
-                    "broken annotation form",
-                )
-            )
-    per_item = ref.groupby("item_id").size()
-    if len(per_item) and per_item.max() > 1:
-        modal = int(per_item.mode().max())
-        fewer = per_item[per_item < modal]
-        if len(fewer):
-            out.append(
-                _warning(
-                    "fewer_raters",
-                    len(fewer),
-                    f"{len(fewer)} items have fewer {reference} labels than "
-                    f"the usual {modal} ({_examples(fewer.index)})",
-                )
-            )
-    return out
-
-
-def _rater_warnings_coded(
-    labels: pd.DataFrame,
-    reference: str,
-    categories: tuple[str, ...] | None,
-    task: str,
-    codes: Mapping[str, tuple[np.ndarray, np.ndarray]],
-) -> list[dict[str, Any]]:
-    """:func:`rater_warnings` on the loader's integer codes: counts by ``bincount`` and distinct pairs by one
-    combined int64 key, never a group-by on text; the same warnings, examples in the same (sorted) order."""
+    On the codes of the key columns (``codes``: the loader's, see :func:`duplicate_labels`; :func:`_key_codes`
+    codes the others): counts by ``bincount`` and distinct pairs by one combined int64 key, never a group-by on
+    text; the examples sorted by their text (raters, items)."""
+    codes = _key_codes(labels, ("item_id", "judge", "rater"), codes)
     judge_code, judge_texts = codes["judge"]
     item_code, item_texts = codes["item_id"]
     rater_code, rater_texts = codes["rater"]
