@@ -31,6 +31,9 @@ Codes, and what each one flags:
     may belong to other prompts).
 ``no_judges``
     the labels hold the reference judge only: the audit can only report the agreement among its raters.
+``items_without_reference``
+    items without a reference label: judges are compared on the others (the core step's, and the out-of-core
+    engine's, from the same count: :func:`items_without_reference`).
 ``unclustered``
     no cluster column (``user_id`` by default): intervals treat every item as independent.
 
@@ -230,6 +233,20 @@ def shifted_responses(items: pd.DataFrame, texts: ItemTexts | None = None) -> li
             f"{int(shared.sum())} response texts appear under different prompts, "
             f"in {len(ids)} items ({_examples(ids)}); check that responses were not shifted against "
             "their prompts",
+        )
+    ]
+
+
+def items_without_reference(count: int, reference: str) -> list[dict[str, Any]]:
+    """The ``items_without_reference`` warning for ``count`` items without a ``reference`` label (none for 0): the
+    one wording of both engines (the in-memory core step counts the items, the out-of-core engine its sums)."""
+    if not count:
+        return []
+    return [
+        _warning(
+            "items_without_reference",
+            count,
+            f"{count} items have no {reference} label; judges are compared on the items that do",
         )
     ]
 

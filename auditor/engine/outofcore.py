@@ -52,6 +52,7 @@ from auditor.data import (
 )
 from auditor.engine.agreement import category_kappas, has_rates, wanted_rates
 from auditor.engine.context import AuditContext, Side
+from auditor.engine.integrity import items_without_reference
 from auditor.engine.pvalues import adjust_p_values
 from auditor.engine.query import Engine, expand, file_format, is_pattern
 from auditor.errors import AuditorError, InputError
@@ -80,6 +81,10 @@ NOT_COMPUTED = (
     "integrity warnings, cases and score pairs",
     "the stratified, Rogan-Gladen and confidence-driven PPI variants",
 )
+
+#: The warnings the out-of-core engine gives (besides ``out_of_core_engine``), each made by the in-memory engine's
+#: own function from the engine's counts (:mod:`auditor.engine.integrity`): word for word the in-memory warning.
+WARNINGS = ("items_without_reference",)
 
 
 def input_bytes(sources: Sequence[Any]) -> int:
@@ -518,16 +523,7 @@ def finish(ctx: AuditContext, layout: Layout, judges: list[str], sums: np.ndarra
         ctx.exclusions.append(
             {"judge": ref_name, "reason": "no majority among the reference labels", "count": no_majority}
         )
-    missing_ref = n_items - with_ref
-    if missing_ref:
-        ctx.warnings.append(
-            {
-                "code": "items_without_reference",
-                "message": f"{missing_ref} items have no {ref_name} label; judges are compared "
-                "on the items that do",
-                "count": missing_ref,
-            }
-        )
+    ctx.warnings.extend(items_without_reference(n_items - with_ref, ref_name))
     wanted = wanted_rates(ctx)
     rates_on = rates_on and wanted != ()
     ref_rates = sums[:, layout["ref_rates"]]

@@ -12,7 +12,7 @@ import pytest
 
 import auditor
 from auditor.config import AuditConfig, load_config
-from auditor.engine.outofcore import audit_out_of_core, choose_engine
+from auditor.engine.outofcore import WARNINGS, audit_out_of_core, choose_engine
 from auditor.errors import InputError
 from tests.conftest import run_cli, shared_dataset
 
@@ -46,6 +46,10 @@ def assert_same_rows(memory: auditor.AuditResult, outofcore: auditor.AuditResult
         np.testing.assert_allclose(a[~np.isnan(a)], b[~np.isnan(b)], rtol=0, atol=1e-12, err_msg=column)
     (warning,) = [w for w in outofcore.warnings if w["code"] == "out_of_core_engine"]  # every report says so
     assert "human ceiling" in warning["message"] and "--engine memory" in warning["message"]
+    # the warnings it gives are the in-memory engine's, word for word and count for count
+    computed = [w for w in outofcore.warnings if w["code"] != "out_of_core_engine"]
+    assert {w["code"] for w in computed} <= set(WARNINGS)
+    assert sorted(computed, key=str) == sorted([w for w in memory.warnings if w["code"] in WARNINGS], key=str)
     exclusions = [memory.exclusions, outofcore.exclusions]
     shown = [e.sort_values(["judge", "reason"]).reset_index(drop=True) for e in exclusions]
     pd.testing.assert_frame_equal(shown[0], shown[1], check_dtype=False)
@@ -124,6 +128,10 @@ def test_simulated_study_with_unlabelled_users_equal_in_memory(tmp_path: Path) -
     memory, outofcore = both_engines(tmp_path / "labels.jsonl", tmp_path / "items.jsonl", config)
     assert outofcore.meta["n_clusters"] > 20
     assert assert_same_rows(memory, outofcore) >= 50
+    (missing,) = [
+        w for w in outofcore.warnings if w["code"] == "items_without_reference"
+    ]  # the judges' items
+    assert missing["count"] == outofcore.meta["n_items"] - outofcore.meta["n_items_with_reference"] > 0
 
 
 # -- inputs: globs, hive-partitioned folders, the engine choice ---------------------------------------------------
