@@ -31,11 +31,13 @@ Codes, and what each one flags:
     may belong to other prompts).
 ``no_judges``
     the labels hold the reference judge only: the audit can only report the agreement among its raters.
-``items_without_reference``
-    items without a reference label: judges are compared on the others (the core step's, and the out-of-core
-    engine's, from the same count: :func:`items_without_reference`).
 ``unclustered``
     no cluster column (``user_id`` by default): intervals treat every item as independent.
+``items_without_reference``
+    items without a reference label: judges are compared on the others (given by the core step).
+
+``no_judges``, ``unclustered`` and ``items_without_reference`` need no pass over the rows: the out-of-core engine
+gives them too, made by the same functions from its counts (:data:`auditor.engine.outofcore.WARNINGS`).
 
 And, from the metric rows (:func:`interval_reliability`, which also takes the intervals off rows on one cluster):
 
@@ -251,16 +253,32 @@ def items_without_reference(count: int, reference: str) -> list[dict[str, Any]]:
     ]
 
 
-def unclustered(items: pd.DataFrame, config: AuditConfig) -> list[dict[str, Any]]:
-    if config.cluster in items.columns:
+def unclustered(columns: Sequence[str], n_items: int, config: AuditConfig) -> list[dict[str, Any]]:
+    """The ``unclustered`` warning when the items' ``columns`` lack the cluster column (the close matches named);
+    ``n_items``: how many items there are.  Both engines' (the out-of-core engine has the columns, not the items)."""
+    if config.cluster in columns:
         return []
-    like = did_you_mean(config.cluster, [str(c) for c in items.columns if not str(c).startswith("__")])
+    like = did_you_mean(config.cluster, [str(c) for c in columns if not str(c).startswith("__")])
     return [
         _warning(
             "unclustered",
-            len(items),
+            n_items,
             f"no {config.cluster} column{like}: every item is its own cluster, so "
             "intervals assume independent items",
+        )
+    ]
+
+
+def no_judges(judges: Sequence[str], reference: str) -> list[dict[str, Any]]:
+    """The ``no_judges`` warning when ``judges`` (every judge but the reference) is empty.  Both engines'."""
+    if judges:
+        return []
+    return [
+        _warning(
+            "no_judges",
+            1,
+            f"the labels hold only the reference judge {reference!r}: there "
+            "is no judge to audit, only the agreement among its raters",
         )
     ]
 
@@ -604,16 +622,7 @@ def integrity_warnings(
     everyone: dict[str, SideLike] = dict(sides)
     if ref is not None:
         everyone = {config.reference: ref, **everyone}
-    found: list[dict[str, Any]] = []
-    if not sides:
-        found.append(
-            _warning(
-                "no_judges",
-                1,
-                f"the labels hold only the reference judge {config.reference!r}: there "
-                "is no judge to audit, only the agreement among its raters",
-            )
-        )
+    found = no_judges(list(sides), config.reference)
     texts = _ItemTexts(items)
     found += duplicate_items(items, texts)
     found += identical_responses(items, texts)
@@ -622,7 +631,7 @@ def integrity_warnings(
     found += rater_warnings(labels, config.reference, categories, task, table.key_codes("labels"))
     found += constant_judges(everyone, categories)
     found += mismatch_ties(items, everyone, _tie_code(task, categories, config), texts)
-    found += unclustered(items, config)
+    found += unclustered(items.columns, len(items), config)
     return found
 
 

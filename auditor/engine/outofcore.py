@@ -24,8 +24,10 @@ rates and gaps (McNemar's exact p-value when every cluster holds one item, as in
 exclusions, and the PPI step.  What it leaves to the in-memory engine (:data:`NOT_COMPUTED`, stated in
 audit.json's ``engine`` section): the human ceiling and the other steps that need rows or ranks (ties-excluded
 and per-column slices, jury, baselines, alt-test, personalization, position, length, self-preference, variants,
-correlations and the score-task agreement family, integrity warnings, cases, score pairs), the ``mean_score``
-judge calibration.  The p-values are adjusted over the rows it computes.
+correlations and the score-task agreement family, the integrity warnings that read item texts, label rows or
+verdicts, cases, score pairs), the ``mean_score`` judge calibration.  The p-values are adjusted over the rows it
+computes.  Its warnings (:data:`WARNINGS`: items without a reference label, no judges, no cluster column) are made
+by the in-memory engine's own functions from its counts.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ from auditor.data import (
 )
 from auditor.engine.agreement import category_kappas, has_rates, wanted_rates
 from auditor.engine.context import AuditContext, Side
-from auditor.engine.integrity import items_without_reference
+from auditor.engine.integrity import items_without_reference, no_judges, unclustered
 from auditor.engine.pvalues import adjust_p_values
 from auditor.engine.query import Engine, expand, file_format, is_pattern
 from auditor.errors import AuditorError, InputError
@@ -78,13 +80,14 @@ NOT_COMPUTED = (
     "ties-excluded and per-column slices",
     "jury, baselines, alt-test, personalization, position, length, self-preference and variants steps",
     "correlations and the score-task agreement family",
-    "integrity warnings, cases and score pairs",
+    "the integrity warnings that read item texts, label rows or verdicts (duplicate items and labels, identical "
+    "and shifted responses, rater checks, constant judges, mismatch ties), cases and score pairs",
     "the stratified, Rogan-Gladen and confidence-driven PPI variants",
 )
 
 #: The warnings the out-of-core engine gives (besides ``out_of_core_engine``), each made by the in-memory engine's
 #: own function from the engine's counts (:mod:`auditor.engine.integrity`): word for word the in-memory warning.
-WARNINGS = ("items_without_reference",)
+WARNINGS = ("items_without_reference", "no_judges", "unclustered")
 
 
 def input_bytes(sources: Sequence[Any]) -> int:
@@ -858,6 +861,13 @@ def audit_out_of_core(
         ctx.n_items = n_items
     sums = sums[:, : layout.width]
     finish(ctx, layout, judges, sums, n_items)
+    if items is not None:  # the items' columns, as the in-memory engine's items table has them
+        item_table_columns = list(item_columns)
+    elif combined:
+        item_table_columns = [c for c in columns if c in ITEM_COLUMNS_KNOWN]
+    else:
+        item_table_columns = ["item_id"]
+    ctx.warnings += no_judges(judges, config.reference) + unclustered(item_table_columns, n_items, config)
     return _result(ctx, judges, loader_exclusions, sums, layout, cluster_column, engine.name)
 
 

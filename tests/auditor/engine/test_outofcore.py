@@ -188,6 +188,37 @@ def test_auto_engine_keeps_small_files_in_memory(tmp_path: Path) -> None:
         choose_engine("gpu", [])
 
 
+# -- the warnings both engines give -------------------------------------------------------------------------------
+@pytest.mark.parametrize("design", ["combined", "items_file", "labels_only"])
+def test_the_out_of_core_warnings_equal_the_in_memory_ones_word_for_word(tmp_path: Path, design: str) -> None:
+    """Each warning the out-of-core engine gives (:data:`WARNINGS`), on an input that raises it, is the in-memory
+    engine's, word for word and count for count (:func:`assert_same_rows` compares them): items without a human
+    label, a table with no judge, no ``user_id`` column (with a close match among the items' columns, or none)."""
+    labels = _pairwise(60, users=6).drop(columns="user_id")
+    items = None
+    if design == "combined":  # item columns in the label rows; judges on 10 items no human labelled
+        labels["prompt"] = "Explain item " + labels["item_id"].astype(str)
+        labels = labels[(labels["judge"] != "human") | (labels["item_id"] >= 10)]
+        expected = {"items_without_reference", "unclustered"}
+    elif design == "items_file":  # the human labels only, the users under another name
+        items = tmp_path / "items.csv"
+        pd.DataFrame({"item_id": range(60), "userid": [f"u{i % 6}" for i in range(60)]}).to_csv(
+            items, index=False
+        )
+        labels = labels[labels["judge"] == "human"]
+        expected = {"no_judges", "unclustered"}
+    else:
+        expected = {"unclustered"}
+    labels.to_parquet(tmp_path / "labels.parquet", index=False)
+    config = AuditConfig().with_overrides(task="pairwise", resamples=100)
+    memory, outofcore = both_engines(tmp_path / "labels.parquet", items, config)
+    assert_same_rows(memory, outofcore)
+    assert {w["code"] for w in outofcore.warnings} == expected | {"out_of_core_engine"}
+    if design == "items_file":
+        (warning,) = [w for w in outofcore.warnings if w["code"] == "unclustered"]
+        assert warning["count"] == 60 and "userid" in warning["message"]
+
+
 # -- the in-memory wording of errors ------------------------------------------------------------------------------
 def _both_errors(path: Path, config: AuditConfig, items: Path | None = None) -> tuple[str, str]:
     messages = []
