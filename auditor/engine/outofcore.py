@@ -26,8 +26,9 @@ audit.json's ``engine`` section): the human ceiling and the other steps that nee
 and per-column slices, jury, baselines, alt-test, personalization, position, length, self-preference, variants,
 correlations and the score-task agreement family, the integrity warnings that read item texts, label rows or
 verdicts, cases, score pairs), the ``mean_score`` judge calibration.  The p-values are adjusted over the rows it
-computes.  Its warnings (:data:`WARNINGS`: items without a reference label, no judges, no cluster column) are made
-by the in-memory engine's own functions from its counts.
+computes.  Its warnings (:data:`WARNINGS`: items without a reference label, no judges, no cluster column, rows on
+one or few clusters, whose intervals it drops as the in-memory engine does) are made by the in-memory engine's own
+functions from its counts and rows.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ from auditor.data import (
 )
 from auditor.engine.agreement import category_kappas, has_rates, wanted_rates
 from auditor.engine.context import AuditContext, Side
-from auditor.engine.integrity import items_without_reference, no_judges, unclustered
+from auditor.engine.integrity import interval_reliability, items_without_reference, no_judges, unclustered
 from auditor.engine.pvalues import adjust_p_values
 from auditor.engine.query import Engine, expand, file_format, is_pattern
 from auditor.errors import AuditorError, InputError
@@ -87,7 +88,7 @@ NOT_COMPUTED = (
 
 #: The warnings the out-of-core engine gives (besides ``out_of_core_engine``), each made by the in-memory engine's
 #: own function from the engine's counts (:mod:`auditor.engine.integrity`): word for word the in-memory warning.
-WARNINGS = ("items_without_reference", "no_judges", "unclustered")
+WARNINGS = ("items_without_reference", "no_judges", "unclustered", "single_cluster", "few_clusters")
 
 
 def input_bytes(sources: Sequence[Any]) -> int:
@@ -915,6 +916,11 @@ def _result(
         n_items_with_reference=int(round(with_ref[0] - with_ref[1])),
     )
     described["engine"] = {"name": engine_name, "not_computed": list(NOT_COMPUTED)}
+    rows, cluster_warnings = interval_reliability(  # as the in-memory result's (auditor.audit.assemble)
+        pd.DataFrame(ctx.rows, columns=METRIC_COLUMNS), cluster_column or "item_id"
+    )
+    metrics = adjust_p_values(rows, ctx.cfg.correction)
+    ctx.warnings += cluster_warnings
     ctx.warnings.append(  # shown in every report: this audit is not the whole in-memory audit
         {
             "code": "out_of_core_engine",
@@ -923,7 +929,6 @@ def _result(
             "count": None,
         }
     )
-    metrics = adjust_p_values(pd.DataFrame(ctx.rows, columns=METRIC_COLUMNS), ctx.cfg.correction)
     exclusions = pd.concat(
         [loader_exclusions, pd.DataFrame(ctx.exclusions, columns=EXCLUSION_COLUMNS)], ignore_index=True
     )
