@@ -36,8 +36,11 @@ Codes, and what each one flags:
 ``items_without_reference``
     items without a reference label: judges are compared on the others (given by the core step).
 
-``no_judges``, ``unclustered`` and ``items_without_reference`` need no pass over the rows: the out-of-core engine
-gives them too, made by the same functions from its counts (:data:`auditor.engine.outofcore.WARNINGS`).
+``no_judges``, ``unclustered``, ``items_without_reference`` and the two below need no pass over the rows: the
+out-of-core engine gives them too, made by the same functions from its counts and rows
+(:data:`auditor.engine.outofcore.WARNINGS`).  Every other check reads the label rows or item texts: the label checks
+(``duplicate_labels`` and the rater checks) work on integer codes of the key columns only, the loader's or, for a
+column it could not code, one factorisation of it (:func:`_key_codes`); the texts only name raters and items.
 
 And, from the metric rows (:func:`interval_reliability`, which also takes the intervals off rows on one cluster):
 

@@ -87,7 +87,8 @@ NOT_COMPUTED = (
 )
 
 #: The warnings the out-of-core engine gives (besides ``out_of_core_engine``), each made by the in-memory engine's
-#: own function from the engine's counts (:mod:`auditor.engine.integrity`): word for word the in-memory warning.
+#: own function (:mod:`auditor.engine.integrity`) from the engine's counts: word for word the in-memory warning,
+#: but that ``single_cluster`` and ``few_clusters`` count the metric rows of the engine that computed them.
 WARNINGS = ("items_without_reference", "no_judges", "unclustered", "single_cluster", "few_clusters")
 
 
