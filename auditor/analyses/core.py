@@ -15,6 +15,7 @@ from auditor.engine.aggregation import split_ties
 from auditor.engine.agreement import judge_metrics, reference_rates, tie_items, without_ties
 from auditor.engine.ceiling import human_ceiling
 from auditor.engine.context import AuditContext, Side
+from auditor.engine.integrity import items_without_reference
 from auditor.engine.slicing import core_slices, slice_columns
 from auditor.engine.step import StepOutput
 
@@ -33,16 +34,7 @@ def step(ctx: AuditContext, config: AuditConfig) -> StepOutput:
         out.exclusions.append(
             {"judge": ref_name, "reason": "no majority among the reference labels", "count": no_majority}
         )
-    missing_ref = int(np.sum(~ref.has))
-    if missing_ref:
-        out.warnings.append(
-            {
-                "code": "items_without_reference",
-                "message": f"{missing_ref} items have no {ref_name} label; judges are compared "
-                "on the items that do",
-                "count": missing_ref,
-            }
-        )
+    out.warnings.extend(items_without_reference(int(np.sum(~ref.has)), ref_name))
 
     reference_rates(ctx, ref)
     out.warnings.extend(human_ceiling(ctx, ctx.ref_mask))

@@ -33,6 +33,14 @@ Codes, and what each one flags:
     the labels hold the reference judge only: the audit can only report the agreement among its raters.
 ``unclustered``
     no cluster column (``user_id`` by default): intervals treat every item as independent.
+``items_without_reference``
+    items without a reference label: judges are compared on the others (given by the core step).
+
+``no_judges``, ``unclustered``, ``items_without_reference`` and the two below need no pass over the rows: the
+out-of-core engine gives them too, made by the same functions from its counts and rows
+(:data:`auditor.engine.outofcore.WARNINGS`).  Every other check reads the label rows or item texts: the label checks
+(``duplicate_labels`` and the rater checks) work on integer codes of the key columns only, the loader's or, for a
+column it could not code, one factorisation of it (:func:`_key_codes`); the texts only name raters and items.
 
 And, from the metric rows (:func:`interval_reliability`, which also takes the intervals off rows on one cluster):
 
@@ -234,16 +242,46 @@ def shifted_responses(items: pd.DataFrame, texts: ItemTexts | None = None) -> li
     ]
 
 
-def unclustered(items: pd.DataFrame, config: AuditConfig) -> list[dict[str, Any]]:
-    if config.cluster in items.columns:
+def items_without_reference(count: int, reference: str) -> list[dict[str, Any]]:
+    """The ``items_without_reference`` warning for ``count`` items without a ``reference`` label (none for 0): the
+    one wording of both engines (the in-memory core step counts the items, the out-of-core engine its sums)."""
+    if not count:
         return []
-    like = did_you_mean(config.cluster, [str(c) for c in items.columns if not str(c).startswith("__")])
+    return [
+        _warning(
+            "items_without_reference",
+            count,
+            f"{count} items have no {reference} label; judges are compared on the items that do",
+        )
+    ]
+
+
+def unclustered(columns: Sequence[str], n_items: int, config: AuditConfig) -> list[dict[str, Any]]:
+    """The ``unclustered`` warning when the items' ``columns`` lack the cluster column (the close matches named);
+    ``n_items``: how many items there are.  Both engines' (the out-of-core engine has the columns, not the items)."""
+    if config.cluster in columns:
+        return []
+    like = did_you_mean(config.cluster, [str(c) for c in columns if not str(c).startswith("__")])
     return [
         _warning(
             "unclustered",
-            len(items),
+            n_items,
             f"no {config.cluster} column{like}: every item is its own cluster, so "
             "intervals assume independent items",
+        )
+    ]
+
+
+def no_judges(judges: Sequence[str], reference: str) -> list[dict[str, Any]]:
+    """The ``no_judges`` warning when ``judges`` (every judge but the reference) is empty.  Both engines'."""
+    if judges:
+        return []
+    return [
+        _warning(
+            "no_judges",
+            1,
+            f"the labels hold only the reference judge {reference!r}: there "
+            "is no judge to audit, only the agreement among its raters",
         )
     ]
 
@@ -284,35 +322,53 @@ def interval_reliability(metrics: pd.DataFrame, cluster: str) -> tuple[pd.DataFr
 
 
 # -- labels -------------------------------------------------------------------------------------------------------
+#: One column's codes: each row's code (-1: missing) and the distinct values (code ``k`` is ``texts[k]``)
+Codes = tuple[np.ndarray, np.ndarray]
+
+
+def _key_codes(
+    frame: pd.DataFrame, columns: Sequence[str], codes: Mapping[str, Codes] | None
+) -> dict[str, Codes]:
+    """The codes of ``columns`` of ``frame``: the loader's where it kept them
+    (:meth:`~auditor.data.JudgmentTable.key_codes`), else one factorisation of the column (a column it could not
+    code, a table built without the loader): equal values, equal codes; a missing value -1, as the loader's.  The
+    label checks below work on these codes only, whichever gave them; the texts only name raters and items."""
+    out = {}
+    for column in columns:
+        if codes is not None and column in codes:
+            out[column] = codes[column]
+        else:
+            code, texts = pd.factorize(frame[column], use_na_sentinel=True)
+            out[column] = (code, np.asarray(texts, dtype=object))
+    return out
+
+
 def duplicate_labels(
-    raw_labels: pd.DataFrame, codes: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None
+    raw_labels: pd.DataFrame, codes: Mapping[str, Codes] | None = None
 ) -> list[dict[str, Any]]:
     """Label rows repeating an (item, judge, rater, order) already seen (rows with a rater id only).
 
-    ``codes``: the loader's codes of those columns (:meth:`~auditor.data.JudgmentTable.key_codes`), used when it
-    has every one of them (the same answer as from the text columns, in a fraction of the time)."""
+    ``codes``: the loader's codes of those columns (:meth:`~auditor.data.JudgmentTable.key_codes`); a column
+    without them is coded here (:func:`_key_codes`)."""
     if "rater" not in raw_labels.columns:
         return []
     keys = [c for c in ("item_id", "judge", "rater", "order") if c in raw_labels.columns]
-    if codes is not None and all(c in codes for c in keys):
-        rated = codes["rater"][0] >= 0
-        every = bool(rated.all())  # then no copy of the columns' rows
-        columns = [codes[c][0] if every else codes[c][0][rated] for c in keys]
-        repeated = _repeated(columns, [len(codes[c][1]) for c in keys])
-        if every:
-            dup = repeated
-        else:
-            dup = np.zeros(len(raw_labels), dtype=bool)
-            dup[np.flatnonzero(rated)[repeated]] = True
-        count = int(dup.sum())
-        ids = raw_labels["item_id"].to_numpy()[dup].tolist() if count else []
+    coded = _key_codes(raw_labels, keys, codes)
+    rated = coded["rater"][0] >= 0
+    every = bool(rated.all())  # then no copy of the columns' rows
+    if not every and not rated.any():
+        return []
+    columns = [coded[c][0] if every else coded[c][0][rated] for c in keys]
+    repeated = _repeated(columns, [len(coded[c][1]) for c in keys])
+    if every:
+        dup = repeated
     else:
-        with_rater = raw_labels[raw_labels["rater"].notna()]
-        repeated = with_rater.duplicated(subset=keys, keep="first")
-        count = int(repeated.sum())
-        ids = with_rater.loc[repeated, "item_id"].tolist()
+        dup = np.zeros(len(raw_labels), dtype=bool)
+        dup[np.flatnonzero(rated)[repeated]] = True
+    count = int(dup.sum())
     if not count:
         return []
+    ids = raw_labels["item_id"].to_numpy()[dup].tolist()
     return [
         _warning(
             "duplicate_labels",
@@ -388,72 +444,14 @@ def rater_warnings(
     reference: str,
     categories: tuple[str, ...] | None,
     task: str,
-    codes: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    codes: Mapping[str, Codes] | None = None,
 ) -> list[dict[str, Any]]:
     """Constant raters, raters with one item, and items with fewer reference labels than usual.
 
-    ``codes``: the loader's codes of the key columns of ``labels`` (see :func:`duplicate_labels`)."""
-    if codes is not None and all(c in codes for c in ("item_id", "judge", "rater")):
-        return _rater_warnings_coded(labels, reference, categories, task, codes)
-    ref = labels[labels["judge"] == reference]
-    out: list[dict[str, Any]] = []
-    if ref.empty:
-        return out
-    if "rater" in ref.columns and ref["rater"].notna().any():
-        rated = ref[ref["rater"].notna()]
-        per_rater = rated.groupby("rater")["item_id"].nunique()
-        lonely = per_rater[per_rater == 1]
-        if len(lonely):
-            out.append(
-                _warning(
-                    "single_item_raters",
-                    len(lonely),
-                    f"{len(lonely)} {reference} raters labelled only one item ({_examples(lonely.index)})",
-                )
-            )
-        column = "value" if task == "score" else "code"
-        usable = rated[rated[column].notna() & (rated[column] >= 0 if column == "code" else True)]
-        spread = usable.groupby("rater")[column].agg(["nunique", "first"])
-        count = usable.groupby("rater")["item_id"].nunique()
-        constant = spread[(spread["nunique"] == 1) & (count.reindex(spread.index) >= MIN_ITEMS_CONSTANT)]
-        if len(constant):
-            shown = []
-            for rater, row in constant.head(EXAMPLES).iterrows():
-                shown.append(f"{rater!r} always {_constant_label(row['first'], task, categories)}")
-            out.append(
-                _warning(
-                    "constant_rater",
-                    len(constant),
-                    f"{len(constant)} {reference} raters give the same "
-                    f"label on every item they rated ({', '.join(shown)}): check for a default value or a "
-                    "broken annotation form",
-                )
-            )
-    per_item = ref.groupby("item_id").size()
-    if len(per_item) and per_item.max() > 1:
-        modal = int(per_item.mode().max())
-        fewer = per_item[per_item < modal]
-        if len(fewer):
-            out.append(
-                _warning(
-                    "fewer_raters",
-                    len(fewer),
-                    f"{len(fewer)} items have fewer {reference} labels than "
-                    f"the usual {modal} ({_examples(fewer.index)})",
-                )
-            )
-    return out
-
-
-def _rater_warnings_coded(
-    labels: pd.DataFrame,
-    reference: str,
-    categories: tuple[str, ...] | None,
-    task: str,
-    codes: Mapping[str, tuple[np.ndarray, np.ndarray]],
-) -> list[dict[str, Any]]:
-    """:func:`rater_warnings` on the loader's integer codes: counts by ``bincount`` and distinct pairs by one
-    combined int64 key, never a group-by on text; the same warnings, examples in the same (sorted) order."""
+    On the codes of the key columns (``codes``: the loader's, see :func:`duplicate_labels`; :func:`_key_codes`
+    codes the others): counts by ``bincount`` and distinct pairs by one combined int64 key, never a group-by on
+    text; the examples sorted by their text (raters, items)."""
+    codes = _key_codes(labels, ("item_id", "judge", "rater"), codes)
     judge_code, judge_texts = codes["judge"]
     item_code, item_texts = codes["item_id"]
     rater_code, rater_texts = codes["rater"]
@@ -627,16 +625,7 @@ def integrity_warnings(
     everyone: dict[str, SideLike] = dict(sides)
     if ref is not None:
         everyone = {config.reference: ref, **everyone}
-    found: list[dict[str, Any]] = []
-    if not sides:
-        found.append(
-            _warning(
-                "no_judges",
-                1,
-                f"the labels hold only the reference judge {config.reference!r}: there "
-                "is no judge to audit, only the agreement among its raters",
-            )
-        )
+    found = no_judges(list(sides), config.reference)
     texts = _ItemTexts(items)
     found += duplicate_items(items, texts)
     found += identical_responses(items, texts)
@@ -645,7 +634,7 @@ def integrity_warnings(
     found += rater_warnings(labels, config.reference, categories, task, table.key_codes("labels"))
     found += constant_judges(everyone, categories)
     found += mismatch_ties(items, everyone, _tie_code(task, categories, config), texts)
-    found += unclustered(items, config)
+    found += unclustered(items.columns, len(items), config)
     return found
 
 

@@ -24,8 +24,11 @@ rates and gaps (McNemar's exact p-value when every cluster holds one item, as in
 exclusions, and the PPI step.  What it leaves to the in-memory engine (:data:`NOT_COMPUTED`, stated in
 audit.json's ``engine`` section): the human ceiling and the other steps that need rows or ranks (ties-excluded
 and per-column slices, jury, baselines, alt-test, personalization, position, length, self-preference, variants,
-correlations and the score-task agreement family, integrity warnings, cases, score pairs), the ``mean_score``
-judge calibration.  The p-values are adjusted over the rows it computes.
+correlations and the score-task agreement family, the integrity warnings that read item texts, label rows or
+verdicts, cases, score pairs), the ``mean_score`` judge calibration.  The p-values are adjusted over the rows it
+computes.  Its warnings (:data:`WARNINGS`: items without a reference label, no judges, no cluster column, rows on
+one or few clusters, whose intervals it drops as the in-memory engine does) are made by the in-memory engine's own
+functions from its counts and rows.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from auditor.data import (
 )
 from auditor.engine.agreement import category_kappas, has_rates, wanted_rates
 from auditor.engine.context import AuditContext, Side
+from auditor.engine.integrity import interval_reliability, items_without_reference, no_judges, unclustered
 from auditor.engine.pvalues import adjust_p_values
 from auditor.engine.query import Engine, expand, file_format, is_pattern
 from auditor.errors import AuditorError, InputError
@@ -77,9 +81,15 @@ NOT_COMPUTED = (
     "ties-excluded and per-column slices",
     "jury, baselines, alt-test, personalization, position, length, self-preference and variants steps",
     "correlations and the score-task agreement family",
-    "integrity warnings, cases and score pairs",
+    "the integrity warnings that read item texts, label rows or verdicts (duplicate items and labels, identical "
+    "and shifted responses, rater checks, constant judges, mismatch ties), cases and score pairs",
     "the stratified, Rogan-Gladen and confidence-driven PPI variants",
 )
+
+#: The warnings the out-of-core engine gives (besides ``out_of_core_engine``), each made by the in-memory engine's
+#: own function (:mod:`auditor.engine.integrity`) from the engine's counts: word for word the in-memory warning,
+#: but that ``single_cluster`` and ``few_clusters`` count the metric rows of the engine that computed them.
+WARNINGS = ("items_without_reference", "no_judges", "unclustered", "single_cluster", "few_clusters")
 
 
 def input_bytes(sources: Sequence[Any]) -> int:
@@ -531,16 +541,7 @@ def finish(ctx: AuditContext, layout: Layout, judges: list[str], sums: np.ndarra
         ctx.exclusions.append(
             {"judge": ref_name, "reason": "no majority among the reference labels", "count": no_majority}
         )
-    missing_ref = n_items - with_ref
-    if missing_ref:
-        ctx.warnings.append(
-            {
-                "code": "items_without_reference",
-                "message": f"{missing_ref} items have no {ref_name} label; judges are compared "
-                "on the items that do",
-                "count": missing_ref,
-            }
-        )
+    ctx.warnings.extend(items_without_reference(n_items - with_ref, ref_name))
     wanted = wanted_rates(ctx)
     rates_on = rates_on and wanted != ()
     ref_rates = sums[:, layout["ref_rates"]]
@@ -875,6 +876,13 @@ def audit_out_of_core(
         ctx.n_items = n_items
     sums = sums[:, : layout.width]
     finish(ctx, layout, judges, sums, n_items)
+    if items is not None:  # the items' columns, as the in-memory engine's items table has them
+        item_table_columns = list(item_columns)
+    elif combined:
+        item_table_columns = [c for c in columns if c in ITEM_COLUMNS_KNOWN]
+    else:
+        item_table_columns = ["item_id"]
+    ctx.warnings += no_judges(judges, config.reference) + unclustered(item_table_columns, n_items, config)
     return _result(ctx, judges, loader_exclusions, sums, layout, cluster_column, engine.name)
 
 
@@ -922,6 +930,11 @@ def _result(
         n_items_with_reference=int(round(with_ref[0] - with_ref[1])),
     )
     described["engine"] = {"name": engine_name, "not_computed": list(NOT_COMPUTED)}
+    rows, cluster_warnings = interval_reliability(  # as the in-memory result's (auditor.audit.assemble)
+        pd.DataFrame(ctx.rows, columns=METRIC_COLUMNS), cluster_column or "item_id"
+    )
+    metrics = adjust_p_values(rows, ctx.cfg.correction)
+    ctx.warnings += cluster_warnings
     ctx.warnings.append(  # shown in every report: this audit is not the whole in-memory audit
         {
             "code": "out_of_core_engine",
@@ -930,7 +943,6 @@ def _result(
             "count": None,
         }
     )
-    metrics = adjust_p_values(pd.DataFrame(ctx.rows, columns=METRIC_COLUMNS), ctx.cfg.correction)
     exclusions = pd.concat(
         [loader_exclusions, pd.DataFrame(ctx.exclusions, columns=EXCLUSION_COLUMNS)], ignore_index=True
     )

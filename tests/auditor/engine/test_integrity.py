@@ -278,6 +278,69 @@ def _context(items, labels):
     return ctx.t, ctx.sides, ctx.ref, ctx.cfg
 
 
+# -- the label checks against their first implementation: group-bys on the text columns ------------------------
+def _reference_duplicate_labels(raw_labels: pd.DataFrame) -> list[dict]:
+    """duplicate_labels as first written: pandas' ``duplicated`` on the text columns of the rated rows."""
+    from auditor.engine import integrity as m
+
+    keys = [c for c in ("item_id", "judge", "rater", "order") if c in raw_labels.columns]
+    with_rater = raw_labels[raw_labels["rater"].notna()]
+    repeated = with_rater.duplicated(subset=keys, keep="first")
+    count = int(repeated.sum())
+    ids = with_rater.loc[repeated, "item_id"].tolist()
+    if not count:
+        return []
+    shown = m._examples(dict.fromkeys(ids))
+    message = (
+        f"{count} label rows repeat an (item, judge, rater, order) already seen (items {shown}); each counts as a "
+        "separate verdict"
+    )
+    return [{"code": "duplicate_labels", "message": message, "count": count}]
+
+
+def _reference_rater_warnings(labels: pd.DataFrame, reference: str, categories, task: str) -> list[dict]:
+    """rater_warnings as first written: group-bys on the rater and item texts of the reference's rows."""
+    from auditor.engine import integrity as m
+
+    ref = labels[labels["judge"] == reference]
+    out: list[dict] = []
+    if ref.empty:
+        return out
+    if ref["rater"].notna().any():
+        rated = ref[ref["rater"].notna()]
+        per_rater = rated.groupby("rater")["item_id"].nunique()
+        lonely = per_rater[per_rater == 1]
+        if len(lonely):
+            message = f"{len(lonely)} {reference} raters labelled only one item ({m._examples(lonely.index)})"
+            out.append({"code": "single_item_raters", "message": message, "count": len(lonely)})
+        column = "value" if task == "score" else "code"
+        usable = rated[rated[column].notna() & (rated[column] >= 0 if column == "code" else True)]
+        spread = usable.groupby("rater")[column].agg(["nunique", "first"])
+        count = usable.groupby("rater")["item_id"].nunique()
+        constant = spread[(spread["nunique"] == 1) & (count.reindex(spread.index) >= MIN_ITEMS_CONSTANT)]
+        if len(constant):
+            shown = ", ".join(
+                f"{rater!r} always {m._constant_label(row['first'], task, categories)}"
+                for rater, row in constant.head(m.EXAMPLES).iterrows()
+            )
+            message = (
+                f"{len(constant)} {reference} raters give the same label on every item they rated ({shown}): "
+                "check for a default value or a broken annotation form"
+            )
+            out.append({"code": "constant_rater", "message": message, "count": len(constant)})
+    per_item = ref.groupby("item_id").size()
+    if len(per_item) and per_item.max() > 1:
+        modal = int(per_item.mode().max())
+        fewer = per_item[per_item < modal]
+        if len(fewer):
+            message = (
+                f"{len(fewer)} items have fewer {reference} labels than the usual {modal} "
+                f"({m._examples(fewer.index)})"
+            )
+            out.append({"code": "fewer_raters", "message": message, "count": len(fewer)})
+    return out
+
+
 def _messy_labels(task: str, seed: int) -> pd.DataFrame:
     """Label rows with every key problem at once: repeats, ids that differ only by surrounding blanks, missing
     raters and orders, integer rater ids and no order column (seed 1), excluded rows, constant and one-item raters,
@@ -314,24 +377,41 @@ def _messy_labels(task: str, seed: int) -> pd.DataFrame:
     return frame
 
 
+def _mixed_raters(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rater ids that mix text, integers and booleans: the loader cannot code that column by value (it has no
+    codes for it), so the label checks code its texts themselves."""
+    frame = frame.assign(rater=frame["rater"].astype(object))
+    frame.loc[frame.index[1::7], "rater"] = 5
+    frame.loc[frame.index[2::11], "rater"] = True
+    return frame
+
+
 @pytest.mark.parametrize("task", ["pairwise", "score"])
-@pytest.mark.parametrize("seed", [0, 1])
-def test_label_checks_on_the_loaders_codes_match_the_text_columns(task: str, seed: int) -> None:
-    """duplicate_labels and rater_warnings on the loader's integer codes give exactly the warnings of the
-    group-bys on the text columns, on data with every kind of key problem."""
-    table = load(_messy_labels(task, seed), config=AuditConfig(task=task, resamples=0))
-    assert set(table.key_codes()) == {"item_id", "judge", "rater", "order"}
-    coded = duplicate_labels(table.raw_labels, table.key_codes())
-    assert coded and coded == duplicate_labels(table.raw_labels)
+@pytest.mark.parametrize("seed, mixed", [(0, False), (1, False), (0, True)])
+def test_label_checks_on_the_codes_match_group_bys_on_the_text_columns(
+    task: str, seed: int, mixed: bool
+) -> None:
+    """duplicate_labels and rater_warnings, on the loader's integer codes and on codes made from the columns (a
+    column the loader could not code, a table without the loader's codes), give exactly the warnings of group-bys
+    on the text columns, on data with every kind of key problem."""
+    frame = _messy_labels(task, seed)
+    table = load(_mixed_raters(frame) if mixed else frame, config=AuditConfig(task=task, resamples=0))
+    coded = {"item_id", "judge", "order"} | (set() if mixed else {"rater"})
+    assert set(table.key_codes()) == coded and set(table.key_codes("labels")) == coded
+    expected = _reference_duplicate_labels(table.raw_labels)
+    assert expected and duplicate_labels(table.raw_labels, table.key_codes()) == expected
+    assert duplicate_labels(table.raw_labels) == expected
     categories = table.categories
-    coded = rater_warnings(table.labels, "human", categories, task, table.key_codes("labels"))
-    assert {w["code"] for w in coded} >= {"single_item_raters", "constant_rater", "fewer_raters"}
-    assert coded == rater_warnings(table.labels, "human", categories, task)
-    every = _messy_labels(task, seed)
+    expected = _reference_rater_warnings(table.labels, "human", categories, task)
+    assert {w["code"] for w in expected} >= {"single_item_raters", "constant_rater", "fewer_raters"}
+    assert rater_warnings(table.labels, "human", categories, task, table.key_codes("labels")) == expected
+    assert rater_warnings(table.labels, "human", categories, task) == expected
+    every = _mixed_raters(frame) if mixed else frame
     every["rater"] = every["rater"].where(every["rater"].notna(), "r1" if seed == 0 else 1)  # all rows rated
     table = load(every, config=AuditConfig(task=task, resamples=0))
-    coded = duplicate_labels(table.raw_labels, table.key_codes())
-    assert coded and coded == duplicate_labels(table.raw_labels)
+    expected = _reference_duplicate_labels(table.raw_labels)
+    assert expected and duplicate_labels(table.raw_labels, table.key_codes()) == expected
+    assert duplicate_labels(table.raw_labels) == expected
 
 
 def test_replaced_label_frames_have_no_codes() -> None:
@@ -491,5 +571,5 @@ def test_rater_checks_on_int32_codes_whose_rater_item_pairs_pass_2_to_the_31() -
     }
     categories = ("a", "tie", "b")
     coded = rater_warnings(labels, "human", categories, "pairwise", codes)
-    assert coded == rater_warnings(labels, "human", categories, "pairwise")
+    assert coded == _reference_rater_warnings(labels, "human", categories, "pairwise")
     assert [w["code"] for w in coded] == ["single_item_raters"] and coded[0]["count"] == 2

@@ -12,13 +12,15 @@ import pytest
 
 import auditor
 from auditor.config import AuditConfig, load_config
-from auditor.engine.outofcore import audit_out_of_core, choose_engine
+from auditor.engine.outofcore import WARNINGS, audit_out_of_core, choose_engine
 from auditor.errors import InputError
 from tests.conftest import run_cli, shared_dataset
 
 pytest.importorskip("duckdb")
 
 KEY = ["metric", "judge", "reference", "slice"]
+#: The warnings that count metric rows: each engine counts its own (the out-of-core engine computes fewer rows)
+ROW_COUNTED = ("single_cluster", "few_clusters")
 NUMBERS = [
     "value",
     "ci_low",
@@ -46,6 +48,15 @@ def assert_same_rows(memory: auditor.AuditResult, outofcore: auditor.AuditResult
         np.testing.assert_allclose(a[~np.isnan(a)], b[~np.isnan(b)], rtol=0, atol=1e-12, err_msg=column)
     (warning,) = [w for w in outofcore.warnings if w["code"] == "out_of_core_engine"]  # every report says so
     assert "human ceiling" in warning["message"] and "--engine memory" in warning["message"]
+    # the warnings it gives are the in-memory engine's, word for word and count for count; those that count metric
+    # rows (each engine its own) are given where the in-memory engine gives them
+    computed = [w for w in outofcore.warnings if w["code"] != "out_of_core_engine"]
+    assert {w["code"] for w in computed} <= set(WARNINGS)
+    same = [w for w in computed if w["code"] not in ROW_COUNTED]
+    assert sorted(same, key=str) == sorted(
+        [w for w in memory.warnings if w["code"] in WARNINGS and w["code"] not in ROW_COUNTED], key=str
+    )
+    assert {w["code"] for w in computed} - {w["code"] for w in memory.warnings} == set()
     exclusions = [memory.exclusions, outofcore.exclusions]
     shown = [e.sort_values(["judge", "reason"]).reset_index(drop=True) for e in exclusions]
     pd.testing.assert_frame_equal(shown[0], shown[1], check_dtype=False)
@@ -124,6 +135,10 @@ def test_simulated_study_with_unlabelled_users_equal_in_memory(tmp_path: Path) -
     memory, outofcore = both_engines(tmp_path / "labels.jsonl", tmp_path / "items.jsonl", config)
     assert outofcore.meta["n_clusters"] > 20
     assert assert_same_rows(memory, outofcore) >= 50
+    (missing,) = [
+        w for w in outofcore.warnings if w["code"] == "items_without_reference"
+    ]  # the judges' items
+    assert missing["count"] == outofcore.meta["n_items"] - outofcore.meta["n_items_with_reference"] > 0
 
 
 # -- inputs: globs, hive-partitioned folders, the engine choice ---------------------------------------------------
@@ -178,6 +193,56 @@ def test_auto_engine_keeps_small_files_in_memory(tmp_path: Path) -> None:
     assert choose_engine("auto", [pd.DataFrame()]) == "memory"
     with pytest.raises(InputError, match="unknown engine 'gpu'"):
         choose_engine("gpu", [])
+
+
+# -- the warnings both engines give -------------------------------------------------------------------------------
+@pytest.mark.parametrize("design", ["combined", "items_file", "labels_only", "one_cluster", "five_clusters"])
+def test_the_out_of_core_warnings_equal_the_in_memory_ones_word_for_word(tmp_path: Path, design: str) -> None:
+    """Each warning the out-of-core engine gives (:data:`WARNINGS`), on an input that raises it, is the in-memory
+    engine's, word for word and count for count (:func:`assert_same_rows` compares them): items without a human
+    label, a table with no judge, no ``user_id`` column (with a close match among the items' columns, or none).
+    On one cluster (or five), its rows lose their interval and p-value (or are flagged) as the in-memory rows do,
+    and the warning counts its own rows."""
+    users = {"one_cluster": 1, "five_clusters": 5}.get(design)
+    labels = _pairwise(60, users=users or 6)
+    if users is None:
+        labels = labels.drop(columns="user_id")
+    items = None
+    if users:
+        expected = {"single_cluster" if users == 1 else "few_clusters"}
+    elif design == "combined":  # item columns in the label rows; judges on 10 items no human labelled
+        labels["prompt"] = "Explain item " + labels["item_id"].astype(str)
+        labels = labels[(labels["judge"] != "human") | (labels["item_id"] >= 10)]
+        expected = {"items_without_reference", "unclustered"}
+    elif design == "items_file":  # the human labels only, the users under another name
+        items = tmp_path / "items.csv"
+        pd.DataFrame({"item_id": range(60), "userid": [f"u{i % 6}" for i in range(60)]}).to_csv(
+            items, index=False
+        )
+        labels = labels[labels["judge"] == "human"]
+        expected = {"no_judges", "unclustered"}
+    else:
+        expected = {"unclustered"}
+    labels.to_parquet(tmp_path / "labels.parquet", index=False)
+    config = AuditConfig().with_overrides(task="pairwise", resamples=100)
+    memory, outofcore = both_engines(tmp_path / "labels.parquet", items, config)
+    assert_same_rows(memory, outofcore)
+    assert {w["code"] for w in outofcore.warnings} == expected | {"out_of_core_engine"}
+    if design == "items_file":
+        (warning,) = [w for w in outofcore.warnings if w["code"] == "unclustered"]
+        assert warning["count"] == 60 and "userid" in warning["message"]
+    if users:
+        (warning,) = [w for w in outofcore.warnings if w["code"] in ROW_COUNTED]
+        rows = outofcore.metrics
+        assert (
+            warning["count"] == len(rows) == rows["value"].notna().sum() > 30
+        )  # every row: one cluster or five
+        assert rows["ci_low"].isna().all() if users == 1 else rows["ci_low"].notna().all()
+        (in_memory,) = [w for w in memory.warnings if w["code"] == warning["code"]]
+        if users == 1:  # the in-memory message but the count
+            assert warning["message"].split(" ", 1)[1] == in_memory["message"].split(" ", 1)[1]
+        else:  # (the in-memory rows hold slices on fewer clusters)
+            assert "(user_id; as few as 5)" in warning["message"] and "as few as 4" in in_memory["message"]
 
 
 # -- the in-memory wording of errors ------------------------------------------------------------------------------
