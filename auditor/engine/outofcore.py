@@ -628,8 +628,11 @@ def _ppi_section(
     for judge in judges:
         counts = sums[:, layout[f"{judge}/counts"]].sum(axis=0)
         block = sums[:, layout[f"{judge}/ppi"]].reshape(ctx.n_clusters, len(targets), ppi.N_STATS)
-        n_judged = int(round(block[:, 0, 0].sum())) if targets else 0
-        n_labelled = int(round(block[:, 0, 2].sum())) if targets else 0
+        if targets:
+            n_judged, n_labelled = int(round(block[:, 0, 0].sum())), int(round(block[:, 0, 2].sum()))
+        else:  # a task without PPI targets (categorical) still says how many items it judged and has labels for
+            n_judged = int(round(counts[0] - counts[1]))  # labelled by the judge, minus no majority
+            n_labelled = n_judged - int(round(counts[2]))  # minus usable without a reference label
         entry = judge_entry(judge, ctx.cfg.reference, n_labelled, n_judged, int(round(counts[3])))
         if "note" not in entry:
             entry["metrics"] = [

@@ -141,6 +141,16 @@ def test_simulated_study_with_unlabelled_users_equal_in_memory(tmp_path: Path) -
     assert missing["count"] == outofcore.meta["n_items"] - outofcore.meta["n_items_with_reference"] > 0
 
 
+def test_categorical_ppi_design_has_the_in_memory_ppi_section(tmp_path: Path) -> None:
+    """A categorical task has no PPI targets: the section still counts the judged and labelled items as the in-memory
+    engine does (it said "fewer than 2 labelled items" with 0 and 0)."""
+    _ppi_design(_pairwise(n_items=120, users=12), 3).to_csv(tmp_path / "labels.csv", index=False)
+    memory, outofcore = both_engines(tmp_path / "labels.csv", None, AuditConfig(task="categorical"))
+    assert_same_rows(memory, outofcore)
+    for entry in outofcore.meta["ppi"]["judges"]:
+        assert 2 <= entry["n_labelled"] < entry["n_unlabelled"] <= 120 and "note" not in entry, entry
+
+
 # -- inputs: globs, hive-partitioned folders, the engine choice ---------------------------------------------------
 def _pairwise(n_items: int = 400, users: int = 40, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
