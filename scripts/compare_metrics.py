@@ -24,8 +24,9 @@ rows in some slices only) are listed as added, not as
 differences, when they exist in the current tree only.  The changes made on purpose since the default baseline
 (:data:`ADDED_SINCE_BASELINE`, :data:`CHANGED_BY_DESIGN`, :data:`CEILING_CHANGED_BY_DESIGN`, the added judges) are
 set aside only when the baseline is that revision: against any other (``--baseline main`` while refactoring)
-every row is compared on every field; two ``--files`` are compared as against the default baseline unless
-``--strict`` (two outputs of one revision before and after a change).
+every row is compared on every field, and each audit's ``warnings`` (code, message, count: every field) must be
+the same list in any order; two ``--files`` are compared as against the default baseline unless ``--strict`` (two
+outputs of one revision before and after a change).
 
 Exit 0: every row identical.  Exit 1: differences (the first 30 and the counts).  Exit 2: bad input (an unknown
 revision, a missing data folder or tree), one line.
@@ -198,6 +199,8 @@ class Comparison:
     ceiling_by_design: dict[str, int] = field(default_factory=dict)  # metric -> rows left out, every audit
     added_entries: dict[str, None] = field(default_factory=dict)  # the entries that matched, in order
     failed: int = 0  # commands or audit.json files present on one side only
+    warnings: dict[str, int] = field(default_factory=dict)  # audit -> warnings compared (strict comparisons)
+    changed_warnings: int = 0  # warnings on one side only
     # the changes made on purpose since DEFAULT_BASELINE (CHANGED_BY_DESIGN, CEILING_CHANGED_BY_DESIGN, the added
     # judges) are left out only against that baseline: against any other revision, or between two files, every row
     # is compared on every field
@@ -267,6 +270,19 @@ class Comparison:
             self.only_current += 1
             self.differences.append(f"{name}: {_label(key)}: row only in the current tree")
 
+    def add_warnings(self, name: str, baseline: Sequence[dict], current: Sequence[dict]) -> None:
+        """Compare the ``warnings`` of one audit on both sides, as lists in any order (strict comparisons only:
+        the warnings changed on purpose since the default baseline)."""
+        if self.by_design_since_default:
+            return
+        before = Counter(json.dumps(w, sort_keys=True) for w in baseline)
+        after = Counter(json.dumps(w, sort_keys=True) for w in current)
+        self.warnings[name] = max(len(baseline), len(current))
+        for side, extra in (("baseline", before - after), ("current tree", after - before)):
+            for text in extra.elements():
+                self.changed_warnings += 1
+                self.differences.append(f"{name}: warning only in the {side}: {_short(text)}")
+
     def add_failure(self, message: str) -> None:
         self.failed += 1
         self.differences.append(message)
@@ -276,6 +292,10 @@ class Comparison:
             f"  {name}: {b} rows" + ("" if b == c else f" in the baseline, {c} in the current tree")
             for name, (b, c) in self.rows.items()
         ]
+        if self.warnings:
+            lines.append(
+                f"  warnings: {sum(self.warnings.values())} in {len(self.warnings)} audits, compared on every field"
+            )
         lines += [
             f"  {name}: {count} rows not compared, changed by design; "
             f"{', '.join(CHANGED_BY_DESIGN[name]['fields'])} compared on the others ({CHANGED_BY_DESIGN[name]['why']})"
@@ -309,8 +329,9 @@ class Comparison:
             )
         counts = (
             f"{self.changed_values} values changed in {self.changed_rows} rows; rows only in the baseline: "
-            f"{self.only_baseline}, only in the current tree: {self.only_current}; failed runs or missing "
-            f"audits: {self.failed}"
+            f"{self.only_baseline}, only in the current tree: {self.only_current}; "
+            + (f"warnings on one side only: {self.changed_warnings}; " if self.warnings else "")
+            + f"failed runs or missing audits: {self.failed}"
         )
         shown = self.differences[:SHOWN]
         more = len(self.differences) - len(shown)
@@ -361,15 +382,21 @@ def _label(key: tuple) -> str:
     return text + (f" (repeat #{occurrence[0]})" if occurrence else "")
 
 
-def metric_rows(path: Path) -> list[dict]:
-    """The ``metrics`` rows of an ``audit.json``."""
+def _short(text: str, limit: int = 240) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def audit_document(path: Path) -> dict:
+    """An ``audit.json``: a dict with a ``metrics`` list (and a ``warnings`` list, empty where it has none)."""
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise BadInput(f"{path}: not a readable audit.json ({exc})") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("metrics"), list):
         raise BadInput(f"{path}: not an audit.json (no 'metrics' list)")
-    return doc["metrics"]
+    if not isinstance(doc.get("warnings", []), list):
+        raise BadInput(f"{path}: not an audit.json ('warnings' is not a list)")
+    return doc
 
 
 def compare_outputs(
@@ -391,7 +418,9 @@ def compare_outputs(
             for problem in problems:
                 comparison.add_failure(problem)
             continue
-        comparison.add_audit(name, metric_rows(before), metric_rows(after))
+        docs = audit_document(before), audit_document(after)
+        comparison.add_audit(name, docs[0]["metrics"], docs[1]["metrics"])
+        comparison.add_warnings(name, docs[0].get("warnings", []), docs[1].get("warnings", []))
     return comparison
 
 
@@ -583,7 +612,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.added is None and not args.strict:
                 added = ADDED_SINCE_BASELINE
             comparison = Comparison(added_metrics=added, by_design_since_default=not args.strict)
-            comparison.add_audit(args.files[1].name, metric_rows(args.files[0]), metric_rows(args.files[1]))
+            docs = [audit_document(path) for path in args.files]
+            comparison.add_audit(args.files[1].name, docs[0]["metrics"], docs[1]["metrics"])
+            comparison.add_warnings(
+                args.files[1].name, docs[0].get("warnings", []), docs[1].get("warnings", [])
+            )
             print(comparison.report())
             return 0 if comparison.identical else 1
         audits = [a.strip() for a in args.only.split(",") if a.strip()]

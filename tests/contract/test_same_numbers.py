@@ -186,6 +186,27 @@ def test_strict_comparison_sets_nothing_aside(tmp_path):
     assert files.returncode == 1 and "gwet_ac1 [human vs human]: value 0.5 -> 0.9" in files.stdout
 
 
+def test_strict_comparison_compares_the_warnings(tmp_path):
+    """A warning whose count or wording changed, or that one side alone gives, is a difference in a strict comparison
+    (in any order); against the default baseline the warnings are not compared (they changed on purpose)."""
+    warning = {"code": "constant_rater", "message": "rater r1 gave one label to every item", "count": 1}
+    before = {"metrics": [ROW], "warnings": [warning, {**warning, "code": "single_cluster"}]}
+    same = {"metrics": [ROW], "warnings": [{**warning, "code": "single_cluster"}, warning]}
+    moved = {"metrics": [ROW], "warnings": [{**warning, "count": 2}]}
+    paths = {}
+    for name, doc in (("before", before), ("same", same), ("moved", moved)):
+        paths[name] = tmp_path / f"{name}.json"
+        paths[name].write_text(json.dumps(doc), encoding="utf-8")
+    kept = _compare("--files", str(paths["before"]), str(paths["same"]), "--strict")
+    assert kept.returncode == 0 and "warnings: 2 in 1 audits, compared on every field" in kept.stdout, (
+        kept.stdout
+    )
+    done = _compare("--files", str(paths["before"]), str(paths["moved"]), "--strict")
+    assert done.returncode == 1 and "warnings on one side only: 3" in done.stdout, done.stdout
+    assert 'warning only in the current tree: {"code": "constant_rater", "count": 2' in done.stdout
+    assert _compare("--files", str(paths["before"]), str(paths["moved"])).returncode == 0
+
+
 def test_a_changed_default_in_the_code_fails_end_to_end(tmp_path):
     """A tree whose audits move a number (the baseline's code with the interval level 0.95 -> 0.9) exits 1 (200
     resamples: this proves the failure path, not the numbers)."""
