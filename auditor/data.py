@@ -145,11 +145,12 @@ def _by_value(
     gives None, or where the column mixes kinds of values (``1`` and ``True`` are one distinct value to pandas, not
     to ``fn``).  ``factorised``: ``series`` already factorised (:func:`auditor.io.text_codes`).
     """
-    if pd.api.types.infer_dtype(series, skipna=True) not in _BY_VALUE_KINDS:
+    read = is_read_text(series)  # text only (or missing), whether read as text or as its dictionary
+    if not read and pd.api.types.infer_dtype(series, skipna=True) not in _BY_VALUE_KINDS:
         return None
     if factorised is not None:
         codes, uniques = factorised[0], pd.Series(factorised[1][:-1], dtype=object)
-    elif is_read_text(series):  # the distinct texts stay pyarrow's text for ``fn``, which strips them as such
+    elif read:  # the distinct texts stay pyarrow's text for ``fn``, which strips them as such
         codes, uniques = distinct_texts(series)
     else:
         codes, uniques = pd.factorize(series, use_na_sentinel=True)
@@ -570,7 +571,7 @@ def _shown(value: object) -> object:
 def _refuse_booleans(labels: pd.DataFrame, task: str) -> None:
     """A JSON ``true`` / ``false`` (or a boolean column) is never a rating or a score: bad input naming the row."""
     series = labels["label"]
-    if pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty", "integer", "floating"):
+    if is_read_text(series) or pd.api.types.infer_dtype(series, skipna=True) in _BY_VALUE_KINDS:
         return
     flags = series.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
     if flags.any():
