@@ -377,7 +377,7 @@ def text_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 def distinct_texts(column: pd.Series) -> tuple[np.ndarray, pd.Series]:
     """:func:`text_codes` with the distinct texts still in the column's string type (no final None): for a caller
     that works on them as text (strips them) before it makes Python objects of them."""
-    if isinstance(column.dtype, pd.CategoricalDtype):  # a column read as its dictionary: a pass over small codes
+    if isinstance(column.dtype, pd.CategoricalDtype):  # read as its dictionary: one pass over small codes
         codes, uniques = pd.factorize(column, use_na_sentinel=True)
         texts = pd.Series(np.asarray(uniques, dtype=object), dtype=pd.StringDtype("pyarrow"))
         return codes.astype(np.int32), texts

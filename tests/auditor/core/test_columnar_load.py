@@ -23,10 +23,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from auditor import io as auditor_io
 from auditor.config import AuditConfig
 from auditor.data import load
 from auditor.errors import InputError
-from auditor import io as auditor_io
 from auditor.io import is_read_text, read_table, text_codes
 
 FAST = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -390,7 +390,9 @@ def test_a_column_of_few_values_in_a_large_file_is_read_as_its_dictionary(tmp_pa
         assert kinds == {"item_id": "string", "judge": "category", "label": "category"}
     else:  # every column with a dictionary page: the item ids too (small row groups, every page small)
         assert set(kinds.values()) == {"category"}
-    pq.write_table(pq.read_table(tmp_path / "labels.parquet"), tmp_path / "plain.parquet", use_dictionary=False)
+    pq.write_table(
+        pq.read_table(tmp_path / "labels.parquet"), tmp_path / "plain.parquet", use_dictionary=False
+    )
     plain = read_table(tmp_path / "plain.parquet", text_columns=columns, row_numbers=False)
     for column in columns:
         assert str(plain[column].dtype) == "string" and is_read_text(frame[column])
