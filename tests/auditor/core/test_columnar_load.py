@@ -415,3 +415,19 @@ def test_text_codes_of_a_categorical_column_follow_first_appearance_not_its_cate
     expected_codes, expected_texts = text_codes(as_text)
     assert codes.dtype == np.int32 and codes.tolist() == expected_codes.tolist() == [0, -1, 1, 1, 2, -1, 0, 3]
     assert texts.tolist() == expected_texts.tolist() == ["b", "a", " a", "é", None]
+
+
+def test_a_pandas_categorical_column_loads_as_its_texts(tmp_path):
+    """A labels file written by pandas with categorical judge and label columns (Arrow dictionaries in the file's
+    schema, categories in another order than the rows and one no row holds): the table read row by row."""
+    labels, items = _rows()
+    _write(labels, tmp_path, "labels")
+    _write(items, tmp_path, "items")
+    frame = pd.read_json(tmp_path / "labels.jsonl", lines=True, dtype=False)
+    for column in ("judge", "label"):
+        seen = frame[column].dropna().unique().tolist()
+        frame[column] = pd.Categorical(frame[column], categories=[*reversed(seen), "unheld"])
+    frame.to_parquet(tmp_path / "categorical.parquet", row_group_size=4)
+    config = AuditConfig(task="pairwise", unusable=("invalid",))
+    expected = load(tmp_path / "labels.jsonl", tmp_path / "items.jsonl", config)
+    _same_table(load(tmp_path / "categorical.parquet", tmp_path / "items.jsonl", config), expected)
