@@ -357,7 +357,10 @@ def _cells_as_objects(
 
 def is_read_text(column: pd.Series) -> bool:
     """A text column as the Parquet reader gives it (pandas' nullable string type, missing as ``pd.NA``; pyarrow
-    text under pandas 3), not yet Python objects: :func:`read_table`'s ``text_columns``."""
+    text under pandas 3; or categories of text, a column read as its dictionary, :func:`_dictionary_columns`), not
+    yet Python objects: :func:`read_table`'s ``text_columns``."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return pd.api.types.is_string_dtype(column.dtype.categories)
     return isinstance(column.dtype, pd.StringDtype) and column.dtype.na_value is pd.NA
 
 
@@ -374,6 +377,10 @@ def text_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 def distinct_texts(column: pd.Series) -> tuple[np.ndarray, pd.Series]:
     """:func:`text_codes` with the distinct texts still in the column's string type (no final None): for a caller
     that works on them as text (strips them) before it makes Python objects of them."""
+    if isinstance(column.dtype, pd.CategoricalDtype):  # read as its dictionary: one pass over small codes
+        codes, uniques = pd.factorize(column, use_na_sentinel=True)
+        texts = pd.Series(np.asarray(uniques, dtype=object), dtype=pd.StringDtype("pyarrow"))
+        return codes.astype(np.int32), texts
     if column.dtype.storage != "pyarrow":
         codes, uniques = pd.factorize(column, use_na_sentinel=True)
         return codes.astype(np.int64, copy=False), pd.Series(uniques, dtype=column.dtype)
@@ -423,13 +430,63 @@ def _read_parquet(
     """A Parquet file with nullable column types (an int64 column with a missing value stays integer, so an id
     beyond 2**53 keeps its digits), every cell then a Python object, but in the text columns named in
     ``text_columns`` (:func:`_cells_as_objects`)."""
+    dictionary = _dictionary_columns(source, text_columns)
     try:
-        frame = pd.read_parquet(source, dtype_backend="numpy_nullable")
+        frame = pd.read_parquet(source, dtype_backend="numpy_nullable", read_dictionary=dictionary or None)
     except Exception as exc:  # pyarrow raises many types for a broken file
         raise InputError(
             f"cannot be read as Parquet: {type(exc).__name__}: {_first_line(exc)}", file=str(path)
         ) from None
     return _cells_as_objects(frame, text_columns=text_columns, row_numbers=row_numbers)
+
+
+#: A text column of a Parquet file is read as its dictionary (:func:`_dictionary_columns`) when every row group
+#: stores it as a dictionary page of at most one byte per this many rows.
+DICTIONARY_ROWS_PER_BYTE = 16
+
+
+def _dictionary_columns(source: Path | io.BytesIO, columns: Collection[str]) -> list[str]:
+    """The text columns among ``columns`` to read as the file's own dictionary (a few distinct values: a judge,
+    a label), each row a small code: no text per row and no hash of every row (10M rows, judge, rater and label:
+    about 0.5 s CPU less).  A column of many distinct values (ids) is read as text: its dictionary is large beside
+    its rows in some row group (the writer may have given it up there), and one per chunk would have to be merged.
+    The size of a dictionary page is the distance from it to the first data page.  Either way the column has the
+    same texts and codes (:func:`distinct_texts`); a file whose metadata cannot be read, or that names a column
+    twice, is left to the reader."""
+    if not columns:
+        return []
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        metadata = pq.read_metadata(source)
+        fields = metadata.schema.to_arrow_schema()
+        paths = [metadata.schema.column(position).path for position in range(metadata.num_columns)]
+    except Exception:  # the reader names what is wrong
+        return []
+    finally:
+        if isinstance(source, io.BytesIO):
+            source.seek(0)
+    texts = {field.name for field in fields if field.type in (pa.string(), pa.large_string())}
+    chosen = {
+        position: path
+        for position, path in enumerate(paths)
+        if path in texts and path in columns and paths.count(path) == 1 and fields.names.count(path) == 1
+    }
+    for group in range(metadata.num_row_groups):
+        row_group = metadata.row_group(group)
+        for position in list(chosen):
+            if not _small_dictionary(row_group.column(position), row_group.num_rows):
+                del chosen[position]
+    return sorted(chosen.values()) if metadata.num_row_groups else []
+
+
+def _small_dictionary(chunk: Any, rows: int) -> bool:
+    """Whether a column chunk's dictionary page holds at most one byte per :data:`DICTIONARY_ROWS_PER_BYTE` rows."""
+    start, data = chunk.dictionary_page_offset, chunk.data_page_offset
+    if not chunk.has_dictionary_page or not start or data is None or data <= start:
+        return False
+    return (data - start) * DICTIONARY_ROWS_PER_BYTE <= rows
 
 
 def _read_excel(path: Path, data: bytes, sheet: str | None) -> pd.DataFrame:

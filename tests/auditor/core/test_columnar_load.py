@@ -6,6 +6,8 @@ Every test here writes the same rows twice, as Parquet and as JSON Lines (read o
 reader that has always done so), loads both and compares: every column of every frame of the judgment table with
 the type of each value, the key codes, the items' positions, the exclusions; and for bad input, the whole error
 message but the file name.  Parquet files are written with small row groups, so a column comes in several chunks.
+Every test runs twice: with the text columns read as text, and read as the file's own dictionaries (as a column
+of few distinct values in a large file is, :func:`auditor.io._dictionary_columns`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from auditor import io as auditor_io
 from auditor.config import AuditConfig
 from auditor.data import load
 from auditor.errors import InputError
@@ -28,6 +31,15 @@ from auditor.io import is_read_text, read_table, text_codes
 
 FAST = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 TEXT = st.text(alphabet=st.sampled_from(list("ab1 é\t") + ["\u200b", "\u0301"]), min_size=0, max_size=4)
+
+
+@pytest.fixture(autouse=True, params=["as text", "as dictionary"])
+def reading(request, monkeypatch):
+    """The text columns of the small files here read as text (their dictionary pages are large beside three rows),
+    or as the files' dictionaries (any size of dictionary page taken as small)."""
+    if request.param == "as dictionary":
+        monkeypatch.setattr(auditor_io, "DICTIONARY_ROWS_PER_BYTE", 0)
+    return request.param
 
 
 def _write(rows: list[dict], folder: Path, stem: str, row_group_size: int = 3) -> tuple[Path, Path]:
@@ -357,3 +369,65 @@ def test_several_parquet_files_load_as_their_json_lines_and_name_rows_in_their_o
             load([tmp_path / f"first{suffix}", tmp_path / f"second{suffix}"], items_path, config)
         messages.append(str(caught.value).replace(suffix, ".*"))
     assert "second.*, row 5, column 'judge': is empty" in messages[0] and messages[0] == messages[1]
+
+
+def test_a_column_of_few_values_in_a_large_file_is_read_as_its_dictionary(tmp_path, reading):
+    """3,000 rows in row groups of 1,000: the judge (two values) read as the file's dictionary, the item ids (every
+    one distinct) as text, or every text column as text where none has a dictionary; the codes and distinct texts
+    are those of the column read as text either way, and so is the loaded table."""
+    items = [{"item_id": f"item{n}"} for n in range(1_500)]
+    labels = [
+        {"item_id": f"item{n}", "judge": judge, "label": "ab"[n % 2] if n % 11 else None}
+        for n in range(1_500)
+        for judge in ("human", "llm")
+    ]
+    from_parquet, from_jsonl = _both(labels, items, tmp_path, row_group_size=1_000)
+    _same_table(from_parquet, from_jsonl)
+    columns = ("item_id", "judge", "label")
+    frame = read_table(tmp_path / "labels.parquet", text_columns=columns, row_numbers=False)
+    kinds = {column: str(frame[column].dtype) for column in columns}
+    if reading == "as text":
+        assert kinds == {"item_id": "string", "judge": "category", "label": "category"}
+    else:  # every column with a dictionary page: the item ids too (small row groups, every page small)
+        assert set(kinds.values()) == {"category"}
+    pq.write_table(
+        pq.read_table(tmp_path / "labels.parquet"), tmp_path / "plain.parquet", use_dictionary=False
+    )
+    plain = read_table(tmp_path / "plain.parquet", text_columns=columns, row_numbers=False)
+    for column in columns:
+        assert str(plain[column].dtype) == "string" and is_read_text(frame[column])
+        codes, texts = text_codes(frame[column])
+        expected_codes, expected_texts = text_codes(plain[column])
+        assert codes.dtype == expected_codes.dtype == np.int32
+        np.testing.assert_array_equal(codes, expected_codes)
+        assert texts.tolist() == expected_texts.tolist()
+
+
+def test_text_codes_of_a_categorical_column_follow_first_appearance_not_its_categories():
+    """A categorical column (a Parquet dictionary, or pandas' category type) whose categories are in another order
+    and include one no row holds: the codes and texts of the same column as text, -1 and None where missing."""
+    values = ["b", None, "a", "a", " a", None, "b", "é"]
+    column = pd.Series(pd.Categorical(values, categories=["é", "unused", " a", "a", "b"]))
+    as_text = pd.Series(pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string())))
+    assert is_read_text(column) and is_read_text(as_text)
+    assert not is_read_text(pd.Series(pd.Categorical([1, 2, 1])))  # categories of numbers are not text
+    codes, texts = text_codes(column)
+    expected_codes, expected_texts = text_codes(as_text)
+    assert codes.dtype == np.int32 and codes.tolist() == expected_codes.tolist() == [0, -1, 1, 1, 2, -1, 0, 3]
+    assert texts.tolist() == expected_texts.tolist() == ["b", "a", " a", "é", None]
+
+
+def test_a_pandas_categorical_column_loads_as_its_texts(tmp_path):
+    """A labels file written by pandas with categorical judge and label columns (Arrow dictionaries in the file's
+    schema, categories in another order than the rows and one no row holds): the table read row by row."""
+    labels, items = _rows()
+    _write(labels, tmp_path, "labels")
+    _write(items, tmp_path, "items")
+    frame = pd.read_json(tmp_path / "labels.jsonl", lines=True, dtype=False)
+    for column in ("judge", "label"):
+        seen = frame[column].dropna().unique().tolist()
+        frame[column] = pd.Categorical(frame[column], categories=[*reversed(seen), "unheld"])
+    frame.to_parquet(tmp_path / "categorical.parquet", row_group_size=4)
+    config = AuditConfig(task="pairwise", unusable=("invalid",))
+    expected = load(tmp_path / "labels.jsonl", tmp_path / "items.jsonl", config)
+    _same_table(load(tmp_path / "categorical.parquet", tmp_path / "items.jsonl", config), expected)
