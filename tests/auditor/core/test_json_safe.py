@@ -105,7 +105,13 @@ documents = st.recursive(
 
 def test_json_safe_cleans_every_special_value_alone_and_inside_dicts_and_lists():
     for value in SPECIAL:
-        for document in (value, [value, "x"], {"a": value, 1: [value]}, OrderedDict(a=value), {Name("k"): value}):
+        for document in (
+            value,
+            [value, "x"],
+            {"a": value, 1: [value]},
+            OrderedDict(a=value),
+            {Name("k"): value},
+        ):
             assert same(json_safe(document), plain_json_safe(document)), document
     assert json_safe({"a": [float("nan"), np.float32(0.5), Colour.RED]}) == {"a": [None, 0.5, 1]}
 

@@ -134,3 +134,102 @@ def test_a_case_lists_the_same_verdicts_from_the_loaders_item_codes_as_from_the_
     i4 = next(case for case in coded["items"] if case["item_id"] == "i4")
     assert len(i4["verdicts"]) == 4 and sum(v["excluded"] is not None for v in i4["verdicts"]) == 1
     assert sum(len(case["verdicts"]) for case in coded["items"]) == 8 * 3 + 1
+
+
+def test_an_outcome_is_the_last_indicator_that_marks_the_item():
+    """``_outcome`` takes, per item, the outcome that assigning the indicators in turn would leave: the last one
+    that marks it (overlapping and empty indicators included), -1 where none does."""
+    import numpy as np
+
+    from auditor.engine.cases import OUTCOMES, _outcome
+    from auditor.engine.context import Side
+
+    rng = np.random.default_rng(7)
+    side = Side(code=np.zeros(500, dtype=np.int64), value=np.zeros(500), has=np.ones(500, dtype=bool))
+    for present in (OUTCOMES, ("win_rate", "loss_rate"), ()):
+        indicators = {name: rng.random(500) < 0.4 for name in present}
+        expected = np.full(500, -1, dtype=np.int64)
+        for k, name in enumerate(OUTCOMES):
+            if name in indicators:
+                expected[indicators[name]] = k
+        got = _outcome(indicators, side)
+        assert got.dtype == np.int64 and (got == expected).all()
+
+
+def test_a_column_of_verdicts_reads_as_pandas_records_give_it():
+    """``_values`` gives each column as ``to_dict("records")`` does: numpy scalars, NA and dates in an object
+    column as pandas turns them into Python values, and None for a column the table lacks."""
+    import numpy as np
+
+    from auditor.engine.cases import _values
+
+    rows = pd.DataFrame(
+        {
+            "plain": ["a", None, 1, 2.5, float("nan"), True],
+            "numpy": [np.float32(0.1), np.int64(3), np.bool_(False), np.float64(0.2), pd.NA, "x"],
+            "when": [np.datetime64("2026-01-02T03:04:05"), None, "t", 1, 2, 3],
+            "masked": pd.array([1, None, 3, 4, 5, 6], dtype="Int64"),
+            "number": [0.5, np.nan, 1.0, 2.0, 3.0, -0.0],
+            "stamp": pd.to_datetime(["2026-01-01"] * 6),
+        },
+        index=[5, 5, 3, 2, 1, 0],  # repeated labels: rows taken from a larger frame
+    )
+    records = rows.to_dict("records")
+    for column in rows.columns:
+        got, expected = _values(rows, column), [r[column] for r in records]
+        assert [type(v) for v in got] == [type(v) for v in expected], column
+        assert [str(v) for v in got] == [str(v) for v in expected], column
+    assert _values(rows, "absent") == [None] * 6
+
+
+def test_a_cases_verdicts_show_its_label_rows_raw_values_and_scores_as_text():
+    """The verdicts of a score task's cases (labels from the scores) with raw values of every kind: each is the
+    label row as the case browser shows it, built here from ``to_dict("records")`` row by row."""
+    import sys
+
+    import numpy as np
+
+    from auditor.config import AuditConfig
+    from auditor.data import load
+    from auditor.engine.cases import RAW_TEXT_LIMIT, _text
+
+    audit_module = sys.modules["auditor.audit"]
+    raws = [np.float32(0.1), np.int64(3), pd.NA, {"why": "long"}, "x" * (RAW_TEXT_LIMIT + 5), None]
+    rows = []
+    for i in range(6):
+        rows.append({"item_id": f"i{i}", "judge": "human", "rater": f"r{i % 2}", "score": 0.2 + i % 2 * 0.5})
+        rows.append({"item_id": f"i{i}", "judge": "llm", "score": 0.9 - i % 2 * 0.6, "raw": raws[i]})
+    rows.append({"item_id": "i0", "judge": "llm", "score": None, "raw": "no score"})  # excluded
+    items = pd.DataFrame({"item_id": [f"i{i}" for i in range(6)], "user_id": "u0"})
+    config = AuditConfig(task="score", resamples=0, score_neutral=0.5)
+    table = load(pd.DataFrame(rows).astype({"raw": object}), items, config)
+    cases = audit_module.run_audit(table).cases
+    assert cases["total"] == 6
+    by_item: dict[str, list[dict]] = {}
+    for r in table.raw_labels.to_dict("records"):
+        by_item.setdefault(r["item_id"], []).append(r)
+
+    def label(r: dict) -> str | None:
+        text = r.get("label_text")
+        if text is None and r.get("score") is not None and not pd.isna(r.get("score")):
+            return f"{float(r['score']):.3g}"
+        return text
+
+    for case in cases["items"]:
+        expected = [
+            {
+                "judge": r["judge"],
+                "rater": _text(r.get("rater")),
+                "label": label(r),
+                "order": _text(r.get("order")),
+                "score": None if pd.isna(r.get("score")) else float(r.get("score")),
+                "raw": _text(r.get("raw"), RAW_TEXT_LIMIT),
+                "excluded": _text(r.get("excluded")),
+            }
+            for r in by_item[case["item_id"]]
+        ]
+        assert case["verdicts"] == expected
+        assert case["reference_labels"] == [v["label"] for v in expected if v["judge"] == "human"]
+    i0 = next(case for case in cases["items"] if case["item_id"] == "i0")
+    assert [v["raw"] for v in i0["verdicts"]] == [None, "0.10000000149011612", "no score"]
+    assert i0["verdicts"][2]["excluded"] is not None and i0["verdicts"][1]["label"] == "0.9"
