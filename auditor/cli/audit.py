@@ -131,7 +131,9 @@ def audit(
     labels = sources if len(sources) > 1 else sources[0]
     slice_by = tuple(c.strip() for c in by.split(",") if c.strip()) if by else None
     selection = None if metrics is None else parse_metrics(metrics)
-    chosen = (load_config(config) if config else AuditConfig()).with_overrides(task=task, metrics=selection)
+    # audit.toml is read once, for the checks here and for the audit
+    loaded = load_config(config) if config else None
+    chosen = (loaded if loaded is not None else AuditConfig()).with_overrides(task=task, metrics=selection)
     if (
         chosen.metrics is not None
     ):  # a bad selection, or a gate rule on a metric it leaves out: before any work
@@ -146,7 +148,7 @@ def audit(
             )
     options = dict(
         task=task,
-        config=config,
+        config=loaded,
         reference=reference,
         resamples=bootstrap,
         seed=seed,
