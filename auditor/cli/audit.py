@@ -172,10 +172,11 @@ def audit(
         )
     else:
         result = auditor.audit(labels, items=items, engine=engine, **options)
+    document = result.to_dict()  # made once, for the gates and the reports
     verdict = None
     if gate is not None:  # unknown metric / judge: exit 2 before anything is written
-        verdict = evaluate_gates(result.to_dict(), rules)  # the rules read and evaluated once
-    write_outputs(result, out, formats, quiet, gates=verdict)
+        verdict = evaluate_gates(document, rules)  # the rules read and evaluated once
+    write_outputs(document, out, formats, quiet, gates=verdict)
     if verdict is not None:
         code = report_gates(verdict, junit=junit)
         if code:

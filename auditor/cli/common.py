@@ -49,16 +49,16 @@ def write_outputs(
     gates: Any = None,
     subfolders: Sequence[tuple[str, Any]] = (),
 ) -> dict[str, list[Path]]:
-    """Write the reports of an audit result into ``out`` (report.md states ``gates``' verdict when given) and those
-    of each ``(folder, result)`` of ``subfolders`` into ``out/folder``, all together (:func:`auditor.io.
-    staged_folder`: a run stopped at any moment leaves ``out`` with the old set of files or the new one); unless
-    ``quiet``, print the terminal summary and the paths of the main audit.  Returns the paths written per folder
-    (``""`` for ``out`` itself)."""
+    """Write the reports of an audit result (or its audit.json document) into ``out`` (report.md states ``gates``'
+    verdict when given) and those of each ``(folder, result)`` of ``subfolders`` into ``out/folder``, all together
+    (:func:`auditor.io.staged_folder`: a run stopped at any moment leaves ``out`` with the old set of files or the
+    new one); unless ``quiet``, print the terminal summary and the paths of the main audit.  Returns the paths
+    written per folder (``""`` for ``out`` itself)."""
     import reports
     from auditor.io import check_writable, staged_folder
 
     check_writable(out, "folder")
-    model = reports.build_model(result.to_dict())  # built once for the files and the terminal
+    model = reports.build_model(result)  # built once for the files and the terminal
     with staged_folder(out) as stage:
         main = reports.write_reports(model, stage, formats, gates=gates)
         written = {"": [out / path.name for path in main]}
