@@ -7,7 +7,13 @@ from typing import Annotated
 
 import typer
 
-from auditor.cli.common import DEFAULT_FORMATS, parse_formats, resolve_inputs, write_outputs
+from auditor.cli.common import (
+    DEFAULT_FORMATS,
+    imports_frozen,
+    parse_formats,
+    resolve_inputs,
+    write_outputs,
+)
 
 
 def audit(
@@ -163,20 +169,26 @@ def audit(
         delimiter=delimiter,
         sheet=sheet,
     )
-    if stage or problematic or reference_fallback:
-        from auditor.personalization import audit_stage
+    with imports_frozen("auditor.audit"):  # the pipeline's modules, out of the garbage collector's way
+        if stage or problematic or reference_fallback:
+            from auditor.personalization import audit_stage
 
-        kinds = tuple(p.strip() for p in problematic.split(",") if p.strip()) if problematic else None
-        result = audit_stage(
-            labels, items, stage=stage, problematic=kinds, reference_fallback=reference_fallback, **options
-        )
-    else:
-        result = auditor.audit(labels, items=items, engine=engine, **options)
-    document = result.to_dict()  # made once, for the gates and the reports
-    verdict = None
-    if gate is not None:  # unknown metric / judge: exit 2 before anything is written
-        verdict = evaluate_gates(document, rules)  # the rules read and evaluated once
-    write_outputs(document, out, formats, quiet, gates=verdict)
+            kinds = tuple(p.strip() for p in problematic.split(",") if p.strip()) if problematic else None
+            result = audit_stage(
+                labels,
+                items,
+                stage=stage,
+                problematic=kinds,
+                reference_fallback=reference_fallback,
+                **options,
+            )
+        else:
+            result = auditor.audit(labels, items=items, engine=engine, **options)
+        document = result.to_dict()  # made once, for the gates and the reports
+        verdict = None
+        if gate is not None:  # unknown metric / judge: exit 2 before anything is written
+            verdict = evaluate_gates(document, rules)  # the rules read and evaluated once
+        write_outputs(document, out, formats, quiet, gates=verdict)
     if verdict is not None:
         code = report_gates(verdict, junit=junit)
         if code:

@@ -1,8 +1,12 @@
-"""What several commands share: the ``--format`` list, a study folder's files, writing the reports."""
+"""What several commands share: the ``--format`` list, a study folder's files, the modules of a run, writing the
+reports."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import gc
+import importlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +43,28 @@ def resolve_inputs(
     from auditor.data import resolve_study
 
     return resolve_study(labels, items, config)
+
+
+@contextmanager
+def imports_frozen(*modules: str) -> Iterator[None]:
+    """Import ``modules`` with Python's cyclic garbage collector paused, then run the block with every object alive
+    now out of its sight (``gc.freeze``) and give them back to it after (``gc.unfreeze``: a caller in the same
+    process keeps its collector as it was).  What the imports make (some 80,000 functions, classes and tables that
+    live to the end) is never garbage, yet each full collection walks all of it again: two in a 1M-row audit, about
+    30-45 ms of CPU each, and the collections during the imports about 30 ms more."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for module in modules:
+            importlib.import_module(module)
+    finally:
+        if enabled:
+            gc.enable()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def write_outputs(
