@@ -84,7 +84,8 @@ def write_outputs(
     from auditor.io import check_writable, staged_folder
 
     check_writable(out, "folder")
-    model = reports.build_model(result)  # built once for the files and the terminal
+    # built once for the files and the terminal; audit.json alone (and no terminal) needs no model
+    model = reports.build_model(result) if not quiet or set(formats) - {"json"} else result
     with staged_folder(out) as stage:
         main = reports.write_reports(model, stage, formats, gates=gates)
         written = {"": [out / path.name for path in main]}
