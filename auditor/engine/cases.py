@@ -88,9 +88,13 @@ def select_cases(ctx: AuditContext) -> dict[str, Any]:
         key |= differ & (kind == 2)
     total = int((n_disagreeing > 0).sum())
     ids = np.flatnonzero(n_disagreeing > 0)
+    shown = ctx.cfg.max_cases
+    if 0 < shown < ids.size:  # the first ``shown`` in the order below lie at or above the shown-th distance
+        floor = np.partition(distance[ids], ids.size - shown)[ids.size - shown]
+        ids = ids[distance[ids] >= floor]
     if ids.size:
         order = np.lexsort((ids, ~key[ids], -n_disagreeing[ids], -distance[ids]))
-        ids = ids[order][: ctx.cfg.max_cases]
+        ids = ids[order][:shown]
     item_rows = ctx.t.items
     chosen = item_rows["item_id"].to_numpy()[ids]
     rows = ctx.t.raw_labels.iloc[_rows_of_items(ctx.t, chosen)]

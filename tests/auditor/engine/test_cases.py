@@ -233,3 +233,26 @@ def test_a_cases_verdicts_show_its_label_rows_raw_values_and_scores_as_text():
     i0 = next(case for case in cases["items"] if case["item_id"] == "i0")
     assert [v["raw"] for v in i0["verdicts"]] == [None, "0.10000000149011612", "no score"]
     assert i0["verdicts"][2]["excluded"] is not None and i0["verdicts"][1]["label"] == "0.9"
+
+
+def test_max_cases_keeps_the_first_cases_of_the_whole_order():
+    """Capped at k, the case list is the first k of the uncapped one, ties in distance, in the number of
+    disagreeing judges and in kind included (random Likert verdicts of three judges on 80 items)."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    ref = rng.integers(1, 6, 80).tolist()
+    labels, items = _likert(ref, {f"j{k}": rng.integers(1, 6, 80).tolist() for k in range(3)})
+    every = _run(labels, items, "likert")
+    assert every["total"] == every["shown"] > 20
+    distances = [case["distance"] for case in every["items"]]
+    # caps at and just past each step down in distance, and a few within a run of equal distances
+    steps = {sum(d >= floor for d in distances) + extra for floor in (2, 3, 4) for extra in (0, 1)}
+    for k in sorted({1, 2, 7, 20} | steps - {0}):
+        capped = _run(
+            labels,
+            items,
+            "likert",
+            config=config_from_mapping({"task": "likert", "report": {"max_cases": k}}),
+        )
+        assert capped["total"] == every["total"] and capped["items"] == every["items"][:k]
