@@ -25,6 +25,7 @@ import pandas as pd
 from auditor.data import JudgmentTable
 from auditor.engine.context import AuditContext, Side
 from auditor.engine.slicing import slice_columns
+from auditor.io import column_values
 
 CASE_TEXT_LIMIT = 20_000
 RAW_TEXT_LIMIT = 4_000
@@ -99,7 +100,7 @@ def select_cases(ctx: AuditContext) -> dict[str, Any]:
     chosen = item_rows["item_id"].to_numpy()[ids]
     rows = ctx.t.raw_labels.iloc[_rows_of_items(ctx.t, chosen)]
     verdicts_of: dict[Any, list[dict[str, Any]]] = {}
-    for item_id, verdict in zip(_values(rows, "item_id"), _verdicts(rows), strict=True):
+    for item_id, verdict in zip(column_values(rows, "item_id"), _verdicts(rows), strict=True):
         verdicts_of.setdefault(item_id, []).append(verdict)
     item_columns = [
         c
@@ -199,26 +200,10 @@ def _label_of(text: Any, score: Any) -> Any:
     return text
 
 
-#: The types ``DataFrame.to_dict`` gives as they are (compared exactly)
-_NATIVE = frozenset({str, int, float, bool, type(None)})
-
-
-def _values(rows: pd.DataFrame, column: str) -> list[Any]:
-    """A column's values as ``rows.to_dict("records")`` gives them, or None for each row where the table has no such
-    column.  A column of plain Python values (:data:`_NATIVE`) is taken as it is; any other goes through pandas,
-    which turns numpy scalars and NA into Python values."""
-    if column not in rows.columns:
-        return [None] * len(rows)
-    values = rows[column].tolist()
-    if all(type(v) in _NATIVE for v in values):
-        return values
-    return rows[[column]].to_dict("list")[column]
-
-
 def _verdicts(rows: pd.DataFrame) -> list[dict[str, Any]]:
     """Each label row as the case browser shows it: judge, rater, label, order, score, raw text and exclusion."""
     judges, raters, texts, orders, scores, raws, exclusions = (
-        _values(rows, column)
+        column_values(rows, column)
         for column in ("judge", "rater", "label_text", "order", "score", "raw", "excluded")
     )
     return [

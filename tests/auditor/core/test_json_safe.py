@@ -1,6 +1,7 @@
 """``auditor.io.json_safe``, the one JSON cleaner: its fast path for plain dicts and lists gives what the plain
 recursive definition gives, value for value and type for type (numpy scalars and arrays, NaN, infinities, pandas
-NA / NaT, tuples, non-text keys, subclasses of dict, str, int and float)."""
+NA / NaT, tuples, non-text keys, subclasses of dict, str, int and float); ``records`` and ``column_values``, a
+table's rows for the document a column at a time, give what pandas' ``to_dict("records")`` gives."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditor.io import json_safe
+from auditor.io import column_values, json_safe, records
 
 
 def plain_json_safe(value: Any) -> Any:
@@ -128,3 +129,44 @@ def test_json_safe_on_a_saved_audit_document_is_the_document_itself(demo_json):
 
     document = json.loads((demo_json / "audit.json").read_text(encoding="utf-8"))
     assert same(json_safe(document), document)
+
+
+def mixed_frame() -> pd.DataFrame:
+    """Every kind of column a document's table may hold, with repeated index labels (rows taken from a larger
+    frame)."""
+    return pd.DataFrame(
+        {
+            "plain": ["a", None, 1, 2.5, float("nan"), True],
+            "numpy": [np.float32(0.1), np.int64(3), np.bool_(False), np.float64(0.2), pd.NA, "x"],
+            "when": [np.datetime64("2026-01-02T03:04:05"), None, "t", 1, 2, 3],
+            "masked": pd.array([1, None, 3, 4, 5, 6], dtype="Int64"),
+            "number": [0.5, np.nan, 1.0, 2.0, 3.0, -0.0],
+            "text": pd.array(["a", None, "c", "d", "e", "f"], dtype="str"),
+            "stamp": pd.to_datetime(["2026-01-01"] * 6),
+        },
+        index=[5, 5, 3, 2, 1, 0],
+    )
+
+
+def test_a_column_reads_as_pandas_records_give_it():
+    """``column_values`` gives each column as ``to_dict("records")`` does: numpy scalars, NA and dates in an object
+    column as pandas turns them into Python values, and None for a column the frame lacks."""
+    frame = mixed_frame()
+    expected = frame.to_dict("records")
+    for column in frame.columns:
+        got, want = column_values(frame, column), [r[column] for r in expected]
+        assert [type(v) for v in got] == [type(v) for v in want], column
+        assert [str(v) for v in got] == [str(v) for v in want], column
+    assert column_values(frame, "absent") == [None] * 6
+
+
+def test_records_are_pandas_records_built_a_column_at_a_time():
+    frame = mixed_frame()
+    for table in (frame, frame.astype(object).where(frame.notna(), None), frame.iloc[:0], frame[[]]):
+        expected = table.to_dict("records")
+        got = records(table)
+        assert [list(r) for r in got] == [list(r) for r in expected]
+        assert [[type(v) for v in r.values()] for r in got] == [
+            [type(v) for v in r.values()] for r in expected
+        ]
+        assert [[str(v) for v in r.values()] for r in got] == [[str(v) for v in r.values()] for r in expected]

@@ -156,32 +156,6 @@ def test_an_outcome_is_the_last_indicator_that_marks_the_item():
         assert got.dtype == np.int64 and (got == expected).all()
 
 
-def test_a_column_of_verdicts_reads_as_pandas_records_give_it():
-    """``_values`` gives each column as ``to_dict("records")`` does: numpy scalars, NA and dates in an object
-    column as pandas turns them into Python values, and None for a column the table lacks."""
-    import numpy as np
-
-    from auditor.engine.cases import _values
-
-    rows = pd.DataFrame(
-        {
-            "plain": ["a", None, 1, 2.5, float("nan"), True],
-            "numpy": [np.float32(0.1), np.int64(3), np.bool_(False), np.float64(0.2), pd.NA, "x"],
-            "when": [np.datetime64("2026-01-02T03:04:05"), None, "t", 1, 2, 3],
-            "masked": pd.array([1, None, 3, 4, 5, 6], dtype="Int64"),
-            "number": [0.5, np.nan, 1.0, 2.0, 3.0, -0.0],
-            "stamp": pd.to_datetime(["2026-01-01"] * 6),
-        },
-        index=[5, 5, 3, 2, 1, 0],  # repeated labels: rows taken from a larger frame
-    )
-    records = rows.to_dict("records")
-    for column in rows.columns:
-        got, expected = _values(rows, column), [r[column] for r in records]
-        assert [type(v) for v in got] == [type(v) for v in expected], column
-        assert [str(v) for v in got] == [str(v) for v in expected], column
-    assert _values(rows, "absent") == [None] * 6
-
-
 def test_a_cases_verdicts_show_its_label_rows_raw_values_and_scores_as_text():
     """The verdicts of a score task's cases (labels from the scores) with raw values of every kind: each is the
     label row as the case browser shows it, built here from ``to_dict("records")`` row by row."""
