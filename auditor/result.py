@@ -17,7 +17,7 @@ import pandas as pd
 from auditor import __version__
 from auditor.contract import METRIC_COLUMNS, SCHEMA_VERSION
 from auditor.errors import AuditorError
-from auditor.io import json_safe, json_text, write_text
+from auditor.io import json_safe, json_text, records, write_text
 
 
 class MetricNotFound(AuditorError, KeyError):
@@ -82,7 +82,7 @@ class AuditResult:
             **self.meta,
             "exclusions": self.exclusions.to_dict(orient="records"),
             "warnings": self.warnings,
-            "metrics": metrics.astype(object).where(metrics.notna(), None).to_dict(orient="records"),
+            "metrics": records(metrics.astype(object).where(metrics.notna(), None)),
             "confusion": self.confusion,
             "score_pairs": self.score_pairs,
             "cases": self.cases,

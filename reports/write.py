@@ -59,7 +59,8 @@ def write_reports(
     :class:`auditor.gates.GateReport` whose verdict report.md states in its summary.
     """
     names = parse_formats(formats)
-    model = build_model(audit)  # built once, laid out by every renderer
+    # built once, laid out by every renderer; audit.json alone is the document as it is and needs no model
+    model = build_model(audit) if set(names) - {"json"} else audit
     rendered = [
         (FILE_NAMES[name], markdown.render(model, gates=gates) if name == "md" else RENDERERS[name](model))
         for name in names

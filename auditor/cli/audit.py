@@ -7,7 +7,13 @@ from typing import Annotated
 
 import typer
 
-from auditor.cli.common import DEFAULT_FORMATS, parse_formats, resolve_inputs, write_outputs
+from auditor.cli.common import (
+    DEFAULT_FORMATS,
+    imports_frozen,
+    parse_formats,
+    resolve_inputs,
+    write_outputs,
+)
 
 
 def audit(
@@ -131,7 +137,9 @@ def audit(
     labels = sources if len(sources) > 1 else sources[0]
     slice_by = tuple(c.strip() for c in by.split(",") if c.strip()) if by else None
     selection = None if metrics is None else parse_metrics(metrics)
-    chosen = (load_config(config) if config else AuditConfig()).with_overrides(task=task, metrics=selection)
+    # audit.toml is read once, for the checks here and for the audit
+    loaded = load_config(config) if config else None
+    chosen = (loaded if loaded is not None else AuditConfig()).with_overrides(task=task, metrics=selection)
     if (
         chosen.metrics is not None
     ):  # a bad selection, or a gate rule on a metric it leaves out: before any work
@@ -146,7 +154,7 @@ def audit(
             )
     options = dict(
         task=task,
-        config=config,
+        config=loaded,
         reference=reference,
         resamples=bootstrap,
         seed=seed,
@@ -161,19 +169,26 @@ def audit(
         delimiter=delimiter,
         sheet=sheet,
     )
-    if stage or problematic or reference_fallback:
-        from auditor.personalization import audit_stage
+    with imports_frozen("auditor.audit"):  # the pipeline's modules, out of the garbage collector's way
+        if stage or problematic or reference_fallback:
+            from auditor.personalization import audit_stage
 
-        kinds = tuple(p.strip() for p in problematic.split(",") if p.strip()) if problematic else None
-        result = audit_stage(
-            labels, items, stage=stage, problematic=kinds, reference_fallback=reference_fallback, **options
-        )
-    else:
-        result = auditor.audit(labels, items=items, engine=engine, **options)
-    verdict = None
-    if gate is not None:  # unknown metric / judge: exit 2 before anything is written
-        verdict = evaluate_gates(result.to_dict(), rules)  # the rules read and evaluated once
-    write_outputs(result, out, formats, quiet, gates=verdict)
+            kinds = tuple(p.strip() for p in problematic.split(",") if p.strip()) if problematic else None
+            result = audit_stage(
+                labels,
+                items,
+                stage=stage,
+                problematic=kinds,
+                reference_fallback=reference_fallback,
+                **options,
+            )
+        else:
+            result = auditor.audit(labels, items=items, engine=engine, **options)
+        document = result.to_dict()  # made once, for the gates and the reports
+        verdict = None
+        if gate is not None:  # unknown metric / judge: exit 2 before anything is written
+            verdict = evaluate_gates(document, rules)  # the rules read and evaluated once
+        write_outputs(document, out, formats, quiet, gates=verdict)
     if verdict is not None:
         code = report_gates(verdict, junit=junit)
         if code:

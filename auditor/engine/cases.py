@@ -16,6 +16,7 @@ disagreeing judges, then to a judge calling b better where the reference finds i
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ import pandas as pd
 from auditor.data import JudgmentTable
 from auditor.engine.context import AuditContext, Side
 from auditor.engine.slicing import slice_columns
+from auditor.io import column_values
 
 CASE_TEXT_LIMIT = 20_000
 RAW_TEXT_LIMIT = 4_000
@@ -34,14 +36,15 @@ OUTCOMES = ("win_rate", "tie_rate", "loss_rate")
 
 def _outcome(indicators: dict[str, np.ndarray] | None, side: Side) -> np.ndarray:
     """Per item: the index in :data:`OUTCOMES` of the side's outcome (-1 none); the category code where a task has
-    no outcomes (categorical, a score task without a neutral point)."""
+    no outcomes (categorical, a score task without a neutral point).  Where two indicators mark an item, the later
+    outcome (as assigning them in turn would give; the largest index, one pass per outcome without a mask)."""
     if indicators is None:
         return side.code.astype(np.int64)
-    out = np.full(len(side.code), -1, dtype=np.int64)
+    out = np.zeros(len(side.code), dtype=np.int8)  # the index plus one
     for k, name in enumerate(OUTCOMES):
         if name in indicators:
-            out[indicators[name]] = k
-    return out
+            np.maximum(out, indicators[name] * np.int8(k + 1), out=out)
+    return out.astype(np.int64) - 1
 
 
 def _distance(ctx: AuditContext, side: Side, ref: Side) -> np.ndarray:
@@ -64,16 +67,21 @@ def select_cases(ctx: AuditContext) -> dict[str, Any]:
     n_disagreeing = np.zeros(n_items, dtype=int)
     key = np.zeros(n_items, dtype=bool)
     flagged: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # judge -> (differs, kind, distance)
+    ref_usable = ctx.usable(ref)
     for judge, side in sides.items():
         if ctx.task == "score" and ref_ind is None:
             continue
-        both = ctx.usable(ref) & ctx.usable(side)
+        both = ref_usable & ctx.usable(side)
         j_ind = ctx.indicators(side, all_idx)
         differ = both & (_outcome(j_ind, side) != ref_outcome)
-        kind = np.zeros(n_items, dtype=np.int8)  # 0 other, 1 judge no better / ref better, 2 reverse
+        # 0 other, 1 judge no better / ref better, 2 the reverse (2 where both hold)
         if ref_ind is not None and j_ind is not None:
-            kind[j_ind["no_better_rate"] & ref_ind["win_rate"]] = 1
-            kind[j_ind["win_rate"] & ref_ind["no_better_rate"]] = 2
+            kind = np.maximum(
+                j_ind["no_better_rate"] & ref_ind["win_rate"],
+                (j_ind["win_rate"] & ref_ind["no_better_rate"]) * np.int8(2),
+            )
+        else:
+            kind = np.zeros(n_items, dtype=np.int8)
         gap = np.where(differ, _distance(ctx, side, ref), 0.0)
         flagged[judge] = (differ, kind, gap)
         distance = np.maximum(distance, gap)
@@ -81,57 +89,54 @@ def select_cases(ctx: AuditContext) -> dict[str, Any]:
         key |= differ & (kind == 2)
     total = int((n_disagreeing > 0).sum())
     ids = np.flatnonzero(n_disagreeing > 0)
+    shown = ctx.cfg.max_cases
+    if 0 < shown < ids.size:  # the first ``shown`` in the order below lie at or above the shown-th distance
+        floor = np.partition(distance[ids], ids.size - shown)[ids.size - shown]
+        ids = ids[distance[ids] >= floor]
     if ids.size:
         order = np.lexsort((ids, ~key[ids], -n_disagreeing[ids], -distance[ids]))
-        ids = ids[order][: ctx.cfg.max_cases]
-    raw = ctx.t.raw_labels
+        ids = ids[order][:shown]
     item_rows = ctx.t.items
     chosen = item_rows["item_id"].to_numpy()[ids]
-    columns = [
-        c
-        for c in ("item_id", "judge", "rater", "label_text", "order", "score", "raw", "excluded")
-        if c in raw.columns
-    ]
-    records: dict[str, list[dict[str, Any]]] = {}
-    for r in raw.iloc[_rows_of_items(ctx.t, chosen)][columns].to_dict("records"):
-        records.setdefault(r["item_id"], []).append(r)
+    rows = ctx.t.raw_labels.iloc[_rows_of_items(ctx.t, chosen)]
+    verdicts_of: dict[Any, list[dict[str, Any]]] = {}
+    for item_id, verdict in zip(column_values(rows, "item_id"), _verdicts(rows), strict=True):
+        verdicts_of.setdefault(item_id, []).append(verdict)
     item_columns = [
         c
         for c in ("prompt", "profile", "response_a", "response_b", "response", "source")
         if c in item_rows.columns
     ]
     slices = slice_columns(ctx)
+    # at each chosen item (in ``ids``' order): the verdicts as text, and per judge whether, how and how far it
+    # disagrees
+    ref_labels = label_texts(ctx, ref, ids)
+    judge_labels = {judge: label_texts(ctx, side, ids) for judge, side in sides.items()}
+    disagreeing = {
+        judge: (differ[ids].tolist(), kind[ids].tolist(), gap[ids].tolist())
+        for judge, (differ, kind, gap) in flagged.items()
+    }
     cases = []
-    for i, item in zip(ids, item_rows.iloc[ids].to_dict("records"), strict=True):
-        rows = records.get(item["item_id"], [])
+    records = item_rows.iloc[ids].to_dict("records")
+    for at, (item, item_distance) in enumerate(zip(records, distance[ids].tolist(), strict=True)):
+        verdicts = verdicts_of.get(item["item_id"], [])
         case = {
             "item_id": item["item_id"],
             "user_id": _text(item.get("user_id")),
-            "distance": _number(distance[i]),
-            "reference_label": label_text(ctx, ref, int(i)),
-            "reference_labels": [_label_of(r) for r in rows if r["judge"] == ctx.cfg.reference],
-            "judge_labels": {judge: label_text(ctx, side, int(i)) for judge, side in sides.items()},
-            "verdicts": [
-                {
-                    "judge": r["judge"],
-                    "rater": _text(r.get("rater")),
-                    "label": _label_of(r),
-                    "order": _text(r.get("order")),
-                    "score": None if pd.isna(r.get("score")) else float(r.get("score")),
-                    "raw": _text(r.get("raw"), RAW_TEXT_LIMIT),
-                    "excluded": _text(r.get("excluded")),
-                }
-                for r in rows
-            ],
+            "distance": _number(item_distance),
+            "reference_label": ref_labels[at],
+            "reference_labels": [v["label"] for v in verdicts if v["judge"] == ctx.cfg.reference],
+            "judge_labels": {judge: labels[at] for judge, labels in judge_labels.items()},
+            "verdicts": verdicts,
             "disagreements": [
                 {
                     "judge": judge,
-                    "type": KINDS[kind[i]],
-                    "judge_label": label_text(ctx, sides[judge], int(i)),
-                    "distance": _number(gap[i]),
+                    "type": KINDS[kind[at]],
+                    "judge_label": judge_labels[judge][at],
+                    "distance": _number(gap[at]),
                 }
-                for judge, (differ, kind, gap) in flagged.items()
-                if differ[i]
+                for judge, (differ, kind, gap) in disagreeing.items()
+                if differ[at]
             ],
         }
         for column in item_columns:
@@ -159,7 +164,9 @@ def _rows_of_items(table: JudgmentTable, item_ids: np.ndarray) -> np.ndarray:
     if coded is None:
         return np.flatnonzero(table.raw_labels["item_id"].isin(set(item_ids)).to_numpy())
     row_codes, texts = coded
-    wanted = np.append(pd.Index(texts).isin(item_ids), False)  # per code; the last for code -1 (no item id)
+    # per code, the last for code -1 (no item id); an object index, not pandas' text dtype (which would copy every
+    # text into Arrow first)
+    wanted = np.append(pd.Index(texts, dtype=object).isin(item_ids), False)
     return np.flatnonzero(wanted[row_codes])
 
 
@@ -168,13 +175,11 @@ def _number(value: float) -> float | int:
     return int(value) if float(value).is_integer() else float(value)
 
 
-def label_text(ctx: AuditContext, side: Side, i: int) -> str | None:
-    """A side's verdict on item ``i`` as text (the category, or the score to 3 significant digits)."""
+def label_texts(ctx: AuditContext, side: Side, ids: np.ndarray) -> list[str | None]:
+    """A side's verdicts on the items ``ids`` as text (the category, or the score to 3 significant digits)."""
     if ctx.task == "score":
-        v = side.value[i]
-        return None if not np.isfinite(v) else f"{v:.3g}"
-    c = side.code[i]
-    return None if c < 0 else ctx.categories[c]
+        return [f"{v:.3g}" if math.isfinite(v) else None for v in side.value[ids].tolist()]
+    return [None if c < 0 else ctx.categories[c] for c in side.code[ids].tolist()]
 
 
 def _text(value: Any, limit: int | None = None) -> str | None:
@@ -188,8 +193,30 @@ def _text(value: Any, limit: int | None = None) -> str | None:
     return text
 
 
-def _label_of(row: dict[str, Any]) -> str | None:
-    text = row.get("label_text")
-    if text is None and row.get("score") is not None and not pd.isna(row.get("score")):
-        return f"{float(row['score']):.3g}"
+def _label_of(text: Any, score: Any) -> Any:
+    """A verdict's label: its label text, or the score to 3 significant digits where it has no label."""
+    if text is None and score is not None and not pd.isna(score):
+        return f"{float(score):.3g}"
     return text
+
+
+def _verdicts(rows: pd.DataFrame) -> list[dict[str, Any]]:
+    """Each label row as the case browser shows it: judge, rater, label, order, score, raw text and exclusion."""
+    judges, raters, texts, orders, scores, raws, exclusions = (
+        column_values(rows, column)
+        for column in ("judge", "rater", "label_text", "order", "score", "raw", "excluded")
+    )
+    return [
+        {
+            "judge": judge,
+            "rater": _text(rater),
+            "label": _label_of(text, score),
+            "order": _text(order),
+            "score": None if no_score else float(score),
+            "raw": _text(raw, RAW_TEXT_LIMIT),
+            "excluded": _text(excluded),
+        }
+        for judge, rater, text, order, score, no_score, raw, excluded in zip(
+            judges, raters, texts, orders, scores, pd.isna(scores), raws, exclusions, strict=True
+        )
+    ]

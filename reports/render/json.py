@@ -11,9 +11,9 @@ from reports.model import ReportModel
 from reports.view import as_audit_dict
 
 
-def render(model: ReportModel) -> str:
-    """The model's audit document as JSON text."""
-    return render_json(model.document)
+def render(model: ReportModel | Mapping[str, Any]) -> str:
+    """The model's audit document as JSON text (an audit dict or result, which needs no model, as well)."""
+    return render_json(model)
 
 
 def render_json(audit: Mapping[str, Any] | ReportModel) -> str:

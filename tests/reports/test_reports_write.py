@@ -46,6 +46,24 @@ def test_json_is_valid_with_nan_numpy_and_infinite_values(tmp_path):
     assert math.isclose(doc["metrics"][4]["value"], audit["metrics"][4]["value"])
 
 
+def test_audit_json_alone_is_the_same_file_as_beside_the_reports_from_a_dict_a_model_or_a_result(tmp_path):
+    """audit.json alone is written from the document without a report model: the same bytes as when the model is
+    built for report.md, from an audit dict, a built model or an object with ``to_dict()``."""
+    audit = build_pairwise_audit()
+    audit["metrics"][0]["value"] = np.float64("nan")
+
+    class Result:
+        def to_dict(self):
+            return audit
+
+    reports.write_reports(audit, tmp_path / "both", ["md", "json"])
+    expected = (tmp_path / "both" / "audit.json").read_bytes()
+    for name, source in (("dict", audit), ("model", reports.build_model(audit)), ("result", Result())):
+        (path,) = reports.write_reports(source, tmp_path / name, ["json"])
+        assert path.read_bytes() == expected, name
+    assert json.loads(expected)["metrics"][0]["value"] is None
+
+
 def test_a_rendering_error_leaves_the_old_files_untouched(tmp_path, monkeypatch):
     reports.write_reports(build_pairwise_audit(), tmp_path, ["md"])
     before = (tmp_path / "report.md").read_text()

@@ -134,3 +134,99 @@ def test_a_case_lists_the_same_verdicts_from_the_loaders_item_codes_as_from_the_
     i4 = next(case for case in coded["items"] if case["item_id"] == "i4")
     assert len(i4["verdicts"]) == 4 and sum(v["excluded"] is not None for v in i4["verdicts"]) == 1
     assert sum(len(case["verdicts"]) for case in coded["items"]) == 8 * 3 + 1
+
+
+def test_an_outcome_is_the_last_indicator_that_marks_the_item():
+    """``_outcome`` takes, per item, the outcome that assigning the indicators in turn would leave: the last one
+    that marks it (overlapping and empty indicators included), -1 where none does."""
+    import numpy as np
+
+    from auditor.engine.cases import OUTCOMES, _outcome
+    from auditor.engine.context import Side
+
+    rng = np.random.default_rng(7)
+    side = Side(code=np.zeros(500, dtype=np.int64), value=np.zeros(500), has=np.ones(500, dtype=bool))
+    for present in (OUTCOMES, ("win_rate", "loss_rate"), ()):
+        indicators = {name: rng.random(500) < 0.4 for name in present}
+        expected = np.full(500, -1, dtype=np.int64)
+        for k, name in enumerate(OUTCOMES):
+            if name in indicators:
+                expected[indicators[name]] = k
+        got = _outcome(indicators, side)
+        assert got.dtype == np.int64 and (got == expected).all()
+
+
+def test_a_cases_verdicts_show_its_label_rows_raw_values_and_scores_as_text():
+    """The verdicts of a score task's cases (labels from the scores) with raw values of every kind: each is the
+    label row as the case browser shows it, built here from ``to_dict("records")`` row by row."""
+    import sys
+
+    import numpy as np
+
+    from auditor.config import AuditConfig
+    from auditor.data import load
+    from auditor.engine.cases import RAW_TEXT_LIMIT, _text
+
+    audit_module = sys.modules["auditor.audit"]
+    raws = [np.float32(0.1), np.int64(3), pd.NA, {"why": "long"}, "x" * (RAW_TEXT_LIMIT + 5), None]
+    rows = []
+    for i in range(6):
+        rows.append({"item_id": f"i{i}", "judge": "human", "rater": f"r{i % 2}", "score": 0.2 + i % 2 * 0.5})
+        rows.append({"item_id": f"i{i}", "judge": "llm", "score": 0.9 - i % 2 * 0.6, "raw": raws[i]})
+    rows.append({"item_id": "i0", "judge": "llm", "score": None, "raw": "no score"})  # excluded
+    items = pd.DataFrame({"item_id": [f"i{i}" for i in range(6)], "user_id": "u0"})
+    config = AuditConfig(task="score", resamples=0, score_neutral=0.5)
+    table = load(pd.DataFrame(rows).astype({"raw": object}), items, config)
+    cases = audit_module.run_audit(table).cases
+    assert cases["total"] == 6
+    by_item: dict[str, list[dict]] = {}
+    for r in table.raw_labels.to_dict("records"):
+        by_item.setdefault(r["item_id"], []).append(r)
+
+    def label(r: dict) -> str | None:
+        text = r.get("label_text")
+        if text is None and r.get("score") is not None and not pd.isna(r.get("score")):
+            return f"{float(r['score']):.3g}"
+        return text
+
+    for case in cases["items"]:
+        expected = [
+            {
+                "judge": r["judge"],
+                "rater": _text(r.get("rater")),
+                "label": label(r),
+                "order": _text(r.get("order")),
+                "score": None if pd.isna(r.get("score")) else float(r.get("score")),
+                "raw": _text(r.get("raw"), RAW_TEXT_LIMIT),
+                "excluded": _text(r.get("excluded")),
+            }
+            for r in by_item[case["item_id"]]
+        ]
+        assert case["verdicts"] == expected
+        assert case["reference_labels"] == [v["label"] for v in expected if v["judge"] == "human"]
+    i0 = next(case for case in cases["items"] if case["item_id"] == "i0")
+    assert [v["raw"] for v in i0["verdicts"]] == [None, "0.10000000149011612", "no score"]
+    assert i0["verdicts"][2]["excluded"] is not None and i0["verdicts"][1]["label"] == "0.9"
+
+
+def test_max_cases_keeps_the_first_cases_of_the_whole_order():
+    """Capped at k, the case list is the first k of the uncapped one, ties in distance, in the number of
+    disagreeing judges and in kind included (random Likert verdicts of three judges on 80 items)."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    ref = rng.integers(1, 6, 80).tolist()
+    labels, items = _likert(ref, {f"j{k}": rng.integers(1, 6, 80).tolist() for k in range(3)})
+    every = _run(labels, items, "likert")
+    assert every["total"] == every["shown"] > 20
+    distances = [case["distance"] for case in every["items"]]
+    # caps at and just past each step down in distance, and a few within a run of equal distances
+    steps = {sum(d >= floor for d in distances) + extra for floor in (2, 3, 4) for extra in (0, 1)}
+    for k in sorted({1, 2, 7, 20} | steps - {0}):
+        capped = _run(
+            labels,
+            items,
+            "likert",
+            config=config_from_mapping({"task": "likert", "report": {"max_cases": k}}),
+        )
+        assert capped["total"] == every["total"] and capped["items"] == every["items"][:k]
