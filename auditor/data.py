@@ -408,12 +408,13 @@ def _check_label_columns(
     return frame, keys
 
 
-def split_combined(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One table holding item columns and label columns: the items are the distinct item rows.
+def split_combined(frame: pd.DataFrame, cluster: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One table holding item columns and label columns: the items are the distinct item rows (the known item
+    columns, and the declared cluster column ``cluster``, ``[bootstrap] cluster``, where the table has it).
 
     An item column whose value differs between two rows of the same item is bad input.
     """
-    item_cols = [c for c in frame.columns if c in ITEM_COLUMNS_KNOWN]
+    item_cols = [c for c in frame.columns if c in ITEM_COLUMNS_KNOWN or c == cluster]
     frame = _numbered(_copy(frame))
     frame["item_id"] = _key_column(frame, "item_id", required=True)
     items = frame[item_cols + [ROW]].drop_duplicates(subset=item_cols, keep="first")
@@ -1076,7 +1077,7 @@ def load(
         split = []
         for position, frame in enumerate(label_frames):
             if any(c in frame.columns for c in _COMBINED_HINTS):
-                found_items, label_frames[position] = split_combined(frame)
+                found_items, label_frames[position] = split_combined(frame, config.cluster)
                 split.append(found_items)
         item_frame = _merge_items(split) if split else None
     else:

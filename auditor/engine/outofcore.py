@@ -48,6 +48,7 @@ from auditor.config import AuditConfig
 from auditor.contract import EXCLUSION_COLUMNS, ITEM_COLUMNS_KNOWN, METRIC_COLUMNS
 from auditor.data import (
     _COMBINED_HINTS,
+    _check_cluster_column,
     _check_mapped_columns,
     _no_reference_message,
     _require_columns,
@@ -848,6 +849,18 @@ def audit_out_of_core(
         )
         n_items = _check_items(engine, str(items))
     categories, judges, loader_exclusions = _labels_map(engine, distinct, config, sources, where)
+    # the items' columns, as the in-memory engine's items table has them: a declared cluster column they lack is bad
+    # input there, not one cluster per item
+    if items is not None:
+        item_table_columns, items_where = [c for c in item_columns if not c.startswith("__")], str(items)
+    elif combined:
+        item_table_columns = [c for c in columns if c in ITEM_COLUMNS_KNOWN or c == cluster_column]
+        items_where = where
+    else:
+        item_table_columns, items_where = ["item_id"], "<items derived from labels>"
+    item_table = pd.DataFrame(columns=item_table_columns)
+    item_table.attrs["path"] = items_where
+    _check_cluster_column(config.cluster, item_table, config)
     clusters = engine.frame(CLUSTERS_SQL.format(source="keyed" if items is None else "items"))
     engine.register("cluster_index", clusters[["cluster_name", "g"]].astype({"g": np.int64}))
     if items is not None:
@@ -879,12 +892,6 @@ def audit_out_of_core(
         ctx.n_items = n_items
     sums = sums[:, : layout.width]
     finish(ctx, layout, judges, sums, n_items)
-    if items is not None:  # the items' columns, as the in-memory engine's items table has them
-        item_table_columns = list(item_columns)
-    elif combined:
-        item_table_columns = [c for c in columns if c in ITEM_COLUMNS_KNOWN]
-    else:
-        item_table_columns = ["item_id"]
     ctx.warnings += no_judges(judges, config.reference) + unclustered(item_table_columns, n_items, config)
     return _result(ctx, judges, loader_exclusions, sums, layout, cluster_column, engine.name)
 

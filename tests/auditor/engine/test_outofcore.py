@@ -4,6 +4,7 @@ public datasets and the simulated study, the same exclusions, the same PPI secti
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -266,6 +267,25 @@ def _both_errors(path: Path, config: AuditConfig, items: Path | None = None) -> 
             run()
         messages.append(str(caught.value))
     return messages[0], messages[1]
+
+
+def test_a_declared_cluster_column_the_items_lack_is_the_in_memory_error(tmp_path: Path) -> None:
+    """``[bootstrap] cluster = "team"`` with no team column: bad input in both engines, the same line, whether the
+    items come from an items file, a combined table or the labels alone (the out-of-core engine used one cluster per
+    item, narrower intervals than the declared design); a combined table that has it clusters by it without the
+    ``unclustered`` warning."""
+    config = replace(AuditConfig().with_overrides(task="pairwise", resamples=100), cluster="team")
+    labels = _pairwise(60, users=6)
+    labels.drop(columns="user_id").to_csv(tmp_path / "labels.csv", index=False)
+    labels[["item_id", "user_id"]].drop_duplicates().to_csv(tmp_path / "items.csv", index=False)
+    labels.to_csv(tmp_path / "combined.csv", index=False)
+    for path, items in (("labels.csv", "items.csv"), ("combined.csv", None), ("labels.csv", None)):
+        memory, outofcore = _both_errors(tmp_path / path, config, None if items is None else tmp_path / items)
+        assert memory == outofcore and "no cluster column 'team'" in memory, (path, memory, outofcore)
+    labels.assign(team=labels["user_id"].str[-1].astype(int) % 3).to_csv(tmp_path / "teams.csv", index=False)
+    memory, outofcore = both_engines(tmp_path / "teams.csv", None, config)
+    assert_same_rows(memory, outofcore)
+    assert outofcore.meta["n_clusters"] == 3 and "unclustered" not in {w["code"] for w in outofcore.warnings}
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet", ".jsonl"])
