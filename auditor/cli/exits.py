@@ -6,7 +6,8 @@ code   meaning
 0      success
 1      a gate failed (``auditor gate``, ``auditor audit --gate``): the command raises ``typer.Exit(1)``
 2      bad input: an :class:`~auditor.errors.AuditorError`, printed as one line on stderr that names the file, row
-       and column (:class:`~auditor.errors.InputError`), never a traceback; and click's usage errors
+       and column (:class:`~auditor.errors.InputError`), never a traceback; and click's usage errors (an unknown
+       option, a value typer cannot read), one line too, naming the command's ``--help``
 3      a judging run that stopped before every item was judged: an ``AuditorError`` whose class declares
        ``exit_code = 3`` (:data:`RUN_INCOMPLETE`)
 130    interrupted (Ctrl-C)
@@ -58,12 +59,7 @@ def run(command: click.Command, argv: Sequence[str] | None = None, *, prog_name:
             args=None if argv is None else list(argv), prog_name=prog_name, standalone_mode=False
         )
     except AuditorError as exc:
-        from rich.markup import escape
-
-        from auditor.escape import terminal_safe  # here, so that --help loads no more of the core
-
-        message = terminal_safe(str(exc)).replace("\n", " ")  # one line, no escape sequence from the data
-        err_console().print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+        _error_line(str(exc))
         return error_exit_code(exc)
     except KeyboardInterrupt:
         err_console().print("interrupted")
@@ -75,8 +71,20 @@ def run(command: click.Command, argv: Sequence[str] | None = None, *, prog_name:
         if name == "Abort":
             err_console().print("aborted")
             return INTERRUPTED
-        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
-            exc.show()
+        if hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int):
+            context = getattr(exc, "ctx", None)  # a usage error's command: where its --help is
+            where = f" (see '{context.command_path} --help')" if context is not None else ""
+            _error_line(exc.format_message() + where)
             return exc.exit_code
         raise
     return rv if isinstance(rv, int) else OK
+
+
+def _error_line(text: str) -> None:
+    """``error: TEXT`` as one line on stderr, with no escape sequence from the data."""
+    from rich.markup import escape
+
+    from auditor.escape import terminal_safe  # here, so that --help loads no more of the core
+
+    message = terminal_safe(text).replace("\n", " ")
+    err_console().print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)

@@ -69,7 +69,11 @@ def test_each_ending_has_its_exit_code_and_at_most_one_line(how, code, message, 
 def test_a_usage_error_is_exit_2_and_a_bug_is_not_swallowed(capsys):
     command = typer.main.get_command(_app())
     assert exits.run(command, ["end"]) == 2  # missing argument
-    assert "Missing argument" in capsys.readouterr().err
+    (line,) = capsys.readouterr().err.strip().splitlines()  # one line, naming where the help is
+    assert line.startswith("error: Missing argument") and line.endswith("--help')"), line
+    assert exits.run(command, ["end", "ok", "--bogus"]) == 2  # an unknown option
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("error: No such option: --bogus"), line
     with pytest.raises(RuntimeError, match="a bug is a traceback"):
         exits.run(command, ["end", "bug"])
 
