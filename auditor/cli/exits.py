@@ -72,9 +72,13 @@ def run(command: click.Command, argv: Sequence[str] | None = None, *, prog_name:
             err_console().print("aborted")
             return INTERRUPTED
         if hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int):
+            message = exc.format_message()
+            if not message:  # a command given no arguments shows its help (click's NoArgsIsHelpError)
+                exc.show()
+                return exc.exit_code
             context = getattr(exc, "ctx", None)  # a usage error's command: where its --help is
             where = f" (see '{context.command_path} --help')" if context is not None else ""
-            _error_line(exc.format_message() + where)
+            _error_line(message + where)
             return exc.exit_code
         raise
     return rv if isinstance(rv, int) else OK

@@ -74,6 +74,10 @@ def test_a_usage_error_is_exit_2_and_a_bug_is_not_swallowed(capsys):
     assert exits.run(command, ["end", "ok", "--bogus"]) == 2  # an unknown option
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("error: No such option: --bogus"), line
+    from auditor.cli import main
+
+    assert main([]) == 2  # no command: the help, as before
+    assert "Usage: auditor [OPTIONS] COMMAND" in " ".join(capsys.readouterr().out.split())
     with pytest.raises(RuntimeError, match="a bug is a traceback"):
         exits.run(command, ["end", "bug"])
 
