@@ -203,9 +203,7 @@ def extraction_metrics(ctx: AuditContext, options: PersonalizationConfig) -> dic
             fns = {
                 "problematic_rate": lambda s: ratio(s, 1, 0),
                 "problematic_rate_gap": lambda s: ratio(s, 1, 0) - ratio(s, 2, 0),
-                "problematic_agreement": lambda s: (
-                    (s[..., 0] - s[..., 1] - s[..., 2] + 2 * s[..., 3]) / s[..., 0]
-                ),
+                "problematic_agreement": _two_by_two_agreement,
                 "problematic_kappa": lambda s: ag.cohen_kappa(_two_by_two(s)),
             }
             for name, est in ctx.rs.sums_many(s, fns, both.size).items():
@@ -224,6 +222,13 @@ def extraction_metrics(ctx: AuditContext, options: PersonalizationConfig) -> dic
         + "."
     )
     return {"problematic": list(problematic), "policy": policy}
+
+
+def _two_by_two_agreement(s: np.ndarray) -> np.ndarray:
+    """The share of items where judge and reference agree, ``(n - j - r + 2 jr) / n`` from the sums ``(n, j, r, jr)``
+    (NaN where a resample has no item)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (s[..., 0] - s[..., 1] - s[..., 2] + 2 * s[..., 3]) / s[..., 0]
 
 
 def _two_by_two(s: np.ndarray) -> np.ndarray:
