@@ -1,6 +1,6 @@
 """``auditor monitor --max-flip-rate R`` (``[monitor] max_flip_rate``): a judge whose anchors flip more often than
 R since some batch fails the run (exit 1), as a gap that leaves the band does, decided by an e-detector (a mixture
-over start batches of betting e-processes, :func:`auditor.monitor.flip_log_evidence`) that catches a change after a
+over start batches of betting e-processes, :func:`auditor.stats.edetector.flip_log_evidence`) that catches a change after a
 long stable stretch within a few batches, with P(ever a false alarm) <= 1 - level; a stable judge passes; bad
 values exit 2 in one line; state files written before the option existed still load."""
 
@@ -14,8 +14,9 @@ import pytest
 
 from auditor.cli.root import main
 from auditor.config import AuditConfig, MonitorConfig
-from auditor.monitor import flip_log_evidence, flip_top_starts, new_state, read_state, report, update
+from auditor.monitor import new_state, read_state, report, update
 from auditor.stats.confseq import BatchSums, three_point_sequence
+from auditor.stats.edetector import flip_log_evidence, flip_top_starts
 from tests.conftest import run_cli
 
 #: The bets of the detector as fractions of the largest, lambda = c / R, written out: 1/2, 1/4, ..., 1/1024.
