@@ -15,7 +15,7 @@ from auditor.engine.aggregation import split_ties
 from auditor.engine.agreement import judge_metrics, reference_rates, tie_items, without_ties
 from auditor.engine.ceiling import human_ceiling
 from auditor.engine.context import AuditContext, Side
-from auditor.engine.integrity import items_without_reference
+from auditor.engine.integrity import items_without_reference, judge_exclusions, reference_exclusions
 from auditor.engine.slicing import core_slices, slice_columns
 from auditor.engine.step import StepOutput
 
@@ -29,11 +29,7 @@ def step(ctx: AuditContext, config: AuditConfig) -> StepOutput:
     ref = ctx.side(ctx.ref_mask, calibrate=True)
     ctx.ref = ref
     ref_ok = ctx.usable(ref)
-    no_majority = int(np.sum(ref.has & ~ref_ok))
-    if no_majority:
-        out.exclusions.append(
-            {"judge": ref_name, "reason": "no majority among the reference labels", "count": no_majority}
-        )
+    out.exclusions.extend(reference_exclusions(ref_name, int(np.sum(ref.has & ~ref_ok))))
     out.warnings.extend(items_without_reference(int(np.sum(~ref.has)), ref_name))
 
     reference_rates(ctx, ref)
@@ -45,16 +41,8 @@ def step(ctx: AuditContext, config: AuditConfig) -> StepOutput:
         side = ctx.side(ctx.judge_rows(judge), calibrate=True)
         sides[judge] = side
         usable = ctx.usable(side)
-        lost = int(np.sum(side.has & ~usable))
-        if lost:
-            out.exclusions.append(
-                {"judge": judge, "reason": "no majority among the judge's labels", "count": lost}
-            )
-        unref = int(np.sum(usable & ~ref_ok))
-        if unref:
-            out.exclusions.append(
-                {"judge": judge, "reason": "no reference label for the item", "count": unref}
-            )
+        lost, unref = int(np.sum(side.has & ~usable)), int(np.sum(usable & ~ref_ok))
+        out.exclusions.extend(judge_exclusions(judge, lost, unref))
         p, _ = judge_metrics(ctx, judge, ref, side)
         if ctx.k and p.n:
             k = ctx.k

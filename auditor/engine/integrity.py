@@ -256,6 +256,24 @@ def items_without_reference(count: int, reference: str) -> list[dict[str, Any]]:
     ]
 
 
+def reference_exclusions(reference: str, no_majority: int) -> list[dict[str, Any]]:
+    """The exclusion of the ``reference``'s items whose labels have no majority (none for 0): the one wording of both
+    engines, as :func:`judge_exclusions`."""
+    if not no_majority:
+        return []
+    return [{"judge": reference, "reason": "no majority among the reference labels", "count": no_majority}]
+
+
+def judge_exclusions(judge: str, no_majority: int, without_reference: int) -> list[dict[str, Any]]:
+    """The exclusions of one ``judge``'s items: those whose labels have no majority, and those usable but without a
+    reference label (each left out for 0): the one wording of both engines."""
+    reasons = (
+        ("no majority among the judge's labels", no_majority),
+        ("no reference label for the item", without_reference),
+    )
+    return [{"judge": judge, "reason": reason, "count": count} for reason, count in reasons if count]
+
+
 def unclustered(columns: Sequence[str], n_items: int, config: AuditConfig) -> list[dict[str, Any]]:
     """The ``unclustered`` warning when the items' ``columns`` lack the cluster column (the close matches named);
     ``n_items``: how many items there are.  Both engines' (the out-of-core engine has the columns, not the items)."""

@@ -56,7 +56,14 @@ from auditor.data import (
 )
 from auditor.engine.agreement import category_kappas, has_rates, wanted_rates
 from auditor.engine.context import AuditContext, Side
-from auditor.engine.integrity import interval_reliability, items_without_reference, no_judges, unclustered
+from auditor.engine.integrity import (
+    interval_reliability,
+    items_without_reference,
+    judge_exclusions,
+    no_judges,
+    reference_exclusions,
+    unclustered,
+)
 from auditor.engine.pvalues import adjust_p_values
 from auditor.engine.query import Engine, expand, file_format, is_pattern
 from auditor.errors import AuditorError, InputError
@@ -538,10 +545,7 @@ def finish(ctx: AuditContext, layout: Layout, judges: list[str], sums: np.ndarra
     rates_on = has_rates(ctx.task)
     ref_counts = sums[:, layout["ref_counts"]].sum(axis=0)
     with_ref, no_majority = int(ref_counts[0]), int(ref_counts[1])
-    if no_majority:
-        ctx.exclusions.append(
-            {"judge": ref_name, "reason": "no majority among the reference labels", "count": no_majority}
-        )
+    ctx.exclusions.extend(reference_exclusions(ref_name, no_majority))
     ctx.warnings.extend(items_without_reference(n_items - with_ref, ref_name))
     wanted = wanted_rates(ctx)
     rates_on = rates_on and wanted != ()
@@ -552,14 +556,7 @@ def finish(ctx: AuditContext, layout: Layout, judges: list[str], sums: np.ndarra
             ctx.add(name, ref_name, ref_name, est)
     for judge in judges:
         counts = sums[:, layout[f"{judge}/counts"]].sum(axis=0).astype(np.int64)
-        if counts[1]:
-            ctx.exclusions.append(
-                {"judge": judge, "reason": "no majority among the judge's labels", "count": int(counts[1])}
-            )
-        if counts[2]:
-            ctx.exclusions.append(
-                {"judge": judge, "reason": "no reference label for the item", "count": int(counts[2])}
-            )
+        ctx.exclusions.extend(judge_exclusions(judge, int(counts[1]), int(counts[2])))
         j_rates, r_rates = sums[:, layout[f"{judge}/rates"]], sums[:, layout[f"{judge}/ref_rates"]]
         n_paired = int(j_rates[:, 0].sum())
         if n_paired and ctx.task != "score":
