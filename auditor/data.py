@@ -617,7 +617,7 @@ def _refuse_booleans(labels: pd.DataFrame, texts: pd.Series, row_code: np.ndarra
         pos = int(np.flatnonzero(flags[row_code])[0])
         word = texts.iloc[row_code[pos]]
         raise InputError(
-            f"has the boolean {word}, which is not a {task} {'rating' if task == 'likert' else 'score'}: write "
+            f"has the boolean {word}, which is not a {'likert rating' if task == 'likert' else 'score'}: write "
             "it as a number",
             file=_where(labels, pos),
             row=_row_of(labels, pos),

@@ -154,7 +154,7 @@ def test_a_boolean_is_never_a_rating_or_a_score(written, table, name: str, task:
     error = raised.value
     word = "true" if table["label"].iloc[0] else "false"
     assert (error.file, error.row, error.column) == (str(written[name]), 1, "label")
-    noun = "likert rating" if task == "likert" else "score score"
+    noun = "likert rating" if task == "likert" else "score"
     assert error.detail == f"has the boolean {word}, which is not a {noun}: write it as a number"
 
 
