@@ -84,8 +84,9 @@ def write_outputs(
     from auditor.io import check_writable, staged_folder
 
     check_writable(out, "folder")
-    # built once for the files and the terminal; audit.json alone (and no terminal) needs no model
-    model = reports.build_model(result) if not quiet or set(formats) - {"json"} else result
+    # the terminal's model, built once for it and the files (without a terminal, write_reports builds one where a
+    # format needs it)
+    model = result if quiet else reports.build_model(result)
     with staged_folder(out) as stage:
         main = reports.write_reports(model, stage, formats, gates=gates)
         written = {"": [out / path.name for path in main]}
