@@ -28,13 +28,13 @@ from auditor.analyses import (
     variants,
 )
 from auditor.config import AuditConfig, load_config, parse_metrics
-from auditor.contract import EXCLUSION_COLUMNS, METRIC_COLUMNS
+from auditor.contract import EXCLUSION_COLUMNS
 from auditor.data import JudgmentTable, load, resolve_study
 from auditor.engine import integrity
 from auditor.engine.cases import select_cases
 from auditor.engine.context import AuditContext as Context
 from auditor.engine.describe import meta
-from auditor.engine.pvalues import adjust_p_values
+from auditor.engine.pvalues import result_metrics
 from auditor.engine.step import Step, StepOutput
 from auditor.result import AuditResult
 
@@ -165,10 +165,7 @@ def assemble(ctx: Context) -> AuditResult:
     """The :class:`AuditResult`: adjusted p-values, integrity warnings, exclusions, meta, the cases."""
     cfg = ctx.cfg
     cluster = cfg.cluster if cfg.cluster in ctx.t.items.columns else "item_id"
-    rows, cluster_warnings = integrity.interval_reliability(
-        pd.DataFrame(ctx.rows, columns=METRIC_COLUMNS), cluster
-    )
-    metrics = adjust_p_values(rows, cfg.correction)
+    metrics, cluster_warnings = result_metrics(ctx.rows, cluster, cfg.correction)
     warnings = ctx.warnings + integrity.integrity_warnings(ctx.t, ctx.sides, ctx.ref, cfg) + cluster_warnings
     exclusions = pd.concat(
         [ctx.t.exclusions, pd.DataFrame(ctx.exclusions, columns=EXCLUSION_COLUMNS)], ignore_index=True

@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from auditor.config import AuditConfig
-from auditor.contract import EXCLUSION_COLUMNS, ITEM_COLUMNS_KNOWN, METRIC_COLUMNS
+from auditor.contract import EXCLUSION_COLUMNS, ITEM_COLUMNS_KNOWN
 from auditor.data import (
     _COMBINED_HINTS,
     _check_cluster_column,
@@ -57,14 +57,13 @@ from auditor.data import (
 from auditor.engine.agreement import category_kappas, has_rates, wanted_rates
 from auditor.engine.context import AuditContext, Side
 from auditor.engine.integrity import (
-    interval_reliability,
     items_without_reference,
     judge_exclusions,
     no_judges,
     reference_exclusions,
     unclustered,
 )
-from auditor.engine.pvalues import adjust_p_values
+from auditor.engine.pvalues import result_metrics
 from auditor.engine.query import Engine, expand, file_format, is_pattern
 from auditor.errors import AuditorError, InputError
 from auditor.io import FILE, ROW
@@ -937,10 +936,7 @@ def _result(
         n_items_with_reference=int(round(with_ref[0] - with_ref[1])),
     )
     described["engine"] = {"name": engine_name, "not_computed": list(NOT_COMPUTED)}
-    rows, cluster_warnings = interval_reliability(  # as the in-memory result's (auditor.audit.assemble)
-        pd.DataFrame(ctx.rows, columns=METRIC_COLUMNS), cluster_column or "item_id"
-    )
-    metrics = adjust_p_values(rows, ctx.cfg.correction)
+    metrics, cluster_warnings = result_metrics(ctx.rows, cluster_column or "item_id", ctx.cfg.correction)
     ctx.warnings += cluster_warnings
     ctx.warnings.append(  # shown in every report: this audit is not the whole in-memory audit
         {

@@ -1,11 +1,28 @@
-"""Multiple-testing adjustment of the metric rows' p-values, and which adjusted p-values are bounds."""
+"""Multiple-testing adjustment of the metric rows' p-values, and which adjusted p-values are bounds; the metric
+table of a result (:func:`result_metrics`)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from auditor.contract import METRIC_COLUMNS
+from auditor.engine.integrity import interval_reliability
 from auditor.stats import multitest
+
+
+def result_metrics(
+    rows: Sequence[dict[str, Any]], cluster: str, correction: str
+) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """The metric table of an audit's result, from its rows, whichever engine computed them: the rows on one
+    cluster without interval and p-value (:func:`~auditor.engine.integrity.interval_reliability`, which also gives
+    the ``single_cluster`` and ``few_clusters`` warnings, returned second; ``cluster`` names the cluster column), then
+    the p-values adjusted by ``correction`` (:func:`adjust_p_values`)."""
+    reliable, warnings = interval_reliability(pd.DataFrame(rows, columns=METRIC_COLUMNS), cluster)
+    return adjust_p_values(reliable, correction), warnings
 
 
 def adjust_p_values(metrics: pd.DataFrame, method: str) -> pd.DataFrame:
