@@ -64,6 +64,9 @@ def _numbered(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(**{ROW: range(1, len(frame) + 1)})
 
 
+#: Where the items come from when there is neither an items file nor item columns: the labels' item ids (in messages)
+DERIVED_ITEMS = "<items derived from labels>"
+
 #: Integers up to this size are exact as floats: a float id beyond it may stand for several integers.
 EXACT_FLOAT_LIMIT = 2**53
 
@@ -1096,7 +1099,7 @@ def load(
             dict.fromkeys(item_codes[1][:-1] if item_codes is not None else label_frame["item_id"].tolist())
         )
         item_frame = pd.DataFrame({"item_id": ids})
-        item_frame.attrs["path"] = "<items derived from labels>"
+        item_frame.attrs["path"] = DERIVED_ITEMS
     item_frame = validate_items(item_frame)
     row_items = None  # the position in the items of each label row's item, when the item codes are known
     if item_codes is not None:  # each distinct item id looked up once (the ids are unique: validated)

@@ -48,6 +48,7 @@ from auditor.config import AuditConfig
 from auditor.contract import EXCLUSION_COLUMNS, ITEM_COLUMNS_KNOWN
 from auditor.data import (
     _COMBINED_HINTS,
+    DERIVED_ITEMS,
     _check_cluster_column,
     _check_mapped_columns,
     _no_reference_message,
@@ -853,7 +854,7 @@ def audit_out_of_core(
         item_table_columns = [c for c in columns if c in ITEM_COLUMNS_KNOWN or c == cluster_column]
         items_where = where
     else:
-        item_table_columns, items_where = ["item_id"], "<items derived from labels>"
+        item_table_columns, items_where = ["item_id"], DERIVED_ITEMS
     item_table = pd.DataFrame(columns=item_table_columns)
     item_table.attrs["path"] = items_where
     _check_cluster_column(config.cluster, item_table, config)
