@@ -6,7 +6,7 @@ The output is one tidy :class:`JudgmentTable`: the items, every usable label row
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1014,18 +1014,21 @@ def _unknown_item_message(item: str, known: set[str], items_path: object) -> str
     )
 
 
-def _check_cluster_column(column: str, items: pd.DataFrame, config: AuditConfig) -> None:
-    """A declared cluster column (``[bootstrap] cluster``) that the items lack is bad input naming the close matches:
-    falling back to one cluster per item would give narrower intervals than the declared design.  The default,
-    ``user_id``, may be absent (every item its own cluster, with a warning)."""
-    if column in items.columns or column == AuditConfig.cluster:
+def _check_cluster_column(
+    column: str, columns: Sequence[Any], where: str | None, config: AuditConfig
+) -> None:
+    """A declared cluster column (``[bootstrap] cluster``) that the items' ``columns`` lack is bad input naming the
+    close matches and the items' file ``where``: falling back to one cluster per item would give narrower intervals
+    than the declared design.  The default, ``user_id``, may be absent (every item its own cluster, with a
+    warning).  Both engines' (the out-of-core engine has the columns, not the items)."""
+    if column in columns or column == AuditConfig.cluster:
         return
-    found = [str(c) for c in items.columns if c not in (ROW, FILE, CLUSTER)]
+    found = [str(c) for c in columns if c not in (ROW, FILE, CLUSTER)]
     raise InputError(
         f"the items have no cluster column {shown(column)}{did_you_mean(column, found)}; columns found: "
         f"{', '.join(shown(c, 40) for c in found[:20])}. Fix: name the column that holds the clusters (users) "
         "under [bootstrap] cluster = ..., or leave it out for one cluster per item",
-        file=config.source or _where(items),
+        file=config.source or where,
         column="bootstrap.cluster",
     )
 
@@ -1132,7 +1135,7 @@ def load(
 
     # clusters: user_id where given, else the item itself
     cluster_col = config.cluster
-    _check_cluster_column(cluster_col, item_frame, config)
+    _check_cluster_column(cluster_col, list(item_frame.columns), _where(item_frame), config)
     if cluster_col in item_frame.columns:
         clusters = item_frame[cluster_col]
         unclustered = clusters.isna()

@@ -855,9 +855,7 @@ def audit_out_of_core(
         items_where = where
     else:
         item_table_columns, items_where = ["item_id"], DERIVED_ITEMS
-    item_table = pd.DataFrame(columns=item_table_columns)
-    item_table.attrs["path"] = items_where
-    _check_cluster_column(config.cluster, item_table, config)
+    _check_cluster_column(config.cluster, item_table_columns, items_where, config)
     clusters = engine.frame(CLUSTERS_SQL.format(source="keyed" if items is None else "items"))
     engine.register("cluster_index", clusters[["cluster_name", "g"]].astype({"g": np.int64}))
     if items is not None:
